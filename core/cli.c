@@ -1,0 +1,276 @@
+/* cli.c: the `econtext` command. Thin: everything real is in the library. */
+#include "ecbuild.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "econtext.h"
+
+enum {
+	EXIT_REMOTE = 1,  /* the remote function raised */
+	EXIT_USAGE = 2,   /* bad command line */
+	EXIT_CONFIG = 3,  /* config or plugin error */
+	EXIT_CONNECT = 4, /* the context could not be started */
+	EXIT_TIMEOUT = 5, /* a deadline passed */
+	EXIT_OTHER = 6
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: econtext [OPTIONS] call CONTEXT MODULE.FUNC [ARG...]\n"
+	        "       econtext [OPTIONS] ping CONTEXT\n"
+	        "       econtext --version\n"
+	        "\n"
+	        "ARG is a JSON value where it parses as one, else a string; NAME=VALUE is a\n"
+	        "keyword argument. The result is printed as one line of JSON.\n"
+	        "\n"
+	        "options:\n"
+	        "  -c, --config FILE     configuration file (default: $ECONTEXT_CONFIG,\n"
+	        "                        ~/.config/econtext/econtext.yaml, %s/econtext/econtext.yaml)\n"
+	        "  -o KEY=VALUE          override an option of the context (repeatable)\n"
+	        "  -m DIR                add DIR to the module path (repeatable)\n"
+	        "  -v, --verbose         log at debug level\n"
+	        "  -q, --quiet           log errors only\n"
+	        "      --timeout SECONDS deadline for the call (and the connection)\n"
+	        "  -h, --help            this text\n"
+	        "      --version         print the version\n",
+	        EC_SYSCONFDIR);
+}
+
+static int exit_code(int rc)
+{
+	switch (rc) {
+	case EC_ECONFIG:
+	case EC_EPLUGIN:
+	case EC_EABI:
+	case EC_ENOTFOUND:
+		return EXIT_CONFIG;
+	case EC_ETIMEDOUT:
+		return EXIT_TIMEOUT;
+	case EC_EBOOT:
+	case EC_ECLOSED:
+	case EC_EAUTH:
+		return EXIT_CONNECT;
+	case EC_EREMOTE:
+		return EXIT_REMOTE;
+	default:
+		return EXIT_OTHER;
+	}
+}
+
+static void print_error(const struct ec_error *err)
+{
+	if (err->where[0])
+		fprintf(stderr, "econtext: %s: %s\n", err->where, err->msg);
+	else
+		fprintf(stderr, "econtext: %s\n", err->msg);
+}
+
+/* JSON if it parses, else the text itself. */
+static ec_value *parse_arg(const char *text)
+{
+	ec_value *v = NULL;
+	if (ec_value_from_json(text, &v, NULL) == 0)
+		return v;
+	v = ec_value_cstr(text);
+	return v ? v : ec_value_bytes(text, strlen(text));
+}
+
+static int is_kwarg(const char *arg, size_t *namelen)
+{
+	const char *p = arg;
+	if (!(isalpha((unsigned char)*p) || *p == '_'))
+		return 0;
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	if (*p != '=')
+		return 0;
+	*namelen = (size_t)(p - arg);
+	return 1;
+}
+
+static int cmd_call(ec_master *m, const char *ctxname, const char *const *overrides, int timeout_ms,
+                    int argc, char **argv)
+{
+	struct ec_error err = {0};
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *target = argv[0];
+	const char *dot = strrchr(target, '.');
+	if (!dot || dot == target || !dot[1]) {
+		fprintf(stderr, "econtext: '%s' is not MODULE.FUNC\n", target);
+		return EXIT_USAGE;
+	}
+	char *module = strndup(target, (size_t)(dot - target));
+	ec_value *args = ec_value_new(EC_T_TUPLE), *kwargs = ec_value_new(EC_T_DICT);
+	int code = 0;
+	if (!module || !args || !kwargs) {
+		fprintf(stderr, "econtext: out of memory\n");
+		code = EXIT_OTHER;
+		goto out;
+	}
+	for (int i = 1; i < argc; i++) {
+		size_t nl;
+		if (is_kwarg(argv[i], &nl))
+			ec_value_dict_set(kwargs, ec_value_str(argv[i], nl), parse_arg(argv[i] + nl + 1));
+		else
+			ec_value_append(args, parse_arg(argv[i]));
+	}
+	ec_context *ctx = NULL;
+	int rc = ec_context_connect(m, ctxname, overrides, timeout_ms, &ctx, &err);
+	if (rc) {
+		print_error(&err);
+		code = exit_code(rc);
+		goto out;
+	}
+	ec_value *result = NULL;
+	rc = ec_context_call(ctx, module, dot + 1, args, kwargs, timeout_ms, &result, &err);
+	if (rc == 0) {
+		char *json = NULL;
+		if (ec_value_to_json(result, &json, &err) == 0) {
+			printf("%s\n", json);
+			free(json);
+		} else {
+			print_error(&err);
+			code = EXIT_OTHER;
+		}
+	} else if (rc == EC_EREMOTE && result) {
+		fputs(result->u.err.traceback, stderr);
+		if (!result->u.err.traceback[0] ||
+		    result->u.err.traceback[strlen(result->u.err.traceback) - 1] != '\n')
+			fputc('\n', stderr);
+		fprintf(stderr, "econtext: %s.%s in context '%s' raised %s: %s\n", module, dot + 1,
+		        ctxname, result->u.err.type, result->u.err.message);
+		code = EXIT_REMOTE;
+	} else {
+		print_error(&err);
+		code = exit_code(rc);
+	}
+	ec_value_free(result);
+	if (ec_context_shutdown(ctx, 3000, &err) && !code) {
+		print_error(&err);
+		code = exit_code(err.code);
+	}
+out:
+	free(module);
+	ec_value_free(args);
+	ec_value_free(kwargs);
+	return code;
+}
+
+static int cmd_ping(ec_master *m, const char *ctxname, const char *const *overrides, int timeout_ms)
+{
+	struct ec_error err = {0};
+	ec_context *ctx = NULL;
+	int rc = ec_context_connect(m, ctxname, overrides, timeout_ms, &ctx, &err);
+	if (rc) {
+		print_error(&err);
+		return exit_code(rc);
+	}
+	printf("%s: python %s, pid %ld, bootstrap %.1f ms\n", ec_context_name(ctx),
+	       ec_context_python_version(ctx), ec_context_pid(ctx), ec_context_boot_seconds(ctx) * 1000.0);
+	ec_context_shutdown(ctx, 3000, NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},        {"timeout", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL;
+	const char **overrides = calloc((size_t)argc + 1, sizeof(char *));
+	const char **modpath = calloc((size_t)argc + 1, sizeof(char *));
+	size_t no = 0, nm = 0;
+	int level = 0, timeout_ms = 0, opt;
+	if (!overrides || !modpath)
+		return EXIT_OTHER;
+	/* '+': stop at the first non-option (the command); its arguments may start with '-'. */
+	while ((opt = getopt_long(argc, argv, "+c:o:m:vqh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'o':
+			if (!strchr(optarg, '=')) {
+				fprintf(stderr, "econtext: -o takes KEY=VALUE, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			overrides[no++] = optarg;
+			break;
+		case 'm':
+			modpath[nm++] = optarg;
+			break;
+		case 'v':
+			level = EC_LOG_DEBUG;
+			break;
+		case 'q':
+			level = EC_LOG_ERROR;
+			break;
+		case 'T': {
+			char *end;
+			double s = strtod(optarg, &end);
+			if (*end || s <= 0 || s > 86400 * 365) {
+				fprintf(stderr, "econtext: --timeout takes a positive number of seconds, not '%s'\n",
+				        optarg);
+				return EXIT_USAGE;
+			}
+			timeout_ms = (int)(s * 1000 + 0.5);
+			if (!timeout_ms)
+				timeout_ms = 1;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("econtext %s\n", ec_version());
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 2 > argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[optind], *ctxname = argv[optind + 1];
+	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0) {
+		fprintf(stderr, "econtext: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	struct ec_master_options mo = {
+		.size = sizeof(mo),
+		.config_path = config,
+		.module_path = modpath,
+		.log_level = level,
+	};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	int rc = ec_master_new(&mo, &m, &err);
+	if (rc) {
+		print_error(&err);
+		return exit_code(rc);
+	}
+	int code;
+	if (strcmp(cmd, "call") == 0)
+		code = cmd_call(m, ctxname, overrides, timeout_ms, argc - optind - 2, argv + optind + 2);
+	else
+		code = cmd_ping(m, ctxname, overrides, timeout_ms);
+	ec_master_free(m);
+	free(overrides);
+	free(modpath);
+	fflush(stdout);
+	return code;
+}

@@ -1,0 +1,68 @@
+/* config.h: the YAML configuration. libyaml parses the file into a tree whose every node
+ * keeps file:line:column; the core checks the top level, then each context's section is
+ * validated against the core's keys plus its transport plugin's schema (struct
+ * ec_param). Unknown keys, wrong types and missing required keys are errors that name
+ * the file, line, column and key. */
+#ifndef EC_CORE_CONFIG_H
+#define EC_CORE_CONFIG_H
+
+#include "econtext/plugin.h"
+
+struct ec_config; /* a whole parsed file */
+
+/* Parse a file / a string (name is used in messages, e.g. "<embedded default>").
+ * Checks the top level: codec (str), log_level (debug|info|warning|error|critical),
+ * module_path (str or list), plugin_path (str or list), max_message_size (int bytes),
+ * contexts (mapping of name -> mapping, each with a `transport` string). The context
+ * `local` (transport: local) is always defined unless the file defines it itself. */
+int ec__config_load_file(const char *path, struct ec_config **out, struct ec_error *err);
+int ec__config_load_string(const char *name, const char *text, size_t len,
+                           struct ec_config **out, struct ec_error *err);
+/* Search order: explicit path, $ECONTEXT_CONFIG, ~/.config/econtext/econtext.yaml,
+ * EC_SYSCONFDIR/econtext/econtext.yaml, then the embedded default. A file named
+ * explicitly or by the environment must exist; the others are skipped if absent. */
+int ec__config_load_default(const char *explicit_path, struct ec_config **out,
+                            struct ec_error *err);
+void ec__config_free(struct ec_config *cfg);
+
+/* Where it came from ("/etc/econtext/econtext.yaml", "<embedded default>"). */
+const char *ec__config_source(const struct ec_config *cfg);
+const char *ec__config_codec(const struct ec_config *cfg);        /* default "pickle" */
+int ec__config_log_level(const struct ec_config *cfg);            /* default EC_LOG_INFO */
+size_t ec__config_max_message(const struct ec_config *cfg);       /* default 64 MiB */
+const char *const *ec__config_module_path(const struct ec_config *cfg); /* NULL-terminated */
+const char *const *ec__config_plugin_path(const struct ec_config *cfg); /* NULL-terminated */
+/* Context names in file order, NULL-terminated. */
+const char *const *ec__config_context_names(const struct ec_config *cfg);
+/* A context's section, borrowed; NULL if no such context. */
+const struct ec_cfg *ec__config_context(const struct ec_config *cfg, const char *name);
+
+/* Keys every context takes, whatever its transport. */
+extern const struct ec_param ec__core_context_params[];
+
+/* A private copy of a section (for applying overrides per connection). */
+struct ec_cfg *ec__cfg_dup(const struct ec_cfg *section);
+void ec__cfg_free(struct ec_cfg *section);
+/* Apply "key=value" (from `econtext -o` or the API) over a section: the value is read
+ * as a YAML scalar, or a flow sequence "[a, b]" for list keys. where names the origin
+ * in later messages ("-o python=..."). */
+int ec__cfg_override(struct ec_cfg *section, const char *key_eq_value, struct ec_error *err);
+/* Check the section against the core's keys and the plugin's params (plugin may be
+ * NULL): unknown key, wrong type, out of range, missing required key. Applies nothing;
+ * defaults are resolved by the getters. plugin_name is used in messages. */
+int ec__cfg_validate(struct ec_cfg *section, const struct ec_param *plugin_params,
+                     const char *plugin_name, struct ec_error *err);
+/* The section's context name. */
+const char *ec__cfg_name(const struct ec_cfg *section);
+
+/* Typed getters: the host table's cfg_* ops (see econtext/plugin.h). A key without a
+ * value falls back to the default of its ec_param (core's or plugin's, as recorded by
+ * the last ec__cfg_validate). */
+int ec__cfg_str(const struct ec_cfg *c, const char *key, const char **out);
+int ec__cfg_int(const struct ec_cfg *c, const char *key, long *out);
+int ec__cfg_bool(const struct ec_cfg *c, const char *key, int *out);
+int ec__cfg_ms(const struct ec_cfg *c, const char *key, long *out_ms);
+int ec__cfg_list(const struct ec_cfg *c, const char *key, const char *const **out, size_t *n);
+const char *ec__cfg_where(const struct ec_cfg *c, const char *key);
+
+#endif

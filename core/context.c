@@ -1,0 +1,843 @@
+/* context.c: a context's life: connect (spawn, boot, hello), calls, logs, shutdown.
+ * Functions named ec__context_* run on the broker thread; ec_context_* and ec_call_*
+ * are the API, on application threads. Both hold m->lock while touching shared state. */
+#include "ecbuild.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "broker.h"
+#include "context.h"
+#include "econtext/codec.h"
+#include "error.h"
+#include "payload.h"
+#include "value.h"
+
+#define READY_MARKER "ECREADY\n"
+#define READY_MARKER_LEN 8
+#define READ_CHUNK 65536
+
+static const struct ec_codec_ops *codec_ops(const ec_master *m)
+{
+	return m->codec->desc->ops;
+}
+
+/* ---- broker side ------------------------------------------------------------- */
+
+static void bootlog_add(struct ec_context *ctx, const char *s, size_t n)
+{
+	if (n >= sizeof(ctx->bootlog)) {
+		s += n - (sizeof(ctx->bootlog) - 1);
+		n = sizeof(ctx->bootlog) - 1;
+	}
+	size_t room = sizeof(ctx->bootlog) - 1 - ctx->bootlog_len;
+	if (n > room) {
+		size_t drop = n - room;
+		memmove(ctx->bootlog, ctx->bootlog + drop, ctx->bootlog_len - drop);
+		ctx->bootlog_len -= drop;
+	}
+	memcpy(ctx->bootlog + ctx->bootlog_len, s, n);
+	ctx->bootlog_len += n;
+	ctx->bootlog[ctx->bootlog_len] = '\0';
+}
+
+/* Boot output, a line at a time, to the transport (which may answer a prompt) and to
+ * the debug log. */
+static int boot_output(struct ec_context *ctx, const char *s, size_t n, struct ec_error *err)
+{
+	bootlog_add(ctx, s, n);
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int eol = c == '\n';
+		if (!eol && ctx->boot_line_len < sizeof(ctx->boot_line) - 1)
+			ctx->boot_line[ctx->boot_line_len++] = c;
+		if (eol || ctx->boot_line_len == sizeof(ctx->boot_line) - 1) {
+			ctx->boot_line[ctx->boot_line_len] = '\0';
+			ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext.boot", ctx->name, "%s: %s",
+			        ctx->name, ctx->boot_line);
+			if (ctx->transport.ops->on_boot_output) {
+				int rc = ctx->transport.ops->on_boot_output(
+					ctx->transport.inst, ctx->boot_line, ctx->boot_line_len, err);
+				if (rc)
+					return rc;
+			}
+			ctx->boot_line_len = 0;
+		}
+	}
+	/* A prompt has no newline: offer the partial line too. */
+	if (ctx->boot_line_len && ctx->transport.ops->on_boot_output) {
+		ctx->boot_line[ctx->boot_line_len] = '\0';
+		return ctx->transport.ops->on_boot_output(ctx->transport.inst, ctx->boot_line,
+		                                          ctx->boot_line_len, err);
+	}
+	return 0;
+}
+
+static void fail_calls(struct ec_context *ctx, const struct ec_error *why)
+{
+	for (struct ec_call *c = ctx->calls; c;) {
+		struct ec_call *next = c->next;
+		c->registered = 0;
+		c->done = 1;
+		c->rc = EC_ECLOSED;
+		ec__error_set(&c->err, EC_ECLOSED, ctx->name, "context '%s' disconnected%s%s",
+		              ctx->name, why && why->msg[0] ? ": " : "", why ? why->msg : "");
+		c->next = NULL;
+		pthread_cond_broadcast(&c->cond);
+		c = next;
+	}
+	ctx->calls = NULL;
+}
+
+void ec__context_die(struct ec_context *ctx, const struct ec_error *why, int grace_ms)
+{
+	if (ctx->state == EC_CTX_DEAD)
+		return;
+	if (why && why->code) {
+		ctx->fail = *why;
+		if (ctx->state == EC_CTX_READY)
+			ec__log(&ctx->m->logger, EC_LOG_ERROR, "econtext", ctx->name, "context %s: %s",
+			        ctx->name, why->msg);
+	}
+	ctx->state = EC_CTX_DEAD;
+	if (ctx->transport.ops)
+		ctx->transport.ops->close(ctx->transport.inst, grace_ms);
+	fail_calls(ctx, why);
+	for (struct ec_msg *q = ctx->outq; q;) {
+		struct ec_msg *next = q->next;
+		ec__buf_free(&q->payload);
+		free(q);
+		q = next;
+	}
+	ctx->outq = NULL;
+	ctx->outq_tail = &ctx->outq;
+	ec__buf_free(&ctx->rbuf);
+	ec__buf_free(&ctx->wbuf);
+	ec__frame_mac_close(&ctx->mac_in);
+	ec__frame_mac_close(&ctx->mac_out);
+	pthread_cond_broadcast(&ctx->cond);
+}
+
+static void die_boot(struct ec_context *ctx, int code, const char *what)
+{
+	struct ec_error e = {0};
+	/* Quote the tail of what the command printed: "python9: not found" and the like. */
+	const char *out = ctx->bootlog;
+	while (*out == '\n' || *out == ' ')
+		out++;
+	size_t len = strlen(out);
+	while (len && (out[len - 1] == '\n' || out[len - 1] == '\r' || out[len - 1] == ' '))
+		len--;
+	if (len > 300) {
+		out += len - 300;
+		len = 300;
+	}
+	ec__error_set(&e, code, ctx->name, "context '%s' %s%s%.*s", ctx->name, what,
+	              len ? "; it printed: " : " and printed nothing", (int)len, out);
+	ec__context_die(ctx, &e, 0);
+}
+
+/* Frame every queued message into the write buffer. */
+static int flush_queue(struct ec_context *ctx, struct ec_error *err)
+{
+	while (ctx->outq) {
+		struct ec_msg *q = ctx->outq;
+		struct ec_frame_hdr h = {
+			.dst = ctx->id,
+			.src = 0,
+			.handle = q->handle,
+			.reply_to = q->reply_to,
+			.length = (uint32_t)q->payload.len,
+		};
+		if (ec__frame_encode(&ctx->mac_out, &h, q->payload.data, &ctx->wbuf))
+			return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory framing a message");
+		ctx->outq = q->next;
+		if (!ctx->outq)
+			ctx->outq_tail = &ctx->outq;
+		ec__buf_free(&q->payload);
+		free(q);
+	}
+	return 0;
+}
+
+static int do_write(struct ec_context *ctx, struct ec_error *err)
+{
+	while (ctx->wbuf.len) {
+		ssize_t n = ctx->transport.ops->send(ctx->transport.inst, ctx->wbuf.data, ctx->wbuf.len,
+		                                     &ctx->ps, err);
+		if (n == EC_EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
+		ec__buf_consume(&ctx->wbuf, (size_t)n);
+	}
+	return 0;
+}
+
+void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollset *ps,
+                         long long *next_deadline)
+{
+	struct ec_error err = {0};
+	if (ctx->state == EC_CTX_DEAD)
+		return;
+	if (ctx->state == EC_CTX_NEW) {
+		ctx->state = EC_CTX_STARTING;
+		ctx->started_ms = now;
+	}
+	if (ctx->state == EC_CTX_STARTING) {
+		int rc = ctx->transport.ops->start(ctx->transport.inst, &ctx->argv, &ctx->ps, &err);
+		if (rc == 0) {
+			ctx->state = EC_CTX_BOOTING;
+		} else if (rc != EC_EAGAIN) {
+			ec__error_prefix(&err, "cannot start context '%s'", ctx->name);
+			ec__context_die(ctx, &err, 0);
+			return;
+		}
+	}
+	if (ctx->state == EC_CTX_READY && flush_queue(ctx, &err)) {
+		ec__context_die(ctx, &err, 0);
+		return;
+	}
+	if (ctx->state >= EC_CTX_BOOTING && ctx->wbuf.len) {
+		int rc = do_write(ctx, &err);
+		if (rc) {
+			ec__context_die(ctx, &err, 0);
+			return;
+		}
+	}
+	if (ctx->state != EC_CTX_READY && ctx->boot_deadline && now >= ctx->boot_deadline) {
+		char what[96];
+		snprintf(what, sizeof(what), "did not start within %.1f s",
+		         (double)(ctx->boot_deadline - ctx->started_ms) / 1000.0);
+		die_boot(ctx, EC_ETIMEDOUT, what);
+		return;
+	}
+	if (ctx->close_deadline && now >= ctx->close_deadline) {
+		struct ec_error e = {0};
+		ec__error_set(&e, EC_ETIMEDOUT, ctx->name,
+		              "context '%s' did not exit in time; disconnected by force", ctx->name);
+		ec__log(&ctx->m->logger, EC_LOG_WARNING, "econtext", ctx->name, "%s", e.msg);
+		ec__context_die(ctx, &e, 0);
+		return;
+	}
+	if (ctx->state != EC_CTX_READY && ctx->boot_deadline &&
+	    (!*next_deadline || ctx->boot_deadline < *next_deadline))
+		*next_deadline = ctx->boot_deadline;
+	if (ctx->close_deadline && (!*next_deadline || ctx->close_deadline < *next_deadline))
+		*next_deadline = ctx->close_deadline;
+
+	if (ctx->state == EC_CTX_STARTING) {
+		*ps = ctx->ps;
+		return;
+	}
+	ctx->transport.ops->pollset(ctx->transport.inst, ps);
+	ps->events = EC_POLL_IN | (ctx->wbuf.len ? EC_POLL_OUT : 0);
+}
+
+static int on_hello(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
+                    struct ec_error *err)
+{
+	ec_value *v = NULL;
+	int rc = codec_ops(ctx->m)->decode(ctx->m->codec->state, p, h->length, &v, err);
+	if (rc)
+		return rc;
+	const ec_value *ver = ec_value_dict_get(v, "version");
+	const ec_value *pid = ec_value_dict_get(v, "pid");
+	if (!ver || (ver->type != EC_T_STR && ver->type != EC_T_BYTES) || !pid ||
+	    pid->type != EC_T_INT) {
+		ec_value_free(v);
+		return ec__error_set(err, EC_EPROTO, ctx->name, "malformed HELLO from context '%s'",
+		                     ctx->name);
+	}
+	snprintf(ctx->python_version, sizeof(ctx->python_version), "%s", ver->u.s.data);
+	ctx->python_major = atoi(ctx->python_version);
+	ctx->pid = (long)pid->u.i;
+	ec_value_free(v);
+	ctx->boot_seconds = (double)(ec__now_ms() - ctx->started_ms) / 1000.0;
+	ctx->state = EC_CTX_READY;
+	ctx->boot_deadline = 0;
+	ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+	        "context %s ready: python %s, pid %ld, %.3f s", ctx->name, ctx->python_version,
+	        ctx->pid, ctx->boot_seconds);
+	pthread_cond_broadcast(&ctx->cond);
+	return 0;
+}
+
+static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
+                  struct ec_error *err)
+{
+	ec_value *v = NULL;
+	int rc = codec_ops(ctx->m)->decode(ctx->m->codec->state, p, h->length, &v, err);
+	if (rc)
+		return rc;
+	if (v->type != EC_T_TUPLE || v->u.seq.len != 3 || v->u.seq.items[1]->type != EC_T_INT) {
+		ec_value_free(v);
+		return ec__error_set(err, EC_EPROTO, ctx->name, "malformed LOG from context '%s'",
+		                     ctx->name);
+	}
+	const ec_value *name = v->u.seq.items[0], *msg = v->u.seq.items[2];
+	char logger[256];
+	if ((name->type == EC_T_STR || name->type == EC_T_BYTES) && name->u.s.len &&
+	    strcmp(name->u.s.data, "root") != 0)
+		snprintf(logger, sizeof(logger), "econtext.ctx.%s.%s", ctx->name, name->u.s.data);
+	else
+		snprintf(logger, sizeof(logger), "econtext.ctx.%s", ctx->name);
+	const char *text = (msg->type == EC_T_STR || msg->type == EC_T_BYTES) ? msg->u.s.data : "?";
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	struct ec_log_record rec = {
+		.level = (int)v->u.seq.items[1]->u.i,
+		.logger = logger,
+		.context = ctx->name,
+		.message = text,
+		.time = (double)tv.tv_sec + tv.tv_usec / 1e6,
+	};
+	ec__log_record(&ctx->m->logger, &rec);
+	ec_value_free(v);
+	return 0;
+}
+
+static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
+                    struct ec_error *err)
+{
+	for (struct ec_call **pp = &ctx->calls; *pp; pp = &(*pp)->next) {
+		struct ec_call *c = *pp;
+		if (c->handle != h->handle)
+			continue;
+		*pp = c->next;
+		c->next = NULL;
+		c->registered = 0;
+		c->done = 1;
+		if (ec__buf_append(&c->reply, p, h->length)) {
+			c->rc = EC_ENOMEM;
+			ec__error_set(&c->err, EC_ENOMEM, ctx->name, "out of memory receiving a reply");
+		}
+		pthread_cond_broadcast(&c->cond);
+		return 0;
+	}
+	if (h->handle < ctx->next_handle)
+		return 0; /* the caller gave up on it: drop */
+	return ec__error_set(err, EC_EPROTO, ctx->name,
+	                     "context '%s' sent a frame to unknown handle %lu; closing the stream",
+	                     ctx->name, (unsigned long)h->handle);
+}
+
+static int on_frame(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
+                    struct ec_error *err)
+{
+	if (h->src != ctx->id || h->dst != 0)
+		return ec__error_set(err, EC_EPROTO, ctx->name,
+		                     "context '%s' sent a frame from %lu to %lu; closing the stream",
+		                     ctx->name, (unsigned long)h->src, (unsigned long)h->dst);
+	if (ctx->state == EC_CTX_HELLO) {
+		if (h->handle != EC_HANDLE_HELLO)
+			return ec__error_set(err, EC_EPROTO, ctx->name,
+			                     "context '%s' sent handle %lu before HELLO", ctx->name,
+			                     (unsigned long)h->handle);
+		return on_hello(ctx, h, p, err);
+	}
+	if (h->handle == EC_HANDLE_LOG)
+		return on_log(ctx, h, p, err);
+	if (h->handle >= EC_HANDLE_FIRST_REPLY)
+		return on_reply(ctx, h, p, err);
+	return ec__error_set(err, EC_EPROTO, ctx->name,
+	                     "context '%s' sent a frame to unknown handle %lu; closing the stream",
+	                     ctx->name, (unsigned long)h->handle);
+}
+
+/* Consume what rbuf holds: boot output up to the marker, then frames. */
+static int process_input(struct ec_context *ctx, struct ec_error *err)
+{
+	size_t off = 0;
+	if (ctx->state == EC_CTX_BOOTING) {
+		unsigned char *hit = memmem(ctx->rbuf.data, ctx->rbuf.len, READY_MARKER, READY_MARKER_LEN);
+		size_t upto = hit ? (size_t)(hit - ctx->rbuf.data)
+		                  : (ctx->rbuf.len > READY_MARKER_LEN - 1 ? ctx->rbuf.len - (READY_MARKER_LEN - 1) : 0);
+		int rc = boot_output(ctx, (const char *)ctx->rbuf.data, upto, err);
+		if (rc)
+			return rc;
+		if (!hit) {
+			ec__buf_consume(&ctx->rbuf, upto);
+			return 0;
+		}
+		off = upto + READY_MARKER_LEN;
+		ctx->state = EC_CTX_HELLO;
+	}
+	while (ctx->state == EC_CTX_HELLO || ctx->state == EC_CTX_READY) {
+		struct ec_frame_hdr h;
+		const unsigned char *payload;
+		size_t used;
+		int rc = ec__frame_decode(&ctx->mac_in, ctx->rbuf.data + off, ctx->rbuf.len - off,
+		                          ctx->m->max_message, ctx->name, &h, &payload, &used, err);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+		rc = on_frame(ctx, &h, payload, err);
+		if (rc)
+			return rc;
+		off += used;
+	}
+	ec__buf_consume(&ctx->rbuf, off);
+	return 0;
+}
+
+void ec__context_on_io(struct ec_context *ctx, int events)
+{
+	struct ec_error err = {0};
+	if (ctx->state == EC_CTX_STARTING)
+		return; /* prepare() retries start() */
+	if (events & EC_POLL_OUT) {
+		int rc = do_write(ctx, &err);
+		if (rc) {
+			ec__context_die(ctx, &err, 0);
+			return;
+		}
+	}
+	if (!(events & EC_POLL_IN))
+		return;
+	for (int rounds = 0; rounds < 16; rounds++) {
+		if (ec__buf_reserve(&ctx->rbuf, READ_CHUNK)) {
+			ec__error_set(&err, EC_ENOMEM, ctx->name, "out of memory reading");
+			ec__context_die(ctx, &err, 0);
+			return;
+		}
+		ssize_t n = ctx->transport.ops->recv(ctx->transport.inst, ctx->rbuf.data + ctx->rbuf.len,
+		                                     ctx->rbuf.cap - ctx->rbuf.len, &ctx->ps, &err);
+		if (n == EC_EAGAIN)
+			return;
+		if (n < 0 || n == 0) {
+			if (ctx->state < EC_CTX_READY) {
+				process_input(ctx, &err); /* keep the last words for the message */
+				boot_output(ctx, "", 0, &err);
+				die_boot(ctx, EC_EBOOT, n == 0 ? "exited before it was ready"
+				                               : "failed before it was ready");
+			} else if (n == 0) {
+				ec__context_die(ctx, ctx->shutdown_requested ? NULL : &(struct ec_error){
+					.code = EC_ECLOSED, .msg = "the stream ended (the context exited)"}, 2000);
+			} else {
+				ec__context_die(ctx, &err, 0);
+			}
+			return;
+		}
+		ctx->rbuf.len += (size_t)n;
+		int rc = process_input(ctx, &err);
+		if (rc) {
+			if (ctx->state < EC_CTX_READY && ctx->state != EC_CTX_HELLO) {
+				ec__error_prefix(&err, "context '%s' failed to start", ctx->name);
+			}
+			ec__context_die(ctx, &err, 0);
+			return;
+		}
+		if ((size_t)n < READ_CHUNK / 2)
+			return;
+	}
+}
+
+/* ---- application side -------------------------------------------------------- */
+
+static void context_free(struct ec_context *ctx)
+{
+	ec_master *m = ctx->m;
+	for (struct ec_context **pp = &m->contexts; *pp; pp = &(*pp)->master_next)
+		if (*pp == ctx) {
+			*pp = ctx->master_next;
+			break;
+		}
+	if (ctx->transport.ops)
+		ctx->transport.ops->destroy(ctx->transport.inst);
+	ec__argv_free(&ctx->argv);
+	ec__cfg_free(ctx->cfg);
+	pthread_cond_destroy(&ctx->cond);
+	free(ctx->name);
+	free(ctx);
+}
+
+/* Wait on cond until the absolute monotonic deadline (0 = forever). 1 on timeout. */
+static int wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, long long deadline)
+{
+	if (!deadline) {
+		pthread_cond_wait(cond, lock);
+		return 0;
+	}
+	long long now = ec__now_ms();
+	if (now >= deadline)
+		return 1;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	long long ms = deadline - now;
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return pthread_cond_timedwait(cond, lock, &ts) == ETIMEDOUT && ec__now_ms() >= deadline;
+}
+
+static int cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	int rc = pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+	return rc;
+}
+
+static int context_create(ec_master *m, const char *name, const char *const *overrides,
+                          struct ec_context **out, struct ec_error *err)
+{
+	const struct ec_cfg *section = ec__config_context(m->config, name);
+	if (!section) {
+		char names[512] = "";
+		const char *const *all = ec__config_context_names(m->config);
+		for (size_t i = 0; all && all[i]; i++) {
+			size_t l = strlen(names);
+			snprintf(names + l, sizeof(names) - l, "%s%s", l ? ", " : "", all[i]);
+		}
+		return ec__error_set(err, EC_ENOTFOUND, ec__config_source(m->config),
+		                     "no context named '%s' (defined: %s)", name, names);
+	}
+	struct ec_context *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx || !(ctx->name = strdup(name)) || !(ctx->cfg = ec__cfg_dup(section)) ||
+	    cond_init_monotonic(&ctx->cond)) {
+		if (ctx) {
+			ec__cfg_free(ctx->cfg);
+			free(ctx->name);
+		}
+		free(ctx);
+		return ec__error_set(err, EC_ENOMEM, name, "out of memory");
+	}
+	ctx->m = m;
+	ctx->outq_tail = &ctx->outq;
+	ctx->next_handle = EC_HANDLE_FIRST_REPLY;
+	ctx->master_next = m->contexts;
+	m->contexts = ctx;
+	*out = ctx;
+
+	int rc = 0;
+	for (size_t i = 0; overrides && overrides[i] && !rc; i++)
+		rc = ec__cfg_override(ctx->cfg, overrides[i], err);
+	const char *transport = NULL;
+	if (!rc)
+		rc = ec__cfg_str(ctx->cfg, "transport", &transport);
+	if (rc && err && !err->code)
+		ec__error_set(err, EC_ECONFIG, ec__cfg_where(ctx->cfg, NULL),
+		              "context '%s' has no transport", name);
+	if (!rc)
+		rc = ec__plugins_get(&m->plugins, transport, EC_PLUGIN_TRANSPORT,
+		                     &ctx->transport_plugin, err);
+	if (!rc)
+		rc = ec__cfg_validate(ctx->cfg, ctx->transport_plugin->desc->params, transport, err);
+	const char *python = NULL;
+	if (!rc)
+		rc = ec__cfg_str(ctx->cfg, "python", &python);
+	if (!rc)
+		rc = ec__payload_argv(python, &ctx->argv, err);
+	if (!rc) {
+		const struct ec_transport_ops *ops = ctx->transport_plugin->desc->ops;
+		struct ec_transport_info info = {
+			.context_name = ctx->name,
+			.host = &m->host.pub,
+			.below = NULL,
+		};
+		rc = ops->create(ctx->transport_plugin->state, ctx->cfg, &info, &ctx->transport.inst, err);
+		if (!rc) {
+			ctx->transport.ops = ops;
+			ctx->transport.name = ctx->transport_plugin->desc->name;
+			if (ops->wrap_argv)
+				rc = ops->wrap_argv(ctx->transport.inst, &ctx->argv, err);
+		}
+	}
+	return rc;
+}
+
+int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
+                       int timeout_ms, ec_context **out, struct ec_error *err)
+{
+	struct ec_context *ctx = NULL;
+	/* Under the lock: plugins load on demand into the master's shared registry. */
+	pthread_mutex_lock(&m->lock);
+	unsigned id = ++m->next_context_id;
+	int rc = context_create(m, name, overrides, &ctx, err);
+	pthread_mutex_unlock(&m->lock);
+	if (rc)
+		goto fail;
+	ctx->id = id;
+
+	unsigned char key[EC_FRAME_KEY_LEN];
+	if (RAND_bytes(key, sizeof(key)) != 1) {
+		rc = ec__error_set(err, EC_ESYS, name, "cannot draw a random key (RAND_bytes)");
+		goto fail;
+	}
+	rc = ec__frame_mac_init(&ctx->mac_out, key, EC_FRAME_DIR_MASTER);
+	rc = rc ? rc : ec__frame_mac_init(&ctx->mac_in, key, EC_FRAME_DIR_CONTEXT);
+	struct ec_payload_config pc = {
+		.name = name,
+		.key = key,
+		.log_level = m->logger.level,
+		.max_message = m->max_message,
+		.codec = codec_ops(m)->remote_name,
+		.context_id = id,
+	};
+	rc = rc ? ec__error_set(err, rc, name, "out of memory") : ec__payload_stream(&pc, &ctx->wbuf, err);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (rc)
+		goto fail;
+
+	long connect_ms = 30000;
+	ec__cfg_ms(ctx->cfg, "connect_timeout", &connect_ms);
+	if (timeout_ms > 0)
+		connect_ms = timeout_ms;
+
+	pthread_mutex_lock(&m->lock);
+	ctx->boot_deadline = ec__now_ms() + connect_ms;
+	ec__broker_attach(m->broker, ctx);
+	while (ctx->state != EC_CTX_READY && ctx->state != EC_CTX_DEAD)
+		pthread_cond_wait(&ctx->cond, &m->lock);
+	if (ctx->state == EC_CTX_DEAD) {
+		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
+		if (err)
+			*err = ctx->fail;
+		while (!ctx->detached)
+			pthread_cond_wait(&ctx->cond, &m->lock);
+		context_free(ctx);
+		pthread_mutex_unlock(&m->lock);
+		return rc;
+	}
+	pthread_mutex_unlock(&m->lock);
+	*out = ctx;
+	return 0;
+fail:
+	if (ctx) {
+		pthread_mutex_lock(&m->lock);
+		ec__frame_mac_close(&ctx->mac_in);
+		ec__frame_mac_close(&ctx->mac_out);
+		ec__buf_free(&ctx->wbuf);
+		context_free(ctx);
+		pthread_mutex_unlock(&m->lock);
+	}
+	return rc;
+}
+
+const char *ec_context_name(const ec_context *ctx)
+{
+	return ctx->name;
+}
+
+const char *ec_context_python_version(const ec_context *ctx)
+{
+	return ctx->python_version;
+}
+
+double ec_context_boot_seconds(const ec_context *ctx)
+{
+	return ctx->boot_seconds;
+}
+
+long ec_context_pid(const ec_context *ctx)
+{
+	return ctx->pid;
+}
+
+static int encode_call(ec_context *ctx, const char *module, const char *qualname,
+                       const ec_value *args, const ec_value *kwargs, struct ec_buf *out,
+                       struct ec_error *err)
+{
+	/* The tuple borrows args and kwargs: build it by hand and unlink before freeing. */
+	ec_value *mod = ec_value_cstr(module), *qn = ec_value_cstr(qualname);
+	ec_value empty_tuple = {.type = EC_T_TUPLE}, empty_dict = {.type = EC_T_DICT};
+	ec_value *items[4] = {mod, qn, args ? (ec_value *)args : &empty_tuple,
+	                      kwargs ? (ec_value *)kwargs : &empty_dict};
+	ec_value call = {.type = EC_T_TUPLE, .u.seq = {.items = items, .len = 4, .cap = 4}};
+	int rc;
+	if (!mod || !qn)
+		rc = ec__error_set(err, EC_EINVAL, ctx->name, "module and function names must be UTF-8");
+	else if ((args && args->type != EC_T_TUPLE && args->type != EC_T_LIST) ||
+	         (kwargs && kwargs->type != EC_T_DICT))
+		rc = ec__error_set(err, EC_EINVAL, ctx->name,
+		                   "arguments must be a tuple or list, keyword arguments a dict");
+	else {
+		struct ec_codec_peer peer = {.python_major = ctx->python_major};
+		rc = codec_ops(ctx->m)->encode(ctx->m->codec->state, &peer, &call, out, err);
+		if (!rc && out->len > ctx->m->max_message)
+			rc = ec__error_set(err, EC_EMSGSIZE, ctx->name,
+			                   "call of %s.%s is %zu bytes, over the maximum message size "
+			                   "of %zu bytes", module, qualname, out->len, ctx->m->max_message);
+	}
+	ec_value_free(mod);
+	ec_value_free(qn);
+	return rc;
+}
+
+int ec_context_call_async(ec_context *ctx, const char *module, const char *qualname,
+                          const ec_value *args, const ec_value *kwargs, ec_call **out,
+                          struct ec_error *err)
+{
+	ec_master *m = ctx->m;
+	struct ec_msg *msg = calloc(1, sizeof(*msg));
+	struct ec_call *call = calloc(1, sizeof(*call));
+	if (!msg || !call || cond_init_monotonic(&call->cond)) {
+		free(msg);
+		free(call);
+		return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
+	}
+	int rc = encode_call(ctx, module, qualname, args, kwargs, &msg->payload, err);
+	if (rc)
+		goto fail;
+	call->m = m;
+	pthread_mutex_lock(&m->lock);
+	if (ctx->state != EC_CTX_READY || ctx->shutdown_requested) {
+		rc = ec__error_set(err, EC_ECLOSED, ctx->name, "context '%s' is not connected%s%s",
+		                   ctx->name, ctx->fail.msg[0] ? ": " : "", ctx->fail.msg);
+		pthread_mutex_unlock(&m->lock);
+		goto fail;
+	}
+	call->ctx = ctx;
+	call->handle = ctx->next_handle++;
+	call->registered = 1;
+	call->next = ctx->calls;
+	ctx->calls = call;
+	msg->handle = EC_HANDLE_CALL;
+	msg->reply_to = call->handle;
+	*ctx->outq_tail = msg;
+	ctx->outq_tail = &msg->next;
+	ec__broker_wake(m->broker);
+	pthread_mutex_unlock(&m->lock);
+	*out = call;
+	return 0;
+fail:
+	ec__buf_free(&msg->payload);
+	free(msg);
+	pthread_cond_destroy(&call->cond);
+	free(call);
+	return rc;
+}
+
+int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_error *err)
+{
+	ec_master *m = call->m;
+	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
+	pthread_mutex_lock(&m->lock);
+	const char *name = call->ctx ? call->ctx->name : "?";
+	char cname[128];
+	snprintf(cname, sizeof(cname), "%s", name);
+	while (!call->done) {
+		if (wait_until(&call->cond, &m->lock, deadline)) {
+			pthread_mutex_unlock(&m->lock);
+			return ec__error_set(err, EC_ETIMEDOUT, cname,
+			                     "call in context '%s' did not return within %.3g s", cname,
+			                     timeout_ms / 1000.0);
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (call->rc) {
+		if (err)
+			*err = call->err;
+		return call->rc;
+	}
+	ec_value *v = NULL;
+	int rc = m->codec->desc->ops
+	             ? codec_ops(m)->decode(m->codec->state, call->reply.data, call->reply.len, &v, err)
+	             : EC_ECODEC;
+	if (rc) {
+		ec__error_prefix(err, "reply from context '%s' refused", cname);
+		return rc;
+	}
+	if (v->type == EC_T_ERROR) {
+		ec__error_set(err, EC_EREMOTE, cname, "%s: %s", v->u.err.type, v->u.err.message);
+		*result = v;
+		return EC_EREMOTE;
+	}
+	*result = v;
+	return 0;
+}
+
+void ec_call_free(ec_call *call)
+{
+	if (!call)
+		return;
+	ec_master *m = call->m;
+	if (m) {
+		pthread_mutex_lock(&m->lock);
+		if (call->registered) {
+			for (struct ec_call **pp = &call->ctx->calls; *pp; pp = &(*pp)->next)
+				if (*pp == call) {
+					*pp = call->next;
+					break;
+				}
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
+	ec__buf_free(&call->reply);
+	pthread_cond_destroy(&call->cond);
+	free(call);
+}
+
+int ec_context_call(ec_context *ctx, const char *module, const char *qualname,
+                    const ec_value *args, const ec_value *kwargs, int timeout_ms,
+                    ec_value **result, struct ec_error *err)
+{
+	ec_call *call = NULL;
+	int rc = ec_context_call_async(ctx, module, qualname, args, kwargs, &call, err);
+	if (rc)
+		return rc;
+	rc = ec_call_wait(call, timeout_ms, result, err);
+	ec_call_free(call);
+	return rc;
+}
+
+void ec__context_request_shutdown(struct ec_context *ctx, int timeout_ms)
+{
+	ec_master *m = ctx->m;
+	if (ctx->shutdown_requested)
+		return;
+	if (timeout_ms <= 0)
+		timeout_ms = 5000;
+	if (ctx->state == EC_CTX_READY) {
+		struct ec_msg *msg = calloc(1, sizeof(*msg));
+		struct ec_value none = {.type = EC_T_NONE};
+		struct ec_codec_peer peer = {.python_major = ctx->python_major};
+		if (msg && codec_ops(m)->encode(m->codec->state, &peer, &none, &msg->payload, NULL) == 0) {
+			msg->handle = EC_HANDLE_SHUTDOWN;
+			*ctx->outq_tail = msg;
+			ctx->outq_tail = &msg->next;
+		} else if (msg) {
+			ec__buf_free(&msg->payload);
+			free(msg);
+		}
+	}
+	ctx->shutdown_requested = 1;
+	if (ctx->attached && ctx->state != EC_CTX_DEAD) {
+		ctx->close_deadline = ec__now_ms() + timeout_ms;
+		ec__broker_wake(m->broker);
+	}
+}
+
+int ec_context_shutdown(ec_context *ctx, int timeout_ms, struct ec_error *err)
+{
+	if (!ctx)
+		return 0;
+	ec_master *m = ctx->m;
+	int rc = 0;
+	pthread_mutex_lock(&m->lock);
+	ec__context_request_shutdown(ctx, timeout_ms);
+	while (ctx->attached && !ctx->detached)
+		pthread_cond_wait(&ctx->cond, &m->lock);
+	if (ctx->fail.code == EC_ETIMEDOUT && ctx->close_deadline) {
+		rc = EC_ETIMEDOUT;
+		if (err)
+			*err = ctx->fail;
+	}
+	context_free(ctx);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}

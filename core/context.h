@@ -1,0 +1,103 @@
+/* context.h: one remote interpreter: its transport, its stream (boot, then frames), its
+ * pending calls. The broker thread drives the stream; application threads enqueue
+ * messages and wait on the context's condition variable, all under the master lock. */
+#ifndef EC_CORE_CONTEXT_H
+#define EC_CORE_CONTEXT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "econtext/transport.h"
+#include "frame.h"
+#include "master.h"
+
+/* Well-known handles (docs/protocol.md §3). */
+enum {
+	EC_HANDLE_HELLO = 1,
+	EC_HANDLE_CALL = 2,
+	EC_HANDLE_LOG = 3,
+	EC_HANDLE_SHUTDOWN = 4,
+	EC_HANDLE_GET_MODULE = 5,
+	EC_HANDLE_LOAD_MODULE = 6,
+	EC_HANDLE_FIRST_REPLY = 1000
+};
+
+enum ec_ctx_state {
+	EC_CTX_NEW,      /* created, not yet seen by the broker */
+	EC_CTX_STARTING, /* transport starting the boot command */
+	EC_CTX_BOOTING,  /* payload written, waiting for ECREADY */
+	EC_CTX_HELLO,    /* marker seen, waiting for the HELLO frame */
+	EC_CTX_READY,    /* calls may flow */
+	EC_CTX_DEAD      /* stream closed; broker has let go (detached) */
+};
+
+struct ec_msg {
+	uint32_t handle, reply_to;
+	struct ec_buf payload;
+	struct ec_msg *next;
+};
+
+struct ec_call {
+	ec_master *m;
+	struct ec_context *ctx; /* valid while registered */
+	uint32_t handle;
+	int registered; /* in ctx->calls, awaiting its reply */
+	int done;       /* reply (or failure) arrived */
+	int rc;         /* failure code when done without a reply */
+	struct ec_error err;
+	struct ec_buf reply; /* encoded reply payload */
+	pthread_cond_t cond;
+	struct ec_call *next; /* in ctx->calls */
+};
+
+struct ec_context {
+	ec_master *m;
+	char *name;
+	unsigned id;
+	struct ec_cfg *cfg; /* private copy with overrides applied */
+	struct ec_transport transport;
+	const struct ec_loaded_plugin *transport_plugin;
+	struct ec_argv argv;
+
+	/* Broker-owned stream state. */
+	struct ec_buf rbuf, wbuf;
+	struct ec_frame_mac mac_in, mac_out;
+	struct ec_pollset ps; /* what the transport waits for, when it said EC_EAGAIN */
+	char bootlog[4096];   /* the tail of what the command printed before ECREADY */
+	size_t bootlog_len;
+	char boot_line[512]; /* partial line of boot output */
+	size_t boot_line_len;
+	long long started_ms;
+
+	/* Shared, under m->lock. */
+	enum ec_ctx_state state;
+	int attached;  /* on the broker's list */
+	int detached;  /* the broker let go: the handle may be freed */
+	long long boot_deadline, close_deadline; /* monotonic ms, 0 = none */
+	int shutdown_requested;
+	struct ec_msg *outq, **outq_tail;
+	struct ec_call *calls;
+	uint32_t next_handle;
+	struct ec_error fail; /* why it died / failed to start */
+	pthread_cond_t cond;
+	char python_version[32];
+	int python_major;
+	long pid;
+	double boot_seconds;
+	struct ec_context *next;        /* in the broker's list */
+	struct ec_context *master_next; /* in m->contexts */
+};
+
+/* Broker side, called with m->lock held. */
+/* Frame queued messages, start the transport, check deadlines; fill *ps. */
+void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollset *ps,
+                         long long *next_deadline);
+/* The pollset fired (events EC_POLL_IN/OUT). */
+void ec__context_on_io(struct ec_context *ctx, int events);
+/* End the stream and fail everything pending; code/err say why (err NULL: clean end). */
+/* Queue SHUTDOWN and arm the force deadline (m->lock held, application thread). */
+void ec__context_request_shutdown(struct ec_context *ctx, int timeout_ms);
+void ec__context_die(struct ec_context *ctx, const struct ec_error *why, int grace_ms);
+
+#endif

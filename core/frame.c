@@ -1,0 +1,137 @@
+/* frame.c: frame encoding, decoding and authentication. */
+#include "ecbuild.h"
+
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "error.h"
+#include "frame.h"
+
+int ec__frame_mac_init(struct ec_frame_mac *m, const unsigned char key[EC_FRAME_KEY_LEN], char dir)
+{
+	memset(m, 0, sizeof(*m));
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (!mac)
+		return EC_ENOMEM;
+	m->ctx = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac);
+	if (!m->ctx)
+		return EC_ENOMEM;
+	memcpy(m->key, key, EC_FRAME_KEY_LEN);
+	m->dir = dir;
+	m->seq = 0;
+	return 0;
+}
+
+void ec__frame_mac_close(struct ec_frame_mac *m)
+{
+	EVP_MAC_CTX_free(m->ctx);
+	m->ctx = NULL;
+	OPENSSL_cleanse(m->key, sizeof(m->key));
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void ec__frame_hdr_pack(const struct ec_frame_hdr *h, unsigned char out[EC_FRAME_HEADER_LEN])
+{
+	put32(out, h->dst);
+	put32(out + 4, h->src);
+	put32(out + 8, h->handle);
+	put32(out + 12, h->reply_to);
+	put32(out + 16, h->length);
+}
+
+void ec__frame_hdr_unpack(const unsigned char in[EC_FRAME_HEADER_LEN], struct ec_frame_hdr *h)
+{
+	h->dst = get32(in);
+	h->src = get32(in + 4);
+	h->handle = get32(in + 8);
+	h->reply_to = get32(in + 12);
+	h->length = get32(in + 16);
+}
+
+/* HMAC(key, dir || seq || header || payload) */
+static int frame_mac(struct ec_frame_mac *m, const unsigned char *hdr, const void *payload,
+                     size_t len, unsigned char out[EC_FRAME_MAC_LEN])
+{
+	unsigned char prefix[9];
+	prefix[0] = (unsigned char)m->dir;
+	for (int i = 0; i < 8; i++)
+		prefix[1 + i] = (unsigned char)(m->seq >> (56 - 8 * i));
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	size_t outlen = 0;
+	if (!EVP_MAC_init(m->ctx, m->key, EC_FRAME_KEY_LEN, params) ||
+	    !EVP_MAC_update(m->ctx, prefix, sizeof(prefix)) ||
+	    !EVP_MAC_update(m->ctx, hdr, EC_FRAME_HEADER_LEN) ||
+	    (len && !EVP_MAC_update(m->ctx, payload, len)) ||
+	    !EVP_MAC_final(m->ctx, out, &outlen, EC_FRAME_MAC_LEN) || outlen != EC_FRAME_MAC_LEN)
+		return EC_ENOMEM;
+	return 0;
+}
+
+int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
+                     struct ec_buf *out)
+{
+	int rc = ec__buf_reserve(out, EC_FRAME_HEADER_LEN + (size_t)h->length + EC_FRAME_MAC_LEN);
+	if (rc)
+		return rc;
+	unsigned char *p = out->data + out->len;
+	ec__frame_hdr_pack(h, p);
+	if (h->length)
+		memcpy(p + EC_FRAME_HEADER_LEN, payload, h->length);
+	rc = frame_mac(m, p, p + EC_FRAME_HEADER_LEN, h->length, p + EC_FRAME_HEADER_LEN + h->length);
+	if (rc)
+		return rc;
+	out->len += EC_FRAME_HEADER_LEN + (size_t)h->length + EC_FRAME_MAC_LEN;
+	m->seq++;
+	return 0;
+}
+
+int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t avail,
+                     size_t max_len, const char *who, struct ec_frame_hdr *h,
+                     const unsigned char **payload, size_t *consumed, struct ec_error *err)
+{
+	if (avail < EC_FRAME_HEADER_LEN)
+		return 0;
+	struct ec_frame_hdr hdr;
+	ec__frame_hdr_unpack(data, &hdr);
+	if (hdr.length > max_len)
+		return ec__error_set(err, EC_EMSGSIZE, who,
+		                     "frame of %lu bytes exceeds the maximum message size of %zu "
+		                     "bytes; closing the stream",
+		                     (unsigned long)hdr.length, max_len);
+	size_t total = EC_FRAME_HEADER_LEN + (size_t)hdr.length + EC_FRAME_MAC_LEN;
+	if (avail < total)
+		return 0;
+	unsigned char mac[EC_FRAME_MAC_LEN];
+	if (frame_mac(m, data, data + EC_FRAME_HEADER_LEN, hdr.length, mac))
+		return ec__error_set(err, EC_ENOMEM, who, "out of memory computing a frame MAC");
+	if (CRYPTO_memcmp(mac, data + EC_FRAME_HEADER_LEN + hdr.length, EC_FRAME_MAC_LEN) != 0)
+		return ec__error_set(err, EC_EPROTO, who,
+		                     "frame %llu failed authentication (bad MAC: corrupt, forged, "
+		                     "replayed or reordered); closing the stream",
+		                     (unsigned long long)m->seq);
+	m->seq++;
+	*h = hdr;
+	*payload = data + EC_FRAME_HEADER_LEN;
+	*consumed = total;
+	return 1;
+}

@@ -1,0 +1,54 @@
+/* frame.h: the wire format (docs/protocol.md §2). A fixed 20-byte header, the payload,
+ * and an HMAC-SHA256 over a direction byte, an implicit per-direction sequence number,
+ * the header and the payload. */
+#ifndef EC_CORE_FRAME_H
+#define EC_CORE_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define EC_FRAME_HEADER_LEN 20
+#define EC_FRAME_MAC_LEN 32
+#define EC_FRAME_KEY_LEN 32
+#define EC_FRAME_DIR_MASTER 'M' /* master -> context */
+#define EC_FRAME_DIR_CONTEXT 'C' /* context -> master */
+
+struct ec_frame_hdr {
+	uint32_t dst;
+	uint32_t src;
+	uint32_t handle;
+	uint32_t reply_to;
+	uint32_t length;
+};
+
+/* One direction's MAC state: key, direction byte and the next sequence number. */
+struct ec_frame_mac {
+	unsigned char key[EC_FRAME_KEY_LEN];
+	char dir;
+	uint64_t seq;
+	void *ctx; /* EVP_MAC_CTX */
+};
+
+int ec__frame_mac_init(struct ec_frame_mac *m, const unsigned char key[EC_FRAME_KEY_LEN], char dir);
+/* Wipes the key. */
+void ec__frame_mac_close(struct ec_frame_mac *m);
+
+void ec__frame_hdr_pack(const struct ec_frame_hdr *h, unsigned char out[EC_FRAME_HEADER_LEN]);
+void ec__frame_hdr_unpack(const unsigned char in[EC_FRAME_HEADER_LEN], struct ec_frame_hdr *h);
+
+/* Append header, payload and MAC to out and advance the sequence number. */
+int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
+                     struct ec_buf *out);
+
+/* Look for one frame at data[0..avail). Returns 0 when more bytes are needed, 1 when a
+ * frame is complete (h, *payload pointing into data, *consumed set; the sequence number
+ * advances), or EC_EMSGSIZE (length over max_len, known from the header alone, before
+ * anything is allocated) / EC_EPROTO (bad MAC) with err filled. `who` names the peer in
+ * messages ("context web1"). */
+int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t avail,
+                     size_t max_len, const char *who, struct ec_frame_hdr *h,
+                     const unsigned char **payload, size_t *consumed, struct ec_error *err);
+
+#endif

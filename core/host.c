@@ -1,0 +1,67 @@
+/* host.c: the core services plugins reach through struct ec_host. */
+#include "ecbuild.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "error.h"
+#include "host.h"
+#include "value.h"
+
+static void host_log(const struct ec_host *h, int level, const char *fmt, ...)
+{
+	const struct ec__host *self = (const struct ec__host *)h;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ec__log(self->logger, level, "econtext.plugin", NULL, "%s", msg);
+}
+
+static int host_error_set(struct ec_error *err, int code, const char *where, const char *fmt, ...)
+{
+	if (!err)
+		return code;
+	char msg[sizeof(err->msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return ec__error_set(err, code, where, "%s", msg);
+}
+
+void ec__host_init(struct ec__host *h, const struct ec_logger *logger)
+{
+	h->pub = (struct ec_host){
+		.size = sizeof(struct ec_host),
+		.abi_major = EC_PLUGIN_ABI_MAJOR,
+		.abi_minor = EC_PLUGIN_ABI_MINOR,
+		.log = host_log,
+		.error_set = host_error_set,
+		.value_new = ec_value_new,
+		.value_str = ec__value_strtype,
+		.value_append = ec_value_append,
+		.value_free = ec_value_free,
+		.cfg_str = ec__cfg_str,
+		.cfg_int = ec__cfg_int,
+		.cfg_bool = ec__cfg_bool,
+		.cfg_ms = ec__cfg_ms,
+		.cfg_list = ec__cfg_list,
+		.cfg_where = ec__cfg_where,
+	};
+	h->logger = logger;
+}
+
+const struct ec_host *ec__host_get(void)
+{
+	static const struct ec_logger stderr_logger = {.level = EC_LOG_WARNING};
+	static struct ec__host h;
+	static int ready;
+	if (!ready) {
+		ec__host_init(&h, &stderr_logger);
+		ready = 1;
+	}
+	return &h.pub;
+}

@@ -1,0 +1,18 @@
+/* host.h: the host table handed to plugins (struct ec_host in econtext/plugin.h). */
+#ifndef EC_CORE_HOST_H
+#define EC_CORE_HOST_H
+
+#include "econtext/plugin.h"
+#include "log.h"
+
+/* A host table bound to a logger. pub comes first so a plugin's pointer converts back. */
+struct ec__host {
+	struct ec_host pub;
+	const struct ec_logger *logger;
+};
+
+void ec__host_init(struct ec__host *h, const struct ec_logger *logger);
+/* A process-wide host table that logs to stderr at warning and above (tests, tools). */
+const struct ec_host *ec__host_get(void);
+
+#endif

@@ -1,0 +1,205 @@
+/* econtext.h: the application API of libecontext, the only header an application needs.
+ *
+ * A master (ec_master) loads its configuration and plugins and runs one broker thread
+ * that owns every stream. Application threads connect contexts (Python interpreters
+ * started by a transport), call functions in them and block on their own replies. */
+#ifndef ECONTEXT_H
+#define ECONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "econtext/errors.h"
+#include "econtext/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define EC_API __attribute__((visibility("default")))
+#define EC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define EC_API
+#define EC_PRINTF(f, a)
+#endif
+
+/* ---- errors ------------------------------------------------------------------ */
+
+/* Short description of an EC_E* code ("deadline expired"). Never NULL. */
+EC_API const char *ec_strerror(int code);
+/* Symbolic name of an EC_E* code ("ETIMEDOUT"). Never NULL. */
+EC_API const char *ec_err_name(int code);
+/* Runtime version string, e.g. "0.1.0". */
+EC_API const char *ec_version(void);
+
+/* ---- values ------------------------------------------------------------------ */
+
+/* The values that cross the wire. The codec maps them to and from Python objects. */
+enum ec_type {
+	EC_T_NONE = 0,
+	EC_T_BOOL,
+	EC_T_INT,    /* fits int64_t: u.i */
+	EC_T_BIGINT, /* any other integer: u.s holds its decimal text, e.g. "-1234..." */
+	EC_T_FLOAT,  /* u.f */
+	EC_T_BYTES,  /* u.s: arbitrary bytes (Python 3 bytes, Python 2 str) */
+	EC_T_STR,    /* u.s: UTF-8 text (Python 3 str, Python 2 unicode) */
+	EC_T_LIST,   /* u.seq */
+	EC_T_TUPLE,  /* u.seq */
+	EC_T_DICT,   /* u.seq: key, value, key, value... */
+	EC_T_SET,    /* u.seq */
+	EC_T_ERROR   /* u.err: a remote exception */
+};
+
+typedef struct ec_value ec_value;
+struct ec_value {
+	enum ec_type type;
+	union {
+		int b;
+		int64_t i;
+		double f;
+		struct {
+			char *data; /* always NUL-terminated past len, for convenience */
+			size_t len;
+		} s;
+		struct {
+			ec_value **items;
+			size_t len; /* for EC_T_DICT: twice the number of pairs */
+			size_t cap;
+		} seq;
+		struct {
+			char *type;      /* "exceptions.ValueError", "builtins.KeyError" */
+			char *message;   /* str(exception) */
+			char *traceback; /* formatted remote traceback, may be "" */
+		} err;
+	} u;
+};
+
+/* Constructors return NULL only when out of memory. Containers start empty. */
+EC_API ec_value *ec_value_new(enum ec_type type);
+EC_API ec_value *ec_value_none(void);
+EC_API ec_value *ec_value_bool(int b);
+EC_API ec_value *ec_value_int(int64_t i);
+/* A decimal integer of any size ("-123456789012345678901234567890"); NULL if malformed. */
+EC_API ec_value *ec_value_bigint(const char *decimal);
+EC_API ec_value *ec_value_float(double f);
+EC_API ec_value *ec_value_bytes(const void *data, size_t len);
+/* UTF-8 text; NULL if not valid UTF-8 (surrogate code points are allowed). */
+EC_API ec_value *ec_value_str(const char *utf8, size_t len);
+EC_API ec_value *ec_value_cstr(const char *utf8);
+EC_API ec_value *ec_value_error(const char *type, const char *message, const char *traceback);
+/* Append to a list, tuple or set. Takes item, also on failure (it is freed then). */
+EC_API int ec_value_append(ec_value *seq, ec_value *item);
+/* Add a pair to a dict. Takes key and val, also on failure. */
+EC_API int ec_value_dict_set(ec_value *dict, ec_value *key, ec_value *val);
+/* Borrowed lookup of a text key in a dict; NULL if absent. */
+EC_API const ec_value *ec_value_dict_get(const ec_value *dict, const char *key);
+EC_API void ec_value_free(ec_value *v);
+EC_API ec_value *ec_value_dup(const ec_value *v);
+EC_API int ec_value_equal(const ec_value *a, const ec_value *b);
+
+/* One line of JSON for v, in a malloc'd string (*out; caller frees). Bytes that are
+ * UTF-8 print as strings, other bytes as {"$bytes": "<base64>"}; tuples and sets as
+ * arrays; big ints as bare JSON numbers; non-text dict keys as their JSON text. */
+EC_API int ec_value_to_json(const ec_value *v, char **out, struct ec_error *err);
+/* Parse one JSON value. Integers of any size are kept exactly. */
+EC_API int ec_value_from_json(const char *text, ec_value **out, struct ec_error *err);
+
+/* ---- logging ----------------------------------------------------------------- */
+
+enum ec_log_level {
+	EC_LOG_DEBUG = 10,
+	EC_LOG_INFO = 20,
+	EC_LOG_WARNING = 30,
+	EC_LOG_ERROR = 40,
+	EC_LOG_CRITICAL = 50
+};
+
+struct ec_log_record {
+	int level;           /* Python logging levelno */
+	const char *logger;  /* "econtext.ctx.local", "econtext.ctx.local.stdout", "econtext" */
+	const char *context; /* the context's name, or NULL for the master's own records */
+	const char *message;
+	double time;         /* seconds since the epoch */
+};
+
+/* Called on the broker thread (for forwarded records) or the thread that logged. Must
+ * not block and must not call back into econtext. */
+typedef void (*ec_log_fn)(void *arg, const struct ec_log_record *rec);
+
+/* Parse "debug", "info", "warning", "error", "critical"; -1 if unknown. */
+EC_API int ec_log_level_parse(const char *name);
+EC_API const char *ec_log_level_name(int level);
+/* Write a record as "HH:MM:SS L logger: message\n" to stderr (the command's format). */
+EC_API void ec_log_stderr(void *arg, const struct ec_log_record *rec);
+
+/* ---- the master -------------------------------------------------------------- */
+
+typedef struct ec_master ec_master;
+typedef struct ec_context ec_context;
+typedef struct ec_call ec_call;
+
+/* Filled by the caller; zero-initialise and set .size = sizeof(struct ec_master_options). */
+struct ec_master_options {
+	size_t size;
+	/* Config file. NULL: $ECONTEXT_CONFIG, ~/.config/econtext/econtext.yaml, the system
+	 * config dir, then the embedded default (which defines the context "local"). */
+	const char *config_path;
+	/* Extra module directories, NULL-terminated; may be NULL. */
+	const char *const *module_path;
+	/* Log threshold, or 0 for the config file's log_level. */
+	int log_level;
+	ec_log_fn log_fn; /* NULL: ec_log_stderr */
+	void *log_arg;
+	/* Plugin directories searched before the config's and the built-in one,
+	 * ':'-separated; NULL: $EC_PLUGIN_PATH. */
+	const char *plugin_path;
+};
+
+/* Load config and plugins and start the broker thread. */
+EC_API int ec_master_new(const struct ec_master_options *opts, ec_master **out,
+                         struct ec_error *err);
+/* Shut down every context (gracefully, then by force), stop the broker, free. */
+EC_API void ec_master_free(ec_master *m);
+
+/* ---- contexts ---------------------------------------------------------------- */
+
+/* Start the context `name` from the config. overrides: NULL-terminated "key=value"
+ * strings applied over its section (as `econtext -o`), may be NULL. Blocks until the
+ * context is ready or timeout_ms (<= 0: the context's own connect timeout) passes. */
+EC_API int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
+                              int timeout_ms, ec_context **out, struct ec_error *err);
+EC_API const char *ec_context_name(const ec_context *ctx);
+/* Version of the remote interpreter ("3.11.7"), borrowed. */
+EC_API const char *ec_context_python_version(const ec_context *ctx);
+/* Seconds from spawning the transport to the context's hello. */
+EC_API double ec_context_boot_seconds(const ec_context *ctx);
+/* Process id of the context (the re-executed interpreter). */
+EC_API long ec_context_pid(const ec_context *ctx);
+
+/* Call module.qualname(*args, **kwargs) in the context. qualname is "func" or
+ * "Class.func". args is a tuple or list (or NULL), kwargs a dict with text keys (or
+ * NULL). On success *result is set (caller frees). A remote exception returns
+ * EC_EREMOTE with *result set to the EC_T_ERROR value. timeout_ms <= 0: no deadline. */
+EC_API int ec_context_call(ec_context *ctx, const char *module, const char *qualname,
+                           const ec_value *args, const ec_value *kwargs, int timeout_ms,
+                           ec_value **result, struct ec_error *err);
+/* Start a call and return at once; wait for it with ec_call_wait. */
+EC_API int ec_context_call_async(ec_context *ctx, const char *module, const char *qualname,
+                                 const ec_value *args, const ec_value *kwargs, ec_call **out,
+                                 struct ec_error *err);
+/* Wait for an asynchronous call (same results as ec_context_call). A timeout leaves the
+ * call pending: wait again or free it. */
+EC_API int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_error *err);
+/* Forget a call; a reply that arrives later is dropped. NULL is a no-op. */
+EC_API void ec_call_free(ec_call *call);
+
+/* Ask the context to exit, wait up to timeout_ms for it to go, then disconnect by force.
+ * The handle is freed. Pending calls fail with EC_ECLOSED. NULL is a no-op. */
+EC_API int ec_context_shutdown(ec_context *ctx, int timeout_ms, struct ec_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,127 @@
+/* econtext/plugin.h: the plugin ABI. A plugin is a shared object exporting one symbol,
+ * ec_plugin_<name>_describe, that returns a const descriptor. The loader refuses a
+ * descriptor whose ABI major differs from the core's or whose minor is newer.
+ *
+ * Plugins reach the core only through the host table handed to their load() op; they
+ * do not link libecontext. */
+#ifndef ECONTEXT_PLUGIN_H
+#define ECONTEXT_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "econtext.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EC_PLUGIN_ABI_MAJOR 1 /* bumped on any incompatible change */
+#define EC_PLUGIN_ABI_MINOR 0 /* bumped when a member is appended to a table */
+
+enum ec_plugin_kind { EC_PLUGIN_TRANSPORT = 1, EC_PLUGIN_CODEC = 2 };
+
+/* ---- configuration schema ---------------------------------------------------- */
+
+enum ec_param_type {
+	EC_PARAM_STR = 1,
+	EC_PARAM_INT,      /* decimal integer within [min, max] */
+	EC_PARAM_BOOL,     /* true/false */
+	EC_PARAM_STR_LIST, /* a string or a sequence of strings */
+	EC_PARAM_DURATION  /* seconds, may be fractional; read with cfg_ms */
+};
+
+#define EC_PARAM_REQUIRED 0x1u
+
+/* One key a plugin accepts in a context's section. Tables end with { 0 }. */
+struct ec_param {
+	const char *key;
+	enum ec_param_type type;
+	uint32_t flags;
+	const char *dflt; /* default as YAML text, or NULL for none */
+	long min, max;    /* for EC_PARAM_INT when min < max */
+	const char *help; /* one line for docs and errors */
+};
+
+/* A validated section of the configuration: a context's keys (core and plugin). The
+ * core owns it; plugins read it through the host table and keep no pointers past the
+ * op that received it, unless stated. */
+struct ec_cfg;
+
+/* ---- the host table: the core's services for plugins --------------------------- */
+
+struct ec_host {
+	size_t size; /* sizeof(struct ec_host) as the core was built */
+	uint16_t abi_major, abi_minor;
+
+	/* Log through the master's log (logger "econtext.<plugin>"). Any thread. */
+	void (*log)(const struct ec_host *h, int level, const char *fmt, ...) EC_PRINTF(3, 4);
+	/* Fill err (may be NULL) and return code. where may be NULL. */
+	int (*error_set)(struct ec_error *err, int code, const char *where, const char *fmt, ...)
+		EC_PRINTF(4, 5);
+
+	/* Values, for codecs: same contracts as the ec_value_* functions. */
+	ec_value *(*value_new)(enum ec_type type);
+	ec_value *(*value_str)(enum ec_type type, const void *data, size_t len); /* STR, BYTES, BIGINT */
+	int (*value_append)(ec_value *seq, ec_value *item);
+	void (*value_free)(ec_value *v);
+
+	/* Config lookups. 0 and *out set when the key has a value (its own or the schema's
+	 * default); EC_ENOTFOUND when it has none. Strings are borrowed from cfg. */
+	int (*cfg_str)(const struct ec_cfg *cfg, const char *key, const char **out);
+	int (*cfg_int)(const struct ec_cfg *cfg, const char *key, long *out);
+	int (*cfg_bool)(const struct ec_cfg *cfg, const char *key, int *out);
+	int (*cfg_ms)(const struct ec_cfg *cfg, const char *key, long *out_ms);
+	/* NULL-terminated array of borrowed strings. */
+	int (*cfg_list)(const struct ec_cfg *cfg, const char *key, const char *const **out,
+	                size_t *n);
+	/* "file:line:col" of key (or of the section when key is NULL), for messages. */
+	const char *(*cfg_where)(const struct ec_cfg *cfg, const char *key);
+	/* ABI 1.0 ends here. */
+};
+
+/* ---- the descriptor ---------------------------------------------------------- */
+
+struct ec_plugin {
+	/* These three come first and never move: the loader reads them first. */
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	uint32_t size; /* sizeof(struct ec_plugin) as the plugin was compiled */
+
+	const char *name;    /* file name, entry symbol and YAML value */
+	const char *version; /* the plugin's own release, for logs */
+	enum ec_plugin_kind kind;
+	const struct ec_param *params; /* keys it takes in a context section; may be NULL */
+	/* Optional. Runs once on the loading thread, before the broker starts. */
+	int (*load)(const struct ec_host *host, void **state, struct ec_error *err);
+	/* Optional. Runs once when the master is freed, after every instance is gone. */
+	void (*unload)(void *state);
+	/* const struct ec_transport_ops * or const struct ec_codec_ops *, per kind. */
+	const void *ops;
+	/* ABI 1.0 ends here. */
+};
+
+#if defined(__GNUC__) || defined(__clang__)
+#define EC_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define EC_PLUGIN_EXPORT
+#endif
+
+/* Defines the entry symbol ec_plugin_NAME_describe returning a static descriptor. */
+#define EC_PLUGIN_DEFINE(NAME, ...)                                                     \
+	EC_PLUGIN_EXPORT const struct ec_plugin *ec_plugin_##NAME##_describe(void);     \
+	const struct ec_plugin *ec_plugin_##NAME##_describe(void)                      \
+	{                                                                               \
+		static const struct ec_plugin d = {.abi_major = EC_PLUGIN_ABI_MAJOR,    \
+		                                   .abi_minor = EC_PLUGIN_ABI_MINOR,    \
+		                                   .size = sizeof(struct ec_plugin),    \
+		                                   .name = #NAME,                       \
+		                                   __VA_ARGS__};                        \
+		return &d;                                                              \
+	}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

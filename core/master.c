@@ -1,0 +1,133 @@
+/* master.c: creating and freeing the master: config, logger, plugins, codec, broker. */
+#include "ecbuild.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "broker.h"
+#include "context.h"
+#include "error.h"
+
+long long ec__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Split a ':'-separated list into dirs[] (pointers into a strdup'd copy in *hold). */
+static size_t split_path(const char *s, char **hold, const char **dirs, size_t max)
+{
+	size_t n = 0;
+	if (!s || !*s || !(*hold = strdup(s)))
+		return 0;
+	for (char *save = NULL, *tok = strtok_r(*hold, ":", &save); tok && n < max;
+	     tok = strtok_r(NULL, ":", &save))
+		dirs[n++] = tok;
+	return n;
+}
+
+static int plugins_setup(ec_master *m, const struct ec_master_options *o, struct ec_error *err)
+{
+	const char *dirs[65];
+	size_t n = 0;
+	char *hold = NULL;
+	const char *env = o && o->plugin_path ? o->plugin_path : getenv("EC_PLUGIN_PATH");
+	n = split_path(env, &hold, dirs, 32);
+	const char *const *cfgdirs = ec__config_plugin_path(m->config);
+	for (size_t i = 0; cfgdirs && cfgdirs[i] && n < 64; i++)
+		dirs[n++] = cfgdirs[i];
+	dirs[n] = NULL;
+	int rc = ec__plugins_init(&m->plugins, dirs, &m->host.pub, err);
+	free(hold);
+	return rc;
+}
+
+int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_error *err)
+{
+	/* Ignore SIGPIPE? No: writes use send(MSG_NOSIGNAL) in transports; the library
+	 * leaves process-wide signal dispositions to the application. */
+	ec_master *m = calloc(1, sizeof(*m));
+	if (!m)
+		return ec__error_set(err, EC_ENOMEM, NULL, "out of memory");
+	pthread_mutex_init(&m->lock, NULL);
+	m->logger.level = EC_LOG_INFO;
+	m->logger.fn = o && o->log_fn ? o->log_fn : NULL;
+	m->logger.arg = o ? o->log_arg : NULL;
+	ec__host_init(&m->host, &m->logger);
+
+	int rc = ec__config_load_default(o ? o->config_path : NULL, &m->config, err);
+	if (rc)
+		goto fail;
+	m->logger.level = o && o->log_level > 0 ? o->log_level : ec__config_log_level(m->config);
+	m->max_message = ec__config_max_message(m->config);
+	rc = plugins_setup(m, o, err);
+	if (rc)
+		goto fail;
+	rc = ec__plugins_get(&m->plugins, ec__config_codec(m->config), EC_PLUGIN_CODEC, &m->codec, err);
+	if (rc)
+		goto fail;
+	/* Config loading is a transaction: every context must name a loadable transport
+	 * and pass its schema before anything starts. */
+	const char *const *names = ec__config_context_names(m->config);
+	for (size_t i = 0; names && names[i]; i++) {
+		struct ec_cfg *sect = (struct ec_cfg *)ec__config_context(m->config, names[i]);
+		const char *tname = NULL;
+		const struct ec_loaded_plugin *tp = NULL;
+		rc = ec__cfg_str(sect, "transport", &tname);
+		if (rc) {
+			rc = ec__error_set(err, EC_ECONFIG, ec__cfg_where(sect, NULL),
+			                   "context '%s' has no transport", names[i]);
+			goto fail;
+		}
+		rc = ec__plugins_get(&m->plugins, tname, EC_PLUGIN_TRANSPORT, &tp, err);
+		if (rc) {
+			struct ec_error inner = err ? *err : (struct ec_error){0};
+			ec__error_set(err, rc, ec__cfg_where(sect, "transport"), "context '%s': %s",
+			              names[i], inner.msg);
+			goto fail;
+		}
+		rc = ec__cfg_validate(sect, tp->desc->params, tname, err);
+		if (rc)
+			goto fail;
+	}
+	rc = ec__broker_start(m, &m->broker, err);
+	if (rc)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	ec__plugins_close(&m->plugins);
+	ec__config_free(m->config);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	return rc;
+}
+
+void ec_master_free(ec_master *m)
+{
+	if (!m)
+		return;
+	/* Contexts the application did not shut down: ask them all at once, so a hung one
+	 * costs one grace period in total, then wait for each. */
+	pthread_mutex_lock(&m->lock);
+	for (struct ec_context *c = m->contexts; c; c = c->master_next)
+		ec__context_request_shutdown(c, 3000);
+	pthread_mutex_unlock(&m->lock);
+	for (;;) {
+		pthread_mutex_lock(&m->lock);
+		struct ec_context *c = m->contexts;
+		pthread_mutex_unlock(&m->lock);
+		if (!c)
+			break;
+		ec_context_shutdown(c, 3000, NULL);
+	}
+	ec__broker_stop(m->broker);
+	ec__plugins_close(&m->plugins);
+	ec__config_free(m->config);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}

@@ -1,0 +1,32 @@
+/* master.h: the master: config, plugins, logger, codec and the broker thread. */
+#ifndef EC_CORE_MASTER_H
+#define EC_CORE_MASTER_H
+
+#include <pthread.h>
+
+#include "config.h"
+#include "host.h"
+#include "log.h"
+#include "plugin.h"
+
+struct ec_broker;
+
+struct ec_master {
+	/* One lock guards every piece of state shared by the broker and the application
+	 * threads: contexts' queues, pending calls, states. Held only briefly. */
+	pthread_mutex_t lock;
+	struct ec_logger logger;
+	struct ec__host host;
+	struct ec_config *config;
+	struct ec_plugins plugins;
+	const struct ec_loaded_plugin *codec;
+	struct ec_broker *broker;
+	unsigned next_context_id;
+	size_t max_message;
+	struct ec_context *contexts; /* every handle not yet freed, under lock */
+};
+
+/* Monotonic clock in milliseconds. */
+long long ec__now_ms(void);
+
+#endif

@@ -1,0 +1,142 @@
+/* payload.c: the boot command and the compressed payload with its per-context line. */
+#include "ecbuild.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <zlib.h>
+
+#include "error.h"
+#include "payload.h"
+
+int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err)
+{
+	argv->argv = calloc(4, sizeof(char *));
+	if (!argv->argv)
+		return ec__error_set(err, EC_ENOMEM, NULL, "out of memory");
+	argv->argv[0] = strdup(python);
+	argv->argv[1] = strdup("-c");
+	argv->argv[2] = strdup(ec__payload_first_stage);
+	argv->argc = 3;
+	if (!argv->argv[0] || !argv->argv[1] || !argv->argv[2]) {
+		ec__argv_free(argv);
+		return ec__error_set(err, EC_ENOMEM, NULL, "out of memory");
+	}
+	return 0;
+}
+
+void ec__argv_free(struct ec_argv *argv)
+{
+	for (size_t i = 0; argv->argv && i < argv->argc; i++)
+		free(argv->argv[i]);
+	free(argv->argv);
+	argv->argv = NULL;
+	argv->argc = 0;
+}
+
+/* A Python 2/3 text literal for any UTF-8 string: b'\x..'.decode('utf-8'), with
+ * printable ASCII kept as is. */
+static int put_pystr(struct ec_buf *b, const char *s)
+{
+	int rc = ec__buf_append(b, "b'", 2);
+	for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
+		char esc[5];
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("@:._-/+ ", *p)) {
+			rc = ec__buf_append(b, p, 1);
+		} else {
+			snprintf(esc, sizeof(esc), "\\x%02x", *p);
+			rc = ec__buf_append(b, esc, 4);
+		}
+	}
+	return rc ? rc : ec__buf_append(b, "'.decode('utf-8')", 17);
+}
+
+static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
+{
+	char user[256] = "?", host[256] = "?", tmp[160];
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
+		snprintf(user, sizeof(user), "%s", pw.pw_name);
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		strcpy(host, "?");
+	host[sizeof(host) - 1] = '\0';
+	char argv0[600];
+	snprintf(argv0, sizeof(argv0), "econtext:%s@%s:%ld", user, host, (long)getpid());
+
+	char hex[2 * 32 + 1];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", cfg->key[i]);
+
+	int rc = ec__buf_append(line, "\n_ec_main({'name': ", 19);
+	rc = rc ? rc : put_pystr(line, cfg->name);
+	rc = rc ? rc : ec__buf_append(line, ", 'key': '", 10);
+	rc = rc ? rc : ec__buf_append(line, hex, 64);
+	snprintf(tmp, sizeof(tmp), "', 'log_level': %d, 'max_message': %zu, 'context_id': %u, "
+	         "'master_pid': %ld, 'codec': ",
+	         cfg->log_level, cfg->max_message, cfg->context_id, (long)getpid());
+	rc = rc ? rc : ec__buf_append(line, tmp, strlen(tmp));
+	rc = rc ? rc : put_pystr(line, cfg->codec);
+	rc = rc ? rc : ec__buf_append(line, ", 'argv0': ", 11);
+	rc = rc ? rc : put_pystr(line, argv0);
+	rc = rc ? rc : ec__buf_append(line, "})\n", 3);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return rc;
+}
+
+int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
+                       struct ec_error *err)
+{
+	struct ec_buf line;
+	ec__buf_init(&line);
+	int rc = config_line(cfg, &line);
+	if (rc)
+		goto fail;
+
+	/* A fresh raw deflate stream for the line, appended after the build-time part,
+	 * which ends on a sync flush (byte-aligned, no final block). */
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		rc = EC_ENOMEM;
+		goto fail;
+	}
+	uLong bound = deflateBound(&zs, (uLong)line.len);
+	size_t start = out->len;
+	rc = ec__buf_reserve(out, 10 + ec__payload_deflate_len + bound + 16);
+	if (rc) {
+		deflateEnd(&zs);
+		goto fail;
+	}
+	unsigned char *tail = out->data + start + 10 + ec__payload_deflate_len;
+	zs.next_in = line.data;
+	zs.avail_in = (uInt)line.len;
+	zs.next_out = tail;
+	zs.avail_out = (uInt)(bound + 16);
+	int zrc = deflate(&zs, Z_FINISH);
+	size_t tail_len = (size_t)(bound + 16) - zs.avail_out;
+	deflateEnd(&zs);
+	if (zrc != Z_STREAM_END) {
+		rc = EC_ENOMEM;
+		goto fail;
+	}
+	size_t n = ec__payload_deflate_len + tail_len;
+	char hdr[11];
+	snprintf(hdr, sizeof(hdr), "%010zu", n);
+	memcpy(out->data + start, hdr, 10);
+	memcpy(out->data + start + 10, ec__payload_deflate, ec__payload_deflate_len);
+	out->len = start + 10 + n;
+	OPENSSL_cleanse(line.data, line.len);
+	ec__buf_free(&line);
+	return 0;
+fail:
+	if (line.data)
+		OPENSSL_cleanse(line.data, line.len);
+	ec__buf_free(&line);
+	return ec__error_set(err, rc, cfg->name, "cannot build the boot payload: out of memory");
+}

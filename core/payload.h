@@ -1,0 +1,34 @@
+/* payload.h: the boot command and the stream written to its stdin (docs/protocol.md §1).
+ * The remote core was stripped and compressed at build time (core/payload_data.c); here
+ * only the per-context config line is compressed and appended. */
+#ifndef EC_CORE_PAYLOAD_H
+#define EC_CORE_PAYLOAD_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "econtext/transport.h"
+
+extern const unsigned char ec__payload_deflate[];
+extern const size_t ec__payload_deflate_len;
+extern const size_t ec__payload_source_len;
+extern const char ec__payload_first_stage[];
+
+struct ec_payload_config {
+	const char *name;            /* context name */
+	const unsigned char *key;    /* 32 bytes */
+	int log_level;
+	size_t max_message;
+	const char *codec;
+	unsigned context_id;
+};
+
+/* argv = { python, "-c", first stage, NULL }. Free with ec__argv_free. */
+int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err);
+void ec__argv_free(struct ec_argv *argv);
+/* Append "%010u" + the compressed core + the compressed config line to out. The key
+ * is wiped from every temporary buffer. */
+int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
+                       struct ec_error *err);
+
+#endif

@@ -1,0 +1,14 @@
+/* value.h: internal helpers on ec_value beyond the public constructors. */
+#ifndef EC_CORE_VALUE_H
+#define EC_CORE_VALUE_H
+
+#include "econtext.h"
+
+/* A STR, BYTES or BIGINT value holding a copy of data (len bytes, NUL added). */
+ec_value *ec__value_strtype(enum ec_type type, const void *data, size_t len);
+/* 1 if s[0..len) is UTF-8 (surrogates U+D800..DFFF accepted, as Python's surrogatepass). */
+int ec__utf8_valid(const char *s, size_t len);
+/* Name of a type for messages ("dict"). */
+const char *ec__type_name(enum ec_type t);
+
+#endif

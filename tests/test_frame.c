@@ -1,0 +1,134 @@
+/* test_frame.c: frame encoding, decoding, MAC failures, replay, reflection, oversize. */
+#include "ecbuild.h"
+
+#include <string.h>
+
+#include "frame.h"
+#include "testutil.h"
+
+static const unsigned char key[32] = "0123456789abcdef0123456789abcdef";
+
+static void encode_one(struct ec_frame_mac *m, struct ec_buf *out, uint32_t handle, const char *p)
+{
+	struct ec_frame_hdr h = {.dst = 1, .src = 0, .handle = handle, .reply_to = 1000,
+	                         .length = (uint32_t)strlen(p)};
+	CU_ASSERT_EQUAL(ec__frame_encode(m, &h, p, out), 0);
+}
+
+static void test_roundtrip(void)
+{
+	struct ec_frame_mac tx, rx;
+	ec__frame_mac_init(&tx, key, 'M');
+	ec__frame_mac_init(&rx, key, 'M');
+	struct ec_buf b;
+	ec__buf_init(&b);
+	encode_one(&tx, &b, 2, "hello");
+	encode_one(&tx, &b, 3, "");
+	CU_ASSERT_EQUAL(b.len, 2 * (20 + 32) + 5);
+	struct ec_frame_hdr h;
+	const unsigned char *p;
+	size_t used;
+	struct ec_error err = {0};
+	/* Every prefix shorter than the frame asks for more. */
+	for (size_t n = 0; n < 57; n++)
+		CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data, n, 1 << 20, "t", &h, &p, &used, &err), 0);
+	CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data, b.len, 1 << 20, "t", &h, &p, &used, &err), 1);
+	CU_ASSERT_EQUAL(h.handle, 2);
+	CU_ASSERT_EQUAL(h.reply_to, 1000);
+	CU_ASSERT_EQUAL(h.length, 5);
+	CU_ASSERT_EQUAL(memcmp(p, "hello", 5), 0);
+	CU_ASSERT_EQUAL(used, 57);
+	CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data + used, b.len - used, 1 << 20, "t", &h, &p, &used, &err), 1);
+	CU_ASSERT_EQUAL(h.handle, 3);
+	CU_ASSERT_EQUAL(h.length, 0);
+	ec__buf_free(&b);
+	ec__frame_mac_close(&tx);
+	ec__frame_mac_close(&rx);
+}
+
+static void test_corrupt(void)
+{
+	struct ec_frame_mac tx, rx;
+	ec__frame_mac_init(&tx, key, 'C');
+	struct ec_buf b;
+	ec__buf_init(&b);
+	encode_one(&tx, &b, 2, "payload");
+	/* Flip each byte in turn: header, payload and MAC are all covered. */
+	for (size_t i = 0; i < b.len; i++) {
+		if (i >= 16 && i < 20)
+			continue; /* the length field changes the frame's extent instead */
+		ec__frame_mac_init(&rx, key, 'C');
+		b.data[i] ^= 0x40;
+		struct ec_frame_hdr h;
+		const unsigned char *p;
+		size_t used;
+		struct ec_error err = {0};
+		CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data, b.len, 1 << 20, "context x", &h, &p, &used, &err),
+		                EC_EPROTO);
+		CU_ASSERT_EQUAL(err.code, EC_EPROTO);
+		CU_ASSERT_STRING_EQUAL(err.where, "context x");
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "authentication"));
+		b.data[i] ^= 0x40;
+		ec__frame_mac_close(&rx);
+	}
+	ec__buf_free(&b);
+	ec__frame_mac_close(&tx);
+}
+
+static void test_replay_reflect_wrongkey(void)
+{
+	struct ec_frame_mac tx, rx, rx2, rxk;
+	ec__frame_mac_init(&tx, key, 'M');
+	ec__frame_mac_init(&rx, key, 'M');
+	ec__frame_mac_init(&rx2, key, 'C'); /* the other direction */
+	unsigned char other[32];
+	memset(other, 7, sizeof(other));
+	ec__frame_mac_init(&rxk, other, 'M');
+	struct ec_buf b;
+	ec__buf_init(&b);
+	encode_one(&tx, &b, 2, "x");
+	struct ec_frame_hdr h;
+	const unsigned char *p;
+	size_t used;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data, b.len, 100, "t", &h, &p, &used, &err), 1);
+	/* The same frame again: its sequence number is past. */
+	CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data, b.len, 100, "t", &h, &p, &used, &err), EC_EPROTO);
+	/* Reflected back at its sender's direction. */
+	CU_ASSERT_EQUAL(ec__frame_decode(&rx2, b.data, b.len, 100, "t", &h, &p, &used, &err), EC_EPROTO);
+	CU_ASSERT_EQUAL(ec__frame_decode(&rxk, b.data, b.len, 100, "t", &h, &p, &used, &err), EC_EPROTO);
+	ec__buf_free(&b);
+	ec__frame_mac_close(&tx);
+	ec__frame_mac_close(&rx);
+	ec__frame_mac_close(&rx2);
+	ec__frame_mac_close(&rxk);
+}
+
+static void test_oversize(void)
+{
+	struct ec_frame_mac rx;
+	ec__frame_mac_init(&rx, key, 'C');
+	/* Only a header claiming 4 GiB - 1: refused from the header alone. */
+	unsigned char hdr[20];
+	struct ec_frame_hdr h = {.length = 0xffffffffu}, out;
+	ec__frame_hdr_pack(&h, hdr);
+	const unsigned char *p;
+	size_t used;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(ec__frame_decode(&rx, hdr, sizeof(hdr), 64u << 20, "context big", &out, &p, &used, &err),
+	                EC_EMSGSIZE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "exceeds the maximum message size"));
+	CU_ASSERT_STRING_EQUAL(err.where, "context big");
+	ec__frame_mac_close(&rx);
+}
+
+int main(void)
+{
+	CU_initialize_registry();
+	CU_pSuite s = CU_add_suite("frame", NULL, NULL);
+	CU_add_test(s, "encode and decode, partial input", test_roundtrip);
+	CU_add_test(s, "any flipped byte fails the MAC", test_corrupt);
+	CU_add_test(s, "replay, reflection and wrong key fail", test_replay_reflect_wrongkey);
+	CU_add_test(s, "oversized length refused before allocation", test_oversize);
+	return ec_test_run();
+}

@@ -1,0 +1,470 @@
+/* test_local.c: local contexts end to end, on every Python interpreter found: values of
+ * every type, big ints, unicode, bytes, remote exceptions with tracebacks, forwarded
+ * logs and child-process stdout, deadlines, shutdown with a hung call, and contexts
+ * dying with a SIGKILLed master. Absent interpreters are inactive suites (skips). */
+#include "ecbuild.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "econtext.h"
+#include "testutil.h"
+
+static struct ec_test_python pythons[16];
+static size_t npythons;
+static const struct ec_test_python *cur; /* the interpreter of the running suite */
+static ec_master *master;
+static ec_context *ctx;
+
+/* ---- log capture ------------------------------------------------------------- */
+
+#define MAX_RECORDS 256
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	int level;
+	char logger[128];
+	char message[256];
+} records[MAX_RECORDS];
+static size_t nrecords;
+
+static void capture(void *arg, const struct ec_log_record *rec)
+{
+	(void)arg;
+	pthread_mutex_lock(&log_lock);
+	if (nrecords < MAX_RECORDS) {
+		records[nrecords].level = rec->level;
+		snprintf(records[nrecords].logger, sizeof(records[0].logger), "%s", rec->logger);
+		snprintf(records[nrecords].message, sizeof(records[0].message), "%s", rec->message);
+		nrecords++;
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Wait up to 5 s for a record from logger whose message contains text. */
+static int wait_record(const char *logger, const char *text, int *level)
+{
+	for (int i = 0; i < 500; i++) {
+		pthread_mutex_lock(&log_lock);
+		for (size_t r = 0; r < nrecords; r++)
+			if (strcmp(records[r].logger, logger) == 0 && strstr(records[r].message, text)) {
+				if (level)
+					*level = records[r].level;
+				pthread_mutex_unlock(&log_lock);
+				return 1;
+			}
+		pthread_mutex_unlock(&log_lock);
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* ---- suite setup: one master and context per interpreter ----------------------- */
+
+static int suite_init(const struct ec_test_python *py)
+{
+	cur = py;
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = capture, .log_level = EC_LOG_DEBUG,
+	                               .config_path = NULL};
+	struct ec_error err = {0};
+	/* Tests must not pick up a user's config. */
+	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
+	if (ec_master_new(&mo, &master, &err)) {
+		fprintf(stderr, "master: %s: %s\n", err.where, err.msg);
+		return 1;
+	}
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", py->path);
+	const char *ov[] = {opt, NULL};
+	if (ec_context_connect(master, "local", ov, 30000, &ctx, &err)) {
+		fprintf(stderr, "connect %s: %s: %s\n", py->path, err.where, err.msg);
+		ec_master_free(master);
+		master = NULL;
+		return 1;
+	}
+	fprintf(stderr, "python %s: pid %ld, bootstrap %.1f ms\n", ec_context_python_version(ctx),
+	        ec_context_pid(ctx), ec_context_boot_seconds(ctx) * 1000);
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	if (ctx)
+		ec_context_shutdown(ctx, 3000, NULL);
+	ctx = NULL;
+	ec_master_free(master);
+	master = NULL;
+	return 0;
+}
+
+/* CUnit init functions take no argument: one trampoline per slot. */
+#define SUITE_FNS(i)                                   \
+	static int init_##i(void)                      \
+	{                                              \
+		return suite_init(&pythons[i]);        \
+	}
+SUITE_FNS(0)
+SUITE_FNS(1)
+SUITE_FNS(2)
+SUITE_FNS(3)
+SUITE_FNS(4)
+SUITE_FNS(5)
+SUITE_FNS(6)
+SUITE_FNS(7)
+SUITE_FNS(8)
+static int (*const inits[])(void) = {init_0, init_1, init_2, init_3, init_4,
+                                     init_5, init_6, init_7, init_8};
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static ec_value *call1(const char *mod, const char *fn, ec_value *arg, int *rc, struct ec_error *err)
+{
+	ec_value *args = ec_value_new(EC_T_TUPLE);
+	if (arg)
+		ec_value_append(args, arg);
+	ec_value *res = NULL;
+	*rc = ec_context_call(ctx, mod, fn, args, NULL, 10000, &res, err);
+	ec_value_free(args);
+	return res;
+}
+
+/* copy.deepcopy is the identity on every value the codec carries. */
+static void check_echo(ec_value *v)
+{
+	struct ec_error err = {0};
+	int rc;
+	ec_value *copy = ec_value_dup(v);
+	ec_value *res = call1("copy", "deepcopy", v, &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc)
+		fprintf(stderr, "echo failed: %s\n", err.msg);
+	CU_ASSERT_TRUE(ec_value_equal(res, copy));
+	if (res && !ec_value_equal(res, copy)) {
+		char *a = NULL, *b = NULL;
+		ec_value_to_json(copy, &a, NULL);
+		ec_value_to_json(res, &b, NULL);
+		fprintf(stderr, "sent %s got %s\n", a, b);
+		free(a);
+		free(b);
+	}
+	ec_value_free(res);
+	ec_value_free(copy);
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+static void test_version(void)
+{
+	CU_ASSERT_EQUAL(strncmp(ec_context_python_version(ctx), cur->full, strlen(cur->full)), 0);
+	struct ec_error err = {0};
+	int rc;
+	ec_value *res = call1("platform", "python_version", NULL, &rc, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT(res->type == EC_T_STR || res->type == EC_T_BYTES);
+	CU_ASSERT_STRING_EQUAL(res->u.s.data, cur->full);
+	ec_value_free(res);
+	/* argv[0] in the process table. */
+	char path[64], cmd[256] = "";
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", ec_context_pid(ctx));
+	FILE *f = fopen(path, "r");
+	if (f) {
+		size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
+		cmd[n] = '\0';
+		fclose(f);
+	}
+	CU_ASSERT_EQUAL(strncmp(cmd, "econtext:", 9), 0);
+}
+
+static void test_scalars(void)
+{
+	check_echo(ec_value_none());
+	check_echo(ec_value_bool(1));
+	check_echo(ec_value_bool(0));
+	check_echo(ec_value_int(0));
+	check_echo(ec_value_int(-1));
+	check_echo(ec_value_int(255));
+	check_echo(ec_value_int(65536));
+	check_echo(ec_value_int(INT32_MAX));
+	check_echo(ec_value_int((int64_t)INT32_MAX + 1));
+	check_echo(ec_value_int(INT64_MAX));
+	check_echo(ec_value_int(INT64_MIN));
+	check_echo(ec_value_float(3.25));
+	check_echo(ec_value_float(-1e300));
+}
+
+static void test_bigints(void)
+{
+	check_echo(ec_value_bigint("9223372036854775808"));
+	check_echo(ec_value_bigint("-9223372036854775809"));
+	check_echo(ec_value_bigint("123456789012345678901234567890123456789012345678901234567890"));
+	struct ec_error err = {0};
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value_append(args, ec_value_int(2));
+	ec_value_append(args, ec_value_int(100));
+	CU_ASSERT_EQUAL(ec_context_call(ctx, "operator", "pow", args, NULL, 10000, &res, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_EQUAL(res->type, EC_T_BIGINT);
+	CU_ASSERT_STRING_EQUAL(res->u.s.data, "1267650600228229401496703205376");
+	ec_value_free(res);
+	ec_value_free(args);
+}
+
+static void test_text_bytes(void)
+{
+	check_echo(ec_value_cstr(""));
+	check_echo(ec_value_cstr("h\xc3\xa9llo w\xc3\xb6rld \xe2\x82\xac \xf0\x9f\x98\x80"));
+	check_echo(ec_value_bytes("", 0));
+	check_echo(ec_value_bytes("\x00\xff\x80 binary", 10));
+	char big[70000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	check_echo(ec_value_bytes(big, sizeof(big)));
+	check_echo(ec_value_str(big, sizeof(big)));
+}
+
+static void test_containers(void)
+{
+	ec_value *l = ec_value_new(EC_T_LIST);
+	ec_value_append(l, ec_value_int(1));
+	ec_value_append(l, ec_value_cstr("two"));
+	ec_value *t = ec_value_new(EC_T_TUPLE);
+	ec_value_append(t, ec_value_none());
+	ec_value_append(t, ec_value_float(0.5));
+	ec_value_append(l, t);
+	ec_value *d = ec_value_new(EC_T_DICT);
+	ec_value_dict_set(d, ec_value_cstr("list"), l);
+	ec_value_dict_set(d, ec_value_int(7), ec_value_bytes("seven", 5));
+	ec_value *inner = ec_value_new(EC_T_DICT);
+	ec_value_dict_set(inner, ec_value_cstr("deep"), ec_value_new(EC_T_LIST));
+	ec_value_dict_set(d, ec_value_cstr("inner"), inner);
+	check_echo(d);
+	check_echo(ec_value_new(EC_T_TUPLE));
+	check_echo(ec_value_new(EC_T_DICT));
+	ec_value *s = ec_value_new(EC_T_SET);
+	ec_value_append(s, ec_value_int(42));
+	struct ec_error err = {0};
+	int rc;
+	ec_value *res = call1("copy", "deepcopy", s, &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(res);
+	if (res) {
+		CU_ASSERT_EQUAL(res->type, EC_T_SET);
+		CU_ASSERT_EQUAL(res->u.seq.len, 1);
+	}
+	ec_value_free(res);
+	/* Keyword arguments. */
+	ec_value *args = ec_value_new(EC_T_TUPLE), *kw = ec_value_new(EC_T_DICT);
+	ec_value_append(args, ec_value_cstr("ff"));
+	ec_value_dict_set(kw, ec_value_cstr("base"), ec_value_int(16));
+	res = NULL;
+	CU_ASSERT_EQUAL(ec_context_call(ctx, cur->version[0] == '2' ? "__builtin__" : "builtins", "int",
+	                                args, kw, 10000, &res, &err), 0);
+	CU_ASSERT(res && res->type == EC_T_INT && res->u.i == 255);
+	ec_value_free(res);
+	ec_value_free(args);
+	ec_value_free(kw);
+}
+
+static void test_exception(void)
+{
+	struct ec_error err = {0};
+	int rc;
+	ec_value *res = call1("os", "stat", ec_value_cstr("/nonexistent/econtext-test"), &rc, &err);
+	CU_ASSERT_EQUAL(rc, EC_EREMOTE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_EQUAL_FATAL(res->type, EC_T_ERROR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res->u.err.type, "Error"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(res->u.err.message, "No such file"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(res->u.err.traceback, "Traceback"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "No such file"));
+	ec_value_free(res);
+	/* An exception raised inside the stdlib shows that module's source line. */
+	res = call1("json", "loads", ec_value_cstr("{"), &rc, &err);
+	CU_ASSERT_EQUAL(rc, EC_EREMOTE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(res);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res->u.err.traceback, "json"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(res->u.err.type, "Error"));
+	ec_value_free(res);
+	/* Missing function and missing module: clear remote errors, context still usable. */
+	res = call1("os", "no_such_function", NULL, &rc, &err);
+	CU_ASSERT_EQUAL(rc, EC_EREMOTE);
+	CU_ASSERT(res && strstr(res->u.err.type, "AttributeError"));
+	ec_value_free(res);
+	res = call1("no_such_module_econtext", "f", NULL, &rc, &err);
+	CU_ASSERT_EQUAL(rc, EC_EREMOTE);
+	CU_ASSERT(res && strstr(res->u.err.type, "ImportError"));
+	ec_value_free(res);
+	res = call1("os.path", "join", ec_value_cstr("a"), &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	ec_value_free(res);
+}
+
+static void test_logs(void)
+{
+	char logger[128];
+	int rc, level = 0;
+	struct ec_error err = {0};
+	ec_value *res = call1("os", "system", ec_value_cstr("echo hi-from-child; echo oops-child >&2"), &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	ec_value_free(res);
+	snprintf(logger, sizeof(logger), "econtext.ctx.local.stdout");
+	CU_ASSERT_TRUE(wait_record(logger, "hi-from-child", &level));
+	CU_ASSERT_EQUAL(level, EC_LOG_INFO);
+	snprintf(logger, sizeof(logger), "econtext.ctx.local.stderr");
+	CU_ASSERT_TRUE(wait_record(logger, "oops-child", &level));
+	res = call1("logging", "warning", ec_value_cstr("hello from logging"), &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	ec_value_free(res);
+	CU_ASSERT_TRUE(wait_record("econtext.ctx.local", "hello from logging", &level));
+	CU_ASSERT_EQUAL(level, EC_LOG_WARNING);
+}
+
+static void test_deadline_and_hung_shutdown(void)
+{
+	struct ec_error err = {0};
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value_append(args, ec_value_int(60));
+	int rc = ec_context_call(ctx, "time", "sleep", args, NULL, 300, &res, &err);
+	CU_ASSERT_EQUAL(rc, EC_ETIMEDOUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "did not return within"));
+	CU_ASSERT_PTR_NULL(res);
+	/* An asynchronous call that times out can be waited for again. */
+	ec_call *call = NULL;
+	CU_ASSERT_EQUAL(ec_context_call_async(ctx, "time", "sleep", args, NULL, &call, &err), 0);
+	CU_ASSERT_EQUAL(ec_call_wait(call, 50, &res, &err), EC_ETIMEDOUT);
+	ec_value_free(args);
+	/* The context is stuck in time.sleep(60): shutdown still ends it. */
+	long pid = ec_context_pid(ctx);
+	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 2000, &err), 0);
+	ctx = NULL;
+	/* The pending call failed with the disconnection. */
+	CU_ASSERT_EQUAL(ec_call_wait(call, 1000, &res, &err), EC_ECLOSED);
+	ec_call_free(call);
+	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
+}
+
+/* Is pid gone (or a zombie nobody reaped)? */
+static int process_gone(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* Children of ppid whose argv[0] starts with "econtext:". */
+static pid_t find_context_of(pid_t ppid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+	while (d && (e = readdir(d)) && !found) {
+		char path[300], buf[512];
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		char *p = strrchr(buf, ')');
+		int pp = 0;
+		char st;
+		if (!p || sscanf(p + 2, "%c %d", &st, &pp) != 2 || pp != (int)ppid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		if (strncmp(buf, "econtext:", 9) == 0)
+			found = pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static void test_master_sigkill(void)
+{
+	/* The econtext command, running a long call, is killed: its context must follow. */
+	char exe[1024], opt[600];
+	snprintf(exe, sizeof(exe), "%s/econtext", ec_test_builddir());
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	pid_t m = fork();
+	if (m == 0) {
+		int null = open("/dev/null", 1);
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(exe, exe, "-q", "-o", opt, "call", "local", "time.sleep", "60", (char *)NULL);
+		_exit(127);
+	}
+	CU_ASSERT_FATAL(m > 0);
+	pid_t c = 0;
+	for (int i = 0; i < 1000 && !c; i++) {
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+		/* The libtool wrapper may exec, keeping the pid, or fork: look below both. */
+		c = find_context_of(m);
+	}
+	CU_ASSERT_FATAL(c > 0);
+	kill(m, SIGKILL);
+	waitpid(m, NULL, 0);
+	int gone = 0;
+	for (int i = 0; i < 1000 && !gone; i++) {
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+		gone = process_gone(c);
+	}
+	CU_ASSERT_TRUE(gone);
+	if (!gone)
+		kill(c, SIGKILL);
+}
+
+int main(void)
+{
+	CU_initialize_registry();
+	npythons = ec_test_pythons(pythons, sizeof(pythons) / sizeof(pythons[0]));
+	int any = 0;
+	for (size_t i = 0; i < npythons && i < sizeof(inits) / sizeof(inits[0]); i++) {
+		char name[128];
+		snprintf(name, sizeof(name), "local context, python %s%s", pythons[i].version,
+		         pythons[i].path[0] ? "" : " (ABSENT: skipped)");
+		CU_pSuite s = CU_add_suite(name, inits[i], suite_clean);
+		CU_add_test(s, "version and argv[0]", test_version);
+		CU_add_test(s, "None, bool, int, float", test_scalars);
+		CU_add_test(s, "big ints", test_bigints);
+		CU_add_test(s, "unicode and bytes", test_text_bytes);
+		CU_add_test(s, "list, tuple, dict, set, kwargs", test_containers);
+		CU_add_test(s, "remote exceptions with traceback", test_exception);
+		CU_add_test(s, "logging and child stdout/stderr forwarded", test_logs);
+		CU_add_test(s, "deadline; shutdown with a hung call", test_deadline_and_hung_shutdown);
+		CU_add_test(s, "SIGKILLed master takes its context along", test_master_sigkill);
+		if (!pythons[i].path[0])
+			CU_set_suite_active(s, CU_FALSE);
+		else
+			any = 1;
+	}
+	if (!any)
+		fprintf(stderr, "SKIP: no Python interpreter found\n");
+	return ec_test_run();
+}

@@ -1,0 +1,122 @@
+/* testutil.c: see testutil.h. */
+#include "ecbuild.h"
+
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+int ec_test_run(void)
+{
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	unsigned run = CU_get_number_of_tests_run();
+	CU_cleanup_registry();
+	if (run == 0) /* nothing ran: a skip, not a pass */
+		return 77;
+	return failed ? 1 : 0;
+}
+
+char *ec_test_tmpfile(const char *text)
+{
+	char *path = strdup("/tmp/ectest.XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		free(path);
+		return NULL;
+	}
+	size_t len = strlen(text);
+	if (write(fd, text, len) != (ssize_t)len) {
+		close(fd);
+		unlink(path);
+		free(path);
+		return NULL;
+	}
+	close(fd);
+	return path;
+}
+
+const char *ec_test_builddir(void)
+{
+	const char *d = getenv("EC_TEST_BUILDDIR");
+	return d ? d : ".";
+}
+
+const char *ec_test_srcdir(void)
+{
+	const char *d = getenv("EC_TEST_SRCDIR");
+	return d ? d : ".";
+}
+
+/* Ask an interpreter for its version: "3.11.7". */
+static int probe(const char *path, char *full, size_t len)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "'%s' -c 'import sys; sys.stdout.write(\"%%d.%%d.%%d\" %% sys.version_info[:3])' 2>/dev/null",
+	         path);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	size_t n = fread(full, 1, len - 1, p);
+	full[n] = '\0';
+	return pclose(p) == 0 && n > 0 ? 0 : -1;
+}
+
+static void consider(struct ec_test_python *out, size_t n, const char *path)
+{
+	char full[32];
+	if (access(path, X_OK) != 0 || probe(path, full, sizeof(full)) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		size_t vl = strlen(out[i].version);
+		if (!out[i].path[0] && strncmp(full, out[i].version, vl) == 0 && full[vl] == '.') {
+			snprintf(out[i].path, sizeof(out[i].path), "%s", path);
+			snprintf(out[i].full, sizeof(out[i].full), "%s", full);
+		}
+	}
+}
+
+size_t ec_test_pythons(struct ec_test_python *out, size_t max)
+{
+	static const char *const versions[] = {"2.7", "3.6", "3.7", "3.8", "3.9", "3.10",
+	                                       "3.11", "3.12", "3.13"};
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]) && n < max; i++, n++) {
+		memset(&out[n], 0, sizeof(out[n]));
+		snprintf(out[n].version, sizeof(out[n].version), "%s", versions[i]);
+	}
+	const char *env = getenv("EC_TEST_PYTHONS");
+	if (env && *env) {
+		char *copy = strdup(env), *save = NULL;
+		for (char *t = strtok_r(copy, " :", &save); t; t = strtok_r(NULL, " :", &save))
+			consider(out, n, t);
+		free(copy);
+	} else {
+		const char *home = getenv("HOME");
+		char pat[512];
+		const char *roots[] = {home, "/root", NULL};
+		for (size_t r = 0; roots[r]; r++) {
+			glob_t g;
+			snprintf(pat, sizeof(pat), "%s/.pyenv/versions/*/bin/python", roots[r]);
+			if (glob(pat, 0, NULL, &g) == 0) {
+				for (size_t i = 0; i < g.gl_pathc; i++)
+					consider(out, n, g.gl_pathv[i]);
+				globfree(&g);
+			}
+		}
+		const char *sys[] = {"/usr/bin/python2.7", "/usr/bin/python3", "/usr/local/bin/python3",
+		                     NULL};
+		for (size_t i = 0; sys[i]; i++)
+			consider(out, n, sys[i]);
+	}
+	fprintf(stderr, "python interpreters:");
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, " %s=%s", out[i].version, out[i].path[0] ? out[i].full : "ABSENT(skipped)");
+	fprintf(stderr, "\n");
+	return n;
+}

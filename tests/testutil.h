@@ -1,0 +1,28 @@
+/* testutil.h: helpers shared by the CUnit programs: running the registry with a
+ * correct exit code, temp files, and finding the Python interpreters to test. */
+#ifndef EC_TESTUTIL_H
+#define EC_TESTUTIL_H
+
+#include <CUnit/Basic.h>
+#include <stddef.h>
+
+/* Run every registered suite verbosely; exit status 0 only if nothing failed. */
+int ec_test_run(void);
+/* Write text to a new temp file; returns a malloc'd path (caller unlinks and frees). */
+char *ec_test_tmpfile(const char *text);
+/* Build dir (EC_TEST_BUILDDIR or "."), source dir (EC_TEST_SRCDIR or "."). */
+const char *ec_test_builddir(void);
+const char *ec_test_srcdir(void);
+
+struct ec_test_python {
+	char version[16]; /* "3.11" */
+	char full[32];    /* "3.11.7" */
+	char path[512];   /* absolute path of the interpreter binary, or "" if absent */
+};
+
+/* The interpreter versions econtext supports (2.7, 3.6 ... 3.13), each with the path
+ * found on this machine ($EC_TEST_PYTHONS, pyenv's versions/*/bin, /usr/bin), in order.
+ * Returns the count; prints which were found. */
+size_t ec_test_pythons(struct ec_test_python *out, size_t max);
+
+#endif
