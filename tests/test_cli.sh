@@ -1,0 +1,75 @@
+#!/bin/sh
+# test_cli.sh: the econtext command as a user runs it: results as JSON, arguments,
+# remote exceptions, deadlines, the log format, and the errors of bad input.
+builddir=${EC_TEST_BUILDDIR:-.}
+ec="$builddir/econtext"
+export ECONTEXT_CONFIG=/dev/null
+py=
+for p in "$HOME"/.pyenv/versions/3.11*/bin/python /root/.pyenv/versions/3.1*/bin/python /usr/bin/python3; do
+	[ -x "$p" ] && { py=$p; break; }
+done
+if [ -z "$py" ]; then
+	echo "SKIP: no python3 interpreter"
+	exit 77
+fi
+echo "using $py"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $1"; sed 's/^/    /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20; }
+# run CODE DESC CMD...: expect exit CODE
+run() {
+	want=$1 desc=$2
+	shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" = "$want" ]; then ok "$desc"; return 0; fi
+	echo "    exit $got, wanted $want"
+	bad "$desc"
+	return 1
+}
+expect_out() { grep -q -- "$1" "$tmp/out" && ok "$2" || bad "$2"; }
+expect_err() { grep -q -- "$1" "$tmp/err" && ok "$2" || bad "$2"; }
+
+run 0 "--version" "$ec" --version && expect_out "^econtext [0-9]" "version printed"
+ver=$("$py" -c 'import platform; print(platform.python_version())')
+run 0 "call platform.python_version" "$ec" -o "python=$py" call local platform.python_version &&
+	expect_out "^\"$ver\"\$" "result is one line of JSON"
+run 0 "JSON args and kwargs" "$ec" -o "python=$py" call local json.dumps '[1, "a", {"k": null}]' sort_keys=true &&
+	expect_out '^"\[1, \\"a\\", {\\"k\\": null}\]"$' "args decoded as JSON, kwargs bound"
+run 0 "a non-JSON argument is a string" "$ec" -o "python=$py" call local os.path.join /tmp hello &&
+	expect_out '^"/tmp/hello"$' "strings passed through"
+run 0 "big int result" "$ec" -o "python=$py" call local operator.pow 3 80 &&
+	expect_out '^147808829414345923316083210206383297601$' "exact big int"
+run 1 "remote exception exits 1" "$ec" -o "python=$py" call local os.stat /nonexistent/x &&
+	expect_err "Traceback (most recent call last)" "remote traceback on stderr" &&
+	expect_err "raised builtins.FileNotFoundError" "exception type named"
+run 5 "--timeout expires" "$ec" -o "python=$py" --timeout 0.5 call local time.sleep 30 &&
+	expect_err "did not return within" "deadline message"
+run 0 "stdout of a child is logged" "$ec" -o "python=$py" call local os.system "echo hello-cli" &&
+	grep -Eq '^[0-9]{2}:[0-9]{2}:[0-9]{2} I econtext.ctx.local.stdout: hello-cli$' "$tmp/err" &&
+	ok "log line format HH:MM:SS L econtext.ctx.<name>: message" || bad "log format"
+run 0 "ping" "$ec" -o "python=$py" ping local && expect_out "python $ver, pid [0-9]*, bootstrap" "ping output"
+run 4 "python not found" "$ec" -o python=/nonexistent/python9 call local os.getpid &&
+	expect_err "cannot run /nonexistent/python9: No such file or directory" "names the missing interpreter"
+run 4 "python that exits at once" "$ec" -o python=/bin/false call local os.getpid &&
+	expect_err "exited before it was ready" "boot failure explained"
+run 4 "a command that prints and exits" "$ec" -o python=/bin/echo call local os.getpid &&
+	expect_err "it printed: -c" "boot output quoted"
+run 3 "unknown context" "$ec" call nosuch os.getpid && expect_err "no context named 'nosuch'" "names the context"
+run 3 "unknown override key" "$ec" -o pythn=x call local os.getpid && expect_err "pythn" "names the key"
+printf 'contexts:\n  a:\n    transport: nosuch\n' >"$tmp/c1.yaml"
+run 3 "unknown transport" "$ec" -c "$tmp/c1.yaml" call a os.getpid &&
+	expect_err "c1.yaml:3:[0-9]*: .*unknown transport 'nosuch'" "file:line:col and plugin named"
+printf 'codec: pickle\ncontexts:\n  a:\n    transport: local\n    bogus: 1\n' >"$tmp/c2.yaml"
+run 3 "unknown key in config" "$ec" -c "$tmp/c2.yaml" call a os.getpid &&
+	expect_err "c2.yaml:5:5" "location of the bad key"
+printf 'contexts: [\n' >"$tmp/c3.yaml"
+run 3 "YAML syntax error" "$ec" -c "$tmp/c3.yaml" call a os.getpid && expect_err "c3.yaml:" "file named"
+run 3 "missing config file" "$ec" -c "$tmp/none.yaml" call local os.getpid && expect_err "none.yaml" "file named"
+printf 'codec: nosuchcodec\n' >"$tmp/c4.yaml"
+run 3 "unknown codec" "$ec" -c "$tmp/c4.yaml" call local os.getpid && expect_err "unknown codec 'nosuchcodec'" "codec named"
+run 2 "usage error" "$ec" call
+echo "RESULT: $pass passed, $fail failed, 0 skipped"
+[ "$fail" = 0 ]
