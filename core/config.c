@@ -975,6 +975,11 @@ int ec__cfg_override(struct ec_cfg *s, const char *kv, struct ec_error *err)
 		               key, val_kind_name(&v));
 		value_clear(&v);
 	}
+	/* The core's keys are checked at once: the transport names a file to load before
+	 * ec__cfg_validate runs. */
+	const struct ec_param *core = rc ? NULL : find_param(ec__core_context_params, key);
+	if (core && (rc = check_core_value(s, &v, core, err)))
+		value_clear(&v);
 	free(origin);
 	free(key);
 	if (rc)

@@ -305,6 +305,22 @@ int ec_value_equal(const ec_value *a, const ec_value *b)
 		return strcmp(a->u.err.type, b->u.err.type) == 0 &&
 		       strcmp(a->u.err.message, b->u.err.message) == 0 &&
 		       strcmp(a->u.err.traceback, b->u.err.traceback) == 0;
+	case EC_T_DICT:
+	case EC_T_SET: {
+		/* Unordered: Python 2 and 3.6 do not keep insertion order. */
+		size_t step = a->type == EC_T_DICT ? 2 : 1;
+		if (a->u.seq.len != b->u.seq.len)
+			return 0;
+		for (size_t i = 0; i < a->u.seq.len; i += step) {
+			size_t j = 0;
+			while (j < b->u.seq.len && !ec_value_equal(a->u.seq.items[i], b->u.seq.items[j]))
+				j += step;
+			if (j >= b->u.seq.len ||
+			    (step == 2 && !ec_value_equal(a->u.seq.items[i + 1], b->u.seq.items[j + 1])))
+				return 0;
+		}
+		return 1;
+	}
 	default:
 		if (a->u.seq.len != b->u.seq.len)
 			return 0;

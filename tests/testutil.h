@@ -21,7 +21,7 @@ struct ec_test_python {
 };
 
 /* The interpreter versions econtext supports (2.7, 3.6 ... 3.13), each with the path
- * found on this machine ($EC_TEST_PYTHONS, pyenv's versions/*/bin, /usr/bin), in order.
+ * found on this machine ($EC_TEST_PYTHONS, pyenv's versions, /usr/bin), in order.
  * Returns the count; prints which were found. */
 size_t ec_test_pythons(struct ec_test_python *out, size_t max);
 

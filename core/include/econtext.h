@@ -97,6 +97,7 @@ EC_API int ec_value_dict_set(ec_value *dict, ec_value *key, ec_value *val);
 EC_API const ec_value *ec_value_dict_get(const ec_value *dict, const char *key);
 EC_API void ec_value_free(ec_value *v);
 EC_API ec_value *ec_value_dup(const ec_value *v);
+/* Deep equality; dicts and sets compare without regard to order. */
 EC_API int ec_value_equal(const ec_value *a, const ec_value *b);
 
 /* One line of JSON for v, in a malloc'd string (*out; caller frees). Bytes that are

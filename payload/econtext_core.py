@@ -1,0 +1,627 @@
+# econtext remote core (docs/protocol.md). Runs as __main__ of an interpreter started
+# by the first stage as `python -S` reading this source from a pipe; the master
+# appends `_ec_main({...})`. Must run on CPython 2.7 and 3.6 to 3.13: no f-strings,
+# nothing removed by 3.13. Every import costs start-up time in every context, so only
+# builtin or tiny extension modules are imported here; logging and traceback are
+# loaded when first needed.
+import sys
+import posix
+
+# Before anything is imported through sys.path: drop '' (the cwd must not shadow
+# our modules) and take over what the first stage computed with site enabled.
+_boot = posix.environ.pop(b"EC_BOOT" if str is not bytes else "EC_BOOT", None)
+if _boot is not None:
+    posix.unsetenv("EC_BOOT")
+    if str is not bytes:
+        _boot = _boot.decode(sys.getfilesystemencoding(), "surrogateescape")
+    _boot = eval(_boot)
+    if sys.prefix != _boot[2]:
+        sys.prefix = sys.exec_prefix = _boot[2]
+    sys.executable = _boot[1]
+    if not getattr(sys, "_base_executable", 1):
+        sys._base_executable = _boot[1]
+    sys.path[:] = _boot[3]
+    if "os" in sys.modules:
+        sys.modules["os"].environ.pop("EC_BOOT", None)
+sys.path[:] = [p for p in sys.path if p]
+
+import errno
+import select
+from _struct import Struct
+try:
+    from _sha256 import sha256 as _sha256
+except ImportError:
+    from _sha2 import sha256 as _sha256
+
+PY3 = sys.version_info[0] >= 3
+if PY3:
+    import _thread as thread
+    import _pickle as pickle
+    from _io import BytesIO
+    from _operator import _compare_digest
+    text_type = str
+else:
+    import thread
+    import cPickle as pickle
+    from cStringIO import StringIO as BytesIO
+    from operator import _compare_digest
+    text_type = unicode
+
+HELLO = 1
+CALL = 2
+LOG = 3
+SHUTDOWN = 4
+GET_MODULE = 5
+LOAD_MODULE = 6
+
+IN_FD = 100
+OUT_FD = 101
+_HDR = Struct(">IIIII")
+_SEQ = Struct(">Q")
+_BIG = 1 << 18          # frames above this use OpenSSL's faster sha256, if present
+
+
+class CallError(Exception):
+    """A failed call: (type, message, traceback), all text."""
+
+    def __reduce__(self):
+        return (CallError, tuple(self.args))
+
+    def __str__(self):
+        return "%s: %s" % self.args[:2]
+
+
+CallError.__module__ = "econtext"
+_econtext = type(sys)("econtext")
+_econtext.CallError = CallError
+sys.modules["econtext"] = _econtext
+
+
+def _text(s):
+    if isinstance(s, text_type):
+        return s
+    if isinstance(s, bytes):
+        return s.decode("utf-8", "replace")
+    try:
+        return text_type(s)
+    except Exception:
+        pass
+    try:
+        return str(s).decode("utf-8", "replace")
+    except Exception:
+        return u"<unprintable %s>" % type(s).__name__
+
+
+# ---- pickle -----------------------------------------------------------------------
+_CODECS = sys.modules["_codecs"]
+_GLOBALS = {
+    ("econtext", "CallError"): CallError,
+    ("__builtin__", "set"): set,
+    ("builtins", "set"): set,
+    ("__builtin__", "frozenset"): frozenset,
+    ("builtins", "frozenset"): frozenset,
+    ("_codecs", "encode"): _CODECS.encode,
+    ("__builtin__", "bytes"): bytes,
+    ("builtins", "bytes"): bytes,
+}
+
+
+def _find_global(module, name):
+    try:
+        return _GLOBALS[module, name]
+    except KeyError:
+        raise pickle.UnpicklingError("refused global %s.%s" % (module, name))
+
+
+class Unserializable(Exception):
+    pass
+
+
+def _refuse(obj):
+    raise Unserializable("%s.%s" % (type(obj).__module__, type(obj).__name__))
+
+
+def _reduce_call_error(obj):
+    return (CallError, tuple(obj.args))
+
+
+if PY3:
+    class _Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            return _find_global(module, name)
+
+    def loads(data):
+        return _Unpickler(BytesIO(data), encoding="bytes").load()
+
+    class _Table(object):
+        # dispatch_table of the pickler on 3.6/3.7: consulted for every type the C
+        # pickler does not handle natively.
+        def __getitem__(self, cls):
+            if cls is CallError:
+                return _reduce_call_error
+            raise Unserializable("%s.%s" % (cls.__module__, cls.__name__))
+
+    class _Pickler(pickle.Pickler):
+        dispatch_table = _Table()
+
+        def reducer_override(self, obj):
+            # 3.8+: called for everything not handled natively (exact None, bool,
+            # int, float, bytes, str, list, tuple, dict, set, frozenset).
+            if obj is CallError:
+                return NotImplemented
+            if type(obj) is CallError:
+                return _reduce_call_error(obj)
+            _refuse(obj)
+
+    def dumps(obj):
+        f = BytesIO()
+        _Pickler(f, 3).dump(obj)
+        return f.getvalue()
+else:
+    def loads(data):
+        u = pickle.Unpickler(BytesIO(data))
+        u.find_global = _find_global
+        return u.load()
+
+    _NATIVE = frozenset([type(None), bool, int, long, float, str, unicode, tuple, list,
+                         dict, set, frozenset, CallError])
+
+    def _inst_persistent_id(obj):
+        if obj is not CallError and type(obj) not in _NATIVE:
+            _refuse(obj)
+
+    def dumps(obj):
+        f = BytesIO()
+        p = pickle.Pickler(f, 2)
+        p.inst_persistent_id = _inst_persistent_id
+        p.dump(obj)
+        return f.getvalue()
+
+
+# ---- frames -----------------------------------------------------------------------
+_cfg = {}
+_keyed = {}
+_wlock = thread.allocate_lock()
+_oseq = [0]
+_dead = []
+
+
+def _keyed_state(big):
+    """Pre-keyed HMAC-SHA256 (inner, outer) states; .copy() per frame."""
+    st = _keyed.get(big)
+    if st is None:
+        ctor = _sha256
+        if big:
+            try:
+                from _hashlib import openssl_sha256 as ctor
+            except ImportError:
+                pass
+        key = bytearray(_cfg["key"].ljust(64, b"\0"))
+        st = _keyed[big] = (ctor(bytes(bytearray(b ^ 0x36 for b in key))),
+                            ctor(bytes(bytearray(b ^ 0x5c for b in key))))
+    return st
+
+
+def _mac(direction, seq, hdr, payload):
+    inner, outer = _keyed_state(len(payload) > _BIG)
+    h = inner.copy()
+    h.update(direction + _SEQ.pack(seq) + hdr)
+    h.update(payload)
+    o = outer.copy()
+    o.update(h.digest())
+    return o.digest()
+
+
+def _write(data):
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[posix.write(OUT_FD, view):]
+        except OSError as e:
+            if e.errno == errno.EAGAIN:
+                select.select([], [OUT_FD], [])
+            elif e.errno != errno.EINTR:
+                raise
+
+
+def send_raw(handle, payload, reply_to=0, prefix=b""):
+    """Write one frame to the master. Serialised by _wlock; a write error ends
+    the context."""
+    hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, len(payload))
+    with _wlock:
+        if _dead:
+            return
+        seq = _oseq[0]
+        _oseq[0] = seq + 1
+        mac = _mac(b"C", seq, hdr, payload)
+        try:
+            if len(payload) < 65536:
+                _write(prefix + hdr + payload + mac)
+            else:
+                _write(prefix + hdr)
+                _write(payload)
+                _write(mac)
+        except Exception:
+            _dead.append(1)
+            posix._exit(1)
+
+
+def send(handle, obj, reply_to=0):
+    send_raw(handle, dumps(obj), reply_to)
+
+
+# ---- the main thread: calls, one at a time ----------------------------------------
+_queue = []
+_qlock = thread.allocate_lock()
+_waiter = [None]
+
+
+def _put(item):
+    with _qlock:
+        _queue.append(item)
+        w = _waiter[0]
+        _waiter[0] = None
+    if w is not None:
+        w.release()
+
+
+def _get():
+    while True:
+        with _qlock:
+            if _queue:
+                return _queue.pop(0)
+            w = _waiter[0] = thread.allocate_lock()
+            w.acquire()
+        w.acquire()
+
+
+def _import(name):
+    if not PY3:
+        name = str(name)
+    __import__(name)
+    return sys.modules[name]
+
+
+def resolve(module, qualname):
+    try:
+        obj = _import(module)
+    except ImportError:
+        e = sys.exc_info()[1]
+        head, _, tail = module.rpartition(".")
+        if not head:
+            raise
+        if PY3:
+            if getattr(e, "name", None) != module:
+                raise
+        elif head not in sys.modules or not str(e).endswith(str(tail)):
+            raise
+        obj = _import(head)
+        qualname = tail + "." + qualname
+    for part in qualname.split("."):
+        obj = getattr(obj, part if PY3 else str(part))
+    return obj
+
+
+def call_error(exc_info):
+    import traceback
+    t, v, tb = exc_info
+    try:
+        name = "%s.%s" % (t.__module__, getattr(t, "__qualname__", t.__name__))
+        tbtext = "".join(traceback.format_exception(t, v, tb))
+    finally:
+        tb = exc_info = None
+    return CallError(_text(name), _text(v), _text(tbtext))
+
+
+def _run_call(reply_to, payload):
+    try:
+        module, qualname, args, kwargs = loads(payload)
+        fn = resolve(module, qualname)
+        if kwargs and not PY3:
+            kwargs = dict((k.encode("utf-8") if type(k) is unicode else k, v)
+                          for k, v in kwargs.items())
+        result = fn(*args, **(kwargs or {}))
+    except:
+        result = call_error(sys.exc_info())
+        if not PY3:
+            sys.exc_clear()
+    try:
+        data = dumps(result)
+    except Exception:
+        e = sys.exc_info()[1]
+        msg = "cannot serialize %s" % (e if isinstance(e, Unserializable) else
+                                       "%s.%s: %s" % (type(result).__module__,
+                                                      type(result).__name__, e))
+        data = dumps(CallError(u"econtext.SerializationError", _text(msg), u""))
+    result = None
+    send_raw(reply_to, data)
+
+
+def _main_loop():
+    try:
+        while True:
+            item = _get()
+            _run_call(*item)
+            item = None
+    except BaseException:
+        e = sys.exc_info()[1]
+        shutdown(1, "main thread failed: %s: %s" % (type(e).__name__, e))
+
+
+# ---- the broker thread: reads fd 100 and the stdout/stderr pipes ------------------
+_stdio = {}             # read fd -> [logger name, levelno, partial line]
+_broker_ident = [None]
+
+
+def _forward(fd, data, final=False):
+    st = _stdio[fd]
+    lines = (st[2] + data).split(b"\n")
+    st[2] = lines.pop()
+    if final and st[2] or len(st[2]) > 65536:
+        lines.append(st[2])
+        st[2] = b""
+    for line in lines:
+        send(LOG, (st[0], st[1], line.decode("utf-8", "replace")))
+
+
+def _drain_stdio():
+    """Forward whatever sits in the stdout/stderr pipes, without waiting."""
+    fds = list(_stdio)
+    for _ in range(64):
+        try:
+            ready = select.select(fds, [], [], 0)[0]
+        except Exception:
+            break
+        if not ready:
+            break
+        for fd in ready:
+            _forward(fd, posix.read(fd, 65536))
+    for fd in fds:
+        _forward(fd, b"", True)
+
+
+def shutdown(code=0, reason=None, drain=True):
+    """End the context now, even if a call is running on the main thread. With
+    drain, first send `reason` and what is left in the stdout/stderr pipes; a
+    SIGALRM ends the process if the master does not read that within 2 s."""
+    try:
+        if drain and not _dead:
+            if PY3:
+                import _signal as signal
+            else:
+                import signal
+            signal.alarm(2)
+            if reason:
+                send(LOG, (u"econtext", 40 if code else 20,
+                           _text("context %s: %s" % (_cfg.get("name"), reason))))
+            _drain_stdio()
+    finally:
+        posix._exit(code)
+
+
+def _on_call(handle, reply_to, payload):
+    _put((reply_to, payload))
+
+
+def _on_shutdown(handle, reply_to, payload):
+    shutdown(0)
+
+
+# handle -> function(handle, reply_to, payload), called on the broker thread. The
+# module forwarder adds LOAD_MODULE here.
+handlers = {CALL: _on_call, SHUTDOWN: _on_shutdown}
+
+
+class _Reader(object):
+    def __init__(self):
+        self.chunks = []
+        self.have = 0
+        self.need = 20
+        self.hdr = None
+        self.seq = 0
+
+    def feed(self, data):
+        self.chunks.append(data)
+        self.have += len(data)
+        while self.have >= self.need:
+            buf = b"".join(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
+            if self.hdr is None:
+                self.hdr = _HDR.unpack(buf[:20])
+                if self.hdr[4] > _cfg["max_message"]:
+                    shutdown(1, "frame of %d bytes exceeds max_message" % self.hdr[4])
+                self.need = 52 + self.hdr[4]
+                self.chunks = [buf]
+                continue
+            end = 20 + self.hdr[4]
+            payload = buf[20:end]
+            mac = buf[end:self.need]
+            rest = buf[self.need:]
+            if not _compare_digest(mac, _mac(b"M", self.seq, buf[:20], payload)):
+                shutdown(1, "bad MAC on frame %d from the master" % self.seq)
+            self.seq += 1
+            handle, reply_to = self.hdr[2], self.hdr[3]
+            self.hdr = None
+            self.need = 20
+            self.chunks = [rest] if rest else []
+            self.have = len(rest)
+            buf = None
+            fn = handlers.get(handle)
+            if fn is None:
+                shutdown(1, "frame for unknown handle %d" % handle)
+            fn(handle, reply_to, payload)
+
+
+def _broker():
+    _broker_ident[0] = thread.get_ident()
+    try:
+        reader = _Reader()
+        fds = [IN_FD] + list(_stdio)
+        while True:
+            try:
+                ready = select.select(fds, [], [])[0]
+            except (OSError, select.error):
+                if sys.exc_info()[1].args[0] == errno.EINTR:
+                    continue
+                raise
+            for fd in ready:
+                size = 65536
+                if fd == IN_FD:
+                    size = min(max(size, reader.need - reader.have), 1 << 20)
+                try:
+                    data = posix.read(fd, size)
+                except OSError as e:
+                    if e.errno in (errno.EINTR, errno.EAGAIN):
+                        continue
+                    raise
+                if fd != IN_FD:
+                    _forward(fd, data)
+                elif data:
+                    reader.feed(data)
+                else:
+                    shutdown(0, drain=False)
+    except BaseException:
+        e = sys.exc_info()[1]
+        shutdown(1, "broker failed: %s: %s" % (type(e).__name__, e))
+
+
+# ---- logging, installed when something imports it ---------------------------------
+def _install_logging(logging):
+    emitting = set()
+
+    class LogHandler(logging.Handler):
+        def emit(self, rec):
+            me = thread.get_ident()
+            if me == _broker_ident[0] or me in emitting:
+                return
+            emitting.add(me)
+            try:
+                send(LOG, (_text(rec.name), rec.levelno, _text(self.format(rec))))
+            except Exception:
+                self.handleError(rec)
+            finally:
+                emitting.discard(me)
+
+    level = _cfg["log_level"]
+    handler = LogHandler(level)
+    root = logging.getLogger()
+    root.setLevel(level)
+    root.addHandler(handler)
+
+
+class _LoggingHook(object):
+    """sys.meta_path entry that installs the LOG handler right after `logging` is
+    executed, then removes itself. Importing logging eagerly would cost several
+    milliseconds of start-up in every context."""
+
+    def _done(self):
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "logging":
+            return None
+        self._done()
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec and find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        orig = loader.exec_module
+
+        def exec_module(module):
+            try:
+                del loader.exec_module
+            except AttributeError:
+                pass
+            orig(module)
+            if module.__name__ == "logging":
+                _install_logging(module)
+        loader.exec_module = exec_module
+        return spec
+
+    def find_module(self, name, path=None):
+        if name == "logging" and path is None:
+            return self
+
+    def load_module(self, name):
+        self._done()
+        __import__(name)
+        module = sys.modules[name]
+        _install_logging(module)
+        return module
+
+
+# ---- start-up ---------------------------------------------------------------------
+def _cloexec(fd):
+    if PY3:
+        posix.set_inheritable(fd, False)
+    else:
+        import fcntl
+        fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
+
+
+def _setup_stdio():
+    null = posix.open("/dev/null", posix.O_RDONLY)
+    posix.dup2(null, 0)
+    posix.close(null)
+    for fd, name, level in ((1, u"stdout", 20), (2, u"stderr", 30)):
+        r, w = posix.pipe()
+        posix.dup2(w, fd)
+        posix.close(w)
+        _cloexec(r)
+        _stdio[r] = [name, level, b""]
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        f = getattr(sys, name, None)
+        if PY3:
+            if hasattr(f, "reconfigure"):
+                f.reconfigure(line_buffering=True)
+            else:
+                import io
+                setattr(sys, name, io.open(fd, "w", 1, closefd=False,
+                                           encoding=getattr(f, "encoding", None),
+                                           errors=getattr(f, "errors", None)))
+        elif name == "stdout":
+            fd = posix.dup(1)
+            _cloexec(fd)
+            sys.stdout = posix.fdopen(fd, "w", 1)
+
+
+def _user():
+    try:
+        import pwd
+        return pwd.getpwuid(posix.getuid()).pw_name
+    except Exception:
+        return posix.environ.get("USER" if not PY3 else b"USER", "?")
+
+
+def _ec_main(config):
+    _cfg.update(config)
+    _cfg["key"] = bytes(bytearray(int(config["key"][i:i + 2], 16) for i in range(0, 64, 2)))
+    _cfg.setdefault("max_message", 64 << 20)
+    _cfg.setdefault("context_id", 1)
+    _cfg.setdefault("log_level", 20)
+    _cloexec(IN_FD)
+    _cloexec(OUT_FD)
+    _setup_stdio()
+    if _boot is not None:
+        try:
+            posix.waitpid(_boot[0], 0)
+        except OSError:
+            pass
+    if "logging" in sys.modules:
+        _install_logging(sys.modules["logging"])
+    else:
+        sys.meta_path.insert(0, _LoggingHook())
+    hello = {
+        u"version": _text("%d.%d.%d" % sys.version_info[:3]),
+        u"pid": posix.getpid(),
+        u"python": _text(sys.executable),
+        u"user": _text(_user()),
+        u"host": _text(posix.uname()[1]),
+    }
+    send_raw(HELLO, dumps(hello), 0, b"ECREADY\n")
+    thread.start_new_thread(_broker, ())
+    _main_loop()
