@@ -261,7 +261,7 @@ int main(int argc, char **argv)
 	int rc = ec_master_new(&mo, &m, &err);
 	if (rc) {
 		print_error(&err);
-		return exit_code(rc);
+		return rc == EC_ENOMEM ? EXIT_OTHER : EXIT_CONFIG; /* config, plugins */
 	}
 	int code;
 	if (strcmp(cmd, "call") == 0)

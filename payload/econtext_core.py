@@ -7,14 +7,23 @@
 import sys
 import posix
 
+
+def _env_key(k):
+    return k if str is bytes else k.encode("ascii")
+
+
 # Before anything is imported through sys.path: drop '' (the cwd must not shadow
-# our modules) and take over what the first stage computed with site enabled.
-_boot = posix.environ.pop(b"EC_BOOT" if str is not bytes else "EC_BOOT", None)
+# our modules) and take over what the first stage computed with site enabled:
+# [first-stage child pid, executable, prefix, sys.path, PYTHONUNBUFFERED or 0].
+_boot = posix.environ.pop(_env_key("EC_BOOT"), None)
 if _boot is not None:
     posix.unsetenv("EC_BOOT")
     if str is not bytes:
         _boot = _boot.decode(sys.getfilesystemencoding(), "surrogateescape")
     _boot = eval(_boot)
+    if _boot[4]:
+        posix.putenv("PYTHONUNBUFFERED", _boot[4])
+        posix.environ[_env_key("PYTHONUNBUFFERED")] = _env_key(_boot[4])
     if sys.prefix != _boot[2]:
         sys.prefix = sys.exec_prefix = _boot[2]
     sys.executable = _boot[1]
@@ -36,7 +45,27 @@ except ImportError:
 PY3 = sys.version_info[0] >= 3
 if PY3:
     import _thread as thread
-    import _pickle as pickle
+
+    def _import_pickle():
+        # _pickle only wants functools.partial, but importing functools costs about
+        # 3 ms (collections & co.). Lend it a stand-in holding the same C type.
+        if "functools" in sys.modules:
+            import _pickle
+            return _pickle
+        import _functools
+        stand_in = type(sys)("functools")
+        stand_in.partial = _functools.partial
+        sys.modules["functools"] = stand_in
+        try:
+            import _pickle
+        except Exception:
+            _pickle = None
+        finally:
+            del sys.modules["functools"]
+        if _pickle is None:
+            import _pickle
+        return _pickle
+    pickle = _import_pickle()
     from _io import BytesIO
     from _operator import _compare_digest
     text_type = str
@@ -125,6 +154,17 @@ def _reduce_call_error(obj):
     return (CallError, tuple(obj.args))
 
 
+# Exactly these types pickle within the subset the master decodes (section 4).
+_NATIVE = frozenset([type(None), bool, int, float, bytes, text_type, tuple, list, dict,
+                     set, frozenset, CallError] + ([] if PY3 else [long]))
+
+
+def _check(obj):
+    # persistent_id hook: None means "pickle normally"; refuse anything else.
+    if obj is not CallError and type(obj) not in _NATIVE:
+        _refuse(obj)
+
+
 if PY3:
     class _Unpickler(pickle.Unpickler):
         def find_class(self, module, name):
@@ -133,17 +173,7 @@ if PY3:
     def loads(data):
         return _Unpickler(BytesIO(data), encoding="bytes").load()
 
-    class _Table(object):
-        # dispatch_table of the pickler on 3.6/3.7: consulted for every type the C
-        # pickler does not handle natively.
-        def __getitem__(self, cls):
-            if cls is CallError:
-                return _reduce_call_error
-            raise Unserializable("%s.%s" % (cls.__module__, cls.__name__))
-
     class _Pickler(pickle.Pickler):
-        dispatch_table = _Table()
-
         def reducer_override(self, obj):
             # 3.8+: called for everything not handled natively (exact None, bool,
             # int, float, bytes, str, list, tuple, dict, set, frozenset).
@@ -152,6 +182,10 @@ if PY3:
             if type(obj) is CallError:
                 return _reduce_call_error(obj)
             _refuse(obj)
+
+    if sys.version_info < (3, 8):
+        # No reducer_override: check every object (slower, but only on 3.6/3.7).
+        _Pickler.persistent_id = staticmethod(_check)
 
     def dumps(obj):
         f = BytesIO()
@@ -163,17 +197,10 @@ else:
         u.find_global = _find_global
         return u.load()
 
-    _NATIVE = frozenset([type(None), bool, int, long, float, str, unicode, tuple, list,
-                         dict, set, frozenset, CallError])
-
-    def _inst_persistent_id(obj):
-        if obj is not CallError and type(obj) not in _NATIVE:
-            _refuse(obj)
-
     def dumps(obj):
         f = BytesIO()
         p = pickle.Pickler(f, 2)
-        p.inst_persistent_id = _inst_persistent_id
+        p.persistent_id = _check       # every object: slower, but exact
         p.dump(obj)
         return f.getvalue()
 
@@ -474,7 +501,10 @@ def _broker():
                         continue
                     raise
                 if fd != IN_FD:
-                    _forward(fd, data)
+                    if data:
+                        _forward(fd, data)
+                    else:
+                        fds.remove(fd)      # every writer closed it
                 elif data:
                     reader.feed(data)
                 else:
@@ -518,18 +548,23 @@ class _LoggingHook(object):
             sys.meta_path.remove(self)
 
     def find_spec(self, name, path=None, target=None):
+        # 3.4+: find the real spec and give its loader instance an exec_module
+        # that installs the handler. Stays in sys.meta_path until that runs, since
+        # importlib.util.find_spec() may ask without importing.
         if name != "logging":
             return None
-        self._done()
         for finder in sys.meta_path:
             find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec and find_spec(name, path, target)
-            if spec is not None:
+            spec = finder is not self and find_spec and find_spec(name, path, target)
+            if spec:
                 break
         else:
             return None
         loader = spec.loader
-        orig = loader.exec_module
+        orig = getattr(loader, "exec_module", None)
+        if orig is None or isinstance(loader, type):
+            return spec         # not hookable without side effects: no forwarding
+        hook = self
 
         def exec_module(module):
             try:
@@ -538,6 +573,7 @@ class _LoggingHook(object):
                 pass
             orig(module)
             if module.__name__ == "logging":
+                hook._done()
                 _install_logging(module)
         loader.exec_module = exec_module
         return spec
@@ -563,10 +599,17 @@ def _cloexec(fd):
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
 
 
+_unbuffered = bool(_boot and _boot[4])
+
+
 def _setup_stdio():
-    null = posix.open("/dev/null", posix.O_RDONLY)
-    posix.dup2(null, 0)
-    posix.close(null)
+    # /dev/null on 0, 1 and 2 first, so that the pipes below never land on them
+    # even when the transport started us with some of them closed.
+    null = posix.open("/dev/null", posix.O_RDWR)
+    for fd in (0, 1, 2):
+        posix.dup2(null, fd)
+    if null > 2:
+        posix.close(null)
     for fd, name, level in ((1, u"stdout", 20), (2, u"stderr", 30)):
         r, w = posix.pipe()
         posix.dup2(w, fd)
@@ -577,7 +620,7 @@ def _setup_stdio():
         f = getattr(sys, name, None)
         if PY3:
             if hasattr(f, "reconfigure"):
-                f.reconfigure(line_buffering=True)
+                f.reconfigure(line_buffering=True, write_through=_unbuffered)
             else:
                 import io
                 setattr(sys, name, io.open(fd, "w", 1, closefd=False,
@@ -586,7 +629,7 @@ def _setup_stdio():
         elif name == "stdout":
             fd = posix.dup(1)
             _cloexec(fd)
-            sys.stdout = posix.fdopen(fd, "w", 1)
+            sys.stdout = posix.fdopen(fd, "w", 0 if _unbuffered else 1)
 
 
 def _user():

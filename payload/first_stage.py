@@ -1,16 +1,18 @@
 # econtext first stage: run as `<python> -c '<this, minified>'` (docs/protocol.md 1).
 # build-aux/mkpayload.py minifies it into one line of at most 512 bytes. Rules: runs
 # unchanged on CPython 2.7 and 3.6+, no single quote anywhere, no f-strings.
+from os import *
 import os, sys, zlib, select
 
 
-def R(n, b=bytes()):
+def R(n, b=b""):
     # Exactly n bytes from fd 0: raw os.read (no read-ahead), select first (the fd
-    # may be non-blocking), retry on EINTR (4), EOF -> exit 1.
+    # may be non-blocking), retry on EINTR (4), EOF -> exit status 1 (`exit` comes
+    # from site; were it missing, the NameError would exit with status 1 as well).
     while len(b) < n:
         try:
             select.select([0], [], [])
-            b += os.read(0, n - len(b)) or sys.exit(1)
+            b += read(0, n - len(b)) or exit(1)
         except Exception as e:
             if e.args[0] - 4:
                 raise
@@ -21,20 +23,23 @@ def R(n, b=bytes()):
 # line, `_ec_main({...})`; what follows the last `_ec_main` is the config dict in
 # parentheses.
 C = zlib.decompress(R(int(R(10))), -15)
-r, w = os.pipe()
-p = os.fork()
+r, w = pipe()
+p = fork()
 # Child: feed the source to the parent through the pipe and leave without clean-up
 # (a blocking pipe write is complete unless a signal handler interrupts it).
-p or [os.write(w, C), os._exit(0)]
+p or [write(w, C), os._exit(0)]
 # Parent: keeps the pid the transport waits on. Channel -> fds 100/101, the pipe
 # becomes stdin, and the interpreter is re-executed without site (-S) under the
 # argv[0] the master chose; it reads the core from the pipe. EC_BOOT hands over
-# what this interpreter (which ran site) computed: [child pid, executable, prefix,
-# path].
-os.dup2(0, 100)
-os.dup2(1, 101)
-os.dup2(r, 0)
-os.close(r)
-os.close(w)
-os.environ["EC_BOOT"] = repr([p, sys.executable, sys.prefix, sys.path])
-os.execl(sys.executable, eval(C[C.rfind(b"_ec_main(") + 8:])["argv0"], "-S")
+# what this interpreter (which ran site) computed, and PYTHONUNBUFFERED, which is
+# taken out of the environment because it makes the interpreter read its program
+# from the pipe one byte per read(2): [child pid, executable, prefix, sys.path,
+# PYTHONUNBUFFERED or 0]. The core restores the real values.
+dup2(0, 100)
+dup2(1, 101)
+dup2(r, 0)
+close(r)
+close(w)
+E = sys.executable
+environ["EC_BOOT"] = str([p, E, sys.prefix, sys.path, environ.pop("PYTHONUNBUFFERED", 0)])
+execl(E, eval(C[C.rfind(b"_ec_main(") + 8:])["argv0"], "-S")

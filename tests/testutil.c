@@ -13,9 +13,12 @@ int ec_test_run(void)
 {
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
+	                  CU_get_number_of_suites_failed();
 	unsigned run = CU_get_number_of_tests_run();
 	CU_cleanup_registry();
+	if (failed)
+		return 1;
 	if (run == 0) /* nothing ran: a skip, not a pass */
 		return 77;
 	return failed ? 1 : 0;

@@ -9,6 +9,6 @@ case "$prog" in
 *.sh) exec timeout "$limit" sh "$prog" "$@" ;;
 esac
 if [ -n "$VALGRIND" ]; then
-	exec timeout "$limit" "${LIBTOOL:-libtool}" --mode=execute $VALGRIND "$prog" "$@"
+	exec timeout "$limit" ${LIBTOOL:-libtool} --mode=execute $VALGRIND "$prog" "$@"
 fi
 exec timeout "$limit" "$prog" "$@"

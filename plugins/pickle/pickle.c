@@ -21,6 +21,8 @@
  *
  * The plugin reaches the core only through the host table and keeps no mutable global
  * state: ops may run concurrently on several threads. */
+#include "ecbuild.h"
+
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* newlocale, strtod_l */
 #endif
@@ -424,17 +426,19 @@ static int enc_text(struct enc *e, const char *s, size_t n)
 
 static int enc_value(struct enc *e, const ec_value *v, int level);
 
-/* items[from..to) in batches: MARK ... op. step 2 for dicts. */
-static int enc_items(struct enc *e, const ec_value *v, int level, unsigned char op, size_t step)
+/* The items in batches of PK_BATCH (pairs for dicts), as CPython writes them:
+ * MARK items APPENDS/SETITEMS, or item APPEND/SETITEM for a batch of one. */
+static int enc_items(struct enc *e, const ec_value *v, int level, int dict)
 {
-	size_t n = v->u.seq.len;
+	size_t n = v->u.seq.len, step = dict ? 2 : 1;
 	for (size_t start = 0; start < n; start += PK_BATCH * step) {
 		size_t end = n - start > PK_BATCH * step ? start + PK_BATCH * step : n;
-		if (enc_op(e, OP_MARK))
+		int one = end - start == step;
+		if (!one && enc_op(e, OP_MARK))
 			return e->code;
 		for (size_t i = start; i < end; i++) {
 			if (enc_value(e, v->u.seq.items[i], level + 1)) {
-				if (step == 1) {
+				if (!dict) {
 					enc_path(e, "[%zu]", i);
 				} else {
 					const ec_value *k = v->u.seq.items[i - i % 2];
@@ -450,7 +454,7 @@ static int enc_items(struct enc *e, const ec_value *v, int level, unsigned char 
 				return e->code;
 			}
 		}
-		if (enc_op(e, op))
+		if (enc_op(e, dict ? (one ? OP_SETITEM : OP_SETITEMS) : (one ? OP_APPEND : OP_APPENDS)))
 			return e->code;
 	}
 	return 0;
@@ -524,16 +528,16 @@ static int enc_value(struct enc *e, const ec_value *v, int level)
 	case EC_T_LIST:
 		if (enc_op(e, OP_EMPTY_LIST))
 			return e->code;
-		return enc_items(e, v, level, OP_APPENDS, 1);
+		return enc_items(e, v, level, 0);
 	case EC_T_DICT:
 		if (v->u.seq.len % 2)
 			return enc_fail(e, EC_ECODEC, "dict with an odd number of items");
 		if (enc_op(e, OP_EMPTY_DICT))
 			return e->code;
-		return enc_items(e, v, level, OP_SETITEMS, 2);
+		return enc_items(e, v, level, 1);
 	case EC_T_SET: {
 		static const char g[] = "c__builtin__\nset\n]";
-		if (enc_put(e, g, sizeof(g) - 1) || enc_items(e, v, level, OP_APPENDS, 1) ||
+		if (enc_put(e, g, sizeof(g) - 1) || enc_items(e, v, level, 0) ||
 		    enc_op(e, OP_TUPLE1))
 			return e->code;
 		return enc_op(e, OP_REDUCE);
@@ -672,6 +676,8 @@ struct dec {
 	size_t copied;     /* cost of GET/DUP copies so far */
 };
 
+static int dvfail(struct dec *d, int code, const char *hint, const char *fmt, va_list ap)
+	EC_PRINTF(4, 0);
 static int dvfail(struct dec *d, int code, const char *hint, const char *fmt, va_list ap)
 {
 	char what[400];
@@ -913,7 +919,7 @@ static int add_item(struct dec *d, ec_value *c, ec_value *item)
 {
 	if (c->type != EC_T_DICT) {
 		int rc = d->h->value_append(c, item);
-		return rc == 0 ? 0 : rc == EC_ENOMEM ? doom(d) : dfail(d, "cannot add to a %s", type_name(c));
+		return rc == 0 ? 0 : rc == EC_ENOMEM ? doom(d) : dfail(d, "cannot add to a value of type %s", type_name(c));
 	}
 	/* The host table has no dict_set: grow u.seq the way the core does. */
 	if (c->u.seq.len == c->u.seq.cap) {
@@ -963,7 +969,7 @@ static int move_items(struct dec *d, ec_value *c, int *depth, size_t from)
 	if (dmax < 1)
 		dmax = 1;
 	if (dmax > PK_MAX_DEPTH)
-		return dfail(d, "containers nested deeper than %d levels", PK_MAX_DEPTH);
+		return dfail(d, "containers nested deeper than %d levels in %s", PK_MAX_DEPTH, OPN);
 	for (size_t i = from; i < d->sn; i++) {
 		ec_value *it = d->st[i].v;
 		d->st[i].v = NULL; /* owned by c now (or freed by add_item on failure) */
@@ -1008,7 +1014,8 @@ static int extend(struct dec *d, size_t tgt, enum ec_type t, size_t from)
 		return dfail_hint(d, "refused global %s used as a value in %s", glob_name(s->glob),
 		                  OPN);
 	if (s->v->type != t)
-		return dfail(d, "%s on a %s", OPN, type_name(s->v));
+		return dfail(d, "%s on a value of type %s (needs %s)", OPN, type_name(s->v),
+		             t == EC_T_LIST ? "list" : t == EC_T_DICT ? "dict" : "set");
 	if (check_unreferenced(d, s->v))
 		return EC_ECODEC;
 	return move_items(d, s->v, &s->depth, from);
@@ -1424,11 +1431,11 @@ static int take_counted(struct dec *d, size_t lenbytes, int is_signed, const uns
 	uint64_t x = le_get(b, lenbytes);
 	if (is_signed && lenbytes == 4 && (x & 0x80000000u))
 		return dfail(d, "negative length %lld in %s", (long long)(int32_t)(uint32_t)x, OPN);
-	if (x > limit(d) - d->pos)
+	if (x > d->len - d->pos)
 		return dfail(d, "%s declares %llu bytes but only %zu are left", OPN,
-		             (unsigned long long)x, limit(d) - d->pos);
+		             (unsigned long long)x, d->len - d->pos);
 	*n = (size_t)x;
-	*out = take(d, *n);
+	*out = take(d, *n); /* refuses a string that runs past the end of its frame */
 	return *out ? 0 : EC_ECODEC;
 }
 
@@ -1494,14 +1501,14 @@ static int reduce(struct dec *d)
 		return EC_ECODEC;
 	struct slot *fs = &d->st[d->sn - 2], *as = &d->st[d->sn - 1];
 	if (fs->v)
-		return dfail_hint(d, "refused REDUCE of a %s", type_name(fs->v));
+		return dfail_hint(d, "refused REDUCE of a non-global (%s)", type_name(fs->v));
 	if (!as->v)
 		return dfail_hint(d, "refused REDUCE with the global %s as arguments",
 		                  glob_name(as->glob));
 	const ec_value *args = as->v;
 	const char *g = glob_name(fs->glob);
 	if (args->type != EC_T_TUPLE)
-		return dfail(d, "REDUCE of %s with a %s, not a tuple, as arguments", g,
+		return dfail(d, "REDUCE of %s with arguments of type %s, not a tuple", g,
 		             type_name(args));
 	size_t n = args->u.seq.len;
 	ec_value *const *a = args->u.seq.items;
@@ -1593,6 +1600,122 @@ static int reduce(struct dec *d)
 		return rc;
 	}
 	return push(d, res, depth);
+}
+
+/* ---- decoder: duplicate dict keys and set items ------------------------------- */
+
+/* Python never writes a dict or set with two equal keys; a stream that does is forged,
+ * and its readers would disagree on which value wins. Checked once over the result.
+ * Equality is by type and content (1, 1.0 and True are different keys here); floats
+ * compare with == as in Python (0.0 equals -0.0, NaN equals nothing); errors only
+ * equal themselves, as Python exceptions do. */
+static uint64_t key_hash(const ec_value *v)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)v->type;
+	switch (v->type) {
+	case EC_T_BOOL:
+		h ^= (uint64_t)v->u.b;
+		break;
+	case EC_T_INT:
+		h ^= (uint64_t)v->u.i;
+		break;
+	case EC_T_FLOAT:
+		if (v->u.f != 0) {
+			uint64_t u;
+			memcpy(&u, &v->u.f, 8);
+			h ^= u;
+		}
+		break;
+	case EC_T_BIGINT:
+	case EC_T_BYTES:
+	case EC_T_STR:
+		for (size_t i = 0; i < v->u.s.len; i++)
+			h = (h ^ (unsigned char)v->u.s.data[i]) * 1099511628211ULL;
+		break;
+	case EC_T_ERROR:
+		h ^= (uint64_t)(uintptr_t)v;
+		break;
+	default: /* tuples: combine the items */
+		for (size_t i = 0; i < v->u.seq.len; i++)
+			h = (h ^ key_hash(v->u.seq.items[i])) * 1099511628211ULL;
+		break;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 32);
+}
+
+static int key_equal(const ec_value *a, const ec_value *b)
+{
+	if (a->type != b->type)
+		return 0;
+	switch (a->type) {
+	case EC_T_NONE:
+		return 1;
+	case EC_T_BOOL:
+		return a->u.b == b->u.b;
+	case EC_T_INT:
+		return a->u.i == b->u.i;
+	case EC_T_FLOAT:
+		return a->u.f == b->u.f;
+	case EC_T_BIGINT:
+	case EC_T_BYTES:
+	case EC_T_STR:
+		return a->u.s.len == b->u.s.len && memcmp(a->u.s.data, b->u.s.data, a->u.s.len) == 0;
+	case EC_T_TUPLE:
+		if (a->u.seq.len != b->u.seq.len)
+			return 0;
+		for (size_t i = 0; i < a->u.seq.len; i++)
+			if (!key_equal(a->u.seq.items[i], b->u.seq.items[i]))
+				return 0;
+		return 1;
+	default:
+		return a == b;
+	}
+}
+
+static int check_unique(struct dec *d, const ec_value *v)
+{
+	if (!is_container(v))
+		return 0;
+	for (size_t i = 0; i < v->u.seq.len; i++)
+		if (check_unique(d, v->u.seq.items[i]))
+			return EC_ECODEC;
+	if (v->type != EC_T_DICT && v->type != EC_T_SET)
+		return 0;
+	size_t step = v->type == EC_T_DICT ? 2 : 1, n = v->u.seq.len / step;
+	const ec_value *dup = NULL;
+	if (n < 2)
+		return 0;
+	if (n <= 8) {
+		for (size_t i = 0; i < n && !dup; i++)
+			for (size_t j = i + 1; j < n && !dup; j++)
+				if (key_equal(v->u.seq.items[i * step], v->u.seq.items[j * step]))
+					dup = v->u.seq.items[j * step];
+	} else {
+		size_t cap = 16;
+		while (cap < 2 * n)
+			cap *= 2;
+		size_t *tab = calloc(cap, sizeof(*tab)); /* index + 1 of a key, 0 when free */
+		if (!tab)
+			return doom(d);
+		for (size_t i = 0; i < n && !dup; i++) {
+			const ec_value *k = v->u.seq.items[i * step];
+			size_t j = (size_t)key_hash(k) & (cap - 1);
+			for (; tab[j]; j = (j + 1) & (cap - 1)) {
+				if (key_equal(v->u.seq.items[(tab[j] - 1) * step], k)) {
+					dup = k;
+					break;
+				}
+			}
+			tab[j] = i + 1;
+		}
+		free(tab);
+	}
+	if (dup)
+		return dfail(d, "%s with a duplicate %s %s in the pickle ending", type_name(v),
+		             type_name(dup), v->type == EC_T_DICT ? "key" : "item");
+	return 0;
 }
 
 /* ---- decoder: the loop ------------------------------------------------------- */
@@ -1906,6 +2029,9 @@ static int dec_run(struct dec *d, ec_value **out)
 			d->off = d->pos;
 			return dfail(d, "%zu trailing bytes after STOP", d->len - d->pos);
 		}
+		d->off = d->pos - 1;
+		if (check_unique(d, d->st[0].v))
+			return EC_ECODEC;
 		*out = d->st[0].v;
 		d->st[0].v = NULL;
 		d->sn = 0;
