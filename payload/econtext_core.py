@@ -154,14 +154,16 @@ def _reduce_call_error(obj):
     return (CallError, tuple(obj.args))
 
 
-# Exactly these types pickle within the subset the master decodes (section 4).
+# Exactly these types pickle within the subset the master decodes (section 4), and
+# these classes are the only globals written (set/frozenset are pickled by REDUCE).
 _NATIVE = frozenset([type(None), bool, int, float, bytes, text_type, tuple, list, dict,
                      set, frozenset, CallError] + ([] if PY3 else [long]))
+_CLASSES = (CallError, set, frozenset)
 
 
 def _check(obj):
     # persistent_id hook: None means "pickle normally"; refuse anything else.
-    if obj is not CallError and type(obj) not in _NATIVE:
+    if type(obj) not in _NATIVE and not (type(obj) is type and obj in _CLASSES):
         _refuse(obj)
 
 
@@ -177,8 +179,8 @@ if PY3:
         def reducer_override(self, obj):
             # 3.8+: called for everything not handled natively (exact None, bool,
             # int, float, bytes, str, list, tuple, dict, set, frozenset).
-            if obj is CallError:
-                return NotImplemented
+            if obj is CallError or obj is set or obj is frozenset:
+                return NotImplemented       # the classes of _CLASSES, by identity
             if type(obj) is CallError:
                 return _reduce_call_error(obj)
             _refuse(obj)

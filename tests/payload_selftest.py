@@ -353,6 +353,11 @@ def run_checks(python, payload, verbose):
               {"a": 1, "b": [1, 2.5, None, True]}, "kwargs")
         check(ctx.call(bi, "sorted", {3, 1, 2}) == [1, 2, 3], "set argument")
         check(ctx.call(bi, "len", frozenset([1, 2])) == 2, "frozenset argument")
+        check(ctx.call("copy", "deepcopy", {42}) == {42}, "set result")
+        r = ctx.call(bi, "frozenset", [1, "a"])
+        check(r == frozenset([1, "a"]) and type(r) is frozenset, "frozenset result")
+        check(ctx.call("copy", "deepcopy", [{1}, (frozenset(),)]) == [{1}, (frozenset(),)],
+              "nested sets")
         check(ctx.call(bi, "len", u"h\u00e9llo\u20ac") == 6, "text argument")
         check(ctx.call(bi, "len", b"\xff\x00ab") == 4, "bytes argument")
         check(ctx.call("binascii", "unhexlify", "00ff41") == b"\x00\xffA", "bytes result")
