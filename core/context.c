@@ -85,12 +85,14 @@ static void fail_calls(struct ec_context *ctx, const struct ec_error *why)
 	for (struct ec_call *c = ctx->calls; c;) {
 		struct ec_call *next = c->next;
 		c->registered = 0;
-		c->done = 1;
+		c->next = NULL;
+		pthread_mutex_lock(&c->lock);
 		c->rc = EC_ECLOSED;
 		ec__error_set(&c->err, EC_ECLOSED, ctx->name, "context '%s' disconnected%s%s",
 		              ctx->name, why && why->msg[0] ? ": " : "", why ? why->msg : "");
-		c->next = NULL;
-		pthread_cond_broadcast(&c->cond);
+		c->done = 1;
+		pthread_cond_signal(&c->cond);
+		pthread_mutex_unlock(&c->lock);
 		c = next;
 	}
 	ctx->calls = NULL;
@@ -314,12 +316,14 @@ static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 		*pp = c->next;
 		c->next = NULL;
 		c->registered = 0;
-		c->done = 1;
+		pthread_mutex_lock(&c->lock);
 		if (ec__buf_append(&c->reply, p, h->length)) {
 			c->rc = EC_ENOMEM;
 			ec__error_set(&c->err, EC_ENOMEM, ctx->name, "out of memory receiving a reply");
 		}
-		pthread_cond_broadcast(&c->cond);
+		c->done = 1;
+		pthread_cond_signal(&c->cond);
+		pthread_mutex_unlock(&c->lock);
 		return 0;
 	}
 	if (h->handle < ctx->next_handle)
@@ -694,6 +698,8 @@ int ec_context_call_async(ec_context *ctx, const char *module, const char *qualn
 	if (rc)
 		goto fail;
 	call->m = m;
+	pthread_mutex_init(&call->lock, NULL);
+	snprintf(call->ctx_name, sizeof(call->ctx_name), "%s", ctx->name);
 	pthread_mutex_lock(&m->lock);
 	if (ctx->state != EC_CTX_READY || ctx->shutdown_requested) {
 		rc = ec__error_set(err, EC_ECLOSED, ctx->name, "context '%s' is not connected%s%s",
@@ -710,14 +716,17 @@ int ec_context_call_async(ec_context *ctx, const char *module, const char *qualn
 	msg->reply_to = call->handle;
 	*ctx->outq_tail = msg;
 	ctx->outq_tail = &msg->next;
-	ec__broker_wake(m->broker);
 	pthread_mutex_unlock(&m->lock);
+	/* Wake after unlocking, so the broker does not wake into a held lock. */
+	ec__broker_wake(m->broker);
 	*out = call;
 	return 0;
 fail:
 	ec__buf_free(&msg->payload);
 	free(msg);
 	pthread_cond_destroy(&call->cond);
+	if (call->m)
+		pthread_mutex_destroy(&call->lock);
 	free(call);
 	return rc;
 }
@@ -725,20 +734,19 @@ fail:
 int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_error *err)
 {
 	ec_master *m = call->m;
+	const char *cname = call->ctx_name;
 	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
-	pthread_mutex_lock(&m->lock);
-	const char *name = call->ctx ? call->ctx->name : "?";
-	char cname[128];
-	snprintf(cname, sizeof(cname), "%s", name);
+	/* The call's own lock: the broker's delivery never contends with the master lock. */
+	pthread_mutex_lock(&call->lock);
 	while (!call->done) {
-		if (wait_until(&call->cond, &m->lock, deadline)) {
-			pthread_mutex_unlock(&m->lock);
+		if (wait_until(&call->cond, &call->lock, deadline)) {
+			pthread_mutex_unlock(&call->lock);
 			return ec__error_set(err, EC_ETIMEDOUT, cname,
 			                     "call in context '%s' did not return within %.3g s", cname,
 			                     timeout_ms / 1000.0);
 		}
 	}
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&call->lock);
 	if (call->rc) {
 		if (err)
 			*err = call->err;
@@ -779,6 +787,7 @@ void ec_call_free(ec_call *call)
 	}
 	ec__buf_free(&call->reply);
 	pthread_cond_destroy(&call->cond);
+	pthread_mutex_destroy(&call->lock);
 	free(call);
 }
 

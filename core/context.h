@@ -38,9 +38,13 @@ struct ec_msg {
 	struct ec_msg *next;
 };
 
+/* A call: registered in its context (under m->lock) until its reply or failure is
+ * delivered; done, rc, err and reply are guarded by its own lock. */
 struct ec_call {
 	ec_master *m;
 	struct ec_context *ctx; /* valid while registered */
+	char ctx_name[128];     /* for messages after the context is gone */
+	pthread_mutex_t lock;
 	uint32_t handle;
 	int registered; /* in ctx->calls, awaiting its reply */
 	int done;       /* reply (or failure) arrived */
