@@ -496,10 +496,52 @@ static int cond_init_monotonic(pthread_cond_t *c)
 	return rc;
 }
 
+/* A context that is not in the config, described by its overrides alone
+ * ("transport=local", "python=..."): an ad hoc section from a one-context document. */
+static int adhoc_section(const char *name, const char *const *overrides, struct ec_config **tmp,
+                         const struct ec_cfg **out, struct ec_error *err)
+{
+	const char *transport = NULL;
+	for (size_t i = 0; overrides && overrides[i]; i++)
+		if (strncmp(overrides[i], "transport=", 10) == 0)
+			transport = overrides[i] + 10;
+	if (!transport)
+		return EC_ENOTFOUND;
+	struct ec_buf doc;
+	ec__buf_init(&doc);
+	static const char head[] = "contexts:\n  \"", tail[] = "\": {transport: local}\n";
+	int rc = ec__buf_append(&doc, head, sizeof(head) - 1);
+	for (const char *p = name; *p && !rc; p++) {
+		if (*p == '"' || *p == '\\')
+			rc = ec__buf_append(&doc, "\\", 1);
+		rc = rc ? rc : ec__buf_append(&doc, p, 1);
+	}
+	rc = rc ? rc : ec__buf_append(&doc, tail, sizeof(tail) - 1);
+	if (rc) {
+		ec__buf_free(&doc);
+		return ec__error_set(err, EC_ENOMEM, name, "out of memory");
+	}
+	/* transport itself is applied as an override afterwards, with its own checks. */
+	rc = ec__config_load_string("<ad hoc context>", (const char *)doc.data, doc.len, tmp, err);
+	ec__buf_free(&doc);
+	if (rc)
+		return rc;
+	*out = ec__config_context(*tmp, name);
+	return *out ? 0 : ec__error_set(err, EC_ECONFIG, name, "invalid context name '%s'", name);
+}
+
 static int context_create(ec_master *m, const char *name, const char *const *overrides,
                           struct ec_context **out, struct ec_error *err)
 {
 	const struct ec_cfg *section = ec__config_context(m->config, name);
+	struct ec_config *adhoc = NULL;
+	if (!section) {
+		int rc = adhoc_section(name, overrides, &adhoc, &section, err);
+		if (rc && rc != EC_ENOTFOUND) {
+			ec__config_free(adhoc);
+			return rc;
+		}
+	}
 	if (!section) {
 		char names[512] = "";
 		const char *const *all = ec__config_context_names(m->config);
@@ -508,18 +550,20 @@ static int context_create(ec_master *m, const char *name, const char *const *ove
 			snprintf(names + l, sizeof(names) - l, "%s%s", l ? ", " : "", all[i]);
 		}
 		return ec__error_set(err, EC_ENOTFOUND, ec__config_source(m->config),
-		                     "no context named '%s' (defined: %s)", name, names);
+		                     "no context named '%s' (defined: %s; or give transport=... "
+		                     "to describe one ad hoc)", name, names);
 	}
 	struct ec_context *ctx = calloc(1, sizeof(*ctx));
-	if (!ctx || !(ctx->name = strdup(name)) || !(ctx->cfg = ec__cfg_dup(section)) ||
-	    cond_init_monotonic(&ctx->cond)) {
-		if (ctx) {
-			ec__cfg_free(ctx->cfg);
+	struct ec_cfg *dup = ec__cfg_dup(section);
+	ec__config_free(adhoc);
+	if (!ctx || !dup || !(ctx->name = strdup(name)) || cond_init_monotonic(&ctx->cond)) {
+		ec__cfg_free(dup);
+		if (ctx)
 			free(ctx->name);
-		}
 		free(ctx);
 		return ec__error_set(err, EC_ENOMEM, name, "out of memory");
 	}
+	ctx->cfg = dup;
 	ctx->m = m;
 	ctx->outq_tail = &ctx->outq;
 	ctx->next_handle = EC_HANDLE_FIRST_REPLY;

@@ -57,6 +57,8 @@ run 4 "python that exits at once" "$ec" -o python=/bin/false call local os.getpi
 	expect_err "exited before it was ready" "boot failure explained"
 run 4 "a command that prints and exits" "$ec" -o python=/bin/echo call local os.getpid &&
 	expect_err "it printed: .*execl" "boot output quoted"
+run 0 "ad hoc context from -o transport=" "$ec" -o transport=local -o "python=$py" call adhoc1 platform.python_version &&
+	expect_out "^\"$ver\"\$" "ad hoc context works"
 run 3 "unknown context" "$ec" call nosuch os.getpid && expect_err "no context named 'nosuch'" "names the context"
 run 3 "unknown override key" "$ec" -o pythn=x call local os.getpid && expect_err "pythn" "names the key"
 printf 'contexts:\n  a:\n    transport: nosuch\n' >"$tmp/c1.yaml"

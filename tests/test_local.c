@@ -441,6 +441,94 @@ static void test_master_sigkill(void)
 		kill(c, SIGKILL);
 }
 
+
+/* ---- a hostile context ---------------------------------------------------------- */
+
+static int hostile_init(void)
+{
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = capture, .log_level = EC_LOG_DEBUG};
+	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
+	return ec_master_new(&mo, &master, NULL) ? 1 : 0;
+}
+
+/* Start tests/data/hostile_context.py in MODE, make one call; returns the call's code. */
+static int hostile_call(const char *mode, struct ec_error *err, ec_value **res)
+{
+	char opt[1200];
+	snprintf(opt, sizeof(opt), "python=%s/tests/data/hostile_context.py", ec_test_srcdir());
+	const char *ov[] = {opt, NULL};
+	setenv("EC_HOSTILE_MODE", mode, 1);
+	ec_context *hc = NULL;
+	int rc = ec_context_connect(master, "local", ov, 20000, &hc, err);
+	if (rc)
+		return rc;
+	rc = ec_context_call(hc, "os", "getpid", NULL, NULL, 10000, res, err);
+	ec_context_shutdown(hc, 1000, NULL);
+	return rc;
+}
+
+static void expect_closed(const char *mode, const char *why)
+{
+	struct ec_error err = {0};
+	ec_value *res = NULL;
+	CU_ASSERT_EQUAL(hostile_call(mode, &err, &res), EC_ECLOSED);
+	CU_ASSERT_PTR_NULL(res);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, why));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "context 'local'"));
+	if (!strstr(err.msg, why))
+		fprintf(stderr, "%s: got: %s\n", mode, err.msg);
+	/* And the master logged it at error level, naming the context. */
+	int level = 0;
+	CU_ASSERT_TRUE(wait_record("econtext", why, &level));
+	CU_ASSERT_EQUAL(level, EC_LOG_ERROR);
+}
+
+static void test_hostile_bad_mac(void)
+{
+	expect_closed("badmac", "failed authentication");
+}
+
+static void test_hostile_replay(void)
+{
+	expect_closed("replay", "failed authentication");
+}
+
+static void test_hostile_oversize(void)
+{
+	expect_closed("oversize", "exceeds the maximum message size");
+}
+
+static void test_hostile_unknown_handle(void)
+{
+	expect_closed("unknown-handle", "unknown handle 77");
+}
+
+static void test_hostile_wrong_source(void)
+{
+	expect_closed("wrong-source", "sent a frame from");
+}
+
+static void test_hostile_pickles(void)
+{
+	struct ec_error err = {0};
+	ec_value *res = NULL;
+	CU_ASSERT_EQUAL(hostile_call("evil-pickle", &err, &res), EC_ECODEC);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "os.system"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "context 'local'"));
+	CU_ASSERT_PTR_NULL(res);
+	CU_ASSERT_EQUAL(hostile_call("truncated-pickle", &err, &res), EC_ECODEC);
+	CU_ASSERT_PTR_NULL(res);
+}
+
+static void test_hostile_hello(void)
+{
+	struct ec_error err = {0};
+	ec_value *res = NULL;
+	int rc = hostile_call("badmac-hello", &err, &res);
+	CU_ASSERT_EQUAL(rc, EC_EPROTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "failed authentication"));
+}
+
 int main(void)
 {
 	CU_initialize_registry();
@@ -465,6 +553,16 @@ int main(void)
 		else
 			any = 1;
 	}
+	CU_pSuite h = CU_add_suite("hostile context (tests/data/hostile_context.py)", hostile_init, suite_clean);
+	CU_add_test(h, "bad MAC closes the stream", test_hostile_bad_mac);
+	CU_add_test(h, "replayed frame closes the stream", test_hostile_replay);
+	CU_add_test(h, "oversized length closes the stream", test_hostile_oversize);
+	CU_add_test(h, "unknown handle closes the stream", test_hostile_unknown_handle);
+	CU_add_test(h, "forged source id closes the stream", test_hostile_wrong_source);
+	CU_add_test(h, "forged and truncated pickles refused", test_hostile_pickles);
+	CU_add_test(h, "bad MAC on HELLO fails the connect", test_hostile_hello);
+	if (system("command -v python3 >/dev/null 2>&1") != 0)
+		CU_set_suite_active(h, CU_FALSE);
 	if (!any)
 		fprintf(stderr, "SKIP: no Python interpreter found\n");
 	return ec_test_run();

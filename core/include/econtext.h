@@ -167,7 +167,8 @@ EC_API void ec_master_free(ec_master *m);
 /* ---- contexts ---------------------------------------------------------------- */
 
 /* Start the context `name` from the config. overrides: NULL-terminated "key=value"
- * strings applied over its section (as `econtext -o`), may be NULL. Blocks until the
+ * strings applied over its section (as `econtext -o`), may be NULL. A name the config
+ * does not define is an ad hoc context when overrides include "transport=...". Blocks until the
  * context is ready or timeout_ms (<= 0: the context's own connect timeout) passes. */
 EC_API int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
                               int timeout_ms, ec_context **out, struct ec_error *err);

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+# A hostile "python" for tests: started by the master in place of an interpreter, it
+# reads the boot stream, takes the key from it (as any real context could), says
+# ECREADY and a valid HELLO, then misbehaves as $EC_HOSTILE_MODE says, to show that
+# the master refuses it with a clear error and survives.
+import hmac, hashlib, os, re, struct, sys, time, zlib
+
+def read_exact(n):
+    b = b""
+    while len(b) < n:
+        c = os.read(0, n - len(b))
+        if not c:
+            sys.exit(1)
+        b += c
+    return b
+
+src = zlib.decompress(read_exact(int(read_exact(10))), -15)
+key = bytes.fromhex(re.search(rb"'key': '([0-9a-f]{64})'", src).group(1).decode())
+cid = int(re.search(rb"'context_id': (\d+)", src).group(1))
+mode = os.environ.get("EC_HOSTILE_MODE", "")
+seq = {"C": 0, "M": 0}
+
+def frame(handle, payload, reply_to=0, dst=0, src_id=None, bad_mac=False, seqno=None):
+    hdr = struct.pack(">IIIII", dst, cid if src_id is None else src_id, handle, reply_to, len(payload))
+    n = seq["C"] if seqno is None else seqno
+    mac = hmac.new(key, b"C" + struct.pack(">Q", n) + hdr + payload, hashlib.sha256).digest()
+    if seqno is None:
+        seq["C"] += 1
+    if bad_mac:
+        mac = bytes([mac[0] ^ 1]) + mac[1:]
+    return hdr + payload + mac
+
+def read_frame():
+    hdr = read_exact(20)
+    dst, s, handle, reply_to, length = struct.unpack(">IIIII", hdr)
+    read_exact(length + 32)
+    return handle, reply_to
+
+hello = b"\x80\x02}q\x00(X\x07\x00\x00\x00versionq\x01X\x05\x00\x00\x003.0.0q\x02X\x03\x00\x00\x00pidq\x03M\xd2\x04u."
+os.write(1, b"ECREADY\n")
+if mode == "badmac-hello":
+    os.write(1, frame(1, hello, bad_mac=True))
+    time.sleep(30)
+    sys.exit(0)
+first = frame(1, hello)
+os.write(1, first)
+handle, reply_to = read_frame()  # the CALL
+if mode == "badmac":
+    os.write(1, frame(reply_to, b"\x80\x02N.", bad_mac=True))
+elif mode == "replay":
+    os.write(1, first)
+elif mode == "oversize":
+    os.write(1, struct.pack(">IIIII", 0, cid, reply_to, 0, 0xFFFFFFF0))
+elif mode == "unknown-handle":
+    os.write(1, frame(77, b"\x80\x02N."))
+elif mode == "wrong-source":
+    os.write(1, frame(reply_to, b"\x80\x02N.", src_id=cid + 5))
+elif mode == "evil-pickle":
+    os.write(1, frame(reply_to, b"cos\nsystem\n(S'echo pwned'\ntR."))
+elif mode == "truncated-pickle":
+    os.write(1, frame(reply_to, b"\x80\x02]q\x00(K\x01K\x02"))
+# Stay until the master closes the stream.
+while os.read(0, 65536):
+    pass
