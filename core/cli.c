@@ -192,8 +192,9 @@ int main(int argc, char **argv)
 	const char **modpath = calloc((size_t)argc + 1, sizeof(char *));
 	size_t no = 0, nm = 0;
 	int level = 0, timeout_ms = 0, opt;
+	int code = EXIT_OTHER;
 	if (!overrides || !modpath)
-		return EXIT_OTHER;
+		goto out;
 	/* '+': stop at the first non-option (the command); its arguments may start with '-'. */
 	while ((opt = getopt_long(argc, argv, "+c:o:m:vqh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -203,7 +204,7 @@ int main(int argc, char **argv)
 		case 'o':
 			if (!strchr(optarg, '=')) {
 				fprintf(stderr, "econtext: -o takes KEY=VALUE, not '%s'\n", optarg);
-				return EXIT_USAGE;
+				{ code = EXIT_USAGE; goto out; }
 			}
 			overrides[no++] = optarg;
 			break;
@@ -222,7 +223,7 @@ int main(int argc, char **argv)
 			if (*end || s <= 0 || s > 86400 * 365) {
 				fprintf(stderr, "econtext: --timeout takes a positive number of seconds, not '%s'\n",
 				        optarg);
-				return EXIT_USAGE;
+				{ code = EXIT_USAGE; goto out; }
 			}
 			timeout_ms = (int)(s * 1000 + 0.5);
 			if (!timeout_ms)
@@ -231,24 +232,24 @@ int main(int argc, char **argv)
 		}
 		case 'h':
 			usage(stdout);
-			return 0;
+			{ code = 0; goto out; }
 		case 'V':
 			printf("econtext %s\n", ec_version());
-			return 0;
+			{ code = 0; goto out; }
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			{ code = EXIT_USAGE; goto out; }
 		}
 	}
 	if (optind + 2 > argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		{ code = EXIT_USAGE; goto out; }
 	}
 	const char *cmd = argv[optind], *ctxname = argv[optind + 1];
 	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0) {
 		fprintf(stderr, "econtext: unknown command '%s'\n", cmd);
 		usage(stderr);
-		return EXIT_USAGE;
+		{ code = EXIT_USAGE; goto out; }
 	}
 	struct ec_master_options mo = {
 		.size = sizeof(mo),
@@ -261,14 +262,15 @@ int main(int argc, char **argv)
 	int rc = ec_master_new(&mo, &m, &err);
 	if (rc) {
 		print_error(&err);
-		return rc == EC_ENOMEM ? EXIT_OTHER : EXIT_CONFIG; /* config, plugins */
+		code = rc == EC_ENOMEM ? EXIT_OTHER : EXIT_CONFIG; /* config, plugins */
+		goto out;
 	}
-	int code;
 	if (strcmp(cmd, "call") == 0)
 		code = cmd_call(m, ctxname, overrides, timeout_ms, argc - optind - 2, argv + optind + 2);
 	else
 		code = cmd_ping(m, ctxname, overrides, timeout_ms);
 	ec_master_free(m);
+out:
 	free(overrides);
 	free(modpath);
 	fflush(stdout);
