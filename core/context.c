@@ -176,6 +176,12 @@ static int do_write(struct ec_context *ctx, struct ec_error *err)
 		                                     &ctx->ps, err);
 		if (n == EC_EAGAIN)
 			return 0;
+		if (n < 0 && ctx->state < EC_CTX_READY) {
+			/* The command went away while we wrote its payload: what it printed
+			 * (read until end of stream) is a better error than EPIPE. */
+			ctx->wbuf.len = 0;
+			return 0;
+		}
 		if (n < 0)
 			return (int)n;
 		ec__buf_consume(&ctx->wbuf, (size_t)n);
