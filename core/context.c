@@ -186,6 +186,7 @@ static int do_write(struct ec_context *ctx, struct ec_error *err)
 			return (int)n;
 		ec__buf_consume(&ctx->wbuf, (size_t)n);
 	}
+	ec__buf_free(&ctx->wbuf); /* all written: hold nothing while idle */
 	return 0;
 }
 
@@ -447,8 +448,11 @@ void ec__context_on_io(struct ec_context *ctx, int events)
 			return;
 		}
 		if ((size_t)n < READ_CHUNK / 2)
-			return;
+			break;
 	}
+	/* An idle context holds no read buffer: memory grows with traffic, not the fleet. */
+	if (ctx->rbuf.len == 0)
+		ec__buf_free(&ctx->rbuf);
 }
 
 /* ---- application side -------------------------------------------------------- */
