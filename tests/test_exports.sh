@@ -26,5 +26,10 @@ for h in econtext.h econtext/errors.h econtext/plugin.h econtext/codec.h econtex
 	fi
 done
 rm -f /tmp/ec_hdr_$$.*
+# docs/errors.md lists every code of EC_ERRNO_MAP with its value and description.
+missing=$(sed -n 's/.*XX(\([A-Z]*\), \(-[0-9]*\), "\(.*\)").*/| EC_\1 | \2 | \3 |/p' \
+	"$srcdir/core/include/econtext/errors.h" | while IFS= read -r row; do
+	grep -qxF "$row" "$srcdir/docs/errors.md" || echo "$row"; done)
+[ -z "$missing" ] && ok "docs/errors.md matches EC_ERRNO_MAP" || bad "docs/errors.md lacks: $missing"
 echo "RESULT: $pass passed, $fail failed, 0 skipped"
 [ "$fail" = 0 ]
