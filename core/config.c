@@ -122,7 +122,7 @@ static int cfg_error(struct ec_error *err, int code, const char *where, const ch
 static const char *show(const char *s, char buf[64])
 {
 	size_t i = 0;
-	for (; s[i] && i < 48; i++)
+	for (; i < 48 && s[i]; i++)
 		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
 	if (s[i]) {
 		memcpy(buf + i, "...", 4);
