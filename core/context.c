@@ -18,6 +18,7 @@
 #include "econtext/codec.h"
 #include "error.h"
 #include "payload.h"
+#include "transport.h"
 #include "value.h"
 
 #define READY_MARKER "ECREADY\n"
@@ -62,9 +63,9 @@ static int boot_output(struct ec_context *ctx, const char *s, size_t n, struct e
 			ctx->boot_line[ctx->boot_line_len] = '\0';
 			ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext.boot", ctx->name, "%s: %s",
 			        ctx->name, ctx->boot_line);
-			if (ctx->transport.ops->on_boot_output) {
-				int rc = ctx->transport.ops->on_boot_output(
-					ctx->transport.inst, ctx->boot_line, ctx->boot_line_len, err);
+			if (ctx->transport->ops->on_boot_output) {
+				int rc = ctx->transport->ops->on_boot_output(
+					ctx->transport->inst, ctx->boot_line, ctx->boot_line_len, err);
 				if (rc)
 					return rc;
 			}
@@ -72,9 +73,9 @@ static int boot_output(struct ec_context *ctx, const char *s, size_t n, struct e
 		}
 	}
 	/* A prompt has no newline: offer the partial line too. */
-	if (ctx->boot_line_len && ctx->transport.ops->on_boot_output) {
+	if (ctx->boot_line_len && ctx->transport->ops->on_boot_output) {
 		ctx->boot_line[ctx->boot_line_len] = '\0';
-		return ctx->transport.ops->on_boot_output(ctx->transport.inst, ctx->boot_line,
+		return ctx->transport->ops->on_boot_output(ctx->transport->inst, ctx->boot_line,
 		                                          ctx->boot_line_len, err);
 	}
 	return 0;
@@ -109,8 +110,7 @@ void ec__context_die(struct ec_context *ctx, const struct ec_error *why, int gra
 			        ctx->name, why->msg);
 	}
 	ctx->state = EC_CTX_DEAD;
-	if (ctx->transport.ops)
-		ctx->transport.ops->close(ctx->transport.inst, grace_ms);
+	ec__transport_stack_close(ctx->transport, grace_ms);
 	fail_calls(ctx, why);
 	for (struct ec_msg *q = ctx->outq; q;) {
 		struct ec_msg *next = q->next;
@@ -172,7 +172,7 @@ static int flush_queue(struct ec_context *ctx, struct ec_error *err)
 static int do_write(struct ec_context *ctx, struct ec_error *err)
 {
 	while (ctx->wbuf.len) {
-		ssize_t n = ctx->transport.ops->send(ctx->transport.inst, ctx->wbuf.data, ctx->wbuf.len,
+		ssize_t n = ctx->transport->ops->send(ctx->transport->inst, ctx->wbuf.data, ctx->wbuf.len,
 		                                     &ctx->ps, err);
 		if (n == EC_EAGAIN)
 			return 0;
@@ -201,7 +201,7 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 		ctx->started_ms = now;
 	}
 	if (ctx->state == EC_CTX_STARTING) {
-		int rc = ctx->transport.ops->start(ctx->transport.inst, &ctx->argv, &ctx->ps, &err);
+		int rc = ctx->transport->ops->start(ctx->transport->inst, &ctx->argv, &ctx->ps, &err);
 		if (rc == 0) {
 			ctx->state = EC_CTX_BOOTING;
 		} else if (rc != EC_EAGAIN) {
@@ -246,7 +246,7 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 		*ps = ctx->ps;
 		return;
 	}
-	ctx->transport.ops->pollset(ctx->transport.inst, ps);
+	ctx->transport->ops->pollset(ctx->transport->inst, ps);
 	ps->events = EC_POLL_IN | (ctx->wbuf.len ? EC_POLL_OUT : 0);
 }
 
@@ -420,7 +420,7 @@ void ec__context_on_io(struct ec_context *ctx, int events)
 			ec__context_die(ctx, &err, 0);
 			return;
 		}
-		ssize_t n = ctx->transport.ops->recv(ctx->transport.inst, ctx->rbuf.data + ctx->rbuf.len,
+		ssize_t n = ctx->transport->ops->recv(ctx->transport->inst, ctx->rbuf.data + ctx->rbuf.len,
 		                                     ctx->rbuf.cap - ctx->rbuf.len, &ctx->ps, &err);
 		if (n == EC_EAGAIN)
 			return;
@@ -465,8 +465,7 @@ static void context_free(struct ec_context *ctx)
 			*pp = ctx->master_next;
 			break;
 		}
-	if (ctx->transport.ops)
-		ctx->transport.ops->destroy(ctx->transport.inst);
+	ec__transport_stack_free(ctx->transport);
 	ec__argv_free(&ctx->argv);
 	ec__cfg_free(ctx->cfg);
 	pthread_cond_destroy(&ctx->cond);
@@ -590,31 +589,18 @@ static int context_create(ec_master *m, const char *name, const char *const *ove
 	if (rc && err && !err->code)
 		ec__error_set(err, EC_ECONFIG, ec__cfg_where(ctx->cfg, NULL),
 		              "context '%s' has no transport", name);
+	const struct ec_loaded_plugin *tp = NULL;
 	if (!rc)
-		rc = ec__plugins_get(&m->plugins, transport, EC_PLUGIN_TRANSPORT,
-		                     &ctx->transport_plugin, err);
+		rc = ec__plugins_get(&m->plugins, transport, EC_PLUGIN_TRANSPORT, &tp, err);
 	if (!rc)
-		rc = ec__cfg_validate(ctx->cfg, ctx->transport_plugin->desc->params, transport, err);
+		rc = ec__cfg_validate(ctx->cfg, tp->desc->params, transport, err);
 	const char *python = NULL;
 	if (!rc)
 		rc = ec__cfg_str(ctx->cfg, "python", &python);
 	if (!rc)
 		rc = ec__payload_argv(python, &ctx->argv, err);
-	if (!rc) {
-		const struct ec_transport_ops *ops = ctx->transport_plugin->desc->ops;
-		struct ec_transport_info info = {
-			.context_name = ctx->name,
-			.host = &m->host.pub,
-			.below = NULL,
-		};
-		rc = ops->create(ctx->transport_plugin->state, ctx->cfg, &info, &ctx->transport.inst, err);
-		if (!rc) {
-			ctx->transport.ops = ops;
-			ctx->transport.name = ctx->transport_plugin->desc->name;
-			if (ops->wrap_argv)
-				rc = ops->wrap_argv(ctx->transport.inst, &ctx->argv, err);
-		}
-	}
+	if (!rc)
+		rc = ec__transport_stack_new(m, ctx->name, ctx->cfg, &ctx->argv, &ctx->transport, err);
 	return rc;
 }
 

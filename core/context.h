@@ -60,8 +60,7 @@ struct ec_context {
 	char *name;
 	unsigned id;
 	struct ec_cfg *cfg; /* private copy with overrides applied */
-	struct ec_transport transport;
-	const struct ec_loaded_plugin *transport_plugin;
+	struct ec_transport *transport; /* top of the stack (core/transport.h) */
 	struct ec_argv argv;
 
 	/* Broker-owned stream state. */

@@ -67,6 +67,9 @@ run 3 "unknown transport" "$ec" -c "$tmp/c1.yaml" call a os.getpid &&
 printf 'codec: pickle\ncontexts:\n  a:\n    transport: local\n    bogus: 1\n' >"$tmp/c2.yaml"
 run 3 "unknown key in config" "$ec" -c "$tmp/c2.yaml" call a os.getpid &&
 	expect_err "c2.yaml:5:5" "location of the bad key"
+printf 'contexts:\n  a:\n    transport: local\n  b:\n    transport: local\n    via: a\n' >"$tmp/c5.yaml"
+run 3 "local cannot run via another context" "$ec" -c "$tmp/c5.yaml" call b os.getpid &&
+	expect_err "c5.yaml:6:5: context 'b': the local transport cannot run via another context" "via refused with location"
 printf 'contexts: [\n' >"$tmp/c3.yaml"
 run 3 "YAML syntax error" "$ec" -c "$tmp/c3.yaml" call a os.getpid && expect_err "c3.yaml:" "file named"
 run 3 "missing config file" "$ec" -c "$tmp/none.yaml" call local os.getpid && expect_err "none.yaml" "file named"
