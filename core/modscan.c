@@ -238,7 +238,7 @@ int ec__modscan(const char *src, size_t len, const char *pkg, char ***out, size_
 			continue;
 		}
 		/* from [.]*[dotted] import names */
-		int level = 0;
+		int level = 0, ok = 1;
 		t = next(&L);
 		while (t == T_DOT) {
 			level++;
@@ -248,31 +248,26 @@ int ec__modscan(const char *src, size_t len, const char *pkg, char ***out, size_
 		buf[0] = '\0';
 		if (level) {
 			/* The base: pkg less (level - 1) trailing components. */
-			if (!pkg || !*pkg) {
-				t = dotted(&L, t, buf, sizeof(buf), &n); /* nothing to anchor it */
-				continue;
-			}
-			snprintf(buf, sizeof(buf), "%s", pkg);
+			snprintf(buf, sizeof(buf), "%s", pkg ? pkg : "");
 			n = strlen(buf);
-			for (int i = 1; i < level; i++) {
+			for (int i = 1; i < level && n; i++) {
 				char *dot = strrchr(buf, '.');
 				n = dot ? (size_t)(dot - buf) : 0;
 				buf[n] = '\0';
 			}
-			if (!n)
-				continue; /* beyond the top-level package */
-			t = dotted(&L, t, buf, sizeof(buf), &n);
-			add_dotted(&ns, buf, n);
-		} else {
-			if (t == T_NAME && is_kw(&L, "import"))
-				continue; /* "from import": not Python */
-			t = dotted(&L, t, buf, sizeof(buf), &n);
-			if (!n)
-				continue;
-			add_absolute(&ns, pkg, buf, n);
+			ok = n > 0; /* no anchor, or beyond the top-level package */
 		}
-		if (t != T_NAME || !is_kw(&L, "import"))
-			continue; /* raise X from Y, yield from Y */
+		t = dotted(&L, t, buf, sizeof(buf), &n);
+		if (t != T_NAME || !is_kw(&L, "import") || !ok || !n) {
+			/* raise X from Y, yield from Y, or nothing to anchor to. */
+			while (t != T_EOL && t != T_END)
+				t = next(&L);
+			continue;
+		}
+		if (level)
+			add_dotted(&ns, buf, n);
+		else
+			add_absolute(&ns, pkg, buf, n);
 		t = next(&L);
 		if (t == T_LPAR)
 			t = next(&L);

@@ -455,10 +455,14 @@ int ec__modsrv_new(const char *const *dirs, const char *script, struct ec_modsrv
 		*strrchr(scriptdir, '/') = '\0';
 		extra = scriptdir[0] ? scriptdir : "/";
 	}
-	for (size_t i = 0; (dirs && dirs[i]) || extra; i++) {
-		const char *d = dirs && dirs[i] ? dirs[i] : extra;
-		if (d == extra)
-			extra = NULL;
+	const char *all[MAX_DIRS + 2];
+	size_t nall = 0;
+	for (size_t i = 0; dirs && dirs[i] && nall < MAX_DIRS; i++)
+		all[nall++] = dirs[i];
+	if (extra)
+		all[nall++] = extra;
+	for (size_t i = 0; i < nall; i++) {
+		const char *d = all[i];
 		if (s->ndirs == MAX_DIRS || !realpath(d, real) || !is_dir(real))
 			continue; /* a missing directory serves nothing */
 		int dup = 0;
@@ -484,8 +488,6 @@ int ec__modsrv_new(const char *const *dirs, const char *script, struct ec_modsrv
 			return ec__error_set(err, EC_ENOMEM, NULL, "out of memory");
 		}
 		s->ndirs++;
-		if (!dirs || !dirs[i])
-			break;
 	}
 	*out = s;
 	return 0;
