@@ -660,7 +660,8 @@ class _Importer(object):
 
     def get_source(self, name):
         import zlib
-        return zlib.decompress(self.mods[name][2]).decode("utf-8", "replace")
+        src = zlib.decompress(self.mods[name][2])
+        return src.decode("utf-8", "replace") if PY3 else src
 
     def get_filename(self, name):
         return self.mods[name][0]

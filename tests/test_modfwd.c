@@ -242,10 +242,15 @@ static void test_traceback(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r->u.err.type, "ValueError"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r->u.err.traceback, "master:/"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(r->u.err.traceback, "fwdpkg/boom.py\", line 3, in fail"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->u.err.traceback, "fwdpkg/boom.py\", line 4, in fail"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r->u.err.traceback, "raise ValueError('forwarded failure %d' % x)"));
 	if (!strstr(r->u.err.traceback, "raise ValueError"))
 		fprintf(stderr, "%s\n", r->u.err.traceback);
+	ec_value_free(r);
+	/* A UTF-8 source line (with its PEP 263 declaration for 2.7). */
+	r = call("fwdpkg.boom", "fail_unicode", NULL, &rc);
+	CU_ASSERT_EQUAL(rc, EC_EREMOTE);
+	CU_ASSERT(r && strstr(r->u.err.traceback, "raise KeyError('k')  # non-ASCII source: caf\xc3\xa9"));
 	ec_value_free(r);
 }
 
