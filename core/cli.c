@@ -22,9 +22,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: econtext [OPTIONS] call CONTEXT MODULE.FUNC [ARG...]\n"
+	        "       econtext [OPTIONS] call CONTEXT ./SCRIPT.py:FUNC [ARG...]\n"
 	        "       econtext [OPTIONS] ping CONTEXT\n"
 	        "       econtext --version\n"
 	        "\n"
+	        "A SCRIPT is served to the context as a module (its __main__ block does not run).\n"
 	        "ARG is a JSON value where it parses as one, else a string; NAME=VALUE is a\n"
 	        "keyword argument. The result is printed as one line of JSON.\n"
 	        "\n"
@@ -70,6 +72,15 @@ static void print_error(const struct ec_error *err)
 		fprintf(stderr, "econtext: %s\n", err->msg);
 }
 
+/* "path/to/script.py:func": the length of the path, or 0 if target is not one. */
+static size_t script_target(const char *target)
+{
+	const char *colon = strrchr(target, ':');
+	if (!colon || colon - target < 4 || !colon[1] || strncmp(colon - 3, ".py", 3) != 0)
+		return 0;
+	return (size_t)(colon - target);
+}
+
 /* JSON if it parses, else the text itself. */
 static ec_value *parse_arg(const char *text)
 {
@@ -103,11 +114,14 @@ static int cmd_call(ec_master *m, const char *ctxname, const char *const *overri
 	}
 	const char *target = argv[0];
 	const char *dot = strrchr(target, '.');
-	if (!dot || dot == target || !dot[1]) {
-		fprintf(stderr, "econtext: '%s' is not MODULE.FUNC\n", target);
+	size_t script = script_target(target);
+	if (script)
+		dot = target + script; /* the ':' */
+	else if (!dot || dot == target || !dot[1]) {
+		fprintf(stderr, "econtext: '%s' is not MODULE.FUNC or SCRIPT.py:FUNC\n", target);
 		return EXIT_USAGE;
 	}
-	char *module = strndup(target, (size_t)(dot - target));
+	char *module = script ? strdup("__econtext_script__") : strndup(target, (size_t)(dot - target));
 	ec_value *args = ec_value_new(EC_T_TUPLE), *kwargs = ec_value_new(EC_T_DICT);
 	int code = 0;
 	if (!module || !args || !kwargs) {
@@ -145,8 +159,8 @@ static int cmd_call(ec_master *m, const char *ctxname, const char *const *overri
 		if (!result->u.err.traceback[0] ||
 		    result->u.err.traceback[strlen(result->u.err.traceback) - 1] != '\n')
 			fputc('\n', stderr);
-		fprintf(stderr, "econtext: %s.%s in context '%s' raised %s: %s\n", module, dot + 1,
-		        ctxname, result->u.err.type, result->u.err.message);
+		fprintf(stderr, "econtext: %s in context '%s' raised %s: %s\n", target, ctxname,
+		        result->u.err.type, result->u.err.message);
 		code = EXIT_REMOTE;
 	} else {
 		print_error(&err);
@@ -251,15 +265,20 @@ int main(int argc, char **argv)
 		usage(stderr);
 		{ code = EXIT_USAGE; goto out; }
 	}
+	char *script = NULL;
+	if (strcmp(cmd, "call") == 0 && optind + 2 < argc && script_target(argv[optind + 2]))
+		script = strndup(argv[optind + 2], script_target(argv[optind + 2]));
 	struct ec_master_options mo = {
 		.size = sizeof(mo),
 		.config_path = config,
 		.module_path = modpath,
 		.log_level = level,
+		.script = script,
 	};
 	struct ec_error err = {0};
 	ec_master *m = NULL;
 	int rc = ec_master_new(&mo, &m, &err);
+	free(script);
 	if (rc) {
 		print_error(&err);
 		code = rc == EC_ENOMEM ? EXIT_OTHER : EXIT_CONFIG; /* config, plugins */

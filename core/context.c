@@ -17,6 +17,7 @@
 #include "context.h"
 #include "econtext/codec.h"
 #include "error.h"
+#include "modules.h"
 #include "payload.h"
 #include "transport.h"
 #include "value.h"
@@ -110,6 +111,7 @@ void ec__context_die(struct ec_context *ctx, const struct ec_error *why, int gra
 			        ctx->name, why->msg);
 	}
 	ctx->state = EC_CTX_DEAD;
+	ec__modsrv_forget(ctx->m->modules, ctx->id);
 	ec__transport_stack_close(ctx->transport, grace_ms);
 	fail_calls(ctx, why);
 	for (struct ec_msg *q = ctx->outq; q;) {
@@ -356,6 +358,8 @@ static int on_frame(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 	}
 	if (h->handle == EC_HANDLE_LOG)
 		return on_log(ctx, h, p, err);
+	if (h->handle == EC_HANDLE_GET_MODULE)
+		return ec__modules_on_get(ctx, h, p, err);
 	if (h->handle >= EC_HANDLE_FIRST_REPLY)
 		return on_reply(ctx, h, p, err);
 	return ec__error_set(err, EC_EPROTO, ctx->name,
@@ -631,6 +635,7 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		.max_message = m->max_message,
 		.codec = codec_ops(m)->remote_name,
 		.context_id = id,
+		.modules = ctx->m->modules,
 	};
 	rc = rc ? ec__error_set(err, rc, name, "out of memory") : ec__payload_stream(&pc, &ctx->wbuf, err);
 	OPENSSL_cleanse(key, sizeof(key));

@@ -1,6 +1,7 @@
 /* master.c: creating and freeing the master: config, logger, plugins, codec, broker. */
 #include "ecbuild.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 #include "broker.h"
 #include "context.h"
 #include "error.h"
+#include "modules.h"
 
 long long ec__now_ms(void)
 {
@@ -44,6 +46,23 @@ static int plugins_setup(ec_master *m, const struct ec_master_options *o, struct
 	int rc = ec__plugins_init(&m->plugins, dirs, &m->host.pub, err);
 	free(hold);
 	return rc;
+}
+
+/* The module path: the options' directories (`-m`), then the config's module_path. */
+static int modules_setup(ec_master *m, const struct ec_master_options *o, struct ec_error *err)
+{
+	const char *dirs[129];
+	size_t n = 0;
+	for (size_t i = 0; o && o->module_path && o->module_path[i] && n < 64; i++)
+		dirs[n++] = o->module_path[i];
+	const char *const *cfgdirs = ec__config_module_path(m->config);
+	for (size_t i = 0; cfgdirs && cfgdirs[i] && n < 128; i++)
+		dirs[n++] = cfgdirs[i];
+	dirs[n] = NULL;
+	const char *script = o && o->size >= offsetof(struct ec_master_options, script) + sizeof(o->script)
+	                         ? o->script
+	                         : NULL;
+	return ec__modsrv_new(dirs, script, &m->modules, err);
 }
 
 int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_error *err)
@@ -94,12 +113,16 @@ int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_
 		if (rc)
 			goto fail;
 	}
+	rc = modules_setup(m, o, err);
+	if (rc)
+		goto fail;
 	rc = ec__broker_start(m, &m->broker, err);
 	if (rc)
 		goto fail;
 	*out = m;
 	return 0;
 fail:
+	ec__modsrv_free(m->modules);
 	ec__plugins_close(&m->plugins);
 	ec__config_free(m->config);
 	pthread_mutex_destroy(&m->lock);
@@ -126,6 +149,7 @@ void ec_master_free(ec_master *m)
 		ec_context_shutdown(c, 3000, NULL);
 	}
 	ec__broker_stop(m->broker);
+	ec__modsrv_free(m->modules);
 	ec__plugins_close(&m->plugins);
 	ec__config_free(m->config);
 	pthread_mutex_destroy(&m->lock);

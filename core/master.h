@@ -10,6 +10,7 @@
 #include "plugin.h"
 
 struct ec_broker;
+struct ec_modsrv;
 
 struct ec_master {
 	/* One lock guards every piece of state shared by the broker and the application
@@ -21,6 +22,7 @@ struct ec_master {
 	struct ec_plugins plugins;
 	const struct ec_loaded_plugin *codec;
 	struct ec_broker *broker;
+	struct ec_modsrv *modules; /* the module server: config module_path, then options */
 	unsigned next_context_id;
 	size_t max_message;
 	struct ec_context *contexts; /* every handle not yet freed, under lock */

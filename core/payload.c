@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "error.h"
+#include "modules.h"
 #include "payload.h"
 
 int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err)
@@ -56,6 +57,36 @@ static int put_pystr(struct ec_buf *b, const char *s)
 	return rc ? rc : ec__buf_append(b, "'.decode('utf-8')", 17);
 }
 
+/* 'modules': the top-level names the module server offers, space-separated; absent
+ * when there is no module path (the context then installs no importer), True when
+ * the list is too long to send (the context asks for any name). */
+static int put_modules(struct ec_buf *line, struct ec_modsrv *srv)
+{
+	char **names = NULL;
+	size_t n = 0;
+	if (!ec__modsrv_ndirs(srv))
+		return 0;
+	if (ec__modsrv_toplevel(srv, &names, &n, NULL))
+		return EC_ENOMEM;
+	struct ec_buf text;
+	ec__buf_init(&text);
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = i ? ec__buf_append(&text, " ", 1) : 0;
+		rc = rc ? rc : ec__buf_append(&text, names[i], strlen(names[i]));
+	}
+	rc = rc ? rc : ec__buf_append(&text, "", 1);
+	ec__strv_free(names);
+	if (!rc && text.len > 65536)
+		rc = ec__buf_append(line, ", 'modules': True", 17);
+	else if (!rc) {
+		rc = ec__buf_append(line, ", 'modules': ", 13);
+		rc = rc ? rc : put_pystr(line, (const char *)text.data);
+	}
+	ec__buf_free(&text);
+	return rc;
+}
+
 static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 {
 	char user[256] = "?", host[256] = "?", tmp[160];
@@ -84,6 +115,7 @@ static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 	rc = rc ? rc : put_pystr(line, cfg->codec);
 	rc = rc ? rc : ec__buf_append(line, ", 'argv0': ", 11);
 	rc = rc ? rc : put_pystr(line, argv0);
+	rc = rc ? rc : put_modules(line, cfg->modules);
 	rc = rc ? rc : ec__buf_append(line, "})\n", 3);
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return rc;

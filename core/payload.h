@@ -14,6 +14,8 @@ extern const size_t ec__payload_deflate_len;
 extern const size_t ec__payload_source_len;
 extern const char ec__payload_first_stage[];
 
+struct ec_modsrv;
+
 struct ec_payload_config {
 	const char *name;            /* context name */
 	const unsigned char *key;    /* 32 bytes */
@@ -21,6 +23,7 @@ struct ec_payload_config {
 	size_t max_message;
 	const char *codec;
 	unsigned context_id;
+	struct ec_modsrv *modules; /* its top-level names go in the config, may be NULL */
 };
 
 /* argv = { python, "-c", first stage, NULL }. Free with ec__argv_free. */

@@ -592,6 +592,137 @@ class _LoggingHook(object):
         return module
 
 
+# ---- module forwarder (docs/protocol.md section 3: GET_MODULE, LOAD_MODULE) --------
+class _Importer(object):
+    """sys.meta_path entry that imports the master's modules. It asks only for names
+    the master offers (its top-level names from the config, then the children of the
+    packages it sent), and only when the interpreter cannot import them itself: on
+    3.x it sits at the end of meta_path, on 2.7 it probes with imp.find_module. The
+    main thread blocks on a lock that the broker thread releases on LOAD_MODULE."""
+
+    def __init__(self, top):
+        self.top = top              # frozenset of top-level names, None: any name
+        self.mods = {}              # name -> (filename, children, zsource, error)
+        self.lock = thread.allocate_lock()
+        self.waits = {}
+        self.gets = 0               # GET_MODULE round trips
+
+    def stats(self):
+        return {u"gets": self.gets, u"modules": len(self.mods)}
+
+    def _offered(self, name):
+        head, _, tail = name.rpartition(".")
+        if not head:
+            return self.top is None or name in self.top
+        e = self.mods.get(head)
+        return bool(e and e[1] and tail in e[1] and
+                    getattr(sys.modules.get(head), "__loader__", None) is self)
+
+    def _get(self, name):
+        e = self.mods.get(name)
+        if e is None:
+            with self.lock:
+                e = self.mods.get(name)
+                w = self.waits.get(name)
+                ask = e is None and w is None
+                if ask:
+                    w = self.waits[name] = thread.allocate_lock()
+                    w.acquire()
+            if e is None:
+                if ask:
+                    self.gets += 1
+                    if not PY3:
+                        _keyed_state(True)      # the broker must not import under our import lock
+                    send(GET_MODULE, _text(name))
+                w.acquire()
+                w.release()
+                e = self.mods[name]
+        return e
+
+    def _check(self, name, e):
+        if e[3]:
+            raise ImportError("cannot forward %s: %s" % (name, e[3]))
+        return e[0]
+
+    def on_load(self, handle, reply_to, payload):
+        name, entries = loads(payload)
+        with self.lock:
+            for e in entries:
+                n, f = e[0], e[1]
+                if not PY3:
+                    n = str(n)
+                    f = f and f.encode("utf-8")
+                if n not in self.mods:
+                    self.mods[n] = (f and "master:" + f, e[2] and frozenset(e[2]), e[3], e[4])
+            done = [self.waits.pop(n) for n in list(self.waits) if n in self.mods]
+        for w in done:
+            w.release()
+
+    def get_source(self, name):
+        import zlib
+        src = zlib.decompress(self.mods[name][2])
+        return src.decode("utf-8", "replace") if PY3 else src
+
+    def get_filename(self, name):
+        return self.mods[name][0]
+
+    def is_package(self, name):
+        return self.mods[name][1] is not None
+
+    def find_spec(self, name, path=None, target=None):
+        e = self._offered(name) and self._get(name)
+        if e and self._check(name, e):
+            spec = sys.modules["_frozen_importlib"].ModuleSpec(
+                name, self, origin=e[0], is_package=e[1] is not None)
+            spec.has_location = True
+            return spec
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        import zlib
+        name = module.__name__
+        e = self.mods[name]
+        try:
+            code = compile(zlib.decompress(e[2]), e[0], "exec", 0, True)
+        except (SyntaxError, ValueError, TypeError):
+            msg = "cannot forward %s: %s" % (name, sys.exc_info()[1])
+            send(LOG, (u"econtext", 40, _text(msg)))
+            raise ImportError(msg)
+        exec(code, module.__dict__)
+
+    def find_module(self, name, path=None):
+        if self._offered(name):
+            import imp
+            try:
+                f = imp.find_module(name.rpartition(".")[2], path)[0]
+            except ImportError:
+                e = self._get(name)
+                return (e[0] or e[3]) and self
+            if f:
+                f.close()
+
+    def load_module(self, name):
+        e = self.mods[name]
+        self._check(name, e)
+        m = sys.modules.get(name)
+        if m is None:
+            m = sys.modules[name] = type(sys)(name)
+        m.__file__ = e[0]
+        m.__loader__ = self
+        m.__package__ = name.rpartition(".")[0]
+        if e[1] is not None:
+            m.__path__ = []
+            m.__package__ = name
+        try:
+            self.exec_module(m)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        return sys.modules[name]
+
+
 # ---- start-up ---------------------------------------------------------------------
 def _cloexec(fd):
     if PY3:
@@ -660,6 +791,11 @@ def _ec_main(config):
         _install_logging(sys.modules["logging"])
     else:
         sys.meta_path.insert(0, _LoggingHook())
+    mods = config.get("modules")
+    if mods is not None:
+        imp = _econtext.importer = _Importer(None if mods is True else frozenset(mods.split()))
+        handlers[LOAD_MODULE] = imp.on_load
+        sys.meta_path.insert(len(sys.meta_path) if PY3 else 0, imp)
     hello = {
         u"version": _text("%d.%d.%d" % sys.version_info[:3]),
         u"pid": posix.getpid(),

@@ -60,6 +60,17 @@ run 4 "a command that prints and exits" "$ec" -o python=/bin/echo call local os.
 run 0 "ad hoc context from -o transport=" "$ec" -o transport=local -o "python=$py" call adhoc1 platform.python_version &&
 	expect_out "^\"$ver\"\$" "ad hoc context works"
 run 3 "unknown context" "$ec" call nosuch os.getpid && expect_err "no context named 'nosuch'" "names the context"
+srcdir=${EC_TEST_SRCDIR:-.}
+data="$srcdir/tests/data/modfwd"
+run 0 "-m DIR: a package served from the master" "$ec" -m "$data" -o "python=$py" call local fwdpkg.lazy.sibling_value &&
+	expect_out '^42$' "forwarded package result"
+run 0 "script.py:func runs func, not the main block" "$ec" -o "python=$py" call local "$data/script.py:main" 5 &&
+	expect_out '^\["__econtext_script__", 10\]$' "script served as __econtext_script__"
+run 1 "a remote exception in forwarded code" "$ec" -m "$data" -o "python=$py" call local fwdpkg.boom.fail &&
+	expect_err "raise ValueError('forwarded failure" "traceback shows the forwarded source line"
+run 3 "a missing script" "$ec" -o "python=$py" call local "$tmp/nope.py:main" &&
+	expect_err "cannot open the script" "names the script"
+
 run 3 "unknown override key" "$ec" -o pythn=x call local os.getpid && expect_err "pythn" "names the key"
 printf 'contexts:\n  a:\n    transport: nosuch\n' >"$tmp/c1.yaml"
 run 3 "unknown transport" "$ec" -c "$tmp/c1.yaml" call a os.getpid &&

@@ -156,6 +156,10 @@ struct ec_master_options {
 	/* Plugin directories searched before the config's and the built-in one,
 	 * ':'-separated; NULL: $EC_PLUGIN_PATH. */
 	const char *plugin_path;
+	/* A Python source file served to contexts as the module `__econtext_script__`
+	 * (its `if __name__ == '__main__':` block does not run); its directory is searched
+	 * after the module path. NULL: none. */
+	const char *script;
 };
 
 /* Load config and plugins and start the broker thread. */

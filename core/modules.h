@@ -1,0 +1,78 @@
+/* modules.h: the module server (docs/protocol.md §3, GET_MODULE and LOAD_MODULE).
+ * Finds Python sources along the module path (config `module_path:`, `-m DIR`), never
+ * outside it, answers with the module, its package's children and, pipelined in the
+ * same reply, the modules its import statements name (found by modscan.c) that this
+ * context was not sent yet. Every lookup, positive or negative, is cached. */
+#ifndef EC_CORE_MODULES_H
+#define EC_CORE_MODULES_H
+
+#include <stddef.h>
+
+#include "econtext.h"
+
+struct ec_context;
+struct ec_frame_hdr;
+
+/* The name a single-file script is served as (`econtext call CTX ./x.py:func`). */
+#define EC_SCRIPT_MODULE "__econtext_script__"
+
+enum ec_mod_status {
+	EC_MOD_ABSENT = 0, /* not on the module path: the context raises ImportError */
+	EC_MOD_FOUND,      /* source served */
+	EC_MOD_REFUSED     /* exists but cannot be forwarded: reason says why */
+};
+
+struct ec_module {
+	char *name;
+	enum ec_mod_status status;
+	int is_pkg;
+	char *path;         /* FOUND: the real path of the source file */
+	char *dir;          /* package: the directory its children are looked up in */
+	char **children;    /* package: child module names, sorted, NULL-terminated */
+	size_t nchildren;
+	unsigned char *zsrc; /* FOUND: zlib-compressed source */
+	size_t zlen, srclen;
+	char **imports;     /* FOUND: scanner candidates (absolute names), NULL-terminated */
+	size_t nimports;
+	char *reason;       /* REFUSED */
+	struct ec_module *next; /* hash chain */
+};
+
+struct ec_modsrv;
+
+/* A server over dirs (NULL-terminated, may be NULL; missing dirs are skipped) and an
+ * optional script file served as EC_SCRIPT_MODULE (its directory is searched last). */
+int ec__modsrv_new(const char *const *dirs, const char *script, struct ec_modsrv **out,
+                   struct ec_error *err);
+void ec__modsrv_free(struct ec_modsrv *s);
+/* Number of directories searched (0: nothing to serve). */
+size_t ec__modsrv_ndirs(const struct ec_modsrv *s);
+/* Look a dotted name up (cached). *out stays valid until the server is freed. Fails
+ * only when out of memory; an unknown or invalid name is an EC_MOD_ABSENT module. */
+int ec__modsrv_lookup(struct ec_modsrv *s, const char *name, const struct ec_module **out,
+                      struct ec_error *err);
+/* The top-level names the path offers (modules, packages, extension modules, and the
+ * script), sorted, NULL-terminated, malloc'd (free with ec__strv_free). */
+int ec__modsrv_toplevel(struct ec_modsrv *s, char ***out, size_t *n, struct ec_error *err);
+/* The LOAD_MODULE payload for a GET_MODULE of name from context ctx_id: the tuple
+ * (name, [entry, ...]) of docs/protocol.md §3. The requested module comes first, then
+ * its parents and the modules they import, transitively, that exist on the path and
+ * were not sent to that context yet, until about budget bytes of compressed source.
+ * *count is the number of entries. */
+int ec__modsrv_answer(struct ec_modsrv *s, unsigned ctx_id, const char *name, size_t budget,
+                      ec_value **out, size_t *count, struct ec_error *err);
+/* Drop what was recorded as sent to a context. */
+void ec__modsrv_forget(struct ec_modsrv *s, unsigned ctx_id);
+
+/* Broker side (m->lock held): a GET_MODULE frame from ctx; queues the LOAD_MODULE. */
+int ec__modules_on_get(struct ec_context *ctx, const struct ec_frame_hdr *h,
+                       const unsigned char *payload, struct ec_error *err);
+
+/* The import scanner (modscan.c): candidate absolute module names imported by src.
+ * pkg is the package relative imports are anchored to (the module's own name for a
+ * package, its parent otherwise, "" or NULL at top level). *names is NULL-terminated
+ * and malloc'd (ec__strv_free). EC_ENOMEM only. */
+int ec__modscan(const char *src, size_t len, const char *pkg, char ***names, size_t *n);
+void ec__strv_free(char **v);
+
+#endif

@@ -1,0 +1,2 @@
+def f(*, keyword_only=1):
+    return keyword_only

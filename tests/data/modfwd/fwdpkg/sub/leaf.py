@@ -1,0 +1,5 @@
+import fwdpkg.sub
+
+
+def twice(x):
+    return 2 * x

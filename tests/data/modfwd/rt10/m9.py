@@ -1,0 +1,2 @@
+def nine():
+    return 9
