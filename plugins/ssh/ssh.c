@@ -59,6 +59,7 @@ struct conn_cfg {
 	char *password_env, *password_file;
 	enum hkc hkc;
 	long connect_ms, keepalive_s;
+	long connect_ms_given; /* as configured, for messages */
 };
 
 enum sess_state {
@@ -302,12 +303,14 @@ static void sess_wake_all(struct sess *s, const struct inst *except)
 			inst_wake(in);
 }
 
-/* After a call that may have read the socket: wake the others whose channel has data
- * or an end of stream queued inside libssh2. */
+/* After a call that may have read the socket: wake every instance (the caller too:
+ * the core stops reading after a short read) whose channel has data or an end of
+ * stream queued inside libssh2, where no socket readiness will announce it. */
 static void sess_wake_pending(struct sess *s, const struct inst *self)
 {
+	(void)self;
 	for (struct inst *in = s->insts; in; in = in->snext) {
-		if (in == self || !in->ch || in->state != I_RUN)
+		if (!in->ch || in->state != I_RUN)
 			continue;
 		unsigned long avail = 0;
 		libssh2_channel_window_read_ex(in->ch, &avail, NULL);
@@ -1060,7 +1063,7 @@ static int sess_step(struct sess *s)
 		                                              : "during authentication";
 		return sess_fail(s, EC_ETIMEDOUT, "connection to %s port %d timed out %s (connect_timeout "
 		                 "%.3g s)", s->cfg.hostname, s->cfg.port, phase,
-		                 (double)s->cfg.connect_ms / 1000.0);
+		                 (double)s->cfg.connect_ms_given / 1000.0);
 	}
 	int rc;
 	for (;;) {
@@ -1396,6 +1399,7 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	}
 	c->connect_ms = 30000;
 	h->cfg_ms(cfg, "connect_timeout", &c->connect_ms);
+	c->connect_ms_given = c->connect_ms;
 	l = 0;
 	h->cfg_ms(cfg, "keepalive_interval", &l);
 	c->keepalive_s = l > 0 ? (l + 999) / 1000 : 0;
@@ -1598,6 +1602,7 @@ static ssize_t ssh_recv(void *inst, void *buf, size_t len, struct ec_pollset *ps
 			n = len;
 		memcpy(buf, in->note + in->note_off, n);
 		in->note_off += n;
+		inst_wake(in); /* come back for the end of stream */
 		return (ssize_t)n;
 	}
 	if (in->eof_note_done)
