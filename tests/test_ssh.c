@@ -342,7 +342,21 @@ static void test_two_contexts_share_connection(void)
 		vb = call0(b, "os", "getpid", NULL, &rc2);
 		CU_ASSERT_EQUAL(rc2, 0);
 		ec_value_free(vb);
+		/* It dies in the middle of a call: that call fails with a disconnect error,
+		 * and the other context carries on. */
+		struct ec_error err = {0};
+		ec_value *args1 = ec_value_new(EC_T_TUPLE), *r = NULL;
+		ec_value_append(args1, ec_value_int(3));
+		rc2 = ec_context_call(b, "os", "_exit", args1, NULL, 20000, &r, &err);
+		CU_ASSERT_EQUAL(rc2, EC_ECLOSED);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "disconnected"));
+		fprintf(stderr, "  os._exit in web2: %s\n", err.msg);
+		ec_value_free(args1);
+		ec_value_free(r);
 		ec_context_shutdown(b, 3000, NULL);
+		va = call0(a, "os", "getpid", NULL, &rc1);
+		CU_ASSERT(rc1 == 0 && va && va->type == EC_T_INT && va->u.i == ec_context_pid(a));
+		ec_value_free(va);
 	}
 	ec_context_shutdown(a, 3000, NULL);
 }
@@ -499,6 +513,20 @@ static void test_silent_server_times_out(void)
 	fprintf(stderr, "  timed out after %lld ms\n", dt);
 }
 
+static void test_host_name_lookup(void)
+{
+	/* A name, not an address: looked up on a thread, the broker carries on. */
+	const char *ov[] = {"hostname=localhost", "host_key_checking=off", NULL};
+	ec_context *ctx = connect_or_fail("web1", ov);
+	if (ctx) {
+		int rc;
+		ec_value *v = call0(ctx, "os", "getpid", NULL, &rc);
+		CU_ASSERT_EQUAL(rc, 0);
+		ec_value_free(v);
+		ec_context_shutdown(ctx, 3000, NULL);
+	}
+}
+
 static void test_python_missing(void)
 {
 	struct ec_error err = {0};
@@ -554,6 +582,7 @@ int main(void)
 	CU_add_test(s, "closed port: prompt, clear error", test_closed_port);
 	CU_add_test(s, "silent server: connect_timeout", test_silent_server_times_out);
 	CU_add_test(s, "remote python missing", test_python_missing);
+	CU_add_test(s, "host name looked up off the broker thread", test_host_name_lookup);
 	if (!fx.pw_user[0] || !pw_python) {
 		fprintf(stderr, "SKIP: password authentication needs root (a test user with a "
 		                "password) and /usr/bin/python3\n");

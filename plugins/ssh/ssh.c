@@ -22,6 +22,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,6 +90,87 @@ struct orphan {
 
 struct plugin_state;
 
+/* A name lookup on its own thread (getaddrinfo blocks; the broker must not). The
+ * thread and the session each hold a reference; the pipe says it is done. */
+struct resolver {
+	pthread_mutex_t lock;
+	int refs;
+	int pipe[2];
+	char *host;
+	char port[16];
+	struct addrinfo *ai;
+	int rc;
+};
+
+static void resolver_put(struct resolver *r)
+{
+	pthread_mutex_lock(&r->lock);
+	int n = --r->refs;
+	pthread_mutex_unlock(&r->lock);
+	if (n)
+		return;
+	if (r->ai)
+		freeaddrinfo(r->ai);
+	close(r->pipe[0]);
+	close(r->pipe[1]);
+	free(r->host);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+static void *resolver_main(void *arg)
+{
+	struct resolver *r = arg;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+	int rc = getaddrinfo(r->host, r->port, &hints, &ai);
+	pthread_mutex_lock(&r->lock);
+	r->rc = rc;
+	r->ai = ai;
+	pthread_mutex_unlock(&r->lock);
+	ssize_t w;
+	do
+		w = write(r->pipe[1], "", 1);
+	while (w < 0 && errno == EINTR);
+	resolver_put(r);
+	return NULL;
+}
+
+/* Start a lookup; NULL if no thread could be started. */
+static struct resolver *resolver_start(const char *host, int port)
+{
+	struct resolver *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	if (pipe2(r->pipe, O_CLOEXEC | O_NONBLOCK) || !(r->host = strdup(host))) {
+		if (r->pipe[0] > 0) {
+			close(r->pipe[0]);
+			close(r->pipe[1]);
+		}
+		free(r);
+		return NULL;
+	}
+	snprintf(r->port, sizeof(r->port), "%d", port);
+	pthread_mutex_init(&r->lock, NULL);
+	r->refs = 2;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* the thread takes no signals */
+	pthread_t t;
+	int rc = pthread_create(&t, &a, resolver_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+	if (rc) {
+		r->refs = 1;
+		resolver_put(r);
+		return NULL;
+	}
+	return r;
+}
+
 struct sess {
 	struct plugin_state *ps;
 	struct sess *next; /* in the registry */
@@ -97,6 +180,7 @@ struct sess {
 	enum sess_state state;
 	struct ec_error fail;
 	struct addrinfo *ai, *ai_cur;
+	struct resolver *res; /* a name lookup in flight */
 	int fd, timerfd;
 	LIBSSH2_SESSION *s;
 	long long deadline_ms;
@@ -319,24 +403,28 @@ static void sess_wake_pending(struct sess *s, const struct inst *self)
 	}
 }
 
-/* Keep the instance's epoll set in step with what the session waits for. */
+/* Keep the instance's epoll set in step with what the session waits for: its
+ * socket, or the pipe of the name lookup before that. */
 static void inst_arm(struct inst *in, int want_out)
 {
 	struct sess *s = in->sess;
 	if (!s)
 		return;
-	if (s->fd >= 0) {
+	int fd = s->fd >= 0 ? s->fd : s->res ? s->res->pipe[0] : -1;
+	if (s->fd < 0)
+		want_out = 0;
+	if (fd >= 0) {
 		int ev = EPOLLIN | (want_out ? EPOLLOUT : 0);
-		struct epoll_event e = {.events = (uint32_t)ev, .data.fd = s->fd};
-		if (in->ep_sock != s->fd) {
+		struct epoll_event e = {.events = (uint32_t)ev, .data.fd = fd};
+		if (in->ep_sock != fd) {
 			if (in->ep_sock >= 0)
 				epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->ep_sock, NULL);
-			if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, s->fd, &e) == 0) {
-				in->ep_sock = s->fd;
+			if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, fd, &e) == 0) {
+				in->ep_sock = fd;
 				in->ep_sock_events = ev;
 			}
 		} else if (in->ep_sock_events != ev) {
-			if (epoll_ctl(in->epfd, EPOLL_CTL_MOD, s->fd, &e) == 0)
+			if (epoll_ctl(in->epfd, EPOLL_CTL_MOD, fd, &e) == 0)
 				in->ep_sock_events = ev;
 		}
 	}
@@ -447,6 +535,8 @@ static void sess_teardown(struct sess *s)
 		close(s->timerfd);
 	if (s->ai)
 		freeaddrinfo(s->ai);
+	if (s->res)
+		resolver_put(s->res); /* the thread frees it when it is done */
 	wipe_free(s->password);
 	conn_cfg_free(&s->cfg);
 	free(s);
@@ -503,17 +593,46 @@ static int try_connect(struct sess *s)
 	const struct ec_host *h = s->ps->host;
 	char port[16];
 	if (!s->ai) {
-		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-		snprintf(port, sizeof(port), "%d", s->cfg.port);
-		/* TODO: getaddrinfo blocks; names from /etc/hosts and numeric addresses are
-		 * immediate, DNS is not (getaddrinfo_a or a resolver thread). */
-		int rc = getaddrinfo(s->cfg.hostname, port, &hints, &s->ai);
-		if (rc)
+		int rc;
+		if (!s->deadline_ms) {
+			s->deadline_ms = now_ms() + s->cfg.connect_ms;
+			timer_set(s, s->deadline_ms);
+		}
+		if (s->res) {
+			char c;
+			if (read(s->res->pipe[0], &c, 1) != 1)
+				return EC_EAGAIN;
+			/* Done: take the result, and forget the pipe in every epoll set. */
+			for (struct inst *in = s->insts; in; in = in->snext)
+				if (in->ep_sock == s->res->pipe[0]) {
+					epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->ep_sock, NULL);
+					in->ep_sock = -1;
+				}
+			pthread_mutex_lock(&s->res->lock);
+			rc = s->res->rc;
+			s->ai = s->res->ai;
+			s->res->ai = NULL;
+			pthread_mutex_unlock(&s->res->lock);
+			resolver_put(s->res);
+			s->res = NULL;
+		} else {
+			/* An address (or nothing to look up) costs nothing; a name goes to a
+			 * thread, unless none can be started. */
+			struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+			                         .ai_flags = AI_NUMERICHOST};
+			snprintf(port, sizeof(port), "%d", s->cfg.port);
+			rc = getaddrinfo(s->cfg.hostname, port, &hints, &s->ai);
+			if (rc == EAI_NONAME) {
+				if ((s->res = resolver_start(s->cfg.hostname, s->cfg.port)))
+					return EC_EAGAIN;
+				hints.ai_flags = 0;
+				rc = getaddrinfo(s->cfg.hostname, port, &hints, &s->ai);
+			}
+		}
+		if (rc || !s->ai)
 			return sess_fail(s, EC_ENOTFOUND, "cannot resolve host name '%s': %s",
-			                 s->cfg.hostname, gai_strerror(rc));
+			                 s->cfg.hostname, rc ? gai_strerror(rc) : "no address");
 		s->ai_cur = s->ai;
-		s->deadline_ms = now_ms() + s->cfg.connect_ms;
-		timer_set(s, s->deadline_ms);
 	}
 	for (;;) {
 		if (s->fd >= 0) {
@@ -1058,7 +1177,8 @@ static int sess_step(struct sess *s)
 	if (s->state == S_READY)
 		return 0;
 	if (s->deadline_ms && now_ms() >= s->deadline_ms) {
-		const char *phase = s->state == S_CONNECT     ? "connecting"
+		const char *phase = s->state == S_CONNECT && !s->ai ? "resolving the host name"
+		                    : s->state == S_CONNECT     ? "connecting"
 		                    : s->state == S_HANDSHAKE ? "during the SSH handshake"
 		                                              : "during authentication";
 		return sess_fail(s, EC_ETIMEDOUT, "connection to %s port %d timed out %s (connect_timeout "
