@@ -538,6 +538,7 @@ static void sess_teardown(struct sess *s)
 	if (s->res)
 		resolver_put(s->res); /* the thread frees it when it is done */
 	wipe_free(s->password);
+	free(s->methods);
 	conn_cfg_free(&s->cfg);
 	free(s);
 }
