@@ -431,6 +431,9 @@ void ec__context_on_io(struct ec_context *ctx, int events)
 		if (n < 0 || n == 0) {
 			if (ctx->state < EC_CTX_READY) {
 				process_input(ctx, &err); /* keep the last words for the message */
+				/* with the tail held back while looking for the marker */
+				if (ctx->state == EC_CTX_BOOTING && ctx->rbuf.len)
+					boot_output(ctx, (const char *)ctx->rbuf.data, ctx->rbuf.len, &err);
 				boot_output(ctx, "", 0, &err);
 				die_boot(ctx, EC_EBOOT, n == 0 ? "exited before it was ready"
 				                               : "failed before it was ready");
