@@ -76,16 +76,43 @@ enum sess_state {
 
 enum auth_step { A_AGENT, A_KEYS, A_PASSWORD, A_KBDINT, A_DONE };
 
-enum op { OP_NONE, OP_WRITE, OP_READ, OP_OPEN, OP_OTHER };
+/* What a caller has in flight on the session. OP_EXEC: the exec request (its packet
+ * may be half sent, then only its retry may touch the session). */
+enum op { OP_NONE, OP_WRITE, OP_READ, OP_OPEN, OP_EXEC, OP_EOF, OP_OTHER };
 
 struct inst;
 
 /* A channel whose context is gone but which still has something to finish with the
- * session (a half-sent packet, an open in flight, its close). */
+ * session (a half-sent packet, an open in flight, its close). direct: the open in
+ * flight is a direct-tcpip one (a tunnel's). */
 struct orphan {
 	LIBSSH2_CHANNEL *ch;
 	enum op op;
+	int direct;
+	long long deadline_ms; /* op OP_NONE with a grace: wait for the close until then */
 	struct orphan *next;
+};
+
+/* A session that goes via another one (a jump host) talks SSH over a socketpair: its
+ * libssh2 session has sv[0]; the pump moves bytes between sv[1] and a direct-tcpip
+ * channel on the session below, on the broker thread, whenever an instance of the
+ * session (or of one above it) is called. */
+struct tunnel {
+	LIBSSH2_CHANNEL *ch; /* on sess->via; NULL while the open is in flight */
+	int opening;         /* the direct-tcpip open was started */
+	int sv[2];
+	char up[CHUNK];      /* from sv[1], to the channel */
+	size_t up_len, up_off;
+	char down[CHUNK];    /* from the channel, to sv[1] */
+	size_t down_len, down_off;
+	int up_eof, down_eof;
+};
+
+#define MAX_HOPS 8
+/* What an instance's epoll set holds besides its eventfd. */
+#define MAX_REG (3 * (MAX_HOPS + 1))
+struct epreg {
+	int fd, ev;
 };
 
 struct plugin_state;
@@ -175,6 +202,8 @@ struct sess {
 	struct plugin_state *ps;
 	struct sess *next; /* in the registry */
 	struct conn_cfg cfg;
+	struct sess *via;    /* the jump host's session (a reference), or NULL */
+	struct tunnel *tun;  /* with via: the tunnel through it */
 	char label[300]; /* "user@host port N" for messages */
 	int refs;
 	enum sess_state state;
@@ -195,7 +224,8 @@ struct sess {
 	int kbd_rounds;
 	char tried[400];
 	/* serialisation */
-	struct inst *owner; /* holds the session: a half-sent packet or a channel open */
+	const void *owner; /* holds the session (an instance or a tunnel): a half-sent
+	                    * packet or a channel open */
 	enum op owner_op;
 	struct orphan *orphans;
 	struct orphan *orphan_owner; /* an orphan holding the session */
@@ -207,6 +237,7 @@ struct plugin_state {
 	const struct ec_host *host;
 	struct sess *sessions;
 	int libssh2_ok;
+	unsigned fd_gen; /* bumped when an fd that epoll sets may hold is closed */
 };
 
 enum inst_state { I_NEW, I_WAIT, I_OPEN, I_EXEC, I_RUN, I_CLOSED };
@@ -220,11 +251,15 @@ struct inst {
 	struct inst *snext; /* in sess->insts */
 	enum inst_state state;
 	int epfd, evfd;
-	int ep_sock, ep_sock_events, ep_timer; /* what the epoll set holds */
+	struct epreg reg[MAX_REG]; /* what the epoll set holds besides evfd */
+	size_t nreg;
+	unsigned reg_gen;
+	struct inst *via;    /* the layer below (a jump host), a tunnel only */
+	int tunnel_only;     /* this instance is the layer below another: it runs nothing */
 	LIBSSH2_CHANNEL *ch;
 	char *cmd;
 	size_t marker; /* bytes of READY_MARKER matched at the end of stdout so far */
-	int ready_seen, eof_note_done;
+	int ready_seen, eof_note_done, eof_sent;
 	char note[256]; /* a last line handed to the core before EOF (exit status) */
 	size_t note_len, note_off;
 };
@@ -380,16 +415,21 @@ static void inst_drain_wake(struct inst *in)
 		in->host->log(in->host, EC_LOG_DEBUG, "ssh: eventfd read: %s", strerror(errno));
 }
 
+/* Wake the instances of s, and those of every session that goes through s. */
 static void sess_wake_all(struct sess *s, const struct inst *except)
 {
 	for (struct inst *in = s->insts; in; in = in->snext)
 		if (in != except)
 			inst_wake(in);
+	for (struct sess *t = s->ps->sessions; t; t = t->next)
+		if (t->via == s)
+			sess_wake_all(t, except);
 }
 
 /* After a call that may have read the socket: wake every instance (the caller too:
  * the core stops reading after a short read) whose channel has data or an end of
- * stream queued inside libssh2, where no socket readiness will announce it. */
+ * stream queued inside libssh2, where no socket readiness will announce it; and the
+ * instances above every tunnel whose channel has (and whose pump has room). */
 static void sess_wake_pending(struct sess *s, const struct inst *self)
 {
 	(void)self;
@@ -401,37 +441,14 @@ static void sess_wake_pending(struct sess *s, const struct inst *self)
 		if (avail || libssh2_channel_eof(in->ch))
 			inst_wake(in);
 	}
-}
-
-/* Keep the instance's epoll set in step with what the session waits for: its
- * socket, or the pipe of the name lookup before that. */
-static void inst_arm(struct inst *in, int want_out)
-{
-	struct sess *s = in->sess;
-	if (!s)
-		return;
-	int fd = s->fd >= 0 ? s->fd : s->res ? s->res->pipe[0] : -1;
-	if (s->fd < 0)
-		want_out = 0;
-	if (fd >= 0) {
-		int ev = EPOLLIN | (want_out ? EPOLLOUT : 0);
-		struct epoll_event e = {.events = (uint32_t)ev, .data.fd = fd};
-		if (in->ep_sock != fd) {
-			if (in->ep_sock >= 0)
-				epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->ep_sock, NULL);
-			if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, fd, &e) == 0) {
-				in->ep_sock = fd;
-				in->ep_sock_events = ev;
-			}
-		} else if (in->ep_sock_events != ev) {
-			if (epoll_ctl(in->epfd, EPOLL_CTL_MOD, fd, &e) == 0)
-				in->ep_sock_events = ev;
-		}
-	}
-	if (!in->ep_timer && s->timerfd >= 0) {
-		struct epoll_event e = {.events = EPOLLIN, .data.fd = s->timerfd};
-		if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, s->timerfd, &e) == 0)
-			in->ep_timer = 1;
+	for (struct sess *t = s->ps->sessions; t; t = t->next) {
+		if (t->via != s || !t->tun || !t->tun->ch || t->tun->down_eof ||
+		    t->tun->down_off < t->tun->down_len)
+			continue;
+		unsigned long avail = 0;
+		libssh2_channel_window_read_ex(t->tun->ch, &avail, NULL);
+		if (avail || libssh2_channel_eof(t->tun->ch))
+			sess_wake_all(t, NULL);
 	}
 }
 
@@ -439,10 +456,93 @@ static void inst_arm(struct inst *in, int want_out)
 static int sess_wants_out(const struct sess *s)
 {
 	if (s->state == S_CONNECT)
-		return s->fd >= 0;
+		return s->fd >= 0 && !s->via;
 	if (!s->s)
 		return 0;
 	return (libssh2_session_block_directions(s->s) & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
+}
+
+static void reg_want(struct epreg *w, size_t *n, int fd, int ev)
+{
+	if (fd < 0 || !ev || *n >= MAX_REG)
+		return;
+	w[*n].fd = fd;
+	w[*n].ev = ev;
+	(*n)++;
+}
+
+/* Keep the instance's epoll set in step with what its session waits for (its socket,
+ * or the pipe of the name lookup before that, its timer) and, for a session that goes
+ * via jump hosts, what every hop and tunnel below it waits for. */
+static void inst_arm(struct inst *in)
+{
+	struct sess *s = in->sess;
+	if (!s)
+		return;
+	struct epreg w[MAX_REG];
+	size_t n = 0;
+	const struct sess *above = NULL;
+	for (struct sess *x = s; x; above = x, x = x->via) {
+		int fd = x->fd >= 0 ? x->fd : x->res ? x->res->pipe[0] : -1;
+		int ev = EPOLLIN;
+		if (above && above->tun && above->tun->ch && above->tun->down_off < above->tun->down_len &&
+		    above->tun->up_off == above->tun->up_len)
+			ev = 0; /* the tunnel above cannot take more: its socketpair wakes us */
+		if (x->fd >= 0 && sess_wants_out(x))
+			ev |= EPOLLOUT;
+		reg_want(w, &n, fd, ev);
+		reg_want(w, &n, x->timerfd, EPOLLIN);
+		struct tunnel *t = x->tun;
+		if (t && t->ch) {
+			int tev = (t->up_off == t->up_len && !t->up_eof ? EPOLLIN : 0) |
+			          (t->down_off < t->down_len ? EPOLLOUT : 0);
+			reg_want(w, &n, t->sv[1], tev);
+		}
+	}
+	int full = in->reg_gen != in->ps->fd_gen;
+	in->reg_gen = in->ps->fd_gen;
+	/* Drop what is no longer wanted. */
+	for (size_t i = 0; i < in->nreg;) {
+		size_t j = 0;
+		while (j < n && w[j].fd != in->reg[i].fd)
+			j++;
+		if (j == n) {
+			epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->reg[i].fd, NULL);
+			in->reg[i] = in->reg[--in->nreg];
+		} else {
+			i++;
+		}
+	}
+	/* Add or change the rest; after an fd was closed somewhere, check every one (a
+	 * new fd may have the number of a closed one). */
+	for (size_t j = 0; j < n; j++) {
+		size_t i = 0;
+		while (i < in->nreg && in->reg[i].fd != w[j].fd)
+			i++;
+		struct epoll_event e = {.events = (uint32_t)w[j].ev, .data.fd = w[j].fd};
+		if (i < in->nreg && in->reg[i].ev == w[j].ev && !full)
+			continue;
+		int rc = -1;
+		if (i < in->nreg)
+			rc = epoll_ctl(in->epfd, EPOLL_CTL_MOD, w[j].fd, &e);
+		if (rc)
+			rc = epoll_ctl(in->epfd, EPOLL_CTL_ADD, w[j].fd, &e);
+		if (rc && errno == EEXIST)
+			rc = epoll_ctl(in->epfd, EPOLL_CTL_MOD, w[j].fd, &e);
+		if (rc)
+			continue;
+		if (i == in->nreg)
+			in->nreg++;
+		in->reg[i] = w[j];
+	}
+}
+
+/* Empty the instance's epoll set (but its eventfd). */
+static void inst_disarm(struct inst *in)
+{
+	for (size_t i = 0; i < in->nreg; i++)
+		epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->reg[i].fd, NULL);
+	in->nreg = 0;
 }
 
 static void timer_set(struct sess *s, long long at_ms)
@@ -497,6 +597,9 @@ static int sess_fail(struct sess *s, int code, const char *fmt, ...)
 	return code;
 }
 
+static void chan_abandon(struct sess *s, const void *who, LIBSSH2_CHANNEL *ch, int direct);
+static void sess_release(struct sess *s);
+
 static void sess_teardown(struct sess *s)
 {
 	const struct ec_host *h = s->ps->host;
@@ -540,7 +643,21 @@ static void sess_teardown(struct sess *s)
 	wipe_free(s->password);
 	free(s->methods);
 	conn_cfg_free(&s->cfg);
+	struct sess *via = s->via;
+	if (s->tun) {
+		/* The tunnel's channel is closed on the session below, as a context's is. */
+		if (via && (s->tun->ch || s->tun->opening))
+			chan_abandon(via, s->tun, s->tun->ch, 1);
+		if (s->tun->sv[0] >= 0)
+			close(s->tun->sv[0]);
+		if (s->tun->sv[1] >= 0)
+			close(s->tun->sv[1]);
+		free(s->tun);
+	}
+	s->ps->fd_gen++;
 	free(s);
+	if (via)
+		sess_release(via);
 }
 
 static void sess_release(struct sess *s)
@@ -549,28 +666,39 @@ static void sess_release(struct sess *s)
 		sess_teardown(s);
 }
 
+/* The session for cfg reached through via (NULL: directly), shared when one exists.
+ * Takes over the caller's reference to via. */
 static struct sess *sess_get(struct plugin_state *ps, const struct conn_cfg *cfg,
-                             struct ec_error *err)
+                             struct sess *via, struct ec_error *err)
 {
 	for (struct sess *s = ps->sessions; s; s = s->next)
-		if (s->state != S_FAILED && s->cfg.port == cfg->port &&
+		if (s->state != S_FAILED && s->cfg.port == cfg->port && s->via == via &&
 		    strcmp(s->cfg.hostname, cfg->hostname) == 0 &&
 		    strcmp(s->cfg.username, cfg->username) == 0) {
 			s->refs++;
+			if (via)
+				sess_release(via); /* s holds one already */
 			return s;
 		}
 	struct sess *s = calloc(1, sizeof(*s));
 	if (!s || conn_cfg_copy(&s->cfg, cfg)) {
 		free(s);
+		if (via)
+			sess_release(via);
 		ps->host->error_set(err, EC_ENOMEM, cfg->hostname, "out of memory");
 		return NULL;
 	}
+	s->via = via;
 	s->ps = ps;
 	s->refs = 1;
 	s->fd = -1;
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	snprintf(s->label, sizeof(s->label), "%s@%s port %d", cfg->username, cfg->hostname,
-	         cfg->port);
+	if (via)
+		snprintf(s->label, sizeof(s->label), "%s@%s port %d (via %s@%s)", cfg->username,
+		         cfg->hostname, cfg->port, via->cfg.username, via->cfg.hostname);
+	else
+		snprintf(s->label, sizeof(s->label), "%s@%s port %d", cfg->username, cfg->hostname,
+		         cfg->port);
 	s->next = ps->sessions;
 	ps->sessions = s;
 	return s;
@@ -582,11 +710,9 @@ static struct sess *sess_get(struct plugin_state *ps, const struct conn_cfg *cfg
  * a new socket may get its number. */
 static void sess_close_fd(struct sess *s)
 {
-	for (struct inst *in = s->insts; in; in = in->snext)
-		if (in->ep_sock == s->fd)
-			in->ep_sock = -1;
 	close(s->fd);
 	s->fd = -1;
+	s->ps->fd_gen++;
 }
 
 static int try_connect(struct sess *s)
@@ -603,12 +729,8 @@ static int try_connect(struct sess *s)
 			char c;
 			if (read(s->res->pipe[0], &c, 1) != 1)
 				return EC_EAGAIN;
-			/* Done: take the result, and forget the pipe in every epoll set. */
-			for (struct inst *in = s->insts; in; in = in->snext)
-				if (in->ep_sock == s->res->pipe[0]) {
-					epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->ep_sock, NULL);
-					in->ep_sock = -1;
-				}
+			/* Done: take the result; the epoll sets forget the pipe (which the
+			 * thread may still hold open) at their next arming. */
 			pthread_mutex_lock(&s->res->lock);
 			rc = s->res->rc;
 			s->ai = s->res->ai;
@@ -616,6 +738,7 @@ static int try_connect(struct sess *s)
 			pthread_mutex_unlock(&s->res->lock);
 			resolver_put(s->res);
 			s->res = NULL;
+			s->ps->fd_gen++;
 		} else {
 			/* An address (or nothing to look up) costs nothing; a name goes to a
 			 * thread, unless none can be started. */
@@ -1169,6 +1292,55 @@ static int auth_step(struct sess *s)
 	                 s->methods ? s->methods : "?");
 }
 
+static int sess_step(struct sess *s);
+static int may_call(const struct sess *s, const void *who, enum op op);
+static void after_call(struct sess *s, const void *who, enum op op, long rc);
+
+/* The connect of a session via a jump host: the hop's session first (driven from
+ * here: it may have no context of its own), then a direct-tcpip channel on it to our
+ * host and port (the hop resolves and connects), then the socketpair our SSH runs on. */
+static int tun_connect(struct sess *s)
+{
+	struct sess *b = s->via;
+	if (!s->deadline_ms) {
+		s->deadline_ms = now_ms() + s->cfg.connect_ms;
+		timer_set(s, s->deadline_ms);
+	}
+	int rc = sess_step(b);
+	if (rc == EC_EAGAIN)
+		return rc;
+	if (rc)
+		return sess_fail(s, b->fail.code, "cannot reach %s port %d via %s: %s", s->cfg.hostname,
+		                 s->cfg.port, b->label, b->fail.msg);
+	if (!s->tun) {
+		if (!(s->tun = calloc(1, sizeof(*s->tun))))
+			return sess_fail(s, EC_ENOMEM, "out of memory");
+		s->tun->sv[0] = s->tun->sv[1] = -1;
+		sess_wake_all(b, NULL); /* the hop is ready: its own contexts may go on */
+	}
+	struct tunnel *tn = s->tun;
+	if (!may_call(b, tn, OP_OPEN))
+		return EC_EAGAIN;
+	tn->opening = 1;
+	tn->ch = libssh2_channel_direct_tcpip_ex(b->s, s->cfg.hostname, s->cfg.port, "127.0.0.1", 22);
+	rc = tn->ch ? 0 : libssh2_session_last_errno(b->s);
+	after_call(b, tn, OP_OPEN, rc);
+	if (rc == LIBSSH2_ERROR_EAGAIN)
+		return EC_EAGAIN;
+	tn->opening = 0;
+	if (rc)
+		return sess_fail(s, EC_ECLOSED, "cannot connect to %s port %d through %s: %s",
+		                 s->cfg.hostname, s->cfg.port, b->label, sess_errmsg(b->s));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, tn->sv))
+		return sess_fail(s, EC_ESYS, "socketpair: %s", strerror(errno));
+	s->fd = tn->sv[0]; /* the session's now */
+	tn->sv[0] = -1;
+	s->ps->host->log(s->ps->host, EC_LOG_DEBUG, "ssh: tunnel to %s port %d open through %s",
+	                 s->cfg.hostname, s->cfg.port, b->label);
+	s->state = S_HANDSHAKE;
+	return 0;
+}
+
 /* Drive the session towards S_READY. 0 when ready, EC_EAGAIN, or its failure. */
 static int sess_step(struct sess *s)
 {
@@ -1178,19 +1350,21 @@ static int sess_step(struct sess *s)
 	if (s->state == S_READY)
 		return 0;
 	if (s->deadline_ms && now_ms() >= s->deadline_ms) {
-		const char *phase = s->state == S_CONNECT && !s->ai ? "resolving the host name"
+		const char *phase = s->state == S_CONNECT && s->via ? "connecting"
+		                    : s->state == S_CONNECT && !s->ai ? "resolving the host name"
 		                    : s->state == S_CONNECT     ? "connecting"
 		                    : s->state == S_HANDSHAKE ? "during the SSH handshake"
 		                                              : "during authentication";
-		return sess_fail(s, EC_ETIMEDOUT, "connection to %s port %d timed out %s (connect_timeout "
-		                 "%.3g s)", s->cfg.hostname, s->cfg.port, phase,
+		return sess_fail(s, EC_ETIMEDOUT, "connection to %s port %d%s%s timed out %s "
+		                 "(connect_timeout %.3g s)", s->cfg.hostname, s->cfg.port,
+		                 s->via ? " via " : "", s->via ? s->via->label : "", phase,
 		                 (double)s->cfg.connect_ms_given / 1000.0);
 	}
 	int rc;
 	for (;;) {
 		switch (s->state) {
 		case S_CONNECT:
-			rc = try_connect(s);
+			rc = s->via ? tun_connect(s) : try_connect(s);
 			if (rc)
 				return rc;
 			break;
@@ -1247,30 +1421,33 @@ static int sess_step(struct sess *s)
 
 /* ---- the session's shared bookkeeping around each call --------------------------- */
 
-/* A call by `in` (or an orphan) returned; rc its result. Track who holds the session. */
-static void after_call(struct sess *s, struct inst *in, enum op op, long rc)
+/* A call by `who` (an instance or a tunnel) returned; rc its result. Track who holds
+ * the session. */
+static void after_call(struct sess *s, const void *who, enum op op, long rc)
 {
 	if (rc == LIBSSH2_ERROR_EAGAIN && (op == OP_OPEN || sess_wants_out(s))) {
-		s->owner = in;
+		s->owner = who;
 		s->owner_op = op;
-	} else if (s->owner == in && s->owner_op == op) {
+	} else if (s->owner == who && s->owner_op == op) {
 		s->owner = NULL;
 		s->owner_op = OP_NONE;
-		sess_wake_all(s, in);
+		sess_wake_all(s, NULL);
 	}
 }
 
-/* May `in` make a call of kind op now? */
-static int may_call(const struct sess *s, const struct inst *in, enum op op)
+/* May `who` make a call of kind op now? */
+static int may_call(const struct sess *s, const void *who, enum op op)
 {
 	if (s->orphan_owner)
 		return 0;
 	if (!s->owner)
 		return 1;
-	return s->owner == in && s->owner_op == op;
+	return s->owner == who && s->owner_op == op;
 }
 
-/* Finish what dead channels left in flight; free them when they are done. */
+/* Finish what dead channels left in flight; free them when they are done. A call left
+ * half sent is retried first (any other call would find libssh2's send buffer taken),
+ * then the channel is closed. */
 static void service_orphans(struct sess *s)
 {
 	static char dummy[CHUNK];
@@ -1286,32 +1463,38 @@ static void service_orphans(struct sess *s)
 		switch (o->op) {
 		case OP_WRITE: /* the packet is already encrypted: any buffer completes it */
 			rc = libssh2_channel_write(o->ch, dummy, 1);
+			if (rc >= 0)
+				rc = 0;
 			break;
 		case OP_READ:
 			rc = libssh2_channel_read(o->ch, dummy, sizeof(dummy));
 			if (rc >= 0)
 				rc = 0;
 			break;
+		case OP_EXEC: /* the request packet is built: the retry sends what is left */
+			rc = libssh2_channel_process_startup(o->ch, "exec", 4, "", 0);
+			break;
+		case OP_EOF:
+			rc = libssh2_channel_send_eof(o->ch);
+			break;
 		case OP_OPEN: {
+			/* The open's packet is kept by libssh2: the retry's arguments are unused. */
 			LIBSSH2_CHANNEL *ch =
-				libssh2_channel_open_ex(s->s, "session", 7, WINDOW, CHUNK, NULL, 0);
-			if (ch)
-				o->ch = ch;
+				o->direct ? libssh2_channel_direct_tcpip_ex(s->s, "127.0.0.1", 22, "127.0.0.1", 22)
+				          : libssh2_channel_open_ex(s->s, "session", 7, WINDOW, CHUNK, NULL, 0);
+			o->ch = ch;
 			rc = ch ? 0 : libssh2_session_last_errno(s->s);
-			if (!ch && rc != LIBSSH2_ERROR_EAGAIN)
-				o->ch = NULL;
 			break;
 		}
 		default:
 			rc = o->ch ? libssh2_channel_free(o->ch) : 0;
-			if (rc == 0)
-				o->ch = NULL;
-			else if (rc != LIBSSH2_ERROR_EAGAIN)
-				o->ch = NULL; /* freed regardless by libssh2 on error? keep it for teardown */
+			if (rc != LIBSSH2_ERROR_EAGAIN)
+				o->ch = NULL; /* freed, or failed for good (libssh2 frees it with the
+				               * session) */
 			break;
 		}
 		if (rc == LIBSSH2_ERROR_EAGAIN) {
-			if (o->op == OP_OPEN || sess_wants_out(s))
+			if (o->op == OP_OPEN || (o->op != OP_NONE && sess_wants_out(s)))
 				s->orphan_owner = o;
 			else if (s->orphan_owner == o)
 				s->orphan_owner = NULL;
@@ -1331,15 +1514,142 @@ static void service_orphans(struct sess *s)
 	}
 }
 
-static void orphan_add(struct sess *s, LIBSSH2_CHANNEL *ch, enum op op)
+static struct orphan *orphan_add(struct sess *s, LIBSSH2_CHANNEL *ch, enum op op, int direct)
 {
 	struct orphan *o = calloc(1, sizeof(*o));
 	if (!o)
-		return; /* freed with the session */
+		return NULL; /* freed with the session */
 	o->ch = ch;
 	o->op = op;
+	o->direct = direct;
 	o->next = s->orphans;
 	s->orphans = o;
+	return o;
+}
+
+/* The owner of ch (an instance or a tunnel) is gone: close ch now if nothing is in
+ * flight, else hand it to the session, which finishes the call in flight (a half-sent
+ * packet first of all) and then closes it. ch NULL: an open in flight, or nothing. */
+static void chan_abandon(struct sess *s, const void *who, LIBSSH2_CHANNEL *ch, int direct)
+{
+	enum op pending = s->owner == who ? s->owner_op : OP_NONE;
+	if (s->owner == who) {
+		s->owner = NULL;
+		s->owner_op = OP_NONE;
+	}
+	struct orphan *o = NULL;
+	if (!ch) {
+		if (pending == OP_OPEN)
+			o = orphan_add(s, NULL, OP_OPEN, direct);
+	} else if (pending == OP_NONE && !s->owner && !s->orphan_owner && s->state == S_READY) {
+		if (libssh2_channel_free(ch) == LIBSSH2_ERROR_EAGAIN)
+			orphan_add(s, ch, OP_NONE, direct);
+	} else {
+		/* OP_OTHER (waiting for the close) sends nothing: the close itself is next. */
+		o = orphan_add(s, ch, pending == OP_OTHER ? OP_NONE : pending, direct);
+	}
+	if (pending != OP_NONE && pending != OP_OTHER && o)
+		s->orphan_owner = o; /* it holds the session until done */
+	sess_wake_all(s, NULL);
+}
+
+/* ---- tunnels: a session's SSH through a direct-tcpip channel of the one below ------ */
+
+/* Move what can be moved between the tunnel of t (on t->via) and t's socketpair.
+ * 1 if anything moved. */
+static int tun_pump(struct sess *t)
+{
+	struct tunnel *tn = t->tun;
+	struct sess *b = t->via;
+	if (!tn || !tn->ch || !b || !b->s)
+		return 0;
+	int progress = 0;
+	for (int round = 0; round < 64; round++) {
+		int moved = 0;
+		/* Down: the channel to the socketpair. */
+		if (tn->down_off < tn->down_len) {
+			ssize_t n = send(tn->sv[1], tn->down + tn->down_off, tn->down_len - tn->down_off,
+			                 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0) {
+				tn->down_off += (size_t)n;
+				moved = 1;
+			} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+				tn->down_off = tn->down_len = 0; /* the session above is gone */
+				tn->down_eof = 1;
+			}
+		}
+		if (tn->down_off == tn->down_len && !tn->down_eof && may_call(b, tn, OP_READ)) {
+			ssize_t n = libssh2_channel_read(tn->ch, tn->down, sizeof(tn->down));
+			after_call(b, tn, OP_READ, (long)n);
+			if (n > 0) {
+				tn->down_off = 0;
+				tn->down_len = (size_t)n;
+				moved = 1;
+			} else if ((n < 0 && n != LIBSSH2_ERROR_EAGAIN) || libssh2_channel_eof(tn->ch)) {
+				/* The far end (or the hop's connection) closed: so does the socketpair,
+				 * and the session above sees its connection end. */
+				t->ps->host->log(t->ps->host, EC_LOG_DEBUG, "ssh: tunnel to %s closed: %s",
+				                 t->label, n < 0 ? sess_errmsg(b->s) : "end of stream");
+				tn->down_off = tn->down_len = 0;
+				tn->down_eof = 1;
+				shutdown(tn->sv[1], SHUT_WR);
+				moved = 1;
+			}
+		}
+		/* Up: the socketpair to the channel. */
+		if (tn->up_off == tn->up_len && !tn->up_eof) {
+			ssize_t n = recv(tn->sv[1], tn->up, sizeof(tn->up), MSG_DONTWAIT);
+			if (n > 0) {
+				tn->up_off = 0;
+				tn->up_len = (size_t)n;
+				moved = 1;
+			} else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+				tn->up_eof = 1;
+			}
+		}
+		if (tn->up_off < tn->up_len && may_call(b, tn, OP_WRITE)) {
+			/* A retry after a half-sent packet passes the same bytes again. */
+			ssize_t n = libssh2_channel_write(tn->ch, tn->up + tn->up_off, tn->up_len - tn->up_off);
+			after_call(b, tn, OP_WRITE, (long)n);
+			if (n > 0) {
+				tn->up_off += (size_t)n;
+				moved = 1;
+			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
+				tn->up_off = tn->up_len = 0;
+				tn->up_eof = 1;
+				shutdown(tn->sv[1], SHUT_RDWR);
+				moved = 1;
+			}
+		}
+		if (!moved)
+			break;
+		progress = 1;
+	}
+	return progress;
+}
+
+static void keepalive(struct sess *s);
+
+/* Drive everything under s: the hops' keepalives and orphans, and every tunnel of
+ * the chain, until nothing moves. The core calls only the top layer, so the hops
+ * progress here. */
+static void chain_drive(struct sess *s)
+{
+	if (!s->via)
+		return;
+	for (int round = 0; round < 16; round++) {
+		int progress = 0;
+		for (struct sess *x = s; x->via; x = x->via) {
+			timer_drain(x->via);
+			keepalive(x->via);
+			service_orphans(x->via);
+			progress |= tun_pump(x);
+		}
+		if (!progress)
+			break;
+	}
+	for (struct sess *x = s; x->via; x = x->via)
+		sess_wake_pending(x->via, NULL);
 }
 
 static void keepalive(struct sess *s)
@@ -1425,16 +1735,35 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 {
 	struct plugin_state *ps = state;
 	const struct ec_host *h = ps->host;
-	if (info->below)
-		return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, "via"),
-		                    "context '%s': the ssh transport does not run via another "
-		                    "context yet", info->context_name);
+	/* via: a jump host. The layer below must be ssh too (this plugin: its instance is
+	 * ours to read); it becomes a tunnel only, a description of the hop: it never runs
+	 * anything, and our session reaches its host through the hop's session. */
+	struct inst *via = NULL;
+	if (info->below) {
+		const char *vname = "?";
+		h->cfg_str(cfg, "via", &vname);
+		if (!info->below->name || strcmp(info->below->name, "ssh") != 0 || !info->below->inst ||
+		    ((struct inst *)info->below->inst)->ps != ps)
+			return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, "via"),
+			                    "context '%s': the ssh transport can go via an ssh context "
+			                    "(a jump host) only, and '%s' uses transport %s",
+			                    info->context_name, vname,
+			                    info->below->name ? info->below->name : "?");
+		via = info->below->inst;
+		int depth = 1;
+		for (const struct inst *x = via; x->via; x = x->via)
+			depth++;
+		if (depth > MAX_HOPS)
+			return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, "via"),
+			                    "context '%s': more than %d jump hosts", info->context_name,
+			                    MAX_HOPS);
+	}
 	struct inst *in = calloc(1, sizeof(*in));
 	if (!in)
 		return h->error_set(err, EC_ENOMEM, info->context_name, "out of memory");
 	in->ps = ps;
 	in->host = h;
-	in->epfd = in->evfd = in->ep_sock = -1;
+	in->epfd = in->evfd = -1;
 	in->state = I_NEW;
 	int rc = EC_ENOMEM;
 	const char *v = NULL;
@@ -1538,6 +1867,10 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 		rc = h->error_set(err, EC_ESYS, in->name, "epoll_ctl: %s", strerror(errno));
 		goto fail;
 	}
+	if (via) {
+		in->via = via;
+		via->tunnel_only = 1;
+	}
 	*out = in;
 	return 0;
 oom:
@@ -1563,12 +1896,7 @@ static void inst_detach(struct inst *in)
 			*pp = in->snext;
 			break;
 		}
-	if (in->ep_sock >= 0)
-		epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->ep_sock, NULL);
-	if (in->ep_timer && s->timerfd >= 0)
-		epoll_ctl(in->epfd, EPOLL_CTL_DEL, s->timerfd, NULL);
-	in->ep_sock = -1;
-	in->ep_timer = 0;
+	inst_disarm(in);
 	in->sess = NULL;
 	sess_release(s);
 }
@@ -1579,11 +1907,23 @@ static int inst_error(struct inst *in, struct ec_error *err)
 	return in->host->error_set(err, s->fail.code, s->fail.where, "%s", s->fail.msg);
 }
 
-static int ssh_start(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
-                     struct ec_error *err)
+/* The session of in, and those of its jump hosts, nearest last. */
+static struct sess *sess_get_chain(struct plugin_state *ps, const struct inst *in,
+                                   struct ec_error *err)
 {
-	struct inst *in = inst;
+	struct sess *via = NULL;
+	if (in->via && !(via = sess_get_chain(ps, in->via, err)))
+		return NULL;
+	return sess_get(ps, &in->cfg, via, err);
+}
+
+static int start_inner(struct inst *in, const struct ec_argv *argv, struct ec_pollset *ps,
+                       struct ec_error *err)
+{
 	const struct ec_host *h = in->host;
+	if (in->tunnel_only)
+		return h->error_set(err, EC_EINVAL, in->name,
+		                    "ssh: a jump host's layer was asked to start a command");
 	if (in->state == I_NEW) {
 		if (!(in->cmd = shell_join(argv)))
 			return h->error_set(err, EC_ENOMEM, in->name, "out of memory");
@@ -1591,7 +1931,7 @@ static int ssh_start(void *inst, const struct ec_argv *argv, struct ec_pollset *
 		 * says what was slow) wins. */
 		long margin = in->cfg.connect_ms / 20 < 100 ? in->cfg.connect_ms / 20 : 100;
 		in->cfg.connect_ms -= margin;
-		if (!(in->sess = sess_get(in->ps, &in->cfg, err)))
+		if (!(in->sess = sess_get_chain(in->ps, in, err)))
 			return err ? err->code : EC_ENOMEM;
 		in->snext = in->sess->insts;
 		in->sess->insts = in;
@@ -1604,7 +1944,7 @@ static int ssh_start(void *inst, const struct ec_argv *argv, struct ec_pollset *
 	if (s->state != S_READY) {
 		int rc = sess_step(s);
 		if (rc == EC_EAGAIN) {
-			inst_arm(in, sess_wants_out(s));
+			inst_arm(in);
 			ps->fd = in->epfd;
 			ps->events = EC_POLL_IN;
 			return EC_EAGAIN;
@@ -1629,11 +1969,11 @@ static int ssh_start(void *inst, const struct ec_argv *argv, struct ec_pollset *
 		in->state = I_EXEC;
 	}
 	if (in->state == I_EXEC) {
-		if (!may_call(s, in, OP_OTHER))
+		if (!may_call(s, in, OP_EXEC))
 			goto again;
 		rc = libssh2_channel_process_startup(in->ch, "exec", 4, in->cmd,
 		                                     (unsigned)strlen(in->cmd));
-		after_call(s, in, OP_OTHER, rc);
+		after_call(s, in, OP_EXEC, rc);
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			goto again;
 		if (rc)
@@ -1647,16 +1987,43 @@ static int ssh_start(void *inst, const struct ec_argv *argv, struct ec_pollset *
 	return 0;
 again:
 	sess_wake_pending(s, in);
-	inst_arm(in, sess_wants_out(s));
+	inst_arm(in);
 	ps->fd = in->epfd;
 	ps->events = EC_POLL_IN;
 	return EC_EAGAIN;
 }
 
-static ssize_t ssh_send(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
-                        struct ec_error *err)
+/* Around every call of the core on a session via jump hosts: move what the tunnels
+ * below hold before (data for us may wait there) and after (what we wrote waits in
+ * the socketpair), and re-arm, since what the tunnels wait for has changed. */
+static void chain_before(struct inst *in)
+{
+	if (in->sess && in->sess->via)
+		chain_drive(in->sess);
+}
+
+static void chain_after(struct inst *in, long rc)
+{
+	if (in->sess && in->sess->via) {
+		chain_drive(in->sess);
+		if (rc == EC_EAGAIN)
+			inst_arm(in);
+	}
+}
+
+static int ssh_start(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
+                     struct ec_error *err)
 {
 	struct inst *in = inst;
+	chain_before(in);
+	int rc = start_inner(in, argv, ps, err);
+	chain_after(in, rc);
+	return rc;
+}
+
+static ssize_t send_inner(struct inst *in, const void *buf, size_t len, struct ec_pollset *ps,
+                          struct ec_error *err)
+{
 	struct sess *s = in->sess;
 	if (!s || in->state != I_RUN)
 		return in->host->error_set(err, EC_ECLOSED, in->name, "context '%s': channel closed",
@@ -1679,10 +2046,20 @@ static ssize_t ssh_send(void *inst, const void *buf, size_t len, struct ec_polls
 	                           "writing to context '%s' on %s: %s", in->name, s->label,
 	                           sess_errmsg(s->s));
 again:
-	inst_arm(in, sess_wants_out(s));
+	inst_arm(in);
 	ps->fd = in->epfd;
 	ps->events = EC_POLL_IN;
 	return EC_EAGAIN;
+}
+
+static ssize_t ssh_send(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
+                        struct ec_error *err)
+{
+	struct inst *in = inst;
+	chain_before(in);
+	ssize_t n = send_inner(in, buf, len, ps, err);
+	chain_after(in, (long)n);
+	return n;
 }
 
 /* Track the core's ready marker in what stdout carried (a small KMP). */
@@ -1705,10 +2082,9 @@ static void track_marker(struct inst *in, const char *p, size_t n)
 	}
 }
 
-static ssize_t ssh_recv(void *inst, void *buf, size_t len, struct ec_pollset *ps,
-                        struct ec_error *err)
+static ssize_t recv_inner(struct inst *in, void *buf, size_t len, struct ec_pollset *ps,
+                          struct ec_error *err)
 {
-	struct inst *in = inst;
 	struct sess *s = in->sess;
 	const struct ec_host *h = in->host;
 	if (!s || in->state != I_RUN)
@@ -1794,56 +2170,134 @@ static ssize_t ssh_recv(void *inst, void *buf, size_t len, struct ec_pollset *ps
 			in->note_len = sizeof(in->note) - 1;
 		if (!in->note_len)
 			return 0;
-		return ssh_recv(inst, buf, len, ps, err);
+		return recv_inner(in, buf, len, ps, err);
 	}
 again:
-	inst_arm(in, sess_wants_out(s));
+	inst_arm(in);
 	ps->fd = in->epfd;
 	ps->events = EC_POLL_IN;
 	return EC_EAGAIN;
+}
+
+static ssize_t ssh_recv(void *inst, void *buf, size_t len, struct ec_pollset *ps,
+                        struct ec_error *err)
+{
+	struct inst *in = inst;
+	chain_before(in);
+	ssize_t n = recv_inner(in, buf, len, ps, err);
+	chain_after(in, (long)n);
+	return n;
 }
 
 static void ssh_pollset(void *inst, struct ec_pollset *ps)
 {
 	struct inst *in = inst;
 	if (in->sess)
-		inst_arm(in, sess_wants_out(in->sess));
+		inst_arm(in);
 	ps->fd = in->epfd;
 	ps->events = EC_POLL_IN;
+}
+
+/* close with a grace: the context was told to go, or its stream ended. Send our end
+ * of stream and let the exit status come (sshd sends it with the channel's close) for
+ * up to grace_ms, driving the session and its hops meanwhile, as local waits for its
+ * child; then the channel is dropped. This blocks the broker at most grace_ms (the ops
+ * contract), usually one round trip; it gives up at once when another context holds
+ * the session (its half-sent packet can only move when the core calls it). */
+static void close_wait(struct inst *in, int grace_ms)
+{
+	struct sess *s = in->sess;
+	const struct ec_host *h = in->host;
+	if (grace_ms <= 0 || in->state != I_RUN || !in->ch || s->state != S_READY)
+		return;
+	long long deadline = now_ms() + grace_ms;
+	static char dummy[CHUNK];
+	for (;;) {
+		chain_drive(s);
+		service_orphans(s);
+		if (s->owner && s->owner != in)
+			break;
+		long rc;
+		if (!in->eof_sent) {
+			if (!may_call(s, in, OP_EOF))
+				goto wait;
+			rc = libssh2_channel_send_eof(in->ch);
+			after_call(s, in, OP_EOF, rc);
+			if (rc == 0)
+				in->eof_sent = 1;
+			else if (rc != LIBSSH2_ERROR_EAGAIN)
+				break;
+			continue;
+		}
+		if (!libssh2_channel_eof(in->ch)) {
+			/* What it still prints goes nowhere; reading it keeps the window open. */
+			if (!may_call(s, in, OP_READ))
+				goto wait;
+			rc = libssh2_channel_read(in->ch, dummy, sizeof(dummy));
+			after_call(s, in, OP_READ, rc);
+			if (rc == LIBSSH2_ERROR_EAGAIN && may_call(s, in, OP_READ)) {
+				rc = libssh2_channel_read_stderr(in->ch, dummy, sizeof(dummy));
+				after_call(s, in, OP_READ, rc);
+			}
+			sess_wake_pending(s, in);
+			if (rc > 0 || (rc == 0 && !libssh2_channel_eof(in->ch)))
+				continue;
+			if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN)
+				break;
+			if (libssh2_channel_eof(in->ch))
+				continue;
+			goto wait;
+		}
+		if (!may_call(s, in, OP_OTHER))
+			goto wait;
+		rc = libssh2_channel_wait_closed(in->ch);
+		after_call(s, in, OP_OTHER, rc);
+		sess_wake_pending(s, in);
+		if (rc == 0) {
+			char *sig = NULL;
+			libssh2_channel_get_exit_signal(in->ch, &sig, NULL, NULL, NULL, NULL, NULL);
+			int st = libssh2_channel_get_exit_status(in->ch);
+			if (sig)
+				h->log(h, EC_LOG_WARNING, "ssh: context '%s' on %s was killed by signal %s",
+				       in->name, s->label, sig);
+			else
+				h->log(h, st ? EC_LOG_WARNING : EC_LOG_DEBUG,
+				       "ssh: context '%s' on %s exited with status %d", in->name, s->label, st);
+			free(sig);
+			break;
+		}
+		if (rc != LIBSSH2_ERROR_EAGAIN)
+			break;
+	wait:;
+		long long left = deadline - now_ms();
+		if (left <= 0) {
+			h->log(h, EC_LOG_DEBUG, "ssh: context '%s' on %s did not exit within %d ms; "
+			       "closing its channel", in->name, s->label, grace_ms);
+			break;
+		}
+		inst_arm(in);
+		struct epoll_event ev[4];
+		epoll_wait(in->epfd, ev, 4, (int)left);
+		inst_drain_wake(in);
+		timer_drain(s);
+		keepalive(s);
+	}
 }
 
 static void ssh_close(void *inst, int grace_ms)
 {
 	struct inst *in = inst;
-	(void)grace_ms; /* nothing here waits: a channel still closing is finished later */
 	struct sess *s = in->sess;
 	if (!s) {
 		in->state = I_CLOSED;
 		return;
 	}
-	/* Hand what the channel still has in flight to the session. */
-	enum op pending = s->owner == in ? s->owner_op : OP_NONE;
-	if (s->owner == in) {
-		s->owner = NULL;
-		s->owner_op = OP_NONE;
-	}
-	if (in->state == I_WAIT && pending == OP_OPEN) {
-		orphan_add(s, NULL, OP_OPEN);
-	} else if (in->ch) {
-		if (pending == OP_NONE && may_call(s, in, OP_OTHER) && s->state == S_READY) {
-			int rc = libssh2_channel_free(in->ch);
-			if (rc == LIBSSH2_ERROR_EAGAIN)
-				orphan_add(s, in->ch, OP_NONE);
-		} else {
-			orphan_add(s, in->ch, pending == OP_OTHER ? OP_NONE : pending);
-		}
-	}
-	if (pending != OP_NONE && s->orphans)
-		s->orphan_owner = s->orphans; /* it holds the session until done */
+	close_wait(in, grace_ms);
+	/* Hand what the channel still has in flight to the session: a half-sent request
+	 * is finished before the channel's close. */
+	chan_abandon(s, in, in->ch, 0);
 	in->ch = NULL;
 	in->state = I_CLOSED;
-	if (s->refs > 1)
-		sess_wake_all(s, in);
 	inst_detach(in);
 }
 
