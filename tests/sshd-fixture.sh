@@ -10,8 +10,11 @@
 # DIR/env.sh sets: FX_PORT, FX_PID, FX_USER (the local user: root in CI), FX_KEY (an
 # authorized ed25519 key), FX_KEY_OTHER (an ed25519 key nobody authorized),
 # FX_KNOWN_HOSTS (the host's ed25519 and ecdsa keys, as "[127.0.0.1]:PORT"),
-# FX_HOSTKEY_ED25519_PUB, and, when run as root, FX_PW_USER / FX_PW_PASSWORD: a user
-# created for the password tests (GECOS "ecsshfixture", deleted by stop).
+# FX_HOSTKEY_ED25519_PUB, FX_KEY_RSA (an authorized RSA key, which libssh2 1.10 cannot
+# use with this OpenSSH), FX_LOG (sshd's log, at LogLevel DEBUG), and, when run as root,
+# FX_PW_USER / FX_PW_PASSWORD: a user created for the password tests (GECOS
+# "ecsshfixture", deleted by stop), and FX_PAM_PORT: a second sshd with UsePAM yes that
+# accepts keyboard-interactive only (empty when it could not start).
 # Host keys are ed25519 and ecdsa only: libssh2 1.10 cannot sign with rsa-sha2.
 set -eu
 cmd=${1:-}
@@ -20,18 +23,23 @@ dir=${2:-}
 SSHD=${SSHD:-/usr/sbin/sshd}
 MARK=ecsshfixture
 
-stop() {
-	if [ -f "$dir/sshd.pid" ]; then
-		pid=$(cat "$dir/sshd.pid")
+stop_sshd() { # NAME: the sshd of $dir/NAME_config, by $dir/NAME.pid
+	if [ -f "$dir/$1.pid" ]; then
+		pid=$(cat "$dir/$1.pid")
 		# Only our own sshd: its command line names our config file.
-		if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/sshd_config"; then
+		if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/$1_config"; then
 			kill "$pid" 2>/dev/null || true
 			i=0
 			while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; i=$((i + 1)); done
 			kill -9 "$pid" 2>/dev/null || true
 		fi
-		rm -f "$dir/sshd.pid"
+		rm -f "$dir/$1.pid"
 	fi
+}
+
+stop() {
+	stop_sshd sshd
+	stop_sshd sshd_pam
 	if [ -f "$dir/pwuser" ]; then
 		u=$(cat "$dir/pwuser")
 		if [ "$(getent passwd "$u" | cut -d: -f5)" = "$MARK" ]; then
@@ -70,8 +78,9 @@ ssh-keygen -q -t ed25519 -N '' -C fixture-host -f "$dir/host_ed25519"
 ssh-keygen -q -t ecdsa -N '' -C fixture-host -f "$dir/host_ecdsa"
 ssh-keygen -q -t ed25519 -N '' -C fixture-client -f "$dir/id_ed25519"
 ssh-keygen -q -t ed25519 -N '' -C fixture-other -f "$dir/id_other"
+ssh-keygen -q -t rsa -b 2048 -N '' -C fixture-rsa -f "$dir/id_rsa"
 mkdir -p "$dir/authorized_keys"
-cp "$dir/id_ed25519.pub" "$dir/authorized_keys/$me"
+cat "$dir/id_ed25519.pub" "$dir/id_rsa.pub" >"$dir/authorized_keys/$me"
 
 pwuser=
 pwpass=
@@ -117,7 +126,7 @@ LoginGraceTime 30
 PrintMotd no
 PrintLastLog no
 UseDNS no
-LogLevel VERBOSE
+LogLevel DEBUG
 EOF
 	rm -f "$dir/sshd.pid"
 	: >"$dir/sshd.log"
@@ -141,6 +150,46 @@ if [ -z "$started" ]; then
 	exit 1
 fi
 
+# keyboard-interactive needs PAM (root: it runs as the password user).
+pam_port=
+if [ -n "$pwuser" ] && [ -f /etc/pam.d/sshd ]; then
+	for attempt in 1 2 3 4 5; do
+		p2=$(rand_port)
+		[ "$p2" = "$port" ] && continue
+		cat >"$dir/sshd_pam_config" <<EOF
+# econtext test fixture: keyboard-interactive through PAM
+ListenAddress 127.0.0.1
+Port $p2
+HostKey $dir/host_ed25519
+HostKey $dir/host_ecdsa
+PidFile $dir/sshd_pam.pid
+StrictModes no
+UsePAM yes
+PermitRootLogin no
+PubkeyAuthentication no
+PasswordAuthentication no
+KbdInteractiveAuthentication yes
+PrintMotd no
+PrintLastLog no
+UseDNS no
+LogLevel VERBOSE
+EOF
+		rm -f "$dir/sshd_pam.pid"
+		: >"$dir/sshd_pam.log"
+		"$SSHD" -f "$dir/sshd_pam_config" -E "$dir/sshd_pam.log" || true
+		i=0
+		while [ $i -lt 150 ] && [ ! -s "$dir/sshd_pam.pid" ]; do
+			grep -q 'Bind to port\|Cannot bind' "$dir/sshd_pam.log" 2>/dev/null && break
+			sleep 0.02
+			i=$((i + 1))
+		done
+		if [ -s "$dir/sshd_pam.pid" ]; then
+			pam_port=$p2
+			break
+		fi
+	done
+fi
+
 {
 	printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$dir/host_ed25519.pub")"
 	printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$dir/host_ecdsa.pub")"
@@ -157,5 +206,8 @@ FX_KNOWN_HOSTS='$dir/known_hosts'
 FX_HOSTKEY_ED25519_PUB='$dir/host_ed25519.pub'
 FX_PW_USER='$pwuser'
 FX_PW_PASSWORD='$pwpass'
+FX_KEY_RSA='$dir/id_rsa'
+FX_LOG='$dir/sshd.log'
+FX_PAM_PORT='$pam_port'
 EOF
 echo "sshd-fixture: sshd pid $(cat "$dir/sshd.pid") on 127.0.0.1:$port (dir $dir)"

@@ -1,9 +1,12 @@
 /* test_ssh.c: the ssh transport end to end against a private sshd on 127.0.0.1
  * (tests/sshd-fixture.sh): calls on every Python interpreter found, two contexts
- * sharing one connection, strict host key checking (unknown host, changed key),
- * accept-new appending exactly one line, key authentication, a wrong key, password
- * authentication (root only: it needs a user with a password), a closed port and a
- * server that never answers. Exit 77 (skip) when sshd is not installed. */
+ * sharing one connection, strict host key checking (unknown host, changed key, the
+ * system's known_hosts), accept-new appending exactly one line, key authentication, a
+ * wrong key, an RSA key, ssh-agent, password and keyboard-interactive authentication
+ * (root only: they need a user with a password), keepalives, a closed port, a server
+ * that never answers and does not delay the others, jump hosts on loopback and, as
+ * root, through network namespaces (tests/sshd-netns.sh). Exit 77 (skip) when sshd is
+ * not installed. */
 #include "ecbuild.h"
 
 #include <arpa/inet.h>
@@ -12,7 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +31,7 @@ static char fxdir[64];
 static char fixture[1024];
 static struct {
 	char port[16], user[64], key[512], key_other[512], known_hosts[512], pw_user[64],
-		pw_password[64];
+		pw_password[64], key_rsa[512], log[512], pam_port[16];
 } fx;
 static char cfgpath[600];
 static const char *pw_python; /* what the password user can run */
@@ -70,7 +77,10 @@ static void read_env(void)
 		           {"FX_KEY_OTHER", fx.key_other, sizeof(fx.key_other)},
 		           {"FX_KNOWN_HOSTS", fx.known_hosts, sizeof(fx.known_hosts)},
 		           {"FX_PW_USER", fx.pw_user, sizeof(fx.pw_user)},
-		           {"FX_PW_PASSWORD", fx.pw_password, sizeof(fx.pw_password)}};
+		           {"FX_PW_PASSWORD", fx.pw_password, sizeof(fx.pw_password)},
+		           {"FX_KEY_RSA", fx.key_rsa, sizeof(fx.key_rsa)},
+		           {"FX_LOG", fx.log, sizeof(fx.log)},
+		           {"FX_PAM_PORT", fx.pam_port, sizeof(fx.pam_port)}};
 		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 			if (!strcmp(line, map[i].k))
 				snprintf(map[i].dst, map[i].n, "%s", v);
@@ -170,6 +180,41 @@ static int write_config(void)
 	         kh_empty, common, fx.key, kh_changed, common, fx.key, fxdir, common, fx.key_other,
 	         fx.known_hosts, common, fx.pw_user[0] ? fx.pw_user : "nobody", fx.known_hosts,
 	         closed_port(), fx.known_hosts, silent_port(), fx.known_hosts);
+	/* Jump hosts on loopback: the same sshd is hop and target (a different session for
+	 * each: the via differs); system known_hosts; keyboard-interactive. */
+	size_t used = strlen(text);
+	snprintf(text + used, sizeof(text) - used,
+	         "  hop1:\n%s    identity_file: %s\n    known_hosts: %s\n    via: web1\n"
+	         "  hop2:\n%s    identity_file: %s\n    known_hosts: %s\n    via: hop1\n"
+	         "  viaclosed:\n    transport: ssh\n    hostname: 127.0.0.1\n    port: %d\n"
+	         "    agent: false\n    identity_file: %s\n    known_hosts: %s\n    via: web1\n"
+	         "  vialocal:\n%s    identity_file: %s\n    known_hosts: %s\n    via: local\n"
+	         "  glob:\n%s    identity_file: %s\n    known_hosts: %s/kh_user\n"
+	         "    global_known_hosts: %s\n"
+	         "  globchanged:\n%s    identity_file: %s\n    known_hosts: %s/kh_user\n"
+	         "    global_known_hosts: %s\n"
+	         "  kbd:\n    transport: ssh\n    hostname: 127.0.0.1\n    port: %s\n"
+	         "    agent: false\n    username: %s\n    password_env: EC_TEST_SSH_PASSWORD\n"
+	         "    identity_file: []\n    known_hosts: %s\n    python: /usr/bin/python3\n",
+	         common, fx.key, fx.known_hosts, common, fx.key, fx.known_hosts, closed_port(),
+	         fx.key, fx.known_hosts, common, fx.key, fx.known_hosts, common, fx.key, fxdir,
+	         fx.known_hosts, common, fx.key, fxdir, kh_changed,
+	         fx.pam_port[0] ? fx.pam_port : "22", fx.pw_user[0] ? fx.pw_user : "nobody",
+	         fx.known_hosts);
+	/* The PAM sshd has the same host keys, under its own port. */
+	if (fx.pam_port[0]) {
+		FILE *kf = fopen(fx.known_hosts, "r");
+		char l2[2048], all[8192] = "";
+		while (kf && fgets(l2, sizeof(l2), kf)) {
+			size_t al = strlen(all);
+			char *sp2 = strchr(l2, ' ');
+			if (sp2)
+				snprintf(all + al, sizeof(all) - al, "%s[127.0.0.1]:%s%s", l2, fx.pam_port, sp2);
+		}
+		if (kf)
+			fclose(kf);
+		write_file(fx.known_hosts, all);
+	}
 	write_file(cfgpath, text);
 	return 0;
 }
@@ -538,10 +583,563 @@ static void test_python_missing(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "exit status 127 on 127.0.0.1"));
 }
 
-int main(void)
+/* ---- jump hosts ------------------------------------------------------------------ */
+
+/* "127.0.0.1 CPORT 127.0.0.1 SPORT": the client port, or -1. */
+static int client_port(const ec_value *v)
+{
+	int a, b, c, d, port = -1;
+	if (!is_text(v) || sscanf(v->u.s.data, "%d.%d.%d.%d %d", &a, &b, &c, &d, &port) != 5)
+		return -1;
+	return port;
+}
+
+/* Does this process hold a TCP socket whose local port is port? (/proc/self/net/tcp
+ * lists the namespace's sockets; their inodes are matched against our fds.) */
+static int own_tcp_port(int port)
+{
+	FILE *f = fopen("/proc/self/net/tcp", "r");
+	char line[512];
+	unsigned long inode = 0;
+	int found = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned lport = 0;
+		unsigned long ino = 0;
+		if (sscanf(line, " %*d: %*x:%x %*x:%*x %*x %*x:%*x %*x:%*x %*x %*u %*u %lu", &lport,
+		           &ino) == 2 && (int)lport == port && ino) {
+			inode = ino;
+			break;
+		}
+	}
+	fclose(f);
+	if (!inode)
+		return 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char want[64], path[300], target[64];
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	while (d && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (!strcmp(target, want))
+				found = 1;
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Lines of the sshd log holding what, from offset on. */
+static int log_count(const char *what, long offset)
+{
+	FILE *f = fopen(fx.log, "r");
+	char line[4096];
+	int n = 0;
+	if (!f)
+		return -1;
+	fseek(f, offset, SEEK_SET);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static long log_size(void)
+{
+	struct stat st;
+	return stat(fx.log, &st) == 0 ? (long)st.st_size : 0;
+}
+
+static void test_jump_loopback(void)
+{
+	long off = log_size();
+	ec_context *direct = connect_or_fail("web1", NULL);
+	ec_context *h1 = connect_or_fail("hop1", NULL);
+	ec_context *h2 = connect_or_fail("hop2", NULL);
+	if (!direct || !h1 || !h2)
+		goto out;
+	int rc0, rc1, rc2;
+	ec_value *v0 = call0(direct, "os", "getenv", "SSH_CONNECTION", &rc0);
+	ec_value *v1 = call0(h1, "os", "getenv", "SSH_CONNECTION", &rc1);
+	ec_value *v2 = call0(h2, "os", "getenv", "SSH_CONNECTION", &rc2);
+	CU_ASSERT(rc0 == 0 && rc1 == 0 && rc2 == 0);
+	int p0 = client_port(v0), p1 = client_port(v1), p2 = client_port(v2);
+	fprintf(stderr, "  SSH_CONNECTION direct %s | hop1 %s | hop2 %s\n", is_text(v0) ? v0->u.s.data : "?",
+	        is_text(v1) ? v1->u.s.data : "?", is_text(v2) ? v2->u.s.data : "?");
+	CU_ASSERT(p0 > 0 && p1 > 0 && p2 > 0 && p0 != p1 && p1 != p2 && p0 != p2);
+	/* The direct connection is ours; the tunnelled ones were made by sshd. */
+	CU_ASSERT_EQUAL(own_tcp_port(p0), 1);
+	CU_ASSERT_EQUAL(own_tcp_port(p1), 0);
+	CU_ASSERT_EQUAL(own_tcp_port(p2), 0);
+	ec_value_free(v0);
+	ec_value_free(v1);
+	ec_value_free(v2);
+	/* The hop's session is web1's (shared): three logins, not four. */
+	CU_ASSERT_EQUAL(log_count("Accepted publickey for", off), 3);
+	/* 3 MiB each way through two hops. */
+	size_t big = 3 * 1024 * 1024;
+	char *s = malloc(big + 1);
+	for (size_t i = 0; i < big; i++)
+		s[i] = (char)('a' + i % 26);
+	s[big] = '\0';
+	ec_value *v = call0(h2, "copy", "copy", s, &rc2);
+	CU_ASSERT(rc2 == 0 && is_text(v) && v->u.s.len == big && !memcmp(v->u.s.data, s, big));
+	ec_value_free(v);
+	free(s);
+	/* The direct context goes; the tunnels through its session stay. */
+	CU_ASSERT_EQUAL(ec_context_shutdown(direct, 3000, NULL), 0);
+	direct = NULL;
+	v = call0(h2, "os", "getpid", NULL, &rc2);
+	CU_ASSERT(rc2 == 0 && v && v->type == EC_T_INT && v->u.i == ec_context_pid(h2));
+	ec_value_free(v);
+	/* Concurrent calls on both levels. */
+	ec_call *c1[6], *c2[6];
+	ec_value *args = ec_value_new(EC_T_TUPLE);
+	ec_value_append(args, ec_value_float(0.02));
+	for (int i = 0; i < 6; i++) {
+		CU_ASSERT_EQUAL(ec_context_call_async(h1, "time", "sleep", args, NULL, &c1[i], NULL), 0);
+		CU_ASSERT_EQUAL(ec_context_call_async(h2, "time", "sleep", args, NULL, &c2[i], NULL), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		ec_value *r = NULL;
+		CU_ASSERT_EQUAL(ec_call_wait(c1[i], 20000, &r, NULL), 0);
+		ec_value_free(r);
+		r = NULL;
+		CU_ASSERT_EQUAL(ec_call_wait(c2[i], 20000, &r, NULL), 0);
+		ec_value_free(r);
+		ec_call_free(c1[i]);
+		ec_call_free(c2[i]);
+	}
+	ec_value_free(args);
+out:
+	ec_context_shutdown(h2, 3000, NULL);
+	ec_context_shutdown(h1, 3000, NULL);
+	ec_context_shutdown(direct, 3000, NULL);
+}
+
+static void test_jump_errors(void)
+{
+	struct ec_error err = {0};
+	/* The hop cannot reach the target. */
+	int rc = connect_fails("viaclosed", NULL, &err);
+	CU_ASSERT_EQUAL(rc, EC_ECLOSED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot connect to 127.0.0.1 port"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "through"));
+	/* The hop itself fails: its error, named as the hop's. */
+	memset(&err, 0, sizeof(err));
+	const char *ov[] = {"via=wrongkey", NULL};
+	rc = connect_fails("hop1", ov, &err);
+	CU_ASSERT_EQUAL(rc, EC_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "via"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "authentication failed"));
+	/* Not an ssh hop. */
+	memset(&err, 0, sizeof(err));
+	rc = connect_fails("vialocal", NULL, &err);
+	CU_ASSERT_EQUAL(rc, EC_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "via an ssh context"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "transport local"));
+}
+
+/* The namespace topology (root): the client part runs in the client namespace, as
+ * this program again (--netns-child), which reports its failures by exit status. */
+static char nxdir[64];
+static int nx_failures;
+#define NX_CHECK(cond)                                                                  \
+	do {                                                                                \
+		if (!(cond)) {                                                                  \
+			fprintf(stderr, "  netns: FAILED at line %d: %s\n", __LINE__, #cond);       \
+			nx_failures++;                                                              \
+		}                                                                               \
+	} while (0)
+
+static int count_in_file(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int n = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static int netns_child(const char *dir)
+{
+	static char cfg[600], key[600], kh[600], text[16384];
+	snprintf(key, sizeof(key), "%s/id_ed25519", dir);
+	snprintf(kh, sizeof(kh), "%s/known_hosts", dir);
+	snprintf(cfg, sizeof(cfg), "%s/econtext.yaml", dir);
+	const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+	static char common[2048];
+	snprintf(common, sizeof(common),
+	         "    transport: ssh\n    identity_file: %s\n    known_hosts: %s\n"
+	         "    global_known_hosts: ''\n    agent: false\n    python: %s\n    connect_timeout: 10\n",
+	         key, kh, py);
+	snprintf(text, sizeof(text),
+	         "contexts:\n"
+	         "  bastion:\n%s    hostname: 10.77.1.2\n"
+	         "  tgt1:\n%s    hostname: 10.77.2.2\n    via: bastion\n"
+	         "  tgt2:\n%s    hostname: 10.77.3.2\n    via: tgt1\n"
+	         "  tgt1direct:\n%s    hostname: 10.77.2.2\n"
+	         "  nowhere:\n%s    hostname: 10.77.2.99\n    via: bastion\n",
+	         common, common, common, common, common);
+	write_file(cfg, text);
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfg,
+	                               .log_level = EC_LOG_WARNING};
+	struct ec_error err = {0};
+	if (ec_master_new(&mo, &master, &err)) {
+		fprintf(stderr, "netns: master: %s\n", err.msg);
+		return 1;
+	}
+	/* The target is not reachable from here. */
+	ec_context *d = NULL;
+	int rc = ec_context_connect(master, "tgt1direct", NULL, 5000, &d, &err);
+	NX_CHECK(rc != 0);
+	fprintf(stderr, "  netns: tgt1 directly: %s\n", err.msg);
+	NX_CHECK(strstr(err.msg, "unreachable") != NULL);
+	ec_context *b = NULL, *t1 = NULL, *t2 = NULL;
+	memset(&err, 0, sizeof(err));
+	rc = ec_context_connect(master, "tgt2", NULL, 20000, &t2, &err);
+	if (rc)
+		fprintf(stderr, "  netns: tgt2: %s\n", err.msg);
+	NX_CHECK(rc == 0);
+	rc = ec_context_connect(master, "tgt1", NULL, 20000, &t1, &err);
+	NX_CHECK(rc == 0);
+	rc = ec_context_connect(master, "bastion", NULL, 20000, &b, &err);
+	NX_CHECK(rc == 0);
+	if (!b || !t1 || !t2)
+		goto out;
+	const struct {
+		ec_context *c;
+		const char *host, *from;
+	} want[] = {{b, "bastion", "10.77.1.1 "}, {t1, "tgt1", "10.77.2.1 "}, {t2, "tgt2", "10.77.3.1 "}};
+	for (int i = 0; i < 3; i++) {
+		int crc;
+		ec_value *h = call0(want[i].c, "socket", "gethostname", NULL, &crc);
+		ec_value *sc = call0(want[i].c, "os", "getenv", "SSH_CONNECTION", &crc);
+		fprintf(stderr, "  netns: %s: host %s, SSH_CONNECTION %s\n", want[i].host,
+		        is_text(h) ? h->u.s.data : "?", is_text(sc) ? sc->u.s.data : "?");
+		NX_CHECK(is_text(h) && !strcmp(h->u.s.data, want[i].host));
+		NX_CHECK(is_text(sc) && !strncmp(sc->u.s.data, want[i].from, strlen(want[i].from)));
+		ec_value_free(h);
+		ec_value_free(sc);
+	}
+	/* One login on each sshd: the bastion's session serves the bastion context and the
+	 * tunnel to tgt1, whose session serves tgt1 and the tunnel to tgt2. */
+	char log[600];
+	const char *roles[] = {"bastion", "tgt1", "tgt2"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(log, sizeof(log), "%s/%s.log", dir, roles[i]);
+		NX_CHECK(count_in_file(log, "Accepted publickey") == 1);
+	}
+	/* Data both ways through two hops. */
+	size_t big = 2 * 1024 * 1024;
+	char *s = malloc(big + 1);
+	for (size_t i = 0; i < big; i++)
+		s[i] = (char)('A' + i % 26);
+	s[big] = '\0';
+	int crc;
+	ec_value *v = call0(t2, "copy", "copy", s, &crc);
+	NX_CHECK(crc == 0 && is_text(v) && v->u.s.len == big && !memcmp(v->u.s.data, s, big));
+	ec_value_free(v);
+	free(s);
+	/* A host the bastion cannot reach: its error. */
+	memset(&err, 0, sizeof(err));
+	rc = ec_context_connect(master, "nowhere", NULL, 20000, &d, &err);
+	NX_CHECK(rc != 0);
+	fprintf(stderr, "  netns: nowhere: %s\n", err.msg);
+	NX_CHECK(strstr(err.msg, "through root@10.77.1.2") != NULL);
+	/* The bastion's own context goes; the others carry on through its session. */
+	NX_CHECK(ec_context_shutdown(b, 3000, NULL) == 0);
+	b = NULL;
+	v = call0(t2, "socket", "gethostname", NULL, &crc);
+	NX_CHECK(crc == 0 && is_text(v) && !strcmp(v->u.s.data, "tgt2"));
+	ec_value_free(v);
+out:
+	ec_context_shutdown(t2, 3000, NULL);
+	ec_context_shutdown(t1, 3000, NULL);
+	ec_context_shutdown(b, 3000, NULL);
+	ec_master_free(master);
+	master = NULL;
+	return nx_failures ? 1 : 0;
+}
+
+static void test_jump_netns(void)
+{
+	char cmd[2048], self[512], ns[256] = "";
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		CU_FAIL("readlink /proc/self/exe");
+		return;
+	}
+	self[n] = '\0';
+	char env[600], line[256];
+	snprintf(env, sizeof(env), "%s/env.sh", nxdir);
+	FILE *f = fopen(env, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NX_CLIENT_NS='", 14)) {
+			memcpy(ns, line + 14, strlen(line + 14) + 1);
+			ns[strcspn(ns, "'\n")] = '\0';
+		}
+	if (f)
+		fclose(f);
+	CU_ASSERT_FATAL(ns[0] != '\0');
+	snprintf(cmd, sizeof(cmd), "ip netns exec '%s' '%s' --netns-child '%s'", ns, self, nxdir);
+	int st = system(cmd);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* ---- authentication ---------------------------------------------------------------- */
+
+static void test_rsa_key_refused_clearly(void)
+{
+	char opt[700];
+	snprintf(opt, sizeof(opt), "identity_file=%s", fx.key_rsa);
+	const char *ov[] = {opt, NULL};
+	struct ec_error err = {0};
+	int rc = connect_fails("web1", ov, &err);
+	CU_ASSERT_EQUAL(rc, EC_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "libssh2 1.10 cannot use RSA keys with OpenSSH 8.8 or "
+	                                       "newer; use an ed25519 or ECDSA key"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, fx.key_rsa));
+	/* An ed25519 key is not taken for one. */
+	memset(&err, 0, sizeof(err));
+	rc = connect_fails("wrongkey", NULL, &err);
+	CU_ASSERT_PTR_NULL(strstr(err.msg, "RSA"));
+}
+
+/* Run a shell command; its first line of output in out. */
+static int run_line(const char *cmd, char *out, size_t outlen)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	char line[1024];
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), p))
+		if (!out[0])
+			snprintf(out, outlen, "%.*s", (int)(outlen - 1), line);
+	int st = pclose(p);
+	out[strcspn(out, "\n")] = '\0';
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_agent(void)
+{
+	char sock[600], cmd[2048], out[256];
+	snprintf(sock, sizeof(sock), "%s/agent.sock", fxdir);
+	/* ssh-agent -a SOCK prints SSH_AGENT_PID=N; */
+	snprintf(cmd, sizeof(cmd), "ssh-agent -s -a '%s' | sed -n 's/^SSH_AGENT_PID=\\([0-9]*\\);.*/\\1/p'",
+	         sock);
+	if (run_line(cmd, out, sizeof(out)) != 0 || atoi(out) <= 0) {
+		fprintf(stderr, "  SKIP: ssh-agent did not start\n");
+		return;
+	}
+	pid_t agent = (pid_t)atoi(out);
+	setenv("SSH_AUTH_SOCK", sock, 1);
+	/* The key nobody authorized first, then the right one: the agent's keys are tried
+	 * in turn. */
+	snprintf(cmd, sizeof(cmd), "ssh-add -q '%s' && ssh-add -q '%s'", fx.key_other, fx.key);
+	int rc = system(cmd);
+	CU_ASSERT_EQUAL(rc, 0);
+	const char *ov[] = {"agent=true", "identity_file=[]", NULL};
+	ec_context *ctx = connect_or_fail("web1", ov);
+	if (ctx) {
+		int crc;
+		ec_value *v = call0(ctx, "os", "getpid", NULL, &crc);
+		CU_ASSERT_EQUAL(crc, 0);
+		ec_value_free(v);
+		ec_context_shutdown(ctx, 3000, NULL);
+	}
+	/* Only the wrong key: refused, and the message says the agent was tried. */
+	snprintf(cmd, sizeof(cmd), "ssh-add -q -d '%s' 2>/dev/null", fx.key);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	struct ec_error err = {0};
+	rc = connect_fails("web1", ov, &err);
+	CU_ASSERT_EQUAL(rc, EC_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "ssh-agent (1 key refused)"));
+	/* agent: false ignores it. */
+	const char *ov2[] = {"agent=false", "identity_file=[]", NULL};
+	memset(&err, 0, sizeof(err));
+	rc = connect_fails("web1", ov2, &err);
+	CU_ASSERT_EQUAL(rc, EC_EAUTH);
+	CU_ASSERT_PTR_NULL(strstr(err.msg, "ssh-agent"));
+	unsetenv("SSH_AUTH_SOCK");
+	kill(agent, SIGTERM);
+	for (int i = 0; i < 100 && kill(agent, 0) == 0; i++)
+		usleep(10000);
+	unlink(sock);
+}
+
+static void test_keyboard_interactive(void)
+{
+	setenv("EC_TEST_SSH_PASSWORD", fx.pw_password, 1);
+	ec_context *ctx = connect_or_fail("kbd", NULL);
+	if (ctx) {
+		int rc;
+		ec_value *v = call0(ctx, "getpass", "getuser", NULL, &rc);
+		CU_ASSERT(rc == 0 && is_text(v) && !strcmp(v->u.s.data, fx.pw_user));
+		ec_value_free(v);
+		ec_context_shutdown(ctx, 3000, NULL);
+	}
+	setenv("EC_TEST_SSH_PASSWORD", "not-the-password", 1);
+	struct ec_error err = {0};
+	int rc = connect_fails("kbd", NULL, &err);
+	CU_ASSERT_EQUAL(rc, EC_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "keyboard-interactive (refused)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "the server accepts: keyboard-interactive"));
+	unsetenv("EC_TEST_SSH_PASSWORD");
+}
+
+/* ---- the session's life -------------------------------------------------------------- */
+
+static void test_keepalive(void)
+{
+	const char *ov[] = {"keepalive_interval=2", NULL};
+	ec_context *ctx = connect_or_fail("web1", ov);
+	if (!ctx)
+		return;
+	long off = log_size();
+	sleep(5); /* idle: only keepalives go */
+	int n = log_count("keepalive@libssh2.org", off);
+	fprintf(stderr, "  %d keepalives in 5 s idle\n", n);
+	CU_ASSERT(n >= 2 && n <= 3);
+	int rc;
+	ec_value *v = call0(ctx, "os", "getpid", NULL, &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	ec_value_free(v);
+	ec_context_shutdown(ctx, 3000, NULL);
+}
+
+/* After shutdown returns, the remote interpreter has exited: the channel was kept
+ * until its exit status came (close's grace). */
+static void test_close_waits_for_exit(void)
+{
+	ec_context *ctx = connect_or_fail("web1", NULL);
+	if (!ctx)
+		return;
+	long pid = ec_context_pid(ctx);
+	CU_ASSERT(pid > 0);
+	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 3000, NULL), 0);
+	char path[64], st[256] = "";
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (f) { /* gone, or a zombie at most */
+		if (!fgets(st, sizeof(st), f))
+			st[0] = '\0';
+		fclose(f);
+		char *rp = strrchr(st, ')');
+		CU_ASSERT(rp && rp[1] == ' ' && rp[2] == 'Z');
+	}
+}
+
+struct slow_arg {
+	int rc;
+	long long ms;
+};
+
+static void *connect_silent(void *p)
+{
+	struct slow_arg *a = p;
+	const char *ov[] = {"connect_timeout=3", NULL};
+	struct ec_error err = {0};
+	ec_context *ctx = NULL;
+	long long t0 = ms_now();
+	a->rc = ec_context_connect(master, "silent", ov, 0, &ctx, &err);
+	a->ms = ms_now() - t0;
+	if (!a->rc)
+		ec_context_shutdown(ctx, 1000, NULL);
+	return NULL;
+}
+
+static long long good_round(void)
+{
+	long long t0 = ms_now();
+	ec_context *ctx = connect_or_fail("web1", NULL);
+	if (!ctx)
+		return -1;
+	int rc;
+	ec_value *v = call0(ctx, "os", "getpid", NULL, &rc);
+	ec_value_free(v);
+	long long dt = ms_now() - t0;
+	ec_context_shutdown(ctx, 3000, NULL);
+	return rc ? -1 : dt;
+}
+
+static void test_dead_host_does_not_delay_others(void)
+{
+	long long alone = good_round();
+	alone = good_round(); /* warm: the second is the normal time */
+	struct slow_arg a = {0, 0};
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, connect_silent, &a) == 0);
+	usleep(100000); /* the dead one is connecting */
+	long long with_dead = good_round();
+	pthread_join(t, NULL);
+	fprintf(stderr, "  good host alone %lld ms, beside a dead host %lld ms; the dead one "
+	        "failed after %lld ms\n", alone, with_dead, a.ms);
+	CU_ASSERT(alone > 0 && with_dead > 0);
+	CU_ASSERT(with_dead < 2 * alone + 300);
+	CU_ASSERT(with_dead < 2000);
+	CU_ASSERT_EQUAL(a.rc, EC_ETIMEDOUT);
+	CU_ASSERT(a.ms >= 2500);
+}
+
+/* ---- the system's known_hosts -------------------------------------------------------- */
+
+static void test_global_known_hosts(void)
+{
+	char user_kh[600];
+	snprintf(user_kh, sizeof(user_kh), "%s/kh_user", fxdir);
+	unlink(user_kh);
+	/* Known only to the system's file: accepted. */
+	ec_context *ctx = connect_or_fail("glob", NULL);
+	if (ctx)
+		ec_context_shutdown(ctx, 3000, NULL);
+	CU_ASSERT_NOT_EQUAL(access(user_kh, F_OK), 0); /* nothing written */
+	/* accept-new adds nothing when the system's file knows the host. */
+	const char *ov[] = {"host_key_checking=accept-new", NULL};
+	ctx = connect_or_fail("glob", ov);
+	if (ctx)
+		ec_context_shutdown(ctx, 3000, NULL);
+	CU_ASSERT_NOT_EQUAL(access(user_kh, F_OK), 0);
+	/* A changed key in the system's file is named with its file and line. */
+	struct ec_error err = {0};
+	int rc = connect_fails("globchanged", NULL, &err);
+	CU_ASSERT_EQUAL(rc, EC_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "REMOTE HOST IDENTIFICATION HAS CHANGED"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "kh_changed:1"));
+	/* accept-new does not take a changed key for a new one, and writes nothing. */
+	memset(&err, 0, sizeof(err));
+	rc = connect_fails("globchanged", ov, &err);
+	CU_ASSERT_EQUAL(rc, EC_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "REMOTE HOST IDENTIFICATION HAS CHANGED"));
+	CU_ASSERT_NOT_EQUAL(access(user_kh, F_OK), 0);
+}
+
+static int run_netns(const char *what)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/sshd-netns.sh' %s '%s'", ec_test_srcdir(), what,
+	         nxdir);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stderr, NULL, _IONBF, 0);
 	unsetenv("SSH_AUTH_SOCK");
+	if (argc == 3 && !strcmp(argv[1], "--netns-child"))
+		return netns_child(argv[2]);
 	snprintf(fixture, sizeof(fixture), "%s/tests/sshd-fixture.sh", ec_test_srcdir());
 	snprintf(fxdir, sizeof(fxdir), "/tmp/ecssh-test.XXXXXX");
 	if (!mkdtemp(fxdir)) {
@@ -583,12 +1181,44 @@ int main(void)
 	CU_add_test(s, "silent server: connect_timeout", test_silent_server_times_out);
 	CU_add_test(s, "remote python missing", test_python_missing);
 	CU_add_test(s, "host name looked up off the broker thread", test_host_name_lookup);
+	CU_add_test(s, "jump hosts on loopback: one and two hops, shared hop", test_jump_loopback);
+	CU_add_test(s, "jump host errors", test_jump_errors);
+	CU_pTest nx = CU_add_test(s, "jump hosts through network namespaces", test_jump_netns);
+	CU_add_test(s, "an RSA key is refused with a clear message", test_rsa_key_refused_clearly);
+	CU_pTest ag = CU_add_test(s, "ssh-agent authentication", test_agent);
+	CU_pTest kbd = CU_add_test(s, "keyboard-interactive authentication (PAM)",
+	                           test_keyboard_interactive);
+	CU_add_test(s, "keepalives keep an idle session", test_keepalive);
+	CU_add_test(s, "close waits for the remote exit (grace)", test_close_waits_for_exit);
+	CU_add_test(s, "a dead host does not delay the others", test_dead_host_does_not_delay_others);
+	CU_add_test(s, "the system's known_hosts is consulted, never written",
+	            test_global_known_hosts);
 	if (!fx.pw_user[0] || !pw_python) {
 		fprintf(stderr, "SKIP: password authentication needs root (a test user with a "
 		                "password) and /usr/bin/python3\n");
 		CU_set_test_active(pw, CU_FALSE);
 	}
+	if (!fx.pam_port[0] || !pw_python) {
+		fprintf(stderr, "SKIP: keyboard-interactive needs root (a test user with a password, "
+		                "an sshd with UsePAM yes) and /usr/bin/python3\n");
+		CU_set_test_active(kbd, CU_FALSE);
+	}
+	if (system("command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null") != 0) {
+		fprintf(stderr, "SKIP: ssh-agent authentication needs ssh-agent and ssh-add\n");
+		CU_set_test_active(ag, CU_FALSE);
+	}
+	snprintf(nxdir, sizeof(nxdir), "/tmp/ecnx-test.XXXXXX");
+	int nst = mkdtemp(nxdir) ? run_netns("start") : 77;
+	if (nst != 0) {
+		fprintf(stderr, "SKIP: jump hosts through network namespaces (%s)\n",
+		        nst == 77 ? "not permitted here: needs root and ip netns" : "setup failed");
+		CU_set_test_active(nx, CU_FALSE);
+		if (nst == 77)
+			rmdir(nxdir);
+	}
 	int rc = ec_test_run();
+	if (nst != 77 && run_netns("stop"))
+		fprintf(stderr, "warning: removing the network namespaces failed\n");
 	if (silent_fd >= 0)
 		close(silent_fd);
 	if (run_fixture("stop"))

@@ -54,6 +54,7 @@ enum hkc { HKC_STRICT, HKC_ACCEPT_NEW, HKC_OFF };
 /* What a connection is set up with: taken from the context that opens it. */
 struct conn_cfg {
 	char *hostname, *username, *known_hosts;
+	char *global_known_hosts; /* "" for none */
 	int port;
 	char **identity_files;
 	size_t n_identity;
@@ -219,7 +220,7 @@ struct sess {
 	size_t id_idx;
 	LIBSSH2_AGENT *agent;
 	struct libssh2_agent_publickey *agent_id;
-	int agent_started, agent_tried;
+	int agent_started, agent_tried, agent_rsa;
 	char *password;
 	int kbd_rounds;
 	char tried[400];
@@ -317,6 +318,7 @@ static void conn_cfg_free(struct conn_cfg *c)
 	free(c->hostname);
 	free(c->username);
 	free(c->known_hosts);
+	free(c->global_known_hosts);
 	for (size_t i = 0; i < c->n_identity; i++)
 		free(c->identity_files[i]);
 	free(c->identity_files);
@@ -332,10 +334,12 @@ static int conn_cfg_copy(struct conn_cfg *dst, const struct conn_cfg *src)
 	dst->hostname = strdup(src->hostname);
 	dst->username = strdup(src->username);
 	dst->known_hosts = strdup(src->known_hosts);
+	dst->global_known_hosts = strdup(src->global_known_hosts ? src->global_known_hosts : "");
 	dst->password_env = src->password_env ? strdup(src->password_env) : NULL;
 	dst->password_file = src->password_file ? strdup(src->password_file) : NULL;
 	dst->identity_files = calloc(src->n_identity + 1, sizeof(char *));
-	int bad = !dst->hostname || !dst->username || !dst->known_hosts || !dst->identity_files ||
+	int bad = !dst->hostname || !dst->username || !dst->known_hosts ||
+	          !dst->global_known_hosts || !dst->identity_files ||
 	          (src->password_env && !dst->password_env) ||
 	          (src->password_file && !dst->password_file);
 	for (size_t i = 0; dst->identity_files && i < src->n_identity; i++)
@@ -838,13 +842,13 @@ struct khfile {
 	int missing;
 };
 
-static int kh_load(struct sess *s, struct khfile *k)
+static int kh_load(struct sess *s, const char *path, struct khfile *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->kh = libssh2_knownhost_init(s->s);
 	if (!k->kh)
 		return EC_ENOMEM;
-	FILE *f = fopen(s->cfg.known_hosts, "re");
+	FILE *f = path && *path ? fopen(path, "re") : NULL;
 	if (!f) {
 		k->missing = 1;
 		return 0;
@@ -912,9 +916,14 @@ static void set_hostkey_pref(struct sess *s)
 		{LIBSSH2_KNOWNHOST_KEY_ECDSA_521, "ecdsa-sha2-nistp521"},
 		{LIBSSH2_KNOWNHOST_KEY_SSHRSA, "ssh-rsa"},
 	};
-	struct khfile k;
 	char pref[256] = "";
-	if (kh_load(s, &k) == 0 && !k.missing) {
+	const char *files[2] = {s->cfg.known_hosts, s->cfg.global_known_hosts};
+	for (int fi = 0; fi < 2; fi++) {
+		struct khfile k;
+		if (kh_load(s, files[fi], &k) != 0 || k.missing) {
+			kh_free(&k);
+			continue;
+		}
 		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 			struct libssh2_knownhost *found = NULL;
 			/* A dummy key: MISMATCH means "has a key of this type". */
@@ -922,13 +931,13 @@ static void set_hostkey_pref(struct sess *s)
 			                                  LIBSSH2_KNOWNHOST_TYPE_PLAIN |
 			                                      LIBSSH2_KNOWNHOST_KEYENC_RAW | types[i].kt,
 			                                  &found);
-			if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
+			if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH && !strstr(pref, types[i].alg)) {
 				size_t l = strlen(pref);
 				snprintf(pref + l, sizeof(pref) - l, "%s%s", l ? "," : "", types[i].alg);
 			}
 		}
+		kh_free(&k);
 	}
-	kh_free(&k);
 	/* Then the rest, so that an unknown host still negotiates (and is refused with its
 	 * fingerprint, or accepted by accept-new). */
 	char all[] = HOSTKEY_DEFAULT_PREF;
@@ -1022,39 +1031,55 @@ static int check_hostkey(struct sess *s)
 		snprintf(name, sizeof(name), "%s", s->cfg.hostname);
 	else
 		snprintf(name, sizeof(name), "[%s]:%d", s->cfg.hostname, s->cfg.port);
-	struct khfile k;
-	if (kh_load(s, &k)) {
-		kh_free(&k);
-		return sess_fail(s, EC_ENOMEM, "out of memory");
+	/* The user's file, then the system's (/etc/ssh/ssh_known_hosts), as OpenSSH: a
+	 * match in either is enough; else a key of that type in either is a change. */
+	const char *files[2] = {s->cfg.known_hosts, s->cfg.global_known_hosts};
+	struct khfile k[2];
+	int rcs[2];
+	struct libssh2_knownhost *found[2] = {NULL, NULL};
+	for (int i = 0; i < 2; i++) {
+		if (kh_load(s, files[i], &k[i])) {
+			kh_free(&k[0]);
+			if (i)
+				kh_free(&k[1]);
+			return sess_fail(s, EC_ENOMEM, "out of memory");
+		}
+		rcs[i] = libssh2_knownhost_checkp(k[i].kh, s->cfg.hostname, s->cfg.port, key, len,
+		                                  LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+		                                      LIBSSH2_KNOWNHOST_KEYENC_RAW | kh_type(type),
+		                                  &found[i]);
 	}
-	struct libssh2_knownhost *found = NULL;
-	int rc = libssh2_knownhost_checkp(k.kh, s->cfg.hostname, s->cfg.port, key, len,
-	                                  LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-	                                      LIBSSH2_KNOWNHOST_KEYENC_RAW | kh_type(type),
-	                                  &found);
+	int which = rcs[0] == LIBSSH2_KNOWNHOST_CHECK_MATCH ? 0
+	            : rcs[1] == LIBSSH2_KNOWNHOST_CHECK_MATCH ? 1
+	            : rcs[0] == LIBSSH2_KNOWNHOST_CHECK_MISMATCH ? 0
+	            : rcs[1] == LIBSSH2_KNOWNHOST_CHECK_MISMATCH ? 1
+	            : rcs[0] == LIBSSH2_KNOWNHOST_CHECK_FAILURE ? 0
+	                                                         : 1;
+	int rc = rcs[which];
+	const char *file = files[which];
 	const struct ec_host *h = s->ps->host;
 	int ret = 0;
 	if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
-		h->log(h, EC_LOG_DEBUG, "ssh: host '%s' is known and matches the %s host key (SHA256:%s)",
-		       name, key_type_name(type), fp);
+		h->log(h, EC_LOG_DEBUG, "ssh: host '%s' is known and matches the %s host key (SHA256:%s, "
+		       "%s)", name, key_type_name(type), fp, file);
 	} else if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
-		int line = kh_line_of(&k, found);
+		int line = kh_line_of(&k[which], found[which]);
 		if (s->cfg.hkc == HKC_OFF) {
 			h->log(h, EC_LOG_WARNING,
 			       "ssh: the %s host key for %s has changed (SHA256:%s, not the key in "
 			       "%s:%d); host_key_checking is off, connecting anyway",
-			       key_type_name(type), name, fp, s->cfg.known_hosts, line);
+			       key_type_name(type), name, fp, file, line);
 		} else {
 			ret = sess_fail(s, EC_EAUTH,
 			                "REMOTE HOST IDENTIFICATION HAS CHANGED: the %s host key for %s "
 			                "is SHA256:%s, which is not the key in %s:%d; someone could be "
 			                "eavesdropping (man-in-the-middle), or the host key has just "
 			                "been changed. Host key verification failed.",
-			                key_type_name(type), name, fp, s->cfg.known_hosts, line);
+			                key_type_name(type), name, fp, file, line);
 		}
 	} else if (rc == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND) {
 		if (s->cfg.hkc == HKC_ACCEPT_NEW)
-			ret = append_known_host(s, &k, key, len, type);
+			ret = append_known_host(s, &k[0], key, len, type); /* the user's file only */
 		else if (s->cfg.hkc == HKC_OFF)
 			h->log(h, EC_LOG_WARNING,
 			       "ssh: no %s host key is known for %s (SHA256:%s); host_key_checking is "
@@ -1062,15 +1087,17 @@ static int check_hostkey(struct sess *s)
 		else
 			ret = sess_fail(s, EC_EAUTH,
 			                "No %s host key is known for %s and you have requested strict "
-			                "checking (%s key fingerprint is SHA256:%s; known hosts file %s%s). "
+			                "checking (%s key fingerprint is SHA256:%s; known hosts file %s%s%s%s). "
 			                "Host key verification failed.",
 			                key_type_name(type), name, key_type_name(type), fp,
-			                s->cfg.known_hosts, k.missing ? ", which does not exist" : "");
+			                s->cfg.known_hosts, k[0].missing ? ", which does not exist" : "",
+			                k[1].missing ? "" : ", and ", k[1].missing ? "" : files[1]);
 	} else {
 		ret = sess_fail(s, EC_EAUTH, "cannot check the host key of %s against %s: %s", name,
-		                s->cfg.known_hosts, sess_errmsg(s->s));
+		                file, sess_errmsg(s->s));
 	}
-	kh_free(&k);
+	kh_free(&k[0]);
+	kh_free(&k[1]);
 	if (!ret)
 		s->state = S_AUTHLIST;
 	return ret;
@@ -1088,6 +1115,79 @@ static void tried_add(struct sess *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->tried + l, sizeof(s->tried) - l, fmt, ap);
 	va_end(ap);
+}
+
+/* libssh2 before 1.11 signs only with ssh-rsa (SHA-1), which OpenSSH 8.8 and newer
+ * refuse by default. */
+#define RSA_MSG "libssh2 1.10 cannot use RSA keys with OpenSSH 8.8 or newer; use an ed25519 or ECDSA key"
+
+static int rsa_unsupported(void)
+{
+	return libssh2_version(0x010b00) == NULL;
+}
+
+/* An SSH wire-format blob (a public key) whose type string is "ssh-rsa". */
+static int blob_is_rsa(const unsigned char *b, size_t n)
+{
+	if (n < 4)
+		return 0;
+	size_t l = (size_t)b[0] << 24 | (size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3];
+	return l == 7 && n >= 11 && memcmp(b + 4, "ssh-rsa", 7) == 0;
+}
+
+/* Is the private key file an RSA key? PEM ("BEGIN RSA PRIVATE KEY") or the OpenSSH
+ * format (the type of the public key it holds: it is not encrypted). */
+static int key_file_is_rsa(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----";
+	char text[16384];
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	if (strstr(text, "-----BEGIN RSA PRIVATE KEY-----"))
+		return 1;
+	const char *p = strstr(text, begin);
+	if (!p)
+		return 0;
+	p += sizeof(begin) - 1;
+	/* Enough base64 for the header and the public key's type. */
+	unsigned char bin[512];
+	size_t o = 0;
+	unsigned acc = 0;
+	int bits = 0;
+	for (; *p && *p != '-' && o < sizeof(bin); p++) {
+		const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		const char *c = *p ? strchr(tab, *p) : NULL;
+		if (!c)
+			continue; /* whitespace, padding */
+		acc = acc << 6 | (unsigned)(c - tab);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			bin[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* "openssh-key-v1\0", string cipher, string kdf, string kdfoptions, uint32 count,
+	 * string publickey */
+	size_t at = 15;
+	if (o < at || memcmp(bin, "openssh-key-v1", 15) != 0)
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		if (at + 4 > o)
+			return 0;
+		size_t l = (size_t)bin[at] << 24 | (size_t)bin[at + 1] << 16 | (size_t)bin[at + 2] << 8 |
+		           bin[at + 3];
+		if (l > o)
+			return 0;
+		at += 4 + l;
+	}
+	at += 4; /* the key count */
+	if (at + 4 > o)
+		return 0;
+	return blob_is_rsa(bin + at + 4, o - at - 4);
 }
 
 static int method_offered(const struct sess *s, const char *m)
@@ -1206,10 +1306,16 @@ static int auth_step(struct sess *s)
 			if (rc == 0)
 				return auth_done(s);
 			s->agent_tried++;
+			if (rsa_unsupported() && blob_is_rsa(s->agent_id->blob, s->agent_id->blob_len))
+				s->agent_rsa++;
 			struct libssh2_agent_publickey *prev = s->agent_id;
 			if (libssh2_agent_get_identity(s->agent, &s->agent_id, prev)) {
-				tried_add(s, "ssh-agent (%d key%s refused)", s->agent_tried,
-				          s->agent_tried == 1 ? "" : "s");
+				if (s->agent_rsa)
+					tried_add(s, "ssh-agent (%d key%s refused, %d of them RSA: " RSA_MSG ")",
+					          s->agent_tried, s->agent_tried == 1 ? "" : "s", s->agent_rsa);
+				else
+					tried_add(s, "ssh-agent (%d key%s refused)", s->agent_tried,
+					          s->agent_tried == 1 ? "" : "s");
 				s->astep = A_KEYS;
 			}
 			break;
@@ -1236,6 +1342,8 @@ static int auth_step(struct sess *s)
 				libssh2_session_last_error(s->s, &m, NULL, 0);
 				if (rc == LIBSSH2_ERROR_FILE)
 					tried_add(s, "key %s (cannot be read: %s)", f, m ? m : "?");
+				else if (rsa_unsupported() && key_file_is_rsa(f))
+					tried_add(s, "key %s (refused: it is an RSA key, and " RSA_MSG ")", f);
 				else
 					tried_add(s, "key %s (refused)", f);
 				h->log(h, EC_LOG_DEBUG, "ssh: key %s for %s: %d %s", f, s->label, rc,
@@ -1723,6 +1831,8 @@ static const struct ec_param ssh_params[] = {
 	 .help = "answer keyboard-interactive prompts with the password"},
 	{.key = "known_hosts", .type = EC_PARAM_STR, .dflt = "~/.ssh/known_hosts",
 	 .help = "the known_hosts file"},
+	{.key = "global_known_hosts", .type = EC_PARAM_STR, .dflt = "/etc/ssh/ssh_known_hosts",
+	 .help = "the system's known_hosts file, also consulted (never written); empty: none"},
 	{.key = "host_key_checking", .type = EC_PARAM_STR, .dflt = "strict",
 	 .help = "strict, accept-new or off"},
 	{.key = "keepalive_interval", .type = EC_PARAM_DURATION, .dflt = "0",
@@ -1832,6 +1942,10 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	v = "~/.ssh/known_hosts";
 	h->cfg_str(cfg, "known_hosts", &v);
 	if (!(c->known_hosts = expand_home(v && *v ? v : "~/.ssh/known_hosts")))
+		goto oom;
+	v = "/etc/ssh/ssh_known_hosts";
+	h->cfg_str(cfg, "global_known_hosts", &v);
+	if (!(c->global_known_hosts = expand_home(v ? v : "")))
 		goto oom;
 	v = "strict";
 	h->cfg_str(cfg, "host_key_checking", &v);
