@@ -1,0 +1,127 @@
+/* sshbench.c: the ssh transport in one process (bench/ssh.sh runs it):
+ *   - a fresh context to its first result (handshake, host key, login, channel, boot);
+ *   - a second context on the same host while the first lives (a channel only), N times;
+ *   - call round trips over ssh;
+ *   - bulk throughput context -> master: calls returning CHUNK_MB MiB of bytes each.
+ * Usage: sshbench CONFIG CONTEXT [N] [TOTAL_MB]   (not a test: timings decide nothing) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "econtext.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void stats(const char *what, double *t, int n)
+{
+	qsort(t, (size_t)n, sizeof(double), cmp);
+	printf("%-44s min %7.2f ms  median %7.2f ms  p90 %7.2f ms  (n=%d)\n", what, t[0] * 1e3,
+	       t[n / 2] * 1e3, t[n * 9 / 10] * 1e3, n);
+}
+
+static ec_master *m;
+static const char *name;
+
+static int first_result(ec_context **out)
+{
+	struct ec_error err = {0};
+	if (ec_context_connect(m, name, NULL, 30000, out, &err)) {
+		fprintf(stderr, "%s: %s\n", err.where, err.msg);
+		return 1;
+	}
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	int rc = ec_context_call(*out, "os", "getpid", args, NULL, 30000, &res, &err);
+	if (rc)
+		fprintf(stderr, "call: %s\n", err.msg);
+	ec_value_free(args);
+	ec_value_free(res);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s CONFIG CONTEXT [N] [TOTAL_MB]\n", argv[0]);
+		return 2;
+	}
+	name = argv[2];
+	int n = argc > 3 ? atoi(argv[3]) : 20;
+	int total_mb = argc > 4 ? atoi(argv[4]) : 256;
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = argv[1],
+	                               .log_level = EC_LOG_WARNING};
+	struct ec_error err = {0};
+	if (ec_master_new(&mo, &m, &err)) {
+		fprintf(stderr, "%s: %s\n", err.where, err.msg);
+		return 1;
+	}
+	double *t = calloc((size_t)(n > 2000 ? n : 2000), sizeof(double));
+	ec_context *first;
+	double t0 = now();
+	if (first_result(&first))
+		return 1;
+	t[0] = now() - t0;
+	printf("%-44s %7.2f ms\n", "fresh context to first result (in process)", t[0] * 1e3);
+
+	for (int i = 0; i < n; i++) {
+		ec_context *c;
+		t0 = now();
+		if (first_result(&c))
+			return 1;
+		t[i] = now() - t0;
+		ec_context_shutdown(c, 3000, NULL);
+	}
+	stats("second context on the host, to first result", t, n);
+
+	ec_value *args = ec_value_new(EC_T_TUPLE);
+	for (int i = 0; i < 2000; i++) {
+		ec_value *res = NULL;
+		t0 = now();
+		if (ec_context_call(first, "os", "getpid", args, NULL, 30000, &res, &err)) {
+			fprintf(stderr, "call: %s\n", err.msg);
+			return 1;
+		}
+		t[i] = now() - t0;
+		ec_value_free(res);
+	}
+	stats("call round trip (os.getpid)", t, 2000);
+	ec_value_free(args);
+
+	/* Bulk: bytes(16 MiB) per call, context -> master. */
+	const long chunk = 16L << 20;
+	int calls = total_mb / 16 > 0 ? total_mb / 16 : 1;
+	args = ec_value_new(EC_T_TUPLE);
+	ec_value_append(args, ec_value_int(chunk));
+	t0 = now();
+	for (int i = 0; i < calls; i++) {
+		ec_value *res = NULL;
+		if (ec_context_call(first, "builtins", "bytes", args, NULL, 60000, &res, &err)) {
+			fprintf(stderr, "bulk call: %s\n", err.msg);
+			return 1;
+		}
+		if (!res || res->type != EC_T_BYTES || (long)res->u.s.len != chunk) {
+			fprintf(stderr, "bulk call: unexpected result\n");
+			return 1;
+		}
+		ec_value_free(res);
+	}
+	double dt = now() - t0;
+	printf("%-44s %7.1f MiB/s  (%d MiB in %.3f s)\n", "bulk context -> master", calls * 16 / dt,
+	       calls * 16, dt);
+	ec_value_free(args);
+	ec_context_shutdown(first, 3000, NULL);
+	ec_master_free(m);
+	free(t);
+	return 0;
+}
