@@ -331,8 +331,8 @@ static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 			ec__error_set(&c->err, EC_ENOMEM, ctx->name, "out of memory receiving a reply");
 		}
 		c->done = 1;
-		pthread_cond_signal(&c->cond);
 		pthread_mutex_unlock(&c->lock);
+		ec__broker_defer_wake(ctx->m->broker, c);
 		return 0;
 	}
 	if (h->handle < ctx->next_handle)
@@ -746,6 +746,7 @@ int ec_context_call_async(ec_context *ctx, const char *module, const char *qualn
 	if (rc)
 		goto fail;
 	call->m = m;
+	call->refs = 1;
 	pthread_mutex_init(&call->lock, NULL);
 	snprintf(call->ctx_name, sizeof(call->ctx_name), "%s", ctx->name);
 	pthread_mutex_lock(&m->lock);
@@ -817,12 +818,28 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 	return 0;
 }
 
+void ec__call_unref(struct ec_call *call)
+{
+	if (__atomic_sub_fetch(&call->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	ec__buf_free(&call->reply);
+	pthread_cond_destroy(&call->cond);
+	pthread_mutex_destroy(&call->lock);
+	free(call);
+}
+
 void ec_call_free(ec_call *call)
 {
 	if (!call)
 		return;
 	ec_master *m = call->m;
-	if (m) {
+	/* A finished call is no longer registered (the broker unregisters it before it
+	 * sets done, both seen here through the call's lock): no need for m->lock, which
+	 * the broker may still hold right after delivering the reply. */
+	pthread_mutex_lock(&call->lock);
+	int done = call->done;
+	pthread_mutex_unlock(&call->lock);
+	if (!done) {
 		pthread_mutex_lock(&m->lock);
 		if (call->registered) {
 			for (struct ec_call **pp = &call->ctx->calls; *pp; pp = &(*pp)->next)
@@ -830,13 +847,11 @@ void ec_call_free(ec_call *call)
 					*pp = call->next;
 					break;
 				}
+			call->registered = 0;
 		}
 		pthread_mutex_unlock(&m->lock);
 	}
-	ec__buf_free(&call->reply);
-	pthread_cond_destroy(&call->cond);
-	pthread_mutex_destroy(&call->lock);
-	free(call);
+	ec__call_unref(call);
 }
 
 int ec_context_call(ec_context *ctx, const char *module, const char *qualname,
