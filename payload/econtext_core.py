@@ -280,18 +280,24 @@ def send(handle, obj, reply_to=0):
 
 
 # ---- the main thread: calls, one at a time ----------------------------------------
+# The main thread sleeps in a read(2) of a pipe and the broker thread wakes it with a
+# write(2) of one byte. Both calls drop the GIL around the system call, so the main
+# thread wakes to a free GIL: a lock's release() would wake it while the broker still
+# holds the GIL, and it would wake a second time when the broker next blocks (two
+# context switches more per call when both threads share a CPU).
 _queue = []
 _qlock = thread.allocate_lock()
-_waiter = [None]
+_sleeping = [False]
+_wake = []              # [read fd, write fd], made by _ec_main
 
 
 def _put(item):
     with _qlock:
         _queue.append(item)
-        w = _waiter[0]
-        _waiter[0] = None
-    if w is not None:
-        w.release()
+        w = _sleeping[0]
+        _sleeping[0] = False
+    if w:
+        posix.write(_wake[1], b"x")
 
 
 def _get():
@@ -299,9 +305,12 @@ def _get():
         with _qlock:
             if _queue:
                 return _queue.pop(0)
-            w = _waiter[0] = thread.allocate_lock()
-            w.acquire()
-        w.acquire()
+            _sleeping[0] = True
+        try:
+            posix.read(_wake[0], 1)
+        except OSError as e:
+            if e.errno != errno.EINTR:
+                raise
 
 
 def _import(name):
@@ -823,6 +832,9 @@ def _ec_main(config):
     _cloexec(IN_FD)
     _cloexec(OUT_FD)
     _setup_stdio()
+    _wake[:] = posix.pipe()
+    _cloexec(_wake[0])
+    _cloexec(_wake[1])
     if _boot is not None:
         try:
             posix.waitpid(_boot[0], 0)
