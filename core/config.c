@@ -1232,6 +1232,8 @@ struct ec_config {
 	char *codec; /* NULL: DEFAULT_CODEC */
 	int log_level;
 	size_t max_message;
+	int predict_imports;          /* default 1 */
+	int module_follow_symlinks;   /* default 0 */
 	char **module_path; /* NULL-terminated, owned */
 	char **plugin_path;
 	struct ec_cfg **ctx;
@@ -1495,6 +1497,7 @@ static int add_builtin_local(struct ec_config *cfg)
 
 static const char *const top_keys[] = {"codec",       "log_level",        "module_path",
                                        "plugin_path", "max_message_size", "contexts",
+                                       "predict_imports", "module_path_follow_symlinks",
                                        NULL};
 
 static int load_top(struct top *T, const struct node *root)
@@ -1541,6 +1544,13 @@ static int load_top(struct top *T, const struct node *root)
 				                 "from %lld to %lld, not %s",
 				                 MIN_MAX_MESSAGE, MAX_MAX_MESSAGE, node_desc(v, d));
 			cfg->max_message = (size_t)x;
+		} else if (!strcmp(key, "predict_imports") ||
+		           !strcmp(key, "module_path_follow_symlinks")) {
+			int x;
+			if (v->kind != N_SCALAR || !v->plain || parse_bool(v->text, &x))
+				return top_error(T, v, "key '%s' must be true or false, not %s", key,
+				                 node_desc(v, d));
+			*(key[0] == 'p' ? &cfg->predict_imports : &cfg->module_follow_symlinks) = x;
 		} else if (!strcmp(key, "contexts")) {
 			if ((rc = load_contexts(T, v)))
 				return rc;
@@ -1554,7 +1564,8 @@ static int load_top(struct top *T, const struct node *root)
 				                 did_you_mean(&sg, dym, sizeof(dym)));
 			return top_error(T, k, "unknown top-level key '%s' (known keys: codec, "
 			                 "log_level, module_path, plugin_path, max_message_size, "
-			                 "contexts)", show(key, b));
+			                 "predict_imports, module_path_follow_symlinks, contexts)",
+			                 show(key, b));
 		}
 	}
 	return 0;
@@ -1569,6 +1580,7 @@ static int load_text(const char *name, const char *text, size_t len, const char 
 		return oom(err);
 	cfg->log_level = EC_LOG_INFO;
 	cfg->max_message = DEFAULT_MAX_MESSAGE;
+	cfg->predict_imports = 1;
 	cfg->source = xstrdup(name);
 	cfg->module_path = calloc(1, sizeof(char *));
 	cfg->plugin_path = calloc(1, sizeof(char *));
@@ -1762,6 +1774,16 @@ int ec__config_log_level(const struct ec_config *cfg)
 size_t ec__config_max_message(const struct ec_config *cfg)
 {
 	return cfg->max_message;
+}
+
+int ec__config_predict_imports(const struct ec_config *cfg)
+{
+	return cfg->predict_imports;
+}
+
+int ec__config_module_follow_symlinks(const struct ec_config *cfg)
+{
+	return cfg->module_follow_symlinks;
 }
 
 const char *const *ec__config_module_path(const struct ec_config *cfg)

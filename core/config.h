@@ -13,6 +13,7 @@ struct ec_config; /* a whole parsed file */
 /* Parse a file / a string (name is used in messages, e.g. "<embedded default>").
  * Checks the top level: codec (str), log_level (debug|info|warning|error|critical),
  * module_path (str or list), plugin_path (str or list), max_message_size (int bytes),
+ * predict_imports and module_path_follow_symlinks (true/false),
  * contexts (mapping of name -> mapping, each with a `transport` string). The context
  * `local` (transport: local) is always defined unless the file defines it itself. */
 int ec__config_load_file(const char *path, struct ec_config **out, struct ec_error *err);
@@ -31,6 +32,8 @@ const char *ec__config_codec(const struct ec_config *cfg);        /* default "pi
 int ec__config_log_level(const struct ec_config *cfg);            /* default EC_LOG_INFO */
 size_t ec__config_max_message(const struct ec_config *cfg);       /* default 64 MiB */
 const char *const *ec__config_module_path(const struct ec_config *cfg); /* NULL-terminated */
+int ec__config_predict_imports(const struct ec_config *cfg);         /* default 1 */
+int ec__config_module_follow_symlinks(const struct ec_config *cfg);  /* default 0 */
 const char *const *ec__config_plugin_path(const struct ec_config *cfg); /* NULL-terminated */
 /* Context names in file order, NULL-terminated. */
 const char *const *ec__config_context_names(const struct ec_config *cfg);

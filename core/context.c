@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -331,8 +332,8 @@ static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 			ec__error_set(&c->err, EC_ENOMEM, ctx->name, "out of memory receiving a reply");
 		}
 		c->done = 1;
-		pthread_cond_signal(&c->cond);
 		pthread_mutex_unlock(&c->lock);
+		ec__broker_defer_wake(ctx->m->broker, c);
 		return 0;
 	}
 	if (h->handle < ctx->next_handle)
@@ -625,8 +626,11 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 	ctx->id = id;
 
 	unsigned char key[EC_FRAME_KEY_LEN];
-	if (RAND_bytes(key, sizeof(key)) != 1) {
-		rc = ec__error_set(err, EC_ESYS, name, "cannot draw a random key (RAND_bytes)");
+	/* The kernel's CSPRNG: OpenSSL's DRBG would cost ~2 ms of set-up in a short-lived
+	 * master for the same quality. */
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key) &&
+	    RAND_bytes(key, sizeof(key)) != 1) {
+		rc = ec__error_set(err, EC_ESYS, name, "cannot draw a random key (getrandom, RAND_bytes)");
 		goto fail;
 	}
 	rc = ec__frame_mac_init(&ctx->mac_out, key, EC_FRAME_DIR_MASTER);
@@ -746,6 +750,7 @@ int ec_context_call_async(ec_context *ctx, const char *module, const char *qualn
 	if (rc)
 		goto fail;
 	call->m = m;
+	call->refs = 1;
 	pthread_mutex_init(&call->lock, NULL);
 	snprintf(call->ctx_name, sizeof(call->ctx_name), "%s", ctx->name);
 	pthread_mutex_lock(&m->lock);
@@ -817,12 +822,28 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 	return 0;
 }
 
+void ec__call_unref(struct ec_call *call)
+{
+	if (__atomic_sub_fetch(&call->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	ec__buf_free(&call->reply);
+	pthread_cond_destroy(&call->cond);
+	pthread_mutex_destroy(&call->lock);
+	free(call);
+}
+
 void ec_call_free(ec_call *call)
 {
 	if (!call)
 		return;
 	ec_master *m = call->m;
-	if (m) {
+	/* A finished call is no longer registered (the broker unregisters it before it
+	 * sets done, both seen here through the call's lock): no need for m->lock, which
+	 * the broker may still hold right after delivering the reply. */
+	pthread_mutex_lock(&call->lock);
+	int done = call->done;
+	pthread_mutex_unlock(&call->lock);
+	if (!done) {
 		pthread_mutex_lock(&m->lock);
 		if (call->registered) {
 			for (struct ec_call **pp = &call->ctx->calls; *pp; pp = &(*pp)->next)
@@ -830,13 +851,11 @@ void ec_call_free(ec_call *call)
 					*pp = call->next;
 					break;
 				}
+			call->registered = 0;
 		}
 		pthread_mutex_unlock(&m->lock);
 	}
-	ec__buf_free(&call->reply);
-	pthread_cond_destroy(&call->cond);
-	pthread_mutex_destroy(&call->lock);
-	free(call);
+	ec__call_unref(call);
 }
 
 int ec_context_call(ec_context *ctx, const char *module, const char *qualname,

@@ -39,7 +39,9 @@ struct ec_msg {
 };
 
 /* A call: registered in its context (under m->lock) until its reply or failure is
- * delivered; done, rc, err and reply are guarded by its own lock. */
+ * delivered; done, rc, err and reply are guarded by its own lock. refs (atomic): one
+ * for the application's handle, one while the broker holds it on its wake list (the
+ * waiter is signalled only after the broker has let go of m->lock). */
 struct ec_call {
 	ec_master *m;
 	struct ec_context *ctx; /* valid while registered */
@@ -52,8 +54,13 @@ struct ec_call {
 	struct ec_error err;
 	struct ec_buf reply; /* encoded reply payload */
 	pthread_cond_t cond;
-	struct ec_call *next; /* in ctx->calls */
+	int refs;
+	struct ec_call *next;      /* in ctx->calls */
+	struct ec_call *wake_next; /* in the broker's wake list */
 };
+
+/* Drop a reference; the last one frees the call. */
+void ec__call_unref(struct ec_call *call);
 
 struct ec_context {
 	ec_master *m;

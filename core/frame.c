@@ -24,6 +24,17 @@ int ec__frame_mac_init(struct ec_frame_mac *m, const unsigned char key[EC_FRAME_
 	memcpy(m->key, key, EC_FRAME_KEY_LEN);
 	m->dir = dir;
 	m->seq = 0;
+	/* Key once: each frame then restarts from the keyed state (EVP_MAC_init with
+	 * no key), which skips the digest fetch and the key schedule. */
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (!EVP_MAC_init(m->ctx, m->key, EC_FRAME_KEY_LEN, params)) {
+		EVP_MAC_CTX_free(m->ctx);
+		m->ctx = NULL;
+		return EC_ENOMEM;
+	}
 	return 0;
 }
 
@@ -73,12 +84,8 @@ static int frame_mac(struct ec_frame_mac *m, const unsigned char *hdr, const voi
 	prefix[0] = (unsigned char)m->dir;
 	for (int i = 0; i < 8; i++)
 		prefix[1 + i] = (unsigned char)(m->seq >> (56 - 8 * i));
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
 	size_t outlen = 0;
-	if (!EVP_MAC_init(m->ctx, m->key, EC_FRAME_KEY_LEN, params) ||
+	if (!EVP_MAC_init(m->ctx, NULL, 0, NULL) ||
 	    !EVP_MAC_update(m->ctx, prefix, sizeof(prefix)) ||
 	    !EVP_MAC_update(m->ctx, hdr, EC_FRAME_HEADER_LEN) ||
 	    (len && !EVP_MAC_update(m->ctx, payload, len)) ||

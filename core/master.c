@@ -62,7 +62,11 @@ static int modules_setup(ec_master *m, const struct ec_master_options *o, struct
 	const char *script = o && o->size >= offsetof(struct ec_master_options, script) + sizeof(o->script)
 	                         ? o->script
 	                         : NULL;
-	return ec__modsrv_new(dirs, script, &m->modules, err);
+	int rc = ec__modsrv_new(dirs, script, &m->modules, err);
+	if (!rc)
+		ec__modsrv_configure(m->modules, ec__config_predict_imports(m->config),
+		                     ec__config_module_follow_symlinks(m->config), 0);
+	return rc;
 }
 
 int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_error *err)
@@ -148,6 +152,7 @@ void ec_master_free(ec_master *m)
 			break;
 		ec_context_shutdown(c, 3000, NULL);
 	}
+	ec__modsrv_stop(m->modules); /* its thread may wake the broker */
 	ec__broker_stop(m->broker);
 	ec__modsrv_free(m->modules);
 	ec__plugins_close(&m->plugins);

@@ -1,6 +1,14 @@
-/* modules.c: the module server; see modules.h. Lookups run on the broker thread when a
- * context asks (GET_MODULE) and are cached for the master's life, so each file is read,
- * checked, compressed and scanned once however many contexts import it. */
+/* modules.c: the module server; see modules.h. Lookups run on the server's thread when
+ * a context asks (GET_MODULE) and are cached for the master's life, so each file is
+ * read, checked, compressed and scanned once however many contexts import it; negative
+ * answers are kept in a bounded LRU, so a context asking for many distinct names
+ * cannot grow the master without limit.
+ *
+ * Threads and locks: the broker only checks the name and queues a job (qlock); the
+ * server's thread does the lookups under s->lock (file IO and compression included:
+ * nothing else waits on s->lock but a unit test's lookup), encodes the reply, then
+ * takes the master's lock only to queue it on the context. The top-level list (read
+ * when a context boots) has its own lock. Lock order: m->lock, then qlock. */
 #include "ecbuild.h"
 
 #include <dirent.h>
@@ -17,6 +25,7 @@
 
 #include <zlib.h>
 
+#include "broker.h"
 #include "context.h"
 #include "econtext/codec.h"
 #include "error.h"
@@ -43,8 +52,27 @@ struct sent {
 	struct sent *next;
 };
 
+struct job {
+	unsigned ctx;
+	int python_major;
+	int forget; /* drop what was sent to ctx, in order with its GET_MODULE */
+	char ctxname[128];
+	struct job *next;
+	char name[];
+};
+
 struct ec_modsrv {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;      /* the caches below */
+	pthread_mutex_t top_lock;  /* top, ntop */
+	pthread_mutex_t qlock;     /* the job queue and the thread's state */
+	pthread_cond_t qcond;
+	struct job *qhead, **qtail;
+	pthread_t thread;
+	int running, stopping;
+	ec_master *m;
+	int predict, follow;
+	size_t max_absent, nabsent, nrecords;
+	struct ec_module *lru_head, *lru_tail; /* ABSENT records, most recent first */
 	char *dirs[MAX_DIRS + 1]; /* as given (absolute), searched in order */
 	char *real[MAX_DIRS + 1]; /* their real paths, for containment checks */
 	size_t ndirs;
@@ -158,7 +186,24 @@ static int is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* A directory's entries, sorted, cached. NULL when unreadable (treated as empty). */
+/* A directory's entries (no dot files), sorted. Empty when unreadable. */
+static void read_dir(const char *path, char ***names, size_t *n)
+{
+	size_t cap = 0;
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (strv_push(names, n, &cap, e->d_name, strlen(e->d_name)))
+			break;
+	}
+	if (d)
+		closedir(d);
+	strv_sort_unique(*names, n);
+}
+
+/* A directory's entries, sorted, cached. NULL when out of memory. */
 static const struct dirlist *list_dir(struct ec_modsrv *s, const char *path)
 {
 	for (struct dirlist *l = s->lists; l; l = l->next)
@@ -169,18 +214,7 @@ static const struct dirlist *list_dir(struct ec_modsrv *s, const char *path)
 		free(l);
 		return NULL;
 	}
-	size_t cap = 0;
-	DIR *d = opendir(path);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (strv_push(&l->names, &l->n, &cap, e->d_name, strlen(e->d_name)))
-			break;
-	}
-	if (d)
-		closedir(d);
-	strv_sort_unique(l->names, &l->n);
+	read_dir(path, &l->names, &l->n);
 	l->next = s->lists;
 	s->lists = l;
 	return l;
@@ -300,7 +334,8 @@ out:
 	return rc;
 }
 
-/* The children of a package directory: modules, subpackages, extension modules. */
+/* The children of a package directory: modules, subpackages (marked with a trailing
+ * '/', for pkgutil in the context), extension modules. */
 static int list_children(struct ec_modsrv *s, struct ec_module *m)
 {
 	const struct dirlist *l = list_dir(s, m->dir);
@@ -313,18 +348,32 @@ static int list_children(struct ec_modsrv *s, struct ec_module *m)
 	for (size_t i = 0; l && i < l->n && !rc; i++) {
 		const char *e = l->names[i];
 		size_t len = strlen(e), base = 0;
+		char p[PATH_MAX];
 		if (len > 3 && strcmp(e + len - 3, ".py") == 0)
 			base = len - 3;
-		else if (!(base = ext_module_name(e)) && is_ident(e, len)) {
-			char p[PATH_MAX];
-			snprintf(p, sizeof(p), "%s/%s/__init__.py", m->dir, e);
-			if (is_file(p))
-				base = len;
+		else if (!(base = ext_module_name(e)) && is_ident(e, len) &&
+		         snprintf(p, sizeof(p), "%s/%s/__init__.py", m->dir, e) < (int)sizeof(p) &&
+		         is_file(p)) {
+			snprintf(p, sizeof(p), "%s/", e);
+			if (!(rc = strv_push(&m->children, &m->nchildren, &cap, p, len + 1)))
+				continue;
 		}
 		if (base && is_ident(e, base) && !(base == 8 && memcmp(e, "__init__", 8) == 0))
 			rc = strv_push(&m->children, &m->nchildren, &cap, e, base);
 	}
 	strv_sort_unique(m->children, &m->nchildren);
+	/* A package shadows a module of the same name ("x" sorts right before "x/"). */
+	size_t o = 0;
+	for (size_t i = 0; i < m->nchildren; i++) {
+		const char *next = i + 1 < m->nchildren ? m->children[i + 1] : NULL;
+		size_t cl = strlen(m->children[i]);
+		if (next && strncmp(next, m->children[i], cl) == 0 && next[cl] == '/' && !next[cl + 1])
+			free(m->children[i]);
+		else
+			m->children[o++] = m->children[i];
+	}
+	m->nchildren = o;
+	m->children[o] = NULL;
 	return rc;
 }
 
@@ -364,7 +413,7 @@ static int probe(struct ec_modsrv *s, struct ec_module *m, const char *dir, cons
 	char real[PATH_MAX];
 	if (!realpath(file, real))
 		return set_reason(m, "cannot resolve %s: %s", file, strerror(errno));
-	if (!inside(real, root))
+	if (!s->follow && !inside(real, root))
 		return set_reason(m, "%s resolves to %s, outside the module path", file, real);
 	m->is_pkg = pkg;
 	if (!(m->path = strdup(real)) || (pkg && !(m->dir = strdup(path))))
@@ -375,11 +424,59 @@ static int probe(struct ec_modsrv *s, struct ec_module *m, const char *dir, cons
 	return rc;
 }
 
+static void module_free(struct ec_module *m)
+{
+	ec__strv_free(m->children);
+	ec__strv_free(m->imports);
+	free(m->zsrc);
+	free(m->path);
+	free(m->dir);
+	free(m->reason);
+	free(m->name);
+	free(m);
+}
+
+static void lru_unlink(struct ec_modsrv *s, struct ec_module *m)
+{
+	*(m->lru_prev ? &m->lru_prev->lru_next : &s->lru_head) = m->lru_next;
+	*(m->lru_next ? &m->lru_next->lru_prev : &s->lru_tail) = m->lru_prev;
+	m->lru_prev = m->lru_next = NULL;
+}
+
+static void lru_push(struct ec_modsrv *s, struct ec_module *m)
+{
+	m->lru_prev = NULL;
+	m->lru_next = s->lru_head;
+	*(s->lru_head ? &s->lru_head->lru_prev : &s->lru_tail) = m;
+	s->lru_head = m;
+}
+
+/* Drop the least recently used ABSENT records beyond the bound. */
+static void lru_trim(struct ec_modsrv *s)
+{
+	while (s->nabsent > s->max_absent && s->lru_tail) {
+		struct ec_module *m = s->lru_tail;
+		lru_unlink(s, m);
+		for (struct ec_module **pp = &s->buckets[hash(m->name)]; *pp; pp = &(*pp)->next)
+			if (*pp == m) {
+				*pp = m->next;
+				break;
+			}
+		module_free(m);
+		s->nabsent--;
+		s->nrecords--;
+	}
+}
+
 static int lookup_locked(struct ec_modsrv *s, const char *name, struct ec_module **out)
 {
 	unsigned h = hash(name);
 	for (struct ec_module *m = s->buckets[h]; m; m = m->next)
 		if (strcmp(m->name, name) == 0) {
+			if (m->status == EC_MOD_ABSENT && s->lru_head != m) {
+				lru_unlink(s, m);
+				lru_push(s, m);
+			}
 			*out = m;
 			return 0;
 		}
@@ -402,7 +499,7 @@ static int lookup_locked(struct ec_modsrv *s, const char *name, struct ec_module
 		free(parent);
 		if (!rc && p->status == EC_MOD_FOUND && p->is_pkg && p->dir) {
 			/* The root the parent came from bounds its children too. */
-			const char *root = NULL;
+			const char *root = s->follow ? "/" : NULL;
 			for (size_t i = 0; i < s->ndirs && !root; i++)
 				if (inside(p->path, s->real[i]))
 					root = s->real[i];
@@ -416,19 +513,18 @@ static int lookup_locked(struct ec_modsrv *s, const char *name, struct ec_module
 			rc = probe(s, m, s->dirs[i], s->real[i], name, &found);
 	}
 	if (rc) {
-		ec__strv_free(m->children);
-		ec__strv_free(m->imports);
-		free(m->zsrc);
-		free(m->path);
-		free(m->dir);
-		free(m->reason);
-		free(m->name);
-		free(m);
+		module_free(m);
 		return rc;
 	}
 	m->next = s->buckets[h];
 	s->buckets[h] = m;
+	s->nrecords++;
 	*out = m;
+	if (m->status == EC_MOD_ABSENT) {
+		lru_push(s, m);
+		s->nabsent++;
+		lru_trim(s); /* never m itself: the bound is at least 1 */
+	}
 	return 0;
 }
 
@@ -439,6 +535,12 @@ int ec__modsrv_new(const char *const *dirs, const char *script, struct ec_modsrv
 	if (!s)
 		return ec__error_set(err, EC_ENOMEM, NULL, "out of memory");
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->top_lock, NULL);
+	pthread_mutex_init(&s->qlock, NULL);
+	pthread_cond_init(&s->qcond, NULL);
+	s->qtail = &s->qhead;
+	s->predict = 1;
+	s->max_absent = EC_MODSRV_MAX_ABSENT;
 	char real[PATH_MAX], scriptdir[PATH_MAX];
 	const char *extra = NULL;
 	if (script) {
@@ -497,17 +599,11 @@ void ec__modsrv_free(struct ec_modsrv *s)
 {
 	if (!s)
 		return;
+	ec__modsrv_stop(s);
 	for (size_t i = 0; i < NBUCKETS; i++)
 		for (struct ec_module *m = s->buckets[i]; m;) {
 			struct ec_module *next = m->next;
-			ec__strv_free(m->children);
-			ec__strv_free(m->imports);
-			free(m->zsrc);
-			free(m->path);
-			free(m->dir);
-			free(m->reason);
-			free(m->name);
-			free(m);
+			module_free(m);
 			m = next;
 		}
 	for (struct dirlist *l = s->lists; l;) {
@@ -530,7 +626,29 @@ void ec__modsrv_free(struct ec_modsrv *s)
 	ec__strv_free(s->top);
 	free(s->script);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->top_lock);
+	pthread_mutex_destroy(&s->qlock);
+	pthread_cond_destroy(&s->qcond);
 	free(s);
+}
+
+void ec__modsrv_configure(struct ec_modsrv *s, int predict, int follow_symlinks,
+                          size_t max_absent)
+{
+	pthread_mutex_lock(&s->lock);
+	s->predict = predict;
+	s->follow = follow_symlinks;
+	s->max_absent = max_absent ? max_absent : EC_MODSRV_MAX_ABSENT;
+	lru_trim(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void ec__modsrv_cache_counts(struct ec_modsrv *s, size_t *total, size_t *absent)
+{
+	pthread_mutex_lock(&s->lock);
+	*total = s->nrecords;
+	*absent = s->nabsent;
+	pthread_mutex_unlock(&s->lock);
 }
 
 size_t ec__modsrv_ndirs(const struct ec_modsrv *s)
@@ -561,8 +679,9 @@ static int toplevel_locked(struct ec_modsrv *s)
 	if (s->script)
 		rc = strv_push(&v, &n, &cap, EC_SCRIPT_MODULE, strlen(EC_SCRIPT_MODULE));
 	for (size_t d = 0; d < s->ndirs && !rc; d++) {
-		const struct dirlist *l = list_dir(s, s->dirs[d]);
-		for (size_t i = 0; l && i < l->n && !rc; i++) {
+		struct dirlist dl = {0}, *l = &dl;
+		read_dir(s->dirs[d], &dl.names, &dl.n);
+		for (size_t i = 0; i < l->n && !rc; i++) {
 			const char *e = l->names[i];
 			size_t len = strlen(e), base = 0;
 			if (len > 3 && strcmp(e + len - 3, ".py") == 0)
@@ -576,6 +695,7 @@ static int toplevel_locked(struct ec_modsrv *s)
 			if (base && is_ident(e, base))
 				rc = strv_push(&v, &n, &cap, e, base);
 		}
+		ec__strv_free(dl.names);
 	}
 	if (!rc && !v && !(v = calloc(1, sizeof(char *))))
 		rc = EC_ENOMEM;
@@ -591,13 +711,13 @@ static int toplevel_locked(struct ec_modsrv *s)
 
 int ec__modsrv_toplevel(struct ec_modsrv *s, char ***out, size_t *n, struct ec_error *err)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->top_lock);
 	int rc = toplevel_locked(s);
 	char **v = NULL;
 	size_t cap = 0, k = 0;
 	for (size_t i = 0; !rc && i < s->ntop; i++)
 		rc = strv_push(&v, &k, &cap, s->top[i], strlen(s->top[i]));
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->top_lock);
 	if (!rc && !v && !(v = calloc(1, sizeof(char *))))
 		rc = EC_ENOMEM;
 	if (rc) {
@@ -633,10 +753,18 @@ static int was_sent(const struct sent *t, const char *name)
 	return 0;
 }
 
+static int enqueue(struct ec_modsrv *s, unsigned ctx, const char *ctxname, int python_major,
+                   const char *name, int forget);
+
 void ec__modsrv_forget(struct ec_modsrv *s, unsigned ctx)
 {
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->qlock);
+	int running = s->running;
+	pthread_mutex_unlock(&s->qlock);
+	if (running && !enqueue(s, ctx, "", 0, "", 1))
+		return; /* behind that context's pending GET_MODULE */
 	pthread_mutex_lock(&s->lock);
 	for (struct sent **pp = &s->sent; *pp; pp = &(*pp)->next)
 		if ((*pp)->ctx == ctx) {
@@ -795,14 +923,200 @@ int ec__modsrv_answer(struct ec_modsrv *s, unsigned ctx_id, const char *name, si
 	return 0;
 }
 
-/* ---- the GET_MODULE handler ------------------------------------------------------ */
+/* ---- the server's thread ------------------------------------------------------- */
+
+/* The answer for one GET_MODULE, encoded for the context; logs the outcome. */
+static int build_reply(struct ec_modsrv *s, const struct job *j, struct ec_buf *payload)
+{
+	ec_master *m = s->m;
+	const struct ec_codec_ops *ops = m->codec->desc->ops;
+	struct ec_codec_peer peer = {.python_major = j->python_major};
+	struct ec_error err = {0};
+	ec_value *reply = NULL;
+	size_t count = 0, budget = m->max_message / 4;
+	if (budget > (4u << 20))
+		budget = 4u << 20;
+	pthread_mutex_lock(&s->lock);
+	int predict = s->predict;
+	pthread_mutex_unlock(&s->lock);
+	int rc = ec__modsrv_answer(s, j->ctx, j->name, predict ? budget : 0, &reply, &count, &err);
+	const char *status = "absent", *reason = NULL;
+	if (!rc) {
+		const ec_value *e = reply->u.seq.items[1]->u.seq.items[0];
+		if (e->u.seq.items[4]->type != EC_T_NONE) {
+			status = "refused";
+			reason = e->u.seq.items[4]->u.s.data;
+		} else if (e->u.seq.items[1]->type != EC_T_NONE) {
+			status = "found";
+		}
+		rc = ops->encode(m->codec->state, &peer, reply, payload, &err);
+	}
+	if (!rc && payload->len > m->max_message) {
+		ec__log(&m->logger, EC_LOG_WARNING, "econtext.modules", j->ctxname,
+		        "context %s: module %s: reply of %zu bytes exceeds the maximum message size",
+		        j->ctxname, j->name, payload->len);
+		rc = EC_EMSGSIZE;
+	}
+	if (rc) {
+		/* The context waits for this name: answer it with an error entry. */
+		char why[160];
+		snprintf(why, sizeof(why), "the master could not serve it: %s",
+		         rc == EC_EMSGSIZE ? "its reply exceeds the maximum message size"
+		                           : "out of memory");
+		ec_value_free(reply);
+		reply = ec_value_new(EC_T_TUPLE);
+		ec_value *list = ec_value_new(EC_T_LIST), *e = ec_value_new(EC_T_TUPLE);
+		ec_value_append(e, text_or_bytes(j->name));
+		for (int k = 0; k < 3; k++)
+			ec_value_append(e, ec_value_none());
+		ec_value_append(e, text_or_bytes(why));
+		ec_value_append(list, e);
+		ec_value_append(reply, text_or_bytes(j->name));
+		ec_value_append(reply, list);
+		ec__buf_free(payload);
+		ec__buf_init(payload);
+		count = 1;
+		status = "refused";
+		reason = why;
+		rc = reply && list && e && e->u.seq.len == 5 && reply->u.seq.len == 2
+		         ? ops->encode(m->codec->state, &peer, reply, payload, &err)
+		         : EC_ENOMEM;
+	}
+	if (reason)
+		ec__log(&m->logger, EC_LOG_WARNING, "econtext.modules", j->ctxname,
+		        "context %s: cannot forward module %s: %s", j->ctxname, j->name, reason);
+	if (!rc)
+		ec__log(&m->logger, EC_LOG_DEBUG, "econtext.modules", j->ctxname,
+		        "context %s: GET_MODULE %s: %s, %zu module%s in %zu bytes", j->ctxname, j->name,
+		        status, count - (strcmp(status, "found") ? 1 : 0), count == 1 ? "" : "s",
+		        payload->len);
+	ec_value_free(reply);
+	return rc;
+}
+
+/* Queue the LOAD_MODULE on the context if it is still ready. */
+static void deliver(struct ec_modsrv *s, const struct job *j, struct ec_msg *msg)
+{
+	ec_master *m = s->m;
+	pthread_mutex_lock(&m->lock);
+	struct ec_context *c = m->contexts;
+	while (c && c->id != j->ctx)
+		c = c->master_next;
+	if (c && c->state == EC_CTX_READY) {
+		msg->handle = EC_HANDLE_LOAD_MODULE;
+		*c->outq_tail = msg;
+		c->outq_tail = &msg->next;
+		msg = NULL;
+		ec__broker_wake(m->broker);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (msg) {
+		ec__buf_free(&msg->payload);
+		free(msg);
+	}
+}
+
+static void *server_main(void *arg)
+{
+	struct ec_modsrv *s = arg;
+	pthread_mutex_lock(&s->qlock);
+	for (;;) {
+		while (!s->qhead && !s->stopping)
+			pthread_cond_wait(&s->qcond, &s->qlock);
+		if (s->stopping)
+			break;
+		struct job *j = s->qhead;
+		if (!(s->qhead = j->next))
+			s->qtail = &s->qhead;
+		pthread_mutex_unlock(&s->qlock);
+		if (j->forget) {
+			pthread_mutex_lock(&s->lock);
+			for (struct sent **pp = &s->sent; *pp; pp = &(*pp)->next)
+				if ((*pp)->ctx == j->ctx) {
+					struct sent *t = *pp;
+					*pp = t->next;
+					ec__strv_free(t->names);
+					free(t);
+					break;
+				}
+			pthread_mutex_unlock(&s->lock);
+		} else {
+			struct ec_msg *msg = calloc(1, sizeof(*msg));
+			if (msg && !build_reply(s, j, &msg->payload))
+				deliver(s, j, msg);
+			else if (msg) {
+				ec__buf_free(&msg->payload);
+				free(msg);
+			}
+		}
+		free(j);
+		pthread_mutex_lock(&s->qlock);
+	}
+	pthread_mutex_unlock(&s->qlock);
+	return NULL;
+}
+
+static int enqueue(struct ec_modsrv *s, unsigned ctx, const char *ctxname, int python_major,
+                   const char *name, int forget)
+{
+	size_t len = strlen(name);
+	struct job *j = calloc(1, sizeof(*j) + len + 1);
+	if (!j)
+		return EC_ENOMEM;
+	j->ctx = ctx;
+	j->python_major = python_major;
+	j->forget = forget;
+	snprintf(j->ctxname, sizeof(j->ctxname), "%s", ctxname);
+	memcpy(j->name, name, len + 1);
+	pthread_mutex_lock(&s->qlock);
+	int rc = s->stopping ? EC_ECLOSED : 0;
+	if (!rc && !s->running) {
+		if (pthread_create(&s->thread, NULL, server_main, s) == 0)
+			s->running = 1;
+		else
+			rc = EC_ESYS;
+	}
+	if (!rc) {
+		*s->qtail = j;
+		s->qtail = &j->next;
+		pthread_cond_signal(&s->qcond);
+	}
+	pthread_mutex_unlock(&s->qlock);
+	if (rc)
+		free(j);
+	return rc;
+}
+
+void ec__modsrv_stop(struct ec_modsrv *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->qlock);
+	int running = s->running;
+	s->stopping = 1;
+	pthread_cond_signal(&s->qcond);
+	pthread_mutex_unlock(&s->qlock);
+	if (running)
+		pthread_join(s->thread, NULL);
+	pthread_mutex_lock(&s->qlock);
+	s->running = 0;
+	while (s->qhead) {
+		struct job *j = s->qhead;
+		s->qhead = j->next;
+		free(j);
+	}
+	s->qtail = &s->qhead;
+	pthread_mutex_unlock(&s->qlock);
+}
+
+/* ---- the GET_MODULE handler (broker thread, m->lock held) ----------------------- */
 
 int ec__modules_on_get(struct ec_context *ctx, const struct ec_frame_hdr *h,
                        const unsigned char *p, struct ec_error *err)
 {
 	ec_master *m = ctx->m;
 	const struct ec_codec_ops *ops = m->codec->desc->ops;
-	ec_value *v = NULL, *reply = NULL;
+	ec_value *v = NULL;
 	int rc = ops->decode(m->codec->state, p, h->length, &v, err);
 	if (rc)
 		return rc;
@@ -812,44 +1126,13 @@ int ec__modules_on_get(struct ec_context *ctx, const struct ec_frame_hdr *h,
 		return ec__error_set(err, EC_EPROTO, ctx->name, "malformed GET_MODULE from context '%s'",
 		                     ctx->name);
 	}
-	const char *name = v->u.s.data;
-	size_t count = 0, budget = m->max_message / 4;
-	if (budget > (4u << 20))
-		budget = 4u << 20;
-	struct ec_msg *msg = calloc(1, sizeof(*msg));
-	rc = msg ? ec__modsrv_answer(m->modules, ctx->id, name, budget, &reply, &count, err)
-	         : ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
-	if (!rc) {
-		struct ec_codec_peer peer = {.python_major = ctx->python_major};
-		rc = ops->encode(m->codec->state, &peer, reply, &msg->payload, err);
-		if (!rc && msg->payload.len > m->max_message)
-			rc = ec__error_set(err, EC_EMSGSIZE, ctx->name,
-			                   "module %s: reply of %zu bytes exceeds the maximum message size",
-			                   name, msg->payload.len);
-	}
-	if (!rc) {
-		const struct ec_module *mod = NULL;
-		ec__modsrv_lookup(m->modules, name, &mod, NULL);
-		if (mod && mod->status == EC_MOD_REFUSED)
-			ec__log(&m->logger, EC_LOG_WARNING, "econtext.modules", ctx->name,
-			        "context %s: cannot forward module %s: %s", ctx->name, name, mod->reason);
-		ec__log(&m->logger, EC_LOG_DEBUG, "econtext.modules", ctx->name,
-		        "context %s: GET_MODULE %s: %s, %zu module%s in %zu bytes", ctx->name, name,
-		        !mod || mod->status == EC_MOD_ABSENT ? "absent"
-		        : mod->status == EC_MOD_REFUSED  ? "refused"
-		                                         : "found",
-		        count - (mod && mod->status != EC_MOD_FOUND ? 1 : 0), count == 1 ? "" : "s",
-		        msg->payload.len);
-		msg->handle = EC_HANDLE_LOAD_MODULE;
-		*ctx->outq_tail = msg;
-		ctx->outq_tail = &msg->next;
-		msg = NULL;
-	}
-	if (msg) {
-		ec__buf_free(&msg->payload);
-		free(msg);
-	}
-	ec_value_free(reply);
+	if (!m->modules->m)
+		m->modules->m = m; /* before the thread starts; never changes after */
+	rc = enqueue(m->modules, ctx->id, ctx->name, ctx->python_major, v->u.s.data, 0);
+	if (rc)
+		rc = ec__error_set(err, rc, ctx->name, "context '%s': cannot serve module %s: %s",
+		                   ctx->name, v->u.s.data,
+		                   rc == EC_ENOMEM ? "out of memory" : "the module server is stopped");
 	ec_value_free(v);
 	return rc;
 }

@@ -1,8 +1,11 @@
 /* modules.h: the module server (docs/protocol.md §3, GET_MODULE and LOAD_MODULE).
  * Finds Python sources along the module path (config `module_path:`, `-m DIR`), never
- * outside it, answers with the module, its package's children and, pipelined in the
- * same reply, the modules its import statements name (found by modscan.c) that this
- * context was not sent yet. Every lookup, positive or negative, is cached. */
+ * outside it (unless module_path_follow_symlinks), answers with the module, its
+ * package's children and, pipelined in the same reply, the modules its import
+ * statements name (found by modscan.c) that this context was not sent yet (unless
+ * predict_imports is off). Every lookup is cached; negative answers in an LRU of
+ * bounded size. GET_MODULE is answered on the server's own thread, not the broker's,
+ * so reading and compressing a big file stalls no other context. */
 #ifndef EC_CORE_MODULES_H
 #define EC_CORE_MODULES_H
 
@@ -36,7 +39,11 @@ struct ec_module {
 	size_t nimports;
 	char *reason;       /* REFUSED */
 	struct ec_module *next; /* hash chain */
+	struct ec_module *lru_prev, *lru_next; /* ABSENT only: the negative cache's LRU */
 };
+
+/* Default bound of the negative cache (ABSENT records). */
+#define EC_MODSRV_MAX_ABSENT 4096
 
 struct ec_modsrv;
 
@@ -45,10 +52,21 @@ struct ec_modsrv;
 int ec__modsrv_new(const char *const *dirs, const char *script, struct ec_modsrv **out,
                    struct ec_error *err);
 void ec__modsrv_free(struct ec_modsrv *s);
+/* Options (before the first lookup): predict (0: answer only the module asked for and
+ * its unsent parents), follow_symlinks (1: serve files that symlinks in a module path
+ * directory lead to, even outside it), max_absent (bound of the negative cache; 0:
+ * EC_MODSRV_MAX_ABSENT). */
+void ec__modsrv_configure(struct ec_modsrv *s, int predict, int follow_symlinks,
+                          size_t max_absent);
+/* Cached records: all of them, and the ABSENT ones. */
+void ec__modsrv_cache_counts(struct ec_modsrv *s, size_t *total, size_t *absent);
+/* Stop the server's thread (pending GET_MODULE are dropped). Before the broker stops. */
+void ec__modsrv_stop(struct ec_modsrv *s);
 /* Number of directories searched (0: nothing to serve). */
 size_t ec__modsrv_ndirs(const struct ec_modsrv *s);
-/* Look a dotted name up (cached). *out stays valid until the server is freed. Fails
- * only when out of memory; an unknown or invalid name is an EC_MOD_ABSENT module. */
+/* Look a dotted name up (cached). *out stays valid until the server is freed, except
+ * an EC_MOD_ABSENT record, which a later lookup may evict. Fails only when out of
+ * memory; an unknown or invalid name is an EC_MOD_ABSENT module. */
 int ec__modsrv_lookup(struct ec_modsrv *s, const char *name, const struct ec_module **out,
                       struct ec_error *err);
 /* The top-level names the path offers (modules, packages, extension modules, and the
@@ -61,10 +79,13 @@ int ec__modsrv_toplevel(struct ec_modsrv *s, char ***out, size_t *n, struct ec_e
  * *count is the number of entries. */
 int ec__modsrv_answer(struct ec_modsrv *s, unsigned ctx_id, const char *name, size_t budget,
                       ec_value **out, size_t *count, struct ec_error *err);
-/* Drop what was recorded as sent to a context. */
+/* Drop what was recorded as sent to a context (queued behind its pending GET_MODULE
+ * when the server's thread runs). */
 void ec__modsrv_forget(struct ec_modsrv *s, unsigned ctx_id);
 
-/* Broker side (m->lock held): a GET_MODULE frame from ctx; queues the LOAD_MODULE. */
+/* Broker side (m->lock held): a GET_MODULE frame from ctx. Checks the name and hands
+ * it to the server's thread (started on first use), which builds and encodes the
+ * LOAD_MODULE, then queues it on the context (if still ready) and wakes the broker. */
 int ec__modules_on_get(struct ec_context *ctx, const struct ec_frame_hdr *h,
                        const unsigned char *payload, struct ec_error *err);
 

@@ -280,18 +280,24 @@ def send(handle, obj, reply_to=0):
 
 
 # ---- the main thread: calls, one at a time ----------------------------------------
+# The main thread sleeps in a read(2) of a pipe and the broker thread wakes it with a
+# write(2) of one byte. Both calls drop the GIL around the system call, so the main
+# thread wakes to a free GIL: a lock's release() would wake it while the broker still
+# holds the GIL, and it would wake a second time when the broker next blocks (two
+# context switches more per call when both threads share a CPU).
 _queue = []
 _qlock = thread.allocate_lock()
-_waiter = [None]
+_sleeping = [False]
+_wake = []              # [read fd, write fd], made by _ec_main
 
 
 def _put(item):
     with _qlock:
         _queue.append(item)
-        w = _waiter[0]
-        _waiter[0] = None
-    if w is not None:
-        w.release()
+        w = _sleeping[0]
+        _sleeping[0] = False
+    if w:
+        posix.write(_wake[1], b"x")
 
 
 def _get():
@@ -299,9 +305,12 @@ def _get():
         with _qlock:
             if _queue:
                 return _queue.pop(0)
-            w = _waiter[0] = thread.allocate_lock()
-            w.acquire()
-        w.acquire()
+            _sleeping[0] = True
+        try:
+            posix.read(_wake[0], 1)
+        except OSError as e:
+            if e.errno != errno.EINTR:
+                raise
 
 
 def _import(name):
@@ -593,6 +602,22 @@ class _LoggingHook(object):
 
 
 # ---- module forwarder (docs/protocol.md section 3: GET_MODULE, LOAD_MODULE) --------
+class _PathEntry(object):
+    """What sys.path_hooks makes of a forwarded package's __path__ entry: it finds
+    nothing (the importer does, after the interpreter), but lists the children for
+    pkgutil.iter_modules and walk_packages."""
+
+    def __init__(self, kids):
+        self.kids = kids
+
+    def find_spec(self, *args):
+        return None
+    find_module = find_spec
+
+    def iter_modules(self, prefix=""):
+        return [(prefix + k, self.kids[k]) for k in sorted(self.kids)]
+
+
 class _Importer(object):
     """sys.meta_path entry that imports the master's modules. It asks only for names
     the master offers (its top-level names from the config, then the children of the
@@ -602,7 +627,8 @@ class _Importer(object):
 
     def __init__(self, top):
         self.top = top              # frozenset of top-level names, None: any name
-        self.mods = {}              # name -> (filename, children, zsource, error)
+        self.mods = {}              # name -> (filename, {child: ispkg}, zsource, error)
+        self.paths = {}             # package __path__ entry -> name
         self.lock = thread.allocate_lock()
         self.waits = {}
         self.gets = 0               # GET_MODULE round trips
@@ -652,8 +678,12 @@ class _Importer(object):
                 if not PY3:
                     n = str(n)
                     f = f and f.encode("utf-8")
+                k = e[2]
+                if k is not None:       # children; a package's name ends with '/'
+                    k = dict(((c if PY3 else c.encode("utf-8")).rstrip("/"), c[-1:] == "/")
+                             for c in k)
                 if n not in self.mods:
-                    self.mods[n] = (f and "master:" + f, e[2] and frozenset(e[2]), e[3], e[4])
+                    self.mods[n] = (f and "master:" + f, k, e[3], e[4])
             done = [self.waits.pop(n) for n in list(self.waits) if n in self.mods]
         for w in done:
             w.release()
@@ -661,7 +691,25 @@ class _Importer(object):
     def get_source(self, name):
         import zlib
         src = zlib.decompress(self.mods[name][2])
-        return src.decode("utf-8", "replace") if PY3 else src
+        if PY3:                         # PEP 263 (tokenize: loaded by linecache anyway)
+            import tokenize
+            try:
+                enc = tokenize.detect_encoding(BytesIO(src).readline)[0]
+            except SyntaxError:
+                enc = "utf-8"
+            src = src.decode(enc, "replace")
+        return src
+
+    def hook(self, entry):
+        # sys.path_hooks[0]: only our own __path__ entries.
+        if entry not in self.paths:
+            raise ImportError(entry)
+        return _PathEntry(self.mods[self.paths[entry]][1])
+
+    def _entry(self, name, e):
+        p = e[0].rpartition("/")[0]     # 'master:' + the package's directory
+        self.paths[p] = name
+        return p
 
     def get_filename(self, name):
         return self.mods[name][0]
@@ -675,6 +723,8 @@ class _Importer(object):
             spec = sys.modules["_frozen_importlib"].ModuleSpec(
                 name, self, origin=e[0], is_package=e[1] is not None)
             spec.has_location = True
+            if e[1] is not None:
+                spec.submodule_search_locations.append(self._entry(name, e))
             return spec
 
     def create_module(self, spec):
@@ -713,7 +763,7 @@ class _Importer(object):
         m.__loader__ = self
         m.__package__ = name.rpartition(".")[0]
         if e[1] is not None:
-            m.__path__ = []
+            m.__path__ = [self._entry(name, e)]
             m.__package__ = name
         try:
             self.exec_module(m)
@@ -782,6 +832,9 @@ def _ec_main(config):
     _cloexec(IN_FD)
     _cloexec(OUT_FD)
     _setup_stdio()
+    _wake[:] = posix.pipe()
+    _cloexec(_wake[0])
+    _cloexec(_wake[1])
     if _boot is not None:
         try:
             posix.waitpid(_boot[0], 0)
@@ -796,6 +849,7 @@ def _ec_main(config):
         imp = _econtext.importer = _Importer(None if mods is True else frozenset(mods.split()))
         handlers[LOAD_MODULE] = imp.on_load
         sys.meta_path.insert(len(sys.meta_path) if PY3 else 0, imp)
+        sys.path_hooks.insert(0, imp.hook)
     hello = {
         u"version": _text("%d.%d.%d" % sys.version_info[:3]),
         u"pid": posix.getpid(),

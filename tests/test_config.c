@@ -115,6 +115,8 @@ static void t_empty_documents(void)
 		CU_ASSERT_EQUAL(ec__config_max_message(cfg), (size_t)64 << 20);
 		CU_ASSERT_EQUAL(count(ec__config_module_path(cfg)), 0);
 		CU_ASSERT_EQUAL(count(ec__config_plugin_path(cfg)), 0);
+		CU_ASSERT_EQUAL(ec__config_predict_imports(cfg), 1);
+		CU_ASSERT_EQUAL(ec__config_module_follow_symlinks(cfg), 0);
 		const char *const *names = ec__config_context_names(cfg);
 		CU_ASSERT_EQUAL_FATAL(count(names), 1);
 		CU_ASSERT_STRING_EQUAL(names[0], "local");
@@ -130,7 +132,10 @@ static void t_top_level_keys(void)
 	             "unknown top-level key 'log-level'; did you mean 'log_level'?");
 	EXPECT_EXACT("zzz: 1\n", "t.yaml:1:1",
 	             "unknown top-level key 'zzz' (known keys: codec, log_level, module_path, "
-	             "plugin_path, max_message_size, contexts)");
+	             "plugin_path, max_message_size, predict_imports, module_path_follow_symlinks, "
+	             "contexts)");
+	EXPECT_EXACT("predict_import: false\n", "t.yaml:1:1",
+	             "unknown top-level key 'predict_import'; did you mean 'predict_imports'?");
 	EXPECT_LOAD_ERROR("Contexts: {}\n", EC_ECONFIG, "t.yaml:1:1", "did you mean 'contexts'?");
 }
 
@@ -152,6 +157,12 @@ static void t_top_level_types(void)
 	EXPECT_LOAD_ERROR("max_message_size: 4294967296\n", EC_ECONFIG, "t.yaml:1:19",
 	                  "max_message_size");
 	EXPECT_LOAD_ERROR("max_message_size: 1.5e6\n", EC_ECONFIG, "t.yaml:1:19", "max_message_size");
+	EXPECT_EXACT("predict_imports: no\n", "t.yaml:1:18",
+	             "key 'predict_imports' must be true or false, not 'no'");
+	EXPECT_LOAD_ERROR("predict_imports: 'false'\n", EC_ECONFIG, "t.yaml:1:18",
+	                  "must be true or false");
+	EXPECT_EXACT("module_path_follow_symlinks: [true]\n", "t.yaml:1:30",
+	             "key 'module_path_follow_symlinks' must be true or false, not a list");
 	EXPECT_LOAD_ERROR("module_path: {a: b}\n", EC_ECONFIG, "t.yaml:1:14",
 	                  "key 'module_path' must be a directory or a list of directories");
 	EXPECT_EXACT("plugin_path:\n  - /a\n  - [b]\n", "t.yaml:3:5",
@@ -335,6 +346,12 @@ static void t_top_level_values(void)
 	CU_ASSERT_STRING_EQUAL(ec__config_codec(cfg), "pickle");
 	CU_ASSERT_EQUAL(ec__config_log_level(cfg), EC_LOG_DEBUG);
 	CU_ASSERT_EQUAL(ec__config_max_message(cfg), 1048576);
+	struct ec_config *mf = NULL;
+	CU_ASSERT_EQUAL_FATAL(load("predict_imports: false\nmodule_path_follow_symlinks: true\n",
+	                           &mf, NULL), 0);
+	CU_ASSERT_EQUAL(ec__config_predict_imports(mf), 0);
+	CU_ASSERT_EQUAL(ec__config_module_follow_symlinks(mf), 1);
+	ec__config_free(mf);
 	const char *const *mp = ec__config_module_path(cfg);
 	CU_ASSERT_EQUAL_FATAL(count(mp), 1);
 	CU_ASSERT_STRING_EQUAL(mp[0], "./lib"); /* text, not a file: left as written */

@@ -4,8 +4,10 @@
  * inspect.getsource, a lazy sibling import, pickle of a module-level class inside the
  * context, tracebacks with forwarded source lines, modules missing on both sides, an
  * extension module refused, a syntax error for that interpreter, a single-file script,
- * the round trips for a ten-module package, and a real third-party package (from
- * /usr/lib/python3/dist-packages) served to interpreters that lack it. */
+ * the round trips for a ten-module package (with and without predictive import),
+ * pkgutil over forwarded packages, a source with a PEP 263 (Latin-1) declaration, a
+ * big module served without stalling another context, and a real third-party package
+ * (from /usr/lib/python3/dist-packages) served to interpreters that lack it. */
 #include "ecbuild.h"
 
 #include <pthread.h>
@@ -26,7 +28,8 @@ static size_t npythons;
 static const struct ec_test_python *cur;
 static ec_master *master;
 static ec_context *ctx;
-static char extdir[64]; /* temp dir holding a fake extension module */
+static char extdir[64]; /* temp dir holding a fake extension module and bigmod.py */
+static int big_done;    /* the big-module test runs on the first interpreter only */
 
 /* ---- log capture ------------------------------------------------------------- */
 
@@ -335,6 +338,162 @@ static void test_round_trips(void)
 	CU_ASSERT_TRUE(trips >= 1 && trips <= 2);
 }
 
+static int has_pair(const ec_value *list, const char *name, int ispkg)
+{
+	for (size_t i = 0; list && list->type == EC_T_LIST && i < list->u.seq.len; i++) {
+		const ec_value *p = list->u.seq.items[i];
+		if (p->type == EC_T_LIST && p->u.seq.len == 2 && !strcmp(text(p->u.seq.items[0]), name) &&
+		    p->u.seq.items[1]->type == EC_T_BOOL && p->u.seq.items[1]->u.b == ispkg)
+			return 1;
+	}
+	return 0;
+}
+
+static int has_text(const ec_value *list, const char *name)
+{
+	for (size_t i = 0; list && list->type == EC_T_LIST && i < list->u.seq.len; i++)
+		if (!strcmp(text(list->u.seq.items[i]), name))
+			return 1;
+	return 0;
+}
+
+static void test_pkgutil(void)
+{
+	ec_value *r = call_ok("fwdpkg.info", "children", ec_value_cstr("fwdpkg"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->u.seq.len, 8);
+	CU_ASSERT_TRUE(has_pair(r, "sub", 1) && has_pair(r, "util", 0) && has_pair(r, "boom", 0) &&
+	               has_pair(r, "latin1", 0) && has_pair(r, "py3only", 0));
+	ec_value_free(r);
+	r = call_ok("fwdpkg.info", "children", ec_value_cstr("fwdpkg.sub"));
+	CU_ASSERT(r && r->u.seq.len == 1 && has_pair(r, "leaf", 0));
+	ec_value_free(r);
+	r = call_ok("fwdpkg.info", "walk", ec_value_cstr("fwdpkg"));
+	CU_ASSERT(r && has_text(r, "fwdpkg.sub") && has_text(r, "fwdpkg.sub.leaf") &&
+	          has_text(r, "fwdpkg.util") && has_text(r, "fwdpkg.lazy"));
+	CU_ASSERT(r && r->u.seq.len == 9);
+	ec_value_free(r);
+	/* Relative imports and sibling imports still work after a walk. */
+	r = call_ok("fwdpkg.lazy", "sibling_value", NULL);
+	CU_ASSERT(r && r->type == EC_T_INT && r->u.i == 42);
+	ec_value_free(r);
+}
+
+static void test_pep263(void)
+{
+	int rc;
+	ec_value *r = call("fwdpkg.latin1", "fail", NULL, &rc);
+	CU_ASSERT_EQUAL(rc, EC_EREMOTE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->u.err.traceback, "fwdpkg/latin1.py\", line 6, in fail"));
+	if (!py2()) /* 2.7's sources stay byte strings, as its own loaders return them */
+		CU_ASSERT_PTR_NOT_NULL(strstr(r->u.err.traceback, "raise ValueError(\"x\")  # \xc3\xa9t\xc3\xa9"));
+	ec_value_free(r);
+	if (py2())
+		return;
+	r = call_ok("fwdpkg.latin1", "source", NULL);
+	CU_ASSERT(r && strstr(text(r), "# \xc3\xa9t\xc3\xa9"));
+	ec_value_free(r);
+	r = call_ok("fwdpkg.latin1", "doc", NULL);
+	CU_ASSERT_STRING_EQUAL(text(r), "Latin-1 source: d\xc3\xa9j\xc3\xa0 vu.");
+	ec_value_free(r);
+}
+
+/* The same ten-module package with predict_imports: false: one round trip a module. */
+static void test_no_prediction(void)
+{
+	char cfgpath[] = "/tmp/ecnopredict.XXXXXX";
+	int fd = mkstemp(cfgpath);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, "predict_imports: false\n", 23) == 23);
+	close(fd);
+	char data[1024];
+	snprintf(data, sizeof(data), "%s/tests/data/modfwd", ec_test_srcdir());
+	const char *dirs[] = {data, NULL};
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = capture, .config_path = cfgpath,
+	                               .log_level = EC_LOG_DEBUG, .module_path = dirs};
+	struct ec_error err = {0};
+	ec_master *m2 = NULL;
+	ec_context *c2 = NULL;
+	int rc = ec_master_new(&mo, &m2, &err);
+	unlink(cfgpath);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {opt, NULL};
+	rc = ec_context_connect(m2, "local", ov, 30000, &c2, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	if (!rc) {
+		size_t before = count_records("econtext.modules", "GET_MODULE rt10");
+		ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+		rc = ec_context_call(c2, "rt10.m5", "func", args, NULL, 20000, &res, &err);
+		CU_ASSERT_EQUAL(rc, 0);
+		ec_value_free(res);
+		res = NULL;
+		size_t trips = count_records("econtext.modules", "GET_MODULE rt10") - before;
+		rc = ec_context_call(c2, "econtext", "importer.stats", args, NULL, 20000, &res, &err);
+		const ec_value *gets = !rc ? ec_value_dict_get(res, "gets") : NULL;
+		fprintf(stderr, "\n    python %s, predict_imports: false: rt10 in %zu round trips "
+		        "(context total: %lld GET_MODULE) ", cur->full, trips,
+		        gets && gets->type == EC_T_INT ? (long long)gets->u.i : -1LL);
+		CU_ASSERT_EQUAL(trips, 11); /* the package and its ten modules, one by one */
+		ec_value_free(res);
+		ec_value_free(args);
+		ec_context_shutdown(c2, 3000, NULL);
+	}
+	ec_master_free(m2);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* A context importing a ~12 MiB module (read, compressed, scanned on the master) does
+ * not stall another context of the same master: the module server has its own thread. */
+static void test_big_module(void)
+{
+	if (big_done++) {
+		fprintf(stderr, "(run on the first interpreter only) ");
+		return;
+	}
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {opt, NULL};
+	struct ec_error err = {0};
+	ec_context *other = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", ov, 30000, &other, &err), 0);
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	CU_ASSERT_EQUAL(ec_context_call(other, "os", "getpid", args, NULL, 20000, &res, &err), 0);
+	ec_value_free(res);
+	ec_call *big = NULL;
+	double t0 = now_ms(), worst = 0;
+	CU_ASSERT_EQUAL_FATAL(ec_context_call_async(ctx, "bigmod", "size", args, NULL, &big, &err), 0);
+	int rc, pings = 0;
+	while ((rc = ec_call_wait(big, 1, &res, &err)) == EC_ETIMEDOUT) {
+		double t = now_ms();
+		ec_value *pid = NULL;
+		CU_ASSERT_EQUAL(ec_context_call(other, "os", "getpid", args, NULL, 20000, &pid, &err), 0);
+		ec_value_free(pid);
+		if (now_ms() - t > worst)
+			worst = now_ms() - t;
+		pings++;
+	}
+	double total = now_ms() - t0;
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(res && res->type == EC_T_INT && res->u.i == 12);
+	ec_value_free(res);
+	ec_call_free(big);
+	fprintf(stderr, "\n    12 MiB module imported in %.0f ms; meanwhile %d calls in another "
+	        "context, the slowest %.1f ms ", total, pings, worst);
+	CU_ASSERT(pings > 0);
+	CU_ASSERT(worst < total / 2);
+	ec_value_free(args);
+	ec_context_shutdown(other, 3000, NULL);
+}
+
 /* Can this interpreter import name by itself? */
 static int has_locally(const char *name)
 {
@@ -386,6 +545,21 @@ int main(void)
 		fputs("\x7f" "ELF", f);
 		fclose(f);
 	}
+	/* bigmod.py: 12 MiB, mostly comments of pseudo-random hex (slow to compress). */
+	char big[128];
+	snprintf(big, sizeof(big), "%s/bigmod.py", extdir);
+	f = fopen(big, "w");
+	if (f) {
+		fputs("def size():\n    return 12\n", f);
+		unsigned long long x = 88172645463325252ull;
+		for (long n = 0; n < (12l << 20) / 36; n++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			fprintf(f, "# %016llx%016llx\n", x, x * 2654435761ull);
+		}
+		fclose(f);
+	}
 	CU_initialize_registry();
 	npythons = ec_test_pythons(pythons, sizeof(pythons) / sizeof(pythons[0]));
 	int any = 0;
@@ -404,6 +578,10 @@ int main(void)
 		CU_add_test(s, "single-file script", test_script);
 		CU_add_test(s, "ten-module package in at most two round trips", test_round_trips);
 		CU_add_test(s, "third-party package from dist-packages", test_third_party);
+		CU_add_test(s, "pkgutil.iter_modules and walk_packages", test_pkgutil);
+		CU_add_test(s, "PEP 263 source (Latin-1): tracebacks, getsource", test_pep263);
+		CU_add_test(s, "predict_imports: false: one round trip a module", test_no_prediction);
+		CU_add_test(s, "a big module does not stall other contexts", test_big_module);
 		if (!pythons[i].path[0])
 			CU_set_suite_active(s, CU_FALSE);
 		else
@@ -413,6 +591,7 @@ int main(void)
 		fprintf(stderr, "SKIP: no Python interpreter found\n");
 	int rc = ec_test_run();
 	unlink(ext);
+	unlink(big);
 	rmdir(extdir);
 	return rc;
 }

@@ -58,6 +58,7 @@ static int setup(void)
 	put("b/other.py", "x = 1\n");
 	put("out/secret.py", "password = 'x'\n");
 	put("out/evilpkg/__init__.py", "");
+	put("out/evilpkg/inner.py", "x = 1\n");
 	put("script/tool.py", "def main(): pass\nif __name__ == '__main__':\n    main()\n");
 	char target[512], link[512];
 	snprintf(target, sizeof(target), "%s/out/secret.py", root);
@@ -166,7 +167,7 @@ static void test_children(void)
 	CU_ASSERT_EQUAL_FATAL(m->nchildren, 4);
 	CU_ASSERT_STRING_EQUAL(m->children[0], "fast");
 	CU_ASSERT_STRING_EQUAL(m->children[1], "one");
-	CU_ASSERT_STRING_EQUAL(m->children[2], "sub");
+	CU_ASSERT_STRING_EQUAL(m->children[2], "sub/"); /* a package: marked */
 	CU_ASSERT_STRING_EQUAL(m->children[3], "two");
 	CU_ASSERT_PTR_NULL(m->children[4]);
 	m = look(s, "pkg.sub");
@@ -218,6 +219,74 @@ static void test_escapes(void)
 	const char *dirs[] = {out, NULL};
 	CU_ASSERT_EQUAL(ec__modsrv_new(dirs, NULL, &s, NULL), 0);
 	CU_ASSERT_EQUAL(look(s, "secret")->status, EC_MOD_FOUND);
+	ec__modsrv_free(s);
+}
+
+static void test_follow_symlinks(void)
+{
+	struct ec_modsrv *s = server();
+	ec__modsrv_configure(s, 1, 1, 0);
+	const struct ec_module *m = look(s, "leak");
+	CU_ASSERT_EQUAL(m->status, EC_MOD_FOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(m->path, "/out/secret.py"));
+	m = look(s, "evilpkg");
+	CU_ASSERT_EQUAL(m->status, EC_MOD_FOUND);
+	CU_ASSERT_TRUE(m->is_pkg);
+	CU_ASSERT_TRUE(has(m->children, "inner"));
+	CU_ASSERT_EQUAL(look(s, "evilpkg.inner")->status, EC_MOD_FOUND);
+	/* Still only what a symlink inside the path leads to: names stay identifiers. */
+	CU_ASSERT_EQUAL(look(s, "secret")->status, EC_MOD_ABSENT);
+	ec__modsrv_free(s);
+}
+
+static void test_negative_cache_bound(void)
+{
+	struct ec_modsrv *s = server();
+	ec__modsrv_configure(s, 1, 0, 8);
+	size_t total = 0, absent = 0;
+	const struct ec_module *hot = look(s, "hot_but_absent");
+	look(s, "pkg.one"); /* found records are never evicted */
+	ec__modsrv_cache_counts(s, &total, &absent);
+	size_t found = total - absent;
+	char name[64];
+	for (int i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "hostile%d.deeper%d", i, i);
+		CU_ASSERT_EQUAL(look(s, name)->status, EC_MOD_ABSENT);
+		if (i % 4 == 0) /* recently used: stays */
+			CU_ASSERT_PTR_EQUAL(look(s, "hot_but_absent"), hot);
+		ec__modsrv_cache_counts(s, &total, &absent);
+		if (absent > 8)
+			break;
+	}
+	CU_ASSERT_EQUAL(absent, 8);
+	CU_ASSERT_EQUAL(total, found + 8);
+	CU_ASSERT_PTR_EQUAL(look(s, "hot_but_absent"), hot);
+	CU_ASSERT_EQUAL(look(s, "pkg.one")->status, EC_MOD_FOUND);
+	CU_ASSERT_EQUAL(look(s, "pkg.two")->status, EC_MOD_FOUND);
+	/* Answers for many absent names keep the bound too. */
+	for (int i = 0; i < 100; i++) {
+		ec_value *ans = NULL;
+		size_t count = 0;
+		snprintf(name, sizeof(name), "nothere%d", i);
+		CU_ASSERT_EQUAL(ec__modsrv_answer(s, 7, name, 1 << 20, &ans, &count, NULL), 0);
+		CU_ASSERT_EQUAL(count, 1);
+		ec_value_free(ans);
+	}
+	ec__modsrv_cache_counts(s, &total, &absent);
+	CU_ASSERT_EQUAL(absent, 8);
+	/* Lowering the bound trims at once. */
+	ec__modsrv_configure(s, 1, 0, 2);
+	ec__modsrv_cache_counts(s, &total, &absent);
+	CU_ASSERT_EQUAL(absent, 2);
+	ec__modsrv_free(s);
+	/* The default bound. */
+	s = server();
+	for (int i = 0; i < EC_MODSRV_MAX_ABSENT + 100; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		look(s, name);
+	}
+	ec__modsrv_cache_counts(s, &total, &absent);
+	CU_ASSERT_EQUAL(absent, EC_MODSRV_MAX_ABSENT);
 	ec__modsrv_free(s);
 }
 
@@ -396,6 +465,8 @@ int main(void)
 	CU_add_test(s, "package children and top-level names", test_children);
 	CU_add_test(s, "extension modules refused", test_extension_refused);
 	CU_add_test(s, "symlinks out of the path refused", test_escapes);
+	CU_add_test(s, "symlinks out of the path followed when configured", test_follow_symlinks);
+	CU_add_test(s, "negative cache bounded (LRU)", test_negative_cache_bound);
 	CU_add_test(s, "script served as a module", test_script);
 	CU_add_test(s, "import scanner", test_scanner);
 	CU_add_test(s, "answers: predicted modules, per-context memory", test_answer);

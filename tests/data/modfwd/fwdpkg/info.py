@@ -45,3 +45,19 @@ def where(name):
 def loaded(prefix):
     return sorted(n for n in sys.modules if sys.modules[n] is not None and
                   (n == prefix or n.startswith(prefix + '.')))
+
+
+def children(name):
+    """pkgutil.iter_modules over a package's __path__: [[name, ispkg], ...]."""
+    import pkgutil
+    __import__(name)
+    return [[m[1], bool(m[2])] for m in pkgutil.iter_modules(sys.modules[name].__path__)]
+
+
+def walk(name):
+    """pkgutil.walk_packages below a package, skipping what fails to import."""
+    import pkgutil
+    __import__(name)
+    pkg = sys.modules[name]
+    return sorted(m[1] for m in pkgutil.walk_packages(pkg.__path__, name + '.',
+                                                      onerror=lambda n: None))

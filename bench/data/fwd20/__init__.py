@@ -1,0 +1,1 @@
+"""Benchmark package: 20 modules that import each other (bench/modfwd.c)."""
