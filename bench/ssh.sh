@@ -45,6 +45,17 @@ contexts:
     global_known_hosts: ''
     agent: false
     python: $py
+  j:
+    transport: ssh
+    hostname: 127.0.0.1
+    port: $FX_PORT
+    username: $user
+    identity_file: $FX_KEY
+    known_hosts: $FX_KNOWN_HOSTS
+    global_known_hosts: ''
+    agent: false
+    python: $py
+    via: b
 EOF
 ec=$(pwd)/econtext
 real=$(pwd)/.libs/econtext
@@ -65,6 +76,10 @@ hyperfine -N --warmup 3 --runs 30 \
 
 echo "== in one process: fresh context, second context (channel only), round trips, bulk"
 ./bench/sshbench "$cfg" b 20 "$total_mb"
+
+echo "== the same through one jump host (the same sshd as hop: a direct-tcpip tunnel)"
+./bench/sshbench "$cfg" j 20 "$total_mb"
+hyperfine -N --warmup 3 --runs 30 "$ec -q -c $cfg call j os.getpid" 2>&1 | grep -Ev '^ *$'
 
 echo "== bulk: ssh host cat FILE ($total_mb MiB) to /dev/null"
 head -c $((total_mb * 1024 * 1024)) /dev/zero >"$dir/bulk.bin"
