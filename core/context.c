@@ -24,6 +24,12 @@
 
 #define READY_MARKER "ECREADY\n"
 #define READY_MARKER_LEN 8
+/* The first stage's "running, about to read" line (docs/protocol.md 1). A transport
+ * that waits for it (sudo) consumes it; otherwise it is taken out of the boot output
+ * here, so that it never shows in logs or error messages. Same length as
+ * READY_MARKER: the bytes held back while looking for one cover the other. */
+#define BOOT_MARKER "ECBOOT0\n"
+#define BOOT_MARKER_LEN 8
 #define READ_CHUNK 65536
 
 static const struct ec_codec_ops *codec_ops(const ec_master *m)
@@ -371,6 +377,17 @@ static int on_frame(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 static int process_input(struct ec_context *ctx, struct ec_error *err)
 {
 	size_t off = 0;
+	if (ctx->state == EC_CTX_BOOTING && !ctx->boot_marker_seen) {
+		unsigned char *bm = memmem(ctx->rbuf.data, ctx->rbuf.len, BOOT_MARKER, BOOT_MARKER_LEN);
+		if (bm) {
+			size_t at = (size_t)(bm - ctx->rbuf.data);
+			int rc = boot_output(ctx, (const char *)ctx->rbuf.data, at, err);
+			if (rc)
+				return rc;
+			ec__buf_consume(&ctx->rbuf, at + BOOT_MARKER_LEN);
+			ctx->boot_marker_seen = 1;
+		}
+	}
 	if (ctx->state == EC_CTX_BOOTING) {
 		unsigned char *hit = memmem(ctx->rbuf.data, ctx->rbuf.len, READY_MARKER, READY_MARKER_LEN);
 		size_t upto = hit ? (size_t)(hit - ctx->rbuf.data)
