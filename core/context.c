@@ -212,7 +212,13 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 		int rc = ctx->transport->ops->start(ctx->transport->inst, &ctx->argv, &ctx->ps, &err);
 		if (rc == 0) {
 			ctx->state = EC_CTX_BOOTING;
-		} else if (rc != EC_EAGAIN) {
+		} else if (rc == EC_EAGAIN) {
+			/* A transport may say what it is waiting for (sudo: what sudo printed);
+			 * quoted if the connection times out before start succeeds. */
+			if (err.msg[0])
+				snprintf(ctx->start_note, sizeof(ctx->start_note), "%s", err.msg);
+			err = (struct ec_error){0};
+		} else {
 			ec__error_prefix(&err, "cannot start context '%s'", ctx->name);
 			ec__context_die(ctx, &err, 0);
 			return;
@@ -233,7 +239,14 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 		char what[96];
 		snprintf(what, sizeof(what), "did not start within %.1f s",
 		         (double)(ctx->boot_deadline - ctx->started_ms) / 1000.0);
-		die_boot(ctx, EC_ETIMEDOUT, what);
+		if (ctx->state == EC_CTX_STARTING && ctx->start_note[0]) {
+			struct ec_error e = {0};
+			ec__error_set(&e, EC_ETIMEDOUT, ctx->name, "context '%s' %s: %s", ctx->name,
+			              what, ctx->start_note);
+			ec__context_die(ctx, &e, 0);
+		} else {
+			die_boot(ctx, EC_ETIMEDOUT, what);
+		}
 		return;
 	}
 	if (ctx->close_deadline && now >= ctx->close_deadline) {
