@@ -25,6 +25,12 @@
 
 #define READY_MARKER "ECREADY\n"
 #define READY_MARKER_LEN 8
+/* The first stage's "running, about to read" line (docs/protocol.md 1). A transport
+ * that waits for it (sudo) consumes it; otherwise it is taken out of the boot output
+ * here, so that it never shows in logs or error messages. Same length as
+ * READY_MARKER: the bytes held back while looking for one cover the other. */
+#define BOOT_MARKER "ECBOOT0\n"
+#define BOOT_MARKER_LEN 8
 #define READ_CHUNK 65536
 
 static const struct ec_codec_ops *codec_ops(const ec_master *m)
@@ -207,7 +213,13 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 		int rc = ctx->transport->ops->start(ctx->transport->inst, &ctx->argv, &ctx->ps, &err);
 		if (rc == 0) {
 			ctx->state = EC_CTX_BOOTING;
-		} else if (rc != EC_EAGAIN) {
+		} else if (rc == EC_EAGAIN) {
+			/* A transport may say what it is waiting for (sudo: what sudo printed);
+			 * quoted if the connection times out before start succeeds. */
+			if (err.msg[0])
+				snprintf(ctx->start_note, sizeof(ctx->start_note), "%s", err.msg);
+			err = (struct ec_error){0};
+		} else {
 			ec__error_prefix(&err, "cannot start context '%s'", ctx->name);
 			ec__context_die(ctx, &err, 0);
 			return;
@@ -228,7 +240,14 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 		char what[96];
 		snprintf(what, sizeof(what), "did not start within %.1f s",
 		         (double)(ctx->boot_deadline - ctx->started_ms) / 1000.0);
-		die_boot(ctx, EC_ETIMEDOUT, what);
+		if (ctx->state == EC_CTX_STARTING && ctx->start_note[0]) {
+			struct ec_error e = {0};
+			ec__error_set(&e, EC_ETIMEDOUT, ctx->name, "context '%s' %s: %s", ctx->name,
+			              what, ctx->start_note);
+			ec__context_die(ctx, &e, 0);
+		} else {
+			die_boot(ctx, EC_ETIMEDOUT, what);
+		}
 		return;
 	}
 	if (ctx->close_deadline && now >= ctx->close_deadline) {
@@ -372,6 +391,17 @@ static int on_frame(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 static int process_input(struct ec_context *ctx, struct ec_error *err)
 {
 	size_t off = 0;
+	if (ctx->state == EC_CTX_BOOTING && !ctx->boot_marker_seen) {
+		unsigned char *bm = memmem(ctx->rbuf.data, ctx->rbuf.len, BOOT_MARKER, BOOT_MARKER_LEN);
+		if (bm) {
+			size_t at = (size_t)(bm - ctx->rbuf.data);
+			int rc = boot_output(ctx, (const char *)ctx->rbuf.data, at, err);
+			if (rc)
+				return rc;
+			ec__buf_consume(&ctx->rbuf, at + BOOT_MARKER_LEN);
+			ctx->boot_marker_seen = 1;
+		}
+	}
 	if (ctx->state == EC_CTX_BOOTING) {
 		unsigned char *hit = memmem(ctx->rbuf.data, ctx->rbuf.len, READY_MARKER, READY_MARKER_LEN);
 		size_t upto = hit ? (size_t)(hit - ctx->rbuf.data)

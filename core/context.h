@@ -78,6 +78,8 @@ struct ec_context {
 	size_t bootlog_len;
 	char boot_line[512]; /* partial line of boot output */
 	size_t boot_line_len;
+	int boot_marker_seen; /* the first stage's ECBOOT0 line was taken out */
+	char start_note[512]; /* what the transport last said it waits for (start) */
 	long long started_ms;
 
 	/* Shared, under m->lock. */

@@ -19,15 +19,19 @@ def R(n, b=b""):
     return b
 
 
+# The boot marker, before anything is read: a transport that shares stdin with a
+# password prompt (sudo -S) learns that the interpreter runs and no prompt comes, and
+# writes the stream only then (docs/protocol.md 1).
+write(1, b"ECBOOT0\n")
 # 10 ASCII digits N, then N bytes of raw deflate: the core source plus, as its last
 # line, `_ec_main({...})`; what follows the last `_ec_main` is the config dict in
-# parentheses.
+# parentheses (no config value can contain that text: the master escapes `_`).
 C = zlib.decompress(R(int(R(10))), -15)
 r, w = pipe()
-p = fork()
-# Child: feed the source to the parent through the pipe and leave without clean-up
-# (a blocking pipe write is complete unless a signal handler interrupts it).
-p or [write(w, C), os._exit(0)]
+# Child (fork returns 0): feed the source to the parent through the pipe and leave
+# without clean-up (a blocking pipe write is complete unless a signal handler
+# interrupts it). os._exit, as 2.7's os.__all__ lacks _exit.
+p = fork() or [write(w, C), os._exit(0)]
 # Parent: keeps the pid the transport waits on. Channel -> fds 100/101, the pipe
 # becomes stdin, and the interpreter is re-executed without site (-S) under the
 # argv[0] the master chose; it reads the core from the pipe. EC_BOOT hands over
@@ -38,8 +42,9 @@ p or [write(w, C), os._exit(0)]
 dup2(0, 100)
 dup2(1, 101)
 dup2(r, 0)
-close(r)
+# r stays open only on 2.7 (3.x pipes are not inheritable); the core closes it there.
+# w must go: the new interpreter reads its program until EOF.
 close(w)
 E = sys.executable
 environ["EC_BOOT"] = str([p, E, sys.prefix, sys.path, environ.pop("PYTHONUNBUFFERED", 0)])
-execl(E, eval(C[C.rfind(b"_ec_main(") + 8:])["argv0"], "-S")
+execl(E, eval(C.split(b"_ec_main")[-1])["argv0"], "-S")

@@ -65,6 +65,9 @@ def loads(data):
     return Unpickler(io.BytesIO(data), encoding="bytes").load()
 
 
+BOOT_MARKER = b"ECBOOT0\n"
+
+
 class Timeout(Exception):
     pass
 
@@ -110,13 +113,23 @@ class Context(object):
         self.proc = subprocess.Popen([python, "-c", first_stage], stdin=child,
                                      stdout=child, stderr=child, close_fds=True, env=env)
         child.close()
+        # docs/protocol.md 1: the first stage writes ECBOOT0 before it reads. The
+        # trickled boot waits for it, as the sudo transport does; the other writes
+        # the stream at once, as the local transport does.
+        self.pre_boot = None
         if trickle:
+            self.pre_boot = self._read_until(BOOT_MARKER, deadline)
             for i in range(0, len(stream), 333):
                 self.sock.sendall(stream[i:i + 333])
                 time.sleep(0.002)
         else:
             self.sock.sendall(stream)
         self.boot_output = self._read_until(b"ECREADY\n", deadline)
+        if self.pre_boot is None:
+            if not self.boot_output.startswith(BOOT_MARKER):
+                raise AssertionError("boot output does not start with %r: %r"
+                                     % (BOOT_MARKER, self.boot_output[:200]))
+            self.pre_boot, self.boot_output = b"", self.boot_output[len(BOOT_MARKER):]
         self.t_ready = time.time()
         h = self.read_frame(deadline)
         if h[2] != HELLO:
@@ -258,6 +271,7 @@ def run_checks(python, payload, verbose):
     env = dict(os.environ, PYTHONUNBUFFERED="1", EC_SELFTEST="x")
     ctx = Context(python, payload, nonblock=True, trickle=True, env=env, u_literals=True)
     try:
+        check(ctx.pre_boot == b"", "output before the boot marker %r" % ctx.pre_boot)
         check(ctx.boot_output == b"", "boot output %r" % ctx.boot_output)
         h = ctx.hello
         check(set(h) == {"version", "pid", "python", "user", "host"}, "HELLO keys %r" % h)
@@ -301,6 +315,12 @@ def run_checks(python, payload, verbose):
         check(rc == 0, "os.system rc %r" % rc)
         ctx.wait_logs(lambda l: l == ("stdout", 20, "[] [1]"))
         check(("stdout", 20, "no-fd-leak") in ctx.logs, "fds 100/101 leak: %r" % ctx.logs)
+        # nothing else either (2.7: the first stage's end of the source pipe)
+        # (ls's own: 0, 1, 2, and 3 for the directory it lists)
+        check(ctx.call("os", "system", "echo fds:$(ls /proc/self/fd)") == 0, "ls fds rc")
+        ctx.wait_logs(lambda l: l[2].startswith("fds:"))
+        fds = [l[2][4:].split() for l in ctx.logs if l[2].startswith("fds:")]
+        check(fds == [["0", "1", "2", "3"]], "fds inherited: %r" % fds)
 
         step("stdout/stderr forwarding (os.system echo, print, sys.stderr)")
         check(ctx.call("os", "system", "echo hi") == 0, "echo hi rc")

@@ -45,8 +45,10 @@ struct ec_transport_ops {
 	/* Optional. Rewrite the boot command before start (sudo prefixes its own). */
 	int (*wrap_argv)(void *inst, struct ec_argv *argv, struct ec_error *err);
 	/* Mandatory. Begin running argv: spawn, open a channel. May return EC_EAGAIN with
-	 * ps filled; the core then calls start again when ps is ready. 0 when the stream
-	 * is open (bytes may flow). */
+	 * ps filled; the core then calls start again when ps is ready (or on any other
+	 * wake-up). 0 when the stream is open (bytes may flow). With EC_EAGAIN, err may
+	 * hold a note on what start waits for (sudo: the last lines sudo printed): if the
+	 * connection times out before start returns 0, the core's error quotes it. */
 	int (*start)(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
 	             struct ec_error *err);
 	/* Mandatory. Move bytes: >= 0 moved (recv 0 = end of stream), or EC_EAGAIN with ps

@@ -1,0 +1,747 @@
+/* test_sudo.c: the sudo transport against the real sudo, with test users and a sudoers
+ * drop-in that tests/sudo_fixture.sh creates (and removes) when this runs as root:
+ * password required, password_file, NOPASSWD, a wrong password (fast), not allowed,
+ * requiretty, a lecture before the prompt, a prompt with no password configured, a
+ * timeout quoting what sudo printed, calls/logs/stdout through sudo, a SIGKILLed master,
+ * and the password absent from logs, the process table and the remote environment.
+ *
+ * root never needs a password for sudo, so every case runs the master in a child
+ * process that became a test user (fork, initgroups, setgid, setuid) and reports back
+ * through a pipe. The target interpreter is /usr/bin/python3: pyenv's live under /root.
+ * Not root, no sudo, no useradd or no /usr/bin/python3: a visible skip (exit 77). */
+#include "ecbuild.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "econtext.h"
+#include "testutil.h"
+
+#define PY "/usr/bin/python3"
+#define SRC "ecsudo_src"
+#define PW_TARGET "ecsudo_pw"
+#define NOPW_TARGET "ecsudo_nopw"
+#define PW_VAR "ECSUDO_TEST_PW"
+
+static char password[64];  /* random per run */
+static char wrong[64];     /* a wrong one */
+static char tmpdir[256];   /* config, password file, fake sudo: readable by the users */
+static char config[512];
+static char skip_reason[2048];
+
+/* ---- what a child reports ---------------------------------------------------------- */
+
+struct outcome {
+	int phase; /* 1: at the checkpoint (connected), 2: done */
+	int rc;    /* of the connect */
+	double secs;
+	char msg[600];
+	long ctx_pid;
+	long uid;          /* os.getuid() in the context */
+	char home[256];    /* os.path.expanduser('~') in the context */
+	int calls_ok;      /* the scenario's own checks, a bit per check */
+	int logs_seen;     /* records captured */
+	int pw_in_logs;    /* records that contain a password (right or wrong) */
+	int pw_answered;   /* a debug record says the prompt was answered */
+	int env_clean;     /* the password is in neither os.environ nor getenv */
+};
+
+static struct outcome *cur_out;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 16];
+static size_t log_len;
+
+static void capture(void *arg, const struct ec_log_record *rec)
+{
+	(void)arg;
+	pthread_mutex_lock(&log_lock);
+	int n = snprintf(log_text + log_len, sizeof(log_text) - log_len, "%s: %s\n", rec->logger,
+	                 rec->message);
+	if (n > 0 && log_len + (size_t)n < sizeof(log_text))
+		log_len += (size_t)n;
+	if (cur_out) {
+		cur_out->logs_seen++;
+		if (strstr(rec->message, password) || strstr(rec->message, wrong))
+			cur_out->pw_in_logs++;
+		if (strstr(rec->message, "answered sudo's prompt"))
+			cur_out->pw_answered = 1;
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+static int log_has(const char *logger, const char *text)
+{
+	for (int i = 0; i < 500; i++) {
+		pthread_mutex_lock(&log_lock);
+		for (char *p = log_text; (p = strstr(p, logger)) != NULL; p++) {
+			char *eol = strchr(p, '\n');
+			char *hit = strstr(p, text);
+			if (hit && (!eol || hit < eol)) {
+				pthread_mutex_unlock(&log_lock);
+				return 1;
+			}
+		}
+		pthread_mutex_unlock(&log_lock);
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- running as a test user ----------------------------------------------------- */
+
+static int go_fd = -1, out_fd = -1;
+
+static void report(const struct outcome *o)
+{
+	const char *p = (const char *)o;
+	size_t left = sizeof(*o);
+	while (left) {
+		ssize_t n = write(out_fd, p, left);
+		if (n <= 0)
+			return;
+		p += n;
+		left -= (size_t)n;
+	}
+}
+
+/* In the child: tell the parent we are connected, wait for its go. */
+static void checkpoint(struct outcome *o)
+{
+	o->phase = 1;
+	report(o);
+	char c;
+	while (read(go_fd, &c, 1) < 0 && errno == EINTR)
+		;
+}
+
+static int become(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw || initgroups(user, pw->pw_gid) || setgid(pw->pw_gid) || setuid(pw->pw_uid))
+		return -1;
+	setenv("HOME", pw->pw_dir, 1);
+	setenv("USER", user, 1);
+	setenv("LOGNAME", user, 1);
+	setenv("ECONTEXT_CONFIG", config, 1);
+	return chdir(tmpdir);
+}
+
+static ec_master *child_master(void)
+{
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = capture,
+	                               .log_level = EC_LOG_DEBUG, .config_path = config};
+	ec_master *m = NULL;
+	struct ec_error err = {0};
+	if (ec_master_new(&mo, &m, &err)) {
+		snprintf(cur_out->msg, sizeof(cur_out->msg), "master: %s", err.msg);
+		return NULL;
+	}
+	return m;
+}
+
+static ec_value *call0(ec_context *ctx, const char *mod, const char *fn, ec_value *arg, int *rc)
+{
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	struct ec_error err = {0};
+	if (arg)
+		ec_value_append(args, arg);
+	*rc = ec_context_call(ctx, mod, fn, args, NULL, 10000, &res, &err);
+	ec_value_free(args);
+	return res;
+}
+
+typedef void (*scenario_fn)(ec_master *m, ec_context *ctx, struct outcome *o);
+
+/* Connect the context `name`; on success fill uid and home, run more (may be NULL). */
+static void connect_and(const char *name, scenario_fn more, struct outcome *o)
+{
+	ec_master *m = child_master();
+	if (!m) {
+		o->rc = -1;
+		return;
+	}
+	ec_context *ctx = NULL;
+	struct ec_error err = {0};
+	double t0 = now_s();
+	o->rc = ec_context_connect(m, name, NULL, 0, &ctx, &err);
+	o->secs = now_s() - t0;
+	snprintf(o->msg, sizeof(o->msg), "%s", err.msg);
+	if (o->rc == 0) {
+		int rc;
+		o->ctx_pid = ec_context_pid(ctx);
+		ec_value *v = call0(ctx, "os", "getuid", NULL, &rc);
+		if (rc == 0 && v->type == EC_T_INT)
+			o->uid = (long)v->u.i;
+		ec_value_free(v);
+		v = call0(ctx, "os.path", "expanduser", ec_value_cstr("~"), &rc);
+		if (rc == 0 && v->type == EC_T_STR)
+			snprintf(o->home, sizeof(o->home), "%s", v->u.s.data);
+		ec_value_free(v);
+		if (more)
+			more(m, ctx, o);
+		ec_context_shutdown(ctx, 3000, NULL);
+	}
+	ec_master_free(m);
+}
+
+/* Run (user, context) in a child. pw: the value of PW_VAR there, or NULL. at_checkpoint
+ * runs in the parent when the child reaches checkpoint(); then the child goes on. */
+static int run_as(const char *user, const char *pw, const char *name, scenario_fn more,
+                  void (*at_checkpoint)(pid_t child, const struct outcome *o),
+                  struct outcome *o)
+{
+	int op[2], gp[2];
+	memset(o, 0, sizeof(*o));
+	if (pipe(op) || pipe(gp))
+		return -1;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(op[0]);
+		close(gp[1]);
+		out_fd = op[1];
+		go_fd = gp[0];
+		static struct outcome mine;
+		cur_out = &mine;
+		if (become(user)) {
+			snprintf(mine.msg, sizeof(mine.msg), "cannot become %s: %s", user, strerror(errno));
+			mine.rc = -1;
+		} else {
+			if (pw)
+				setenv(PW_VAR, pw, 1);
+			else
+				unsetenv(PW_VAR);
+			connect_and(name, more, &mine);
+		}
+		pthread_mutex_lock(&log_lock);
+		cur_out = NULL;
+		pthread_mutex_unlock(&log_lock);
+		mine.phase = 2;
+		report(&mine);
+		_exit(0);
+	}
+	close(op[1]);
+	close(gp[0]);
+	int got = 0;
+	for (;;) {
+		struct outcome tmp;
+		size_t have = 0;
+		while (have < sizeof(tmp)) {
+			ssize_t n = read(op[0], (char *)&tmp + have, sizeof(tmp) - have);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+		}
+		if (have < sizeof(tmp))
+			break;
+		*o = tmp;
+		got = 1;
+		if (tmp.phase == 1) {
+			if (at_checkpoint)
+				at_checkpoint(pid, &tmp);
+			if (write(gp[1], "g", 1) < 0) {
+				/* the child is gone (killed at the checkpoint) */
+			}
+			continue;
+		}
+		break;
+	}
+	close(op[0]);
+	close(gp[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (o->pw_in_logs)
+		fprintf(stderr, "the password appeared in %d log records\n", o->pw_in_logs);
+	if (o->msg[0])
+		fprintf(stderr, "  %s as %s: rc %d after %.2f s: %s\n", name, user, o->rc, o->secs,
+		        o->msg);
+	else
+		fprintf(stderr, "  %s as %s: ready after %.2f s, uid %ld\n", name, user, o->secs,
+		        o->uid);
+	return got ? 0 : -1;
+}
+
+static long uid_of(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	return pw ? (long)pw->pw_uid : -2;
+}
+
+static void no_secret_in(const struct outcome *o)
+{
+	CU_ASSERT_EQUAL(o->pw_in_logs, 0);
+	CU_ASSERT_PTR_NULL(strstr(o->msg, password));
+	CU_ASSERT_PTR_NULL(strstr(o->msg, wrong));
+}
+
+/* ---- the cases ---------------------------------------------------------------------- */
+
+static void test_password(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, password, "pw", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, 0);
+	CU_ASSERT_EQUAL(o.uid, uid_of(PW_TARGET));
+	CU_ASSERT_TRUE(o.pw_answered);
+	no_secret_in(&o);
+}
+
+static void test_password_file(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "pwfile", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, 0);
+	CU_ASSERT_EQUAL(o.uid, uid_of(PW_TARGET));
+	CU_ASSERT_STRING_EQUAL(o.home, "/home/" PW_TARGET); /* sudo_args: [-H] */
+	no_secret_in(&o);
+}
+
+static void test_nopasswd(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "nopw", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, 0);
+	CU_ASSERT_EQUAL(o.uid, uid_of(NOPW_TARGET));
+	CU_ASSERT_FALSE(o.pw_answered);
+}
+
+static void test_wrong_password(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, wrong, "pw", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, EC_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "sudo: incorrect password for " SRC " on "));
+	CU_ASSERT_TRUE(o.secs < 10.0); /* about 2 s of PAM delay, no retries */
+	no_secret_in(&o);
+}
+
+static void test_not_allowed(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, password, "root", NULL, NULL, &o), 0);
+	CU_ASSERT_NOT_EQUAL(o.rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "Sorry, user " SRC " is not allowed to execute '"
+	                                     PY " -c ...' as root on "));
+	no_secret_in(&o);
+}
+
+static void test_requiretty(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as("ecsudo_tty", NULL, "nopw", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, EC_EBOOT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "requiretty"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "`Defaults:ecsudo_tty !requiretty`"));
+}
+
+static void test_lecture(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as("ecsudo_lect", password, "pw", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, 0);
+	CU_ASSERT_EQUAL(o.uid, uid_of(PW_TARGET));
+	CU_ASSERT_TRUE(o.pw_answered);
+	no_secret_in(&o);
+}
+
+static void test_no_password_configured(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "nopwd", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, EC_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "neither password_env nor password_file"));
+	/* and password_env naming an unset variable */
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "pw", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, EC_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "environment variable " PW_VAR));
+}
+
+static void test_timeout(void)
+{
+	/* A "sudo" that prints a line and a PAM-like prompt of its own, then hangs. */
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "slow", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, EC_ETIMEDOUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "did not start within 1.5 s"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "sudo printed: pam_fake: account expires soon / "
+	                                     "Enter PIN:"));
+	CU_ASSERT_TRUE(o.secs < 5.0);
+}
+
+static void more_io(ec_master *m, ec_context *ctx, struct outcome *o)
+{
+	(void)m;
+	int rc;
+	ec_value *v = call0(ctx, "os", "system", ec_value_cstr("echo hi-from-sudo; echo oops-sudo >&2"),
+	                    &rc);
+	ec_value_free(v);
+	if (rc == 0 && log_has("econtext.ctx.pw.stdout", "hi-from-sudo"))
+		o->calls_ok |= 1;
+	if (log_has("econtext.ctx.pw.stderr", "oops-sudo"))
+		o->calls_ok |= 2;
+	v = call0(ctx, "logging", "warning", ec_value_cstr("logged-through-sudo"), &rc);
+	ec_value_free(v);
+	if (rc == 0 && log_has("econtext.ctx.pw", "logged-through-sudo"))
+		o->calls_ok |= 4;
+	/* a remote exception comes back as one */
+	v = call0(ctx, "os", "listdir", ec_value_cstr("/root"), &rc);
+	if (rc == EC_EREMOTE && v && v->type == EC_T_ERROR &&
+	    strstr(v->u.err.type, "PermissionError"))
+		o->calls_ok |= 8;
+	ec_value_free(v);
+}
+
+static void test_calls_logs_stdout(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, password, "pw", more_io, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, 0);
+	CU_ASSERT_TRUE(o.calls_ok & 1);
+	CU_ASSERT_TRUE(o.calls_ok & 2);
+	CU_ASSERT_TRUE(o.calls_ok & 4);
+	CU_ASSERT_TRUE(o.calls_ok & 8);
+	no_secret_in(&o);
+}
+
+/* Processes whose real uid is uid (zombies count as gone). */
+static int procs_of(long uid)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[300], line[256];
+		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		int zombie = 0;
+		long ruid = -1;
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "State:", 6) == 0 && strchr(line, 'Z'))
+				zombie = 1;
+			if (strncmp(line, "Uid:", 4) == 0)
+				ruid = strtol(line + 4, NULL, 10);
+		}
+		fclose(f);
+		if (ruid == uid && !zombie)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static long checkpoint_pid;
+
+static void more_wait(ec_master *m, ec_context *ctx, struct outcome *o)
+{
+	(void)m;
+	(void)ctx;
+	checkpoint(o); /* the parent SIGKILLs us here */
+}
+
+static void kill_child(pid_t child, const struct outcome *o)
+{
+	checkpoint_pid = o->ctx_pid;
+	kill(child, SIGKILL);
+}
+
+static void test_master_sigkill(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, password, "pw", more_wait, kill_child, &o), 0);
+	CU_ASSERT_EQUAL(o.phase, 1);
+	CU_ASSERT_TRUE(checkpoint_pid > 0);
+	/* The context (as ecsudo_pw) and sudo (real uid ecsudo_src) must follow. */
+	int left = 1;
+	for (int i = 0; i < 1000 && left; i++) {
+		left = procs_of(uid_of(PW_TARGET)) + procs_of(uid_of(SRC));
+		if (left) {
+			struct timespec ts = {0, 10000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	CU_ASSERT_EQUAL(left, 0);
+}
+
+/* Every /proc/PID/cmdline and environ on the machine, for either password. */
+static int scan_proc(char *where, size_t cap)
+{
+	int hits = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	static char buf[1 << 20];
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		const char *files[] = {"cmdline", "environ"};
+		for (int i = 0; i < 2; i++) {
+			char path[300];
+			snprintf(path, sizeof(path), "/proc/%s/%s", e->d_name, files[i]);
+			int fd = open(path, O_RDONLY);
+			if (fd < 0)
+				continue;
+			size_t len = 0;
+			ssize_t n;
+			while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
+				len += (size_t)n;
+			close(fd);
+			if (memmem(buf, len, password, strlen(password)) ||
+			    memmem(buf, len, wrong, strlen(wrong))) {
+				hits++;
+				size_t l = strlen(where);
+				snprintf(where + l, cap - l, " %s", path);
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	return hits;
+}
+
+static int proc_hits = -1;
+static char proc_where[1024];
+
+static void scan_at_checkpoint(pid_t child, const struct outcome *o)
+{
+	(void)child;
+	(void)o;
+	proc_where[0] = '\0';
+	proc_hits = scan_proc(proc_where, sizeof(proc_where));
+}
+
+static void more_secrets(ec_master *m, ec_context *ctx, struct outcome *o)
+{
+	(void)m;
+	checkpoint(o); /* the parent scans the process table now */
+	int rc, rc2;
+	ec_value *v = call0(ctx, "os", "environ.__repr__", NULL, &rc);
+	ec_value *g = call0(ctx, "os", "getenv", ec_value_cstr(PW_VAR), &rc2);
+	o->env_clean = rc == 0 && v->type == EC_T_STR && strstr(v->u.s.data, "PATH") &&
+	               !strstr(v->u.s.data, password) && !strstr(v->u.s.data, PW_VAR) &&
+	               rc2 == 0 && g->type == EC_T_NONE;
+	ec_value_free(v);
+	ec_value_free(g);
+}
+
+static void test_password_nowhere(void)
+{
+	/* sudo -E: sudo would pass the master's environment on, password_env's variable
+	 * included, had the transport not left it out. */
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, password, "pwE", more_secrets, scan_at_checkpoint, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, 0);
+	CU_ASSERT_TRUE(o.pw_answered);
+	CU_ASSERT_TRUE(o.logs_seen > 5); /* debug records were captured */
+	CU_ASSERT_EQUAL(proc_hits, 0);
+	if (proc_hits)
+		fprintf(stderr, "password found in:%s\n", proc_where);
+	CU_ASSERT_TRUE(o.env_clean);
+	no_secret_in(&o);
+}
+
+/* ---- fixture ------------------------------------------------------------------------ */
+
+static int fixture(const char *what)
+{
+	char script[1024];
+	snprintf(script, sizeof(script), "%s/tests/sudo_fixture.sh", ec_test_srcdir());
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("EC_SUDO_TEST_PASSWORD", password, 1);
+		execl("/bin/sh", "sh", script, what, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	fclose(f);
+	return chmod(path, mode);
+}
+
+static int make_files(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ec_test_sudo.XXXXXX");
+	if (!mkdtemp(tmpdir) || chmod(tmpdir, 0755))
+		return -1;
+	char path[1024], text[4096];
+	snprintf(config, sizeof(config), "%s/econtext.yaml", tmpdir);
+	snprintf(text, sizeof(text),
+	         "log_level: debug\n"
+	         "contexts:\n"
+	         "  pw: {transport: sudo, username: " PW_TARGET ", password_env: " PW_VAR ",\n"
+	         "       python: " PY ", connect_timeout: 20}\n"
+	         "  pwE: {transport: sudo, username: " PW_TARGET ", password_env: " PW_VAR ",\n"
+	         "        sudo_args: [-E], python: " PY ", connect_timeout: 20}\n"
+	         "  pwfile: {transport: sudo, username: " PW_TARGET ", password_file: %s/pwfile,\n"
+	         "           sudo_args: [-H], python: " PY ", connect_timeout: 20}\n"
+	         "  nopw: {transport: sudo, username: " NOPW_TARGET ", python: " PY "}\n"
+	         "  nopwd: {transport: sudo, username: " PW_TARGET ", python: " PY "}\n"
+	         "  root: {transport: sudo, password_env: " PW_VAR ", python: " PY "}\n"
+	         "  slow: {transport: sudo, sudo_path: %s/fakesudo, python: " PY ",\n"
+	         "         connect_timeout: 1.5}\n",
+	         tmpdir, tmpdir);
+	if (write_file(config, text, 0644))
+		return -1;
+	snprintf(path, sizeof(path), "%s/fakesudo", tmpdir);
+	if (write_file(path,
+	               "#!/bin/sh\n"
+	               "echo 'pam_fake: account expires soon' >&2\n"
+	               "printf 'Enter PIN: ' >&2\n"
+	               "exec sleep 30\n",
+	               0755))
+		return -1;
+	snprintf(path, sizeof(path), "%s/pwfile", tmpdir);
+	snprintf(text, sizeof(text), "%s\n", password);
+	struct passwd *pw = getpwnam(SRC);
+	if (!pw || write_file(path, text, 0600) || chown(path, pw->pw_uid, pw->pw_gid))
+		return -1;
+	return 0;
+}
+
+static void remove_files(void)
+{
+	const char *names[] = {"econtext.yaml", "fakesudo", "pwfile"};
+	char path[1024];
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
+		unlink(path);
+	}
+	rmdir(tmpdir);
+}
+
+/* Can the test user read the plugins of this build tree? */
+static int tree_readable(void)
+{
+	char so[1024];
+	snprintf(so, sizeof(so), "%s/plugins/sudo/.libs/sudo.so", ec_test_builddir());
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct passwd *pw = getpwnam(SRC);
+		if (!pw || setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid))
+			_exit(2);
+		_exit(access(so, R_OK) == 0 && access(tmpdir, X_OK) == 0 && access(PY, X_OK) == 0
+		          ? 0 : 1);
+	}
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 1;
+	snprintf(skip_reason, sizeof(skip_reason),
+	         "the test user %s cannot read %s (or run %s): the build tree must be readable "
+	         "by other users", SRC, so, PY);
+	return 0;
+}
+
+static int skip(const char *why)
+{
+	printf("SKIP: sudo tests: %s\n", why);
+	fprintf(stderr, "SKIP: sudo tests: %s\n", why);
+	return 77;
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (geteuid() != 0)
+		return skip("not root (they create test users and a sudoers drop-in; CI runs as root)");
+	if (access("/usr/bin/sudo", X_OK) && system("command -v sudo >/dev/null 2>&1") != 0)
+		return skip("sudo is not installed");
+	if (system("command -v useradd >/dev/null && command -v visudo >/dev/null") != 0)
+		return skip("useradd or visudo missing");
+	if (access(PY, X_OK))
+		return skip(PY " is missing");
+	/* One run at a time on this machine: the users and the sudoers file are shared. */
+	int lock = open("/tmp/ec_test_sudo.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX))
+		return skip("cannot take /tmp/ec_test_sudo.lock");
+	unsigned char r[12];
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return 1;
+	snprintf(password, sizeof(password), "EcPw-%02x%02x%02x%02x%02x%02x-ok", r[0], r[1], r[2],
+	         r[3], r[4], r[5]);
+	snprintf(wrong, sizeof(wrong), "EcWrong-%02x%02x%02x%02x%02x%02x", r[6], r[7], r[8], r[9],
+	         r[10], r[11]);
+	if (fixture("setup")) {
+		fixture("teardown");
+		fprintf(stderr, "sudo_fixture.sh setup failed\n");
+		return 1;
+	}
+	int active = make_files() == 0;
+	if (!active)
+		snprintf(skip_reason, sizeof(skip_reason), "cannot write the test files in /tmp");
+	else
+		active = tree_readable();
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	char title[2300];
+	snprintf(title, sizeof(title), "sudo (as %s, target %s)%s%s", SRC, PY,
+	         active ? "" : " SKIPPED: ", active ? "" : skip_reason);
+	CU_pSuite s = CU_add_suite(title, NULL, NULL);
+	CU_add_test(s, "password required (password_env)", test_password);
+	CU_add_test(s, "password_file, sudo_args -H", test_password_file);
+	CU_add_test(s, "NOPASSWD: no prompt", test_nopasswd);
+	CU_add_test(s, "wrong password: prompt error, fast", test_wrong_password);
+	CU_add_test(s, "not allowed: sudo's own message", test_not_allowed);
+	CU_add_test(s, "requiretty: the hint", test_requiretty);
+	CU_add_test(s, "lecture before the prompt", test_lecture);
+	CU_add_test(s, "prompt, but no password configured", test_no_password_configured);
+	CU_add_test(s, "timeout quotes what sudo printed", test_timeout);
+	CU_add_test(s, "calls, logs, child stdout/stderr through sudo", test_calls_logs_stdout);
+	CU_add_test(s, "SIGKILLed master takes sudo and its context along", test_master_sigkill);
+	CU_add_test(s, "password in no log, process or remote environment", test_password_nowhere);
+	if (!active) {
+		CU_set_suite_active(s, CU_FALSE);
+		fprintf(stderr, "SKIP: sudo tests: %s\n", skip_reason);
+	}
+	int rc = ec_test_run();
+	if (fixture("teardown"))
+		rc = 1;
+	if (tmpdir[0])
+		remove_files();
+	explicit_bzero(password, sizeof(password));
+	return rc;
+}
