@@ -11,13 +11,16 @@
 #   ecsudo_lect  like ecsudo_src, but `lecture=always` (text before the prompt)
 #   ecsudo_pw    a target that ecsudo_src and ecsudo_lect may become with a password
 #   ecsudo_nopw  a target that ecsudo_src and ecsudo_tty may become without one
-# None of them may become root. Every source user has timestamp_timeout=0: with cached
+#   ecsudo_ssh   logs in over ssh for tests/test_sudo_ssh.c; may become ecsudo_pw with
+#                its password, ecsudo_nopw without one, and root without one but only
+#                to run /usr/bin/python3
+# No other may become root. Every source user has timestamp_timeout=0: with cached
 # credentials a wrong password would pass unnoticed (../shared/testinfra/README.md).
 # The sudoers file is checked with visudo -cf and installed with mode 0440.
 set -u
 MARK=econtext-sudo-test
 SUDOERS=/etc/sudoers.d/econtext-sudo-test
-SOURCES="ecsudo_src ecsudo_tty ecsudo_lect"
+SOURCES="ecsudo_src ecsudo_tty ecsudo_lect ecsudo_ssh"
 TARGETS="ecsudo_pw ecsudo_nopw"
 
 die() {
@@ -71,10 +74,14 @@ setup() {
 Defaults:ecsudo_src timestamp_timeout=0, lecture=never
 Defaults:ecsudo_tty timestamp_timeout=0, lecture=never, requiretty
 Defaults:ecsudo_lect timestamp_timeout=0, lecture=always
+Defaults:ecsudo_ssh timestamp_timeout=0, lecture=never
 ecsudo_src ALL=(ecsudo_pw) ALL
 ecsudo_src ALL=(ecsudo_nopw) NOPASSWD: ALL
 ecsudo_tty ALL=(ecsudo_nopw) NOPASSWD: ALL
 ecsudo_lect ALL=(ecsudo_pw) ALL
+ecsudo_ssh ALL=(ecsudo_pw) ALL
+ecsudo_ssh ALL=(ecsudo_nopw) NOPASSWD: ALL
+ecsudo_ssh ALL=(root) NOPASSWD: /usr/bin/python3
 EOF
 	if ! visudo -cqf "$tmp"; then
 		rm -f "$tmp"
