@@ -41,6 +41,7 @@
 #include <libssh2.h>
 
 #include "econtext/transport.h"
+#include "ssh_config.h"
 
 #define CHUNK 32768                  /* at most one SSH packet per write */
 #define WINDOW (4 * 1024 * 1024)     /* the receive window we offer per channel */
@@ -257,6 +258,7 @@ struct inst {
 	unsigned reg_gen;
 	struct inst *via;    /* the layer below (a jump host), a tunnel only */
 	int tunnel_only;     /* this instance is the layer below another: it runs nothing */
+	int owns_via;        /* via is ours (a ProxyJump hop of ~/.ssh/config) */
 	LIBSSH2_CHANNEL *ch;
 	char *cmd;
 	size_t marker; /* bytes of READY_MARKER matched at the end of stdout so far */
@@ -1837,8 +1839,125 @@ static const struct ec_param ssh_params[] = {
 	 .help = "strict, accept-new or off"},
 	{.key = "keepalive_interval", .type = EC_PARAM_DURATION, .dflt = "0",
 	 .help = "seconds between keepalive messages (0: none)"},
+	{.key = "ssh_config", .type = EC_PARAM_STR, .dflt = "~/.ssh/config",
+	 .help = "the OpenSSH client config file read for Host blocks; empty: none"},
 	{0},
 };
+
+/* ---- ~/.ssh/config (the parser is ssh_config.c) ------------------------------------ */
+
+static void ssh_destroy(void *inst);
+
+static char *local_user(void)
+{
+	char pwbuf[1024];
+	struct passwd pw, *res = NULL;
+	if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
+		return strdup(pw.pw_name);
+	return strdup("root");
+}
+
+/* ProxyJump's hops as layers below in, built the way via: is (tunnel only), owned by
+ * in. A hop gets its own Host block of the file; user and port in the hop's spec win;
+ * the rest (known_hosts, host_key_checking, timeouts, identity files when its block
+ * names none) is the target's. */
+static int proxyjump_build(struct inst *in, const char *file, const char *pj,
+                           struct ec_error *err)
+{
+	const struct ec_host *h = in->host;
+	const char *pos = pj;
+	struct inst *below = NULL;
+	char *user, *host;
+	int port, r, nh = 0;
+	while ((r = sshcfg_next_hop(&pos, &user, &host, &port)) == 1) {
+		struct inst *hop = calloc(1, sizeof(*hop));
+		if (!hop || ++nh > MAX_HOPS || conn_cfg_copy(&hop->cfg, &in->cfg)) {
+			free(hop);
+			free(user);
+			free(host);
+			ssh_destroy(below);
+			return nh > MAX_HOPS ? h->error_set(err, EC_ECONFIG, file,
+			                                    "context '%s': ProxyJump '%s': more than %d "
+			                                    "jump hosts", in->name, pj, MAX_HOPS)
+			                     : h->error_set(err, EC_ENOMEM, in->name, "out of memory");
+		}
+		hop->ps = in->ps;
+		hop->host = h;
+		hop->epfd = hop->evfd = -1;
+		hop->state = I_NEW;
+		hop->tunnel_only = 1;
+		hop->via = below;
+		hop->owns_via = below != NULL;
+		below = hop;
+		struct conn_cfg *c = &hop->cfg;
+		free(c->hostname);
+		c->hostname = host;
+		c->port = port ? port : 22;
+		free(c->username);
+		c->username = user ? user : local_user();
+		free(c->password_env);
+		free(c->password_file);
+		c->password_env = c->password_file = NULL;
+		struct sshcfg_target t = {.hostname = &c->hostname, .port = &c->port,
+		                          .username = &c->username,
+		                          .identity_files = &c->identity_files,
+		                          .n_identity = &c->n_identity, .explicit_port = port != 0,
+		                          .explicit_username = user != NULL};
+		if (!(hop->name = strdup(in->name)) || !c->username || sshcfg_apply(h, file, &t)) {
+			ssh_destroy(below);
+			return h->error_set(err, EC_ENOMEM, in->name, "out of memory");
+		}
+		h->log(h, EC_LOG_DEBUG, "ssh: context '%s': ProxyJump hop %s@%s port %d", in->name,
+		       c->username, c->hostname, c->port);
+	}
+	if (r < 0) {
+		ssh_destroy(below);
+		return h->error_set(err, EC_ECONFIG, file,
+		                    "context '%s': ProxyJump '%s': a hop is not [user@]host[:port]",
+		                    in->name, pj);
+	}
+	in->via = below;
+	in->owns_via = below != NULL;
+	return 0;
+}
+
+/* The context's explicit keys win, then the file's Host blocks for the alias (the
+ * context's hostname), then our defaults. ProxyJump is honoured unless via: is given. */
+static int sshcfg_create(struct inst *in, const struct ec_cfg *cfg, int has_via,
+                         struct ec_error *err)
+{
+	const struct ec_host *h = in->host;
+	struct conn_cfg *c = &in->cfg;
+	const char *path = "~/.ssh/config", *v = NULL;
+	h->cfg_str(cfg, "ssh_config", &path);
+	if (!path || !*path)
+		return 0;
+	char *file = expand_home(path), *pj = NULL;
+	if (!file)
+		return h->error_set(err, EC_ENOMEM, in->name, "out of memory");
+	const char *const *ids = NULL;
+	size_t nids = 0;
+	/* A key given (in the section or with -o) has a place of its own; one that only has
+	 * the schema's default gives the section's. */
+	struct sshcfg_target t = {
+		.hostname = &c->hostname, .port = &c->port, .username = &c->username,
+		.identity_files = &c->identity_files, .n_identity = &c->n_identity,
+		.explicit_port = h->cfg_where(cfg, "port") != h->cfg_where(cfg, NULL),
+		.explicit_username = h->cfg_str(cfg, "username", &v) == 0 && v && *v,
+		.explicit_identity = h->cfg_list(cfg, "identity_file", &ids, &nids) == 0 && ids,
+		.proxy_jump = &pj};
+	int rc = 0;
+	if (sshcfg_apply(h, file, &t))
+		rc = h->error_set(err, EC_ENOMEM, in->name, "out of memory");
+	else if (pj && has_via)
+		h->log(h, EC_LOG_DEBUG, "ssh: context '%s': via given, ProxyJump %s of %s ignored",
+		       in->name, pj, file);
+	else if (pj)
+		rc = proxyjump_build(in, file, pj, err);
+	free(pj);
+	free(file);
+	return rc;
+}
 
 static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_transport_info *info,
                       void **out, struct ec_error *err)
@@ -1981,6 +2100,8 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 		rc = h->error_set(err, EC_ESYS, in->name, "epoll_ctl: %s", strerror(errno));
 		goto fail;
 	}
+	if ((rc = sshcfg_create(in, cfg, via != NULL, err)))
+		goto fail;
 	if (via) {
 		in->via = via;
 		via->tunnel_only = 1;
@@ -2428,6 +2549,8 @@ static void ssh_destroy(void *inst)
 	conn_cfg_free(&in->cfg);
 	free(in->cmd);
 	free(in->name);
+	if (in->owns_via)
+		ssh_destroy(in->via);
 	free(in);
 }
 
