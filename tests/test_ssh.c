@@ -159,7 +159,7 @@ static int write_config(void)
 	char common[1024];
 	snprintf(common, sizeof(common),
 	         "    transport: ssh\n    hostname: 127.0.0.1\n    port: %s\n    agent: false\n"
-	         "    python: %s\n",
+	         "    python: %s\n    ssh_config: \"\"\n",
 	         fx.port, py);
 	snprintf(text, sizeof(text),
 	         "contexts:\n"
@@ -201,6 +201,45 @@ static int write_config(void)
 	         fx.known_hosts, common, fx.key, fxdir, kh_changed,
 	         fx.pam_port[0] ? fx.pam_port : "22", fx.pw_user[0] ? fx.pw_user : "nobody",
 	         fx.known_hosts);
+	/* ~/.ssh/config: Host aliases the contexts name as their hostname. */
+	char sshcfg[600];
+	snprintf(sshcfg, sizeof(sshcfg), "%s/ssh_config", fxdir);
+	static char sc[8192];
+	int cp = closed_port();
+	snprintf(sc, sizeof(sc),
+	         "# an OpenSSH client config\n"
+	         "Include %s/nothing.conf\n"
+	         "Host ecover\n  HostName 127.0.0.1\n  Port %d\n  User nosuchuser\n"
+	         "Host ecalias\n"
+	         "  hostname 127.0.0.1\n"
+	         "  PORT=%s\n"
+	         "  User = %s\n"
+	         "  IdentityFile \"%s\"\n"
+	         "  ForwardAgent yes\n  Ciphers=aes128-ctr,aes256-ctr\n  Include other.conf\n"
+	         "Host ecneg\n  HostName 127.0.0.1\n"
+	         "Host ec* !ecneg !ecjump*\n  Port %d\n  IdentityFile /nonexistent\n"
+	         "Host ecneg ecjump*\n  Port %s\n  User %s\n  IdentityFile %s\n"
+	         "Host ecjump\n  HostName 127.0.0.1\n  ProxyJump ecalias\n"
+	         "Host ecjump2\n  HostName 127.0.0.1\n  ProxyJump ecalias,%s@127.0.0.1:%s\n"
+	         "Host *\n  User nosuchuser\n  StrictHostKeyChecking no\n",
+	         fxdir, cp, fx.port, fx.user, fx.key, cp, fx.port, fx.user, fx.key, fx.user,
+	         fx.port);
+	write_file(sshcfg, sc);
+	used = strlen(text);
+	snprintf(text + used, sizeof(text) - used,
+	         "  cfgalias:\n    transport: ssh\n    hostname: ecalias\n    agent: false\n"
+	         "    known_hosts: %s\n    python: %s\n    ssh_config: %s\n"
+	         "  cfgover:\n    transport: ssh\n    hostname: ecover\n    agent: false\n"
+	         "    port: %s\n    username: %s\n    identity_file: %s\n"
+	         "    known_hosts: %s\n    python: %s\n    ssh_config: %s\n"
+	         "  cfgneg:\n    transport: ssh\n    hostname: ecneg\n    agent: false\n"
+	         "    known_hosts: %s\n    python: %s\n    ssh_config: %s\n"
+	         "  cfgjump:\n    transport: ssh\n    hostname: ecjump\n    agent: false\n"
+	         "    known_hosts: %s\n    python: %s\n    ssh_config: %s\n"
+	         "  cfgjump2:\n    transport: ssh\n    hostname: ecjump2\n    agent: false\n"
+	         "    known_hosts: %s\n    python: %s\n    ssh_config: %s\n",
+	         fx.known_hosts, py, sshcfg, fx.port, fx.user, fx.key, fx.known_hosts, py, sshcfg,
+	         fx.known_hosts, py, sshcfg, fx.known_hosts, py, sshcfg, fx.known_hosts, py, sshcfg);
 	/* The PAM sshd has the same host keys, under its own port. */
 	if (fx.pam_port[0]) {
 		FILE *kf = fopen(fx.known_hosts, "r");
@@ -1095,6 +1134,77 @@ static void test_dead_host_does_not_delay_others(void)
 
 /* ---- the system's known_hosts -------------------------------------------------------- */
 
+/* The context's user, and its SSH_CONNECTION's client port (0: none). */
+static int whoami_port(ec_context *ctx, char *user, size_t ulen)
+{
+	int rc;
+	ec_value *v = call0(ctx, "getpass", "getuser", NULL, &rc);
+	snprintf(user, ulen, "%s", rc == 0 && is_text(v) ? v->u.s.data : "?");
+	ec_value_free(v);
+	v = call0(ctx, "os", "getenv", "SSH_CONNECTION", &rc);
+	int p = rc == 0 ? client_port(v) : 0;
+	ec_value_free(v);
+	return p;
+}
+
+static void test_ssh_config(void)
+{
+	char user[128];
+	/* An alias: HostName, Port, User, IdentityFile from the file (keywords in any case,
+	 * key=value too); unknown keywords and Include ignored; the Host * User comes
+	 * later and loses (the first value obtained wins). */
+	ec_context *a = connect_or_fail("cfgalias", NULL);
+	if (a) {
+		int p = whoami_port(a, user, sizeof(user));
+		CU_ASSERT_STRING_EQUAL(user, fx.user);
+		CU_ASSERT(p > 0 && own_tcp_port(p) == 1);
+		ec_context_shutdown(a, 3000, NULL);
+	}
+	/* The context's own keys win over the file's (its Port is closed, its User does
+	 * not exist). */
+	ec_context *o = connect_or_fail("cfgover", NULL);
+	if (o) {
+		whoami_port(o, user, sizeof(user));
+		CU_ASSERT_STRING_EQUAL(user, fx.user);
+		ec_context_shutdown(o, 3000, NULL);
+	}
+	/* A negated pattern keeps the closed port of "Host ec* !ecneg" away from ecneg. */
+	ec_context *n = connect_or_fail("cfgneg", NULL);
+	if (n) {
+		whoami_port(n, user, sizeof(user));
+		CU_ASSERT_STRING_EQUAL(user, fx.user);
+		ec_context_shutdown(n, 3000, NULL);
+	}
+	/* ssh_config empty: no file read, and the alias does not resolve. */
+	struct ec_error err = {0};
+	const char *none[] = {"ssh_config=", "connect_timeout=3", NULL};
+	CU_ASSERT_NOT_EQUAL(connect_fails("cfgalias", none, &err), 0);
+}
+
+static void test_ssh_config_proxyjump(void)
+{
+	char user[128];
+	/* ProxyJump ecalias: tunnelled through the alias's session (sshd made the target's
+	 * TCP connection, not us). */
+	ec_context *j = connect_or_fail("cfgjump", NULL);
+	if (j) {
+		int p = whoami_port(j, user, sizeof(user));
+		CU_ASSERT_STRING_EQUAL(user, fx.user);
+		CU_ASSERT(p > 0 && own_tcp_port(p) == 0);
+		ec_context_shutdown(j, 3000, NULL);
+	}
+	/* Two hops, the second as user@host:port. */
+	long off = log_size();
+	ec_context *j2 = connect_or_fail("cfgjump2", NULL);
+	if (j2) {
+		int p = whoami_port(j2, user, sizeof(user));
+		CU_ASSERT_STRING_EQUAL(user, fx.user);
+		CU_ASSERT(p > 0 && own_tcp_port(p) == 0);
+		CU_ASSERT_EQUAL(log_count("Accepted publickey for", off), 3);
+		ec_context_shutdown(j2, 3000, NULL);
+	}
+}
+
 static void test_global_known_hosts(void)
 {
 	char user_kh[600];
@@ -1193,6 +1303,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "a dead host does not delay the others", test_dead_host_does_not_delay_others);
 	CU_add_test(s, "the system's known_hosts is consulted, never written",
 	            test_global_known_hosts);
+	CU_add_test(s, "~/.ssh/config: Host aliases, precedence, negation", test_ssh_config);
+	CU_add_test(s, "~/.ssh/config: ProxyJump, one and two hops", test_ssh_config_proxyjump);
 	if (!fx.pw_user[0] || !pw_python) {
 		fprintf(stderr, "SKIP: password authentication needs root (a test user with a "
 		                "password) and /usr/bin/python3\n");
