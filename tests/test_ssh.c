@@ -258,10 +258,15 @@ static int write_config(void)
 	return 0;
 }
 
+static char modpath[1024];
+
 static int suite_init(void)
 {
+	snprintf(modpath, sizeof(modpath), "%s/tests/data/modfwd", ec_test_srcdir());
+	static const char *mods[2];
+	mods[0] = modpath;
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfgpath,
-	                               .log_level = EC_LOG_WARNING};
+	                               .log_level = EC_LOG_WARNING, .module_path = mods};
 	struct ec_error err = {0};
 	if (ec_master_new(&mo, &master, &err)) {
 		fprintf(stderr, "master: %s: %s\n", err.where, err.msg);
@@ -348,6 +353,27 @@ static void test_key_auth_call(void)
 	          !memcmp(v->u.s.data, s, big));
 	ec_value_free(v);
 	free(s);
+	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 3000, NULL), 0);
+}
+
+static void test_forwarded_modules(void)
+{
+	/* Modules that exist only on the master, served over the ssh stream. */
+	ec_context *ctx = connect_or_fail("web1", NULL);
+	if (!ctx)
+		return;
+	int rc;
+	ec_value *v = call0(ctx, "fwdpkg.info", "helper", NULL, &rc);
+	CU_ASSERT(rc == 0 && is_text(v) && !strcmp(v->u.s.data, "source of helper"));
+	ec_value_free(v);
+	struct ec_error err = {0};
+	v = NULL;
+	rc = ec_context_call(ctx, "fwdpkg.boom", "fail", NULL, NULL, 20000, &v, &err);
+	CU_ASSERT_EQUAL(rc, EC_EREMOTE);
+	/* The traceback shows the forwarded source line. */
+	CU_ASSERT(v && v->type == EC_T_ERROR &&
+	          strstr(v->u.err.traceback, "the line a traceback must show") != NULL);
+	ec_value_free(v);
 	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 3000, NULL), 0);
 }
 
@@ -1281,6 +1307,7 @@ int main(int argc, char **argv)
 	CU_pSuite s = CU_add_suite("ssh", suite_init, suite_clean);
 	CU_add_test(s, "key authentication, calls, 3 MiB both ways", test_key_auth_call);
 	CU_add_test(s, "a call on every Python interpreter", test_every_python);
+	CU_add_test(s, "forwarded modules and their tracebacks over ssh", test_forwarded_modules);
 	CU_add_test(s, "two contexts share one connection", test_two_contexts_share_connection);
 	CU_add_test(s, "unknown host refused (strict)", test_unknown_host_refused);
 	CU_add_test(s, "changed host key refused", test_changed_key_refused);
