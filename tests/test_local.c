@@ -229,6 +229,15 @@ static void test_text_bytes(void)
 		big[i] = (char)('a' + i % 26);
 	check_echo(ec_value_bytes(big, sizeof(big)));
 	check_echo(ec_value_str(big, sizeof(big)));
+	/* Above 256 KiB a bytes result takes the context's no-copy path, hashed and
+	 * written in 1 MiB slices: an odd size over two slices. */
+	size_t n = (2u << 20) + 12345;
+	char *huge = malloc(n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(huge);
+	for (size_t i = 0; i < n; i++)
+		huge[i] = (char)(i * 7 + i / 4093);
+	check_echo(ec_value_bytes(huge, n));
+	free(huge);
 }
 
 static void test_containers(void)
