@@ -36,6 +36,10 @@ sys.path[:] = [p for p in sys.path if p]
 
 import errno
 import select
+if sys.version_info[0] >= 3:
+    import _signal
+else:
+    import signal as _signal
 from _struct import Struct
 try:
     from _sha256 import sha256 as _sha256
@@ -453,11 +457,7 @@ def shutdown(code=0, reason=None, drain=True):
     SIGALRM ends the process if the master does not read that within 2 s."""
     try:
         if drain and not _dead:
-            if PY3:
-                import _signal as signal
-            else:
-                import signal
-            signal.alarm(2)
+            _signal.alarm(2)
             if reason:
                 send(LOG, (u"econtext", 40 if code else 20,
                            _text("context %s: %s" % (_cfg.get("name"), reason))))
@@ -686,8 +686,10 @@ class _Importer(object):
             if e is None:
                 if ask:
                     self.gets += 1
-                    if not PY3:
-                        _keyed_state(True)      # the broker must not import under our import lock
+                    # The import machinery holds the global import lock while we wait
+                    # (2.7 and 3.x, around find_spec): the broker thread must not need
+                    # an import to verify a big reply, so load the big-frame hash now.
+                    _keyed_state(True)
                     send(GET_MODULE, _text(name))
                 w.acquire()
                 w.release()

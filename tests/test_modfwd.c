@@ -29,7 +29,7 @@ static const struct ec_test_python *cur;
 static ec_master *master;
 static ec_context *ctx;
 static char extdir[64]; /* temp dir holding a fake extension module and bigmod.py */
-static int big_done;    /* the big-module test runs on the first interpreter only */
+static int big_done[2]; /* the big-module test runs on the first Python 2 and 3 found */
 
 /* ---- log capture ------------------------------------------------------------- */
 
@@ -455,8 +455,10 @@ static double now_ms(void)
  * not stall another context of the same master: the module server has its own thread. */
 static void test_big_module(void)
 {
-	if (big_done++) {
-		fprintf(stderr, "(run on the first interpreter only) ");
+	/* Once per major version: 2.7 and 3.x import differently (the 3.x machinery holds
+	 * the global import lock around find_spec while the reply is awaited). */
+	if (big_done[cur->version[0] == '3']++) {
+		fprintf(stderr, "(run on the first interpreter of each major version only) ");
 		return;
 	}
 	char opt[600];
