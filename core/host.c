@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "child.h"
 #include "config.h"
 #include "error.h"
 #include "host.h"
@@ -50,6 +51,10 @@ void ec__host_init(struct ec__host *h, const struct ec_logger *logger)
 		.cfg_ms = ec__cfg_ms,
 		.cfg_list = ec__cfg_list,
 		.cfg_where = ec__cfg_where,
+		.child_spawn = ec__child_spawn,
+		.child_send = ec__child_send,
+		.child_recv = ec__child_recv,
+		.child_reap = ec__child_reap,
 	};
 	h->logger = logger;
 }

@@ -20,7 +20,6 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,100 +259,24 @@ static char **child_env(const struct sudo *s)
 
 static int spawn(struct sudo *s, const struct ec_argv *argv, struct ec_error *err)
 {
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return s->host->error_set(err, EC_ESYS, s->name, "socketpair: %s", strerror(errno));
 	char **env = child_env(s);
-	if (!env) {
-		close(sv[0]);
-		close(sv[1]);
+	if (!env)
 		return s->host->error_set(err, EC_ENOMEM, s->name, "out of memory");
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], 2);
-	/* As the local transport: its own session (no terminal: sudo -S reads the
-	 * password from the stream, and requiretty is reported, not worked around),
-	 * default signal handling and mask. */
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-	                                    POSIX_SPAWN_SETSIGDEF);
-	int rc = posix_spawnp(&s->pid, argv->argv[0], &fa, &attr, argv->argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	int rc = s->host->child_spawn(s->name, argv->argv, env, &s->pid, &s->fd, err);
 	free(env);
-	close(sv[1]);
-	if (rc) {
-		close(sv[0]);
-		s->pid = -1;
-		return s->host->error_set(err, EC_EBOOT, s->name, "cannot run %s: %s", argv->argv[0],
-		                          strerror(rc));
-	}
-	s->fd = sv[0];
-	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
-	return 0;
+	return rc;
 }
 
 static ssize_t own_send(struct sudo *s, const void *buf, size_t len, struct ec_pollset *ps,
                         struct ec_error *err)
 {
-	ssize_t n;
-	do
-		n = send(s->fd, buf, len, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n >= 0)
-		return n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		ps->fd = s->fd;
-		ps->events = EC_POLL_OUT;
-		return EC_EAGAIN;
-	}
-	return s->host->error_set(err, EC_ECLOSED, s->name, "writing to context '%s': %s", s->name,
-	                          strerror(errno));
+	return s->host->child_send(s->fd, buf, len, ps, s->name, err);
 }
 
 static ssize_t own_recv(struct sudo *s, void *buf, size_t len, struct ec_pollset *ps,
                         struct ec_error *err)
 {
-	ssize_t n;
-	do
-		n = recv(s->fd, buf, len, 0);
-	while (n < 0 && errno == EINTR);
-	if (n >= 0)
-		return n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		ps->fd = s->fd;
-		ps->events = EC_POLL_IN;
-		return EC_EAGAIN;
-	}
-	if (errno == ECONNRESET)
-		return 0;
-	return s->host->error_set(err, EC_ECLOSED, s->name, "reading from context '%s': %s",
-	                          s->name, strerror(errno));
-}
-
-/* Wait up to ms for the child; 1 when it is gone (reaped). */
-static int reap(struct sudo *s, int ms)
-{
-	struct timespec step = {0, 1000000};
-	for (int waited = 0;; waited++) {
-		pid_t r = waitpid(s->pid, NULL, WNOHANG);
-		if (r == s->pid || (r < 0 && errno == ECHILD)) {
-			s->pid = -1;
-			return 1;
-		}
-		if (waited >= ms)
-			return 0;
-		nanosleep(&step, NULL);
-	}
+	return s->host->child_recv(s->fd, buf, len, ps, s->name, err);
 }
 
 static void own_close(struct sudo *s, int grace_ms)
@@ -362,20 +285,11 @@ static void own_close(struct sudo *s, int grace_ms)
 		close(s->fd);
 		s->fd = -1;
 	}
-	if (s->pid <= 0)
-		return;
 	/* The context exits by itself at end of stream, and sudo with it. Then SIGTERM,
 	 * which sudo relays to the command: a SIGKILLed sudo would leave its command
 	 * running as the other user, whom we may not signal. Then SIGKILL. sudo keeps
 	 * the invoking user as its real uid, so both are allowed. */
-	if (reap(s, grace_ms))
-		return;
-	kill(s->pid, SIGTERM);
-	if (reap(s, 500))
-		return;
-	kill(s->pid, SIGKILL);
-	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	s->host->child_reap(s->pid, grace_ms, 500);
 	s->pid = -1;
 }
 

@@ -48,6 +48,7 @@ struct ec_param {
  * core owns it; plugins read it through the host table and keep no pointers past the
  * op that received it, unless stated. */
 struct ec_cfg;
+struct ec_pollset; /* econtext/transport.h */
 
 /* ---- the host table: the core's services for plugins --------------------------- */
 
@@ -78,6 +79,21 @@ struct ec_host {
 	                size_t *n);
 	/* "file:line:col" of key (or of the section when key is NULL), for messages. */
 	const char *(*cfg_where)(const struct ec_cfg *cfg, const char *key);
+
+	/* A child process on a socketpair, for transports that run the boot command on
+	 * this machine (local, sudo); broker thread. child_spawn: argv in its own session,
+	 * default signals, stdin/stdout/stderr the child's end; *fd (ours) non-blocking.
+	 * envp NULL: the master's environment. */
+	int (*child_spawn)(const char *who, char *const argv[], char *const envp[], pid_t *pid,
+	                   int *fd, struct ec_error *err);
+	/* The transport send/recv contract on that fd (recv 0 = end of stream). */
+	ssize_t (*child_send)(int fd, const void *buf, size_t len, struct ec_pollset *ps,
+	                      const char *who, struct ec_error *err);
+	ssize_t (*child_recv)(int fd, void *buf, size_t len, struct ec_pollset *ps,
+	                      const char *who, struct ec_error *err);
+	/* Wait up to grace_ms for the child to exit; then SIGTERM and up to term_ms (if
+	 * term_ms >= 0); then SIGKILL. Always reaps. */
+	void (*child_reap)(pid_t pid, int grace_ms, int term_ms);
 	/* ABI 1.0 ends here. */
 };
 

@@ -1,0 +1,121 @@
+/* child.c: see child.h. */
+#include "ecbuild.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "error.h"
+
+extern char **environ;
+
+int ec__child_spawn(const char *who, char *const argv[], char *const envp[], pid_t *pid,
+                    int *fd, struct ec_error *err)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return ec__error_sys(err, who, "socketpair");
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	/* dup2 clears FD_CLOEXEC on the copies; the originals close at exec. */
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 2);
+	/* Its own session: a ^C at the master's terminal is the master's business (and
+	 * no controlling terminal: sudo -S reads its password from the stream); the
+	 * child leaves when its stream ends. Default signal handling and mask. */
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+	                                    POSIX_SPAWN_SETSIGDEF);
+	int rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(sv[1]);
+	if (rc) {
+		close(sv[0]);
+		*pid = -1;
+		return ec__error_set(err, EC_EBOOT, who, "cannot run %s: %s", argv[0], strerror(rc));
+	}
+	*fd = sv[0];
+	fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
+ssize_t ec__child_send(int fd, const void *buf, size_t len, struct ec_pollset *ps,
+                       const char *who, struct ec_error *err)
+{
+	ssize_t n;
+	do
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		ps->fd = fd;
+		ps->events = EC_POLL_OUT;
+		return EC_EAGAIN;
+	}
+	return ec__error_set(err, EC_ECLOSED, who, "writing to context '%s': %s", who,
+	                     strerror(errno));
+}
+
+ssize_t ec__child_recv(int fd, void *buf, size_t len, struct ec_pollset *ps, const char *who,
+                       struct ec_error *err)
+{
+	ssize_t n;
+	do
+		n = recv(fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		ps->fd = fd;
+		ps->events = EC_POLL_IN;
+		return EC_EAGAIN;
+	}
+	if (errno == ECONNRESET)
+		return 0;
+	return ec__error_set(err, EC_ECLOSED, who, "reading from context '%s': %s", who,
+	                     strerror(errno));
+}
+
+/* Wait up to ms for pid; 1 when it is gone (reaped). */
+static int wait_gone(pid_t pid, int ms)
+{
+	struct timespec step = {0, 1000000};
+	for (int waited = 0;; waited++) {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+		if (r == pid || (r < 0 && errno == ECHILD))
+			return 1;
+		if (waited >= ms)
+			return 0;
+		nanosleep(&step, NULL);
+	}
+}
+
+void ec__child_reap(pid_t pid, int grace_ms, int term_ms)
+{
+	if (pid <= 0 || wait_gone(pid, grace_ms))
+		return;
+	if (term_ms >= 0) {
+		kill(pid, SIGTERM);
+		if (wait_gone(pid, term_ms))
+			return;
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
