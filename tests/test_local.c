@@ -25,55 +25,12 @@ static const struct ec_test_python *cur; /* the interpreter of the running suite
 static ec_master *master;
 static ec_context *ctx;
 
-/* ---- log capture ------------------------------------------------------------- */
-
-#define MAX_RECORDS 256
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	int level;
-	char logger[128];
-	char message[256];
-} records[MAX_RECORDS];
-static size_t nrecords;
-
-static void capture(void *arg, const struct ec_log_record *rec)
-{
-	(void)arg;
-	pthread_mutex_lock(&log_lock);
-	if (nrecords < MAX_RECORDS) {
-		records[nrecords].level = rec->level;
-		snprintf(records[nrecords].logger, sizeof(records[0].logger), "%s", rec->logger);
-		snprintf(records[nrecords].message, sizeof(records[0].message), "%s", rec->message);
-		nrecords++;
-	}
-	pthread_mutex_unlock(&log_lock);
-}
-
-/* Wait up to 5 s for a record from logger whose message contains text. */
-static int wait_record(const char *logger, const char *text, int *level)
-{
-	for (int i = 0; i < 500; i++) {
-		pthread_mutex_lock(&log_lock);
-		for (size_t r = 0; r < nrecords; r++)
-			if (strcmp(records[r].logger, logger) == 0 && strstr(records[r].message, text)) {
-				if (level)
-					*level = records[r].level;
-				pthread_mutex_unlock(&log_lock);
-				return 1;
-			}
-		pthread_mutex_unlock(&log_lock);
-		struct timespec ts = {0, 10000000};
-		nanosleep(&ts, NULL);
-	}
-	return 0;
-}
-
 /* ---- suite setup: one master and context per interpreter ----------------------- */
 
 static int suite_init(const struct ec_test_python *py)
 {
 	cur = py;
-	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = capture, .log_level = EC_LOG_DEBUG,
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture, .log_level = EC_LOG_DEBUG,
 	                               .config_path = NULL};
 	struct ec_error err = {0};
 	/* Tests must not pick up a user's config. */
@@ -326,14 +283,14 @@ static void test_logs(void)
 	CU_ASSERT_EQUAL(rc, 0);
 	ec_value_free(res);
 	snprintf(logger, sizeof(logger), "econtext.ctx.local.stdout");
-	CU_ASSERT_TRUE(wait_record(logger, "hi-from-child", &level));
+	CU_ASSERT_TRUE(ec_test_log_wait(logger, "hi-from-child", &level));
 	CU_ASSERT_EQUAL(level, EC_LOG_INFO);
 	snprintf(logger, sizeof(logger), "econtext.ctx.local.stderr");
-	CU_ASSERT_TRUE(wait_record(logger, "oops-child", &level));
+	CU_ASSERT_TRUE(ec_test_log_wait(logger, "oops-child", &level));
 	res = call1("logging", "warning", ec_value_cstr("hello from logging"), &rc, &err);
 	CU_ASSERT_EQUAL(rc, 0);
 	ec_value_free(res);
-	CU_ASSERT_TRUE(wait_record("econtext.ctx.local", "hello from logging", &level));
+	CU_ASSERT_TRUE(ec_test_log_wait("econtext.ctx.local", "hello from logging", &level));
 	CU_ASSERT_EQUAL(level, EC_LOG_WARNING);
 }
 
@@ -455,7 +412,7 @@ static void test_master_sigkill(void)
 
 static int hostile_init(void)
 {
-	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = capture, .log_level = EC_LOG_DEBUG};
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture, .log_level = EC_LOG_DEBUG};
 	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
 	return ec_master_new(&mo, &master, NULL) ? 1 : 0;
 }
@@ -488,7 +445,7 @@ static void expect_closed(const char *mode, const char *why)
 		fprintf(stderr, "%s: got: %s\n", mode, err.msg);
 	/* And the master logged it at error level, naming the context. */
 	int level = 0;
-	CU_ASSERT_TRUE(wait_record("econtext", why, &level));
+	CU_ASSERT_TRUE(ec_test_log_wait("econtext", why, &level));
 	CU_ASSERT_EQUAL(level, EC_LOG_ERROR);
 }
 

@@ -31,66 +31,18 @@ static ec_context *ctx;
 static char extdir[64]; /* temp dir holding a fake extension module and bigmod.py */
 static int big_done[2]; /* the big-module test runs on the first Python 2 and 3 found */
 
-/* ---- log capture ------------------------------------------------------------- */
-
-#define MAX_RECORDS 2048
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	int level;
-	char logger[96];
-	char message[320];
-} records[MAX_RECORDS];
-static size_t nrecords;
-
-static void capture(void *arg, const struct ec_log_record *rec)
-{
-	(void)arg;
-	pthread_mutex_lock(&log_lock);
-	if (nrecords < MAX_RECORDS) {
-		records[nrecords].level = rec->level;
-		snprintf(records[nrecords].logger, sizeof(records[0].logger), "%s", rec->logger);
-		snprintf(records[nrecords].message, sizeof(records[0].message), "%s", rec->message);
-		nrecords++;
-	}
-	pthread_mutex_unlock(&log_lock);
-}
-
-/* Records from logger containing text. */
-static size_t count_records(const char *logger, const char *text)
-{
-	size_t n = 0;
-	pthread_mutex_lock(&log_lock);
-	for (size_t r = 0; r < nrecords; r++)
-		if (strcmp(records[r].logger, logger) == 0 && strstr(records[r].message, text))
-			n++;
-	pthread_mutex_unlock(&log_lock);
-	return n;
-}
-
-static int wait_record(const char *logger, const char *text)
-{
-	for (int i = 0; i < 500; i++) {
-		if (count_records(logger, text))
-			return 1;
-		struct timespec ts = {0, 10000000};
-		nanosleep(&ts, NULL);
-	}
-	return 0;
-}
 
 /* ---- suite setup ----------------------------------------------------------------- */
 
 static int suite_init(const struct ec_test_python *py)
 {
 	cur = py;
-	pthread_mutex_lock(&log_lock);
-	nrecords = 0;
-	pthread_mutex_unlock(&log_lock);
+	ec_test_log_clear();
 	char data[1024], script[1100];
 	snprintf(data, sizeof(data), "%s/tests/data/modfwd", ec_test_srcdir());
 	snprintf(script, sizeof(script), "%s/script.py", data);
 	const char *dirs[] = {data, extdir, DIST_PACKAGES, NULL};
-	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = capture,
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
 	                               .log_level = EC_LOG_DEBUG, .module_path = dirs,
 	                               .script = script};
 	struct ec_error err = {0};
@@ -260,7 +212,7 @@ static void test_traceback(void)
 static void test_missing(void)
 {
 	int rc;
-	size_t before = count_records("econtext.modules", "GET_MODULE");
+	size_t before = ec_test_log_count("econtext.modules", "GET_MODULE", NULL);
 	ec_value *r = call("no_such_module_econtext_xyz", "f", NULL, &rc);
 	CU_ASSERT_EQUAL(rc, EC_EREMOTE);
 	CU_ASSERT(r && (strstr(r->u.err.type, "ImportError") ||
@@ -274,7 +226,7 @@ static void test_missing(void)
 	r = call_ok("fwdpkg.info", "try_import", ec_value_cstr("fwdpkg.sub.nothere"));
 	CU_ASSERT(r && strstr(text(r), "nothere"));
 	ec_value_free(r);
-	CU_ASSERT_EQUAL(count_records("econtext.modules", "GET_MODULE"), before);
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext.modules", "GET_MODULE", NULL), before);
 }
 
 static void test_extension_refused(void)
@@ -287,7 +239,7 @@ static void test_extension_refused(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(r->u.err.message, "fakeext"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r->u.err.message, "extension module"));
 	ec_value_free(r);
-	CU_ASSERT_TRUE(wait_record("econtext.modules", "cannot forward module fakeext"));
+	CU_ASSERT_TRUE(ec_test_log_wait("econtext.modules", "cannot forward module fakeext", NULL));
 }
 
 static void test_syntax_error(void)
@@ -301,7 +253,7 @@ static void test_syntax_error(void)
 		CU_ASSERT_EQUAL(rc, EC_EREMOTE);
 		CU_ASSERT(r && strstr(r->u.err.type, "ImportError") &&
 		          strstr(r->u.err.message, "cannot forward fwdpkg.py3only"));
-		CU_ASSERT_TRUE(wait_record("econtext.ctx.local.econtext", "cannot forward fwdpkg.py3only"));
+		CU_ASSERT_TRUE(ec_test_log_wait("econtext.ctx.local.econtext", "cannot forward fwdpkg.py3only", NULL));
 	}
 	ec_value_free(r);
 }
@@ -318,13 +270,13 @@ static void test_script(void)
 
 static void test_round_trips(void)
 {
-	size_t before = count_records("econtext.modules", "GET_MODULE rt10");
+	size_t before = ec_test_log_count("econtext.modules", "GET_MODULE rt10", NULL);
 	ec_value *r = call_ok("rt10.m5", "func", NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->type, EC_T_LIST);
 	CU_ASSERT_EQUAL(r->u.seq.len, 4);
 	ec_value_free(r);
-	size_t trips = count_records("econtext.modules", "GET_MODULE rt10") - before;
+	size_t trips = ec_test_log_count("econtext.modules", "GET_MODULE rt10", NULL) - before;
 	r = call_ok("fwdpkg.info", "loaded", ec_value_cstr("rt10"));
 	size_t loaded = r && r->type == EC_T_LIST ? r->u.seq.len : 0;
 	ec_value_free(r);
@@ -410,7 +362,7 @@ static void test_no_prediction(void)
 	char data[1024];
 	snprintf(data, sizeof(data), "%s/tests/data/modfwd", ec_test_srcdir());
 	const char *dirs[] = {data, NULL};
-	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = capture, .config_path = cfgpath,
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture, .config_path = cfgpath,
 	                               .log_level = EC_LOG_DEBUG, .module_path = dirs};
 	struct ec_error err = {0};
 	ec_master *m2 = NULL;
@@ -424,13 +376,13 @@ static void test_no_prediction(void)
 	rc = ec_context_connect(m2, "local", ov, 30000, &c2, &err);
 	CU_ASSERT_EQUAL(rc, 0);
 	if (!rc) {
-		size_t before = count_records("econtext.modules", "GET_MODULE rt10");
+		size_t before = ec_test_log_count("econtext.modules", "GET_MODULE rt10", NULL);
 		ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
 		rc = ec_context_call(c2, "rt10.m5", "func", args, NULL, 20000, &res, &err);
 		CU_ASSERT_EQUAL(rc, 0);
 		ec_value_free(res);
 		res = NULL;
-		size_t trips = count_records("econtext.modules", "GET_MODULE rt10") - before;
+		size_t trips = ec_test_log_count("econtext.modules", "GET_MODULE rt10", NULL) - before;
 		rc = ec_context_call(c2, "econtext", "importer.stats", args, NULL, 20000, &res, &err);
 		const ec_value *gets = !rc ? ec_value_dict_get(res, "gets") : NULL;
 		fprintf(stderr, "\n    python %s, predict_imports: false: rt10 in %zu round trips "

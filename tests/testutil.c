@@ -2,9 +2,11 @@
 #include "ecbuild.h"
 
 #include <glob.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -122,4 +124,60 @@ size_t ec_test_pythons(struct ec_test_python *out, size_t max)
 		fprintf(stderr, " %s=%s", out[i].version, out[i].path[0] ? out[i].full : "ABSENT(skipped)");
 	fprintf(stderr, "\n");
 	return n;
+}
+
+/* ---- log capture ---------------------------------------------------------------- */
+
+#define MAX_RECORDS 2048
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	int level;
+	char logger[128];
+	char message[320];
+} records[MAX_RECORDS];
+static size_t nrecords;
+
+void ec_test_log_capture(void *arg, const struct ec_log_record *rec)
+{
+	(void)arg;
+	pthread_mutex_lock(&log_lock);
+	if (nrecords < MAX_RECORDS) {
+		records[nrecords].level = rec->level;
+		snprintf(records[nrecords].logger, sizeof(records[0].logger), "%s", rec->logger);
+		snprintf(records[nrecords].message, sizeof(records[0].message), "%s", rec->message);
+		nrecords++;
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+void ec_test_log_clear(void)
+{
+	pthread_mutex_lock(&log_lock);
+	nrecords = 0;
+	pthread_mutex_unlock(&log_lock);
+}
+
+size_t ec_test_log_count(const char *logger, const char *text, int *level)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&log_lock);
+	for (size_t r = 0; r < nrecords; r++)
+		if (strcmp(records[r].logger, logger) == 0 && strstr(records[r].message, text)) {
+			n++;
+			if (level)
+				*level = records[r].level;
+		}
+	pthread_mutex_unlock(&log_lock);
+	return n;
+}
+
+int ec_test_log_wait(const char *logger, const char *text, int *level)
+{
+	for (int i = 0; i < 500; i++) {
+		if (ec_test_log_count(logger, text, level))
+			return 1;
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
 }

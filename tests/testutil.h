@@ -6,6 +6,8 @@
 #include <CUnit/Basic.h>
 #include <stddef.h>
 
+#include "econtext.h"
+
 /* Run every registered suite verbosely; exit status 0 only if nothing failed. */
 int ec_test_run(void);
 /* Write text to a new temp file; returns a malloc'd path (caller unlinks and frees). */
@@ -24,5 +26,16 @@ struct ec_test_python {
  * found on this machine ($EC_TEST_PYTHONS, pyenv's versions, /usr/bin), in order.
  * Returns the count; prints which were found. */
 size_t ec_test_pythons(struct ec_test_python *out, size_t max);
+
+/* A log callback (ec_master_options.log_fn) that keeps the records for the checks
+ * below (up to 2048; thread-safe). */
+void ec_test_log_capture(void *arg, const struct ec_log_record *rec);
+/* Forget the kept records. */
+void ec_test_log_clear(void);
+/* How many kept records come from `logger` and contain `text`; *level (may be NULL)
+ * gets the level of the last one. */
+size_t ec_test_log_count(const char *logger, const char *text, int *level);
+/* Wait up to 5 s for such a record; 1 if it came. */
+int ec_test_log_wait(const char *logger, const char *text, int *level);
 
 #endif
