@@ -836,9 +836,7 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 		return call->rc;
 	}
 	ec_value *v = NULL;
-	int rc = m->codec->desc->ops
-	             ? codec_ops(m)->decode(m->codec->state, call->reply.data, call->reply.len, &v, err)
-	             : EC_ECODEC;
+	int rc = codec_ops(m)->decode(m->codec->state, call->reply.data, call->reply.len, &v, err);
 	if (rc) {
 		ec__error_prefix(err, "reply from context '%s' refused", cname);
 		return rc;
