@@ -16,14 +16,17 @@
 
 int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err)
 {
-	argv->argv = calloc(4, sizeof(char *));
+	argv->argv = calloc(5, sizeof(char *));
 	if (!argv->argv)
 		return ec__error_set(err, EC_ENOMEM, NULL, "out of memory");
+	/* -S: the first stage needs nothing from site, and site is most of an
+	 * interpreter's start-up; the context runs it when an import first needs it. */
 	argv->argv[0] = strdup(python);
-	argv->argv[1] = strdup("-c");
-	argv->argv[2] = strdup(ec__payload_first_stage);
-	argv->argc = 3;
-	if (!argv->argv[0] || !argv->argv[1] || !argv->argv[2]) {
+	argv->argv[1] = strdup("-S");
+	argv->argv[2] = strdup("-c");
+	argv->argv[3] = strdup(ec__payload_first_stage);
+	argv->argc = 4;
+	if (!argv->argv[0] || !argv->argv[1] || !argv->argv[2] || !argv->argv[3]) {
 		ec__argv_free(argv);
 		return ec__error_set(err, EC_ENOMEM, NULL, "out of memory");
 	}

@@ -13,7 +13,8 @@ def _env_key(k):
 
 
 # Before anything is imported through sys.path: drop '' (the cwd must not shadow
-# our modules) and take over what the first stage computed with site enabled:
+# our modules) and take over what the first stage computed from the real executable
+# (this interpreter only knows argv[0], the master's name for it):
 # [first-stage child pid, executable, prefix, sys.path, PYTHONUNBUFFERED or 0].
 _boot = posix.environ.pop(_env_key("EC_BOOT"), None)
 if _boot is not None:
@@ -75,6 +76,7 @@ if PY3:
     text_type = str
 else:
     import thread
+    import imp as _imp          # builtin on 2.7
     import cPickle as pickle
     from cStringIO import StringIO as BytesIO
     from operator import _compare_digest
@@ -804,6 +806,45 @@ class _Importer(object):
         return sys.modules[name]
 
 
+class _LazySite(object):
+    """sys.meta_path entry that runs site (site-packages, .pth files, sitecustomize)
+    on the first top-level import the standard library cannot satisfy, then never
+    again. Both interpreters of the boot start with -S: site is most of a start-up,
+    and a context that only calls into the standard library never needs it. On 3.x
+    it sits after the path finder, on 2.7 first (it probes with imp.find_module),
+    before the importer in both, so that the remote's own packages win. It stays in
+    sys.meta_path: removing it while importlib iterates the list would skip the
+    entry after it."""
+
+    done = False
+    # Names the standard library tries and misses on POSIX (Windows, Jython, builds
+    # without OpenSSL): no reason to run site.
+    never = frozenset("nt msvcrt _winapi winreg _winreg _wmi _overlapped org java "
+                      "_hashlib _ssl ElementC14N SOCKS _xmlplus _scproxy".split())
+
+    def _run(self, name):
+        if not self.done and name not in self.never:
+            self.done = True
+            import site
+            if PY3:
+                site.main()     # 2.7 runs it when imported
+            return True
+
+    def find_spec(self, name, path=None, target=None):
+        if path is None and not self.done and self._run(name):
+            return sys.modules["_frozen_importlib_external"].PathFinder.find_spec(name)
+
+    def find_module(self, name, path=None):
+        if path is None and not self.done:
+            try:
+                f = _imp.find_module(name)[0]
+            except ImportError:
+                self._run(name)
+            else:
+                if f:
+                    f.close()
+
+
 # ---- start-up ---------------------------------------------------------------------
 def _cloexec(fd):
     if PY3:
@@ -892,6 +933,9 @@ def _ec_main(config):
         handlers[LOAD_MODULE] = imp.on_load
         sys.meta_path.insert(len(sys.meta_path) if PY3 else 0, imp)
         sys.path_hooks.insert(0, imp.hook)
+    if sys.flags.no_site:
+        sys.meta_path.insert(len(sys.meta_path) - (mods is not None) if PY3 else 0,
+                             _LazySite())
     hello = {
         u"version": _text("%d.%d.%d" % sys.version_info[:3]),
         u"pid": posix.getpid(),

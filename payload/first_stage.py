@@ -7,8 +7,9 @@ import os, sys, zlib, select
 
 def R(n, b=b""):
     # Exactly n bytes from fd 0: raw os.read (no read-ahead), select first (the fd
-    # may be non-blocking), retry on EINTR (4), EOF -> exit status 1 (`exit` comes
-    # from site; were it missing, the NameError would exit with status 1 as well).
+    # may be non-blocking), retry on EINTR (4), EOF -> exit status 1 (we run with -S,
+    # so `exit` is a NameError, which ends the interpreter with status 1 all the same:
+    # no room left for os._exit).
     while len(b) < n:
         try:
             select.select([0], [], [])
@@ -35,7 +36,7 @@ p = fork() or [write(w, C), os._exit(0)]
 # Parent: keeps the pid the transport waits on. Channel -> fds 100/101, the pipe
 # becomes stdin, and the interpreter is re-executed without site (-S) under the
 # argv[0] the master chose; it reads the core from the pipe. EC_BOOT hands over
-# what this interpreter (which ran site) computed, and PYTHONUNBUFFERED, which is
+# what this interpreter computed from its real executable, and PYTHONUNBUFFERED, which is
 # taken out of the environment because it makes the interpreter read its program
 # from the pipe one byte per read(2): [child pid, executable, prefix, sys.path,
 # PYTHONUNBUFFERED or 0]. The core restores the real values.

@@ -141,6 +141,53 @@ static void test_version(void)
 	CU_ASSERT_EQUAL(strncmp(cmd, "econtext:", 9), 0);
 }
 
+/* The context starts without site (-S, docs/protocol.md) and runs it on the first
+ * import the standard library cannot satisfy: site-packages then work as usual. */
+static int has_module(const char *fn, const char *name)
+{
+	struct ec_error err = {0};
+	int rc;
+	ec_value *res = call1("sys", "modules.__contains__", ec_value_str(name, strlen(name)), &rc, &err);
+	int yes = rc == 0 && res && res->type == EC_T_BOOL && res->u.b;
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", fn, err.msg);
+	ec_value_free(res);
+	return yes;
+}
+
+static void test_lazy_site(void)
+{
+	CU_ASSERT_FALSE(has_module(__func__, "site"));
+	/* pip lives in the interpreter's own site-packages (pyenv installs it). */
+	char pip[600];
+	snprintf(pip, sizeof(pip), "%s", cur->path);
+	char *bin = strrchr(pip, '/');
+	if (bin)
+		*bin = '\0';
+	bin = strrchr(pip, '/');
+	if (!bin || access(pip, F_OK)) {
+		fprintf(stderr, "python %s: lazy site: no prefix, import part skipped\n", cur->full);
+		return;
+	}
+	snprintf(bin, sizeof(pip) - (size_t)(bin - pip), "/lib/python%s/site-packages/pip",
+	         cur->version);
+	if (access(pip, F_OK)) {
+		fprintf(stderr, "python %s: lazy site: no %s, import part skipped\n", cur->full, pip);
+		return;
+	}
+	struct ec_error err = {0};
+	int rc;
+	const char *expr = "__import__('pip').__file__";
+	ec_value *res = call1(cur->version[0] == '2' ? "__builtin__" : "builtins", "eval",
+	                      ec_value_str(expr, strlen(expr)), &rc, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT(res->type == EC_T_STR || res->type == EC_T_BYTES);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res->u.s.data, "/site-packages/pip/"));
+	ec_value_free(res);
+	CU_ASSERT_TRUE(has_module(__func__, "site"));
+}
+
 static void test_scalars(void)
 {
 	check_echo(ec_value_none());
@@ -506,6 +553,7 @@ int main(void)
 		         pythons[i].path[0] ? "" : " (ABSENT: skipped)");
 		CU_pSuite s = CU_add_suite(name, inits[i], suite_clean);
 		CU_add_test(s, "version and argv[0]", test_version);
+		CU_add_test(s, "site runs on the first import that needs it", test_lazy_site);
 		CU_add_test(s, "None, bool, int, float", test_scalars);
 		CU_add_test(s, "big ints", test_bigints);
 		CU_add_test(s, "unicode and bytes", test_text_bytes);
