@@ -348,7 +348,7 @@ static void test_not_allowed(void)
 	CU_ASSERT_EQUAL_FATAL(run_as(SRC, password, "root", NULL, NULL, &o), 0);
 	CU_ASSERT_NOT_EQUAL(o.rc, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "Sorry, user " SRC " is not allowed to execute '"
-	                                     PY " -c ...' as root on "));
+	                                     PY " -S -c ...' as root on "));
 	no_secret_in(&o);
 }
 
