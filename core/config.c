@@ -1234,6 +1234,7 @@ struct ec_config {
 	size_t max_message;
 	int predict_imports;          /* default 1 */
 	int module_follow_symlinks;   /* default 0 */
+	int code_cache;               /* default 1 */
 	char **module_path; /* NULL-terminated, owned */
 	char **plugin_path;
 	struct ec_cfg **ctx;
@@ -1498,7 +1499,7 @@ static int add_builtin_local(struct ec_config *cfg)
 static const char *const top_keys[] = {"codec",       "log_level",        "module_path",
                                        "plugin_path", "max_message_size", "contexts",
                                        "predict_imports", "module_path_follow_symlinks",
-                                       NULL};
+                                       "code_cache", NULL};
 
 static int load_top(struct top *T, const struct node *root)
 {
@@ -1545,12 +1546,14 @@ static int load_top(struct top *T, const struct node *root)
 				                 MIN_MAX_MESSAGE, MAX_MAX_MESSAGE, node_desc(v, d));
 			cfg->max_message = (size_t)x;
 		} else if (!strcmp(key, "predict_imports") ||
-		           !strcmp(key, "module_path_follow_symlinks")) {
+		           !strcmp(key, "module_path_follow_symlinks") || !strcmp(key, "code_cache")) {
 			int x;
 			if (v->kind != N_SCALAR || !v->plain || parse_bool(v->text, &x))
 				return top_error(T, v, "key '%s' must be true or false, not %s", key,
 				                 node_desc(v, d));
-			*(key[0] == 'p' ? &cfg->predict_imports : &cfg->module_follow_symlinks) = x;
+			*(key[0] == 'p'   ? &cfg->predict_imports
+			  : key[0] == 'c' ? &cfg->code_cache
+			                  : &cfg->module_follow_symlinks) = x;
 		} else if (!strcmp(key, "contexts")) {
 			if ((rc = load_contexts(T, v)))
 				return rc;
@@ -1564,7 +1567,8 @@ static int load_top(struct top *T, const struct node *root)
 				                 did_you_mean(&sg, dym, sizeof(dym)));
 			return top_error(T, k, "unknown top-level key '%s' (known keys: codec, "
 			                 "log_level, module_path, plugin_path, max_message_size, "
-			                 "predict_imports, module_path_follow_symlinks, contexts)",
+			                 "predict_imports, module_path_follow_symlinks, code_cache, "
+			                 "contexts)",
 			                 show(key, b));
 		}
 	}
@@ -1581,6 +1585,7 @@ static int load_text(const char *name, const char *text, size_t len, const char 
 	cfg->log_level = EC_LOG_INFO;
 	cfg->max_message = DEFAULT_MAX_MESSAGE;
 	cfg->predict_imports = 1;
+	cfg->code_cache = 1;
 	cfg->source = xstrdup(name);
 	cfg->module_path = calloc(1, sizeof(char *));
 	cfg->plugin_path = calloc(1, sizeof(char *));
@@ -1779,6 +1784,11 @@ size_t ec__config_max_message(const struct ec_config *cfg)
 int ec__config_predict_imports(const struct ec_config *cfg)
 {
 	return cfg->predict_imports;
+}
+
+int ec__config_code_cache(const struct ec_config *cfg)
+{
+	return cfg->code_cache;
 }
 
 int ec__config_module_follow_symlinks(const struct ec_config *cfg)

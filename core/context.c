@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "broker.h"
+#include "codecache.h"
 #include "context.h"
 #include "econtext/codec.h"
 #include "error.h"
@@ -642,6 +643,43 @@ static int context_create(ec_master *m, const char *name, const char *const *ove
 	return rc;
 }
 
+/* The bytecode cache (core/codecache.h) is for contexts of the `local` transport
+ * alone: the same machine and user as the master, so the interpreter binary named by
+ * `python` is the one that runs, and what it compiles can be trusted. */
+static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_NAME_MAX])
+{
+	const char *python = NULL;
+	if (!ec__config_code_cache(ctx->m->config) || ctx->transport->below ||
+	    strcmp(ctx->transport->name, "local") || ec__cfg_str(ctx->cfg, "python", &python))
+		return -1;
+	return ec__codecache_name(python, name);
+}
+
+/* A miss: have the fresh context compile the core for the cache. Its main thread
+ * would compile nothing else before the first call anyway. Failure only costs the
+ * next boot its speed. */
+static void code_cache_fill(struct ec_context *ctx, const char *name)
+{
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	struct ec_error e = {0};
+	int rc = !args || ec_value_append(args, ec_value_bytes(ec__payload_deflate,
+	                                                       ec__payload_deflate_len))
+	             ? EC_ENOMEM
+	             : ec_context_call(ctx, "econtext", "core_code", args, NULL, 10000, &res, &e);
+	ec_value_free(args);
+	char why[512] = "";
+	if (!rc && res && res->type == EC_T_BYTES &&
+	    !ec__codecache_store(name, (const unsigned char *)res->u.s.data, res->u.s.len, why,
+	                         sizeof(why)))
+		ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: core bytecode kept in the cache as %s", ctx->name, name);
+	else
+		ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: core bytecode not cached: %s", ctx->name,
+		        rc ? e.msg : *why ? why : "not bytes");
+	ec_value_free(res);
+}
+
 int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
                        int timeout_ms, ec_context **out, struct ec_error *err)
 {
@@ -674,8 +712,23 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		.context_id = id,
 		.modules = ctx->m->modules,
 	};
+	struct ec_buf cached;
+	ec__buf_init(&cached);
+	char cache_name[EC_CODECACHE_NAME_MAX];
+	int cache_fill = 0;
+	if (code_cache_name(ctx, cache_name) == 0) {
+		if (ec__codecache_load(cache_name, &cached) == 0) {
+			pc.core = cached.data;
+			pc.core_len = cached.len;
+			ec__log(&m->logger, EC_LOG_DEBUG, "econtext", name,
+			        "context %s: core from the bytecode cache (%s)", name, cache_name);
+		} else {
+			cache_fill = 1;
+		}
+	}
 	rc = rc ? ec__error_set(err, rc, name, "out of memory") : ec__payload_stream(&pc, &ctx->wbuf, err);
 	OPENSSL_cleanse(key, sizeof(key));
+	ec__buf_free(&cached);
 	if (rc)
 		goto fail;
 
@@ -700,6 +753,8 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		return rc;
 	}
 	pthread_mutex_unlock(&m->lock);
+	if (cache_fill)
+		code_cache_fill(ctx, cache_name);
 	*out = ctx;
 	return 0;
 fail:

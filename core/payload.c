@@ -133,22 +133,25 @@ int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
 	if (rc)
 		goto fail;
 
-	/* A fresh raw deflate stream for the line, appended after the build-time part,
-	 * which ends on a sync flush (byte-aligned, no final block). */
+	/* A fresh raw deflate stream for the line, appended after the build-time part (or
+	 * the bytecode cache's stub), which ends on a sync flush (byte-aligned, no final
+	 * block). */
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
 	if (deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		rc = EC_ENOMEM;
 		goto fail;
 	}
+	const unsigned char *core = cfg->core ? cfg->core : ec__payload_deflate;
+	size_t core_len = cfg->core ? cfg->core_len : ec__payload_deflate_len;
 	uLong bound = deflateBound(&zs, (uLong)line.len);
 	size_t start = out->len;
-	rc = ec__buf_reserve(out, 10 + ec__payload_deflate_len + bound + 16);
+	rc = ec__buf_reserve(out, 10 + core_len + bound + 16);
 	if (rc) {
 		deflateEnd(&zs);
 		goto fail;
 	}
-	unsigned char *tail = out->data + start + 10 + ec__payload_deflate_len;
+	unsigned char *tail = out->data + start + 10 + core_len;
 	zs.next_in = line.data;
 	zs.avail_in = (uInt)line.len;
 	zs.next_out = tail;
@@ -160,11 +163,11 @@ int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
 		rc = EC_ENOMEM;
 		goto fail;
 	}
-	size_t n = ec__payload_deflate_len + tail_len;
+	size_t n = core_len + tail_len;
 	char hdr[11];
 	snprintf(hdr, sizeof(hdr), "%010zu", n);
 	memcpy(out->data + start, hdr, 10);
-	memcpy(out->data + start + 10, ec__payload_deflate, ec__payload_deflate_len);
+	memcpy(out->data + start + 10, core, core_len);
 	out->len = start + 10 + n;
 	OPENSSL_cleanse(line.data, line.len);
 	ec__buf_free(&line);

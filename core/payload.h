@@ -24,9 +24,13 @@ struct ec_payload_config {
 	const char *codec;
 	unsigned context_id;
 	struct ec_modsrv *modules; /* its top-level names go in the config, may be NULL */
+	/* The compressed core to send (a bytecode-cache stub, core/codecache.h), or NULL
+	 * for the static source. */
+	const unsigned char *core;
+	size_t core_len;
 };
 
-/* argv = { python, "-c", first stage, NULL }. Free with ec__argv_free. */
+/* argv = { python, "-S", "-c", first stage, NULL }. Free with ec__argv_free. */
 int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err);
 void ec__argv_free(struct ec_argv *argv);
 /* Append "%010u" + the compressed core + the compressed config line to out. The key

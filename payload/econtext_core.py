@@ -108,9 +108,20 @@ class CallError(Exception):
         return "%s: %s" % self.args[:2]
 
 
+def _core_code(z):
+    """This core (z: its raw deflate, as the master embeds it) compiled the way the
+    boot compiles it, marshalled: the master's bytecode cache for this interpreter
+    binary (docs/protocol.md 1)."""
+    import marshal
+    import zlib
+    src = zlib.decompressobj(-15).decompress(z)
+    return marshal.dumps(compile(src, "<stdin>", "exec", 0, True))
+
+
 CallError.__module__ = "econtext"
 _econtext = type(sys)("econtext")
 _econtext.CallError = CallError
+_econtext.core_code = _core_code
 sys.modules["econtext"] = _econtext
 
 
@@ -412,6 +423,11 @@ def _run_call(reply_to, payload):
 
 def _main_loop():
     try:
+        if not PY3:
+            # 2.7's posixpath imports os before it defines curdir, which os imports
+            # from it: importing posixpath first fails without site, which imports os.
+            # Here, while the master reads HELLO and sends the first call.
+            import os
         while True:
             item = _get()
             _run_call(*item)

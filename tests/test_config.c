@@ -133,7 +133,9 @@ static void t_top_level_keys(void)
 	EXPECT_EXACT("zzz: 1\n", "t.yaml:1:1",
 	             "unknown top-level key 'zzz' (known keys: codec, log_level, module_path, "
 	             "plugin_path, max_message_size, predict_imports, module_path_follow_symlinks, "
-	             "contexts)");
+	             "code_cache, contexts)");
+	EXPECT_EXACT("code_cache: maybe\n", "t.yaml:1:13",
+	             "key 'code_cache' must be true or false, not 'maybe'");
 	EXPECT_EXACT("predict_import: false\n", "t.yaml:1:1",
 	             "unknown top-level key 'predict_import'; did you mean 'predict_imports'?");
 	EXPECT_LOAD_ERROR("Contexts: {}\n", EC_ECONFIG, "t.yaml:1:1", "did you mean 'contexts'?");

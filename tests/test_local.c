@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -459,9 +460,19 @@ static void test_master_sigkill(void)
 
 static int hostile_init(void)
 {
-	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture, .log_level = EC_LOG_DEBUG};
-	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
-	return ec_master_new(&mo, &master, NULL) ? 1 : 0;
+	/* No bytecode cache: its first boot would make the hostile script's one call. */
+	char path[] = "/tmp/ec_test_hostile_XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return 1;
+	static const char yaml[] = "code_cache: false\n";
+	int bad = write(fd, yaml, sizeof(yaml) - 1) != (ssize_t)(sizeof(yaml) - 1);
+	close(fd);
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
+	                               .log_level = EC_LOG_DEBUG, .config_path = path};
+	bad = bad || ec_master_new(&mo, &master, NULL);
+	unlink(path);
+	return bad ? 1 : 0;
 }
 
 /* Start tests/data/hostile_context.py in MODE, make one call; returns the call's code. */
@@ -542,9 +553,170 @@ static void test_hostile_hello(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "failed authentication"));
 }
 
+/* ---- the bytecode cache (core/codecache.h) ------------------------------------- */
+
+static char cache_dir[300]; /* $XDG_CACHE_HOME/econtext for this test program */
+
+/* Boot a context of python under config (a YAML text), make one call, shut down.
+ * *hit / *kept: the master's debug lines for a cache hit / a filled entry. */
+static int cache_boot(const char *python, const char *yaml, int *hit, int *kept)
+{
+	char path[] = "/tmp/ec_test_cache_XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || write(fd, yaml, strlen(yaml)) != (ssize_t)strlen(yaml)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	ec_test_log_clear();
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
+	                               .log_level = EC_LOG_DEBUG, .config_path = path};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	ec_context *c = NULL;
+	int rc = ec_master_new(&mo, &m, &err);
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", python);
+	const char *ov[] = {opt, NULL};
+	rc = rc ? rc : ec_context_connect(m, "local", ov, 30000, &c, &err);
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value_append(args, ec_value_cstr("a"));
+	ec_value_append(args, ec_value_cstr("b"));
+	rc = rc ? rc : ec_context_call(c, "posixpath", "join", args, NULL, 10000, &res, &err);
+	ec_value_free(args);
+	if (rc)
+		fprintf(stderr, "cache boot %s: %s: %s\n", python, err.where, err.msg);
+	else
+		CU_ASSERT_STRING_EQUAL(res->u.s.data, "a/b");
+	ec_value_free(res);
+	if (c)
+		ec_context_shutdown(c, 3000, NULL);
+	*hit = ec_test_log_count("econtext", "core from the bytecode cache", NULL) > 0;
+	*kept = ec_test_log_count("econtext", "core bytecode kept in the cache", NULL) > 0;
+	ec_master_free(m);
+	unlink(path);
+	return rc;
+}
+
+/* Empty the cache, boot python once: the one file there is then its entry. */
+static int cache_file(const char *python, char *out, size_t n)
+{
+	int hit, kept;
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache_dir);
+	if (system(cmd) != 0 || cache_boot(python, "code_cache: true\n", &hit, &kept))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "ls %s/core-*.z 2>/dev/null", cache_dir);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	int ok = fgets(out, (int)n, p) != NULL;
+	pclose(p);
+	if (ok)
+		out[strcspn(out, "\n")] = '\0';
+	return ok ? 0 : -1;
+}
+
+static void test_cache_fill_then_hit(void)
+{
+	for (size_t i = 0; i < npythons; i++) {
+		if (!pythons[i].path[0])
+			continue;
+		int hit, kept;
+		char file[512];
+		struct stat st;
+		CU_ASSERT_EQUAL_FATAL(cache_file(pythons[i].path, file, sizeof(file)), 0);
+		CU_ASSERT_EQUAL_FATAL(cache_boot(pythons[i].path, "log_level: info\n", &hit, &kept), 0);
+		CU_ASSERT_TRUE(hit);
+		CU_ASSERT_FALSE(kept);
+		/* Private: the directory 0700, the file 0600. */
+		CU_ASSERT_EQUAL(stat(cache_dir, &st), 0);
+		CU_ASSERT_EQUAL(st.st_mode & 0777, 0700);
+		CU_ASSERT_EQUAL(stat(file, &st), 0);
+		CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+		fprintf(stderr, "python %s: bytecode cache filled, then used\n", pythons[i].full);
+	}
+}
+
+/* A damaged file, or one that others may write, is not used (and is replaced). */
+static void test_cache_refused(void)
+{
+	for (size_t i = 0; i < npythons; i++) {
+		if (!pythons[i].path[0])
+			continue;
+		char file[512];
+		int hit, kept;
+		CU_ASSERT_EQUAL_FATAL(cache_file(pythons[i].path, file, sizeof(file)), 0);
+		/* One byte flipped in the body. */
+		FILE *f = fopen(file, "r+b");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		fseek(f, -3, SEEK_END);
+		int c = fgetc(f);
+		fseek(f, -3, SEEK_END);
+		fputc(c ^ 0x20, f);
+		fclose(f);
+		CU_ASSERT_EQUAL(cache_boot(pythons[i].path, "{}\n", &hit, &kept), 0);
+		CU_ASSERT_FALSE(hit);
+		CU_ASSERT_TRUE(kept);
+		/* Group-writable. */
+		CU_ASSERT_EQUAL(chmod(file, 0620), 0);
+		CU_ASSERT_EQUAL(cache_boot(pythons[i].path, "{}\n", &hit, &kept), 0);
+		CU_ASSERT_FALSE(hit);
+		CU_ASSERT_TRUE(kept);
+		/* code_cache: false neither reads nor writes. */
+		CU_ASSERT_EQUAL(cache_boot(pythons[i].path, "code_cache: false\n", &hit, &kept), 0);
+		CU_ASSERT_FALSE(hit);
+		CU_ASSERT_FALSE(kept);
+	}
+}
+
+/* A remote exception's traceback still names the core's lines when the core came
+ * from the cache (the code object was compiled from the same source). */
+static void test_cache_traceback(void)
+{
+	for (size_t i = 0; i < npythons; i++) {
+		if (!pythons[i].path[0])
+			continue;
+		int hit, kept;
+		CU_ASSERT_EQUAL_FATAL(cache_boot(pythons[i].path, "{}\n", &hit, &kept), 0);
+		struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
+		                               .log_level = EC_LOG_DEBUG, .config_path = "/dev/null"};
+		struct ec_error err = {0};
+		ec_master *m = NULL;
+		ec_context *c = NULL;
+		char opt[600];
+		snprintf(opt, sizeof(opt), "python=%s", pythons[i].path);
+		const char *ov[] = {opt, NULL};
+		ec_test_log_clear();
+		CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+		CU_ASSERT_EQUAL(ec_context_connect(m, "local", ov, 30000, &c, &err), 0);
+		CU_ASSERT(ec_test_log_count("econtext", "core from the bytecode cache", NULL) > 0);
+		ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+		ec_value_append(args, ec_value_cstr("nosuchmodule_ec"));
+		int rc = c ? ec_context_call(c, "importlib", "import_module", args, NULL, 10000, &res,
+		                             &err)
+		           : -1;
+		ec_value_free(args);
+		CU_ASSERT_EQUAL(rc, EC_EREMOTE);
+		if (rc == EC_EREMOTE)
+			CU_ASSERT_PTR_NOT_NULL(strstr(res->u.err.traceback, "File \"<stdin>\", line "));
+		ec_value_free(res);
+		if (c)
+			ec_context_shutdown(c, 3000, NULL);
+		ec_master_free(m);
+	}
+}
+
 int main(void)
 {
 	CU_initialize_registry();
+	/* A private bytecode cache for this program, so the tests see its misses too. */
+	char home[] = "/tmp/ec_test_local_XXXXXX";
+	if (mkdtemp(home)) {
+		setenv("XDG_CACHE_HOME", home, 1);
+		snprintf(cache_dir, sizeof(cache_dir), "%s/econtext", home);
+	}
 	npythons = ec_test_pythons(pythons, sizeof(pythons) / sizeof(pythons[0]));
 	int any = 0;
 	for (size_t i = 0; i < npythons && i < sizeof(inits) / sizeof(inits[0]); i++) {
@@ -577,7 +749,21 @@ int main(void)
 	CU_add_test(h, "bad MAC on HELLO fails the connect", test_hostile_hello);
 	if (system("command -v python3 >/dev/null 2>&1") != 0)
 		CU_set_suite_active(h, CU_FALSE);
+	CU_pSuite cc = CU_add_suite("bytecode cache, every interpreter", NULL, NULL);
+	CU_add_test(cc, "filled by the first boot, used by the next", test_cache_fill_then_hit);
+	CU_add_test(cc, "damaged or group-writable: not used, replaced; code_cache: false",
+	            test_cache_refused);
+	CU_add_test(cc, "tracebacks through cached code", test_cache_traceback);
+	if (!any)
+		CU_set_suite_active(cc, CU_FALSE);
 	if (!any)
 		fprintf(stderr, "SKIP: no Python interpreter found\n");
-	return ec_test_run();
+	int rc = ec_test_run();
+	if (cache_dir[0]) {
+		char rm[400];
+		snprintf(rm, sizeof(rm), "rm -rf %s", home);
+		if (system(rm) != 0)
+			fprintf(stderr, "could not remove %s\n", home);
+	}
+	return rc;
 }

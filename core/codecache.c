@@ -1,0 +1,267 @@
+/* codecache.c: the remote core as bytecode, kept per local interpreter binary
+ * (codecache.h). A file is "ECCODE1\n", the SHA-256 of the body, then the body: the
+ * raw-deflated stub `import marshal\nexec(marshal.loads(b'...'))\n`, ending on a sync
+ * flush so that the per-context config line can follow it as the static core would. */
+#include "ecbuild.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "codecache.h"
+#include "payload.h"
+
+#define MAGIC "ECCODE1\n"
+#define MAGIC_LEN 8
+#define FILE_MAX (8u << 20) /* a stub is ~20-60 KiB compressed; more is not ours */
+
+static int sha256(const void *a, size_t alen, const void *b, size_t blen,
+                  unsigned char out[32])
+{
+	unsigned int n = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+	         EVP_DigestUpdate(md, a, alen) && (!blen || EVP_DigestUpdate(md, b, blen)) &&
+	         EVP_DigestFinal_ex(md, out, &n) && n == 32;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : -1;
+}
+
+/* Where posix_spawnp would find `python`, resolved to the real file. */
+static int find_binary(const char *python, char real[PATH_MAX])
+{
+	if (strchr(python, '/'))
+		return realpath(python, real) ? 0 : -1;
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		char cand[PATH_MAX];
+		if (n && n + 1 + strlen(python) < sizeof(cand)) {
+			snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, path, python);
+			struct stat st;
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+				return realpath(cand, real) ? 0 : -1;
+		}
+		path += n + (path[n] == ':');
+	}
+	return -1;
+}
+
+int ec__codecache_name(const char *python, char name[EC_CODECACHE_NAME_MAX])
+{
+	char real[PATH_MAX];
+	struct stat st;
+	if (!python || find_binary(python, real) || stat(real, &st) || !S_ISREG(st.st_mode))
+		return -1;
+	char id[PATH_MAX + 128];
+	int n = snprintf(id, sizeof(id), "%s\n%ju %ju %jd %jd.%09ld", real, (uintmax_t)st.st_dev,
+	                 (uintmax_t)st.st_ino, (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+	                 st.st_mtim.tv_nsec);
+	unsigned char h[32];
+	if (n < 0 || (size_t)n >= sizeof(id) ||
+	    sha256(ec__payload_deflate, ec__payload_deflate_len, id, (size_t)n, h))
+		return -1;
+	char *p = name + snprintf(name, EC_CODECACHE_NAME_MAX, "core-");
+	for (int i = 0; i < 16; i++)
+		p += snprintf(p, 3, "%02x", h[i]);
+	snprintf(p, 3, ".z");
+	return 0;
+}
+
+int ec__codecache_dir(char *dir, size_t n)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	if (xdg && xdg[0] == '/')
+		return snprintf(dir, n, "%s/econtext", xdg) < (int)n ? 0 : -1;
+	const char *home = getenv("HOME");
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	if ((!home || home[0] != '/') && getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 &&
+	    res)
+		home = pw.pw_dir;
+	if (!home || home[0] != '/')
+		return -1;
+	return snprintf(dir, n, "%s/.cache/econtext", home) < (int)n ? 0 : -1;
+}
+
+/* Ours and private: a file anyone else can write could hold any code. */
+static int private_to_us(const struct stat *st)
+{
+	return st->st_uid == geteuid() && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+int ec__codecache_load(const char *name, struct ec_buf *core)
+{
+	char dir[PATH_MAX], path[PATH_MAX + EC_CODECACHE_NAME_MAX + 2];
+	struct stat st;
+	if (ec__codecache_dir(dir, sizeof(dir)) || stat(dir, &st) || !S_ISDIR(st.st_mode) ||
+	    !private_to_us(&st))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	unsigned char *data = NULL;
+	int rc = -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !private_to_us(&st) ||
+	    st.st_size < MAGIC_LEN + 32 + 1 || (size_t)st.st_size > FILE_MAX)
+		goto out;
+	size_t len = (size_t)st.st_size, got = 0;
+	if (!(data = malloc(len)))
+		goto out;
+	while (got < len) {
+		ssize_t r = read(fd, data + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			goto out;
+		got += (size_t)r;
+	}
+	unsigned char h[32];
+	const unsigned char *body = data + MAGIC_LEN + 32;
+	size_t blen = len - MAGIC_LEN - 32;
+	if (memcmp(data, MAGIC, MAGIC_LEN) || sha256(body, blen, NULL, 0, h) ||
+	    memcmp(h, data + MAGIC_LEN, 32))
+		goto out;
+	rc = ec__buf_append(core, body, blen) ? -1 : 0;
+out:
+	free(data);
+	close(fd);
+	return rc;
+}
+
+/* The stub's source: the code object as a bytes literal, printable ASCII as is. */
+static int stub_source(const unsigned char *m, size_t len, struct ec_buf *src)
+{
+	static const char head[] = "import marshal\nexec(marshal.loads(b'";
+	static const char tail[] = "'))\n";
+	if (ec__buf_reserve(src, sizeof(head) + 4 * len + sizeof(tail)))
+		return -1;
+	ec__buf_append(src, head, sizeof(head) - 1);
+	char *o = (char *)src->data + src->len;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = m[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+			*o++ = (char)c;
+		} else {
+			static const char hex[] = "0123456789abcdef";
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	src->len = (size_t)((unsigned char *)o - src->data);
+	return ec__buf_append(src, tail, sizeof(tail) - 1) ? -1 : 0;
+}
+
+/* Raw deflate of src ending on a sync flush (no final block), after room for the
+ * header, which is filled in. */
+static int deflate_body(const struct ec_buf *src, struct ec_buf *out)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	uLong bound = deflateBound(&zs, (uLong)src->len) + 16;
+	int rc = -1;
+	if (ec__buf_reserve(out, MAGIC_LEN + 32 + bound))
+		goto out;
+	zs.next_in = src->data;
+	zs.avail_in = (uInt)src->len;
+	zs.next_out = out->data + MAGIC_LEN + 32;
+	zs.avail_out = (uInt)bound;
+	if (deflate(&zs, Z_SYNC_FLUSH) != Z_OK || zs.avail_in)
+		goto out;
+	size_t blen = bound - zs.avail_out;
+	memcpy(out->data, MAGIC, MAGIC_LEN);
+	if (sha256(out->data + MAGIC_LEN + 32, blen, NULL, 0, out->data + MAGIC_LEN))
+		goto out;
+	out->len = MAGIC_LEN + 32 + blen;
+	rc = 0;
+out:
+	deflateEnd(&zs);
+	return rc;
+}
+
+/* mkdir -p for the last two components ($HOME/.cache/econtext), private. */
+static int make_dir(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) && private_to_us(&st) ? 0 : -1;
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir(parent, 0700) && errno != EEXIST)
+			return -1;
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -1;
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && private_to_us(&st) ? 0 : -1;
+}
+
+int ec__codecache_store(const char *name, const unsigned char *marshalled, size_t len,
+                        char *why, size_t why_len)
+{
+	char dir[PATH_MAX], path[PATH_MAX + EC_CODECACHE_NAME_MAX + 2],
+	    tmp[PATH_MAX + EC_CODECACHE_NAME_MAX + 32];
+	if (ec__codecache_dir(dir, sizeof(dir))) {
+		snprintf(why, why_len, "no home directory for the bytecode cache");
+		return -1;
+	}
+	errno = 0;
+	if (make_dir(dir)) {
+		snprintf(why, why_len, "%s is not a private directory of ours (%s)", dir,
+		         errno ? strerror(errno) : "owner or mode");
+		return -1;
+	}
+	struct ec_buf src, file;
+	ec__buf_init(&src);
+	ec__buf_init(&file);
+	int rc = -1;
+	if (stub_source(marshalled, len, &src) || deflate_body(&src, &file)) {
+		snprintf(why, why_len, "out of memory");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", dir, name, (long)getpid());
+	/* A new file renamed into place: a reader sees the old file or the whole new one. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(why, why_len, "cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	size_t off = 0;
+	while (off < file.len) {
+		ssize_t w = write(fd, file.data + off, file.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (close(fd) || off != file.len || rename(tmp, path)) {
+		snprintf(why, why_len, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	ec__buf_free(&src);
+	ec__buf_free(&file);
+	return rc;
+}

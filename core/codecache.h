@@ -1,0 +1,39 @@
+/* codecache.h: the remote core as bytecode, kept per local interpreter binary.
+ *
+ * Compiling the core's source is most of a context's start-up after the interpreter's
+ * own (5 to 16 ms: more than unmarshalling it takes by a factor of 30). A local context
+ * compiles it once for the master (econtext.core_code); the master keeps the result in
+ * its cache directory, and later boots of the same interpreter binary with the same
+ * econtext build receive a stub that unmarshals it instead of the source
+ * (docs/protocol.md §1, "The bytecode cache"). Only contexts that run on this machine
+ * as this user (the `local` transport) write or read it: bytecode from anywhere else
+ * could not be trusted to run in other contexts. */
+#ifndef EC_CORE_CODECACHE_H
+#define EC_CORE_CODECACHE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define EC_CODECACHE_NAME_MAX 48
+
+/* The cache file's name for `python` (a path, or a name looked up in $PATH as
+ * posix_spawnp does): a hash of this build's core and of the binary's identity (real
+ * path, device, inode, size, mtime). -1 if the binary cannot be found. */
+int ec__codecache_name(const char *python, char name[EC_CODECACHE_NAME_MAX]);
+
+/* The cache directory ($XDG_CACHE_HOME/econtext or ~/.cache/econtext) into dir. -1
+ * if there is no home. */
+int ec__codecache_dir(char *dir, size_t n);
+
+/* On a hit, append to core the compressed stub (raw deflate ending on a sync flush,
+ * ready to go where the static core goes in the boot stream) and return 0. -1 on a
+ * miss, or when the file is not ours, not private, or damaged. */
+int ec__codecache_load(const char *name, struct ec_buf *core);
+
+/* Keep `marshalled` (the core's code object, marshal.dumps) under name. 0, or -1 with
+ * a sentence in why (for a debug line). */
+int ec__codecache_store(const char *name, const unsigned char *marshalled, size_t len,
+                        char *why, size_t why_len);
+
+#endif
