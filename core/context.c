@@ -884,14 +884,25 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 			*err = call->err;
 		return call->rc;
 	}
+	if (call->delivered)
+		return ec__error_set(err, EC_EINVAL, cname,
+		                     "the result of this call in context '%s' was already returned",
+		                     cname);
+	/* The codec may take the reply buffer as the value's memory (decode_buf). */
+	const struct ec_codec_ops *ops = codec_ops(m);
+	size_t len = call->reply.len - call->reply_off;
 	ec_value *v = NULL;
-	int rc = codec_ops(m)->decode(m->codec->state,
-	                              call->reply.data ? call->reply.data + call->reply_off : NULL,
-	                              call->reply.len - call->reply_off, &v, err);
+	int rc = ops->size >= offsetof(struct ec_codec_ops, decode_buf) + sizeof(ops->decode_buf) &&
+	                 ops->decode_buf
+	             ? ops->decode_buf(m->codec->state, &call->reply, call->reply_off, len, &v, err)
+	             : ops->decode(m->codec->state,
+	                           call->reply.data ? call->reply.data + call->reply_off : NULL, len,
+	                           &v, err);
 	if (rc) {
 		ec__error_prefix(err, "reply from context '%s' refused", cname);
 		return rc;
 	}
+	call->delivered = 1;
 	if (v->type == EC_T_ERROR) {
 		ec__error_set(err, EC_EREMOTE, cname, "%s: %s", v->u.err.type, v->u.err.message);
 		*result = v;

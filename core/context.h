@@ -51,6 +51,7 @@ struct ec_call {
 	int registered; /* in ctx->calls, awaiting its reply */
 	int done;       /* reply (or failure) arrived */
 	int rc;         /* failure code when done without a reply */
+	int delivered;  /* its result went to the caller (who may have taken reply) */
 	struct ec_error err;
 	struct ec_buf reply; /* the encoded reply payload, from reply_off on (a large reply
 	                      * is the context's read buffer itself, taken with the frame's
