@@ -30,6 +30,20 @@ int ec__buf_reserve(struct ec_buf *b, size_t n)
 	return 0;
 }
 
+int ec__buf_reserve_exact(struct ec_buf *b, size_t n)
+{
+	if (b->cap - b->len >= n)
+		return 0;
+	if (n > SIZE_MAX - b->len)
+		return EC_ENOMEM;
+	unsigned char *p = realloc(b->data, b->len + n);
+	if (!p)
+		return EC_ENOMEM;
+	b->data = p;
+	b->cap = b->len + n;
+	return 0;
+}
+
 int ec__buf_append(struct ec_buf *b, const void *data, size_t n)
 {
 	int rc = ec__buf_reserve(b, n);

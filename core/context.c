@@ -33,6 +33,12 @@
 #define BOOT_MARKER "ECBOOT0\n"
 #define BOOT_MARKER_LEN 8
 #define READ_CHUNK 65536
+/* A reply at least this large is handed to its call in the read buffer it arrived in
+ * rather than copied out of it. */
+#define TAKE_MIN READ_CHUNK
+/* How long an empty read buffer is kept for the next frame: back-to-back large
+ * frames reuse it; an idle context holds none. */
+#define RBUF_IDLE_MS 1000
 
 static const struct ec_codec_ops *codec_ops(const ec_master *m)
 {
@@ -259,6 +265,13 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 		ec__context_die(ctx, &e, 0);
 		return;
 	}
+	if (ctx->rbuf_idle_ms && now >= ctx->rbuf_idle_ms) {
+		if (!ctx->rbuf.len)
+			ec__buf_free(&ctx->rbuf);
+		ctx->rbuf_idle_ms = 0;
+	}
+	if (ctx->rbuf_idle_ms && (!*next_deadline || ctx->rbuf_idle_ms < *next_deadline))
+		*next_deadline = ctx->rbuf_idle_ms;
 	if (ctx->state != EC_CTX_READY && ctx->boot_deadline &&
 	    (!*next_deadline || ctx->boot_deadline < *next_deadline))
 		*next_deadline = ctx->boot_deadline;
@@ -336,6 +349,28 @@ static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const un
 	return 0;
 }
 
+/* A large reply that starts the read buffer becomes the call's reply buffer as it is
+ * (its payload at reply_off); the read buffer keeps, in new memory, only what followed
+ * the frame. 0 when taken; otherwise the caller copies. */
+static int take_rbuf(struct ec_context *ctx, const struct ec_frame_hdr *h,
+                     const unsigned char *p, struct ec_call *c)
+{
+	size_t frame = EC_FRAME_HEADER_LEN + (size_t)h->length + EC_FRAME_MAC_LEN;
+	if (h->length < TAKE_MIN || p != ctx->rbuf.data + EC_FRAME_HEADER_LEN)
+		return -1;
+	struct ec_buf rest;
+	ec__buf_init(&rest);
+	if (ec__buf_append(&rest, ctx->rbuf.data + frame, ctx->rbuf.len - frame))
+		return -1;
+	ec__buf_free(&c->reply);
+	c->reply = ctx->rbuf;
+	c->reply.len = EC_FRAME_HEADER_LEN + (size_t)h->length;
+	c->reply_off = EC_FRAME_HEADER_LEN;
+	ctx->rbuf = rest;
+	ctx->rbuf_taken = 1;
+	return 0;
+}
+
 static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
                     struct ec_error *err)
 {
@@ -347,7 +382,9 @@ static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 		c->next = NULL;
 		c->registered = 0;
 		pthread_mutex_lock(&c->lock);
-		if (ec__buf_append(&c->reply, p, h->length)) {
+		if (!take_rbuf(ctx, h, p, c)) {
+			/* the frame went with the buffer */
+		} else if (ec__buf_append(&c->reply, p, h->length)) {
 			c->rc = EC_ENOMEM;
 			ec__error_set(&c->err, EC_ENOMEM, ctx->name, "out of memory receiving a reply");
 		}
@@ -417,6 +454,7 @@ static int process_input(struct ec_context *ctx, struct ec_error *err)
 		off = upto + READY_MARKER_LEN;
 		ctx->state = EC_CTX_HELLO;
 	}
+	ctx->rframe = 0;
 	while (ctx->state == EC_CTX_HELLO || ctx->state == EC_CTX_READY) {
 		struct ec_frame_hdr h;
 		const unsigned char *payload;
@@ -425,11 +463,18 @@ static int process_input(struct ec_context *ctx, struct ec_error *err)
 		                          ctx->m->max_message, ctx->name, &h, &payload, &used, err);
 		if (rc < 0)
 			return rc;
-		if (rc == 0)
+		if (rc == 0) {
+			ctx->rframe = used; /* at the start of rbuf once consumed */
 			break;
+		}
 		rc = on_frame(ctx, &h, payload, err);
 		if (rc)
 			return rc;
+		if (ctx->rbuf_taken) { /* what followed the frame is at the start of a new rbuf */
+			ctx->rbuf_taken = 0;
+			off = 0;
+			continue;
+		}
 		off += used;
 	}
 	ec__buf_consume(&ctx->rbuf, off);
@@ -451,7 +496,10 @@ void ec__context_on_io(struct ec_context *ctx, int events)
 	if (!(events & EC_POLL_IN))
 		return;
 	for (int rounds = 0; rounds < 16; rounds++) {
-		if (ec__buf_reserve(&ctx->rbuf, READ_CHUNK)) {
+		/* Room for the rest of a frame of known size, exactly (a 16 MiB frame takes
+		 * 16 MiB, not the next power of two), else for a chunk. */
+		size_t want = ctx->rframe > ctx->rbuf.len ? ctx->rframe - ctx->rbuf.len : READ_CHUNK;
+		if (ec__buf_reserve_exact(&ctx->rbuf, want)) {
 			ec__error_set(&err, EC_ENOMEM, ctx->name, "out of memory reading");
 			ec__context_die(ctx, &err, 0);
 			return;
@@ -486,12 +534,13 @@ void ec__context_on_io(struct ec_context *ctx, int events)
 			ec__context_die(ctx, &err, 0);
 			return;
 		}
-		if ((size_t)n < READ_CHUNK / 2)
+		if ((size_t)n < (want < READ_CHUNK ? want : READ_CHUNK) / 2)
 			break;
 	}
-	/* An idle context holds no read buffer: memory grows with traffic, not the fleet. */
-	if (ctx->rbuf.len == 0)
-		ec__buf_free(&ctx->rbuf);
+	/* An idle context holds no read buffer (memory grows with traffic, not the fleet):
+	 * an empty one is freed once no frame came for RBUF_IDLE_MS (prepare). */
+	if (ctx->rbuf.cap)
+		ctx->rbuf_idle_ms = ec__now_ms() + RBUF_IDLE_MS;
 }
 
 /* ---- application side -------------------------------------------------------- */
@@ -890,12 +939,25 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 			*err = call->err;
 		return call->rc;
 	}
+	if (call->delivered)
+		return ec__error_set(err, EC_EINVAL, cname,
+		                     "the result of this call in context '%s' was already returned",
+		                     cname);
+	/* The codec may take the reply buffer as the value's memory (decode_buf). */
+	const struct ec_codec_ops *ops = codec_ops(m);
+	size_t len = call->reply.len - call->reply_off;
 	ec_value *v = NULL;
-	int rc = codec_ops(m)->decode(m->codec->state, call->reply.data, call->reply.len, &v, err);
+	int rc = ops->size >= offsetof(struct ec_codec_ops, decode_buf) + sizeof(ops->decode_buf) &&
+	                 ops->decode_buf
+	             ? ops->decode_buf(m->codec->state, &call->reply, call->reply_off, len, &v, err)
+	             : ops->decode(m->codec->state,
+	                           call->reply.data ? call->reply.data + call->reply_off : NULL, len,
+	                           &v, err);
 	if (rc) {
 		ec__error_prefix(err, "reply from context '%s' refused", cname);
 		return rc;
 	}
+	call->delivered = 1;
 	if (v->type == EC_T_ERROR) {
 		ec__error_set(err, EC_EREMOTE, cname, "%s: %s", v->u.err.type, v->u.err.message);
 		*result = v;

@@ -51,8 +51,12 @@ struct ec_call {
 	int registered; /* in ctx->calls, awaiting its reply */
 	int done;       /* reply (or failure) arrived */
 	int rc;         /* failure code when done without a reply */
+	int delivered;  /* its result went to the caller (who may have taken reply) */
 	struct ec_error err;
-	struct ec_buf reply; /* encoded reply payload */
+	struct ec_buf reply; /* the encoded reply payload, from reply_off on (a large reply
+	                      * is the context's read buffer itself, taken with the frame's
+	                      * header before the payload) */
+	size_t reply_off;
 	pthread_cond_t cond;
 	int refs;
 	struct ec_call *next;      /* in ctx->calls */
@@ -72,6 +76,10 @@ struct ec_context {
 
 	/* Broker-owned stream state. */
 	struct ec_buf rbuf, wbuf;
+	size_t rframe;         /* size of the frame at the start of rbuf, once its header is
+	                        * in (0: not known): rbuf grows to it exactly */
+	int rbuf_taken;        /* on_reply took rbuf's memory (and the frame in it) */
+	long long rbuf_idle_ms; /* rbuf, empty, is freed at this time (0: not armed) */
 	struct ec_frame_mac mac_in, mac_out;
 	struct ec_pollset ps; /* what the transport waits for, when it said EC_EAGAIN */
 	char bootlog[4096];   /* the tail of what the command printed before ECREADY */

@@ -116,6 +116,7 @@ int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t a
                      size_t max_len, const char *who, struct ec_frame_hdr *h,
                      const unsigned char **payload, size_t *consumed, struct ec_error *err)
 {
+	*consumed = 0;
 	if (avail < EC_FRAME_HEADER_LEN)
 		return 0;
 	struct ec_frame_hdr hdr;
@@ -126,8 +127,10 @@ int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t a
 		                     "bytes; closing the stream",
 		                     (unsigned long)hdr.length, max_len);
 	size_t total = EC_FRAME_HEADER_LEN + (size_t)hdr.length + EC_FRAME_MAC_LEN;
-	if (avail < total)
+	if (avail < total) {
+		*consumed = total;
 		return 0;
+	}
 	unsigned char mac[EC_FRAME_MAC_LEN];
 	if (frame_mac(m, data, data + EC_FRAME_HEADER_LEN, hdr.length, mac))
 		return ec__error_set(err, EC_ENOMEM, who, "out of memory computing a frame MAC");

@@ -42,7 +42,8 @@ void ec__frame_hdr_unpack(const unsigned char in[EC_FRAME_HEADER_LEN], struct ec
 int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
                      struct ec_buf *out);
 
-/* Look for one frame at data[0..avail). Returns 0 when more bytes are needed, 1 when a
+/* Look for one frame at data[0..avail). Returns 0 when more bytes are needed (then
+ * *consumed is the whole frame's size once its header is in, else 0), 1 when a
  * frame is complete (h, *payload pointing into data, *consumed set; the sequence number
  * advances), or EC_EMSGSIZE (length over max_len, known from the header alone, before
  * anything is allocated) / EC_EPROTO (bad MAC) with err filled. `who` names the peer in

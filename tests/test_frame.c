@@ -29,9 +29,12 @@ static void test_roundtrip(void)
 	const unsigned char *p;
 	size_t used;
 	struct ec_error err = {0};
-	/* Every prefix shorter than the frame asks for more. */
-	for (size_t n = 0; n < 57; n++)
+	/* Every prefix shorter than the frame asks for more, and says how much in all once
+	 * the header is in. */
+	for (size_t n = 0; n < 57; n++) {
 		CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data, n, 1 << 20, "t", &h, &p, &used, &err), 0);
+		CU_ASSERT_EQUAL(used, n < 20 ? 0 : 57);
+	}
 	CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data, b.len, 1 << 20, "t", &h, &p, &used, &err), 1);
 	CU_ASSERT_EQUAL(h.handle, 2);
 	CU_ASSERT_EQUAL(h.reply_to, 1000);

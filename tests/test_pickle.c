@@ -22,6 +22,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "buf.h"
 #include "econtext/codec.h"
 #include "host.h"
 #include "testutil.h"
@@ -2328,6 +2329,81 @@ static void test_python_dumps_runtime(void)
 	rmdir(dir);
 }
 
+/* ---- decode_buf: a large bytes result in the buffer it came in ---------------- */
+
+/* In a buffer of its own, at offset 20: head (PROTO, opcode, length), n bytes of
+ * 'a'..'z', then tail. */
+static void big_pickle(struct ec_buf *b, const char *head, size_t n, const char *tail,
+                       size_t tail_len)
+{
+	ec__buf_init(b);
+	unsigned char pad[20] = {0}, len[4] = {(unsigned char)n, (unsigned char)(n >> 8),
+	                                       (unsigned char)(n >> 16), (unsigned char)(n >> 24)};
+	ec__buf_append(b, pad, sizeof(pad));
+	ec__buf_append(b, head, 3);
+	ec__buf_append(b, len, 4);
+	ec__buf_reserve(b, n);
+	for (size_t i = 0; i < n; i++)
+		b->data[b->len++] = (unsigned char)('a' + i % 26);
+	ec__buf_append(b, tail, tail_len);
+}
+
+static void test_decode_buf(void)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ops->decode_buf);
+	const size_t n = 1 << 20;
+	const struct {
+		const char *head, *tail;
+		size_t tail_len;
+		int taken, ok;
+	} cases[] = {
+		{"\x80\x03" "B", "q\x00.", 3, 1, 1},  /* Python 3 (the remote's _bytes_parts) */
+		{"\x80\x02" "T", "q\x00.", 3, 1, 1},  /* Python 2 dumps of a str */
+		{"\x80\x02" "B", "q\x00.", 3, 0, 1},  /* another shape: decoded, not taken */
+		{"\x80\x03" "B", ".", 1, 0, 1},
+		{"\x80\x03" "B", "q\x01.", 3, 0, 1},
+		{"\x80\x03" "B", "q\x00.x", 4, 0, 0}, /* trailing byte: refused, untouched */
+		{"\x80\x03" "X", "q\x00.", 3, 0, 1},  /* text: decoded */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ec_buf b;
+		big_pickle(&b, cases[i].head, n, cases[i].tail, cases[i].tail_len);
+		unsigned char *mem = b.data;
+		size_t blen = b.len;
+		struct ec_error err = {0};
+		ec_value *v = NULL;
+		int rc = ops->decode_buf(pstate, &b, 20, b.len - 20, &v, &err);
+		CU_ASSERT_EQUAL(rc == 0, cases[i].ok);
+		CU_ASSERT_EQUAL(b.data == NULL, cases[i].taken);
+		if (!cases[i].taken)
+			CU_ASSERT(b.data == mem && b.len == blen);
+		if (cases[i].ok) {
+			CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+			CU_ASSERT_EQUAL(v->type, cases[i].head[2] == 'X' ? EC_T_STR : EC_T_BYTES);
+			CU_ASSERT_EQUAL(v->u.s.len, n);
+			CU_ASSERT_EQUAL(v->u.s.data[n], '\0');
+			int same = 1;
+			for (size_t k = 0; k < n && same; k++)
+				same = v->u.s.data[k] == 'a' + (int)(k % 26);
+			CU_ASSERT(same);
+		} else {
+			CU_ASSERT_PTR_NULL(v);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "trailing"));
+		}
+		ec_value_free(v);
+		ec__buf_free(&b);
+	}
+	/* Small payloads are decoded as usual, and the buffer left alone. */
+	struct ec_buf b;
+	ec__buf_init(&b);
+	ec__buf_append(&b, "\x80\x03" "C\x02hiq\x00.", 9);
+	ec_value *v = NULL;
+	CU_ASSERT_EQUAL(ops->decode_buf(pstate, &b, 0, b.len, &v, NULL), 0);
+	CU_ASSERT(v && v->type == EC_T_BYTES && v->u.s.len == 2 && b.data != NULL);
+	ec_value_free(v);
+	ec__buf_free(&b);
+}
+
 /* ---- the plugin descriptor --------------------------------------------------- */
 
 static void test_descriptor(void)
@@ -2397,6 +2473,7 @@ int main(void)
 		{"concurrent use", test_threads},
 		{"real Pythons load the encoder's output", test_python_loads_encoder_output},
 		{"decode large pickles real Pythons write", test_python_dumps_runtime},
+		{"decode_buf takes a large bytes result's buffer", test_decode_buf},
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 99;

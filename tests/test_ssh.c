@@ -3,7 +3,8 @@
  * sharing one connection, strict host key checking (unknown host, changed key, the
  * system's known_hosts), accept-new appending exactly one line, key authentication, a
  * wrong key, an RSA key, ssh-agent, password and keyboard-interactive authentication
- * (root only: they need a user with a password), keepalives, a closed port, a server
+ * (root only: they need a user with a password), keepalives, a closed port, a host
+ * name that does not resolve (in network and mount namespaces of its own), a server
  * that never answers and does not delay the others, jump hosts on loopback and, as
  * root, through network namespaces (tests/sshd-netns.sh). Exit 77 (skip) when sshd is
  * not installed. */
@@ -648,6 +649,76 @@ static void test_python_missing(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "exit status 127 on 127.0.0.1"));
 }
 
+/* A name that does not resolve. The lookup must stay on this machine, so the client
+ * runs as this program again (--resolve-child) in a network namespace of its own that
+ * has only a loopback device, and a mount namespace whose resolver files point at
+ * loopback: "dns" asks a name server on 127.0.0.1 in that namespace, where none
+ * listens (EAI_AGAIN: no name server answered); "files" consults /etc/hosts alone
+ * (EAI_NONAME: the name does not exist). The name is under the reserved .invalid TLD
+ * besides. */
+#define NOHOST "nohost.invalid"
+static char unshare_cmd[32]; /* "unshare -n -m" (root) or "unshare -r -n -m"; "" if refused */
+
+/* The master of a child run of this program (in namespaces); 0 or 1. */
+static int child_master(const char *cfg, const char *who)
+{
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfg,
+	                               .log_level = EC_LOG_WARNING};
+	struct ec_error err = {0};
+	if (ec_master_new(&mo, &master, &err)) {
+		fprintf(stderr, "%s: master: %s\n", who, err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static int resolve_child(const char *cfg, const char *mode)
+{
+	struct ec_error err = {0};
+	if (child_master(cfg, "resolve"))
+		return 1;
+	const char *ov[] = {"hostname=" NOHOST, NULL};
+	ec_context *ctx = NULL;
+	long long t0 = ms_now();
+	int rc = ec_context_connect(master, "web1", ov, 30000, &ctx, &err);
+	long long dt = ms_now() - t0;
+	ec_master_free(master);
+	master = NULL;
+	fprintf(stderr, "  resolve (%s): %lld ms: %s\n", mode, dt, err.msg);
+	int dns = !strcmp(mode, "dns");
+	int ok = rc == (dns ? EC_ECLOSED : EC_ENOTFOUND) && dt < 2000 &&
+	         strstr(err.msg, "ssh: could not resolve hostname " NOHOST ": ") &&
+	         strstr(err.msg, dns ? "Temporary failure in name resolution (no name server "
+	                               "answered"
+	                             : "Name or service not known");
+	return ok ? 0 : 1;
+}
+
+static void test_name_does_not_resolve(void)
+{
+	char self[512], dir[600], cmd[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	CU_ASSERT_FATAL(n > 0);
+	self[n] = '\0';
+	snprintf(dir, sizeof(dir), "%s/resolve", fxdir);
+	mkdir(dir, 0755);
+	snprintf(cmd, sizeof(cmd), "%s/resolv.conf", dir);
+	write_file(cmd, "nameserver 127.0.0.1\n");
+	const char *modes[] = {"dns", "files"};
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "%s/nsswitch-%s.conf", dir, modes[i]);
+		write_file(cmd, i ? "hosts: files\n" : "hosts: files dns\n");
+		snprintf(cmd, sizeof(cmd),
+		         "%s sh -c 'ip link set lo up 2>/dev/null; "
+		         "mount --bind %s/resolv.conf /etc/resolv.conf && "
+		         "mount --bind %s/nsswitch-%s.conf /etc/nsswitch.conf && "
+		         "exec %s --resolve-child %s %s'",
+		         unshare_cmd, dir, dir, modes[i], self, cfgpath, modes[i]);
+		int st = system(cmd);
+		CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+}
+
 /* ---- jump hosts ------------------------------------------------------------------ */
 
 /* "127.0.0.1 CPORT 127.0.0.1 SPORT": the client port, or -1. */
@@ -857,13 +928,9 @@ static int netns_child(const char *dir)
 	         "  nowhere:\n%s    hostname: 10.77.2.99\n    via: bastion\n",
 	         common, common, common, common, common);
 	write_file(cfg, text);
-	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfg,
-	                               .log_level = EC_LOG_WARNING};
 	struct ec_error err = {0};
-	if (ec_master_new(&mo, &master, &err)) {
-		fprintf(stderr, "netns: master: %s\n", err.msg);
+	if (child_master(cfg, "netns"))
 		return 1;
-	}
 	/* The target is not reachable from here. */
 	ec_context *d = NULL;
 	int rc = ec_context_connect(master, "tgt1direct", NULL, 5000, &d, &err);
@@ -1276,6 +1343,8 @@ int main(int argc, char **argv)
 	unsetenv("SSH_AUTH_SOCK");
 	if (argc == 3 && !strcmp(argv[1], "--netns-child"))
 		return netns_child(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "--resolve-child"))
+		return resolve_child(argv[2], argv[3]);
 	snprintf(fixture, sizeof(fixture), "%s/tests/sshd-fixture.sh", ec_test_srcdir());
 	snprintf(fxdir, sizeof(fxdir), "/tmp/ecssh-test.XXXXXX");
 	if (!mkdtemp(fxdir)) {
@@ -1318,6 +1387,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "silent server: connect_timeout", test_silent_server_times_out);
 	CU_add_test(s, "remote python missing", test_python_missing);
 	CU_add_test(s, "host name looked up off the broker thread", test_host_name_lookup);
+	CU_pTest nr = CU_add_test(s, "a name that does not resolve: prompt, clear error (netns)",
+	                          test_name_does_not_resolve);
 	CU_add_test(s, "jump hosts on loopback: one and two hops, shared hop", test_jump_loopback);
 	CU_add_test(s, "jump host errors", test_jump_errors);
 	CU_pTest nx = CU_add_test(s, "jump hosts through network namespaces", test_jump_netns);
@@ -1345,6 +1416,19 @@ int main(int argc, char **argv)
 	if (system("command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null") != 0) {
 		fprintf(stderr, "SKIP: ssh-agent authentication needs ssh-agent and ssh-add\n");
 		CU_set_test_active(ag, CU_FALSE);
+	}
+	/* A network and mount namespace of our own: as root, or as a user namespace's root. */
+	const char *un[] = {"unshare -n -m", "unshare -r -n -m"};
+	for (int i = 0; i < 2 && !unshare_cmd[0]; i++) {
+		char probe[128];
+		snprintf(probe, sizeof(probe), "%s true 2>/dev/null", un[i]);
+		if (system(probe) == 0)
+			snprintf(unshare_cmd, sizeof(unshare_cmd), "%s", un[i]);
+	}
+	if (!unshare_cmd[0]) {
+		fprintf(stderr, "SKIP: a name that does not resolve (needs unshare -n -m: network "
+		                "and mount namespaces are not permitted here)\n");
+		CU_set_test_active(nr, CU_FALSE);
 	}
 	snprintf(nxdir, sizeof(nxdir), "/tmp/ecnx-test.XXXXXX");
 	int nst = mkdtemp(nxdir) ? run_netns("start") : 77;

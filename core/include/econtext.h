@@ -196,7 +196,8 @@ EC_API int ec_context_call_async(ec_context *ctx, const char *module, const char
                                  const ec_value *args, const ec_value *kwargs, ec_call **out,
                                  struct ec_error *err);
 /* Wait for an asynchronous call (same results as ec_context_call). A timeout leaves the
- * call pending: wait again or free it. */
+ * call pending: wait again or free it. Once a result was returned, waiting again is
+ * EC_EINVAL. */
 EC_API int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_error *err);
 /* Forget a call; a reply that arrives later is dropped. NULL is a no-op. */
 EC_API void ec_call_free(ec_call *call);

@@ -2075,6 +2075,43 @@ static int pk_decode(void *state, const void *data, size_t len, ec_value **out,
 	return rc;
 }
 
+/* The shape of a large bytes result on the wire (the remote core's _bytes_parts, and
+ * Python 2's dumps of a str): PROTO 3, BINBYTES, or PROTO 2, BINSTRING; a 4-byte
+ * length; the bytes; BINPUT 0; STOP, and nothing else. From PK_TAKE_MIN bytes on, such
+ * a payload becomes a bytes value in buf's own memory; anything else is decoded. */
+#define PK_TAKE_MIN 65536
+#define PK_TAKE_HEAD 7 /* PROTO n, opcode, 4-byte length */
+#define PK_TAKE_TAIL 3 /* BINPUT 0 STOP */
+
+static int pk_decode_buf(void *state, struct ec_buf *buf, size_t off, size_t len,
+                         ec_value **out, struct ec_error *err)
+{
+	const struct pk_state *st = state;
+	const unsigned char *p = buf && buf->data && off <= buf->len && len <= buf->len - off
+	                                 ? buf->data + off
+	                                 : NULL;
+	if (!st || !p || !out || len < PK_TAKE_MIN + PK_TAKE_HEAD + PK_TAKE_TAIL)
+		return pk_decode(state, p, p ? len : 0, out, err);
+	size_t n = (size_t)le_get(p + 3, 4);
+	int shape = p[0] == OP_PROTO &&
+	            ((p[1] == 3 && p[2] == OP_BINBYTES) ||
+	             (p[1] == 2 && p[2] == OP_BINSTRING && n <= INT32_MAX)) &&
+	            n == len - PK_TAKE_HEAD - PK_TAKE_TAIL && p[len - 3] == OP_BINPUT &&
+	            p[len - 2] == 0 && p[len - 1] == OP_STOP;
+	ec_value *v = shape ? st->host->value_new(EC_T_BYTES) : NULL;
+	if (!v)
+		return pk_decode(state, p, len, out, err);
+	memmove(buf->data, p + PK_TAKE_HEAD, n);
+	buf->data[n] = '\0';
+	unsigned char *data = realloc(buf->data, n + 1);
+	v->u.s.data = (char *)(data ? data : buf->data); /* a failed shrink keeps it all */
+	v->u.s.len = n;
+	buf->data = NULL;
+	buf->len = buf->cap = 0;
+	*out = v;
+	return 0;
+}
+
 /* ---- the plugin -------------------------------------------------------------- */
 
 static int pk_load(const struct ec_host *host, void **state, struct ec_error *err)
@@ -2108,6 +2145,7 @@ static const struct ec_codec_ops pickle_ops = {
 	.encode = pk_encode,
 	.decode = pk_decode,
 	.remote_name = "pickle",
+	.decode_buf = pk_decode_buf,
 };
 
 EC_PLUGIN_DEFINE(pickle, .version = "0.1.0", .kind = EC_PLUGIN_CODEC, .load = pk_load,

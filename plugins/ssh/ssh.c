@@ -128,7 +128,7 @@ struct resolver {
 	char *host;
 	char port[16];
 	struct addrinfo *ai;
-	int rc;
+	int rc, sys_errno;
 };
 
 static void resolver_put(struct resolver *r)
@@ -153,8 +153,10 @@ static void *resolver_main(void *arg)
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
 	int rc = getaddrinfo(r->host, r->port, &hints, &ai);
+	int e = errno;
 	pthread_mutex_lock(&r->lock);
 	r->rc = rc;
+	r->sys_errno = e;
 	r->ai = ai;
 	pthread_mutex_unlock(&r->lock);
 	ssize_t w;
@@ -721,12 +723,27 @@ static void sess_close_fd(struct sess *s)
 	s->ps->fd_gen++;
 }
 
+/* getaddrinfo's answer as OpenSSH words it. A name server that cannot be reached
+ * (EAI_AGAIN) is no proof that the name does not exist: the context could not be
+ * started, rather than a configuration error. */
+static int resolve_fail(struct sess *s, int rc, int sys_errno)
+{
+	const char *why = !rc                 ? "no address"
+	                  : rc == EAI_SYSTEM ? strerror(sys_errno)
+	                                     : gai_strerror(rc);
+	return sess_fail(s, rc == EAI_AGAIN ? EC_ECLOSED : EC_ENOTFOUND,
+	                 "ssh: could not resolve hostname %s: %s%s", s->cfg.hostname, why,
+	                 rc == EAI_AGAIN ? " (no name server answered: check the network and "
+	                                   "/etc/resolv.conf)"
+	                                 : "");
+}
+
 static int try_connect(struct sess *s)
 {
 	const struct ec_host *h = s->ps->host;
 	char port[16];
 	if (!s->ai) {
-		int rc;
+		int rc, sys_errno = 0;
 		if (!s->deadline_ms) {
 			s->deadline_ms = now_ms() + s->cfg.connect_ms;
 			timer_set(s, s->deadline_ms);
@@ -739,6 +756,7 @@ static int try_connect(struct sess *s)
 			 * thread may still hold open) at their next arming. */
 			pthread_mutex_lock(&s->res->lock);
 			rc = s->res->rc;
+			sys_errno = s->res->sys_errno;
 			s->ai = s->res->ai;
 			s->res->ai = NULL;
 			pthread_mutex_unlock(&s->res->lock);
@@ -757,11 +775,11 @@ static int try_connect(struct sess *s)
 					return EC_EAGAIN;
 				hints.ai_flags = 0;
 				rc = getaddrinfo(s->cfg.hostname, port, &hints, &s->ai);
+				sys_errno = errno;
 			}
 		}
 		if (rc || !s->ai)
-			return sess_fail(s, EC_ENOTFOUND, "cannot resolve host name '%s': %s",
-			                 s->cfg.hostname, rc ? gai_strerror(rc) : "no address");
+			return resolve_fail(s, rc, sys_errno);
 		s->ai_cur = s->ai;
 	}
 	for (;;) {

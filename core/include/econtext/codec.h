@@ -39,6 +39,15 @@ struct ec_codec_ops {
 	/* Mandatory. The name the remote side knows this codec by ("pickle"). */
 	const char *remote_name;
 	/* Minor 0 ends here. */
+
+	/* Optional. decode of buf->data[off, off + len), in a buffer the core owns and
+	 * offers: when the value is one large bytes or text value, the codec may give it
+	 * buf's memory as its data (the bytes moved to the start, then NUL and shrunk:
+	 * grow and shrink with realloc, as encode does) instead of a copy, and leaves buf
+	 * empty. Otherwise, and on any failure, buf is untouched and it behaves as decode. */
+	int (*decode_buf)(void *state, struct ec_buf *buf, size_t off, size_t len, ec_value **out,
+	                  struct ec_error *err);
+	/* Minor 1 ends here. */
 };
 
 #ifdef __cplusplus

@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 #define EC_PLUGIN_ABI_MAJOR 1 /* bumped on any incompatible change */
-#define EC_PLUGIN_ABI_MINOR 0 /* bumped when a member is appended to a table */
+#define EC_PLUGIN_ABI_MINOR 1 /* bumped when a member is appended to a table */
 
 enum ec_plugin_kind { EC_PLUGIN_TRANSPORT = 1, EC_PLUGIN_CODEC = 2 };
 

@@ -1,0 +1,107 @@
+/* test_context.c: a context's read buffer, seen from inside (linked with the core, a
+ * local context on the first Python found): a large reply is handed to its call in the
+ * buffer it arrived in; a smaller one is copied and the buffer kept for the next frame;
+ * an idle context holds no read buffer after RBUF_IDLE_MS (1 s). */
+#include "ecbuild.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "context.h"
+#include "econtext.h"
+#include "testutil.h"
+
+static ec_master *master;
+static ec_context *ctx;
+static struct ec_test_python pythons[16];
+static size_t npythons;
+
+static int suite_init(void)
+{
+	const char *py = NULL;
+	for (size_t i = 0; i < npythons && !py; i++)
+		if (pythons[i].path[0])
+			py = pythons[i].path;
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", py ? py : "python3");
+	const char *ov[] = {"transport=local", opt, NULL};
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
+	                               .log_level = EC_LOG_WARNING};
+	struct ec_error err = {0};
+	if (ec_master_new(&mo, &master, &err) ||
+	    ec_context_connect(master, "rb", ov, 30000, &ctx, &err)) {
+		fprintf(stderr, "%s: %s\n", err.where, err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	ec_context_shutdown(ctx, 3000, NULL);
+	ec_master_free(master);
+	return 0;
+}
+
+/* The read buffer's capacity, under the lock the broker holds while it reads. */
+static size_t rbuf_cap(void)
+{
+	pthread_mutex_lock(&master->lock);
+	size_t cap = ctx->rbuf.cap;
+	pthread_mutex_unlock(&master->lock);
+	return cap;
+}
+
+/* n random bytes from the context (os.urandom: bytes on 2.7 and 3.x alike): 0 if they
+ * came back whole. */
+static int bytes_call(long n)
+{
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value_append(args, ec_value_int(n));
+	struct ec_error err = {0};
+	int rc = ec_context_call(ctx, "os", "urandom", args, NULL, 30000, &res, &err);
+	if (rc)
+		fprintf(stderr, "call: %s\n", err.msg);
+	int ok = !rc && res && res->type == EC_T_BYTES && res->u.s.len == (size_t)n &&
+	         res->u.s.data[n] == '\0';
+	ec_value_free(args);
+	ec_value_free(res);
+	return ok ? 0 : 1;
+}
+
+static void test_large_reply_taken(void)
+{
+	/* 8 MiB, three times: each reply leaves with its buffer; none is kept. */
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(bytes_call(8L << 20), 0);
+		CU_ASSERT(rbuf_cap() < (1u << 20));
+	}
+}
+
+static void test_buffer_kept_then_released(void)
+{
+	/* A reply below the take threshold is copied out; the buffer stays for the next
+	 * frame, then goes once the context is idle. */
+	CU_ASSERT_EQUAL(bytes_call(40000), 0);
+	CU_ASSERT_EQUAL(bytes_call(40000), 0);
+	CU_ASSERT(rbuf_cap() > 0);
+	size_t cap = 1;
+	for (int i = 0; i < 40 && cap; i++) {
+		usleep(100 * 1000);
+		cap = rbuf_cap();
+	}
+	CU_ASSERT_EQUAL(cap, 0);
+	CU_ASSERT_EQUAL(bytes_call(100), 0); /* and it comes back */
+}
+
+int main(void)
+{
+	CU_initialize_registry();
+	npythons = ec_test_pythons(pythons, sizeof(pythons) / sizeof(pythons[0]));
+	CU_pSuite s = CU_add_suite("a context's read buffer", suite_init, suite_clean);
+	CU_add_test(s, "a large reply is handed over in its read buffer", test_large_reply_taken);
+	CU_add_test(s, "the read buffer is kept while busy, freed when idle",
+	            test_buffer_kept_then_released);
+	return ec_test_run();
+}
