@@ -797,7 +797,7 @@ static ssize_t sudo_recv(void *inst, void *buf, size_t len, struct ec_pollset *p
 			s->extra_len = s->extra_off = 0;
 		}
 		if (k < len) {
-			struct ec_pollset ign;
+			struct ec_pollset ign = {.fd = -1};
 			struct ec_error e2 = {0};
 			ssize_t n = low_recv(s, (char *)buf + k, len - k, &ign, &e2);
 			if (n > 0)
