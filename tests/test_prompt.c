@@ -26,6 +26,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -205,6 +206,26 @@ static void test_sudo_tty_wrong(void)
 	const char *first = strstr(r.out, SUDO_PROMPT);
 	CU_ASSERT_TRUE(first && !strstr(first + 1, SUDO_PROMPT));
 	CU_ASSERT_PTR_NULL(strstr(r.out, wrong));
+}
+
+static void test_sudo_tty_interrupt(void)
+{
+	/* Ctrl-C at the prompt: the command ends by SIGINT, and echo is back on. */
+	struct pty_run r;
+	CU_ASSERT_EQUAL_FATAL(pty_start(&r, SRC, 0, "sudo_tty", "os.getuid"), 0);
+	int prompted = pty_wait_for(&r, SUDO_PROMPT, 20000) && pty_wait_for(&r, ": ", 2000);
+	CU_ASSERT_TRUE(prompted);
+	struct termios during = {0}, after = {0};
+	sleep_ms(200);
+	tcgetattr(r.fd, &during);
+	ssize_t w = write(r.fd, "\003", 1); /* the terminal's VINTR */
+	(void)w;
+	sleep_ms(500);
+	tcgetattr(r.fd, &after);
+	pty_finish(&r, 10000);
+	CU_ASSERT_FALSE(during.c_lflag & ECHO);
+	CU_ASSERT_TRUE(after.c_lflag & ECHO);
+	CU_ASSERT_TRUE(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGINT);
 }
 
 static void test_sudo_no_terminal_stdin(void)
@@ -531,6 +552,8 @@ int main(void)
 	CU_pSuite s = CU_add_suite("sudo: the password asked on the terminal", NULL, NULL);
 	CU_add_test(s, "typed at the prompt; time there not in connect_timeout", test_sudo_tty);
 	CU_add_test(s, "a wrong password typed: the clear error, asked once", test_sudo_tty_wrong);
+	CU_add_test(s, "Ctrl-C at the prompt: echo restored, ended by SIGINT",
+	            test_sudo_tty_interrupt);
 	CU_add_test(s, "stdin not a terminal: no prompt, the error of before",
 	            test_sudo_no_terminal_stdin);
 	CU_add_test(s, "C API: asked once for two contexts; refused forgotten; declined",
