@@ -2,10 +2,16 @@
 #include "ecbuild.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "econtext.h"
 
@@ -70,6 +76,86 @@ static void print_error(const struct ec_error *err)
 		fprintf(stderr, "econtext: %s: %s\n", err->where, err->msg);
 	else
 		fprintf(stderr, "econtext: %s\n", err->msg);
+}
+
+/* ---- passwords asked on the terminal ---------------------------------------------- */
+
+/* A password a transport needs and the config does not give (ssh's, sudo's) is asked on
+ * the controlling terminal with echo off, as ssh and sudo do, on the thread that waits
+ * in ec_context_connect. The terminal's modes come back on every path: a signal that
+ * ends or stops the process restores them first (in whichever thread it lands). */
+static const int tty_signals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU};
+#define TTY_NSIG (sizeof(tty_signals) / sizeof(tty_signals[0]))
+static pthread_mutex_t tty_lock = PTHREAD_MUTEX_INITIALIZER;
+static int tty_fd = -1;
+static struct termios tty_saved, tty_noecho;
+static struct sigaction tty_old[TTY_NSIG];
+
+static void tty_on_signal(int sig)
+{
+	int saved_errno = errno;
+	tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, mine;
+	sigaction(sig, &dfl, &mine);
+	raise(sig); /* SA_NODEFER: acts now; returns only after a stop (SIGCONT) */
+	sigaction(sig, &mine, NULL);
+	tcsetattr(tty_fd, TCSAFLUSH, &tty_noecho);
+	errno = saved_errno;
+}
+
+static int tty_prompt(void *data, const struct ec_secret_request *req, char *buf, size_t cap)
+{
+	(void)data;
+	pthread_mutex_lock(&tty_lock);
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || tcgetattr(fd, &tty_saved) != 0) {
+		if (fd >= 0)
+			close(fd);
+		pthread_mutex_unlock(&tty_lock);
+		return EC_EAUTH;
+	}
+	tty_fd = fd;
+	tty_noecho = tty_saved;
+	tty_noecho.c_lflag &= (tcflag_t) ~(ECHO | ECHOE | ECHOK | ECHONL);
+	struct sigaction sa = {.sa_handler = tty_on_signal, .sa_flags = SA_NODEFER};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < TTY_NSIG; i++)
+		sigaction(tty_signals[i], &sa, &tty_old[i]);
+	tcsetattr(fd, TCSAFLUSH, &tty_noecho);
+	ssize_t w = write(fd, req->prompt, strlen(req->prompt));
+	(void)w;
+	size_t n = 0;
+	int rc = 0, full = 0;
+	for (;;) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue; /* resumed after a stop */
+		if (r <= 0) {
+			rc = EC_EAUTH; /* end of input */
+			break;
+		}
+		if (c == '\n' || c == '\r')
+			break;
+		if (n + 1 < cap)
+			buf[n++] = c;
+		else
+			full = 1;
+		c = 0;
+	}
+	buf[n] = '\0';
+	if (full) {
+		explicit_bzero(buf, cap);
+		rc = EC_EINVAL;
+	}
+	tcsetattr(fd, TCSAFLUSH, &tty_saved);
+	for (size_t i = 0; i < TTY_NSIG; i++)
+		sigaction(tty_signals[i], &tty_old[i], NULL);
+	w = write(fd, "\n", 1);
+	close(fd);
+	tty_fd = -1;
+	pthread_mutex_unlock(&tty_lock);
+	return rc;
 }
 
 /* "path/to/script.py:func": the length of the path, or 0 if target is not one. */
@@ -284,6 +370,10 @@ int main(int argc, char **argv)
 		code = rc == EC_ENOMEM ? EXIT_OTHER : EXIT_CONFIG; /* config, plugins */
 		goto out;
 	}
+	/* Passwords only from a person at a terminal: without one, a needed password that
+	 * the config does not give stays an error. */
+	if (isatty(STDIN_FILENO))
+		ec_master_set_secret_prompt(m, tty_prompt, NULL);
 	if (strcmp(cmd, "call") == 0)
 		code = cmd_call(m, ctxname, overrides, timeout_ms, argc - optind - 2, argv + optind + 2);
 	else

@@ -206,6 +206,28 @@ static int do_write(struct ec_context *ctx, struct ec_error *err)
 	return 0;
 }
 
+/* The top layer's start, for ctx (a secret a layer asks for is asked for ctx), with
+ * the layer's own timer and the pause of the boot deadline while a secret is asked. */
+static int start(struct ec_context *ctx, long long now, struct ec_error *err)
+{
+	ec_master *m = ctx->m;
+	m->secrets.current = ctx;
+	ctx->secret_wait = NULL;
+	ctx->ps.timeout_ms = 0;
+	int rc = ctx->transport->ops->start(ctx->transport->inst, &ctx->argv, &ctx->ps, err);
+	m->secrets.current = NULL;
+	ctx->start_wake = rc == EC_EAGAIN && ctx->ps.timeout_ms > 0 ? now + ctx->ps.timeout_ms : 0;
+	if (ctx->secret_wait && !ctx->secret_since) {
+		ctx->secret_since = now;
+		pthread_cond_broadcast(&ctx->cond); /* its thread asks the application */
+	} else if (!ctx->secret_wait && ctx->secret_since) {
+		if (ctx->boot_deadline)
+			ctx->boot_deadline += now - ctx->secret_since;
+		ctx->secret_since = 0;
+	}
+	return rc;
+}
+
 void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollset *ps,
                          long long *next_deadline)
 {
@@ -217,7 +239,7 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 		ctx->started_ms = now;
 	}
 	if (ctx->state == EC_CTX_STARTING) {
-		int rc = ctx->transport->ops->start(ctx->transport->inst, &ctx->argv, &ctx->ps, &err);
+		int rc = start(ctx, now, &err);
 		if (rc == 0) {
 			ctx->state = EC_CTX_BOOTING;
 		} else if (rc == EC_EAGAIN) {
@@ -243,10 +265,11 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 			return;
 		}
 	}
-	if (ctx->state != EC_CTX_READY && ctx->boot_deadline && now >= ctx->boot_deadline) {
+	if (ctx->state != EC_CTX_READY && ctx->boot_deadline && !ctx->secret_since &&
+	    now >= ctx->boot_deadline) {
 		char what[96];
 		snprintf(what, sizeof(what), "did not start within %.1f s",
-		         (double)(ctx->boot_deadline - ctx->started_ms) / 1000.0);
+		         (double)ctx->connect_ms / 1000.0);
 		if (ctx->state == EC_CTX_STARTING && ctx->start_note[0]) {
 			struct ec_error e = {0};
 			ec__error_set(&e, EC_ETIMEDOUT, ctx->name, "context '%s' %s: %s", ctx->name,
@@ -272,9 +295,12 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 	}
 	if (ctx->rbuf_idle_ms && (!*next_deadline || ctx->rbuf_idle_ms < *next_deadline))
 		*next_deadline = ctx->rbuf_idle_ms;
-	if (ctx->state != EC_CTX_READY && ctx->boot_deadline &&
+	if (ctx->state != EC_CTX_READY && ctx->boot_deadline && !ctx->secret_since &&
 	    (!*next_deadline || ctx->boot_deadline < *next_deadline))
 		*next_deadline = ctx->boot_deadline;
+	if (ctx->state == EC_CTX_STARTING && ctx->start_wake &&
+	    (!*next_deadline || ctx->start_wake < *next_deadline))
+		*next_deadline = ctx->start_wake;
 	if (ctx->close_deadline && (!*next_deadline || ctx->close_deadline < *next_deadline))
 		*next_deadline = ctx->close_deadline;
 
@@ -787,10 +813,12 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		connect_ms = timeout_ms;
 
 	pthread_mutex_lock(&m->lock);
+	ctx->connect_ms = connect_ms;
 	ctx->boot_deadline = ec__now_ms() + connect_ms;
 	ec__broker_attach(m->broker, ctx);
 	while (ctx->state != EC_CTX_READY && ctx->state != EC_CTX_DEAD)
-		pthread_cond_wait(&ctx->cond, &m->lock);
+		if (!ec__secret_serve(m, ctx)) /* a password to ask, on this thread */
+			pthread_cond_wait(&ctx->cond, &m->lock);
 	if (ctx->state == EC_CTX_DEAD) {
 		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
 		if (err)

@@ -89,12 +89,19 @@ struct ec_context {
 	int boot_marker_seen; /* the first stage's ECBOOT0 line was taken out */
 	char start_note[512]; /* what the transport last said it waits for (start) */
 	long long started_ms;
+	long long start_wake; /* start's own timer (ps.timeout_ms), monotonic ms; 0: none */
 
 	/* Shared, under m->lock. */
 	enum ec_ctx_state state;
 	int attached;  /* on the broker's list */
 	int detached;  /* the broker let go: the handle may be freed */
 	long long boot_deadline, close_deadline; /* monotonic ms, 0 = none */
+	long connect_ms; /* the connect timeout (boot_deadline moves while a secret is asked) */
+	/* A secret its start waits for (core/secret.c): set by secret_get during the last
+	 * start; the one it waited for last (to fail with it if declined); since when
+	 * (the boot deadline does not run meanwhile). */
+	struct ec__secret *secret_wait, *secret_seen;
+	long long secret_since;
 	int shutdown_requested;
 	struct ec_msg *outq, **outq_tail;
 	struct ec_call *calls;

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "error.h"
 #include "host.h"
+#include "secret.h"
 #include "value.h"
 
 static void host_log(const struct ec_host *h, int level, const char *fmt, ...)
@@ -33,7 +34,23 @@ static int host_error_set(struct ec_error *err, int code, const char *where, con
 	return ec__error_set(err, code, where, "%s", msg);
 }
 
-void ec__host_init(struct ec__host *h, const struct ec_logger *logger)
+static int host_secret_get(const struct ec_host *h, const char *key, const char *prompt,
+                           char *buf, size_t cap, size_t *len, struct ec_error *err)
+{
+	const struct ec__host *self = (const struct ec__host *)h;
+	if (!self->m)
+		return EC_ENOTFOUND;
+	return ec__secret_get(self->m, key, prompt, buf, cap, len, err);
+}
+
+static void host_secret_forget(const struct ec_host *h, const char *key)
+{
+	const struct ec__host *self = (const struct ec__host *)h;
+	if (self->m && key)
+		ec__secret_forget(self->m, key);
+}
+
+void ec__host_init(struct ec__host *h, const struct ec_logger *logger, struct ec_master *m)
 {
 	h->pub = (struct ec_host){
 		.size = sizeof(struct ec_host),
@@ -55,8 +72,11 @@ void ec__host_init(struct ec__host *h, const struct ec_logger *logger)
 		.child_send = ec__child_send,
 		.child_recv = ec__child_recv,
 		.child_reap = ec__child_reap,
+		.secret_get = host_secret_get,
+		.secret_forget = host_secret_forget,
 	};
 	h->logger = logger;
+	h->m = m;
 }
 
 const struct ec_host *ec__host_get(void)
@@ -65,7 +85,7 @@ const struct ec_host *ec__host_get(void)
 	static struct ec__host h;
 	static int ready;
 	if (!ready) {
-		ec__host_init(&h, &stderr_logger);
+		ec__host_init(&h, &stderr_logger, NULL);
 		ready = 1;
 	}
 	return &h.pub;

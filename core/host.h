@@ -5,13 +5,15 @@
 #include "econtext/plugin.h"
 #include "log.h"
 
-/* A host table bound to a logger. pub comes first so a plugin's pointer converts back. */
+/* A host table bound to a logger and its master. pub comes first so a plugin's pointer
+ * converts back. */
 struct ec__host {
 	struct ec_host pub;
 	const struct ec_logger *logger;
+	struct ec_master *m; /* NULL: no master (secret_get says EC_ENOTFOUND) */
 };
 
-void ec__host_init(struct ec__host *h, const struct ec_logger *logger);
+void ec__host_init(struct ec__host *h, const struct ec_logger *logger, struct ec_master *m);
 /* A process-wide host table that logs to stderr at warning and above (tests, tools). */
 const struct ec_host *ec__host_get(void);
 

@@ -12,6 +12,7 @@
 #include "context.h"
 #include "error.h"
 #include "modules.h"
+#include "secret.h"
 
 long long ec__now_ms(void)
 {
@@ -80,7 +81,7 @@ int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_
 	m->logger.level = EC_LOG_INFO;
 	m->logger.fn = o && o->log_fn ? o->log_fn : NULL;
 	m->logger.arg = o ? o->log_arg : NULL;
-	ec__host_init(&m->host, &m->logger);
+	ec__host_init(&m->host, &m->logger, m);
 
 	int rc = ec__config_load_default(o ? o->config_path : NULL, &m->config, err);
 	if (rc)
@@ -157,6 +158,7 @@ void ec_master_free(ec_master *m)
 	ec__modsrv_free(m->modules);
 	ec__plugins_close(&m->plugins);
 	ec__config_free(m->config);
+	ec__secrets_free(&m->secrets);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

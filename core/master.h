@@ -8,6 +8,7 @@
 #include "host.h"
 #include "log.h"
 #include "plugin.h"
+#include "secret.h"
 
 struct ec_broker;
 struct ec_modsrv;
@@ -26,6 +27,7 @@ struct ec_master {
 	unsigned next_context_id;
 	size_t max_message;
 	struct ec_context *contexts; /* every handle not yet freed, under lock */
+	struct ec__secrets secrets;  /* passwords asked of the application, under lock */
 };
 
 /* Monotonic clock in milliseconds. */

@@ -47,46 +47,23 @@ static long long ms_now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* KEY='value' lines of the fixture's env.sh. */
+/* The fixture's env.sh. */
 static void read_env(void)
 {
-	char path[600], line[1024];
+	char path[600];
 	snprintf(path, sizeof(path), "%s/env.sh", fxdir);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *eq = strchr(line, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		char *v = eq + 1;
-		v[strcspn(v, "\n")] = '\0';
-		if (*v == '\'') {
-			v++;
-			char *q = strchr(v, '\'');
-			if (q)
-				*q = '\0';
-		}
-		struct {
-			const char *k;
-			char *dst;
-			size_t n;
-		} map[] = {{"FX_PORT", fx.port, sizeof(fx.port)},
-		           {"FX_USER", fx.user, sizeof(fx.user)},
-		           {"FX_KEY", fx.key, sizeof(fx.key)},
-		           {"FX_KEY_OTHER", fx.key_other, sizeof(fx.key_other)},
-		           {"FX_KNOWN_HOSTS", fx.known_hosts, sizeof(fx.known_hosts)},
-		           {"FX_PW_USER", fx.pw_user, sizeof(fx.pw_user)},
-		           {"FX_PW_PASSWORD", fx.pw_password, sizeof(fx.pw_password)},
-		           {"FX_KEY_RSA", fx.key_rsa, sizeof(fx.key_rsa)},
-		           {"FX_LOG", fx.log, sizeof(fx.log)},
-		           {"FX_PAM_PORT", fx.pam_port, sizeof(fx.pam_port)}};
-		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-			if (!strcmp(line, map[i].k))
-				snprintf(map[i].dst, map[i].n, "%s", v);
-	}
-	fclose(f);
+	const struct ec_test_var map[] = {
+		{"FX_PORT", fx.port, sizeof(fx.port)},
+		{"FX_USER", fx.user, sizeof(fx.user)},
+		{"FX_KEY", fx.key, sizeof(fx.key)},
+		{"FX_KEY_OTHER", fx.key_other, sizeof(fx.key_other)},
+		{"FX_KNOWN_HOSTS", fx.known_hosts, sizeof(fx.known_hosts)},
+		{"FX_PW_USER", fx.pw_user, sizeof(fx.pw_user)},
+		{"FX_PW_PASSWORD", fx.pw_password, sizeof(fx.pw_password)},
+		{"FX_KEY_RSA", fx.key_rsa, sizeof(fx.key_rsa)},
+		{"FX_LOG", fx.log, sizeof(fx.log)},
+		{"FX_PAM_PORT", fx.pam_port, sizeof(fx.pam_port)}};
+	ec_test_read_env(path, map, sizeof(map) / sizeof(map[0]));
 }
 
 static int run_fixture(const char *what)

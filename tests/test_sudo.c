@@ -139,14 +139,8 @@ static void checkpoint(struct outcome *o)
 
 static int become(const char *user)
 {
-	struct passwd *pw = getpwnam(user);
-	if (!pw || initgroups(user, pw->pw_gid) || setgid(pw->pw_gid) || setuid(pw->pw_uid))
-		return -1;
-	setenv("HOME", pw->pw_dir, 1);
-	setenv("USER", user, 1);
-	setenv("LOGNAME", user, 1);
 	setenv("ECONTEXT_CONFIG", config, 1);
-	return chdir(tmpdir);
+	return ec_test_become(user, tmpdir);
 }
 
 static ec_master *child_master(void)
@@ -395,6 +389,19 @@ static void test_timeout(void)
 	CU_ASSERT_TRUE(o.secs < 5.0);
 }
 
+static void test_sudo_timeout(void)
+{
+	/* The sudo step's own `timeout` (1 s), well before connect_timeout (20 s). */
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "slowt", NULL, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, EC_ETIMEDOUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "sudo did not start the interpreter within 1 s "
+	                                     "(timeout)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "sudo printed: pam_fake: account expires soon / "
+	                                     "Enter PIN:"));
+	CU_ASSERT_TRUE(o.secs > 0.9 && o.secs < 5.0);
+}
+
 static void more_io(ec_master *m, ec_context *ctx, struct outcome *o)
 {
 	(void)m;
@@ -574,19 +581,7 @@ static void test_password_nowhere(void)
 
 static int fixture(const char *what)
 {
-	char script[1024];
-	snprintf(script, sizeof(script), "%s/tests/sudo_fixture.sh", ec_test_srcdir());
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		setenv("EC_SUDO_TEST_PASSWORD", password, 1);
-		execl("/bin/sh", "sh", script, what, (char *)NULL);
-		_exit(127);
-	}
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	return ec_test_script("sudo_fixture.sh", what, NULL, "EC_SUDO_TEST_PASSWORD", password);
 }
 
 static int write_file(const char *path, const char *text, mode_t mode)
@@ -619,8 +614,10 @@ static int make_files(void)
 	         "  nopwd: {transport: sudo, username: " PW_TARGET ", python: " PY "}\n"
 	         "  root: {transport: sudo, password_env: " PW_VAR ", python: " PY "}\n"
 	         "  slow: {transport: sudo, sudo_path: %s/fakesudo, python: " PY ",\n"
-	         "         connect_timeout: 1.5}\n",
-	         tmpdir, tmpdir);
+	         "         connect_timeout: 1.5}\n"
+	         "  slowt: {transport: sudo, sudo_path: %s/fakesudo, python: " PY ",\n"
+	         "          connect_timeout: 20, timeout: 1}\n",
+	         tmpdir, tmpdir, tmpdir);
 	if (write_file(config, text, 0644))
 		return -1;
 	snprintf(path, sizeof(path), "%s/fakesudo", tmpdir);
@@ -655,19 +652,8 @@ static int tree_readable(void)
 {
 	char so[1024];
 	snprintf(so, sizeof(so), "%s/plugins/sudo/.libs/sudo.so", ec_test_builddir());
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct passwd *pw = getpwnam(SRC);
-		if (!pw || setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid))
-			_exit(2);
-		_exit(access(so, R_OK) == 0 && access(tmpdir, X_OK) == 0 && access(PY, X_OK) == 0
-		          ? 0 : 1);
-	}
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+	if (ec_test_user_access(SRC, so, R_OK) && ec_test_user_access(SRC, tmpdir, X_OK) &&
+	    ec_test_user_access(SRC, PY, X_OK))
 		return 1;
 	snprintf(skip_reason, sizeof(skip_reason),
 	         "the test user %s cannot read %s (or run %s): the build tree must be readable "
@@ -677,9 +663,7 @@ static int tree_readable(void)
 
 static int skip(const char *why)
 {
-	printf("SKIP: sudo tests: %s\n", why);
-	fprintf(stderr, "SKIP: sudo tests: %s\n", why);
-	return 77;
+	return ec_test_skip("sudo tests", why);
 }
 
 int main(void)
@@ -730,6 +714,7 @@ int main(void)
 	CU_add_test(s, "lecture before the prompt", test_lecture);
 	CU_add_test(s, "prompt, but no password configured", test_no_password_configured);
 	CU_add_test(s, "timeout quotes what sudo printed", test_timeout);
+	CU_add_test(s, "sudo's own timeout, apart from connect_timeout", test_sudo_timeout);
 	CU_add_test(s, "calls, logs, child stdout/stderr through sudo", test_calls_logs_stdout);
 	CU_add_test(s, "SIGKILLed master takes sudo and its context along", test_master_sigkill);
 	CU_add_test(s, "password in no log, process or remote environment", test_password_nowhere);

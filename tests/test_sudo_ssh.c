@@ -422,53 +422,22 @@ static void test_password_nowhere(void)
 
 static int sh(const char *script, const char *a1, const char *a2)
 {
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/tests/%s", ec_test_srcdir(), script);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* the sudo fixture sets the source users' password; nothing else sees it */
-		if (!strcmp(script, "sudo_fixture.sh"))
-			setenv("EC_SUDO_TEST_PASSWORD", password, 1);
-		execl("/bin/sh", "sh", path, a1, a2, (char *)NULL);
-		_exit(127);
-	}
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	/* the sudo fixture sets the source users' password; nothing else sees it */
+	return ec_test_script(script, a1, a2, "EC_SUDO_TEST_PASSWORD",
+	                      !strcmp(script, "sudo_fixture.sh") ? password : NULL);
 }
 
 static void read_env(void)
 {
-	char path[600], line[1024];
+	char path[600];
 	snprintf(path, sizeof(path), "%s/env.sh", fxdir);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *eq = strchr(line, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		char *v = eq + 1;
-		v[strcspn(v, "\n")] = '\0';
-		if (*v == '\'') {
-			v++;
-			char *q = strchr(v, '\'');
-			if (q)
-				*q = '\0';
-		}
-		if (!strcmp(line, "FX_PORT"))
-			snprintf(port, sizeof(port), "%s", v);
-		else if (!strcmp(line, "FX_KEY"))
-			snprintf(key, sizeof(key), "%s", v);
-		else if (!strcmp(line, "FX_KNOWN_HOSTS"))
-			snprintf(known_hosts, sizeof(known_hosts), "%s", v);
-		else if (!strcmp(line, "FX_LOG"))
-			snprintf(sshd_log, sizeof(sshd_log), "%s", v);
-	}
-	fclose(f);
+	const struct ec_test_var vars[] = {
+		{"FX_PORT", port, sizeof(port)},
+		{"FX_KEY", key, sizeof(key)},
+		{"FX_KNOWN_HOSTS", known_hosts, sizeof(known_hosts)},
+		{"FX_LOG", sshd_log, sizeof(sshd_log)},
+	};
+	ec_test_read_env(path, vars, sizeof(vars) / sizeof(vars[0]));
 }
 
 static int copy_file(const char *from, const char *to)

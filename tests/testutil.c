@@ -1,12 +1,16 @@
 /* testutil.c: see testutil.h. */
 #include "ecbuild.h"
 
+#include <errno.h>
 #include <glob.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -180,4 +184,87 @@ int ec_test_log_wait(const char *logger, const char *text, int *level)
 		nanosleep(&ts, NULL);
 	}
 	return 0;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int st = 0;
+	if (pid < 0)
+		return 1;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+int ec_test_script(const char *script, const char *a1, const char *a2, const char *env_name,
+                   const char *env_value)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/tests/%s", ec_test_srcdir(), script);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (env_name && env_value)
+			setenv(env_name, env_value, 1);
+		execl("/bin/sh", "sh", path, a1, a2, (char *)NULL);
+		_exit(127);
+	}
+	return wait_exit(pid);
+}
+
+void ec_test_read_env(const char *path, const struct ec_test_var *vars, size_t n)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		char *v = eq + 1;
+		v[strcspn(v, "\n")] = '\0';
+		if (*v == '\'') {
+			v++;
+			char *q = strchr(v, '\'');
+			if (q)
+				*q = '\0';
+		}
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(line, vars[i].key))
+				snprintf(vars[i].dst, vars[i].size, "%s", v);
+	}
+	fclose(f);
+}
+
+int ec_test_user_access(const char *user, const char *path, int mode)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct passwd *pw = getpwnam(user);
+		if (!pw || setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid))
+			_exit(2);
+		_exit(access(path, mode) == 0 ? 0 : 1);
+	}
+	return wait_exit(pid) == 0;
+}
+
+int ec_test_skip(const char *what, const char *why)
+{
+	printf("SKIP: %s: %s\n", what, why);
+	fprintf(stderr, "SKIP: %s: %s\n", what, why);
+	return 77;
+}
+
+int ec_test_become(const char *user, const char *dir)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw || initgroups(user, pw->pw_gid) || setgid(pw->pw_gid) || setuid(pw->pw_uid))
+		return -1;
+	setenv("HOME", pw->pw_dir, 1);
+	setenv("USER", user, 1);
+	setenv("LOGNAME", user, 1);
+	return chdir(dir);
 }

@@ -38,4 +38,27 @@ size_t ec_test_log_count(const char *logger, const char *text, int *level);
 /* Wait up to 5 s for such a record; 1 if it came. */
 int ec_test_log_wait(const char *logger, const char *text, int *level);
 
+/* Run `sh SRCDIR/tests/SCRIPT A1 [A2]` (a2 may be NULL), with the environment variable
+ * env_name set to env_value when both are given; its exit status (1 if it did not exit). */
+int ec_test_script(const char *script, const char *a1, const char *a2, const char *env_name,
+                   const char *env_value);
+
+/* KEY='value' lines of a shell file (the fixtures' env.sh): each var named gets its
+ * value (truncated to size). A missing file leaves them as they are. */
+struct ec_test_var {
+	const char *key;
+	char *dst;
+	size_t size;
+};
+void ec_test_read_env(const char *path, const struct ec_test_var *vars, size_t n);
+
+/* 1 if `user` (no supplementary groups) may access(path, mode), checked in a child. */
+int ec_test_user_access(const char *user, const char *path, int mode);
+
+/* Say why `what` is skipped (stdout and stderr) and return 77, the skip status. */
+int ec_test_skip(const char *what, const char *why);
+
+/* Become user for good (groups, gid, uid; HOME, USER, LOGNAME) and chdir to dir. */
+int ec_test_become(const char *user, const char *dir);
+
 #endif

@@ -168,6 +168,34 @@ EC_API int ec_master_new(const struct ec_master_options *opts, ec_master **out,
 /* Shut down every context (gracefully, then by force), stop the broker, free. */
 EC_API void ec_master_free(ec_master *m);
 
+/* ---- secrets ------------------------------------------------------------------ */
+
+/* A password a transport needs and the context's configuration does not give
+ * (password_env, password_file): ssh's login password, sudo's. Filled by the library. */
+struct ec_secret_request {
+	size_t size;         /* sizeof(struct ec_secret_request) as the library was built */
+	const char *context; /* the context being connected, e.g. "web1-root" */
+	const char *prompt;  /* to show as is: "deploy@web1's password: ",
+	                      * "[sudo] password for deploy on web1: " */
+};
+
+/* Put the answer in buf (cap bytes, NUL-terminated) and return 0, or return a negative
+ * EC_E* to decline (EC_EAUTH: no answer; the context then fails with "no password was
+ * given"). Runs on the application thread that waits in ec_context_connect for that
+ * context, never on the broker thread, with no library lock held: it may block, e.g. on
+ * a terminal. The library wipes buf afterwards; wipe any copy of your own. */
+typedef int (*ec_secret_fn)(void *data, const struct ec_secret_request *req, char *buf,
+                            size_t cap);
+
+/* Let transports ask the application for passwords through fn (NULL: never, the
+ * default; a password that is needed and not configured is then an error). A question
+ * is asked once per key -- ssh: user, host and port; sudo: the host and the user whose
+ * password sudo wants -- and its answer reused by every context that needs it, for the
+ * master's lifetime; a refused answer (wrong password) is forgotten, so the next context
+ * asks again. While a context waits for an answer its connect timeout is paused.
+ * Answers are wiped when dropped and at ec_master_free. Any thread. */
+EC_API void ec_master_set_secret_prompt(ec_master *m, ec_secret_fn fn, void *data);
+
 /* ---- contexts ---------------------------------------------------------------- */
 
 /* Start the context `name` from the config. overrides: NULL-terminated "key=value"

@@ -225,6 +225,9 @@ struct sess {
 	struct libssh2_agent_publickey *agent_id;
 	int agent_started, agent_tried, agent_rsa;
 	char *password;
+	int pw_asked;   /* password came from the application (host->secret_get) */
+	int pw_refused; /* ... and the server refused it: no second method with it */
+	long long prompt_since; /* the application is asked: the deadline is paused */
 	int kbd_rounds;
 	char tried[400];
 	/* serialisation */
@@ -498,6 +501,8 @@ static void inst_arm(struct inst *in)
 			ev = 0; /* the tunnel above cannot take more: its socketpair wakes us */
 		if (x->fd >= 0 && sess_wants_out(x))
 			ev |= EPOLLOUT;
+		if (x->prompt_since)
+			ev = 0; /* nothing to do until the answer (the core calls start then) */
 		reg_want(w, &n, fd, ev);
 		reg_want(w, &n, x->timerfd, EPOLLIN);
 		struct tunnel *t = x->tun;
@@ -1269,6 +1274,71 @@ static int load_password(struct sess *s)
 	return 0;
 }
 
+/* The key the answer is kept under: shared by every session to that account. */
+static void secret_key(const struct sess *s, char *key, size_t cap)
+{
+	snprintf(key, cap, "ssh:%s@%s:%d", s->cfg.username, s->cfg.hostname, s->cfg.port);
+}
+
+/* The password: password_env, password_file or, with neither, the application's answer
+ * (the `econtext` command asks on its terminal, once per user, host and port). 0 with
+ * s->password set; EC_EAGAIN while it is asked (our deadline is paused meanwhile, as is
+ * the core's); EC_ENOTFOUND when there is none to give; or the session's failure. */
+static int get_password(struct sess *s)
+{
+	const struct ec_host *h = s->ps->host;
+	if (s->password)
+		return 0;
+	if (s->cfg.password_env || s->cfg.password_file)
+		return load_password(s) ? s->fail.code : 0;
+	if (h->size < offsetof(struct ec_host, secret_forget) + sizeof(h->secret_forget) ||
+	    !h->secret_get)
+		return EC_ENOTFOUND;
+	char key[600], prompt[600], buf[1025];
+	size_t n = 0;
+	struct ec_error e = {0};
+	secret_key(s, key, sizeof(key));
+	snprintf(prompt, sizeof(prompt), "%s@%s's password: ", s->cfg.username, s->cfg.hostname);
+	int rc = h->secret_get(h, key, prompt, buf, sizeof(buf), &n, &e);
+	if (rc == EC_EAGAIN) {
+		if (!s->prompt_since) {
+			s->prompt_since = now_ms();
+			timer_set(s, 0);
+		}
+		return rc;
+	}
+	if (s->prompt_since) {
+		s->deadline_ms += now_ms() - s->prompt_since;
+		s->prompt_since = 0;
+		timer_set(s, s->deadline_ms);
+	}
+	if (rc == EC_ENOTFOUND)
+		return rc;
+	if (rc)
+		return sess_fail(s, rc, "authentication to %s: %s", s->label, e.msg);
+	s->password = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	if (!s->password)
+		return sess_fail(s, EC_ENOMEM, "out of memory");
+	s->pw_asked = 1;
+	return 0;
+}
+
+/* The server refused the password: one from the application is forgotten (the next
+ * context asks again) and not tried with another method. */
+static void password_refused(struct sess *s, const char *method)
+{
+	tried_add(s, "%s (refused)", method);
+	if (!s->pw_asked)
+		return;
+	char key[600];
+	secret_key(s, key, sizeof(key));
+	s->ps->host->secret_forget(s->ps->host, key);
+	wipe_free(s->password);
+	s->password = NULL;
+	s->pw_refused = 1;
+}
+
 static int auth_done(struct sess *s)
 {
 	const struct ec_host *h = s->ps->host;
@@ -1372,16 +1442,17 @@ static int auth_step(struct sess *s)
 			}
 			break;
 		case A_PASSWORD:
-			if (!s->cfg.password_env && !s->cfg.password_file) {
-				s->astep = A_KBDINT;
-				break;
-			}
 			if (!method_offered(s, "password")) {
 				s->astep = A_KBDINT;
 				break;
 			}
-			if (load_password(s))
-				return s->fail.code;
+			rc = get_password(s);
+			if (rc == EC_ENOTFOUND) {
+				s->astep = A_KBDINT;
+				break;
+			}
+			if (rc)
+				return rc;
 			rc = libssh2_userauth_password_ex(s->s, s->cfg.username,
 			                                  (unsigned)strlen(s->cfg.username), s->password,
 			                                  (unsigned)strlen(s->password), NULL);
@@ -1389,24 +1460,28 @@ static int auth_step(struct sess *s)
 				return EC_EAGAIN;
 			if (rc == 0)
 				return auth_done(s);
-			tried_add(s, "password (refused)");
+			password_refused(s, "password");
 			s->astep = A_KBDINT;
 			break;
 		case A_KBDINT:
-			if (!s->cfg.kbdint || (!s->cfg.password_env && !s->cfg.password_file) ||
-			    !method_offered(s, "keyboard-interactive")) {
+			if (!s->cfg.kbdint || s->pw_refused || !method_offered(s, "keyboard-interactive")) {
 				s->astep = A_DONE;
 				break;
 			}
-			if (load_password(s))
-				return s->fail.code;
+			rc = get_password(s);
+			if (rc == EC_ENOTFOUND) {
+				s->astep = A_DONE;
+				break;
+			}
+			if (rc)
+				return rc;
 			rc = libssh2_userauth_keyboard_interactive_ex(
 				s->s, s->cfg.username, (unsigned)strlen(s->cfg.username), kbd_cb);
 			if (rc == LIBSSH2_ERROR_EAGAIN)
 				return EC_EAGAIN;
 			if (rc == 0)
 				return auth_done(s);
-			tried_add(s, "keyboard-interactive (refused)");
+			password_refused(s, "keyboard-interactive");
 			s->astep = A_DONE;
 			break;
 		case A_DONE:
@@ -1416,7 +1491,8 @@ static int auth_step(struct sess *s)
 	return sess_fail(s, EC_EAUTH,
 	                 "authentication failed for %s: %s; the server accepts: %s", s->label,
 	                 s->tried[0] ? s->tried : "no method could be tried (no key file, no agent, "
-	                                          "no password_env or password_file)",
+	                                          "no password_env, password_file or "
+	                                          "terminal)",
 	                 s->methods ? s->methods : "?");
 }
 
@@ -1477,7 +1553,7 @@ static int sess_step(struct sess *s)
 		return s->fail.code;
 	if (s->state == S_READY)
 		return 0;
-	if (s->deadline_ms && now_ms() >= s->deadline_ms) {
+	if (s->deadline_ms && !s->prompt_since && now_ms() >= s->deadline_ms) {
 		const char *phase = s->state == S_CONNECT && s->via ? "connecting"
 		                    : s->state == S_CONNECT && !s->ai ? "resolving the host name"
 		                    : s->state == S_CONNECT     ? "connecting"

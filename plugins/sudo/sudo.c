@@ -12,7 +12,12 @@
  * (NOPASSWD, cached credentials); the first stage prints ECBOOT0 before it reads
  * (docs/protocol.md 1). start() reads until one of them and returns 0 only once the
  * marker is seen, so that the payload is never read by sudo as a password attempt.
- * Bytes after the marker are kept for the first recv calls. */
+ * Bytes after the marker are kept for the first recv calls.
+ *
+ * The password comes from password_env, password_file or, with neither, from the
+ * application (host->secret_get: the `econtext` command asks on its terminal), once per
+ * (host, user whose password sudo wants) for every context that shares it. While it is
+ * asked, start() returns EC_EAGAIN and keeps reading, and `timeout` is paused. */
 #include "ecbuild.h"
 
 #include <errno.h>
@@ -44,6 +49,7 @@ enum sudo_state {
 	S_NEW,      /* start() not called yet */
 	S_STARTING, /* the layer below (or our spawn) is starting */
 	S_WAITING,  /* for the prompt or the marker */
+	S_SECRET,   /* the application is asked for the password (host->secret_get) */
 	S_ANSWER,   /* sending the password line */
 	S_ANSWERED, /* for the marker, "Sorry, try again" or a second prompt */
 	S_OPEN,     /* the marker was seen: bytes flow */
@@ -59,6 +65,9 @@ struct sudo {
 	char prompt[64];   /* what we pass to -p: PROMPT_TAG<random> %p@%h] */
 	char tag[48];      /* what sudo prints of it before the user: PROMPT_TAG<random> */
 	char sudo_host[256], pw_user[256]; /* from the prompt: whose password, where */
+	int pw_asked;      /* the password came from the application (forget it if refused) */
+	long timeout_ms;   /* `timeout`: for the sudo step; 0: none */
+	long long deadline, paused_at; /* monotonic ms; paused while the application is asked */
 	enum sudo_state state;
 	/* boot output not yet consumed; answered_at: where it stood when we answered */
 	char scan[SCAN_MAX + 1];
@@ -83,12 +92,22 @@ static const struct ec_param sudo_params[] = {
 	 .help = "the sudo command, a name looked up in $PATH or a path"},
 	{.key = "sudo_args", .type = EC_PARAM_STR_LIST,
 	 .help = "more sudo options, before --: -H, -E, --preserve-env=..."},
+	{.key = "timeout", .type = EC_PARAM_DURATION,
+	 .help = "how long sudo may take to ask for the password and start the interpreter, "
+	         "time at a terminal prompt not counted (default: connect_timeout only)"},
 	{0},
 };
 
 static void wipe(void *p, size_t n)
 {
 	explicit_bzero(p, n);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int sudo_load(const struct ec_host *host, void **state, struct ec_error *err)
@@ -130,6 +149,8 @@ static int create(struct sudo *s, const struct ec_cfg *cfg, const char *ctxname,
 			rc = EC_ENOMEM;
 	if (rc)
 		return host->error_set(err, EC_ENOMEM, ctxname, "out of memory");
+	if (host->cfg_ms(cfg, "timeout", &s->timeout_ms) || s->timeout_ms < 0)
+		s->timeout_ms = 0;
 	if (!s->username || !*s->username)
 		return host->error_set(err, EC_ECONFIG, host->cfg_where(cfg, "username"),
 		                       "context '%s': username must not be empty", ctxname);
@@ -391,15 +412,73 @@ static int fail(struct sudo *s, struct ec_error *err, int code, const char *fmt,
 	return s->host->error_set(err, code, s->name, "%s", msg);
 }
 
-/* Load the password into s->pw as "password\n". */
-static int load_password(struct sudo *s, struct ec_error *err)
+/* The password from the application (asked at a terminal), into s->pw: 0, EC_EAGAIN
+ * while it is asked, or a failure. */
+static int ask_password(struct sudo *s, size_t *n, struct ec_error *err)
 {
-	if (!s->password_env && !s->password_file)
+	const struct ec_host *h = s->host;
+	char key[600], prompt[600];
+	snprintf(key, sizeof(key), "sudo:%s@%s", s->pw_user, s->sudo_host);
+	snprintf(prompt, sizeof(prompt), "[sudo] password for %s on %s: ", s->pw_user,
+	         s->sudo_host);
+	struct ec_error e = {0};
+	int rc = EC_ENOTFOUND;
+	if (h->size >= offsetof(struct ec_host, secret_forget) + sizeof(h->secret_forget) &&
+	    h->secret_get)
+		rc = h->secret_get(h, key, prompt, s->pw, PASSWORD_MAX + 1, n, &e);
+	if (rc == EC_EAGAIN)
+		return rc;
+	if (rc == EC_ENOTFOUND)
 		return fail(s, err, EC_EAUTH,
 		            "sudo asks for %s's password on %s, but context '%s' has neither "
-		            "password_env nor password_file (%s)", s->pw_user, s->sudo_host,
-		            s->name, s->where_pw);
+		            "password_env nor password_file (%s), and no terminal to ask on",
+		            s->pw_user, s->sudo_host, s->name, s->where_pw);
+	if (rc)
+		return fail(s, err, rc, "sudo asks for %s's password on %s: %s", s->pw_user,
+		            s->sudo_host, e.msg);
+	s->pw_asked = 1;
+	return 0;
+}
+
+static int read_password_file(struct sudo *s, size_t *out, struct ec_error *err)
+{
 	size_t n = 0;
+	int fd = open(s->password_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return fail(s, err, EC_EAUTH, "cannot read password_file %s (%s): %s",
+		            s->password_file, s->where_pw, strerror(errno));
+	ssize_t r;
+	while (n < PASSWORD_MAX + 1) {
+		r = read(fd, s->pw + n, PASSWORD_MAX + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	char *nl = memchr(s->pw, '\n', n);
+	if (nl)
+		n = (size_t)(nl - s->pw);
+	if (n && s->pw[n - 1] == '\r')
+		n--;
+	wipe(s->pw + n, sizeof(s->pw) - n);
+	if (n > PASSWORD_MAX)
+		return fail(s, err, EC_EAUTH, "the password in %s is longer than %d bytes",
+		            s->password_file, PASSWORD_MAX);
+	if (n == 0)
+		return fail(s, err, EC_EAUTH, "password_file %s (%s) is empty", s->password_file,
+		            s->where_pw);
+	*out = n;
+	return 0;
+}
+
+/* Load the password into s->pw as "password\n": 0, EC_EAGAIN while the application is
+ * asked for it, or a failure. */
+static int load_password(struct sudo *s, struct ec_error *err)
+{
+	size_t n = 0;
+	int rc = 0;
 	if (s->password_env) {
 		const char *v = getenv(s->password_env);
 		if (!v || !*v)
@@ -412,40 +491,32 @@ static int load_password(struct sudo *s, struct ec_error *err)
 			return fail(s, err, EC_EAUTH, "the password in %s is longer than %d bytes",
 			            s->password_env, PASSWORD_MAX);
 		memcpy(s->pw, v, n);
+	} else if (s->password_file) {
+		rc = read_password_file(s, &n, err);
 	} else {
-		int fd = open(s->password_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0)
-			return fail(s, err, EC_EAUTH, "cannot read password_file %s (%s): %s",
-			            s->password_file, s->where_pw, strerror(errno));
-		ssize_t r;
-		while (n < PASSWORD_MAX + 1) {
-			r = read(fd, s->pw + n, PASSWORD_MAX + 1 - n);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			n += (size_t)r;
-		}
-		close(fd);
-		char *nl = memchr(s->pw, '\n', n);
-		if (nl)
-			n = (size_t)(nl - s->pw);
-		if (n && s->pw[n - 1] == '\r')
-			n--;
-		wipe(s->pw + n, sizeof(s->pw) - n);
-		if (n > PASSWORD_MAX)
-			return fail(s, err, EC_EAUTH, "the password in %s is longer than %d bytes",
-			            s->password_file, PASSWORD_MAX);
-		if (n == 0)
-			return fail(s, err, EC_EAUTH, "password_file %s (%s) is empty",
-			            s->password_file, s->where_pw);
+		rc = ask_password(s, &n, err);
 	}
+	if (rc)
+		return rc;
 	if (memchr(s->pw, '\n', n) || memchr(s->pw, '\0', n))
 		return fail(s, err, EC_EAUTH, "the sudo password must not contain a newline or NUL");
 	s->pw[n] = '\n';
 	s->pw_len = n + 1;
 	s->pw_off = 0;
 	return 0;
+}
+
+/* sudo refused the password: a wrong one asked of the application is forgotten, so
+ * the next context asks again. */
+static int refused(struct sudo *s, struct ec_error *err)
+{
+	if (s->pw_asked) {
+		char key[600];
+		snprintf(key, sizeof(key), "sudo:%s@%s", s->pw_user, s->sudo_host);
+		s->host->secret_forget(s->host, key);
+	}
+	return fail(s, err, EC_EAUTH, "sudo: incorrect password for %s on %s", s->pw_user,
+	            s->sudo_host);
 }
 
 static void drop_front(struct sudo *s, size_t k)
@@ -496,8 +567,7 @@ static int examine(struct sudo *s, struct ec_error *err)
 	}
 	size_t from = s->state == S_ANSWERED ? s->answered_at : 0;
 	if (s->state == S_ANSWERED && find(s, from, "Sorry, try again"))
-		return fail(s, err, EC_EAUTH, "sudo: incorrect password for %s on %s",
-		            s->pw_user, s->sudo_host);
+		return refused(s, err);
 	char *p = find(s, from, s->tag);
 	if (!p)
 		return 0;
@@ -506,8 +576,7 @@ static int examine(struct sudo *s, struct ec_error *err)
 	if (!end)
 		return 0; /* the rest of the prompt is on its way */
 	if (s->state == S_ANSWERED) /* asked again (an insult instead of "Sorry"?) */
-		return fail(s, err, EC_EAUTH, "sudo: incorrect password for %s on %s",
-		            s->pw_user, s->sudo_host);
+		return refused(s, err);
 	/* "user@host" */
 	char uh[256];
 	size_t l = (size_t)(end - (p + tl));
@@ -532,6 +601,7 @@ static void note(struct sudo *s, struct ec_error *err)
 	last_words(s, words, sizeof(words));
 	const char *what = s->state == S_ANSWERED ? "sudo did not accept or refuse the password"
 	                   : s->state == S_ANSWER ? "sudo did not read the password"
+	                   : s->state == S_SECRET ? "the password was not given at the prompt"
 	                   : s->state == S_STARTING ? "the transport below sudo did not start"
 	                                            : "sudo neither asked for a password nor "
 	                                              "started the interpreter";
@@ -555,6 +625,61 @@ static void log_lines(struct sudo *s, size_t from)
 	}
 }
 
+/* `timeout` ran out: quote what sudo printed. */
+static int timed_out(struct sudo *s, struct ec_error *err)
+{
+	char words[400];
+	last_words(s, words, sizeof(words));
+	return fail(s, err, EC_ETIMEDOUT,
+	            "sudo did not start the interpreter within %.3g s (timeout)%s%s",
+	            (double)s->timeout_ms / 1000.0, *words ? "; sudo printed: " : " and printed "
+	            "nothing", words);
+}
+
+/* The stream ended before the marker. */
+static int ended(struct sudo *s, struct ec_error *err)
+{
+	char words[400];
+	last_words(s, words, sizeof(words));
+	if (s->state == S_ANSWERED && strstr(words, "incorrect password"))
+		return refused(s, err);
+	return fail(s, err, EC_EBOOT, "%s%s", *words ? "sudo: " : "",
+	            *words ? words : "sudo exited before the interpreter started, and printed "
+	                             "nothing");
+}
+
+/* Send what is left of the password line. */
+static int answer(struct sudo *s, struct ec_pollset *ps, struct ec_error *err)
+{
+	while (s->pw_off < s->pw_len) {
+		ssize_t n = low_send(s, s->pw + s->pw_off, s->pw_len - s->pw_off, ps, err);
+		if (n == EC_EAGAIN)
+			return EC_EAGAIN;
+		if (n < 0) {
+			wipe(s->pw, sizeof(s->pw));
+			s->state = S_FAILED;
+			return (int)n;
+		}
+		s->pw_off += (size_t)n;
+	}
+	wipe(s->pw, sizeof(s->pw));
+	s->pw_len = s->pw_off = 0;
+	s->state = S_ANSWERED;
+	s->host->log(s->host, EC_LOG_DEBUG, "%s: answered sudo's prompt", s->name);
+	return 0;
+}
+
+/* EC_EAGAIN from start, with a note, and the timer of `timeout` unless it is paused. */
+static int again(struct sudo *s, struct ec_pollset *ps, struct ec_error *err)
+{
+	note(s, err);
+	if (s->deadline && s->state != S_SECRET) {
+		long long left = s->deadline - now_ms();
+		ps->timeout_ms = left < 1 ? 1 : left > 60000 ? 60000 : (int)left;
+	}
+	return EC_EAGAIN;
+}
+
 static int sudo_start(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
                       struct ec_error *err)
 {
@@ -576,55 +701,51 @@ static int sudo_start(void *inst, const struct ec_argv *argv, struct ec_pollset 
 			return rc;
 		}
 		s->state = S_WAITING;
+		if (s->timeout_ms)
+			s->deadline = now_ms() + s->timeout_ms;
 		s->host->log(s->host, EC_LOG_DEBUG, "%s: sudo started as %s, waiting for its prompt "
 		             "or the interpreter", s->name, s->username);
 	}
 	for (;;) {
-		if (s->state == S_ANSWER) {
-			while (s->pw_off < s->pw_len) {
-				ssize_t n = low_send(s, s->pw + s->pw_off, s->pw_len - s->pw_off, ps, err);
-				if (n == EC_EAGAIN) {
-					note(s, err);
-					return EC_EAGAIN;
-				}
-				if (n < 0) {
-					wipe(s->pw, sizeof(s->pw));
-					s->state = S_FAILED;
-					return (int)n;
-				}
-				s->pw_off += (size_t)n;
+		int rc;
+		if (s->state == S_SECRET) {
+			rc = load_password(s, err);
+			if (rc && rc != EC_EAGAIN)
+				return rc;
+			if (rc == 0) {
+				if (s->deadline)
+					s->deadline += now_ms() - s->paused_at;
+				s->state = S_ANSWER;
 			}
-			wipe(s->pw, sizeof(s->pw));
-			s->pw_len = s->pw_off = 0;
-			s->state = S_ANSWERED;
-			s->host->log(s->host, EC_LOG_DEBUG, "%s: answered sudo's prompt", s->name);
 		}
+		if (s->state == S_ANSWER) {
+			rc = answer(s, ps, err);
+			if (rc == EC_EAGAIN)
+				return again(s, ps, err);
+			if (rc)
+				return rc;
+		}
+		if (s->deadline && s->state != S_SECRET && now_ms() >= s->deadline)
+			return timed_out(s, err);
 		if (s->scan_len > SCAN_MAX / 2)
 			drop_front(s, s->scan_len - SCAN_MAX / 4);
+		/* Also while the password is asked: sudo may give up meanwhile. */
 		size_t before = s->scan_len;
 		ssize_t n = low_recv(s, s->scan + s->scan_len, SCAN_MAX - s->scan_len, ps, err);
-		if (n == EC_EAGAIN) {
-			note(s, err);
-			return EC_EAGAIN;
-		}
+		if (n == EC_EAGAIN)
+			return again(s, ps, err);
 		if (n < 0) {
 			s->state = S_FAILED;
 			return (int)n;
 		}
-		if (n == 0) {
-			char words[400];
-			last_words(s, words, sizeof(words));
-			if (s->state == S_ANSWERED && strstr(words, "incorrect password"))
-				return fail(s, err, EC_EAUTH, "sudo: incorrect password for %s on %s",
-				            s->pw_user, s->sudo_host);
-			return fail(s, err, EC_EBOOT, "%s%s", *words ? "sudo: " : "",
-			            *words ? words : "sudo exited before the interpreter started, "
-			                             "and printed nothing");
-		}
+		if (n == 0)
+			return ended(s, err);
 		s->scan_len += (size_t)n;
 		s->scan[s->scan_len] = '\0';
 		log_lines(s, before);
-		int rc = examine(s, err);
+		if (s->state == S_SECRET)
+			continue;
+		rc = examine(s, err);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
@@ -637,6 +758,12 @@ static int sudo_start(void *inst, const struct ec_argv *argv, struct ec_pollset 
 			s->host->log(s->host, EC_LOG_DEBUG, "%s: sudo asks for %s's password on %s",
 			             s->name, s->pw_user, s->sudo_host);
 			rc = load_password(s, err);
+			if (rc == EC_EAGAIN) {
+				s->state = S_SECRET;
+				s->paused_at = now_ms();
+				s->host->log(s->host, EC_LOG_DEBUG, "%s: asking for the password", s->name);
+				continue;
+			}
 			if (rc)
 				return rc;
 			s->state = S_ANSWER;
@@ -670,7 +797,7 @@ static ssize_t sudo_recv(void *inst, void *buf, size_t len, struct ec_pollset *p
 			s->extra_len = s->extra_off = 0;
 		}
 		if (k < len) {
-			struct ec_pollset ign;
+			struct ec_pollset ign = {.fd = -1};
 			struct ec_error e2 = {0};
 			ssize_t n = low_recv(s, (char *)buf + k, len - k, &ign, &e2);
 			if (n > 0)

@@ -19,6 +19,11 @@ extern "C" {
 
 #define EC_PLUGIN_ABI_MAJOR 1 /* bumped on any incompatible change */
 #define EC_PLUGIN_ABI_MINOR 1 /* bumped when a member is appended to a table */
+/* Minor versions:
+ * 1.0  first version.
+ * 1.1  struct ec_host: secret_get, secret_forget (passwords asked of the application);
+ *      struct ec_pollset: timeout_ms (a layer's own timer, e.g. sudo's `timeout`);
+ *      struct ec_codec_ops: decode_buf (optional; a large bytes value without a copy). */
 
 enum ec_plugin_kind { EC_PLUGIN_TRANSPORT = 1, EC_PLUGIN_CODEC = 2 };
 
@@ -95,6 +100,24 @@ struct ec_host {
 	 * term_ms >= 0); then SIGKILL. Always reaps. */
 	void (*child_reap)(pid_t pid, int grace_ms, int term_ms);
 	/* ABI 1.0 ends here. */
+
+	/* A secret (a password) that the context's configuration does not give, asked of the
+	 * application (ec_master_set_secret_prompt: the `econtext` command asks on its
+	 * terminal). Broker thread, from a transport's start op only; never blocks. key says
+	 * who shares the answer ("ssh:USER@HOST:PORT", "sudo:USER@HOST"): it is asked once
+	 * and kept for the master's lifetime. prompt is shown as is ("deploy@web1's
+	 * password: "). Returns 0 with the answer in buf (NUL-terminated, *len bytes; wipe it
+	 * after use); EC_EAGAIN while the application is asked: return EC_EAGAIN from start
+	 * (the core calls start again once the answer is there; the context's connect
+	 * timeout is paused meanwhile); EC_ENOTFOUND if the application takes no questions
+	 * (no prompt installed, no terminal): give the error you gave before; any other
+	 * negative code with err filled (the prompt was declined, the answer too long). */
+	int (*secret_get)(const struct ec_host *h, const char *key, const char *prompt, char *buf,
+	                  size_t cap, size_t *len, struct ec_error *err);
+	/* The answer for key was refused (a wrong password): forget it, so that the next
+	 * context that needs it asks again. Broker thread, from start. */
+	void (*secret_forget)(const struct ec_host *h, const char *key);
+	/* ABI 1.1 ends here. */
 };
 
 /* ---- the descriptor ---------------------------------------------------------- */

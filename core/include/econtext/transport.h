@@ -17,10 +17,19 @@ extern "C" {
 #define EC_POLL_IN 0x1
 #define EC_POLL_OUT 0x2
 
-/* What an instance waits for: one fd and directions. fd < 0: nothing to poll. */
+/* What an instance waits for: one fd and directions. fd < 0: nothing to poll.
+ *
+ * The core owns every pollset it hands to an op (full size) and sets timeout_ms to 0
+ * before each call. A layer that makes a pollset of its own to pass to the layer below
+ * zero-initialises a whole struct ec_pollset; the core refuses to stack a layer built
+ * for ABI 1.0 (whose pollsets lack timeout_ms) on one built for 1.1 or later. */
 struct ec_pollset {
 	int fd;
 	int events; /* EC_POLL_IN | EC_POLL_OUT */
+	/* ABI 1.1. With EC_EAGAIN from start: > 0, call start again within this many ms
+	 * even if fd is not ready (a layer's own timer, e.g. sudo's `timeout`); 0: no
+	 * timer. Other ops: ignored. */
+	int timeout_ms;
 };
 
 /* The boot command, as an argument vector the core owns. */
@@ -48,7 +57,8 @@ struct ec_transport_ops {
 	 * ps filled; the core then calls start again when ps is ready (or on any other
 	 * wake-up). 0 when the stream is open (bytes may flow). With EC_EAGAIN, err may
 	 * hold a note on what start waits for (sudo: the last lines sudo printed): if the
-	 * connection times out before start returns 0, the core's error quotes it. */
+	 * connection times out before start returns 0, the core's error quotes it. A layer
+	 * with a deadline of its own sets ps->timeout_ms (ABI 1.1). */
 	int (*start)(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
 	             struct ec_error *err);
 	/* Mandatory. Move bytes: >= 0 moved (recv 0 = end of stream), or EC_EAGAIN with ps
