@@ -654,6 +654,17 @@ static int resolve_child(const char *cfg, const char *mode)
 	struct ec_error err = {0};
 	if (child_master(cfg, "resolve"))
 		return 1;
+	if (!strcmp(mode, "noconfig")) {
+		/* ssh_config empty: no file read, so the alias is a name that does not
+		 * resolve (here, where only /etc/hosts is consulted). */
+		const char *none[] = {"ssh_config=", "connect_timeout=3", NULL};
+		ec_context *c = NULL;
+		int rc = ec_context_connect(master, "cfgalias", none, 30000, &c, &err);
+		ec_master_free(master);
+		master = NULL;
+		fprintf(stderr, "  resolve (noconfig): %s\n", err.msg);
+		return rc && strstr(err.msg, "could not resolve hostname ecalias") ? 0 : 1;
+	}
 	const char *ov[] = {"hostname=" NOHOST, NULL};
 	ec_context *ctx = NULL;
 	long long t0 = ms_now();
@@ -681,8 +692,8 @@ static void test_name_does_not_resolve(void)
 	mkdir(dir, 0755);
 	snprintf(cmd, sizeof(cmd), "%s/resolv.conf", dir);
 	write_file(cmd, "nameserver 127.0.0.1\n");
-	const char *modes[] = {"dns", "files"};
-	for (int i = 0; i < 2; i++) {
+	const char *modes[] = {"dns", "files", "noconfig"};
+	for (int i = 0; i < 3; i++) {
 		snprintf(cmd, sizeof(cmd), "%s/nsswitch-%s.conf", dir, modes[i]);
 		write_file(cmd, i ? "hosts: files\n" : "hosts: files dns\n");
 		snprintf(cmd, sizeof(cmd),
@@ -1245,10 +1256,8 @@ static void test_ssh_config(void)
 		CU_ASSERT_STRING_EQUAL(user, fx.user);
 		ec_context_shutdown(n, 3000, NULL);
 	}
-	/* ssh_config empty: no file read, and the alias does not resolve. */
-	struct ec_error err = {0};
-	const char *none[] = {"ssh_config=", "connect_timeout=3", NULL};
-	CU_ASSERT_NOT_EQUAL(connect_fails("cfgalias", none, &err), 0);
+	/* ssh_config empty (the alias is then a name that does not resolve): checked in
+	 * test_name_does_not_resolve's namespaces, where no query leaves the machine. */
 }
 
 static void test_ssh_config_proxyjump(void)
