@@ -229,6 +229,7 @@ struct sess {
 	int pw_refused; /* ... and the server refused it: no second method with it */
 	long long prompt_since; /* the application is asked: the deadline is paused */
 	int kbd_rounds;
+	void *kbd_answer[8]; /* password copies handed to libssh2, wiped when it frees them */
 	char tried[400];
 	/* serialisation */
 	const void *owner; /* holds the session (an instance or a tunnel): a half-sent
@@ -1229,6 +1230,34 @@ static int method_offered(const struct sess *s, const char *m)
 	return 0;
 }
 
+/* libssh2's allocator for a session: plain malloc, except that the copies of the
+ * password given as keyboard-interactive answers are wiped before they are freed
+ * (libssh2 frees them with this function, not knowing what they hold). */
+static LIBSSH2_ALLOC_FUNC(ssh_alloc)
+{
+	(void)abstract;
+	return malloc(count);
+}
+
+static LIBSSH2_REALLOC_FUNC(ssh_realloc)
+{
+	(void)abstract;
+	return realloc(ptr, count);
+}
+
+static LIBSSH2_FREE_FUNC(ssh_free)
+{
+	struct sess *s = abstract ? *abstract : NULL;
+	size_t slots = sizeof(s->kbd_answer) / sizeof(s->kbd_answer[0]);
+	for (size_t i = 0; s && ptr && i < slots; i++) {
+		if (s->kbd_answer[i] == ptr) {
+			explicit_bzero(ptr, strlen(ptr));
+			s->kbd_answer[i] = NULL;
+		}
+	}
+	free(ptr);
+}
+
 static LIBSSH2_USERAUTH_KBDINT_RESPONSE_FUNC(kbd_cb)
 {
 	(void)name;
@@ -1242,6 +1271,13 @@ static LIBSSH2_USERAUTH_KBDINT_RESPONSE_FUNC(kbd_cb)
 		(void)prompts;
 		responses[i].text = s->password ? strdup(s->password) : NULL;
 		responses[i].length = responses[i].text ? (unsigned)strlen(responses[i].text) : 0;
+		size_t slots = sizeof(s->kbd_answer) / sizeof(s->kbd_answer[0]);
+		for (size_t j = 0; responses[i].text && j < slots; j++) {
+			if (!s->kbd_answer[j]) {
+				s->kbd_answer[j] = responses[i].text;
+				break;
+			}
+		}
 	}
 }
 
@@ -1574,7 +1610,7 @@ static int sess_step(struct sess *s)
 			break;
 		case S_HANDSHAKE:
 			if (!s->s) {
-				s->s = libssh2_session_init_ex(NULL, NULL, NULL, s);
+				s->s = libssh2_session_init_ex(ssh_alloc, ssh_free, ssh_realloc, s);
 				if (!s->s)
 					return sess_fail(s, EC_ENOMEM, "out of memory (libssh2 session)");
 				libssh2_session_set_blocking(s->s, 0);
