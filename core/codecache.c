@@ -58,11 +58,24 @@ static int find_binary(const char *python, char real[PATH_MAX])
 	return -1;
 }
 
+/* A script (a pyenv shim, a wrapper) may run a different interpreter each time: only
+ * a binary names one. */
+static int is_elf(const char *path)
+{
+	unsigned char head[4] = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, head, sizeof(head));
+	if (fd >= 0)
+		close(fd);
+	return n == 4 && !memcmp(head, "\x7f" "ELF", 4);
+}
+
 int ec__codecache_name(const char *python, char name[EC_CODECACHE_NAME_MAX])
 {
 	char real[PATH_MAX];
 	struct stat st;
-	if (!python || find_binary(python, real) || stat(real, &st) || !S_ISREG(st.st_mode))
+	if (!python || find_binary(python, real) || stat(real, &st) || !S_ISREG(st.st_mode) ||
+	    !is_elf(real))
 		return -1;
 	char id[PATH_MAX + 128];
 	int n = snprintf(id, sizeof(id), "%s\n%ju %ju %jd %jd.%09ld", real, (uintmax_t)st.st_dev,
@@ -141,14 +154,11 @@ out:
 	return rc;
 }
 
-/* The stub's source: the code object as a bytes literal, printable ASCII as is. */
-static int stub_source(const unsigned char *m, size_t len, struct ec_buf *src)
+/* Append m as the inside of a bytes literal, printable ASCII as is. */
+static int put_bytes(struct ec_buf *src, const unsigned char *m, size_t len)
 {
-	static const char head[] = "import marshal\nexec(marshal.loads(b'";
-	static const char tail[] = "'))\n";
-	if (ec__buf_reserve(src, sizeof(head) + 4 * len + sizeof(tail)))
+	if (ec__buf_reserve(src, 4 * len))
 		return -1;
-	ec__buf_append(src, head, sizeof(head) - 1);
 	char *o = (char *)src->data + src->len;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = m[i];
@@ -163,7 +173,29 @@ static int stub_source(const unsigned char *m, size_t len, struct ec_buf *src)
 		}
 	}
 	src->len = (size_t)((unsigned char *)o - src->data);
-	return ec__buf_append(src, tail, sizeof(tail) - 1) ? -1 : 0;
+	return 0;
+}
+
+/* The stub's source. m: the interpreter's 4-byte bytecode magic, then the marshalled
+ * code. The stub checks the magic first: should the binary behind the name now be
+ * another Python, the boot stops with a sentence instead of unmarshalling garbage. */
+static int stub_source(const unsigned char *m, size_t len, struct ec_buf *src)
+{
+	static const char head[] =
+	    "import marshal,sys\n"
+	    "if (sys.modules['_frozen_importlib_external'].MAGIC_NUMBER if sys.version_info[0]>2 "
+	    "else __import__('imp').get_magic())!=b'";
+	static const char mid[] =
+	    "':raise SystemExit('econtext: this bytecode cache entry is for another Python')\n"
+	    "exec(marshal.loads(b'";
+	static const char tail[] = "'))\n";
+	if (len <= 4)
+		return -1;
+	return ec__buf_append(src, head, sizeof(head) - 1) || put_bytes(src, m, 4) ||
+	               ec__buf_append(src, mid, sizeof(mid) - 1) || put_bytes(src, m + 4, len - 4) ||
+	               ec__buf_append(src, tail, sizeof(tail) - 1)
+	           ? -1
+	           : 0;
 }
 
 /* Raw deflate of src ending on a sync flush (no final block), after room for the
@@ -264,4 +296,13 @@ out:
 	ec__buf_free(&src);
 	ec__buf_free(&file);
 	return rc;
+}
+
+void ec__codecache_drop(const char *name)
+{
+	char dir[PATH_MAX], path[PATH_MAX + EC_CODECACHE_NAME_MAX + 2];
+	if (ec__codecache_dir(dir, sizeof(dir)) == 0) {
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		unlink(path);
+	}
 }

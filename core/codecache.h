@@ -31,9 +31,13 @@ int ec__codecache_dir(char *dir, size_t n);
  * miss, or when the file is not ours, not private, or damaged. */
 int ec__codecache_load(const char *name, struct ec_buf *core);
 
-/* Keep `marshalled` (the core's code object, marshal.dumps) under name. 0, or -1 with
- * a sentence in why (for a debug line). */
+/* Keep `marshalled` (the interpreter's 4-byte bytecode magic, then the core's code
+ * object as marshal.dumps gives it) under name. 0, or -1 with a sentence in why (for a
+ * debug line). */
 int ec__codecache_store(const char *name, const unsigned char *marshalled, size_t len,
                         char *why, size_t why_len);
+
+/* Forget an entry (a boot from it failed). */
+void ec__codecache_drop(const char *name);
 
 #endif

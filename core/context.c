@@ -790,9 +790,10 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 	struct ec_buf cached;
 	ec__buf_init(&cached);
 	char cache_name[EC_CODECACHE_NAME_MAX];
-	int cache_fill = 0;
+	int cache_fill = 0, cache_hit = 0;
 	if (code_cache_name(ctx, cache_name) == 0) {
 		if (ec__codecache_load(cache_name, &cached) == 0) {
+			cache_hit = 1;
 			pc.core = cached.data;
 			pc.core_len = cached.len;
 			ec__log(&m->logger, EC_LOG_DEBUG, "econtext", name,
@@ -820,6 +821,9 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		if (!ec__secret_serve(m, ctx)) /* a password to ask, on this thread */
 			pthread_cond_wait(&ctx->cond, &m->lock);
 	if (ctx->state == EC_CTX_DEAD) {
+		/* Whatever the cause, the next boot of this binary starts from source. */
+		if (cache_hit)
+			ec__codecache_drop(cache_name);
 		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
 		if (err)
 			*err = ctx->fail;

@@ -116,10 +116,15 @@ static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 	         cfg->log_level, cfg->max_message, cfg->context_id, (long)getpid());
 	rc = rc ? rc : ec__buf_append(line, tmp, strlen(tmp));
 	rc = rc ? rc : put_pystr(line, cfg->codec);
-	rc = rc ? rc : ec__buf_append(line, ", 'argv0': ", 11);
-	rc = rc ? rc : put_pystr(line, argv0);
 	rc = rc ? rc : put_modules(line, cfg->modules);
-	rc = rc ? rc : ec__buf_append(line, "})\n", 3);
+	/* The first stage takes what follows the last '#' as argv[0] (docs/protocol.md 1):
+	 * a comment, so printable ASCII (2.7 refuses other bytes in a source without a
+	 * coding line) and no '#'. */
+	for (char *c = argv0; *c; c++)
+		if (*c < 0x20 || *c > 0x7e || *c == '#')
+			*c = '?';
+	rc = rc ? rc : ec__buf_append(line, "})\n#", 4);
+	rc = rc ? rc : ec__buf_append(line, argv0, strlen(argv0));
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return rc;
 }

@@ -9,28 +9,26 @@ import posix
 
 
 def _env_key(k):
-    return k if str is bytes else k.encode("ascii")
+    return k if isinstance(k, bytes) else k.encode("ascii")
 
 
 # Before anything is imported through sys.path: drop '' (the cwd must not shadow
 # our modules) and take over what the first stage computed from the real executable
 # (this interpreter only knows argv[0], the master's name for it):
-# [first-stage child pid, executable, prefix, sys.path, PYTHONUNBUFFERED or 0].
+# [first-stage child pid, executable, sys.path, PYTHONUNBUFFERED or 0].
 _boot = posix.environ.pop(_env_key("EC_BOOT"), None)
 if _boot is not None:
     posix.unsetenv("EC_BOOT")
     if str is not bytes:
         _boot = _boot.decode(sys.getfilesystemencoding(), "surrogateescape")
     _boot = eval(_boot)
-    if _boot[4]:
-        posix.putenv("PYTHONUNBUFFERED", _boot[4])
-        posix.environ[_env_key("PYTHONUNBUFFERED")] = _env_key(_boot[4])
-    if sys.prefix != _boot[2]:
-        sys.prefix = sys.exec_prefix = _boot[2]
+    if _boot[3]:
+        posix.putenv("PYTHONUNBUFFERED", _boot[3])
+        posix.environ[_env_key("PYTHONUNBUFFERED")] = _env_key(_boot[3])
     sys.executable = _boot[1]
     if not getattr(sys, "_base_executable", 1):
         sys._base_executable = _boot[1]
-    sys.path[:] = _boot[3]
+    sys.path[:] = _boot[2]
     if "os" in sys.modules:
         sys.modules["os"].environ.pop("EC_BOOT", None)
 sys.path[:] = [p for p in sys.path if p]
@@ -110,12 +108,14 @@ class CallError(Exception):
 
 def _core_code(z):
     """This core (z: its raw deflate, as the master embeds it) compiled the way the
-    boot compiles it, marshalled: the master's bytecode cache for this interpreter
-    binary (docs/protocol.md 1)."""
+    boot compiles it, marshalled, after the interpreter's 4-byte bytecode magic: the
+    master's bytecode cache for this interpreter binary (docs/protocol.md 1)."""
     import marshal
     import zlib
     src = zlib.decompressobj(-15).decompress(z)
-    return marshal.dumps(compile(src, "<stdin>", "exec", 0, True))
+    magic = _imp.get_magic() if not PY3 else \
+        sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
+    return magic + marshal.dumps(compile(src, "<stdin>", "exec", 0, True))
 
 
 CallError.__module__ = "econtext"
@@ -870,7 +870,7 @@ def _cloexec(fd):
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
 
 
-_unbuffered = bool(_boot and _boot[4])
+_unbuffered = bool(_boot and _boot[3])
 
 
 def _setup_stdio():

@@ -87,10 +87,10 @@ class Context(object):
         if u_literals:
             # the form docs/protocol.md shows
             line = ("_ec_main({'name': u'local', 'key': u'%s', 'log_level': %d, "
-                    "'max_message': %d, 'codec': u'pickle', 'argv0': u'%s', "
-                    "'master_pid': %d, 'context_id': 1})\n"
+                    "'max_message': %d, 'codec': u'pickle', "
+                    "'master_pid': %d, 'context_id': 1})\n#%s"
                     % (binascii.hexlify(self.key).decode(), log_level, 64 << 20,
-                       self.argv0, os.getpid()))
+                       os.getpid(), self.argv0))
         else:
             # the form core/payload.c writes: a leading newline, text as
             # b'...'.decode('utf-8') with everything but [A-Za-z0-9@:._-/+ ] escaped
@@ -99,10 +99,10 @@ class Context(object):
                     ch if ch.isalnum() and ord(ch) < 128 or ch in "@:._-/+ "
                     else "".join("\\x%02x" % b for b in ch.encode("utf-8")) for ch in s)
             line = ("\n_ec_main({'name': %s, 'key': '%s', 'log_level': %d, "
-                    "'max_message': %d, 'context_id': 1, 'master_pid': %d, 'codec': %s, "
-                    "'argv0': %s})\n"
+                    "'max_message': %d, 'context_id': 1, 'master_pid': %d, 'codec': %s"
+                    "})\n#%s"
                     % (pystr("local"), binascii.hexlify(self.key).decode(), log_level,
-                       64 << 20, os.getpid(), pystr("pickle"), pystr(self.argv0)))
+                       64 << 20, os.getpid(), pystr("pickle"), self.argv0))
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
         tail = c.compress(line.encode("ascii")) + c.flush(zlib.Z_FINISH)
         stream = b"%010d" % (len(deflate) + len(tail)) + deflate + tail

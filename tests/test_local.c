@@ -671,6 +671,51 @@ static void test_cache_refused(void)
 	}
 }
 
+/* An entry for another Python (the binary behind a name replaced by another version)
+ * stops that boot with a sentence, is dropped, and the next boot fills it anew. */
+static void test_cache_other_python(void)
+{
+	const struct ec_test_python *a = NULL, *b = NULL;
+	for (size_t i = 0; i < npythons; i++) {
+		if (pythons[i].path[0] && !a)
+			a = &pythons[i];
+		else if (pythons[i].path[0])
+			b = &pythons[i];
+	}
+	if (!a || !b) {
+		fprintf(stderr, "SKIP: needs two interpreters\n");
+		return;
+	}
+	char fa[512], fb[512], cmd[1200];
+	/* a's entry, kept aside (cache_file empties the cache), under b's name. */
+	CU_ASSERT_EQUAL_FATAL(cache_file(a->path, fa, sizeof(fa)), 0);
+	snprintf(cmd, sizeof(cmd), "cp -p %s %s.other", fa, cache_dir);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	CU_ASSERT_EQUAL_FATAL(cache_file(b->path, fb, sizeof(fb)), 0);
+	snprintf(cmd, sizeof(cmd), "mv %s.other %s", cache_dir, fb);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	char path[] = "/tmp/ec_test_cache_XXXXXX";
+	close(mkstemp(path));
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
+	                               .log_level = EC_LOG_DEBUG, .config_path = path};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	ec_context *c = NULL;
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", b->path);
+	const char *ov[] = {opt, NULL};
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	CU_ASSERT_NOT_EQUAL(ec_context_connect(m, "local", ov, 30000, &c, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "this bytecode cache entry is for another Python"));
+	CU_ASSERT_NOT_EQUAL(access(fb, F_OK), 0);
+	ec_master_free(m);
+	unlink(path);
+	int hit, kept;
+	CU_ASSERT_EQUAL(cache_boot(b->path, "{}\n", &hit, &kept), 0);
+	CU_ASSERT_FALSE(hit);
+	CU_ASSERT_TRUE(kept);
+}
+
 /* A remote exception's traceback still names the core's lines when the core came
  * from the cache (the code object was compiled from the same source). */
 static void test_cache_traceback(void)
@@ -754,6 +799,8 @@ int main(void)
 	CU_add_test(cc, "damaged or group-writable: not used, replaced; code_cache: false",
 	            test_cache_refused);
 	CU_add_test(cc, "tracebacks through cached code", test_cache_traceback);
+	CU_add_test(cc, "an entry for another Python: stopped, dropped, refilled",
+	            test_cache_other_python);
 	if (!any)
 		CU_set_suite_active(cc, CU_FALSE);
 	if (!any)
