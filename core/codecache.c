@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "codecache.h"
+#include "fileio.h"
 #include "payload.h"
 
 #define MAGIC "ECCODE1\n"
@@ -130,17 +131,9 @@ int ec__codecache_load(const char *name, struct ec_buf *core)
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !private_to_us(&st) ||
 	    st.st_size < MAGIC_LEN + 32 + 1 || (size_t)st.st_size > FILE_MAX)
 		goto out;
-	size_t len = (size_t)st.st_size, got = 0;
-	if (!(data = malloc(len)))
+	size_t len = (size_t)st.st_size;
+	if (!(data = malloc(len)) || ec__read_full(fd, data, len) != (ssize_t)len)
 		goto out;
-	while (got < len) {
-		ssize_t r = read(fd, data + got, len - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			goto out;
-		got += (size_t)r;
-	}
 	unsigned char h[32];
 	const unsigned char *body = data + MAGIC_LEN + 32;
 	size_t blen = len - MAGIC_LEN - 32;
@@ -277,16 +270,8 @@ int ec__codecache_store(const char *name, const unsigned char *marshalled, size_
 		snprintf(why, why_len, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	size_t off = 0;
-	while (off < file.len) {
-		ssize_t w = write(fd, file.data + off, file.len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	if (close(fd) || off != file.len || rename(tmp, path)) {
+	int wrc = ec__write_full(fd, file.data, file.len);
+	if (close(fd) || wrc || rename(tmp, path)) {
 		snprintf(why, why_len, "cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
 		goto out;

@@ -29,6 +29,7 @@
 #include "context.h"
 #include "econtext/codec.h"
 #include "error.h"
+#include "fileio.h"
 #include "log.h"
 #include "modules.h"
 #include "value.h"
@@ -282,22 +283,15 @@ static int load_source(struct ec_module *m, const char *file)
 		close(fd);
 		return set_reason(m, "%s is larger than 16 MiB", file);
 	}
-	size_t len = (size_t)st.st_size, got = 0;
+	size_t len = (size_t)st.st_size;
 	char *src = malloc(len + 1);
 	if (!src) {
 		close(fd);
 		return EC_ENOMEM;
 	}
-	while (got < len) {
-		ssize_t n = read(fd, src + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	ssize_t got = ec__read_full(fd, src, len);
 	close(fd);
-	len = got;
+	len = got > 0 ? (size_t)got : 0;
 	src[len] = '\0';
 	int rc = 0;
 	if (!ec__utf8_valid(src, len) && !has_coding_cookie(src, len)) {

@@ -458,21 +458,26 @@ static void test_master_sigkill(void)
 
 /* ---- a hostile context ---------------------------------------------------------- */
 
+/* A master (debug logs captured) whose configuration is yaml; NULL on failure. */
+static ec_master *master_with_config(const char *yaml, struct ec_error *err)
+{
+	char *path = ec_test_tmpfile(yaml);
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
+	                               .log_level = EC_LOG_DEBUG, .config_path = path};
+	ec_master *m = NULL;
+	if (!path || ec_master_new(&mo, &m, err))
+		m = NULL;
+	if (path)
+		unlink(path);
+	free(path);
+	return m;
+}
+
 static int hostile_init(void)
 {
 	/* No bytecode cache: its first boot would make the hostile script's one call. */
-	char path[] = "/tmp/ec_test_hostile_XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return 1;
-	static const char yaml[] = "code_cache: false\n";
-	int bad = write(fd, yaml, sizeof(yaml) - 1) != (ssize_t)(sizeof(yaml) - 1);
-	close(fd);
-	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
-	                               .log_level = EC_LOG_DEBUG, .config_path = path};
-	bad = bad || ec_master_new(&mo, &master, NULL);
-	unlink(path);
-	return bad ? 1 : 0;
+	master = master_with_config("code_cache: false\n", NULL);
+	return master ? 0 : 1;
 }
 
 /* Start tests/data/hostile_context.py in MODE, make one call; returns the call's code. */
@@ -557,29 +562,32 @@ static void test_hostile_hello(void)
 
 static char cache_dir[300]; /* $XDG_CACHE_HOME/econtext for this test program */
 
-/* Boot a context of python under config (a YAML text), make one call, shut down.
- * *hit / *kept: the master's debug lines for a cache hit / a filled entry. */
-static int cache_boot(const char *python, const char *yaml, int *hit, int *kept)
+/* A master configured by yaml and a local context of python on it (*c NULL if the
+ * connect failed, err says why); *hit / *kept: the master's debug lines for a cache
+ * hit / a filled entry. The caller frees the master. */
+static ec_master *cache_connect(const char *python, const char *yaml, ec_context **c,
+                                int *hit, int *kept, struct ec_error *err)
 {
-	char path[] = "/tmp/ec_test_cache_XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0 || write(fd, yaml, strlen(yaml)) != (ssize_t)strlen(yaml)) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
 	ec_test_log_clear();
-	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
-	                               .log_level = EC_LOG_DEBUG, .config_path = path};
-	struct ec_error err = {0};
-	ec_master *m = NULL;
-	ec_context *c = NULL;
-	int rc = ec_master_new(&mo, &m, &err);
+	*c = NULL;
+	ec_master *m = master_with_config(yaml, err);
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", python);
 	const char *ov[] = {opt, NULL};
-	rc = rc ? rc : ec_context_connect(m, "local", ov, 30000, &c, &err);
+	if (m && ec_context_connect(m, "local", ov, 30000, c, err))
+		*c = NULL;
+	*hit = ec_test_log_count("econtext", "core from the bytecode cache", NULL) > 0;
+	*kept = ec_test_log_count("econtext", "core bytecode kept in the cache", NULL) > 0;
+	return m;
+}
+
+/* Boot a context of python under config (a YAML text), make one call, shut down. */
+static int cache_boot(const char *python, const char *yaml, int *hit, int *kept)
+{
+	struct ec_error err = {0};
+	ec_context *c;
+	ec_master *m = cache_connect(python, yaml, &c, hit, kept, &err);
+	int rc = c ? 0 : -1;
 	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
 	ec_value_append(args, ec_value_cstr("a"));
 	ec_value_append(args, ec_value_cstr("b"));
@@ -592,10 +600,7 @@ static int cache_boot(const char *python, const char *yaml, int *hit, int *kept)
 	ec_value_free(res);
 	if (c)
 		ec_context_shutdown(c, 3000, NULL);
-	*hit = ec_test_log_count("econtext", "core from the bytecode cache", NULL) > 0;
-	*kept = ec_test_log_count("econtext", "core bytecode kept in the cache", NULL) > 0;
 	ec_master_free(m);
-	unlink(path);
 	return rc;
 }
 
@@ -694,23 +699,14 @@ static void test_cache_other_python(void)
 	CU_ASSERT_EQUAL_FATAL(cache_file(b->path, fb, sizeof(fb)), 0);
 	snprintf(cmd, sizeof(cmd), "mv %s.other %s", cache_dir, fb);
 	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
-	char path[] = "/tmp/ec_test_cache_XXXXXX";
-	close(mkstemp(path));
-	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
-	                               .log_level = EC_LOG_DEBUG, .config_path = path};
 	struct ec_error err = {0};
-	ec_master *m = NULL;
-	ec_context *c = NULL;
-	char opt[600];
-	snprintf(opt, sizeof(opt), "python=%s", b->path);
-	const char *ov[] = {opt, NULL};
-	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
-	CU_ASSERT_NOT_EQUAL(ec_context_connect(m, "local", ov, 30000, &c, &err), 0);
+	ec_context *c;
+	int hit, kept;
+	ec_master *m = cache_connect(b->path, "{}\n", &c, &hit, &kept, &err);
+	CU_ASSERT_PTR_NULL(c);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "this bytecode cache entry is for another Python"));
 	CU_ASSERT_NOT_EQUAL(access(fb, F_OK), 0);
 	ec_master_free(m);
-	unlink(path);
-	int hit, kept;
 	CU_ASSERT_EQUAL(cache_boot(b->path, "{}\n", &hit, &kept), 0);
 	CU_ASSERT_FALSE(hit);
 	CU_ASSERT_TRUE(kept);
@@ -725,18 +721,11 @@ static void test_cache_traceback(void)
 			continue;
 		int hit, kept;
 		CU_ASSERT_EQUAL_FATAL(cache_boot(pythons[i].path, "{}\n", &hit, &kept), 0);
-		struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
-		                               .log_level = EC_LOG_DEBUG, .config_path = "/dev/null"};
 		struct ec_error err = {0};
-		ec_master *m = NULL;
-		ec_context *c = NULL;
-		char opt[600];
-		snprintf(opt, sizeof(opt), "python=%s", pythons[i].path);
-		const char *ov[] = {opt, NULL};
-		ec_test_log_clear();
-		CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
-		CU_ASSERT_EQUAL(ec_context_connect(m, "local", ov, 30000, &c, &err), 0);
-		CU_ASSERT(ec_test_log_count("econtext", "core from the bytecode cache", NULL) > 0);
+		ec_context *c;
+		ec_master *m = cache_connect(pythons[i].path, "{}\n", &c, &hit, &kept, &err);
+		CU_ASSERT_PTR_NOT_NULL(c);
+		CU_ASSERT_TRUE(hit);
 		ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
 		ec_value_append(args, ec_value_cstr("nosuchmodule_ec"));
 		int rc = c ? ec_context_call(c, "importlib", "import_module", args, NULL, 10000, &res,

@@ -558,17 +558,11 @@ int main(void)
 	            test_sudo_no_terminal_stdin);
 	CU_add_test(s, "C API: asked once for two contexts; refused forgotten; declined",
 	            test_api_asked_once);
-	if (!have_sudo) {
-		CU_set_suite_active(s, CU_FALSE);
-		fprintf(stderr, "SKIP: sudo prompt tests: %s\n", sudo_why);
-	}
+	ec_test_suite_skip_unless(s, have_sudo, "sudo prompt tests", sudo_why);
 	CU_pSuite t = CU_add_suite("ssh: the password asked on the terminal", NULL, NULL);
 	CU_add_test(t, "typed at the prompt; time there not in connect_timeout", test_ssh_tty);
 	CU_add_test(t, "a wrong password typed: the clear error, asked once", test_ssh_tty_wrong);
-	if (!have_ssh) {
-		CU_set_suite_active(t, CU_FALSE);
-		fprintf(stderr, "SKIP: ssh prompt tests: %s\n", ssh_why);
-	}
+	ec_test_suite_skip_unless(t, have_ssh, "ssh prompt tests", ssh_why);
 	int rc = ec_test_run();
 	if (have_sudo && sudo_fixture("teardown"))
 		rc = 1;

@@ -718,10 +718,7 @@ int main(void)
 	CU_add_test(s, "calls, logs, child stdout/stderr through sudo", test_calls_logs_stdout);
 	CU_add_test(s, "SIGKILLed master takes sudo and its context along", test_master_sigkill);
 	CU_add_test(s, "password in no log, process or remote environment", test_password_nowhere);
-	if (!active) {
-		CU_set_suite_active(s, CU_FALSE);
-		fprintf(stderr, "SKIP: sudo tests: %s\n", skip_reason);
-	}
+	ec_test_suite_skip_unless(s, active, "sudo tests", skip_reason);
 	int rc = ec_test_run();
 	if (fixture("teardown"))
 		rc = 1;

@@ -570,10 +570,7 @@ int main(void)
 	            test_two_users_one_connection);
 	CU_add_test(s, "password in no log, sshd log, process or remote environment",
 	            test_password_nowhere);
-	if (!active) {
-		CU_set_suite_active(s, CU_FALSE);
-		fprintf(stderr, "SKIP: sudo via ssh tests: %s\n", skip_reason);
-	}
+	ec_test_suite_skip_unless(s, active, "sudo via ssh tests", skip_reason);
 	int rc = ec_test_run();
 	unsetenv(PW_VAR);
 	if (sh("sshd-fixture.sh", "stop", fxdir))

@@ -258,6 +258,14 @@ int ec_test_skip(const char *what, const char *why)
 	return 77;
 }
 
+void ec_test_suite_skip_unless(CU_pSuite s, int active, const char *what, const char *why)
+{
+	if (active)
+		return;
+	CU_set_suite_active(s, CU_FALSE);
+	fprintf(stderr, "SKIP: %s: %s\n", what, why);
+}
+
 int ec_test_become(const char *user, const char *dir)
 {
 	struct passwd *pw = getpwnam(user);

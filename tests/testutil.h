@@ -57,6 +57,9 @@ int ec_test_user_access(const char *user, const char *path, int mode);
 
 /* Say why `what` is skipped (stdout and stderr) and return 77, the skip status. */
 int ec_test_skip(const char *what, const char *why);
+/* Unless active: mark suite s inactive (its tests count as skipped) and say why on
+ * stderr as "SKIP: what: why". */
+void ec_test_suite_skip_unless(CU_pSuite s, int active, const char *what, const char *why);
 
 /* Become user for good (groups, gid, uid; HOME, USER, LOGNAME) and chdir to dir. */
 int ec_test_become(const char *user, const char *dir);
