@@ -45,6 +45,7 @@
 
 #define CHUNK 32768                  /* at most one SSH packet per write */
 #define WINDOW (4 * 1024 * 1024)     /* the receive window we offer per channel */
+#define READ_MAX (1024 * 1024)       /* at most this much per channel read (the window) */
 #define READY_MARKER "ECREADY\n"     /* the core's marker: stderr is merged before it */
 #define READY_LEN 8
 #define HOSTKEY_DEFAULT_PREF                                                            \
@@ -2473,7 +2474,11 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len, struct ec_poll
 	keepalive(s);
 	if (!may_call(s, in, OP_READ))
 		goto again;
-	ssize_t n = libssh2_channel_read(in->ch, buf, len);
+	/* libssh2 1.10 widens the window to (WINDOW + the length asked) on every read: asked
+	 * for a whole 16 MiB frame, it let sshd queue 20 MiB ahead of us, and the buffers
+	 * that grow on both sides cost more CPU than the bytes (docs/benchmarks.md, SSH).
+	 * A short read brings the core back through sess_wake_pending. */
+	ssize_t n = libssh2_channel_read(in->ch, buf, len > READ_MAX ? READ_MAX : len);
 	after_call(s, in, OP_READ, (long)n);
 	if (n > 0) {
 		track_marker(in, buf, (size_t)n);
