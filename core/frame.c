@@ -76,21 +76,48 @@ void ec__frame_hdr_unpack(const unsigned char in[EC_FRAME_HEADER_LEN], struct ec
 	h->length = get32(in + 16);
 }
 
-/* HMAC(key, dir || seq || header || payload) */
-static int frame_mac(struct ec_frame_mac *m, const unsigned char *hdr, const void *payload,
-                     size_t len, unsigned char out[EC_FRAME_MAC_LEN])
+/* HMAC(key, dir || seq || header || payload), in steps: start (dir, seq, header),
+ * then the payload in one or more pieces, then final. */
+static int mac_start(struct ec_frame_mac *m, const unsigned char *hdr)
 {
 	unsigned char prefix[9];
 	prefix[0] = (unsigned char)m->dir;
 	for (int i = 0; i < 8; i++)
 		prefix[1 + i] = (unsigned char)(m->seq >> (56 - 8 * i));
-	size_t outlen = 0;
-	if (!EVP_MAC_init(m->ctx, NULL, 0, NULL) ||
-	    !EVP_MAC_update(m->ctx, prefix, sizeof(prefix)) ||
-	    !EVP_MAC_update(m->ctx, hdr, EC_FRAME_HEADER_LEN) ||
-	    (len && !EVP_MAC_update(m->ctx, payload, len)) ||
-	    !EVP_MAC_final(m->ctx, out, &outlen, EC_FRAME_MAC_LEN) || outlen != EC_FRAME_MAC_LEN)
+	if (!EVP_MAC_init(m->ctx, NULL, 0, NULL) || !EVP_MAC_update(m->ctx, prefix, sizeof(prefix)) ||
+	    !EVP_MAC_update(m->ctx, hdr, EC_FRAME_HEADER_LEN))
 		return EC_ENOMEM;
+	return 0;
+}
+
+static int mac_final(struct ec_frame_mac *m, unsigned char out[EC_FRAME_MAC_LEN])
+{
+	size_t outlen = 0;
+	if (!EVP_MAC_final(m->ctx, out, &outlen, EC_FRAME_MAC_LEN) || outlen != EC_FRAME_MAC_LEN)
+		return EC_ENOMEM;
+	return 0;
+}
+
+static int frame_mac(struct ec_frame_mac *m, const unsigned char *hdr, const void *payload,
+                     size_t len, unsigned char out[EC_FRAME_MAC_LEN])
+{
+	if (mac_start(m, hdr) || (len && !EVP_MAC_update(m->ctx, payload, len)))
+		return EC_ENOMEM;
+	return mac_final(m, out);
+}
+
+/* Hash the frame at data[0..upto) from where the last call stopped (m->fed). */
+static int mac_feed(struct ec_frame_mac *m, const unsigned char *data, size_t upto)
+{
+	if (!m->fed) {
+		if (mac_start(m, data))
+			return EC_ENOMEM;
+		m->fed = EC_FRAME_HEADER_LEN;
+	}
+	if (upto > m->fed && !EVP_MAC_update(m->ctx, data + m->fed, upto - m->fed))
+		return EC_ENOMEM;
+	if (upto > m->fed)
+		m->fed = upto;
 	return 0;
 }
 
@@ -126,15 +153,27 @@ int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t a
 		                     "frame of %lu bytes exceeds the maximum message size of %zu "
 		                     "bytes; closing the stream",
 		                     (unsigned long)hdr.length, max_len);
-	size_t total = EC_FRAME_HEADER_LEN + (size_t)hdr.length + EC_FRAME_MAC_LEN;
+	size_t covered = EC_FRAME_HEADER_LEN + (size_t)hdr.length; /* what the MAC covers */
+	size_t total = covered + EC_FRAME_MAC_LEN;
 	if (avail < total) {
 		*consumed = total;
+		/* A large frame is hashed as it arrives, a piece at a time, so that checking
+		 * its MAC does not hold the broker for the whole frame once the last byte is in
+		 * (12 ms per 16 MiB here) while the next bytes wait. Nothing of it is used
+		 * before the MAC is checked, as before. */
+		size_t upto = avail < covered ? avail : covered;
+		if (hdr.length >= EC_FRAME_HASH_EARLY && upto >= m->fed + EC_FRAME_HASH_EARLY / 4 &&
+		    mac_feed(m, data, upto))
+			return ec__error_set(err, EC_ENOMEM, who, "out of memory computing a frame MAC");
 		return 0;
 	}
 	unsigned char mac[EC_FRAME_MAC_LEN];
-	if (frame_mac(m, data, data + EC_FRAME_HEADER_LEN, hdr.length, mac))
+	int rc = m->fed ? mac_feed(m, data, covered) || mac_final(m, mac)
+	                : frame_mac(m, data, data + EC_FRAME_HEADER_LEN, hdr.length, mac);
+	m->fed = 0;
+	if (rc)
 		return ec__error_set(err, EC_ENOMEM, who, "out of memory computing a frame MAC");
-	if (CRYPTO_memcmp(mac, data + EC_FRAME_HEADER_LEN + hdr.length, EC_FRAME_MAC_LEN) != 0)
+	if (CRYPTO_memcmp(mac, data + covered, EC_FRAME_MAC_LEN) != 0)
 		return ec__error_set(err, EC_EPROTO, who,
 		                     "frame %llu failed authentication (bad MAC: corrupt, forged, "
 		                     "replayed or reordered); closing the stream",

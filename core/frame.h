@@ -28,8 +28,12 @@ struct ec_frame_mac {
 	unsigned char key[EC_FRAME_KEY_LEN];
 	char dir;
 	uint64_t seq;
-	void *ctx; /* EVP_MAC_CTX */
+	void *ctx;  /* EVP_MAC_CTX */
+	size_t fed; /* bytes of the incoming frame already hashed (0: none yet) */
 };
+
+/* A frame at least this long is hashed while it arrives (ec__frame_decode). */
+#define EC_FRAME_HASH_EARLY (256 * 1024)
 
 int ec__frame_mac_init(struct ec_frame_mac *m, const unsigned char key[EC_FRAME_KEY_LEN], char dir);
 /* Wipes the key. */
@@ -43,7 +47,9 @@ int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const
                      struct ec_buf *out);
 
 /* Look for one frame at data[0..avail). Returns 0 when more bytes are needed (then
- * *consumed is the whole frame's size once its header is in, else 0), 1 when a
+ * *consumed is the whole frame's size once its header is in, else 0; a large frame's
+ * bytes so far are hashed, and the next call must show the same frame at data[0]),
+ * 1 when a
  * frame is complete (h, *payload pointing into data, *consumed set; the sequence number
  * advances), or EC_EMSGSIZE (length over max_len, known from the header alone, before
  * anything is allocated) / EC_EPROTO (bad MAC) with err filled. `who` names the peer in

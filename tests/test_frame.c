@@ -1,6 +1,7 @@
 /* test_frame.c: frame encoding, decoding, MAC failures, replay, reflection, oversize. */
 #include "ecbuild.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
@@ -107,6 +108,67 @@ static void test_replay_reflect_wrongkey(void)
 	ec__frame_mac_close(&rxk);
 }
 
+/* A large frame is hashed while it arrives: fed in uneven pieces, moved in memory
+ * between calls (as the read buffer is consumed), it decodes, and the frame after it
+ * too; a byte changed in transit fails the MAC, in the first piece as in the last. */
+static void test_large_in_pieces(void)
+{
+	size_t len = 3 * EC_FRAME_HASH_EARLY + 12345;
+	char *big = malloc(len + 1);
+	CU_ASSERT_FATAL(big != NULL);
+	for (size_t i = 0; i < len; i++)
+		big[i] = (char)('a' + i % 26);
+	big[len] = 0;
+	for (int corrupt = 0; corrupt < 3; corrupt++) {
+		struct ec_frame_mac tx, rx;
+		ec__frame_mac_init(&tx, key, 'C');
+		ec__frame_mac_init(&rx, key, 'C');
+		struct ec_buf b;
+		ec__buf_init(&b);
+		encode_one(&tx, &b, 7, big);
+		encode_one(&tx, &b, 8, "next");
+		size_t total = 20 + len + 32;
+		struct ec_frame_hdr h;
+		const unsigned char *p;
+		size_t used;
+		struct ec_error err = {0};
+		unsigned char *moved = malloc(b.len + 64);
+		CU_ASSERT_FATAL(moved != NULL);
+		if (corrupt) /* in transit: a byte of the first piece, or of the last one */
+			b.data[corrupt == 1 ? 100 : total - 40] ^= 1;
+		size_t n = 0, step = 1000;
+		int rc = 0;
+		while (n < total) {
+			n = n + step > total ? total : n + step;
+			step = step * 3 + 7;
+			size_t shift = n % 64;
+			memcpy(moved + shift, b.data, n);
+			rc = ec__frame_decode(&rx, moved + shift, n, 1 << 24, "t", &h, &p, &used, &err);
+			if (rc != 0)
+				break;
+			CU_ASSERT_EQUAL(used, total);
+			if (n >= EC_FRAME_HASH_EARLY)
+				CU_ASSERT(rx.fed > 0); /* hashed early indeed */
+		}
+		if (corrupt) {
+			CU_ASSERT_EQUAL(rc, EC_EPROTO);
+		} else {
+			CU_ASSERT_EQUAL(rc, 1);
+			CU_ASSERT_EQUAL(h.handle, 7);
+			CU_ASSERT_EQUAL(h.length, len);
+			CU_ASSERT_EQUAL(memcmp(p, big, len), 0);
+			CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data + used, b.len - used, 1 << 24, "t", &h, &p,
+			                                 &used, &err), 1);
+			CU_ASSERT_EQUAL(h.handle, 8);
+		}
+		free(moved);
+		ec__buf_free(&b);
+		ec__frame_mac_close(&tx);
+		ec__frame_mac_close(&rx);
+	}
+	free(big);
+}
+
 static void test_oversize(void)
 {
 	struct ec_frame_mac rx;
@@ -133,5 +195,6 @@ int main(void)
 	CU_add_test(s, "any flipped byte fails the MAC", test_corrupt);
 	CU_add_test(s, "replay, reflection and wrong key fail", test_replay_reflect_wrongkey);
 	CU_add_test(s, "oversized length refused before allocation", test_oversize);
+	CU_add_test(s, "a large frame hashed while it arrives", test_large_in_pieces);
 	return ec_test_run();
 }
