@@ -45,14 +45,15 @@ make -j"$jobs" all >make.out 2>&1 && make -j"$jobs" check TESTS= >>make.out 2>&1
 # CAP_SYS_PTRACE, the suite itself traced), it would fail every program: off, visibly.
 leaks=1
 cc=$(sed -n 's/^CC = //p' Makefile)
-echo 'int main(void) { return 0; }' >lsan-probe.c
-if $cc $san lsan-probe.c -o lsan-probe 2>lsan-probe.out &&
-	ASAN_OPTIONS=detect_leaks=1 ./lsan-probe >>lsan-probe.out 2>&1; then
+echo 'int main(void) { return 0; }' >probe.c
+$cc $san probe.c -o probe >probe.out 2>&1 && ASAN_OPTIONS=detect_leaks=0 ./probe >>probe.out 2>&1 ||
+	{ cat probe.out; fail "sanitize: AddressSanitizer does not run here (EC_SKIP_SANITIZE=1 skips)"; }
+if ASAN_OPTIONS=detect_leaks=1 ./probe >probe.out 2>&1; then
 	echo "sanitize: AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer"
 else
 	leaks=0
 	echo "sanitize: LeakSanitizer does not work here, leak detection OFF:"
-	sed 's/^/  /' lsan-probe.out
+	sed 's/^/  /' probe.out
 fi
 ASAN_OPTIONS="detect_leaks=$leaks:halt_on_error=1:print_stacktrace=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1"
 UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
