@@ -128,7 +128,10 @@ int ec__plugins_load_file(struct ec_plugins *ps, const char *path, const char *n
                           enum ec_plugin_kind kind, const struct ec_loaded_plugin **out,
                           struct ec_error *err)
 {
-	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* RTLD_NODELETE: dlclose never unmaps a plugin's code, for a thread it started may
+	 * still be running it (ssh's detached name lookup, finishing after the master that
+	 * started it was freed). */
+	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!dl)
 		return ec__error_set(err, EC_EPLUGIN, path, "cannot load %s plugin '%s': %s",
 		                     kind_name(kind), name, dlerror());

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The whole test suite, from a fresh checkout: build, `make check` (unit tests and
-# integration tests on every Python interpreter found), `make distcheck`, then the
-# totals as the last line. Usage: tests/run-tests.sh  (from the top of the tree)
+# integration tests on every Python interpreter found), tests/sanitize.sh (the tests
+# again under ASan and UBSan, in _asan/; EC_SKIP_SANITIZE=1 skips it), `make distcheck`
+# (EC_SKIP_DISTCHECK=1 skips it), then the totals as the last line.
+# Usage: tests/run-tests.sh  (from the top of the tree)
 set -u
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -18,9 +20,20 @@ for log in $(find tests -name '*.log' ! -name test-suite.log | sort); do
 	cat "$log"
 done
 grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' check.out
+san="0 passed, 0 failed, 0 skipped"
+if [ "${EC_SKIP_SANITIZE:-}" = "" ]; then
+	echo "==== sanitizers (tests/sanitize.sh: ASan+UBSan build in _asan/)"
+	t0=$(date +%s)
+	sh tests/sanitize.sh >sanitize.out 2>&1
+	head -n -1 sanitize.out
+	san=$(tail -n 1 sanitize.out)
+	echo "$san" | grep -qE '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' ||
+		san="0 passed, 1 failed, 0 skipped"
+	echo "sanitizers: $san ($(($(date +%s) - t0)) s)"
+fi
 if [ "${EC_SKIP_DISTCHECK:-}" = "" ]; then
 	echo "==== make distcheck"
-	if make distcheck EC_SKIP_DISTCHECK=1 >distcheck.out 2>&1; then
+	if make distcheck EC_SKIP_DISTCHECK=1 EC_SKIP_SANITIZE=1 >distcheck.out 2>&1; then
 		echo "distcheck: passed"
 		dc=0
 	else
@@ -35,12 +48,8 @@ echo "==== summary"
 sh tests/summary.sh . >summary.out
 sumrc=$?
 head -n -1 summary.out
-last=$(tail -n 1 summary.out)
-if [ "$dc" = 1 ]; then
-	# distcheck counts as one more test
-	set -- $(echo "$last" | sed 's/[^0-9 ]//g')
-	echo "$1 passed, $(($2 + 1)) failed, $3 skipped"
-	exit 1
-fi
-echo "$last"
-[ "$status" = 0 ] && [ "$sumrc" = 0 ]
+# make check's totals, plus the sanitizer stage's, plus distcheck as one more test
+set -- $(tail -n 1 summary.out | sed 's/[^0-9 ]//g') $(echo "$san" | sed 's/[^0-9 ]//g')
+failed=$(($2 + $5 + dc))
+echo "$(($1 + $4)) passed, $failed failed, $(($3 + $6)) skipped"
+[ "$status" = 0 ] && [ "$sumrc" = 0 ] && [ "$failed" = 0 ]
