@@ -3,7 +3,7 @@
  *
  * One connection (struct sess) per (hostname, port, username) is shared by every
  * context on it; each context (struct inst) has its own exec channel. A libssh2 session
- * is one state machine, so the plugin keeps these rules (docs/ssh.md):
+ * is one state machine, so the plugin keeps these rules:
  * - When a call returns EAGAIN with an outbound packet half sent, only the retry of
  *   that same call may touch the session: the session records its owner, and every
  *   other instance waits (EAGAIN) until the owner's call completes.
