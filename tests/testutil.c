@@ -105,6 +105,14 @@ size_t ec_test_pythons(struct ec_test_python *out, size_t max)
 		for (char *t = strtok_r(copy, " :", &save); t; t = strtok_r(NULL, " :", &save))
 			consider(out, n, t);
 		free(copy);
+		/* A chosen set: the versions not in it are not absent, just not asked for
+		 * (unless none of it runs: then all show as absent). */
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++)
+			if (out[i].path[0])
+				out[kept++] = out[i];
+		if (kept)
+			n = kept;
 	} else {
 		const char *home = getenv("HOME");
 		char pat[512];
