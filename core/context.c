@@ -718,14 +718,25 @@ static int context_create(ec_master *m, const char *name, const char *const *ove
 	return rc;
 }
 
-/* The bytecode cache (core/codecache.h) is for contexts of the `local` transport
- * alone: the same machine and user as the master, so the interpreter binary named by
- * `python` is the one that runs, and what it compiles can be trusted. */
-static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_NAME_MAX])
+/* The bytecode cache (core/codecache.h). A `local` context reads and fills it: the same
+ * machine and user as the master, so the interpreter binary named by `python` is the
+ * one that runs, and what it compiles can be trusted. A `sudo` context on this machine
+ * with `python` an absolute path runs that same binary and may read it, never fill it:
+ * its user may be one the master must not trust (its bytecode could reach the master's
+ * other contexts), while what the master's user compiled is no more than the master
+ * could send it anyway. *fill says which. */
+static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_NAME_MAX],
+                           int *fill)
 {
 	const char *python = NULL;
 	if (!ec__config_code_cache(ctx->m->config) || ctx->transport->below ||
-	    strcmp(ctx->transport->name, "local") || ec__cfg_str(ctx->cfg, "python", &python))
+	    ec__cfg_str(ctx->cfg, "python", &python) || !python)
+		return -1;
+	if (!strcmp(ctx->transport->name, "local"))
+		*fill = 1;
+	else if (!strcmp(ctx->transport->name, "sudo") && python[0] == '/')
+		*fill = 0;
+	else
 		return -1;
 	return ec__codecache_name(python, name);
 }
@@ -790,8 +801,8 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 	struct ec_buf cached;
 	ec__buf_init(&cached);
 	char cache_name[EC_CODECACHE_NAME_MAX];
-	int cache_fill = 0, cache_hit = 0;
-	if (code_cache_name(ctx, cache_name) == 0) {
+	int cache_fill = 0, cache_hit = 0, may_fill = 0;
+	if (code_cache_name(ctx, cache_name, &may_fill) == 0) {
 		if (ec__codecache_load(cache_name, &cached) == 0) {
 			cache_hit = 1;
 			pc.core = cached.data;
@@ -799,7 +810,7 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 			ec__log(&m->logger, EC_LOG_DEBUG, "econtext", name,
 			        "context %s: core from the bytecode cache (%s)", name, cache_name);
 		} else {
-			cache_fill = 1;
+			cache_fill = may_fill;
 		}
 	}
 	rc = rc ? ec__error_set(err, rc, name, "out of memory") : ec__payload_stream(&pc, &ctx->wbuf, err);
@@ -821,8 +832,10 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		if (!ec__secret_serve(m, ctx)) /* a password to ask, on this thread */
 			pthread_cond_wait(&ctx->cond, &m->lock);
 	if (ctx->state == EC_CTX_DEAD) {
-		/* Whatever the cause, the next boot of this binary starts from source. */
-		if (cache_hit)
+		/* Whatever the cause, the next boot of this binary starts from source; but a
+		 * sudo context fails for reasons of its own (a password) more often than not:
+		 * there only the stub's own refusal drops the entry. */
+		if (cache_hit && (may_fill || strstr(ctx->fail.msg, "bytecode cache entry")))
 			ec__codecache_drop(cache_name);
 		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
 		if (err)

@@ -326,6 +326,78 @@ static void test_nopasswd(void)
 	CU_ASSERT_FALSE(o.pw_answered);
 }
 
+/* The bytecode cache: a sudo context reads what a local context of the same binary
+ * left there, and never fills it itself. */
+static char cache_home[300];
+
+static int cache_entries(void)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "ls %s/econtext/core-*.z 2>/dev/null | wc -l", cache_home);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+	if (p && fscanf(p, "%d", &n) != 1)
+		n = -1;
+	if (p)
+		pclose(p);
+	return n;
+}
+
+/* After "nopw" connected with an empty cache: bit 0 no entry made. */
+static void more_cache_empty(ec_master *m, ec_context *ctx, struct outcome *o)
+{
+	(void)m;
+	(void)ctx;
+	pthread_mutex_lock(&log_lock);
+	int kept = strstr(log_text, "context nopw: core bytecode kept") != NULL;
+	pthread_mutex_unlock(&log_lock);
+	if (cache_entries() == 0 && !kept)
+		o->calls_ok |= 1;
+}
+
+/* After "mine" (local) connected: bit 0 it filled the cache, bit 1 "nopw" booted from
+ * it, bit 2 and runs as its user. */
+static void more_cache_hit(ec_master *m, ec_context *ctx, struct outcome *o)
+{
+	(void)ctx;
+	if (cache_entries() == 1)
+		o->calls_ok |= 1;
+	ec_context *s = NULL;
+	struct ec_error err = {0};
+	if (ec_context_connect(m, "nopw", NULL, 0, &s, &err)) {
+		snprintf(o->msg, sizeof(o->msg), "nopw: %s", err.msg);
+		return;
+	}
+	if (log_has("econtext", "context nopw: core from the bytecode cache"))
+		o->calls_ok |= 2;
+	int rc;
+	ec_value *v = call0(s, "os", "getuid", NULL, &rc);
+	if (rc == 0 && v->type == EC_T_INT && (long)v->u.i == uid_of(NOPW_TARGET))
+		o->calls_ok |= 4;
+	ec_value_free(v);
+	ec_context_shutdown(s, 3000, NULL);
+}
+
+static void test_code_cache(void)
+{
+	struct passwd *pw = getpwnam(SRC);
+	snprintf(cache_home, sizeof(cache_home), "%s/cache", tmpdir);
+	CU_ASSERT_FATAL(pw && mkdir(cache_home, 0700) == 0 &&
+	                chown(cache_home, pw->pw_uid, pw->pw_gid) == 0);
+	setenv("XDG_CACHE_HOME", cache_home, 1);
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "nopw", more_cache_empty, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, 0);
+	CU_ASSERT_EQUAL(o.calls_ok, 1);
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "mine", more_cache_hit, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, 0);
+	CU_ASSERT_EQUAL(o.calls_ok, 7);
+	unsetenv("XDG_CACHE_HOME");
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache_home);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 static void test_wrong_password(void)
 {
 	struct outcome o;
@@ -611,6 +683,7 @@ static int make_files(void)
 	         "  pwfile: {transport: sudo, username: " PW_TARGET ", password_file: %s/pwfile,\n"
 	         "           sudo_args: [-H], python: " PY ", connect_timeout: 20}\n"
 	         "  nopw: {transport: sudo, username: " NOPW_TARGET ", python: " PY "}\n"
+	         "  mine: {transport: local, python: " PY "}\n"
 	         "  nopwd: {transport: sudo, username: " PW_TARGET ", python: " PY "}\n"
 	         "  root: {transport: sudo, password_env: " PW_VAR ", python: " PY "}\n"
 	         "  slow: {transport: sudo, sudo_path: %s/fakesudo, python: " PY ",\n"
@@ -708,6 +781,7 @@ int main(void)
 	CU_add_test(s, "password required (password_env)", test_password);
 	CU_add_test(s, "password_file, sudo_args -H", test_password_file);
 	CU_add_test(s, "NOPASSWD: no prompt", test_nopasswd);
+	CU_add_test(s, "bytecode cache: read, never filled", test_code_cache);
 	CU_add_test(s, "wrong password: prompt error, fast", test_wrong_password);
 	CU_add_test(s, "not allowed: sudo's own message", test_not_allowed);
 	CU_add_test(s, "requiretty: the hint", test_requiretty);
