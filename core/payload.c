@@ -117,14 +117,17 @@ static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 	rc = rc ? rc : ec__buf_append(line, tmp, strlen(tmp));
 	rc = rc ? rc : put_pystr(line, cfg->codec);
 	rc = rc ? rc : put_modules(line, cfg->modules);
-	/* The first stage takes what follows the last '#' as argv[0] (docs/protocol.md 1):
-	 * a comment, so printable ASCII (2.7 refuses other bytes in a source without a
-	 * coding line) and no '#'. */
+	/* Then, after a NUL, the exec stage that the first stage runs (docs/protocol.md 1),
+	 * its first line A="<argv0>": printable ASCII (2.7 refuses other bytes in a source
+	 * without a coding line) and nothing a "..." literal would take for an escape or
+	 * its end. */
 	for (char *c = argv0; *c; c++)
-		if (*c < 0x20 || *c > 0x7e || *c == '#')
+		if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
 			*c = '?';
-	rc = rc ? rc : ec__buf_append(line, "})\n#", 4);
+	rc = rc ? rc : ec__buf_append(line, "})\0A=\"", 6);
 	rc = rc ? rc : ec__buf_append(line, argv0, strlen(argv0));
+	rc = rc ? rc : ec__buf_append(line, "\"\n", 2);
+	rc = rc ? rc : ec__buf_append(line, ec__payload_exec_stage, strlen(ec__payload_exec_stage));
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return rc;
 }

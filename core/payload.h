@@ -13,6 +13,7 @@ extern const unsigned char ec__payload_deflate[];
 extern const size_t ec__payload_deflate_len;
 extern const size_t ec__payload_source_len;
 extern const char ec__payload_first_stage[];
+extern const char ec__payload_exec_stage[];
 
 struct ec_modsrv;
 
@@ -33,8 +34,9 @@ struct ec_payload_config {
 /* argv = { python, "-S", "-c", first stage, NULL }. Free with ec__argv_free. */
 int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err);
 void ec__argv_free(struct ec_argv *argv);
-/* Append "%010u" + the compressed core + the compressed config line to out. The key
- * is wiped from every temporary buffer. */
+/* Append "%010u" + the compressed core + the compressed config line, NUL, argv[0] line
+ * and exec stage to out (docs/protocol.md §1). The key is wiped from every temporary
+ * buffer. */
 int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
                        struct ec_error *err);
 

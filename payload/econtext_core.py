@@ -15,16 +15,28 @@ def _env_key(k):
 # Before anything is imported through sys.path: drop '' (the cwd must not shadow
 # our modules) and take over what the first stage computed from the real executable
 # (this interpreter only knows argv[0], the master's name for it):
-# [first-stage child pid, executable, sys.path, PYTHONUNBUFFERED or 0].
+# [first-stage child pid, executable, sys.path, PYTHONUNBUFFERED or 0, PYTHONHOME or 0].
 _boot = posix.environ.pop(_env_key("EC_BOOT"), None)
 if _boot is not None:
     posix.unsetenv("EC_BOOT")
     if str is not bytes:
         _boot = _boot.decode(sys.getfilesystemencoding(), "surrogateescape")
     _boot = eval(_boot)
-    if _boot[3]:
-        posix.putenv("PYTHONUNBUFFERED", _boot[3])
-        posix.environ[_env_key("PYTHONUNBUFFERED")] = _env_key(_boot[3])
+    # Put back what the exec stage took out of the environment or set for this start
+    # alone (payload/exec_stage.py): a child process must see the master's values.
+    for _name, _value in (("PYTHONUNBUFFERED", _boot[3]), ("PYTHONHOME", _boot[4])):
+        if _value:
+            posix.putenv(_name, _value)
+            posix.environ[_env_key(_name)] = _env_key(_value)
+        else:
+            posix.unsetenv(_name)
+            posix.environ.pop(_env_key(_name), None)
+        if "os" in sys.modules:
+            _env = sys.modules["os"].environ
+            _env.pop(_name, None)
+            if _value:
+                _env[_name] = _value if str is bytes or type(_value) is str \
+                    else _value.decode(sys.getfilesystemencoding(), "surrogateescape")
     sys.executable = _boot[1]
     if not getattr(sys, "_base_executable", 1):
         sys._base_executable = _boot[1]

@@ -24,29 +24,9 @@ def R(n, b=b""):
 # password prompt (sudo -S) learns that the interpreter runs and no prompt comes, and
 # writes the stream only then (docs/protocol.md 1).
 write(1, b"ECBOOT0\n")
-# 10 ASCII digits N, then N bytes of raw deflate: the core source, then the line
-# `_ec_main({...})`, then a last line `#<argv0>` without newline: what follows the
-# last `#` is the argv[0] the master chose (printable ASCII, no `#`).
-C = zlib.decompress(R(int(R(10))), -15)
-r, w = pipe()
-# Child (fork returns 0): feed the source to the parent through the pipe and leave
-# without clean-up (a blocking pipe write is complete unless a signal handler
-# interrupts it). posix._exit: `import *` skips names that start with `_`.
-p = fork() or [write(w, C), posix._exit(0)]
-# Parent: keeps the pid the transport waits on. Channel -> fds 100/101, the pipe
-# becomes stdin, and the interpreter is re-executed without site (-S) under the
-# argv[0] the master chose; it reads the core from the pipe. EC_BOOT hands over
-# what this interpreter computed from its real executable, and PYTHONUNBUFFERED, which
-# is taken out of the environment because it makes the interpreter read its program
-# from the pipe one byte per read(2): [child pid, executable, sys.path,
-# PYTHONUNBUFFERED or 0]. The core restores the real values. (posix.environ's keys are
-# bytes on 3.x, str on 2.7: b"" literals are both.)
-dup2(0, 100)
-dup2(1, 101)
-dup2(r, 0)
-# r stays open only on 2.7 (3.x pipes are not inheritable); the core closes it there.
-# w must go: the new interpreter reads its program until EOF.
-close(w)
-E = sys.executable
-environ[b"EC_BOOT"] = str([p, E, sys.path, environ.pop(b"PYTHONUNBUFFERED", 0)])
-execve(E, [C.split(b"#")[-1], "-S"], environ)
+# 10 ASCII digits N, then N bytes of raw deflate: C, what the re-executed interpreter
+# will read (the core source, then the line `_ec_main({...})`), a NUL, then the exec
+# stage (payload/exec_stage.py, after a first line `A="<argv0>"`), run here: it forks
+# and re-executes the interpreter. Being in the stream, it costs no byte here.
+C, X = zlib.decompress(R(int(R(10))), -15).split(b"\0")
+exec(X)

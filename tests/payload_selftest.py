@@ -83,12 +83,12 @@ class Context(object):
         self.next_handle = 1000
         self.buf = b""
         self.argv0 = "econtext:%s@%s:%d" % ("tester", socket.gethostname(), os.getpid())
-        first_stage, deflate = payload
+        first_stage, deflate, exec_src = payload
         if u_literals:
             # the form docs/protocol.md shows
             line = ("_ec_main({'name': u'local', 'key': u'%s', 'log_level': %d, "
                     "'max_message': %d, 'codec': u'pickle', "
-                    "'master_pid': %d, 'context_id': 1})\n#%s"
+                    "'master_pid': %d, 'context_id': 1})\0A=\"%s\"\n"
                     % (binascii.hexlify(self.key).decode(), log_level, 64 << 20,
                        os.getpid(), self.argv0))
         else:
@@ -100,9 +100,10 @@ class Context(object):
                     else "".join("\\x%02x" % b for b in ch.encode("utf-8")) for ch in s)
             line = ("\n_ec_main({'name': %s, 'key': '%s', 'log_level': %d, "
                     "'max_message': %d, 'context_id': 1, 'master_pid': %d, 'codec': %s"
-                    "})\n#%s"
+                    "})\0A=\"%s\"\n"
                     % (pystr("local"), binascii.hexlify(self.key).decode(), log_level,
                        64 << 20, os.getpid(), pystr("pickle"), self.argv0))
+        line += exec_src
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
         tail = c.compress(line.encode("ascii")) + c.flush(zlib.Z_FINISH)
         stream = b"%010d" % (len(deflate) + len(tail)) + deflate + tail
@@ -448,7 +449,7 @@ def run_checks(python, payload, verbose):
         ctx.kill()
 
     step("truncated boot stream: first stage exits 1")
-    first_stage, deflate = payload
+    first_stage, deflate, exec_src = payload
     s1, s2 = socket.socketpair()
     p = subprocess.Popen([python, "-c", first_stage], stdin=s2, stdout=s2, stderr=s2,
                          close_fds=True)
@@ -509,7 +510,7 @@ def main():
     first_stage = mk.first_stage_arg(args.srcdir)
     source = mk.core_source(args.srcdir)
     deflate = mk.compress_core(source)
-    payload = (first_stage, deflate)
+    payload = (first_stage, deflate, mk.exec_stage(args.srcdir))
     print("first stage: %d bytes; core: %d bytes source, %d bytes deflated"
           % (len(first_stage), len(source), len(deflate)))
     failed = []

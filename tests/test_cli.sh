@@ -56,7 +56,7 @@ run 4 "python not found" "$ec" -o python=/nonexistent/python9 call local os.getp
 run 4 "python that exits at once" "$ec" -o python=/bin/false call local os.getpid &&
 	expect_err "exited before it was ready" "boot failure explained"
 run 4 "a command that prints and exits" "$ec" -o python=/bin/echo call local os.getpid &&
-	expect_err "it printed: .*execve" "boot output quoted"
+	expect_err "it printed: .*zlib.decompress" "boot output quoted"
 run 0 "ad hoc context from -o transport=" "$ec" -o transport=local -o "python=$py" call adhoc1 platform.python_version &&
 	expect_out "^\"$ver\"\$" "ad hoc context works"
 run 3 "unknown context" "$ec" call nosuch os.getpid && expect_err "no context named 'nosuch'" "names the context"
