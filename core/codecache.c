@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -24,6 +26,11 @@
 #define MAGIC "ECCODE1\n"
 #define MAGIC_LEN 8
 #define FILE_MAX (8u << 20) /* a stub is ~20-60 KiB compressed; more is not ours */
+/* Every econtext build and every interpreter upgrade makes new entries and orphans the
+ * old: a hit marks its entry used (its mtime, at most once a day), and each new entry
+ * removes those unused for PRUNE_AGE. */
+#define TOUCH_AGE (24L * 3600)
+#define PRUNE_AGE (30L * 24 * 3600)
 
 static int sha256(const void *a, size_t alen, const void *b, size_t blen,
                   unsigned char out[32])
@@ -141,6 +148,8 @@ int ec__codecache_load(const char *name, struct ec_buf *core)
 	    memcmp(h, data + MAGIC_LEN, 32))
 		goto out;
 	rc = ec__buf_append(core, body, blen) ? -1 : 0;
+	if (!rc && st.st_mtime < time(NULL) - TOUCH_AGE)
+		futimens(fd, NULL); /* used: safe from pruning for PRUNE_AGE more */
 out:
 	free(data);
 	close(fd);
@@ -220,6 +229,8 @@ out:
 	return rc;
 }
 
+static void prune(const char *dir);
+
 /* mkdir -p for the last two components ($HOME/.cache/econtext), private. */
 static int make_dir(const char *dir)
 {
@@ -277,10 +288,34 @@ int ec__codecache_store(const char *name, const unsigned char *marshalled, size_
 		goto out;
 	}
 	rc = 0;
+	prune(dir);
 out:
 	ec__buf_free(&src);
 	ec__buf_free(&file);
 	return rc;
+}
+
+/* Remove the entries (core-*.z) of ours unused for PRUNE_AGE, and temporary files
+ * (.core-*) that a writer left behind for as long. */
+static void prune(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	time_t old = time(NULL) - PRUNE_AGE;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		size_t len = strlen(n);
+		int entry = !strncmp(n, "core-", 5) && len > 7 && !strcmp(n + len - 2, ".z");
+		if (!entry && strncmp(n, ".core-", 6))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == geteuid() && st.st_mtime < old)
+			unlinkat(dirfd(d), n, 0);
+	}
+	closedir(d);
 }
 
 void ec__codecache_drop(const char *name)

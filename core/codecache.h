@@ -6,8 +6,9 @@
  * its cache directory, and later boots of the same interpreter binary with the same
  * econtext build receive a stub that unmarshals it instead of the source
  * (docs/protocol.md §1, "The bytecode cache"). Only contexts that run on this machine
- * as this user (the `local` transport) write or read it: bytecode from anywhere else
- * could not be trusted to run in other contexts. */
+ * as this user (the `local` transport) write it: bytecode from anywhere else could not
+ * be trusted to run in other contexts; a `sudo` context on this machine may read it.
+ * Entries unused for 30 days are removed when a new one is written. */
 #ifndef EC_CORE_CODECACHE_H
 #define EC_CORE_CODECACHE_H
 

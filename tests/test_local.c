@@ -644,6 +644,62 @@ static void test_cache_fill_then_hit(void)
 	}
 }
 
+/* Set path's mtime to `days` days ago (a file of `text` made first when text). */
+static int age_file(const char *path, const char *text, int days)
+{
+	if (text) {
+		FILE *f = fopen(path, "w");
+		if (!f)
+			return -1;
+		fputs(text, f);
+		fclose(f);
+	}
+	struct timespec ts[2];
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= (time_t)days * 86400;
+	ts[1] = ts[0];
+	return utimensat(AT_FDCWD, path, ts, 0);
+}
+
+static time_t mtime_of(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) ? 0 : st.st_mtime;
+}
+
+/* A hit marks its entry used; writing a new entry removes those unused for 30 days
+ * (and stale temporary files), not the others. */
+static void test_cache_prune(void)
+{
+	const struct ec_test_python *py = NULL;
+	for (size_t i = 0; i < npythons && !py; i++)
+		if (pythons[i].path[0])
+			py = &pythons[i];
+	if (!py)
+		return;
+	char file[512], old[400], recent[400], tmp[400];
+	CU_ASSERT_EQUAL_FATAL(cache_file(py->path, file, sizeof(file)), 0);
+	snprintf(old, sizeof(old), "%s/core-00000000000000000000000000000000.z", cache_dir);
+	snprintf(recent, sizeof(recent), "%s/core-11111111111111111111111111111111.z", cache_dir);
+	snprintf(tmp, sizeof(tmp), "%s/.core-22222222222222222222222222222222.z.1", cache_dir);
+	CU_ASSERT_EQUAL_FATAL(age_file(old, "x", 40) | age_file(recent, "x", 20) |
+	                      age_file(tmp, "x", 40) | age_file(file, NULL, 2), 0);
+	int hit, kept;
+	CU_ASSERT_EQUAL_FATAL(cache_boot(py->path, "{}\n", &hit, &kept), 0);
+	CU_ASSERT_TRUE(hit);
+	CU_ASSERT(mtime_of(file) > time(NULL) - 3600); /* marked used */
+	/* Unused entries stay until an entry is written: make this one again. */
+	CU_ASSERT_EQUAL(access(old, F_OK), 0);
+	CU_ASSERT_EQUAL(unlink(file), 0);
+	CU_ASSERT_EQUAL_FATAL(cache_boot(py->path, "{}\n", &hit, &kept), 0);
+	CU_ASSERT_TRUE(kept);
+	CU_ASSERT_EQUAL(access(file, F_OK), 0);
+	CU_ASSERT_NOT_EQUAL(access(old, F_OK), 0);
+	CU_ASSERT_NOT_EQUAL(access(tmp, F_OK), 0);
+	CU_ASSERT_EQUAL(access(recent, F_OK), 0);
+	unlink(recent);
+}
+
 /* A damaged file, or one that others may write, is not used (and is replaced). */
 static void test_cache_refused(void)
 {
@@ -785,6 +841,7 @@ int main(void)
 		CU_set_suite_active(h, CU_FALSE);
 	CU_pSuite cc = CU_add_suite("bytecode cache, every interpreter", NULL, NULL);
 	CU_add_test(cc, "filled by the first boot, used by the next", test_cache_fill_then_hit);
+	CU_add_test(cc, "entries unused for 30 days pruned", test_cache_prune);
 	CU_add_test(cc, "damaged or group-writable: not used, replaced; code_cache: false",
 	            test_cache_refused);
 	CU_add_test(cc, "tracebacks through cached code", test_cache_traceback);
