@@ -30,5 +30,8 @@ H = b"PYTHONHOME"
 # makes the interpreter read its program from the pipe one byte per read(2).
 # (posix.environ's keys are bytes on 3.x, str on 2.7: b"" literals are both.)
 environ[b"EC_BOOT"] = str([p, E, sys.path, environ.pop(b"PYTHONUNBUFFERED", 0), environ.pop(H, 0)])
-environ[H] = (b or getattr(sys, "base_prefix", sys.prefix)) + ":" + (b or getattr(sys, "base_exec_prefix", sys.exec_prefix))
+P = b or getattr(sys, "base_prefix", sys.prefix)
+Q = b or getattr(sys, "base_exec_prefix", sys.exec_prefix)
+if ":" not in P + Q:  # PYTHONHOME is "prefix:exec_prefix": a ":" in either breaks it
+    environ[H] = P + ":" + Q
 execve(E, [A, "-S"], environ)
