@@ -234,8 +234,8 @@ static int proxyjump_build(struct inst *in, const char *file, const char *pj,
 
 /* The context's explicit keys win, then the file's Host blocks for the alias (the
  * context's hostname), then our defaults. ProxyJump is honoured unless via: is given. */
-static int sshcfg_create(struct inst *in, const struct ec_cfg *cfg, int has_via,
-                         struct ec_error *err)
+static int settings_from_ssh_config(struct inst *in, const struct ec_cfg *cfg, int has_via,
+                                    struct ec_error *err)
 {
 	const struct ec_host *h = in->host;
 	struct conn_cfg *c = &in->cfg;
@@ -411,7 +411,7 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 		rc = h->error_set(err, EC_ESYS, in->name, "epoll_ctl: %s", strerror(errno));
 		goto fail;
 	}
-	if ((rc = sshcfg_create(in, cfg, via != NULL, err)))
+	if ((rc = settings_from_ssh_config(in, cfg, via != NULL, err)))
 		goto fail;
 	if (via) {
 		in->via = via;

@@ -142,10 +142,10 @@ static int start_inner(struct inst *in, const struct ec_argv *argv, struct ec_po
 		h->log(h, EC_LOG_DEBUG, "ssh: context %s: exec channel open on %s", in->name, s->label);
 		in->state = I_RUN;
 	}
-	ssh__sess_wake_pending(s, in);
+	ssh__sess_wake_pending(s);
 	return 0;
 again:
-	ssh__sess_wake_pending(s, in);
+	ssh__sess_wake_pending(s);
 	ssh__inst_arm(in);
 	ps->fd = in->epfd;
 	ps->events = EC_POLL_IN;
@@ -176,7 +176,7 @@ static ssize_t send_inner(struct inst *in, const void *buf, size_t len, struct e
 		goto again;
 	ssize_t n = libssh2_channel_write(in->ch, buf, len > CHUNK ? CHUNK : len);
 	ssh__after_call(s, in, OP_WRITE, (long)n);
-	ssh__sess_wake_pending(s, in);
+	ssh__sess_wake_pending(s);
 	if (n > 0)
 		return n;
 	if (n == 0) /* no window left: an adjustment will come in (readable socket) */
@@ -257,11 +257,11 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len, struct ec_poll
 	ssh__after_call(s, in, OP_READ, (long)n);
 	if (n > 0) {
 		track_marker(in, buf, (size_t)n);
-		ssh__sess_wake_pending(s, in);
+		ssh__sess_wake_pending(s);
 		return n;
 	}
 	if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
-		ssh__sess_wake_pending(s, in);
+		ssh__sess_wake_pending(s);
 		return h->error_set(err, EC_ECLOSED, s->cfg.hostname,
 		                    "connection to %s lost (context '%s'): %s", s->label, in->name,
 		                    ssh__sess_errmsg(s->s));
@@ -278,7 +278,7 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len, struct ec_poll
 		if (e > 0) {
 			if (!in->ready_seen && in->marker == 0) {
 				memcpy(buf, ebuf, (size_t)e);
-				ssh__sess_wake_pending(s, in);
+				ssh__sess_wake_pending(s);
 				return e;
 			}
 			ebuf[e] = '\0';
@@ -286,7 +286,7 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len, struct ec_poll
 			ssh__inst_wake(in);
 		}
 	}
-	ssh__sess_wake_pending(s, in);
+	ssh__sess_wake_pending(s);
 	if (libssh2_channel_eof(in->ch)) {
 		if (in->ready_seen)
 			return 0;
@@ -384,7 +384,7 @@ static void close_wait(struct inst *in, int grace_ms)
 				rc = libssh2_channel_read_stderr(in->ch, dummy, sizeof(dummy));
 				ssh__after_call(s, in, OP_READ, rc);
 			}
-			ssh__sess_wake_pending(s, in);
+			ssh__sess_wake_pending(s);
 			if (rc > 0 || (rc == 0 && !libssh2_channel_eof(in->ch)))
 				continue;
 			if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN)
@@ -397,7 +397,7 @@ static void close_wait(struct inst *in, int grace_ms)
 			goto wait;
 		rc = libssh2_channel_wait_closed(in->ch);
 		ssh__after_call(s, in, OP_OTHER, rc);
-		ssh__sess_wake_pending(s, in);
+		ssh__sess_wake_pending(s);
 		if (rc == 0) {
 			char *sig = NULL;
 			libssh2_channel_get_exit_signal(in->ch, &sig, NULL, NULL, NULL, NULL, NULL);

@@ -223,7 +223,7 @@ void ssh__chan_abandon(struct sess *s, const void *who, LIBSSH2_CHANNEL *ch, int
 void ssh__inst_wake(struct inst *in);
 void ssh__inst_drain_wake(struct inst *in);
 void ssh__sess_wake_all(struct sess *s, const struct inst *except);
-void ssh__sess_wake_pending(struct sess *s, const struct inst *self);
+void ssh__sess_wake_pending(struct sess *s);
 int ssh__sess_wants_out(const struct sess *s);
 void ssh__inst_arm(struct inst *in);
 void ssh__inst_disarm(struct inst *in);

@@ -148,7 +148,7 @@ void ssh__chain_drive(struct sess *s)
 			break;
 	}
 	for (struct sess *x = s; x->via; x = x->via)
-		ssh__sess_wake_pending(x->via, NULL);
+		ssh__sess_wake_pending(x->via);
 }
 
 /* Around every call of the core on a session via jump hosts: move what the tunnels

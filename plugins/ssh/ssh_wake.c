@@ -40,9 +40,8 @@ void ssh__sess_wake_all(struct sess *s, const struct inst *except)
  * the core stops reading after a short read) whose channel has data or an end of
  * stream queued inside libssh2, where no socket readiness will announce it; and the
  * instances above every tunnel whose channel has (and whose pump has room). */
-void ssh__sess_wake_pending(struct sess *s, const struct inst *self)
+void ssh__sess_wake_pending(struct sess *s)
 {
-	(void)self;
 	for (struct inst *in = s->insts; in; in = in->snext) {
 		if (!in->ch || in->state != I_RUN)
 			continue;
