@@ -188,7 +188,7 @@ static int stub_source(const unsigned char *m, size_t len, struct ec_buf *src)
 	    "if (sys.modules['_frozen_importlib_external'].MAGIC_NUMBER if sys.version_info[0]>2 "
 	    "else __import__('imp').get_magic())!=b'";
 	static const char mid[] =
-	    "':raise SystemExit('econtext: this bytecode cache entry is for another Python')\n"
+	    "':raise SystemExit('econtext: " EC_CODECACHE_REFUSAL "')\n"
 	    "exec(marshal.loads(b'";
 	static const char tail[] = "'))\n";
 	if (len <= 4)
@@ -229,8 +229,6 @@ out:
 	return rc;
 }
 
-static void prune(const char *dir);
-
 /* mkdir -p for the last two components ($HOME/.cache/econtext), private. */
 static int make_dir(const char *dir)
 {
@@ -248,6 +246,29 @@ static int make_dir(const char *dir)
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -1;
 	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && private_to_us(&st) ? 0 : -1;
+}
+
+/* Remove the entries (core-*.z) of ours unused for PRUNE_AGE, and temporary files
+ * (.core-*) that a writer left behind for as long. */
+static void prune(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	time_t old = time(NULL) - PRUNE_AGE;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		size_t len = strlen(n);
+		int entry = !strncmp(n, "core-", 5) && len > 7 && !strcmp(n + len - 2, ".z");
+		if (!entry && strncmp(n, ".core-", 6))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == geteuid() && st.st_mtime < old)
+			unlinkat(dirfd(d), n, 0);
+	}
+	closedir(d);
 }
 
 int ec__codecache_store(const char *name, const unsigned char *marshalled, size_t len,
@@ -293,29 +314,6 @@ out:
 	ec__buf_free(&src);
 	ec__buf_free(&file);
 	return rc;
-}
-
-/* Remove the entries (core-*.z) of ours unused for PRUNE_AGE, and temporary files
- * (.core-*) that a writer left behind for as long. */
-static void prune(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	time_t old = time(NULL) - PRUNE_AGE;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		const char *n = e->d_name;
-		size_t len = strlen(n);
-		int entry = !strncmp(n, "core-", 5) && len > 7 && !strcmp(n + len - 2, ".z");
-		if (!entry && strncmp(n, ".core-", 6))
-			continue;
-		struct stat st;
-		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_uid == geteuid() && st.st_mtime < old)
-			unlinkat(dirfd(d), n, 0);
-	}
-	closedir(d);
 }
 
 void ec__codecache_drop(const char *name)

@@ -17,6 +17,9 @@
 #include "buf.h"
 
 #define EC_CODECACHE_NAME_MAX 48
+/* What the stub says, in the boot output, when the interpreter is not the one its
+ * entry was made for. */
+#define EC_CODECACHE_REFUSAL "this bytecode cache entry is for another Python"
 
 /* The cache file's name for `python` (a path, or a name looked up in $PATH as
  * posix_spawnp does): a hash of this build's core and of the binary's identity (real

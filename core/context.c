@@ -718,26 +718,27 @@ static int context_create(ec_master *m, const char *name, const char *const *ove
 	return rc;
 }
 
-/* The bytecode cache (core/codecache.h). A `local` context reads and fills it: the same
- * machine and user as the master, so the interpreter binary named by `python` is the
- * one that runs, and what it compiles can be trusted. A `sudo` context on this machine
- * with `python` an absolute path runs that same binary and may read it, never fill it:
- * its user may be one the master must not trust (its bytecode could reach the master's
- * other contexts), while what the master's user compiled is no more than the master
- * could send it anyway. *fill says which. */
+/* The bytecode cache (core/codecache.h), as the transport says where the interpreter
+ * runs (ec_transport_ops.runs). As the master's user on this machine, the binary named
+ * by `python` is the one that runs and what it compiles can be trusted: it reads and
+ * fills. As another user on this machine (sudo) it may only read, and only with an
+ * absolute `python` (that user's PATH may differ): that user's bytecode could reach
+ * the master's other contexts, while what the master's user compiled is no more than
+ * the master could send it anyway. *fill says which. */
 static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_NAME_MAX],
                            int *fill)
 {
+	const struct ec_transport_ops *o = ctx->transport->ops;
+	unsigned runs = !ctx->transport->below &&
+	                        o->size >= offsetof(struct ec_transport_ops, runs) + sizeof(o->runs)
+	                    ? o->runs
+	                    : 0;
 	const char *python = NULL;
-	if (!ec__config_code_cache(ctx->m->config) || ctx->transport->below ||
-	    ec__cfg_str(ctx->cfg, "python", &python) || !python)
+	if (!runs || !ec__config_code_cache(ctx->m->config) ||
+	    ec__cfg_str(ctx->cfg, "python", &python) || !python ||
+	    (runs != EC_RUNS_HERE_AS_MASTER && python[0] != '/'))
 		return -1;
-	if (!strcmp(ctx->transport->name, "local"))
-		*fill = 1;
-	else if (!strcmp(ctx->transport->name, "sudo") && python[0] == '/')
-		*fill = 0;
-	else
-		return -1;
+	*fill = runs == EC_RUNS_HERE_AS_MASTER;
 	return ec__codecache_name(python, name);
 }
 
@@ -833,9 +834,9 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 			pthread_cond_wait(&ctx->cond, &m->lock);
 	if (ctx->state == EC_CTX_DEAD) {
 		/* Whatever the cause, the next boot of this binary starts from source; but a
-		 * sudo context fails for reasons of its own (a password) more often than not:
-		 * there only the stub's own refusal drops the entry. */
-		if (cache_hit && (may_fill || strstr(ctx->fail.msg, "bytecode cache entry")))
+		 * context that may only read the cache (sudo) fails for reasons of its own (a
+		 * password) more often than not: there only the stub's own refusal drops it. */
+		if (cache_hit && (may_fill || strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL)))
 			ec__codecache_drop(cache_name);
 		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
 		if (err)

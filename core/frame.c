@@ -114,10 +114,11 @@ static int mac_feed(struct ec_frame_mac *m, const unsigned char *data, size_t up
 			return EC_ENOMEM;
 		m->fed = EC_FRAME_HEADER_LEN;
 	}
-	if (upto > m->fed && !EVP_MAC_update(m->ctx, data + m->fed, upto - m->fed))
-		return EC_ENOMEM;
-	if (upto > m->fed)
+	if (upto > m->fed) {
+		if (!EVP_MAC_update(m->ctx, data + m->fed, upto - m->fed))
+			return EC_ENOMEM;
 		m->fed = upto;
+	}
 	return 0;
 }
 

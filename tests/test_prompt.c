@@ -40,9 +40,7 @@
 
 static char password[64], wrong[64];
 static char tmpdir[256], config[512], fxdir[64];
-static struct {
-	char port[16], pw_user[64], pw_password[64], known_hosts[512];
-} fx;
+static struct ec_test_sshd fx;
 static int have_sudo, have_ssh;
 
 static double now_s(void)
@@ -437,19 +435,6 @@ static int sshd_fixture(const char *what)
 	return ec_test_script("sshd-fixture.sh", what, fxdir, NULL, NULL);
 }
 
-static void read_fx_env(void)
-{
-	char path[600];
-	snprintf(path, sizeof(path), "%s/env.sh", fxdir);
-	const struct ec_test_var vars[] = {
-		{"FX_PORT", fx.port, sizeof(fx.port)},
-		{"FX_PW_USER", fx.pw_user, sizeof(fx.pw_user)},
-		{"FX_PW_PASSWORD", fx.pw_password, sizeof(fx.pw_password)},
-		{"FX_KNOWN_HOSTS", fx.known_hosts, sizeof(fx.known_hosts)},
-	};
-	ec_test_read_env(path, vars, sizeof(vars) / sizeof(vars[0]));
-}
-
 static int write_config(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ec_test_prompt.XXXXXX");
@@ -527,7 +512,7 @@ int main(void)
 	snprintf(fxdir, sizeof(fxdir), "/tmp/ecprompt-ssh.XXXXXX");
 	int fst = access(so, R_OK) ? 76 : mkdtemp(fxdir) ? sshd_fixture("start") : 1;
 	if (fst == 0)
-		read_fx_env();
+		ec_test_sshd_env(fxdir, &fx);
 	if (fst == 76)
 		snprintf(ssh_why, sizeof(ssh_why), "the ssh plugin is not built (libssh2)");
 	else if (fst == 77)

@@ -30,10 +30,7 @@
 
 static char fxdir[64];
 static char fixture[1024];
-static struct {
-	char port[16], user[64], key[512], key_other[512], known_hosts[512], pw_user[64],
-		pw_password[64], key_rsa[512], log[512], pam_port[16];
-} fx;
+static struct ec_test_sshd fx;
 static char cfgpath[600];
 static const char *pw_python; /* what the password user can run */
 static struct ec_test_python pythons[16];
@@ -47,24 +44,6 @@ static long long ms_now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The fixture's env.sh. */
-static void read_env(void)
-{
-	char path[600];
-	snprintf(path, sizeof(path), "%s/env.sh", fxdir);
-	const struct ec_test_var map[] = {
-		{"FX_PORT", fx.port, sizeof(fx.port)},
-		{"FX_USER", fx.user, sizeof(fx.user)},
-		{"FX_KEY", fx.key, sizeof(fx.key)},
-		{"FX_KEY_OTHER", fx.key_other, sizeof(fx.key_other)},
-		{"FX_KNOWN_HOSTS", fx.known_hosts, sizeof(fx.known_hosts)},
-		{"FX_PW_USER", fx.pw_user, sizeof(fx.pw_user)},
-		{"FX_PW_PASSWORD", fx.pw_password, sizeof(fx.pw_password)},
-		{"FX_KEY_RSA", fx.key_rsa, sizeof(fx.key_rsa)},
-		{"FX_LOG", fx.log, sizeof(fx.log)},
-		{"FX_PAM_PORT", fx.pam_port, sizeof(fx.pam_port)}};
-	ec_test_read_env(path, map, sizeof(map) / sizeof(map[0]));
-}
 
 static int run_fixture(const char *what)
 {
@@ -1348,7 +1327,7 @@ int main(int argc, char **argv)
 		run_fixture("stop");
 		return 1;
 	}
-	read_env();
+	ec_test_sshd_env(fxdir, &fx);
 	npythons = ec_test_pythons(pythons, 16);
 	if (access("/usr/bin/python3", X_OK) == 0)
 		pw_python = "/usr/bin/python3";

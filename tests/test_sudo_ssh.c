@@ -45,7 +45,8 @@
 #define PW_VAR "ECSUDO_SSH_TEST_PW"
 
 static char password[64], wrong[64];
-static char fxdir[256], config[600], sshd_log[600], port[16], key[600], known_hosts[600];
+static char fxdir[256], config[600];
+static struct ec_test_sshd fx;
 static char shorthost[256];
 static char skip_reason[1024];
 
@@ -163,7 +164,7 @@ static long uid_of(const char *user)
 /* Lines of the sshd log holding what, from offset on. */
 static int sshd_log_count(const char *what, long offset)
 {
-	FILE *f = fopen(sshd_log, "r");
+	FILE *f = fopen(fx.log, "r");
 	char line[8192];
 	int n = 0;
 	if (!f)
@@ -179,7 +180,7 @@ static int sshd_log_count(const char *what, long offset)
 static long sshd_log_size(void)
 {
 	struct stat st;
-	return stat(sshd_log, &st) == 0 ? (long)st.st_size : 0;
+	return stat(fx.log, &st) == 0 ? (long)st.st_size : 0;
 }
 
 /* Does a file hold either password? */
@@ -415,7 +416,7 @@ static void test_password_nowhere(void)
 	ec_master_free(m);
 	CU_ASSERT_TRUE(logs_seen - seen0 > 5); /* debug records were captured */
 	CU_ASSERT_EQUAL(pw_in_logs, 0);
-	CU_ASSERT_FALSE(file_has_secret(sshd_log)); /* sshd logs at DEBUG */
+	CU_ASSERT_FALSE(file_has_secret(fx.log)); /* sshd logs at DEBUG */
 }
 
 /* ---- fixtures ---------------------------------------------------------------------------- */
@@ -425,19 +426,6 @@ static int sh(const char *script, const char *a1, const char *a2)
 	/* the sudo fixture sets the source users' password; nothing else sees it */
 	return ec_test_script(script, a1, a2, "EC_SUDO_TEST_PASSWORD",
 	                      !strcmp(script, "sudo_fixture.sh") ? password : NULL);
-}
-
-static void read_env(void)
-{
-	char path[600];
-	snprintf(path, sizeof(path), "%s/env.sh", fxdir);
-	const struct ec_test_var vars[] = {
-		{"FX_PORT", port, sizeof(port)},
-		{"FX_KEY", key, sizeof(key)},
-		{"FX_KNOWN_HOSTS", known_hosts, sizeof(known_hosts)},
-		{"FX_LOG", sshd_log, sizeof(sshd_log)},
-	};
-	ec_test_read_env(path, vars, sizeof(vars) / sizeof(vars[0]));
 }
 
 static int copy_file(const char *from, const char *to)
@@ -459,11 +447,11 @@ static int copy_file(const char *from, const char *to)
  * user, so the fixture's directory must be searchable (not listable) by others. */
 static int prepare(void)
 {
-	read_env();
-	if (!*port || !*key || !*known_hosts || !*sshd_log)
+	ec_test_sshd_env(fxdir, &fx);
+	if (!*fx.port || !*fx.key || !*fx.known_hosts || !*fx.log)
 		return -1;
 	char pub[700], ak[700];
-	snprintf(pub, sizeof(pub), "%s.pub", key);
+	snprintf(pub, sizeof(pub), "%s.pub", fx.key);
 	snprintf(ak, sizeof(ak), "%s/authorized_keys/" SSH_USER, fxdir);
 	if (copy_file(pub, ak) || chmod(ak, 0644) || chmod(fxdir, 0711))
 		return -1;
@@ -486,7 +474,7 @@ static int prepare(void)
 	        "          password_env: " PW_VAR ", python: " PY ", connect_timeout: 20}\n"
 	        "  asnopw: {transport: sudo, via: web, username: " NOPW_TARGET ", python: " PY ",\n"
 	        "           connect_timeout: 20}\n",
-	        port, key, known_hosts);
+	        fx.port, fx.key, fx.known_hosts);
 	return fclose(f) ? -1 : 0;
 }
 

@@ -220,9 +220,27 @@ int ec_test_script(const char *script, const char *a1, const char *a2, const cha
 	return wait_exit(pid);
 }
 
-void ec_test_read_env(const char *path, const struct ec_test_var *vars, size_t n)
+void ec_test_sshd_env(const char *dir, struct ec_test_sshd *fx)
 {
-	char line[1024];
+	const struct {
+		const char *key;
+		char *dst;
+		size_t size;
+	} vars[] = {
+		{"FX_PORT", fx->port, sizeof(fx->port)},
+		{"FX_USER", fx->user, sizeof(fx->user)},
+		{"FX_KEY", fx->key, sizeof(fx->key)},
+		{"FX_KEY_OTHER", fx->key_other, sizeof(fx->key_other)},
+		{"FX_KEY_RSA", fx->key_rsa, sizeof(fx->key_rsa)},
+		{"FX_KNOWN_HOSTS", fx->known_hosts, sizeof(fx->known_hosts)},
+		{"FX_PW_USER", fx->pw_user, sizeof(fx->pw_user)},
+		{"FX_PW_PASSWORD", fx->pw_password, sizeof(fx->pw_password)},
+		{"FX_LOG", fx->log, sizeof(fx->log)},
+		{"FX_PAM_PORT", fx->pam_port, sizeof(fx->pam_port)},
+	};
+	memset(fx, 0, sizeof(*fx));
+	char path[1024], line[1024];
+	snprintf(path, sizeof(path), "%s/env.sh", dir);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return;
@@ -239,7 +257,7 @@ void ec_test_read_env(const char *path, const struct ec_test_var *vars, size_t n
 			if (q)
 				*q = '\0';
 		}
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 			if (!strcmp(line, vars[i].key))
 				snprintf(vars[i].dst, vars[i].size, "%s", v);
 	}

@@ -45,12 +45,12 @@ int ec_test_script(const char *script, const char *a1, const char *a2, const cha
 
 /* KEY='value' lines of a shell file (the fixtures' env.sh): each var named gets its
  * value (truncated to size). A missing file leaves them as they are. */
-struct ec_test_var {
-	const char *key;
-	char *dst;
-	size_t size;
+/* What tests/sshd-fixture.sh start wrote to DIR/env.sh (empty where it wrote nothing). */
+struct ec_test_sshd {
+	char port[16], user[64], key[512], key_other[512], key_rsa[512], known_hosts[512],
+		pw_user[64], pw_password[64], log[512], pam_port[16];
 };
-void ec_test_read_env(const char *path, const struct ec_test_var *vars, size_t n);
+void ec_test_sshd_env(const char *dir, struct ec_test_sshd *fx);
 
 /* 1 if `user` (no supplementary groups) may access(path, mode), checked in a child. */
 int ec_test_user_access(const char *user, const char *path, int mode);

@@ -103,6 +103,7 @@ static const struct ec_transport_ops local_ops = {
 	.pollset = local_pollset,
 	.close = local_close,
 	.destroy = local_destroy,
+	.runs = EC_RUNS_HERE_AS_MASTER,
 };
 
 EC_PLUGIN_DEFINE(local, .version = "0.1.0", .kind = EC_PLUGIN_TRANSPORT, .params = NULL,

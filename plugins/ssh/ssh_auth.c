@@ -371,48 +371,36 @@ int ssh__auth_step(struct sess *s)
 			}
 			break;
 		case A_PASSWORD:
-			if (!method_offered(s, "password")) {
-				s->astep = A_KBDINT;
+		case A_KBDINT: {
+			/* The same password, as "password", then as the answer to the
+			 * keyboard-interactive prompt (unless the server refused it already). */
+			int kbd = s->astep == A_KBDINT;
+			enum auth_step next = kbd ? A_DONE : A_KBDINT;
+			const char *method = kbd ? "keyboard-interactive" : "password";
+			if ((kbd && (!s->cfg.kbdint || s->pw_refused)) || !method_offered(s, method)) {
+				s->astep = next;
 				break;
 			}
 			rc = get_password(s);
 			if (rc == EC_ENOTFOUND) {
-				s->astep = A_KBDINT;
+				s->astep = next;
 				break;
 			}
 			if (rc)
 				return rc;
-			rc = libssh2_userauth_password_ex(s->s, s->cfg.username,
-			                                  (unsigned)strlen(s->cfg.username), s->password,
-			                                  (unsigned)strlen(s->password), NULL);
+			const char *u = s->cfg.username;
+			rc = kbd ? libssh2_userauth_keyboard_interactive_ex(s->s, u, (unsigned)strlen(u),
+			                                                    kbd_cb)
+			         : libssh2_userauth_password_ex(s->s, u, (unsigned)strlen(u), s->password,
+			                                        (unsigned)strlen(s->password), NULL);
 			if (rc == LIBSSH2_ERROR_EAGAIN)
 				return EC_EAGAIN;
 			if (rc == 0)
 				return ssh__auth_done(s);
-			password_refused(s, "password");
-			s->astep = A_KBDINT;
+			password_refused(s, method);
+			s->astep = next;
 			break;
-		case A_KBDINT:
-			if (!s->cfg.kbdint || s->pw_refused || !method_offered(s, "keyboard-interactive")) {
-				s->astep = A_DONE;
-				break;
-			}
-			rc = get_password(s);
-			if (rc == EC_ENOTFOUND) {
-				s->astep = A_DONE;
-				break;
-			}
-			if (rc)
-				return rc;
-			rc = libssh2_userauth_keyboard_interactive_ex(
-				s->s, s->cfg.username, (unsigned)strlen(s->cfg.username), kbd_cb);
-			if (rc == LIBSSH2_ERROR_EAGAIN)
-				return EC_EAGAIN;
-			if (rc == 0)
-				return ssh__auth_done(s);
-			password_refused(s, "keyboard-interactive");
-			s->astep = A_DONE;
-			break;
+		}
 		case A_DONE:
 			break;
 		}

@@ -76,6 +76,15 @@ static struct sess *sess_get_chain(struct plugin_state *ps, const struct inst *i
 	return ssh__sess_get(ps, &in->cfg, via, err);
 }
 
+/* Come back when the instance's epoll fd says so (its socket, eventfd or timer). */
+static int wait_wake(struct inst *in, struct ec_pollset *ps)
+{
+	ssh__inst_arm(in);
+	ps->fd = in->epfd;
+	ps->events = EC_POLL_IN;
+	return EC_EAGAIN;
+}
+
 static int start_inner(struct inst *in, const struct ec_argv *argv, struct ec_pollset *ps,
                        struct ec_error *err)
 {
@@ -102,12 +111,8 @@ static int start_inner(struct inst *in, const struct ec_argv *argv, struct ec_po
 	ssh__keepalive(s);
 	if (s->state != S_READY) {
 		int rc = ssh__sess_step(s);
-		if (rc == EC_EAGAIN) {
-			ssh__inst_arm(in);
-			ps->fd = in->epfd;
-			ps->events = EC_POLL_IN;
-			return EC_EAGAIN;
-		}
+		if (rc == EC_EAGAIN)
+			return wait_wake(in, ps);
 		if (rc)
 			return inst_error(in, err);
 		ssh__sess_wake_all(s, in); /* the others may open their channels now */
@@ -146,10 +151,7 @@ static int start_inner(struct inst *in, const struct ec_argv *argv, struct ec_po
 	return 0;
 again:
 	ssh__sess_wake_pending(s);
-	ssh__inst_arm(in);
-	ps->fd = in->epfd;
-	ps->events = EC_POLL_IN;
-	return EC_EAGAIN;
+	return wait_wake(in, ps);
 }
 
 int ssh__start(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
@@ -187,10 +189,7 @@ static ssize_t send_inner(struct inst *in, const void *buf, size_t len, struct e
 	                           "writing to context '%s' on %s: %s", in->name, s->label,
 	                           ssh__sess_errmsg(s->s));
 again:
-	ssh__inst_arm(in);
-	ps->fd = in->epfd;
-	ps->events = EC_POLL_IN;
-	return EC_EAGAIN;
+	return wait_wake(in, ps);
 }
 
 ssize_t ssh__send(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
@@ -318,10 +317,7 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len, struct ec_poll
 		return recv_inner(in, buf, len, ps, err);
 	}
 again:
-	ssh__inst_arm(in);
-	ps->fd = in->epfd;
-	ps->events = EC_POLL_IN;
-	return EC_EAGAIN;
+	return wait_wake(in, ps);
 }
 
 ssize_t ssh__recv(void *inst, void *buf, size_t len, struct ec_pollset *ps,

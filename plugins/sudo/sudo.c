@@ -861,6 +861,7 @@ static const struct ec_transport_ops sudo_ops = {
 	.pollset = sudo_pollset,
 	.close = sudo_close,
 	.destroy = sudo_destroy,
+	.runs = EC_RUNS_HERE,
 };
 
 EC_PLUGIN_DEFINE(sudo, .version = "0.1.0", .kind = EC_PLUGIN_TRANSPORT, .params = sudo_params,

@@ -78,7 +78,18 @@ struct ec_transport_ops {
 	/* Mandatory. Free everything create() made. Safe after any failure. */
 	void (*destroy)(void *inst);
 	/* Minor 0 ends here. */
+
+	/* Where the interpreter runs when this layer is a context's only one, for the
+	 * bytecode cache (docs/config.md `code_cache`): EC_RUNS_HERE_AS_MASTER (this
+	 * machine, the master's user: it may fill the cache and boot from it), EC_RUNS_HERE
+	 * (this machine, another user: it may boot from it when `python` is an absolute
+	 * path, never fill it), or 0 (elsewhere, or not said: neither). */
+	unsigned runs;
+	/* Minor 1 ends here. */
 };
+
+#define EC_RUNS_HERE 1
+#define EC_RUNS_HERE_AS_MASTER 2
 
 /* A layer in a context's transport stack. The core owns this struct; the plugin owns
  * inst. */
