@@ -240,6 +240,10 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 	}
 	if (ctx->state == EC_CTX_STARTING) {
 		int rc = start(ctx, now, &err);
+		if (!ctx->start_tried) {
+			ctx->start_tried = 1;
+			pthread_cond_broadcast(&ctx->cond); /* the connecting thread builds the stream */
+		}
 		if (rc == 0) {
 			ctx->state = EC_CTX_BOOTING;
 		} else if (rc == EC_EAGAIN) {
@@ -467,7 +471,9 @@ static int process_input(struct ec_context *ctx, struct ec_error *err)
 		}
 	}
 	if (ctx->state == EC_CTX_BOOTING) {
-		unsigned char *hit = memmem(ctx->rbuf.data, ctx->rbuf.len, READY_MARKER, READY_MARKER_LEN);
+		/* Before its stream, the interpreter cannot be ready: a marker then is output. */
+		unsigned char *hit = ctx->stream_pending ? NULL
+		                     : memmem(ctx->rbuf.data, ctx->rbuf.len, READY_MARKER, READY_MARKER_LEN);
 		size_t upto = hit ? (size_t)(hit - ctx->rbuf.data)
 		                  : (ctx->rbuf.len > READY_MARKER_LEN - 1 ? ctx->rbuf.len - (READY_MARKER_LEN - 1) : 0);
 		int rc = boot_output(ctx, (const char *)ctx->rbuf.data, upto, err);
@@ -725,6 +731,13 @@ static int context_create(ec_master *m, const char *name, const char *const *ove
  * absolute `python` (that user's PATH may differ): that user's bytecode could reach
  * the master's other contexts, while what the master's user compiled is no more than
  * the master could send it anyway. *fill says which. */
+struct cache_use {
+	char name[EC_CODECACHE_NAME_MAX];
+	int hit;      /* the stream carries the cached core */
+	int may_fill; /* the transport runs the interpreter here as the master's user */
+	int fill;     /* a miss to fill once the context is up */
+};
+
 static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_NAME_MAX],
                            int *fill)
 {
@@ -767,6 +780,53 @@ static void code_cache_fill(struct ec_context *ctx, const char *name)
 	ec_value_free(res);
 }
 
+/* The stream (docs/protocol.md 1) for ctx: the key, the MACs and the payload with the
+ * core, from the bytecode cache where it has it, into the caller's mac_in, mac_out and
+ * stream. Runs while the interpreter starts: OpenSSL's first use (~2 ms of provider
+ * set-up) and the cache's file read cost the boot nothing then. */
+static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
+                        struct ec_frame_mac *mac_out, struct ec_buf *stream,
+                        struct cache_use *cache, struct ec_error *err)
+{
+	ec_master *m = ctx->m;
+	unsigned char key[EC_FRAME_KEY_LEN];
+	/* The kernel's CSPRNG: OpenSSL's DRBG would cost ~2 ms of set-up in a short-lived
+	 * master for the same quality. */
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key) &&
+	    RAND_bytes(key, sizeof(key)) != 1)
+		return ec__error_set(err, EC_ESYS, ctx->name,
+		                     "cannot draw a random key (getrandom, RAND_bytes)");
+	int rc = ec__frame_mac_init(mac_out, key, EC_FRAME_DIR_MASTER);
+	rc = rc ? rc : ec__frame_mac_init(mac_in, key, EC_FRAME_DIR_CONTEXT);
+	struct ec_payload_config pc = {
+		.name = ctx->name,
+		.key = key,
+		.log_level = m->logger.level,
+		.max_message = m->max_message,
+		.codec = codec_ops(m)->remote_name,
+		.context_id = ctx->id,
+		.modules = m->modules,
+	};
+	struct ec_buf cached;
+	ec__buf_init(&cached);
+	if (!rc && code_cache_name(ctx, cache->name, &cache->may_fill) == 0) {
+		if (ec__codecache_load(cache->name, &cached) == 0) {
+			cache->hit = 1;
+			pc.core = cached.data;
+			pc.core_len = cached.len;
+			ec__log(&m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+			        "context %s: core from the bytecode cache (%s)", ctx->name, cache->name);
+		} else {
+			cache->fill = cache->may_fill;
+		}
+	}
+	rc = rc ? ec__error_set(err, rc, ctx->name, "out of memory")
+	        : ec__payload_stream(&pc, stream, err);
+	OPENSSL_cleanse(key, sizeof(key));
+	ec__buf_free(&cached);
+	return rc;
+}
+
 int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
                        int timeout_ms, ec_context **out, struct ec_error *err)
 {
@@ -775,60 +835,54 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 	pthread_mutex_lock(&m->lock);
 	unsigned id = ++m->next_context_id;
 	int rc = context_create(m, name, overrides, &ctx, err);
-	pthread_mutex_unlock(&m->lock);
-	if (rc)
-		goto fail;
+	if (rc) {
+		if (ctx)
+			context_free(ctx);
+		pthread_mutex_unlock(&m->lock);
+		return rc;
+	}
 	ctx->id = id;
-
-	unsigned char key[EC_FRAME_KEY_LEN];
-	/* The kernel's CSPRNG: OpenSSL's DRBG would cost ~2 ms of set-up in a short-lived
-	 * master for the same quality. */
-	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key) &&
-	    RAND_bytes(key, sizeof(key)) != 1) {
-		rc = ec__error_set(err, EC_ESYS, name, "cannot draw a random key (getrandom, RAND_bytes)");
-		goto fail;
-	}
-	rc = ec__frame_mac_init(&ctx->mac_out, key, EC_FRAME_DIR_MASTER);
-	rc = rc ? rc : ec__frame_mac_init(&ctx->mac_in, key, EC_FRAME_DIR_CONTEXT);
-	struct ec_payload_config pc = {
-		.name = name,
-		.key = key,
-		.log_level = m->logger.level,
-		.max_message = m->max_message,
-		.codec = codec_ops(m)->remote_name,
-		.context_id = id,
-		.modules = ctx->m->modules,
-	};
-	struct ec_buf cached;
-	ec__buf_init(&cached);
-	char cache_name[EC_CODECACHE_NAME_MAX];
-	int cache_fill = 0, cache_hit = 0, may_fill = 0;
-	if (code_cache_name(ctx, cache_name, &may_fill) == 0) {
-		if (ec__codecache_load(cache_name, &cached) == 0) {
-			cache_hit = 1;
-			pc.core = cached.data;
-			pc.core_len = cached.len;
-			ec__log(&m->logger, EC_LOG_DEBUG, "econtext", name,
-			        "context %s: core from the bytecode cache (%s)", name, cache_name);
-		} else {
-			cache_fill = may_fill;
-		}
-	}
-	rc = rc ? ec__error_set(err, rc, name, "out of memory") : ec__payload_stream(&pc, &ctx->wbuf, err);
-	OPENSSL_cleanse(key, sizeof(key));
-	ec__buf_free(&cached);
-	if (rc)
-		goto fail;
 
 	long connect_ms = 30000;
 	ec__cfg_ms(ctx->cfg, "connect_timeout", &connect_ms);
 	if (timeout_ms > 0)
 		connect_ms = timeout_ms;
-
-	pthread_mutex_lock(&m->lock);
 	ctx->connect_ms = connect_ms;
 	ctx->boot_deadline = ec__now_ms() + connect_ms;
+	/* Start the interpreter first, build its stream while it starts (build_stream). */
+	ctx->stream_pending = 1;
 	ec__broker_attach(m->broker, ctx);
+	/* Let the broker start it before this thread takes the CPU for a few ms: woken on
+	 * this thread's vCPU, the broker would otherwise wait for it. */
+	while (!ctx->start_tried && ctx->state != EC_CTX_DEAD)
+		pthread_cond_wait(&ctx->cond, &m->lock);
+	pthread_mutex_unlock(&m->lock);
+
+	struct ec_frame_mac mac_in = {0}, mac_out = {0};
+	struct ec_buf stream;
+	ec__buf_init(&stream);
+	struct cache_use cache = {.hit = 0};
+	struct ec_error build_err = {0};
+	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &cache, &build_err);
+
+	pthread_mutex_lock(&m->lock);
+	ctx->stream_pending = 0;
+	if (ctx->state != EC_CTX_DEAD) {
+		if (rc) {
+			ec__context_die(ctx, &build_err, 0);
+		} else {
+			ctx->mac_in = mac_in;
+			ctx->mac_out = mac_out;
+			ctx->wbuf = stream; /* empty until now: nothing was written */
+			mac_in = (struct ec_frame_mac){0};
+			mac_out = (struct ec_frame_mac){0};
+			ec__buf_init(&stream);
+		}
+		ec__broker_wake(m->broker);
+	}
+	ec__frame_mac_close(&mac_in);
+	ec__frame_mac_close(&mac_out);
+	ec__buf_free(&stream);
 	while (ctx->state != EC_CTX_READY && ctx->state != EC_CTX_DEAD)
 		if (!ec__secret_serve(m, ctx)) /* a password to ask, on this thread */
 			pthread_cond_wait(&ctx->cond, &m->lock);
@@ -836,8 +890,8 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		/* Whatever the cause, the next boot of this binary starts from source; but a
 		 * context that may only read the cache (sudo) fails for reasons of its own (a
 		 * password) more often than not: there only the stub's own refusal drops it. */
-		if (cache_hit && (may_fill || strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL)))
-			ec__codecache_drop(cache_name);
+		if (cache.hit && (cache.may_fill || strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL)))
+			ec__codecache_drop(cache.name);
 		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
 		if (err)
 			*err = ctx->fail;
@@ -848,20 +902,10 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		return rc;
 	}
 	pthread_mutex_unlock(&m->lock);
-	if (cache_fill)
-		code_cache_fill(ctx, cache_name);
+	if (cache.fill)
+		code_cache_fill(ctx, cache.name);
 	*out = ctx;
 	return 0;
-fail:
-	if (ctx) {
-		pthread_mutex_lock(&m->lock);
-		ec__frame_mac_close(&ctx->mac_in);
-		ec__frame_mac_close(&ctx->mac_out);
-		ec__buf_free(&ctx->wbuf);
-		context_free(ctx);
-		pthread_mutex_unlock(&m->lock);
-	}
-	return rc;
 }
 
 const char *ec_context_name(const ec_context *ctx)

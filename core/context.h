@@ -87,6 +87,10 @@ struct ec_context {
 	char boot_line[512]; /* partial line of boot output */
 	size_t boot_line_len;
 	int boot_marker_seen; /* the first stage's ECBOOT0 line was taken out */
+	/* Under m->lock: the connecting thread still builds the stream (key, MACs, core)
+	 * while the interpreter starts; until then no frame is parsed (process_input). */
+	int stream_pending;
+	int start_tried; /* under m->lock: the broker called the transport's start once */
 	char start_note[512]; /* what the transport last said it waits for (start) */
 	long long started_ms;
 	long long start_wake; /* start's own timer (ps.timeout_ms), monotonic ms; 0: none */
