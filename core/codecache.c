@@ -1,7 +1,8 @@
 /* codecache.c: the remote core as bytecode, kept per local interpreter binary
- * (codecache.h). A file is "ECCODE1\n", the SHA-256 of the body, then the body: the
- * raw-deflated stub `import marshal\nexec(marshal.loads(b'...'))\n`, ending on a sync
- * flush so that the per-context config line can follow it as the static core would. */
+ * (codecache.h). A file is "ECCODE2\n", the SHA-256 of the body, then the body: the
+ * raw deflate of the interpreter's 4-byte bytecode magic and the marshalled core,
+ * ending on a sync flush, ready to go into the boot stream as its last part (B,
+ * docs/protocol.md §1). */
 #include "ecbuild.h"
 
 #include <errno.h>
@@ -23,7 +24,7 @@
 #include "fileio.h"
 #include "payload.h"
 
-#define MAGIC "ECCODE1\n"
+#define MAGIC "ECCODE2\n"
 #define MAGIC_LEN 8
 #define FILE_MAX (8u << 20) /* a stub is ~20-60 KiB compressed; more is not ours */
 /* Every econtext build and every interpreter upgrade makes new entries and orphans the
@@ -156,49 +157,30 @@ out:
 	return rc;
 }
 
-/* Append m as the inside of a bytes literal, printable ASCII as is. */
-static int put_bytes(struct ec_buf *src, const unsigned char *m, size_t len)
-{
-	if (ec__buf_reserve(src, 4 * len))
-		return -1;
-	char *o = (char *)src->data + src->len;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = m[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
-			*o++ = (char)c;
-		} else {
-			static const char hex[] = "0123456789abcdef";
-			*o++ = '\\';
-			*o++ = 'x';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	src->len = (size_t)((unsigned char *)o - src->data);
-	return 0;
-}
-
-/* The stub's source. m: the interpreter's 4-byte bytecode magic, then the marshalled
- * code. The stub checks the magic first: should the binary behind the name now be
- * another Python, the boot stops with a sentence instead of unmarshalling garbage. */
-static int stub_source(const unsigned char *m, size_t len, struct ec_buf *src)
-{
-	static const char head[] =
-	    "import marshal,sys\n"
-	    "if (sys.modules['_frozen_importlib_external'].MAGIC_NUMBER if sys.version_info[0]>2 "
-	    "else __import__('imp').get_magic())!=b'";
-	static const char mid[] =
-	    "':raise SystemExit('econtext: " EC_CODECACHE_REFUSAL "')\n"
-	    "exec(marshal.loads(b'";
-	static const char tail[] = "'))\n";
-	if (len <= 4)
-		return -1;
-	return ec__buf_append(src, head, sizeof(head) - 1) || put_bytes(src, m, 4) ||
-	               ec__buf_append(src, mid, sizeof(mid) - 1) || put_bytes(src, m + 4, len - 4) ||
-	               ec__buf_append(src, tail, sizeof(tail) - 1)
-	           ? -1
-	           : 0;
-}
+/* What the re-executed interpreter reads instead of the core's source on a hit: it
+ * reads the bytecode from fd 102 (the exec stage's second pipe, payload/exec_stage.py)
+ * and checks its magic first: should the binary behind the name now be another
+ * Python, the boot stops with a sentence instead of unmarshalling garbage. Then the
+ * stream's `_ec_main({...})` line follows, as after the core's source. */
+const char ec__codecache_loader[] =
+    "import marshal,posix,sys\n"
+    "_b=[]\n"
+    "while 1:\n"
+    " try:_d=posix.read(102,1<<20)\n"
+    " except OSError as e:\n"
+    "  if e.errno!=4:raise\n"
+    "  continue\n"
+    " if not _d:break\n"
+    " _b.append(_d)\n"
+    "posix.close(102)\n"
+    "_b=b''.join(_b)\n"
+    "if _b[:4]!=(sys.modules['_frozen_importlib_external'].MAGIC_NUMBER if "
+    "sys.version_info[0]>2 else __import__('imp').get_magic()):"
+    "raise SystemExit('econtext: " EC_CODECACHE_REFUSAL "')\n"
+    "_d=marshal.loads(_b[4:])\n"
+    "del _b\n"
+    "exec(_d)\n";
+const size_t ec__codecache_loader_len = sizeof(ec__codecache_loader) - 1;
 
 /* Raw deflate of src ending on a sync flush (no final block), after room for the
  * header, which is filled in. */
@@ -290,7 +272,13 @@ int ec__codecache_store(const char *name, const unsigned char *marshalled, size_
 	ec__buf_init(&src);
 	ec__buf_init(&file);
 	int rc = -1;
-	if (stub_source(marshalled, len, &src) || deflate_body(&src, &file)) {
+	if (len <= 4) {
+		snprintf(why, why_len, "no bytecode");
+		goto out;
+	}
+	src.data = (unsigned char *)marshalled; /* read only: deflate_body's input */
+	src.len = len;
+	if (deflate_body(&src, &file)) {
 		snprintf(why, why_len, "out of memory");
 		goto out;
 	}
@@ -311,7 +299,6 @@ int ec__codecache_store(const char *name, const unsigned char *marshalled, size_
 	rc = 0;
 	prune(dir);
 out:
-	ec__buf_free(&src);
 	ec__buf_free(&file);
 	return rc;
 }

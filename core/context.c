@@ -234,6 +234,10 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 	struct ec_error err = {0};
 	if (ctx->state == EC_CTX_DEAD)
 		return;
+	if (ctx->stream_err.code) {
+		ec__context_die(ctx, &ctx->stream_err, 0);
+		return;
+	}
 	if (ctx->state == EC_CTX_NEW) {
 		ctx->state = EC_CTX_STARTING;
 		ctx->started_ms = now;
@@ -812,8 +816,8 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 	if (!rc && code_cache_name(ctx, cache->name, &cache->may_fill) == 0) {
 		if (ec__codecache_load(cache->name, &cached) == 0) {
 			cache->hit = 1;
-			pc.core = cached.data;
-			pc.core_len = cached.len;
+			pc.code = cached.data;
+			pc.code_len = cached.len;
 			ec__log(&m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
 			        "context %s: core from the bytecode cache (%s)", ctx->name, cache->name);
 		} else {
@@ -869,7 +873,7 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 	ctx->stream_pending = 0;
 	if (ctx->state != EC_CTX_DEAD) {
 		if (rc) {
-			ec__context_die(ctx, &build_err, 0);
+			ctx->stream_err = build_err; /* the broker closes it (it owns the fds) */
 		} else {
 			ctx->mac_in = mac_in;
 			ctx->mac_out = mac_out;
@@ -889,7 +893,7 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 	if (ctx->state == EC_CTX_DEAD) {
 		/* Whatever the cause, the next boot of this binary starts from source; but a
 		 * context that may only read the cache (sudo) fails for reasons of its own (a
-		 * password) more often than not: there only the stub's own refusal drops it. */
+		 * password) more often than not: there only the loader's own refusal drops it. */
 		if (cache.hit && (cache.may_fill || strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL)))
 			ec__codecache_drop(cache.name);
 		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;

@@ -91,6 +91,7 @@ struct ec_context {
 	 * while the interpreter starts; until then no frame is parsed (process_input). */
 	int stream_pending;
 	int start_tried; /* under m->lock: the broker called the transport's start once */
+	struct ec_error stream_err; /* under m->lock: the stream could not be built */
 	char start_note[512]; /* what the transport last said it waits for (start) */
 	long long started_ms;
 	long long start_wake; /* start's own timer (ps.timeout_ms), monotonic ms; 0: none */

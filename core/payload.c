@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <zlib.h>
 
+#include "codecache.h"
 #include "error.h"
 #include "modules.h"
 #include "payload.h"
@@ -128,6 +129,8 @@ static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 	rc = rc ? rc : ec__buf_append(line, argv0, strlen(argv0));
 	rc = rc ? rc : ec__buf_append(line, "\"\n", 2);
 	rc = rc ? rc : ec__buf_append(line, ec__payload_exec_stage, strlen(ec__payload_exec_stage));
+	/* and the NUL before B, the bytecode (empty when the core goes as source) */
+	rc = rc ? rc : ec__buf_append(line, "", 1);
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return rc;
 }
@@ -135,26 +138,30 @@ static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
                        struct ec_error *err)
 {
+	/* From the bytecode cache: the cache's loader where the core's source would be,
+	 * and the bytecode last (B). */
 	struct ec_buf line;
 	ec__buf_init(&line);
-	int rc = config_line(cfg, &line);
+	int rc = cfg->code ? ec__buf_append(&line, ec__codecache_loader, ec__codecache_loader_len) : 0;
+	rc = rc ? rc : config_line(cfg, &line);
 	if (rc)
 		goto fail;
 
-	/* A fresh raw deflate stream for the line, appended after the build-time part (or
-	 * the bytecode cache's stub), which ends on a sync flush (byte-aligned, no final
-	 * block). */
+	/* A fresh raw deflate stream for the line, appended after the build-time core,
+	 * which ends on a sync flush (byte-aligned, no final block); or, before the
+	 * cache's bytecode (the same), then an empty final block. */
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
 	if (deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		rc = EC_ENOMEM;
 		goto fail;
 	}
-	const unsigned char *core = cfg->core ? cfg->core : ec__payload_deflate;
-	size_t core_len = cfg->core ? cfg->core_len : ec__payload_deflate_len;
+	static const unsigned char final_block[2] = {0x03, 0x00}; /* fixed Huffman, BFINAL */
+	size_t core_len = cfg->code ? 0 : ec__payload_deflate_len;
+	size_t code_len = cfg->code ? cfg->code_len + sizeof(final_block) : 0;
 	uLong bound = deflateBound(&zs, (uLong)line.len);
 	size_t start = out->len;
-	rc = ec__buf_reserve(out, 10 + core_len + bound + 16);
+	rc = ec__buf_reserve(out, 10 + core_len + bound + 16 + code_len);
 	if (rc) {
 		deflateEnd(&zs);
 		goto fail;
@@ -164,18 +171,24 @@ int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
 	zs.avail_in = (uInt)line.len;
 	zs.next_out = tail;
 	zs.avail_out = (uInt)(bound + 16);
-	int zrc = deflate(&zs, Z_FINISH);
+	int zrc = deflate(&zs, cfg->code ? Z_SYNC_FLUSH : Z_FINISH);
 	size_t tail_len = (size_t)(bound + 16) - zs.avail_out;
+	int done = cfg->code ? zrc == Z_OK && !zs.avail_in : zrc == Z_STREAM_END;
 	deflateEnd(&zs);
-	if (zrc != Z_STREAM_END) {
+	if (!done) {
 		rc = EC_ENOMEM;
 		goto fail;
 	}
-	size_t n = core_len + tail_len;
+	size_t n = core_len + tail_len + code_len;
 	char hdr[11];
 	snprintf(hdr, sizeof(hdr), "%010zu", n);
 	memcpy(out->data + start, hdr, 10);
-	memcpy(out->data + start + 10, core, core_len);
+	if (core_len)
+		memcpy(out->data + start + 10, ec__payload_deflate, core_len);
+	if (code_len) {
+		memcpy(tail + tail_len, cfg->code, cfg->code_len);
+		memcpy(tail + tail_len + cfg->code_len, final_block, sizeof(final_block));
+	}
 	out->len = start + 10 + n;
 	OPENSSL_cleanse(line.data, line.len);
 	ec__buf_free(&line);

@@ -25,17 +25,19 @@ struct ec_payload_config {
 	const char *codec;
 	unsigned context_id;
 	struct ec_modsrv *modules; /* its top-level names go in the config, may be NULL */
-	/* The compressed core to send (a bytecode-cache stub, core/codecache.h), or NULL
-	 * for the static source. */
-	const unsigned char *core;
-	size_t core_len;
+	/* The core's bytecode from the cache (core/codecache.h: raw deflate ending on a
+	 * sync flush), sent last with the cache's loader in place of the core's source; or
+	 * NULL for the source. */
+	const unsigned char *code;
+	size_t code_len;
 };
 
 /* argv = { python, "-S", "-c", first stage, NULL }. Free with ec__argv_free. */
 int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err);
 void ec__argv_free(struct ec_argv *argv);
-/* Append "%010u" + the compressed core + the compressed config line, NUL, argv[0] line
- * and exec stage to out (docs/protocol.md §1). The key is wiped from every temporary
+/* Append "%010u" + the raw deflate of: the core's source (or the cache's loader), the
+ * config line, NUL, argv[0] line and exec stage, NUL, and the core's bytecode (or
+ * nothing) to out (docs/protocol.md §1). The key is wiped from every temporary
  * buffer. */
 int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
                        struct ec_error *err);

@@ -886,17 +886,6 @@ _unbuffered = bool(_boot and _boot[3])
 
 
 def _setup_stdio():
-    if not PY3 and _boot is not None:
-        # 2.7's pipes are inheritable: the first stage's own descriptor of the pipe
-        # that carried this source (it only dup2'd it onto 0) is still open. Close it.
-        st = posix.fstat(0)
-        for fd in range(3, IN_FD):
-            try:
-                other = posix.fstat(fd)
-            except OSError:
-                continue
-            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
-                posix.close(fd)
     # /dev/null on 0, 1 and 2 first, so that the pipes below never land on them
     # even when the transport started us with some of them closed.
     null = posix.open("/dev/null", posix.O_RDWR)

@@ -103,7 +103,7 @@ class Context(object):
                     "})\0A=\"%s\"\n"
                     % (pystr("local"), binascii.hexlify(self.key).decode(), log_level,
                        64 << 20, os.getpid(), pystr("pickle"), self.argv0))
-        line += exec_src
+        line += exec_src + "\0"     # then B, the bytecode: none (the core is source)
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
         tail = c.compress(line.encode("ascii")) + c.flush(zlib.Z_FINISH)
         stream = b"%010d" % (len(deflate) + len(tail)) + deflate + tail

@@ -581,6 +581,11 @@ static ec_master *cache_connect(const char *python, const char *yaml, ec_context
 	return m;
 }
 
+/* The last cache_boot's context: how many fds it had open, and whether 102 (the
+ * bytecode's pipe at boot) was one of them. */
+static size_t boot_nfds;
+static int boot_fd102;
+
 /* Boot a context of python under config (a YAML text), make one call, shut down. */
 static int cache_boot(const char *python, const char *yaml, int *hit, int *kept)
 {
@@ -597,6 +602,19 @@ static int cache_boot(const char *python, const char *yaml, int *hit, int *kept)
 		fprintf(stderr, "cache boot %s: %s: %s\n", python, err.where, err.msg);
 	else
 		CU_ASSERT_STRING_EQUAL(res->u.s.data, "a/b");
+	ec_value_free(res);
+	res = NULL;
+	args = ec_value_new(EC_T_TUPLE);
+	ec_value_append(args, ec_value_cstr("/proc/self/fd"));
+	boot_nfds = 0;
+	boot_fd102 = 0;
+	if (!rc && ec_context_call(c, "posix", "listdir", args, NULL, 10000, &res, &err) == 0 &&
+	    res->type == EC_T_LIST) {
+		boot_nfds = res->u.seq.len;
+		for (size_t i = 0; i < res->u.seq.len; i++)
+			boot_fd102 |= !strcmp(res->u.seq.items[i]->u.s.data, "102");
+	}
+	ec_value_free(args);
 	ec_value_free(res);
 	if (c)
 		ec_context_shutdown(c, 3000, NULL);
@@ -632,9 +650,14 @@ static void test_cache_fill_then_hit(void)
 		char file[512];
 		struct stat st;
 		CU_ASSERT_EQUAL_FATAL(cache_file(pythons[i].path, file, sizeof(file)), 0);
+		size_t nfds = boot_nfds;
 		CU_ASSERT_EQUAL_FATAL(cache_boot(pythons[i].path, "log_level: info\n", &hit, &kept), 0);
 		CU_ASSERT_TRUE(hit);
 		CU_ASSERT_FALSE(kept);
+		/* The bytecode's pipe (fd 102) is gone: the same fds as a boot from source. */
+		CU_ASSERT_TRUE(nfds > 5);
+		CU_ASSERT_EQUAL(boot_nfds, nfds);
+		CU_ASSERT_FALSE(boot_fd102);
 		/* Private: the directory 0700, the file 0600. */
 		CU_ASSERT_EQUAL(stat(cache_dir, &st), 0);
 		CU_ASSERT_EQUAL(st.st_mode & 0777, 0700);
