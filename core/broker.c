@@ -10,6 +10,7 @@
 
 #include "broker.h"
 #include "error.h"
+#include "reaper.h"
 
 struct ec_broker {
 	ec_master *m;
@@ -22,6 +23,7 @@ struct ec_broker {
 	int wake_pending; /* a byte is in the pipe (atomic) */
 	int stop;
 	struct ec_context *contexts; /* attached, under m->lock */
+	struct ec_reaper reaper;     /* children of closed contexts; broker thread */
 	struct ec_call *wake;        /* finished calls to signal, under m->lock */
 	struct pollfd *pfds;
 	struct ec_context **pctx;
@@ -90,13 +92,14 @@ static int grow(struct ec_broker *b, size_t n)
 	return 0;
 }
 
-/* Drop contexts that died from the list and tell their waiters. */
+/* Drop contexts that died, once their children are reaped, from the list and tell
+ * their waiters. */
 static void reap_dead(struct ec_broker *b)
 {
 	struct ec_context **pp = &b->contexts;
 	while (*pp) {
 		struct ec_context *c = *pp;
-		if (c->state == EC_CTX_DEAD) {
+		if (c->state == EC_CTX_DEAD && !c->reaping) {
 			*pp = c->next;
 			c->next = NULL;
 			c->attached = 0;
@@ -112,12 +115,13 @@ static void *broker_main(void *arg)
 {
 	struct ec_broker *b = arg;
 	ec_master *m = b->m;
+	ec__reaper_bind(&b->reaper);
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
 		reap_dead(b);
 		if (b->stop && !b->contexts)
 			break;
-		size_t n = 1;
+		size_t n = 1 + ec__reaper_count(&b->reaper);
 		for (struct ec_context *c = b->contexts; c; c = c->next)
 			n++;
 		if (grow(b, n)) {
@@ -145,9 +149,11 @@ static void *broker_main(void *arg)
 		/* prepare() may have killed some: drop them before sleeping. */
 		int any_dead = 0;
 		for (struct ec_context *c = b->contexts; c; c = c->next)
-			any_dead |= c->state == EC_CTX_DEAD;
+			any_dead |= c->state == EC_CTX_DEAD && !c->reaping;
 		if (any_dead)
 			continue;
+		size_t nctx = np;
+		np += ec__reaper_pollset(&b->reaper, b->pfds + np, n - np, now, &next);
 		int timeout = -1;
 		if (next) {
 			long long d = next - now;
@@ -168,7 +174,9 @@ static void *broker_main(void *arg)
 			(void)r;
 			__atomic_store_n(&b->wake_pending, 0, __ATOMIC_RELEASE);
 		}
-		for (size_t i = 1; i < np; i++) {
+		if (np > nctx || b->reaper.list)
+			ec__reaper_run(&b->reaper, ec__now_ms());
+		for (size_t i = 1; i < nctx; i++) {
 			short re = b->pfds[i].revents;
 			if (!re)
 				continue;
@@ -181,6 +189,8 @@ static void *broker_main(void *arg)
 				ec__context_on_io(b->pctx[i], ev);
 		}
 	}
+	ec__reaper_finish(&b->reaper);
+	ec__reaper_bind(NULL);
 	unlock_and_wake(b);
 	return NULL;
 }

@@ -13,6 +13,7 @@
 
 #include "child.h"
 #include "error.h"
+#include "reaper.h"
 
 extern char **environ;
 
@@ -108,7 +109,9 @@ static int wait_gone(pid_t pid, int ms)
 
 void ec__child_reap(pid_t pid, int grace_ms, int term_ms)
 {
-	if (pid <= 0 || wait_gone(pid, grace_ms))
+	/* On the broker thread, the reaper waits in the broker's poll; elsewhere (a
+	 * transport destroyed that no broker ran), here. */
+	if (pid <= 0 || ec__reaper_adopt(pid, grace_ms, term_ms) == 0 || wait_gone(pid, grace_ms))
 		return;
 	if (term_ms >= 0) {
 		kill(pid, SIGTERM);

@@ -19,7 +19,8 @@ ssize_t ec__child_send(int fd, const void *buf, size_t len, struct ec_pollset *p
 ssize_t ec__child_recv(int fd, void *buf, size_t len, struct ec_pollset *ps, const char *who,
                        struct ec_error *err);
 /* Wait up to grace_ms for pid to exit; then, if term_ms >= 0, SIGTERM and wait up to
- * term_ms; then SIGKILL. Always reaps. */
+ * term_ms; then SIGKILL. Always reaps: on the broker thread, asynchronously (the
+ * reaper, core/reaper.h), elsewhere before it returns. */
 void ec__child_reap(pid_t pid, int grace_ms, int term_ms);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "broker.h"
 #include "codecache.h"
+#include "reaper.h"
 #include "context.h"
 #include "econtext/codec.h"
 #include "error.h"
@@ -126,7 +127,9 @@ void ec__context_die(struct ec_context *ctx, const struct ec_error *why, int gra
 	}
 	ctx->state = EC_CTX_DEAD;
 	ec__modsrv_forget(ctx->m->modules, ctx->id);
+	ec__reaper_closing(ctx); /* the children its transport hands the reaper are its */
 	ec__transport_stack_close(ctx->transport, grace_ms);
+	ec__reaper_closing(NULL);
 	fail_calls(ctx, why);
 	for (struct ec_msg *q = ctx->outq; q;) {
 		struct ec_msg *next = q->next;

@@ -100,6 +100,7 @@ struct ec_context {
 	enum ec_ctx_state state;
 	int attached;  /* on the broker's list */
 	int detached;  /* the broker let go: the handle may be freed */
+	int reaping;   /* its children the broker still waits for (core/reaper.h) */
 	long long boot_deadline, close_deadline; /* monotonic ms, 0 = none */
 	long connect_ms; /* the connect timeout (boot_deadline moves while a secret is asked) */
 	/* A secret its start waits for (core/secret.c): set by secret_get during the last

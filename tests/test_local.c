@@ -549,6 +549,45 @@ static void test_hostile_pickles(void)
 	CU_ASSERT_PTR_NULL(res);
 }
 
+/* A context that closes its stream and stays: its call fails at once, the others carry
+ * on while it has its grace period (the broker waits for it in its poll, not in a
+ * sleep of 2 s), and its shutdown returns with it killed and reaped. */
+static void test_hostile_linger(void)
+{
+	struct ec_error err = {0};
+	ec_context *good = NULL, *bad = NULL;
+	ec_value *res = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", NULL, 20000, &good, &err), 0);
+	char opt[1200];
+	snprintf(opt, sizeof(opt), "python=%s/tests/data/hostile_context.py", ec_test_srcdir());
+	const char *ov[] = {opt, NULL};
+	setenv("EC_HOSTILE_MODE", "linger", 1);
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", ov, 20000, &bad, &err), 0);
+	long pid = ec_context_pid(bad);
+	long long t0 = ec_test_now_ms();
+	CU_ASSERT_EQUAL(ec_context_call(bad, "os", "getpid", NULL, NULL, 10000, &res, &err),
+	                EC_ECLOSED);
+	long long failed = ec_test_now_ms() - t0;
+	CU_ASSERT_TRUE(failed < 1000);
+	ec_value *args = ec_value_new(EC_T_TUPLE);
+	ec_value_append(args, ec_value_int(5));
+	t0 = ec_test_now_ms();
+	CU_ASSERT_EQUAL(ec_context_call(good, "operator", "neg", args, NULL, 10000, &res, &err), 0);
+	long long answered = ec_test_now_ms() - t0;
+	CU_ASSERT_TRUE(answered < 1000);
+	CU_ASSERT_TRUE(res && res->type == EC_T_INT && res->u.i == -5);
+	ec_value_free(res);
+	ec_value_free(args);
+	if (failed >= 1000 || answered >= 1000)
+		fprintf(stderr, "linger: call failed after %lld ms, other context answered in %lld ms\n",
+		        failed, answered);
+	/* Still there, in its grace period; shutdown waits for the kill and the reap. */
+	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), 0);
+	ec_context_shutdown(bad, 1000, NULL);
+	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
+	ec_context_shutdown(good, 3000, NULL);
+}
+
 static void test_hostile_hello(void)
 {
 	struct ec_error err = {0};
@@ -860,6 +899,7 @@ int main(void)
 	CU_add_test(h, "forged source id closes the stream", test_hostile_wrong_source);
 	CU_add_test(h, "forged and truncated pickles refused", test_hostile_pickles);
 	CU_add_test(h, "bad MAC on HELLO fails the connect", test_hostile_hello);
+	CU_add_test(h, "stream closed, process stays: the others carry on", test_hostile_linger);
 	if (system("command -v python3 >/dev/null 2>&1") != 0)
 		CU_set_suite_active(h, CU_FALSE);
 	CU_pSuite cc = CU_add_suite("bytecode cache, every interpreter", NULL, NULL);

@@ -37,13 +37,6 @@ static struct ec_test_python pythons[16];
 static size_t npythons;
 static ec_master *master;
 
-static long long ms_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 
 static int run_fixture(const char *what)
 {
@@ -559,9 +552,9 @@ static void test_password(void)
 static void test_closed_port(void)
 {
 	struct ec_error err = {0};
-	long long t0 = ms_now();
+	long long t0 = ec_test_now_ms();
 	int rc = connect_fails("dead", NULL, &err);
-	long long dt = ms_now() - t0;
+	long long dt = ec_test_now_ms() - t0;
 	CU_ASSERT(rc != 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "Connection refused"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "127.0.0.1 port"));
@@ -571,9 +564,9 @@ static void test_closed_port(void)
 static void test_silent_server_times_out(void)
 {
 	struct ec_error err = {0};
-	long long t0 = ms_now();
+	long long t0 = ec_test_now_ms();
 	int rc = connect_fails("silent", NULL, &err);
-	long long dt = ms_now() - t0;
+	long long dt = ec_test_now_ms() - t0;
 	CU_ASSERT_EQUAL(rc, EC_ETIMEDOUT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "timed out during the SSH handshake"));
 	CU_ASSERT(dt >= 800 && dt < 3000);
@@ -646,9 +639,9 @@ static int resolve_child(const char *cfg, const char *mode)
 	}
 	const char *ov[] = {"hostname=" NOHOST, NULL};
 	ec_context *ctx = NULL;
-	long long t0 = ms_now();
+	long long t0 = ec_test_now_ms();
 	int rc = ec_context_connect(master, "web1", ov, 30000, &ctx, &err);
-	long long dt = ms_now() - t0;
+	long long dt = ec_test_now_ms() - t0;
 	ec_master_free(master);
 	master = NULL;
 	fprintf(stderr, "  resolve (%s): %lld ms: %s\n", mode, dt, err.msg);
@@ -1151,9 +1144,9 @@ static void *connect_silent(void *p)
 	const char *ov[] = {"connect_timeout=3", NULL};
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
-	long long t0 = ms_now();
+	long long t0 = ec_test_now_ms();
 	a->rc = ec_context_connect(master, "silent", ov, 0, &ctx, &err);
-	a->ms = ms_now() - t0;
+	a->ms = ec_test_now_ms() - t0;
 	if (!a->rc)
 		ec_context_shutdown(ctx, 1000, NULL);
 	return NULL;
@@ -1161,14 +1154,14 @@ static void *connect_silent(void *p)
 
 static long long good_round(void)
 {
-	long long t0 = ms_now();
+	long long t0 = ec_test_now_ms();
 	ec_context *ctx = connect_or_fail("web1", NULL);
 	if (!ctx)
 		return -1;
 	int rc;
 	ec_value *v = call0(ctx, "os", "getpid", NULL, &rc);
 	ec_value_free(v);
-	long long dt = ms_now() - t0;
+	long long dt = ec_test_now_ms() - t0;
 	ec_context_shutdown(ctx, 3000, NULL);
 	return rc ? -1 : dt;
 }

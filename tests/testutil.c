@@ -302,3 +302,10 @@ int ec_test_become(const char *user, const char *dir)
 	setenv("LOGNAME", user, 1);
 	return chdir(dir);
 }
+
+long long ec_test_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

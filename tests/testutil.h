@@ -15,6 +15,8 @@ char *ec_test_tmpfile(const char *text);
 /* Build dir (EC_TEST_BUILDDIR or "."), source dir (EC_TEST_SRCDIR or "."). */
 const char *ec_test_builddir(void);
 const char *ec_test_srcdir(void);
+/* CLOCK_MONOTONIC in milliseconds. */
+long long ec_test_now_ms(void);
 
 struct ec_test_python {
 	char version[16]; /* "3.11" */

@@ -36,7 +36,8 @@ def read_frame():
     read_exact(length + 32)
     return handle, reply_to
 
-hello = b"\x80\x02}q\x00(X\x07\x00\x00\x00versionq\x01X\x05\x00\x00\x003.0.0q\x02X\x03\x00\x00\x00pidq\x03M\xd2\x04u."
+hello = (b"\x80\x02}q\x00(X\x07\x00\x00\x00versionq\x01X\x05\x00\x00\x003.0.0q\x02X\x03\x00\x00\x00pidq\x03J"
+         + struct.pack("<i", os.getpid()) + b"u.")
 os.write(1, b"ECREADY\n")
 if mode == "badmac-hello":
     os.write(1, frame(1, hello, bad_mac=True))
@@ -59,6 +60,12 @@ elif mode == "evil-pickle":
     os.write(1, frame(reply_to, b"cos\nsystem\n(S'echo pwned'\ntR."))
 elif mode == "truncated-pickle":
     os.write(1, frame(reply_to, b"\x80\x02]q\x00(K\x01K\x02"))
+elif mode == "linger":
+    # Close the stream (fds 0, 1 and 2 are all of it) and stay: only a signal ends us.
+    for fd in (0, 1, 2):
+        os.close(fd)
+    time.sleep(60)
+    sys.exit(0)
 # Stay until the master closes the stream.
 while os.read(0, 65536):
     pass

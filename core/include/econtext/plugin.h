@@ -97,7 +97,9 @@ struct ec_host {
 	ssize_t (*child_recv)(int fd, void *buf, size_t len, struct ec_pollset *ps,
 	                      const char *who, struct ec_error *err);
 	/* Wait up to grace_ms for the child to exit; then SIGTERM and up to term_ms (if
-	 * term_ms >= 0); then SIGKILL. Always reaps. */
+	 * term_ms >= 0); then SIGKILL. Always reaps. Called from close on the broker
+	 * thread it returns at once: the core waits in its poll loop (the context stays
+	 * attached until then); from anywhere else it waits itself. */
 	void (*child_reap)(pid_t pid, int grace_ms, int term_ms);
 	/* ABI 1.0 ends here. */
 
