@@ -738,6 +738,11 @@ static int context_create(ec_master *m, const char *name, const char *const *ove
  * absolute `python` (that user's PATH may differ): that user's bytecode could reach
  * the master's other contexts, while what the master's user compiled is no more than
  * the master could send it anyway. *fill says which. */
+struct ec_cache_fill {
+	char name[EC_CODECACHE_NAME_MAX];
+	struct ec_cache_fill *next;
+};
+
 struct cache_use {
 	char name[EC_CODECACHE_NAME_MAX];
 	int hit;      /* the stream carries the cached core */
@@ -908,9 +913,25 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		pthread_mutex_unlock(&m->lock);
 		return rc;
 	}
+	/* One filler per entry: the others booted from source as it did, and go on. */
+	struct ec_cache_fill fill, **pp;
+	for (struct ec_cache_fill *f = m->cache_fills; f && cache.fill; f = f->next)
+		if (!strcmp(f->name, cache.name))
+			cache.fill = 0;
+	if (cache.fill) {
+		memcpy(fill.name, cache.name, sizeof(fill.name));
+		fill.next = m->cache_fills;
+		m->cache_fills = &fill;
+	}
 	pthread_mutex_unlock(&m->lock);
-	if (cache.fill)
+	if (cache.fill) {
 		code_cache_fill(ctx, cache.name);
+		pthread_mutex_lock(&m->lock);
+		for (pp = &m->cache_fills; *pp != &fill; pp = &(*pp)->next)
+			;
+		*pp = fill.next;
+		pthread_mutex_unlock(&m->lock);
+	}
 	*out = ctx;
 	return 0;
 }

@@ -28,6 +28,9 @@ struct ec_master {
 	size_t max_message;
 	struct ec_context *contexts; /* every handle not yet freed, under lock */
 	struct ec__secrets secrets;  /* passwords asked of the application, under lock */
+	/* Bytecode cache entries a context is filling now (their names), under lock: of
+	 * many contexts of one binary booting at once, one compiles for the cache. */
+	struct ec_cache_fill *cache_fills;
 };
 
 /* Monotonic clock in milliseconds. */
