@@ -26,7 +26,7 @@
 
 #define MAGIC "ECCODE2\n"
 #define MAGIC_LEN 8
-#define FILE_MAX (8u << 20) /* a stub is ~20-60 KiB compressed; more is not ours */
+#define FILE_MAX (8u << 20) /* an entry is ~10-25 KiB; more is not ours */
 /* Every econtext build and every interpreter upgrade makes new entries and orphans the
  * old: a hit marks its entry used (its mtime, at most once a day), and each new entry
  * removes those unused for PRUNE_AGE. */
