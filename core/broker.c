@@ -174,8 +174,8 @@ static void *broker_main(void *arg)
 			(void)r;
 			__atomic_store_n(&b->wake_pending, 0, __ATOMIC_RELEASE);
 		}
-		if (np > nctx || b->reaper.list)
-			ec__reaper_run(&b->reaper, ec__now_ms());
+		if (b->reaper.list)
+			ec__reaper_run(&b->reaper, b->pfds + nctx, np - nctx, ec__now_ms());
 		for (size_t i = 1; i < nctx; i++) {
 			short re = b->pfds[i].revents;
 			if (!re)

@@ -21,6 +21,7 @@ struct ec_reap {
 	int term_ms;          /* after the grace period: SIGTERM and this long; -1: SIGKILL */
 	int stage;            /* 0 grace, 1 SIGTERM sent, 2 SIGKILL sent */
 	long long due;        /* monotonic ms of the next signal */
+	long slot;            /* its pidfd's index in the last pollset, or -1 */
 	struct ec_context *ctx;
 	struct ec_reap *next;
 };
@@ -61,6 +62,7 @@ int ec__reaper_adopt(pid_t pid, int grace_ms, int term_ms)
 	e->pidfd = open_pidfd(pid);
 	e->term_ms = term_ms;
 	e->due = ec__now_ms() + (grace_ms > 0 ? grace_ms : 0);
+	e->slot = -1;
 	e->ctx = closing;
 	if (e->ctx)
 		e->ctx->reaping++;
@@ -83,10 +85,13 @@ size_t ec__reaper_pollset(struct ec_reaper *r, struct pollfd *pfds, size_t room,
 	size_t n = 0;
 	for (struct ec_reap *e = r->list; e; e = e->next) {
 		long long at = e->stage < 2 ? e->due : FOREVER;
-		if (e->pidfd >= 0 && n < room)
+		e->slot = -1;
+		if (e->pidfd >= 0 && n < room) {
+			e->slot = (long)n;
 			pfds[n++] = (struct pollfd){.fd = e->pidfd, .events = POLLIN};
-		else if (now + TICK_MS < at)
+		} else if (now + TICK_MS < at) {
 			at = now + TICK_MS;
+		}
 		if (!*next || at < *next)
 			*next = at;
 	}
@@ -104,11 +109,14 @@ static void drop(struct ec_reap **pp)
 	free(e);
 }
 
-void ec__reaper_run(struct ec_reaper *r, long long now)
+void ec__reaper_run(struct ec_reaper *r, const struct pollfd *pfds, size_t n, long long now)
 {
 	for (struct ec_reap **pp = &r->list; *pp;) {
 		struct ec_reap *e = *pp;
-		pid_t w = waitpid(e->pid, NULL, WNOHANG);
+		/* A child whose pidfd is quiet has not exited: no waitpid for it (a fleet's
+		 * shutdown would otherwise cost one per child per turn of the loop). */
+		int quiet = e->slot >= 0 && (size_t)e->slot < n && !pfds[e->slot].revents;
+		pid_t w = quiet ? 0 : waitpid(e->pid, NULL, WNOHANG);
 		if (w == e->pid || (w < 0 && errno == ECHILD)) {
 			drop(pp);
 			continue;

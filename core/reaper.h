@@ -30,8 +30,9 @@ int ec__reaper_adopt(pid_t pid, int grace_ms, int term_ms);
 size_t ec__reaper_pollset(struct ec_reaper *r, struct pollfd *pfds, size_t room,
                           long long now, long long *next);
 size_t ec__reaper_count(const struct ec_reaper *r);
-/* Reap what exited, signal what is due. */
-void ec__reaper_run(struct ec_reaper *r, long long now);
+/* Reap what exited (pfds, n: what ec__reaper_pollset gave, after poll), signal what
+ * is due. */
+void ec__reaper_run(struct ec_reaper *r, const struct pollfd *pfds, size_t n, long long now);
 /* At broker stop: nothing may be left (every context was detached), but should
  * anything be, kill and reap it now. */
 void ec__reaper_finish(struct ec_reaper *r);
