@@ -9,7 +9,8 @@
 # programs and plugins carry the sanitizer runtime themselves.
 # Usage: tests/sanitize.sh  (from the top of the tree; a configured tree is copied
 # with `make distdir` first, for configure refuses a second build of a configured
-# source directory). EC_SANITIZE_PYTHONS: the interpreters (default /usr/bin/python3).
+# source directory). EC_SANITIZE_PYTHONS: the interpreters (default /usr/bin/python3
+# and pyenv's 2.7 where there is one).
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -57,7 +58,14 @@ else
 fi
 ASAN_OPTIONS="detect_leaks=$leaks:halt_on_error=1:print_stacktrace=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1"
 UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-EC_TEST_PYTHONS=${EC_SANITIZE_PYTHONS:-/usr/bin/python3}
+# Debian's python3 and, where pyenv has one, a 2.7: the master's decoder takes other
+# paths for 2.7's pickles (protocol 2, str as bytes) and the boot others for 2.7.
+py27=
+for p in "${HOME:-/root}"/.pyenv/versions/2.7*/bin/python; do
+	[ -x "$p" ] && py27=$p && break
+done
+[ -n "$py27" ] || echo "sanitize: no Python 2.7 (pyenv) here: SKIP its runs"
+EC_TEST_PYTHONS=${EC_SANITIZE_PYTHONS:-/usr/bin/python3${py27:+ $py27}}
 export ASAN_OPTIONS UBSAN_OPTIONS EC_TEST_PYTHONS
 
 tests=
