@@ -1,8 +1,8 @@
 /* codecache.c: the remote core as bytecode, kept per local interpreter binary
  * (codecache.h). A file is "ECCODE2\n", the SHA-256 of the body, then the body: the
  * raw deflate of the interpreter's 4-byte bytecode magic and the marshalled core,
- * ending on a sync flush, ready to go into the boot stream as its last part (B,
- * docs/protocol.md §1). */
+ * ending on a sync flush, ready to go into the boot stream after B's tag 'C'
+ * (docs/protocol.md §1; payload/loader.py checks the magic). */
 #include "ecbuild.h"
 
 #include <errno.h>
@@ -156,31 +156,6 @@ out:
 	close(fd);
 	return rc;
 }
-
-/* What the re-executed interpreter reads instead of the core's source on a hit: it
- * reads the bytecode from fd 102 (the exec stage's second pipe, payload/exec_stage.py)
- * and checks its magic first: should the binary behind the name now be another
- * Python, the boot stops with a sentence instead of unmarshalling garbage. Then the
- * stream's `_ec_main({...})` line follows, as after the core's source. */
-const char ec__codecache_loader[] =
-    "import marshal,posix,sys\n"
-    "_b=[]\n"
-    "while 1:\n"
-    " try:_d=posix.read(102,1<<20)\n"
-    " except OSError as e:\n"
-    "  if e.errno!=4:raise\n"
-    "  continue\n"
-    " if not _d:break\n"
-    " _b.append(_d)\n"
-    "posix.close(102)\n"
-    "_b=b''.join(_b)\n"
-    "if _b[:4]!=(sys.modules['_frozen_importlib_external'].MAGIC_NUMBER if "
-    "sys.version_info[0]>2 else __import__('imp').get_magic()):"
-    "raise SystemExit('econtext: " EC_CODECACHE_REFUSAL "')\n"
-    "_d=marshal.loads(_b[4:])\n"
-    "del _b\n"
-    "exec(_d)\n";
-const size_t ec__codecache_loader_len = sizeof(ec__codecache_loader) - 1;
 
 /* Raw deflate of src ending on a sync flush (no final block), after room for the
  * header, which is filled in. */

@@ -4,7 +4,7 @@
  * own (5 to 16 ms: more than unmarshalling it takes by a factor of 30). A local context
  * compiles it once for the master (econtext.core_code); the master keeps the result in
  * its cache directory, and later boots of the same interpreter binary with the same
- * econtext build receive it, with a loader that unmarshals it, instead of the source
+ * econtext build receive it instead of the source (payload/loader.py unmarshals it)
  * (docs/protocol.md §1, "The bytecode cache"). Only contexts that run on this machine
  * as this user (the `local` transport) write it: bytecode from anywhere else could not
  * be trusted to run in other contexts; a `sudo` context on this machine may read it.
@@ -17,8 +17,8 @@
 #include "buf.h"
 
 #define EC_CODECACHE_NAME_MAX 48
-/* What the loader says, in the boot output, when the interpreter is not the one its
- * entry was made for. */
+/* What the loader says (payload/loader.py), in the boot output, when the interpreter
+ * is not the one its entry was made for. */
 #define EC_CODECACHE_REFUSAL "this bytecode cache entry is for another Python"
 
 /* The cache file's name for `python` (a path, or a name looked up in $PATH as
@@ -30,10 +30,6 @@ int ec__codecache_name(const char *python, char name[EC_CODECACHE_NAME_MAX]);
  * if there is no home. */
 int ec__codecache_dir(char *dir, size_t n);
 
-/* The source that the re-executed interpreter reads in place of the core's on a hit:
- * it takes the bytecode from fd 102 (payload/exec_stage.py). */
-extern const char ec__codecache_loader[];
-extern const size_t ec__codecache_loader_len;
 /* On a hit, append to core the compressed bytecode (raw deflate ending on a sync
  * flush, ready to go last in the boot stream) and return 0. -1 on a
  * miss, or when the file is not ours, not private, or damaged. */

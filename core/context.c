@@ -767,18 +767,14 @@ static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_
 	return ec__codecache_name(python, name);
 }
 
-/* A miss: have the fresh context compile the core for the cache. Its main thread
- * would compile nothing else before the first call anyway. Failure only costs the
- * next boot its speed. */
+/* A miss: have the fresh context send the core's code object, which it compiled
+ * to boot (marshalling it takes a fraction of a millisecond). Failure only costs
+ * the next boot its speed. */
 static void code_cache_fill(struct ec_context *ctx, const char *name)
 {
-	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value *res = NULL;
 	struct ec_error e = {0};
-	int rc = !args || ec_value_append(args, ec_value_bytes(ec__payload_deflate,
-	                                                       ec__payload_deflate_len))
-	             ? EC_ENOMEM
-	             : ec_context_call(ctx, "econtext", "core_code", args, NULL, 10000, &res, &e);
-	ec_value_free(args);
+	int rc = ec_context_call(ctx, "econtext", "core_code", NULL, NULL, 10000, &res, &e);
 	char why[512] = "";
 	if (!rc && res && res->type == EC_T_BYTES &&
 	    !ec__codecache_store(name, (const unsigned char *)res->u.s.data, res->u.s.len, why,

@@ -10,7 +10,6 @@
 #include <openssl/crypto.h>
 #include <zlib.h>
 
-#include "codecache.h"
 #include "error.h"
 #include "modules.h"
 #include "payload.h"
@@ -138,18 +137,20 @@ static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
                        struct ec_error *err)
 {
-	/* From the bytecode cache: the cache's loader where the core's source would be,
-	 * and the bytecode last (B). */
+	/* C (the loader and the config line), NUL, X (the exec stage), NUL and B's first
+	 * byte, which says what the rest of B is: the core's source ('S', compressed at
+	 * build time) or its bytecode from the cache ('C', compressed when it was kept). */
 	struct ec_buf line;
 	ec__buf_init(&line);
-	int rc = cfg->code ? ec__buf_append(&line, ec__codecache_loader, ec__codecache_loader_len) : 0;
+	int rc = ec__buf_append(&line, ec__payload_loader, strlen(ec__payload_loader));
 	rc = rc ? rc : config_line(cfg, &line);
+	rc = rc ? rc : ec__buf_append(&line, cfg->code ? "C" : "S", 1);
 	if (rc)
 		goto fail;
 
-	/* A fresh raw deflate stream for the line, appended after the build-time core,
-	 * which ends on a sync flush (byte-aligned, no final block); or, before the
-	 * cache's bytecode (the same), then an empty final block. */
+	/* A fresh raw deflate stream for the line, ended on a sync flush (byte-aligned, no
+	 * final block); the part compressed earlier, which ends the same way; an empty
+	 * final block. */
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
 	if (deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -157,38 +158,34 @@ int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
 		goto fail;
 	}
 	static const unsigned char final_block[2] = {0x03, 0x00}; /* fixed Huffman, BFINAL */
-	size_t core_len = cfg->code ? 0 : ec__payload_deflate_len;
-	size_t code_len = cfg->code ? cfg->code_len + sizeof(final_block) : 0;
+	const unsigned char *core = cfg->code ? cfg->code : ec__payload_deflate;
+	size_t core_len = cfg->code ? cfg->code_len : ec__payload_deflate_len;
 	uLong bound = deflateBound(&zs, (uLong)line.len);
 	size_t start = out->len;
-	rc = ec__buf_reserve(out, 10 + core_len + bound + 16 + code_len);
+	rc = ec__buf_reserve(out, 10 + bound + 16 + core_len + sizeof(final_block));
 	if (rc) {
 		deflateEnd(&zs);
 		goto fail;
 	}
-	unsigned char *tail = out->data + start + 10 + core_len;
+	unsigned char *tail = out->data + start + 10;
 	zs.next_in = line.data;
 	zs.avail_in = (uInt)line.len;
 	zs.next_out = tail;
 	zs.avail_out = (uInt)(bound + 16);
-	int zrc = deflate(&zs, cfg->code ? Z_SYNC_FLUSH : Z_FINISH);
+	int zrc = deflate(&zs, Z_SYNC_FLUSH);
 	size_t tail_len = (size_t)(bound + 16) - zs.avail_out;
-	int done = cfg->code ? zrc == Z_OK && !zs.avail_in : zrc == Z_STREAM_END;
+	int whole = zrc == Z_OK && !zs.avail_in && zs.avail_out;
 	deflateEnd(&zs);
-	if (!done) {
+	if (!whole) {
 		rc = EC_ENOMEM;
 		goto fail;
 	}
-	size_t n = core_len + tail_len + code_len;
+	memcpy(tail + tail_len, core, core_len);
+	memcpy(tail + tail_len + core_len, final_block, sizeof(final_block));
+	size_t n = tail_len + core_len + sizeof(final_block);
 	char hdr[11];
 	snprintf(hdr, sizeof(hdr), "%010zu", n);
 	memcpy(out->data + start, hdr, 10);
-	if (core_len)
-		memcpy(out->data + start + 10, ec__payload_deflate, core_len);
-	if (code_len) {
-		memcpy(tail + tail_len, cfg->code, cfg->code_len);
-		memcpy(tail + tail_len + cfg->code_len, final_block, sizeof(final_block));
-	}
 	out->len = start + 10 + n;
 	OPENSSL_cleanse(line.data, line.len);
 	ec__buf_free(&line);

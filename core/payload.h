@@ -14,6 +14,7 @@ extern const size_t ec__payload_deflate_len;
 extern const size_t ec__payload_source_len;
 extern const char ec__payload_first_stage[];
 extern const char ec__payload_exec_stage[];
+extern const char ec__payload_loader[];
 
 struct ec_modsrv;
 
@@ -26,8 +27,7 @@ struct ec_payload_config {
 	unsigned context_id;
 	struct ec_modsrv *modules; /* its top-level names go in the config, may be NULL */
 	/* The core's bytecode from the cache (core/codecache.h: raw deflate ending on a
-	 * sync flush), sent last with the cache's loader in place of the core's source; or
-	 * NULL for the source. */
+	 * sync flush), sent in place of its source; or NULL for the source. */
 	const unsigned char *code;
 	size_t code_len;
 };
@@ -35,10 +35,9 @@ struct ec_payload_config {
 /* argv = { python, "-S", "-c", first stage, NULL }. Free with ec__argv_free. */
 int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err);
 void ec__argv_free(struct ec_argv *argv);
-/* Append "%010u" + the raw deflate of: the core's source (or the cache's loader), the
- * config line, NUL, argv[0] line and exec stage, NUL, and the core's bytecode (or
- * nothing) to out (docs/protocol.md §1). The key is wiped from every temporary
- * buffer. */
+/* Append "%010u" + the raw deflate of: the loader and the config line, NUL, argv[0]
+ * line and exec stage, NUL, and 'S' + the core's source or 'C' + its bytecode to out
+ * (docs/protocol.md §1). The key is wiped from every temporary buffer. */
 int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
                        struct ec_error *err);
 

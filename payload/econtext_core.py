@@ -118,16 +118,14 @@ class CallError(Exception):
         return "%s: %s" % self.args[:2]
 
 
-def _core_code(z):
-    """This core (z: its raw deflate, as the master embeds it) compiled the way the
-    boot compiles it, marshalled, after the interpreter's 4-byte bytecode magic: the
+def _core_code():
+    """This core's code object as the loader compiled it (payload/loader.py keeps it
+    as _ec_code), marshalled, after the interpreter's 4-byte bytecode magic: the
     master's bytecode cache for this interpreter binary (docs/protocol.md 1)."""
     import marshal
-    import zlib
-    src = zlib.decompressobj(-15).decompress(z)
     magic = _imp.get_magic() if not PY3 else \
         sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
-    return magic + marshal.dumps(compile(src, "<stdin>", "exec", 0, True))
+    return magic + marshal.dumps(globals()["_ec_code"])
 
 
 CallError.__module__ = "econtext"

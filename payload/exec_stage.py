@@ -1,17 +1,16 @@
 # econtext exec stage: the first stage exec()s this in the first interpreter; it comes
 # in the stream after a NUL (docs/protocol.md 1), so it has no size limit. It finds
 # the first stage's names (posix's, sys, R), C (what the re-executed interpreter reads:
-# the core and its `_ec_main({...})` line), B (the core's bytecode from the master's
-# cache, or empty; C is then the cache's loader) and A, the argv[0] the master chose,
-# which the master writes as this source's first line. Runs unchanged on 2.7 and 3.6+.
+# the loader, payload/loader.py, and its `_ec_main({...})` line), B (the core, as
+# source or as bytecode, for the loader) and A, the argv[0] the master chose, which
+# the master writes as this source's first line. Runs unchanged on 2.7 and 3.6+.
 r, w = pipe()
-# The bytecode goes through a pipe of its own, fd 102 in the new interpreter: as a
-# literal in C it would be 3 times its size, and the parser's work (2-3 ms).
-s, t = B and pipe() or (0, 0)
+# B goes through a pipe of its own, fd 102 in the new interpreter.
+s, t = pipe()
 # Child (fork returns 0): feed C to the parent through the pipe, end it, then B, and
 # leave without clean-up (a blocking pipe write is complete unless a signal handler
 # interrupts it). posix._exit: `import *` skips names that start with `_`.
-p = fork() or [write(w, C), close(w), B and write(t, B), posix._exit(0)]
+p = fork() or [write(w, C), close(w), write(t, B), posix._exit(0)]
 # Parent: keeps the pid the transport waits on. Channel -> fds 100/101, the pipe
 # becomes stdin, and the interpreter is re-executed without site (-S) under argv[0] A;
 # it reads the core from the pipe. w and t must go: the new interpreter reads its
@@ -21,10 +20,9 @@ dup2(1, 101)
 dup2(r, 0)
 close(r)
 close(w)
-if B:
-    dup2(s, 102)
-    close(s)
-    close(t)
+dup2(s, 102)
+close(s)
+close(t)
 E = sys.executable
 # argv[0] is a name, not a path, so the new interpreter cannot find its installation
 # from it and falls back to the prefix it was built with: one that was moved since

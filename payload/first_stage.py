@@ -25,9 +25,9 @@ def R(n, b=b""):
 # writes the stream only then (docs/protocol.md 1).
 write(1, b"ECBOOT0\n")
 # 10 ASCII digits N, then N bytes of raw deflate: C, what the re-executed interpreter
-# will read (the core source, then the line `_ec_main({...})`), a NUL, the exec stage
+# will read (the loader, then the line `_ec_main({...})`), a NUL, the exec stage
 # (payload/exec_stage.py, after a first line `A="<argv0>"`), run here: it forks and
-# re-executes the interpreter; a NUL, then B, the core's bytecode from the master's
-# cache, or nothing. Being in the stream, the exec stage costs no byte here.
+# re-executes the interpreter; a NUL, then B, the core (source or bytecode) for the
+# loader. Being in the stream, the exec stage costs no byte here.
 C, X, B = zlib.decompress(R(int(R(10))), -15).split(b"\0", 2)
 exec(X)

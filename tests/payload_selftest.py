@@ -83,7 +83,7 @@ class Context(object):
         self.next_handle = 1000
         self.buf = b""
         self.argv0 = "econtext:%s@%s:%d" % ("tester", socket.gethostname(), os.getpid())
-        first_stage, deflate, exec_src = payload
+        first_stage, deflate, exec_src, loader = payload
         if u_literals:
             # the form docs/protocol.md shows
             line = ("_ec_main({'name': u'local', 'key': u'%s', 'log_level': %d, "
@@ -103,10 +103,13 @@ class Context(object):
                     "})\0A=\"%s\"\n"
                     % (pystr("local"), binascii.hexlify(self.key).decode(), log_level,
                        64 << 20, os.getpid(), pystr("pickle"), self.argv0))
-        line += exec_src + "\0"     # then B, the bytecode: none (the core is source)
+        # C: the loader and that line; X: the exec stage; B: 'S' and the core's source,
+        # compressed at build time, then an empty final block.
+        line = loader + line + exec_src + "\0S"
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
-        tail = c.compress(line.encode("ascii")) + c.flush(zlib.Z_FINISH)
-        stream = b"%010d" % (len(deflate) + len(tail)) + deflate + tail
+        tail = c.compress(line.encode("ascii")) + c.flush(zlib.Z_SYNC_FLUSH)
+        body = tail + deflate + b"\x03\x00"
+        stream = b"%010d" % len(body) + body
         self.sock, child = socket.socketpair()
         if nonblock:
             child.setblocking(False)
@@ -449,7 +452,7 @@ def run_checks(python, payload, verbose):
         ctx.kill()
 
     step("truncated boot stream: first stage exits 1")
-    first_stage, deflate, exec_src = payload
+    first_stage, deflate = payload[:2]
     s1, s2 = socket.socketpair()
     p = subprocess.Popen([python, "-c", first_stage], stdin=s2, stdout=s2, stderr=s2,
                          close_fds=True)
@@ -510,7 +513,7 @@ def main():
     first_stage = mk.first_stage_arg(args.srcdir)
     source = mk.core_source(args.srcdir)
     deflate = mk.compress_core(source)
-    payload = (first_stage, deflate, mk.exec_stage(args.srcdir))
+    payload = (first_stage, deflate, mk.exec_stage(args.srcdir), mk.loader(args.srcdir))
     print("first stage: %d bytes; core: %d bytes source, %d bytes deflated"
           % (len(first_stage), len(source), len(deflate)))
     failed = []
