@@ -744,6 +744,7 @@ struct ec_cache_fill {
 };
 
 struct cache_use {
+	int read;     /* may boot from the cache */
 	char name[EC_CODECACHE_NAME_MAX];
 	int hit;      /* the stream carries the cached core */
 	int may_fill; /* the transport runs the interpreter here as the master's user */
@@ -818,7 +819,7 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 	struct ec_buf cached;
 	ec__buf_init(&cached);
 	if (!rc && code_cache_name(ctx, cache->name, &cache->may_fill) == 0) {
-		if (ec__codecache_load(cache->name, &cached) == 0) {
+		if (cache->read && ec__codecache_load(cache->name, &cached) == 0) {
 			cache->hit = 1;
 			pc.code = cached.data;
 			pc.code_len = cached.len;
@@ -835,8 +836,11 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 	return rc;
 }
 
-int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
-                       int timeout_ms, ec_context **out, struct ec_error *err)
+/* One attempt of ec_context_connect; read_cache 0: boot from source whatever the
+ * cache holds. *refused: the cache entry it booted from was for another Python. */
+static int connect_once(ec_master *m, const char *name, const char *const *overrides,
+                        int timeout_ms, int read_cache, int *refused, ec_context **out,
+                        struct ec_error *err)
 {
 	struct ec_context *ctx = NULL;
 	/* Under the lock: plugins load on demand into the master's shared registry. */
@@ -869,7 +873,7 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 	struct ec_frame_mac mac_in = {0}, mac_out = {0};
 	struct ec_buf stream;
 	ec__buf_init(&stream);
-	struct cache_use cache = {.hit = 0};
+	struct cache_use cache = {.read = read_cache};
 	struct ec_error build_err = {0};
 	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &cache, &build_err);
 
@@ -898,7 +902,8 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 		/* Whatever the cause, the next boot of this binary starts from source; but a
 		 * context that may only read the cache (sudo) fails for reasons of its own (a
 		 * password) more often than not: there only the loader's own refusal drops it. */
-		if (cache.hit && (cache.may_fill || strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL)))
+		*refused = cache.hit && strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL) != NULL;
+		if (cache.hit && (cache.may_fill || *refused))
 			ec__codecache_drop(cache.name);
 		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
 		if (err)
@@ -930,6 +935,22 @@ int ec_context_connect(ec_master *m, const char *name, const char *const *overri
 	}
 	*out = ctx;
 	return 0;
+}
+
+int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
+                       int timeout_ms, ec_context **out, struct ec_error *err)
+{
+	int refused = 0;
+	int rc = connect_once(m, name, overrides, timeout_ms, 1, &refused, out, err);
+	if (rc && refused) {
+		/* The binary behind the name is another Python now: its entry is dropped, and
+		 * this boot starts again from source (and fills the entry anew). */
+		ec__log(&m->logger, EC_LOG_INFO, "econtext", name,
+		        "context %s: the bytecode cache entry was for another Python; "
+		        "booting from source", name);
+		rc = connect_once(m, name, overrides, timeout_ms, 0, &refused, out, err);
+	}
+	return rc;
 }
 
 const char *ec_context_name(const ec_context *ctx)
