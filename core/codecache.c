@@ -157,29 +157,26 @@ out:
 	return rc;
 }
 
-/* Raw deflate of src ending on a sync flush (no final block), after room for the
- * header, which is filled in. */
-static int deflate_body(const struct ec_buf *src, struct ec_buf *out)
+int ec__codecache_pack(const unsigned char *marshalled, size_t len, int level,
+                       struct ec_buf *out)
 {
+	if (len <= 4)
+		return -1;
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
-	if (deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
-	uLong bound = deflateBound(&zs, (uLong)src->len) + 16;
+	uLong bound = deflateBound(&zs, (uLong)len) + 16;
 	int rc = -1;
-	if (ec__buf_reserve(out, MAGIC_LEN + 32 + bound))
+	if (ec__buf_reserve(out, bound))
 		goto out;
-	zs.next_in = src->data;
-	zs.avail_in = (uInt)src->len;
-	zs.next_out = out->data + MAGIC_LEN + 32;
+	zs.next_in = (unsigned char *)marshalled; /* zlib's input is not const, only read */
+	zs.avail_in = (uInt)len;
+	zs.next_out = out->data + out->len;
 	zs.avail_out = (uInt)bound;
-	if (deflate(&zs, Z_SYNC_FLUSH) != Z_OK || zs.avail_in)
+	if (deflate(&zs, Z_SYNC_FLUSH) != Z_OK || zs.avail_in || !zs.avail_out)
 		goto out;
-	size_t blen = bound - zs.avail_out;
-	memcpy(out->data, MAGIC, MAGIC_LEN);
-	if (sha256(out->data + MAGIC_LEN + 32, blen, NULL, 0, out->data + MAGIC_LEN))
-		goto out;
-	out->len = MAGIC_LEN + 32 + blen;
+	out->len += bound - zs.avail_out;
 	rc = 0;
 out:
 	deflateEnd(&zs);
@@ -243,17 +240,22 @@ int ec__codecache_store(const char *name, const unsigned char *marshalled, size_
 		         errno ? strerror(errno) : "owner or mode");
 		return -1;
 	}
-	struct ec_buf src, file;
-	ec__buf_init(&src);
+	struct ec_buf file;
 	ec__buf_init(&file);
 	int rc = -1;
 	if (len <= 4) {
 		snprintf(why, why_len, "no bytecode");
 		goto out;
 	}
-	src.data = (unsigned char *)marshalled; /* read only: deflate_body's input */
-	src.len = len;
-	if (deflate_body(&src, &file)) {
+	/* The header, then the body; the body's hash into the header. */
+	if (ec__buf_append(&file, MAGIC, MAGIC_LEN) || ec__buf_reserve(&file, 32)) {
+		snprintf(why, why_len, "out of memory");
+		goto out;
+	}
+	file.len += 32;
+	if (ec__codecache_pack(marshalled, len, 9, &file) ||
+	    sha256(file.data + MAGIC_LEN + 32, file.len - MAGIC_LEN - 32, NULL, 0,
+	           file.data + MAGIC_LEN)) {
 		snprintf(why, why_len, "out of memory");
 		goto out;
 	}

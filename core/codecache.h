@@ -41,6 +41,11 @@ int ec__codecache_load(const char *name, struct ec_buf *core);
 int ec__codecache_store(const char *name, const unsigned char *marshalled, size_t len,
                         char *why, size_t why_len);
 
+/* Append to out the raw deflate of `marshalled` (as ec__codecache_store takes it) at
+ * zlib level `level`, ended on a sync flush: what the boot stream carries after B's
+ * tag 'C'. -1 when out of memory (or no bytecode). */
+int ec__codecache_pack(const unsigned char *marshalled, size_t len, int level,
+                       struct ec_buf *out);
 /* Forget an entry (a boot from it failed). */
 void ec__codecache_drop(const char *name);
 

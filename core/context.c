@@ -596,6 +596,7 @@ static void context_free(struct ec_context *ctx)
 	ec__argv_free(&ctx->argv);
 	ec__cfg_free(ctx->cfg);
 	pthread_cond_destroy(&ctx->cond);
+	free(ctx->share_key);
 	free(ctx->name);
 	free(ctx);
 }
@@ -738,6 +739,11 @@ static int context_create(ec_master *m, const char *name, const char *const *ove
  * absolute `python` (that user's PATH may differ): that user's bytecode could reach
  * the master's other contexts, while what the master's user compiled is no more than
  * the master could send it anyway. *fill says which. */
+/* The core's bytecode shared in memory between contexts of one name (below). */
+static char *share_key_of(const char *name, const char *const *overrides);
+static int share_get(struct ec_context *ctx, struct ec_buf *code);
+static void share_drop(struct ec_context *ctx);
+
 struct ec_cache_fill {
 	char name[EC_CODECACHE_NAME_MAX];
 	struct ec_cache_fill *next;
@@ -745,6 +751,7 @@ struct ec_cache_fill {
 
 struct cache_use {
 	int read;     /* may boot from the cache */
+	int shared;   /* the hit is from memory (another context of the same name) */
 	char name[EC_CODECACHE_NAME_MAX];
 	int hit;      /* the stream carries the cached core */
 	int may_fill; /* the transport runs the interpreter here as the master's user */
@@ -828,6 +835,13 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		} else {
 			cache->fill = cache->may_fill;
 		}
+	} else if (!rc && cache->read && ec__config_code_cache(m->config) &&
+	           share_get(ctx, &cached) == 0) {
+		cache->hit = cache->shared = 1;
+		pc.code = cached.data;
+		pc.code_len = cached.len;
+		ec__log(&m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: core bytecode shared by a context of the same name", ctx->name);
 	}
 	rc = rc ? ec__error_set(err, rc, ctx->name, "out of memory")
 	        : ec__payload_stream(&pc, stream, err);
@@ -854,6 +868,7 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 		return rc;
 	}
 	ctx->id = id;
+	ctx->share_key = share_key_of(name, overrides); /* NULL (no memory): no sharing */
 
 	long connect_ms = 30000;
 	ec__cfg_ms(ctx->cfg, "connect_timeout", &connect_ms);
@@ -903,7 +918,9 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 		 * context that may only read the cache (sudo) fails for reasons of its own (a
 		 * password) more often than not: there only the loader's own refusal drops it. */
 		*refused = cache.hit && strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL) != NULL;
-		if (cache.hit && (cache.may_fill || *refused))
+		if (cache.shared && *refused)
+			share_drop(ctx);
+		else if (cache.hit && !cache.shared && (cache.may_fill || *refused))
 			ec__codecache_drop(cache.name);
 		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
 		if (err)
@@ -1003,32 +1020,40 @@ static int encode_call(ec_context *ctx, const char *module, const char *qualname
 	return rc;
 }
 
-int ec_context_call_async(ec_context *ctx, const char *module, const char *qualname,
-                          const ec_value *args, const ec_value *kwargs, ec_call **out,
-                          struct ec_error *err)
+/* Allocate a call and its message; the payload is encoded by the caller. */
+static int call_alloc(ec_context *ctx, struct ec_msg **msg, struct ec_call **call,
+                      struct ec_error *err)
 {
-	ec_master *m = ctx->m;
-	struct ec_msg *msg = calloc(1, sizeof(*msg));
-	struct ec_call *call = calloc(1, sizeof(*call));
-	if (!msg || !call || cond_init_monotonic(&call->cond)) {
-		free(msg);
-		free(call);
+	*msg = calloc(1, sizeof(**msg));
+	*call = calloc(1, sizeof(**call));
+	if (!*msg || !*call || cond_init_monotonic(&(*call)->cond)) {
+		free(*msg);
+		free(*call);
 		return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
 	}
-	int rc = encode_call(ctx, module, qualname, args, kwargs, &msg->payload, err);
-	if (rc)
-		goto fail;
-	call->m = m;
-	call->refs = 1;
-	pthread_mutex_init(&call->lock, NULL);
-	snprintf(call->ctx_name, sizeof(call->ctx_name), "%s", ctx->name);
-	pthread_mutex_lock(&m->lock);
-	if (ctx->state != EC_CTX_READY || ctx->shutdown_requested) {
-		rc = ec__error_set(err, EC_ECLOSED, ctx->name, "context '%s' is not connected%s%s",
-		                   ctx->name, ctx->fail.msg[0] ? ": " : "", ctx->fail.msg);
-		pthread_mutex_unlock(&m->lock);
-		goto fail;
-	}
+	(*call)->m = ctx->m;
+	(*call)->refs = 1;
+	pthread_mutex_init(&(*call)->lock, NULL);
+	snprintf((*call)->ctx_name, sizeof((*call)->ctx_name), "%s", ctx->name);
+	return 0;
+}
+
+static void call_discard(struct ec_msg *msg, struct ec_call *call)
+{
+	ec__buf_free(&msg->payload);
+	free(msg);
+	pthread_cond_destroy(&call->cond);
+	pthread_mutex_destroy(&call->lock);
+	free(call);
+}
+
+/* Queue an encoded call (m->lock held); EC_ECLOSED when ctx takes no calls. */
+static int call_queue_locked(ec_context *ctx, struct ec_msg *msg, struct ec_call *call,
+                             struct ec_error *err)
+{
+	if (ctx->state != EC_CTX_READY || ctx->shutdown_requested)
+		return ec__error_set(err, EC_ECLOSED, ctx->name, "context '%s' is not connected%s%s",
+		                     ctx->name, ctx->fail.msg[0] ? ": " : "", ctx->fail.msg);
 	call->ctx = ctx;
 	call->handle = ctx->next_handle++;
 	call->registered = 1;
@@ -1038,19 +1063,163 @@ int ec_context_call_async(ec_context *ctx, const char *module, const char *qualn
 	msg->reply_to = call->handle;
 	*ctx->outq_tail = msg;
 	ctx->outq_tail = &msg->next;
-	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int ec_context_call_async(ec_context *ctx, const char *module, const char *qualname,
+                          const ec_value *args, const ec_value *kwargs, ec_call **out,
+                          struct ec_error *err)
+{
+	ec_master *m = ctx->m;
+	struct ec_msg *msg;
+	struct ec_call *call;
+	int rc = call_alloc(ctx, &msg, &call, err);
+	if (rc)
+		return rc;
+	rc = encode_call(ctx, module, qualname, args, kwargs, &msg->payload, err);
+	if (!rc) {
+		pthread_mutex_lock(&m->lock);
+		rc = call_queue_locked(ctx, msg, call, err);
+		pthread_mutex_unlock(&m->lock);
+	}
+	if (rc) {
+		call_discard(msg, call);
+		return rc;
+	}
 	/* Wake after unlocking, so the broker does not wake into a held lock. */
 	ec__broker_wake(m->broker);
 	*out = call;
 	return 0;
-fail:
-	ec__buf_free(&msg->payload);
-	free(msg);
-	pthread_cond_destroy(&call->cond);
-	if (call->m)
-		pthread_mutex_destroy(&call->lock);
-	free(call);
-	return rc;
+}
+
+/* ---- the core's bytecode shared in memory ------------------------------------------
+ * A context the disk cache is not for (ssh, sudo via ssh: its interpreter is another
+ * machine's or another user's) compiles the core from source at every boot: 11-18 ms
+ * of a fresh interpreter here. A second context of the same name and overrides (the
+ * same host, user and python) takes the code object a live one compiled instead: the
+ * master asks an idle one for it (econtext.core_code, while the new interpreter
+ * starts) and keeps it for the next. Bytecode runs whatever it says, so it only goes to
+ * contexts of the description that made it; it lives in memory only. */
+struct ec_code_share {
+	char *key;
+	struct ec_buf code; /* raw deflate of magic + marshalled core, sync flush */
+	struct ec_code_share *next;
+};
+
+/* For a live context's bytecode, while ours starts (the stream is needed only once
+ * the new interpreter is up: a slow link costs the wait beyond that). */
+#define SHARE_WAIT_MS 100
+
+static struct ec_code_share *share_find(ec_master *m, const char *key)
+{
+	for (struct ec_code_share *e = m->code_shares; e; e = e->next)
+		if (!strcmp(e->key, key))
+			return e;
+	return NULL;
+}
+
+void ec__code_shares_free(ec_master *m)
+{
+	while (m->code_shares) {
+		struct ec_code_share *e = m->code_shares;
+		m->code_shares = e->next;
+		free(e->key);
+		ec__buf_free(&e->code);
+		free(e);
+	}
+}
+
+/* The name and overrides as one string (NUL-separated: no value holds a NUL). */
+static char *share_key_of(const char *name, const char *const *overrides)
+{
+	struct ec_buf b;
+	ec__buf_init(&b);
+	int rc = ec__buf_append(&b, name, strlen(name) + 1);
+	for (size_t i = 0; overrides && overrides[i] && !rc; i++)
+		rc = ec__buf_append(&b, overrides[i], strlen(overrides[i]) + 1);
+	for (size_t i = 0; i < b.len && !rc; i++)
+		if (!b.data[i])
+			b.data[i] = '\n';
+	rc = rc ? rc : ec__buf_append(&b, "", 1);
+	if (rc) {
+		ec__buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+/* Append the shared bytecode for ctx to code: from memory, or from a live context of
+ * the same key. 0 when there is some. */
+static int share_get(struct ec_context *ctx, struct ec_buf *code)
+{
+	ec_master *m = ctx->m;
+	if (!ctx->share_key)
+		return -1;
+	pthread_mutex_lock(&m->lock);
+	struct ec_code_share *e = share_find(m, ctx->share_key);
+	if (e) {
+		int rc = ec__buf_append(code, e->code.data, e->code.len) ? -1 : 0;
+		pthread_mutex_unlock(&m->lock);
+		return rc;
+	}
+	struct ec_context *peer = NULL;
+	for (struct ec_context *c = m->contexts; c && !peer; c = c->master_next)
+		if (c != ctx && c->share_key && c->state == EC_CTX_READY && !c->shutdown_requested &&
+		    !c->calls && !strcmp(c->share_key, ctx->share_key))
+			peer = c; /* idle: its main thread answers at once */
+	struct ec_msg *msg = NULL;
+	struct ec_call *call = NULL;
+	int rc = peer ? call_alloc(peer, &msg, &call, NULL) : -1;
+	if (!rc && (encode_call(peer, "econtext", "core_code", NULL, NULL, &msg->payload, NULL) ||
+	            call_queue_locked(peer, msg, call, NULL))) {
+		call_discard(msg, call);
+		rc = -1;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (rc)
+		return -1;
+	ec__broker_wake(m->broker);
+	ec_value *res = NULL;
+	rc = ec_call_wait(call, SHARE_WAIT_MS, &res, NULL);
+	ec_call_free(call);
+	struct ec_buf packed;
+	ec__buf_init(&packed);
+	if (rc || !res || res->type != EC_T_BYTES ||
+	    ec__codecache_pack((const unsigned char *)res->u.s.data, res->u.s.len, 6, &packed) ||
+	    ec__buf_append(code, packed.data, packed.len)) {
+		ec_value_free(res);
+		ec__buf_free(&packed);
+		return -1;
+	}
+	ec_value_free(res);
+	pthread_mutex_lock(&m->lock);
+	struct ec_code_share *n = share_find(m, ctx->share_key) ? NULL : calloc(1, sizeof(*n));
+	if (n && (n->key = strdup(ctx->share_key))) {
+		n->code = packed; /* the entry takes it */
+		ec__buf_init(&packed);
+		n->next = m->code_shares;
+		m->code_shares = n;
+	} else {
+		free(n);
+	}
+	pthread_mutex_unlock(&m->lock);
+	ec__buf_free(&packed);
+	return 0;
+}
+
+/* The shared bytecode of ctx's key was refused (another Python): forget it. */
+static void share_drop(struct ec_context *ctx)
+{
+	ec_master *m = ctx->m;
+	for (struct ec_code_share **pp = &m->code_shares; *pp; pp = &(*pp)->next)
+		if (ctx->share_key && !strcmp((*pp)->key, ctx->share_key)) {
+			struct ec_code_share *e = *pp;
+			*pp = e->next;
+			free(e->key);
+			ec__buf_free(&e->code);
+			free(e);
+			return;
+		}
 }
 
 int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_error *err)

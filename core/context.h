@@ -69,6 +69,9 @@ void ec__call_unref(struct ec_call *call);
 struct ec_context {
 	ec_master *m;
 	char *name;
+	/* The name and the overrides it was connected with: contexts with the same share
+	 * the core's bytecode in memory when the disk cache is not theirs (context.c). */
+	char *share_key;
 	unsigned id;
 	struct ec_cfg *cfg; /* private copy with overrides applied */
 	struct ec_transport *transport; /* top of the stack (core/transport.h) */

@@ -155,6 +155,7 @@ void ec_master_free(ec_master *m)
 	}
 	ec__modsrv_stop(m->modules); /* its thread may wake the broker */
 	ec__broker_stop(m->broker);
+	ec__code_shares_free(m);
 	ec__modsrv_free(m->modules);
 	ec__plugins_close(&m->plugins);
 	ec__config_free(m->config);

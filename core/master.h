@@ -31,7 +31,14 @@ struct ec_master {
 	/* Bytecode cache entries a context is filling now (their names), under lock: of
 	 * many contexts of one binary booting at once, one compiles for the cache. */
 	struct ec_cache_fill *cache_fills;
+	/* The core's bytecode as contexts of one name (and overrides) compiled it, where
+	 * the disk cache is not theirs (ssh, sudo via ssh), under lock; freed with the
+	 * master. */
+	struct ec_code_share *code_shares;
 };
+
+/* Free the master's shared bytecode (core/context.c). */
+void ec__code_shares_free(ec_master *m);
 
 /* Monotonic clock in milliseconds. */
 long long ec__now_ms(void);

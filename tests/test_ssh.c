@@ -351,6 +351,49 @@ static void test_every_python(void)
 	}
 }
 
+/* A second context of the same name boots from the bytecode the first compiled
+ * (in memory: the disk cache is not for ssh), and works as one booted from source:
+ * calls, a remote traceback through the core's lines. */
+static void test_second_context_shares_bytecode(void)
+{
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfgpath,
+	                               .log_fn = ec_test_log_capture, .log_level = EC_LOG_DEBUG};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	ec_test_log_clear();
+	ec_context *a = NULL, *b = NULL, *c = NULL;
+	CU_ASSERT_EQUAL(ec_context_connect(m, "web1", NULL, 30000, &a, &err), 0);
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext", "core bytecode shared", NULL), 0);
+	CU_ASSERT_EQUAL(ec_context_connect(m, "web1", NULL, 30000, &b, &err), 0);
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext", "core bytecode shared", NULL), 1);
+	/* Another name (another description): its own, from source. */
+	CU_ASSERT_EQUAL(ec_context_connect(m, "web2", NULL, 30000, &c, &err), 0);
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext", "core bytecode shared", NULL), 1);
+	if (b) {
+		int rc;
+		ec_value *v = call0(b, "os", "getpid", NULL, &rc);
+		CU_ASSERT(rc == 0 && v && v->type == EC_T_INT && v->u.i == ec_context_pid(b));
+		ec_value_free(v);
+		ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+		ec_value_append(args, ec_value_cstr("nosuchmodule_ec"));
+		CU_ASSERT_EQUAL(ec_context_call(b, "importlib", "import_module", args, NULL, 10000,
+		                                &res, &err), EC_EREMOTE);
+		CU_ASSERT(res && strstr(res->u.err.traceback, "File \"<stdin>\", line "));
+		ec_value_free(res);
+		ec_value_free(args);
+	}
+	/* With the first gone, the third of the name takes it from memory. */
+	ec_context_shutdown(a, 3000, NULL);
+	ec_context_shutdown(b, 3000, NULL);
+	a = NULL;
+	CU_ASSERT_EQUAL(ec_context_connect(m, "web1", NULL, 30000, &a, &err), 0);
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext", "core bytecode shared", NULL), 2);
+	ec_context_shutdown(a, 3000, NULL);
+	ec_context_shutdown(c, 3000, NULL);
+	ec_master_free(m);
+}
+
 static void test_two_contexts_share_connection(void)
 {
 	ec_context *a = connect_or_fail("web1", NULL);
@@ -1336,6 +1379,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "a call on every Python interpreter", test_every_python);
 	CU_add_test(s, "forwarded modules and their tracebacks over ssh", test_forwarded_modules);
 	CU_add_test(s, "two contexts share one connection", test_two_contexts_share_connection);
+	CU_add_test(s, "a second context of a name boots from the first's bytecode",
+	            test_second_context_shares_bytecode);
 	CU_add_test(s, "unknown host refused (strict)", test_unknown_host_refused);
 	CU_add_test(s, "changed host key refused", test_changed_key_refused);
 	CU_add_test(s, "accept-new appends exactly one line", test_accept_new);
