@@ -732,13 +732,6 @@ static int context_create(ec_master *m, const char *name, const char *const *ove
 	return rc;
 }
 
-/* The bytecode cache (core/codecache.h), as the transport says where the interpreter
- * runs (ec_transport_ops.runs). As the master's user on this machine, the binary named
- * by `python` is the one that runs and what it compiles can be trusted: it reads and
- * fills. As another user on this machine (sudo) it may only read, and only with an
- * absolute `python` (that user's PATH may differ): that user's bytecode could reach
- * the master's other contexts, while what the master's user compiled is no more than
- * the master could send it anyway. *fill says which. */
 /* The core's bytecode shared in memory between contexts of one name (below). */
 static char *share_key_of(const char *name, const char *const *overrides);
 static int share_get(struct ec_context *ctx, struct ec_buf *code);
@@ -758,6 +751,13 @@ struct cache_use {
 	int fill;     /* a miss to fill once the context is up */
 };
 
+/* The bytecode cache (core/codecache.h), as the transport says where the interpreter
+ * runs (ec_transport_ops.runs). As the master's user on this machine, the binary named
+ * by `python` is the one that runs and what it compiles can be trusted: it reads and
+ * fills. As another user on this machine (sudo) it may only read, and only with an
+ * absolute `python` (that user's PATH may differ): that user's bytecode could reach
+ * the master's other contexts, while what the master's user compiled is no more than
+ * the master could send it anyway. *fill says which. */
 static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_NAME_MAX],
                            int *fill)
 {
@@ -1118,15 +1118,20 @@ static struct ec_code_share *share_find(ec_master *m, const char *key)
 	return NULL;
 }
 
+/* Unlink *pp and free it. */
+static void share_unlink(struct ec_code_share **pp)
+{
+	struct ec_code_share *e = *pp;
+	*pp = e->next;
+	free(e->key);
+	ec__buf_free(&e->code);
+	free(e);
+}
+
 void ec__code_shares_free(ec_master *m)
 {
-	while (m->code_shares) {
-		struct ec_code_share *e = m->code_shares;
-		m->code_shares = e->next;
-		free(e->key);
-		ec__buf_free(&e->code);
-		free(e);
-	}
+	while (m->code_shares)
+		share_unlink(&m->code_shares);
 }
 
 /* The name and overrides as one string (NUL-separated: no value holds a NUL). */
@@ -1213,11 +1218,7 @@ static void share_drop(struct ec_context *ctx)
 	ec_master *m = ctx->m;
 	for (struct ec_code_share **pp = &m->code_shares; *pp; pp = &(*pp)->next)
 		if (ctx->share_key && !strcmp((*pp)->key, ctx->share_key)) {
-			struct ec_code_share *e = *pp;
-			*pp = e->next;
-			free(e->key);
-			ec__buf_free(&e->code);
-			free(e);
+			share_unlink(pp);
 			return;
 		}
 }

@@ -128,7 +128,7 @@ static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 	rc = rc ? rc : ec__buf_append(line, argv0, strlen(argv0));
 	rc = rc ? rc : ec__buf_append(line, "\"\n", 2);
 	rc = rc ? rc : ec__buf_append(line, ec__payload_exec_stage, strlen(ec__payload_exec_stage));
-	/* and the NUL before B, the bytecode (empty when the core goes as source) */
+	/* and the NUL before B, the core for the loader */
 	rc = rc ? rc : ec__buf_append(line, "", 1);
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return rc;
