@@ -35,6 +35,9 @@
 #define MAX_DEPTH 64                  /* nesting levels accepted in a file */
 #define DEFAULT_CODEC "pickle"
 #define DEFAULT_MAX_MESSAGE (64u << 20) /* 64 MiB */
+/* A local round trip is 40-60 µs when neither side sleeps (docs/benchmarks.md). */
+#define DEFAULT_CALL_SPIN_US 100
+#define MAX_CALL_SPIN_US 10000
 #define MIN_MAX_MESSAGE 4096LL
 #define MAX_MAX_MESSAGE 4294967295LL  /* a frame's length field is 32 bits */
 #define BUILTIN_WHERE "<built-in>"
@@ -1235,6 +1238,7 @@ struct ec_config {
 	int predict_imports;          /* default 1 */
 	int module_follow_symlinks;   /* default 0 */
 	int code_cache;               /* default 1 */
+	int call_spin_us;             /* default DEFAULT_CALL_SPIN_US */
 	char **module_path; /* NULL-terminated, owned */
 	char **plugin_path;
 	struct ec_cfg **ctx;
@@ -1499,7 +1503,7 @@ static int add_builtin_local(struct ec_config *cfg)
 static const char *const top_keys[] = {"codec",       "log_level",        "module_path",
                                        "plugin_path", "max_message_size", "contexts",
                                        "predict_imports", "module_path_follow_symlinks",
-                                       "code_cache", NULL};
+                                       "code_cache", "call_spin_us", NULL};
 
 static int load_top(struct top *T, const struct node *root)
 {
@@ -1545,6 +1549,14 @@ static int load_top(struct top *T, const struct node *root)
 				                 "from %lld to %lld, not %s",
 				                 MIN_MAX_MESSAGE, MAX_MAX_MESSAGE, node_desc(v, d));
 			cfg->max_message = (size_t)x;
+		} else if (!strcmp(key, "call_spin_us")) {
+			long long x;
+			if (v->kind != N_SCALAR || !v->plain || parse_ll(v->text, &x) || x < 0 ||
+			    x > MAX_CALL_SPIN_US)
+				return top_error(T, v, "key 'call_spin_us' must be a number of "
+				                 "microseconds from 0 to %d, not %s",
+				                 MAX_CALL_SPIN_US, node_desc(v, d));
+			cfg->call_spin_us = (int)x;
 		} else if (!strcmp(key, "predict_imports") ||
 		           !strcmp(key, "module_path_follow_symlinks") || !strcmp(key, "code_cache")) {
 			int x;
@@ -1568,7 +1580,7 @@ static int load_top(struct top *T, const struct node *root)
 			return top_error(T, k, "unknown top-level key '%s' (known keys: codec, "
 			                 "log_level, module_path, plugin_path, max_message_size, "
 			                 "predict_imports, module_path_follow_symlinks, code_cache, "
-			                 "contexts)",
+			                 "call_spin_us, contexts)",
 			                 show(key, b));
 		}
 	}
@@ -1586,6 +1598,7 @@ static int load_text(const char *name, const char *text, size_t len, const char 
 	cfg->max_message = DEFAULT_MAX_MESSAGE;
 	cfg->predict_imports = 1;
 	cfg->code_cache = 1;
+	cfg->call_spin_us = DEFAULT_CALL_SPIN_US;
 	cfg->source = xstrdup(name);
 	cfg->module_path = calloc(1, sizeof(char *));
 	cfg->plugin_path = calloc(1, sizeof(char *));
@@ -1779,6 +1792,11 @@ int ec__config_log_level(const struct ec_config *cfg)
 size_t ec__config_max_message(const struct ec_config *cfg)
 {
 	return cfg->max_message;
+}
+
+int ec__config_call_spin_us(const struct ec_config *cfg)
+{
+	return cfg->call_spin_us;
 }
 
 int ec__config_predict_imports(const struct ec_config *cfg)

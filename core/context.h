@@ -49,7 +49,8 @@ struct ec_call {
 	pthread_mutex_t lock;
 	uint32_t handle;
 	int registered; /* in ctx->calls, awaiting its reply */
-	int done;       /* reply (or failure) arrived */
+	int done;       /* reply (or failure) arrived (atomic: read unlocked by a spinner) */
+	int spun;       /* atomic: its waiter spins for the reply (config call_spin_us) */
 	int rc;         /* failure code when done without a reply */
 	int delivered;  /* its result went to the caller (who may have taken reply) */
 	struct ec_error err;

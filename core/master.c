@@ -1,6 +1,7 @@
 /* master.c: creating and freeing the master: config, logger, plugins, codec, broker. */
 #include "ecbuild.h"
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,11 @@ int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_
 		goto fail;
 	m->logger.level = o && o->log_level > 0 ? o->log_level : ec__config_log_level(m->config);
 	m->max_message = ec__config_max_message(m->config);
+	m->call_spin_us = ec__config_call_spin_us(m->config);
+	cpu_set_t cpus;
+	/* On one CPU a spinner only delays the thread that would answer it. */
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
+		m->call_spin_us = 0;
 	rc = plugins_setup(m, o, err);
 	if (rc)
 		goto fail;

@@ -26,6 +26,12 @@ struct ec_master {
 	struct ec_modsrv *modules; /* the module server: config module_path, then options */
 	unsigned next_context_id;
 	size_t max_message;
+	/* How long a thread waiting for a reply polls for it before it sleeps (config
+	 * call_spin_us; 0 where the process may run on one CPU only), and whether one
+	 * does now: one spinner at a time, so that waiters never take every CPU. */
+	int call_spin_us;
+	int spinning;       /* atomic */
+	unsigned in_flight; /* calls registered with their contexts (under lock; read atomic) */
 	struct ec_context *contexts; /* every handle not yet freed, under lock */
 	struct ec__secrets secrets;  /* passwords asked of the application, under lock */
 	/* Bytecode cache entries a context is filling now (their names), under lock: of

@@ -133,7 +133,7 @@ static void t_top_level_keys(void)
 	EXPECT_EXACT("zzz: 1\n", "t.yaml:1:1",
 	             "unknown top-level key 'zzz' (known keys: codec, log_level, module_path, "
 	             "plugin_path, max_message_size, predict_imports, module_path_follow_symlinks, "
-	             "code_cache, contexts)");
+	             "code_cache, call_spin_us, contexts)");
 	EXPECT_EXACT("code_cache: maybe\n", "t.yaml:1:13",
 	             "key 'code_cache' must be true or false, not 'maybe'");
 	EXPECT_EXACT("predict_import: false\n", "t.yaml:1:1",
@@ -159,6 +159,10 @@ static void t_top_level_types(void)
 	EXPECT_LOAD_ERROR("max_message_size: 4294967296\n", EC_ECONFIG, "t.yaml:1:19",
 	                  "max_message_size");
 	EXPECT_LOAD_ERROR("max_message_size: 1.5e6\n", EC_ECONFIG, "t.yaml:1:19", "max_message_size");
+	EXPECT_EXACT("call_spin_us: -1\n", "t.yaml:1:15",
+	             "key 'call_spin_us' must be a number of microseconds from 0 to 10000, not '-1'");
+	EXPECT_LOAD_ERROR("call_spin_us: 10001\n", EC_ECONFIG, "t.yaml:1:15", "not '10001'");
+	EXPECT_LOAD_ERROR("call_spin_us: fast\n", EC_ECONFIG, "t.yaml:1:15", "call_spin_us");
 	EXPECT_EXACT("predict_imports: no\n", "t.yaml:1:18",
 	             "key 'predict_imports' must be true or false, not 'no'");
 	EXPECT_LOAD_ERROR("predict_imports: 'false'\n", EC_ECONFIG, "t.yaml:1:18",
@@ -353,6 +357,10 @@ static void t_top_level_values(void)
 	                           &mf, NULL), 0);
 	CU_ASSERT_EQUAL(ec__config_predict_imports(mf), 0);
 	CU_ASSERT_EQUAL(ec__config_module_follow_symlinks(mf), 1);
+	CU_ASSERT_EQUAL(ec__config_call_spin_us(mf), 100); /* the default */
+	ec__config_free(mf);
+	CU_ASSERT_EQUAL_FATAL(load("call_spin_us: 0\n", &mf, NULL), 0);
+	CU_ASSERT_EQUAL(ec__config_call_spin_us(mf), 0);
 	ec__config_free(mf);
 	const char *const *mp = ec__config_module_path(cfg);
 	CU_ASSERT_EQUAL_FATAL(count(mp), 1);

@@ -342,6 +342,63 @@ static void test_logs(void)
 	CU_ASSERT_EQUAL(level, EC_LOG_WARNING);
 }
 
+/* Busy-wait about us microseconds. */
+static void busy_us(long us)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+}
+
+static void *second_caller(void *arg)
+{
+	int *fails = arg;
+	for (int i = 0; i < 200; i++) {
+		int rc;
+		struct ec_error err = {0};
+		ec_value *res = call1("operator", "neg", ec_value_int(i), &rc, &err);
+		if (rc || !res || res->type != EC_T_INT || res->u.i != -i)
+			(*fails)++;
+		ec_value_free(res);
+	}
+	return NULL;
+}
+
+/* Calls freed or waited for just as their reply lands, from one thread (the caller
+ * spins for its reply: config call_spin_us) and from two (both sleep). A reply
+ * delivered to a call its caller freed at that moment once wrote to freed memory
+ * (caught by the sanitizer stage). */
+static void test_calls_freed_as_replies_land(void)
+{
+	struct ec_error err = {0};
+	for (int i = 0; i < 3000; i++) {
+		ec_value *args = ec_value_new(EC_T_TUPLE);
+		ec_value_append(args, ec_value_int(i));
+		ec_call *call = NULL;
+		int rc = ec_context_call_async(ctx, "operator", "neg", args, NULL, &call, &err);
+		ec_value_free(args);
+		CU_ASSERT_EQUAL_FATAL(rc, 0);
+		busy_us((i * 7) % 160);
+		if (i % 3) {
+			ec_call_free(call);
+			continue;
+		}
+		ec_value *res = NULL;
+		CU_ASSERT_EQUAL(ec_call_wait(call, 10000, &res, &err), 0);
+		CU_ASSERT_TRUE(res && res->type == EC_T_INT && res->u.i == -i);
+		ec_value_free(res);
+		ec_call_free(call);
+	}
+	int fails = 0;
+	pthread_t t;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, second_caller, &fails), 0);
+	second_caller(&fails);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(fails, 0);
+}
+
 static void test_deadline_and_hung_shutdown(void)
 {
 	struct ec_error err = {0};
@@ -896,6 +953,8 @@ int main(void)
 		CU_add_test(s, "list, tuple, dict, set, kwargs", test_containers);
 		CU_add_test(s, "remote exceptions with traceback", test_exception);
 		CU_add_test(s, "logging and child stdout/stderr forwarded", test_logs);
+		CU_add_test(s, "calls freed or waited for as their replies land",
+		            test_calls_freed_as_replies_land);
 		CU_add_test(s, "deadline; shutdown with a hung call", test_deadline_and_hung_shutdown);
 		CU_add_test(s, "SIGKILLed master takes its context along", test_master_sigkill);
 		if (!pythons[i].path[0])
