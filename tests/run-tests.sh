@@ -1,8 +1,9 @@
 #!/bin/sh
 # The whole test suite, from a fresh checkout: build, `make check` (unit tests and
 # integration tests on every Python interpreter found), tests/sanitize.sh (the tests
-# again under ASan and UBSan, in _asan/; EC_SKIP_SANITIZE=1 skips it), `make distcheck`
-# (EC_SKIP_DISTCHECK=1 skips it), then the totals as the last line.
+# again under ASan and UBSan, in _asan/; EC_SKIP_SANITIZE=1 skips it), tests/valgrind.sh
+# (the unit and local tests under memcheck; EC_SKIP_VALGRIND=1 skips it), `make
+# distcheck` (EC_SKIP_DISTCHECK=1 skips it), then the totals as the last line.
 # Usage: tests/run-tests.sh  (from the top of the tree)
 set -u
 cd "$(dirname "$0")/.."
@@ -31,9 +32,21 @@ if [ "${EC_SKIP_SANITIZE:-}" = "" ]; then
 		san="0 passed, 1 failed, 0 skipped"
 	echo "sanitizers: $san ($(($(date +%s) - t0)) s)"
 fi
+vg="0 passed, 0 failed, 0 skipped"
+if [ "${EC_SKIP_VALGRIND:-}" = "" ]; then
+	echo "==== valgrind (tests/valgrind.sh: memcheck, logs in _valgrind/)"
+	t0=$(date +%s)
+	sh tests/valgrind.sh >valgrind.out 2>&1
+	head -n -1 valgrind.out
+	vg=$(tail -n 1 valgrind.out)
+	echo "$vg" | grep -qE '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' ||
+		vg="0 passed, 1 failed, 0 skipped"
+	echo "valgrind: $vg ($(($(date +%s) - t0)) s)"
+fi
 if [ "${EC_SKIP_DISTCHECK:-}" = "" ]; then
 	echo "==== make distcheck"
-	if make distcheck EC_SKIP_DISTCHECK=1 EC_SKIP_SANITIZE=1 >distcheck.out 2>&1; then
+	if make distcheck EC_SKIP_DISTCHECK=1 EC_SKIP_SANITIZE=1 EC_SKIP_VALGRIND=1 \
+		>distcheck.out 2>&1; then
 		echo "distcheck: passed"
 		dc=0
 	else
@@ -48,8 +61,10 @@ echo "==== summary"
 sh tests/summary.sh . >summary.out
 sumrc=$?
 head -n -1 summary.out
-# make check's totals, plus the sanitizer stage's, plus distcheck as one more test
-set -- $(tail -n 1 summary.out | sed 's/[^0-9 ]//g') $(echo "$san" | sed 's/[^0-9 ]//g')
-failed=$(($2 + $5 + dc))
-echo "$(($1 + $4)) passed, $failed failed, $(($3 + $6)) skipped"
+# make check's totals, plus the sanitizer and valgrind stages', plus distcheck as one
+# more test
+set -- $(tail -n 1 summary.out | sed 's/[^0-9 ]//g') $(echo "$san" | sed 's/[^0-9 ]//g') \
+	$(echo "$vg" | sed 's/[^0-9 ]//g')
+failed=$(($2 + $5 + $8 + dc))
+echo "$(($1 + $4 + $7)) passed, $failed failed, $(($3 + $6 + $9)) skipped"
 [ "$status" = 0 ] && [ "$sumrc" = 0 ] && [ "$failed" = 0 ]

@@ -1,0 +1,70 @@
+#!/bin/sh
+# The valgrind stage of the test suite: the unit tests and the local integration tests
+# of the tree as built (after `make check`), each under valgrind's memcheck: invalid
+# reads and writes, uninitialised values, and definite or indirect leaks at exit fail
+# the program. The Python children are not traced (only the master is ours), nor the
+# master's forks after the fork (--child-silent-after-fork).
+# Prints each program's verdict, the log of each that failed, and as its last line
+# "N passed, N failed, N skipped" counted as tests/summary.sh counts (CUnit's "tests"
+# row; a program that failed without one is one failure). Logs in _valgrind/.
+# Usage: tests/valgrind.sh  (from the top of a built tree). EC_VALGRIND_PYTHONS: the
+# interpreters (default /usr/bin/python3).
+set -u
+cd "$(dirname "$0")/.."
+top=$(pwd)
+fail() {
+	echo "$1"
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+}
+command -v valgrind >/dev/null 2>&1 || fail "valgrind: not installed (apt-get install valgrind)"
+[ -x libtool ] || fail "valgrind: no libtool script here: configure and build first"
+rm -rf _valgrind
+mkdir _valgrind
+make -j"$(nproc 2>/dev/null || echo 2)" check TESTS= >_valgrind/make.out 2>&1 ||
+	{ cat _valgrind/make.out; fail "valgrind: build failed"; }
+
+EC_TEST_SRCDIR=$top
+EC_TEST_BUILDDIR=$top
+LIBTOOL="sh $top/libtool"
+ECONTEXT_CONFIG=/dev/null
+EC_TEST_PYTHONS=${EC_VALGRIND_PYTHONS:-/usr/bin/python3}
+# Calls take ~20x longer under valgrind: deadlines in the tests are generous, but not
+# the harness's.
+EC_TEST_TIMEOUT=1800
+VALGRIND="valgrind --quiet --error-exitcode=3 --leak-check=full \
+--show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+--child-silent-after-fork=yes --num-callers=30"
+export EC_TEST_SRCDIR EC_TEST_BUILDDIR LIBTOOL ECONTEXT_CONFIG EC_TEST_PYTHONS \
+	EC_TEST_TIMEOUT VALGRIND
+
+passed=0 failed=0 skipped=0
+for t in test_value test_frame test_config test_plugin test_pickle test_modules \
+	test_context test_local; do
+	log=_valgrind/$t.log
+	t0=$(date +%s)
+	sh tests/testwrapper.sh "tests/$t" >"$log" 2>&1
+	rc=$?
+	row=$(grep -E '^ +tests +[0-9]+' "$log" | tail -n 1)
+	if [ "$rc" = 77 ]; then
+		verdict=SKIP
+		skipped=$((skipped + 1))
+	elif [ -n "$row" ]; then
+		# tests Total Ran Passed Failed Inactive
+		set -- $row
+		passed=$((passed + $4)) failed=$((failed + $5)) skipped=$((skipped + $6))
+		verdict=PASS
+		[ "$rc" = 0 ] || verdict=FAIL
+		[ "$rc" = 0 ] || [ "$5" != 0 ] || failed=$((failed + 1))
+	else
+		verdict=FAIL
+		failed=$((failed + 1))
+	fi
+	echo "valgrind: $verdict: tests/$t (exit $rc, $(($(date +%s) - t0)) s)"
+	if [ "$verdict" = FAIL ]; then
+		echo "---- $log"
+		tail -n 80 "$log"
+	fi
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
