@@ -21,28 +21,26 @@ for log in $(find tests -name '*.log' ! -name test-suite.log | sort); do
 	cat "$log"
 done
 grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' check.out
-san="0 passed, 0 failed, 0 skipped"
-if [ "${EC_SKIP_SANITIZE:-}" = "" ]; then
-	echo "==== sanitizers (tests/sanitize.sh: ASan+UBSan build in _asan/)"
+# A stage that prints its totals as its last line: run it unless SKIPVAR is set,
+# show its output, and leave its totals in $stage_totals.
+run_stage() { # NAME SCRIPT SKIPVAR TITLE
+	stage_totals="0 passed, 0 failed, 0 skipped"
+	eval "[ \"\${$3:-}\" = '' ]" || return 0
+	echo "==== $4"
 	t0=$(date +%s)
-	sh tests/sanitize.sh >sanitize.out 2>&1
-	head -n -1 sanitize.out
-	san=$(tail -n 1 sanitize.out)
-	echo "$san" | grep -qE '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' ||
-		san="0 passed, 1 failed, 0 skipped"
-	echo "sanitizers: $san ($(($(date +%s) - t0)) s)"
-fi
-vg="0 passed, 0 failed, 0 skipped"
-if [ "${EC_SKIP_VALGRIND:-}" = "" ]; then
-	echo "==== valgrind (tests/valgrind.sh: memcheck, logs in _valgrind/)"
-	t0=$(date +%s)
-	sh tests/valgrind.sh >valgrind.out 2>&1
-	head -n -1 valgrind.out
-	vg=$(tail -n 1 valgrind.out)
-	echo "$vg" | grep -qE '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' ||
-		vg="0 passed, 1 failed, 0 skipped"
-	echo "valgrind: $vg ($(($(date +%s) - t0)) s)"
-fi
+	sh "$2" >"$1.out" 2>&1
+	head -n -1 "$1.out"
+	stage_totals=$(tail -n 1 "$1.out")
+	echo "$stage_totals" | grep -qE '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' ||
+		stage_totals="0 passed, 1 failed, 0 skipped"
+	echo "$1: $stage_totals ($(($(date +%s) - t0)) s)"
+}
+run_stage sanitize tests/sanitize.sh EC_SKIP_SANITIZE \
+	"sanitizers (tests/sanitize.sh: ASan+UBSan build in _asan/)"
+san=$stage_totals
+run_stage valgrind tests/valgrind.sh EC_SKIP_VALGRIND \
+	"valgrind (tests/valgrind.sh: memcheck, logs in _valgrind/)"
+vg=$stage_totals
 if [ "${EC_SKIP_DISTCHECK:-}" = "" ]; then
 	echo "==== make distcheck"
 	if make distcheck EC_SKIP_DISTCHECK=1 EC_SKIP_SANITIZE=1 EC_SKIP_VALGRIND=1 \
