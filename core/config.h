@@ -34,7 +34,7 @@ size_t ec__config_max_message(const struct ec_config *cfg);       /* default 64 
 const char *const *ec__config_module_path(const struct ec_config *cfg); /* NULL-terminated */
 int ec__config_predict_imports(const struct ec_config *cfg);         /* default 1 */
 int ec__config_code_cache(const struct ec_config *cfg);              /* default 1 */
-int ec__config_call_spin_us(const struct ec_config *cfg); /* default 100 */
+int ec__config_call_spin_us(const struct ec_config *cfg); /* default 400 */
 int ec__config_module_follow_symlinks(const struct ec_config *cfg);  /* default 0 */
 const char *const *ec__config_plugin_path(const struct ec_config *cfg); /* NULL-terminated */
 /* Context names in file order, NULL-terminated. */

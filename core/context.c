@@ -4,6 +4,7 @@
 #include "ecbuild.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,9 @@ static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 		c->next = NULL;
 		c->registered = 0;
 		__atomic_sub_fetch(&ctx->m->in_flight, 1, __ATOMIC_RELAXED);
+		long long took = ec__now_us() - c->queued_us;
+		__atomic_store_n(&ctx->m->last_reply_us, took > INT_MAX ? INT_MAX : (int)took,
+		                 __ATOMIC_RELAXED);
 		pthread_mutex_lock(&c->lock);
 		if (!take_rbuf(ctx, h, p, c)) {
 			/* the frame went with the buffer */
@@ -1072,6 +1076,7 @@ static int call_queue_locked(ec_context *ctx, struct ec_msg *msg, struct ec_call
 	call->ctx = ctx;
 	call->handle = ctx->next_handle++;
 	call->registered = 1;
+	call->queued_us = ec__now_us();
 	__atomic_add_fetch(&call->m->in_flight, 1, __ATOMIC_RELAXED);
 	call->next = ctx->calls;
 	ctx->calls = call;
@@ -1244,12 +1249,17 @@ static void share_drop(struct ec_context *ctx)
  * meanwhile, which is most of a local round trip when the two sides run on different
  * CPUs (docs/benchmarks.md). Only while this is the master's one call in flight: the
  * latency of one synchronous caller is what it is for, and a master with many calls out
- * never burns a CPU on it. (Skipping some spins adaptively, as glibc's adaptive mutexes
- * do, was tried: every skipped wait let the scheduler spread the threads again and the
- * median went back to the sleeping figure.) */
+ * never burns a CPU on it. Not after a call that took longer than the budget either:
+ * calls that last (time.sleep, a package install) spin once, not each time; a quick
+ * call after them sleeps (about 150 µs locally, within the budget) and the next spins
+ * again. (A back-off that also skipped spins after quick replies, as glibc's adaptive
+ * mutexes do, was tried with a 100 µs budget: every skipped wait let the scheduler
+ * spread the threads again, that call took longer than the budget, and the median went
+ * back to the sleeping figure.) */
 static void spin_for_reply(ec_master *m, struct ec_call *call)
 {
 	if (!m->call_spin_us || __atomic_load_n(&m->in_flight, __ATOMIC_RELAXED) > 1 ||
+	    __atomic_load_n(&m->last_reply_us, __ATOMIC_RELAXED) > m->call_spin_us ||
 	    __atomic_exchange_n(&m->spinning, 1, __ATOMIC_ACQUIRE))
 		return;
 	__atomic_store_n(&call->spun, 1, __ATOMIC_RELAXED); /* the broker lingers after it */

@@ -51,6 +51,7 @@ struct ec_call {
 	int registered; /* in ctx->calls, awaiting its reply */
 	int done;       /* reply (or failure) arrived (atomic: read unlocked by a spinner) */
 	int spun;       /* atomic: its waiter spins for the reply (config call_spin_us) */
+	long long queued_us; /* when it was queued (ec__now_us) */
 	int rc;         /* failure code when done without a reply */
 	int delivered;  /* its result went to the caller (who may have taken reply) */
 	struct ec_error err;

@@ -22,6 +22,13 @@ long long ec__now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long ec__now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Split a ':'-separated list into dirs[] (pointers into a strdup'd copy in *hold). */
 static size_t split_path(const char *s, char **hold, const char **dirs, size_t max)
 {

@@ -32,6 +32,9 @@ struct ec_master {
 	int call_spin_us;
 	int spinning;       /* atomic */
 	unsigned in_flight; /* calls registered with their contexts (under lock; read atomic) */
+	/* Microseconds from queueing to reply of the last call answered (atomic): a wait
+	 * after one that outlasted call_spin_us does not spin. */
+	int last_reply_us;
 	struct ec_context *contexts; /* every handle not yet freed, under lock */
 	struct ec__secrets secrets;  /* passwords asked of the application, under lock */
 	/* Bytecode cache entries a context is filling now (their names), under lock: of
@@ -46,7 +49,8 @@ struct ec_master {
 /* Free the master's shared bytecode (core/context.c). */
 void ec__code_shares_free(ec_master *m);
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds, in microseconds. */
 long long ec__now_ms(void);
+long long ec__now_us(void);
 
 #endif

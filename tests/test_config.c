@@ -357,7 +357,7 @@ static void t_top_level_values(void)
 	                           &mf, NULL), 0);
 	CU_ASSERT_EQUAL(ec__config_predict_imports(mf), 0);
 	CU_ASSERT_EQUAL(ec__config_module_follow_symlinks(mf), 1);
-	CU_ASSERT_EQUAL(ec__config_call_spin_us(mf), 100); /* the default */
+	CU_ASSERT_EQUAL(ec__config_call_spin_us(mf), 400); /* the default */
 	ec__config_free(mf);
 	CU_ASSERT_EQUAL_FATAL(load("call_spin_us: 0\n", &mf, NULL), 0);
 	CU_ASSERT_EQUAL(ec__config_call_spin_us(mf), 0);
