@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh checkout: build, `make check` (unit tests and
 # integration tests on every Python interpreter found), tests/sanitize.sh (the tests
 # again under ASan and UBSan, in _asan/; EC_SKIP_SANITIZE=1 skips it), tests/valgrind.sh
-# (the unit and local tests under memcheck; EC_SKIP_VALGRIND=1 skips it), `make
+# (unit, local and sudo tests under memcheck; EC_SKIP_VALGRIND=1 skips it), `make
 # distcheck` (EC_SKIP_DISTCHECK=1 skips it), then the totals as the last line.
 # Usage: tests/run-tests.sh  (from the top of the tree)
 set -u
