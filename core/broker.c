@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -79,14 +78,9 @@ static int unlock_and_wake(struct ec_broker *b)
 #define BROKER_LINGER_US 20
 static void linger_for_wake(struct ec_broker *b)
 {
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!__atomic_load_n(&b->wake_pending, __ATOMIC_ACQUIRE)) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) >
-		    BROKER_LINGER_US * 1000LL)
-			break;
-	}
+	long long end = ec__now_us() + BROKER_LINGER_US;
+	while (!__atomic_load_n(&b->wake_pending, __ATOMIC_ACQUIRE) && ec__now_us() < end)
+		;
 }
 
 void ec__broker_attach(struct ec_broker *b, struct ec_context *ctx)

@@ -43,16 +43,6 @@
  * frames reuse it; an idle context holds none. */
 #define RBUF_IDLE_MS 1000
 
-/* A hint to the CPU inside a spin loop (the other hyperthread gets the pipeline). */
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 static const struct ec_codec_ops *codec_ops(const ec_master *m)
 {
 	return m->codec->desc->ops;
@@ -109,12 +99,18 @@ static int boot_output(struct ec_context *ctx, const char *s, size_t n, struct e
 	return 0;
 }
 
+/* A call leaves ctx->calls (m->lock held): no reply will be matched to it. */
+static void call_unregistered(ec_master *m, struct ec_call *c)
+{
+	c->registered = 0;
+	__atomic_sub_fetch(&m->in_flight, 1, __ATOMIC_RELAXED);
+}
+
 static void fail_calls(struct ec_context *ctx, const struct ec_error *why)
 {
 	for (struct ec_call *c = ctx->calls; c;) {
 		struct ec_call *next = c->next;
-		c->registered = 0;
-		__atomic_sub_fetch(&ctx->m->in_flight, 1, __ATOMIC_RELAXED);
+		call_unregistered(ctx->m, c);
 		c->next = NULL;
 		pthread_mutex_lock(&c->lock);
 		c->rc = EC_ECLOSED;
@@ -430,8 +426,7 @@ static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 			continue;
 		*pp = c->next;
 		c->next = NULL;
-		c->registered = 0;
-		__atomic_sub_fetch(&ctx->m->in_flight, 1, __ATOMIC_RELAXED);
+		call_unregistered(ctx->m, c);
 		long long took = ec__now_us() - c->queued_us;
 		__atomic_store_n(&ctx->m->last_reply_us, took > INT_MAX ? INT_MAX : (int)took,
 		                 __ATOMIC_RELAXED);
@@ -1247,9 +1242,9 @@ static void share_drop(struct ec_context *ctx)
 /* Poll the call's done flag for up to m->call_spin_us before the caller sleeps: a reply
  * that comes within it costs no futex sleep and no wake-up of a CPU that went idle
  * meanwhile, which is most of a local round trip when the two sides run on different
- * CPUs (docs/benchmarks.md). Only while this is the master's one call in flight: the
- * latency of one synchronous caller is what it is for, and a master with many calls out
- * never burns a CPU on it. Not after a call that took longer than the budget either:
+ * CPUs (docs/benchmarks.md). Only while this is the master's one call in flight (so
+ * one thread spins at most): the latency of one synchronous caller is what it is for,
+ * and a master with many calls out never burns a CPU on it. Not after a call that took longer than the budget either:
  * calls that last (time.sleep, a package install) spin once, not each time; a quick
  * call after them sleeps (about 150 µs locally, within the budget) and the next spins
  * again. (A back-off that also skipped spins after quick replies, as glibc's adaptive
@@ -1259,25 +1254,16 @@ static void share_drop(struct ec_context *ctx)
 static void spin_for_reply(ec_master *m, struct ec_call *call)
 {
 	if (!m->call_spin_us || __atomic_load_n(&m->in_flight, __ATOMIC_RELAXED) > 1 ||
-	    __atomic_load_n(&m->last_reply_us, __ATOMIC_RELAXED) > m->call_spin_us ||
-	    __atomic_exchange_n(&m->spinning, 1, __ATOMIC_ACQUIRE))
+	    __atomic_load_n(&m->last_reply_us, __ATOMIC_RELAXED) > m->call_spin_us)
 		return;
 	__atomic_store_n(&call->spun, 1, __ATOMIC_RELAXED); /* the broker lingers after it */
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	long long limit_ns = m->call_spin_us * 1000LL;
+	long long end = ec__now_us() + m->call_spin_us;
+	/* sched_yield(): a thread of the context or the broker woken on this CPU runs at
+	 * once instead of waiting for the spinner's preemption (p90 of a local round trip
+	 * 100-250 -> 50-130 µs). */
 	while (!__atomic_load_n(&call->done, __ATOMIC_ACQUIRE) &&
-	       __atomic_load_n(&m->in_flight, __ATOMIC_RELAXED) <= 1) {
-		/* Yield, not only pause: a thread of the context or the broker woken on this
-		 * CPU then runs at once instead of waiting for the spinner's preemption
-		 * (p90 of a local round trip 100-250 -> 50-130 µs). */
-		cpu_relax();
+	       __atomic_load_n(&m->in_flight, __ATOMIC_RELAXED) <= 1 && ec__now_us() < end)
 		sched_yield();
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) > limit_ns)
-			break;
-	}
-	__atomic_store_n(&m->spinning, 0, __ATOMIC_RELEASE);
 }
 
 int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_error *err)
@@ -1359,8 +1345,7 @@ void ec_call_free(ec_call *call)
 					*pp = call->next;
 					break;
 				}
-			call->registered = 0;
-			__atomic_sub_fetch(&m->in_flight, 1, __ATOMIC_RELAXED);
+			call_unregistered(m, call);
 		}
 		pthread_mutex_unlock(&m->lock);
 	}

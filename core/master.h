@@ -27,10 +27,8 @@ struct ec_master {
 	unsigned next_context_id;
 	size_t max_message;
 	/* How long a thread waiting for a reply polls for it before it sleeps (config
-	 * call_spin_us; 0 where the process may run on one CPU only), and whether one
-	 * does now: one spinner at a time, so that waiters never take every CPU. */
+	 * call_spin_us; 0 where the process may run on one CPU only). */
 	int call_spin_us;
-	int spinning;       /* atomic */
 	unsigned in_flight; /* calls registered with their contexts (under lock; read atomic) */
 	/* Microseconds from queueing to reply of the last call answered (atomic): a wait
 	 * after one that outlasted call_spin_us does not spin. */

@@ -5,8 +5,8 @@
 # the program. The Python children are not traced (only the master is ours), nor the
 # master's forks after the fork (--child-silent-after-fork).
 # Prints each program's verdict, the log of each that failed, and as its last line
-# "N passed, N failed, N skipped" counted as tests/summary.sh counts (CUnit's "tests"
-# row; a program that failed without one is one failure). Logs in _valgrind/.
+# tests/summary.sh's "N passed, N failed, N skipped" of those programs (their logs and
+# verdicts in _valgrind/tests/, as automake's harness leaves them).
 # Usage: tests/valgrind.sh  (from the top of a built tree). EC_VALGRIND_PYTHONS: the
 # interpreters (default /usr/bin/python3).
 set -u
@@ -20,7 +20,7 @@ fail() {
 command -v valgrind >/dev/null 2>&1 || fail "valgrind: not installed (apt-get install valgrind)"
 [ -x libtool ] || fail "valgrind: no libtool script here: configure and build first"
 rm -rf _valgrind
-mkdir _valgrind
+mkdir -p _valgrind/tests
 make -j"$(nproc 2>/dev/null || echo 2)" check TESTS= >_valgrind/make.out 2>&1 ||
 	{ cat _valgrind/make.out; fail "valgrind: build failed"; }
 
@@ -38,7 +38,6 @@ VALGRIND="valgrind --quiet --error-exitcode=3 --leak-check=full \
 export EC_TEST_SRCDIR EC_TEST_BUILDDIR LIBTOOL ECONTEXT_CONFIG EC_TEST_PYTHONS \
 	EC_TEST_TIMEOUT VALGRIND
 
-passed=0 failed=0 skipped=0
 # Not test_modfwd: it checks that a context importing a 12 MiB module does not stall
 # another context's calls, which valgrind's one-thread-at-a-time scheduler does. Not
 # the ssh tests: their sshd fixture's timeouts are not made for a 20x slower master.
@@ -46,30 +45,24 @@ passed=0 failed=0 skipped=0
 # harmless, the reaper polls instead (core/reaper.c).
 for t in test_value test_frame test_config test_plugin test_pickle test_modules \
 	test_context test_local test_sudo test_prompt; do
-	log=_valgrind/$t.log
+	log=_valgrind/tests/$t.log
 	t0=$(date +%s)
 	sh tests/testwrapper.sh "tests/$t" >"$log" 2>&1
 	rc=$?
-	row=$(grep -E '^ +tests +[0-9]+' "$log" | tail -n 1)
-	if [ "$rc" = 77 ]; then
-		verdict=SKIP
-		skipped=$((skipped + 1))
-	elif [ -n "$row" ]; then
-		# tests Total Ran Passed Failed Inactive
-		set -- $row
-		passed=$((passed + $4)) failed=$((failed + $5)) skipped=$((skipped + $6))
-		verdict=PASS
-		[ "$rc" = 0 ] || verdict=FAIL
-		[ "$rc" = 0 ] || [ "$5" != 0 ] || failed=$((failed + 1))
-	else
-		verdict=FAIL
-		failed=$((failed + 1))
-	fi
+	case $rc in
+	0) verdict=PASS ;;
+	77) verdict=SKIP ;;
+	*) verdict=FAIL ;;
+	esac
+	# what automake's harness writes, for tests/summary.sh to count
+	echo ":test-result: $verdict" >"_valgrind/tests/$t.trs"
 	echo "valgrind: $verdict: tests/$t (exit $rc, $(($(date +%s) - t0)) s)"
 	if [ "$verdict" = FAIL ]; then
 		echo "---- $log"
 		tail -n 80 "$log"
 	fi
 done
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+sh tests/summary.sh _valgrind >_valgrind/summary.out
+rc=$?
+tail -n 1 _valgrind/summary.out
+exit $rc
