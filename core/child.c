@@ -20,6 +20,13 @@ extern char **environ;
 int ec__child_spawn(const char *who, char *const argv[], char *const envp[], pid_t *pid,
                     int *fd, struct ec_error *err)
 {
+	return ec__child_spawn_fds(who, NULL, argv, envp, NULL, 0, pid, fd, err);
+}
+
+int ec__child_spawn_fds(const char *who, const char *file, char *const argv[],
+                        char *const envp[], const int (*dups)[2], size_t ndups, pid_t *pid,
+                        int *fd, struct ec_error *err)
+{
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return ec__error_sys(err, who, "socketpair");
@@ -31,6 +38,9 @@ int ec__child_spawn(const char *who, char *const argv[], char *const envp[], pid
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 2);
+	for (size_t i = 0; i < ndups; i++)
+		posix_spawn_file_actions_adddup2(&fa, dups[i][0] < 0 ? sv[1] : dups[i][0],
+		                                 dups[i][1]);
 	/* Its own session: a ^C at the master's terminal is the master's business (and
 	 * no controlling terminal: sudo -S reads its password from the stream); the
 	 * child leaves when its stream ends. Default signal handling and mask. */
@@ -41,14 +51,16 @@ int ec__child_spawn(const char *who, char *const argv[], char *const envp[], pid
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
 	                                    POSIX_SPAWN_SETSIGDEF);
-	int rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
+	int rc = file ? posix_spawn(pid, file, &fa, &attr, argv, envp ? envp : environ)
+	              : posix_spawnp(pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(sv[1]);
 	if (rc) {
 		close(sv[0]);
 		*pid = -1;
-		return ec__error_set(err, EC_EBOOT, who, "cannot run %s: %s", argv[0], strerror(rc));
+		return ec__error_set(err, EC_EBOOT, who, "cannot run %s: %s", file ? file : argv[0],
+		                     strerror(rc));
 	}
 	*fd = sv[0];
 	fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);

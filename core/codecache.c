@@ -45,11 +45,21 @@ static int sha256(const void *a, size_t alen, const void *b, size_t blen,
 	return ok ? 0 : -1;
 }
 
-/* Where posix_spawnp would find `python`, resolved to the real file. */
-static int find_binary(const char *python, char real[PATH_MAX])
+/* Where posix_spawnp would find `python`, resolved to the real file; found (may be
+ * NULL): the path as found (absolute, symbolic links kept: a virtualenv's python). */
+static int find_binary(const char *python, char real[PATH_MAX], char *found)
 {
-	if (strchr(python, '/'))
+	if (strchr(python, '/')) {
+		if (found) {
+			char cwd[PATH_MAX];
+			if (python[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+				return -1;
+			if (snprintf(found, PATH_MAX, "%s%s%s", python[0] == '/' ? "" : cwd,
+			             python[0] == '/' ? "" : "/", python) >= PATH_MAX)
+				return -1;
+		}
 		return realpath(python, real) ? 0 : -1;
+	}
 	const char *path = getenv("PATH");
 	if (!path || !*path)
 		path = "/usr/local/bin:/usr/bin:/bin";
@@ -59,8 +69,13 @@ static int find_binary(const char *python, char real[PATH_MAX])
 		if (n && n + 1 + strlen(python) < sizeof(cand)) {
 			snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, path, python);
 			struct stat st;
-			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+				if (found && cand[0] != '/')
+					return -1; /* a relative $PATH entry: not worth a direct boot */
+				if (found)
+					memcpy(found, cand, strlen(cand) + 1);
 				return realpath(cand, real) ? 0 : -1;
+			}
 		}
 		path += n + (path[n] == ':');
 	}
@@ -79,12 +94,19 @@ static int is_elf(const char *path)
 	return n == 4 && !memcmp(head, "\x7f" "ELF", 4);
 }
 
+int ec__codecache_binary(const char *python, char *real, struct stat *st, char *found)
+{
+	if (!python || find_binary(python, real, found) || stat(real, st) ||
+	    !S_ISREG(st->st_mode) || !is_elf(real))
+		return -1;
+	return 0;
+}
+
 int ec__codecache_name(const char *python, char name[EC_CODECACHE_NAME_MAX])
 {
 	char real[PATH_MAX];
 	struct stat st;
-	if (!python || find_binary(python, real) || stat(real, &st) || !S_ISREG(st.st_mode) ||
-	    !is_elf(real))
+	if (ec__codecache_binary(python, real, &st, NULL))
 		return -1;
 	char id[PATH_MAX + 128];
 	int n = snprintf(id, sizeof(id), "%s\n%ju %ju %jd %jd.%09ld", real, (uintmax_t)st.st_dev,
@@ -125,6 +147,26 @@ static int private_to_us(const struct stat *st)
 
 int ec__codecache_load(const char *name, struct ec_buf *core)
 {
+	return ec__codecache_get(name, MAGIC, core);
+}
+
+int ec__codecache_get(const char *name, const char *magic, struct ec_buf *body_out)
+{
+	struct ec_buf file;
+	ec__buf_init(&file);
+	int rc = ec__codecache_read(name, &file);
+	unsigned char h[32];
+	if (!rc && (file.len < MAGIC_LEN + 32 + 1 || memcmp(file.data, magic, MAGIC_LEN) ||
+	            sha256(file.data + MAGIC_LEN + 32, file.len - MAGIC_LEN - 32, NULL, 0, h) ||
+	            memcmp(h, file.data + MAGIC_LEN, 32) ||
+	            ec__buf_append(body_out, file.data + MAGIC_LEN + 32, file.len - MAGIC_LEN - 32)))
+		rc = -1;
+	ec__buf_free(&file);
+	return rc;
+}
+
+int ec__codecache_read(const char *name, struct ec_buf *out)
+{
 	char dir[PATH_MAX], path[PATH_MAX + EC_CODECACHE_NAME_MAX + 2];
 	struct stat st;
 	if (ec__codecache_dir(dir, sizeof(dir)) || stat(dir, &st) || !S_ISDIR(st.st_mode) ||
@@ -137,18 +179,12 @@ int ec__codecache_load(const char *name, struct ec_buf *core)
 	unsigned char *data = NULL;
 	int rc = -1;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !private_to_us(&st) ||
-	    st.st_size < MAGIC_LEN + 32 + 1 || (size_t)st.st_size > FILE_MAX)
+	    st.st_size < 1 || (size_t)st.st_size > FILE_MAX)
 		goto out;
 	size_t len = (size_t)st.st_size;
 	if (!(data = malloc(len)) || ec__read_full(fd, data, len) != (ssize_t)len)
 		goto out;
-	unsigned char h[32];
-	const unsigned char *body = data + MAGIC_LEN + 32;
-	size_t blen = len - MAGIC_LEN - 32;
-	if (memcmp(data, MAGIC, MAGIC_LEN) || sha256(body, blen, NULL, 0, h) ||
-	    memcmp(h, data + MAGIC_LEN, 32))
-		goto out;
-	rc = ec__buf_append(core, body, blen) ? -1 : 0;
+	rc = ec__buf_append(out, data, len) ? -1 : 0;
 	if (!rc && st.st_mtime < time(NULL) - TOUCH_AGE)
 		futimens(fd, NULL); /* used: safe from pruning for PRUNE_AGE more */
 out:
@@ -202,8 +238,8 @@ static int make_dir(const char *dir)
 	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && private_to_us(&st) ? 0 : -1;
 }
 
-/* Remove the entries (core-*.z) of ours unused for PRUNE_AGE, and temporary files
- * (.core-*) that a writer left behind for as long. */
+/* Remove the entries (core-*.z, boot-*) of ours unused for PRUNE_AGE, and temporary
+ * files (.core-*, .boot-*) that a writer left behind for as long. */
 static void prune(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -214,8 +250,9 @@ static void prune(const char *dir)
 	while ((e = readdir(d))) {
 		const char *n = e->d_name;
 		size_t len = strlen(n);
-		int entry = !strncmp(n, "core-", 5) && len > 7 && !strcmp(n + len - 2, ".z");
-		if (!entry && strncmp(n, ".core-", 6))
+		int entry = (!strncmp(n, "core-", 5) && len > 7 && !strcmp(n + len - 2, ".z")) ||
+		            !strncmp(n, "boot-", 5);
+		if (!entry && strncmp(n, ".core-", 6) && strncmp(n, ".boot-", 6))
 			continue;
 		struct stat st;
 		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
@@ -227,6 +264,48 @@ static void prune(const char *dir)
 
 int ec__codecache_store(const char *name, const unsigned char *marshalled, size_t len,
                         char *why, size_t why_len)
+{
+	if (len <= 4) {
+		snprintf(why, why_len, "no bytecode");
+		return -1;
+	}
+	struct ec_buf body;
+	ec__buf_init(&body);
+	int rc = ec__codecache_pack(marshalled, len, 9, &body);
+	if (rc)
+		snprintf(why, why_len, "out of memory");
+	else
+		rc = ec__codecache_put(name, MAGIC, body.data, body.len, why, why_len);
+	ec__buf_free(&body);
+	return rc;
+}
+
+int ec__codecache_put(const char *name, const char *magic, const void *body, size_t len,
+                      char *why, size_t why_len)
+{
+	struct ec_buf file;
+	ec__buf_init(&file);
+	int rc = -1;
+	/* The header, then the body; the body's hash into the header. */
+	if (ec__buf_append(&file, magic, MAGIC_LEN) || ec__buf_reserve(&file, 32)) {
+		snprintf(why, why_len, "out of memory");
+		goto out;
+	}
+	file.len += 32;
+	if (ec__buf_append(&file, body, len) ||
+	    sha256(file.data + MAGIC_LEN + 32, file.len - MAGIC_LEN - 32, NULL, 0,
+	           file.data + MAGIC_LEN)) {
+		snprintf(why, why_len, "out of memory");
+		goto out;
+	}
+	rc = ec__codecache_write(name, file.data, file.len, why, why_len);
+out:
+	ec__buf_free(&file);
+	return rc;
+}
+
+int ec__codecache_write(const char *name, const void *data, size_t len, char *why,
+                        size_t why_len)
 {
 	char dir[PATH_MAX], path[PATH_MAX + EC_CODECACHE_NAME_MAX + 2],
 	    tmp[PATH_MAX + EC_CODECACHE_NAME_MAX + 32];
@@ -240,44 +319,22 @@ int ec__codecache_store(const char *name, const unsigned char *marshalled, size_
 		         errno ? strerror(errno) : "owner or mode");
 		return -1;
 	}
-	struct ec_buf file;
-	ec__buf_init(&file);
-	int rc = -1;
-	if (len <= 4) {
-		snprintf(why, why_len, "no bytecode");
-		goto out;
-	}
-	/* The header, then the body; the body's hash into the header. */
-	if (ec__buf_append(&file, MAGIC, MAGIC_LEN) || ec__buf_reserve(&file, 32)) {
-		snprintf(why, why_len, "out of memory");
-		goto out;
-	}
-	file.len += 32;
-	if (ec__codecache_pack(marshalled, len, 9, &file) ||
-	    sha256(file.data + MAGIC_LEN + 32, file.len - MAGIC_LEN - 32, NULL, 0,
-	           file.data + MAGIC_LEN)) {
-		snprintf(why, why_len, "out of memory");
-		goto out;
-	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", dir, name, (long)getpid());
 	/* A new file renamed into place: a reader sees the old file or the whole new one. */
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(why, why_len, "cannot create %s: %s", tmp, strerror(errno));
-		goto out;
+		return -1;
 	}
-	int wrc = ec__write_full(fd, file.data, file.len);
+	int wrc = ec__write_full(fd, data, len);
 	if (close(fd) || wrc || rename(tmp, path)) {
 		snprintf(why, why_len, "cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
-		goto out;
+		return -1;
 	}
-	rc = 0;
 	prune(dir);
-out:
-	ec__buf_free(&file);
-	return rc;
+	return 0;
 }
 
 void ec__codecache_drop(const char *name)

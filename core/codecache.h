@@ -13,6 +13,7 @@
 #define EC_CORE_CODECACHE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 
@@ -25,6 +26,26 @@
  * posix_spawnp does): a hash of this build's core and of the binary's identity (real
  * path, device, inode, size, mtime). -1 if the binary cannot be found. */
 int ec__codecache_name(const char *python, char name[EC_CODECACHE_NAME_MAX]);
+
+/* Where posix_spawnp would find `python`: into real, the file (symbolic links
+ * resolved) and its identity; into found, the path as found, absolute, links kept (a
+ * virtualenv's python is a link to another's). -1 when it is not found, not a binary,
+ * or (found not NULL) found through a relative $PATH entry. No OpenSSL: it runs
+ * before a direct boot's spawn. */
+int ec__codecache_binary(const char *python, char *real, struct stat *st, char *found);
+
+/* Any entry: a private file of ours in the cache directory, an 8-byte magic, the
+ * SHA-256 of the body, the body. get appends the body to out: 0, or -1 on a miss or
+ * a file that is damaged, not ours or not private. put replaces the file whole
+ * (rename): 0, or -1 with a sentence in why. */
+int ec__codecache_get(const char *name, const char *magic, struct ec_buf *out);
+int ec__codecache_put(const char *name, const char *magic, const void *body, size_t len,
+                      char *why, size_t why_len);
+/* The same without the header: the file's bytes as they are (read appends them to
+ * out), for an entry that checks itself without OpenSSL (core/direct.c). */
+int ec__codecache_read(const char *name, struct ec_buf *out);
+int ec__codecache_write(const char *name, const void *data, size_t len, char *why,
+                        size_t why_len);
 
 /* The cache directory ($XDG_CACHE_HOME/econtext or ~/.cache/econtext) into dir. -1
  * if there is no home. */

@@ -12,12 +12,15 @@
 #include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "broker.h"
+#include "child.h"
 #include "codecache.h"
+#include "direct.h"
 #include "reaper.h"
 #include "context.h"
 #include "econtext/codec.h"
@@ -135,6 +138,9 @@ void ec__context_die(struct ec_context *ctx, const struct ec_error *why, int gra
 			        ctx->name, why->msg);
 	}
 	ctx->state = EC_CTX_DEAD;
+	/* First: a direct boot's interpreter may wait on its stdin (close then waits). */
+	ec__direct_free(ctx->direct);
+	ctx->direct = NULL;
 	ec__modsrv_forget(ctx->m->modules, ctx->id);
 	ec__reaper_closing(ctx); /* the children its transport hands the reaper are its */
 	ec__transport_stack_close(ctx->transport, grace_ms);
@@ -218,6 +224,25 @@ static int do_write(struct ec_context *ctx, struct ec_error *err)
 	return 0;
 }
 
+/* A direct boot's start: the interpreter spawned here, handed to the transport. */
+static int start_direct(struct ec_context *ctx, struct ec_error *err)
+{
+	char argv0[600];
+	pid_t pid;
+	int fd;
+	ec__payload_argv0(argv0, sizeof(argv0));
+	int rc = ec__direct_spawn(ctx->direct, ctx->name, argv0, &pid, &fd, err);
+	if (!rc && (rc = ctx->transport->ops->adopt(ctx->transport->inst, pid, fd, err))) {
+		close(fd);
+		ec__child_reap(pid, 0, -1);
+	}
+	if (!rc)
+		ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: direct boot of %s (pid %ld, %s)", ctx->name, ctx->direct->path,
+		        (long)pid, ctx->direct->entry);
+	return rc;
+}
+
 /* The top layer's start, for ctx (a secret a layer asks for is asked for ctx), with
  * the layer's own timer and the pause of the boot deadline while a secret is asked. */
 static int start(struct ec_context *ctx, long long now, struct ec_error *err)
@@ -226,7 +251,8 @@ static int start(struct ec_context *ctx, long long now, struct ec_error *err)
 	m->secrets.current = ctx;
 	ctx->secret_wait = NULL;
 	ctx->ps.timeout_ms = 0;
-	int rc = ctx->transport->ops->start(ctx->transport->inst, &ctx->argv, &ctx->ps, err);
+	int rc = ctx->direct ? start_direct(ctx, err)
+	                     : ctx->transport->ops->start(ctx->transport->inst, &ctx->argv, &ctx->ps, err);
 	m->secrets.current = NULL;
 	ctx->start_wake = rc == EC_EAGAIN && ctx->ps.timeout_ms > 0 ? now + ctx->ps.timeout_ms : 0;
 	if (ctx->secret_wait && !ctx->secret_since) {
@@ -277,6 +303,15 @@ void ec__context_prepare(struct ec_context *ctx, long long now, struct ec_pollse
 	if (ctx->state == EC_CTX_READY && flush_queue(ctx, &err)) {
 		ec__context_die(ctx, &err, 0);
 		return;
+	}
+	if (ctx->state >= EC_CTX_BOOTING && ctx->direct && !ctx->stream_pending) {
+		int rc = ec__direct_feed(ctx->direct, ctx->name, &err);
+		ec__direct_free(ctx->direct);
+		ctx->direct = NULL;
+		if (rc) {
+			ec__context_die(ctx, &err, 0);
+			return;
+		}
 	}
 	if (ctx->state >= EC_CTX_BOOTING && ctx->wbuf.len) {
 		int rc = do_write(ctx, &err);
@@ -607,6 +642,7 @@ static void context_free(struct ec_context *ctx)
 			break;
 		}
 	ec__transport_stack_free(ctx->transport);
+	ec__direct_free(ctx->direct);
 	ec__argv_free(&ctx->argv);
 	ec__cfg_free(ctx->cfg);
 	pthread_cond_destroy(&ctx->cond);
@@ -763,7 +799,57 @@ struct cache_use {
 	int hit;      /* the stream carries the cached core */
 	int may_fill; /* the transport runs the interpreter here as the master's user */
 	int fill;     /* a miss to fill once the context is up */
+	/* Direct boots (core/direct.h): may boot directly; did; its entry; a first-stage
+	 * boot whose facts to keep once the context is up. */
+	int direct_ok, direct;
+	char direct_entry[EC_CODECACHE_NAME_MAX];
+	int boot_fill;
 };
+
+/* A direct boot is for a context whose only layer runs the interpreter here as the
+ * master's user and can adopt it (ec_transport_ops.adopt), with the cache on. */
+static const char *direct_python(const struct ec_context *ctx)
+{
+	const struct ec_transport_ops *o = ctx->transport->ops;
+	const char *python = NULL;
+	if (ctx->transport->below ||
+	    o->size < offsetof(struct ec_transport_ops, adopt) + sizeof(o->adopt) || !o->adopt ||
+	    o->runs != EC_RUNS_HERE_AS_MASTER || !ec__config_code_cache(ctx->m->config) ||
+	    ec__cfg_str(ctx->cfg, "python", &python))
+		return NULL;
+	return python;
+}
+
+/* After a first-stage boot that may boot directly next time: keep what the first stage
+ * found (econtext.boot_info), as the bytecode is kept. Failure costs the next boot only
+ * its speed. */
+static void boot_entry_fill(struct ec_context *ctx, const char *python)
+{
+	char name[EC_CODECACHE_NAME_MAX], path[PATH_MAX], why[512] = "";
+	if (ec__direct_name(python, name, path))
+		return;
+	ec_value *res = NULL;
+	struct ec_error e = {0};
+	int rc = ec_context_call(ctx, "econtext", "boot_info", NULL, NULL, 10000, &res, &e);
+	const ec_value *boot = NULL, *home = NULL;
+	if (!rc && res && (res->type == EC_T_TUPLE || res->type == EC_T_LIST) &&
+	    res->u.seq.len == 2) {
+		boot = res->u.seq.items[0];
+		home = res->u.seq.items[1];
+	}
+	if (boot && boot->type == EC_T_STR &&
+	    (home->type == EC_T_NONE || home->type == EC_T_BYTES || home->type == EC_T_STR) &&
+	    !ec__direct_store(name, boot->u.s.data, boot->u.s.len,
+	                      home->type == EC_T_NONE ? NULL : home->u.s.data,
+	                      home->type == EC_T_NONE ? 0 : home->u.s.len, why, sizeof(why)))
+		ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: its next boot may be direct (%s)", ctx->name, name);
+	else
+		ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: no direct boot entry: %s", ctx->name,
+		        rc ? e.msg : *why ? why : "not a boot description");
+	ec_value_free(res);
+}
 
 /* The bytecode cache (core/codecache.h), as the transport says where the interpreter
  * runs (ec_transport_ops.runs). As the master's user on this machine, the binary named
@@ -812,11 +898,12 @@ static void code_cache_fill(struct ec_context *ctx, const char *name)
 
 /* The stream (docs/protocol.md 1) for ctx: the key, the MACs and the payload with the
  * core, from the bytecode cache where it has it, into the caller's mac_in, mac_out and
- * stream. Runs while the interpreter starts: OpenSSL's first use (~2 ms of provider
+ * stream (for a direct boot, prog and code instead). Runs while the interpreter starts: OpenSSL's first use (~2 ms of provider
  * set-up) and the cache's file read cost the boot nothing then. */
 static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
                         struct ec_frame_mac *mac_out, struct ec_buf *stream,
-                        struct cache_use *cache, struct ec_error *err)
+                        struct ec_buf *prog, struct ec_buf *code, struct cache_use *cache,
+                        struct ec_error *err)
 {
 	ec_master *m = ctx->m;
 	unsigned char key[EC_FRAME_KEY_LEN];
@@ -858,18 +945,21 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		        "context %s: core bytecode shared by a context of the same name", ctx->name);
 	}
 	rc = rc ? ec__error_set(err, rc, ctx->name, "out of memory")
-	        : ec__payload_stream(&pc, stream, err);
+	     : cache->direct ? ec__payload_direct(&pc, prog, code, err)
+	                     : ec__payload_stream(&pc, stream, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	ec__buf_free(&cached);
 	return rc;
 }
 
 /* One attempt of ec_context_connect; read_cache 0: boot from source whatever the
- * cache holds. *refused: the cache entry it booted from was for another Python. */
+ * cache holds and never directly. *refused: the cache entry it booted from was for
+ * another Python. *direct_failed: a direct boot failed (its entry is dropped). */
 static int connect_once(ec_master *m, const char *name, const char *const *overrides,
-                        int timeout_ms, int read_cache, int *refused, ec_context **out,
-                        struct ec_error *err)
+                        int timeout_ms, int read_cache, int *refused, int *direct_failed,
+                        ec_context **out, struct ec_error *err)
 {
+	struct cache_use cache = {.read = read_cache};
 	struct ec_context *ctx = NULL;
 	/* Under the lock: plugins load on demand into the master's shared registry. */
 	pthread_mutex_lock(&m->lock);
@@ -890,6 +980,13 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 		connect_ms = timeout_ms;
 	ctx->connect_ms = connect_ms;
 	ctx->boot_deadline = ec__now_ms() + connect_ms;
+	const char *direct_py = direct_python(ctx);
+	if (direct_py && read_cache && (ctx->direct = ec__direct_new(direct_py))) {
+		cache.direct = ctx->direct_boot = 1;
+		memcpy(cache.direct_entry, ctx->direct->entry, sizeof(cache.direct_entry));
+	} else if (direct_py) {
+		cache.boot_fill = 1;
+	}
 	/* Start the interpreter first, build its stream while it starts (build_stream). */
 	ctx->stream_pending = 1;
 	ec__broker_attach(m->broker, ctx);
@@ -900,11 +997,12 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 	pthread_mutex_unlock(&m->lock);
 
 	struct ec_frame_mac mac_in = {0}, mac_out = {0};
-	struct ec_buf stream;
+	struct ec_buf stream, prog, code;
 	ec__buf_init(&stream);
-	struct cache_use cache = {.read = read_cache};
+	ec__buf_init(&prog);
+	ec__buf_init(&code);
 	struct ec_error build_err = {0};
-	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &cache, &build_err);
+	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &prog, &code, &cache, &build_err);
 
 	pthread_mutex_lock(&m->lock);
 	ctx->stream_pending = 0;
@@ -918,12 +1016,22 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 			mac_in = (struct ec_frame_mac){0};
 			mac_out = (struct ec_frame_mac){0};
 			ec__buf_init(&stream);
+			if (ctx->direct) { /* alive: the broker has not fed it yet */
+				ctx->direct->prog = prog;
+				ctx->direct->code = code;
+				ec__buf_init(&prog);
+				ec__buf_init(&code);
+			}
 		}
 		ec__broker_wake(m->broker);
 	}
 	ec__frame_mac_close(&mac_in);
 	ec__frame_mac_close(&mac_out);
 	ec__buf_free(&stream);
+	if (prog.data)
+		OPENSSL_cleanse(prog.data, prog.len);
+	ec__buf_free(&prog);
+	ec__buf_free(&code);
 	while (ctx->state != EC_CTX_READY && ctx->state != EC_CTX_DEAD)
 		if (!ec__secret_serve(m, ctx)) /* a password to ask, on this thread */
 			pthread_cond_wait(&ctx->cond, &m->lock);
@@ -932,6 +1040,13 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 		 * context that may only read the cache (sudo) fails for reasons of its own (a
 		 * password) more often than not: there only the loader's own refusal drops it. */
 		*refused = cache.hit && strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL) != NULL;
+		/* A direct boot that did not come up (its entry out of date: a moved
+		 * installation, a changed sys.path) is tried again through the first stage;
+		 * not one that ran out of time, which would only wait as long again. */
+		if (cache.direct && ctx->fail.code != EC_ETIMEDOUT) {
+			*direct_failed = 1;
+			ec__codecache_drop(cache.direct_entry);
+		}
 		if (cache.shared && *refused)
 			share_drop(ctx);
 		else if (cache.hit && !cache.shared && (cache.may_fill || *refused))
@@ -956,6 +1071,8 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 		m->cache_fills = &fill;
 	}
 	pthread_mutex_unlock(&m->lock);
+	if (cache.boot_fill)
+		boot_entry_fill(ctx, direct_python(ctx));
 	if (cache.fill) {
 		code_cache_fill(ctx, cache.name);
 		pthread_mutex_lock(&m->lock);
@@ -971,15 +1088,23 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
                        int timeout_ms, ec_context **out, struct ec_error *err)
 {
-	int refused = 0;
-	int rc = connect_once(m, name, overrides, timeout_ms, 1, &refused, out, err);
-	if (rc && refused) {
-		/* The binary behind the name is another Python now: its entry is dropped, and
-		 * this boot starts again from source (and fills the entry anew). */
-		ec__log(&m->logger, EC_LOG_INFO, "econtext", name,
-		        "context %s: the bytecode cache entry was for another Python; "
-		        "booting from source", name);
-		rc = connect_once(m, name, overrides, timeout_ms, 0, &refused, out, err);
+	int refused = 0, direct_failed = 0;
+	int rc = connect_once(m, name, overrides, timeout_ms, 1, &refused, &direct_failed, out,
+	                      err);
+	if (rc && (refused || direct_failed)) {
+		/* The binary behind the name is another Python now, or its direct boot
+		 * failed: the entry is dropped, and this boot starts again through the first
+		 * stage, from source (and fills the entries anew). */
+		if (refused)
+			ec__log(&m->logger, EC_LOG_INFO, "econtext", name,
+			        "context %s: the bytecode cache entry was for another Python; "
+			        "booting from source", name);
+		else
+			ec__log(&m->logger, EC_LOG_INFO, "econtext", name,
+			        "context %s: its direct boot failed (%s); booting through the "
+			        "first stage", name, err ? err->msg : "");
+		rc = connect_once(m, name, overrides, timeout_ms, 0, &refused, &direct_failed, out,
+		                  err);
 	}
 	return rc;
 }

@@ -96,6 +96,11 @@ struct ec_context {
 	 * while the interpreter starts; until then no frame is parsed (process_input). */
 	int stream_pending;
 	int start_tried; /* under m->lock: the broker called the transport's start once */
+	/* A direct boot (core/direct.h): its pipes and what they carry, broker-owned once
+	 * attached (the connecting thread fills prog and code under m->lock while
+	 * stream_pending); freed when fed or when the context dies. direct_boot stays. */
+	struct ec_direct *direct;
+	int direct_boot;
 	struct ec_error stream_err; /* under m->lock: the stream could not be built */
 	char start_note[512]; /* what the transport last said it waits for (start) */
 	long long started_ms;

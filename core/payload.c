@@ -42,22 +42,28 @@ void ec__argv_free(struct ec_argv *argv)
 	argv->argc = 0;
 }
 
-/* A Python 2/3 text literal for any UTF-8 string: b'\x..'.decode('utf-8'), with
- * printable ASCII kept as is. */
-static int put_pystr(struct ec_buf *b, const char *s)
+int ec__payload_bytes_literal(struct ec_buf *b, const char *s)
 {
 	int rc = ec__buf_append(b, "b'", 2);
 	for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
 		char esc[5];
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("@:._-/+ ", *p)) {
+		    strchr("@:._-/+,= ", *p)) {
 			rc = ec__buf_append(b, p, 1);
 		} else {
 			snprintf(esc, sizeof(esc), "\\x%02x", *p);
 			rc = ec__buf_append(b, esc, 4);
 		}
 	}
-	return rc ? rc : ec__buf_append(b, "'.decode('utf-8')", 17);
+	return rc ? rc : ec__buf_append(b, "'", 1);
+}
+
+/* A Python 2/3 text literal for any UTF-8 string: b'\x..'.decode('utf-8'), with
+ * printable ASCII kept as is. */
+static int put_pystr(struct ec_buf *b, const char *s)
+{
+	int rc = ec__payload_bytes_literal(b, s);
+	return rc ? rc : ec__buf_append(b, ".decode('utf-8')", 16);
 }
 
 /* 'modules': the top-level names the module server offers, space-separated; absent
@@ -90,9 +96,9 @@ static int put_modules(struct ec_buf *line, struct ec_modsrv *srv)
 	return rc;
 }
 
-static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
+void ec__payload_argv0(char *argv0, size_t n)
 {
-	char user[256] = "?", host[256] = "?", tmp[160];
+	char user[256] = "?", host[256] = "?";
 	struct passwd pw, *res = NULL;
 	char pwbuf[1024];
 	if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
@@ -100,8 +106,21 @@ static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		strcpy(host, "?");
 	host[sizeof(host) - 1] = '\0';
+	snprintf(argv0, n, "econtext:%s@%s:%ld", user, host, (long)getpid());
+	/* Printable ASCII (2.7 refuses other bytes in a source without a coding line) and
+	 * nothing a "..." literal would take for an escape or its end. */
+	for (char *c = argv0; *c; c++)
+		if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
+			*c = '?';
+}
+
+/* direct: the line alone, for a direct boot (ec__payload_direct); else followed by the
+ * exec stage and the NUL before B. */
+static int config_line(const struct ec_payload_config *cfg, int direct, struct ec_buf *line)
+{
+	char tmp[160];
 	char argv0[600];
-	snprintf(argv0, sizeof(argv0), "econtext:%s@%s:%ld", user, host, (long)getpid());
+	ec__payload_argv0(argv0, sizeof(argv0));
 
 	char hex[2 * 32 + 1];
 	for (int i = 0; i < 32; i++)
@@ -117,13 +136,13 @@ static int config_line(const struct ec_payload_config *cfg, struct ec_buf *line)
 	rc = rc ? rc : ec__buf_append(line, tmp, strlen(tmp));
 	rc = rc ? rc : put_pystr(line, cfg->codec);
 	rc = rc ? rc : put_modules(line, cfg->modules);
+	if (direct) {
+		rc = rc ? rc : ec__buf_append(line, "})\n", 3);
+		OPENSSL_cleanse(hex, sizeof(hex));
+		return rc;
+	}
 	/* Then, after a NUL, the exec stage that the first stage runs (docs/protocol.md 1),
-	 * its first line A="<argv0>": printable ASCII (2.7 refuses other bytes in a source
-	 * without a coding line) and nothing a "..." literal would take for an escape or
-	 * its end. */
-	for (char *c = argv0; *c; c++)
-		if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
-			*c = '?';
+	 * its first line A="<argv0>". */
 	rc = rc ? rc : ec__buf_append(line, "})\0A=\"", 6);
 	rc = rc ? rc : ec__buf_append(line, argv0, strlen(argv0));
 	rc = rc ? rc : ec__buf_append(line, "\"\n", 2);
@@ -143,7 +162,7 @@ int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
 	struct ec_buf line;
 	ec__buf_init(&line);
 	int rc = ec__buf_append(&line, ec__payload_loader, strlen(ec__payload_loader));
-	rc = rc ? rc : config_line(cfg, &line);
+	rc = rc ? rc : config_line(cfg, 0, &line);
 	rc = rc ? rc : ec__buf_append(&line, cfg->code ? "C" : "S", 1);
 	if (rc)
 		goto fail;
@@ -195,4 +214,46 @@ fail:
 		OPENSSL_cleanse(line.data, line.len);
 	ec__buf_free(&line);
 	return ec__error_set(err, rc, cfg->name, "cannot build the boot payload: out of memory");
+}
+
+/* Inflate raw deflate that ends on a sync flush (no final block) onto out. */
+static int inflate_to(const unsigned char *in, size_t len, struct ec_buf *out)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, -15) != Z_OK)
+		return EC_ENOMEM;
+	zs.next_in = (unsigned char *)in; /* zlib's input is not const, only read */
+	zs.avail_in = (uInt)len;
+	int rc = 0;
+	while (!rc && zs.avail_in) {
+		if ((rc = ec__buf_reserve(out, 4 * len + 4096)))
+			break;
+		zs.next_out = out->data + out->len;
+		zs.avail_out = (uInt)(out->cap - out->len);
+		int zrc = inflate(&zs, Z_SYNC_FLUSH);
+		out->len = out->cap - zs.avail_out;
+		if (zrc == Z_STREAM_END)
+			break;
+		if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+			rc = EC_EBOOT;
+	}
+	inflateEnd(&zs);
+	return rc;
+}
+
+int ec__payload_direct(const struct ec_payload_config *cfg, struct ec_buf *prog,
+                       struct ec_buf *code, struct ec_error *err)
+{
+	int rc = ec__buf_append(prog, ec__payload_loader, strlen(ec__payload_loader));
+	rc = rc ? rc : config_line(cfg, 1, prog);
+	rc = rc ? rc : ec__buf_append(code, cfg->code ? "C" : "S", 1);
+	rc = rc ? rc : inflate_to(cfg->code ? cfg->code : ec__payload_deflate,
+	                          cfg->code ? cfg->code_len : ec__payload_deflate_len, code);
+	if (rc) {
+		OPENSSL_cleanse(prog->data, prog->len);
+		return ec__error_set(err, rc, cfg->name, "cannot build the boot payload: %s",
+		                     rc == EC_ENOMEM ? "out of memory" : "damaged bytecode");
+	}
+	return 0;
 }

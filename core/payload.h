@@ -41,4 +41,16 @@ void ec__argv_free(struct ec_argv *argv);
 int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
                        struct ec_error *err);
 
+/* For a direct boot (core/direct.h), no first stage: into prog, what the interpreter
+ * reads as its program on stdin (the loader and the config line); into code, B as the
+ * loader reads it from fd 102 ('S' + source or 'C' + bytecode, inflated). The key is
+ * wiped from prog on failure; the caller wipes it after use. */
+int ec__payload_direct(const struct ec_payload_config *cfg, struct ec_buf *prog,
+                       struct ec_buf *code, struct ec_error *err);
+/* b'...' for s: bytes on 3.x, str on 2.7; printable ASCII kept, the rest \x-escaped. */
+int ec__payload_bytes_literal(struct ec_buf *b, const char *s);
+/* The context's argv[0], econtext:<user>@<host>:<master pid>, as a Python literal may
+ * hold it between double quotes. */
+void ec__payload_argv0(char *argv0, size_t n);
+
 #endif

@@ -22,6 +22,9 @@ if _boot is not None:
     if str is not bytes:
         _boot = _boot.decode(sys.getfilesystemencoding(), "surrogateescape")
     _boot = eval(_boot)
+    # What this start was given (the exec stage's, or the master's for a direct boot):
+    # kept for boot_info, before the master's own value is put back.
+    _boot_home = posix.environ.get(_env_key("PYTHONHOME"))
     # Put back what the exec stage took out of the environment or set for this start
     # alone (payload/exec_stage.py): a child process must see the master's values.
     for _name, _value in (("PYTHONUNBUFFERED", _boot[3]), ("PYTHONHOME", _boot[4])):
@@ -128,10 +131,21 @@ def _core_code():
     return magic + marshal.dumps(globals()["_ec_code"])
 
 
+def _boot_info():
+    """What the master needs to start this interpreter itself, without the first
+    stage (a direct boot, docs/protocol.md 1): EC_BOOT's executable and sys.path as
+    the first stage wrote them, and the PYTHONHOME it set (or None). None when this
+    context was itself started directly."""
+    if _boot is None or not _boot[0]:
+        return None
+    return _text(repr([_boot[1], _boot[2]])[1:-1]), _boot_home
+
+
 CallError.__module__ = "econtext"
 _econtext = type(sys)("econtext")
 _econtext.CallError = CallError
 _econtext.core_code = _core_code
+_econtext.boot_info = _boot_info
 sys.modules["econtext"] = _econtext
 
 
@@ -933,7 +947,7 @@ def _ec_main(config):
     _wake[:] = posix.pipe()
     _cloexec(_wake[0])
     _cloexec(_wake[1])
-    if _boot is not None:
+    if _boot is not None and _boot[0]:     # 0: a direct boot, no first-stage child
         try:
             posix.waitpid(_boot[0], 0)
         except OSError:

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "econtext.h"
 #include "testutil.h"
@@ -120,6 +123,18 @@ static void check_echo(ec_value *v)
 
 /* ---- tests -------------------------------------------------------------------- */
 
+/* Process pid's argv[0] as the process table shows it ("" if gone). */
+static void argv0_of(long pid, char *cmd, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(cmd, 1, size - 1, f) : 0;
+	cmd[n] = '\0';
+	if (f)
+		fclose(f);
+}
+
 static void test_version(void)
 {
 	CU_ASSERT_EQUAL(strncmp(ec_context_python_version(ctx), cur->full, strlen(cur->full)), 0);
@@ -131,14 +146,8 @@ static void test_version(void)
 	CU_ASSERT_STRING_EQUAL(res->u.s.data, cur->full);
 	ec_value_free(res);
 	/* argv[0] in the process table. */
-	char path[64], cmd[256] = "";
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", ec_context_pid(ctx));
-	FILE *f = fopen(path, "r");
-	if (f) {
-		size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
-		cmd[n] = '\0';
-		fclose(f);
-	}
+	char cmd[256];
+	argv0_of(ec_context_pid(ctx), cmd, sizeof(cmd));
 	CU_ASSERT_EQUAL(strncmp(cmd, "econtext:", 9), 0);
 }
 
@@ -718,15 +727,11 @@ static int cache_boot(const char *python, const char *yaml, int *hit, int *kept)
 	return rc;
 }
 
-/* Empty the cache, boot python once: the one file there is then its entry. */
-static int cache_file(const char *python, char *out, size_t n)
+/* The first file of the cache directory whose name matches glob, into out. */
+static int cache_entry(const char *glob, char *out, size_t n)
 {
-	int hit, kept;
 	char cmd[700];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache_dir);
-	if (system(cmd) != 0 || cache_boot(python, "code_cache: true\n", &hit, &kept))
-		return -1;
-	snprintf(cmd, sizeof(cmd), "ls %s/core-*.z 2>/dev/null", cache_dir);
+	snprintf(cmd, sizeof(cmd), "ls %s/%s 2>/dev/null", cache_dir, glob);
 	FILE *p = popen(cmd, "r");
 	if (!p)
 		return -1;
@@ -735,6 +740,17 @@ static int cache_file(const char *python, char *out, size_t n)
 	if (ok)
 		out[strcspn(out, "\n")] = '\0';
 	return ok ? 0 : -1;
+}
+
+/* Empty the cache, boot python once: the one bytecode file there is then its entry. */
+static int cache_file(const char *python, char *out, size_t n)
+{
+	int hit, kept;
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache_dir);
+	if (system(cmd) != 0 || cache_boot(python, "code_cache: true\n", &hit, &kept))
+		return -1;
+	return cache_entry("core-*.z", out, n);
 }
 
 static void test_cache_fill_then_hit(void)
@@ -786,14 +802,20 @@ static time_t mtime_of(const char *path)
 	return stat(path, &st) ? 0 : st.st_mtime;
 }
 
+/* The first interpreter found, or NULL. */
+static const struct ec_test_python *first_python(void)
+{
+	for (size_t i = 0; i < npythons; i++)
+		if (pythons[i].path[0])
+			return &pythons[i];
+	return NULL;
+}
+
 /* A hit marks its entry used; writing a new entry removes those unused for 30 days
  * (and stale temporary files), not the others. */
 static void test_cache_prune(void)
 {
-	const struct ec_test_python *py = NULL;
-	for (size_t i = 0; i < npythons && !py; i++)
-		if (pythons[i].path[0])
-			py = &pythons[i];
+	const struct ec_test_python *py = first_python();
 	if (!py)
 		return;
 	char file[512], old[400], recent[400], tmp[400];
@@ -899,6 +921,190 @@ static void test_cache_other_python(void)
 	CU_ASSERT_FALSE(kept);
 }
 
+/* ---- direct boots (core/direct.h) ----------------------------------------------- */
+
+/* How c was started, as it sees it, in JSON: sys.executable, sys.path, EC_BOOT and
+ * PYTHONHOME in its environment, its parent (the master) and its argv[0]. NULL on
+ * failure (reported). */
+static char *boot_facts(ec_context *c)
+{
+	static const char *const calls[][3] = {
+		{"sys", "__getattribute__", "executable"},
+		{"sys", "__getattribute__", "path"},
+		{"os", "getenv", "EC_BOOT"},
+		{"os", "getenv", "PYTHONHOME"},
+		{"os", "getppid", NULL},
+	};
+	char facts[8192] = "";
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		struct ec_error err = {0};
+		ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+		if (calls[i][2])
+			ec_value_append(args, ec_value_cstr(calls[i][2]));
+		char *json = NULL;
+		int rc = ec_context_call(c, calls[i][0], calls[i][1], args, NULL, 10000, &res, &err);
+		rc = rc ? rc : ec_value_to_json(res, &json, &err);
+		ec_value_free(args);
+		ec_value_free(res);
+		if (rc) {
+			fprintf(stderr, "boot facts: %s.%s: %s\n", calls[i][0], calls[i][1], err.msg);
+			return NULL;
+		}
+		size_t l = strlen(facts);
+		snprintf(facts + l, sizeof(facts) - l, "%s%s", i ? ", " : "", json);
+		free(json);
+	}
+	char cmd[256];
+	argv0_of(ec_context_pid(c), cmd, sizeof(cmd));
+	size_t l = strlen(facts);
+	snprintf(facts + l, sizeof(facts) - l, ", argv[0] %s", cmd);
+	return strdup(facts);
+}
+
+/* Connect python under yaml; *direct: it booted directly; facts: boot_facts. */
+static ec_master *direct_connect(const char *python, const char *yaml, ec_context **c,
+                                 int *direct, char **facts)
+{
+	int hit, kept;
+	struct ec_error err = {0};
+	ec_master *m = cache_connect(python, yaml, c, &hit, &kept, &err);
+	*direct = ec_test_log_count("econtext", "direct boot of", NULL) > 0;
+	*facts = NULL;
+	if (!*c)
+		fprintf(stderr, "direct connect %s: %s\n", python, err.msg);
+	else
+		*facts = boot_facts(*c);
+	return m;
+}
+
+static void direct_done(ec_master *m, ec_context *c, char *facts)
+{
+	if (c)
+		ec_context_shutdown(c, 3000, NULL);
+	ec_master_free(m);
+	free(facts);
+}
+
+/* The first boot of an interpreter goes through the first stage and keeps what it
+ * found; the next is direct, and the context cannot tell the difference: the same
+ * executable, sys.path, environment (no EC_BOOT, no PYTHONHOME), argv[0], and the
+ * master as its parent. A change of PYTHONPATH is a miss; code_cache: false never
+ * boots directly. */
+static void test_direct_boot(void)
+{
+	for (size_t i = 0; i < npythons; i++) {
+		if (!pythons[i].path[0])
+			continue;
+		const char *py = pythons[i].path;
+		char cmd[400], *f1, *f2;
+		ec_context *c;
+		int direct;
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", cache_dir);
+		CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+		ec_master *m = direct_connect(py, "{}\n", &c, &direct, &f1);
+		CU_ASSERT_FALSE(direct);
+		CU_ASSERT_TRUE(ec_test_log_count("econtext", "its next boot may be direct", NULL) > 0);
+		CU_ASSERT_PTR_NOT_NULL(f1);
+		direct_done(m, c, NULL);
+		m = direct_connect(py, "{}\n", &c, &direct, &f2);
+		CU_ASSERT_TRUE(direct);
+		CU_ASSERT_PTR_NOT_NULL(f2);
+		if (f1 && f2) {
+			CU_ASSERT_STRING_EQUAL(f1, f2);
+			if (strcmp(f1, f2))
+				fprintf(stderr, "first stage: %s\ndirect:      %s\n", f1, f2);
+			char ppid[64];
+			snprintf(ppid, sizeof(ppid), ", null, null, %ld, argv[0] econtext:", (long)getpid());
+			CU_ASSERT_PTR_NOT_NULL(strstr(f2, ppid));
+		}
+		direct_done(m, c, f2);
+
+		/* PYTHONPATH moves sys.path: another entry. */
+		CU_ASSERT_EQUAL(setenv("PYTHONPATH", "/nonexistent/ec_pythonpath", 1), 0);
+		m = direct_connect(py, "{}\n", &c, &direct, &f2);
+		CU_ASSERT_FALSE(direct);
+		CU_ASSERT_PTR_NOT_NULL(f2 ? strstr(f2, "/nonexistent/ec_pythonpath") : NULL);
+		direct_done(m, c, f2);
+		m = direct_connect(py, "{}\n", &c, &direct, &f2);
+		CU_ASSERT_TRUE(direct);
+		CU_ASSERT_PTR_NOT_NULL(f2 ? strstr(f2, "/nonexistent/ec_pythonpath") : NULL);
+		direct_done(m, c, f2);
+		unsetenv("PYTHONPATH");
+
+		m = direct_connect(py, "code_cache: false\n", &c, &direct, &f2);
+		CU_ASSERT_FALSE(direct);
+		CU_ASSERT_PTR_NOT_NULL(f2);
+		direct_done(m, c, f2);
+		free(f1);
+		fprintf(stderr, "python %s: booted directly after one first-stage boot, "
+		        "indistinguishable from it\n", pythons[i].full);
+	}
+}
+
+/* An entry that no longer describes the interpreter (here: a made-up installation, its
+ * CRC right) fails that direct boot; the connect boots again through the first stage
+ * and writes the entry anew. A damaged entry is a miss. */
+static void test_direct_boot_stale(void)
+{
+	const struct ec_test_python *py = first_python();
+	if (!py)
+		return;
+	char cmd[400], entry[512], *f;
+	ec_context *c;
+	int direct;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache_dir);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	ec_master *m = direct_connect(py->path, "{}\n", &c, &direct, &f);
+	direct_done(m, c, f);
+	CU_ASSERT_EQUAL_FATAL(cache_entry("boot-*", entry, sizeof(entry)), 0);
+
+	static const char body[] = "'/nonexistent/python', ['/nonexistent/lib']\0"
+	                           "/nonexistent:/nonexistent";
+	unsigned char file[8 + 4 + sizeof(body)];
+	uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const unsigned char *)body,
+	                               sizeof(body) - 1);
+	memcpy(file, "ECBOOT1\n", 8);
+	for (int i = 0; i < 4; i++)
+		file[8 + i] = (unsigned char)(crc >> (24 - 8 * i));
+	memcpy(file + 12, body, sizeof(body) - 1);
+	FILE *out = fopen(entry, "wb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	fwrite(file, 1, 12 + sizeof(body) - 1, out);
+	fclose(out);
+	m = direct_connect(py->path, "{}\n", &c, &direct, &f);
+	CU_ASSERT_TRUE(direct); /* tried */
+	CU_ASSERT_PTR_NOT_NULL(c);
+	CU_ASSERT_TRUE(ec_test_log_count("econtext", "its direct boot failed", NULL) > 0);
+	CU_ASSERT_TRUE(ec_test_log_count("econtext", "its next boot may be direct", NULL) > 0);
+	CU_ASSERT_PTR_NOT_NULL(f);
+	direct_done(m, c, f);
+	m = direct_connect(py->path, "{}\n", &c, &direct, &f);
+	CU_ASSERT_TRUE(direct);
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext", "its direct boot failed", NULL), 0);
+	CU_ASSERT_PTR_NOT_NULL(f);
+	direct_done(m, c, f);
+
+	/* One byte flipped: a miss, refilled. */
+	FILE *rw = fopen(entry, "r+b");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rw);
+	fseek(rw, -2, SEEK_END);
+	int ch = fgetc(rw);
+	fseek(rw, -2, SEEK_END);
+	fputc(ch ^ 0x01, rw);
+	fclose(rw);
+	m = direct_connect(py->path, "{}\n", &c, &direct, &f);
+	CU_ASSERT_FALSE(direct);
+	CU_ASSERT_TRUE(ec_test_log_count("econtext", "its next boot may be direct", NULL) > 0);
+	CU_ASSERT_PTR_NOT_NULL(f);
+	direct_done(m, c, f);
+	m = direct_connect(py->path, "{}\n", &c, &direct, &f);
+	CU_ASSERT_TRUE(direct);
+	CU_ASSERT_PTR_NOT_NULL(f);
+	direct_done(m, c, f);
+	fprintf(stderr, "python %s: a stale boot entry falls back to the first stage, a "
+	        "damaged one is a miss\n", py->full);
+}
+
 /* A remote exception's traceback still names the core's lines when the core came
  * from the cache (the code object was compiled from the same source). */
 static void test_cache_traceback(void)
@@ -981,6 +1187,10 @@ int main(void)
 	CU_add_test(cc, "tracebacks through cached code", test_cache_traceback);
 	CU_add_test(cc, "an entry for another Python: refused, dropped, booted from source, refilled",
 	            test_cache_other_python);
+	CU_add_test(cc, "direct boot after a first-stage boot, the same context",
+	            test_direct_boot);
+	CU_add_test(cc, "direct boot: a stale entry falls back, a damaged one is a miss",
+	            test_direct_boot_stale);
 	if (!any)
 		CU_set_suite_active(cc, CU_FALSE);
 	if (!any)

@@ -51,6 +51,16 @@ static int local_start(void *inst, const struct ec_argv *argv, struct ec_pollset
 	return l->host->child_spawn(l->name, argv->argv, NULL, &l->pid, &l->fd, err);
 }
 
+/* A direct boot: the core spawned the interpreter as local_start would have. */
+static int local_adopt(void *inst, pid_t pid, int fd, struct ec_error *err)
+{
+	struct local *l = inst;
+	(void)err;
+	l->pid = pid;
+	l->fd = fd;
+	return 0;
+}
+
 static ssize_t local_send(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
                           struct ec_error *err)
 {
@@ -104,6 +114,7 @@ static const struct ec_transport_ops local_ops = {
 	.close = local_close,
 	.destroy = local_destroy,
 	.runs = EC_RUNS_HERE_AS_MASTER,
+	.adopt = local_adopt,
 };
 
 EC_PLUGIN_DEFINE(local, .version = "0.1.0", .kind = EC_PLUGIN_TRANSPORT, .params = NULL,

@@ -18,12 +18,14 @@ extern "C" {
 #endif
 
 #define EC_PLUGIN_ABI_MAJOR 1 /* bumped on any incompatible change */
-#define EC_PLUGIN_ABI_MINOR 1 /* bumped when a member is appended to a table */
+#define EC_PLUGIN_ABI_MINOR 2 /* bumped when a member is appended to a table */
 /* Minor versions:
  * 1.0  first version.
  * 1.1  struct ec_host: secret_get, secret_forget (passwords asked of the application);
  *      struct ec_pollset: timeout_ms (a layer's own timer, e.g. sudo's `timeout`);
- *      struct ec_codec_ops: decode_buf (optional; a large bytes value without a copy). */
+ *      struct ec_codec_ops: decode_buf (optional; a large bytes value without a copy).
+ * 1.2  struct ec_transport_ops: adopt (optional; a direct boot's child, spawned by the
+ *      core). */
 
 enum ec_plugin_kind { EC_PLUGIN_TRANSPORT = 1, EC_PLUGIN_CODEC = 2 };
 

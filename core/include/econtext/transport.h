@@ -86,6 +86,16 @@ struct ec_transport_ops {
 	 * path, never fill it), or 0 (elsewhere, or not said: neither). */
 	unsigned runs;
 	/* Minor 1 ends here. */
+
+	/* Optional, for a layer that runs the interpreter as the master's child, as the
+	 * master's user (runs == EC_RUNS_HERE_AS_MASTER, no layer below). Called instead
+	 * of start for a direct boot (docs/protocol.md §1, "Direct boot"): the core spawned
+	 * the interpreter itself, without the first stage, as child_spawn would (own
+	 * session, the socketpair's other end on its fds 1, 2, 100 and 101). pid and fd
+	 * become the instance's, as if its start had spawned them: send, recv, pollset
+	 * and close work on them. 0, or a negative EC_E* (the core then kills pid). */
+	int (*adopt)(void *inst, pid_t pid, int fd, struct ec_error *err);
+	/* Minor 2 ends here. */
 };
 
 #define EC_RUNS_HERE 1
