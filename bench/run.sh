@@ -3,7 +3,8 @@
 #   sh bench/run.sh [PYTHON...]
 # For each interpreter (default: pyenv's 2.7 and 3.11, by absolute path -- never a
 # pyenv shim, which alone costs ~100 ms): bootstrap of a local context to the first
-# result (hyperfine), against `python -c pass`, then 10,000 sequential call round trips
+# result (hyperfine; the first boot fills the cache, so the runs measure direct boots,
+# docs/protocol.md), against `python -c pass`, then 10,000 sequential call round trips
 # (bench/roundtrip), then the boot command and payload sizes.
 set -eu
 cd "$(dirname "$0")/.."
