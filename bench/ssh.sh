@@ -13,6 +13,7 @@ total_mb=${1:-256}
 command -v hyperfine >/dev/null || { echo "bench/ssh.sh: hyperfine not found" >&2; exit 1; }
 command -v ssh >/dev/null || { echo "bench/ssh.sh: ssh (OpenSSH client) not found" >&2; exit 1; }
 [ -x bench/sshbench ] || make bench/sshbench >/dev/null
+[ -x bench/libssh2cat ] || make bench/libssh2cat >/dev/null
 py=/usr/bin/python3
 [ -x "$py" ] || { echo "bench/ssh.sh: $py not found" >&2; exit 1; }
 
@@ -85,3 +86,19 @@ echo "== bulk: ssh host cat FILE ($total_mb MiB) to /dev/null"
 head -c $((total_mb * 1024 * 1024)) /dev/zero >"$dir/bulk.bin"
 chmod 644 "$dir/bulk.bin"
 hyperfine -N --warmup 1 --runs 8 "$sshc cat $dir/bulk.bin" "$sshc true" 2>&1 | grep -Ev '^ *$'
+# From the first byte to EOF, alternated: libssh2 1.10 alone (no econtext: what any
+# transport on it can reach at most), OpenSSH's client, the ssh transport.
+echo "== bulk, first byte to EOF, alternated: libssh2 alone / ssh cat / the ssh transport"
+for i in 1 2 3 4 5; do
+	./bench/libssh2cat 127.0.0.1 "$FX_PORT" "$user" "$FX_KEY" "cat $dir/bulk.bin"
+	$sshc cat "$dir/bulk.bin" | python3 -c '
+import sys, time
+f = sys.stdin.buffer; n = len(f.read(1)); t0 = time.perf_counter()
+while True:
+    b = f.read(1 << 20)
+    if not b: break
+    n += len(b)
+dt = time.perf_counter() - t0
+print("OpenSSH ssh cat: %d MiB in %.3f s, %.1f MiB/s" % (n >> 20, dt, n / dt / 1048576))'
+	./bench/sshbench "$cfg" b 1 "$total_mb" | grep "bulk context"
+done

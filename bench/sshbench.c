@@ -2,8 +2,8 @@
  *   - a fresh context to its first result (handshake, host key, login, channel, boot);
  *   - a second context on the same host while the first lives (a channel only), N times;
  *   - call round trips over ssh;
- *   - bulk throughput context -> master: calls returning 16 MiB of bytes each, one at a
- *     time, then two in flight.
+ *   - bulk throughput context -> master: calls returning 16 MiB of bytes each (or
+ *     $SSHBENCH_CHUNK_MB), one at a time, then two in flight.
  * Usage: sshbench CONFIG CONTEXT [N] [TOTAL_MB]   (not a test: timings decide nothing) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,22 +132,24 @@ int main(int argc, char **argv)
 	stats("call round trip (os.getpid)", t, 2000);
 	ec_value_free(args);
 
-	/* Bulk: bytes(16 MiB) per call, context -> master. */
-	const long chunk = 16L << 20;
-	int calls = total_mb / 16 > 0 ? total_mb / 16 : 1;
+	/* Bulk: bytes(16 MiB, or $SSHBENCH_CHUNK_MB) per call, context -> master. */
+	const char *cmb = getenv("SSHBENCH_CHUNK_MB");
+	int chunk_mb = cmb && atoi(cmb) > 0 ? atoi(cmb) : 16;
+	const long chunk = (long)chunk_mb << 20;
+	int calls = total_mb / chunk_mb > 0 ? total_mb / chunk_mb : 1;
 	args = ec_value_new(EC_T_TUPLE);
 	ec_value_append(args, ec_value_int(chunk));
 	double dt = bulk(first, args, chunk, calls, 1);
 	if (dt < 0)
 		return 1;
-	printf("%-44s %7.1f MiB/s  (%d MiB in %.3f s)\n", "bulk context -> master", calls * 16 / dt,
-	       calls * 16, dt);
+	printf("%-44s %7.1f MiB/s  (%d MiB in %.3f s)\n", "bulk context -> master",
+	       (double)calls * chunk_mb / dt, calls * chunk_mb, dt);
 	/* Two calls in flight: the context builds and sends the next result while the master
 	 * takes in the previous one, as a stream would. */
 	if ((dt = bulk(first, args, chunk, calls, 2)) < 0)
 		return 1;
 	printf("%-44s %7.1f MiB/s  (%d MiB in %.3f s)\n", "bulk, two calls in flight",
-	       calls * 16 / dt, calls * 16, dt);
+	       (double)calls * chunk_mb / dt, calls * chunk_mb, dt);
 	ec_value_free(args);
 	ec_context_shutdown(first, 3000, NULL);
 	ec_master_free(m);
