@@ -23,6 +23,31 @@ int ec__child_spawn(const char *who, char *const argv[], char *const envp[], pid
 	return ec__child_spawn_fds(who, NULL, argv, envp, NULL, 0, pid, fd, err);
 }
 
+/* A script that exists but whose #! interpreter does not fails with ENOENT, which
+ * would read as if the script were missing: 1 with the interpreter's path in out. */
+static int shebang_of(const char *path, char *out, size_t outlen)
+{
+	if (!strchr(path, '/'))
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char line[256];
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n < 3 || line[0] != '#' || line[1] != '!')
+		return 0;
+	line[n] = '\0';
+	char *p = line + 2;
+	p += strspn(p, " \t");
+	size_t len = strcspn(p, " \t\r\n");
+	if (!len || len >= outlen)
+		return 0;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 1;
+}
+
 int ec__child_spawn_fds(const char *who, const char *file, char *const argv[],
                         char *const envp[], const int (*dups)[2], size_t ndups, pid_t *pid,
                         int *fd, struct ec_error *err)
@@ -59,8 +84,13 @@ int ec__child_spawn_fds(const char *who, const char *file, char *const argv[],
 	if (rc) {
 		close(sv[0]);
 		*pid = -1;
-		return ec__error_set(err, EC_EBOOT, who, "cannot run %s: %s", file ? file : argv[0],
-		                     strerror(rc));
+		const char *path = file ? file : argv[0];
+		char interp[256];
+		if (rc == ENOENT && shebang_of(path, interp, sizeof(interp)))
+			return ec__error_set(err, EC_EBOOT, who,
+			                     "cannot run %s: the interpreter on its #! line, %s, was not "
+			                     "found", path, interp);
+		return ec__error_set(err, EC_EBOOT, who, "cannot run %s: %s", path, strerror(rc));
 	}
 	*fd = sv[0];
 	fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);

@@ -53,6 +53,11 @@ run 0 "stdout of a child is logged" "$ec" -o "python=$py" call local os.system "
 run 0 "ping" "$ec" -o "python=$py" ping local && expect_out "python $ver, pid [0-9]*, bootstrap" "ping output"
 run 4 "python not found" "$ec" -o python=/nonexistent/python9 call local os.getpid &&
 	expect_err "cannot run /nonexistent/python9: No such file or directory" "names the missing interpreter"
+printf '#!/nonexistent/python9 -S\npass\n' >"$tmp/script"
+chmod +x "$tmp/script"
+run 4 "a script whose #! interpreter is missing" "$ec" -o "python=$tmp/script" call local os.getpid &&
+	expect_err "cannot run $tmp/script: the interpreter on its #! line, /nonexistent/python9, was not found" \
+		"names the missing #! interpreter, not the script"
 run 4 "python that exits at once" "$ec" -o python=/bin/false call local os.getpid &&
 	expect_err "exited before it was ready" "boot failure explained"
 run 4 "a command that prints and exits" "$ec" -o python=/bin/echo call local os.getpid &&
