@@ -68,6 +68,10 @@ int main(int argc, char **argv)
 			t0 = now();
 		total += n;
 	}
+	if (!total) {
+		fprintf(stderr, "%s: no output\n", argv[5]);
+		return 1;
+	}
 	double dt = now() - t0;
 	printf("libssh2 %s: %lld MiB in %.3f s, %.1f MiB/s (cipher %s, mac %s)\n",
 	       libssh2_version(0), total >> 20, dt, total / dt / (1 << 20),

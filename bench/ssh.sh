@@ -91,7 +91,7 @@ hyperfine -N --warmup 1 --runs 8 "$sshc cat $dir/bulk.bin" "$sshc true" 2>&1 | g
 echo "== bulk, first byte to EOF, alternated: libssh2 alone / ssh cat / the ssh transport"
 for i in 1 2 3 4 5; do
 	./bench/libssh2cat 127.0.0.1 "$FX_PORT" "$user" "$FX_KEY" "cat $dir/bulk.bin"
-	$sshc cat "$dir/bulk.bin" | python3 -c '
+	$sshc cat "$dir/bulk.bin" | "$py" -c '
 import sys, time
 f = sys.stdin.buffer; n = len(f.read(1)); t0 = time.perf_counter()
 while True:

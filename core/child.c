@@ -13,6 +13,7 @@
 
 #include "child.h"
 #include "error.h"
+#include "fileio.h"
 #include "reaper.h"
 
 extern char **environ;
@@ -33,7 +34,7 @@ static int shebang_of(const char *path, char *out, size_t outlen)
 	if (fd < 0)
 		return 0;
 	char line[256];
-	ssize_t n = read(fd, line, sizeof(line) - 1);
+	ssize_t n = ec__read_full(fd, line, sizeof(line) - 1);
 	close(fd);
 	if (n < 3 || line[0] != '#' || line[1] != '!')
 		return 0;
