@@ -1,4 +1,4 @@
-/* test_pickle.c: unit tests of the pickle codec plugin (plugins/pickle/pickle.c).
+/* test_pickle.c: unit tests of the pickle codec plugin (plugins/pickle/).
  *
  * The plugin is compiled into this program and reached through its descriptor, with
  * the core's host table (ec__host_get). The tests cover round trips of every value
