@@ -19,7 +19,7 @@ static void host_log(const struct ec_host *h, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ec__log(self->logger, level, "econtext.plugin", NULL, "%s", msg);
+	ec__log(self->logger, level, self->logname, NULL, "%s", msg);
 }
 
 static int host_error_set(struct ec_error *err, int code, const char *where, const char *fmt, ...)
@@ -77,6 +77,13 @@ void ec__host_init(struct ec__host *h, const struct ec_logger *logger, struct ec
 	};
 	h->logger = logger;
 	h->m = m;
+	snprintf(h->logname, sizeof(h->logname), "econtext.plugin");
+}
+
+void ec__host_for_plugin(struct ec__host *h, const struct ec_host *base, const char *plugin)
+{
+	*h = *(const struct ec__host *)base;
+	snprintf(h->logname, sizeof(h->logname), "econtext.%s", plugin);
 }
 
 const struct ec_host *ec__host_get(void)

@@ -11,9 +11,14 @@ struct ec__host {
 	struct ec_host pub;
 	const struct ec_logger *logger;
 	struct ec_master *m; /* NULL: no master (secret_get says EC_ENOTFOUND) */
+	char logname[80];    /* the logger of its records: "econtext.<plugin>" */
 };
 
+/* The master's table (logger "econtext.plugin"), the base of its plugins' tables. */
 void ec__host_init(struct ec__host *h, const struct ec_logger *logger, struct ec_master *m);
+/* h: a copy of base (one made by ec__host_init) for the plugin `plugin`, whose log
+ * records say "econtext.<plugin>". Each loaded plugin gets its own (core/plugin.c). */
+void ec__host_for_plugin(struct ec__host *h, const struct ec_host *base, const char *plugin);
 /* A process-wide host table that logs to stderr at warning and above (tests, tools). */
 const struct ec_host *ec__host_get(void);
 

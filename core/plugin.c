@@ -1,6 +1,8 @@
 /* plugin.c: the plugin loader. Every failure gives one line that names the plugin and
  * the file: not found (with the path searched), not loadable (dlerror), not an econtext
- * plugin (no entry symbol), built for another ABI, wrong kind, or load() failed. */
+ * plugin (no entry symbol), built for another ABI, wrong kind, an ops table of the wrong
+ * size or without a mandatory op, or load() failed. Each loaded plugin gets its own
+ * host table. */
 #include "ecbuild.h"
 
 #include <dlfcn.h>
@@ -11,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "econtext/codec.h"
+#include "econtext/transport.h"
 #include "error.h"
 #include "plugin.h"
 
@@ -93,6 +97,72 @@ const char *ec__plugins_path_string(const struct ec_plugins *ps, char *buf, size
 	return buf;
 }
 
+/* Where each minor version's members end in an ops table, per kind: entry N is the
+ * least size of a table built for ABI major.N. A new minor appends an entry. */
+#define END(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+static const size_t transport_ends[] = {
+	END(struct ec_transport_ops, destroy),
+	END(struct ec_transport_ops, runs),
+	END(struct ec_transport_ops, adopt),
+};
+static const size_t codec_ends[] = {
+	END(struct ec_codec_ops, remote_name),
+	END(struct ec_codec_ops, decode_buf),
+	END(struct ec_codec_ops, decode_buf), /* 1.2 added nothing to codecs */
+};
+_Static_assert(sizeof(transport_ends) / sizeof(transport_ends[0]) == EC_PLUGIN_ABI_MINOR + 1,
+               "transport_ends: one entry per minor version of the ABI");
+_Static_assert(sizeof(codec_ends) / sizeof(codec_ends[0]) == EC_PLUGIN_ABI_MINOR + 1,
+               "codec_ends: one entry per minor version of the ABI");
+
+/* The first mandatory member of d's ops table that is NULL, or NULL. */
+static const char *missing_op(const struct ec_plugin *d)
+{
+	if (d->kind == EC_PLUGIN_TRANSPORT) {
+		const struct ec_transport_ops *o = d->ops;
+		return !o->create    ? "create"
+		       : !o->start   ? "start"
+		       : !o->send    ? "send"
+		       : !o->recv    ? "recv"
+		       : !o->pollset ? "pollset"
+		       : !o->close   ? "close"
+		       : !o->destroy ? "destroy"
+		                     : NULL;
+	}
+	const struct ec_codec_ops *o = d->ops;
+	return !o->encode ? "encode" : !o->decode ? "decode" : !o->remote_name ? "remote_name" : NULL;
+}
+
+/* The ops table of a descriptor of the right kind: its size covers every member of the
+ * plugin's minor version and no more than this core knows (a larger one was built
+ * against other headers), and its mandatory members are set. */
+static int check_ops(const struct ec_plugin *d, const char *path, const char *name,
+                     struct ec_error *err)
+{
+	size_t size = *(const size_t *)d->ops;
+	int transport = d->kind == EC_PLUGIN_TRANSPORT;
+	size_t least = transport ? transport_ends[d->abi_minor] : codec_ends[d->abi_minor];
+	size_t most = transport ? sizeof(struct ec_transport_ops) : sizeof(struct ec_codec_ops);
+	if (size < least)
+		return ec__error_set(err, EC_EABI, path,
+		                     "plugin '%s' has a %s ops table of %zu bytes, too small for "
+		                     "plugin ABI %u.%u (%zu bytes): rebuild the plugin",
+		                     name, kind_name(d->kind), size, d->abi_major, d->abi_minor, least);
+	if (size > most)
+		return ec__error_set(err, EC_EABI, path,
+		                     "plugin '%s' has a %s ops table of %zu bytes, larger than this "
+		                     "econtext's (%zu bytes for ABI %d.%d): rebuild the plugin "
+		                     "against its headers",
+		                     name, kind_name(d->kind), size, most, EC_PLUGIN_ABI_MAJOR,
+		                     EC_PLUGIN_ABI_MINOR);
+	const char *op = missing_op(d);
+	if (op)
+		return ec__error_set(err, EC_EPLUGIN, path,
+		                     "plugin '%s' lacks '%s', which every %s plugin must have", name,
+		                     op, kind_name(d->kind));
+	return 0;
+}
+
 static int check_descriptor(const struct ec_plugin *d, const char *path, const char *name,
                             enum ec_plugin_kind kind, struct ec_error *err)
 {
@@ -117,11 +187,7 @@ static int check_descriptor(const struct ec_plugin *d, const char *path, const c
 		                     kind_name(d->kind), kind_name(kind));
 	if (!d->ops)
 		return ec__error_set(err, EC_EPLUGIN, path, "plugin '%s' has no operations", name);
-	size_t ops_size = *(const size_t *)d->ops;
-	if (ops_size < sizeof(size_t) * 2)
-		return ec__error_set(err, EC_EABI, path, "plugin '%s' has an ops table of %zu bytes",
-		                     name, ops_size);
-	return 0;
+	return check_ops(d, path, name, err);
 }
 
 int ec__plugins_load_file(struct ec_plugins *ps, const char *path, const char *name,
@@ -159,9 +225,10 @@ int ec__plugins_load_file(struct ec_plugins *ps, const char *path, const char *n
 	}
 	lp->desc = d;
 	lp->dl = dl;
+	ec__host_for_plugin(&lp->host, ps->host, name);
 	if (d->load) {
 		struct ec_error perr = {0};
-		rc = d->load(ps->host, &lp->state, &perr);
+		rc = d->load(&lp->host.pub, &lp->state, &perr);
 		if (rc) {
 			free(lp->path);
 			free(lp);

@@ -5,10 +5,13 @@
 #define EC_CORE_PLUGIN_H
 
 #include "econtext/plugin.h"
+#include "host.h"
 
 struct ec_loaded_plugin {
 	const struct ec_plugin *desc;
 	void *state; /* from desc->load */
+	/* Its own host table (logger "econtext.<name>"): load() and create() get &host.pub. */
+	struct ec__host host;
 	void *dl;
 	char *path;
 	struct ec_loaded_plugin *next;
@@ -16,7 +19,7 @@ struct ec_loaded_plugin {
 
 struct ec_plugins {
 	char **dirs; /* search path, NULL-terminated, owned */
-	const struct ec_host *host;
+	const struct ec_host *host; /* made by ec__host_init: each plugin's is a copy */
 	struct ec_loaded_plugin *loaded;
 };
 

@@ -37,7 +37,7 @@ static int layer_new(ec_master *m, const char *name, const struct ec_cfg *cfg,
 	const struct ec_transport_ops *ops = tp->desc->ops;
 	struct ec_transport_info info = {
 		.context_name = name,
-		.host = &m->host.pub,
+		.host = &tp->host.pub,
 		.below = below,
 	};
 	rc = ops->create(tp->state, cfg, &info, &t->inst, err);

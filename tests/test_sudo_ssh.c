@@ -271,8 +271,8 @@ static void test_password_calls(void)
 	CU_ASSERT_EQUAL(rc, 0);
 	if (rc == 0) {
 		CU_ASSERT_EQUAL(call_int(ctx, "os", "getuid"), uid_of(PW_TARGET));
-		CU_ASSERT_TRUE(log_has("econtext.plugin", "aspw: answered sudo's prompt", 0));
-		CU_ASSERT_TRUE(log_has("econtext.plugin", "aspw: sudo asks for " SSH_USER "'s password",
+		CU_ASSERT_TRUE(log_has("econtext.sudo", "aspw: answered sudo's prompt", 0));
+		CU_ASSERT_TRUE(log_has("econtext.sudo", "aspw: sudo asks for " SSH_USER "'s password",
 		                       0));
 		ec_value *v = call0(ctx, "os", "system",
 		                    ec_value_cstr("echo hi-from-sudo-ssh; echo oops-sudo-ssh >&2"), &rc);
@@ -315,8 +315,8 @@ static void test_nopasswd(void)
 	CU_ASSERT_EQUAL(rc, 0);
 	if (rc == 0) {
 		CU_ASSERT_EQUAL(call_int(ctx, "os", "getuid"), uid_of(NOPW_TARGET));
-		CU_ASSERT_FALSE(log_has("econtext.plugin", "answered sudo's prompt", 0));
-		CU_ASSERT_TRUE(log_has("econtext.plugin", "asnopw: the interpreter runs as", 0));
+		CU_ASSERT_FALSE(log_has("econtext.sudo", "answered sudo's prompt", 0));
+		CU_ASSERT_TRUE(log_has("econtext.sudo", "asnopw: the interpreter runs as", 0));
 		ec_context_shutdown(ctx, 3000, NULL);
 	}
 	ec_master_free(m);
@@ -397,7 +397,7 @@ static void test_password_nowhere(void)
 	int rc = connect_ctx(m, "aspwE", &ctx, msg, sizeof(msg), NULL);
 	CU_ASSERT_EQUAL(rc, 0);
 	if (rc == 0) {
-		CU_ASSERT_TRUE(log_has("econtext.plugin", "aspwE: answered sudo's prompt", 0));
+		CU_ASSERT_TRUE(log_has("econtext.sudo", "aspwE: answered sudo's prompt", 0));
 		char where[2048] = "";
 		int hits = scan_proc(where, sizeof(where));
 		CU_ASSERT_EQUAL(hits, 0);
