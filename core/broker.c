@@ -1,4 +1,5 @@
-/* broker.c: the IO thread: one poll() over the waker and every context's stream. */
+/* broker.c: the loop's thread: one poll() over the waker, every source and the reaper's
+ * children (see broker.h). */
 #include "ecbuild.h"
 
 #include <errno.h>
@@ -9,11 +10,12 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "error.h"
 #include "reaper.h"
 
 struct ec_broker {
-	ec_master *m;
+	pthread_mutex_t *lock;
 	pthread_t thread;
 	/* The waker: a pipe, not an eventfd. A pipe write wakes the broker as a
 	 * synchronous wake-up (the writer is about to block), which lets the scheduler
@@ -22,11 +24,11 @@ struct ec_broker {
 	int wakefd[2];
 	int wake_pending; /* a byte is in the pipe (atomic) */
 	int stop;
-	struct ec_context *contexts; /* attached, under m->lock */
-	struct ec_reaper reaper;     /* children of closed contexts; broker thread */
-	struct ec_call *wake;        /* finished calls to signal, under m->lock */
+	struct ec_source *sources; /* attached, under lock */
+	struct ec_reaper reaper;   /* children of closed sources; loop thread */
+	struct ec_deferred *wake;  /* to run once the lock is released, under lock */
 	struct pollfd *pfds;
-	struct ec_context **pctx;
+	struct ec_source **psrc;
 	size_t pcap;
 };
 
@@ -42,28 +44,23 @@ void ec__broker_wake(struct ec_broker *b)
 	while (n < 0 && errno == EINTR);
 }
 
-void ec__broker_defer_wake(struct ec_broker *b, struct ec_call *call)
+void ec__broker_defer(struct ec_broker *b, struct ec_deferred *d)
 {
-	__atomic_add_fetch(&call->refs, 1, __ATOMIC_RELAXED);
-	call->wake_next = b->wake;
-	b->wake = call;
+	d->next = b->wake;
+	b->wake = d;
 }
 
-/* Unlock m->lock, then signal the calls finished while it was held. 1 when one of
- * them had a waiter spinning for it (core/context.c spin_for_reply). */
+/* Unlock, then run the work deferred while the lock was held. 1 when one of them had a
+ * thread spinning for it (core/call.c spin_for_reply). */
 static int unlock_and_wake(struct ec_broker *b)
 {
-	struct ec_call *w = b->wake;
+	struct ec_deferred *w = b->wake;
 	int spun = 0;
 	b->wake = NULL;
-	pthread_mutex_unlock(&b->m->lock);
+	pthread_mutex_unlock(b->lock);
 	while (w) {
-		struct ec_call *next = w->wake_next;
-		spun |= __atomic_load_n(&w->spun, __ATOMIC_RELAXED);
-		/* done was set under the call's lock before it was queued here, so a waiter
-		 * either saw it or is in pthread_cond_wait: the signal cannot be lost. */
-		pthread_cond_signal(&w->cond);
-		ec__call_unref(w);
+		struct ec_deferred *next = w->next; /* run may free w */
+		spun |= w->run(w);
 		w = next;
 	}
 	return spun;
@@ -83,11 +80,10 @@ static void linger_for_wake(struct ec_broker *b)
 		;
 }
 
-void ec__broker_attach(struct ec_broker *b, struct ec_context *ctx)
+void ec__broker_attach(struct ec_broker *b, struct ec_source *s)
 {
-	ctx->attached = 1;
-	ctx->next = b->contexts;
-	b->contexts = ctx;
+	s->next = b->sources;
+	b->sources = s;
 	ec__broker_wake(b);
 }
 
@@ -102,27 +98,24 @@ static int grow(struct ec_broker *b, size_t n)
 	if (!p)
 		return EC_ENOMEM;
 	b->pfds = p;
-	struct ec_context **c = realloc(b->pctx, cap * sizeof(*c));
+	struct ec_source **c = realloc(b->psrc, cap * sizeof(*c));
 	if (!c)
 		return EC_ENOMEM;
-	b->pctx = c;
+	b->psrc = c;
 	b->pcap = cap;
 	return 0;
 }
 
-/* Drop contexts that died, once their children are reaped, from the list and tell
- * their waiters. */
+/* Let go of the sources that finished, once their children are reaped. */
 static void reap_dead(struct ec_broker *b)
 {
-	struct ec_context **pp = &b->contexts;
+	struct ec_source **pp = &b->sources;
 	while (*pp) {
-		struct ec_context *c = *pp;
-		if (c->state == EC_CTX_DEAD && !c->reaping) {
+		struct ec_source *c = *pp;
+		if (c->finished && !c->reaping) {
 			*pp = c->next;
 			c->next = NULL;
-			c->attached = 0;
-			c->detached = 1;
-			pthread_cond_broadcast(&c->cond);
+			c->ops->detached(c);
 		} else {
 			pp = &c->next;
 		}
@@ -132,45 +125,44 @@ static void reap_dead(struct ec_broker *b)
 static void *broker_main(void *arg)
 {
 	struct ec_broker *b = arg;
-	ec_master *m = b->m;
 	ec__reaper_bind(&b->reaper);
-	pthread_mutex_lock(&m->lock);
+	pthread_mutex_lock(b->lock);
 	for (;;) {
 		reap_dead(b);
-		if (b->stop && !b->contexts)
+		if (b->stop && !b->sources)
 			break;
 		size_t n = 1 + ec__reaper_count(&b->reaper);
-		for (struct ec_context *c = b->contexts; c; c = c->next)
+		for (struct ec_source *c = b->sources; c; c = c->next)
 			n++;
 		if (grow(b, n)) {
 			/* Out of memory for the poll set: retry shortly rather than spin. */
 			unlock_and_wake(b);
 			poll(NULL, 0, 10);
-			pthread_mutex_lock(&m->lock);
+			pthread_mutex_lock(b->lock);
 			continue;
 		}
 		long long now = ec__now_ms(), next = 0;
 		b->pfds[0] = (struct pollfd){.fd = b->wakefd[0], .events = POLLIN};
 		size_t np = 1;
-		for (struct ec_context *c = b->contexts; c; c = c->next) {
+		for (struct ec_source *c = b->sources; c; c = c->next) {
 			struct ec_pollset ps = {.fd = -1};
-			ec__context_prepare(c, now, &ps, &next);
-			if (c->state == EC_CTX_DEAD || ps.fd < 0)
+			c->ops->prepare(c, now, &ps, &next);
+			if (c->finished || ps.fd < 0)
 				continue;
 			b->pfds[np] = (struct pollfd){
 				.fd = ps.fd,
 				.events = (short)(((ps.events & EC_POLL_IN) ? POLLIN : 0) |
 				                  ((ps.events & EC_POLL_OUT) ? POLLOUT : 0)),
 			};
-			b->pctx[np++] = c;
+			b->psrc[np++] = c;
 		}
-		/* prepare() may have killed some: drop them before sleeping. */
+		/* prepare() may have finished some: drop them before sleeping. */
 		int any_dead = 0;
-		for (struct ec_context *c = b->contexts; c; c = c->next)
-			any_dead |= c->state == EC_CTX_DEAD && !c->reaping;
+		for (struct ec_source *c = b->sources; c; c = c->next)
+			any_dead |= c->finished && !c->reaping;
 		if (any_dead)
 			continue;
-		size_t nctx = np;
+		size_t nsrc = np;
 		np += ec__reaper_pollset(&b->reaper, b->pfds + np, n - np, now, &next);
 		int timeout = -1;
 		if (next) {
@@ -180,12 +172,12 @@ static void *broker_main(void *arg)
 		if (unlock_and_wake(b))
 			linger_for_wake(b);
 		int rc = poll(b->pfds, np, timeout);
-		pthread_mutex_lock(&m->lock);
+		pthread_mutex_lock(b->lock);
 		if (rc < 0)
 			continue; /* EINTR */
 		if (b->pfds[0].revents) {
-			/* Drain, then clear the flag, both under m->lock: a wake that saw
-			 * the flag still set had queued its work under m->lock before this
+			/* Drain, then clear the flag, both under the lock: a wake that saw
+			 * the flag still set had queued its work under the lock before this
 			 * iteration took it, so this iteration sees that work; a wake after
 			 * the clear writes a new byte. */
 			char v[64];
@@ -194,8 +186,8 @@ static void *broker_main(void *arg)
 			__atomic_store_n(&b->wake_pending, 0, __ATOMIC_RELEASE);
 		}
 		if (b->reaper.list)
-			ec__reaper_run(&b->reaper, b->pfds + nctx, np - nctx, ec__now_ms());
-		for (size_t i = 1; i < nctx; i++) {
+			ec__reaper_run(&b->reaper, b->pfds + nsrc, np - nsrc, ec__now_ms());
+		for (size_t i = 1; i < nsrc; i++) {
 			short re = b->pfds[i].revents;
 			if (!re)
 				continue;
@@ -204,8 +196,8 @@ static void *broker_main(void *arg)
 				ev |= EC_POLL_IN;
 			if (re & (POLLOUT | POLLERR | POLLHUP))
 				ev |= EC_POLL_OUT;
-			if (b->pctx[i]->state != EC_CTX_DEAD)
-				ec__context_on_io(b->pctx[i], ev);
+			if (!b->psrc[i]->finished)
+				b->psrc[i]->ops->on_io(b->psrc[i], ev);
 		}
 	}
 	ec__reaper_finish(&b->reaper);
@@ -214,12 +206,12 @@ static void *broker_main(void *arg)
 	return NULL;
 }
 
-int ec__broker_start(ec_master *m, struct ec_broker **out, struct ec_error *err)
+int ec__broker_start(pthread_mutex_t *lock, struct ec_broker **out, struct ec_error *err)
 {
 	struct ec_broker *b = calloc(1, sizeof(*b));
 	if (!b)
 		return ec__error_set(err, EC_ENOMEM, NULL, "out of memory");
-	b->m = m;
+	b->lock = lock;
 	if (pipe2(b->wakefd, O_CLOEXEC | O_NONBLOCK) < 0) {
 		int rc = ec__error_sys(err, NULL, "pipe");
 		free(b);
@@ -241,14 +233,14 @@ void ec__broker_stop(struct ec_broker *b)
 {
 	if (!b)
 		return;
-	pthread_mutex_lock(&b->m->lock);
+	pthread_mutex_lock(b->lock);
 	b->stop = 1;
 	ec__broker_wake(b);
-	pthread_mutex_unlock(&b->m->lock);
+	pthread_mutex_unlock(b->lock);
 	pthread_join(b->thread, NULL);
 	close(b->wakefd[0]);
 	close(b->wakefd[1]);
 	free(b->pfds);
-	free(b->pctx);
+	free(b->psrc);
 	free(b);
 }

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "child.h"
 #include "config.h"
@@ -38,19 +39,20 @@ static int host_secret_get(const struct ec_host *h, const char *key, const char 
                            char *buf, size_t cap, size_t *len, struct ec_error *err)
 {
 	const struct ec__host *self = (const struct ec__host *)h;
-	if (!self->m)
+	if (!self->secrets)
 		return EC_ENOTFOUND;
-	return ec__secret_get(self->m, key, prompt, buf, cap, len, err);
+	return ec__secret_get(self->secrets, key, prompt, buf, cap, len, err);
 }
 
 static void host_secret_forget(const struct ec_host *h, const char *key)
 {
 	const struct ec__host *self = (const struct ec__host *)h;
-	if (self->m && key)
-		ec__secret_forget(self->m, key);
+	if (self->secrets && key)
+		ec__secret_forget(self->secrets, key);
 }
 
-void ec__host_init(struct ec__host *h, const struct ec_logger *logger, struct ec_master *m)
+void ec__host_init(struct ec__host *h, const struct ec_logger *logger,
+                   struct ec__secrets *secrets)
 {
 	h->pub = (struct ec_host){
 		.size = sizeof(struct ec_host),
@@ -76,7 +78,7 @@ void ec__host_init(struct ec__host *h, const struct ec_logger *logger, struct ec
 		.secret_forget = host_secret_forget,
 	};
 	h->logger = logger;
-	h->m = m;
+	h->secrets = secrets;
 	snprintf(h->logname, sizeof(h->logname), "econtext.plugin");
 }
 
@@ -84,6 +86,14 @@ void ec__host_for_plugin(struct ec__host *h, const struct ec_host *base, const c
 {
 	*h = *(const struct ec__host *)base;
 	snprintf(h->logname, sizeof(h->logname), "econtext.%s", plugin);
+}
+
+struct ec_host *ec__host_new_for_plugin(const struct ec_host *base, const char *plugin)
+{
+	struct ec__host *h = malloc(sizeof(*h));
+	if (h)
+		ec__host_for_plugin(h, base, plugin);
+	return h ? &h->pub : NULL;
 }
 
 const struct ec_host *ec__host_get(void)

@@ -1,33 +1,20 @@
-/* master.c: creating and freeing the master: config, logger, plugins, codec, broker. */
+/* master.c: creating and freeing the master: config, logger, plugins, codec, the loop,
+ * the module server; the application's secret prompt. */
 #include "ecbuild.h"
 
 #include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 
 #include "broker.h"
+#include "codeshare.h"
 #include "context.h"
 #include "error.h"
 #include "modules.h"
 #include "secret.h"
-
-long long ec__now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long long ec__now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Split a ':'-separated list into dirs[] (pointers into a strdup'd copy in *hold). */
 static size_t split_path(const char *s, char **hold, const char **dirs, size_t max)
@@ -52,7 +39,7 @@ static int plugins_setup(ec_master *m, const struct ec_master_options *o, struct
 	for (size_t i = 0; cfgdirs && cfgdirs[i] && n < 64; i++)
 		dirs[n++] = cfgdirs[i];
 	dirs[n] = NULL;
-	int rc = ec__plugins_init(&m->plugins, dirs, &m->host.pub, err);
+	int rc = ec__plugins_init(&m->plugins, dirs, &m->host.pub, ec__host_new_for_plugin, err);
 	free(hold);
 	return rc;
 }
@@ -89,7 +76,7 @@ int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_
 	m->logger.level = EC_LOG_INFO;
 	m->logger.fn = o && o->log_fn ? o->log_fn : NULL;
 	m->logger.arg = o ? o->log_arg : NULL;
-	ec__host_init(&m->host, &m->logger, m);
+	ec__host_init(&m->host, &m->logger, &m->secrets);
 
 	int rc = ec__config_load_default(o ? o->config_path : NULL, &m->config, err);
 	if (rc)
@@ -134,7 +121,7 @@ int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_
 	rc = modules_setup(m, o, err);
 	if (rc)
 		goto fail;
-	rc = ec__broker_start(m, &m->broker, err);
+	rc = ec__broker_start(&m->lock, &m->broker, err);
 	if (rc)
 		goto fail;
 	*out = m;
@@ -168,11 +155,19 @@ void ec_master_free(ec_master *m)
 	}
 	ec__modsrv_stop(m->modules); /* its thread may wake the broker */
 	ec__broker_stop(m->broker);
-	ec__code_shares_free(m);
+	ec__codeshare_free(&m->code_shares);
 	ec__modsrv_free(m->modules);
 	ec__plugins_close(&m->plugins);
 	ec__config_free(m->config);
 	ec__secrets_free(&m->secrets);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+void ec_master_set_secret_prompt(ec_master *m, ec_secret_fn fn, void *data)
+{
+	pthread_mutex_lock(&m->lock);
+	m->secrets.fn = fn;
+	m->secrets.data = data;
+	pthread_mutex_unlock(&m->lock);
 }

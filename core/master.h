@@ -1,4 +1,6 @@
-/* master.h: the master: config, plugins, logger, codec and the broker thread. */
+/* master.h: the master's state, which its contexts and calls share: config, plugins,
+ * logger, codec, the loop, the module server, the secrets, every context. Created and
+ * freed by core/master.c. */
 #ifndef EC_CORE_MASTER_H
 #define EC_CORE_MASTER_H
 
@@ -40,15 +42,8 @@ struct ec_master {
 	struct ec_cache_fill *cache_fills;
 	/* The core's bytecode as contexts of one name (and overrides) compiled it, where
 	 * the disk cache is not theirs (ssh, sudo via ssh), under lock; freed with the
-	 * master. */
+	 * master (core/codeshare.h). */
 	struct ec_code_share *code_shares;
 };
-
-/* Free the master's shared bytecode (core/context.c). */
-void ec__code_shares_free(ec_master *m);
-
-/* Monotonic clock in milliseconds, in microseconds. */
-long long ec__now_ms(void);
-long long ec__now_us(void);
 
 #endif

@@ -996,10 +996,9 @@ static void deliver(struct ec_modsrv *s, const struct job *j, struct ec_msg *msg
 	struct ec_context *c = m->contexts;
 	while (c && c->id != j->ctx)
 		c = c->master_next;
-	if (c && c->state == EC_CTX_READY) {
+	if (c && c->st.state == EC_STREAM_READY) {
 		msg->handle = EC_HANDLE_LOAD_MODULE;
-		*c->outq_tail = msg;
-		c->outq_tail = &msg->next;
+		ec__stream_queue(&c->st, msg);
 		msg = NULL;
 		ec__broker_wake(m->broker);
 	}

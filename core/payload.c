@@ -11,7 +11,6 @@
 #include <zlib.h>
 
 #include "error.h"
-#include "modules.h"
 #include "payload.h"
 
 int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err)
@@ -69,23 +68,18 @@ static int put_pystr(struct ec_buf *b, const char *s)
 /* 'modules': the top-level names the module server offers, space-separated; absent
  * when there is no module path (the context then installs no importer), True when
  * the list is too long to send (the context asks for any name). */
-static int put_modules(struct ec_buf *line, struct ec_modsrv *srv)
+static int put_modules(struct ec_buf *line, char *const *names)
 {
-	char **names = NULL;
-	size_t n = 0;
-	if (!ec__modsrv_ndirs(srv))
+	if (!names)
 		return 0;
-	if (ec__modsrv_toplevel(srv, &names, &n, NULL))
-		return EC_ENOMEM;
 	struct ec_buf text;
 	ec__buf_init(&text);
 	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++) {
+	for (size_t i = 0; names[i] && !rc; i++) {
 		rc = i ? ec__buf_append(&text, " ", 1) : 0;
 		rc = rc ? rc : ec__buf_append(&text, names[i], strlen(names[i]));
 	}
 	rc = rc ? rc : ec__buf_append(&text, "", 1);
-	ec__strv_free(names);
 	if (!rc && text.len > 65536)
 		rc = ec__buf_append(line, ", 'modules': True", 17);
 	else if (!rc) {

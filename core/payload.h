@@ -16,8 +16,6 @@ extern const char ec__payload_first_stage[];
 extern const char ec__payload_exec_stage[];
 extern const char ec__payload_loader[];
 
-struct ec_modsrv;
-
 struct ec_payload_config {
 	const char *name;            /* context name */
 	const unsigned char *key;    /* 32 bytes */
@@ -25,7 +23,9 @@ struct ec_payload_config {
 	size_t max_message;
 	const char *codec;
 	unsigned context_id;
-	struct ec_modsrv *modules; /* its top-level names go in the config, may be NULL */
+	/* The top-level names the module server offers (NULL-terminated; NULL: no module
+	 * path, the context installs no importer). */
+	char *const *modules;
 	/* The core's bytecode from the cache (core/codecache.h: raw deflate ending on a
 	 * sync flush), sent in place of its source; or NULL for the source. */
 	const unsigned char *code;

@@ -59,10 +59,11 @@ static int running_from_builddir(void)
 }
 
 int ec__plugins_init(struct ec_plugins *ps, const char *const *dirs, const struct ec_host *host,
-                     struct ec_error *err)
+                     ec_host_for_fn host_for, struct ec_error *err)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->host = host;
+	ps->host_for = host_for;
 	size_t n = 0;
 	int rc = 0;
 	for (size_t i = 0; dirs && dirs[i] && !rc; i++)
@@ -225,11 +226,19 @@ int ec__plugins_load_file(struct ec_plugins *ps, const char *path, const char *n
 	}
 	lp->desc = d;
 	lp->dl = dl;
-	ec__host_for_plugin(&lp->host, ps->host, name);
+	struct ec_host *own = ps->host_for ? ps->host_for(ps->host, name) : NULL;
+	if (ps->host_for && !own) {
+		free(lp->path);
+		free(lp);
+		dlclose(dl);
+		return ec__error_set(err, EC_ENOMEM, path, "out of memory");
+	}
+	lp->host = own ? own : ps->host;
 	if (d->load) {
 		struct ec_error perr = {0};
-		rc = d->load(&lp->host.pub, &lp->state, &perr);
+		rc = d->load(lp->host, &lp->state, &perr);
 		if (rc) {
+			free(own);
 			free(lp->path);
 			free(lp);
 			dlclose(dl);
@@ -291,6 +300,8 @@ void ec__plugins_close(struct ec_plugins *ps)
 		if (lp->desc->unload)
 			lp->desc->unload(lp->state);
 		dlclose(lp->dl);
+		if (lp->host != ps->host)
+			free((void *)lp->host);
 		free(lp->path);
 		free(lp);
 		lp = next;

@@ -8,8 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "context.h"
+#include "clock.h"
 #include "reaper.h"
+#include "source.h"
 
 /* Without pidfds (Linux < 5.3, or a seccomp filter), a pending child is polled. */
 #define TICK_MS 2
@@ -22,21 +23,21 @@ struct ec_reap {
 	int stage;            /* 0 grace, 1 SIGTERM sent, 2 SIGKILL sent */
 	long long due;        /* monotonic ms of the next signal */
 	long slot;            /* its pidfd's index in the last pollset, or -1 */
-	struct ec_context *ctx;
+	struct ec_source *src; /* whose children it is (its reaping count), or NULL */
 	struct ec_reap *next;
 };
 
 static _Thread_local struct ec_reaper *bound;
-static _Thread_local struct ec_context *closing;
+static _Thread_local struct ec_source *closing;
 
 void ec__reaper_bind(struct ec_reaper *r)
 {
 	bound = r;
 }
 
-void ec__reaper_closing(struct ec_context *ctx)
+void ec__reaper_closing(struct ec_source *src)
 {
-	closing = ctx;
+	closing = src;
 }
 
 static int open_pidfd(pid_t pid)
@@ -63,9 +64,9 @@ int ec__reaper_adopt(pid_t pid, int grace_ms, int term_ms)
 	e->term_ms = term_ms;
 	e->due = ec__now_ms() + (grace_ms > 0 ? grace_ms : 0);
 	e->slot = -1;
-	e->ctx = closing;
-	if (e->ctx)
-		e->ctx->reaping++;
+	e->src = closing;
+	if (e->src)
+		e->src->reaping++;
 	e->next = bound->list;
 	bound->list = e;
 	return 0;
@@ -104,8 +105,8 @@ static void drop(struct ec_reap **pp)
 	*pp = e->next;
 	if (e->pidfd >= 0)
 		close(e->pidfd);
-	if (e->ctx)
-		e->ctx->reaping--; /* the broker detaches it when this reaches 0 */
+	if (e->src)
+		e->src->reaping--; /* the loop lets go of it when this reaches 0 */
 	free(e);
 }
 

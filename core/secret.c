@@ -6,8 +6,6 @@
 
 #include <openssl/crypto.h>
 
-#include "broker.h"
-#include "context.h"
 #include "error.h"
 #include "secret.h"
 
@@ -52,10 +50,10 @@ static struct ec__secret *find(const struct ec__secrets *s, const char *key)
 }
 
 /* (Re)open the question for the context starting now; it waits, and its thread asks. */
-static int wait_for(struct ec__secret *e, struct ec_context *ctx)
+static int wait_for(struct ec__secret *e, struct ec__secret_asker *a)
 {
 	if (e->state == SEC_FAILED) {
-		char *name = strdup(ctx->name);
+		char *name = strdup(a->name);
 		if (!name)
 			return EC_ENOMEM;
 		free(e->context);
@@ -63,21 +61,35 @@ static int wait_for(struct ec__secret *e, struct ec_context *ctx)
 		e->state = SEC_PENDING;
 		e->fail = (struct ec_error){0};
 	}
-	ctx->secret_wait = ctx->secret_seen = e;
+	a->wait = a->seen = e;
 	return EC_EAGAIN;
 }
 
-int ec__secret_get(ec_master *m, const char *key, const char *prompt, char *buf, size_t cap,
-                   size_t *len, struct ec_error *err)
+void ec__secret_asker_add(struct ec__secrets *s, struct ec__secret_asker *a)
 {
-	struct ec__secrets *s = &m->secrets;
-	struct ec_context *ctx = s->current;
+	a->next = s->askers;
+	s->askers = a;
+}
+
+void ec__secret_asker_remove(struct ec__secrets *s, struct ec__secret_asker *a)
+{
+	for (struct ec__secret_asker **pp = &s->askers; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			return;
+		}
+}
+
+int ec__secret_get(struct ec__secrets *s, const char *key, const char *prompt, char *buf,
+                   size_t cap, size_t *len, struct ec_error *err)
+{
+	struct ec__secret_asker *a = s->current;
 	if (!key || !prompt || !buf || !cap)
 		return ec__error_set(err, EC_EINVAL, NULL, "secret_get: no key, prompt or buffer");
 	struct ec__secret *e = find(s, key);
 	if (e && e->state == SEC_ANSWERED) {
 		if (e->len >= cap)
-			return ec__error_set(err, EC_EINVAL, ctx ? ctx->name : NULL,
+			return ec__error_set(err, EC_EINVAL, a ? a->name : NULL,
 			                     "the answer to \"%s\" is longer than %zu bytes", prompt,
 			                     cap - 1);
 		memcpy(buf, e->value, e->len);
@@ -86,33 +98,32 @@ int ec__secret_get(ec_master *m, const char *key, const char *prompt, char *buf,
 		return 0;
 	}
 	/* Asking needs an application thread that waits for this context: a start op. */
-	if (!s->fn || !ctx)
+	if (!s->fn || !a)
 		return EC_ENOTFOUND;
-	if (e && e->state == SEC_FAILED && ctx->secret_seen == e) {
+	if (e && e->state == SEC_FAILED && a->seen == e) {
 		if (err)
 			*err = e->fail;
 		return e->fail.code;
 	}
 	if (e)
-		return wait_for(e, ctx) == EC_ENOMEM
-		           ? ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory")
+		return wait_for(e, a) == EC_ENOMEM
+		           ? ec__error_set(err, EC_ENOMEM, a->name, "out of memory")
 		           : EC_EAGAIN;
 	e = calloc(1, sizeof(*e));
 	if (!e || !(e->key = strdup(key)) || !(e->prompt = strdup(prompt)) ||
-	    !(e->context = strdup(ctx->name))) {
+	    !(e->context = strdup(a->name))) {
 		if (e)
 			secret_free(e);
-		return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
+		return ec__error_set(err, EC_ENOMEM, a->name, "out of memory");
 	}
 	e->state = SEC_PENDING;
 	e->next = s->list;
 	s->list = e;
-	return wait_for(e, ctx);
+	return wait_for(e, a);
 }
 
-void ec__secret_forget(ec_master *m, const char *key)
+void ec__secret_forget(struct ec__secrets *s, const char *key)
 {
-	struct ec__secrets *s = &m->secrets;
 	for (struct ec__secret **pp = &s->list; *pp; pp = &(*pp)->next) {
 		struct ec__secret *e = *pp;
 		if (strcmp(e->key, key) != 0)
@@ -120,21 +131,21 @@ void ec__secret_forget(ec_master *m, const char *key)
 		if (e->state != SEC_ANSWERED)
 			return; /* being asked: nothing to forget yet */
 		*pp = e->next;
-		for (struct ec_context *c = m->contexts; c; c = c->master_next) {
-			if (c->secret_wait == e)
-				c->secret_wait = NULL;
-			if (c->secret_seen == e)
-				c->secret_seen = NULL;
+		for (struct ec__secret_asker *a = s->askers; a; a = a->next) {
+			if (a->wait == e)
+				a->wait = NULL;
+			if (a->seen == e)
+				a->seen = NULL;
 		}
 		secret_free(e);
 		return;
 	}
 }
 
-int ec__secret_serve(ec_master *m, struct ec_context *ctx)
+int ec__secret_serve(struct ec__secrets *s, struct ec__secret_asker *a, pthread_mutex_t *lock,
+                     struct ec_broker *b)
 {
-	struct ec__secrets *s = &m->secrets;
-	struct ec__secret *e = ctx->secret_wait;
+	struct ec__secret *e = a->wait;
 	if (!e || e->state != SEC_PENDING || !s->fn)
 		return 0;
 	/* An entry being asked is never freed (forget leaves it; the master is not freed
@@ -145,7 +156,7 @@ int ec__secret_serve(ec_master *m, struct ec_context *ctx)
 	struct ec_secret_request req = {
 		.size = sizeof(req), .context = e->context, .prompt = e->prompt};
 	char buf[SECRET_MAX + 1];
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(lock);
 	memset(buf, 0, sizeof(buf));
 	int rc = fn(data, &req, buf, sizeof(buf));
 	size_t n = rc == 0 ? strnlen(buf, sizeof(buf)) : 0;
@@ -153,7 +164,7 @@ int ec__secret_serve(ec_master *m, struct ec_context *ctx)
 	if (value)
 		memcpy(value, buf, n + 1);
 	OPENSSL_cleanse(buf, sizeof(buf));
-	pthread_mutex_lock(&m->lock);
+	pthread_mutex_lock(lock);
 	if (value) {
 		e->value = value;
 		e->len = n;
@@ -173,7 +184,7 @@ int ec__secret_serve(ec_master *m, struct ec_context *ctx)
 		              (int)pl, e->prompt);
 		e->state = SEC_FAILED;
 	}
-	ec__broker_wake(m->broker);
+	ec__broker_wake(b);
 	return 1;
 }
 
@@ -184,12 +195,4 @@ void ec__secrets_free(struct ec__secrets *s)
 		s->list = e->next;
 		secret_free(e);
 	}
-}
-
-void ec_master_set_secret_prompt(ec_master *m, ec_secret_fn fn, void *data)
-{
-	pthread_mutex_lock(&m->lock);
-	m->secrets.fn = fn;
-	m->secrets.data = data;
-	pthread_mutex_unlock(&m->lock);
 }

@@ -10,22 +10,23 @@
 
 #define MAX_DEPTH 8 /* via chains are checked for loops at load; this bounds their length */
 
-static int layer_new(ec_master *m, const char *name, const struct ec_cfg *cfg,
-                     struct ec_transport *below, struct ec_transport **out, struct ec_error *err)
+static int layer_new(struct ec_plugins *plugins, const char *name,
+                     const struct ec_cfg *cfg, struct ec_transport *below,
+                     struct ec_transport **out, struct ec_error *err)
 {
 	const char *tname = NULL;
 	const struct ec_loaded_plugin *tp = NULL;
 	if (ec__cfg_str(cfg, "transport", &tname))
 		return ec__error_set(err, EC_ECONFIG, ec__cfg_where(cfg, NULL),
 		                     "context '%s' has no transport", ec__cfg_name(cfg));
-	int rc = ec__plugins_get(&m->plugins, tname, EC_PLUGIN_TRANSPORT, &tp, err);
+	int rc = ec__plugins_get(plugins, tname, EC_PLUGIN_TRANSPORT, &tp, err);
 	if (rc)
 		return rc;
 	/* A layer built for ABI 1.0 may hand the layer below a pollset of its own, which
 	 * lacks timeout_ms: a 1.1 layer there would write past it. */
 	const struct ec_loaded_plugin *bp = NULL;
 	if (below && tp->desc->abi_minor < 1 &&
-	    ec__plugins_get(&m->plugins, below->name, EC_PLUGIN_TRANSPORT, &bp, NULL) == 0 &&
+	    ec__plugins_get(plugins, below->name, EC_PLUGIN_TRANSPORT, &bp, NULL) == 0 &&
 	    bp->desc->abi_minor >= 1)
 		return ec__error_set(err, EC_EABI, ec__cfg_where(cfg, "transport"),
 		                     "context '%s': plugin '%s' was built for plugin ABI 1.0 and "
@@ -37,7 +38,7 @@ static int layer_new(ec_master *m, const char *name, const struct ec_cfg *cfg,
 	const struct ec_transport_ops *ops = tp->desc->ops;
 	struct ec_transport_info info = {
 		.context_name = name,
-		.host = &tp->host.pub,
+		.host = tp->host,
 		.below = below,
 	};
 	rc = ops->create(tp->state, cfg, &info, &t->inst, err);
@@ -52,8 +53,10 @@ static int layer_new(ec_master *m, const char *name, const struct ec_cfg *cfg,
 	return 0;
 }
 
-int ec__transport_stack_new(ec_master *m, const char *name, struct ec_cfg *cfg,
-                            struct ec_argv *argv, struct ec_transport **out, struct ec_error *err)
+int ec__transport_stack_new(struct ec_plugins *plugins, const struct ec_config *config,
+                            const char *name,
+                            const struct ec_cfg *cfg, struct ec_argv *argv,
+                            struct ec_transport **out, struct ec_error *err)
 {
 	/* The via chain, nearest first: cfg, via(cfg), via(via(cfg)), ... */
 	const struct ec_cfg *chain[MAX_DEPTH];
@@ -63,7 +66,7 @@ int ec__transport_stack_new(ec_master *m, const char *name, struct ec_cfg *cfg,
 		const char *via = NULL;
 		if (ec__cfg_str(chain[n - 1], "via", &via) || !via || !*via)
 			break;
-		const struct ec_cfg *next = ec__config_context(m->config, via);
+		const struct ec_cfg *next = ec__config_context(config, via);
 		if (!next)
 			return ec__error_set(err, EC_ECONFIG, ec__cfg_where(chain[n - 1], "via"),
 			                     "context '%s' goes via '%s', which is not defined",
@@ -77,7 +80,7 @@ int ec__transport_stack_new(ec_master *m, const char *name, struct ec_cfg *cfg,
 	struct ec_transport *below = NULL;
 	for (size_t i = n; i-- > 0;) {
 		struct ec_transport *t = NULL;
-		int rc = layer_new(m, name, chain[i], below, &t, err);
+		int rc = layer_new(plugins, name, chain[i], below, &t, err);
 		if (rc) {
 			ec__transport_stack_free(below);
 			return rc;

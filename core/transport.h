@@ -7,16 +7,19 @@
 
 #include "config.h"
 #include "econtext/transport.h"
-#include "master.h"
+#include "plugin.h"
 
-/* Build the stack for the context `name` whose (private) section is cfg; rewrite argv
- * through every layer's wrap_argv, top to bottom. m->lock held. */
-int ec__transport_stack_new(ec_master *m, const char *name, struct ec_cfg *cfg,
-                            struct ec_argv *argv, struct ec_transport **out,
-                            struct ec_error *err);
-/* Close every layer, top to bottom (broker thread). */
+/* Build the stack for the context `name` whose (private) section is cfg (the `via:`
+ * chain from config), with the plugins of plugins; rewrite argv through every layer's
+ * wrap_argv, top to bottom. Runs the layers' create and wrap_argv ops: the loop's
+ * thread, its lock held. */
+int ec__transport_stack_new(struct ec_plugins *plugins, const struct ec_config *config,
+                            const char *name,
+                            const struct ec_cfg *cfg, struct ec_argv *argv,
+                            struct ec_transport **out, struct ec_error *err);
+/* Close every layer, top to bottom (the loop's thread). */
 void ec__transport_stack_close(struct ec_transport *top, int grace_ms);
-/* Destroy every layer and free the stack. NULL is a no-op. */
+/* Destroy every layer and free the stack (the loop's thread). NULL is a no-op. */
 void ec__transport_stack_free(struct ec_transport *top);
 
 #endif

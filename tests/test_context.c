@@ -48,7 +48,7 @@ static int suite_clean(void)
 static size_t rbuf_cap(void)
 {
 	pthread_mutex_lock(&master->lock);
-	size_t cap = ctx->rbuf.cap;
+	size_t cap = ctx->st.rbuf.cap;
 	pthread_mutex_unlock(&master->lock);
 	return cap;
 }

@@ -25,7 +25,7 @@ static int load(const char *name, enum ec_plugin_kind kind, struct ec_error *err
 {
 	struct ec_plugins ps;
 	const char *dirs[] = {dir, NULL};
-	CU_ASSERT_EQUAL(ec__plugins_init(&ps, dirs, ec__host_get(), NULL), 0);
+	CU_ASSERT_EQUAL(ec__plugins_init(&ps, dirs, ec__host_get(), ec__host_new_for_plugin, NULL), 0);
 	const struct ec_loaded_plugin *lp = NULL;
 	int rc = ec__plugins_get(&ps, name, kind, &lp, err);
 	ec__plugins_close(&ps);
@@ -48,7 +48,7 @@ static void test_refusals(void)
 	char path[1200];
 	struct ec_plugins ps;
 	const struct ec_loaded_plugin *lp = NULL;
-	CU_ASSERT_EQUAL(ec__plugins_init(&ps, NULL, ec__host_get(), NULL), 0);
+	CU_ASSERT_EQUAL(ec__plugins_init(&ps, NULL, ec__host_get(), ec__host_new_for_plugin, NULL), 0);
 
 	test_plugin_path("badabi", path, sizeof(path));
 	CU_ASSERT_EQUAL(ec__plugins_load_file(&ps, path, "badabi", EC_PLUGIN_CODEC, &lp, &err), EC_EABI);
@@ -106,7 +106,7 @@ static void test_ops_refusals(void)
 		{"noops", EC_PLUGIN_TRANSPORT, EC_EPLUGIN, "plugin 'noops' has no operations"},
 	};
 	struct ec_plugins ps;
-	CU_ASSERT_EQUAL_FATAL(ec__plugins_init(&ps, NULL, ec__host_get(), NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(ec__plugins_init(&ps, NULL, ec__host_get(), ec__host_new_for_plugin, NULL), 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char path[1200];
 		struct ec_error err = {0};
@@ -138,16 +138,16 @@ static void test_own_host_table(void)
 	struct ec_error err = {0};
 	char path[1200];
 	ec_test_log_clear();
-	CU_ASSERT_EQUAL_FATAL(ec__plugins_init(&ps, NULL, &base.pub, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(ec__plugins_init(&ps, NULL, &base.pub, ec__host_new_for_plugin, NULL), 0);
 	test_plugin_path("chatty", path, sizeof(path));
 	CU_ASSERT_EQUAL_FATAL(
 		ec__plugins_load_file(&ps, path, "chatty", EC_PLUGIN_TRANSPORT, &chatty, &err), 0);
 	CU_ASSERT_EQUAL(ec_test_log_count("econtext.chatty", "chatty: loaded", NULL), 1);
 	CU_ASSERT_EQUAL(ec_test_log_count("econtext.plugin", "chatty", NULL), 0);
 	CU_ASSERT_EQUAL(ec__plugins_get(&ps, "local", EC_PLUGIN_TRANSPORT, &local, &err), 0);
-	CU_ASSERT_PTR_NOT_EQUAL(&chatty->host.pub, &local->host.pub);
-	CU_ASSERT_PTR_NOT_EQUAL(&chatty->host.pub, &base.pub);
-	CU_ASSERT_PTR_EQUAL(chatty->state, &chatty->host.pub); /* what load() got */
+	CU_ASSERT_PTR_NOT_EQUAL(chatty->host, local->host);
+	CU_ASSERT_PTR_NOT_EQUAL(chatty->host, &base.pub);
+	CU_ASSERT_PTR_EQUAL(chatty->state, chatty->host); /* what load() got */
 	ec__plugins_close(&ps);
 }
 
@@ -181,7 +181,7 @@ static void test_builtin_found(void)
 	struct ec_plugins ps;
 	const struct ec_loaded_plugin *lp = NULL, *again = NULL;
 	struct ec_error err = {0};
-	CU_ASSERT_EQUAL(ec__plugins_init(&ps, NULL, ec__host_get(), NULL), 0);
+	CU_ASSERT_EQUAL(ec__plugins_init(&ps, NULL, ec__host_get(), ec__host_new_for_plugin, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(ec__plugins_get(&ps, "local", EC_PLUGIN_TRANSPORT, &lp, &err), 0);
 	CU_ASSERT_STRING_EQUAL(lp->desc->name, "local");
 	CU_ASSERT_EQUAL(ec__plugins_get(&ps, "local", EC_PLUGIN_TRANSPORT, &again, &err), 0);

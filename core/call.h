@@ -1,0 +1,68 @@
+/* call.h: calls: one request to a context and its reply, from the application thread
+ * that makes it (encode, queue, wait, decode) to the loop's thread that delivers the
+ * reply. A context keeps its pending calls in a struct ec_calls; what a call carries
+ * and to whom is the context's business (core/context.c). */
+#ifndef EC_CORE_CALL_H
+#define EC_CORE_CALL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "buf.h"
+#include "master.h"
+
+/* Reply handles of one context start here (docs/protocol.md §3). */
+#define EC_HANDLE_FIRST_REPLY 1000
+
+/* A context's pending calls, under m->lock. */
+struct ec_calls {
+	struct ec_call *list;
+	uint32_t next_handle; /* the next call's reply handle */
+};
+
+/* A call: registered with its context (under m->lock) until its reply or failure is
+ * delivered; done, rc, err and reply are guarded by its own lock. refs (atomic): one
+ * for the application's handle, one while the loop holds it on its wake list (the
+ * waiter is signalled only after the loop has let go of m->lock). */
+struct ec_call {
+	ec_master *m;
+	struct ec_calls *reg;   /* the context's, valid while registered */
+	char ctx_name[128];     /* for messages after the context is gone */
+	pthread_mutex_t lock;
+	uint32_t handle;
+	int registered; /* in reg, awaiting its reply */
+	int done;       /* reply (or failure) arrived (atomic: read unlocked by a spinner) */
+	int spun;       /* atomic: its waiter spins for the reply (config call_spin_us) */
+	long long queued_us; /* when it was queued (ec__now_us) */
+	int rc;         /* failure code when done without a reply */
+	int delivered;  /* its result went to the caller (who may have taken reply) */
+	struct ec_error err;
+	struct ec_buf reply; /* the encoded reply payload, from reply_off on (a large reply
+	                      * is the context's read buffer itself, taken with the frame's
+	                      * header before the payload) */
+	size_t reply_off;
+	pthread_cond_t cond;
+	int refs;
+	struct ec_call *next;     /* in reg */
+	struct ec_deferred wake;  /* on the loop's wake list */
+};
+
+/* A call to the context named ctx_name (not yet registered). */
+int ec__call_new(ec_master *m, const char *ctx_name, struct ec_call **out,
+                 struct ec_error *err);
+/* Free a call that was never registered. */
+void ec__call_discard(struct ec_call *call);
+/* Register it with a context's calls (m->lock held): it gets its reply handle. */
+void ec__call_register(struct ec_calls *cs, struct ec_call *call);
+/* The call waiting for reply handle h, taken out of cs (m->lock held); NULL if none. */
+struct ec_call *ec__calls_take(struct ec_calls *cs, uint32_t h);
+/* The call's reply is in (m->lock and the call's lock held, on the loop's thread): mark
+ * it done and have its waiter signalled once the loop lets go of m->lock. */
+void ec__call_done_locked(struct ec_call *call, struct ec_broker *b);
+/* Fail every pending call: the context `name` is gone (why may be NULL). m->lock held. */
+void ec__calls_fail(struct ec_calls *cs, const char *name, const struct ec_error *why);
+/* Drop a reference; the last one frees the call. */
+void ec__call_unref(struct ec_call *call);
+
+#endif

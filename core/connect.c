@@ -1,0 +1,454 @@
+/* connect.c: ec_context_connect: a context created, handed to the loop, its payload
+ * built while its interpreter starts (key, MACs, the core from the bytecode cache, a
+ * direct boot's entry or a live context of the same name), then waited for (asking
+ * the application for a password on the way); after the boot, what it tells us kept
+ * for the next one (cache entries). Application threads. */
+#include "ecbuild.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "clock.h"
+#include "codecache.h"
+#include "codeshare.h"
+#include "context.h"
+#include "direct.h"
+#include "econtext/codec.h"
+#include "error.h"
+#include "modules.h"
+#include "payload.h"
+#include "value.h"
+
+static const struct ec_codec_ops *codec_ops(const ec_master *m)
+{
+	return m->codec->desc->ops;
+}
+
+/* ---- the core's bytecode shared in memory ------------------------------------------
+ * A context the disk cache is not for (ssh, sudo via ssh: its interpreter is another
+ * machine's or another user's) compiles the core from source at every boot: 11-18 ms
+ * of a fresh interpreter here. A second context of the same name and overrides (the
+ * same host, user and python) takes the code object a live one compiled instead: the
+ * master asks an idle one for it (econtext.core_code, while the new interpreter
+ * starts) and keeps it for the next (core/codeshare.h). Bytecode runs whatever it
+ * says, so it only goes to contexts of the description that made it; it lives in
+ * memory only. */
+
+/* The name and overrides as one string (NUL-separated: no value holds a NUL). */
+static char *share_key_of(const char *name, const char *const *overrides)
+{
+	struct ec_buf b;
+	ec__buf_init(&b);
+	int rc = ec__buf_append(&b, name, strlen(name) + 1);
+	for (size_t i = 0; overrides && overrides[i] && !rc; i++)
+		rc = ec__buf_append(&b, overrides[i], strlen(overrides[i]) + 1);
+	for (size_t i = 0; i < b.len && !rc; i++)
+		if (!b.data[i])
+			b.data[i] = '\n';
+	rc = rc ? rc : ec__buf_append(&b, "", 1);
+	if (rc) {
+		ec__buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+/* For a live context's bytecode, while ours starts (the stream is needed only once
+ * the new interpreter is up: a slow link costs the wait beyond that). */
+#define SHARE_WAIT_MS 100
+
+/* Append the shared bytecode for ctx to code: from memory, or from a live context of
+ * the same key. 0 when there is some. */
+static int share_get(struct ec_context *ctx, struct ec_buf *code)
+{
+	ec_master *m = ctx->m;
+	if (!ctx->share_key)
+		return -1;
+	pthread_mutex_lock(&m->lock);
+	if (ec__codeshare_get(&m->code_shares, ctx->share_key, code) == 0) {
+		pthread_mutex_unlock(&m->lock);
+		return 0;
+	}
+	struct ec_context *peer = NULL;
+	for (struct ec_context *c = m->contexts; c && !peer; c = c->master_next)
+		if (c != ctx && c->share_key && c->st.state == EC_STREAM_READY &&
+		    !c->shutdown_requested && !c->calls.list && !strcmp(c->share_key, ctx->share_key))
+			peer = c; /* idle: its main thread answers at once */
+	struct ec_msg *msg = peer ? calloc(1, sizeof(*msg)) : NULL;
+	struct ec_call *call = NULL;
+	int rc = msg ? ec__call_new(m, peer->name, &call, NULL) : -1;
+	if (!rc && (ec__context_encode_call(peer, "econtext", "core_code", NULL, NULL,
+	                                    &msg->payload, NULL) ||
+	            ec__context_queue_call(peer, msg, call, NULL))) {
+		ec__buf_free(&msg->payload);
+		ec__call_discard(call);
+		rc = -1;
+	}
+	if (rc)
+		free(msg);
+	pthread_mutex_unlock(&m->lock);
+	if (rc)
+		return -1;
+	ec__broker_wake(m->broker);
+	ec_value *res = NULL;
+	rc = ec_call_wait(call, SHARE_WAIT_MS, &res, NULL);
+	ec_call_free(call);
+	struct ec_buf packed;
+	ec__buf_init(&packed);
+	if (rc || !res || res->type != EC_T_BYTES ||
+	    ec__codecache_pack((const unsigned char *)res->u.s.data, res->u.s.len, 6, &packed) ||
+	    ec__buf_append(code, packed.data, packed.len)) {
+		ec_value_free(res);
+		ec__buf_free(&packed);
+		return -1;
+	}
+	ec_value_free(res);
+	pthread_mutex_lock(&m->lock);
+	ec__codeshare_put(&m->code_shares, ctx->share_key, &packed);
+	pthread_mutex_unlock(&m->lock);
+	ec__buf_free(&packed);
+	return 0;
+}
+
+/* The shared bytecode of ctx's key was refused (another Python): forget it. */
+static void share_drop(struct ec_context *ctx)
+{
+	if (ctx->share_key)
+		ec__codeshare_drop(&ctx->m->code_shares, ctx->share_key);
+}
+
+
+struct ec_cache_fill {
+	char name[EC_CODECACHE_NAME_MAX];
+	struct ec_cache_fill *next;
+};
+
+struct cache_use {
+	int read;     /* may boot from the cache */
+	int shared;   /* the hit is from memory (another context of the same name) */
+	char name[EC_CODECACHE_NAME_MAX];
+	int hit;      /* the stream carries the cached core */
+	int may_fill; /* the transport runs the interpreter here as the master's user */
+	int fill;     /* a miss to fill once the context is up */
+	/* Direct boots (core/direct.h): may boot directly; did; its entry; a first-stage
+	 * boot whose facts to keep once the context is up. */
+	int direct_ok, direct;
+	char direct_entry[EC_CODECACHE_NAME_MAX];
+	int boot_fill;
+};
+
+/* A direct boot is for a context whose only layer runs the interpreter here as the
+ * master's user and can adopt it (ec_transport_ops.adopt), with the cache on. */
+static const char *direct_python(const struct ec_context *ctx)
+{
+	const struct ec_transport_ops *o = ctx->top_ops;
+	const char *python = NULL;
+	if (ctx->has_below ||
+	    o->size < offsetof(struct ec_transport_ops, adopt) + sizeof(o->adopt) || !o->adopt ||
+	    o->runs != EC_RUNS_HERE_AS_MASTER || !ec__config_code_cache(ctx->m->config) ||
+	    ec__cfg_str(ctx->cfg, "python", &python))
+		return NULL;
+	return python;
+}
+
+/* After a first-stage boot that may boot directly next time: keep what the first stage
+ * found (econtext.boot_info), as the bytecode is kept. Failure costs the next boot only
+ * its speed. */
+static void boot_entry_fill(struct ec_context *ctx, const char *python)
+{
+	char name[EC_CODECACHE_NAME_MAX], path[PATH_MAX], why[512] = "";
+	if (ec__direct_name(python, name, path))
+		return;
+	ec_value *res = NULL;
+	struct ec_error e = {0};
+	int rc = ec_context_call(ctx, "econtext", "boot_info", NULL, NULL, 10000, &res, &e);
+	const ec_value *boot = NULL, *home = NULL;
+	if (!rc && res && (res->type == EC_T_TUPLE || res->type == EC_T_LIST) &&
+	    res->u.seq.len == 2) {
+		boot = res->u.seq.items[0];
+		home = res->u.seq.items[1];
+	}
+	if (boot && boot->type == EC_T_STR &&
+	    (home->type == EC_T_NONE || home->type == EC_T_BYTES || home->type == EC_T_STR) &&
+	    !ec__direct_store(name, boot->u.s.data, boot->u.s.len,
+	                      home->type == EC_T_NONE ? NULL : home->u.s.data,
+	                      home->type == EC_T_NONE ? 0 : home->u.s.len, why, sizeof(why)))
+		ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: its next boot may be direct (%s)", ctx->name, name);
+	else
+		ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: no direct boot entry: %s", ctx->name,
+		        rc ? e.msg : *why ? why : "not a boot description");
+	ec_value_free(res);
+}
+
+/* The bytecode cache (core/codecache.h), as the transport says where the interpreter
+ * runs (ec_transport_ops.runs). As the master's user on this machine, the binary named
+ * by `python` is the one that runs and what it compiles can be trusted: it reads and
+ * fills. As another user on this machine (sudo) it may only read, and only with an
+ * absolute `python` (that user's PATH may differ): that user's bytecode could reach
+ * the master's other contexts, while what the master's user compiled is no more than
+ * the master could send it anyway. *fill says which. */
+static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_NAME_MAX],
+                           int *fill)
+{
+	const struct ec_transport_ops *o = ctx->top_ops;
+	unsigned runs = !ctx->has_below &&
+	                        o->size >= offsetof(struct ec_transport_ops, runs) + sizeof(o->runs)
+	                    ? o->runs
+	                    : 0;
+	const char *python = NULL;
+	if (!runs || !ec__config_code_cache(ctx->m->config) ||
+	    ec__cfg_str(ctx->cfg, "python", &python) || !python ||
+	    (runs != EC_RUNS_HERE_AS_MASTER && python[0] != '/'))
+		return -1;
+	*fill = runs == EC_RUNS_HERE_AS_MASTER;
+	return ec__codecache_name(python, name);
+}
+
+/* A miss: have the fresh context send the core's code object, which it compiled
+ * to boot (marshalling it takes a fraction of a millisecond). Failure only costs
+ * the next boot its speed. */
+static void code_cache_fill(struct ec_context *ctx, const char *name)
+{
+	ec_value *res = NULL;
+	struct ec_error e = {0};
+	int rc = ec_context_call(ctx, "econtext", "core_code", NULL, NULL, 10000, &res, &e);
+	char why[512] = "";
+	if (!rc && res && res->type == EC_T_BYTES &&
+	    !ec__codecache_store(name, (const unsigned char *)res->u.s.data, res->u.s.len, why,
+	                         sizeof(why)))
+		ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: core bytecode kept in the cache as %s", ctx->name, name);
+	else
+		ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: core bytecode not cached: %s", ctx->name,
+		        rc ? e.msg : *why ? why : "not bytes");
+	ec_value_free(res);
+}
+
+/* The stream (docs/protocol.md 1) for ctx: the key, the MACs and the payload with the
+ * core, from the bytecode cache where it has it, into the caller's mac_in, mac_out and
+ * stream (for a direct boot, prog and code instead). Runs while the interpreter starts: OpenSSL's first use (~2 ms of provider
+ * set-up) and the cache's file read cost the boot nothing then. */
+static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
+                        struct ec_frame_mac *mac_out, struct ec_buf *stream,
+                        struct ec_buf *prog, struct ec_buf *code, struct cache_use *cache,
+                        struct ec_error *err)
+{
+	ec_master *m = ctx->m;
+	unsigned char key[EC_FRAME_KEY_LEN];
+	/* The kernel's CSPRNG: OpenSSL's DRBG would cost ~2 ms of set-up in a short-lived
+	 * master for the same quality. */
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key) &&
+	    RAND_bytes(key, sizeof(key)) != 1)
+		return ec__error_set(err, EC_ESYS, ctx->name,
+		                     "cannot draw a random key (getrandom, RAND_bytes)");
+	int rc = ec__frame_mac_init(mac_out, key, EC_FRAME_DIR_MASTER);
+	rc = rc ? rc : ec__frame_mac_init(mac_in, key, EC_FRAME_DIR_CONTEXT);
+	/* The names the module server offers: the context's importer asks for no other. */
+	char **toplevel = NULL;
+	size_t ntop = 0;
+	if (!rc && ec__modsrv_ndirs(m->modules) &&
+	    ec__modsrv_toplevel(m->modules, &toplevel, &ntop, NULL))
+		rc = EC_ENOMEM;
+	struct ec_payload_config pc = {
+		.name = ctx->name,
+		.key = key,
+		.log_level = m->logger.level,
+		.max_message = m->max_message,
+		.codec = codec_ops(m)->remote_name,
+		.context_id = ctx->id,
+		.modules = toplevel,
+	};
+	struct ec_buf cached;
+	ec__buf_init(&cached);
+	if (!rc && code_cache_name(ctx, cache->name, &cache->may_fill) == 0) {
+		if (cache->read && ec__codecache_load(cache->name, &cached) == 0) {
+			cache->hit = 1;
+			pc.code = cached.data;
+			pc.code_len = cached.len;
+			ec__log(&m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+			        "context %s: core from the bytecode cache (%s)", ctx->name, cache->name);
+		} else {
+			cache->fill = cache->may_fill;
+		}
+	} else if (!rc && cache->read && ec__config_code_cache(m->config) &&
+	           share_get(ctx, &cached) == 0) {
+		cache->hit = cache->shared = 1;
+		pc.code = cached.data;
+		pc.code_len = cached.len;
+		ec__log(&m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
+		        "context %s: core bytecode shared by a context of the same name", ctx->name);
+	}
+	rc = rc ? ec__error_set(err, rc, ctx->name, "out of memory")
+	     : cache->direct ? ec__payload_direct(&pc, prog, code, err)
+	                     : ec__payload_stream(&pc, stream, err);
+	OPENSSL_cleanse(key, sizeof(key));
+	ec__buf_free(&cached);
+	ec__strv_free(toplevel);
+	return rc;
+}
+
+/* One attempt of ec_context_connect; read_cache 0: boot from source whatever the
+ * cache holds and never directly. *refused: the cache entry it booted from was for
+ * another Python. *direct_failed: a direct boot failed (its entry is dropped). */
+static int connect_once(ec_master *m, const char *name, const char *const *overrides,
+                        int timeout_ms, int read_cache, int *refused, int *direct_failed,
+                        ec_context **out, struct ec_error *err)
+{
+	struct cache_use cache = {.read = read_cache};
+	struct ec_context *ctx = NULL;
+	/* Under the lock: plugins load on demand into the master's shared registry. */
+	pthread_mutex_lock(&m->lock);
+	int rc = ec__context_new(m, name, overrides, &ctx, err);
+	if (rc) {
+		if (ctx)
+			ec__context_free(ctx);
+		pthread_mutex_unlock(&m->lock);
+		return rc;
+	}
+	ctx->share_key = share_key_of(name, overrides); /* NULL (no memory): no sharing */
+
+	long connect_ms = 30000;
+	ec__cfg_ms(ctx->cfg, "connect_timeout", &connect_ms);
+	if (timeout_ms > 0)
+		connect_ms = timeout_ms;
+	ctx->connect_ms = connect_ms;
+	ctx->boot_deadline = ec__now_ms() + connect_ms;
+	const char *direct_py = direct_python(ctx);
+	if (direct_py && read_cache && (ctx->st.direct = ec__direct_new(direct_py))) {
+		cache.direct = ctx->direct_boot = 1;
+		memcpy(cache.direct_entry, ctx->st.direct->entry, sizeof(cache.direct_entry));
+	} else if (direct_py) {
+		cache.boot_fill = 1;
+	}
+	/* Start the interpreter first, build its stream while it starts (build_stream). */
+	ctx->st.pending = 1;
+	ec__context_attach(ctx);
+	/* Let the broker start it before this thread takes the CPU for a few ms: woken on
+	 * this thread's vCPU, the broker would otherwise wait for it. */
+	while (!ctx->start_tried && ctx->st.state != EC_STREAM_DEAD)
+		pthread_cond_wait(&ctx->cond, &m->lock);
+	pthread_mutex_unlock(&m->lock);
+
+	struct ec_frame_mac mac_in = {0}, mac_out = {0};
+	struct ec_buf stream, prog, code;
+	ec__buf_init(&stream);
+	ec__buf_init(&prog);
+	ec__buf_init(&code);
+	struct ec_error build_err = {0};
+	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &prog, &code, &cache, &build_err);
+
+	pthread_mutex_lock(&m->lock);
+	ctx->st.pending = 0;
+	if (ctx->st.state != EC_STREAM_DEAD) {
+		if (rc) {
+			ctx->stream_err = build_err; /* the loop closes it (it owns the fds) */
+		} else {
+			ctx->st.mac_in = mac_in;
+			ctx->st.mac_out = mac_out;
+			ctx->st.wbuf = stream; /* empty until now: nothing was written */
+			mac_in = (struct ec_frame_mac){0};
+			mac_out = (struct ec_frame_mac){0};
+			ec__buf_init(&stream);
+			if (ctx->st.direct) { /* alive: the loop has not fed it yet */
+				ctx->st.direct->prog = prog;
+				ctx->st.direct->code = code;
+				ec__buf_init(&prog);
+				ec__buf_init(&code);
+			}
+		}
+		ec__broker_wake(m->broker);
+	}
+	ec__frame_mac_close(&mac_in);
+	ec__frame_mac_close(&mac_out);
+	ec__buf_free(&stream);
+	if (prog.data)
+		OPENSSL_cleanse(prog.data, prog.len);
+	ec__buf_free(&prog);
+	ec__buf_free(&code);
+	while (ctx->st.state != EC_STREAM_READY && ctx->st.state != EC_STREAM_DEAD)
+		/* a password to ask, on this thread */
+		if (!ec__secret_serve(&m->secrets, &ctx->asker, &m->lock, m->broker))
+			pthread_cond_wait(&ctx->cond, &m->lock);
+	if (ctx->st.state == EC_STREAM_DEAD) {
+		/* Whatever the cause, the next boot of this binary starts from source; but a
+		 * context that may only read the cache (sudo) fails for reasons of its own (a
+		 * password) more often than not: there only the loader's own refusal drops it. */
+		*refused = cache.hit && strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL) != NULL;
+		/* A direct boot that did not come up (its entry out of date: a moved
+		 * installation, a changed sys.path) is tried again through the first stage;
+		 * not one that ran out of time, which would only wait as long again. */
+		if (cache.direct && ctx->fail.code != EC_ETIMEDOUT) {
+			*direct_failed = 1;
+			ec__codecache_drop(cache.direct_entry);
+		}
+		if (cache.shared && *refused)
+			share_drop(ctx);
+		else if (cache.hit && !cache.shared && (cache.may_fill || *refused))
+			ec__codecache_drop(cache.name);
+		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
+		if (err)
+			*err = ctx->fail;
+		while (ctx->attached && !ctx->detached)
+			pthread_cond_wait(&ctx->cond, &m->lock);
+		ec__context_free(ctx);
+		pthread_mutex_unlock(&m->lock);
+		return rc;
+	}
+	/* One filler per entry: the others booted from source as it did, and go on. */
+	struct ec_cache_fill fill, **pp;
+	for (struct ec_cache_fill *f = m->cache_fills; f && cache.fill; f = f->next)
+		if (!strcmp(f->name, cache.name))
+			cache.fill = 0;
+	if (cache.fill) {
+		memcpy(fill.name, cache.name, sizeof(fill.name));
+		fill.next = m->cache_fills;
+		m->cache_fills = &fill;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (cache.boot_fill)
+		boot_entry_fill(ctx, direct_python(ctx));
+	if (cache.fill) {
+		code_cache_fill(ctx, cache.name);
+		pthread_mutex_lock(&m->lock);
+		for (pp = &m->cache_fills; *pp != &fill; pp = &(*pp)->next)
+			;
+		*pp = fill.next;
+		pthread_mutex_unlock(&m->lock);
+	}
+	*out = ctx;
+	return 0;
+}
+
+int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
+                       int timeout_ms, ec_context **out, struct ec_error *err)
+{
+	int refused = 0, direct_failed = 0;
+	int rc = connect_once(m, name, overrides, timeout_ms, 1, &refused, &direct_failed, out,
+	                      err);
+	if (rc && (refused || direct_failed)) {
+		/* The binary behind the name is another Python now, or its direct boot
+		 * failed: the entry is dropped, and this boot starts again through the first
+		 * stage, from source (and fills the entries anew). */
+		if (refused)
+			ec__log(&m->logger, EC_LOG_INFO, "econtext", name,
+			        "context %s: the bytecode cache entry was for another Python; "
+			        "booting from source", name);
+		else
+			ec__log(&m->logger, EC_LOG_INFO, "econtext", name,
+			        "context %s: its direct boot failed (%s); booting through the "
+			        "first stage", name, err ? err->msg : "");
+		rc = connect_once(m, name, overrides, timeout_ms, 0, &refused, &direct_failed, out,
+		                  err);
+	}
+	return rc;
+}
+

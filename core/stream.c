@@ -1,0 +1,370 @@
+/* stream.c: one context's bytes in and out (see stream.h). */
+#include "ecbuild.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "clock.h"
+#include "econtext/protocol.h"
+#include "error.h"
+#include "payload.h"
+#include "stream.h"
+
+#define MARKER_LEN 8
+/* The first stage's "running, about to read" line (docs/protocol.md 1). A transport
+ * that waits for it (sudo) consumes it; otherwise it is taken out of the boot output
+ * here, so that it never shows in logs or error messages. Same length as the ready
+ * marker: the bytes held back while looking for one cover the other. */
+_Static_assert(sizeof(EC_MARKER_READY) - 1 == MARKER_LEN && sizeof(EC_MARKER_BOOT) - 1 == MARKER_LEN,
+               "the boot and ready markers have one length");
+#define READ_CHUNK 65536
+/* A frame at least this large is handed to the owner in the read buffer it arrived in
+ * rather than copied out of it. */
+#define TAKE_MIN READ_CHUNK
+/* How long an empty read buffer is kept for the next frame: back-to-back large
+ * frames reuse it; an idle context holds none. */
+#define RBUF_IDLE_MS 1000
+
+void ec__stream_init(struct ec_stream *s, const char *name, const struct ec_logger *logger,
+                     unsigned id, size_t max_message, ec_stream_frame_fn on_frame, void *owner)
+{
+	s->name = name;
+	s->logger = logger;
+	s->id = id;
+	s->max_message = max_message;
+	s->on_frame = on_frame;
+	s->owner = owner;
+	s->outq_tail = &s->outq;
+}
+
+void ec__stream_queue(struct ec_stream *s, struct ec_msg *msg)
+{
+	msg->next = NULL;
+	*s->outq_tail = msg;
+	s->outq_tail = &msg->next;
+}
+
+static void bootlog_add(struct ec_stream *s, const char *p, size_t n)
+{
+	if (n >= sizeof(s->bootlog)) {
+		p += n - (sizeof(s->bootlog) - 1);
+		n = sizeof(s->bootlog) - 1;
+	}
+	size_t room = sizeof(s->bootlog) - 1 - s->bootlog_len;
+	if (n > room) {
+		size_t drop = n - room;
+		memmove(s->bootlog, s->bootlog + drop, s->bootlog_len - drop);
+		s->bootlog_len -= drop;
+	}
+	memcpy(s->bootlog + s->bootlog_len, p, n);
+	s->bootlog_len += n;
+	s->bootlog[s->bootlog_len] = '\0';
+}
+
+/* Boot output, a line at a time, to the transport (which may answer a prompt) and to
+ * the debug log. */
+static int boot_output(struct ec_stream *s, const char *p, size_t n, struct ec_error *err)
+{
+	const struct ec_transport *t = s->transport;
+	bootlog_add(s, p, n);
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		int eol = c == '\n';
+		if (!eol && s->boot_line_len < sizeof(s->boot_line) - 1)
+			s->boot_line[s->boot_line_len++] = c;
+		if (eol || s->boot_line_len == sizeof(s->boot_line) - 1) {
+			s->boot_line[s->boot_line_len] = '\0';
+			ec__log(s->logger, EC_LOG_DEBUG, "econtext.boot", s->name, "%s: %s", s->name,
+			        s->boot_line);
+			if (t->ops->on_boot_output) {
+				int rc = t->ops->on_boot_output(t->inst, s->boot_line, s->boot_line_len,
+				                                err);
+				if (rc)
+					return rc;
+			}
+			s->boot_line_len = 0;
+		}
+	}
+	/* A prompt has no newline: offer the partial line too. */
+	if (s->boot_line_len && t->ops->on_boot_output) {
+		s->boot_line[s->boot_line_len] = '\0';
+		return t->ops->on_boot_output(t->inst, s->boot_line, s->boot_line_len, err);
+	}
+	return 0;
+}
+
+int ec__stream_boot_error(struct ec_stream *s, int code, const char *what, struct ec_error *err)
+{
+	/* Quote the tail of what the command printed: "python9: not found" and the like. */
+	const char *out = s->bootlog;
+	while (*out == '\n' || *out == ' ')
+		out++;
+	size_t len = strlen(out);
+	while (len && (out[len - 1] == '\n' || out[len - 1] == '\r' || out[len - 1] == ' '))
+		len--;
+	if (len > 300) {
+		out += len - 300;
+		len = 300;
+	}
+	return ec__error_set(err, code, s->name, "context '%s' %s%s%.*s", s->name, what,
+	                     len ? "; it printed: " : " and printed nothing", (int)len, out);
+}
+
+int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
+{
+	while (s->outq) {
+		struct ec_msg *q = s->outq;
+		struct ec_frame_hdr h = {
+			.dst = s->id,
+			.src = 0,
+			.handle = q->handle,
+			.reply_to = q->reply_to,
+			.length = (uint32_t)q->payload.len,
+		};
+		if (ec__frame_encode(&s->mac_out, &h, q->payload.data, &s->wbuf))
+			return ec__error_set(err, EC_ENOMEM, s->name, "out of memory framing a message");
+		s->outq = q->next;
+		if (!s->outq)
+			s->outq_tail = &s->outq;
+		ec__buf_free(&q->payload);
+		free(q);
+	}
+	return 0;
+}
+
+int ec__stream_write(struct ec_stream *s, struct ec_error *err)
+{
+	while (s->wbuf.len) {
+		ssize_t n = s->transport->ops->send(s->transport->inst, s->wbuf.data, s->wbuf.len,
+		                                    &s->ps, err);
+		if (n == EC_EAGAIN)
+			return 0;
+		if (n < 0 && s->state < EC_STREAM_READY) {
+			/* The command went away while we wrote its payload: what it printed
+			 * (read until end of stream) is a better error than EPIPE. */
+			s->wbuf.len = 0;
+			return 0;
+		}
+		if (n < 0)
+			return (int)n;
+		ec__buf_consume(&s->wbuf, (size_t)n);
+	}
+	ec__buf_free(&s->wbuf); /* all written: hold nothing while idle */
+	return 0;
+}
+
+/* A direct boot's start: the interpreter spawned here, handed to the transport. */
+static int start_direct(struct ec_stream *s, struct ec_error *err)
+{
+	char argv0[600];
+	pid_t pid;
+	int fd;
+	ec__payload_argv0(argv0, sizeof(argv0));
+	int rc = ec__direct_spawn(s->direct, s->name, argv0, &pid, &fd, err);
+	if (!rc && (rc = s->transport->ops->adopt(s->transport->inst, pid, fd, err))) {
+		close(fd);
+		ec__child_reap(pid, 0, -1);
+	}
+	if (!rc)
+		ec__log(s->logger, EC_LOG_DEBUG, "econtext", s->name,
+		        "context %s: direct boot of %s (pid %ld, %s)", s->name, s->direct->path,
+		        (long)pid, s->direct->entry);
+	return rc;
+}
+
+int ec__stream_start(struct ec_stream *s, struct ec_error *err)
+{
+	s->ps.timeout_ms = 0;
+	return s->direct ? start_direct(s, err)
+	                 : s->transport->ops->start(s->transport->inst, &s->argv, &s->ps, err);
+}
+
+int ec__stream_feed_direct(struct ec_stream *s, struct ec_error *err)
+{
+	if (s->state < EC_STREAM_BOOTING || !s->direct || s->pending)
+		return 0;
+	int rc = ec__direct_feed(s->direct, s->name, err);
+	ec__direct_free(s->direct);
+	s->direct = NULL;
+	return rc;
+}
+
+void ec__stream_idle(struct ec_stream *s, long long now, long long *next)
+{
+	if (s->rbuf_idle_ms && now >= s->rbuf_idle_ms) {
+		if (!s->rbuf.len)
+			ec__buf_free(&s->rbuf);
+		s->rbuf_idle_ms = 0;
+	}
+	if (s->rbuf_idle_ms && (!*next || s->rbuf_idle_ms < *next))
+		*next = s->rbuf_idle_ms;
+}
+
+void ec__stream_pollset(struct ec_stream *s, struct ec_pollset *ps)
+{
+	if (s->state == EC_STREAM_STARTING) {
+		*ps = s->ps;
+		return;
+	}
+	s->transport->ops->pollset(s->transport->inst, ps);
+	ps->events = EC_POLL_IN | (s->wbuf.len ? EC_POLL_OUT : 0);
+}
+
+int ec__stream_take_frame(struct ec_stream *s, const struct ec_frame_hdr *h,
+                          const unsigned char *p, struct ec_buf *out, size_t *off)
+{
+	size_t frame = EC_FRAME_HEADER_LEN + (size_t)h->length + EC_FRAME_MAC_LEN;
+	if (h->length < TAKE_MIN || p != s->rbuf.data + EC_FRAME_HEADER_LEN)
+		return -1;
+	struct ec_buf rest;
+	ec__buf_init(&rest);
+	if (ec__buf_append(&rest, s->rbuf.data + frame, s->rbuf.len - frame))
+		return -1;
+	ec__buf_free(out);
+	*out = s->rbuf;
+	out->len = EC_FRAME_HEADER_LEN + (size_t)h->length;
+	*off = EC_FRAME_HEADER_LEN;
+	s->rbuf = rest;
+	s->rbuf_taken = 1;
+	return 0;
+}
+
+/* Consume what rbuf holds: boot output up to the marker, then frames. */
+static int process_input(struct ec_stream *s, struct ec_error *err)
+{
+	size_t off = 0;
+	if (s->state == EC_STREAM_BOOTING && !s->boot_marker_seen) {
+		unsigned char *bm = memmem(s->rbuf.data, s->rbuf.len, EC_MARKER_BOOT, MARKER_LEN);
+		if (bm) {
+			size_t at = (size_t)(bm - s->rbuf.data);
+			int rc = boot_output(s, (const char *)s->rbuf.data, at, err);
+			if (rc)
+				return rc;
+			ec__buf_consume(&s->rbuf, at + MARKER_LEN);
+			s->boot_marker_seen = 1;
+		}
+	}
+	if (s->state == EC_STREAM_BOOTING) {
+		/* Before its stream, the interpreter cannot be ready: a marker then is output. */
+		unsigned char *hit = s->pending ? NULL
+		                     : memmem(s->rbuf.data, s->rbuf.len, EC_MARKER_READY, MARKER_LEN);
+		size_t upto = hit ? (size_t)(hit - s->rbuf.data)
+		                  : (s->rbuf.len > MARKER_LEN - 1 ? s->rbuf.len - (MARKER_LEN - 1) : 0);
+		int rc = boot_output(s, (const char *)s->rbuf.data, upto, err);
+		if (rc)
+			return rc;
+		if (!hit) {
+			ec__buf_consume(&s->rbuf, upto);
+			return 0;
+		}
+		off = upto + MARKER_LEN;
+		s->state = EC_STREAM_HELLO;
+	}
+	s->rframe = 0;
+	while (s->state == EC_STREAM_HELLO || s->state == EC_STREAM_READY) {
+		struct ec_frame_hdr h;
+		const unsigned char *payload;
+		size_t used;
+		int rc = ec__frame_decode(&s->mac_in, s->rbuf.data + off, s->rbuf.len - off,
+		                          s->max_message, s->name, &h, &payload, &used, err);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			s->rframe = used; /* at the start of rbuf once consumed */
+			break;
+		}
+		if (h.src != s->id || h.dst != 0)
+			return ec__error_set(err, EC_EPROTO, s->name,
+			                     "context '%s' sent a frame from %lu to %lu; closing the stream",
+			                     s->name, (unsigned long)h.src, (unsigned long)h.dst);
+		rc = s->on_frame(s->owner, &h, payload, err);
+		if (rc)
+			return rc;
+		if (s->rbuf_taken) { /* what followed the frame is at the start of a new rbuf */
+			s->rbuf_taken = 0;
+			off = 0;
+			continue;
+		}
+		off += used;
+	}
+	ec__buf_consume(&s->rbuf, off);
+	return 0;
+}
+
+int ec__stream_read(struct ec_stream *s, struct ec_error *err)
+{
+	for (int rounds = 0; rounds < 16; rounds++) {
+		/* Room for the rest of a frame of known size, exactly (a 16 MiB frame takes
+		 * 16 MiB, not the next power of two), else for a chunk. */
+		size_t want = s->rframe > s->rbuf.len ? s->rframe - s->rbuf.len : READ_CHUNK;
+		if (ec__buf_reserve_exact(&s->rbuf, want))
+			return ec__error_set(err, EC_ENOMEM, s->name, "out of memory reading");
+		ssize_t n = s->transport->ops->recv(s->transport->inst, s->rbuf.data + s->rbuf.len,
+		                                    s->rbuf.cap - s->rbuf.len, &s->ps, err);
+		if (n == EC_EAGAIN)
+			return 0;
+		if (n <= 0) {
+			if (s->state < EC_STREAM_READY) {
+				struct ec_error ignored = {0};
+				process_input(s, &ignored); /* keep the last words for the message */
+				/* with the tail held back while looking for the marker */
+				if (s->state == EC_STREAM_BOOTING && s->rbuf.len)
+					boot_output(s, (const char *)s->rbuf.data, s->rbuf.len, &ignored);
+				boot_output(s, "", 0, &ignored);
+				return ec__stream_boot_error(s, EC_EBOOT,
+				                             n == 0 ? "exited before it was ready"
+				                                    : "failed before it was ready",
+				                             err);
+			}
+			return n == 0 ? 1 : (int)n;
+		}
+		s->rbuf.len += (size_t)n;
+		int rc = process_input(s, err);
+		if (rc) {
+			if (s->state < EC_STREAM_READY && s->state != EC_STREAM_HELLO)
+				ec__error_prefix(err, "context '%s' failed to start", s->name);
+			return rc;
+		}
+		if ((size_t)n < (want < READ_CHUNK ? want : READ_CHUNK) / 2)
+			break;
+	}
+	/* An idle context holds no read buffer (memory grows with traffic, not the fleet):
+	 * an empty one is freed once no frame came for RBUF_IDLE_MS (ec__stream_idle). */
+	if (s->rbuf.cap)
+		s->rbuf_idle_ms = ec__now_ms() + RBUF_IDLE_MS;
+	return 0;
+}
+
+void ec__stream_close(struct ec_stream *s, int grace_ms)
+{
+	s->state = EC_STREAM_DEAD;
+	/* First: a direct boot's interpreter may wait on its stdin (close then waits). */
+	ec__direct_free(s->direct);
+	s->direct = NULL;
+	if (s->transport)
+		ec__transport_stack_close(s->transport, grace_ms);
+	for (struct ec_msg *q = s->outq; q;) {
+		struct ec_msg *next = q->next;
+		ec__buf_free(&q->payload);
+		free(q);
+		q = next;
+	}
+	s->outq = NULL;
+	s->outq_tail = &s->outq;
+	ec__buf_free(&s->rbuf);
+	ec__buf_free(&s->wbuf);
+	ec__frame_mac_close(&s->mac_in);
+	ec__frame_mac_close(&s->mac_out);
+}
+
+void ec__stream_free(struct ec_stream *s)
+{
+	ec__transport_stack_free(s->transport);
+	s->transport = NULL;
+	ec__direct_free(s->direct);
+	s->direct = NULL;
+	ec__argv_free(&s->argv);
+}

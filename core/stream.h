@@ -1,0 +1,116 @@
+/* stream.h: one context's bytes in and out, on the loop's thread: its transport stack
+ * started (or a direct boot spawned), the payload written, the boot output read up to
+ * the ready marker (and quoted when the boot fails), then frames: queued messages
+ * framed and written, incoming frames checked (MAC, sequence, size) and handed to the
+ * owner one at a time. The stream knows nothing of calls, logs or modules: what a
+ * frame means is the owner's (core/context.c). Every function runs on the loop's
+ * thread with the loop's lock held, except where it says otherwise. */
+#ifndef EC_CORE_STREAM_H
+#define EC_CORE_STREAM_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "direct.h"
+#include "econtext/transport.h"
+#include "frame.h"
+#include "log.h"
+#include "transport.h"
+
+enum ec_stream_state {
+	EC_STREAM_NEW,      /* created, not yet seen by the loop */
+	EC_STREAM_STARTING, /* transport starting the boot command */
+	EC_STREAM_BOOTING,  /* payload written, waiting for the ready marker */
+	EC_STREAM_HELLO,    /* marker seen, waiting for the HELLO frame (the owner's) */
+	EC_STREAM_READY,    /* the owner took the HELLO: calls may flow */
+	EC_STREAM_DEAD      /* closed */
+};
+
+/* A message to frame and send. */
+struct ec_msg {
+	uint32_t handle, reply_to;
+	struct ec_buf payload;
+	struct ec_msg *next;
+};
+
+/* A frame arrived (HELLO or READY): 0, or a negative EC_E* with err filled, which ends
+ * the stream. */
+typedef int (*ec_stream_frame_fn)(void *owner, const struct ec_frame_hdr *h,
+                                  const unsigned char *payload, struct ec_error *err);
+
+struct ec_stream {
+	const char *name; /* the context's, for messages (borrowed) */
+	const struct ec_logger *logger;
+	unsigned id; /* the context's: frames go to it and must come from it */
+	size_t max_message;
+	ec_stream_frame_fn on_frame;
+	void *owner;
+
+	enum ec_stream_state state; /* under the lock: read by other threads */
+	struct ec_transport *transport; /* top of the stack (core/transport.h) */
+	struct ec_argv argv;             /* the boot command */
+	/* Under the lock: the connecting thread still builds the payload (key, MACs,
+	 * core) while the interpreter starts; until then no frame is parsed. */
+	int pending;
+	/* A direct boot (core/direct.h): its pipes and what they carry, loop-owned once
+	 * attached (the connecting thread fills prog and code under the lock while
+	 * pending); freed when fed or when the stream closes. */
+	struct ec_direct *direct;
+	struct ec_msg *outq, **outq_tail;
+
+	struct ec_buf rbuf, wbuf;
+	size_t rframe;          /* size of the frame at the start of rbuf, once its header is
+	                         * in (0: not known): rbuf grows to it exactly */
+	int rbuf_taken;         /* ec__stream_take_frame took rbuf's memory (and the frame) */
+	long long rbuf_idle_ms; /* rbuf, empty, is freed at this time (0: not armed) */
+	struct ec_frame_mac mac_in, mac_out;
+	struct ec_pollset ps; /* what the transport waits for, when it said EC_EAGAIN */
+	char bootlog[4096];   /* the tail of what the command printed before the marker */
+	size_t bootlog_len;
+	char boot_line[512]; /* partial line of boot output */
+	size_t boot_line_len;
+	int boot_marker_seen; /* the first stage's boot marker was taken out */
+};
+
+/* Any thread, before the stream is handed to the loop. name and logger outlive it. */
+void ec__stream_init(struct ec_stream *s, const char *name, const struct ec_logger *logger,
+                     unsigned id, size_t max_message, ec_stream_frame_fn on_frame,
+                     void *owner);
+/* Queue a message (the stream takes it); framed on the next ec__stream_flush. */
+void ec__stream_queue(struct ec_stream *s, struct ec_msg *msg);
+/* The top layer's start (or the direct boot's spawn): 0 when the stream is open,
+ * EC_EAGAIN with s->ps filled (and s->ps.timeout_ms for the layer's own timer), or an
+ * error. */
+int ec__stream_start(struct ec_stream *s, struct ec_error *err);
+/* Frame every queued message into the write buffer (READY). */
+int ec__stream_flush(struct ec_stream *s, struct ec_error *err);
+/* A direct boot, once the payload is built: write it to the interpreter's pipes. */
+int ec__stream_feed_direct(struct ec_stream *s, struct ec_error *err);
+/* Write what the write buffer holds, as far as the transport takes it. */
+int ec__stream_write(struct ec_stream *s, struct ec_error *err);
+/* Free an empty read buffer idle since its timer (now), and lower *next to that timer. */
+void ec__stream_idle(struct ec_stream *s, long long now, long long *next);
+/* What to poll for. */
+void ec__stream_pollset(struct ec_stream *s, struct ec_pollset *ps);
+/* Read what the transport has and process it: boot output, then frames (to the owner).
+ * 0: open (wait for more); 1: the stream ended cleanly after READY; a negative EC_E*
+ * with err filled: the stream failed (a boot failure quotes the command's output). */
+int ec__stream_read(struct ec_stream *s, struct ec_error *err);
+/* The boot failed (code, what: "did not start within 30.0 s"): err says so, quoting the
+ * tail of what the command printed. Returns code. */
+int ec__stream_boot_error(struct ec_stream *s, int code, const char *what,
+                          struct ec_error *err);
+/* A large frame at the start of the read buffer (h, payload as on_frame got them) given
+ * away whole: *out becomes that buffer, the payload at *off. 0 when taken; -1 when the
+ * frame is small or not first (copy it). From on_frame only. */
+int ec__stream_take_frame(struct ec_stream *s, const struct ec_frame_hdr *h,
+                          const unsigned char *payload, struct ec_buf *out, size_t *off);
+/* Close the transport (kill after grace_ms), drop what is queued, wipe the MACs. The
+ * children the transport hands the reaper count for the source the caller names
+ * (ec__reaper_closing). */
+void ec__stream_close(struct ec_stream *s, int grace_ms);
+/* Destroy the transport stack and free everything (the loop's thread, after close and
+ * once the children are reaped; or any thread if the loop never had it). */
+void ec__stream_free(struct ec_stream *s);
+
+#endif
