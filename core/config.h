@@ -1,12 +1,12 @@
-/* config.h: the YAML configuration. libyaml parses the file into a tree whose every node
- * keeps file:line:column; the core checks the top level, then each context's section is
- * validated against the core's keys plus its transport plugin's schema (struct
- * ec_param). Unknown keys, wrong types and missing required keys are errors that name
- * the file, line, column and key. */
+/* config.h: the configuration file. libyaml parses the file into a tree whose every node
+ * keeps file:line:column (yamltree.h); the core checks the top level, then each
+ * context's section is validated against the core's keys plus its transport plugin's
+ * schema (struct ec_param, cfgschema.h). Unknown keys, wrong types and missing required
+ * keys are errors that name the file, line, column and key. */
 #ifndef EC_CORE_CONFIG_H
 #define EC_CORE_CONFIG_H
 
-#include "econtext/plugin.h"
+#include "cfgschema.h"
 
 struct ec_config; /* a whole parsed file */
 
@@ -41,33 +41,5 @@ const char *const *ec__config_plugin_path(const struct ec_config *cfg); /* NULL-
 const char *const *ec__config_context_names(const struct ec_config *cfg);
 /* A context's section, borrowed; NULL if no such context. */
 const struct ec_cfg *ec__config_context(const struct ec_config *cfg, const char *name);
-
-/* Keys every context takes, whatever its transport. */
-extern const struct ec_param ec__core_context_params[];
-
-/* A private copy of a section (for applying overrides per connection). */
-struct ec_cfg *ec__cfg_dup(const struct ec_cfg *section);
-void ec__cfg_free(struct ec_cfg *section);
-/* Apply "key=value" (from `econtext -o` or the API) over a section: the value is read
- * as a YAML scalar, or a flow sequence "[a, b]" for list keys. where names the origin
- * in later messages ("-o python=..."). */
-int ec__cfg_override(struct ec_cfg *section, const char *key_eq_value, struct ec_error *err);
-/* Check the section against the core's keys and the plugin's params (plugin may be
- * NULL): unknown key, wrong type, out of range, missing required key. Applies nothing;
- * defaults are resolved by the getters. plugin_name is used in messages. */
-int ec__cfg_validate(struct ec_cfg *section, const struct ec_param *plugin_params,
-                     const char *plugin_name, struct ec_error *err);
-/* The section's context name. */
-const char *ec__cfg_name(const struct ec_cfg *section);
-
-/* Typed getters: the host table's cfg_* ops (see econtext/plugin.h). A key without a
- * value falls back to the default of its ec_param (core's or plugin's, as recorded by
- * the last ec__cfg_validate). */
-int ec__cfg_str(const struct ec_cfg *c, const char *key, const char **out);
-int ec__cfg_int(const struct ec_cfg *c, const char *key, long *out);
-int ec__cfg_bool(const struct ec_cfg *c, const char *key, int *out);
-int ec__cfg_ms(const struct ec_cfg *c, const char *key, long *out_ms);
-int ec__cfg_list(const struct ec_cfg *c, const char *key, const char *const **out, size_t *n);
-const char *ec__cfg_where(const struct ec_cfg *c, const char *key);
 
 #endif

@@ -286,6 +286,31 @@ static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 	return 0;
 }
 
+/* A GET_MODULE: the name checked here, the answer built on the module server's thread
+ * (core/modules.h), which hands it to ec__context_deliver_module. */
+static int on_get_module(struct ec_context *ctx, const struct ec_frame_hdr *h,
+                         const unsigned char *p, struct ec_error *err)
+{
+	ec_master *m = ctx->m;
+	ec_value *v = NULL;
+	int rc = codec_ops(m)->decode(m->codec->state, p, h->length, &v, err);
+	if (rc)
+		return rc;
+	if ((v->type != EC_T_STR && v->type != EC_T_BYTES) || !v->u.s.len ||
+	    strlen(v->u.s.data) != v->u.s.len) {
+		ec_value_free(v);
+		return ec__error_set(err, EC_EPROTO, ctx->name, "malformed GET_MODULE from context '%s'",
+		                     ctx->name);
+	}
+	rc = ec__modsrv_request(m->modules, ctx->id, ctx->name, ctx->python_major, v->u.s.data);
+	if (rc)
+		rc = ec__error_set(err, rc, ctx->name, "context '%s': cannot serve module %s: %s",
+		                   ctx->name, v->u.s.data,
+		                   rc == EC_ENOMEM ? "out of memory" : "the module server is stopped");
+	ec_value_free(v);
+	return rc;
+}
+
 /* A frame from the stream (its origin checked there). */
 static int on_frame(void *owner, const struct ec_frame_hdr *h, const unsigned char *p,
                     struct ec_error *err)
@@ -301,7 +326,7 @@ static int on_frame(void *owner, const struct ec_frame_hdr *h, const unsigned ch
 	if (h->handle == EC_HANDLE_LOG)
 		return on_log(ctx, h, p, err);
 	if (h->handle == EC_HANDLE_GET_MODULE)
-		return ec__modules_on_get(ctx, h, p, err);
+		return on_get_module(ctx, h, p, err);
 	if (h->handle >= EC_HANDLE_FIRST_REPLY)
 		return on_reply(ctx, h, p, err);
 	return ec__error_set(err, EC_EPROTO, ctx->name,
@@ -332,6 +357,28 @@ void ec__context_free(struct ec_context *ctx)
 	free(ctx->share_key);
 	free(ctx->name);
 	free(ctx);
+}
+
+void ec__context_deliver_module(void *arg, unsigned ctx_id, struct ec_buf *payload)
+{
+	ec_master *m = arg;
+	struct ec_msg *msg = calloc(1, sizeof(*msg));
+	if (!msg)
+		return;
+	pthread_mutex_lock(&m->lock);
+	struct ec_context *c = m->contexts;
+	while (c && c->id != ctx_id)
+		c = c->master_next;
+	if (c && c->st.state == EC_STREAM_READY) {
+		msg->handle = EC_HANDLE_LOAD_MODULE;
+		msg->payload = *payload; /* taken */
+		ec__buf_init(payload);
+		ec__stream_queue(&c->st, msg);
+		msg = NULL;
+		ec__broker_wake(m->broker);
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(msg);
 }
 
 void ec__context_attach(struct ec_context *ctx)

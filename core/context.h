@@ -81,6 +81,9 @@ int ec__context_queue_call(struct ec_context *ctx, struct ec_msg *msg, struct ec
 int ec__context_encode_call(struct ec_context *ctx, const char *module, const char *qualname,
                             const ec_value *args, const ec_value *kwargs, struct ec_buf *out,
                             struct ec_error *err);
+/* The module server's sink (core/modules.h; arg: the master): queue a LOAD_MODULE on
+ * context ctx_id if it is still ready. The server's thread. */
+void ec__context_deliver_module(void *arg, unsigned ctx_id, struct ec_buf *payload);
 /* Queue SHUTDOWN and arm the force deadline (m->lock held, application thread). */
 void ec__context_request_shutdown(struct ec_context *ctx, int timeout_ms);
 

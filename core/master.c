@@ -59,10 +59,19 @@ static int modules_setup(ec_master *m, const struct ec_master_options *o, struct
 	                         ? o->script
 	                         : NULL;
 	int rc = ec__modsrv_new(dirs, script, &m->modules, err);
-	if (!rc)
-		ec__modsrv_configure(m->modules, ec__config_predict_imports(m->config),
-		                     ec__config_module_follow_symlinks(m->config), 0);
-	return rc;
+	if (rc)
+		return rc;
+	ec__modsrv_configure(m->modules, ec__config_predict_imports(m->config),
+	                     ec__config_module_follow_symlinks(m->config), 0);
+	struct ec_modsrv_sink sink = {
+		.codec = m->codec,
+		.logger = &m->logger,
+		.max_message = m->max_message,
+		.deliver = ec__context_deliver_module,
+		.arg = m,
+	};
+	ec__modsrv_set_sink(m->modules, &sink);
+	return 0;
 }
 
 int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_error *err)

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "modules.h"
+#include "modscan.h"
+#include "strv.h"
 
 enum tok { T_END, T_NAME, T_DOT, T_COMMA, T_LPAR, T_RPAR, T_STAR, T_EOL, T_OTHER };
 

@@ -5,45 +5,23 @@
  * statements name (found by modscan.c) that this context was not sent yet (unless
  * predict_imports is off). Every lookup is cached; negative answers in an LRU of
  * bounded size. GET_MODULE is answered on the server's own thread, not the broker's,
- * so reading and compressing a big file stalls no other context. */
+ * so reading and compressing a big file stalls no other context.
+ *
+ * The interface the rest of the core uses; modsrv.c implements it over modcache.c (the
+ * caches) and modpath.c (lookups along the path). */
 #ifndef EC_CORE_MODULES_H
 #define EC_CORE_MODULES_H
 
 #include <stddef.h>
 
 #include "econtext.h"
+#include "modcache.h" /* struct ec_module, EC_MODSRV_MAX_ABSENT, EC_SCRIPT_MODULE */
+#include "modscan.h"
+#include "strv.h"
 
-struct ec_context;
-struct ec_frame_hdr;
-
-/* The name a single-file script is served as (`econtext call CTX ./x.py:func`). */
-#define EC_SCRIPT_MODULE "__econtext_script__"
-
-enum ec_mod_status {
-	EC_MOD_ABSENT = 0, /* not on the module path: the context raises ImportError */
-	EC_MOD_FOUND,      /* source served */
-	EC_MOD_REFUSED     /* exists but cannot be forwarded: reason says why */
-};
-
-struct ec_module {
-	char *name;
-	enum ec_mod_status status;
-	int is_pkg;
-	char *path;         /* FOUND: the real path of the source file */
-	char *dir;          /* package: the directory its children are looked up in */
-	char **children;    /* package: child module names, sorted, NULL-terminated */
-	size_t nchildren;
-	unsigned char *zsrc; /* FOUND: zlib-compressed source */
-	size_t zlen, srclen;
-	char **imports;     /* FOUND: scanner candidates (absolute names), NULL-terminated */
-	size_t nimports;
-	char *reason;       /* REFUSED */
-	struct ec_module *next; /* hash chain */
-	struct ec_module *lru_prev, *lru_next; /* ABSENT only: the negative cache's LRU */
-};
-
-/* Default bound of the negative cache (ABSENT records). */
-#define EC_MODSRV_MAX_ABSENT 4096
+struct ec_buf;
+struct ec_loaded_plugin;
+struct ec_logger;
 
 struct ec_modsrv;
 
@@ -83,17 +61,23 @@ int ec__modsrv_answer(struct ec_modsrv *s, unsigned ctx_id, const char *name, si
  * when the server's thread runs). */
 void ec__modsrv_forget(struct ec_modsrv *s, unsigned ctx_id);
 
-/* Broker side (m->lock held): a GET_MODULE frame from ctx. Checks the name and hands
- * it to the server's thread (started on first use), which builds and encodes the
- * LOAD_MODULE, then queues it on the context (if still ready) and wakes the broker. */
-int ec__modules_on_get(struct ec_context *ctx, const struct ec_frame_hdr *h,
-                       const unsigned char *payload, struct ec_error *err);
-
-/* The import scanner (modscan.c): candidate absolute module names imported by src.
- * pkg is the package relative imports are anchored to (the module's own name for a
- * package, its parent otherwise, "" or NULL at top level). *names is NULL-terminated
- * and malloc'd (ec__strv_free). EC_ENOMEM only. */
-int ec__modscan(const char *src, size_t len, const char *pkg, char ***names, size_t *n);
-void ec__strv_free(char **v);
+/* Where the server's answers go (set once, before the first request): the codec that
+ * encodes them, the log, the message limit, and deliver, called on the server's
+ * thread, which queues a LOAD_MODULE payload on context ctx_id if it is still ready
+ * and wakes the loop (it takes *payload). The server knows no context. */
+struct ec_modsrv_sink {
+	const struct ec_loaded_plugin *codec;
+	const struct ec_logger *logger;
+	size_t max_message;
+	void (*deliver)(void *arg, unsigned ctx_id, struct ec_buf *payload);
+	void *arg;
+};
+void ec__modsrv_set_sink(struct ec_modsrv *s, const struct ec_modsrv_sink *sink);
+/* A GET_MODULE of name from context ctx_id (ctx_name and python_major for messages and
+ * the codec), handed to the server's thread (started on first use), which builds and
+ * encodes the LOAD_MODULE and gives it to the sink. The loop's thread. 0, EC_ENOMEM,
+ * or EC_ECLOSED when the server is stopped. */
+int ec__modsrv_request(struct ec_modsrv *s, unsigned ctx_id, const char *ctx_name,
+                       int python_major, const char *name);
 
 #endif
