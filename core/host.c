@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "host.h"
+#include "password.h"
 #include "secret.h"
 #include "value.h"
 
@@ -76,6 +77,8 @@ void ec__host_init(struct ec__host *h, const struct ec_logger *logger,
 		.child_reap = ec__child_reap,
 		.secret_get = host_secret_get,
 		.secret_forget = host_secret_forget,
+		.password_get = ec__password_get,
+		.password_refused = ec__password_refused,
 	};
 	h->logger = logger;
 	h->secrets = secrets;

@@ -16,7 +16,8 @@ for so in "$builddir"/plugins/*/.libs/*.so; do
 	[ "$syms" = "ec_plugin_${name}_describe" ] && ok "$name.so exports only its entry symbol" ||
 		bad "$name.so exports: $syms"
 done
-for h in econtext.h econtext/errors.h econtext/plugin.h econtext/codec.h econtext/transport.h; do
+for h in econtext.h econtext/errors.h econtext/plugin.h econtext/codec.h econtext/transport.h \
+	econtext/protocol.h; do
 	printf '#include <%s>\nint main(void) { return 0; }\n' "$h" >/tmp/ec_hdr_$$.c
 	if ${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic -I"$srcdir/core/include" \
 		-I"$builddir/core/include" -c /tmp/ec_hdr_$$.c -o /tmp/ec_hdr_$$.o 2>/tmp/ec_hdr_$$.err; then

@@ -1,12 +1,11 @@
 /* ssh_auth.c: authentication for the ssh transport: ssh-agent, key files, password
- * and keyboard-interactive, in that order, as the server offers them; where the password
- * comes from (password_env, password_file or the application); and keeping it secret
- * (wiped when freed, including the copies libssh2 frees). */
+ * and keyboard-interactive, in that order, as the server offers them; the password (from
+ * the host's password service: password_env, password_file or the application); and
+ * keeping it secret (wiped when freed, including the copies libssh2 frees). */
 #include "ecbuild.h"
 
 #include <errno.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,74 +173,29 @@ static LIBSSH2_USERAUTH_KBDINT_RESPONSE_FUNC(kbd_cb)
 	}
 }
 
-static int load_password(struct sess *s)
-{
-	if (s->password)
-		return 0;
-	if (s->cfg.password_env) {
-		const char *v = getenv(s->cfg.password_env);
-		if (!v)
-			return ssh__sess_fail(s, EC_EAUTH,
-			                      "password_env names %s, which is not set in the environment",
-			                      s->cfg.password_env);
-		s->password = strdup(v);
-	} else if (s->cfg.password_file) {
-		FILE *f = fopen(s->cfg.password_file, "re");
-		if (!f)
-			return ssh__sess_fail(s, EC_EAUTH, "cannot read password_file %s: %s",
-			                      s->cfg.password_file, strerror(errno));
-		char buf[1024];
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = '\0';
-		fclose(f);
-		buf[strcspn(buf, "\r\n")] = '\0';
-		s->password = strdup(buf);
-		explicit_bzero(buf, sizeof(buf));
-	}
-	if ((s->cfg.password_env || s->cfg.password_file) && !s->password)
-		return ssh__sess_fail(s, EC_ENOMEM, "out of memory");
-	return 0;
-}
-
 /* The key the answer is kept under: shared by every session to that account. */
 static void secret_key(const struct sess *s, char *key, size_t cap)
 {
 	snprintf(key, cap, "ssh:%s@%s:%d", s->cfg.username, s->cfg.hostname, s->cfg.port);
 }
 
-/* The password: password_env, password_file or, with neither, the application's answer
- * (the `econtext` command asks on its terminal, once per user, host and port). 0 with
- * s->password set; EC_EAGAIN while it is asked (our deadline is paused meanwhile, as is
- * the core's); EC_ENOTFOUND when there is none to give; or the session's failure. */
+/* The password (host->password_get: password_env, password_file or the application's
+ * answer, asked once per user, host and port). 0 with s->password set; EC_EAGAIN while
+ * it is asked (our deadline is paused meanwhile, as is the core's); EC_ENOTFOUND when
+ * there is none to give; or the session's failure. */
 static int get_password(struct sess *s)
 {
 	const struct ec_host *h = s->ps->host;
 	if (s->password)
 		return 0;
-	if (s->cfg.password_env || s->cfg.password_file)
-		return load_password(s) ? s->fail.code : 0;
-	if (h->size < offsetof(struct ec_host, secret_forget) + sizeof(h->secret_forget) ||
-	    !h->secret_get)
-		return EC_ENOTFOUND;
 	char key[600], prompt[600], buf[1025];
 	size_t n = 0;
 	struct ec_error e = {0};
 	secret_key(s, key, sizeof(key));
 	snprintf(prompt, sizeof(prompt), "%s@%s's password: ", s->cfg.username, s->cfg.hostname);
-	int rc = h->secret_get(h, key, prompt, buf, sizeof(buf), &n, &e);
-	if (rc == EC_EAGAIN) {
-		if (!s->prompt_since) {
-			s->prompt_since = ssh__now_ms();
-			ssh__timer_set(s, 0);
-		}
-		return rc;
-	}
-	if (s->prompt_since) {
-		s->deadline_ms += ssh__now_ms() - s->prompt_since;
-		s->prompt_since = 0;
-		ssh__timer_set(s, s->deadline_ms);
-	}
-	if (rc == EC_ENOTFOUND)
+	int rc = h->password_get(h, &s->pw, key, prompt, buf, sizeof(buf), &n, &e);
+	ssh__timer_set(s, rc == EC_EAGAIN ? 0 : s->deadline_ms);
+	if (rc == EC_EAGAIN || rc == EC_ENOTFOUND)
 		return rc;
 	if (rc)
 		return ssh__sess_fail(s, rc, "authentication to %s: %s", s->label, e.msg);
@@ -249,7 +203,6 @@ static int get_password(struct sess *s)
 	explicit_bzero(buf, sizeof(buf));
 	if (!s->password)
 		return ssh__sess_fail(s, EC_ENOMEM, "out of memory");
-	s->pw_asked = 1;
 	return 0;
 }
 
@@ -258,11 +211,11 @@ static int get_password(struct sess *s)
 static void password_refused(struct sess *s, const char *method)
 {
 	tried_add(s, "%s (refused)", method);
-	if (!s->pw_asked)
+	if (!s->pw.from_app)
 		return;
 	char key[600];
 	secret_key(s, key, sizeof(key));
-	s->ps->host->secret_forget(s->ps->host, key);
+	s->ps->host->password_refused(s->ps->host, &s->pw, key);
 	ssh__wipe_free(s->password);
 	s->password = NULL;
 	s->pw_refused = 1;

@@ -9,11 +9,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "econtext/protocol.h"
 #include "ssh_int.h"
 
 #define READ_MAX (1024 * 1024)       /* at most this much per channel read (the window) */
-#define READY_MARKER "ECREADY\n"     /* the core's marker: stderr is merged before it */
-#define READY_LEN 8
 
 /* Shell-quote argv into one command line for the remote login shell. */
 static char *shell_join(const struct ec_argv *argv)
@@ -207,17 +206,17 @@ static void track_marker(struct inst *in, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n && !in->ready_seen; i++) {
 		size_t m = in->marker;
-		while (m && READY_MARKER[m] != p[i]) {
-			/* longest proper border of READY_MARKER[0..m) */
+		while (m && EC_MARKER_READY[m] != p[i]) {
+			/* longest proper border of EC_MARKER_READY[0..m) */
 			size_t k = m - 1;
-			while (k && memcmp(READY_MARKER, READY_MARKER + m - k, k) != 0)
+			while (k && memcmp(EC_MARKER_READY, EC_MARKER_READY + m - k, k) != 0)
 				k--;
 			m = k;
 		}
-		if (READY_MARKER[m] == p[i])
+		if (EC_MARKER_READY[m] == p[i])
 			m++;
 		in->marker = m;
-		if (m == READY_LEN)
+		if (m == EC_MARKER_READY_LEN)
 			in->ready_seen = 1;
 	}
 }

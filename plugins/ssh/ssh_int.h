@@ -122,9 +122,8 @@ struct sess {
 	struct libssh2_agent_publickey *agent_id;
 	int agent_started, agent_tried, agent_rsa;
 	char *password;
-	int pw_asked;   /* password came from the application (host->secret_get) */
-	int pw_refused; /* ... and the server refused it: no second method with it */
-	long long prompt_since; /* the application is asked: the deadline is paused */
+	struct ec_password pw; /* where it comes from; pw.asked_since: the deadline is paused */
+	int pw_refused; /* the application's answer was refused: no second method with it */
 	int kbd_rounds;
 	void *kbd_answer[8]; /* password copies handed to libssh2, wiped when it frees them */
 	char tried[400];
@@ -164,7 +163,7 @@ struct inst {
 	int owns_via;        /* via is ours (a ProxyJump hop of ~/.ssh/config) */
 	LIBSSH2_CHANNEL *ch;
 	char *cmd;
-	size_t marker; /* bytes of READY_MARKER matched at the end of stdout so far */
+	size_t marker; /* bytes of EC_MARKER_READY matched at the end of stdout so far */
 	int ready_seen, eof_note_done, eof_sent;
 	char note[256]; /* a last line handed to the core before EOF (exit status) */
 	size_t note_len, note_off;

@@ -179,6 +179,8 @@ struct sess *ssh__sess_get(struct plugin_state *ps, const struct conn_cfg *cfg,
 	s->refs = 1;
 	s->fd = -1;
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	s->pw = (struct ec_password){.size = sizeof(s->pw), .env = s->cfg.password_env,
+	                             .file = s->cfg.password_file, .deadline_ms = &s->deadline_ms};
 	if (via)
 		snprintf(s->label, sizeof(s->label), "%s@%s port %d (via %s@%s)", cfg->username,
 		         cfg->hostname, cfg->port, via->cfg.username, via->cfg.hostname);
@@ -308,7 +310,7 @@ int ssh__sess_step(struct sess *s)
 		return s->fail.code;
 	if (s->state == S_READY)
 		return 0;
-	if (s->deadline_ms && !s->prompt_since && ssh__now_ms() >= s->deadline_ms) {
+	if (s->deadline_ms && !s->pw.asked_since && ssh__now_ms() >= s->deadline_ms) {
 		const char *phase = s->state == S_CONNECT && s->via ? "connecting"
 		                    : s->state == S_CONNECT && !s->ai ? "resolving the host name"
 		                    : s->state == S_CONNECT     ? "connecting"

@@ -99,7 +99,7 @@ void ssh__inst_arm(struct inst *in)
 			ev = 0; /* the tunnel above cannot take more: its socketpair wakes us */
 		if (x->fd >= 0 && ssh__sess_wants_out(x))
 			ev |= EPOLLOUT;
-		if (x->prompt_since)
+		if (x->pw.asked_since)
 			ev = 0; /* nothing to do until the answer (the core calls start then) */
 		reg_want(w, &n, fd, ev);
 		reg_want(w, &n, x->timerfd, EPOLLIN);

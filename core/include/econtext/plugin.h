@@ -25,7 +25,9 @@ extern "C" {
  *      struct ec_pollset: timeout_ms (a layer's own timer, e.g. sudo's `timeout`);
  *      struct ec_codec_ops: decode_buf (optional; a large bytes value without a copy).
  * 1.2  struct ec_transport_ops: adopt (optional; a direct boot's child, spawned by the
- *      core). */
+ *      core).
+ * 1.3  (next; EC_PLUGIN_ABI_MINOR is bumped when the ABI is released) struct ec_host:
+ *      password_get, password_refused (the password service; struct ec_password). */
 
 enum ec_plugin_kind { EC_PLUGIN_TRANSPORT = 1, EC_PLUGIN_CODEC = 2 };
 
@@ -56,6 +58,25 @@ struct ec_param {
  * op that received it, unless stated. */
 struct ec_cfg;
 struct ec_pollset; /* econtext/transport.h */
+
+/* A password a transport needs (host->password_get): where the context's configuration
+ * says it is, and the state of a question to the application. The plugin zeroes it, sets
+ * size and the members it knows, and keeps it for the calls that follow (one per
+ * password: a connection, a sudo prompt). Strings are borrowed for each call. ABI 1.3. */
+struct ec_password {
+	size_t size;      /* sizeof(struct ec_password) as the plugin was built */
+	const char *env;  /* password_env: a variable of the master's environment, or NULL */
+	const char *file; /* password_file: its first line is the password, or NULL */
+	const char *where; /* "file:line:col" of the key giving env or file, or NULL */
+	/* The plugin's own deadline (CLOCK_MONOTONIC ms; *deadline_ms 0: none), or NULL:
+	 * moved later by the time the application took to answer. */
+	long long *deadline_ms;
+	/* Set by the core. asked_since: CLOCK_MONOTONIC ms since when the application is
+	 * asked (the deadline is paused: do not time out meanwhile), else 0. from_app: the
+	 * last password given was the application's answer. */
+	long long asked_since;
+	int from_app;
+};
 
 /* ---- the host table: the core's services for plugins --------------------------- */
 
@@ -122,6 +143,26 @@ struct ec_host {
 	 * context that needs it asks again. Broker thread, from start. */
 	void (*secret_forget)(const struct ec_host *h, const char *key);
 	/* ABI 1.1 ends here. */
+
+	/* The password a transport needs: from pw->env, else pw->file, else the
+	 * application's answer as secret_get gives it (key and prompt as there). Broker
+	 * thread, from a transport's start op only; never blocks. Returns 0 with the password
+	 * in buf (NUL-terminated, *len bytes; wipe it after use); EC_EAGAIN while the
+	 * application is asked (return EC_EAGAIN from start and call again when start is
+	 * called: pw->asked_since says the deadline is paused, and *pw->deadline_ms moves on
+	 * once there is an answer); EC_ENOTFOUND with neither env nor file and nobody to ask:
+	 * give the error you gave before; EC_EAUTH with err filled when the variable is not
+	 * set, the file cannot be read, or the password is longer than cap - 1 bytes; or
+	 * secret_get's failure, err filled. An empty password is returned as such. */
+	int (*password_get)(const struct ec_host *h, struct ec_password *pw, const char *key,
+	                    const char *prompt, char *buf, size_t cap, size_t *len,
+	                    struct ec_error *err);
+	/* The password from password_get was refused (a wrong one): if it was the
+	 * application's answer, forget it (secret_forget), so that the next context that
+	 * needs it asks again. Broker thread, from start. */
+	void (*password_refused)(const struct ec_host *h, const struct ec_password *pw,
+	                         const char *key);
+	/* ABI 1.3 ends here. */
 };
 
 /* ---- the descriptor ---------------------------------------------------------- */
