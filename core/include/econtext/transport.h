@@ -3,8 +3,9 @@
  * bytes of that stream. Transports stack like curl's connection filters: an instance
  * may sit on a `below` instance and pass bytes through it.
  *
- * Every op runs on the broker thread and none may block: an op that would block
- * returns EC_EAGAIN after filling the pollset with what to wait for. */
+ * Every op, create and destroy included, runs on the broker thread and none may block:
+ * an op that would block returns EC_EAGAIN after filling the pollset with what to wait
+ * for. */
 #ifndef ECONTEXT_TRANSPORT_H
 #define ECONTEXT_TRANSPORT_H
 
