@@ -35,6 +35,18 @@ int ec_test_run(void)
 	return failed ? 1 : 0;
 }
 
+int ec_test_register(CU_SuiteInfo suites[])
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return -1;
+	if (CU_register_suites(suites) != CUE_SUCCESS) {
+		fprintf(stderr, "registering the suites: %s\n", CU_get_error_msg());
+		CU_cleanup_registry();
+		return -1;
+	}
+	return 0;
+}
+
 char *ec_test_tmpfile(const char *text)
 {
 	char *path = strdup("/tmp/ectest.XXXXXX");

@@ -12,6 +12,8 @@
 /* Run every registered suite verbosely; exit status 0 only if nothing failed (77 if
  * nothing ran). */
 int ec_test_run(void);
+/* Start the registry with the suites of a table; 0, or -1 (said on stderr). */
+int ec_test_register(CU_SuiteInfo suites[]);
 /* Write text to a new temp file; returns a malloc'd path (caller unlinks and frees). */
 char *ec_test_tmpfile(const char *text);
 /* Build dir (EC_TEST_BUILDDIR or "."), source dir (EC_TEST_SRCDIR or "."). */
