@@ -17,53 +17,23 @@
 # accepts keyboard-interactive only (empty when it could not start).
 # Host keys are ed25519 and ecdsa only: libssh2 1.10 cannot sign with rsa-sha2.
 set -eu
-cmd=${1:-}
-dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
-SSHD=${SSHD:-/usr/sbin/sshd}
+. "$(dirname "$0")/fixture-lib.sh"
+fx_start_stop_args "$@"
 MARK=ecsshfixture
 
-stop_sshd() { # NAME: the sshd of $dir/NAME_config, by $dir/NAME.pid
-	if [ -f "$dir/$1.pid" ]; then
-		pid=$(cat "$dir/$1.pid")
-		# Only our own sshd: its command line names our config file.
-		if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/$1_config"; then
-			kill "$pid" 2>/dev/null || true
-			i=0
-			while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; i=$((i + 1)); done
-			kill -9 "$pid" 2>/dev/null || true
-		fi
-		rm -f "$dir/$1.pid"
-	fi
-}
-
 stop() {
-	stop_sshd sshd
-	stop_sshd sshd_pam
+	fx_sshd_stop "$dir/sshd.pid" "$dir/sshd_config"
+	fx_sshd_stop "$dir/sshd_pam.pid" "$dir/sshd_pam_config"
 	if [ -f "$dir/pwuser" ]; then
-		u=$(cat "$dir/pwuser")
-		if [ "$(getent passwd "$u" | cut -d: -f5)" = "$MARK" ]; then
-			pids=$(ps -o pid= -u "$u" 2>/dev/null || true)
-			[ -n "$pids" ] && kill $pids 2>/dev/null || true
-			userdel -r "$u" >/dev/null 2>&1 || userdel -f -r "$u" >/dev/null 2>&1 || true
-		fi
+		fx_user_del "$(cat "$dir/pwuser")" "$MARK" || true
 	fi
-	case $dir in
-	/tmp/* | /var/tmp/*) rm -rf "$dir" ;;
-	esac
+	fx_rm_dir "$dir"
 }
 
-case $cmd in
-stop)
+if [ "$cmd" = stop ]; then
 	stop
 	exit 0
-	;;
-start) ;;
-*)
-	echo "usage: $0 start|stop DIR" >&2
-	exit 2
-	;;
-esac
+fi
 
 if [ ! -x "$SSHD" ]; then
 	echo "sshd-fixture: $SSHD not found (Debian package openssh-server): skipping" >&2
@@ -74,11 +44,11 @@ command -v ssh-keygen >/dev/null || { echo "sshd-fixture: ssh-keygen not found (
 mkdir -p "$dir"
 chmod 700 "$dir"
 me=$(id -un)
-ssh-keygen -q -t ed25519 -N '' -C fixture-host -f "$dir/host_ed25519"
-ssh-keygen -q -t ecdsa -N '' -C fixture-host -f "$dir/host_ecdsa"
-ssh-keygen -q -t ed25519 -N '' -C fixture-client -f "$dir/id_ed25519"
-ssh-keygen -q -t ed25519 -N '' -C fixture-other -f "$dir/id_other"
-ssh-keygen -q -t rsa -b 2048 -N '' -C fixture-rsa -f "$dir/id_rsa"
+fx_keygen ed25519 fixture-host "$dir/host_ed25519"
+fx_keygen ecdsa fixture-host "$dir/host_ecdsa"
+fx_keygen ed25519 fixture-client "$dir/id_ed25519"
+fx_keygen ed25519 fixture-other "$dir/id_other"
+fx_keygen rsa fixture-rsa "$dir/id_rsa" 2048
 mkdir -p "$dir/authorized_keys"
 cat "$dir/id_ed25519.pub" "$dir/id_rsa.pub" >"$dir/authorized_keys/$me"
 
@@ -86,59 +56,25 @@ pwuser=
 pwpass=
 if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v chpasswd >/dev/null; then
 	pwuser=ecsf$$
-	if useradd -m -s /bin/sh -c "$MARK" "$pwuser" 2>/dev/null; then
+	if fx_user_add "$pwuser" "$MARK" 2>/dev/null; then
 		echo "$pwuser" >"$dir/pwuser"
 		pwpass=fx-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 		printf '%s:%s\n' "$pwuser" "$pwpass" | chpasswd
 	else
 		pwuser=
 	fi
-	# A root-run sshd needs its privilege separation directory.
-	mkdir -p /run/sshd
-	chmod 755 /run/sshd
+	fx_privsep_dir
 fi
-
-rand_port() {
-	echo $((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
-}
 
 started=
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
-	port=$(rand_port)
-	cat >"$dir/sshd_config" <<EOF
-# econtext test fixture
-ListenAddress 127.0.0.1
-Port $port
-HostKey $dir/host_ed25519
-HostKey $dir/host_ecdsa
-PidFile $dir/sshd.pid
-AuthorizedKeysFile $dir/authorized_keys/%u
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication yes
-KbdInteractiveAuthentication no
-AllowTcpForwarding yes
-MaxStartups 100:30:200
-MaxSessions 50
-LoginGraceTime 30
-PrintMotd no
-PrintLastLog no
-UseDNS no
-LogLevel DEBUG
-EOF
-	rm -f "$dir/sshd.pid"
-	: >"$dir/sshd.log"
+	port=$(fx_rand_port)
+	fx_sshd_key_config "$dir/sshd_config" "econtext test fixture" "$dir/authorized_keys" \
+		"ListenAddress 127.0.0.1" "Port $port" "HostKey $dir/host_ed25519" \
+		"HostKey $dir/host_ecdsa" "PidFile $dir/sshd.pid" "PasswordAuthentication yes" \
+		"LoginGraceTime 30" "LogLevel DEBUG"
 	# Daemonises; the pid file appears once it listens.
-	"$SSHD" -f "$dir/sshd_config" -E "$dir/sshd.log" || true
-	i=0
-	while [ $i -lt 150 ] && [ ! -s "$dir/sshd.pid" ]; do
-		grep -q 'Bind to port\|Cannot bind' "$dir/sshd.log" 2>/dev/null && break
-		sleep 0.02
-		i=$((i + 1))
-	done
-	if [ -s "$dir/sshd.pid" ]; then
+	if fx_sshd_start "$dir/sshd_config" "$dir/sshd.log" "$dir/sshd.pid"; then
 		started=1
 		break
 	fi
@@ -154,36 +90,15 @@ fi
 pam_port=
 if [ -n "$pwuser" ] && [ -f /etc/pam.d/sshd ]; then
 	for attempt in 1 2 3 4 5; do
-		p2=$(rand_port)
+		p2=$(fx_rand_port)
 		[ "$p2" = "$port" ] && continue
-		cat >"$dir/sshd_pam_config" <<EOF
-# econtext test fixture: keyboard-interactive through PAM
-ListenAddress 127.0.0.1
-Port $p2
-HostKey $dir/host_ed25519
-HostKey $dir/host_ecdsa
-PidFile $dir/sshd_pam.pid
-StrictModes no
-UsePAM yes
-PermitRootLogin no
-PubkeyAuthentication no
-PasswordAuthentication no
-KbdInteractiveAuthentication yes
-PrintMotd no
-PrintLastLog no
-UseDNS no
-LogLevel VERBOSE
-EOF
-		rm -f "$dir/sshd_pam.pid"
-		: >"$dir/sshd_pam.log"
-		"$SSHD" -f "$dir/sshd_pam_config" -E "$dir/sshd_pam.log" || true
-		i=0
-		while [ $i -lt 150 ] && [ ! -s "$dir/sshd_pam.pid" ]; do
-			grep -q 'Bind to port\|Cannot bind' "$dir/sshd_pam.log" 2>/dev/null && break
-			sleep 0.02
-			i=$((i + 1))
-		done
-		if [ -s "$dir/sshd_pam.pid" ]; then
+		fx_sshd_config "$dir/sshd_pam_config" \
+			"econtext test fixture: keyboard-interactive through PAM" \
+			"ListenAddress 127.0.0.1" "Port $p2" "HostKey $dir/host_ed25519" \
+			"HostKey $dir/host_ecdsa" "PidFile $dir/sshd_pam.pid" "UsePAM yes" \
+			"PermitRootLogin no" "PubkeyAuthentication no" "PasswordAuthentication no" \
+			"KbdInteractiveAuthentication yes" "LogLevel VERBOSE"
+		if fx_sshd_start "$dir/sshd_pam_config" "$dir/sshd_pam.log" "$dir/sshd_pam.pid"; then
 			pam_port=$p2
 			break
 		fi
@@ -191,8 +106,8 @@ EOF
 fi
 
 {
-	printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$dir/host_ed25519.pub")"
-	printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$dir/host_ecdsa.pub")"
+	fx_known_host "[127.0.0.1]:$port" "$dir/host_ed25519.pub"
+	fx_known_host "[127.0.0.1]:$port" "$dir/host_ecdsa.pub"
 } >"$dir/known_hosts"
 
 cat >"$dir/env.sh" <<EOF

@@ -18,23 +18,12 @@
 # DIR/env.sh: NX_CLIENT_NS, NX_KEY (an authorized ed25519 key), NX_KNOWN_HOSTS (every
 # host's key under its address), NX_DIR; logs in DIR/<role>.log.
 set -eu
-cmd=${1:-}
-dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
-SSHD=${SSHD:-/usr/sbin/sshd}
+. "$(dirname "$0")/fixture-lib.sh"
+fx_start_stop_args "$@"
 
 stop() {
 	for role in tgt2 tgt1 bastion; do
-		f=$dir/$role.pid
-		[ -f "$f" ] || continue
-		pid=$(cat "$f")
-		if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/$role.conf"; then
-			kill "$pid" 2>/dev/null || true
-			i=0
-			while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; i=$((i + 1)); done
-			kill -9 "$pid" 2>/dev/null || true
-		fi
-		rm -f "$f"
+		fx_sshd_stop "$dir/$role.pid" "$dir/$role.conf"
 	done
 	if [ -f "$dir/namespaces" ]; then
 		for ns in $(cat "$dir/namespaces"); do
@@ -45,22 +34,13 @@ stop() {
 			ip netns del "$ns" 2>/dev/null || true
 		done
 	fi
-	case $dir in
-	/tmp/* | /var/tmp/*) rm -rf "$dir" ;;
-	esac
+	fx_rm_dir "$dir"
 }
 
-case $cmd in
-stop)
+if [ "$cmd" = stop ]; then
 	stop
 	exit 0
-	;;
-start) ;;
-*)
-	echo "usage: $0 start|stop DIR" >&2
-	exit 2
-	;;
-esac
+fi
 
 skip() {
 	echo "sshd-netns: $*: skipping the jump-host topology" >&2
@@ -103,49 +83,29 @@ for ns in $C $B $T1 $T2; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=0
 done
 
-ssh-keygen -q -t ed25519 -N '' -C netns-client -f "$dir/id_ed25519"
-mkdir -p "$dir/authorized_keys" /run/sshd
-chmod 755 /run/sshd
+fx_keygen ed25519 netns-client "$dir/id_ed25519"
+mkdir -p "$dir/authorized_keys"
+fx_privsep_dir
 cp "$dir/id_ed25519.pub" "$dir/authorized_keys/root"
 : >"$dir/known_hosts"
 
 # sshd ROLE NS ADDRESS
 sshd_in() {
 	role=$1 ns=$2 addr=$3
-	ssh-keygen -q -t ed25519 -N '' -C "netns-$role" -f "$dir/host_$role"
-	cat >"$dir/$role.conf" <<EOF
-# econtext jump-host test: $role
-ListenAddress 0.0.0.0
-Port 22
-HostKey $dir/host_$role
-PidFile $dir/$role.pid
-AuthorizedKeysFile $dir/authorized_keys/%u
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AllowTcpForwarding yes
-MaxStartups 100:30:200
-MaxSessions 50
-PrintMotd no
-PrintLastLog no
-UseDNS no
-LogLevel VERBOSE
-EOF
+	fx_keygen ed25519 "netns-$role" "$dir/host_$role"
+	fx_sshd_key_config "$dir/$role.conf" "econtext jump-host test: $role" "$dir/authorized_keys" \
+		"ListenAddress 0.0.0.0" "Port 22" "HostKey $dir/host_$role" "PidFile $dir/$role.pid" \
+		"PasswordAuthentication no" "LogLevel VERBOSE"
 	: >"$dir/$role.log"
 	ip netns exec "$ns" unshare --uts /bin/sh -c \
 		"hostname $role && exec $SSHD -f '$dir/$role.conf' -E '$dir/$role.log'"
-	printf '%s %s\n' "$addr" "$(cut -d' ' -f1,2 "$dir/host_$role.pub")" >>"$dir/known_hosts"
+	fx_known_host "$addr" "$dir/host_$role.pub" >>"$dir/known_hosts"
 }
 sshd_in bastion "$B" 10.77.1.2
 sshd_in tgt1 "$T1" 10.77.2.2
 sshd_in tgt2 "$T2" 10.77.3.2
 for role in bastion tgt1 tgt2; do
-	i=0
-	while [ $i -lt 150 ] && [ ! -s "$dir/$role.pid" ]; do sleep 0.02; i=$((i + 1)); done
-	if [ ! -s "$dir/$role.pid" ]; then
+	if ! fx_wait_pidfile "$dir/$role.pid" "$dir/$role.log"; then
 		cat "$dir/$role.log" >&2
 		exit 1 # the trap stops everything
 	fi

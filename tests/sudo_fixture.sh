@@ -18,6 +18,7 @@
 # credentials a wrong password would pass unnoticed (../shared/testinfra/README.md).
 # The sudoers file is checked with visudo -cf and installed with mode 0440.
 set -u
+. "$(dirname "$0")/fixture-lib.sh"
 MARK=econtext-sudo-test
 SUDOERS=/etc/sudoers.d/econtext-sudo-test
 SOURCES="ecsudo_src ecsudo_tty ecsudo_lect ecsudo_ssh"
@@ -32,17 +33,10 @@ teardown() {
 	rm -f "$SUDOERS"
 	for u in $SOURCES $TARGETS; do
 		getent passwd "$u" >/dev/null || continue
-		if [ "$(getent passwd "$u" | cut -d: -f5)" != "$MARK" ]; then
+		if ! fx_user_del "$u" "$MARK"; then
 			echo "sudo_fixture.sh: leaving user $u alone (not ours)" >&2
 			continue
 		fi
-		# processes of a test user would make userdel fail
-		pids=$(ps -o pid= -u "$u" 2>/dev/null)
-		if [ -n "$pids" ]; then
-			kill -9 $pids 2>/dev/null
-			sleep 0.2
-		fi
-		userdel -r "$u" >/dev/null 2>&1 || userdel -f -r "$u" >/dev/null 2>&1
 		rm -f "/var/lib/sudo/lectured/$u" "/run/sudo/ts/$u"
 	done
 	return 0
@@ -56,10 +50,10 @@ setup() {
 	done
 	for u in $SOURCES $TARGETS; do
 		if getent passwd "$u" >/dev/null; then
-			[ "$(getent passwd "$u" | cut -d: -f5)" = "$MARK" ] ||
+			fx_user_is_ours "$u" "$MARK" ||
 				die "user $u exists but is not a test user (GECOS is not $MARK)"
 		else
-			useradd -m -s /bin/sh -c "$MARK" "$u" || die "useradd $u failed"
+			fx_user_add "$u" "$MARK" || die "useradd $u failed"
 		fi
 	done
 	for u in $SOURCES; do

@@ -17,13 +17,10 @@
 #include <poll.h>
 #include <pthread.h>
 #include <pty.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -43,13 +40,6 @@ static char tmpdir[256], config[512], fxdir[64];
 static struct ec_test_sshd fx;
 static int have_sudo, have_ssh;
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -60,12 +50,6 @@ static void sleep_ms(long ms)
 static int become(const char *user)
 {
 	return ec_test_become(user, tmpdir);
-}
-
-static long uid_of(const char *user)
-{
-	struct passwd *pw = getpwnam(user);
-	return pw ? (long)pw->pw_uid : -2;
 }
 
 /* ---- the command under a pseudo-terminal ----------------------------------------- */
@@ -124,9 +108,9 @@ static int pty_read(struct pty_run *r, int ms)
 /* Wait up to ms for text to be printed. */
 static int pty_wait_for(struct pty_run *r, const char *text, int ms)
 {
-	double end = now_s() + ms / 1000.0;
+	double end = ec_test_now_s() + ms / 1000.0;
 	while (!strstr(r->out, text)) {
-		double left = end - now_s();
+		double left = end - ec_test_now_s();
 		if (left <= 0 || !pty_read(r, (int)(left * 1000) + 1))
 			return 0;
 	}
@@ -144,12 +128,12 @@ static void pty_type(struct pty_run *r, const char *line)
 /* Read to the end (up to ms), reap; the exit status, or -1. */
 static int pty_finish(struct pty_run *r, int ms)
 {
-	double t0 = now_s(), end = t0 + ms / 1000.0;
-	while (now_s() < end && pty_read(r, 100))
+	double t0 = ec_test_now_s(), end = t0 + ms / 1000.0;
+	while (ec_test_now_s() < end && pty_read(r, 100))
 		;
-	fprintf(stderr, "    (output ended after %.2f s)\n", now_s() - t0);
+	fprintf(stderr, "    (output ended after %.2f s)\n", ec_test_now_s() - t0);
 	pid_t w;
-	while ((w = waitpid(r->pid, &r->status, WNOHANG)) == 0 && now_s() < end)
+	while ((w = waitpid(r->pid, &r->status, WNOHANG)) == 0 && ec_test_now_s() < end)
 		sleep_ms(10);
 	if (w == 0) {
 		kill(r->pid, SIGKILL);
@@ -179,7 +163,7 @@ static void test_sudo_tty(void)
 	int code = pty_finish(&r, 20000);
 	CU_ASSERT_EQUAL(code, 0);
 	char want[64];
-	snprintf(want, sizeof(want), "\n%ld", uid_of(PW_TARGET));
+	snprintf(want, sizeof(want), "\n%ld", ec_test_uid_of(PW_TARGET));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
 	CU_ASSERT_PTR_NULL(strstr(r.out, password)); /* not echoed */
 }
@@ -190,13 +174,13 @@ static void test_sudo_tty_wrong(void)
 	CU_ASSERT_EQUAL_FATAL(pty_start(&r, SRC, 0, "sudo_tty", "os.getuid"), 0);
 	int prompted = pty_wait_for(&r, SUDO_PROMPT, 20000);
 	CU_ASSERT_TRUE(prompted);
-	double t0 = now_s();
+	double t0 = ec_test_now_s();
 	if (prompted) {
 		pty_wait_for(&r, ": ", 2000);
 		pty_type(&r, wrong);
 	}
 	int code = pty_finish(&r, 20000);
-	double secs = now_s() - t0;
+	double secs = ec_test_now_s() - t0;
 	CU_ASSERT_EQUAL(code, 4);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "sudo: incorrect password for " SRC " on "));
 	CU_ASSERT_TRUE(secs < 10.0); /* about 2 s of PAM delay, asked once */
@@ -272,13 +256,13 @@ static void test_ssh_tty_wrong(void)
 	struct pty_run r;
 	int prompted = ssh_prompted(&r, prompt, sizeof(prompt));
 	CU_ASSERT_TRUE(prompted);
-	double t0 = now_s();
+	double t0 = ec_test_now_s();
 	if (prompted)
 		pty_type(&r, wrong);
 	int code = pty_finish(&r, 20000);
 	CU_ASSERT_EQUAL(code, 4);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "password (refused)"));
-	CU_ASSERT_TRUE(now_s() - t0 < 10.0);
+	CU_ASSERT_TRUE(ec_test_now_s() - t0 < 10.0);
 	const char *first = strstr(r.out, prompt);
 	CU_ASSERT_TRUE(first && !strstr(first + 1, prompt)); /* asked once */
 }
@@ -358,7 +342,7 @@ static ec_master *api_master(struct answers *a)
 static int api_scenarios(void)
 {
 	int bad = 0;
-	long target = uid_of(PW_TARGET);
+	long target = ec_test_uid_of(PW_TARGET);
 	/* Two contexts at once, same (host, user): one question. */
 	struct answers a = {.first = password, .then = password};
 	ec_master *m = api_master(&a);
@@ -425,16 +409,6 @@ static void test_api_asked_once(void)
 
 /* ---- fixtures --------------------------------------------------------------------------- */
 
-static int sudo_fixture(const char *what)
-{
-	return ec_test_script("sudo_fixture.sh", what, NULL, "EC_SUDO_TEST_PASSWORD", password);
-}
-
-static int sshd_fixture(const char *what)
-{
-	return ec_test_script("sshd-fixture.sh", what, fxdir, NULL, NULL);
-}
-
 static int write_config(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ec_test_prompt.XXXXXX");
@@ -460,47 +434,28 @@ static int write_config(void)
 	return chmod(config, 0644);
 }
 
-/* Can the test user run the command of this build tree? */
-static int tree_usable(void)
-{
-	char so[1024];
-	snprintf(so, sizeof(so), "%s/plugins/sudo/.libs/sudo.so", ec_test_builddir());
-	return ec_test_user_access(SRC, so, R_OK) && ec_test_user_access(SRC, tmpdir, X_OK) &&
-	       ec_test_user_access(SRC, PY, X_OK);
-}
-
-static int skip(const char *why)
-{
-	return ec_test_skip("prompt tests", why);
-}
-
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	setvbuf(stderr, NULL, _IONBF, 0);
 	if (geteuid() != 0)
-		return skip("not root (they create test users with passwords; CI runs as root)");
+		return ec_test_skip("prompt tests", "not root (they create test users with passwords; "
+		                    "CI runs as root)");
 	if (access(PY, X_OK))
-		return skip(PY " is missing");
-	unsigned char r[12];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return ec_test_skip("prompt tests", PY " is missing");
+	if (ec_test_passwords("EcTty", password, sizeof(password), "EcTtyWrong", wrong,
+	                      sizeof(wrong)))
 		return 1;
-	snprintf(password, sizeof(password), "EcTty-%02x%02x%02x%02x%02x%02x-ok", r[0], r[1], r[2],
-	         r[3], r[4], r[5]);
-	snprintf(wrong, sizeof(wrong), "EcTtyWrong-%02x%02x%02x%02x%02x%02x", r[6], r[7], r[8],
-	         r[9], r[10], r[11]);
 
 	/* sudo: the users and sudoers drop-in of test_sudo, one run at a time. */
 	char sudo_why[256] = "";
-	int lock = open("/tmp/ec_test_sudo.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (access("/usr/bin/sudo", X_OK))
-		snprintf(sudo_why, sizeof(sudo_why), "sudo is not installed");
-	else if (system("command -v useradd >/dev/null && command -v visudo >/dev/null") != 0)
-		snprintf(sudo_why, sizeof(sudo_why), "useradd or visudo missing");
-	else if (lock < 0 || flock(lock, LOCK_EX))
+	const char *missing = ec_test_sudo_missing();
+	if (missing)
+		snprintf(sudo_why, sizeof(sudo_why), "%s", missing);
+	else if (ec_test_sudo_lock())
 		snprintf(sudo_why, sizeof(sudo_why), "cannot take /tmp/ec_test_sudo.lock");
-	else if (sudo_fixture("setup")) {
-		sudo_fixture("teardown");
+	else if (ec_test_sudo_fixture("setup", password)) {
+		ec_test_sudo_fixture("teardown", password);
 		fprintf(stderr, "sudo_fixture.sh setup failed\n");
 		return 1;
 	} else
@@ -510,7 +465,7 @@ int main(void)
 	char ssh_why[256] = "", so[1024];
 	snprintf(so, sizeof(so), "%s/plugins/ssh/.libs/ssh.so", ec_test_builddir());
 	snprintf(fxdir, sizeof(fxdir), "/tmp/ecprompt-ssh.XXXXXX");
-	int fst = access(so, R_OK) ? 76 : mkdtemp(fxdir) ? sshd_fixture("start") : 1;
+	int fst = access(so, R_OK) ? 76 : mkdtemp(fxdir) ? ec_test_sshd_fixture("start", fxdir) : 1;
 	if (fst == 0)
 		ec_test_sshd_env(fxdir, &fx);
 	if (fst == 76)
@@ -525,8 +480,8 @@ int main(void)
 		have_ssh = 1;
 
 	if (write_config())
-		return skip("cannot write the test files in /tmp");
-	if (have_sudo && !tree_usable()) {
+		return ec_test_skip("prompt tests", "cannot write the test files in /tmp");
+	if (have_sudo && !ec_test_user_can_sudo_from(SRC, tmpdir, PY)) {
 		have_sudo = 0;
 		snprintf(sudo_why, sizeof(sudo_why), "the test user %s cannot read this build tree "
 		         "or run " PY, SRC);
@@ -549,9 +504,9 @@ int main(void)
 	CU_add_test(t, "a wrong password typed: the clear error, asked once", test_ssh_tty_wrong);
 	ec_test_suite_skip_unless(t, have_ssh, "ssh prompt tests", ssh_why);
 	int rc = ec_test_run();
-	if (have_sudo && sudo_fixture("teardown"))
+	if (have_sudo && ec_test_sudo_fixture("teardown", password))
 		rc = 1;
-	if (fst != 77 && fst != 76 && sshd_fixture("stop"))
+	if (fst != 77 && fst != 76 && ec_test_sshd_fixture("stop", fxdir))
 		fprintf(stderr, "warning: stopping the sshd fixture failed\n");
 	if (fst == 77)
 		rmdir(fxdir);

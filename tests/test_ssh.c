@@ -29,7 +29,6 @@
 #include "testutil.h"
 
 static char fxdir[64];
-static char fixture[1024];
 static struct ec_test_sshd fx;
 static char cfgpath[600];
 static const char *pw_python; /* what the password user can run */
@@ -37,14 +36,6 @@ static struct ec_test_python pythons[16];
 static size_t npythons;
 static ec_master *master;
 
-
-static int run_fixture(const char *what)
-{
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "sh '%s' %s '%s'", fixture, what, fxdir);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-}
 
 /* A port on 127.0.0.1 where nothing listens (bound, then closed). */
 static int closed_port(void)
@@ -263,17 +254,10 @@ static int is_text(const ec_value *v)
 	return v && (v->type == EC_T_STR || v->type == EC_T_BYTES);
 }
 
+/* A call with a string argument (sarg) or none (NULL). */
 static ec_value *call0(ec_context *ctx, const char *mod, const char *fn, const char *sarg, int *rc)
 {
-	struct ec_error err = {0};
-	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
-	if (sarg)
-		ec_value_append(args, ec_value_cstr(sarg));
-	*rc = ec_context_call(ctx, mod, fn, args, NULL, 20000, &res, &err);
-	if (*rc)
-		fprintf(stderr, "call %s.%s: %s\n", mod, fn, err.msg);
-	ec_value_free(args);
-	return res;
+	return ec_test_call(ctx, mod, fn, sarg ? ec_value_cstr(sarg) : NULL, 20000, rc);
 }
 
 /* ---- tests ------------------------------------------------------------------- */
@@ -773,31 +757,9 @@ static int own_tcp_port(int port)
 	return found;
 }
 
-/* Lines of the sshd log holding what, from offset on. */
-static int log_count(const char *what, long offset)
-{
-	FILE *f = fopen(fx.log, "r");
-	char line[4096];
-	int n = 0;
-	if (!f)
-		return -1;
-	fseek(f, offset, SEEK_SET);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, what))
-			n++;
-	fclose(f);
-	return n;
-}
-
-static long log_size(void)
-{
-	struct stat st;
-	return stat(fx.log, &st) == 0 ? (long)st.st_size : 0;
-}
-
 static void test_jump_loopback(void)
 {
-	long off = log_size();
+	long off = ec_test_file_size(fx.log);
 	ec_context *direct = connect_or_fail("web1", NULL);
 	ec_context *h1 = connect_or_fail("hop1", NULL);
 	ec_context *h2 = connect_or_fail("hop2", NULL);
@@ -820,7 +782,7 @@ static void test_jump_loopback(void)
 	ec_value_free(v1);
 	ec_value_free(v2);
 	/* The hop's session is web1's (shared): three logins, not four. */
-	CU_ASSERT_EQUAL(log_count("Accepted publickey for", off), 3);
+	CU_ASSERT_EQUAL(ec_test_file_count(fx.log, "Accepted publickey for", off), 3);
 	/* 3 MiB each way through two hops. */
 	size_t big = 3 * 1024 * 1024;
 	char *s = malloc(big + 1);
@@ -897,19 +859,6 @@ static int nx_failures;
 		}                                                                               \
 	} while (0)
 
-static int count_in_file(const char *path, const char *what)
-{
-	FILE *f = fopen(path, "r");
-	char line[4096];
-	int n = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, what))
-			n++;
-	if (f)
-		fclose(f);
-	return n;
-}
-
 static int netns_child(const char *dir)
 {
 	static char cfg[600], key[600], kh[600], text[16384];
@@ -973,7 +922,7 @@ static int netns_child(const char *dir)
 	const char *roles[] = {"bastion", "tgt1", "tgt2"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(log, sizeof(log), "%s/%s.log", dir, roles[i]);
-		NX_CHECK(count_in_file(log, "Accepted publickey") == 1);
+		NX_CHECK(ec_test_file_count(log, "Accepted publickey", 0) == 1);
 	}
 	/* Data both ways through two hops. */
 	size_t big = 2 * 1024 * 1024;
@@ -1142,9 +1091,9 @@ static void test_keepalive(void)
 	ec_context *ctx = connect_or_fail("web1", ov);
 	if (!ctx)
 		return;
-	long off = log_size();
+	long off = ec_test_file_size(fx.log);
 	sleep(5); /* idle: only keepalives go */
-	int n = log_count("keepalive@libssh2.org", off);
+	int n = ec_test_file_count(fx.log, "keepalive@libssh2.org", off);
 	fprintf(stderr, "  %d keepalives in 5 s idle\n", n);
 	CU_ASSERT(n >= 2 && n <= 3);
 	int rc;
@@ -1288,13 +1237,13 @@ static void test_ssh_config_proxyjump(void)
 		ec_context_shutdown(j, 3000, NULL);
 	}
 	/* Two hops, the second as user@host:port. */
-	long off = log_size();
+	long off = ec_test_file_size(fx.log);
 	ec_context *j2 = connect_or_fail("cfgjump2", NULL);
 	if (j2) {
 		int p = whoami_port(j2, user, sizeof(user));
 		CU_ASSERT_STRING_EQUAL(user, fx.user);
 		CU_ASSERT(p > 0 && own_tcp_port(p) == 0);
-		CU_ASSERT_EQUAL(log_count("Accepted publickey for", off), 3);
+		CU_ASSERT_EQUAL(ec_test_file_count(fx.log, "Accepted publickey for", off), 3);
 		ec_context_shutdown(j2, 3000, NULL);
 	}
 }
@@ -1331,11 +1280,7 @@ static void test_global_known_hosts(void)
 
 static int run_netns(const char *what)
 {
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/sshd-netns.sh' %s '%s'", ec_test_srcdir(), what,
-	         nxdir);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	return ec_test_script("sshd-netns.sh", what, nxdir, NULL, NULL);
 }
 
 int main(int argc, char **argv)
@@ -1346,13 +1291,12 @@ int main(int argc, char **argv)
 		return netns_child(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "--resolve-child"))
 		return resolve_child(argv[2], argv[3]);
-	snprintf(fixture, sizeof(fixture), "%s/tests/sshd-fixture.sh", ec_test_srcdir());
 	snprintf(fxdir, sizeof(fxdir), "/tmp/ecssh-test.XXXXXX");
 	if (!mkdtemp(fxdir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	int st = run_fixture("start");
+	int st = ec_test_sshd_fixture("start", fxdir);
 	if (st == 77) {
 		fprintf(stderr, "SKIP: no sshd on this machine (install openssh-server)\n");
 		rmdir(fxdir);
@@ -1360,7 +1304,7 @@ int main(int argc, char **argv)
 	}
 	if (st != 0) {
 		fprintf(stderr, "the sshd fixture did not start\n");
-		run_fixture("stop");
+		ec_test_sshd_fixture("stop", fxdir);
 		return 1;
 	}
 	ec_test_sshd_env(fxdir, &fx);
@@ -1368,7 +1312,7 @@ int main(int argc, char **argv)
 	if (access("/usr/bin/python3", X_OK) == 0)
 		pw_python = "/usr/bin/python3";
 	if (write_config()) {
-		run_fixture("stop");
+		ec_test_sshd_fixture("stop", fxdir);
 		return 1;
 	}
 
@@ -1447,7 +1391,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "warning: removing the network namespaces failed\n");
 	if (silent_fd >= 0)
 		close(silent_fd);
-	if (run_fixture("stop"))
+	if (ec_test_sshd_fixture("stop", fxdir))
 		fprintf(stderr, "warning: stopping the sshd fixture failed\n");
 	return rc;
 }

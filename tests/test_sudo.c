@@ -11,19 +11,13 @@
  * Not root, no sudo, no useradd or no /usr/bin/python3: a visible skip (exit 77). */
 #include "ecbuild.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,18 +56,13 @@ struct outcome {
 };
 
 static struct outcome *cur_out;
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[1 << 16];
-static size_t log_len;
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Keep the record (testutil's log capture), and count it in cur_out. */
 static void capture(void *arg, const struct ec_log_record *rec)
 {
-	(void)arg;
-	pthread_mutex_lock(&log_lock);
-	int n = snprintf(log_text + log_len, sizeof(log_text) - log_len, "%s: %s\n", rec->logger,
-	                 rec->message);
-	if (n > 0 && log_len + (size_t)n < sizeof(log_text))
-		log_len += (size_t)n;
+	ec_test_log_capture(arg, rec);
+	pthread_mutex_lock(&out_lock);
 	if (cur_out) {
 		cur_out->logs_seen++;
 		if (strstr(rec->message, password) || strstr(rec->message, wrong))
@@ -81,33 +70,7 @@ static void capture(void *arg, const struct ec_log_record *rec)
 		if (strstr(rec->message, "answered sudo's prompt"))
 			cur_out->pw_answered = 1;
 	}
-	pthread_mutex_unlock(&log_lock);
-}
-
-static int log_has(const char *logger, const char *text)
-{
-	for (int i = 0; i < 500; i++) {
-		pthread_mutex_lock(&log_lock);
-		for (char *p = log_text; (p = strstr(p, logger)) != NULL; p++) {
-			char *eol = strchr(p, '\n');
-			char *hit = strstr(p, text);
-			if (hit && (!eol || hit < eol)) {
-				pthread_mutex_unlock(&log_lock);
-				return 1;
-			}
-		}
-		pthread_mutex_unlock(&log_lock);
-		struct timespec ts = {0, 10000000};
-		nanosleep(&ts, NULL);
-	}
-	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	pthread_mutex_unlock(&out_lock);
 }
 
 /* ---- running as a test user ----------------------------------------------------- */
@@ -158,13 +121,7 @@ static ec_master *child_master(void)
 
 static ec_value *call0(ec_context *ctx, const char *mod, const char *fn, ec_value *arg, int *rc)
 {
-	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
-	struct ec_error err = {0};
-	if (arg)
-		ec_value_append(args, arg);
-	*rc = ec_context_call(ctx, mod, fn, args, NULL, 10000, &res, &err);
-	ec_value_free(args);
-	return res;
+	return ec_test_call(ctx, mod, fn, arg, 10000, rc);
 }
 
 typedef void (*scenario_fn)(ec_master *m, ec_context *ctx, struct outcome *o);
@@ -179,9 +136,9 @@ static void connect_and(const char *name, scenario_fn more, struct outcome *o)
 	}
 	ec_context *ctx = NULL;
 	struct ec_error err = {0};
-	double t0 = now_s();
+	double t0 = ec_test_now_s();
 	o->rc = ec_context_connect(m, name, NULL, 0, &ctx, &err);
-	o->secs = now_s() - t0;
+	o->secs = ec_test_now_s() - t0;
 	snprintf(o->msg, sizeof(o->msg), "%s", err.msg);
 	if (o->rc == 0) {
 		int rc;
@@ -232,9 +189,9 @@ static int run_as(const char *user, const char *pw, const char *name, scenario_f
 				unsetenv(PW_VAR);
 			connect_and(name, more, &mine);
 		}
-		pthread_mutex_lock(&log_lock);
+		pthread_mutex_lock(&out_lock);
 		cur_out = NULL;
-		pthread_mutex_unlock(&log_lock);
+		pthread_mutex_unlock(&out_lock);
 		mine.phase = 2;
 		report(&mine);
 		_exit(0);
@@ -282,12 +239,6 @@ static int run_as(const char *user, const char *pw, const char *name, scenario_f
 	return got ? 0 : -1;
 }
 
-static long uid_of(const char *user)
-{
-	struct passwd *pw = getpwnam(user);
-	return pw ? (long)pw->pw_uid : -2;
-}
-
 static void no_secret_in(const struct outcome *o)
 {
 	CU_ASSERT_EQUAL(o->pw_in_logs, 0);
@@ -302,7 +253,7 @@ static void test_password(void)
 	struct outcome o;
 	CU_ASSERT_EQUAL_FATAL(run_as(SRC, password, "pw", NULL, NULL, &o), 0);
 	CU_ASSERT_EQUAL(o.rc, 0);
-	CU_ASSERT_EQUAL(o.uid, uid_of(PW_TARGET));
+	CU_ASSERT_EQUAL(o.uid, ec_test_uid_of(PW_TARGET));
 	CU_ASSERT_TRUE(o.pw_answered);
 	no_secret_in(&o);
 }
@@ -312,7 +263,7 @@ static void test_password_file(void)
 	struct outcome o;
 	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "pwfile", NULL, NULL, &o), 0);
 	CU_ASSERT_EQUAL(o.rc, 0);
-	CU_ASSERT_EQUAL(o.uid, uid_of(PW_TARGET));
+	CU_ASSERT_EQUAL(o.uid, ec_test_uid_of(PW_TARGET));
 	CU_ASSERT_STRING_EQUAL(o.home, "/home/" PW_TARGET); /* sudo_args: [-H] */
 	no_secret_in(&o);
 }
@@ -322,7 +273,7 @@ static void test_nopasswd(void)
 	struct outcome o;
 	CU_ASSERT_EQUAL_FATAL(run_as(SRC, NULL, "nopw", NULL, NULL, &o), 0);
 	CU_ASSERT_EQUAL(o.rc, 0);
-	CU_ASSERT_EQUAL(o.uid, uid_of(NOPW_TARGET));
+	CU_ASSERT_EQUAL(o.uid, ec_test_uid_of(NOPW_TARGET));
 	CU_ASSERT_FALSE(o.pw_answered);
 }
 
@@ -348,9 +299,7 @@ static void more_cache_empty(ec_master *m, ec_context *ctx, struct outcome *o)
 {
 	(void)m;
 	(void)ctx;
-	pthread_mutex_lock(&log_lock);
-	int kept = strstr(log_text, "context nopw: core bytecode kept") != NULL;
-	pthread_mutex_unlock(&log_lock);
+	int kept = ec_test_log_count(NULL, "context nopw: core bytecode kept", NULL) > 0;
 	if (cache_entries() == 0 && !kept)
 		o->calls_ok |= 1;
 }
@@ -368,11 +317,11 @@ static void more_cache_hit(ec_master *m, ec_context *ctx, struct outcome *o)
 		snprintf(o->msg, sizeof(o->msg), "nopw: %s", err.msg);
 		return;
 	}
-	if (log_has("econtext", "context nopw: core from the bytecode cache"))
+	if (ec_test_log_wait("econtext", "context nopw: core from the bytecode cache", NULL))
 		o->calls_ok |= 2;
 	int rc;
 	ec_value *v = call0(s, "os", "getuid", NULL, &rc);
-	if (rc == 0 && v->type == EC_T_INT && (long)v->u.i == uid_of(NOPW_TARGET))
+	if (rc == 0 && v->type == EC_T_INT && (long)v->u.i == ec_test_uid_of(NOPW_TARGET))
 		o->calls_ok |= 4;
 	ec_value_free(v);
 	ec_context_shutdown(s, 3000, NULL);
@@ -432,7 +381,7 @@ static void test_lecture(void)
 	struct outcome o;
 	CU_ASSERT_EQUAL_FATAL(run_as("ecsudo_lect", password, "pw", NULL, NULL, &o), 0);
 	CU_ASSERT_EQUAL(o.rc, 0);
-	CU_ASSERT_EQUAL(o.uid, uid_of(PW_TARGET));
+	CU_ASSERT_EQUAL(o.uid, ec_test_uid_of(PW_TARGET));
 	CU_ASSERT_TRUE(o.pw_answered);
 	no_secret_in(&o);
 }
@@ -481,13 +430,13 @@ static void more_io(ec_master *m, ec_context *ctx, struct outcome *o)
 	ec_value *v = call0(ctx, "os", "system", ec_value_cstr("echo hi-from-sudo; echo oops-sudo >&2"),
 	                    &rc);
 	ec_value_free(v);
-	if (rc == 0 && log_has("econtext.ctx.pw.stdout", "hi-from-sudo"))
+	if (rc == 0 && ec_test_log_wait("econtext.ctx.pw.stdout", "hi-from-sudo", NULL))
 		o->calls_ok |= 1;
-	if (log_has("econtext.ctx.pw.stderr", "oops-sudo"))
+	if (ec_test_log_wait("econtext.ctx.pw.stderr", "oops-sudo", NULL))
 		o->calls_ok |= 2;
 	v = call0(ctx, "logging", "warning", ec_value_cstr("logged-through-sudo"), &rc);
 	ec_value_free(v);
-	if (rc == 0 && log_has("econtext.ctx.pw", "logged-through-sudo"))
+	if (rc == 0 && ec_test_log_wait("econtext.ctx.pw", "logged-through-sudo", NULL))
 		o->calls_ok |= 4;
 	/* a remote exception comes back as one */
 	v = call0(ctx, "os", "listdir", ec_value_cstr("/root"), &rc);
@@ -507,37 +456,6 @@ static void test_calls_logs_stdout(void)
 	CU_ASSERT_TRUE(o.calls_ok & 4);
 	CU_ASSERT_TRUE(o.calls_ok & 8);
 	no_secret_in(&o);
-}
-
-/* Processes whose real uid is uid (zombies count as gone). */
-static int procs_of(long uid)
-{
-	int n = 0;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], line[256];
-		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		int zombie = 0;
-		long ruid = -1;
-		while (fgets(line, sizeof(line), f)) {
-			if (strncmp(line, "State:", 6) == 0 && strchr(line, 'Z'))
-				zombie = 1;
-			if (strncmp(line, "Uid:", 4) == 0)
-				ruid = strtol(line + 4, NULL, 10);
-		}
-		fclose(f);
-		if (ruid == uid && !zombie)
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
 }
 
 static long checkpoint_pid;
@@ -564,48 +482,14 @@ static void test_master_sigkill(void)
 	/* The context (as ecsudo_pw) and sudo (real uid ecsudo_src) must follow. */
 	int left = 1;
 	for (int i = 0; i < 1000 && left; i++) {
-		left = procs_of(uid_of(PW_TARGET)) + procs_of(uid_of(SRC));
+		left = ec_test_procs_of(ec_test_uid_of(PW_TARGET)) +
+		       ec_test_procs_of(ec_test_uid_of(SRC));
 		if (left) {
 			struct timespec ts = {0, 10000000};
 			nanosleep(&ts, NULL);
 		}
 	}
 	CU_ASSERT_EQUAL(left, 0);
-}
-
-/* Every /proc/PID/cmdline and environ on the machine, for either password. */
-static int scan_proc(char *where, size_t cap)
-{
-	int hits = 0;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	static char buf[1 << 20];
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		const char *files[] = {"cmdline", "environ"};
-		for (int i = 0; i < 2; i++) {
-			char path[300];
-			snprintf(path, sizeof(path), "/proc/%s/%s", e->d_name, files[i]);
-			int fd = open(path, O_RDONLY);
-			if (fd < 0)
-				continue;
-			size_t len = 0;
-			ssize_t n;
-			while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
-				len += (size_t)n;
-			close(fd);
-			if (memmem(buf, len, password, strlen(password)) ||
-			    memmem(buf, len, wrong, strlen(wrong))) {
-				hits++;
-				size_t l = strlen(where);
-				snprintf(where + l, cap - l, " %s", path);
-			}
-		}
-	}
-	if (d)
-		closedir(d);
-	return hits;
 }
 
 static int proc_hits = -1;
@@ -615,8 +499,10 @@ static void scan_at_checkpoint(pid_t child, const struct outcome *o)
 {
 	(void)child;
 	(void)o;
+	/* every /proc/PID/cmdline and environ on the machine, for either password */
+	const char *secrets[] = {password, wrong, NULL};
 	proc_where[0] = '\0';
-	proc_hits = scan_proc(proc_where, sizeof(proc_where));
+	proc_hits = ec_test_proc_scan(secrets, proc_where, sizeof(proc_where));
 }
 
 static void more_secrets(ec_master *m, ec_context *ctx, struct outcome *o)
@@ -650,11 +536,6 @@ static void test_password_nowhere(void)
 }
 
 /* ---- fixture ------------------------------------------------------------------------ */
-
-static int fixture(const char *what)
-{
-	return ec_test_script("sudo_fixture.sh", what, NULL, "EC_SUDO_TEST_PASSWORD", password);
-}
 
 static int write_file(const char *path, const char *text, mode_t mode)
 {
@@ -723,20 +604,12 @@ static void remove_files(void)
 /* Can the test user read the plugins of this build tree? */
 static int tree_readable(void)
 {
-	char so[1024];
-	snprintf(so, sizeof(so), "%s/plugins/sudo/.libs/sudo.so", ec_test_builddir());
-	if (ec_test_user_access(SRC, so, R_OK) && ec_test_user_access(SRC, tmpdir, X_OK) &&
-	    ec_test_user_access(SRC, PY, X_OK))
+	if (ec_test_user_can_sudo_from(SRC, tmpdir, PY))
 		return 1;
 	snprintf(skip_reason, sizeof(skip_reason),
-	         "the test user %s cannot read %s (or run %s): the build tree must be readable "
-	         "by other users", SRC, so, PY);
+	         "the test user %s cannot read %s/plugins/sudo/.libs/sudo.so (or run %s): the "
+	         "build tree must be readable by other users", SRC, ec_test_builddir(), PY);
 	return 0;
-}
-
-static int skip(const char *why)
-{
-	return ec_test_skip("sudo tests", why);
 }
 
 int main(void)
@@ -746,26 +619,20 @@ int main(void)
 	 * (whether the child is gone yet is a race: it cost a run under ASan). */
 	signal(SIGPIPE, SIG_IGN);
 	if (geteuid() != 0)
-		return skip("not root (they create test users and a sudoers drop-in; CI runs as root)");
-	if (access("/usr/bin/sudo", X_OK) && system("command -v sudo >/dev/null 2>&1") != 0)
-		return skip("sudo is not installed");
-	if (system("command -v useradd >/dev/null && command -v visudo >/dev/null") != 0)
-		return skip("useradd or visudo missing");
+		return ec_test_skip("sudo tests", "not root (they create test users and a sudoers "
+		                    "drop-in; CI runs as root)");
+	const char *missing = ec_test_sudo_missing();
+	if (missing)
+		return ec_test_skip("sudo tests", missing);
 	if (access(PY, X_OK))
-		return skip(PY " is missing");
+		return ec_test_skip("sudo tests", PY " is missing");
 	/* One run at a time on this machine: the users and the sudoers file are shared. */
-	int lock = open("/tmp/ec_test_sudo.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX))
-		return skip("cannot take /tmp/ec_test_sudo.lock");
-	unsigned char r[12];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+	if (ec_test_sudo_lock())
+		return ec_test_skip("sudo tests", "cannot take /tmp/ec_test_sudo.lock");
+	if (ec_test_passwords("EcPw", password, sizeof(password), "EcWrong", wrong, sizeof(wrong)))
 		return 1;
-	snprintf(password, sizeof(password), "EcPw-%02x%02x%02x%02x%02x%02x-ok", r[0], r[1], r[2],
-	         r[3], r[4], r[5]);
-	snprintf(wrong, sizeof(wrong), "EcWrong-%02x%02x%02x%02x%02x%02x", r[6], r[7], r[8], r[9],
-	         r[10], r[11]);
-	if (fixture("setup")) {
-		fixture("teardown");
+	if (ec_test_sudo_fixture("setup", password)) {
+		ec_test_sudo_fixture("teardown", password);
 		fprintf(stderr, "sudo_fixture.sh setup failed\n");
 		return 1;
 	}
@@ -797,7 +664,7 @@ int main(void)
 	CU_add_test(s, "password in no log, process or remote environment", test_password_nowhere);
 	ec_test_suite_skip_unless(s, active, "sudo tests", skip_reason);
 	int rc = ec_test_run();
-	if (fixture("teardown"))
+	if (ec_test_sudo_fixture("teardown", password))
 		rc = 1;
 	if (tmpdir[0])
 		remove_files();

@@ -20,19 +20,10 @@
  * Not root, no sudo, no sshd, no useradd or no /usr/bin/python3: a visible skip (77). */
 #include "ecbuild.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "econtext.h"
@@ -52,58 +43,15 @@ static char skip_reason[1024];
 
 /* ---- log capture ---------------------------------------------------------------- */
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[1 << 18];
-static size_t log_len;
-static int pw_in_logs, logs_seen;
+static int pw_in_logs, logs_seen; /* atomic: the broker thread logs too */
 
+/* Keep the record (testutil's log capture), and count it. */
 static void capture(void *arg, const struct ec_log_record *rec)
 {
-	(void)arg;
-	pthread_mutex_lock(&log_lock);
-	int n = snprintf(log_text + log_len, sizeof(log_text) - log_len, "%s: %s\n", rec->logger,
-	                 rec->message);
-	if (n > 0 && log_len + (size_t)n < sizeof(log_text))
-		log_len += (size_t)n;
-	logs_seen++;
+	ec_test_log_capture(arg, rec);
+	__atomic_add_fetch(&logs_seen, 1, __ATOMIC_SEQ_CST);
 	if (strstr(rec->message, password) || strstr(rec->message, wrong))
-		pw_in_logs++;
-	pthread_mutex_unlock(&log_lock);
-}
-
-static void log_reset(void)
-{
-	pthread_mutex_lock(&log_lock);
-	log_len = 0;
-	log_text[0] = '\0';
-	pthread_mutex_unlock(&log_lock);
-}
-
-/* A record of logger (prefix) holding text; waits up to 5 s for it. */
-static int log_has(const char *logger, const char *text, int wait)
-{
-	for (int i = 0; i < (wait ? 500 : 1); i++) {
-		pthread_mutex_lock(&log_lock);
-		for (char *p = log_text; (p = strstr(p, logger)) != NULL; p++) {
-			char *eol = strchr(p, '\n');
-			char *hit = strstr(p, text);
-			if (hit && (!eol || hit < eol)) {
-				pthread_mutex_unlock(&log_lock);
-				return 1;
-			}
-		}
-		pthread_mutex_unlock(&log_lock);
-		struct timespec ts = {0, 10000000};
-		nanosleep(&ts, NULL);
-	}
-	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+		__atomic_add_fetch(&pw_in_logs, 1, __ATOMIC_SEQ_CST);
 }
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -125,25 +73,20 @@ static int connect_ctx(ec_master *m, const char *name, ec_context **ctx, char *m
                        double *secs)
 {
 	struct ec_error err = {0};
-	double t0 = now_s();
+	double t0 = ec_test_now_s();
 	int rc = ec_context_connect(m, name, NULL, 0, ctx, &err);
 	if (secs)
-		*secs = now_s() - t0;
+		*secs = ec_test_now_s() - t0;
 	snprintf(msg, cap, "%s", err.msg);
-	fprintf(stderr, "  %s: rc %d after %.2f s%s%s\n", name, rc, now_s() - t0, *msg ? ": " : "",
+	fprintf(stderr, "  %s: rc %d after %.2f s%s%s\n", name, rc, ec_test_now_s() - t0,
+	        *msg ? ": " : "",
 	        msg);
 	return rc;
 }
 
 static ec_value *call0(ec_context *ctx, const char *mod, const char *fn, ec_value *arg, int *rc)
 {
-	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
-	struct ec_error err = {0};
-	if (arg)
-		ec_value_append(args, arg);
-	*rc = ec_context_call(ctx, mod, fn, args, NULL, 10000, &res, &err);
-	ec_value_free(args);
-	return res;
+	return ec_test_call(ctx, mod, fn, arg, 10000, rc);
 }
 
 static long call_int(ec_context *ctx, const char *mod, const char *fn)
@@ -153,82 +96,6 @@ static long call_int(ec_context *ctx, const char *mod, const char *fn)
 	long r = rc == 0 && v && v->type == EC_T_INT ? (long)v->u.i : -99;
 	ec_value_free(v);
 	return r;
-}
-
-static long uid_of(const char *user)
-{
-	struct passwd *pw = getpwnam(user);
-	return pw ? (long)pw->pw_uid : -2;
-}
-
-/* Lines of the sshd log holding what, from offset on. */
-static int sshd_log_count(const char *what, long offset)
-{
-	FILE *f = fopen(fx.log, "r");
-	char line[8192];
-	int n = 0;
-	if (!f)
-		return -1;
-	fseek(f, offset, SEEK_SET);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, what))
-			n++;
-	fclose(f);
-	return n;
-}
-
-static long sshd_log_size(void)
-{
-	struct stat st;
-	return stat(fx.log, &st) == 0 ? (long)st.st_size : 0;
-}
-
-/* Does a file hold either password? */
-static int file_has_secret(const char *path)
-{
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	static char buf[1 << 20];
-	size_t len = 0;
-	ssize_t n;
-	int hit = 0;
-	while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
-		len += (size_t)n;
-		if (memmem(buf, len, password, strlen(password)) || memmem(buf, len, wrong, strlen(wrong)))
-			hit = 1;
-		if (len == sizeof(buf)) { /* keep an overlap */
-			memmove(buf, buf + len - 128, 128);
-			len = 128;
-		}
-	}
-	close(fd);
-	return hit;
-}
-
-/* Every /proc/PID/cmdline and environ on the machine, for either password. */
-static int scan_proc(char *where, size_t cap)
-{
-	int hits = 0;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		const char *files[] = {"cmdline", "environ"};
-		for (int i = 0; i < 2; i++) {
-			char path[300];
-			snprintf(path, sizeof(path), "/proc/%s/%s", e->d_name, files[i]);
-			if (file_has_secret(path)) {
-				hits++;
-				size_t l = strlen(where);
-				snprintf(where + l, cap - l, " %s", path);
-			}
-		}
-	}
-	if (d)
-		closedir(d);
-	return hits;
 }
 
 /* The nearest ancestor of pid whose comm is "sshd" (the per-connection session
@@ -264,26 +131,27 @@ static void test_password_calls(void)
 {
 	ec_master *m = new_master();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	log_reset();
+	ec_test_log_clear();
 	ec_context *ctx = NULL;
 	char msg[600];
 	int rc = connect_ctx(m, "aspw", &ctx, msg, sizeof(msg), NULL);
 	CU_ASSERT_EQUAL(rc, 0);
 	if (rc == 0) {
-		CU_ASSERT_EQUAL(call_int(ctx, "os", "getuid"), uid_of(PW_TARGET));
-		CU_ASSERT_TRUE(log_has("econtext.sudo", "aspw: answered sudo's prompt", 0));
-		CU_ASSERT_TRUE(log_has("econtext.sudo", "aspw: sudo asks for " SSH_USER "'s password",
-		                       0));
+		CU_ASSERT_EQUAL(call_int(ctx, "os", "getuid"), ec_test_uid_of(PW_TARGET));
+		CU_ASSERT_TRUE(ec_test_log_count("econtext.sudo", "aspw: answered sudo's prompt",
+		                                 NULL) > 0);
+		CU_ASSERT_TRUE(ec_test_log_count("econtext.sudo",
+		                                 "aspw: sudo asks for " SSH_USER "'s password", NULL) > 0);
 		ec_value *v = call0(ctx, "os", "system",
 		                    ec_value_cstr("echo hi-from-sudo-ssh; echo oops-sudo-ssh >&2"), &rc);
 		CU_ASSERT_EQUAL(rc, 0);
 		ec_value_free(v);
-		CU_ASSERT_TRUE(log_has("econtext.ctx.aspw.stdout", "hi-from-sudo-ssh", 1));
-		CU_ASSERT_TRUE(log_has("econtext.ctx.aspw.stderr", "oops-sudo-ssh", 1));
+		CU_ASSERT_TRUE(ec_test_log_wait("econtext.ctx.aspw.stdout", "hi-from-sudo-ssh", NULL));
+		CU_ASSERT_TRUE(ec_test_log_wait("econtext.ctx.aspw.stderr", "oops-sudo-ssh", NULL));
 		v = call0(ctx, "logging", "warning", ec_value_cstr("logged-through-sudo-ssh"), &rc);
 		CU_ASSERT_EQUAL(rc, 0);
 		ec_value_free(v);
-		CU_ASSERT_TRUE(log_has("econtext.ctx.aspw", "logged-through-sudo-ssh", 1));
+		CU_ASSERT_TRUE(ec_test_log_wait("econtext.ctx.aspw", "logged-through-sudo-ssh", NULL));
 		v = call0(ctx, "os", "listdir", ec_value_cstr("/root"), &rc);
 		CU_ASSERT_EQUAL(rc, EC_EREMOTE);
 		CU_ASSERT_TRUE(v && v->type == EC_T_ERROR && strstr(v->u.err.type, "PermissionError"));
@@ -308,15 +176,16 @@ static void test_nopasswd(void)
 {
 	ec_master *m = new_master();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	log_reset();
+	ec_test_log_clear();
 	ec_context *ctx = NULL;
 	char msg[600];
 	int rc = connect_ctx(m, "asnopw", &ctx, msg, sizeof(msg), NULL);
 	CU_ASSERT_EQUAL(rc, 0);
 	if (rc == 0) {
-		CU_ASSERT_EQUAL(call_int(ctx, "os", "getuid"), uid_of(NOPW_TARGET));
-		CU_ASSERT_FALSE(log_has("econtext.sudo", "answered sudo's prompt", 0));
-		CU_ASSERT_TRUE(log_has("econtext.sudo", "asnopw: the interpreter runs as", 0));
+		CU_ASSERT_EQUAL(call_int(ctx, "os", "getuid"), ec_test_uid_of(NOPW_TARGET));
+		CU_ASSERT_EQUAL(ec_test_log_count("econtext.sudo", "answered sudo's prompt", NULL), 0);
+		CU_ASSERT_TRUE(ec_test_log_count("econtext.sudo", "asnopw: the interpreter runs as",
+		                                 NULL) > 0);
 		ec_context_shutdown(ctx, 3000, NULL);
 	}
 	ec_master_free(m);
@@ -349,7 +218,7 @@ static void test_two_users_one_connection(void)
 {
 	ec_master *m = new_master();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	long off = sshd_log_size();
+	long off = ec_test_file_size(fx.log);
 	ec_context *r = NULL, *p = NULL, *n = NULL;
 	char msg[600];
 	int rc1 = connect_ctx(m, "asroot", &r, msg, sizeof(msg), NULL);
@@ -358,10 +227,10 @@ static void test_two_users_one_connection(void)
 	CU_ASSERT(rc1 == 0 && rc2 == 0 && rc3 == 0);
 	if (rc1 == 0 && rc2 == 0 && rc3 == 0) {
 		CU_ASSERT_EQUAL(call_int(r, "os", "getuid"), 0);
-		CU_ASSERT_EQUAL(call_int(p, "os", "getuid"), uid_of(PW_TARGET));
-		CU_ASSERT_EQUAL(call_int(n, "os", "getuid"), uid_of(NOPW_TARGET));
+		CU_ASSERT_EQUAL(call_int(p, "os", "getuid"), ec_test_uid_of(PW_TARGET));
+		CU_ASSERT_EQUAL(call_int(n, "os", "getuid"), ec_test_uid_of(NOPW_TARGET));
 		/* One login for all three, and one sshd session process above them. */
-		CU_ASSERT_EQUAL(sshd_log_count("Accepted publickey for " SSH_USER, off), 1);
+		CU_ASSERT_EQUAL(ec_test_file_count(fx.log, "Accepted publickey for " SSH_USER, off), 1);
 		long a = sshd_ancestor(ec_context_pid(r)), b = sshd_ancestor(ec_context_pid(p)),
 		     c = sshd_ancestor(ec_context_pid(n));
 		fprintf(stderr, "  sshd session above root's %ld, %s's %ld, %s's %ld: %ld %ld %ld\n",
@@ -371,7 +240,7 @@ static void test_two_users_one_connection(void)
 		/* calls interleaved on the shared connection */
 		for (int i = 0; i < 20; i++) {
 			CU_ASSERT_EQUAL(call_int(r, "os", "geteuid"), 0);
-			CU_ASSERT_EQUAL(call_int(p, "os", "geteuid"), uid_of(PW_TARGET));
+			CU_ASSERT_EQUAL(call_int(p, "os", "geteuid"), ec_test_uid_of(PW_TARGET));
 		}
 	}
 	if (n)
@@ -388,18 +257,20 @@ static void test_two_users_one_connection(void)
 
 static void test_password_nowhere(void)
 {
+	const char *secrets[] = {password, wrong, NULL};
 	ec_master *m = new_master();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	log_reset();
-	int seen0 = logs_seen;
+	ec_test_log_clear();
+	int seen0 = __atomic_load_n(&logs_seen, __ATOMIC_SEQ_CST);
 	ec_context *ctx = NULL;
 	char msg[600];
 	int rc = connect_ctx(m, "aspwE", &ctx, msg, sizeof(msg), NULL);
 	CU_ASSERT_EQUAL(rc, 0);
 	if (rc == 0) {
-		CU_ASSERT_TRUE(log_has("econtext.sudo", "aspwE: answered sudo's prompt", 0));
+		CU_ASSERT_TRUE(ec_test_log_count("econtext.sudo", "aspwE: answered sudo's prompt",
+		                                 NULL) > 0);
 		char where[2048] = "";
-		int hits = scan_proc(where, sizeof(where));
+		int hits = ec_test_proc_scan(secrets, where, sizeof(where));
 		CU_ASSERT_EQUAL(hits, 0);
 		if (hits)
 			fprintf(stderr, "password found in:%s\n", where);
@@ -416,17 +287,10 @@ static void test_password_nowhere(void)
 	ec_master_free(m);
 	CU_ASSERT_TRUE(logs_seen - seen0 > 5); /* debug records were captured */
 	CU_ASSERT_EQUAL(pw_in_logs, 0);
-	CU_ASSERT_FALSE(file_has_secret(fx.log)); /* sshd logs at DEBUG */
+	CU_ASSERT_FALSE(ec_test_file_holds(fx.log, secrets)); /* sshd logs at DEBUG */
 }
 
 /* ---- fixtures ---------------------------------------------------------------------------- */
-
-static int sh(const char *script, const char *a1, const char *a2)
-{
-	/* the sudo fixture sets the source users' password; nothing else sees it */
-	return ec_test_script(script, a1, a2, "EC_SUDO_TEST_PASSWORD",
-	                      !strcmp(script, "sudo_fixture.sh") ? password : NULL);
-}
 
 static int copy_file(const char *from, const char *to)
 {
@@ -480,9 +344,7 @@ static int prepare(void)
 
 static int skip(const char *why)
 {
-	printf("SKIP: sudo via ssh tests: %s\n", why);
-	fprintf(stderr, "SKIP: sudo via ssh tests: %s\n", why);
-	return 77;
+	return ec_test_skip("sudo via ssh tests", why);
 }
 
 int main(void)
@@ -490,10 +352,9 @@ int main(void)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (geteuid() != 0)
 		return skip("not root (they create test users and a sudoers drop-in; CI runs as root)");
-	if (access("/usr/bin/sudo", X_OK) && system("command -v sudo >/dev/null 2>&1") != 0)
-		return skip("sudo is not installed");
-	if (system("command -v useradd >/dev/null && command -v visudo >/dev/null") != 0)
-		return skip("useradd or visudo missing");
+	const char *missing = ec_test_sudo_missing();
+	if (missing)
+		return skip(missing);
 	if (access(PY, X_OK))
 		return skip(PY " is missing");
 	if (access("/usr/sbin/sshd", X_OK))
@@ -503,21 +364,16 @@ int main(void)
 	if (access(plugin, R_OK))
 		return skip("the ssh plugin was not built (libssh2 missing?)");
 	/* One run at a time: the users and the sudoers file are shared with test_sudo. */
-	int lock = open("/tmp/ec_test_sudo.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX))
+	if (ec_test_sudo_lock())
 		return skip("cannot take /tmp/ec_test_sudo.lock");
-	unsigned char r[12];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+	if (ec_test_passwords("EcSshPw", password, sizeof(password), "EcSshWrong", wrong,
+	                      sizeof(wrong)))
 		return 1;
-	snprintf(password, sizeof(password), "EcSshPw-%02x%02x%02x%02x%02x%02x-ok", r[0], r[1], r[2],
-	         r[3], r[4], r[5]);
-	snprintf(wrong, sizeof(wrong), "EcSshWrong-%02x%02x%02x%02x%02x%02x", r[6], r[7], r[8],
-	         r[9], r[10], r[11]);
 	gethostname(shorthost, sizeof(shorthost) - 1);
 	shorthost[strcspn(shorthost, ".")] = '\0';
 
-	if (sh("sudo_fixture.sh", "setup", NULL)) {
-		sh("sudo_fixture.sh", "teardown", NULL);
+	if (ec_test_sudo_fixture("setup", password)) {
+		ec_test_sudo_fixture("teardown", password);
 		fprintf(stderr, "sudo_fixture.sh setup failed\n");
 		return 1;
 	}
@@ -527,13 +383,13 @@ int main(void)
 		active = 0;
 		snprintf(skip_reason, sizeof(skip_reason), "cannot make a directory in /tmp");
 	} else {
-		int st = sh("sshd-fixture.sh", "start", fxdir);
+		int st = ec_test_sshd_fixture("start", fxdir);
 		if (st == 77) {
 			active = 0;
 			snprintf(skip_reason, sizeof(skip_reason), "the sshd fixture cannot run here");
 		} else if (st) {
-			sh("sshd-fixture.sh", "stop", fxdir);
-			sh("sudo_fixture.sh", "teardown", NULL);
+			ec_test_sshd_fixture("stop", fxdir);
+			ec_test_sudo_fixture("teardown", password);
 			fprintf(stderr, "the sshd fixture did not start\n");
 			return 1;
 		} else if (prepare()) {
@@ -561,10 +417,10 @@ int main(void)
 	ec_test_suite_skip_unless(s, active, "sudo via ssh tests", skip_reason);
 	int rc = ec_test_run();
 	unsetenv(PW_VAR);
-	if (sh("sshd-fixture.sh", "stop", fxdir))
+	if (ec_test_sshd_fixture("stop", fxdir))
 		rc = 1;
 	rmdir(fxdir); /* when start never ran */
-	if (sh("sudo_fixture.sh", "teardown", NULL))
+	if (ec_test_sudo_fixture("teardown", password))
 		rc = 1;
 	explicit_bzero(password, sizeof(password));
 	explicit_bzero(wrong, sizeof(wrong));

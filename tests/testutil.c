@@ -1,7 +1,9 @@
 /* testutil.c: see testutil.h. */
 #include "ecbuild.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
 #include <pthread.h>
@@ -10,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +33,18 @@ int ec_test_run(void)
 	if (run == 0) /* nothing ran: a skip, not a pass */
 		return 77;
 	return failed ? 1 : 0;
+}
+
+int ec_test_register(CU_SuiteInfo suites[])
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return -1;
+	if (CU_register_suites(suites) != CUE_SUCCESS) {
+		fprintf(stderr, "registering the suites: %s\n", CU_get_error_msg());
+		CU_cleanup_registry();
+		return -1;
+	}
+	return 0;
 }
 
 char *ec_test_tmpfile(const char *text)
@@ -140,7 +157,7 @@ size_t ec_test_pythons(struct ec_test_python *out, size_t max)
 
 /* ---- log capture ---------------------------------------------------------------- */
 
-#define MAX_RECORDS 2048
+#define MAX_RECORDS 4096
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	int level;
@@ -174,7 +191,8 @@ size_t ec_test_log_count(const char *logger, const char *text, int *level)
 	size_t n = 0;
 	pthread_mutex_lock(&log_lock);
 	for (size_t r = 0; r < nrecords; r++)
-		if (strcmp(records[r].logger, logger) == 0 && strstr(records[r].message, text)) {
+		if ((!logger || strcmp(records[r].logger, logger) == 0) &&
+		    strstr(records[r].message, text)) {
 			n++;
 			if (level)
 				*level = records[r].level;
@@ -218,6 +236,20 @@ int ec_test_script(const char *script, const char *a1, const char *a2, const cha
 		_exit(127);
 	}
 	return wait_exit(pid);
+}
+
+ec_value *ec_test_call(ec_context *ctx, const char *mod, const char *fn, ec_value *arg,
+                       int timeout_ms, int *rc)
+{
+	struct ec_error err = {0};
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	if (arg)
+		ec_value_append(args, arg);
+	*rc = ec_context_call(ctx, mod, fn, args, NULL, timeout_ms, &res, &err);
+	if (*rc)
+		fprintf(stderr, "call %s.%s: %s\n", mod, fn, err.msg);
+	ec_value_free(args);
+	return res;
 }
 
 void ec_test_sshd_env(const char *dir, struct ec_test_sshd *fx)
@@ -264,6 +296,168 @@ void ec_test_sshd_env(const char *dir, struct ec_test_sshd *fx)
 	fclose(f);
 }
 
+int ec_test_sshd_fixture(const char *what, const char *dir)
+{
+	return ec_test_script("sshd-fixture.sh", what, dir, NULL, NULL);
+}
+
+const char *ec_test_sudo_missing(void)
+{
+	if (access("/usr/bin/sudo", X_OK) && system("command -v sudo >/dev/null 2>&1") != 0)
+		return "sudo is not installed";
+	if (system("command -v useradd >/dev/null && command -v visudo >/dev/null") != 0)
+		return "useradd or visudo missing";
+	return NULL;
+}
+
+int ec_test_sudo_lock(void)
+{
+	int fd = open("/tmp/ec_test_sudo.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	return fd >= 0 && flock(fd, LOCK_EX) == 0 ? 0 : -1;
+}
+
+int ec_test_sudo_fixture(const char *what, const char *password)
+{
+	return ec_test_script("sudo_fixture.sh", what, NULL, "EC_SUDO_TEST_PASSWORD", password);
+}
+
+int ec_test_passwords(const char *prefix, char *pw, size_t pwcap, const char *wprefix,
+                      char *wrong, size_t wcap)
+{
+	unsigned char r[12];
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	snprintf(pw, pwcap, "%s-%02x%02x%02x%02x%02x%02x-ok", prefix, r[0], r[1], r[2], r[3], r[4],
+	         r[5]);
+	snprintf(wrong, wcap, "%s-%02x%02x%02x%02x%02x%02x", wprefix, r[6], r[7], r[8], r[9], r[10],
+	         r[11]);
+	return 0;
+}
+
+/* ---- files and processes ------------------------------------------------------------ */
+
+int ec_test_file_count(const char *path, const char *text, long offset)
+{
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	int n = 0;
+	if (!f)
+		return -1;
+	fseek(f, offset, SEEK_SET);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, text))
+			n++;
+	fclose(f);
+	return n;
+}
+
+long ec_test_file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+int ec_test_file_holds(const char *path, const char *const secrets[])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* Read in pieces that overlap by the longest secret, so none is cut in two. */
+	static char buf[1 << 20];
+	size_t keep = 0;
+	for (size_t i = 0; secrets[i]; i++)
+		if (strlen(secrets[i]) > keep)
+			keep = strlen(secrets[i]);
+	size_t len = 0;
+	ssize_t n;
+	int hit = 0;
+	while (!hit && (n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
+		len += (size_t)n;
+		for (size_t i = 0; secrets[i] && !hit; i++)
+			hit = memmem(buf, len, secrets[i], strlen(secrets[i])) != NULL;
+		if (len == sizeof(buf)) {
+			memmove(buf, buf + len - keep, keep);
+			len = keep;
+		}
+	}
+	close(fd);
+	return hit;
+}
+
+/* Call fn with each process's /proc/PID directory; the sum of what it returns. */
+static int each_process(int (*fn)(const char *dir, void *arg), void *arg)
+{
+	int sum = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char dir[300];
+		snprintf(dir, sizeof(dir), "/proc/%s", e->d_name);
+		sum += fn(dir, arg);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+struct scan {
+	const char *const *secrets;
+	char *where;
+	size_t cap;
+};
+
+static int scan_one(const char *dir, void *arg)
+{
+	struct scan *sc = arg;
+	int hits = 0;
+	const char *files[] = {"cmdline", "environ"};
+	for (int i = 0; i < 2; i++) {
+		char path[320];
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (ec_test_file_holds(path, sc->secrets)) {
+			hits++;
+			size_t l = strlen(sc->where);
+			snprintf(sc->where + l, sc->cap - l, " %s", path);
+		}
+	}
+	return hits;
+}
+
+int ec_test_proc_scan(const char *const secrets[], char *where, size_t cap)
+{
+	struct scan sc = {secrets, where, cap};
+	return each_process(scan_one, &sc);
+}
+
+/* 1 if the process of dir runs with real uid *arg and is no zombie. */
+static int runs_as(const char *dir, void *arg)
+{
+	char path[320], line[256];
+	snprintf(path, sizeof(path), "%s/status", dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	int zombie = 0;
+	long ruid = -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "State:", 6) == 0 && strchr(line, 'Z'))
+			zombie = 1;
+		if (strncmp(line, "Uid:", 4) == 0)
+			ruid = strtol(line + 4, NULL, 10);
+	}
+	fclose(f);
+	return ruid == *(const long *)arg && !zombie;
+}
+
+int ec_test_procs_of(long uid)
+{
+	return each_process(runs_as, &uid);
+}
+
+/* ---- users -------------------------------------------------------------------------- */
+
 int ec_test_user_access(const char *user, const char *path, int mode)
 {
 	fflush(NULL);
@@ -275,6 +469,20 @@ int ec_test_user_access(const char *user, const char *path, int mode)
 		_exit(access(path, mode) == 0 ? 0 : 1);
 	}
 	return wait_exit(pid) == 0;
+}
+
+int ec_test_user_can_sudo_from(const char *user, const char *dir, const char *python)
+{
+	char so[1024];
+	snprintf(so, sizeof(so), "%s/plugins/sudo/.libs/sudo.so", ec_test_builddir());
+	return ec_test_user_access(user, so, R_OK) && ec_test_user_access(user, dir, X_OK) &&
+	       ec_test_user_access(user, python, X_OK);
+}
+
+long ec_test_uid_of(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	return pw ? (long)pw->pw_uid : -2;
 }
 
 int ec_test_skip(const char *what, const char *why)
@@ -308,4 +516,11 @@ long long ec_test_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double ec_test_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }

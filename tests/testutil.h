@@ -1,5 +1,6 @@
-/* testutil.h: helpers shared by the CUnit programs: running the registry with a
- * correct exit code, temp files, and finding the Python interpreters to test. */
+/* testutil.h: the fixtures shared by the CUnit programs: running the registry with a
+ * correct exit code, temp files, the Python interpreters to test, log capture, calls,
+ * the fixture scripts (sshd, sudo users), files and logs counted, process scans. */
 #ifndef EC_TESTUTIL_H
 #define EC_TESTUTIL_H
 
@@ -8,15 +9,19 @@
 
 #include "econtext.h"
 
-/* Run every registered suite verbosely; exit status 0 only if nothing failed. */
+/* Run every registered suite verbosely; exit status 0 only if nothing failed (77 if
+ * nothing ran). */
 int ec_test_run(void);
+/* Start the registry with the suites of a table; 0, or -1 (said on stderr). */
+int ec_test_register(CU_SuiteInfo suites[]);
 /* Write text to a new temp file; returns a malloc'd path (caller unlinks and frees). */
 char *ec_test_tmpfile(const char *text);
 /* Build dir (EC_TEST_BUILDDIR or "."), source dir (EC_TEST_SRCDIR or "."). */
 const char *ec_test_builddir(void);
 const char *ec_test_srcdir(void);
-/* CLOCK_MONOTONIC in milliseconds. */
+/* CLOCK_MONOTONIC in milliseconds, and in seconds. */
 long long ec_test_now_ms(void);
+double ec_test_now_s(void);
 
 struct ec_test_python {
 	char version[16]; /* "3.11" */
@@ -34,8 +39,8 @@ size_t ec_test_pythons(struct ec_test_python *out, size_t max);
 void ec_test_log_capture(void *arg, const struct ec_log_record *rec);
 /* Forget the kept records. */
 void ec_test_log_clear(void);
-/* How many kept records come from `logger` and contain `text`; *level (may be NULL)
- * gets the level of the last one. */
+/* How many kept records come from `logger` (NULL: any) and contain `text`; *level (may
+ * be NULL) gets the level of the last one. */
 size_t ec_test_log_count(const char *logger, const char *text, int *level);
 /* Wait up to 5 s for such a record; 1 if it came. */
 int ec_test_log_wait(const char *logger, const char *text, int *level);
@@ -45,17 +50,52 @@ int ec_test_log_wait(const char *logger, const char *text, int *level);
 int ec_test_script(const char *script, const char *a1, const char *a2, const char *env_name,
                    const char *env_value);
 
-/* KEY='value' lines of a shell file (the fixtures' env.sh): each var named gets its
- * value (truncated to size). A missing file leaves them as they are. */
+/* Call mod.fn on ctx with one argument (arg, taken over) or none (NULL), waiting up to
+ * timeout_ms; *rc gets the result (a failure is also said on stderr). Returns the value
+ * (the caller frees it; NULL if none came). */
+ec_value *ec_test_call(ec_context *ctx, const char *mod, const char *fn, ec_value *arg,
+                       int timeout_ms, int *rc);
+
 /* What tests/sshd-fixture.sh start wrote to DIR/env.sh (empty where it wrote nothing). */
 struct ec_test_sshd {
 	char port[16], user[64], key[512], key_other[512], key_rsa[512], known_hosts[512],
 		pw_user[64], pw_password[64], log[512], pam_port[16];
 };
 void ec_test_sshd_env(const char *dir, struct ec_test_sshd *fx);
+/* sh tests/sshd-fixture.sh what DIR: 0, 77 (no sshd here) or another failure. */
+int ec_test_sshd_fixture(const char *what, const char *dir);
+
+/* The sudo fixture (tests/sudo_fixture.sh): its users are shared by every test that uses
+ * them. Why it cannot run here (sudo, useradd or visudo missing), or NULL. */
+const char *ec_test_sudo_missing(void);
+/* Take the lock that lets one such test at a time run (held until exit); 0 or -1. */
+int ec_test_sudo_lock(void);
+/* sh tests/sudo_fixture.sh what (setup, teardown), the source users' password given. */
+int ec_test_sudo_fixture(const char *what, const char *password);
+/* A random password "PREFIX-<12 hex>-ok" and a wrong one "WPREFIX-<12 hex>"; 0 or -1. */
+int ec_test_passwords(const char *prefix, char *pw, size_t pwcap, const char *wprefix,
+                      char *wrong, size_t wcap);
+
+/* Lines of the file at path that hold text, from byte offset on (an sshd log since
+ * ec_test_file_size); -1 if it cannot be read. */
+int ec_test_file_count(const char *path, const char *text, long offset);
+/* Its size in bytes; 0 if it cannot be read. */
+long ec_test_file_size(const char *path);
+/* 1 if the file at path holds one of secrets (NULL-terminated). */
+int ec_test_file_holds(const char *path, const char *const secrets[]);
+
+/* Every /proc/PID/cmdline and environ of the machine that holds one of secrets: how
+ * many, their paths appended to where (a string of cap bytes). */
+int ec_test_proc_scan(const char *const secrets[], char *where, size_t cap);
+/* How many processes (zombies aside) have real uid uid. */
+int ec_test_procs_of(long uid);
 
 /* 1 if `user` (no supplementary groups) may access(path, mode), checked in a child. */
 int ec_test_user_access(const char *user, const char *path, int mode);
+/* 1 if `user` may read this build tree's sudo plugin, search dir and run python. */
+int ec_test_user_can_sudo_from(const char *user, const char *dir, const char *python);
+/* The uid of user; -2 if there is no such user. */
+long ec_test_uid_of(const char *user);
 
 /* Say why `what` is skipped (stdout and stderr) and return 77, the skip status. */
 int ec_test_skip(const char *what, const char *why);
