@@ -385,8 +385,9 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 		*refused = cache.hit && strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL) != NULL;
 		/* A direct boot that did not come up (its entry out of date: a moved
 		 * installation, a changed sys.path) is tried again through the first stage;
-		 * not one that ran out of time, which would only wait as long again. */
-		if (cache.direct && ctx->fail.code != EC_ETIMEDOUT) {
+		 * not one that ran out of time, which would only wait as long again, nor one
+		 * whose transport could not even be built (its configuration). */
+		if (cache.direct && ctx->fail.code != EC_ETIMEDOUT && !ctx->stack_failed) {
 			*direct_failed = 1;
 			ec__codecache_drop(cache.direct_entry);
 		}

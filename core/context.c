@@ -103,7 +103,7 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 	}
 	if (st->state == EC_STREAM_NEW) {
 		if (build_stack(ctx, &err)) {
-			ctx->start_tried = 1;
+			ctx->start_tried = ctx->stack_failed = 1;
 			die(ctx, &err, 0);
 			return;
 		}

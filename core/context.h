@@ -44,6 +44,7 @@ struct ec_context {
 
 	/* Shared, under m->lock. */
 	int start_tried; /* the loop called the transport's start once */
+	int stack_failed; /* the loop could not build its transport stack (create) */
 	struct ec_error stream_err; /* the connecting thread could not build the payload */
 	char start_note[512]; /* what the transport last said it waits for (start) */
 	long long started_ms;

@@ -5,6 +5,7 @@
 #include "ecbuild.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -95,6 +96,40 @@ static void test_buffer_kept_then_released(void)
 	CU_ASSERT_EQUAL(bytes_call(100), 0); /* and it comes back */
 }
 
+/* A transport whose create refuses its section (local cannot sit on another layer): the
+ * stack is built on the loop's thread now, and its error still comes back from the
+ * connect whole, naming the file and line of the key; nothing is left attached. */
+static void test_create_refused(void)
+{
+	char path[] = "/tmp/ec-test-context-XXXXXX";
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	static const char doc[] = "contexts:\n"
+	                          "  a: {transport: local}\n"
+	                          "  b:\n"
+	                          "    transport: local\n"
+	                          "    via: a\n";
+	CU_ASSERT_EQUAL(write(fd, doc, sizeof(doc) - 1), (ssize_t)(sizeof(doc) - 1));
+	close(fd);
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = path,
+	                               .log_level = EC_LOG_WARNING};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	ec_context *c = NULL;
+	for (int i = 0; i < 2; i++) { /* twice: the first leaves nothing behind */
+		CU_ASSERT_EQUAL(ec_context_connect(m, "b", NULL, 30000, &c, &err), EC_ECONFIG);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot run via another context"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.where, path));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.where, ":5:"));
+	}
+	pthread_mutex_lock(&m->lock);
+	CU_ASSERT_PTR_NULL(m->contexts);
+	pthread_mutex_unlock(&m->lock);
+	ec_master_free(m);
+	unlink(path);
+}
+
 int main(void)
 {
 	CU_initialize_registry();
@@ -103,5 +138,8 @@ int main(void)
 	CU_add_test(s, "a large reply is handed over in its read buffer", test_large_reply_taken);
 	CU_add_test(s, "the read buffer is kept while busy, freed when idle",
 	            test_buffer_kept_then_released);
+	CU_pSuite t = CU_add_suite("transport stacks", NULL, NULL);
+	CU_add_test(t, "a transport's create refusing its section fails the connect",
+	            test_create_refused);
 	return ec_test_run();
 }
