@@ -17,6 +17,8 @@
 extern "C" {
 #endif
 
+/* The one place the ABI version is stated: configure reads these two lines (keep the
+ * form "#define NAME N") for econtext.pc's plugin_abi; record each version in NEWS. */
 #define EC_PLUGIN_ABI_MAJOR 1 /* bumped on any incompatible change */
 #define EC_PLUGIN_ABI_MINOR 2 /* bumped when a member is appended to a table */
 /* Minor versions:
