@@ -131,7 +131,9 @@ static void *broker_main(void *arg)
 		reap_dead(b);
 		if (b->stop && !b->sources)
 			break;
-		size_t n = 1 + ec__reaper_count(&b->reaper);
+		/* Room for the waker, the reaper's children and one descriptor a source; a
+		 * source with more grows it as it goes. */
+		size_t nreap = ec__reaper_count(&b->reaper), n = 1 + nreap;
 		for (struct ec_source *c = b->sources; c; c = c->next)
 			n++;
 		if (grow(b, n)) {
@@ -144,17 +146,26 @@ static void *broker_main(void *arg)
 		long long now = ec__now_ms(), next = 0;
 		b->pfds[0] = (struct pollfd){.fd = b->wakefd[0], .events = POLLIN};
 		size_t np = 1;
+		int starved = 0;
 		for (struct ec_source *c = b->sources; c; c = c->next) {
-			struct ec_pollset ps = {.fd = -1};
+			struct ec_pollset ps;
+			ec__pollset_clear(&ps);
 			c->ops->prepare(c, now, &ps, &next);
-			if (c->finished || ps.fd < 0)
+			if (c->finished || !ps.n)
 				continue;
-			b->pfds[np] = (struct pollfd){
-				.fd = ps.fd,
-				.events = (short)(((ps.events & EC_POLL_IN) ? POLLIN : 0) |
-				                  ((ps.events & EC_POLL_OUT) ? POLLOUT : 0)),
-			};
-			b->psrc[np++] = c;
+			if (grow(b, np + ps.n + nreap)) {
+				starved = 1; /* its descriptors wait for the next turn */
+				continue;
+			}
+			for (unsigned i = 0; i < ps.n; i++) {
+				int ev = ps.fds[i].events;
+				b->pfds[np] = (struct pollfd){
+					.fd = ps.fds[i].fd,
+					.events = (short)(((ev & EC_POLL_IN) ? POLLIN : 0) |
+					                  ((ev & EC_POLL_OUT) ? POLLOUT : 0)),
+				};
+				b->psrc[np++] = c;
+			}
 		}
 		/* prepare() may have finished some: drop them before sleeping. */
 		int any_dead = 0;
@@ -163,7 +174,9 @@ static void *broker_main(void *arg)
 		if (any_dead)
 			continue;
 		size_t nsrc = np;
-		np += ec__reaper_pollset(&b->reaper, b->pfds + np, n - np, now, &next);
+		np += ec__reaper_pollset(&b->reaper, b->pfds + np, nreap, now, &next);
+		if (starved && (!next || next > now + 10))
+			next = now + 10;
 		int timeout = -1;
 		if (next) {
 			long long d = next - now;
@@ -187,17 +200,20 @@ static void *broker_main(void *arg)
 		}
 		if (b->reaper.list)
 			ec__reaper_run(&b->reaper, b->pfds + nsrc, np - nsrc, ec__now_ms());
-		for (size_t i = 1; i < nsrc; i++) {
-			short re = b->pfds[i].revents;
-			if (!re)
-				continue;
+		/* One on_io a source, with what any of its descriptors said (its entries are
+		 * consecutive). */
+		for (size_t i = 1; i < nsrc;) {
+			struct ec_source *c = b->psrc[i];
 			int ev = 0;
-			if (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
-				ev |= EC_POLL_IN;
-			if (re & (POLLOUT | POLLERR | POLLHUP))
-				ev |= EC_POLL_OUT;
-			if (!b->psrc[i]->finished)
-				b->psrc[i]->ops->on_io(b->psrc[i], ev);
+			for (; i < nsrc && b->psrc[i] == c; i++) {
+				short re = b->pfds[i].revents;
+				if (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
+					ev |= EC_POLL_IN;
+				if (re & (POLLOUT | POLLERR | POLLHUP))
+					ev |= EC_POLL_OUT;
+			}
+			if (ev && !c->finished)
+				c->ops->on_io(c, ev);
 		}
 	}
 	ec__reaper_finish(&b->reaper);

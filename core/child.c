@@ -108,8 +108,7 @@ ssize_t ec__child_send(int fd, const void *buf, size_t len, struct ec_pollset *p
 	if (n >= 0)
 		return n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		ps->fd = fd;
-		ps->events = EC_POLL_OUT;
+		ec_pollset_add(ps, fd, EC_POLL_OUT);
 		return EC_EAGAIN;
 	}
 	return ec__error_set(err, EC_ECLOSED, who, "writing to context '%s': %s", who,
@@ -126,8 +125,7 @@ ssize_t ec__child_recv(int fd, void *buf, size_t len, struct ec_pollset *ps, con
 	if (n >= 0)
 		return n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		ps->fd = fd;
-		ps->events = EC_POLL_IN;
+		ec_pollset_add(ps, fd, EC_POLL_IN);
 		return EC_EAGAIN;
 	}
 	if (errno == ECONNRESET)

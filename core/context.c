@@ -130,6 +130,13 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 			return;
 		}
 	}
+	if (ctx->io_wake && now >= ctx->io_wake && st->state >= EC_STREAM_BOOTING) {
+		/* The transport's own timer (its pollset's timeout_ms) ran out. */
+		ctx->io_wake = 0;
+		src->ops->on_io(src, EC_POLL_IN | EC_POLL_OUT);
+		if (st->state == EC_STREAM_DEAD)
+			return;
+	}
 	if ((st->state == EC_STREAM_READY && ec__stream_flush(st, &err)) ||
 	    ec__stream_feed_direct(st, &err) ||
 	    (st->state >= EC_STREAM_BOOTING && st->wbuf.len && ec__stream_write(st, &err))) {
@@ -167,20 +174,23 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 		lower(next_deadline, ctx->start_wake);
 	lower(next_deadline, ctx->close_deadline);
 	ec__stream_pollset(st, ps);
+	if (st->state != EC_STREAM_STARTING) {
+		ctx->io_wake = ps->timeout_ms > 0 ? now + ps->timeout_ms : 0;
+		lower(next_deadline, ctx->io_wake);
+	}
 }
 
 static void ctx_on_io(struct ec_source *src, int events)
 {
 	struct ec_context *ctx = container_of(src, struct ec_context, src);
 	struct ec_error err = {0};
+	(void)events; /* a hint: any readiness may let either direction move (ssh) */
 	if (ctx->st.state == EC_STREAM_STARTING)
 		return; /* prepare() retries start() */
-	if ((events & EC_POLL_OUT) && ec__stream_write(&ctx->st, &err)) {
+	if (ctx->st.wbuf.len && ec__stream_write(&ctx->st, &err)) {
 		die(ctx, &err, 0);
 		return;
 	}
-	if (!(events & EC_POLL_IN))
-		return;
 	int rc = ec__stream_read(&ctx->st, &err);
 	if (rc == 1)
 		die(ctx, ctx->shutdown_requested ? NULL : &(struct ec_error){

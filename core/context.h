@@ -49,6 +49,7 @@ struct ec_context {
 	char start_note[512]; /* what the transport last said it waits for (start) */
 	long long started_ms;
 	long long start_wake; /* start's own timer (ps.timeout_ms), monotonic ms; 0: none */
+	long long io_wake;    /* the open transport's own timer, the same way */
 	int direct_boot;      /* it was booted directly (core/direct.h) */
 	int attached;  /* on the loop's list */
 	int detached;  /* the loop let go: the handle may be freed */

@@ -102,14 +102,10 @@ const char *ec__plugins_path_string(const struct ec_plugins *ps, char *buf, size
  * least size of a table built for ABI major.N. A new minor appends an entry. */
 #define END(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 static const size_t transport_ends[] = {
-	END(struct ec_transport_ops, destroy),
-	END(struct ec_transport_ops, runs),
-	END(struct ec_transport_ops, adopt),
+	END(struct ec_transport_ops, carry), /* 2.0 */
 };
 static const size_t codec_ends[] = {
-	END(struct ec_codec_ops, remote_name),
-	END(struct ec_codec_ops, decode_buf),
-	END(struct ec_codec_ops, decode_buf), /* 1.2 added nothing to codecs */
+	END(struct ec_codec_ops, decode_buf), /* 2.0 */
 };
 _Static_assert(sizeof(transport_ends) / sizeof(transport_ends[0]) == EC_PLUGIN_ABI_MINOR + 1,
                "transport_ends: one entry per minor version of the ABI");

@@ -11,17 +11,26 @@ struct ec_source;
 
 /* All run on the loop's thread with the loop's lock held. */
 struct ec_source_ops {
-	/* Do what is due (start, write, deadlines), then say what to wait for: ps (fd < 0:
-	 * nothing) and the next deadline (*next, monotonic ms, lowered if sooner; 0 none).
+	/* Do what is due (start, write, deadlines), then say what to wait for: ps (given
+	 * empty; no descriptor: nothing) and the next deadline (*next, monotonic ms, lowered if sooner; 0 none).
 	 * May set finished. */
 	void (*prepare)(struct ec_source *s, long long now, struct ec_pollset *ps,
 	                long long *next);
-	/* ps fired: EC_POLL_IN and/or EC_POLL_OUT. */
+	/* Some of ps fired: EC_POLL_IN and/or EC_POLL_OUT, merged over its descriptors. */
 	void (*on_io)(struct ec_source *s, int events);
 	/* The loop let go of it (finished, and its children reaped): the last call it makes
 	 * on s. */
 	void (*detached)(struct ec_source *s);
 };
+
+/* An empty pollset to hand to an op (its room, no descriptor, no timer): the entries
+ * are not cleared, only counted. */
+static inline void ec__pollset_clear(struct ec_pollset *ps)
+{
+	ps->cap = EC_POLLSET_CAP;
+	ps->n = 0;
+	ps->timeout_ms = 0;
+}
 
 struct ec_source {
 	const struct ec_source_ops *ops;

@@ -11,6 +11,7 @@
 #include "econtext/protocol.h"
 #include "error.h"
 #include "payload.h"
+#include "source.h"
 #include "stream.h"
 
 #define MARKER_LEN 8
@@ -137,9 +138,11 @@ int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 
 int ec__stream_write(struct ec_stream *s, struct ec_error *err)
 {
+	struct ec_pollset ps; /* what send waits for: the core asks pollset instead */
 	while (s->wbuf.len) {
+		ec__pollset_clear(&ps);
 		ssize_t n = s->transport->ops->send(s->transport->inst, s->wbuf.data, s->wbuf.len,
-		                                    &s->ps, err);
+		                                    &ps, err);
 		if (n == EC_EAGAIN)
 			return 0;
 		if (n < 0 && s->state < EC_STREAM_READY) {
@@ -177,7 +180,7 @@ static int start_direct(struct ec_stream *s, struct ec_error *err)
 
 int ec__stream_start(struct ec_stream *s, struct ec_error *err)
 {
-	s->ps.timeout_ms = 0;
+	ec__pollset_clear(&s->ps);
 	return s->direct ? start_direct(s, err)
 	                 : s->transport->ops->start(s->transport->inst, &s->argv, &s->ps, err);
 }
@@ -206,11 +209,13 @@ void ec__stream_idle(struct ec_stream *s, long long now, long long *next)
 void ec__stream_pollset(struct ec_stream *s, struct ec_pollset *ps)
 {
 	if (s->state == EC_STREAM_STARTING) {
-		*ps = s->ps;
+		ps->n = s->ps.n;
+		ps->timeout_ms = s->ps.timeout_ms;
+		memcpy(ps->fds, s->ps.fds, s->ps.n * sizeof(ps->fds[0]));
 		return;
 	}
-	s->transport->ops->pollset(s->transport->inst, ps);
-	ps->events = EC_POLL_IN | (s->wbuf.len ? EC_POLL_OUT : 0);
+	s->transport->ops->pollset(s->transport->inst, EC_POLL_IN | (s->wbuf.len ? EC_POLL_OUT : 0),
+	                           ps);
 }
 
 int ec__stream_take_frame(struct ec_stream *s, const struct ec_frame_hdr *h,
@@ -296,14 +301,16 @@ static int process_input(struct ec_stream *s, struct ec_error *err)
 
 int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 {
+	struct ec_pollset ps; /* what recv waits for: the core asks pollset instead */
 	for (int rounds = 0; rounds < 16; rounds++) {
 		/* Room for the rest of a frame of known size, exactly (a 16 MiB frame takes
 		 * 16 MiB, not the next power of two), else for a chunk. */
 		size_t want = s->rframe > s->rbuf.len ? s->rframe - s->rbuf.len : READ_CHUNK;
 		if (ec__buf_reserve_exact(&s->rbuf, want))
 			return ec__error_set(err, EC_ENOMEM, s->name, "out of memory reading");
+		ec__pollset_clear(&ps);
 		ssize_t n = s->transport->ops->recv(s->transport->inst, s->rbuf.data + s->rbuf.len,
-		                                    s->rbuf.cap - s->rbuf.len, &s->ps, err);
+		                                    s->rbuf.cap - s->rbuf.len, &ps, err);
 		if (n == EC_EAGAIN)
 			return 0;
 		if (n <= 0) {

@@ -64,7 +64,7 @@ struct ec_stream {
 	int rbuf_taken;         /* ec__stream_take_frame took rbuf's memory (and the frame) */
 	long long rbuf_idle_ms; /* rbuf, empty, is freed at this time (0: not armed) */
 	struct ec_frame_mac mac_in, mac_out;
-	struct ec_pollset ps; /* what the transport waits for, when it said EC_EAGAIN */
+	struct ec_pollset ps; /* what start waits for, when it said EC_EAGAIN */
 	char bootlog[4096];   /* the tail of what the command printed before the marker */
 	size_t bootlog_len;
 	char boot_line[512]; /* partial line of boot output */
@@ -90,7 +90,8 @@ int ec__stream_feed_direct(struct ec_stream *s, struct ec_error *err);
 int ec__stream_write(struct ec_stream *s, struct ec_error *err);
 /* Free an empty read buffer idle since its timer (now), and lower *next to that timer. */
 void ec__stream_idle(struct ec_stream *s, long long now, long long *next);
-/* What to poll for. */
+/* What to poll for (ps given empty): start's pollset while starting, then what the
+ * transport says it needs to read (and write, with bytes queued); its timer too. */
 void ec__stream_pollset(struct ec_stream *s, struct ec_pollset *ps);
 /* Read what the transport has and process it: boot output, then frames (to the owner).
  * 0: open (wait for more); 1: the stream ended cleanly after READY; a negative EC_E*

@@ -22,16 +22,6 @@ static int layer_new(struct ec_plugins *plugins, const char *name,
 	int rc = ec__plugins_get(plugins, tname, EC_PLUGIN_TRANSPORT, &tp, err);
 	if (rc)
 		return rc;
-	/* A layer built for ABI 1.0 may hand the layer below a pollset of its own, which
-	 * lacks timeout_ms: a 1.1 layer there would write past it. */
-	const struct ec_loaded_plugin *bp = NULL;
-	if (below && tp->desc->abi_minor < 1 &&
-	    ec__plugins_get(plugins, below->name, EC_PLUGIN_TRANSPORT, &bp, NULL) == 0 &&
-	    bp->desc->abi_minor >= 1)
-		return ec__error_set(err, EC_EABI, ec__cfg_where(cfg, "transport"),
-		                     "context '%s': plugin '%s' was built for plugin ABI 1.0 and "
-		                     "cannot sit on '%s' (ABI 1.%u): rebuild it", name, tname,
-		                     below->name, (unsigned)bp->desc->abi_minor);
 	struct ec_transport *t = calloc(1, sizeof(*t));
 	if (!t)
 		return ec__error_set(err, EC_ENOMEM, name, "out of memory");

@@ -41,9 +41,9 @@ static pid_t spawn_sh(const char *script, int *fd)
 /* Wait for what a pollset asks for; 1 when it came. */
 static int wait_for(const struct ec_pollset *ps)
 {
-	struct pollfd p = {.fd = ps->fd,
-	                   .events = (short)((ps->events & EC_POLL_IN ? POLLIN : 0) |
-	                                     (ps->events & EC_POLL_OUT ? POLLOUT : 0))};
+	struct pollfd p = {.fd = ps->fds[0].fd,
+	                   .events = (short)((ps->fds[0].events & EC_POLL_IN ? POLLIN : 0) |
+	                                     (ps->fds[0].events & EC_POLL_OUT ? POLLOUT : 0))};
 	int n;
 	while ((n = poll(&p, 1, WAIT_MS)) < 0 && errno == EINTR)
 		;
@@ -58,7 +58,7 @@ static ssize_t recv_until(int fd, char *buf, size_t cap, const char *text)
 	for (;;) {
 		if (text && strstr(buf, text))
 			return 1;
-		struct ec_pollset ps = {.fd = -1};
+		struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
 		struct ec_error err = {0};
 		ssize_t n = ec__child_recv(fd, buf + len, cap - 1 - len, &ps, "childtest", &err);
 		if (n == EC_EAGAIN) {
@@ -118,11 +118,11 @@ static void t_spawn_session_stdio(void)
 
 	/* Nothing to read yet: EC_EAGAIN, and the pollset says wait for input. */
 	char buf[256] = "";
-	struct ec_pollset ps = {.fd = -1};
+	struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
 	struct ec_error err = {0};
 	CU_ASSERT_EQUAL(ec__child_recv(fd, buf, sizeof(buf), &ps, "childtest", &err), EC_EAGAIN);
-	CU_ASSERT_EQUAL(ps.fd, fd);
-	CU_ASSERT_EQUAL(ps.events, EC_POLL_IN);
+	CU_ASSERT_EQUAL(ps.fds[0].fd, fd);
+	CU_ASSERT_EQUAL(ps.fds[0].events, EC_POLL_IN);
 	/* Its stdin gets our bytes; its stdout and stderr come back, then the end. */
 	CU_ASSERT_EQUAL(ec__child_send(fd, "hello\n", 6, &ps, "childtest", &err), 6);
 	CU_ASSERT_EQUAL(recv_until(fd, buf, sizeof(buf), NULL), 0);
@@ -192,13 +192,13 @@ static void t_send_eagain_closed(void)
 	CU_ASSERT_EQUAL_FATAL(ec__child_spawn("childtest", argv, NULL, &pid, &fd, &err), 0);
 	static char chunk[65536];
 	memset(chunk, 'x', sizeof(chunk));
-	struct ec_pollset ps = {.fd = -1};
+	struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
 	ssize_t n = 0;
 	for (int i = 0; i < 4096 && n != EC_EAGAIN; i++)
 		n = ec__child_send(fd, chunk, sizeof(chunk), &ps, "childtest", &err);
 	CU_ASSERT_EQUAL(n, EC_EAGAIN);
-	CU_ASSERT_EQUAL(ps.fd, fd);
-	CU_ASSERT_EQUAL(ps.events, EC_POLL_OUT);
+	CU_ASSERT_EQUAL(ps.fds[0].fd, fd);
+	CU_ASSERT_EQUAL(ps.fds[0].events, EC_POLL_OUT);
 	/* Ends on SIGTERM, after no grace. */
 	ec__child_reap(pid, 0, WAIT_MS);
 	CU_ASSERT_TRUE(reaped(pid));
@@ -219,7 +219,7 @@ static void t_recv_reset(void)
 	int fd = -1;
 	pid_t pid = spawn_sh("read x; echo \"got $x\"", &fd);
 	CU_ASSERT_FATAL(pid > 0);
-	struct ec_pollset ps = {.fd = -1};
+	struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
 	struct ec_error err = {0};
 	CU_ASSERT_EQUAL(ec__child_send(fd, "go\nextra", 8, &ps, "childtest", &err), 8);
 	char buf[64] = "";
@@ -254,7 +254,7 @@ static ssize_t reap_reading(pid_t pid, int fd, int grace_ms, int term_ms, const 
 	pthread_t t;
 	if (pthread_create(&t, NULL, reap_thread, &a))
 		return -1;
-	struct ec_pollset ps = {.fd = -1};
+	struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
 	struct ec_error err = {0};
 	if (line)
 		CU_ASSERT_EQUAL(ec__child_send(fd, line, strlen(line), &ps, "childtest", &err),

@@ -57,7 +57,7 @@ static void *started(const char *script)
 	void *inst = instance(one_context);
 	char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
 	struct ec_argv av = {argv, 3};
-	struct ec_pollset ps = {.fd = -1};
+	struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
 	struct ec_error err = {0};
 	int rc = ops->start(inst, &av, &ps, &err);
 	if (rc)
@@ -73,7 +73,7 @@ static ssize_t pump(void *inst, const char *out, size_t len, char *in, size_t ca
 	size_t sent = 0, got = 0;
 	struct ec_error err = {0};
 	while (to_eof || got < cap) {
-		struct ec_pollset wps = {.fd = -1}, rps = {.fd = -1};
+		struct ec_pollset wps = {.cap = EC_POLLSET_CAP}, rps = {.cap = EC_POLLSET_CAP};
 		int moved = 0;
 		if (sent < len) {
 			ssize_t n = ops->send(inst, out + sent, len - sent, &wps, &err);
@@ -94,10 +94,10 @@ static ssize_t pump(void *inst, const char *out, size_t len, char *in, size_t ca
 		/* Both would block: the pollsets say on what. */
 		struct pollfd p[2];
 		nfds_t np = 0;
-		if (wps.fd >= 0)
-			p[np++] = (struct pollfd){.fd = wps.fd, .events = POLLOUT};
-		if (rps.fd >= 0 && (rps.events & EC_POLL_IN))
-			p[np++] = (struct pollfd){.fd = rps.fd, .events = POLLIN};
+		if (wps.n)
+			p[np++] = (struct pollfd){.fd = wps.fds[0].fd, .events = POLLOUT};
+		if (rps.n && (rps.fds[0].events & EC_POLL_IN))
+			p[np++] = (struct pollfd){.fd = rps.fds[0].fd, .events = POLLIN};
 		CU_ASSERT_FATAL(np > 0);
 		if (poll(p, np, 30000) <= 0)
 			return -1;
@@ -114,10 +114,11 @@ static int no_children(void)
 static void test_round_trip_to_eof(void)
 {
 	void *inst = started("read line; echo \"got $line\"");
-	struct ec_pollset idle = {.fd = -1};
-	ops->pollset(inst, &idle);
-	CU_ASSERT(idle.fd >= 0);
-	CU_ASSERT_EQUAL(idle.events, EC_POLL_IN);
+	struct ec_pollset idle = {.cap = EC_POLLSET_CAP};
+	ops->pollset(inst, EC_POLL_IN, &idle);
+	CU_ASSERT_EQUAL(idle.n, 1);
+	CU_ASSERT(idle.fds[0].fd >= 0);
+	CU_ASSERT_EQUAL(idle.fds[0].events, EC_POLL_IN);
 	char in[64] = {0};
 	CU_ASSERT_EQUAL(pump(inst, "hello\n", 6, in, sizeof(in) - 1, 1), 10);
 	CU_ASSERT_STRING_EQUAL(in, "got hello\n");
@@ -167,7 +168,7 @@ static void test_adopt(void)
 	pid_t pid = -1;
 	int fd = -1;
 	struct ec_error err = {0};
-	CU_ASSERT_EQUAL(desc->abi_minor >= 2 && ops->size >= sizeof(struct ec_transport_ops), 1);
+	CU_ASSERT_EQUAL(desc->abi_major == EC_PLUGIN_ABI_MAJOR && ops->size >= sizeof(struct ec_transport_ops), 1);
 	CU_ASSERT_EQUAL(ops->runs, EC_RUNS_HERE_AS_MASTER);
 	CU_ASSERT_EQUAL_FATAL(mh->host->child_spawn("t", argv, NULL, &pid, &fd, &err), 0);
 	void *inst = instance(one_context);
@@ -185,7 +186,7 @@ static void test_start_fails(void)
 	void *inst = instance(one_context);
 	char *argv[] = {"/nonexistent/econtext-test", NULL};
 	struct ec_argv av = {argv, 1};
-	struct ec_pollset ps = {.fd = -1};
+	struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
 	struct ec_error err = {0};
 	const char *preload = getenv("LD_PRELOAD");
 	if (preload && strstr(preload, "vgpreload")) {

@@ -75,11 +75,10 @@ static ssize_t local_recv(void *inst, void *buf, size_t len, struct ec_pollset *
 	return l->host->child_recv(l->fd, buf, len, ps, l->name, err);
 }
 
-static void local_pollset(void *inst, struct ec_pollset *ps)
+static void local_pollset(void *inst, int want, struct ec_pollset *ps)
 {
 	struct local *l = inst;
-	ps->fd = l->fd;
-	ps->events = EC_POLL_IN;
+	ec_pollset_add(ps, l->fd, want);
 }
 
 static void local_close(void *inst, int grace_ms)

@@ -10,15 +10,15 @@
  * - Opening a channel uses session-wide state: one instance at a time.
  * - A read for one channel moves every queued packet off the socket, so after each
  *   call the instances whose channel has data queued inside libssh2 are woken by
- *   their eventfd: each instance polls an epoll fd that holds the socket, its own
- *   eventfd and the session's timer (connect deadline, then keepalives).
- * All plugin state is touched under the master lock (create/destroy on application
- * threads, the rest on the broker thread), so the registry needs no lock of its own.
+ *   their eventfd: each instance's pollset holds the socket, its own eventfd and the
+ *   session's timer (connect deadline, then keepalives), and those of the hops below.
+ * All plugin state is touched on the broker thread (every op runs there), so the
+ * registry needs no lock of its own.
  *
  * The files: ssh.c (the plugin, a context's settings, create/destroy), ssh_channel.c
  * (the exec channel: start, send, recv, close), ssh_session.c (the connection's state
  * machine), ssh_resolver.c, ssh_hostkey.c, ssh_auth.c, ssh_owner.c (one call at a time;
- * orphaned channels), ssh_wake.c (epoll sets and wakeups), ssh_tunnel.c (jump hosts),
+ * orphaned channels), ssh_wake.c (pollsets and wakeups), ssh_tunnel.c (jump hosts),
  * ssh_config.c (~/.ssh/config); ssh_int.h holds what they share. */
 #include "ecbuild.h"
 
@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -194,7 +193,7 @@ static int proxyjump_build(struct inst *in, const char *file, const char *pj,
 		}
 		hop->ps = in->ps;
 		hop->host = h;
-		hop->epfd = hop->evfd = -1;
+		hop->evfd = -1;
 		hop->state = I_NEW;
 		hop->tunnel_only = 1;
 		hop->via = below;
@@ -275,21 +274,24 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 {
 	struct plugin_state *ps = state;
 	const struct ec_host *h = ps->host;
-	/* via: a jump host. The layer below must be ssh too (this plugin: its instance is
-	 * ours to read); it becomes a tunnel only, a description of the hop: it never runs
-	 * anything, and our session reaches its host through the hop's session. */
+	/* via: a jump host. The layer below must carry an ssh session (the carry op: an
+	 * instance of this plugin, ours to read); it becomes a tunnel only, a description
+	 * of the hop: it never runs anything, and our session reaches its host through the
+	 * hop's session. */
 	struct inst *via = NULL;
 	if (info->below) {
 		const char *vname = "?";
 		h->cfg_str(cfg, "via", &vname);
-		if (!info->below->name || strcmp(info->below->name, "ssh") != 0 || !info->below->inst ||
-		    ((struct inst *)info->below->inst)->ps != ps)
+		const struct ec_transport *b = info->below;
+		void *carried = NULL;
+		if (!b->ops->carry || b->ops->carry(b->inst, "ssh", &carried, NULL) || !carried ||
+		    ((struct inst *)carried)->ps != ps)
 			return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, "via"),
 			                    "context '%s': the ssh transport can go via an ssh context "
 			                    "(a jump host) only, and '%s' uses transport %s",
 			                    info->context_name, vname,
 			                    info->below->name ? info->below->name : "?");
-		via = info->below->inst;
+		via = carried;
 		int depth = 1;
 		for (const struct inst *x = via; x->via; x = x->via)
 			depth++;
@@ -303,7 +305,7 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 		return h->error_set(err, EC_ENOMEM, info->context_name, "out of memory");
 	in->ps = ps;
 	in->host = h;
-	in->epfd = in->evfd = -1;
+	in->evfd = -1;
 	in->state = I_NEW;
 	int rc = EC_ENOMEM;
 	const char *v = NULL;
@@ -400,31 +402,21 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	if (c->keepalive_s == 1)
 		c->keepalive_s = 2; /* libssh2 treats 1 as 2 */
 
-	in->epfd = epoll_create1(EPOLL_CLOEXEC);
 	in->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (in->epfd < 0 || in->evfd < 0) {
-		rc = h->error_set(err, EC_ESYS, in->name, "epoll/eventfd: %s", strerror(errno));
-		goto fail;
-	}
-	struct epoll_event e = {.events = EPOLLIN, .data.fd = in->evfd};
-	if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, in->evfd, &e)) {
-		rc = h->error_set(err, EC_ESYS, in->name, "epoll_ctl: %s", strerror(errno));
+	if (in->evfd < 0) {
+		rc = h->error_set(err, EC_ESYS, in->name, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	if ((rc = settings_from_ssh_config(in, cfg, via != NULL, err)))
 		goto fail;
-	if (via) {
-		in->via = via;
-		via->tunnel_only = 1;
-	}
+	if (via)
+		in->via = via; /* a tunnel only since it carried us */
 	*out = in;
 	return 0;
 oom:
 	rc = h->error_set(err, EC_ENOMEM, info->context_name, "out of memory");
 fail:
 	ssh__conn_cfg_free(&in->cfg);
-	if (in->epfd >= 0)
-		close(in->epfd);
 	if (in->evfd >= 0)
 		close(in->evfd);
 	free(in->name);
@@ -438,8 +430,6 @@ static void ssh_destroy(void *inst)
 	if (!in)
 		return;
 	ssh__close(in, 0);
-	if (in->epfd >= 0)
-		close(in->epfd);
 	if (in->evfd >= 0)
 		close(in->evfd);
 	ssh__conn_cfg_free(&in->cfg);
@@ -448,6 +438,19 @@ static void ssh_destroy(void *inst)
 	if (in->owns_via)
 		ssh_destroy(in->via);
 	free(in);
+}
+
+/* Carry the ssh layer above (a jump host): hand it this instance, which from now on
+ * describes the hop and runs nothing. */
+static int ssh_carry(void *inst, const char *kind, void **handle, struct ec_error *err)
+{
+	(void)err;
+	struct inst *in = inst;
+	if (strcmp(kind, "ssh") != 0)
+		return EC_ENOTFOUND;
+	in->tunnel_only = 1;
+	*handle = in;
+	return 0;
 }
 
 static const struct ec_transport_ops ssh_ops = {
@@ -459,6 +462,7 @@ static const struct ec_transport_ops ssh_ops = {
 	.pollset = ssh__pollset,
 	.close = ssh__close,
 	.destroy = ssh_destroy,
+	.carry = ssh_carry,
 };
 
 EC_PLUGIN_DEFINE(ssh, .version = "0.1.0", .kind = EC_PLUGIN_TRANSPORT, .params = ssh_params,

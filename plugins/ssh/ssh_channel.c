@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <poll.h>
 
 #include "econtext/protocol.h"
 #include "ssh_int.h"
@@ -54,7 +54,6 @@ static void inst_detach(struct inst *in)
 			*pp = in->snext;
 			break;
 		}
-	ssh__inst_disarm(in);
 	in->sess = NULL;
 	ssh__sess_release(s);
 }
@@ -75,16 +74,7 @@ static struct sess *sess_get_chain(struct plugin_state *ps, const struct inst *i
 	return ssh__sess_get(ps, &in->cfg, via, err);
 }
 
-/* Come back when the instance's epoll fd says so (its socket, eventfd or timer). */
-static int wait_wake(struct inst *in, struct ec_pollset *ps)
-{
-	ssh__inst_arm(in);
-	ps->fd = in->epfd;
-	ps->events = EC_POLL_IN;
-	return EC_EAGAIN;
-}
-
-static int start_inner(struct inst *in, const struct ec_argv *argv, struct ec_pollset *ps,
+static int start_inner(struct inst *in, const struct ec_argv *argv,
                        struct ec_error *err)
 {
 	const struct ec_host *h = in->host;
@@ -111,7 +101,7 @@ static int start_inner(struct inst *in, const struct ec_argv *argv, struct ec_po
 	if (s->state != S_READY) {
 		int rc = ssh__sess_step(s);
 		if (rc == EC_EAGAIN)
-			return wait_wake(in, ps);
+			return EC_EAGAIN; /* the caller adds what to wait for */
 		if (rc)
 			return inst_error(in, err);
 		ssh__sess_wake_all(s, in); /* the others may open their channels now */
@@ -150,7 +140,7 @@ static int start_inner(struct inst *in, const struct ec_argv *argv, struct ec_po
 	return 0;
 again:
 	ssh__sess_wake_pending(s);
-	return wait_wake(in, ps);
+	return EC_EAGAIN; /* the caller adds what to wait for */
 }
 
 int ssh__start(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
@@ -158,12 +148,14 @@ int ssh__start(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
 {
 	struct inst *in = inst;
 	ssh__chain_before(in);
-	int rc = start_inner(in, argv, ps, err);
-	ssh__chain_after(in, rc);
+	int rc = start_inner(in, argv, err);
+	ssh__chain_after(in);
+	if (rc == EC_EAGAIN)
+		ssh__inst_want(in, ps);
 	return rc;
 }
 
-static ssize_t send_inner(struct inst *in, const void *buf, size_t len, struct ec_pollset *ps,
+static ssize_t send_inner(struct inst *in, const void *buf, size_t len,
                           struct ec_error *err)
 {
 	struct sess *s = in->sess;
@@ -188,7 +180,7 @@ static ssize_t send_inner(struct inst *in, const void *buf, size_t len, struct e
 	                           "writing to context '%s' on %s: %s", in->name, s->label,
 	                           ssh__sess_errmsg(s->s));
 again:
-	return wait_wake(in, ps);
+	return EC_EAGAIN; /* the caller adds what to wait for */
 }
 
 ssize_t ssh__send(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
@@ -196,8 +188,10 @@ ssize_t ssh__send(void *inst, const void *buf, size_t len, struct ec_pollset *ps
 {
 	struct inst *in = inst;
 	ssh__chain_before(in);
-	ssize_t n = send_inner(in, buf, len, ps, err);
-	ssh__chain_after(in, (long)n);
+	ssize_t n = send_inner(in, buf, len, err);
+	ssh__chain_after(in);
+	if (n == EC_EAGAIN)
+		ssh__inst_want(in, ps);
 	return n;
 }
 
@@ -221,7 +215,7 @@ static void track_marker(struct inst *in, const char *p, size_t n)
 	}
 }
 
-static ssize_t recv_inner(struct inst *in, void *buf, size_t len, struct ec_pollset *ps,
+static ssize_t recv_inner(struct inst *in, void *buf, size_t len,
                           struct ec_error *err)
 {
 	struct sess *s = in->sess;
@@ -313,10 +307,10 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len, struct ec_poll
 			in->note_len = sizeof(in->note) - 1;
 		if (!in->note_len)
 			return 0;
-		return recv_inner(in, buf, len, ps, err);
+		return recv_inner(in, buf, len, err);
 	}
 again:
-	return wait_wake(in, ps);
+	return EC_EAGAIN; /* the caller adds what to wait for */
 }
 
 ssize_t ssh__recv(void *inst, void *buf, size_t len, struct ec_pollset *ps,
@@ -324,18 +318,17 @@ ssize_t ssh__recv(void *inst, void *buf, size_t len, struct ec_pollset *ps,
 {
 	struct inst *in = inst;
 	ssh__chain_before(in);
-	ssize_t n = recv_inner(in, buf, len, ps, err);
-	ssh__chain_after(in, (long)n);
+	ssize_t n = recv_inner(in, buf, len, err);
+	ssh__chain_after(in);
+	if (n == EC_EAGAIN)
+		ssh__inst_want(in, ps);
 	return n;
 }
 
-void ssh__pollset(void *inst, struct ec_pollset *ps)
+void ssh__pollset(void *inst, int want, struct ec_pollset *ps)
 {
-	struct inst *in = inst;
-	if (in->sess)
-		ssh__inst_arm(in);
-	ps->fd = in->epfd;
-	ps->events = EC_POLL_IN;
+	(void)want; /* libssh2 says what the session waits for, whatever we want of it */
+	ssh__inst_want(inst, ps);
 }
 
 /* close with a grace: the context was told to go, or its stream ended. Send our end
@@ -415,9 +408,16 @@ static void close_wait(struct inst *in, int grace_ms)
 			       "closing its channel", in->name, s->label, grace_ms);
 			break;
 		}
-		ssh__inst_arm(in);
-		struct epoll_event ev[4];
-		epoll_wait(in->epfd, ev, 4, (int)left);
+		struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
+		struct pollfd pfd[EC_POLLSET_CAP];
+		ssh__inst_want(in, &ps);
+		for (unsigned i = 0; i < ps.n; i++)
+			pfd[i] = (struct pollfd){
+				.fd = ps.fds[i].fd,
+				.events = (short)(((ps.fds[i].events & EC_POLL_IN) ? POLLIN : 0) |
+				                  ((ps.fds[i].events & EC_POLL_OUT) ? POLLOUT : 0)),
+			};
+		poll(pfd, ps.n, (int)left);
 		ssh__inst_drain_wake(in);
 		ssh__timer_drain(s);
 		ssh__keepalive(s);

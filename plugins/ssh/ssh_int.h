@@ -79,11 +79,8 @@ struct tunnel {
 };
 
 #define MAX_HOPS 8
-/* What an instance's epoll set holds besides its eventfd. */
-#define MAX_REG (3 * (MAX_HOPS + 1))
-struct epreg {
-	int fd, ev;
-};
+/* An instance's pollset: its eventfd, and each hop's socket, timer and tunnel. */
+_Static_assert(EC_POLLSET_CAP >= 1 + 3 * (MAX_HOPS + 1), "a pollset holds an ssh chain");
 
 struct plugin_state;
 
@@ -141,7 +138,6 @@ struct plugin_state {
 	const struct ec_host *host;
 	struct sess *sessions;
 	int libssh2_ok;
-	unsigned fd_gen; /* bumped when an fd that epoll sets may hold is closed */
 };
 
 enum inst_state { I_NEW, I_WAIT, I_OPEN, I_EXEC, I_RUN, I_CLOSED };
@@ -154,10 +150,7 @@ struct inst {
 	struct sess *sess;
 	struct inst *snext; /* in sess->insts */
 	enum inst_state state;
-	int epfd, evfd;
-	struct epreg reg[MAX_REG]; /* what the epoll set holds besides evfd */
-	size_t nreg;
-	unsigned reg_gen;
+	int evfd; /* woken by whoever reads data of ours off the shared session */
 	struct inst *via;    /* the layer below (a jump host), a tunnel only */
 	int tunnel_only;     /* this instance is the layer below another: it runs nothing */
 	int owns_via;        /* via is ours (a ProxyJump hop of ~/.ssh/config) */
@@ -224,15 +217,14 @@ void ssh__inst_drain_wake(struct inst *in);
 void ssh__sess_wake_all(struct sess *s, const struct inst *except);
 void ssh__sess_wake_pending(struct sess *s);
 int ssh__sess_wants_out(const struct sess *s);
-void ssh__inst_arm(struct inst *in);
-void ssh__inst_disarm(struct inst *in);
+void ssh__inst_want(struct inst *in, struct ec_pollset *ps);
 
 /* ---- ssh_tunnel.c: jump hosts --------------------------------------------------- */
 
 int ssh__tun_connect(struct sess *s);
 void ssh__chain_drive(struct sess *s);
 void ssh__chain_before(struct inst *in);
-void ssh__chain_after(struct inst *in, long rc);
+void ssh__chain_after(struct inst *in);
 
 /* ---- ssh_channel.c: the context's exec channel (the transport ops) --------------- */
 
@@ -242,7 +234,7 @@ ssize_t ssh__send(void *inst, const void *buf, size_t len, struct ec_pollset *ps
                   struct ec_error *err);
 ssize_t ssh__recv(void *inst, void *buf, size_t len, struct ec_pollset *ps,
                   struct ec_error *err);
-void ssh__pollset(void *inst, struct ec_pollset *ps);
+void ssh__pollset(void *inst, int want, struct ec_pollset *ps);
 void ssh__close(void *inst, int grace_ms);
 
 #endif

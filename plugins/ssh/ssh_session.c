@@ -140,7 +140,6 @@ void ssh__sess_teardown(struct sess *s)
 			close(s->tun->sv[1]);
 		free(s->tun);
 	}
-	s->ps->fd_gen++;
 	free(s);
 	if (via)
 		ssh__sess_release(via);
@@ -192,13 +191,11 @@ struct sess *ssh__sess_get(struct plugin_state *ps, const struct conn_cfg *cfg,
 	return s;
 }
 
-/* Close a socket that failed to connect; the epoll sets forget it with the close, and
- * a new socket may get its number. */
+/* Close a socket that failed to connect (the next pollset no longer names it). */
 static void sess_close_fd(struct sess *s)
 {
 	close(s->fd);
 	s->fd = -1;
-	s->ps->fd_gen++;
 }
 
 /* getaddrinfo's answer as OpenSSH words it. A name server that cannot be reached
@@ -230,8 +227,7 @@ static int try_connect(struct sess *s)
 			char c;
 			if (read(s->res->pipe[0], &c, 1) != 1)
 				return EC_EAGAIN;
-			/* Done: take the result; the epoll sets forget the pipe (which the
-			 * thread may still hold open) at their next arming. */
+			/* Done: take the result; the next pollset no longer names the pipe. */
 			pthread_mutex_lock(&s->res->lock);
 			rc = s->res->rc;
 			sys_errno = s->res->sys_errno;
@@ -240,8 +236,7 @@ static int try_connect(struct sess *s)
 			pthread_mutex_unlock(&s->res->lock);
 			ssh__resolver_put(s->res);
 			s->res = NULL;
-			s->ps->fd_gen++;
-		} else {
+				} else {
 			/* An address (or nothing to look up) costs nothing; a name goes to a
 			 * thread, unless none can be started. */
 			struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,

@@ -153,18 +153,15 @@ void ssh__chain_drive(struct sess *s)
 
 /* Around every call of the core on a session via jump hosts: move what the tunnels
  * below hold before (data for us may wait there) and after (what we wrote waits in
- * the socketpair), and re-arm, since what the tunnels wait for has changed. */
+ * the socketpair); what to wait for is taken after it (ssh__inst_want). */
 void ssh__chain_before(struct inst *in)
 {
 	if (in->sess && in->sess->via)
 		ssh__chain_drive(in->sess);
 }
 
-void ssh__chain_after(struct inst *in, long rc)
+void ssh__chain_after(struct inst *in)
 {
-	if (in->sess && in->sess->via) {
+	if (in->sess && in->sess->via)
 		ssh__chain_drive(in->sess);
-		if (rc == EC_EAGAIN)
-			ssh__inst_arm(in);
-	}
 }

@@ -1,12 +1,11 @@
 /* ssh_wake.c: what a context of the ssh transport polls, and who wakes it. Each
- * instance polls its own epoll fd, which holds its eventfd and what its session (and
- * every hop and tunnel below it) waits for; after a call that may have read the socket,
- * the instances whose data libssh2 now holds are woken through their eventfd. */
+ * instance's pollset holds its eventfd and what its session (and every hop and tunnel
+ * below it) waits for; after a call that may have read the socket, the instances whose
+ * data libssh2 now holds are woken through their eventfd. */
 #include "ecbuild.h"
 
 #include <errno.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "ssh_int.h"
@@ -71,87 +70,30 @@ int ssh__sess_wants_out(const struct sess *s)
 	return (libssh2_session_block_directions(s->s) & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
 }
 
-static void reg_want(struct epreg *w, size_t *n, int fd, int ev)
+/* What the instance waits for, into ps: its eventfd, what its session waits for (its
+ * socket, or the pipe of the name lookup before that, its timer) and, for a session
+ * that goes via jump hosts, what every hop and tunnel below it waits for. */
+void ssh__inst_want(struct inst *in, struct ec_pollset *ps)
 {
-	if (fd < 0 || !ev || *n >= MAX_REG)
-		return;
-	w[*n].fd = fd;
-	w[*n].ev = ev;
-	(*n)++;
-}
-
-/* Keep the instance's epoll set in step with what its session waits for (its socket,
- * or the pipe of the name lookup before that, its timer) and, for a session that goes
- * via jump hosts, what every hop and tunnel below it waits for. */
-void ssh__inst_arm(struct inst *in)
-{
-	struct sess *s = in->sess;
-	if (!s)
-		return;
-	struct epreg w[MAX_REG];
-	size_t n = 0;
+	ec_pollset_add(ps, in->evfd, EC_POLL_IN);
 	const struct sess *above = NULL;
-	for (struct sess *x = s; x; above = x, x = x->via) {
+	for (struct sess *x = in->sess; x; above = x, x = x->via) {
 		int fd = x->fd >= 0 ? x->fd : x->res ? x->res->pipe[0] : -1;
-		int ev = EPOLLIN;
+		int ev = EC_POLL_IN;
 		if (above && above->tun && above->tun->ch && above->tun->down_off < above->tun->down_len &&
 		    above->tun->up_off == above->tun->up_len)
 			ev = 0; /* the tunnel above cannot take more: its socketpair wakes us */
 		if (x->fd >= 0 && ssh__sess_wants_out(x))
-			ev |= EPOLLOUT;
+			ev |= EC_POLL_OUT;
 		if (x->pw.asked_since)
 			ev = 0; /* nothing to do until the answer (the core calls start then) */
-		reg_want(w, &n, fd, ev);
-		reg_want(w, &n, x->timerfd, EPOLLIN);
+		ec_pollset_add(ps, fd, ev);
+		ec_pollset_add(ps, x->timerfd, EC_POLL_IN);
 		struct tunnel *t = x->tun;
 		if (t && t->ch) {
-			int tev = (t->up_off == t->up_len && !t->up_eof ? EPOLLIN : 0) |
-			          (t->down_off < t->down_len ? EPOLLOUT : 0);
-			reg_want(w, &n, t->sv[1], tev);
+			int tev = (t->up_off == t->up_len && !t->up_eof ? EC_POLL_IN : 0) |
+			          (t->down_off < t->down_len ? EC_POLL_OUT : 0);
+			ec_pollset_add(ps, t->sv[1], tev);
 		}
 	}
-	int full = in->reg_gen != in->ps->fd_gen;
-	in->reg_gen = in->ps->fd_gen;
-	/* Drop what is no longer wanted. */
-	for (size_t i = 0; i < in->nreg;) {
-		size_t j = 0;
-		while (j < n && w[j].fd != in->reg[i].fd)
-			j++;
-		if (j == n) {
-			epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->reg[i].fd, NULL);
-			in->reg[i] = in->reg[--in->nreg];
-		} else {
-			i++;
-		}
-	}
-	/* Add or change the rest; after an fd was closed somewhere, check every one (a
-	 * new fd may have the number of a closed one). */
-	for (size_t j = 0; j < n; j++) {
-		size_t i = 0;
-		while (i < in->nreg && in->reg[i].fd != w[j].fd)
-			i++;
-		struct epoll_event e = {.events = (uint32_t)w[j].ev, .data.fd = w[j].fd};
-		if (i < in->nreg && in->reg[i].ev == w[j].ev && !full)
-			continue;
-		int rc = -1;
-		if (i < in->nreg)
-			rc = epoll_ctl(in->epfd, EPOLL_CTL_MOD, w[j].fd, &e);
-		if (rc)
-			rc = epoll_ctl(in->epfd, EPOLL_CTL_ADD, w[j].fd, &e);
-		if (rc && errno == EEXIST)
-			rc = epoll_ctl(in->epfd, EPOLL_CTL_MOD, w[j].fd, &e);
-		if (rc)
-			continue;
-		if (i == in->nreg)
-			in->nreg++;
-		in->reg[i] = w[j];
-	}
-}
-
-/* Empty the instance's epoll set (but its eventfd). */
-void ssh__inst_disarm(struct inst *in)
-{
-	for (size_t i = 0; i < in->nreg; i++)
-		epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->reg[i].fd, NULL);
-	in->nreg = 0;
 }

@@ -211,9 +211,8 @@ static ssize_t sudo_recv(void *inst, void *buf, size_t len, struct ec_pollset *p
 			s->extra_len = s->extra_off = 0;
 		}
 		if (k < len) {
-			struct ec_pollset ign = {.fd = -1};
 			struct ec_error e2 = {0};
-			ssize_t n = sudo__low_recv(s, (char *)buf + k, len - k, &ign, &e2);
+			ssize_t n = sudo__low_recv(s, (char *)buf + k, len - k, ps, &e2);
 			if (n > 0)
 				k += (size_t)n;
 		}
@@ -222,15 +221,13 @@ static ssize_t sudo_recv(void *inst, void *buf, size_t len, struct ec_pollset *p
 	return sudo__low_recv(s, buf, len, ps, err);
 }
 
-static void sudo_pollset(void *inst, struct ec_pollset *ps)
+static void sudo_pollset(void *inst, int want, struct ec_pollset *ps)
 {
 	struct sudo *s = inst;
-	if (s->below) {
-		s->below->ops->pollset(s->below->inst, ps);
-		return;
-	}
-	ps->fd = s->fd;
-	ps->events = EC_POLL_IN;
+	if (s->below)
+		s->below->ops->pollset(s->below->inst, want, ps);
+	else
+		ec_pollset_add(ps, s->fd, want);
 }
 
 static void sudo_close(void *inst, int grace_ms)

@@ -317,7 +317,7 @@ static int again(struct sudo *s, struct ec_pollset *ps, struct ec_error *err)
 	note(s, err);
 	if (s->deadline && s->state != S_SECRET) {
 		long long left = s->deadline - now_ms();
-		ps->timeout_ms = left < 1 ? 1 : left > 60000 ? 60000 : (int)left;
+		ec_pollset_timer(ps, left < 1 ? 1 : left > 60000 ? 60000 : (int)left);
 	}
 	return EC_EAGAIN;
 }

@@ -38,7 +38,6 @@ struct ec_codec_ops {
 	              struct ec_error *err);
 	/* Mandatory. The name the remote side knows this codec by ("pickle"). */
 	const char *remote_name;
-	/* Minor 0 ends here. */
 
 	/* Optional. decode of buf->data[off, off + len), in a buffer the core owns and
 	 * offers: when the value is one large bytes or text value, the codec may give it
@@ -47,7 +46,7 @@ struct ec_codec_ops {
 	 * empty. Otherwise, and on any failure, buf is untouched and it behaves as decode. */
 	int (*decode_buf)(void *state, struct ec_buf *buf, size_t off, size_t len, ec_value **out,
 	                  struct ec_error *err);
-	/* Minor 1 ends here. */
+	/* Major 2, minor 0 ends here. */
 };
 
 #ifdef __cplusplus

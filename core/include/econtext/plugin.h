@@ -19,17 +19,19 @@ extern "C" {
 
 /* The one place the ABI version is stated: configure reads these two lines (keep the
  * form "#define NAME N") for econtext.pc's plugin_abi; record each version in NEWS. */
-#define EC_PLUGIN_ABI_MAJOR 1 /* bumped on any incompatible change */
-#define EC_PLUGIN_ABI_MINOR 2 /* bumped when a member is appended to a table */
-/* Minor versions:
- * 1.0  first version.
- * 1.1  struct ec_host: secret_get, secret_forget (passwords asked of the application);
- *      struct ec_pollset: timeout_ms (a layer's own timer, e.g. sudo's `timeout`);
- *      struct ec_codec_ops: decode_buf (optional; a large bytes value without a copy).
- * 1.2  struct ec_transport_ops: adopt (optional; a direct boot's child, spawned by the
- *      core).
- * 1.3  (next; EC_PLUGIN_ABI_MINOR is bumped when the ABI is released) struct ec_host:
- *      password_get, password_refused (the password service; struct ec_password). */
+#define EC_PLUGIN_ABI_MAJOR 2 /* bumped on any incompatible change */
+#define EC_PLUGIN_ABI_MINOR 0 /* bumped when a member is appended to a table */
+/* Versions (NEWS has each):
+ * 1.0-1.2  unreleased.
+ * 2.0  the first released ABI. Against 1.2: struct ec_pollset holds several
+ *      descriptors and a timer for every op, and states its room (cap); the transport
+ *      op pollset says what the core wants (read, write); the transport op carry (a
+ *      layer carries the one above: ssh via a jump host); every transport op, create
+ *      and destroy included, runs on the broker thread; each plugin has its own host
+ *      table; struct ec_host: password_get, password_refused (struct ec_password).
+ * A minor version appends members at the end of a table, marked "minor N ends here";
+ * the loader refuses a table shorter than its declared minor's or longer than its own,
+ * and a major or minor newer than its own. */
 
 enum ec_plugin_kind { EC_PLUGIN_TRANSPORT = 1, EC_PLUGIN_CODEC = 2 };
 
@@ -64,7 +66,7 @@ struct ec_pollset; /* econtext/transport.h */
 /* A password a transport needs (host->password_get): where the context's configuration
  * says it is, and the state of a question to the application. The plugin zeroes it, sets
  * size and the members it knows, and keeps it for the calls that follow (one per
- * password: a connection, a sudo prompt). Strings are borrowed for each call. ABI 1.3. */
+ * password: a connection, a sudo prompt). Strings are borrowed for each call. */
 struct ec_password {
 	size_t size;      /* sizeof(struct ec_password) as the plugin was built */
 	const char *env;  /* password_env: a variable of the master's environment, or NULL */
@@ -126,7 +128,6 @@ struct ec_host {
 	 * thread it returns at once: the core waits in its poll loop (the context stays
 	 * attached until then); from anywhere else it waits itself. */
 	void (*child_reap)(pid_t pid, int grace_ms, int term_ms);
-	/* ABI 1.0 ends here. */
 
 	/* A secret (a password) that the context's configuration does not give, asked of the
 	 * application (ec_master_set_secret_prompt: the `econtext` command asks on its
@@ -144,7 +145,6 @@ struct ec_host {
 	/* The answer for key was refused (a wrong password): forget it, so that the next
 	 * context that needs it asks again. Broker thread, from start. */
 	void (*secret_forget)(const struct ec_host *h, const char *key);
-	/* ABI 1.1 ends here. */
 
 	/* The password a transport needs: from pw->env, else pw->file, else the
 	 * application's answer as secret_get gives it (key and prompt as there). Broker
@@ -164,7 +164,7 @@ struct ec_host {
 	 * needs it asks again. Broker thread, from start. */
 	void (*password_refused)(const struct ec_host *h, const struct ec_password *pw,
 	                         const char *key);
-	/* ABI 1.3 ends here. */
+	/* Major 2, minor 0 ends here. */
 };
 
 /* ---- the descriptor ---------------------------------------------------------- */
@@ -185,7 +185,7 @@ struct ec_plugin {
 	void (*unload)(void *state);
 	/* const struct ec_transport_ops * or const struct ec_codec_ops *, per kind. */
 	const void *ops;
-	/* ABI 1.0 ends here. */
+	/* Major 2, minor 0 ends here. */
 };
 
 #if defined(__GNUC__) || defined(__clang__)

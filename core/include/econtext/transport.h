@@ -1,4 +1,4 @@
-/* econtext/transport.h: the transport interface. A transport starts the boot command
+/* econtext/transport.h: the transport interface (plugin ABI 2.0). A transport starts the boot command
  * somewhere (a local child, an ssh exec channel, sudo on top of either) and moves the
  * bytes of that stream. Transports stack like curl's connection filters: an instance
  * may sit on a `below` instance and pass bytes through it.
@@ -18,20 +18,56 @@ extern "C" {
 #define EC_POLL_IN 0x1
 #define EC_POLL_OUT 0x2
 
-/* What an instance waits for: one fd and directions. fd < 0: nothing to poll.
- *
- * The core owns every pollset it hands to an op (full size) and sets timeout_ms to 0
- * before each call. A layer that makes a pollset of its own to pass to the layer below
- * zero-initialises a whole struct ec_pollset; the core refuses to stack a layer built
- * for ABI 1.0 (whose pollsets lack timeout_ms) on one built for 1.1 or later. */
-struct ec_pollset {
+/* How many descriptors a pollset holds: enough for ssh through eight jump hosts (each
+ * hop's socket, timer and tunnel, and the context's own wake-up). */
+#define EC_POLLSET_CAP 32
+
+struct ec_pollfd {
 	int fd;
 	int events; /* EC_POLL_IN | EC_POLL_OUT */
-	/* ABI 1.1. With EC_EAGAIN from start: > 0, call start again within this many ms
-	 * even if fd is not ready (a layer's own timer, e.g. sudo's `timeout`); 0: no
-	 * timer. Other ops: ignored. */
-	int timeout_ms;
 };
+
+/* What an instance waits for: descriptors (each with its directions) and a timer. The
+ * core owns every pollset an op fills and hands it over empty (n 0, timeout_ms 0, cap
+ * its room); a layer that sits on another passes the same pollset down, so that both
+ * add what they wait for, and never makes one of its own for the core to read. Add
+ * with ec_pollset_add. */
+struct ec_pollset {
+	unsigned cap; /* entries fds has room for: EC_POLLSET_CAP */
+	unsigned n;   /* entries in use */
+	/* > 0: call the op again within this many ms even if no descriptor is ready (a
+	 * layer's own timer, e.g. sudo's `timeout`): start while starting, else the IO ops
+	 * (the core then tries recv, and send if it has bytes). 0: no timer. A layer lowers
+	 * it, never raises one set below it. */
+	int timeout_ms;
+	struct ec_pollfd fds[EC_POLLSET_CAP];
+};
+
+/* Add fd with events (merged into an entry for the same fd); 0, or EC_ENOMEM when the
+ * pollset is full. fd < 0 or no events: nothing to add. */
+static inline int ec_pollset_add(struct ec_pollset *ps, int fd, int events)
+{
+	if (fd < 0 || !events)
+		return 0;
+	for (unsigned i = 0; i < ps->n; i++)
+		if (ps->fds[i].fd == fd) {
+			ps->fds[i].events |= events;
+			return 0;
+		}
+	if (ps->n >= ps->cap)
+		return EC_ENOMEM;
+	ps->fds[ps->n].fd = fd;
+	ps->fds[ps->n].events = events;
+	ps->n++;
+	return 0;
+}
+
+/* Lower the pollset's timer to ms (> 0). */
+static inline void ec_pollset_timer(struct ec_pollset *ps, int ms)
+{
+	if (ms > 0 && (!ps->timeout_ms || ms < ps->timeout_ms))
+		ps->timeout_ms = ms;
+}
 
 /* The boot command, as an argument vector the core owns. */
 struct ec_argv {
@@ -55,21 +91,24 @@ struct ec_transport_ops {
 	/* Optional. Rewrite the boot command before start (sudo prefixes its own). */
 	int (*wrap_argv)(void *inst, struct ec_argv *argv, struct ec_error *err);
 	/* Mandatory. Begin running argv: spawn, open a channel. May return EC_EAGAIN with
-	 * ps filled; the core then calls start again when ps is ready (or on any other
-	 * wake-up). 0 when the stream is open (bytes may flow). With EC_EAGAIN, err may
-	 * hold a note on what start waits for (sudo: the last lines sudo printed): if the
-	 * connection times out before start returns 0, the core's error quotes it. A layer
-	 * with a deadline of its own sets ps->timeout_ms (ABI 1.1). */
+	 * ps filled; the core then calls start again when ps is ready, its timer runs out,
+	 * or on any other wake-up. 0 when the stream is open (bytes may flow). With
+	 * EC_EAGAIN, err may hold a note on what start waits for (sudo: the last lines sudo
+	 * printed): if the connection times out before start returns 0, the core's error
+	 * quotes it. */
 	int (*start)(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
 	             struct ec_error *err);
-	/* Mandatory. Move bytes: >= 0 moved (recv 0 = end of stream), or EC_EAGAIN with ps
-	 * filled, or another negative EC_E*. */
+	/* Mandatory. Move bytes: >= 0 moved (recv 0 = end of stream), or EC_EAGAIN, or
+	 * another negative EC_E*. After EC_EAGAIN the core asks pollset what to wait for. */
 	ssize_t (*send)(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
 	                struct ec_error *err);
 	ssize_t (*recv)(void *inst, void *buf, size_t len, struct ec_pollset *ps,
 	                struct ec_error *err);
-	/* Mandatory. The fd to poll for readability while idle. */
-	void (*pollset)(void *inst, struct ec_pollset *ps);
+	/* Mandatory. Once open: add to ps what must be ready for the core's wish to move on
+	 * (want: EC_POLL_IN, to read; | EC_POLL_OUT when it has bytes to send). When any of
+	 * it is ready (or the timer runs out) the core tries send (if it has bytes) and recv:
+	 * readiness is a hint, as with libssh2, and an op that cannot move says EC_EAGAIN. */
+	void (*pollset)(void *inst, int want, struct ec_pollset *ps);
 	/* Optional. Text the command printed before the context was ready, a line at a
 	 * time: the place to answer a password prompt. */
 	int (*on_boot_output)(void *inst, const char *line, size_t len, struct ec_error *err);
@@ -78,7 +117,6 @@ struct ec_transport_ops {
 	void (*close)(void *inst, int grace_ms);
 	/* Mandatory. Free everything create() made. Safe after any failure. */
 	void (*destroy)(void *inst);
-	/* Minor 0 ends here. */
 
 	/* Where the interpreter runs when this layer is a context's only one, for the
 	 * bytecode cache (docs/config.md `code_cache`): EC_RUNS_HERE_AS_MASTER (this
@@ -86,7 +124,6 @@ struct ec_transport_ops {
 	 * (this machine, another user: it may boot from it when `python` is an absolute
 	 * path, never fill it), or 0 (elsewhere, or not said: neither). */
 	unsigned runs;
-	/* Minor 1 ends here. */
 
 	/* Optional, for a layer that runs the interpreter as the master's child, as the
 	 * master's user (runs == EC_RUNS_HERE_AS_MASTER, no layer below). Called instead
@@ -96,7 +133,17 @@ struct ec_transport_ops {
 	 * become the instance's, as if its start had spawned them: send, recv, pollset
 	 * and close work on them. 0, or a negative EC_E* (the core then kills pid). */
 	int (*adopt)(void *inst, pid_t pid, int fd, struct ec_error *err);
-	/* Minor 2 ends here. */
+
+	/* Optional. Carry the layer above instead of running a command: the layer above
+	 * asks (from its create, through info->below) for what it will reach its own host
+	 * through, by kind, a name both plugins know ("ssh": an ssh session to open a
+	 * tunnel on, for ssh via a jump host). 0 with *handle set (the layer's own, valid
+	 * until its destroy; the asker knows its type by the kind): this layer now runs
+	 * nothing itself (its start is never called; the core still calls its close and
+	 * destroy). EC_ENOTFOUND: it cannot carry that kind (the asker's error then says
+	 * which transports it can go via). */
+	int (*carry)(void *inst, const char *kind, void **handle, struct ec_error *err);
+	/* Major 2, minor 0 ends here. */
 };
 
 #define EC_RUNS_HERE 1
