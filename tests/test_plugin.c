@@ -3,6 +3,7 @@
 #include "ecbuild.h"
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,52 @@ static void test_transport_logs_as_itself(void)
 	ec_master_free(m);
 }
 
+/* Plugin ABI 2.0 through a master: a transport that polls no descriptor once open and
+ * waits on its pollset's timer alone still carries a context (the core honours the
+ * timer for the open stream), and its create, start and destroy run on one thread, the
+ * broker's, not the one that connects. */
+static void test_timer_and_threads(void)
+{
+	char pdir[1200], py[600] = "python=/usr/bin/python3", self[64];
+	snprintf(pdir, sizeof(pdir), "%s/ticker/.libs", dir);
+	struct ec_test_python pys[16];
+	size_t npy = ec_test_pythons(pys, 16);
+	for (size_t i = 0; i < npy; i++)
+		if (pys[i].path[0]) {
+			snprintf(py, sizeof(py), "python=%s", pys[i].path);
+			break;
+		}
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
+	                               .plugin_path = pdir, .log_level = EC_LOG_WARNING,
+	                               .log_fn = ec_test_log_capture};
+	ec_master *m = NULL;
+	ec_context *ctx = NULL;
+	struct ec_error err = {0};
+	ec_test_log_clear();
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	const char *ov[] = {"transport=ticker", py, NULL};
+	int rc = ec_context_connect(m, "tick", ov, 30000, &ctx, &err);
+	if (rc)
+		fprintf(stderr, "ticker: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	for (int i = 0; i < 20 && !rc; i++) {
+		ec_value *res = NULL;
+		rc = ec_context_call(ctx, "os", "getpid", NULL, NULL, 10000, &res, &err);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT(res && res->type == EC_T_INT && res->u.i == ec_context_pid(ctx));
+		ec_value_free(res);
+	}
+	if (ctx)
+		CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 3000, &err), 0);
+	ec_master_free(m);
+	snprintf(self, sizeof(self), "ticker: create on thread %lu", (unsigned long)pthread_self());
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext.ticker", "ticker: create on thread", NULL), 1);
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext.ticker", self, NULL), 0);
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext.ticker",
+	                                  "ticker: start and destroy on create's thread: yes", NULL),
+	                1);
+}
+
 static void test_builtin_found(void)
 {
 	/* From the build tree, the freshly built plugins are found without any path. */
@@ -198,6 +245,8 @@ int main(void)
 	CU_initialize_registry();
 	CU_pSuite s = CU_add_suite("plugin loader", NULL, NULL);
 	CU_add_test(s, "unknown plugin names the path searched", test_unknown);
+	CU_add_test(s, "a transport on its timer alone; its ops on the broker thread",
+	            test_timer_and_threads);
 	CU_add_test(s, "ABI mismatch, init failure, no symbol, not ELF, wrong kind", test_refusals);
 	CU_add_test(s, "ops table too small, too large, without a mandatory op, none",
 	            test_ops_refusals);
