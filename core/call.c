@@ -178,6 +178,12 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 		return rc;
 	}
 	call->delivered = 1;
+	if (v->type == EC_T_ERROR && v->u.err.type && !strcmp(v->u.err.type, EC_CANCELLED_TYPE)) {
+		ec__error_set(err, EC_ECANCELED, cname, "call in context '%s' cancelled: %s", cname,
+		              v->u.err.message ? v->u.err.message : "");
+		ec_value_free(v);
+		return EC_ECANCELED;
+	}
 	if (v->type == EC_T_ERROR) {
 		ec__error_set(err, EC_EREMOTE, cname, "%s: %s", v->u.err.type, v->u.err.message);
 		*result = v;
@@ -209,6 +215,7 @@ void ec_call_free(ec_call *call)
 	int done = call->done;
 	pthread_mutex_unlock(&call->lock);
 	if (!done) {
+		int wake = 0;
 		pthread_mutex_lock(&m->lock);
 		if (call->registered) {
 			for (struct ec_call **pp = &call->reg->list; *pp; pp = &(*pp)->next)
@@ -217,8 +224,15 @@ void ec_call_free(ec_call *call)
 					break;
 				}
 			call_unregistered(m, call);
+			/* Given up on: the context need not run it (or go on running it). */
+			if (!call->cancel_sent && call->reg->abandoned) {
+				call->reg->abandoned(call->reg, call->handle);
+				wake = 1;
+			}
 		}
 		pthread_mutex_unlock(&m->lock);
+		if (wake)
+			ec__broker_wake(m->broker);
 	}
 	ec__call_unref(call);
 }

@@ -12,6 +12,9 @@
 #include "buf.h"
 #include "master.h"
 
+/* The remote error type of a cancelled call's reply (docs/protocol.md, CANCEL). */
+#define EC_CANCELLED_TYPE "econtext.CallCancelled"
+
 /* Reply handles of one context start here (docs/protocol.md §3). */
 #define EC_HANDLE_FIRST_REPLY 1000
 
@@ -19,6 +22,9 @@
 struct ec_calls {
 	struct ec_call *list;
 	uint32_t next_handle; /* the next call's reply handle */
+	/* A pending call was given up on (ec_call_free): cancel it in the context. Set by
+	 * the context; m->lock held. */
+	void (*abandoned)(struct ec_calls *cs, uint32_t handle);
 };
 
 /* A call: registered with its context (under m->lock) until its reply or failure is
@@ -37,6 +43,7 @@ struct ec_call {
 	long long queued_us; /* when it was queued (ec__now_us) */
 	int rc;         /* failure code when done without a reply */
 	int delivered;  /* its result went to the caller (who may have taken reply) */
+	int cancel_sent; /* CANCEL went to the context (under m->lock) */
 	struct ec_error err;
 	struct ec_buf reply; /* the encoded reply payload, from reply_off on (a large reply
 	                      * is the context's read buffer itself, taken with the frame's

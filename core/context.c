@@ -369,6 +369,47 @@ void ec__context_free(struct ec_context *ctx)
 	free(ctx);
 }
 
+/* Queue CANCEL(handle) (m->lock held; the caller wakes the loop). 0, or EC_ECLOSED
+ * when the context takes no more messages. */
+static int queue_cancel(struct ec_context *ctx, uint32_t handle)
+{
+	ec_master *m = ctx->m;
+	if (ctx->st.state != EC_STREAM_READY || ctx->shutdown_requested)
+		return EC_ECLOSED;
+	struct ec_msg *msg = calloc(1, sizeof(*msg));
+	struct ec_value h = {.type = EC_T_INT, .u.i = handle};
+	struct ec_codec_peer peer = {.python_major = ctx->python_major};
+	if (!msg || codec_ops(m)->encode(m->codec->state, &peer, &h, &msg->payload, NULL)) {
+		if (msg)
+			ec__buf_free(&msg->payload);
+		free(msg);
+		return EC_ENOMEM;
+	}
+	msg->handle = EC_HANDLE_CANCEL;
+	ec__stream_queue(&ctx->st, msg);
+	return 0;
+}
+
+static void calls_abandoned(struct ec_calls *cs, uint32_t handle)
+{
+	queue_cancel(container_of(cs, struct ec_context, calls), handle);
+}
+
+int ec_call_cancel(ec_call *call)
+{
+	ec_master *m = call->m;
+	int rc = 0, wake = 0;
+	pthread_mutex_lock(&m->lock);
+	if (call->registered && !call->cancel_sent) {
+		rc = queue_cancel(container_of(call->reg, struct ec_context, calls), call->handle);
+		call->cancel_sent = wake = rc == 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (wake)
+		ec__broker_wake(m->broker);
+	return rc == EC_ECLOSED ? 0 : rc; /* gone: its wait says so */
+}
+
 void ec__context_deliver_module(void *arg, unsigned ctx_id, struct ec_buf *payload)
 {
 	ec_master *m = arg;
@@ -468,6 +509,7 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 	ctx->m = m;
 	ctx->id = ++m->next_context_id;
 	ctx->calls.next_handle = EC_HANDLE_FIRST_REPLY;
+	ctx->calls.abandoned = calls_abandoned;
 	ctx->src.ops = &context_source_ops;
 	ec__stream_init(&ctx->st, ctx->name, &m->logger, ctx->id, m->max_message, on_frame, ctx);
 	ctx->asker.name = ctx->name;

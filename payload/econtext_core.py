@@ -101,6 +101,7 @@ LOG = 3
 SHUTDOWN = 4
 GET_MODULE = 5
 LOAD_MODULE = 6
+CANCEL = 7
 
 IN_FD = 100
 OUT_FD = 101
@@ -109,6 +110,14 @@ _SEQ = Struct(">Q")
 _LEN32 = Struct("<I")
 _SLICE = 1 << 20        # large frames are hashed and written in slices of this size
 _BIG = 1 << 18          # frames above this use OpenSSL's faster sha256, if present
+
+
+class CallCancelled(BaseException):
+    """Raised in a call the master cancelled (a BaseException: `except Exception` in
+    the function does not swallow it)."""
+
+
+CallCancelled.__module__ = "econtext"
 
 
 class CallError(Exception):
@@ -144,6 +153,7 @@ def _boot_info():
 CallError.__module__ = "econtext"
 _econtext = type(sys)("econtext")
 _econtext.CallError = CallError
+_econtext.CallCancelled = CallCancelled
 _econtext.core_code = _core_code
 _econtext.boot_info = _boot_info
 sys.modules["econtext"] = _econtext
@@ -421,18 +431,59 @@ def call_error(exc_info):
     return CallError(_text(name), _text(v), _text(tbtext))
 
 
+# Cancel (docs/protocol.md, CANCEL): the reply handle of the call running on the main
+# thread, whether the function itself runs (a cancel raises only then, never while the
+# reply is written), and the handle the master asked to cancel.
+_running = [0]
+_in_call = [False]
+_cancel = [0]
+_main_ident = [None]
+
+
+def _on_cancel_signal(signum, frame):
+    if _in_call[0] and _cancel[0] and _cancel[0] == _running[0]:
+        _in_call[0] = False
+        raise CallCancelled("cancelled by the master")
+
+
+def _interrupt_main():
+    """Deliver the cancel signal to the main thread: it interrupts a sleep or a blocking
+    read there (the handler raises) as well as Python code."""
+    if hasattr(_signal, "pthread_kill"):
+        try:
+            _signal.pthread_kill(_main_ident[0], _signal.SIGURG)
+            return
+        except Exception:
+            pass
+    posix.kill(posix.getpid(), _signal.SIGURG)   # Linux gives it to the main thread
+
+
+def _cancelled_error(msg):
+    return CallError(u"econtext.CallCancelled", _text(msg), u"")
+
+
 def _run_call(reply_to, payload):
+    _running[0] = reply_to
     try:
-        module, qualname, args, kwargs = loads(payload)
-        fn = resolve(module, qualname)
-        if kwargs and not PY3:
-            kwargs = dict((k.encode("utf-8") if type(k) is unicode else k, v)
-                          for k, v in kwargs.items())
-        result = fn(*args, **(kwargs or {}))
+        try:
+            module, qualname, args, kwargs = loads(payload)
+            fn = resolve(module, qualname)
+            if kwargs and not PY3:
+                kwargs = dict((k.encode("utf-8") if type(k) is unicode else k, v)
+                              for k, v in kwargs.items())
+            _in_call[0] = True
+            result = fn(*args, **(kwargs or {}))
+        finally:
+            _in_call[0] = False
     except:
-        result = call_error(sys.exc_info())
+        _in_call[0] = False
+        if _cancel[0] == reply_to:      # whatever the function raised on its way out
+            result = _cancelled_error("the call was cancelled while it ran")
+        else:
+            result = call_error(sys.exc_info())
         if not PY3:
             sys.exc_clear()
+    _running[0] = 0
     try:
         data = _bytes_parts(result) or dumps(result)
     except Exception:
@@ -516,9 +567,28 @@ def _on_shutdown(handle, reply_to, payload):
     shutdown(0)
 
 
+def _on_cancel(handle, reply_to, payload):
+    """CANCEL(reply handle), on the broker thread: a queued call is dropped and answered
+    at once; the running one is interrupted; a finished one is left alone."""
+    h = loads(payload)
+    with _qlock:
+        for i, item in enumerate(_queue):
+            if item[0] == h:
+                del _queue[i]
+                break
+        else:
+            item = None
+            if _running[0] == h:
+                _cancel[0] = h
+    if item is not None:
+        send_raw(h, dumps(_cancelled_error("the call was cancelled before it started")))
+    elif _cancel[0] == h:
+        _interrupt_main()
+
+
 # handle -> function(handle, reply_to, payload), called on the broker thread. The
 # module forwarder adds LOAD_MODULE here.
-handlers = {CALL: _on_call, SHUTDOWN: _on_shutdown}
+handlers = {CALL: _on_call, SHUTDOWN: _on_shutdown, CANCEL: _on_cancel}
 
 
 class _Reader(object):
@@ -947,6 +1017,8 @@ def _ec_main(config):
     _wake[:] = posix.pipe()
     _cloexec(_wake[0])
     _cloexec(_wake[1])
+    _main_ident[0] = thread.get_ident()
+    _signal.signal(_signal.SIGURG, _on_cancel_signal)
     if _boot is not None and _boot[0]:     # 0: a direct boot, no first-stage child
         try:
             posix.waitpid(_boot[0], 0)

@@ -227,7 +227,19 @@ EC_API int ec_context_call_async(ec_context *ctx, const char *module, const char
  * call pending: wait again or free it. Once a result was returned, waiting again is
  * EC_EINVAL. */
 EC_API int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_error *err);
-/* Forget a call; a reply that arrives later is dropped. NULL is a no-op. */
+/* Cancel a call, from any thread. One not yet started in its context never runs; a
+ * running one is interrupted there: econtext.CallCancelled (a BaseException) is raised
+ * in the function, also out of a sleep or a blocking read, and the context goes on
+ * with its next call at once. Its wait then returns EC_ECANCELED (or its result, if
+ * that came first). What cannot be interrupted: code that catches BaseException and
+ * carries on, and C code that holds the GIL (a long regular expression, a blocking call
+ * in an extension that does not check for signals); the call then ends when that code
+ * returns, and its reply is the cancel error if it raised, its result if not (docs/
+ * protocol.md, CANCEL). 0, also for a call that already finished (nothing is sent). */
+EC_API int ec_call_cancel(ec_call *call);
+/* Forget a call; a reply that arrives later is dropped. A call still pending is
+ * cancelled in its context (ec_call_cancel): ec_context_call does so when its deadline
+ * passes, so a call the caller gave up on does not hold the context. NULL: no-op. */
 EC_API void ec_call_free(ec_call *call);
 
 /* Ask the context to exit, wait up to timeout_ms for it to go, then disconnect by force.

@@ -28,7 +28,8 @@ extern "C" {
 	XX(EREMOTE, -1010, "remote exception")                             \
 	XX(EBOOT, -1011, "bootstrap failed")                               \
 	XX(ENOTFOUND, -1012, "not found")                                  \
-	XX(ESHUTDOWN, -1013, "shutting down")
+	XX(ESHUTDOWN, -1013, "shutting down")                              \
+	XX(ECANCELED, -1014, "call cancelled")
 
 enum ec_errno {
 	EC_OK = 0,
