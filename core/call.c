@@ -22,6 +22,7 @@ int ec__call_new(ec_master *m, const char *ctx_name, struct ec_call **out, struc
 	}
 	c->m = m;
 	c->refs = 1;
+	c->watch.kind = EC_WATCH_CALL;
 	pthread_mutex_init(&c->lock, NULL);
 	snprintf(c->ctx_name, sizeof(c->ctx_name), "%s", ctx_name);
 	*out = c;
@@ -90,6 +91,7 @@ void ec__call_done_locked(struct ec_call *call, struct ec_broker *b)
 	call->wake.run = call_wake;
 	ec__broker_defer(b, &call->wake);
 	__atomic_store_n(&call->done, 1, __ATOMIC_RELEASE);
+	ec__watch_notify(&call->watch);
 }
 
 void ec__calls_fail(struct ec_calls *cs, const char *name, const struct ec_error *why)
@@ -104,6 +106,7 @@ void ec__calls_fail(struct ec_calls *cs, const char *name, const struct ec_error
 		              why && why->msg[0] ? ": " : "", why ? why->msg : "");
 		__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
 		pthread_cond_signal(&c->cond);
+		ec__watch_notify(&c->watch);
 		pthread_mutex_unlock(&c->lock);
 		c = next;
 	}
@@ -214,6 +217,11 @@ void ec_call_free(ec_call *call)
 	pthread_mutex_lock(&call->lock);
 	int done = call->done;
 	pthread_mutex_unlock(&call->lock);
+	if (call->watch.sel) { /* only application threads put it in a select */
+		pthread_mutex_lock(&m->lock);
+		ec__watch_detach(&call->watch);
+		pthread_mutex_unlock(&m->lock);
+	}
 	if (!done) {
 		int wake = 0;
 		pthread_mutex_lock(&m->lock);

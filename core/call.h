@@ -11,6 +11,7 @@
 #include "broker.h"
 #include "buf.h"
 #include "master.h"
+#include "watch.h"
 
 /* The remote error type of a cancelled call's reply (docs/protocol.md, CANCEL). */
 #define EC_CANCELLED_TYPE "econtext.CallCancelled"
@@ -53,6 +54,7 @@ struct ec_call {
 	int refs;
 	struct ec_call *next;     /* in reg */
 	struct ec_deferred wake;  /* on the loop's wake list */
+	struct ec_watch watch;    /* in a select (core/watch.h), under m->lock */
 };
 
 /* A call to the context named ctx_name (not yet registered). */

@@ -17,12 +17,14 @@
 #include "clock.h"
 #include "codecache.h"
 #include "codeshare.h"
+#include "connect.h"
 #include "context.h"
 #include "direct.h"
 #include "econtext/codec.h"
 #include "error.h"
 #include "modules.h"
 #include "payload.h"
+#include "strv.h"
 #include "value.h"
 
 static const struct ec_codec_ops *codec_ops(const ec_master *m)
@@ -296,39 +298,60 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 	return rc;
 }
 
-/* One attempt of ec_context_connect; read_cache 0: boot from source whatever the
- * cache holds and never directly. *refused: the cache entry it booted from was for
- * another Python. *direct_failed: a direct boot failed (its entry is dropped). */
-static int connect_once(ec_master *m, const char *name, const char *const *overrides,
-                        int timeout_ms, int read_cache, int *refused, int *direct_failed,
-                        ec_context **out, struct ec_error *err)
+/* A connect in progress (ec_context_connect_async): one attempt at a time, the second
+ * (through the first stage, from source) after a refused cache entry or a failed direct
+ * boot. Driven by step() on whichever application thread waits for it (ec_connect_wait,
+ * ec_select_wait): that thread asks the application for a password, fills the caches
+ * and hands the context out. */
+struct ec_connect {
+	ec_master *m;
+	char *name;
+	char **overrides; /* NULL-terminated copies, or NULL */
+	int timeout_ms;
+	int attempt;      /* 1, or 2 */
+	struct cache_use cache;
+	struct ec_context *ctx; /* the attempt's, until handed out (or freed on failure) */
+	int done, rc, delivered;
+	struct ec_error err;
+	ec_context *result;
+	struct ec_cache_fill fill; /* on m->cache_fills while this connect fills an entry */
+	struct ec_watch watch;
+};
+
+/* Start an attempt: the context created and handed to the loop, its payload built here
+ * while its interpreter starts. Unlocked; 0, or the error that ends the connect. */
+static int attempt_start(struct ec_connect *c, struct ec_error *err)
 {
-	struct cache_use cache = {.read = read_cache};
+	ec_master *m = c->m;
+	struct cache_use *cache = &c->cache;
+	*cache = (struct cache_use){.read = c->attempt == 1};
 	struct ec_context *ctx = NULL;
 	/* Under the lock: plugins load on demand into the master's shared registry. */
 	pthread_mutex_lock(&m->lock);
-	int rc = ec__context_new(m, name, overrides, &ctx, err);
+	int rc = ec__context_new(m, c->name, (const char *const *)c->overrides, &ctx, err);
 	if (rc) {
 		if (ctx)
 			ec__context_free(ctx);
 		pthread_mutex_unlock(&m->lock);
 		return rc;
 	}
-	ctx->share_key = share_key_of(name, overrides); /* NULL (no memory): no sharing */
-
+	/* NULL (no memory): no sharing */
+	ctx->share_key = share_key_of(c->name, (const char *const *)c->overrides);
 	long connect_ms = 30000;
 	ec__cfg_ms(ctx->cfg, "connect_timeout", &connect_ms);
-	if (timeout_ms > 0)
-		connect_ms = timeout_ms;
+	if (c->timeout_ms > 0)
+		connect_ms = c->timeout_ms;
 	ctx->connect_ms = connect_ms;
 	ctx->boot_deadline = ec__now_ms() + connect_ms;
 	const char *direct_py = direct_python(ctx);
-	if (direct_py && read_cache && (ctx->st.direct = ec__direct_new(direct_py))) {
-		cache.direct = ctx->direct_boot = 1;
-		memcpy(cache.direct_entry, ctx->st.direct->entry, sizeof(cache.direct_entry));
+	if (direct_py && cache->read && (ctx->st.direct = ec__direct_new(direct_py))) {
+		cache->direct = ctx->direct_boot = 1;
+		memcpy(cache->direct_entry, ctx->st.direct->entry, sizeof(cache->direct_entry));
 	} else if (direct_py) {
-		cache.boot_fill = 1;
+		cache->boot_fill = 1;
 	}
+	c->ctx = ctx;
+	ctx->watch = &c->watch;
 	/* Start the interpreter first, build its stream while it starts (build_stream). */
 	ctx->st.pending = 1;
 	ec__context_attach(ctx);
@@ -344,7 +367,7 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 	ec__buf_init(&prog);
 	ec__buf_init(&code);
 	struct ec_error build_err = {0};
-	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &prog, &code, &cache, &build_err);
+	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &prog, &code, cache, &build_err);
 
 	pthread_mutex_lock(&m->lock);
 	ctx->st.pending = 0;
@@ -367,6 +390,7 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 		}
 		ec__broker_wake(m->broker);
 	}
+	pthread_mutex_unlock(&m->lock);
 	ec__frame_mac_close(&mac_in);
 	ec__frame_mac_close(&mac_out);
 	ec__buf_free(&stream);
@@ -374,82 +398,230 @@ static int connect_once(ec_master *m, const char *name, const char *const *overr
 		OPENSSL_cleanse(prog.data, prog.len);
 	ec__buf_free(&prog);
 	ec__buf_free(&code);
-	while (ctx->st.state != EC_STREAM_READY && ctx->st.state != EC_STREAM_DEAD)
-		/* a password to ask, on this thread */
-		if (!ec__secret_serve(&m->secrets, &ctx->asker, &m->lock, m->broker))
-			pthread_cond_wait(&ctx->cond, &m->lock);
-	if (ctx->st.state == EC_STREAM_DEAD) {
-		/* Whatever the cause, the next boot of this binary starts from source; but a
-		 * context that may only read the cache (sudo) fails for reasons of its own (a
-		 * password) more often than not: there only the loader's own refusal drops it. */
-		*refused = cache.hit && strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL) != NULL;
-		/* A direct boot that did not come up (its entry out of date: a moved
-		 * installation, a changed sys.path) is tried again through the first stage;
-		 * not one that ran out of time, which would only wait as long again, nor one
-		 * whose transport could not even be built (its configuration). */
-		if (cache.direct && ctx->fail.code != EC_ETIMEDOUT && !ctx->stack_failed) {
-			*direct_failed = 1;
-			ec__codecache_drop(cache.direct_entry);
-		}
-		if (cache.shared && *refused)
-			share_drop(ctx);
-		else if (cache.hit && !cache.shared && (cache.may_fill || *refused))
-			ec__codecache_drop(cache.name);
-		rc = ctx->fail.code ? ctx->fail.code : EC_EBOOT;
-		if (err)
-			*err = ctx->fail;
-		while (ctx->attached && !ctx->detached)
-			pthread_cond_wait(&ctx->cond, &m->lock);
-		ec__context_free(ctx);
+	return 0;
+}
+
+static void finish(struct ec_connect *c, int rc, const struct ec_error *err, ec_context *ctx)
+{
+	c->done = 1;
+	c->rc = rc;
+	if (err)
+		c->err = *err;
+	c->result = ctx;
+	if (ctx)
+		ctx->watch = NULL;
+}
+
+/* The attempt's context died (detached): keep what it taught the caches, then end the
+ * connect or start the second attempt. m->lock held, released meanwhile. */
+static void attempt_failed(struct ec_connect *c)
+{
+	ec_master *m = c->m;
+	struct ec_context *ctx = c->ctx;
+	struct cache_use *cache = &c->cache;
+	/* Whatever the cause, the next boot of this binary starts from source; but a context
+	 * that may only read the cache (sudo) fails for reasons of its own (a password) more
+	 * often than not: there only the loader's own refusal drops it. */
+	int refused = cache->hit && strstr(ctx->fail.msg, EC_CODECACHE_REFUSAL) != NULL;
+	int direct_failed = 0;
+	/* A direct boot that did not come up (its entry out of date: a moved installation, a
+	 * changed sys.path) is tried again through the first stage; not one that ran out of
+	 * time, which would only wait as long again, nor one whose transport could not even
+	 * be built (its configuration). */
+	if (cache->direct && ctx->fail.code != EC_ETIMEDOUT && !ctx->stack_failed) {
+		direct_failed = 1;
+		ec__codecache_drop(cache->direct_entry);
+	}
+	if (cache->shared && refused)
+		share_drop(ctx);
+	else if (cache->hit && !cache->shared && (cache->may_fill || refused))
+		ec__codecache_drop(cache->name);
+	struct ec_error why = ctx->fail;
+	int rc = why.code ? why.code : EC_EBOOT;
+	ctx->watch = NULL;
+	ec__context_free(ctx);
+	c->ctx = NULL;
+	if (c->attempt == 1 && (refused || direct_failed)) {
+		/* The binary behind the name is another Python now, or its direct boot failed:
+		 * the entry is dropped, and this boot starts again through the first stage, from
+		 * source (and fills the entries anew). */
+		if (refused)
+			ec__log(&m->logger, EC_LOG_INFO, "econtext", c->name,
+			        "context %s: the bytecode cache entry was for another Python; "
+			        "booting from source", c->name);
+		else
+			ec__log(&m->logger, EC_LOG_INFO, "econtext", c->name,
+			        "context %s: its direct boot failed (%s); booting through the first "
+			        "stage", c->name, why.msg);
+		c->attempt = 2;
 		pthread_mutex_unlock(&m->lock);
+		struct ec_error e2 = {0};
+		rc = attempt_start(c, &e2);
+		pthread_mutex_lock(&m->lock);
+		if (rc)
+			finish(c, rc, &e2, NULL);
+		else if (c->watch.sel)
+			ec__watch_notify(&c->watch); /* step it again */
+		return;
+	}
+	finish(c, rc, &why, NULL);
+}
+
+/* The attempt's context is up: fill the caches where this connect should, hand it out.
+ * m->lock held, released meanwhile. */
+static void attempt_ready(struct ec_connect *c)
+{
+	ec_master *m = c->m;
+	struct ec_context *ctx = c->ctx;
+	struct cache_use *cache = &c->cache;
+	/* One filler per entry: the others booted from source as it did, and go on. */
+	for (struct ec_cache_fill *f = m->cache_fills; f && cache->fill; f = f->next)
+		if (!strcmp(f->name, cache->name))
+			cache->fill = 0;
+	if (cache->fill) {
+		memcpy(c->fill.name, cache->name, sizeof(c->fill.name));
+		c->fill.next = m->cache_fills;
+		m->cache_fills = &c->fill;
+	}
+	ctx->watch = NULL; /* what follows calls it: nothing a select waits for */
+	pthread_mutex_unlock(&m->lock);
+	if (cache->boot_fill)
+		boot_entry_fill(ctx, direct_python(ctx));
+	if (cache->fill)
+		code_cache_fill(ctx, cache->name);
+	pthread_mutex_lock(&m->lock);
+	if (cache->fill) {
+		struct ec_cache_fill **pp = &m->cache_fills;
+		while (*pp != &c->fill)
+			pp = &(*pp)->next;
+		*pp = c->fill.next;
+	}
+	c->ctx = NULL;
+	finish(c, 0, NULL, ctx);
+}
+
+int ec__connect_step(struct ec_connect *c)
+{
+	ec_master *m = c->m;
+	while (!c->done) {
+		struct ec_context *ctx = c->ctx;
+		if (ctx->st.state == EC_STREAM_READY) {
+			attempt_ready(c);
+		} else if (ctx->st.state == EC_STREAM_DEAD) {
+			if (ctx->attached && !ctx->detached)
+				return 0; /* its transport is not gone yet */
+			attempt_failed(c);
+		} else if (!ec__secret_serve(&m->secrets, &ctx->asker, &m->lock, m->broker)) {
+			return 0; /* a password, asked on this thread; or nothing to do yet */
+		}
+	}
+	return 1;
+}
+
+int ec_context_connect_async(ec_master *m, const char *name, const char *const *overrides,
+                             int timeout_ms, ec_connect **out, struct ec_error *err)
+{
+	struct ec_connect *c = calloc(1, sizeof(*c));
+	size_t n = 0;
+	while (overrides && overrides[n])
+		n++;
+	if (!c || !(c->name = strdup(name)) || (n && !(c->overrides = calloc(n + 1, sizeof(char *))))) {
+		if (c)
+			free(c->name);
+		free(c);
+		return ec__error_set(err, EC_ENOMEM, name, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!(c->overrides[i] = strdup(overrides[i]))) {
+			ec__strv_free(c->overrides);
+			free(c->name);
+			free(c);
+			return ec__error_set(err, EC_ENOMEM, name, "out of memory");
+		}
+	c->m = m;
+	c->timeout_ms = timeout_ms;
+	c->attempt = 1;
+	c->watch.kind = EC_WATCH_CONNECT;
+	int rc = attempt_start(c, err);
+	if (rc) {
+		ec__strv_free(c->overrides);
+		free(c->name);
+		free(c);
 		return rc;
 	}
-	/* One filler per entry: the others booted from source as it did, and go on. */
-	struct ec_cache_fill fill, **pp;
-	for (struct ec_cache_fill *f = m->cache_fills; f && cache.fill; f = f->next)
-		if (!strcmp(f->name, cache.name))
-			cache.fill = 0;
-	if (cache.fill) {
-		memcpy(fill.name, cache.name, sizeof(fill.name));
-		fill.next = m->cache_fills;
-		m->cache_fills = &fill;
-	}
-	pthread_mutex_unlock(&m->lock);
-	if (cache.boot_fill)
-		boot_entry_fill(ctx, direct_python(ctx));
-	if (cache.fill) {
-		code_cache_fill(ctx, cache.name);
-		pthread_mutex_lock(&m->lock);
-		for (pp = &m->cache_fills; *pp != &fill; pp = &(*pp)->next)
-			;
-		*pp = fill.next;
-		pthread_mutex_unlock(&m->lock);
-	}
-	*out = ctx;
+	*out = c;
 	return 0;
+}
+
+int ec_connect_wait(ec_connect *c, int timeout_ms, ec_context **out, struct ec_error *err)
+{
+	ec_master *m = c->m;
+	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
+	pthread_mutex_lock(&m->lock);
+	while (!ec__connect_step(c)) {
+		if (ec__cond_wait_until(&c->ctx->cond, &m->lock, deadline) && !ec__connect_step(c)) {
+			pthread_mutex_unlock(&m->lock);
+			return ec__error_set(err, EC_ETIMEDOUT, c->name,
+			                     "context '%s' is not connected yet (waited %.3g s)",
+			                     c->name, timeout_ms / 1000.0);
+		}
+	}
+	int rc = c->rc;
+	if (c->delivered)
+		rc = ec__error_set(err, EC_EINVAL, c->name,
+		                   "the result of this connect of '%s' was already returned", c->name);
+	else if (rc && err)
+		*err = c->err;
+	else if (!rc)
+		*out = c->result;
+	c->delivered = 1;
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+struct ec_watch *ec__connect_watch(struct ec_connect *c)
+{
+	return &c->watch;
+}
+
+struct ec_connect *ec__connect_of(struct ec_watch *w)
+{
+	return container_of(w, struct ec_connect, watch);
+}
+
+const char *ec_connect_name(const ec_connect *c)
+{
+	return c->name;
+}
+
+void ec_connect_free(ec_connect *c)
+{
+	if (!c)
+		return;
+	ec_master *m = c->m;
+	pthread_mutex_lock(&m->lock);
+	ec__watch_detach(&c->watch);
+	/* Given up on: a context still booting, or up but never handed out, goes. */
+	struct ec_context *ctx = c->ctx ? c->ctx : (!c->delivered ? c->result : NULL);
+	if (ctx)
+		ctx->watch = NULL;
+	pthread_mutex_unlock(&m->lock);
+	if (ctx)
+		ec_context_shutdown(ctx, 0, NULL);
+	ec__strv_free(c->overrides);
+	free(c->name);
+	free(c);
 }
 
 int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
                        int timeout_ms, ec_context **out, struct ec_error *err)
 {
-	int refused = 0, direct_failed = 0;
-	int rc = connect_once(m, name, overrides, timeout_ms, 1, &refused, &direct_failed, out,
-	                      err);
-	if (rc && (refused || direct_failed)) {
-		/* The binary behind the name is another Python now, or its direct boot
-		 * failed: the entry is dropped, and this boot starts again through the first
-		 * stage, from source (and fills the entries anew). */
-		if (refused)
-			ec__log(&m->logger, EC_LOG_INFO, "econtext", name,
-			        "context %s: the bytecode cache entry was for another Python; "
-			        "booting from source", name);
-		else
-			ec__log(&m->logger, EC_LOG_INFO, "econtext", name,
-			        "context %s: its direct boot failed (%s); booting through the "
-			        "first stage", name, err ? err->msg : "");
-		rc = connect_once(m, name, overrides, timeout_ms, 0, &refused, &direct_failed, out,
-		                  err);
-	}
+	ec_connect *c = NULL;
+	int rc = ec_context_connect_async(m, name, overrides, timeout_ms, &c, err);
+	if (rc)
+		return rc;
+	/* No deadline of its own: the context's connect timeout ends a boot. */
+	rc = ec_connect_wait(c, 0, out, err);
+	ec_connect_free(c);
 	return rc;
 }
-

@@ -27,6 +27,15 @@ static const struct ec_codec_ops *codec_ops(const ec_master *m)
 
 /* ---- the loop's side ----------------------------------------------------------- */
 
+/* Its state changed (started, ready, dead, detached, asking for a password): wake the
+ * threads waiting on it, and the select its pending connect is in. */
+static void changed(struct ec_context *ctx)
+{
+	pthread_cond_broadcast(&ctx->cond);
+	if (ctx->watch)
+		ec__watch_notify(ctx->watch);
+}
+
 /* End the stream and fail everything pending; why says why (NULL: a clean end). */
 static void die(struct ec_context *ctx, const struct ec_error *why, int grace_ms)
 {
@@ -44,7 +53,7 @@ static void die(struct ec_context *ctx, const struct ec_error *why, int grace_ms
 	ec__reaper_closing(NULL);
 	ctx->src.finished = 1;
 	ec__calls_fail(&ctx->calls, ctx->name, why);
-	pthread_cond_broadcast(&ctx->cond);
+	changed(ctx);
 }
 
 static void die_boot(struct ec_context *ctx, int code, const char *what)
@@ -74,7 +83,7 @@ static int start(struct ec_context *ctx, long long now, struct ec_error *err)
 	ctx->start_wake = rc == EC_EAGAIN && ctx->st.ps.timeout_ms > 0 ? now + ctx->st.ps.timeout_ms : 0;
 	if (ctx->asker.wait && !ctx->asker.since) {
 		ctx->asker.since = now;
-		pthread_cond_broadcast(&ctx->cond); /* its thread asks the application */
+		changed(ctx); /* its thread asks the application */
 	} else if (!ctx->asker.wait && ctx->asker.since) {
 		if (ctx->boot_deadline)
 			ctx->boot_deadline += now - ctx->asker.since;
@@ -101,6 +110,13 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 		die(ctx, &ctx->stream_err, 0);
 		return;
 	}
+	if (ctx->shutdown_requested && st->state < EC_STREAM_READY) {
+		/* A connect given up on (ec_connect_free) while it booted. */
+		struct ec_error e = {.code = EC_ECLOSED};
+		snprintf(e.msg, sizeof(e.msg), "context '%s': its connect was abandoned", ctx->name);
+		die(ctx, &e, 0);
+		return;
+	}
 	if (st->state == EC_STREAM_NEW) {
 		if (build_stack(ctx, &err)) {
 			ctx->start_tried = ctx->stack_failed = 1;
@@ -114,7 +130,7 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 		int rc = start(ctx, now, &err);
 		if (!ctx->start_tried) {
 			ctx->start_tried = 1;
-			pthread_cond_broadcast(&ctx->cond); /* the connecting thread builds the stream */
+			changed(ctx); /* the connecting thread builds the stream */
 		}
 		if (rc == 0) {
 			st->state = EC_STREAM_BOOTING;
@@ -207,7 +223,7 @@ static void ctx_detached(struct ec_source *src)
 	ec__stream_free(&ctx->st);
 	ctx->attached = 0;
 	ctx->detached = 1;
-	pthread_cond_broadcast(&ctx->cond);
+	changed(ctx);
 }
 
 static int on_hello(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
@@ -235,7 +251,7 @@ static int on_hello(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 	ec__log(&ctx->m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
 	        "context %s ready: python %s, pid %ld, %.3f s", ctx->name, ctx->python_version,
 	        ctx->pid, ctx->boot_seconds);
-	pthread_cond_broadcast(&ctx->cond);
+	changed(ctx);
 	return 0;
 }
 

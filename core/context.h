@@ -14,6 +14,7 @@
 #include "secret.h"
 #include "source.h"
 #include "stream.h"
+#include "watch.h"
 
 /* Well-known handles (docs/protocol.md §3); replies from EC_HANDLE_FIRST_REPLY on. */
 enum {
@@ -42,6 +43,7 @@ struct ec_context {
 	struct ec_source src;    /* what the loop drives */
 	struct ec_stream st;     /* loop-owned, but st.state and st.pending under m->lock */
 	struct ec__secret_asker asker; /* the secrets its start waits for (core/secret.h) */
+	struct ec_watch *watch; /* its pending connect's, while one waits for it */
 
 	/* Shared, under m->lock. */
 	int start_tried; /* the loop called the transport's start once */

@@ -140,6 +140,8 @@ EC_API void ec_log_stderr(void *arg, const struct ec_log_record *rec);
 typedef struct ec_master ec_master;
 typedef struct ec_context ec_context;
 typedef struct ec_call ec_call;
+typedef struct ec_connect ec_connect;
+typedef struct ec_select ec_select;
 
 /* Filled by the caller; zero-initialise and set .size = sizeof(struct ec_master_options). */
 struct ec_master_options {
@@ -204,6 +206,25 @@ EC_API void ec_master_set_secret_prompt(ec_master *m, ec_secret_fn fn, void *dat
  * context is ready or timeout_ms (<= 0: the context's own connect timeout) passes. */
 EC_API int ec_context_connect(ec_master *m, const char *name, const char *const *overrides,
                               int timeout_ms, ec_context **out, struct ec_error *err);
+/* Start connecting and return at once with a pending connect: the interpreter starts
+ * while this thread builds its payload (a few ms); the boot goes on in the broker. One
+ * thread may start a hundred this way and wait for them with ec_select_wait. A
+ * configuration error returns here; a boot's errors come from the wait. */
+EC_API int ec_context_connect_async(ec_master *m, const char *name,
+                                    const char *const *overrides, int timeout_ms,
+                                    ec_connect **out, struct ec_error *err);
+/* Wait for a pending connect: 0 with *ctx set (the caller shuts it down), or the boot's
+ * error, as ec_context_connect gives them. A password the transport needs is asked of
+ * the application on this thread. timeout_ms <= 0: until the connect's own deadline;
+ * EC_ETIMEDOUT before it leaves the connect pending: wait again or free it. Once a
+ * result was returned, waiting again is EC_EINVAL. */
+EC_API int ec_connect_wait(ec_connect *c, int timeout_ms, ec_context **ctx,
+                           struct ec_error *err);
+/* The context name it connects. */
+EC_API const char *ec_connect_name(const ec_connect *c);
+/* Free it. A context still booting, or up and not handed out by a wait, is shut down
+ * (this waits for it to go). Free pending connects before their master. NULL: no-op. */
+EC_API void ec_connect_free(ec_connect *c);
 EC_API const char *ec_context_name(const ec_context *ctx);
 /* Version of the remote interpreter ("3.11.7"), borrowed. */
 EC_API const char *ec_context_python_version(const ec_context *ctx);
@@ -241,6 +262,26 @@ EC_API int ec_call_cancel(ec_call *call);
  * cancelled in its context (ec_call_cancel): ec_context_call does so when its deadline
  * passes, so a call the caller gave up on does not hold the context. NULL: no-op. */
 EC_API void ec_call_free(ec_call *call);
+
+/* A select: one wait over pending calls and connects of any contexts of one master.
+ * Each added item carries a tag; a wait returns the tags of those that are ready (a
+ * call answered, failed or cancelled; a connect up or failed), each once, after which
+ * the item is no longer in the select (wait on it to take its result). A wake-up costs
+ * what is ready, not the number waited on. One thread waits on a select at a time; an
+ * item is in one select at a time. Freeing an item takes it out. */
+EC_API int ec_select_new(ec_master *m, ec_select **out, struct ec_error *err);
+EC_API int ec_select_add_call(ec_select *s, ec_call *call, void *tag, struct ec_error *err);
+EC_API int ec_select_add_connect(ec_select *s, ec_connect *c, void *tag,
+                                 struct ec_error *err);
+/* Wait up to timeout_ms (<= 0: no deadline) for at least one item: up to max tags into
+ * tags, *n how many. 0, EC_ETIMEDOUT (*n 0), or EC_ENOTFOUND when nothing is left to
+ * wait for. A pending connect that needs a password asks it on this thread. */
+EC_API int ec_select_wait(ec_select *s, int timeout_ms, void **tags, size_t max, size_t *n,
+                          struct ec_error *err);
+/* Items still in the select (added, not yet returned). */
+EC_API size_t ec_select_count(const ec_select *s);
+/* Free it; its items stay as they are, in no select. NULL: no-op. */
+EC_API void ec_select_free(ec_select *s);
 
 /* Ask the context to exit, wait up to timeout_ms for it to go, then disconnect by force.
  * The handle is freed. Pending calls fail with EC_ECLOSED. NULL is a no-op. */
