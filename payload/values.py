@@ -184,12 +184,8 @@ def _carry(obj):
         return conv(obj)
     if hasattr(t, "n_sequence_fields") or (isinstance(obj, tuple) and hasattr(t, "_fields")):
         spec, names = _named_info(t, obj)
-        if hasattr(t, "n_sequence_fields"):
-            values = [getattr(obj, n) for n in names]
-        else:
-            values = obj
-        if len(values) == len(names):
-            return _Carried(Named, (spec, tuple(_carry_list(values))))
+        # By name: 3.9's platform.uname_result iterates over a field more than it has.
+        return _Carried(Named, (spec, tuple(_carry_list([getattr(obj, n) for n in names]))))
     c = _tagged(obj, t)
     if c is not None:
         return c
@@ -233,7 +229,11 @@ def Named(spec, values):
         try:
             cls = namedtuple(short, [str(n) for n in names], rename=True)
         except Exception:
-            cls = namedtuple("Named", [str(n) for n in names], rename=True)
+            cls = namedtuple("Named", ["_%d" % i for i in range(len(names))], rename=True)
+        # Named as the master's value says, so that it goes back as it came.
+        cls.__module__ = str(type_name.rpartition(u".")[0])
+        if PY3:
+            cls.__qualname__ = short
         _NAMED_TYPES[spec] = cls
     return cls(*values)
 
