@@ -11,7 +11,8 @@
 const char *ec__type_name(enum ec_type t)
 {
 	static const char *const names[] = {"None", "bool",  "int",  "int", "float", "bytes",
-	                                    "str",  "list",  "tuple", "dict", "set", "error"};
+	                                    "str",  "list",  "tuple", "dict", "set", "error",
+	                                    "named tuple", "tagged value"};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
@@ -156,7 +157,7 @@ ec_value *ec_value_error(const char *type, const char *message, const char *trac
 static int is_seq(const ec_value *v)
 {
 	return v->type == EC_T_LIST || v->type == EC_T_TUPLE || v->type == EC_T_DICT ||
-	       v->type == EC_T_SET;
+	       v->type == EC_T_SET || v->type == EC_T_NAMED || v->type == EC_T_TAGGED;
 }
 
 static int seq_push(ec_value *seq, ec_value *item)
@@ -175,7 +176,8 @@ static int seq_push(ec_value *seq, ec_value *item)
 
 int ec_value_append(ec_value *seq, ec_value *item)
 {
-	if (!seq || !item || !is_seq(seq) || seq->type == EC_T_DICT) {
+	if (!seq || !item || !is_seq(seq) || seq->type == EC_T_DICT || seq->type == EC_T_NAMED ||
+	    seq->type == EC_T_TAGGED) {
 		ec_value_free(item);
 		return EC_EINVAL;
 	}
@@ -204,7 +206,7 @@ fail:
 
 const ec_value *ec_value_dict_get(const ec_value *dict, const char *key)
 {
-	if (!dict || dict->type != EC_T_DICT)
+	if (!dict || (dict->type != EC_T_DICT && dict->type != EC_T_NAMED))
 		return NULL;
 	size_t klen = strlen(key);
 	for (size_t i = 0; i + 1 < dict->u.seq.len; i += 2) {
@@ -214,6 +216,61 @@ const ec_value *ec_value_dict_get(const ec_value *dict, const char *key)
 			return dict->u.seq.items[i + 1];
 	}
 	return NULL;
+}
+
+ec_value *ec_value_named(const char *type)
+{
+	ec_value *v = ec_value_new(EC_T_NAMED);
+	if (v && !(v->u.seq.type = strdup(type ? type : ""))) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+int ec_value_named_add(ec_value *named, const char *name, ec_value *val)
+{
+	if (!named || named->type != EC_T_NAMED || !name || !val) {
+		ec_value_free(val);
+		return EC_EINVAL;
+	}
+	ec_value *k = ec_value_cstr(name);
+	if (!k) {
+		ec_value_free(val);
+		return EC_EINVAL; /* not UTF-8, or out of memory */
+	}
+	if (seq_push(named, k)) {
+		ec_value_free(k);
+		ec_value_free(val);
+		return EC_ENOMEM;
+	}
+	if (seq_push(named, val)) {
+		named->u.seq.len--;
+		ec_value_free(k);
+		ec_value_free(val);
+		return EC_ENOMEM;
+	}
+	return 0;
+}
+
+ec_value *ec_value_tagged(const char *tag, ec_value *payload)
+{
+	ec_value *v = payload && tag ? ec_value_new(EC_T_TAGGED) : NULL;
+	if (!v || !(v->u.seq.type = strdup(tag)) || seq_push(v, payload)) {
+		ec_value_free(v);
+		ec_value_free(payload);
+		return NULL;
+	}
+	return v;
+}
+
+const char *ec_value_tag(const ec_value *v, const ec_value **payload)
+{
+	if (!v || v->type != EC_T_TAGGED || v->u.seq.len != 1)
+		return NULL;
+	if (payload)
+		*payload = v->u.seq.items[0];
+	return v->u.seq.type;
 }
 
 void ec_value_free(ec_value *v)
@@ -230,9 +287,12 @@ void ec_value_free(ec_value *v)
 	case EC_T_TUPLE:
 	case EC_T_DICT:
 	case EC_T_SET:
+	case EC_T_NAMED:
+	case EC_T_TAGGED:
 		for (size_t i = 0; i < v->u.seq.len; i++)
 			ec_value_free(v->u.seq.items[i]);
 		free(v->u.seq.items);
+		free(v->u.seq.type);
 		break;
 	case EC_T_ERROR:
 		free(v->u.err.type);
@@ -259,10 +319,16 @@ ec_value *ec_value_dup(const ec_value *v)
 	case EC_T_LIST:
 	case EC_T_TUPLE:
 	case EC_T_DICT:
-	case EC_T_SET: {
+	case EC_T_SET:
+	case EC_T_NAMED:
+	case EC_T_TAGGED: {
 		ec_value *c = ec_value_new(v->type);
 		if (!c)
 			return NULL;
+		if (v->u.seq.type && !(c->u.seq.type = strdup(v->u.seq.type))) {
+			free(c);
+			return NULL;
+		}
 		for (size_t i = 0; i < v->u.seq.len; i++) {
 			ec_value *item = ec_value_dup(v->u.seq.items[i]);
 			if (!item || seq_push(c, item)) {
@@ -322,7 +388,8 @@ int ec_value_equal(const ec_value *a, const ec_value *b)
 		return 1;
 	}
 	default:
-		if (a->u.seq.len != b->u.seq.len)
+		if (a->u.seq.len != b->u.seq.len ||
+		    strcmp(a->u.seq.type ? a->u.seq.type : "", b->u.seq.type ? b->u.seq.type : ""))
 			return 0;
 		for (size_t i = 0; i < a->u.seq.len; i++)
 			if (!ec_value_equal(a->u.seq.items[i], b->u.seq.items[i]))

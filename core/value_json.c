@@ -83,6 +83,29 @@ static int put_key(struct ec_buf *b, const ec_value *k, int depth)
 	return rc;
 }
 
+/* A tagged value as a string: its text, or an enum member's "Class.MEMBER". */
+static int put_tagged(struct ec_buf *b, const ec_value *v, int depth)
+{
+	const ec_value *p = NULL;
+	const char *tag = ec_value_tag(v, &p);
+	if (tag && strcmp(tag, EC_TAG_ENUM) == 0 && p->type == EC_T_TUPLE && p->u.seq.len == 3 &&
+	    p->u.seq.items[0]->type == EC_T_STR && p->u.seq.items[1]->type == EC_T_STR) {
+		const ec_value *cls = p->u.seq.items[0], *name = p->u.seq.items[1];
+		const char *c = cls->u.s.data + cls->u.s.len;
+		while (c > cls->u.s.data && c[-1] != '.')
+			c--;
+		struct ec_buf t;
+		ec__buf_init(&t);
+		int rc = ec__buf_append(&t, c, cls->u.s.len - (size_t)(c - cls->u.s.data));
+		rc = rc ? rc : ec__buf_append(&t, ".", 1);
+		rc = rc ? rc : ec__buf_append(&t, name->u.s.data, name->u.s.len);
+		rc = rc ? rc : put_json_string(b, (const char *)t.data, t.len);
+		ec__buf_free(&t);
+		return rc;
+	}
+	return p ? put_value(b, p, depth + 1) : put(b, "null");
+}
+
 static int put_value(struct ec_buf *b, const ec_value *v, int depth)
 {
 	char num[64];
@@ -124,7 +147,10 @@ static int put_value(struct ec_buf *b, const ec_value *v, int depth)
 				return rc;
 		}
 		return put(b, "]");
+	case EC_T_TAGGED:
+		return put_tagged(b, v, depth);
 	case EC_T_DICT:
+	case EC_T_NAMED:
 		if (put(b, "{"))
 			return EC_ENOMEM;
 		for (size_t i = 0; i + 1 < v->u.seq.len; i += 2) {

@@ -211,12 +211,13 @@ def _reduce_call_error(obj):
 # these classes are the only globals written (set/frozenset are pickled by REDUCE).
 _NATIVE = frozenset([type(None), bool, int, float, bytes, text_type, tuple, list, dict,
                      set, frozenset, CallError] + ([] if PY3 else [long]))
-_CLASSES = (CallError, set, frozenset)
+_CLASSES = (CallError, set, frozenset)      # payload/values.py adds Named and Tagged
+_FUNCTION = type(_refuse)
 
 
 def _check(obj):
     # persistent_id hook: None means "pickle normally"; refuse anything else.
-    if type(obj) not in _NATIVE and not (type(obj) is type and obj in _CLASSES):
+    if type(obj) not in _NATIVE and not (type(obj) in (type, _FUNCTION) and obj in _CLASSES):
         _refuse(obj)
 
 
@@ -232,10 +233,13 @@ if PY3:
         def reducer_override(self, obj):
             # 3.8+: called for everything not handled natively (exact None, bool,
             # int, float, bytes, str, list, tuple, dict, set, frozenset).
-            if obj is CallError or obj is set or obj is frozenset:
-                return NotImplemented       # the classes of _CLASSES, by identity
+            if type(obj) is _Carried:
+                return (obj.fn, obj.args)
             if type(obj) is CallError:
                 return _reduce_call_error(obj)
+            for c in _CLASSES:
+                if obj is c:
+                    return NotImplemented   # the globals of _CLASSES, by identity
             _refuse(obj)
 
     if sys.version_info < (3, 8):
@@ -487,11 +491,7 @@ def _run_call(reply_to, payload):
     try:
         data = _bytes_parts(result) or dumps(result)
     except Exception:
-        e = sys.exc_info()[1]
-        msg = "cannot serialize %s" % (e if isinstance(e, Unserializable) else
-                                       "%s.%s: %s" % (type(result).__module__,
-                                                      type(result).__name__, e))
-        data = dumps(CallError(u"econtext.SerializationError", _text(msg), u""))
+        data = _dumps_carried(result)   # payload/values.py
     result = None
     send_raw(reply_to, data)
 

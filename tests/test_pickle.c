@@ -1594,8 +1594,9 @@ static void test_decode_globals(void)
 	ec_value *v = NULL;
 	CU_ASSERT_EQUAL(decode(B("\x80\x02" "cos\nsystem\nX\x02\x00\x00\x00lsR."), &v, &err), EC_ECODEC);
 	CU_ASSERT_STRING_EQUAL(err.msg, "pickle: refused global os.system at offset 2 (only None, bool, "
-	                                "int, float, bytes, str, list, tuple, dict, set and "
-	                                "econtext.CallError are allowed)");
+	                                "int, float, bytes, str, list, tuple, dict, set, "
+	                                "econtext.CallError, econtext.Named and econtext.Tagged "
+	                                "are allowed)");
 	CU_ASSERT_STRING_EQUAL(err.where, "plugin pickle");
 	dec_refused("STACK_GLOBAL os.system",
 	            B("\x80\x04\x8c\x02os\x94\x8c\x06system\x94\x93\x94."), "refused global os.system at offset 16");
@@ -1879,6 +1880,196 @@ static void test_decode_bounds(void)
 		dec_refused("deep GET", s.s, s.n, "nested deeper than 512 levels");
 		free(s.s);
 	}
+}
+
+/* A named tuple of the fields "a", "b", ... with the given values (taken). */
+static ec_value *named(const char *type, int n, ...)
+{
+	ec_value *v = ec_value_named(type);
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++) {
+		char name[2] = {(char)('a' + i), 0};
+		ec_value_named_add(v, name, va_arg(ap, ec_value *));
+	}
+	va_end(ap);
+	return v;
+}
+
+static ec_value *tagged(const char *tag, const char *text)
+{
+	return ec_value_tagged(tag, ec_value_cstr(text));
+}
+
+/* A pickle of REDUCE of econtext.<g> on (text, <rest>): rest is the pickle of the
+ * second argument. */
+static void glob_pickle(struct sb *s, const char *g, const char *text, const char *rest,
+                        size_t restlen)
+{
+	unsigned char len[4] = {(unsigned char)strlen(text), 0, 0, 0};
+	sb_puts(s, "\x80\x02" "cecontext\n");
+	sb_puts(s, g);
+	sb_puts(s, "\nX");
+	sb_put(s, (const char *)len, 4);
+	sb_puts(s, text);
+	sb_put(s, rest, restlen);
+	sb_puts(s, "\x86R.");
+}
+
+static void named_refused(const char *label, const char *spec, const char *values,
+                          const char *needle)
+{
+	struct sb s = {0};
+	glob_pickle(&s, "Named", spec, values, strlen(values));
+	dec_refused(label, s.s, s.n, needle);
+	free(s.s);
+}
+
+static void tagged_refused(const char *tag, const char *text, const char *needle)
+{
+	struct sb s = {0}, payload = {0};
+	unsigned char len[4] = {(unsigned char)strlen(text), 0, 0, 0};
+	sb_puts(&payload, "X");
+	sb_put(&payload, (const char *)len, 4);
+	sb_puts(&payload, text);
+	glob_pickle(&s, "Tagged", tag, payload.s, payload.n);
+	dec_refused(text, s.s, s.n, needle);
+	free(s.s);
+	free(payload.s);
+}
+
+/* econtext.Named and econtext.Tagged (docs/values.md): the forms round trip, read as
+ * the context writes them, and every malformed variant is refused. */
+static void test_named_tagged(void)
+{
+	roundtrip(named("os.stat_result", 3, ec_value_int(1), ec_value_cstr("x"),
+	                mk(EC_T_LIST, ec_value_float(2.5), NULL)));
+	roundtrip(named("t.Empty", 0));
+	roundtrip(named("t.Big", 5, ec_value_int(1), ec_value_int(2), ec_value_int(3),
+	                ec_value_int(4), named("t.In", 1, ec_value_none())));
+	static const char *const good[][2] = {
+		{EC_TAG_DATETIME, "2024-05-01T12:30:00"},
+		{EC_TAG_DATETIME, "2024-05-01T12:30:00.250000+02:00"},
+		{EC_TAG_DATETIME, "0001-01-01T00:00:00-05:30:15.000001"},
+		{EC_TAG_DATE, "2024-05-01"},
+		{EC_TAG_TIME, "23:59:59.999999"},
+		{EC_TAG_TIME, "00:00:00+00:00"},
+		{EC_TAG_TIMEDELTA, "P1DT2H3M4.5S"},
+		{EC_TAG_TIMEDELTA, "-PT0.000001S"},
+		{EC_TAG_TIMEDELTA, "PT0S"},
+		{EC_TAG_TIMEDELTA, "P999999999D"},
+		{EC_TAG_DECIMAL, "1.10"},
+		{EC_TAG_DECIMAL, "-1E+3"},
+		{EC_TAG_DECIMAL, "1.5E-7"},
+		{EC_TAG_DECIMAL, "-Infinity"},
+		{EC_TAG_DECIMAL, "sNaN12"},
+		{EC_TAG_UUID, "12345678-1234-5678-1234-567812345678"},
+		{EC_TAG_PATH, "/etc/passwd"},
+		{EC_TAG_PATH, "."},
+	};
+	for (size_t i = 0; i < N_ELEMS(good); i++)
+		roundtrip(tagged(good[i][0], good[i][1]));
+	roundtrip(ec_value_tagged(EC_TAG_ENUM, mk(EC_T_TUPLE, ec_value_cstr("socket.AddressFamily"),
+	                                          ec_value_cstr("AF_INET"), ec_value_int(2), NULL)));
+	/* In a set and as dict keys: hashable. */
+	roundtrip(mk(EC_T_SET, tagged(EC_TAG_DATE, "2024-05-01"), named("p.P", 1, ec_value_int(1)),
+	             NULL));
+
+	/* As the context writes them: the spec memoized, a reference the second time. */
+	dec_expect("two named tuples sharing a memoized spec",
+	           B("\x80\x03]q\x00(cecontext\nNamed\nq\x01X\x05\x00\x00\x00p.P aq\x02K\x01\x85"
+	             "\x86Rh\x01h\x02K\x02\x85\x86Re."),
+	           "[set(u'a', 1), set(u'a', 2)]");
+	ec_value *v = dec_ok("a named tuple", B("\x80\x02" "cecontext\nNamed\nX\x12\x00\x00\x00"
+	                                        "os.stat_result a bK\x01K\x02\x86\x86R."));
+	if (v) {
+		CU_ASSERT_EQUAL(v->type, EC_T_NAMED);
+		CU_ASSERT_STRING_EQUAL(v->u.seq.type, "os.stat_result");
+		CU_ASSERT(ec_value_dict_get(v, "b") && ec_value_dict_get(v, "b")->u.i == 2);
+		ec_value_free(v);
+	}
+
+	named_refused("named: empty spec", "", "K\x01\x85", "malformed spec");
+	named_refused("named: two spaces", "t  a", "K\x01\x85", "malformed spec");
+	named_refused("named: trailing space", "t a ", "K\x01\x85", "malformed spec");
+	named_refused("named: control character", "t a\tb", "K\x01\x85", "malformed spec");
+	named_refused("named: too few names", "t a", "K\x01K\x02\x86", "1 field names for 2 values");
+	named_refused("named: too many names", "t a b", "K\x01\x85", "2 field names for 1 values");
+	named_refused("named: values not a tuple", "t a", "]", "expects (str, tuple)");
+	named_refused("named: duplicate field", "t a a", "K\x01K\x02\x86",
+	              "named tuple with a duplicate str field name");
+	dec_refused("named: one argument", B("\x80\x02" "cecontext\nNamed\n)\x85R."), "expects (str, tuple)");
+	dec_refused("named: spec not text", B("\x80\x02" "cecontext\nNamed\nK\x01)\x86R."),
+	            "expects (str, tuple)");
+	dec_refused("named: a list in a set",
+	            B("\x80\x02" "c__builtin__\nset\n]cecontext\nNamed\nX\x03\x00\x00\x00t a]\x85\x86Ra\x85R."),
+	            "unhashable named tuple");
+
+	tagged_refused("nosuch", "x", "econtext.Tagged 'nosuch' with an unknown tag");
+	tagged_refused(EC_TAG_DATE, "2024-13-01", "malformed text");
+	tagged_refused(EC_TAG_DATE, "2024-05-00", "malformed text");
+	tagged_refused(EC_TAG_DATE, "2024-5-01", "malformed text");
+	tagged_refused(EC_TAG_DATE, "2024-05-01T", "malformed text");
+	tagged_refused(EC_TAG_DATETIME, "2024-05-01 12:30:00", "malformed text");
+	tagged_refused(EC_TAG_DATETIME, "2024-05-01T24:00:00", "malformed text");
+	tagged_refused(EC_TAG_DATETIME, "2024-05-01T12:30:00.25", "malformed text");
+	tagged_refused(EC_TAG_DATETIME, "2024-05-01T12:30:00+2", "malformed text");
+	tagged_refused(EC_TAG_TIME, "12:30", "malformed text");
+	tagged_refused(EC_TAG_TIMEDELTA, "P", "malformed text");
+	tagged_refused(EC_TAG_TIMEDELTA, "PT", "malformed text");
+	tagged_refused(EC_TAG_TIMEDELTA, "P1H", "malformed text");
+	tagged_refused(EC_TAG_TIMEDELTA, "PT1.S", "malformed text");
+	tagged_refused(EC_TAG_TIMEDELTA, "1D", "malformed text");
+	tagged_refused(EC_TAG_DECIMAL, "1.", "malformed text");
+	tagged_refused(EC_TAG_DECIMAL, "", "malformed text");
+	tagged_refused(EC_TAG_DECIMAL, "0x10", "malformed text");
+	tagged_refused(EC_TAG_DECIMAL, "Inf", "malformed text");
+	tagged_refused(EC_TAG_UUID, "12345678-1234-5678-1234-56781234567G", "malformed text");
+	tagged_refused(EC_TAG_UUID, "12345678123456781234567812345678", "malformed text");
+	tagged_refused(EC_TAG_UUID, "ABCDEF78-1234-5678-1234-567812345678", "malformed text");
+	tagged_refused(EC_TAG_ENUM, "socket.AddressFamily.AF_INET", "an enum that is not");
+	dec_refused("tagged: path with NUL",
+	            B("\x80\x02" "cecontext\nTagged\nX\x04\x00\x00\x00pathX\x03\x00\x00\x00/\x00x\x86R."),
+	            "malformed text");
+	dec_refused("tagged: date not text",
+	            B("\x80\x02" "cecontext\nTagged\nX\x04\x00\x00\x00" "dateK\x01\x86R."),
+	            "a payload that is not text");
+	dec_refused("tagged: enum without a name",
+	            B("\x80\x02" "cecontext\nTagged\nX\x04\x00\x00\x00" "enumX\x01\x00\x00\x00" "cX\x00\x00\x00\x00K\x01\x87\x86R."),
+	            "an enum that is not");
+	dec_refused("tagged: three arguments",
+	            B("\x80\x02" "cecontext\nTagged\nX\x04\x00\x00\x00" "dateK\x01K\x01\x87R."),
+	            "expects (str, payload)");
+
+	/* The encoder refuses what the context could not read, naming where it sits. */
+	struct {
+		ec_value *v;
+		const char *needle;
+	} bad[] = {
+		{tagged("nosuch", "x"), "tagged value 'nosuch' with an unknown tag"},
+		{tagged(EC_TAG_DATE, "yesterday"), "tagged value 'date' with a malformed text"},
+		{ec_value_tagged(EC_TAG_UUID, ec_value_int(1)), "a payload that is not text"},
+		{named("t", 1, tagged(EC_TAG_TIME, "noon")), "value.a: tagged value 'time'"},
+		{named("", 1, ec_value_int(1)), "named tuple with an empty type"},
+	};
+	for (size_t i = 0; i < N_ELEMS(bad); i++) {
+		struct ec_buf b = {0};
+		struct ec_error err = {0};
+		CU_ASSERT_EQUAL(encode(bad[i].v, &b, &err), EC_ECODEC);
+		if (!strstr(err.msg, bad[i].needle))
+			printf("\n    encode: \"%s\", expected \"%s\"\n", err.msg, bad[i].needle);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, bad[i].needle));
+		ec_value_free(bad[i].v);
+		free(b.data);
+	}
+	ec_value *sp = ec_value_named("t");
+	ec_value_named_add(sp, "a b", ec_value_int(1));
+	struct ec_buf b = {0};
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(encode(sp, &b, &err), EC_ECODEC);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "holding a space"));
+	ec_value_free(sp);
+	free(b.data);
 }
 
 /* GET copies are budgeted: a small pickle cannot make the decoder copy without end. */
@@ -2590,6 +2781,7 @@ int main(void)
 		{"UTF-8 validation", test_decode_utf8},
 		{"declared lengths and limits", test_decode_bounds},
 		{"memo copy budget", test_decode_copy_budget},
+		{"econtext.Named and econtext.Tagged", test_named_tagged},
 		{"allocation failures", test_decode_out_of_memory},
 		{"concurrent use", test_threads},
 		{"real Pythons load the encoder's output", test_python_loads_encoder_output},

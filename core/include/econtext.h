@@ -49,8 +49,24 @@ enum ec_type {
 	EC_T_TUPLE,  /* u.seq */
 	EC_T_DICT,   /* u.seq: key, value, key, value... */
 	EC_T_SET,    /* u.seq */
-	EC_T_ERROR   /* u.err: a remote exception */
+	EC_T_ERROR,  /* u.err: a remote exception */
+	EC_T_NAMED,  /* u.seq: a tuple whose items have names (a namedtuple, a struct sequence):
+	              * name (EC_T_STR), value, name, value...; u.seq.type: the Python type
+	              * ("os.stat_result"). docs/values.md */
+	EC_T_TAGGED  /* u.seq: one item, the payload of a value of a library type; u.seq.type:
+	              * its tag, one of the EC_TAG_* below. docs/values.md */
 };
+
+/* The tags of EC_T_TAGGED and their payloads (docs/values.md). */
+#define EC_TAG_DATETIME "datetime"   /* STR: ISO 8601, "2024-05-01T12:30:00.250000+02:00" */
+#define EC_TAG_DATE "date"           /* STR: "2024-05-01" */
+#define EC_TAG_TIME "time"           /* STR: "12:30:00", "12:30:00.250000+02:00" */
+#define EC_TAG_TIMEDELTA "timedelta" /* STR: ISO 8601 duration, "P1DT2H3M4.5S", "-PT1S" */
+#define EC_TAG_DECIMAL "decimal"     /* STR: "1.10", "-Infinity", "NaN", "1E+3" */
+#define EC_TAG_UUID "uuid"           /* STR: "12345678-1234-5678-1234-567812345678" */
+#define EC_TAG_PATH "path"           /* STR: a pathlib path, "/etc/passwd" */
+#define EC_TAG_ENUM "enum"           /* TUPLE: (class "socket.AddressFamily", member
+                                      * "AF_INET", its value) */
 
 typedef struct ec_value ec_value;
 struct ec_value {
@@ -65,8 +81,9 @@ struct ec_value {
 		} s;
 		struct {
 			ec_value **items;
-			size_t len; /* for EC_T_DICT: twice the number of pairs */
+			size_t len; /* for EC_T_DICT and EC_T_NAMED: twice the number of pairs */
 			size_t cap;
+			char *type; /* EC_T_NAMED: the Python type; EC_T_TAGGED: the tag; else NULL */
 		} seq;
 		struct {
 			char *type;      /* "exceptions.ValueError", "builtins.KeyError" */
@@ -93,8 +110,20 @@ EC_API ec_value *ec_value_error(const char *type, const char *message, const cha
 EC_API int ec_value_append(ec_value *seq, ec_value *item);
 /* Add a pair to a dict. Takes key and val, also on failure. */
 EC_API int ec_value_dict_set(ec_value *dict, ec_value *key, ec_value *val);
-/* Borrowed lookup of a text key in a dict; NULL if absent. */
+/* Borrowed lookup of a text key in a dict, or of a field of a named tuple
+ * (ec_value_dict_get(stat, "st_size")); NULL if absent. */
 EC_API const ec_value *ec_value_dict_get(const ec_value *dict, const char *key);
+/* An empty named tuple of the Python type `type` ("os.stat_result"); NULL when out of
+ * memory. Add its fields in order with ec_value_named_add. */
+EC_API ec_value *ec_value_named(const char *type);
+/* Append a field (UTF-8 name, value) to a named tuple. Takes val, also on failure. */
+EC_API int ec_value_named_add(ec_value *named, const char *name, ec_value *val);
+/* A tagged value: tag (EC_TAG_*, not checked here: the codec refuses what it does not
+ * know) and its payload (taken, also on failure). NULL when out of memory. */
+EC_API ec_value *ec_value_tagged(const char *tag, ec_value *payload);
+/* The tag of a tagged value and, in *payload (may be NULL), its payload, borrowed;
+ * NULL when v is not tagged. */
+EC_API const char *ec_value_tag(const ec_value *v, const ec_value **payload);
 EC_API void ec_value_free(ec_value *v);
 EC_API ec_value *ec_value_dup(const ec_value *v);
 /* Deep equality; dicts and sets compare without regard to order. */
@@ -102,7 +131,9 @@ EC_API int ec_value_equal(const ec_value *a, const ec_value *b);
 
 /* One line of JSON for v, in a malloc'd string (*out; caller frees). Bytes that are
  * UTF-8 print as strings, other bytes as {"$bytes": "<base64>"}; tuples and sets as
- * arrays; big ints as bare JSON numbers; non-text dict keys as their JSON text. */
+ * arrays; named tuples as objects of their fields; tagged values as strings (their
+ * ISO 8601 or other text; an enum member as "Class.MEMBER"); big ints as bare JSON
+ * numbers; non-text dict keys as their JSON text (docs/values.md). */
 EC_API int ec_value_to_json(const ec_value *v, char **out, struct ec_error *err);
 /* Parse one JSON value. Integers of any size are kept exactly. */
 EC_API int ec_value_from_json(const char *text, ec_value **out, struct ec_error *err);

@@ -203,11 +203,12 @@ static int need_values(struct dec *d, size_t from)
 /* Add item to a container (taken, also on failure). */
 static int add_item(struct dec *d, ec_value *c, ec_value *item)
 {
-	if (c->type != EC_T_DICT) {
+	if (c->type != EC_T_DICT && c->type != EC_T_NAMED && c->type != EC_T_TAGGED) {
 		int rc = d->h->value_append(c, item);
 		return rc == 0 ? 0 : rc == EC_ENOMEM ? pk__doom(d) : pk__dfail(d, "cannot add to a value of type %s", type_name(c));
 	}
-	/* The host table has no dict_set: grow u.seq the way the core does. */
+	/* The host table has no dict_set (nor a way to copy a named tuple's or tagged
+	 * value's items): grow u.seq the way the core does. */
 	if (c->u.seq.len == c->u.seq.cap) {
 		size_t cap = c->u.seq.cap ? c->u.seq.cap * 2 : 4;
 		ec_value **items = realloc(c->u.seq.items, cap * sizeof(*items));
@@ -226,7 +227,7 @@ int pk__hashable(const ec_value *v)
 {
 	if (is_mutable(v))
 		return 0;
-	if (v->type == EC_T_TUPLE)
+	if (is_container(v))
 		for (size_t i = 0; i < v->u.seq.len; i++)
 			if (!pk__hashable(v->u.seq.items[i]))
 				return 0;
@@ -378,12 +379,18 @@ int pk__copy_value(struct dec *d, const ec_value *v, ec_value **out, int *depth)
 	case EC_T_LIST:
 	case EC_T_TUPLE:
 	case EC_T_DICT:
-	case EC_T_SET: {
+	case EC_T_SET:
+	case EC_T_NAMED:
+	case EC_T_TAGGED: {
 		if (d->copied > PK_MAX_COPY)
 			break;
 		c = d->h->value_new(v->type);
 		if (!c)
 			return pk__doom(d);
+		if (v->u.seq.type && !(c->u.seq.type = strdup(v->u.seq.type))) {
+			d->h->value_free(c);
+			return pk__doom(d);
+		}
 		int dmax = 1;
 		for (size_t i = 0; i < v->u.seq.len; i++) {
 			ec_value *item;
@@ -414,6 +421,16 @@ int pk__copy_value(struct dec *d, const ec_value *v, ec_value **out, int *depth)
 	}
 	return pk__dfail(d, "memo references (%s) would copy more than %zu MiB", OPN,
 	                 PK_MAX_COPY >> 20);
+}
+
+/* A copy of an argument REDUCE consumes (it may be memoized), not charged. */
+int pk__copy_consumed(struct dec *d, const ec_value *v, ec_value **out, int *depth)
+{
+	size_t saved = d->copied;
+	d->copied = 0;
+	int rc = pk__copy_value(d, v, out, depth);
+	d->copied = saved;
+	return rc;
 }
 
 /* Push a copy of v (for GET and DUP), remembering that a container was referenced. */

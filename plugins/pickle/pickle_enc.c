@@ -2,7 +2,8 @@
  * and every 3.x read (docs/protocol.md section 4): no memo, bytes as
  * SHORT_BINSTRING/BINSTRING (the context unpickles with encoding='bytes'), text as
  * BINUNICODE, sets through the global __builtin__.set, errors through
- * econtext.CallError. A value it cannot encode is refused with the path to it. */
+ * econtext.CallError, named tuples and tagged values through econtext.Named and
+ * econtext.Tagged (pickle_values.c). A value it cannot encode is refused with the path to it. */
 #include "ecbuild.h"
 
 #include <stdarg.h>
@@ -271,6 +272,77 @@ static int enc_error(struct enc *e, const ec_value *v)
 	return enc_op(e, OP_REDUCE);
 }
 
+/* econtext.Named on (spec, values): the spec is the type and the names. */
+static int enc_named(struct enc *e, const ec_value *v, int level)
+{
+	static const char g[] = "cecontext\nNamed\n";
+	size_t n = v->u.seq.len / 2, len = strlen(v->u.seq.type ? v->u.seq.type : "");
+	if (v->u.seq.len % 2)
+		return enc_fail(e, EC_ECODEC, "named tuple with an odd number of items");
+	for (size_t i = 0; i < n; i++) {
+		const ec_value *k = v->u.seq.items[2 * i];
+		if (!k || k->type != EC_T_STR || !k->u.s.data)
+			return enc_fail(e, EC_ECODEC, "named tuple with a field name that is not text");
+		len += 1 + k->u.s.len;
+	}
+	char *spec = malloc(len + 1);
+	if (!spec)
+		return enc_fail(e, EC_ENOMEM, "out of memory");
+	char *o = spec;
+	size_t tl = strlen(v->u.seq.type ? v->u.seq.type : "");
+	memcpy(o, v->u.seq.type ? v->u.seq.type : "", tl);
+	o += tl;
+	for (size_t i = 0; i < n; i++) {
+		const ec_value *k = v->u.seq.items[2 * i];
+		*o++ = ' ';
+		memcpy(o, k->u.s.data, k->u.s.len);
+		o += k->u.s.len;
+	}
+	*o = '\0';
+	int rc = pk__spec_words(spec, len) == n + 1 ? 0 : enc_fail(e, EC_ECODEC,
+		"named tuple with an empty type or field name, or one holding a space or a "
+		"control character");
+	rc = rc ? rc : enc_put(e, g, sizeof(g) - 1);
+	rc = rc ? rc : enc_text(e, spec, len);
+	free(spec);
+	if (rc)
+		return rc;
+	if (n > 3 ? enc_op(e, OP_MARK) : n == 0 ? enc_op(e, OP_EMPTY_TUPLE) : 0)
+		return e->code;
+	for (size_t i = 0; i < n; i++) {
+		if (enc_value(e, v->u.seq.items[2 * i + 1], level + 1)) {
+			const ec_value *k = v->u.seq.items[2 * i];
+			if (k->u.s.len <= 40 && !memchr(k->u.s.data, '\0', k->u.s.len))
+				enc_path(e, ".%s", k->u.s.data);
+			else
+				enc_path(e, "[%zu]", i);
+			return e->code;
+		}
+	}
+	if ((n > 3 ? enc_op(e, OP_TUPLE) : n ? enc_op(e, (unsigned char)(OP_TUPLE1 + n - 1)) : 0) ||
+	    enc_op(e, OP_TUPLE2))
+		return e->code;
+	return enc_op(e, OP_REDUCE);
+}
+
+/* econtext.Tagged on (tag, payload), once the payload is the tag's form. */
+static int enc_tagged(struct enc *e, const ec_value *v, int level)
+{
+	static const char g[] = "cecontext\nTagged\n";
+	const char *why, *tag = v->u.seq.type;
+	if (!tag || v->u.seq.len != 1 || !v->u.seq.items[0])
+		return enc_fail(e, EC_ECODEC, "tagged value without a tag or its payload");
+	if (!pk__tagged_valid(tag, strlen(tag), v->u.seq.items[0], &why))
+		return enc_fail(e, EC_ECODEC, "tagged value '%.40s' with %s", tag, why);
+	if (enc_put(e, g, sizeof(g) - 1) || enc_text(e, tag, strlen(tag)))
+		return e->code;
+	if (enc_value(e, v->u.seq.items[0], level + 1))
+		return e->code;
+	if (enc_op(e, OP_TUPLE2))
+		return e->code;
+	return enc_op(e, OP_REDUCE);
+}
+
 static int enc_value(struct enc *e, const ec_value *v, int level)
 {
 	unsigned char b[9];
@@ -327,6 +399,10 @@ static int enc_value(struct enc *e, const ec_value *v, int level)
 	}
 	case EC_T_ERROR:
 		return enc_error(e, v);
+	case EC_T_NAMED:
+		return enc_named(e, v, level);
+	case EC_T_TAGGED:
+		return enc_tagged(e, v, level);
 	}
 	return enc_fail(e, EC_ECODEC, "unknown value type %d", (int)v->type);
 }

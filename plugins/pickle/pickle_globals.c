@@ -1,7 +1,8 @@
 /* pickle_globals.c: the globals a pickle may name: the fixed whitelist (never imported),
  * GLOBAL and STACK_GLOBAL, which push one, and REDUCE, which calls it on a tuple of
  * arguments: bytes, bytearray and _codecs.encode make bytes, set and frozenset make a
- * set, econtext.CallError makes an error. Anything else is refused. */
+ * set, econtext.CallError makes an error, econtext.Named and econtext.Tagged a named
+ * tuple and a tagged value (pickle_values.c). Anything else is refused. */
 #include "ecbuild.h"
 
 #include <stdlib.h>
@@ -25,6 +26,8 @@ static const struct {
 	{"__builtin__", "bytearray", G_BYTEARRAY},
 	{"builtins", "bytearray", G_BYTEARRAY},
 	{"econtext", "CallError", G_CALLERROR},
+	{"econtext", "Named", G_NAMED},
+	{"econtext", "Tagged", G_TAGGED},
 };
 
 const char *pk__glob_name(int id)
@@ -42,6 +45,10 @@ const char *pk__glob_name(int id)
 		return "bytearray";
 	case G_CALLERROR:
 		return "econtext.CallError";
+	case G_NAMED:
+		return "econtext.Named";
+	case G_TAGGED:
+		return "econtext.Tagged";
 	}
 	return "?";
 }
@@ -206,11 +213,7 @@ static int call_set(struct dec *d, const char *g, ec_value *const *a, size_t n, 
 		if (!pk__hashable(l->u.seq.items[i]))
 			return pk__dfail(d, "unhashable %s used as a set item in REDUCE of %s",
 			                 type_name(l->u.seq.items[i]), g);
-	/* A copy: the list may be memoized. Not charged: REDUCE consumes it. */
-	size_t saved = d->copied;
-	d->copied = 0;
-	int rc = pk__copy_value(d, l, &c->res, &c->depth);
-	d->copied = saved;
+	int rc = pk__copy_consumed(d, l, &c->res, &c->depth);
 	if (!rc)
 		c->res->type = EC_T_SET;
 	return rc;
@@ -272,6 +275,12 @@ int pk__reduce(struct dec *d)
 		break;
 	case G_CALLERROR:
 		rc = call_error(d, a, n, &c);
+		break;
+	case G_NAMED:
+		rc = pk__call_named(d, a, n, &c.res, &c.depth);
+		break;
+	case G_TAGGED:
+		rc = pk__call_tagged(d, a, n, &c.res, &c.depth);
 		break;
 	default:
 		return pk__dfail(d, "REDUCE of an unknown global");

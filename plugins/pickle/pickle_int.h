@@ -28,8 +28,8 @@
 #define PK_BATCH 1000                     /* APPENDS/SETITEMS batch, as CPython */
 #define PK_WHERE "plugin pickle"
 #define PK_ALLOWED                                                                   \
-	"only None, bool, int, float, bytes, str, list, tuple, dict, set and "       \
-	"econtext.CallError are allowed"
+	"only None, bool, int, float, bytes, str, list, tuple, dict, set, "          \
+	"econtext.CallError, econtext.Named and econtext.Tagged are allowed"
 
 /* ---- opcodes ----------------------------------------------------------------- */
 
@@ -119,7 +119,8 @@ struct pk_state {
 static inline const char *type_name(const ec_value *v)
 {
 	static const char *const names[] = {"None", "bool",  "int",   "int", "float", "bytes",
-	                                    "str",  "list",  "tuple", "dict", "set",  "error"};
+	                                    "str",  "list",  "tuple", "dict", "set",  "error",
+	                                    "named tuple", "tagged value"};
 	return (unsigned)v->type < sizeof(names) / sizeof(names[0]) ? names[v->type] : "?";
 }
 
@@ -130,7 +131,8 @@ static inline int is_mutable(const ec_value *v)
 
 static inline int is_container(const ec_value *v)
 {
-	return is_mutable(v) || v->type == EC_T_TUPLE;
+	return is_mutable(v) || v->type == EC_T_TUPLE || v->type == EC_T_NAMED ||
+	       v->type == EC_T_TAGGED;
 }
 
 /* Minimal length of a little-endian two's complement number (drop sign extension). */
@@ -172,7 +174,17 @@ int pk__decode_buf(void *state, struct ec_buf *buf, size_t off, size_t len, ec_v
 /* ---- decoder: data structures ------------------------------------------------ */
 
 /* The whitelisted globals (0 means "not a global"). */
-enum { G_NONE = 0, G_ENCODE, G_BYTES, G_SET, G_FROZENSET, G_BYTEARRAY, G_CALLERROR };
+enum {
+	G_NONE = 0,
+	G_ENCODE,
+	G_BYTES,
+	G_SET,
+	G_FROZENSET,
+	G_BYTEARRAY,
+	G_CALLERROR,
+	G_NAMED,
+	G_TAGGED
+};
 
 /* A stack slot: a value (v) or a whitelisted global (glob, v NULL). depth is the
  * nesting of v: 0 for scalars, 1 + the deepest item for containers. */
@@ -242,6 +254,7 @@ int pk__memo_put(struct dec *d, uint64_t idx);
 int pk__memo_get(struct dec *d, uint64_t idx);
 int pk__copy_value(struct dec *d, const ec_value *v, ec_value **out, int *depth);
 int pk__push_copy(struct dec *d, const ec_value *v);
+int pk__copy_consumed(struct dec *d, const ec_value *v, ec_value **out, int *depth);
 
 /* The fast paths, inline: every opcode reads its argument and pushes its result. */
 
@@ -342,6 +355,17 @@ const char *pk__glob_name(int id);
 int pk__op_global(struct dec *d);       /* GLOBAL */
 int pk__op_stack_global(struct dec *d); /* STACK_GLOBAL */
 int pk__reduce(struct dec *d);          /* REDUCE */
+
+/* ---- named tuples and tagged values (pickle_values.c) -------------------------- */
+
+/* 1 when p is the payload tag (taglen bytes) says; else *why says what is wrong. */
+int pk__tagged_valid(const char *tag, size_t taglen, const ec_value *p, const char **why);
+/* Words of a named tuple's spec ("os.stat_result st_mode ..."), 0 when malformed. */
+size_t pk__spec_words(const char *s, size_t n);
+/* REDUCE of econtext.Named on (spec, values) and of econtext.Tagged on (tag, payload):
+ * the value in *res and its nesting in *depth, or a refusal. */
+int pk__call_named(struct dec *d, ec_value *const *a, size_t n, ec_value **res, int *depth);
+int pk__call_tagged(struct dec *d, ec_value *const *a, size_t n, ec_value **res, int *depth);
 
 /* ---- decoder: the loop (pickle_ops.c), the result's keys (pickle_keys.c) ------ */
 

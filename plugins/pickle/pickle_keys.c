@@ -66,6 +66,11 @@ static int key_equal(const ec_value *a, const ec_value *b)
 	case EC_T_BYTES:
 	case EC_T_STR:
 		return a->u.s.len == b->u.s.len && memcmp(a->u.s.data, b->u.s.data, a->u.s.len) == 0;
+	case EC_T_NAMED:
+	case EC_T_TAGGED:
+		if (strcmp(a->u.seq.type, b->u.seq.type))
+			return 0;
+		/* fall through */
 	case EC_T_TUPLE:
 		if (a->u.seq.len != b->u.seq.len)
 			return 0;
@@ -85,9 +90,9 @@ int pk__check_unique(struct dec *d, const ec_value *v)
 	for (size_t i = 0; i < v->u.seq.len; i++)
 		if (pk__check_unique(d, v->u.seq.items[i]))
 			return EC_ECODEC;
-	if (v->type != EC_T_DICT && v->type != EC_T_SET)
+	if (v->type != EC_T_DICT && v->type != EC_T_SET && v->type != EC_T_NAMED)
 		return 0;
-	size_t step = v->type == EC_T_DICT ? 2 : 1, n = v->u.seq.len / step;
+	size_t step = v->type == EC_T_SET ? 1 : 2, n = v->u.seq.len / step;
 	const ec_value *dup = NULL;
 	if (n < 2)
 		return 0;
@@ -118,6 +123,7 @@ int pk__check_unique(struct dec *d, const ec_value *v)
 	}
 	if (dup)
 		return pk__dfail(d, "%s with a duplicate %s %s in the pickle ending", type_name(v),
-		                 type_name(dup), v->type == EC_T_DICT ? "key" : "item");
+		                 type_name(dup), v->type == EC_T_DICT ? "key"
+		                                 : v->type == EC_T_NAMED ? "field name" : "item");
 	return 0;
 }
