@@ -53,6 +53,7 @@ static void die(struct ec_context *ctx, const struct ec_error *why, int grace_ms
 	ec__reaper_closing(NULL);
 	ctx->src.finished = 1;
 	ec__calls_fail(&ctx->calls, ctx->name, why);
+	ec__channels_end(&ctx->chans, why);
 	changed(ctx);
 }
 
@@ -353,6 +354,9 @@ static int on_frame(void *owner, const struct ec_frame_hdr *h, const unsigned ch
 		return on_log(ctx, h, p, err);
 	if (h->handle == EC_HANDLE_GET_MODULE)
 		return on_get_module(ctx, h, p, err);
+	int rc;
+	if (h->handle >= EC_HANDLE_FIRST_REPLY && ec__channels_on_frame(&ctx->chans, h, p, &rc, err))
+		return rc;
 	if (h->handle >= EC_HANDLE_FIRST_REPLY)
 		return on_reply(ctx, h, p, err);
 	return ec__error_set(err, EC_EPROTO, ctx->name,
@@ -377,6 +381,7 @@ void ec__context_free(struct ec_context *ctx)
 			break;
 		}
 	ec__secret_asker_remove(&m->secrets, &ctx->asker);
+	ec__channels_orphan(&ctx->chans);
 	ec__stream_free(&ctx->st); /* its transport is gone already if the loop had it */
 	ec__cfg_free(ctx->cfg);
 	pthread_cond_destroy(&ctx->cond);
@@ -409,6 +414,20 @@ static int queue_cancel(struct ec_context *ctx, uint32_t handle)
 static void calls_abandoned(struct ec_calls *cs, uint32_t handle)
 {
 	queue_cancel(container_of(cs, struct ec_context, calls), handle);
+}
+
+int ec_channel_new(ec_context *ctx, ec_channel **out, struct ec_error *err)
+{
+	ec_master *m = ctx->m;
+	pthread_mutex_lock(&m->lock);
+	int rc = ctx->shutdown_requested
+	             ? ec__error_set(err, EC_ECLOSED, ctx->name, "context '%s' is shutting down",
+	                             ctx->name)
+	             : ec__channel_new(&ctx->chans, out, err);
+	pthread_mutex_unlock(&m->lock);
+	if (!rc)
+		ec__broker_wake(m->broker);
+	return rc;
 }
 
 int ec_call_cancel(ec_call *call)
@@ -526,6 +545,8 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 	ctx->id = ++m->next_context_id;
 	ctx->calls.next_handle = EC_HANDLE_FIRST_REPLY;
 	ctx->calls.abandoned = calls_abandoned;
+	ctx->chans = (struct ec_channels){.m = m, .name = ctx->name, .st = &ctx->st,
+	                                  .calls = &ctx->calls, .python_major = &ctx->python_major};
 	ctx->src.ops = &context_source_ops;
 	ec__stream_init(&ctx->st, ctx->name, &m->logger, ctx->id, m->max_message, on_frame, ctx);
 	ctx->asker.name = ctx->name;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "call.h"
+#include "channel.h"
 #include "master.h"
 #include "secret.h"
 #include "source.h"
@@ -24,7 +25,8 @@ enum {
 	EC_HANDLE_SHUTDOWN = 4,
 	EC_HANDLE_GET_MODULE = 5,
 	EC_HANDLE_LOAD_MODULE = 6,
-	EC_HANDLE_CANCEL = 7
+	EC_HANDLE_CANCEL = 7,
+	EC_HANDLE_CHANNEL_OPEN = 8
 };
 
 struct ec_context {
@@ -60,6 +62,7 @@ struct ec_context {
 	long connect_ms; /* the connect timeout (boot_deadline moves while a secret is asked) */
 	int shutdown_requested;
 	struct ec_calls calls;
+	struct ec_channels chans;
 	struct ec_error fail; /* why it died / failed to start */
 	pthread_cond_t cond;
 	char python_version[32];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "call.h"
+#include "channel.h"
 #include "clock.h"
 #include "connect.h"
 #include "error.h"
@@ -63,6 +64,15 @@ int ec_select_add_connect(ec_select *s, ec_connect *c, void *tag, struct ec_erro
 	pthread_mutex_lock(&m->lock);
 	/* Stepped once at the first wait: it may be done, or need a password, already. */
 	int rc = add(s, ec__connect_watch(c), tag, 1, err);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int ec_select_add_channel(ec_select *s, ec_channel *ch, void *tag, struct ec_error *err)
+{
+	ec_master *m = master_of(s);
+	pthread_mutex_lock(&m->lock);
+	int rc = add(s, &ch->watch, tag, ec__channel_ready(ch), err);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }

@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
-enum ec_watch_kind { EC_WATCH_CALL = 1, EC_WATCH_CONNECT };
+enum ec_watch_kind { EC_WATCH_CALL = 1, EC_WATCH_CONNECT, EC_WATCH_CHANNEL };
 
 struct ec_select;
 

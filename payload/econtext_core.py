@@ -488,6 +488,8 @@ def _run_call(reply_to, payload):
         if not PY3:
             sys.exc_clear()
     _running[0] = 0
+    if _call_channels:              # payload/channels.py
+        _close_call_channels()
     try:
         data = _bytes_parts(result) or dumps(result)
     except Exception:

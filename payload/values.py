@@ -325,6 +325,8 @@ def Tagged(tag, value):
             return cls[str(name)]
         except Exception:
             return v
+    if tag == u"channel":
+        return _channel_arg(value)  # payload/channels.py
     raise pickle.UnpicklingError("unknown econtext.Tagged tag %r" % (tag,))
 
 

@@ -14,8 +14,6 @@
 #include "econtext.h"
 #include "testutil.h"
 
-static struct ec_test_python pythons[16];
-static size_t npythons;
 static const struct ec_test_python *cur;
 static ec_master *master;
 static ec_context *ctx;
@@ -176,30 +174,20 @@ static void test_survivor(void)
 	next_call_runs();
 }
 
-#define SLOT(i) \
-	static int init##i(void) { return suite_init(&pythons[i]); }
-SLOT(0) SLOT(1) SLOT(2) SLOT(3) SLOT(4) SLOT(5) SLOT(6) SLOT(7) SLOT(8) SLOT(9)
-static int (*const inits[])(void) = {init0, init1, init2, init3, init4,
-                                     init5, init6, init7, init8, init9};
+static CU_TestInfo tests[] = {
+	{"time.sleep(3600) interrupted", test_sleep},
+	{"a blocking read of a pipe interrupted", test_read_pipe},
+	{"a busy Python loop interrupted", test_spin},
+	{"a call not yet started never runs", test_not_started},
+	{"a deadline given up on cancels remotely", test_deadline_cancels},
+	{"a function that catches the cancel returns", test_survivor},
+	CU_TEST_INFO_NULL,
+};
 
 int main(void)
 {
 	CU_initialize_registry();
 	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
-	npythons = ec_test_pythons(pythons, sizeof(pythons) / sizeof(pythons[0]));
-	for (size_t i = 0; i < npythons && i < sizeof(inits) / sizeof(inits[0]); i++) {
-		char name[128];
-		snprintf(name, sizeof(name), "cancel, python %.16s%s", pythons[i].version,
-		         pythons[i].path[0] ? "" : " (ABSENT: skipped)");
-		CU_pSuite s = CU_add_suite(name, inits[i], suite_clean);
-		CU_add_test(s, "time.sleep(3600) interrupted", test_sleep);
-		CU_add_test(s, "a blocking read of a pipe interrupted", test_read_pipe);
-		CU_add_test(s, "a busy Python loop interrupted", test_spin);
-		CU_add_test(s, "a call not yet started never runs", test_not_started);
-		CU_add_test(s, "a deadline given up on cancels remotely", test_deadline_cancels);
-		CU_add_test(s, "a function that catches the cancel returns", test_survivor);
-		ec_test_suite_skip_unless(s, pythons[i].path[0] != '\0', pythons[i].version,
-		                          "interpreter absent");
-	}
+	ec_test_python_suites("cancel", suite_init, suite_clean, tests);
 	return ec_test_run();
 }

@@ -524,3 +524,37 @@ double ec_test_now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* ---- one suite per interpreter ------------------------------------------------------ */
+
+#define PY_SLOTS 12
+static struct ec_test_python py_found[PY_SLOTS];
+static int (*py_init)(const struct ec_test_python *py);
+
+/* CUnit's init functions take no argument: one trampoline per slot. */
+#define PY_SLOT(i) \
+	static int py_init##i(void) { return py_init(&py_found[i]); }
+PY_SLOT(0) PY_SLOT(1) PY_SLOT(2) PY_SLOT(3) PY_SLOT(4) PY_SLOT(5)
+PY_SLOT(6) PY_SLOT(7) PY_SLOT(8) PY_SLOT(9) PY_SLOT(10) PY_SLOT(11)
+static int (*const py_inits[PY_SLOTS])(void) = {py_init0, py_init1, py_init2, py_init3,
+                                                 py_init4, py_init5, py_init6, py_init7,
+                                                 py_init8, py_init9, py_init10, py_init11};
+
+size_t ec_test_python_suites(const char *what, int (*init)(const struct ec_test_python *py),
+                             int (*clean)(void), const CU_TestInfo *tests)
+{
+	py_init = init;
+	size_t n = ec_test_pythons(py_found, PY_SLOTS), ran = 0;
+	for (size_t i = 0; i < n; i++) {
+		char name[160];
+		snprintf(name, sizeof(name), "%s, python %.16s%s", what, py_found[i].version,
+		         py_found[i].path[0] ? "" : " (ABSENT: skipped)");
+		CU_pSuite s = CU_add_suite(name, py_inits[i], clean);
+		for (const CU_TestInfo *t = tests; t->pName; t++)
+			CU_add_test(s, t->pName, t->pTestFunc);
+		ec_test_suite_skip_unless(s, py_found[i].path[0] != '\0', py_found[i].version,
+		                          "interpreter absent");
+		ran += py_found[i].path[0] != '\0';
+	}
+	return ran;
+}

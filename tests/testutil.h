@@ -102,6 +102,10 @@ int ec_test_skip(const char *what, const char *why);
 /* Unless active: mark suite s inactive (its tests count as skipped) and say why on
  * stderr as "SKIP: what: why". */
 void ec_test_suite_skip_unless(CU_pSuite s, int active, const char *what, const char *why);
+/* One suite of tests per interpreter ec_test_pythons finds ("WHAT, python 3.11"), its
+ * init given that interpreter; absent ones are skipped visibly. How many can run. */
+size_t ec_test_python_suites(const char *what, int (*init)(const struct ec_test_python *py),
+                             int (*clean)(void), const CU_TestInfo *tests);
 
 /* Become user for good (groups, gid, uid; HOME, USER, LOGNAME) and chdir to dir. */
 int ec_test_become(const char *user, const char *dir);

@@ -67,6 +67,8 @@ enum ec_type {
 #define EC_TAG_PATH "path"           /* STR: a pathlib path, "/etc/passwd" */
 #define EC_TAG_ENUM "enum"           /* TUPLE: (class "socket.AddressFamily", member
                                       * "AF_INET", its value) */
+#define EC_TAG_CHANNEL "channel"     /* INT: a channel's handle (ec_value_channel); an
+                                      * argument only */
 
 typedef struct ec_value ec_value;
 struct ec_value {
@@ -173,6 +175,7 @@ typedef struct ec_context ec_context;
 typedef struct ec_call ec_call;
 typedef struct ec_connect ec_connect;
 typedef struct ec_select ec_select;
+typedef struct ec_channel ec_channel;
 
 /* Filled by the caller; zero-initialise and set .size = sizeof(struct ec_master_options). */
 struct ec_master_options {
@@ -294,7 +297,32 @@ EC_API int ec_call_cancel(ec_call *call);
  * passes, so a call the caller gave up on does not hold the context. NULL: no-op. */
 EC_API void ec_call_free(ec_call *call);
 
-/* A select: one wait over pending calls and connects of any contexts of one master.
+/* Channels: values streamed both ways while a function runs. Open one on a context,
+ * pass ec_value_channel(ch) to the function as an argument (any position, keyword
+ * too): there it is an object with send(value), close(), is_open() (false once the
+ * master closed it), get(timeout) and iteration over what the master sends. Each
+ * direction has a window of unacknowledged bytes (4 MiB): a sender waits once it is
+ * full, so neither side's memory grows with a slow reader. The end of a channel is a
+ * distinct result: EC_EEOF once the context closed it (after what it sent before), or
+ * EC_ECLOSED with the reason once the context is gone; the function returning closes
+ * the channels it was passed. Any thread; free channels before their context. */
+EC_API int ec_channel_new(ec_context *ctx, ec_channel **out, struct ec_error *err);
+/* The argument that names the channel (an EC_T_TAGGED "channel" value; caller frees). */
+EC_API ec_value *ec_value_channel(const ec_channel *ch);
+/* Send a value, waiting up to timeout_ms (<= 0: no deadline) while the window is full. */
+EC_API int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms,
+                           struct ec_error *err);
+/* Take the next value the context sent, waiting up to timeout_ms (<= 0: no deadline):
+ * 0 with *out, EC_ETIMEDOUT, EC_EEOF or EC_ECLOSED (the end). */
+EC_API int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out,
+                           struct ec_error *err);
+/* No more from the master: the context's is_open() turns false, its get() ends. What
+ * the context still sends can be received. */
+EC_API int ec_channel_close(ec_channel *ch, struct ec_error *err);
+/* Close and free. NULL: no-op. */
+EC_API void ec_channel_free(ec_channel *ch);
+
+/* A select: one wait over pending calls, connects and channels of any contexts of one master.
  * Each added item carries a tag; a wait returns the tags of those that are ready (a
  * call answered, failed or cancelled; a connect up or failed), each once, after which
  * the item is no longer in the select (wait on it to take its result). A wake-up costs
@@ -304,6 +332,8 @@ EC_API int ec_select_new(ec_master *m, ec_select **out, struct ec_error *err);
 EC_API int ec_select_add_call(ec_select *s, ec_call *call, void *tag, struct ec_error *err);
 EC_API int ec_select_add_connect(ec_select *s, ec_connect *c, void *tag,
                                  struct ec_error *err);
+/* Ready when a value can be taken (ec_channel_recv) or the channel ended. */
+EC_API int ec_select_add_channel(ec_select *s, ec_channel *ch, void *tag, struct ec_error *err);
 /* Wait up to timeout_ms (<= 0: no deadline) for at least one item: up to max tags into
  * tags, *n how many. 0, EC_ETIMEDOUT (*n 0), or EC_ENOTFOUND when nothing is left to
  * wait for. A pending connect that needs a password asks it on this thread. */

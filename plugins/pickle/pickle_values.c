@@ -151,7 +151,7 @@ int pk__tagged_valid(const char *tag, size_t taglen, const ec_value *p, const ch
 {
 	static const char *const tags[] = {EC_TAG_DATETIME, EC_TAG_DATE,    EC_TAG_TIME,
 	                                   EC_TAG_TIMEDELTA, EC_TAG_DECIMAL, EC_TAG_UUID,
-	                                   EC_TAG_PATH,      EC_TAG_ENUM};
+	                                   EC_TAG_PATH,      EC_TAG_ENUM,    EC_TAG_CHANNEL};
 	size_t k = 0;
 	while (k < sizeof(tags) / sizeof(tags[0]) &&
 	       !(strlen(tags[k]) == taglen && memcmp(tags[k], tag, taglen) == 0))
@@ -159,6 +159,10 @@ int pk__tagged_valid(const char *tag, size_t taglen, const ec_value *p, const ch
 	if (k == sizeof(tags) / sizeof(tags[0])) {
 		*why = "an unknown tag";
 		return 0;
+	}
+	if (k == 8) { /* channel: its handle */
+		*why = "a channel that is not a handle";
+		return p->type == EC_T_INT && p->u.i > 0 && p->u.i <= 0xffffffffLL;
 	}
 	if (k == 7) { /* enum: (class, member, value) */
 		ec_value *const *a = p->u.seq.items;

@@ -29,7 +29,8 @@ extern "C" {
 	XX(EBOOT, -1011, "bootstrap failed")                               \
 	XX(ENOTFOUND, -1012, "not found")                                  \
 	XX(ESHUTDOWN, -1013, "shutting down")                              \
-	XX(ECANCELED, -1014, "call cancelled")
+	XX(ECANCELED, -1014, "call cancelled")                             \
+	XX(EEOF, -1015, "end of channel")
 
 enum ec_errno {
 	EC_OK = 0,

@@ -1,0 +1,342 @@
+/* channel.c: channels (see channel.h). ec_channel_* are the API, on application
+ * threads; ec__channels_* run on the loop's thread. */
+#include "ecbuild.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "clock.h"
+#include "econtext/codec.h"
+#include "error.h"
+
+/* The context's handle for CHANNEL_OPEN (docs/protocol.md §3). */
+#define HANDLE_CHANNEL_OPEN 8
+
+static const struct ec_codec_ops *codec_ops(const ec_master *m)
+{
+	return m->codec->desc->ops;
+}
+
+static int encode(ec_master *m, int python_major, const ec_value *v, struct ec_buf *out,
+                  struct ec_error *err)
+{
+	struct ec_codec_peer peer = {.python_major = python_major};
+	return codec_ops(m)->encode(m->codec->state, &peer, v, out, err);
+}
+
+/* Queue a frame of kind on handle, its payload the encoding of v (m->lock held; the
+ * caller wakes the loop). */
+static int queue(struct ec_channels *reg, uint32_t handle, uint32_t kind, const ec_value *v,
+                 struct ec_buf *encoded, struct ec_error *err)
+{
+	struct ec_msg *msg = calloc(1, sizeof(*msg));
+	if (!msg)
+		return ec__error_set(err, EC_ENOMEM, reg->name, "out of memory");
+	int rc = 0;
+	if (encoded) {
+		msg->payload = *encoded; /* taken */
+		ec__buf_init(encoded);
+	} else {
+		rc = encode(reg->m, *reg->python_major, v, &msg->payload, err);
+	}
+	if (rc) {
+		ec__buf_free(&msg->payload);
+		free(msg);
+		return rc;
+	}
+	msg->handle = handle;
+	msg->reply_to = kind;
+	ec__stream_queue(reg->st, msg);
+	return 0;
+}
+
+static int open_for_messages(const struct ec_channels *reg)
+{
+	return reg && reg->st->state == EC_STREAM_READY;
+}
+
+int ec__channel_new(struct ec_channels *reg, struct ec_channel **out, struct ec_error *err)
+{
+	if (!open_for_messages(reg))
+		return ec__error_set(err, EC_ECLOSED, reg->name, "context '%s' is not connected",
+		                     reg->name);
+	struct ec_channel *ch = calloc(1, sizeof(*ch));
+	if (!ch || ec__cond_init_monotonic(&ch->cond)) {
+		free(ch);
+		return ec__error_set(err, EC_ENOMEM, reg->name, "out of memory");
+	}
+	ch->m = reg->m;
+	ch->reg = reg;
+	snprintf(ch->ctx_name, sizeof(ch->ctx_name), "%s", reg->name);
+	ch->handle = reg->calls->next_handle++;
+	ch->inq_tail = &ch->inq;
+	ch->watch.kind = EC_WATCH_CHANNEL;
+	ec_value *open = ec_value_new(EC_T_TUPLE);
+	int rc = open && !ec_value_append(open, ec_value_int(ch->handle)) &&
+	                 !ec_value_append(open, ec_value_int(EC_CHANNEL_WINDOW))
+	             ? queue(reg, HANDLE_CHANNEL_OPEN, 0, open, NULL, err)
+	             : ec__error_set(err, EC_ENOMEM, reg->name, "out of memory");
+	ec_value_free(open);
+	if (rc) {
+		pthread_cond_destroy(&ch->cond);
+		free(ch);
+		return rc;
+	}
+	ch->next = reg->list;
+	reg->list = ch;
+	*out = ch;
+	return 0;
+}
+
+static void changed(struct ec_channel *ch)
+{
+	pthread_cond_broadcast(&ch->cond);
+	ec__watch_notify(&ch->watch);
+}
+
+int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
+                          const unsigned char *p, int *rc, struct ec_error *err)
+{
+	struct ec_channel *ch = reg->list;
+	while (ch && ch->handle != h->handle)
+		ch = ch->next;
+	if (!ch)
+		return 0;
+	*rc = 0;
+	if (h->reply_to == EC_CHAN_DATA) {
+		if (ch->remote_closed || (ch->inq_bytes && ch->inq_bytes + h->length > EC_CHANNEL_WINDOW)) {
+			*rc = ec__error_set(err, EC_EPROTO, reg->name,
+			                    "context '%s' sent on channel %lu %s; closing the stream",
+			                    reg->name, (unsigned long)ch->handle,
+			                    ch->remote_closed ? "after closing it" : "past its window");
+			return 1;
+		}
+		struct ec_channel_item *it = calloc(1, sizeof(*it));
+		if (!it || ec__buf_append(&it->payload, p, h->length)) {
+			free(it);
+			*rc = ec__error_set(err, EC_ENOMEM, reg->name, "out of memory receiving on a channel");
+			return 1;
+		}
+		*ch->inq_tail = it;
+		ch->inq_tail = &it->next;
+		ch->inq_bytes += h->length;
+	} else if (h->reply_to == EC_CHAN_CLOSE) {
+		ch->remote_closed = 1;
+	} else if (h->reply_to == EC_CHAN_ACK) {
+		ec_value *v = NULL;
+		*rc = codec_ops(reg->m)->decode(reg->m->codec->state, p, h->length, &v, err);
+		if (!*rc && (v->type != EC_T_INT || v->u.i < 0 || (uint64_t)v->u.i > ch->unacked))
+			*rc = ec__error_set(err, EC_EPROTO, reg->name,
+			                    "context '%s' acknowledged more than was sent on channel %lu",
+			                    reg->name, (unsigned long)ch->handle);
+		if (!*rc)
+			ch->unacked -= (size_t)v->u.i;
+		ec_value_free(v);
+		if (*rc)
+			return 1;
+	} else {
+		*rc = ec__error_set(err, EC_EPROTO, reg->name,
+		                    "context '%s' sent a frame of unknown kind %lu on channel %lu",
+		                    reg->name, (unsigned long)h->reply_to, (unsigned long)ch->handle);
+		return 1;
+	}
+	changed(ch);
+	return 1;
+}
+
+void ec__channels_end(struct ec_channels *reg, const struct ec_error *why)
+{
+	for (struct ec_channel *ch = reg->list; ch; ch = ch->next) {
+		if (ch->ended)
+			continue;
+		ch->ended = 1;
+		ec__error_set(&ch->end_why, EC_ECLOSED, reg->name, "context '%s' disconnected%s%s",
+		              reg->name, why && why->msg[0] ? ": " : "", why ? why->msg : "");
+		changed(ch);
+	}
+}
+
+void ec__channels_orphan(struct ec_channels *reg)
+{
+	ec__channels_end(reg, NULL);
+	while (reg->list) {
+		struct ec_channel *ch = reg->list;
+		reg->list = ch->next;
+		ch->next = NULL;
+		ch->reg = NULL;
+	}
+}
+
+/* ---- the API ------------------------------------------------------------------- */
+
+ec_value *ec_value_channel(const ec_channel *ch)
+{
+	return ec_value_tagged(EC_TAG_CHANNEL, ec_value_int(ch->handle));
+}
+
+/* Why it ended, or why the context closed it: EC_ECLOSED or EC_EEOF into err. */
+static int end_error(const struct ec_channel *ch, struct ec_error *err)
+{
+	if (ch->ended) {
+		if (err)
+			*err = ch->end_why;
+		return ch->end_why.code;
+	}
+	return ec__error_set(err, EC_EEOF, ch->ctx_name,
+	                     "channel %lu of context '%s' was closed by the context",
+	                     (unsigned long)ch->handle, ch->ctx_name);
+}
+
+int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec_error *err)
+{
+	ec_master *m = ch->m;
+	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
+	pthread_mutex_lock(&m->lock);
+	int major = ch->reg ? *ch->reg->python_major : 3;
+	pthread_mutex_unlock(&m->lock);
+	struct ec_buf data;
+	ec__buf_init(&data);
+	int rc = encode(m, major, v, &data, err);
+	if (!rc && data.len > m->max_message)
+		rc = ec__error_set(err, EC_EMSGSIZE, ch->ctx_name,
+		                   "a value of %zu bytes on a channel is over the maximum message "
+		                   "size of %zu bytes", data.len, m->max_message);
+	if (rc) {
+		ec__buf_free(&data);
+		return rc;
+	}
+	size_t len = data.len;
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		if (ch->closed) {
+			rc = ec__error_set(err, EC_EINVAL, ch->ctx_name, "the channel is closed");
+			break;
+		}
+		if (ch->ended || ch->remote_closed || !open_for_messages(ch->reg)) {
+			rc = ch->ended || ch->remote_closed
+			         ? end_error(ch, err)
+			         : ec__error_set(err, EC_ECLOSED, ch->ctx_name,
+			                         "context '%s' is not connected", ch->ctx_name);
+			break;
+		}
+		/* The window: a value larger than it goes alone. */
+		if (!ch->unacked || ch->unacked + len <= EC_CHANNEL_WINDOW) {
+			rc = queue(ch->reg, ch->handle, EC_CHAN_DATA, NULL, &data, err);
+			if (!rc)
+				ch->unacked += len;
+			break;
+		}
+		if (ec__cond_wait_until(&ch->cond, &m->lock, deadline)) {
+			rc = ec__error_set(err, EC_ETIMEDOUT, ch->ctx_name,
+			                   "channel %lu of context '%s': the context took nothing "
+			                   "within %.3g s", (unsigned long)ch->handle, ch->ctx_name,
+			                   timeout_ms / 1000.0);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	ec__buf_free(&data);
+	if (!rc)
+		ec__broker_wake(m->broker);
+	return rc;
+}
+
+int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_error *err)
+{
+	ec_master *m = ch->m;
+	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
+	struct ec_channel_item *it = NULL;
+	int rc = 0, wake = 0;
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		if ((it = ch->inq)) {
+			if (!(ch->inq = it->next))
+				ch->inq_tail = &ch->inq;
+			ch->inq_bytes -= it->payload.len;
+			/* Taken: the context may send as much again. Not once either side
+			 * closed it: the context sends no more then, and forgets the channel
+			 * once both have (a frame after that would be on an unknown handle). */
+			if (!ch->ended && !ch->closed && !ch->remote_closed &&
+			    open_for_messages(ch->reg)) {
+				ec_value ack = {.type = EC_T_INT, .u.i = (int64_t)it->payload.len};
+				wake = queue(ch->reg, ch->handle, EC_CHAN_ACK, &ack, NULL, NULL) == 0;
+			}
+			break;
+		}
+		if (ch->ended || ch->remote_closed) {
+			rc = end_error(ch, err);
+			break;
+		}
+		if (ec__cond_wait_until(&ch->cond, &m->lock, deadline)) {
+			rc = ec__error_set(err, EC_ETIMEDOUT, ch->ctx_name,
+			                   "channel %lu of context '%s': nothing came within %.3g s",
+			                   (unsigned long)ch->handle, ch->ctx_name, timeout_ms / 1000.0);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (wake)
+		ec__broker_wake(m->broker);
+	if (!it)
+		return rc;
+	const struct ec_codec_ops *ops = codec_ops(m);
+	rc = ops->decode(m->codec->state, it->payload.data, it->payload.len, out, err);
+	if (rc)
+		ec__error_prefix(err, "a value on channel %lu of context '%s' refused",
+		                 (unsigned long)ch->handle, ch->ctx_name);
+	ec__buf_free(&it->payload);
+	free(it);
+	return rc;
+}
+
+int ec_channel_close(ec_channel *ch, struct ec_error *err)
+{
+	ec_master *m = ch->m;
+	int rc = 0, wake = 0;
+	pthread_mutex_lock(&m->lock);
+	if (!ch->closed) {
+		ch->closed = 1;
+		if (!ch->ended && open_for_messages(ch->reg)) {
+			ec_value none = {.type = EC_T_NONE};
+			rc = queue(ch->reg, ch->handle, EC_CHAN_CLOSE, &none, NULL, err);
+			wake = rc == 0;
+		}
+		changed(ch);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (wake)
+		ec__broker_wake(m->broker);
+	return rc;
+}
+
+void ec_channel_free(ec_channel *ch)
+{
+	if (!ch)
+		return;
+	ec_master *m = ch->m;
+	ec_channel_close(ch, NULL);
+	pthread_mutex_lock(&m->lock);
+	ec__watch_detach(&ch->watch);
+	if (ch->reg)
+		for (struct ec_channel **pp = &ch->reg->list; *pp; pp = &(*pp)->next)
+			if (*pp == ch) {
+				*pp = ch->next;
+				break;
+			}
+	pthread_mutex_unlock(&m->lock);
+	while (ch->inq) {
+		struct ec_channel_item *it = ch->inq;
+		ch->inq = it->next;
+		ec__buf_free(&it->payload);
+		free(it);
+	}
+	pthread_cond_destroy(&ch->cond);
+	free(ch);
+}
+
+int ec__channel_ready(const struct ec_channel *ch)
+{
+	return ch->inq || ch->remote_closed || ch->ended;
+}

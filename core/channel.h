@@ -1,0 +1,71 @@
+/* channel.h: channels: values streamed both ways between the master and a function
+ * running in a context (docs/protocol.md, "Channels"). A context keeps its channels in
+ * a struct ec_channels; the loop's thread hands them the frames on their handles
+ * (data, close, acknowledgements), application threads send and receive. Each
+ * direction has a window of unacknowledged bytes: a sender waits once it is full, and a
+ * receiver acknowledges what its application took, so neither side's memory grows with
+ * a slow reader. All under the master's lock. */
+#ifndef EC_CORE_CHANNEL_H
+#define EC_CORE_CHANNEL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "call.h"
+#include "frame.h"
+#include "stream.h"
+#include "watch.h"
+
+/* Unacknowledged bytes a sender may have in flight on one channel, each way. */
+#define EC_CHANNEL_WINDOW (4u << 20)
+
+/* The kinds of frames on a channel's handle (the frame's reply_to field). */
+enum { EC_CHAN_DATA = 1, EC_CHAN_CLOSE = 2, EC_CHAN_ACK = 3 };
+
+struct ec_channel_item {
+	struct ec_buf payload; /* an encoded value */
+	struct ec_channel_item *next;
+};
+
+/* A context's channels; the context fills in where they write and what they are of. */
+struct ec_channels {
+	struct ec_channel *list;
+	ec_master *m;
+	const char *name;         /* the context's */
+	struct ec_stream *st;     /* where frames go (READY) */
+	struct ec_calls *calls;   /* handles come from its counter */
+	const int *python_major;  /* for the codec */
+};
+
+struct ec_channel {
+	ec_master *m;
+	struct ec_channels *reg; /* NULL once its context is gone */
+	char ctx_name[128];
+	uint32_t handle;
+	pthread_cond_t cond; /* data, an acknowledgement, the end */
+	struct ec_channel_item *inq, **inq_tail;
+	size_t inq_bytes;    /* received, not yet taken by the application */
+	size_t unacked;      /* sent, not yet acknowledged by the context */
+	int closed;          /* the master closed it: sends refused */
+	int remote_closed;   /* the context closed it: nothing more will come */
+	int ended;           /* the context is gone (or the stream): end_why says why */
+	struct ec_error end_why;
+	struct ec_watch watch;
+	struct ec_channel *next; /* in reg */
+};
+
+/* A new channel of the context whose registry this is (m->lock held): queues its
+ * CHANNEL_OPEN. EC_ECLOSED when the context takes no more messages. */
+int ec__channel_new(struct ec_channels *reg, struct ec_channel **out, struct ec_error *err);
+/* A frame on handle h (the loop's thread, m->lock held): 1 when it was a channel's
+ * (then 0 or an error in *rc), 0 when no channel has that handle. */
+int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
+                          const unsigned char *payload, int *rc, struct ec_error *err);
+/* The context is gone (m->lock held): every channel ends, why says why. */
+void ec__channels_end(struct ec_channels *reg, const struct ec_error *why);
+/* Its registry goes (the context is freed): the channels stay, ended. */
+void ec__channels_orphan(struct ec_channels *reg);
+/* Something to take (a value, or its end): what a select waits for. */
+int ec__channel_ready(const struct ec_channel *ch);
+
+#endif

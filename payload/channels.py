@@ -1,0 +1,196 @@
+# channels.py: channels, the context side (docs/protocol.md, "Channels"), appended to
+# the remote core. The master opens a channel (CHANNEL_OPEN: its handle and its window)
+# and passes it to a function as econtext.Tagged('channel', handle); the function gets
+# a Channel. Frames on the channel's handle carry their kind in reply_to: data (a
+# pickled value), close, ack (bytes the receiver took). Each direction has a window of
+# unacknowledged bytes: send() waits once it is full, so memory stays bounded on both
+# sides whatever the speed of the reader. Waits are select()s on a pipe of the channel,
+# which a cancel interrupts.
+
+CHANNEL_OPEN = 8
+_CH_DATA, _CH_CLOSE, _CH_ACK = 1, 2, 3
+_channels = {}          # handle -> Channel
+_call_channels = []     # the channels the running call was passed
+
+
+class ChannelClosed(Exception):
+    """The other side closed the channel (or the context is going)."""
+
+
+ChannelClosed.__module__ = "econtext"
+
+
+class Channel(object):
+    """A channel the master passed: send(value), close(), is_open(), get(timeout=None)
+    and iteration over the values the master sends, until it closes the channel."""
+
+    def __init__(self, handle, window):
+        self.handle = handle
+        self._window = window
+        self._lock = thread.allocate_lock()
+        self._inq = []              # pickles from the master, not yet taken
+        self._unacked = 0           # bytes sent, not yet acknowledged by the master
+        self._master_closed = False
+        self._closed = False        # closed by us
+        self._r, self._w = posix.pipe()
+        _cloexec(self._r)
+        _cloexec(self._w)
+
+    def __repr__(self):
+        return "<econtext.Channel %d%s>" % (self.handle, "" if self.is_open() else " closed")
+
+    # -- the broker thread: frames on our handle --
+    def _on_frame(self, handle, kind, payload):
+        with self._lock:
+            if kind == _CH_DATA:
+                if not self._closed:
+                    self._inq.append(payload)
+            elif kind == _CH_CLOSE:
+                self._master_closed = True
+            elif kind == _CH_ACK:
+                self._unacked -= loads(payload)
+            else:
+                shutdown(1, "channel %d: frame of unknown kind %d" % (handle, kind))
+            self._poke()
+            if self._master_closed and self._closed:
+                self._forget()
+
+    def _poke(self):
+        try:
+            posix.write(self._w, b"x")
+        except OSError:
+            pass
+
+    def _forget(self):
+        """Both sides closed: no frame will come for it (lock held)."""
+        if _channels.pop(self.handle, None) is not None:
+            handlers.pop(self.handle, None)
+            for fd in (self._r, self._w):
+                try:
+                    posix.close(fd)
+                except OSError:
+                    pass
+
+    def _wait(self, deadline):
+        """Until something happens on the channel, or deadline (monotonic s) passes:
+        False then."""
+        timeout = None
+        if deadline is not None:
+            timeout = deadline - _monotonic()
+            if timeout <= 0:
+                return False
+        try:
+            ready = select.select([self._r], [], [], timeout)[0]
+        except (OSError, select.error):
+            if sys.exc_info()[1].args[0] != errno.EINTR:
+                raise
+            return True
+        if ready:
+            try:
+                posix.read(self._r, 4096)
+            except OSError:
+                pass
+        return bool(ready)
+
+    # -- the function's side --
+    def is_open(self):
+        """False once the master closed the channel (or we did)."""
+        return not (self._master_closed or self._closed)
+
+    def send(self, value):
+        """Send value to the master; waits while the window is full. Raises
+        ChannelClosed once the master closed the channel."""
+        try:
+            data = _bytes_parts(value) or dumps(value)
+        except Exception:
+            data = _dumps_carried(value)
+        size = len(data) if type(data) is not tuple else sum(len(x) for x in data)
+        while True:
+            with self._lock:
+                if self._closed or self._master_closed:
+                    raise ChannelClosed("channel %d is closed" % self.handle)
+                if not self._unacked or self._unacked + size <= self._window:
+                    self._unacked += size
+                    break
+            self._wait(None)
+        send_raw(self.handle, data, _CH_DATA)
+
+    def get(self, timeout=None):
+        """The next value the master sent; waits up to timeout seconds (None: no
+        limit). Raises ChannelClosed once the master closed it and all it sent was
+        taken, ChannelTimeout when nothing came in time."""
+        deadline = None if timeout is None else _monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._inq:
+                    payload = self._inq.pop(0)
+                    break
+                if self._master_closed or self._closed:
+                    raise ChannelClosed("channel %d is closed" % self.handle)
+            if not self._wait(deadline):
+                raise ChannelTimeout("nothing came on channel %d within %s s"
+                                     % (self.handle, timeout))
+        if not self._master_closed:     # it sends no more then: no ack to wait for
+            send_raw(self.handle, dumps(len(payload)), _CH_ACK)
+        return loads(payload)
+
+    def __iter__(self):
+        while True:
+            try:
+                yield self.get()
+            except ChannelClosed:
+                return
+
+    def close(self):
+        """No more from us: the master's receive ends after what we sent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._inq = []
+            forget = self._master_closed
+        send_raw(self.handle, dumps(None), _CH_CLOSE)
+        if forget:
+            with self._lock:
+                self._forget()
+
+
+class ChannelTimeout(Exception):
+    """Channel.get(timeout) found nothing in time."""
+
+
+ChannelTimeout.__module__ = "econtext"
+
+
+def _monotonic():
+    import time                 # not at boot: only a get() with a timeout needs it
+    return getattr(time, "monotonic", time.time)()
+
+
+def _on_channel_open(handle, reply_to, payload):
+    h, window = loads(payload)
+    ch = Channel(h, window)
+    _channels[h] = ch
+    handlers[h] = ch._on_frame
+
+
+def _channel_arg(h):
+    ch = _channels.get(h)
+    if ch is None:
+        raise pickle.UnpicklingError("no channel %r is open" % (h,))
+    _call_channels.append(ch)
+    return ch
+
+
+def _close_call_channels():
+    """The call returned: close what it was passed (the master's receive ends)."""
+    while _call_channels:
+        try:
+            _call_channels.pop().close()
+        except Exception:
+            pass
+
+
+for _cls in (Channel, ChannelClosed, ChannelTimeout):
+    setattr(_econtext, _cls.__name__, _cls)
+handlers[CHANNEL_OPEN] = _on_channel_open

@@ -1,0 +1,83 @@
+"""Functions for tests/test_channel.c: each takes a channel (econtext.Channel)."""
+import os
+import time
+
+import econtext
+
+
+def produce(ch, n):
+    for i in range(n):
+        ch.send(i)
+    return n
+
+
+def consume(ch):
+    total = 0
+    for v in ch:
+        total += v
+    return total
+
+
+def until_closed(ch):
+    n = 0
+    try:
+        while ch.is_open():
+            ch.send(n)
+            n += 1
+    except econtext.ChannelClosed:
+        pass
+    return n
+
+
+def die(ch):
+    ch.send(1)
+    ch.send(2)
+    time.sleep(0.2)
+    os._exit(3)
+
+
+def big(ch, n, size):
+    block = b"x" * size
+    for i in range(n):
+        ch.send(block)
+    return n
+
+
+def slow_consume(ch, delay):
+    n = 0
+    for v in ch:
+        n += len(v)
+        time.sleep(delay)
+    try:
+        import resource
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    except ImportError:
+        rss = 0
+    return (n, rss)
+
+
+def echo(ch):
+    n = 0
+    for v in ch:
+        ch.send(v)
+        n += 1
+    return n
+
+
+def many(chs):
+    for i, c in enumerate(chs):
+        c.send(i)
+    return len(chs)
+
+
+def keyword(value, ch=None):
+    ch.send(value)
+    return "sent"
+
+
+def get_timeout(ch):
+    try:
+        ch.get(0.05)
+    except econtext.ChannelTimeout:
+        return "timeout"
+    return "value"
