@@ -46,6 +46,7 @@ struct ec_channel {
 	struct ec_channel_item *inq, **inq_tail;
 	size_t inq_bytes;    /* received, not yet taken by the application */
 	size_t unacked;      /* sent, not yet acknowledged by the context */
+	size_t to_ack;       /* taken by the application, not yet acknowledged */
 	int closed;          /* the master closed it: sends refused */
 	int remote_closed;   /* the context closed it: nothing more will come */
 	int ended;           /* the context is gone (or the stream): end_why says why */

@@ -28,10 +28,14 @@ class Channel(object):
         self.handle = handle
         self._window = window
         self._lock = thread.allocate_lock()
-        self._inq = []              # pickles from the master, not yet taken
+        self._inq = []              # pickles from the master, not yet taken, from _head
+        self._head = 0
+        self._to_ack = 0            # bytes taken, not yet acknowledged
         self._unacked = 0           # bytes sent, not yet acknowledged by the master
         self._master_closed = False
         self._closed = False        # closed by us
+        self._waiters = 0           # threads in _wait: only they need a poke
+        self._poked = False         # a byte is in the pipe, not yet drained
         self._r, self._w = posix.pipe()
         _cloexec(self._r)
         _cloexec(self._w)
@@ -56,10 +60,14 @@ class Channel(object):
                 self._forget()
 
     def _poke(self):
-        try:
-            posix.write(self._w, b"x")
-        except OSError:
-            pass
+        """Wake a waiter (lock held). One byte at most in the pipe: a poke for every
+        frame would fill it and block the broker thread."""
+        if self._waiters and not self._poked:
+            self._poked = True
+            try:
+                posix.write(self._w, b"x")
+            except OSError:
+                pass
 
     def _forget(self):
         """Both sides closed: no frame will come for it (lock held)."""
@@ -73,24 +81,32 @@ class Channel(object):
 
     def _wait(self, deadline):
         """Until something happens on the channel, or deadline (monotonic s) passes:
-        False then."""
-        timeout = None
-        if deadline is not None:
-            timeout = deadline - _monotonic()
-            if timeout <= 0:
-                return False
+        False then. Called with the lock held (a waiter already counted); returns with
+        it released."""
+        self._waiters += 1
+        self._lock.release()
         try:
-            ready = select.select([self._r], [], [], timeout)[0]
-        except (OSError, select.error):
-            if sys.exc_info()[1].args[0] != errno.EINTR:
-                raise
-            return True
-        if ready:
+            timeout = None
+            if deadline is not None:
+                timeout = deadline - _monotonic()
+                if timeout <= 0:
+                    return False
             try:
-                posix.read(self._r, 4096)
-            except OSError:
-                pass
-        return bool(ready)
+                ready = select.select([self._r], [], [], timeout)[0]
+            except (OSError, select.error):
+                if sys.exc_info()[1].args[0] != errno.EINTR:
+                    raise
+                return True
+            if ready:
+                try:
+                    posix.read(self._r, 64)
+                except OSError:
+                    pass
+            return bool(ready)
+        finally:
+            with self._lock:
+                self._waiters -= 1
+                self._poked = False     # drained: the caller looks at the state again
 
     # -- the function's side --
     def is_open(self):
@@ -106,12 +122,14 @@ class Channel(object):
             data = _dumps_carried(value)
         size = len(data) if type(data) is not tuple else sum(len(x) for x in data)
         while True:
-            with self._lock:
-                if self._closed or self._master_closed:
-                    raise ChannelClosed("channel %d is closed" % self.handle)
-                if not self._unacked or self._unacked + size <= self._window:
-                    self._unacked += size
-                    break
+            self._lock.acquire()
+            if self._closed or self._master_closed:
+                self._lock.release()
+                raise ChannelClosed("channel %d is closed" % self.handle)
+            if not self._unacked or self._unacked + size <= self._window:
+                self._unacked += size
+                self._lock.release()
+                break
             self._wait(None)
         send_raw(self.handle, data, _CH_DATA)
 
@@ -121,17 +139,30 @@ class Channel(object):
         taken, ChannelTimeout when nothing came in time."""
         deadline = None if timeout is None else _monotonic() + timeout
         while True:
-            with self._lock:
-                if self._inq:
-                    payload = self._inq.pop(0)
-                    break
-                if self._master_closed or self._closed:
-                    raise ChannelClosed("channel %d is closed" % self.handle)
+            self._lock.acquire()
+            if self._head < len(self._inq):
+                payload = self._inq[self._head]
+                self._inq[self._head] = None
+                self._head += 1
+                if self._head > 64 and self._head * 2 > len(self._inq):
+                    del self._inq[:self._head]
+                    self._head = 0
+                # Acknowledge in batches; all of it once nothing is left (the master
+                # may be waiting for the window).
+                self._to_ack += len(payload)
+                ack = 0
+                if self._head == len(self._inq) or self._to_ack >= self._window // 8:
+                    ack, self._to_ack = self._to_ack, 0
+                self._lock.release()
+                break
+            if self._master_closed or self._closed:
+                self._lock.release()
+                raise ChannelClosed("channel %d is closed" % self.handle)
             if not self._wait(deadline):
                 raise ChannelTimeout("nothing came on channel %d within %s s"
                                      % (self.handle, timeout))
-        if not self._master_closed:     # it sends no more then: no ack to wait for
-            send_raw(self.handle, dumps(len(payload)), _CH_ACK)
+        if ack and not self._master_closed:     # closed: it sends no more, needs none
+            send_raw(self.handle, dumps(ack), _CH_ACK)
         return loads(payload)
 
     def __iter__(self):
@@ -148,6 +179,7 @@ class Channel(object):
                 return
             self._closed = True
             self._inq = []
+            self._head = 0
             forget = self._master_closed
         send_raw(self.handle, dumps(None), _CH_CLOSE)
         if forget:
