@@ -240,11 +240,19 @@ static ec_value *from_jansson(json_t *j)
 	return NULL;
 }
 
-/* jansson refuses integers beyond 64 bits; a bare integer of any size is taken here. */
+/* JSON's whitespace: not isspace()'s \f and \v, which jansson refuses. */
+static int json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* jansson refuses integers beyond 64 bits; a bare integer of any size is taken here
+ * (only those: jansson took every other integer, and anything else it refused is
+ * refused). */
 static ec_value *parse_bare_integer(const char *text)
 {
 	const char *p = text;
-	while (isspace((unsigned char)*p))
+	while (json_space(*p))
 		p++;
 	const char *start = p;
 	if (*p == '-')
@@ -254,7 +262,7 @@ static ec_value *parse_bare_integer(const char *text)
 	while (isdigit((unsigned char)*p))
 		p++;
 	const char *end = p;
-	while (isspace((unsigned char)*p))
+	while (json_space(*p))
 		p++;
 	if (*p)
 		return NULL;

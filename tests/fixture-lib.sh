@@ -70,11 +70,11 @@ fx_sshd_key_config() {
 		"MaxStartups 100:30:200" "MaxSessions 50"
 }
 
-# fx_wait_pidfile PIDFILE LOG: wait (up to about 3 s) for a starting sshd to write its
+# fx_wait_pidfile PIDFILE LOG: wait (up to about 30 s) for a starting sshd to write its
 # pid file; 0 once it has, 1 if it did not or its log says it cannot bind.
 fx_wait_pidfile() {
 	_i=0
-	while [ $_i -lt 150 ] && [ ! -s "$1" ]; do
+	while [ $_i -lt 1500 ] && [ ! -s "$1" ]; do
 		grep -q 'Bind to port\|Cannot bind' "$2" 2>/dev/null && break
 		sleep 0.02
 		_i=$((_i + 1))

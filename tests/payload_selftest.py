@@ -33,6 +33,9 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
+# How long to wait for something that comes (an exit, a LOG): it returns as it comes,
+# so only a context that never does it waits this long.
+EVENT_WAIT = 30.0
 
 HELLO, CALL, LOG, SHUTDOWN = 1, 2, 3, 4
 HDR = struct.Struct(">IIIII")
@@ -217,7 +220,7 @@ class Context(object):
     def call(self, module, qualname, *args, **kwargs):
         return self.wait_reply(self.call_async(module, qualname, args, kwargs))
 
-    def wait_logs(self, pred, deadline=5.0):
+    def wait_logs(self, pred, deadline=EVENT_WAIT):
         end = time.time() + deadline
         if any(pred(l) for l in self.logs):
             return
@@ -229,7 +232,7 @@ class Context(object):
             if pred(self.logs[-1]):
                 return
 
-    def wait_exit(self, deadline=5.0):
+    def wait_exit(self, deadline=EVENT_WAIT):
         end = time.time() + deadline
         while time.time() < end:
             rc = self.proc.poll()
@@ -397,7 +400,7 @@ def run_checks(python, payload, verbose):
         step("SHUTDOWN exits promptly")
         t = time.time()
         ctx.send_frame(SHUTDOWN, pickle.dumps(None, 2))
-        rc = ctx.wait_exit(3.0)
+        rc = ctx.wait_exit()
         check(rc == 0, "exit status %r after SHUTDOWN" % rc)
         if verbose:
             print("      exited %.1f ms after SHUTDOWN" % ((time.time() - t) * 1000))
@@ -411,7 +414,7 @@ def run_checks(python, payload, verbose):
         time.sleep(0.1)
         t = time.time()
         ctx.sock.close()
-        rc = ctx.wait_exit(3.0)
+        rc = ctx.wait_exit()
         if verbose:
             print("      exited %.1f ms after EOF, status %r" % ((time.time() - t) * 1000, rc))
     finally:
@@ -422,7 +425,7 @@ def run_checks(python, payload, verbose):
     try:
         ctx.call_async("time", "sleep", (100,))
         ctx.send_frame(SHUTDOWN, pickle.dumps(None, 2))
-        check(ctx.wait_exit(3.0) == 0, "exit status")
+        check(ctx.wait_exit() == 0, "exit status")
     finally:
         ctx.kill()
 
@@ -431,7 +434,7 @@ def run_checks(python, payload, verbose):
     try:
         ctx.send_frame(CALL, pickle.dumps(("os", "getpid", (), {}), 2), reply_to=1000,
                        corrupt=True)
-        check(ctx.wait_exit(3.0) == 1, "exit status")
+        check(ctx.wait_exit() == 1, "exit status")
         try:
             while True:
                 f = ctx.read_frame(1.0)
@@ -447,7 +450,7 @@ def run_checks(python, payload, verbose):
     ctx = Context(python, payload)
     try:
         ctx.send_frame(77, pickle.dumps(None, 2))
-        check(ctx.wait_exit(3.0) == 1, "exit status")
+        check(ctx.wait_exit() == 1, "exit status")
     finally:
         ctx.kill()
 
@@ -460,7 +463,7 @@ def run_checks(python, payload, verbose):
     s1.sendall(b"%010d" % len(deflate) + deflate[:100])
     s1.shutdown(socket.SHUT_WR)
     try:
-        rc = p.wait(5)
+        rc = p.wait(EVENT_WAIT)
     finally:
         if p.poll() is None:
             p.kill()

@@ -2,8 +2,10 @@
 # The whole test suite, from a fresh checkout: build, `make check` (unit tests and
 # integration tests on every Python interpreter found), tests/sanitize.sh (the tests
 # again under ASan and UBSan, in _asan/; EC_SKIP_SANITIZE=1 skips it), tests/valgrind.sh
-# (unit, local and sudo tests under memcheck; EC_SKIP_VALGRIND=1 skips it), `make
-# distcheck` (EC_SKIP_DISTCHECK=1 skips it), then the totals as the last line.
+# (unit, local and sudo tests under memcheck; EC_SKIP_VALGRIND=1 skips it), fuzz/run.sh
+# (the libFuzzer targets built with clang, FUZZ_SECONDS each, default 60; EC_SKIP_FUZZ=1
+# skips it), `make distcheck` (EC_SKIP_DISTCHECK=1 skips it), then the totals as the
+# last line.
 # Usage: tests/run-tests.sh  (from the top of the tree)
 set -u
 cd "$(dirname "$0")/.."
@@ -41,9 +43,12 @@ san=$stage_totals
 run_stage valgrind tests/valgrind.sh EC_SKIP_VALGRIND \
 	"valgrind (tests/valgrind.sh: memcheck, logs in _valgrind/)"
 vg=$stage_totals
+run_stage fuzz fuzz/run.sh EC_SKIP_FUZZ \
+	"fuzzing (fuzz/run.sh: libFuzzer+ASan+UBSan, ${FUZZ_SECONDS:-60} s a target, in _fuzz/)"
+fz=$stage_totals
 if [ "${EC_SKIP_DISTCHECK:-}" = "" ]; then
 	echo "==== make distcheck"
-	if make distcheck EC_SKIP_DISTCHECK=1 EC_SKIP_SANITIZE=1 EC_SKIP_VALGRIND=1 \
+	if make distcheck EC_SKIP_DISTCHECK=1 EC_SKIP_SANITIZE=1 EC_SKIP_VALGRIND=1 EC_SKIP_FUZZ=1 \
 		>distcheck.out 2>&1; then
 		echo "distcheck: passed"
 		dc=0
@@ -59,10 +64,10 @@ echo "==== summary"
 sh tests/summary.sh . >summary.out
 sumrc=$?
 head -n -1 summary.out
-# make check's totals, plus the sanitizer and valgrind stages', plus distcheck as one
-# more test
+# make check's totals, plus the sanitizer, valgrind and fuzzing stages', plus distcheck
+# as one more test
 set -- $(tail -n 1 summary.out | sed 's/[^0-9 ]//g') $(echo "$san" | sed 's/[^0-9 ]//g') \
-	$(echo "$vg" | sed 's/[^0-9 ]//g')
-failed=$(($2 + $5 + $8 + dc))
-echo "$(($1 + $4 + $7)) passed, $failed failed, $(($3 + $6 + $9)) skipped"
+	$(echo "$vg" | sed 's/[^0-9 ]//g') $(echo "$fz" | sed 's/[^0-9 ]//g')
+failed=$(($2 + $5 + $8 + ${11} + dc))
+echo "$(($1 + $4 + $7 + ${10})) passed, $failed failed, $(($3 + $6 + $9 + ${12})) skipped"
 [ "$status" = 0 ] && [ "$sumrc" = 0 ] && [ "$failed" = 0 ]

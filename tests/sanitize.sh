@@ -71,7 +71,7 @@ export ASAN_OPTIONS UBSAN_OPTIONS EC_TEST_PYTHONS
 tests=
 for t in test_value test_frame test_config test_plugin test_pickle test_modules \
 	test_context test_local test_modfwd test_sudo test_prompt test_ssh test_sudo_ssh \
-	test_cli.sh; do
+	test_cli.sh test_fuzz_replay.sh; do
 	case $t in
 	*.sh) f=$src/tests/$t ;;
 	*) f=tests/$t ;; # test_ssh and test_sudo_ssh are built with libssh2 only

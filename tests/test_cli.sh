@@ -45,7 +45,8 @@ run 0 "big int result" "$ec" -o "python=$py" call local operator.pow 3 80 &&
 run 1 "remote exception exits 1" "$ec" -o "python=$py" call local os.stat /nonexistent/x &&
 	expect_err "Traceback (most recent call last)" "remote traceback on stderr" &&
 	expect_err "raised builtins.FileNotFoundError" "exception type named"
-run 5 "--timeout expires" "$ec" -o "python=$py" --timeout 0.5 call local time.sleep 30 &&
+# --timeout bounds the connection too: 5 s, which only a broken boot takes.
+run 5 "--timeout expires" "$ec" -o "python=$py" --timeout 5 call local time.sleep 600 &&
 	expect_err "did not return within" "deadline message"
 run 0 "stdout of a child is logged" "$ec" -o "python=$py" call local os.system "echo hello-cli" &&
 	grep -Eq '^[0-9]{2}:[0-9]{2}:[0-9]{2} I econtext.ctx.local.stdout: hello-cli$' "$tmp/err" &&

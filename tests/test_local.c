@@ -424,10 +424,10 @@ static void test_deadline_and_hung_shutdown(void)
 	ec_value_free(args);
 	/* The context is stuck in time.sleep(60): shutdown still ends it. */
 	long pid = ec_context_pid(ctx);
-	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 2000, &err), 0);
+	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 30000, &err), 0);
 	ctx = NULL;
 	/* The pending call failed with the disconnection. */
-	CU_ASSERT_EQUAL(ec_call_wait(call, 1000, &res, &err), EC_ECLOSED);
+	CU_ASSERT_EQUAL(ec_call_wait(call, 30000, &res, &err), EC_ECLOSED);
 	ec_call_free(call);
 	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
 }
@@ -501,7 +501,7 @@ static void test_master_sigkill(void)
 	}
 	CU_ASSERT_FATAL(m > 0);
 	pid_t c = 0;
-	for (int i = 0; i < 1000 && !c; i++) {
+	for (int i = 0; i < 3000 && !c; i++) { /* up to 30 s: the command started */
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
 		/* The libtool wrapper may exec, keeping the pid, or fork: look below both. */
@@ -511,7 +511,7 @@ static void test_master_sigkill(void)
 	kill(m, SIGKILL);
 	waitpid(m, NULL, 0);
 	int gone = 0;
-	for (int i = 0; i < 1000 && !gone; i++) {
+	for (int i = 0; i < 3000 && !gone; i++) { /* up to 30 s: the context followed */
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
 		gone = process_gone(c);
@@ -617,40 +617,57 @@ static void test_hostile_pickles(void)
 
 /* A context that closes its stream and stays: its call fails at once, the others carry
  * on while it has its grace period (the broker waits for it in its poll, not in a
- * sleep of 2 s), and its shutdown returns with it killed and reaped. */
-static void test_hostile_linger(void)
+ * sleep of 2 s), and its shutdown returns with it killed and reaped. "At once" and
+ * "while" are events: the failed call and the other context's answer both come while
+ * the lingering process is still there, before its grace ran out. A try in which the
+ * grace ran out first on a slow machine (2 s passed) says nothing and is made again; a
+ * broker that sleeps through the grace fails every try. */
+static int linger_once(struct ec_context *good, int *judged)
 {
 	struct ec_error err = {0};
-	ec_context *good = NULL, *bad = NULL;
+	ec_context *bad = NULL;
 	ec_value *res = NULL;
-	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", NULL, 20000, &good, &err), 0);
 	char opt[1200];
 	snprintf(opt, sizeof(opt), "python=%s/tests/data/hostile_context.py", ec_test_srcdir());
 	const char *ov[] = {opt, NULL};
 	setenv("EC_HOSTILE_MODE", "linger", 1);
-	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", ov, 20000, &bad, &err), 0);
+	long long t0 = ec_test_now_ms(); /* its grace cannot start before */
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", ov, 30000, &bad, &err), 0);
 	long pid = ec_context_pid(bad);
-	long long t0 = ec_test_now_ms();
-	CU_ASSERT_EQUAL(ec_context_call(bad, "os", "getpid", NULL, NULL, 10000, &res, &err),
+	CU_ASSERT_EQUAL(ec_context_call(bad, "os", "getpid", NULL, NULL, 30000, &res, &err),
 	                EC_ECLOSED);
+	int failed_alive = !process_gone((pid_t)pid);
 	long long failed = ec_test_now_ms() - t0;
-	CU_ASSERT_TRUE(failed < 1000);
 	ec_value *args = ec_value_new(EC_T_TUPLE);
 	ec_value_append(args, ec_value_int(5));
-	t0 = ec_test_now_ms();
-	CU_ASSERT_EQUAL(ec_context_call(good, "operator", "neg", args, NULL, 10000, &res, &err), 0);
+	CU_ASSERT_EQUAL(ec_context_call(good, "operator", "neg", args, NULL, 30000, &res, &err), 0);
+	int answered_alive = !process_gone((pid_t)pid);
 	long long answered = ec_test_now_ms() - t0;
-	CU_ASSERT_TRUE(answered < 1000);
 	CU_ASSERT_TRUE(res && res->type == EC_T_INT && res->u.i == -5);
 	ec_value_free(res);
 	ec_value_free(args);
-	if (failed >= 1000 || answered >= 1000)
-		fprintf(stderr, "linger: call failed after %lld ms, other context answered in %lld ms\n",
-		        failed, answered);
-	/* Still there, in its grace period; shutdown waits for the kill and the reap. */
-	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), 0);
+	fprintf(stderr, "linger: from its connect, call failed after %lld ms (context %s), "
+	        "other context answered after %lld ms (%s)\n", failed,
+	        failed_alive ? "still there" : "gone", answered, answered_alive ? "still there" : "gone");
+	/* Gone early, with the grace (2 s) not yet out: killed before its time. */
+	CU_ASSERT_TRUE(answered_alive || answered >= 2000);
+	*judged = answered_alive || answered < 2000;
+	/* Shutdown waits for the kill and the reap. */
 	ec_context_shutdown(bad, 1000, NULL);
 	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
+	return failed_alive && answered_alive;
+}
+
+static void test_hostile_linger(void)
+{
+	struct ec_error err = {0};
+	ec_context *good = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", NULL, 30000, &good, &err), 0);
+	int ok = 0, judged = 0;
+	for (int i = 0; i < 5 && !judged; i++)
+		ok = linger_once(good, &judged);
+	CU_ASSERT_TRUE(judged);
+	CU_ASSERT_TRUE(ok);
 	ec_context_shutdown(good, 3000, NULL);
 }
 

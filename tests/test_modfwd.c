@@ -10,6 +10,7 @@
  * (from /usr/lib/python3/dist-packages) served to interpreters that lack it. */
 #include "ecbuild.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,8 +404,26 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The threads of this process. */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* A context importing a ~12 MiB module (read, compressed, scanned on the master) does
- * not stall another context of the same master: the module server has its own thread. */
+ * not stall another context of the same master: the module server has its own thread.
+ * Proved by events, not timings: in a master of its own, the server's thread is born
+ * with the GET_MODULE of bigmod (its first) and logs when it has answered; a call in
+ * the other context that starts after that birth and returns before that log went
+ * through the broker while the server worked. Were the work done on the broker, no
+ * call could. */
 static void test_big_module(void)
 {
 	/* Once per major version: 2.7 and 3.x import differently (the 3.x machinery holds
@@ -413,24 +432,40 @@ static void test_big_module(void)
 		fprintf(stderr, "(run on the first interpreter of each major version only) ");
 		return;
 	}
+	const char *dirs[] = {extdir, NULL};
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
+	                               .log_level = EC_LOG_DEBUG, .module_path = dirs};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", cur->path);
 	const char *ov[] = {opt, NULL};
-	struct ec_error err = {0};
-	ec_context *other = NULL;
-	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", ov, 30000, &other, &err), 0);
+	ec_context *importer = NULL, *other = NULL;
+	CU_ASSERT_EQUAL(ec_context_connect(m, "local", ov, 30000, &importer, &err), 0);
+	CU_ASSERT_EQUAL(ec_context_connect(m, "local", ov, 30000, &other, &err), 0);
 	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
-	CU_ASSERT_EQUAL(ec_context_call(other, "os", "getpid", args, NULL, 20000, &res, &err), 0);
+	if (!importer || !other ||
+	    ec_context_call(other, "os", "getpid", args, NULL, 30000, &res, &err) != 0) {
+		CU_FAIL("two contexts and a call");
+		goto out;
+	}
 	ec_value_free(res);
+	res = NULL;
+	ec_test_log_clear();
+	int threads = thread_count(); /* the caller and the broker: no server yet */
 	ec_call *big = NULL;
 	double t0 = now_ms(), worst = 0;
-	CU_ASSERT_EQUAL_FATAL(ec_context_call_async(ctx, "bigmod", "size", args, NULL, &big, &err), 0);
-	int rc, pings = 0;
+	CU_ASSERT_EQUAL_FATAL(ec_context_call_async(importer, "bigmod", "size", args, NULL, &big, &err), 0);
+	int rc, pings = 0, during = 0;
 	while ((rc = ec_call_wait(big, 1, &res, &err)) == EC_ETIMEDOUT) {
+		int serving = thread_count() > threads;
 		double t = now_ms();
 		ec_value *pid = NULL;
-		CU_ASSERT_EQUAL(ec_context_call(other, "os", "getpid", args, NULL, 20000, &pid, &err), 0);
+		CU_ASSERT_EQUAL(ec_context_call(other, "os", "getpid", args, NULL, 30000, &pid, &err), 0);
 		ec_value_free(pid);
+		if (serving && !ec_test_log_count("econtext.modules", "GET_MODULE bigmod", NULL))
+			during++;
 		if (now_ms() - t > worst)
 			worst = now_ms() - t;
 		pings++;
@@ -438,14 +473,18 @@ static void test_big_module(void)
 	double total = now_ms() - t0;
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(res && res->type == EC_T_INT && res->u.i == 12);
+	CU_ASSERT_EQUAL(ec_test_log_count("econtext.modules", "GET_MODULE bigmod: found", NULL), 1);
 	ec_value_free(res);
 	ec_call_free(big);
 	fprintf(stderr, "\n    12 MiB module imported in %.0f ms; meanwhile %d calls in another "
-	        "context, the slowest %.1f ms ", total, pings, worst);
-	CU_ASSERT(pings > 0);
-	CU_ASSERT(worst < total / 2);
+	        "context, %d of them while the server worked on it, the slowest %.1f ms ", total,
+	        pings, during, worst);
+	CU_ASSERT(during > 0);
+out:
 	ec_value_free(args);
 	ec_context_shutdown(other, 3000, NULL);
+	ec_context_shutdown(importer, 3000, NULL);
+	ec_master_free(m);
 }
 
 /* Can this interpreter import name by itself? */

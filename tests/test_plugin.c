@@ -214,7 +214,7 @@ static void test_timer_and_threads(void)
 		ec_value_free(res);
 	}
 	if (ctx)
-		CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 3000, &err), 0);
+		CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 30000, &err), 0);
 	ec_master_free(m);
 	snprintf(self, sizeof(self), "ticker: create on thread %lu", (unsigned long)pthread_self());
 	CU_ASSERT_EQUAL(ec_test_log_count("econtext.ticker", "ticker: create on thread", NULL), 1);

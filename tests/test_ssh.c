@@ -12,7 +12,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,7 +289,7 @@ static void test_key_auth_call(void)
 	          !memcmp(v->u.s.data, s, big));
 	ec_value_free(v);
 	free(s);
-	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 3000, NULL), 0);
+	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 30000, NULL), 0);
 }
 
 static void test_forwarded_modules(void)
@@ -308,7 +310,7 @@ static void test_forwarded_modules(void)
 	CU_ASSERT(v && v->type == EC_T_ERROR &&
 	          strstr(v->u.err.traceback, "the line a traceback must show") != NULL);
 	ec_value_free(v);
-	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 3000, NULL), 0);
+	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 30000, NULL), 0);
 }
 
 static void test_every_python(void)
@@ -419,7 +421,7 @@ static void test_two_contexts_share_connection(void)
 	}
 	ec_value_free(args);
 	/* One goes; the other carries on over the same connection. */
-	CU_ASSERT_EQUAL(ec_context_shutdown(b, 3000, NULL), 0);
+	CU_ASSERT_EQUAL(ec_context_shutdown(b, 30000, NULL), 0);
 	va = call0(a, "os", "getpid", NULL, &rc1);
 	CU_ASSERT(rc1 == 0 && va && va->type == EC_T_INT && va->u.i == ec_context_pid(a));
 	ec_value_free(va);
@@ -585,7 +587,10 @@ static void test_closed_port(void)
 	CU_ASSERT(rc != 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "Connection refused"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "127.0.0.1 port"));
-	CU_ASSERT(dt < 2000);
+	/* At once, on the refusal: not at connect_timeout (30 s). */
+	CU_ASSERT_NOT_EQUAL(rc, EC_ETIMEDOUT);
+	CU_ASSERT_PTR_NULL(strstr(err.msg, "did not start within"));
+	fprintf(stderr, "  refused after %lld ms\n", dt);
 }
 
 static void test_silent_server_times_out(void)
@@ -596,7 +601,8 @@ static void test_silent_server_times_out(void)
 	long long dt = ec_test_now_ms() - t0;
 	CU_ASSERT_EQUAL(rc, EC_ETIMEDOUT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "timed out during the SSH handshake"));
-	CU_ASSERT(dt >= 800 && dt < 3000);
+	/* connect_timeout is 1 s: never before; 15 s late only a timer nobody watched. */
+	CU_ASSERT(dt >= 800 && dt < 15000);
 	fprintf(stderr, "  timed out after %lld ms\n", dt);
 }
 
@@ -673,7 +679,9 @@ static int resolve_child(const char *cfg, const char *mode)
 	master = NULL;
 	fprintf(stderr, "  resolve (%s): %lld ms: %s\n", mode, dt, err.msg);
 	int dns = !strcmp(mode, "dns");
-	int ok = rc == (dns ? EC_ECLOSED : EC_ENOTFOUND) && dt < 2000 &&
+	/* At once: the name server's port is closed; a lookup that waited for an answer
+	 * would wait resolv.conf's 30 s. */
+	int ok = rc == (dns ? EC_ECLOSED : EC_ENOTFOUND) && dt < 20000 &&
 	         strstr(err.msg, "ssh: could not resolve hostname " NOHOST ": ") &&
 	         strstr(err.msg, dns ? "Temporary failure in name resolution (no name server "
 	                               "answered"
@@ -690,7 +698,7 @@ static void test_name_does_not_resolve(void)
 	snprintf(dir, sizeof(dir), "%s/resolve", fxdir);
 	mkdir(dir, 0755);
 	snprintf(cmd, sizeof(cmd), "%s/resolv.conf", dir);
-	write_file(cmd, "nameserver 127.0.0.1\n");
+	write_file(cmd, "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n");
 	const char *modes[] = {"dns", "files", "noconfig"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(cmd, sizeof(cmd), "%s/nsswitch-%s.conf", dir, modes[i]);
@@ -794,7 +802,7 @@ static void test_jump_loopback(void)
 	ec_value_free(v);
 	free(s);
 	/* The direct context goes; the tunnels through its session stay. */
-	CU_ASSERT_EQUAL(ec_context_shutdown(direct, 3000, NULL), 0);
+	CU_ASSERT_EQUAL(ec_context_shutdown(direct, 30000, NULL), 0);
 	direct = NULL;
 	v = call0(h2, "os", "getpid", NULL, &rc2);
 	CU_ASSERT(rc2 == 0 && v && v->type == EC_T_INT && v->u.i == ec_context_pid(h2));
@@ -1092,10 +1100,19 @@ static void test_keepalive(void)
 	if (!ctx)
 		return;
 	long off = ec_test_file_size(fx.log);
-	sleep(5); /* idle: only keepalives go */
-	int n = ec_test_file_count(fx.log, "keepalive@libssh2.org", off);
-	fprintf(stderr, "  %d keepalives in 5 s idle\n", n);
-	CU_ASSERT(n >= 2 && n <= 3);
+	/* Idle: only keepalives go. Two come (wait up to 30 s for them), and never more
+	 * often than the interval allows (libssh2 counts it in whole seconds: 1 s apart at
+	 * the least), which a slow machine can only make fewer. */
+	long long t0 = ec_test_now_ms();
+	int n = 0;
+	for (int i = 0; i < 300 && n < 2; i++) {
+		usleep(100000);
+		n = ec_test_file_count(fx.log, "keepalive@libssh2.org", off);
+	}
+	long long idle = ec_test_now_ms() - t0;
+	fprintf(stderr, "  %d keepalives in %lld ms idle\n", n, idle);
+	CU_ASSERT(n >= 2);
+	CU_ASSERT(n <= idle / 1000 + 1);
 	int rc;
 	ec_value *v = call0(ctx, "os", "getpid", NULL, &rc);
 	CU_ASSERT_EQUAL(rc, 0);
@@ -1112,7 +1129,7 @@ static void test_close_waits_for_exit(void)
 		return;
 	long pid = ec_context_pid(ctx);
 	CU_ASSERT(pid > 0);
-	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 3000, NULL), 0);
+	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 30000, NULL), 0);
 	char path[64], st[256] = "";
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	FILE *f = fopen(path, "r");
@@ -1128,17 +1145,19 @@ static void test_close_waits_for_exit(void)
 struct slow_arg {
 	int rc;
 	long long ms;
+	int done;
 };
 
 static void *connect_silent(void *p)
 {
 	struct slow_arg *a = p;
-	const char *ov[] = {"connect_timeout=3", NULL};
+	const char *ov[] = {"connect_timeout=10", NULL};
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
 	long long t0 = ec_test_now_ms();
 	a->rc = ec_context_connect(master, "silent", ov, 0, &ctx, &err);
 	a->ms = ec_test_now_ms() - t0;
+	__atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
 	if (!a->rc)
 		ec_context_shutdown(ctx, 1000, NULL);
 	return NULL;
@@ -1158,23 +1177,35 @@ static long long good_round(void)
 	return rc ? -1 : dt;
 }
 
+/* A good host is served in full (connect, call) while a dead one is connecting: it
+ * starts once the dead one's TCP connection waits in the silent listener's queue and
+ * ends before the dead one's connect_timeout (10 s, which only a blocked broker makes
+ * it wait for). Events, not a comparison of timings. */
 static void test_dead_host_does_not_delay_others(void)
 {
 	long long alone = good_round();
 	alone = good_round(); /* warm: the second is the normal time */
-	struct slow_arg a = {0, 0};
+	/* Empty the listener's queue of earlier tests' connections. */
+	int fl = fcntl(silent_fd, F_GETFL);
+	fcntl(silent_fd, F_SETFL, fl | O_NONBLOCK);
+	for (int c; (c = accept(silent_fd, NULL, NULL)) >= 0;)
+		close(c);
+	fcntl(silent_fd, F_SETFL, fl);
+	struct slow_arg a = {0, 0, 0};
 	pthread_t t;
 	CU_ASSERT_FATAL(pthread_create(&t, NULL, connect_silent, &a) == 0);
-	usleep(100000); /* the dead one is connecting */
+	struct pollfd p = {.fd = silent_fd, .events = POLLIN};
+	int connecting = poll(&p, 1, 30000) == 1; /* the dead one is connecting */
 	long long with_dead = good_round();
+	int still = !__atomic_load_n(&a.done, __ATOMIC_SEQ_CST);
 	pthread_join(t, NULL);
 	fprintf(stderr, "  good host alone %lld ms, beside a dead host %lld ms; the dead one "
 	        "failed after %lld ms\n", alone, with_dead, a.ms);
 	CU_ASSERT(alone > 0 && with_dead > 0);
-	CU_ASSERT(with_dead < 2 * alone + 300);
-	CU_ASSERT(with_dead < 2000);
+	CU_ASSERT_TRUE(connecting);
+	CU_ASSERT_TRUE(still);
 	CU_ASSERT_EQUAL(a.rc, EC_ETIMEDOUT);
-	CU_ASSERT(a.ms >= 2500);
+	CU_ASSERT(a.ms >= 9500);
 }
 
 /* ---- the system's known_hosts -------------------------------------------------------- */

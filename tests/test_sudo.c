@@ -353,7 +353,9 @@ static void test_wrong_password(void)
 	CU_ASSERT_EQUAL_FATAL(run_as(SRC, wrong, "pw", NULL, NULL, &o), 0);
 	CU_ASSERT_EQUAL(o.rc, EC_EAUTH);
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "sudo: incorrect password for " SRC " on "));
-	CU_ASSERT_TRUE(o.secs < 10.0); /* about 2 s of PAM delay, no retries */
+	/* About 2 s of PAM delay; 15 s only a connect that hung until connect_timeout
+	 * (20 s) takes. */
+	CU_ASSERT_TRUE(o.secs < 15.0);
 	no_secret_in(&o);
 }
 
@@ -407,7 +409,7 @@ static void test_timeout(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "did not start within 1.5 s"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "sudo printed: pam_fake: account expires soon / "
 	                                     "Enter PIN:"));
-	CU_ASSERT_TRUE(o.secs < 5.0);
+	CU_ASSERT_TRUE(o.secs < 15.0); /* connect_timeout 1.5 s: 15 s, a timer nobody watched */
 }
 
 static void test_sudo_timeout(void)
@@ -420,7 +422,8 @@ static void test_sudo_timeout(void)
 	                                     "(timeout)"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.msg, "sudo printed: pam_fake: account expires soon / "
 	                                     "Enter PIN:"));
-	CU_ASSERT_TRUE(o.secs > 0.9 && o.secs < 5.0);
+	/* sudo's 1 s, never before; 15 s (< connect_timeout, 20 s) only a timer nobody watched */
+	CU_ASSERT_TRUE(o.secs > 0.9 && o.secs < 15.0);
 }
 
 static void more_io(ec_master *m, ec_context *ctx, struct outcome *o)
@@ -481,7 +484,7 @@ static void test_master_sigkill(void)
 	CU_ASSERT_TRUE(checkpoint_pid > 0);
 	/* The context (as ecsudo_pw) and sudo (real uid ecsudo_src) must follow. */
 	int left = 1;
-	for (int i = 0; i < 1000 && left; i++) {
+	for (int i = 0; i < 3000 && left; i++) { /* up to 30 s */
 		left = ec_test_procs_of(ec_test_uid_of(PW_TARGET)) +
 		       ec_test_procs_of(ec_test_uid_of(SRC));
 		if (left) {

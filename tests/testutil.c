@@ -203,7 +203,7 @@ size_t ec_test_log_count(const char *logger, const char *text, int *level)
 
 int ec_test_log_wait(const char *logger, const char *text, int *level)
 {
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 3000; i++) { /* 30 s: a record that does not come */
 		if (ec_test_log_count(logger, text, level))
 			return 1;
 		struct timespec ts = {0, 10000000};

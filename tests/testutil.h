@@ -42,7 +42,7 @@ void ec_test_log_clear(void);
 /* How many kept records come from `logger` (NULL: any) and contain `text`; *level (may
  * be NULL) gets the level of the last one. */
 size_t ec_test_log_count(const char *logger, const char *text, int *level);
-/* Wait up to 5 s for such a record; 1 if it came. */
+/* Wait up to 30 s for such a record (it returns as it comes); 1 if it came. */
 int ec_test_log_wait(const char *logger, const char *text, int *level);
 
 /* Run `sh SRCDIR/tests/SCRIPT A1 [A2]` (a2 may be NULL), with the environment variable

@@ -1,0 +1,18 @@
+#!/bin/sh
+# test_fuzz_replay.sh: every fuzz target of fuzz/ run once on each of its kept inputs
+# (fuzz/regressions/<target>/: the crashes fuzzing found, fixed since) and its seeds
+# (fuzz/corpus/<target>/), built with the ordinary compiler (fuzz/replay.c): a finding
+# aborts its program. fuzz/run.sh fuzzes them with clang.
+set -u
+src=${EC_TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+build=${EC_TEST_BUILDDIR:-$src}
+status=0
+for t in frame pickle json config modsrv; do
+	if "$build/fuzz/replay_$t" "$src/fuzz/regressions/$t" "$src/fuzz/corpus/$t"; then
+		echo "PASS: $t"
+	else
+		echo "FAIL: $t (exit $?)"
+		status=1
+	fi
+done
+exit $status
