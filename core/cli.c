@@ -1,4 +1,6 @@
-/* cli.c: the `econtext` command. Thin: everything real is in the library. */
+/* cli.c: the `econtext` command: its options, a password asked on the terminal, and one
+ * context's call or ping; a TARGET of many contexts goes to the fan-out (cli_fleet.c).
+ * Thin: everything real is in the library. */
 #include "ecbuild.h"
 
 #include <ctype.h>
@@ -13,28 +15,25 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cli_fleet.h"
 #include "econtext.h"
-
-enum {
-	EXIT_REMOTE = 1,  /* the remote function raised */
-	EXIT_USAGE = 2,   /* bad command line */
-	EXIT_CONFIG = 3,  /* config or plugin error */
-	EXIT_CONNECT = 4, /* the context could not be started */
-	EXIT_TIMEOUT = 5, /* a deadline passed */
-	EXIT_OTHER = 6
-};
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: econtext [OPTIONS] call CONTEXT MODULE.FUNC [ARG...]\n"
-	        "       econtext [OPTIONS] call CONTEXT ./SCRIPT.py:FUNC [ARG...]\n"
-	        "       econtext [OPTIONS] ping CONTEXT\n"
+	        "usage: econtext [OPTIONS] call TARGET MODULE.FUNC [ARG...]\n"
+	        "       econtext [OPTIONS] call TARGET ./SCRIPT.py:FUNC [ARG...]\n"
+	        "       econtext [OPTIONS] ping TARGET\n"
 	        "       econtext --version\n"
 	        "\n"
+	        "TARGET is a context, or a comma list of contexts, groups (the config's groups:)\n"
+	        "and globs over the config's context names ('web*').\n"
 	        "A SCRIPT is served to the context as a module (its __main__ block does not run).\n"
 	        "ARG is a JSON value where it parses as one, else a string; NAME=VALUE is a\n"
-	        "keyword argument. The result is printed as one line of JSON.\n"
+	        "keyword argument. For one context the result is printed as one line of JSON;\n"
+	        "for many (or --json), one JSON line per context as each finishes:\n"
+	        "  {\"context\": NAME, \"ok\": true, \"result\": ..., \"seconds\": S}\n"
+	        "  {\"context\": NAME, \"ok\": false, \"error\": {\"kind\": ..., \"message\": ...}, ...}\n"
 	        "\n"
 	        "options:\n"
 	        "  -c, --config FILE     configuration file (default: $ECONTEXT_CONFIG,\n"
@@ -43,31 +42,19 @@ static void usage(FILE *f)
 	        "  -m DIR                add DIR to the module path (repeatable)\n"
 	        "  -v, --verbose         log at debug level\n"
 	        "  -q, --quiet           log errors only\n"
-	        "      --timeout SECONDS deadline for the call (and the connection)\n"
+	        "      --timeout SECONDS deadline for the call (and the connection); for many\n"
+	        "                        contexts, per context: a call still running is cancelled\n"
+	        "      --forks N         contexts connected and running at once (default: the\n"
+	        "                        config's forks:, else 20)\n"
+	        "      --json            one JSON line per context, also for one; no progress line\n"
+	        "      --summary         the counts on stderr at the end\n"
 	        "  -h, --help            this text\n"
-	        "      --version         print the version\n",
+	        "      --version         print the version\n"
+	        "\n"
+	        "exit status: 0 all ok; else that of the worst failure, in this order: 3 config\n"
+	        "(2 usage), 4 connect, 5 timeout, 1 the function raised, 6 other. 130 on Ctrl-C\n"
+	        "(143 on SIGTERM): running calls cancelled, every context shut down. docs/cli.md\n",
 	        EC_SYSCONFDIR);
-}
-
-static int exit_code(int rc)
-{
-	switch (rc) {
-	case EC_ECONFIG:
-	case EC_EPLUGIN:
-	case EC_EABI:
-	case EC_ENOTFOUND:
-		return EXIT_CONFIG;
-	case EC_ETIMEDOUT:
-		return EXIT_TIMEOUT;
-	case EC_EBOOT:
-	case EC_ECLOSED:
-	case EC_EAUTH:
-		return EXIT_CONNECT;
-	case EC_EREMOTE:
-		return EXIT_REMOTE;
-	default:
-		return EXIT_OTHER;
-	}
 }
 
 static void print_error(const struct ec_error *err)
@@ -106,12 +93,14 @@ static void tty_on_signal(int sig)
 static int tty_prompt(void *data, const struct ec_secret_request *req, char *buf, size_t cap)
 {
 	(void)data;
+	fleet_pause(1);
 	pthread_mutex_lock(&tty_lock);
 	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 || tcgetattr(fd, &tty_saved) != 0) {
 		if (fd >= 0)
 			close(fd);
 		pthread_mutex_unlock(&tty_lock);
+		fleet_pause(0);
 		return EC_EAUTH;
 	}
 	tty_fd = fd;
@@ -155,6 +144,7 @@ static int tty_prompt(void *data, const struct ec_secret_request *req, char *buf
 	close(fd);
 	tty_fd = -1;
 	pthread_mutex_unlock(&tty_lock);
+	fleet_pause(0);
 	return rc;
 }
 
@@ -190,10 +180,9 @@ static int is_kwarg(const char *arg, size_t *namelen)
 	return 1;
 }
 
-static int cmd_call(ec_master *m, const char *ctxname, const char *const *overrides, int timeout_ms,
-                    int argc, char **argv)
+/* MODULE.FUNC (or SCRIPT.py:FUNC) and its arguments into job: 0, or an exit status. */
+static int parse_job(int argc, char **argv, struct fleet_job *job)
 {
-	struct ec_error err = {0};
 	if (argc < 1) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -207,30 +196,41 @@ static int cmd_call(ec_master *m, const char *ctxname, const char *const *overri
 		fprintf(stderr, "econtext: '%s' is not MODULE.FUNC or SCRIPT.py:FUNC\n", target);
 		return EXIT_USAGE;
 	}
-	char *module = script ? strdup("__econtext_script__") : strndup(target, (size_t)(dot - target));
-	ec_value *args = ec_value_new(EC_T_TUPLE), *kwargs = ec_value_new(EC_T_DICT);
-	int code = 0;
-	if (!module || !args || !kwargs) {
+	job->target = target;
+	job->func = dot + 1;
+	job->module = script ? strdup("__econtext_script__") : strndup(target, (size_t)(dot - target));
+	job->args = ec_value_new(EC_T_TUPLE);
+	job->kwargs = ec_value_new(EC_T_DICT);
+	if (!job->module || !job->args || !job->kwargs) {
 		fprintf(stderr, "econtext: out of memory\n");
-		code = EXIT_OTHER;
-		goto out;
+		return EXIT_OTHER;
 	}
 	for (int i = 1; i < argc; i++) {
 		size_t nl;
 		if (is_kwarg(argv[i], &nl))
-			ec_value_dict_set(kwargs, ec_value_str(argv[i], nl), parse_arg(argv[i] + nl + 1));
+			ec_value_dict_set(job->kwargs, ec_value_str(argv[i], nl),
+			                  parse_arg(argv[i] + nl + 1));
 		else
-			ec_value_append(args, parse_arg(argv[i]));
+			ec_value_append(job->args, parse_arg(argv[i]));
 	}
+	return 0;
+}
+
+static int cmd_call(ec_master *m, const char *ctxname, const char *const *overrides, int timeout_ms,
+                    const struct fleet_job *job)
+{
+	struct ec_error err = {0};
+	const char *target = job->target;
+	int code = 0;
 	ec_context *ctx = NULL;
 	int rc = ec_context_connect(m, ctxname, overrides, timeout_ms, &ctx, &err);
 	if (rc) {
 		print_error(&err);
-		code = exit_code(rc);
-		goto out;
+		return cli_exit_code(rc);
 	}
 	ec_value *result = NULL;
-	rc = ec_context_call(ctx, module, dot + 1, args, kwargs, timeout_ms, &result, &err);
+	rc = ec_context_call(ctx, job->module, job->func, job->args, job->kwargs, timeout_ms,
+	                     &result, &err);
 	if (rc == 0) {
 		char *json = NULL;
 		if (ec_value_to_json(result, &json, &err) == 0) {
@@ -250,17 +250,13 @@ static int cmd_call(ec_master *m, const char *ctxname, const char *const *overri
 		code = EXIT_REMOTE;
 	} else {
 		print_error(&err);
-		code = exit_code(rc);
+		code = cli_exit_code(rc);
 	}
 	ec_value_free(result);
 	if (ec_context_shutdown(ctx, 3000, &err) && !code) {
 		print_error(&err);
-		code = exit_code(err.code);
+		code = cli_exit_code(err.code);
 	}
-out:
-	free(module);
-	ec_value_free(args);
-	ec_value_free(kwargs);
 	return code;
 }
 
@@ -271,7 +267,7 @@ static int cmd_ping(ec_master *m, const char *ctxname, const char *const *overri
 	int rc = ec_context_connect(m, ctxname, overrides, timeout_ms, &ctx, &err);
 	if (rc) {
 		print_error(&err);
-		return exit_code(rc);
+		return cli_exit_code(rc);
 	}
 	printf("%s: python %s, pid %ld, bootstrap %.1f ms\n", ec_context_name(ctx),
 	       ec_context_python_version(ctx), ec_context_pid(ctx), ec_context_boot_seconds(ctx) * 1000.0);
@@ -279,73 +275,159 @@ static int cmd_ping(ec_master *m, const char *ctxname, const char *const *overri
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* The command line's options. */
+struct cli {
+	const char *config;
+	const char **overrides, **modpath; /* NULL-terminated */
+	int level, timeout_ms, forks, json, summary;
+};
+
+/* A positive number of seconds, in ms (at least 1); -1 if s is not one. */
+static int parse_seconds(const char *s)
 {
+	char *end;
+	double x = strtod(s, &end);
+	if (end == s || *end || !(x > 0) || x > 86400 * 365)
+		return -1;
+	int ms = (int)(x * 1000 + 0.5);
+	return ms ? ms : 1;
+}
+
+/* Fill c from argv; -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, struct cli *c)
+{
+	enum { OPT_TIMEOUT = 256, OPT_VERSION, OPT_FORKS, OPT_JSON, OPT_SUMMARY };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},        {"timeout", required_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+		{"quiet", no_argument, NULL, 'q'},        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, OPT_VERSION},
+		{"forks", required_argument, NULL, OPT_FORKS}, {"json", no_argument, NULL, OPT_JSON},
+		{"summary", no_argument, NULL, OPT_SUMMARY}, {NULL, 0, NULL, 0},
 	};
-	const char *config = NULL;
-	const char **overrides = calloc((size_t)argc + 1, sizeof(char *));
-	const char **modpath = calloc((size_t)argc + 1, sizeof(char *));
 	size_t no = 0, nm = 0;
-	int level = 0, timeout_ms = 0, opt;
-	int code = EXIT_OTHER;
-	if (!overrides || !modpath)
-		goto out;
+	int opt;
 	/* '+': stop at the first non-option (the command); its arguments may start with '-'. */
 	while ((opt = getopt_long(argc, argv, "+c:o:m:vqh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config = optarg;
+			c->config = optarg;
 			break;
 		case 'o':
 			if (!strchr(optarg, '=')) {
 				fprintf(stderr, "econtext: -o takes KEY=VALUE, not '%s'\n", optarg);
-				{ code = EXIT_USAGE; goto out; }
+				return EXIT_USAGE;
 			}
-			overrides[no++] = optarg;
+			c->overrides[no++] = optarg;
 			break;
 		case 'm':
-			modpath[nm++] = optarg;
+			c->modpath[nm++] = optarg;
 			break;
 		case 'v':
-			level = EC_LOG_DEBUG;
+			c->level = EC_LOG_DEBUG;
 			break;
 		case 'q':
-			level = EC_LOG_ERROR;
+			c->level = EC_LOG_ERROR;
 			break;
-		case 'T': {
-			char *end;
-			double s = strtod(optarg, &end);
-			if (*end || s <= 0 || s > 86400 * 365) {
+		case OPT_TIMEOUT:
+			if ((c->timeout_ms = parse_seconds(optarg)) < 0) {
 				fprintf(stderr, "econtext: --timeout takes a positive number of seconds, not '%s'\n",
 				        optarg);
-				{ code = EXIT_USAGE; goto out; }
+				return EXIT_USAGE;
 			}
-			timeout_ms = (int)(s * 1000 + 0.5);
-			if (!timeout_ms)
-				timeout_ms = 1;
+			break;
+		case OPT_FORKS: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (end == optarg || *end || n < 1 || n > 10000) {
+				fprintf(stderr, "econtext: --forks takes a number from 1 to 10000, not '%s'\n",
+				        optarg);
+				return EXIT_USAGE;
+			}
+			c->forks = (int)n;
 			break;
 		}
+		case OPT_JSON:
+			c->json = 1;
+			break;
+		case OPT_SUMMARY:
+			c->summary = 1;
+			break;
 		case 'h':
 			usage(stdout);
-			{ code = 0; goto out; }
-		case 'V':
+			return 0;
+		case OPT_VERSION:
 			printf("econtext %s\n", ec_version());
-			{ code = 0; goto out; }
+			return 0;
 		default:
 			usage(stderr);
-			{ code = EXIT_USAGE; goto out; }
+			return EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+/* The command on the target: one literal context as always (the result alone), else
+ * the fan-out. */
+static int run(ec_master *m, const struct cli *c, const char *cmd, const char *target,
+               int argc, char **argv)
+{
+	struct fleet_job job = {0};
+	struct ec_error err = {0};
+	const char **names = NULL;
+	int code = strcmp(cmd, "call") == 0 ? parse_job(argc, argv, &job) : 0;
+	if (code)
+		goto out;
+	int rc = ec_master_expand_target(m, target, &names, &err);
+	int literal = rc == 0 && names[0] && !names[1] && !strcmp(names[0], target);
+	if (rc == EC_ENOTFOUND && !strpbrk(target, ",*?[")) {
+		literal = 1; /* ad hoc (-o transport=...), or the library says it is unknown */
+	} else if (rc) {
+		print_error(&err);
+		code = rc == EC_EINVAL ? EXIT_USAGE : cli_exit_code(rc);
+		goto out;
+	}
+	if (literal && !c->json && !c->summary) {
+		code = job.module ? cmd_call(m, target, c->overrides, c->timeout_ms, &job)
+		                  : cmd_ping(m, target, c->overrides, c->timeout_ms);
+		goto out;
+	}
+	size_t n = 0;
+	while (names && names[n])
+		n++;
+	struct fleet_opts fo = {
+		.names = names ? names : &target,
+		.n = names ? n : 1,
+		.overrides = c->overrides,
+		.timeout_ms = c->timeout_ms,
+		.forks = c->forks ? c->forks : ec_master_forks(m),
+		.json = c->json,
+		.summary = c->summary,
+	};
+	code = fleet_run(m, &fo, &job);
+out:
+	free(names);
+	free(job.module);
+	ec_value_free(job.args);
+	ec_value_free(job.kwargs);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {
+		.overrides = calloc((size_t)argc + 1, sizeof(char *)),
+		.modpath = calloc((size_t)argc + 1, sizeof(char *)),
+	};
+	int code = EXIT_OTHER;
+	if (!c.overrides || !c.modpath)
+		goto out;
+	if ((code = parse_options(argc, argv, &c)) >= 0)
+		goto out;
 	if (optind + 2 > argc) {
 		usage(stderr);
 		{ code = EXIT_USAGE; goto out; }
 	}
-	const char *cmd = argv[optind], *ctxname = argv[optind + 1];
+	const char *cmd = argv[optind], *target = argv[optind + 1];
 	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0) {
 		fprintf(stderr, "econtext: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -356,9 +438,10 @@ int main(int argc, char **argv)
 		script = strndup(argv[optind + 2], script_target(argv[optind + 2]));
 	struct ec_master_options mo = {
 		.size = sizeof(mo),
-		.config_path = config,
-		.module_path = modpath,
-		.log_level = level,
+		.config_path = c.config,
+		.module_path = c.modpath,
+		.log_level = c.level,
+		.log_fn = fleet_log,
 		.script = script,
 	};
 	struct ec_error err = {0};
@@ -374,14 +457,11 @@ int main(int argc, char **argv)
 	 * the config does not give stays an error. */
 	if (isatty(STDIN_FILENO))
 		ec_master_set_secret_prompt(m, tty_prompt, NULL);
-	if (strcmp(cmd, "call") == 0)
-		code = cmd_call(m, ctxname, overrides, timeout_ms, argc - optind - 2, argv + optind + 2);
-	else
-		code = cmd_ping(m, ctxname, overrides, timeout_ms);
+	code = run(m, &c, cmd, target, argc - optind - 2, argv + optind + 2);
 	ec_master_free(m);
 out:
-	free(overrides);
-	free(modpath);
+	free(c.overrides);
+	free(c.modpath);
 	fflush(stdout);
 	return code;
 }

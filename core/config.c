@@ -14,6 +14,7 @@
 #include "cfgschema.h"
 #include "config.h"
 #include "error.h"
+#include "groups.h"
 #include "strv.h"
 #include "yamltree.h"
 
@@ -28,6 +29,12 @@
  * quick call after a long one (which turns spinning off) turns it back on. */
 #define DEFAULT_CALL_SPIN_US 400
 #define MAX_CALL_SPIN_US 10000
+/* Contexts the command connects and runs at once (`econtext --forks`, docs/cli.md): enough
+ * to keep this machine's CPUs busy starting interpreters and to overlap ssh round trips,
+ * few enough that the interpreters started at once (10-20 MB each for local ones) and
+ * their descriptors stay modest. */
+#define DEFAULT_FORKS 20
+#define MAX_FORKS 10000
 #define MIN_MAX_MESSAGE 4096LL
 #define MAX_MAX_MESSAGE 4294967295LL  /* a frame's length field is 32 bits */
 #define EMBEDDED_NAME "<embedded default>"
@@ -48,6 +55,9 @@ struct ec_config {
 	int module_follow_symlinks;   /* default 0 */
 	int code_cache;               /* default 1 */
 	int call_spin_us;             /* default DEFAULT_CALL_SPIN_US */
+	int forks;                    /* default DEFAULT_FORKS */
+	int local_builtin;            /* `local` is the built-in one, not the file's */
+	struct ec_groups *groups;     /* NULL: none */
 	char **module_path; /* NULL-terminated, owned */
 	char **plugin_path;
 	struct ec_cfg **ctx;
@@ -67,6 +77,7 @@ void ec__config_free(struct ec_config *cfg)
 		ec__cfg_free(cfg->ctx[i]);
 	free(cfg->ctx);
 	free(cfg->names);
+	ec__groups_free(cfg->groups);
 	free(cfg);
 }
 
@@ -263,7 +274,7 @@ static int add_builtin_local(struct ec_config *cfg)
 static const char *const top_keys[] = {"codec",       "log_level",        "module_path",
                                        "plugin_path", "max_message_size", "contexts",
                                        "predict_imports", "module_path_follow_symlinks",
-                                       "code_cache", "call_spin_us", NULL};
+                                       "code_cache", "call_spin_us", "forks", "groups", NULL};
 
 static int load_top(struct top *T, const struct ec_yaml_node *root)
 {
@@ -317,6 +328,17 @@ static int load_top(struct top *T, const struct ec_yaml_node *root)
 				                 "microseconds from 0 to %d, not %s",
 				                 MAX_CALL_SPIN_US, ec__yaml_node_desc(v, d));
 			cfg->call_spin_us = (int)x;
+		} else if (!strcmp(key, "forks")) {
+			long long x;
+			if (v->kind != EC_YAML_SCALAR || !v->plain || ec__yaml_int(v->text, &x) || x < 1 ||
+			    x > MAX_FORKS)
+				return top_error(T, v, "key 'forks' must be a number of contexts from 1 to "
+				                 "%d, not %s", MAX_FORKS, ec__yaml_node_desc(v, d));
+			cfg->forks = (int)x;
+		} else if (!strcmp(key, "groups")) {
+			ec__groups_free(cfg->groups);
+			if ((rc = ec__groups_load(T->src, v, &cfg->groups)))
+				return rc;
 		} else if (!strcmp(key, "predict_imports") ||
 		           !strcmp(key, "module_path_follow_symlinks") || !strcmp(key, "code_cache")) {
 			int x;
@@ -340,7 +362,7 @@ static int load_top(struct top *T, const struct ec_yaml_node *root)
 			return top_error(T, k, "unknown top-level key '%s' (known keys: codec, "
 			                 "log_level, module_path, plugin_path, max_message_size, "
 			                 "predict_imports, module_path_follow_symlinks, code_cache, "
-			                 "call_spin_us, contexts)",
+			                 "call_spin_us, forks, groups, contexts)",
 			                 ec__yaml_show(key, b));
 		}
 	}
@@ -359,6 +381,7 @@ static int load_text(const char *name, const char *text, size_t len, const char 
 	cfg->predict_imports = 1;
 	cfg->code_cache = 1;
 	cfg->call_spin_us = DEFAULT_CALL_SPIN_US;
+	cfg->forks = DEFAULT_FORKS;
 	cfg->source = strdup(name);
 	cfg->module_path = calloc(1, sizeof(char *));
 	cfg->plugin_path = calloc(1, sizeof(char *));
@@ -374,8 +397,11 @@ static int load_text(const char *name, const char *text, size_t len, const char 
 	if (!rc)
 		rc = load_top(&T, root);
 	ec__yaml_node_free(root);
-	if (!rc && !ec__config_context(cfg, "local") && add_builtin_local(cfg))
-		rc = ec__yaml_oom(err);
+	if (!rc && !ec__config_context(cfg, "local")) {
+		cfg->local_builtin = 1;
+		if (add_builtin_local(cfg))
+			rc = ec__yaml_oom(err);
+	}
 	if (!rc)
 		rc = check_via(cfg, err);
 	if (!rc) {
@@ -385,6 +411,9 @@ static int load_text(const char *name, const char *text, size_t len, const char 
 		for (size_t i = 0; !rc && i < cfg->nctx; i++)
 			cfg->names[i] = ec__cfg_name(cfg->ctx[i]);
 	}
+	/* The built-in local comes last: globs match the file's own contexts only. */
+	if (!rc)
+		rc = ec__groups_check(cfg->groups, &src, cfg->names, cfg->nctx - cfg->local_builtin);
 	if (rc) {
 		ec__config_free(cfg);
 		return rc;
@@ -558,6 +587,18 @@ size_t ec__config_max_message(const struct ec_config *cfg)
 int ec__config_call_spin_us(const struct ec_config *cfg)
 {
 	return cfg->call_spin_us;
+}
+
+int ec__config_forks(const struct ec_config *cfg)
+{
+	return cfg->forks;
+}
+
+int ec__config_expand(const struct ec_config *cfg, const char *target, const char ***out,
+                      struct ec_error *err)
+{
+	return ec__groups_expand(cfg->groups, cfg->names, cfg->nctx - cfg->local_builtin,
+	                         cfg->source, target, out, err);
 }
 
 int ec__config_predict_imports(const struct ec_config *cfg)

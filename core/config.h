@@ -13,8 +13,8 @@ struct ec_config; /* a whole parsed file */
 /* Parse a file / a string (name is used in messages, e.g. "<embedded default>").
  * Checks the top level: codec (str), log_level (debug|info|warning|error|critical),
  * module_path (str or list), plugin_path (str or list), max_message_size (int bytes),
- * predict_imports and module_path_follow_symlinks (true/false),
- * contexts (mapping of name -> mapping, each with a `transport` string). The context
+ * predict_imports and module_path_follow_symlinks (true/false), forks (int),
+ * groups (groups.h), contexts (mapping of name -> mapping, each with a `transport` string). The context
  * `local` (transport: local) is always defined unless the file defines it itself. */
 int ec__config_load_file(const char *path, struct ec_config **out, struct ec_error *err);
 int ec__config_load_string(const char *name, const char *text, size_t len,
@@ -37,6 +37,11 @@ int ec__config_code_cache(const struct ec_config *cfg);              /* default 
 int ec__config_call_spin_us(const struct ec_config *cfg); /* default 400 */
 int ec__config_module_follow_symlinks(const struct ec_config *cfg);  /* default 0 */
 const char *const *ec__config_plugin_path(const struct ec_config *cfg); /* NULL-terminated */
+int ec__config_forks(const struct ec_config *cfg); /* default 20 */
+/* The context names a command line's TARGET stands for (groups.h, ec__groups_expand):
+ * *out a malloc'd NULL-terminated array of names borrowed from cfg. */
+int ec__config_expand(const struct ec_config *cfg, const char *target, const char ***out,
+                      struct ec_error *err);
 /* Context names in file order, NULL-terminated. */
 const char *const *ec__config_context_names(const struct ec_config *cfg);
 /* A context's section, borrowed; NULL if no such context. */

@@ -180,3 +180,16 @@ void ec_master_set_secret_prompt(ec_master *m, ec_secret_fn fn, void *data)
 	m->secrets.data = data;
 	pthread_mutex_unlock(&m->lock);
 }
+
+int ec_master_expand_target(ec_master *m, const char *target, const char ***names,
+                            struct ec_error *err)
+{
+	if (!m || !target || !names)
+		return ec__error_set(err, EC_EINVAL, NULL, "no target given");
+	return ec__config_expand(m->config, target, names, err);
+}
+
+int ec_master_forks(const ec_master *m)
+{
+	return ec__config_forks(m->config);
+}

@@ -133,7 +133,7 @@ static void t_top_level_keys(void)
 	EXPECT_EXACT("zzz: 1\n", "t.yaml:1:1",
 	             "unknown top-level key 'zzz' (known keys: codec, log_level, module_path, "
 	             "plugin_path, max_message_size, predict_imports, module_path_follow_symlinks, "
-	             "code_cache, call_spin_us, contexts)");
+	             "code_cache, call_spin_us, forks, groups, contexts)");
 	EXPECT_EXACT("code_cache: maybe\n", "t.yaml:1:13",
 	             "key 'code_cache' must be true or false, not 'maybe'");
 	EXPECT_EXACT("predict_import: false\n", "t.yaml:1:1",
@@ -1202,6 +1202,154 @@ static void t_search_order(void)
 	env_restore(&envcfg);
 }
 
+/* ---- groups, forks and targets ------------------------------------------------------ */
+
+#define CTX3 "contexts:\n  web1: {transport: local}\n  web2: {transport: local}\n" \
+	"  db1: {transport: local}\n"
+
+static void t_group_errors(void)
+{
+	EXPECT_EXACT("groups: [a]\n", "t.yaml:1:9",
+	             "key 'groups' must be a mapping of group names to lists of context names, "
+	             "not a list");
+	EXPECT_EXACT(CTX3 "groups:\n  web: {a: b}\n", "t.yaml:6:8",
+	             "group 'web' must be a list of context names, groups and globs, not a mapping");
+	EXPECT_EXACT(CTX3 "groups:\n  web: []\n", "t.yaml:6:8", "group 'web' has no members");
+	EXPECT_EXACT(CTX3 "groups:\n  web:\n", "t.yaml:6:7", "group 'web' has no members");
+	EXPECT_EXACT(CTX3 "groups:\n  web: [web1, [web2]]\n", "t.yaml:6:15",
+	             "each member of group 'web' must be a context name, a group or a glob, not "
+	             "a list");
+	EXPECT_EXACT(CTX3 "groups:\n  'a,b': [web1]\n", "t.yaml:6:3",
+	             "group name 'a,b' cannot contain ',', '*', '?' or '[' (a TARGET could not "
+	             "name it)");
+	EXPECT_LOAD_ERROR(CTX3 "groups:\n  'w*': [web1]\n", EC_ECONFIG, "t.yaml:6:3", "cannot contain");
+	EXPECT_EXACT(CTX3 "groups:\n  web: ['web1,web2']\n", "t.yaml:6:9",
+	             "member 'web1,web2' of group 'web': one name per item, without ','");
+	/* Members are checked once the contexts are known, wherever groups come. */
+	EXPECT_EXACT("groups:\n  web: [web1, web3]\n" CTX3, "t.yaml:2:15",
+	             "group 'web': 'web3' is not a context or a group; did you mean 'web1'?");
+	EXPECT_EXACT(CTX3 "groups:\n  web: [web1]\n  all: [web, dbs]\n", "t.yaml:7:14",
+	             "group 'all': 'dbs' is not a context or a group; did you mean 'db1'?");
+	EXPECT_EXACT(CTX3 "groups:\n  all:\n    - web*\n    - mail*\n", "t.yaml:8:7",
+	             "group 'all': 'mail*' matches no context");
+	/* The built-in local is no glob's match. */
+	EXPECT_EXACT(CTX3 "groups:\n  l: ['loc*']\n", "t.yaml:6:7", "group 'l': 'loc*' matches no context");
+	EXPECT_EXACT(CTX3 "groups:\n  web1: [web2]\n", "t.yaml:6:3",
+	             "group 'web1' has the name of a context (a TARGET could not tell them apart)");
+	EXPECT_EXACT(CTX3 "groups:\n  a: [web1, a]\n", "t.yaml:6:13", "group 'a' contains itself: a -> a");
+	EXPECT_EXACT(CTX3 "groups:\n  all: [a]\n  a: [web1, b]\n  b: [db1, c]\n  c: [a]\n",
+	             "t.yaml:9:7", "group 'a' contains itself: a -> b -> c -> a");
+}
+
+static void t_forks(void)
+{
+	struct ec_config *cfg = NULL;
+	CU_ASSERT_EQUAL_FATAL(load("", &cfg, NULL), 0);
+	CU_ASSERT_EQUAL(ec__config_forks(cfg), 20);
+	ec__config_free(cfg);
+	CU_ASSERT_EQUAL_FATAL(load("forks: 1\n", &cfg, NULL), 0);
+	CU_ASSERT_EQUAL(ec__config_forks(cfg), 1);
+	ec__config_free(cfg);
+	EXPECT_EXACT("forks: 0\n", "t.yaml:1:8",
+	             "key 'forks' must be a number of contexts from 1 to 10000, not '0'");
+	EXPECT_LOAD_ERROR("forks: 10001\n", EC_ECONFIG, "t.yaml:1:8", "not '10001'");
+	EXPECT_LOAD_ERROR("forks: '5'\n", EC_ECONFIG, "t.yaml:1:8", "not the quoted string \"5\"");
+	EXPECT_LOAD_ERROR("forks: [5]\n", EC_ECONFIG, "t.yaml:1:8", "not a list");
+}
+
+/* target expands to want (names joined by ' '), or fails with code and needle. */
+static void expect_expand_at(int line, const struct ec_config *cfg, const char *target,
+                             const char *want, int code, const char *needle)
+{
+	const char **out = NULL;
+	struct ec_error err = {0};
+	int rc = ec__config_expand(cfg, target, &out, &err);
+	char got[512] = "";
+	for (size_t i = 0; !rc && out[i]; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "", out[i]);
+	int ok = want ? rc == 0 && !strcmp(got, want)
+	              : rc == code && !strcmp(err.where, "t.yaml") && strstr(err.msg, needle);
+	if (code == EC_EINVAL)
+		ok = rc == code && strstr(err.msg, needle);
+	CHECK_AT(ok, line, "target expansion");
+	if (!ok)
+		fprintf(stderr, "\n  test_config.c:%d: '%s' gave rc=%d [%s] where=[%s] msg=[%s]\n", line,
+		        target, rc, got, err.where, err.msg);
+	free(out);
+}
+#define EXPECT_EXPAND(cfg, target, want) expect_expand_at(__LINE__, cfg, target, want, 0, NULL)
+#define EXPECT_EXPAND_ERROR(cfg, target, code, needle) \
+	expect_expand_at(__LINE__, cfg, target, NULL, code, needle)
+
+static void t_expand(void)
+{
+	struct ec_config *cfg = NULL;
+	struct ec_error err = {0};
+	int rc = load(CTX3 "  'odd[1]': {transport: local}\n  db2: {transport: local}\n"
+	              "groups:\n  web: [web1, web2]\n  db: ['db*']\n"
+	              "  all: [web, db, web1]\n  most: [db2, all]\n  one: db1\n", &cfg, &err);
+	if (rc)
+		report(__LINE__, rc, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	EXPECT_EXPAND(cfg, "web1", "web1");
+	EXPECT_EXPAND(cfg, "local", "local");
+	EXPECT_EXPAND(cfg, "web2,web1", "web2 web1");
+	EXPECT_EXPAND(cfg, " web2 , web1,web2 ", "web2 web1");
+	EXPECT_EXPAND(cfg, "web", "web1 web2");
+	EXPECT_EXPAND(cfg, "db", "db1 db2");
+	EXPECT_EXPAND(cfg, "all", "web1 web2 db1 db2");
+	EXPECT_EXPAND(cfg, "most", "db2 web1 web2 db1");
+	EXPECT_EXPAND(cfg, "one", "db1"); /* a single member needs no list */
+	EXPECT_EXPAND(cfg, "db1,all,local", "db1 web1 web2 db2 local");
+	EXPECT_EXPAND(cfg, "*", "web1 web2 db1 odd[1] db2"); /* the file's own, not local */
+	EXPECT_EXPAND(cfg, "web?,d*1", "web1 web2 db1");
+	EXPECT_EXPAND(cfg, "odd[1]", "odd[1]"); /* a context's own name first, literally */
+	EXPECT_EXPAND(cfg, "odd[[]1]", "odd[1]");
+	EXPECT_EXPAND_ERROR(cfg, "web3", EC_ENOTFOUND,
+	                    "'web3' is not a context or a group, nor a glob; did you mean 'web1'? "
+	                    "(groups: web, db, all, most, one; contexts: web1, web2, db1, odd[1], db2, "
+	                    "local)");
+	EXPECT_EXPAND_ERROR(cfg, "web1,nosuch", EC_ENOTFOUND, "'nosuch' is not a context or a group");
+	EXPECT_EXPAND_ERROR(cfg, "mail*", EC_ENOTFOUND, "'mail*' matches no context (groups: web");
+	EXPECT_EXPAND_ERROR(cfg, "loc*", EC_ENOTFOUND, "'loc*' matches no context");
+	EXPECT_EXPAND_ERROR(cfg, "web1,,web2", EC_EINVAL, "an empty name in the target 'web1,,web2'");
+	EXPECT_EXPAND_ERROR(cfg, "", EC_EINVAL, "an empty name");
+	ec__config_free(cfg);
+
+	/* No groups at all; the embedded default. */
+	CU_ASSERT_EQUAL_FATAL(load("", &cfg, NULL), 0);
+	EXPECT_EXPAND(cfg, "local", "local");
+	EXPECT_EXPAND_ERROR(cfg, "*", EC_ENOTFOUND, "'*' matches no context (contexts: local)");
+	ec__config_free(cfg);
+}
+
+/* A chain of 20000 groups: checked and expanded without recursing that deep; its loop
+ * found as well. */
+static void t_group_chain(void)
+{
+	size_t n = 20000, cap = n * 32 + 256, len = 0;
+	char *text = malloc(cap);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	len += (size_t)snprintf(text + len, cap - len, CTX3 "groups:\n");
+	for (size_t i = 0; i + 1 < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "  g%zu: [web1, g%zu]\n", i, i + 1);
+	size_t tail = len;
+	snprintf(text + len, cap - len, "  g%zu: [db1]\n", n - 1);
+	struct ec_config *cfg = NULL;
+	struct ec_error err = {0};
+	int rc = load(text, &cfg, &err);
+	if (rc)
+		report(__LINE__, rc, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	EXPECT_EXPAND(cfg, "g0", "web1 db1");
+	ec__config_free(cfg);
+	snprintf(text + tail, cap - tail, "  g%zu: [db1, g0]\n", n - 1);
+	char where[32];
+	snprintf(where, sizeof(where), "t.yaml:%zu:17", n + 5); /* "  g19999: [db1, g0]" */
+	EXPECT_LOAD_ERROR(text, EC_ECONFIG, where, "group 'g0' contains itself: g0 -> g1 -> g2");
+	free(text);
+}
+
 /* ---- registration ------------------------------------------------------------------- */
 
 static CU_TestInfo load_error_tests[] = {
@@ -1239,10 +1387,19 @@ static CU_TestInfo file_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
+static CU_TestInfo group_tests[] = {
+	{"group errors", t_group_errors},
+	{"forks", t_forks},
+	{"targets expanded", t_expand},
+	{"a long chain of groups", t_group_chain},
+	CU_TEST_INFO_NULL,
+};
+
 static CU_SuiteInfo suites[] = {
 	{"config load errors", NULL, NULL, NULL, NULL, load_error_tests},
 	{"config sections", NULL, NULL, NULL, NULL, getter_tests},
 	{"config files", files_init, files_cleanup, NULL, NULL, file_tests},
+	{"groups and targets", NULL, NULL, NULL, NULL, group_tests},
 	CU_SUITE_INFO_NULL,
 };
 

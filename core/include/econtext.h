@@ -204,6 +204,18 @@ EC_API int ec_master_new(const struct ec_master_options *opts, ec_master **out,
 /* Shut down every context (gracefully, then by force), stop the broker, free. */
 EC_API void ec_master_free(ec_master *m);
 
+/* The context names a target stands for in the master's configuration, as the command's
+ * TARGET: a context name; or a comma-separated list of context names, groups (the
+ * config's `groups:`) and globs (fnmatch: `web*`, `db[12]`) over the names of the
+ * contexts the file defines. Expanded in order, each name once. *names: a malloc'd
+ * NULL-terminated array (free() it) of names that live as long as the master. A name
+ * that is none of these, or a glob that matches nothing, is EC_ENOTFOUND with the
+ * configuration file as where; an empty item EC_EINVAL. Any thread. */
+EC_API int ec_master_expand_target(ec_master *m, const char *target, const char ***names,
+                                   struct ec_error *err);
+/* The configuration's `forks:`, how many contexts the command runs at once (default 20). */
+EC_API int ec_master_forks(const ec_master *m);
+
 /* ---- secrets ------------------------------------------------------------------ */
 
 /* A password a transport needs and the context's configuration does not give

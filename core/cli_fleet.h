@@ -1,0 +1,54 @@
+/* cli_fleet.h: what the `econtext` command (cli.c) shares with its fan-out (cli_fleet.c):
+ * the exit statuses and their order, the job a command runs, and the run over many
+ * contexts. */
+#ifndef EC_CORE_CLI_FLEET_H
+#define EC_CORE_CLI_FLEET_H
+
+#include "econtext.h"
+
+/* Exit statuses (usage text and docs/cli.md). A fleet exits with the worst of its
+ * contexts' failures, worst first: config (and usage), connect, timeout, remote, other;
+ * 128 + the signal when interrupted (130 for Ctrl-C). */
+enum {
+	EXIT_REMOTE = 1,  /* the remote function raised */
+	EXIT_USAGE = 2,   /* bad command line */
+	EXIT_CONFIG = 3,  /* config or plugin error */
+	EXIT_CONNECT = 4, /* the context could not be started */
+	EXIT_TIMEOUT = 5, /* a deadline passed */
+	EXIT_OTHER = 6
+};
+
+/* The exit status for an EC_E* code. */
+int cli_exit_code(int rc);
+
+/* What runs in each context: module.func(*args, **kwargs); ping when module is NULL. */
+struct fleet_job {
+	const char *target; /* "MODULE.FUNC" as given, for messages */
+	char *module;
+	const char *func;
+	ec_value *args, *kwargs;
+};
+
+struct fleet_opts {
+	const char *const *names; /* the contexts, each once */
+	size_t n;
+	const char *const *overrides;
+	int timeout_ms; /* per context, connect and call; 0: none */
+	int forks;      /* at most this many connecting or running at once */
+	int json;       /* plain lines: no progress line even on a terminal */
+	int summary;    /* the counts on stderr at the end */
+};
+
+/* Connect and run the job on every context, from this thread; each result printed on
+ * stdout as one JSON line as it comes. Returns the exit status. */
+int fleet_run(ec_master *m, const struct fleet_opts *o, const struct fleet_job *job);
+
+/* The master's log function: ec_log_stderr, clearing the progress line first. */
+void fleet_log(void *arg, const struct ec_log_record *rec);
+/* Clear the progress line, if one is shown. */
+void fleet_progress_clear(void);
+/* A password prompt opens (1) or closes (0): the line is cleared, and the time it was
+ * open does not count against --timeout. */
+void fleet_pause(int on);
+
+#endif
