@@ -24,6 +24,7 @@ static void usage(FILE *f)
 	        "usage: econtext [OPTIONS] call TARGET MODULE.FUNC [ARG...]\n"
 	        "       econtext [OPTIONS] call TARGET ./SCRIPT.py:FUNC [ARG...]\n"
 	        "       econtext [OPTIONS] ping TARGET\n"
+	        "       econtext [OPTIONS] stream CONTEXT MODULE.FUNC [ARG...]\n"
 	        "       econtext --version\n"
 	        "\n"
 	        "TARGET is a context, or a comma list of contexts, groups (the config's groups:)\n"
@@ -34,6 +35,8 @@ static void usage(FILE *f)
 	        "for many (or --json), one JSON line per context as each finishes:\n"
 	        "  {\"context\": NAME, \"ok\": true, \"result\": ..., \"seconds\": S}\n"
 	        "  {\"context\": NAME, \"ok\": false, \"error\": {\"kind\": ..., \"message\": ...}, ...}\n"
+	        "stream passes a channel as the function's first argument and prints each value\n"
+	        "it sends as one line of JSON, until it returns or Ctrl-C (which closes it).\n"
 	        "\n"
 	        "options:\n"
 	        "  -c, --config FILE     configuration file (default: $ECONTEXT_CONFIG,\n"
@@ -374,9 +377,13 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 	struct fleet_job job = {0};
 	struct ec_error err = {0};
 	const char **names = NULL;
-	int code = strcmp(cmd, "call") == 0 ? parse_job(argc, argv, &job) : 0;
+	int code = strcmp(cmd, "ping") != 0 ? parse_job(argc, argv, &job) : 0;
 	if (code)
 		goto out;
+	if (strcmp(cmd, "stream") == 0) {
+		code = stream_run(m, target, c->overrides, c->timeout_ms, &job);
+		goto out;
+	}
 	int rc = ec_master_expand_target(m, target, &names, &err);
 	int literal = rc == 0 && names[0] && !names[1] && !strcmp(names[0], target);
 	if (rc == EC_ENOTFOUND && !strpbrk(target, ",*?[")) {
@@ -428,13 +435,13 @@ int main(int argc, char **argv)
 		{ code = EXIT_USAGE; goto out; }
 	}
 	const char *cmd = argv[optind], *target = argv[optind + 1];
-	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0) {
+	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0 && strcmp(cmd, "stream") != 0) {
 		fprintf(stderr, "econtext: unknown command '%s'\n", cmd);
 		usage(stderr);
 		{ code = EXIT_USAGE; goto out; }
 	}
 	char *script = NULL;
-	if (strcmp(cmd, "call") == 0 && optind + 2 < argc && script_target(argv[optind + 2]))
+	if (strcmp(cmd, "ping") != 0 && optind + 2 < argc && script_target(argv[optind + 2]))
 		script = strndup(argv[optind + 2], script_target(argv[optind + 2]));
 	struct ec_master_options mo = {
 		.size = sizeof(mo),

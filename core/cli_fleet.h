@@ -43,6 +43,11 @@ struct fleet_opts {
  * stdout as one JSON line as it comes. Returns the exit status. */
 int fleet_run(ec_master *m, const struct fleet_opts *o, const struct fleet_job *job);
 
+/* `econtext stream`: the function gets a channel first; each value printed as a line
+ * of JSON as it comes (cli_stream.c). Returns the exit status. */
+int stream_run(ec_master *m, const char *ctxname, const char *const *overrides,
+               int timeout_ms, const struct fleet_job *job);
+
 /* The master's log function: ec_log_stderr, clearing the progress line first. */
 void fleet_log(void *arg, const struct ec_log_record *rec);
 /* Clear the progress line, if one is shown. */

@@ -81,3 +81,14 @@ def get_timeout(ch):
     except econtext.ChannelTimeout:
         return "timeout"
     return "value"
+
+
+def raise_after(ch, n):
+    for i in range(n):
+        ch.send(i)
+    raise ValueError("after %d" % n)
+
+
+def ignore_close(ch):
+    ch.send("started")
+    time.sleep(3600)

@@ -1,0 +1,59 @@
+#!/bin/sh
+# test_stream.sh: `econtext stream CONTEXT MODULE.FUNC`: each value the function sends on
+# its channel is a line of JSON as it arrives; the function returning ends it; a remote
+# exception exits 1; Ctrl-C (SIGINT) closes the channel (the function sees is_open()
+# false) or, if it does not look, cancels it after 2 s, and exits 130 with no context
+# process left. Waits are on the output, bounded at 30 s.
+builddir=${EC_TEST_BUILDDIR:-.}
+srcdir=${EC_TEST_SRCDIR:-.}
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
+ec="$builddir/econtext"
+export ECONTEXT_CONFIG=/dev/null
+mods="$srcdir/tests/data/chan"
+out=$(mktemp /tmp/ec-stream.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+"$ec" -m "$mods" stream local chanfn.produce 3 >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && [ "$(cat "$out")" = "$(printf '0\n1\n2')" ] && ok "three values, then the end" ||
+	bad "produce: rc $rc, output: $(cat "$out")"
+
+"$ec" -m "$mods" stream local chanfn.raise_after 2 >"$out" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "raised .*ValueError: after 2" "$out" && [ "$(head -n 2 "$out")" = "$(printf '0\n1')" ] &&
+	ok "a remote exception after two values: exit 1" || bad "raise_after: rc $rc, output: $(cat "$out")"
+
+# Wait until the output has n lines (at most 30 s).
+wait_lines() { # N
+	i=0
+	while [ "$(wc -l <"$out")" -lt "$1" ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+# Context processes of pid $1 (children named econtext:...).
+contexts_of() {
+	for d in /proc/[0-9]*; do
+		[ "$(awk '{print $4}' "$d/stat" 2>/dev/null)" = "$1" ] || continue
+		tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q '^econtext:' && echo "${d#/proc/}"
+	done
+}
+
+for fn in until_closed ignore_close; do
+	"$ec" -m "$mods" stream local "chanfn.$fn" >"$out" 2>/dev/null &
+	pid=$!
+	wait_lines 1
+	kids=$(contexts_of $pid)
+	kill -INT $pid
+	wait $pid
+	rc=$?
+	left=""
+	for k in $kids; do kill -0 "$k" 2>/dev/null && left="$left $k"; done
+	[ $rc = 130 ] && [ -n "$kids" ] && [ -z "$left" ] && ok "$fn: Ctrl-C ends it (exit 130), its context is gone" ||
+		bad "$fn: rc $rc, contexts before: '$kids', left: '$left'"
+done
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
