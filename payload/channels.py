@@ -121,6 +121,9 @@ class Channel(object):
         except Exception:
             data = _dumps_carried(value)
         size = len(data) if type(data) is not tuple else sum(len(x) for x in data)
+        if size > _cfg["max_message"]:
+            raise ValueError("a value of %d bytes is over the maximum message size of %d "
+                             "bytes" % (size, _cfg["max_message"]))
         while True:
             self._lock.acquire()
             if self._closed or self._master_closed:

@@ -242,6 +242,60 @@ static void test_many_and_select(void)
 	ec_channel_free(ch);
 }
 
+/* Values up to the message limit (1 MiB in this master, tests/test_channel's config)
+ * pass; over it, each side refuses to send, saying so, and the channel goes on. */
+static void test_message_limit(void)
+{
+	char path[] = "/tmp/ec-test-chan-XXXXXX", dir[1200];
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	const char doc[] = "max_message_size: 1048576\n";
+	CU_ASSERT_EQUAL(write(fd, doc, sizeof(doc) - 1), (ssize_t)(sizeof(doc) - 1));
+	close(fd);
+	snprintf(dir, sizeof(dir), "%s/tests/data/chan", ec_test_srcdir());
+	const char *mp[] = {dir, NULL};
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = path,
+	                               .log_level = EC_LOG_WARNING, .module_path = mp};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	unlink(path);
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {"transport=local", opt, NULL};
+	ec_context *c = NULL;
+	ec_channel *ch = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(m, "limit", ov, 30000, &c, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(ec_channel_new(c, &ch, &err), 0);
+	/* The master's side: just under the limit passes, over it is refused. */
+	char *block = calloc(1, 1 << 20);
+	ec_value *small = ec_value_bytes(block, (1 << 20) - 4096), *big = ec_value_bytes(block, 1 << 20);
+	CU_ASSERT_EQUAL(ec_channel_send(ch, small, 30000, &err), 0);
+	CU_ASSERT_EQUAL(ec_channel_send(ch, big, 30000, &err), EC_EMSGSIZE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "maximum message size"));
+	ec_value_free(small);
+	ec_value_free(big);
+	free(block);
+	/* The context's side: too_big(ch, 2 MiB) is refused there and says why. */
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL, *v = NULL;
+	ec_value_append(args, ec_value_channel(ch));
+	ec_value_append(args, ec_value_int(2 << 20));
+	ec_call *call = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_call_async(c, "chanfn", "too_big", args, NULL, &call, &err), 0);
+	ec_value_free(args);
+	CU_ASSERT_EQUAL(ec_channel_recv(ch, 30000, &v, &err), 0);
+	CU_ASSERT(v && (v->type == EC_T_STR || v->type == EC_T_BYTES) &&
+	          strstr(v->u.s.data, "over the maximum message size"));
+	ec_value_free(v);
+	CU_ASSERT_EQUAL(ec_call_wait(call, 30000, &res, &err), 0);
+	CU_ASSERT(res && !strcmp(res->u.s.data, "refused"));
+	ec_value_free(res);
+	ec_call_free(call);
+	ec_channel_free(ch);
+	ec_context_shutdown(c, 3000, NULL);
+	ec_master_free(m);
+}
+
 /* The master's resident set, in MB. */
 static double rss_mb(void)
 {
@@ -337,6 +391,7 @@ static CU_TestInfo tests[] = {
 	{"both ways at once; a keyword argument", test_echo_and_keyword},
 	{"20 channels on one call, in a select; get(timeout)", test_many_and_select},
 	{"backpressure bounds both sides' memory", test_backpressure},
+	{"values up to the message limit; over it refused on both sides", test_message_limit},
 	{"the context dies mid-stream", test_context_dies},
 	CU_TEST_INFO_NULL,
 };

@@ -1,7 +1,7 @@
 /* test_select.c: async connect and select (econtext.h): one thread connects 100 local
  * contexts at once on the interpreters found (and a few that fail: a missing python),
  * waiting in one select; then calls on all of them in one select, quick ones, failing
- * ones and slow ones, with deadlines. Each item is reported exactly once, nothing ready
+ * ones and slow ones, with deadlines; then channels and calls on a quarter of them. Each item is reported exactly once, nothing ready
  * is missed, every failure says why, and nothing is left behind. */
 #include "ecbuild.h"
 
@@ -66,8 +66,11 @@ static void test_many(void)
 		if (pythons[i].path[0])
 			paths[np++] = pythons[i].path;
 	CU_ASSERT_FATAL(np > 0);
+	char chandir[1200];
+	snprintf(chandir, sizeof(chandir), "%s/tests/data/chan", ec_test_srcdir());
+	const char *mp[] = {chandir, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
-	                               .log_level = EC_LOG_ERROR};
+	                               .log_level = EC_LOG_ERROR, .module_path = mp};
 	ec_master *m = NULL;
 	struct ec_error err = {0};
 	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
@@ -148,6 +151,62 @@ static void test_many(void)
 		ec_value_free(res);
 		ec_call_free(it->call);
 	}
+	/* Channels and calls in one select: every fourth context streams three values;
+	 * each channel is reported as often as it has something, each call once. */
+	enum { NCH = NCTX / 4 };
+	static ec_channel *chs[NCH];
+	static int got[NCH], ended[NCH], calls_seen[NCH];
+	int open_items = 0;
+	for (int k = 0; k < NCH; k++) {
+		struct item *it = &items[k * 4];
+		CU_ASSERT_EQUAL_FATAL(ec_channel_new(it->ctx, &chs[k], &err), 0);
+		ec_value *args = ec_value_new(EC_T_TUPLE);
+		ec_value_append(args, ec_value_channel(chs[k]));
+		ec_value_append(args, ec_value_int(3));
+		CU_ASSERT_EQUAL_FATAL(ec_context_call_async(it->ctx, "chanfn", "produce", args, NULL,
+		                                            &it->call, &err), 0);
+		ec_value_free(args);
+		CU_ASSERT_EQUAL(ec_select_add_channel(sel, chs[k], &chs[k], &err), 0);
+		CU_ASSERT_EQUAL(ec_select_add_call(sel, it->call, &calls_seen[k], &err), 0);
+		open_items += 2;
+	}
+	while (open_items > 0) {
+		void *tags[64];
+		size_t nready = 0;
+		int rc = ec_select_wait(sel, 60000, tags, 64, &nready, &err);
+		CU_ASSERT_EQUAL_FATAL(rc, 0);
+		for (size_t j = 0; j < nready; j++) {
+			if (tags[j] >= (void *)&calls_seen[0] && tags[j] < (void *)&calls_seen[NCH]) {
+				int k = (int)((int *)tags[j] - calls_seen);
+				calls_seen[k]++;
+				open_items--;
+				continue;
+			}
+			int k = (int)((ec_channel **)tags[j] - chs);
+			ec_value *v = NULL;
+			while ((rc = ec_channel_recv(chs[k], 1, &v, &err)) == 0) {
+				CU_ASSERT_EQUAL(v->u.i, got[k]);
+				got[k]++;
+				ec_value_free(v);
+			}
+			if (rc == EC_EEOF) {
+				ended[k]++;
+				open_items--;
+			} else {
+				CU_ASSERT_EQUAL(rc, EC_ETIMEDOUT);
+				CU_ASSERT_EQUAL(ec_select_add_channel(sel, chs[k], &chs[k], &err), 0);
+			}
+		}
+	}
+	for (int k = 0; k < NCH; k++) {
+		CU_ASSERT(got[k] == 3 && ended[k] == 1 && calls_seen[k] == 1);
+		ec_value *res = NULL;
+		CU_ASSERT_EQUAL(ec_call_wait(items[k * 4].call, 1, &res, &err), 0);
+		ec_value_free(res);
+		ec_call_free(items[k * 4].call);
+		ec_channel_free(chs[k]);
+	}
+	CU_ASSERT_EQUAL(ec_select_count(sel), 0);
 	/* A deadline: nothing ready in time, the item stays; then it comes. */
 	struct item slow = {0};
 	ec_value *args = ec_value_new(EC_T_TUPLE);

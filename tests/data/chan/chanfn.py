@@ -92,3 +92,12 @@ def raise_after(ch, n):
 def ignore_close(ch):
     ch.send("started")
     time.sleep(3600)
+
+
+def too_big(ch, size):
+    try:
+        ch.send(b"x" * size)
+    except ValueError as e:
+        ch.send(str(e))
+        return "refused"
+    return "sent"
