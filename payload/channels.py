@@ -119,7 +119,12 @@ class Channel(object):
         try:
             data = _bytes_parts(value) or dumps(value)
         except Exception:
-            data = _dumps_carried(value)
+            try:
+                data = dumps(_carry(value))     # payload/values.py
+            except _Refused:
+                e = sys.exc_info()[1]
+                raise TypeError(u"channel %d: value%s: %s" % (
+                    self.handle, u"".join(reversed(e.path)), e.what))
         size = len(data) if type(data) is not tuple else sum(len(x) for x in data)
         if size > _cfg["max_message"]:
             raise ValueError("a value of %d bytes is over the maximum message size of %d "

@@ -296,6 +296,32 @@ static void test_message_limit(void)
 	ec_master_free(m);
 }
 
+/* What a channel carries is what results carry (docs/values.md): a named tuple arrives
+ * named; a value that cannot be carried is refused in the context, saying where. */
+static void test_carried(void)
+{
+	ec_channel *ch = NULL;
+	ec_call *call = start("carried", &ch, NULL, NULL);
+	struct ec_error err = {0};
+	ec_value *v = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_channel_recv(ch, 30000, &v, &err), 0);
+	CU_ASSERT_EQUAL(v->type, EC_T_NAMED);
+	const ec_value *y = ec_value_dict_get(v, "y");
+	CU_ASSERT(y && y->type == EC_T_INT && y->u.i == 2);
+	ec_value_free(v);
+	CU_ASSERT_EQUAL_FATAL(ec_channel_recv(ch, 30000, &v, &err), 0);
+	CU_ASSERT(v && (v->type == EC_T_STR || v->type == EC_T_BYTES) &&
+	          strstr(v->u.s.data, "value['k'][0]: cannot carry a socket"));
+	if (v && (v->type == EC_T_STR || v->type == EC_T_BYTES))
+		fprintf(stderr, "  %s: %s\n", cur->version, v->u.s.data);
+	ec_value_free(v);
+	ec_value *res = NULL;
+	CU_ASSERT_EQUAL(ec_call_wait(call, 30000, &res, &err), 0);
+	ec_value_free(res);
+	ec_call_free(call);
+	ec_channel_free(ch);
+}
+
 /* The master's resident set, in MB. */
 static double rss_mb(void)
 {
@@ -390,6 +416,7 @@ static CU_TestInfo tests[] = {
 	{"the master closes while the context sends", test_master_closes},
 	{"both ways at once; a keyword argument", test_echo_and_keyword},
 	{"20 channels on one call, in a select; get(timeout)", test_many_and_select},
+	{"named tuples carried, a socket refused where it sits", test_carried},
 	{"backpressure bounds both sides' memory", test_backpressure},
 	{"values up to the message limit; over it refused on both sides", test_message_limit},
 	{"the context dies mid-stream", test_context_dies},

@@ -101,3 +101,19 @@ def too_big(ch, size):
         ch.send(str(e))
         return "refused"
     return "sent"
+
+
+def carried(ch):
+    """A named tuple goes as the value model says; a socket is refused, saying where."""
+    import collections
+    import socket
+    P = collections.namedtuple("P", "x y")
+    ch.send(P(1, 2))
+    s = socket.socket()
+    try:
+        ch.send({"k": [s]})
+    except TypeError as e:
+        ch.send(str(e))
+    finally:
+        s.close()
+    return "done"
