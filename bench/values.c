@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "econtext.h"
@@ -64,6 +65,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("python %s, medians of %d:\n", ec_context_python_version(ctx), rounds);
+	/* 32 results of 16 MiB, one after the other, first: the master's peak RSS. */
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long before = ru.ru_maxrss;
+	double ms = median_ms(ctx, "os", "urandom", 16L << 20, 32);
+	getrusage(RUSAGE_SELF, &ru);
+	printf("  32 x os.urandom(16 MiB)    %8.3f ms each; master peak RSS %.1f MB (%.1f before)\n",
+	       ms, ru.ru_maxrss / 1024.0, before / 1024.0);
 	printf("  operator.neg(1)            %8.3f ms\n", median_ms(ctx, "operator", "neg", 1, rounds * 50));
 	printf("  os.urandom(1 MiB)          %8.3f ms\n", median_ms(ctx, "os", "urandom", 1 << 20, rounds));
 	printf("  100,000 plain tuples       %8.3f ms\n", median_ms(ctx, "valbench", "plain", 100000, rounds));

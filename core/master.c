@@ -2,6 +2,7 @@
  * the module server; the application's secret prompt. */
 #include "ecbuild.h"
 
+#include <malloc.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -74,8 +75,22 @@ static int modules_setup(ec_master *m, const struct ec_master_options *o, struct
 	return 0;
 }
 
+/* See ec_master_options.leave_malloc. */
+static void tune_malloc(const struct ec_master_options *o)
+{
+	int leave = o && o->size >= offsetof(struct ec_master_options, leave_malloc) +
+	                                sizeof(o->leave_malloc) && o->leave_malloc;
+#ifdef M_MMAP_THRESHOLD
+	if (!leave && !getenv("MALLOC_MMAP_THRESHOLD_"))
+		mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#else
+	(void)leave;
+#endif
+}
+
 int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_error *err)
 {
+	tune_malloc(o);
 	/* Ignore SIGPIPE? No: writes use send(MSG_NOSIGNAL) in transports; the library
 	 * leaves process-wide signal dispositions to the application. */
 	ec_master *m = calloc(1, sizeof(*m));

@@ -196,6 +196,12 @@ struct ec_master_options {
 	 * (its `if __name__ == '__main__':` block does not run); its directory is searched
 	 * after the module path. NULL: none. */
 	const char *script;
+	/* ec_master_new fixes glibc's mmap threshold at 1 MiB (mallopt M_MMAP_THRESHOLD),
+	 * unless $MALLOC_MMAP_THRESHOLD_ is set or this is nonzero: large results and
+	 * channel values are then returned to the system when freed, so a master's memory
+	 * does not keep its largest result's size several times over (glibc otherwise
+	 * raises the threshold after such a free, and keeps the heap). Process-wide. */
+	int leave_malloc;
 };
 
 /* Load config and plugins and start the broker thread. */
