@@ -9,10 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli_fleet.h"
 
 static volatile sig_atomic_t interrupted;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void on_signal(int sig)
 {
@@ -30,10 +38,11 @@ static void print_err(const struct ec_error *err)
 	        err->where[0] ? ": " : "", err->msg);
 }
 
-/* Print what the channel holds now; 1 once it ended (0 while open), -1 on an error. */
+/* Print what the channel holds now, at most a batch (a fast sender must not keep us
+ * from a signal); 1 once it ended (0 while open). */
 static int drain(ec_channel *ch, int *code)
 {
-	for (;;) {
+	for (int batch = 0; batch < 256; batch++) {
 		ec_value *v = NULL;
 		struct ec_error err = {0};
 		int rc = ec_channel_recv(ch, 1, &v, &err);
@@ -57,6 +66,7 @@ static int drain(ec_channel *ch, int *code)
 		free(json);
 		ec_value_free(v);
 	}
+	return 0;
 }
 
 /* The call's outcome: 0, or the exit status (a remote exception with its traceback). */
@@ -139,10 +149,10 @@ int stream_run(ec_master *m, const char *ctxname, const char *const *overrides,
 		if (interrupted && !closing) {
 			closing = 1; /* the function sees is_open() false and returns */
 			ec_channel_close(ch, NULL);
-			give_up = 20; /* ticks: 2 s */
-		} else if (closing && !call_done && --give_up <= 0) {
+			give_up = now_s() + 2;
+		} else if (closing == 1 && !call_done && now_s() >= give_up) {
 			ec_call_cancel(call); /* it does not look at is_open() */
-			give_up = 1e9;
+			closing = 2;
 		}
 	}
 	sigaction(SIGINT, &old_int, NULL);

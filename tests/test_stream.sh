@@ -15,12 +15,12 @@ mods="$srcdir/tests/data/chan"
 out=$(mktemp /tmp/ec-stream.XXXXXX)
 trap 'rm -f "$out"' EXIT
 
-"$ec" -m "$mods" stream local chanfn.produce 3 >"$out" 2>&1
+timeout 60 "$ec" -m "$mods" stream local chanfn.produce 3 >"$out" 2>&1
 rc=$?
 [ $rc = 0 ] && [ "$(cat "$out")" = "$(printf '0\n1\n2')" ] && ok "three values, then the end" ||
 	bad "produce: rc $rc, output: $(cat "$out")"
 
-"$ec" -m "$mods" stream local chanfn.raise_after 2 >"$out" 2>&1
+timeout 60 "$ec" -m "$mods" stream local chanfn.raise_after 2 >"$out" 2>&1
 rc=$?
 [ $rc = 1 ] && grep -q "raised .*ValueError: after 2" "$out" && [ "$(head -n 2 "$out")" = "$(printf '0\n1')" ] &&
 	ok "a remote exception after two values: exit 1" || bad "raise_after: rc $rc, output: $(cat "$out")"
@@ -47,8 +47,12 @@ for fn in until_closed ignore_close; do
 	wait_lines 1
 	kids=$(contexts_of $pid)
 	kill -INT $pid
+	# A hang fails the test instead of the suite: killed after 30 s.
+	(sleep 30; kill -9 $pid 2>/dev/null) &
+	dog=$!
 	wait $pid
 	rc=$?
+	kill $dog 2>/dev/null
 	left=""
 	for k in $kids; do kill -0 "$k" 2>/dev/null && left="$left $k"; done
 	[ $rc = 130 ] && [ -n "$kids" ] && [ -z "$left" ] && ok "$fn: Ctrl-C ends it (exit 130), its context is gone" ||
