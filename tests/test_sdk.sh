@@ -37,6 +37,11 @@ for h in econtext.h econtext/plugin.h econtext/transport.h econtext/codec.h \
 	econtext/errors.h econtext/protocol.h econtext/version.h; do
 	[ -n "$(find "$tmp/inst" -path "*/include/$h")" ] || bad "header $h not installed"
 done
+# What one who never sees the source tree reads: the man pages, the docs, the example.
+for f in man1/econtext.1 man5/econtext.yaml.5 man7/econtext-plugin.7 plugin-guide.md \
+	packaging.md examples/plugin-nice/Makefile examples/plugin-nice/nice.c; do
+	[ -n "$(find "$tmp/inst" -path "*/$f")" ] && ok "installed */$f" || bad "*/$f not installed"
+done
 
 # 2. The example, alone in a directory of its own, against the staged installation.
 cp -R "$srcdir/examples/plugin-nice" "$tmp/src"
