@@ -432,21 +432,6 @@ static void test_deadline_and_hung_shutdown(void)
 	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
 }
 
-/* Is pid gone (or a zombie nobody reaped)? */
-static int process_gone(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
 /* Children of ppid whose argv[0] starts with "econtext:". */
 static pid_t find_context_of(pid_t ppid)
 {
@@ -456,25 +441,13 @@ static pid_t find_context_of(pid_t ppid)
 	while (d && (e = readdir(d)) && !found) {
 		char path[300], buf[512];
 		pid_t pid = (pid_t)atoi(e->d_name);
-		if (pid <= 0)
+		if (pid <= 0 || ec_test_ppid_of(pid) != (long)ppid)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 		FILE *f = fopen(path, "r");
 		if (!f)
 			continue;
 		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		char *p = strrchr(buf, ')');
-		int pp = 0;
-		char st;
-		if (!p || sscanf(p + 2, "%c %d", &st, &pp) != 2 || pp != (int)ppid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 		buf[n] = '\0';
 		if (strncmp(buf, "econtext:", 9) == 0)
@@ -514,7 +487,7 @@ static void test_master_sigkill(void)
 	for (int i = 0; i < 3000 && !gone; i++) { /* up to 30 s: the context followed */
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
-		gone = process_gone(c);
+		gone = ec_test_process_gone(c);
 	}
 	CU_ASSERT_TRUE(gone);
 	if (!gone)
@@ -636,12 +609,12 @@ static int linger_once(struct ec_context *good, int *judged)
 	long pid = ec_context_pid(bad);
 	CU_ASSERT_EQUAL(ec_context_call(bad, "os", "getpid", NULL, NULL, 30000, &res, &err),
 	                EC_ECLOSED);
-	int failed_alive = !process_gone((pid_t)pid);
+	int failed_alive = !ec_test_process_gone(pid);
 	long long failed = ec_test_now_ms() - t0;
 	ec_value *args = ec_value_new(EC_T_TUPLE);
 	ec_value_append(args, ec_value_int(5));
 	CU_ASSERT_EQUAL(ec_context_call(good, "operator", "neg", args, NULL, 30000, &res, &err), 0);
-	int answered_alive = !process_gone((pid_t)pid);
+	int answered_alive = !ec_test_process_gone(pid);
 	long long answered = ec_test_now_ms() - t0;
 	CU_ASSERT_TRUE(res && res->type == EC_T_INT && res->u.i == -5);
 	ec_value_free(res);
