@@ -631,6 +631,43 @@ static int linger_once(struct ec_context *good, int *judged)
 	return failed_alive && answered_alive;
 }
 
+/* A context sends on a channel past its window, or after closing it: the master ends
+ * its stream rather than buffer what the context sends (docs/protocol.md, channels). */
+static void channel_abuse(const char *mode, const char *why)
+{
+	char opt[1200];
+	snprintf(opt, sizeof(opt), "python=%s/tests/data/hostile_context.py", ec_test_srcdir());
+	const char *ov[] = {opt, NULL};
+	setenv("EC_HOSTILE_MODE", mode, 1);
+	struct ec_error err = {0};
+	ec_context *hc = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", ov, 20000, &hc, &err), 0);
+	ec_channel *ch = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_channel_new(hc, &ch, &err), 0);
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value_append(args, ec_value_channel(ch));
+	ec_call *call = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_call_async(hc, "os", "getpid", args, NULL, &call, &err), 0);
+	ec_value_free(args);
+	CU_ASSERT_EQUAL(ec_call_wait(call, 30000, &res, &err), EC_ECLOSED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, why));
+	if (!strstr(err.msg, why))
+		fprintf(stderr, "%s: got: %s\n", mode, err.msg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "context 'local'"));
+	int level = 0;
+	CU_ASSERT_TRUE(ec_test_log_wait("econtext", why, &level));
+	CU_ASSERT_EQUAL(level, EC_LOG_ERROR);
+	ec_call_free(call);
+	ec_channel_free(ch);
+	ec_context_shutdown(hc, 1000, NULL);
+}
+
+static void test_hostile_channel(void)
+{
+	channel_abuse("channel-flood", "past its window");
+	channel_abuse("channel-after-close", "after closing it");
+}
+
 static void test_hostile_linger(void)
 {
 	struct ec_error err = {0};
@@ -1167,6 +1204,8 @@ int main(void)
 	CU_add_test(h, "forged and truncated pickles refused", test_hostile_pickles);
 	CU_add_test(h, "bad MAC on HELLO fails the connect", test_hostile_hello);
 	CU_add_test(h, "stream closed, process stays: the others carry on", test_hostile_linger);
+	CU_add_test(h, "channel values past the window or after close end the stream",
+	            test_hostile_channel);
 	if (system("command -v python3 >/dev/null 2>&1") != 0)
 		CU_set_suite_active(h, CU_FALSE);
 	CU_pSuite cc = CU_add_suite("bytecode cache, every interpreter", NULL, NULL);
