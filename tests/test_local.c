@@ -151,6 +151,26 @@ static void test_version(void)
 	CU_ASSERT_EQUAL(strncmp(cmd, "econtext:", 9), 0);
 }
 
+/* The frame key travels only inside the payload on the context's stdin: in no
+ * process's argv or environment (the context's, the master's, any other's). */
+static void test_key_nowhere(void)
+{
+	struct ec_error err = {0};
+	int rc;
+	ec_value *k = call1("__main__", "_cfg.get", ec_value_cstr("key"), &rc, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_FATAL(k->type == EC_T_BYTES && k->u.s.len == 32);
+	char hex[65], where[1024] = "";
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)k->u.s.data[i]);
+	ec_value_free(k);
+	const char *secrets[] = {hex, NULL};
+	int hits = ec_test_proc_scan(secrets, where, sizeof(where));
+	CU_ASSERT_EQUAL(hits, 0);
+	if (hits)
+		fprintf(stderr, "the key found in:%s\n", where);
+}
+
 /* The context starts without site (-S, docs/protocol.md) and runs it on the first
  * import the standard library cannot satisfy: site-packages then work as usual. */
 static int has_module(const char *fn, const char *name)
@@ -1179,6 +1199,7 @@ int main(void)
 		         pythons[i].path[0] ? "" : " (ABSENT: skipped)");
 		CU_pSuite s = CU_add_suite(name, inits[i], suite_clean);
 		CU_add_test(s, "version and argv[0]", test_version);
+		CU_add_test(s, "the frame key in no process's argv or environment", test_key_nowhere);
 		CU_add_test(s, "site runs on the first import that needs it", test_lazy_site);
 		CU_add_test(s, "None, bool, int, float", test_scalars);
 		CU_add_test(s, "big ints", test_bigints);
