@@ -478,6 +478,13 @@ int ec_test_process_gone(long pid)
 	return stat_of(pid, &st, &ppid) || st == 'Z' || st == 'X';
 }
 
+char ec_test_proc_state(long pid)
+{
+	char st;
+	long ppid;
+	return stat_of(pid, &st, &ppid) ? 0 : st;
+}
+
 long ec_test_ppid_of(long pid)
 {
 	char st;

@@ -91,6 +91,8 @@ int ec_test_proc_scan(const char *const secrets[], char *where, size_t cap);
 int ec_test_procs_of(long uid);
 /* 1 if process pid is gone from the process table, or a zombie nobody reaped. */
 int ec_test_process_gone(long pid);
+/* The state letter of process pid in /proc/PID/stat ('R', 'S', 'T', 'Z', ...); 0 if gone. */
+char ec_test_proc_state(long pid);
 /* The parent of process pid (zombies too); -1 if it is gone. */
 long ec_test_ppid_of(long pid);
 
