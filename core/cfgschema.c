@@ -519,7 +519,7 @@ static int add_defaults(struct cfg_value **defs, size_t *n, const struct ec_para
 			rc = check_value(&v, p, what, EC_EPLUGIN, err);
 			if (rc)
 				value_clear(&v);
-		} else {
+		} else if (rc != EC_ENOMEM) { /* out of memory is no fault of the plugin */
 			rc = EC_EPLUGIN;
 			if (err)
 				err->code = EC_EPLUGIN;

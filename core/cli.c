@@ -17,6 +17,7 @@
 
 #include "cli_fleet.h"
 #include "econtext.h"
+#include "inert.h"
 
 static void usage(FILE *f)
 {
@@ -60,12 +61,18 @@ static void usage(FILE *f)
 	        EC_SYSCONFDIR);
 }
 
+/* An error may quote what a context or its host printed: written inert. */
 static void print_error(const struct ec_error *err)
 {
-	if (err->where[0])
-		fprintf(stderr, "econtext: %s: %s\n", err->where, err->msg);
-	else
-		fprintf(stderr, "econtext: %s\n", err->msg);
+	flockfile(stderr);
+	fputs("econtext: ", stderr);
+	if (err->where[0]) {
+		ec__fputs_inert(err->where, stderr);
+		fputs(": ", stderr);
+	}
+	ec__fputs_inert(err->msg, stderr);
+	putc_unlocked('\n', stderr);
+	funlockfile(stderr);
 }
 
 /* ---- passwords asked on the terminal ---------------------------------------------- */
@@ -244,12 +251,18 @@ static int cmd_call(ec_master *m, const char *ctxname, const char *const *overri
 			code = EXIT_OTHER;
 		}
 	} else if (rc == EC_EREMOTE && result) {
-		fputs(result->u.err.traceback, stderr);
+		/* The context's words, written inert. */
+		flockfile(stderr);
+		ec__fputs_inert(result->u.err.traceback, stderr);
 		if (!result->u.err.traceback[0] ||
 		    result->u.err.traceback[strlen(result->u.err.traceback) - 1] != '\n')
-			fputc('\n', stderr);
-		fprintf(stderr, "econtext: %s in context '%s' raised %s: %s\n", target, ctxname,
-		        result->u.err.type, result->u.err.message);
+			putc_unlocked('\n', stderr);
+		fprintf(stderr, "econtext: %s in context '%s' raised ", target, ctxname);
+		ec__fputs_inert(result->u.err.type, stderr);
+		fputs(": ", stderr);
+		ec__fputs_inert(result->u.err.message, stderr);
+		putc_unlocked('\n', stderr);
+		funlockfile(stderr);
 		code = EXIT_REMOTE;
 	} else {
 		print_error(&err);

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "inert.h"
 #include "log.h"
 
 static const struct {
@@ -41,9 +42,15 @@ void ec_log_stderr(void *arg, const struct ec_log_record *rec)
 	struct tm tm;
 	localtime_r(&t, &tm);
 	char letter = (char)(ec_log_level_name(rec->level)[0] - 'a' + 'A');
-	/* One fprintf per record: stdio locks the stream, so lines never interleave. */
-	fprintf(stderr, "%02d:%02d:%02d %c %s: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, letter,
-	        rec->logger, rec->message);
+	/* One locked write per record, so lines never interleave; the logger's name and
+	 * the message may come from a context: inert. */
+	flockfile(stderr);
+	fprintf(stderr, "%02d:%02d:%02d %c ", tm.tm_hour, tm.tm_min, tm.tm_sec, letter);
+	ec__fputs_inert(rec->logger, stderr);
+	fputs(": ", stderr);
+	ec__fputs_inert(rec->message, stderr);
+	putc_unlocked('\n', stderr);
+	funlockfile(stderr);
 }
 
 void ec__log_record(const struct ec_logger *lg, const struct ec_log_record *rec)

@@ -248,8 +248,8 @@ static int json_space(char c)
 
 /* jansson refuses integers beyond 64 bits; a bare integer of any size is taken here
  * (only those: jansson took every other integer, and anything else it refused is
- * refused). */
-static ec_value *parse_bare_integer(const char *text)
+ * refused). 0 with *out, EC_EINVAL (not a bare integer) or EC_ENOMEM. */
+static int parse_bare_integer(const char *text, ec_value **out)
 {
 	const char *p = text;
 	while (json_space(*p))
@@ -258,20 +258,21 @@ static ec_value *parse_bare_integer(const char *text)
 	if (*p == '-')
 		p++;
 	if (!isdigit((unsigned char)*p) || (*p == '0' && isdigit((unsigned char)p[1])))
-		return NULL;
+		return EC_EINVAL;
 	while (isdigit((unsigned char)*p))
 		p++;
 	const char *end = p;
 	while (json_space(*p))
 		p++;
 	if (*p)
-		return NULL;
+		return EC_EINVAL;
 	char *dec = strndup(start, (size_t)(end - start));
-	if (!dec)
-		return NULL;
-	ec_value *v = ec_value_bigint(dec);
+	ec_value *v = dec ? ec_value_bigint(dec) : NULL;
 	free(dec);
-	return v;
+	if (!v)
+		return EC_ENOMEM;
+	*out = v;
+	return 0;
 }
 
 int ec_value_from_json(const char *text, ec_value **out, struct ec_error *err)
@@ -279,11 +280,12 @@ int ec_value_from_json(const char *text, ec_value **out, struct ec_error *err)
 	json_error_t jerr;
 	json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!j) {
-		ec_value *big = parse_bare_integer(text);
-		if (big) {
-			*out = big;
+		/* Out of memory is said as such, not as the text being invalid. */
+		int rc = parse_bare_integer(text, out);
+		if (rc == 0)
 			return 0;
-		}
+		if (rc == EC_ENOMEM)
+			return ec__error_set(err, EC_ENOMEM, NULL, "out of memory converting JSON");
 		return ec__error_set(err, EC_EINVAL, NULL, "invalid JSON at column %d: %s",
 		                     jerr.column, jerr.text);
 	}

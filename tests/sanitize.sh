@@ -69,7 +69,7 @@ EC_TEST_PYTHONS=${EC_SANITIZE_PYTHONS:-/usr/bin/python3${py27:+ $py27}}
 export ASAN_OPTIONS UBSAN_OPTIONS EC_TEST_PYTHONS
 
 tests=
-for t in test_value test_frame test_config test_plugin test_pickle test_modules \
+for t in test_value test_frame test_config test_plugin test_pickle test_modules test_allocfail \
 	test_context test_local test_modfwd test_sudo test_prompt test_ssh test_sudo_ssh \
 	test_cli.sh test_fuzz_replay.sh; do
 	case $t in

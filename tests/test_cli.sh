@@ -51,6 +51,15 @@ run 5 "--timeout expires" "$ec" -o "python=$py" --timeout 5 call local time.slee
 run 0 "stdout of a child is logged" "$ec" -o "python=$py" call local os.system "echo hello-cli" &&
 	grep -Eq '^[0-9]{2}:[0-9]{2}:[0-9]{2} I econtext.ctx.local.stdout: hello-cli$' "$tmp/err" &&
 	ok "log line format HH:MM:SS L econtext.ctx.<name>: message" || bad "log format"
+# A context's words cannot drive the terminal: control characters in its logs, its
+# children's output and its exceptions are written as \xNN (docs/security.md).
+run 1 "a context's escape sequences" "$ec" -o "python=$py" call local builtins.exec \
+	'import logging, os; logging.getLogger("ev"+chr(27)).warning(chr(27)+"[2J"+chr(13)); os.system("printf \"\\033]0;t\\007\\n\""); raise ValueError(chr(27)+"[31m")' &&
+	if grep -q "$(printf '[\033\r\007]')" "$tmp/err"; then bad "no control character reaches stderr"; else
+		ok "no control character reaches stderr"; fi &&
+	expect_err 'econtext.ctx.local.ev\\x1b: \\x1b\[2J\\x0d$' "a log record's logger and message inert" &&
+	expect_err 'stdout: \\x1b\]0;t\\x07$' "a child's output inert" &&
+	expect_err 'raised builtins.ValueError: \\x1b\[31m$' "an exception's message inert"
 run 0 "ping" "$ec" -o "python=$py" ping local && expect_out "python $ver, pid [0-9]*, bootstrap" "ping output"
 run 4 "python not found" "$ec" -o python=/nonexistent/python9 call local os.getpid &&
 	expect_err "cannot run /nonexistent/python9: No such file or directory" "names the missing interpreter"

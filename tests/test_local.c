@@ -151,6 +151,26 @@ static void test_version(void)
 	CU_ASSERT_EQUAL(strncmp(cmd, "econtext:", 9), 0);
 }
 
+/* The frame key travels only inside the payload on the context's stdin: in no
+ * process's argv or environment (the context's, the master's, any other's). */
+static void test_key_nowhere(void)
+{
+	struct ec_error err = {0};
+	int rc;
+	ec_value *k = call1("__main__", "_cfg.get", ec_value_cstr("key"), &rc, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_FATAL(k->type == EC_T_BYTES && k->u.s.len == 32);
+	char hex[65], where[1024] = "";
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)k->u.s.data[i]);
+	ec_value_free(k);
+	const char *secrets[] = {hex, NULL};
+	int hits = ec_test_proc_scan(secrets, where, sizeof(where));
+	CU_ASSERT_EQUAL(hits, 0);
+	if (hits)
+		fprintf(stderr, "the key found in:%s\n", where);
+}
+
 /* The context starts without site (-S, docs/protocol.md) and runs it on the first
  * import the standard library cannot satisfy: site-packages then work as usual. */
 static int has_module(const char *fn, const char *name)
@@ -432,21 +452,6 @@ static void test_deadline_and_hung_shutdown(void)
 	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
 }
 
-/* Is pid gone (or a zombie nobody reaped)? */
-static int process_gone(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
 /* Children of ppid whose argv[0] starts with "econtext:". */
 static pid_t find_context_of(pid_t ppid)
 {
@@ -456,25 +461,13 @@ static pid_t find_context_of(pid_t ppid)
 	while (d && (e = readdir(d)) && !found) {
 		char path[300], buf[512];
 		pid_t pid = (pid_t)atoi(e->d_name);
-		if (pid <= 0)
+		if (pid <= 0 || ec_test_ppid_of(pid) != (long)ppid)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 		FILE *f = fopen(path, "r");
 		if (!f)
 			continue;
 		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		char *p = strrchr(buf, ')');
-		int pp = 0;
-		char st;
-		if (!p || sscanf(p + 2, "%c %d", &st, &pp) != 2 || pp != (int)ppid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 		buf[n] = '\0';
 		if (strncmp(buf, "econtext:", 9) == 0)
@@ -514,7 +507,7 @@ static void test_master_sigkill(void)
 	for (int i = 0; i < 3000 && !gone; i++) { /* up to 30 s: the context followed */
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
-		gone = process_gone(c);
+		gone = ec_test_process_gone(c);
 	}
 	CU_ASSERT_TRUE(gone);
 	if (!gone)
@@ -636,12 +629,12 @@ static int linger_once(struct ec_context *good, int *judged)
 	long pid = ec_context_pid(bad);
 	CU_ASSERT_EQUAL(ec_context_call(bad, "os", "getpid", NULL, NULL, 30000, &res, &err),
 	                EC_ECLOSED);
-	int failed_alive = !process_gone((pid_t)pid);
+	int failed_alive = !ec_test_process_gone(pid);
 	long long failed = ec_test_now_ms() - t0;
 	ec_value *args = ec_value_new(EC_T_TUPLE);
 	ec_value_append(args, ec_value_int(5));
 	CU_ASSERT_EQUAL(ec_context_call(good, "operator", "neg", args, NULL, 30000, &res, &err), 0);
-	int answered_alive = !process_gone((pid_t)pid);
+	int answered_alive = !ec_test_process_gone(pid);
 	long long answered = ec_test_now_ms() - t0;
 	CU_ASSERT_TRUE(res && res->type == EC_T_INT && res->u.i == -5);
 	ec_value_free(res);
@@ -656,6 +649,43 @@ static int linger_once(struct ec_context *good, int *judged)
 	ec_context_shutdown(bad, 1000, NULL);
 	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
 	return failed_alive && answered_alive;
+}
+
+/* A context sends on a channel past its window, or after closing it: the master ends
+ * its stream rather than buffer what the context sends (docs/protocol.md, channels). */
+static void channel_abuse(const char *mode, const char *why)
+{
+	char opt[1200];
+	snprintf(opt, sizeof(opt), "python=%s/tests/data/hostile_context.py", ec_test_srcdir());
+	const char *ov[] = {opt, NULL};
+	setenv("EC_HOSTILE_MODE", mode, 1);
+	struct ec_error err = {0};
+	ec_context *hc = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "local", ov, 20000, &hc, &err), 0);
+	ec_channel *ch = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_channel_new(hc, &ch, &err), 0);
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value_append(args, ec_value_channel(ch));
+	ec_call *call = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_call_async(hc, "os", "getpid", args, NULL, &call, &err), 0);
+	ec_value_free(args);
+	CU_ASSERT_EQUAL(ec_call_wait(call, 30000, &res, &err), EC_ECLOSED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, why));
+	if (!strstr(err.msg, why))
+		fprintf(stderr, "%s: got: %s\n", mode, err.msg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "context 'local'"));
+	int level = 0;
+	CU_ASSERT_TRUE(ec_test_log_wait("econtext", why, &level));
+	CU_ASSERT_EQUAL(level, EC_LOG_ERROR);
+	ec_call_free(call);
+	ec_channel_free(ch);
+	ec_context_shutdown(hc, 1000, NULL);
+}
+
+static void test_hostile_channel(void)
+{
+	channel_abuse("channel-flood", "past its window");
+	channel_abuse("channel-after-close", "after closing it");
 }
 
 static void test_hostile_linger(void)
@@ -1169,6 +1199,7 @@ int main(void)
 		         pythons[i].path[0] ? "" : " (ABSENT: skipped)");
 		CU_pSuite s = CU_add_suite(name, inits[i], suite_clean);
 		CU_add_test(s, "version and argv[0]", test_version);
+		CU_add_test(s, "the frame key in no process's argv or environment", test_key_nowhere);
 		CU_add_test(s, "site runs on the first import that needs it", test_lazy_site);
 		CU_add_test(s, "None, bool, int, float", test_scalars);
 		CU_add_test(s, "big ints", test_bigints);
@@ -1194,6 +1225,8 @@ int main(void)
 	CU_add_test(h, "forged and truncated pickles refused", test_hostile_pickles);
 	CU_add_test(h, "bad MAC on HELLO fails the connect", test_hostile_hello);
 	CU_add_test(h, "stream closed, process stays: the others carry on", test_hostile_linger);
+	CU_add_test(h, "channel values past the window or after close end the stream",
+	            test_hostile_channel);
 	if (system("command -v python3 >/dev/null 2>&1") != 0)
 		CU_set_suite_active(h, CU_FALSE);
 	CU_pSuite cc = CU_add_suite("bytecode cache, every interpreter", NULL, NULL);

@@ -456,6 +456,42 @@ int ec_test_procs_of(long uid)
 	return each_process(runs_as, &uid);
 }
 
+/* /proc/PID/stat's state letter and parent; 0, or -1 if pid is gone. */
+static int stat_of(long pid, char *state, long *ppid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %c %ld", state, ppid) == 2 ? 0 : -1;
+}
+
+int ec_test_process_gone(long pid)
+{
+	char st;
+	long ppid;
+	return stat_of(pid, &st, &ppid) || st == 'Z' || st == 'X';
+}
+
+char ec_test_proc_state(long pid)
+{
+	char st;
+	long ppid;
+	return stat_of(pid, &st, &ppid) ? 0 : st;
+}
+
+long ec_test_ppid_of(long pid)
+{
+	char st;
+	long ppid;
+	return stat_of(pid, &st, &ppid) ? -1 : ppid;
+}
+
 /* ---- users -------------------------------------------------------------------------- */
 
 int ec_test_user_access(const char *user, const char *path, int mode)

@@ -89,6 +89,12 @@ int ec_test_file_holds(const char *path, const char *const secrets[]);
 int ec_test_proc_scan(const char *const secrets[], char *where, size_t cap);
 /* How many processes (zombies aside) have real uid uid. */
 int ec_test_procs_of(long uid);
+/* 1 if process pid is gone from the process table, or a zombie nobody reaped. */
+int ec_test_process_gone(long pid);
+/* The state letter of process pid in /proc/PID/stat ('R', 'S', 'T', 'Z', ...); 0 if gone. */
+char ec_test_proc_state(long pid);
+/* The parent of process pid (zombies too); -1 if it is gone. */
+long ec_test_ppid_of(long pid);
 
 /* 1 if `user` (no supplementary groups) may access(path, mode), checked in a child. */
 int ec_test_user_access(const char *user, const char *path, int mode);

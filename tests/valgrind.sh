@@ -44,7 +44,7 @@ export EC_TEST_SRCDIR EC_TEST_BUILDDIR LIBTOOL ECONTEXT_CONFIG EC_TEST_PYTHONS \
 # Valgrind 3.19 does not know pidfd_open (syscall 434): its warning in the logs is
 # harmless, the reaper polls instead (core/reaper.c).
 for t in test_value test_frame test_broker test_reaper test_secret test_config test_plugin \
-	test_local_plugin test_pickle test_modules test_child test_password \
+	test_local_plugin test_pickle test_modules test_child test_password test_allocfail \
 	test_context test_local test_sudo test_prompt; do
 	log=_valgrind/tests/$t.log
 	t0=$(date +%s)

@@ -30,11 +30,11 @@ def frame(handle, payload, reply_to=0, dst=0, src_id=None, bad_mac=False, seqno=
         mac = bytes([mac[0] ^ 1]) + mac[1:]
     return hdr + payload + mac
 
-def read_frame():
+def read_frame(with_payload=False):
     hdr = read_exact(20)
     dst, s, handle, reply_to, length = struct.unpack(">IIIII", hdr)
-    read_exact(length + 32)
-    return handle, reply_to
+    payload = read_exact(length + 32)[:length]
+    return (handle, reply_to, payload) if with_payload else (handle, reply_to)
 
 hello = (b"\x80\x02}q\x00(X\x07\x00\x00\x00versionq\x01X\x05\x00\x00\x003.0.0q\x02X\x03\x00\x00\x00pidq\x03J"
          + struct.pack("<i", os.getpid()) + b"u.")
@@ -45,7 +45,12 @@ if mode == "badmac-hello":
     sys.exit(0)
 first = frame(1, hello)
 os.write(1, first)
-handle, reply_to = read_frame()  # the CALL
+handle, reply_to, payload = read_frame(True)  # the CALL, or a CHANNEL_OPEN before it
+chan = None
+if handle == 8:
+    import pickle
+    chan = pickle.loads(payload)[0]
+    handle, reply_to = read_frame()
 if mode == "badmac":
     os.write(1, frame(reply_to, b"\x80\x02N.", bad_mac=True))
 elif mode == "replay":
@@ -60,6 +65,13 @@ elif mode == "evil-pickle":
     os.write(1, frame(reply_to, b"cos\nsystem\n(S'echo pwned'\ntR."))
 elif mode == "truncated-pickle":
     os.write(1, frame(reply_to, b"\x80\x02]q\x00(K\x01K\x02"))
+elif mode == "channel-flood" and chan:
+    # Values of 1 MiB on the channel, none acknowledged: the fifth is past the window.
+    for i in range(6):
+        os.write(1, frame(chan, b"\x80\x02N." + b"x" * (1 << 20), reply_to=1))
+elif mode == "channel-after-close" and chan:
+    os.write(1, frame(chan, b"\x80\x02N.", reply_to=2))
+    os.write(1, frame(chan, b"\x80\x02N.", reply_to=1))
 elif mode == "linger":
     # Close the stream (fds 0, 1 and 2 are all of it) and stay: only a signal ends us.
     for fd in (0, 1, 2):

@@ -1,0 +1,287 @@
+/* test_allocfail.c: every allocation of a scenario failed in turn (tests/allocfail.h),
+ * the first, the second, ... up to the last the scenario makes: each run must end as a
+ * clear error (EC_ENOMEM with a message) or with the very result of a run where
+ * nothing failed, and leave no block allocated. A crash or a hang fails the program;
+ * make check runs it under valgrind when asked (VALGRIND=), tests/sanitize.sh under
+ * ASan. The scenarios read the fuzz targets' seeds (fuzz/corpus/): the configuration
+ * loader with a context's overrides and validation, JSON values both ways, the pickle
+ * codec both ways, and frames. */
+#include "ecbuild.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allocfail.h"
+#include "buf.h"
+#include "cfgschema.h"
+#include "config.h"
+#include "error.h"
+#include "econtext/codec.h"
+#include "frame.h"
+#include "host.h"
+#include "testutil.h"
+
+const struct ec_plugin *ec_plugin_pickle_describe(void);
+
+/* A scenario: the work on one input; its outcome, when it succeeds, written to out (a
+ * string to compare with the run where nothing failed). 0, EC_ENOMEM with err, or
+ * another outcome (written to out as well, compared the same way). */
+typedef int (*scenario_fn)(const unsigned char *in, size_t len, char *out, size_t cap,
+                           struct ec_error *err);
+
+/* Append "s n;" to out. */
+static void put(char *out, size_t cap, const char *s, long n)
+{
+	size_t used = strlen(out);
+	if (used < cap)
+		snprintf(out + used, cap - used, "%s %ld;", s, n);
+}
+
+/* ---- the scenarios ------------------------------------------------------------------ */
+
+static const struct ec_param local_params[] = {{.key = NULL}};
+
+static int sc_config(const unsigned char *in, size_t len, char *out, size_t cap,
+                     struct ec_error *err)
+{
+	struct ec_config *cfg = NULL;
+	int rc = ec__config_load_string("seed.yaml", (const char *)in, len, &cfg, err);
+	if (rc)
+		return rc;
+	put(out, cap, ec__config_codec(cfg), ec__config_log_level(cfg));
+	const char *const *names = ec__config_context_names(cfg);
+	for (size_t i = 0; names && names[i] && !rc; i++) {
+		struct ec_cfg *c = ec__cfg_dup(ec__config_context(cfg, names[i]));
+		if (!c) {
+			rc = ec__error_set(err, EC_ENOMEM, "test", "out of memory copying a context");
+			break;
+		}
+		struct ec_error e = {0};
+		int r = ec__cfg_override(c, "connect_timeout=7", &e);
+		if (r == 0)
+			r = ec__cfg_override(c, "python=/opt/py/bin/python3", &e);
+		const char *transport = NULL;
+		if (r == 0 && ec__cfg_str(c, "transport", &transport) == 0 && transport &&
+		    !strcmp(transport, "local"))
+			r = ec__cfg_validate(c, local_params, "local", &e);
+		long ms = -1;
+		if (r == 0)
+			ec__cfg_ms(c, "connect_timeout", &ms);
+		ec__cfg_free(c);
+		if (r == EC_ENOMEM) {
+			*err = e;
+			rc = r;
+		}
+		put(out, cap, names[i], r ? r : ms);
+	}
+	ec__config_free(cfg);
+	return rc;
+}
+
+static int sc_json(const unsigned char *in, size_t len, char *out, size_t cap, struct ec_error *err)
+{
+	char *text = malloc(len + 1);
+	if (!text)
+		return ec__error_set(err, EC_ENOMEM, "test", "out of memory");
+	memcpy(text, in, len);
+	text[len] = '\0';
+	ec_value *v = NULL, *copy = NULL;
+	int rc = ec_value_from_json(text, &v, err);
+	free(text);
+	if (rc)
+		return rc;
+	char *json = NULL;
+	if (!(copy = ec_value_dup(v)))
+		rc = ec__error_set(err, EC_ENOMEM, "test", "out of memory copying a value");
+	else if ((rc = ec_value_to_json(copy, &json, err)) == 0)
+		put(out, cap, json, ec_value_equal(v, copy));
+	free(json);
+	ec_value_free(copy);
+	ec_value_free(v);
+	return rc;
+}
+
+static const struct ec_codec_ops *pickle_ops;
+static void *pickle_state;
+
+static int sc_pickle(const unsigned char *in, size_t len, char *out, size_t cap,
+                     struct ec_error *err)
+{
+	ec_value *v = NULL, *again = NULL;
+	int rc = pickle_ops->decode(pickle_state, in, len, &v, err);
+	if (rc)
+		return rc;
+	struct ec_codec_peer peer = {.python_major = 3};
+	struct ec_buf b;
+	ec__buf_init(&b);
+	if ((rc = pickle_ops->encode(pickle_state, &peer, v, &b, err)) == 0 &&
+	    (rc = pickle_ops->decode(pickle_state, b.data, b.len, &again, err)) == 0)
+		put(out, cap, "equal ", ec_value_equal(v, again));
+	ec__buf_free(&b);
+	ec_value_free(again);
+	ec_value_free(v);
+	return rc;
+}
+
+static int sc_frame(const unsigned char *in, size_t len, char *out, size_t cap,
+                    struct ec_error *err)
+{
+	static const unsigned char key[EC_FRAME_KEY_LEN] = {1, 2, 3};
+	struct ec_frame_mac tx, rx;
+	if (ec__frame_mac_init(&tx, key, EC_FRAME_DIR_CONTEXT))
+		return ec__error_set(err, EC_ENOMEM, "test", "mac");
+	if (ec__frame_mac_init(&rx, key, EC_FRAME_DIR_CONTEXT)) {
+		ec__frame_mac_close(&tx);
+		return ec__error_set(err, EC_ENOMEM, "test", "mac");
+	}
+	struct ec_buf b;
+	ec__buf_init(&b);
+	struct ec_frame_hdr h = {.handle = 7, .length = (uint32_t)len};
+	int rc = 0;
+	for (int i = 0; i < 3 && !rc; i++)
+		if (ec__frame_encode(&tx, &h, in, &b))
+			rc = ec__error_set(err, EC_ENOMEM, "test", "out of memory framing");
+	size_t pos = 0;
+	int got = 0;
+	while (!rc && pos < b.len) {
+		struct ec_frame_hdr g;
+		const unsigned char *p = NULL;
+		size_t used = 0;
+		int r = ec__frame_decode(&rx, b.data + pos, b.len - pos, 1 << 20, "context t", &g, &p,
+		                         &used, err);
+		if (r != 1) {
+			rc = r ? r : EC_EPROTO;
+			break;
+		}
+		got += g.handle == 7 && g.length == len && !memcmp(p, in, len);
+		pos += used;
+	}
+	if (!rc)
+		put(out, cap, "frames ", got);
+	ec__buf_free(&b);
+	ec__frame_mac_close(&tx);
+	ec__frame_mac_close(&rx);
+	return rc;
+}
+
+/* ---- the pass -------------------------------------------------------------------------- */
+
+static char *read_seed(const char *rel, size_t *len)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/fuzz/corpus/%s", ec_test_srcdir(), rel);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	static char data[1 << 18];
+	*len = fread(data, 1, sizeof(data), f);
+	fclose(f);
+	return data;
+}
+
+struct totals {
+	size_t allocs, errors, recovered, bad;
+};
+static struct totals all;
+
+/* Fail each allocation of fn on the seed in turn. */
+static void pass(scenario_fn fn, const char *seed)
+{
+	size_t len = 0;
+	const char *in = read_seed(seed, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+	static char want[1 << 16], got[1 << 16];
+	struct ec_error err = {0};
+	want[0] = '\0';
+	ec_allocfail_arm(0);
+	int want_rc = fn((const unsigned char *)in, len, want, sizeof(want), &err);
+	size_t n = ec_allocfail_count();
+	CU_ASSERT_NOT_EQUAL(want_rc, EC_ENOMEM);
+	CU_ASSERT_EQUAL(ec_allocfail_live(), 0);
+	struct totals t = {n, 0, 0, 0};
+	for (size_t k = 1; k <= n; k++) {
+		got[0] = '\0';
+		memset(&err, 0, sizeof(err));
+		ec_allocfail_arm(k);
+		int rc = fn((const unsigned char *)in, len, got, sizeof(got), &err);
+		ec_allocfail_disarm();
+		size_t live = ec_allocfail_live();
+		int clear = rc == EC_ENOMEM && err.msg[0] && err.code == rc;
+		int same = rc == want_rc && !strcmp(got, want);
+		if (clear)
+			t.errors++;
+		else if (same)
+			t.recovered++;
+		if ((!clear && !same) || live) {
+			t.bad++;
+			printf("\n  %s: allocation %zu of %zu failed: %s (%s) %s; %zu blocks left", seed, k,
+			       n, ec_err_name(rc), err.msg, same ? "same result" : "result differs", live);
+			if (getenv("EC_ALLOCFAIL_VERBOSE"))
+				printf("\n    want %s\n    got  %s", want, got);
+		}
+	}
+	printf("\n  %s: %zu allocations, each failed in turn: %zu clear errors, %zu runs with the "
+	       "same result, %zu bad",
+	       seed, n, t.errors, t.recovered, t.bad);
+	CU_ASSERT_EQUAL(t.bad, 0);
+	all.allocs += t.allocs;
+	all.errors += t.errors;
+	all.recovered += t.recovered;
+	all.bad += t.bad;
+}
+
+static void test_config(void)
+{
+	pass(sc_config, "config/example");
+	pass(sc_config, "config/errors");
+	pass(sc_config, "config/sudo-ssh");
+}
+
+static void test_json(void)
+{
+	for (int i = 0; i <= 8; i++) {
+		char seed[32];
+		snprintf(seed, sizeof(seed), "json/seed%d", i);
+		pass(sc_json, seed);
+	}
+}
+
+static void test_pickle(void)
+{
+	pass(sc_pickle, "pickle/containers-p4");
+	pass(sc_pickle, "pickle/reply-p4");
+	pass(sc_pickle, "pickle/call-p2");
+	pass(sc_pickle, "pickle/big-p4");
+}
+
+static void test_frame(void)
+{
+	pass(sc_frame, "json/seed0");
+	pass(sc_frame, "pickle/big-p4");
+}
+
+int main(void)
+{
+	const struct ec_plugin *p = ec_plugin_pickle_describe();
+	struct ec_error err = {0};
+	if (p->load(ec__host_get(), &pickle_state, &err)) {
+		fprintf(stderr, "pickle: %s\n", err.msg);
+		return 1;
+	}
+	pickle_ops = p->ops;
+	CU_initialize_registry();
+	CU_pSuite s = CU_add_suite("every allocation failed in turn", NULL, NULL);
+	CU_add_test(s, "configuration: load, overrides, validation", test_config);
+	CU_add_test(s, "JSON values: parse, copy, write", test_json);
+	CU_add_test(s, "pickle: decode, encode, decode", test_pickle);
+	CU_add_test(s, "frames: encode, decode", test_frame);
+	int rc = ec_test_run();
+	printf("allocation failure: %zu allocations failed one at a time; %zu clear errors, %zu "
+	       "runs with the same result, %zu bad\n",
+	       all.allocs, all.errors, all.recovered, all.bad);
+	if (p->unload)
+		p->unload(pickle_state);
+	return rc;
+}
