@@ -455,7 +455,17 @@ void ec__context_deliver_module(void *arg, unsigned ctx_id, struct ec_buf *paylo
 	struct ec_context *c = m->contexts;
 	while (c && c->id != ctx_id)
 		c = c->master_next;
-	if (c && c->st.state == EC_STREAM_READY) {
+	size_t unread = c ? c->st.outq_bytes + c->st.wbuf.len : 0;
+	if (c && c->st.state == EC_STREAM_READY && c->st.outq && unread > m->max_message) {
+		/* It asks and does not read (a context's imports wait for each answer): more
+		 * than a message's worth of answers on top of others is a context that would
+		 * make the master hold answers without limit. */
+		if (!c->stream_err.code)
+			ec__error_set(&c->stream_err, EC_EPROTO, c->name,
+			              "context '%s' asks for modules and does not read the answers "
+			              "(%zu bytes unread); closing the stream", c->name, unread);
+		ec__broker_wake(m->broker);
+	} else if (c && c->st.state == EC_STREAM_READY) {
 		msg->handle = EC_HANDLE_LOAD_MODULE;
 		msg->payload = *payload; /* taken */
 		ec__buf_init(payload);

@@ -46,6 +46,7 @@ void ec__stream_queue(struct ec_stream *s, struct ec_msg *msg)
 	msg->next = NULL;
 	*s->outq_tail = msg;
 	s->outq_tail = &msg->next;
+	s->outq_bytes += msg->payload.len;
 }
 
 static void bootlog_add(struct ec_stream *s, const char *p, size_t n)
@@ -130,6 +131,7 @@ int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 		s->outq = q->next;
 		if (!s->outq)
 			s->outq_tail = &s->outq;
+		s->outq_bytes -= q->payload.len;
 		ec__buf_free(&q->payload);
 		free(q);
 	}
@@ -361,6 +363,7 @@ void ec__stream_close(struct ec_stream *s, int grace_ms)
 	}
 	s->outq = NULL;
 	s->outq_tail = &s->outq;
+	s->outq_bytes = 0;
 	ec__buf_free(&s->rbuf);
 	ec__buf_free(&s->wbuf);
 	ec__frame_mac_close(&s->mac_in);

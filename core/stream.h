@@ -57,6 +57,7 @@ struct ec_stream {
 	 * pending); freed when fed or when the stream closes. */
 	struct ec_direct *direct;
 	struct ec_msg *outq, **outq_tail;
+	size_t outq_bytes; /* the payloads queued, not yet framed */
 
 	struct ec_buf rbuf, wbuf;
 	size_t rframe;          /* size of the frame at the start of rbuf, once its header is

@@ -596,6 +596,24 @@ static void test_hostile_wrong_source(void)
 	expect_closed("wrong-source", "sent a frame from");
 }
 
+/* A context that asks for modules and reads no answer: its stream ends once the
+ * unread answers pass a message's size (here 16 KiB), instead of the master holding
+ * them without limit. On a master of its own, with that limit. */
+static void test_hostile_module_flood(void)
+{
+	struct ec_error err = {0};
+	ec_master *saved = master;
+	master = master_with_config("code_cache: false\nmax_message_size: 16384\n", &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(master);
+	ec_value *res = NULL;
+	CU_ASSERT_EQUAL(hostile_call("module-flood", &err, &res), EC_ECLOSED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "does not read the answers"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "context 'local'"));
+	ec_value_free(res);
+	ec_master_free(master);
+	master = saved;
+}
+
 static void test_hostile_pickles(void)
 {
 	struct ec_error err = {0};
@@ -1225,6 +1243,8 @@ int main(void)
 	CU_add_test(h, "forged and truncated pickles refused", test_hostile_pickles);
 	CU_add_test(h, "bad MAC on HELLO fails the connect", test_hostile_hello);
 	CU_add_test(h, "stream closed, process stays: the others carry on", test_hostile_linger);
+	CU_add_test(h, "modules asked for, answers not read: the stream ends",
+	            test_hostile_module_flood);
 	CU_add_test(h, "channel values past the window or after close end the stream",
 	            test_hostile_channel);
 	if (system("command -v python3 >/dev/null 2>&1") != 0)

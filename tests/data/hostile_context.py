@@ -72,6 +72,13 @@ elif mode == "channel-flood" and chan:
 elif mode == "channel-after-close" and chan:
     os.write(1, frame(chan, b"\x80\x02N.", reply_to=2))
     os.write(1, frame(chan, b"\x80\x02N.", reply_to=1))
+elif mode == "module-flood":
+    # GET_MODULE after GET_MODULE, reading no answer: the master must not hold them all.
+    for i in range(40000):
+        name = ("m%d" % i).encode()
+        os.write(1, frame(5, b"\x80\x02X" + struct.pack("<I", len(name)) + name + b"q\x00."))
+    time.sleep(30)
+    sys.exit(0)
 elif mode == "linger":
     # Close the stream (fds 0, 1 and 2 are all of it) and stay: only a signal ends us.
     for fd in (0, 1, 2):
