@@ -355,7 +355,9 @@ static void test_backpressure(void)
 	ec_channel_free(ch);
 	fprintf(stderr, "  %s: master RSS %.1f MB before, %.1f MB at most while 128 MiB came\n",
 	        cur->version, base, peak);
+#ifndef __SANITIZE_ADDRESS__ /* ASan keeps freed memory in its quarantine: RSS says nothing */
 	CU_ASSERT(peak < base + 40);
+#endif
 	/* The other way: the context takes each MiB slowly. */
 	ec_value *delay = ec_value_float(0.002);
 	call = start("slow_consume", &ch, delay, NULL);
