@@ -25,6 +25,8 @@ static void usage(FILE *f)
 	        "       econtext [OPTIONS] call TARGET ./SCRIPT.py:FUNC [ARG...]\n"
 	        "       econtext [OPTIONS] ping TARGET\n"
 	        "       econtext [OPTIONS] stream CONTEXT MODULE.FUNC [ARG...]\n"
+	        "       econtext [OPTIONS] put TARGET LOCAL_PATH REMOTE_PATH\n"
+	        "       econtext [OPTIONS] get CONTEXT REMOTE_PATH LOCAL_PATH\n"
 	        "       econtext --version\n"
 	        "\n"
 	        "TARGET is a context, or a comma list of contexts, groups (the config's groups:)\n"
@@ -37,6 +39,9 @@ static void usage(FILE *f)
 	        "  {\"context\": NAME, \"ok\": false, \"error\": {\"kind\": ..., \"message\": ...}, ...}\n"
 	        "stream passes a channel as the function's first argument and prints each value\n"
 	        "it sends as one line of JSON, until it returns or Ctrl-C (which closes it).\n"
+	        "put and get copy a file, streamed, checked (SHA-256), written atomically;\n"
+	        "put sends nothing when the target is already the same. One JSON line per\n"
+	        "context: {\"context\": NAME, \"ok\": true, \"changed\": B, \"bytes\": N, ...}\n"
 	        "\n"
 	        "options:\n"
 	        "  -c, --config FILE     configuration file (default: $ECONTEXT_CONFIG,\n"
@@ -51,6 +56,7 @@ static void usage(FILE *f)
 	        "                        config's forks:, else 20)\n"
 	        "      --json            one JSON line per context, also for one; no progress line\n"
 	        "      --summary         the counts on stderr at the end\n"
+	        "      --mode OCTAL      put, get: the written file's mode (default: the source's)\n"
 	        "  -h, --help            this text\n"
 	        "      --version         print the version\n"
 	        "\n"
@@ -283,6 +289,8 @@ struct cli {
 	const char *config;
 	const char **overrides, **modpath; /* NULL-terminated */
 	int level, timeout_ms, forks, json, summary;
+	int set_mode;
+	unsigned mode;
 };
 
 /* A positive number of seconds, in ms (at least 1); -1 if s is not one. */
@@ -299,13 +307,14 @@ static int parse_seconds(const char *s)
 /* Fill c from argv; -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, struct cli *c)
 {
-	enum { OPT_TIMEOUT = 256, OPT_VERSION, OPT_FORKS, OPT_JSON, OPT_SUMMARY };
+	enum { OPT_TIMEOUT = 256, OPT_VERSION, OPT_FORKS, OPT_JSON, OPT_SUMMARY, OPT_MODE };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},        {"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, OPT_VERSION},
 		{"forks", required_argument, NULL, OPT_FORKS}, {"json", no_argument, NULL, OPT_JSON},
-		{"summary", no_argument, NULL, OPT_SUMMARY}, {NULL, 0, NULL, 0},
+		{"summary", no_argument, NULL, OPT_SUMMARY}, {"mode", required_argument, NULL, OPT_MODE},
+		{NULL, 0, NULL, 0},
 	};
 	size_t no = 0, nm = 0;
 	int opt;
@@ -355,6 +364,17 @@ static int parse_options(int argc, char **argv, struct cli *c)
 		case OPT_SUMMARY:
 			c->summary = 1;
 			break;
+		case OPT_MODE: {
+			char *end;
+			unsigned long mode = strtoul(optarg, &end, 8);
+			if (end == optarg || *end || mode > 07777) {
+				fprintf(stderr, "econtext: --mode takes an octal mode (0644), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			c->set_mode = 1;
+			c->mode = (unsigned)mode;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -377,7 +397,12 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 	struct fleet_job job = {0};
 	struct ec_error err = {0};
 	const char **names = NULL;
-	int code = strcmp(cmd, "ping") != 0 ? parse_job(argc, argv, &job) : 0;
+	int transfer = !strcmp(cmd, "put") || !strcmp(cmd, "get");
+	if (transfer && argc != 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	int code = strcmp(cmd, "ping") != 0 && !transfer ? parse_job(argc, argv, &job) : 0;
 	if (code)
 		goto out;
 	if (strcmp(cmd, "stream") == 0) {
@@ -391,6 +416,22 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 	} else if (rc) {
 		print_error(&err);
 		code = rc == EC_EINVAL ? EXIT_USAGE : cli_exit_code(rc);
+		goto out;
+	}
+	if (transfer) {
+		struct transfer_job tj = {.get = cmd[0] == 'g', .src = argv[0], .dst = argv[1],
+		                          .overrides = c->overrides, .timeout_ms = c->timeout_ms,
+		                          .set_mode = c->set_mode, .mode = c->mode};
+		size_t n = 0;
+		while (names && names[n])
+			n++;
+		if (tj.get && !literal) {
+			fprintf(stderr, "econtext: get takes one context, not '%s'\n", target);
+			code = EXIT_USAGE;
+		} else {
+			code = transfer_run(m, names && !literal ? names : &target, names && !literal ? n : 1,
+			                    c->forks ? c->forks : ec_master_forks(m), &tj);
+		}
 		goto out;
 	}
 	if (literal && !c->json && !c->summary) {
@@ -435,13 +476,15 @@ int main(int argc, char **argv)
 		{ code = EXIT_USAGE; goto out; }
 	}
 	const char *cmd = argv[optind], *target = argv[optind + 1];
-	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0 && strcmp(cmd, "stream") != 0) {
+	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0 && strcmp(cmd, "stream") != 0 &&
+	    strcmp(cmd, "put") != 0 && strcmp(cmd, "get") != 0) {
 		fprintf(stderr, "econtext: unknown command '%s'\n", cmd);
 		usage(stderr);
 		{ code = EXIT_USAGE; goto out; }
 	}
 	char *script = NULL;
-	if (strcmp(cmd, "ping") != 0 && optind + 2 < argc && script_target(argv[optind + 2]))
+	if ((!strcmp(cmd, "call") || !strcmp(cmd, "stream")) && optind + 2 < argc &&
+	    script_target(argv[optind + 2]))
 		script = strndup(argv[optind + 2], script_target(argv[optind + 2]));
 	struct ec_master_options mo = {
 		.size = sizeof(mo),

@@ -47,7 +47,7 @@ int cli_exit_code(int rc)
 }
 
 /* Worse failures rank higher: config/usage > connect > timeout > remote > other. */
-static int rank(int code)
+int cli_rank(int code)
 {
 	switch (code) {
 	case 0:
@@ -223,7 +223,7 @@ static void failed(struct fleet *f, struct host *h, const char *kind, const char
 	}
 	f->failed++;
 	f->by_code[code]++;
-	if (rank(code) > rank(f->worst))
+	if (cli_rank(code) > cli_rank(f->worst))
 		f->worst = code;
 }
 

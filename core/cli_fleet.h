@@ -20,6 +20,8 @@ enum {
 
 /* The exit status for an EC_E* code. */
 int cli_exit_code(int rc);
+/* How bad an exit status is, for the worst of many (0 for success). */
+int cli_rank(int code);
 
 /* What runs in each context: module.func(*args, **kwargs); ping when module is NULL. */
 struct fleet_job {
@@ -47,6 +49,19 @@ int fleet_run(ec_master *m, const struct fleet_opts *o, const struct fleet_job *
  * of JSON as it comes (cli_stream.c). Returns the exit status. */
 int stream_run(ec_master *m, const char *ctxname, const char *const *overrides,
                int timeout_ms, const struct fleet_job *job);
+
+/* `econtext put` to each context, `econtext get` from one (cli_transfer.c). */
+struct transfer_job {
+	int get;              /* get: src remote, dst local; put: the other way */
+	const char *src, *dst;
+	const char *const *overrides;
+	int timeout_ms;       /* connect, and each step of the transfer; 0: none */
+	int set_mode;         /* --mode given */
+	unsigned mode;
+};
+/* One JSON line per context as each finishes, up to forks at once; the exit status. */
+int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,
+                 const struct transfer_job *job);
 
 /* The master's log function: ec_log_stderr, clearing the progress line first. */
 void fleet_log(void *arg, const struct ec_log_record *rec);

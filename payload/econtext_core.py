@@ -320,6 +320,20 @@ def send_raw(handle, payload, reply_to=0, prefix=b""):
         parts = (payload,)
         size = len(payload)
     hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, size)
+    if thread.get_ident() == _main_ident[0]:    # where the cancel signal lands
+        _defer[0] = True
+        try:
+            _send_frame(handle, parts, size, hdr, prefix)
+        finally:
+            _defer[0] = False
+        if _defer[1]:
+            _defer[1] = False
+            _on_cancel_signal(None, None)
+    else:
+        _send_frame(handle, parts, size, hdr, prefix)
+
+
+def _send_frame(handle, parts, size, hdr, prefix):
     with _wlock:
         if _dead:
             return
@@ -444,8 +458,14 @@ _cancel = [0]
 _main_ident = [None]
 
 
+_defer = [False, False]     # the main thread writes a frame; a cancel came meanwhile
+
+
 def _on_cancel_signal(signum, frame):
     if _in_call[0] and _cancel[0] and _cancel[0] == _running[0]:
+        if _defer[0]:           # half a frame would corrupt the stream: after it
+            _defer[1] = True
+            return
         _in_call[0] = False
         raise CallCancelled("cancelled by the master")
 

@@ -1,0 +1,156 @@
+# transfer.py: file transfer, the context side (docs/protocol.md, "File transfer"),
+# appended to the remote core. The master calls econtext._stat, econtext._put and
+# econtext._get by name; the file's bytes travel on a channel, so the window bounds
+# both sides' memory. put writes to a temporary name beside the target and renames it
+# over the target only once size and SHA-256 match what the master read: a reader never
+# sees half a file, and an error or a cancel leaves the old file and no temporary one.
+
+_XFER_CHUNK = 256 * 1024
+
+
+def _xfer_error(e, path):
+    """The same OSError, naming the target (not a temporary name)."""
+    if isinstance(e, EnvironmentError) and e.errno:
+        return OSError(e.errno, e.strerror or posix.strerror(e.errno), path)
+    return e
+
+
+def _digest_fd(fd):
+    import hashlib
+    h = hashlib.sha256()
+    while True:
+        block = posix.read(fd, 1 << 20)
+        if not block:
+            break
+        h.update(block)
+    return h.hexdigest()
+
+
+def _xfer_stat(path, size=None):
+    """(exists, is_dir, size, sha256 hex or None, mode): the digest only when the file's
+    size is `size` (or size is None), so a changed file costs no read."""
+    import stat as st
+    try:
+        s = posix.stat(path)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return (False, False, 0, None, 0)
+        raise _xfer_error(e, path)
+    if st.S_ISDIR(s.st_mode):
+        return (True, True, 0, None, st.S_IMODE(s.st_mode))
+    digest = None
+    if st.S_ISREG(s.st_mode) and (size is None or size == s.st_size):
+        try:
+            fd = posix.open(path, posix.O_RDONLY)
+        except OSError as e:
+            raise _xfer_error(e, path)
+        try:
+            digest = _digest_fd(fd)
+        finally:
+            posix.close(fd)
+    return (True, False, s.st_size, digest, st.S_IMODE(s.st_mode))
+
+
+def _fsync_dir(d):
+    fd = posix.open(d, posix.O_RDONLY)
+    try:
+        posix.fsync(fd)
+    finally:
+        posix.close(fd)
+
+
+def _xfer_put(channel, path, mode, mtime, size):
+    """Write what comes on channel to path, atomically: bytes, then the SHA-256 (hex
+    text) of all the master read, then its close. Returns the bytes written."""
+    import hashlib
+    import os
+    import stat as st
+    d, base = os.path.split(path)
+    d = d or "."
+    try:
+        if st.S_ISDIR(posix.stat(path).st_mode):
+            raise OSError(errno.EISDIR, posix.strerror(errno.EISDIR), path)
+    except OSError as e:
+        if e.errno not in (errno.ENOENT,):
+            raise _xfer_error(e, path)
+    tmp = None
+    fd = -1
+    try:
+        tmp = os.path.join(d, ".%s.ec-%s" % (base, _hex(os.urandom(6))))
+        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
+        _cloexec(fd)
+        h = hashlib.sha256()
+        n = 0
+        sha256 = None
+        for block in channel:
+            if not isinstance(block, bytes):
+                sha256 = block
+                continue
+            h.update(block)
+            n += len(block)
+            while block:
+                w = posix.write(fd, block)
+                block = block[w:]
+        if n != size or h.hexdigest() != sha256:
+            raise ValueError("%s: %d bytes with SHA-256 %s came, the master read %d with "
+                             "%s; the target is left as it was"
+                             % (path, n, h.hexdigest(), size, sha256 or "no digest"))
+        posix.fsync(fd)
+        posix.fchmod(fd, mode)
+        posix.close(fd)
+        fd = -1
+        posix.utime(tmp, (mtime, mtime))
+        posix.rename(tmp, path)
+        tmp = None
+        _fsync_dir(d)
+        return n
+    except EnvironmentError as e:
+        raise _xfer_error(e, path)
+    finally:
+        if fd >= 0:
+            posix.close(fd)
+        if tmp is not None:
+            try:
+                posix.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _xfer_get(channel, path):
+    """Send the file at path on channel in chunks. Returns (size, sha256 hex, mode,
+    mtime) of what was sent."""
+    import hashlib
+    import stat as st
+    try:
+        fd = posix.open(path, posix.O_RDONLY)
+    except OSError as e:
+        raise _xfer_error(e, path)
+    try:
+        s = posix.fstat(fd)
+        if st.S_ISDIR(s.st_mode):
+            raise OSError(errno.EISDIR, posix.strerror(errno.EISDIR), path)
+        h = hashlib.sha256()
+        n = 0
+        while True:
+            try:
+                block = posix.read(fd, _XFER_CHUNK)
+            except OSError as e:
+                raise _xfer_error(e, path)
+            if not block:
+                break
+            h.update(block)
+            n += len(block)
+            channel.send(block)
+        return (n, h.hexdigest(), st.S_IMODE(s.st_mode), s.st_mtime)
+    finally:
+        posix.close(fd)
+
+
+def _hex(b):
+    import binascii
+    return binascii.hexlify(b).decode("ascii")
+
+
+_econtext._stat = _xfer_stat
+_econtext._put = _xfer_put
+_econtext._get = _xfer_get
