@@ -28,7 +28,9 @@ temps() { find "$d" -name '.*.ec-*' | wc -l; }
 
 "$ec" put all "$d/src" "$d/dst" >"$out" 2>&1
 rc=$?
-[ $rc = 0 ] && [ "$(grep -c '"ok": true, "changed": true, "bytes": 3000000' "$out")" = 3 ] &&
+# The three contexts share this machine: the last ones may find the file already there.
+[ $rc = 0 ] && [ "$(grep -c '"ok": true, "changed": ' "$out")" = 3 ] &&
+	grep -q '"changed": true, "bytes": 3000000' "$out" &&
 	cmp -s "$d/src" "$d/dst" && [ "$(stat -c %a "$d/dst")" = 640 ] &&
 	ok "put to a group: a line per context, content and mode" || bad "put all: rc $rc: $(cat "$out")"
 "$ec" put 'h[12]' "$d/src" "$d/dst" >"$out" 2>&1
