@@ -578,7 +578,15 @@ def shutdown(code=0, reason=None, drain=True):
                            _text("context %s: %s" % (_cfg.get("name"), reason))))
             _drain_stdio()
     finally:
+        for fn in _at_exit:     # e.g. a transfer's temporary file (payload/transfer.py)
+            try:
+                fn()
+            except BaseException:
+                pass
         posix._exit(code)
+
+
+_at_exit = []
 
 
 def _on_call(handle, reply_to, payload):

@@ -78,6 +78,7 @@ def _xfer_put(channel, path, mode, mtime, size):
     try:
         tmp = os.path.join(d, ".%s.ec-%s" % (base, _hex(os.urandom(6))))
         fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
+        _xfer_temps.add(tmp)
         _cloexec(fd)
         h = hashlib.sha256()
         n = 0
@@ -101,6 +102,7 @@ def _xfer_put(channel, path, mode, mtime, size):
         fd = -1
         posix.utime(tmp, (mtime, mtime))
         posix.rename(tmp, path)
+        _xfer_temps.discard(tmp)
         tmp = None
         _fsync_dir(d)
         return n
@@ -110,6 +112,7 @@ def _xfer_put(channel, path, mode, mtime, size):
         if fd >= 0:
             posix.close(fd)
         if tmp is not None:
+            _xfer_temps.discard(tmp)
             try:
                 posix.unlink(tmp)
             except OSError:
@@ -151,6 +154,19 @@ def _hex(b):
     return binascii.hexlify(b).decode("ascii")
 
 
+# The context exiting mid-put (the master gone, SHUTDOWN): its temporary file goes too.
+_xfer_temps = set()
+
+
+def _xfer_cleanup():
+    for tmp in list(_xfer_temps):
+        try:
+            posix.unlink(tmp)
+        except OSError:
+            pass
+
+
+_at_exit.append(_xfer_cleanup)
 _econtext._stat = _xfer_stat
 _econtext._put = _xfer_put
 _econtext._get = _xfer_get

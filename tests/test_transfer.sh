@@ -55,6 +55,43 @@ rc=$?
 	bad "missing: rc $rc: $(cat "$out")"
 [ "$(temps)" = 0 ] && ok "no temporary file left" || bad "temporary files: $(find "$d" -name '.*.ec-*')"
 
+# Interrupted mid-put: Ctrl-C (exit 130), then the master killed (the context sees its
+# stream end and exits). Each time the old file stays and no temporary file is left.
+head -c 400000000 /dev/zero >"$d/big"
+echo old >"$d/t"
+# Wait (at most 30 s) until a temporary file of the put is there.
+wait_temp() {
+	i=0
+	while [ "$(temps)" = 0 ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+# Wait (at most 30 s) until no context process (econtext:...) of ours is left.
+wait_gone() {
+	i=0
+	while pgrep -f "^econtext:" -P "$1" >/dev/null 2>&1 || [ -n "$(find "$d" -name '.*.ec-*')" ]; do
+		[ $i -lt 300 ] || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+for sig in INT KILL; do
+	"$ec" put h1 "$d/big" "$d/t" >"$out" 2>&1 &
+	pid=$!
+	wait_temp
+	kill -$sig $pid
+	wait $pid
+	rc=$?
+	wait_gone $pid
+	want=130
+	[ $sig = KILL ] && want=137
+	[ $rc = $want ] && [ "$(cat "$d/t")" = old ] && [ "$(temps)" = 0 ] &&
+		ok "put interrupted by SIG$sig: the old file, no temporary file" ||
+		bad "SIG$sig: rc $rc, $(temps) temps, t: $(head -c 20 "$d/t"): $(cat "$out")"
+done
+rm -f "$d/big"
+
 # Read-only and full filesystems, in a mount namespace of our own.
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	mkdir "$d/ro" "$d/full"
