@@ -1,8 +1,9 @@
 /* cli_transfer.c: `econtext put TARGET LOCAL REMOTE` and `econtext get CONTEXT REMOTE
- * LOCAL` (docs/cli.md): ec_context_put to each context of the target, up to --forks at
- * once on threads of their own, or ec_context_get from one; one JSON line per context
- * as each finishes. Ctrl-C cancels the transfers running (nothing is left behind) and
- * shuts every context down. */
+ * LOCAL` (docs/cli.md): the contexts of the target connected --forks at a time (async
+ * connects), and the file read once for each such batch and streamed to all of them
+ * (ec_context_put_many); or ec_context_get from one. One JSON line per context. Ctrl-C
+ * cancels the transfers running (nothing is left behind) and shuts every context
+ * down. */
 #include "ecbuild.h"
 
 #include <pthread.h>
@@ -36,10 +37,8 @@ static int stopped(void *arg, uint64_t done, uint64_t total)
 struct run {
 	ec_master *m;
 	const struct transfer_job *job;
-	const char *const *names;
-	size_t n, next;
 	int worst;
-	pthread_mutex_t lock; /* next, worst, stdout */
+	pthread_mutex_t lock; /* worst, stdout */
 };
 
 /* One line for a context: {"context", "ok", "changed", "bytes", "seconds"} or the
@@ -79,61 +78,96 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 	free(json);
 }
 
-static void one(struct run *r, const char *name)
+static void options(const struct transfer_job *j, struct ec_transfer_options *o)
+{
+	*o = (struct ec_transfer_options){.size = sizeof(*o), .set_mode = j->set_mode, .mode = j->mode,
+	                                  .timeout_ms = j->timeout_ms, .progress = stopped};
+}
+
+/* get: one context. */
+static void get_one(struct run *r, const char *name)
 {
 	const struct transfer_job *j = r->job;
-	struct ec_transfer_options o = {.size = sizeof(o), .set_mode = j->set_mode,
-	                                .mode = j->mode, .timeout_ms = j->timeout_ms,
-	                                .progress = stopped};
+	struct ec_transfer_options o;
+	options(j, &o);
 	struct ec_transfer_result res = {0};
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
 	int rc = ec_context_connect(r->m, name, j->overrides, j->timeout_ms, &ctx, &err);
-	if (!rc && stop) {
-		rc = EC_ECANCELED;
-		snprintf(err.msg, sizeof(err.msg), "interrupted");
-	}
 	if (!rc)
-		rc = j->get ? ec_context_get(ctx, j->src, j->dst, &o, &res, &err)
-		            : ec_context_put(ctx, j->src, j->dst, &o, &res, &err);
+		rc = ec_context_get(ctx, j->src, j->dst, &o, &res, &err);
 	report(r, name, rc, &res, &err);
 	ec_context_shutdown(ctx, 3000, NULL);
 }
 
-static void *worker(void *arg)
+/* put: up to --forks contexts connected at once (async), then the file read once and
+ * streamed to all of them (ec_context_put_many). */
+static void put_batch(struct run *r, const char *const *names, size_t n)
 {
-	struct run *r = arg;
-	for (;;) {
-		pthread_mutex_lock(&r->lock);
-		size_t i = r->next < r->n && !stop ? r->next++ : r->n;
-		pthread_mutex_unlock(&r->lock);
-		if (i >= r->n)
-			return NULL;
-		one(r, r->names[i]);
+	const struct transfer_job *j = r->job;
+	ec_connect **cs = calloc(n, sizeof(*cs));
+	ec_context **ctxs = calloc(n, sizeof(*ctxs));
+	const char **up = calloc(n, sizeof(*up));
+	struct ec_transfer_result *res = calloc(n, sizeof(*res));
+	struct ec_error *errs = calloc(n, sizeof(*errs));
+	if (!cs || !ctxs || !up || !res || !errs) {
+		struct ec_error e = {.code = EC_ENOMEM, .msg = "out of memory"};
+		for (size_t i = 0; i < n; i++)
+			report(r, names[i], EC_ENOMEM, &res[0], &e);
+		goto out;
 	}
+	for (size_t i = 0; i < n; i++) {
+		int rc = ec_context_connect_async(r->m, names[i], j->overrides, j->timeout_ms, &cs[i],
+		                                  &errs[i]);
+		if (rc)
+			report(r, names[i], rc, &res[i], &errs[i]);
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!cs[i])
+			continue;
+		int rc = ec_connect_wait(cs[i], 0, &ctxs[k], &errs[i]);
+		if (!rc && stop) {
+			rc = EC_ECANCELED;
+			snprintf(errs[i].msg, sizeof(errs[i].msg), "interrupted");
+			ec_context_shutdown(ctxs[k], 3000, NULL);
+		}
+		if (rc)
+			report(r, names[i], rc, &res[i], &errs[i]);
+		else
+			up[k++] = names[i];
+		ec_connect_free(cs[i]);
+	}
+	struct ec_transfer_options o;
+	options(j, &o);
+	ec_context_put_many(ctxs, k, j->src, j->dst, &o, res, errs);
+	for (size_t i = 0; i < k; i++) {
+		report(r, up[i], errs[i].code, &res[i], &errs[i]);
+		ec_context_shutdown(ctxs[i], 3000, NULL);
+	}
+out:
+	free(cs);
+	free(ctxs);
+	free(up);
+	free(res);
+	free(errs);
 }
 
 int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,
                  const struct transfer_job *job)
 {
-	struct run r = {.m = m, .job = job, .names = names, .n = n};
+	struct run r = {.m = m, .job = job};
 	pthread_mutex_init(&r.lock, NULL);
 	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	size_t nt = (size_t)(forks > 0 ? forks : 1);
-	if (nt > n)
-		nt = n;
-	pthread_t *th = calloc(nt, sizeof(*th));
-	size_t started = 0;
-	while (th && started < nt && pthread_create(&th[started], NULL, worker, &r) == 0)
-		started++;
-	if (!started) /* no thread: this one does it all */
-		worker(&r);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	free(th);
+	size_t batch = (size_t)(forks > 0 ? forks : 1);
+	if (job->get)
+		get_one(&r, names[0]);
+	else
+		for (size_t i = 0; i < n && !stop; i += batch)
+			put_batch(&r, names + i, n - i < batch ? n - i : batch);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	pthread_mutex_destroy(&r.lock);

@@ -118,64 +118,112 @@ static int progress(const struct xfer *x, uint64_t done, uint64_t total, struct 
 	                     x->what, x->src, x->dst);
 }
 
-/* econtext._stat(remote, size): *same when the remote file has this size, digest (then
- * in hex) and mode; EISDIR when it is a directory. */
-static int remote_same(struct xfer *x, int fd, const struct stat *st, unsigned mode, int *same,
-                       char hex[65], struct ec_error *err)
+/* One context a put goes to. x is the shared transfer's with this context and result
+ * (its md and buf are the shared ones). */
+struct dest {
+	struct xfer x;
+	struct ec_error *err;
+	int rc;          /* 0 while it goes well */
+	int sending;     /* its _put runs and takes chunks */
+	ec_call *call;   /* _stat, then _put */
+	ec_channel *ch;
+	char theirs[65]; /* _stat's digest, when the size and mode are the same */
+};
+
+/* Start econtext._stat(remote, size) in d's context. */
+static void stat_start(struct dest *d, const struct stat *st)
 {
-	*same = 0;
-	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
-	if (!args || ec_value_append(args, path_value(x->dst)) ||
-	    ec_value_append(args, ec_value_int(st->st_size))) {
-		ec_value_free(args);
-		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
-	}
-	int rc = ec_context_call(x->ctx, "econtext", "_stat", args, NULL, x->timeout_ms, &res, err);
+	ec_value *args = ec_value_new(EC_T_TUPLE);
+	if (!args || ec_value_append(args, path_value(d->x.dst)) ||
+	    ec_value_append(args, ec_value_int(st->st_size)))
+		d->rc = ec__error_set(d->err, EC_ENOMEM, ec_context_name(d->x.ctx), "out of memory");
+	else
+		d->rc = ec_context_call_async(d->x.ctx, "econtext", "_stat", args, NULL, &d->call, d->err);
 	ec_value_free(args);
-	if (rc)
-		return fail_call(x, rc, res, err);
+}
+
+/* Its answer: EISDIR for a directory; d->theirs set when size and mode are ours. */
+static void stat_finish(struct dest *d, const struct stat *st, unsigned mode)
+{
+	ec_value *res = NULL;
+	int rc = ec_call_wait(d->call, d->x.timeout_ms, &res, d->err);
+	ec_call_free(d->call);
+	d->call = NULL;
+	if (rc) {
+		d->rc = fail_call(&d->x, rc, res, d->err);
+		return;
+	}
 	ec_value **it = res->u.seq.items;
-	if (res->type != EC_T_TUPLE || res->u.seq.len != 5) {
-		ec_value_free(res);
-		return fail(x, err, EC_EPROTO, 0, "%s", "econtext._stat answered something else");
-	}
-	if (it[1]->u.b) {
-		ec_value_free(res);
+	if (res->type != EC_T_TUPLE || res->u.seq.len != 5)
+		d->rc = fail(&d->x, d->err, EC_EPROTO, 0, "%s", "econtext._stat answered something else");
+	else if (it[1]->u.b) {
 		errno = EISDIR;
-		return fail_errno(x, err, x->dst);
-	}
-	if (!it[0]->u.b || it[2]->u.i != st->st_size || it[3]->type == EC_T_NONE ||
-	    (unsigned)it[4]->u.i != mode) {
-		ec_value_free(res);
-		return 0;
-	}
-	/* Same size and mode: is it the same content? */
+		d->rc = fail_errno(&d->x, d->err, d->x.dst);
+	} else if (it[0]->u.b && it[2]->u.i == st->st_size && it[3]->type != EC_T_NONE &&
+	           (unsigned)it[4]->u.i == mode)
+		snprintf(d->theirs, sizeof(d->theirs), "%s", it[3]->u.s.data);
+	ec_value_free(res);
+}
+
+/* Read fd to its end through x->md (reset first); the hex digest in hex. */
+static int digest_file(struct xfer *x, int fd, char hex[65], struct ec_error *err)
+{
+	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
 	for (;;) {
 		ssize_t n = read(fd, x->buf, CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			ec_value_free(res);
+		if (n < 0)
 			return fail_errno(x, err, x->src);
-		}
 		if (n == 0)
 			break;
 		EVP_DigestUpdate(x->md, x->buf, (size_t)n);
 	}
 	hex_digest(x, hex);
-	*same = !strcmp(hex, it[3]->u.s.data);
-	ec_value_free(res);
 	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return fail_errno(x, err, x->src);
-	return 0;
+	return lseek(fd, 0, SEEK_SET) < 0 ? fail_errno(x, err, x->src) : 0;
 }
 
-/* Stream fd on ch, then the digest; *sent counts. 0, or the send's error (the call
- * says why the context stopped taking), or EC_ECANCELED. */
-static int send_file(struct xfer *x, int fd, uint64_t total, ec_channel *ch, uint64_t *sent,
-                     char hex[65], struct ec_error *err)
+/* Open a channel to d and start econtext._put on it. */
+static void put_start(struct dest *d, const struct stat *st, unsigned mode)
 {
+	if ((d->rc = ec_channel_new(d->x.ctx, &d->ch, d->err)))
+		return;
+	double mtime = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9;
+	ec_value *args = ec_value_new(EC_T_TUPLE);
+	if (!args || ec_value_append(args, ec_value_channel(d->ch)) ||
+	    ec_value_append(args, path_value(d->x.dst)) || ec_value_append(args, ec_value_int(mode)) ||
+	    ec_value_append(args, ec_value_float(mtime)) ||
+	    ec_value_append(args, ec_value_int(st->st_size)))
+		d->rc = ec__error_set(d->err, EC_ENOMEM, ec_context_name(d->x.ctx), "out of memory");
+	else
+		d->rc = ec_context_call_async(d->x.ctx, "econtext", "_put", args, NULL, &d->call, d->err);
+	ec_value_free(args);
+	d->sending = d->rc == 0;
+	d->x.res->changed = 1;
+}
+
+/* v to every context still taking chunks; one that refuses stops taking (its call
+ * says why); n bytes counted for the others. */
+static void send_all(struct dest *ds, size_t nd, const ec_value *v, uint64_t n)
+{
+	for (size_t i = 0; i < nd; i++) {
+		struct dest *d = &ds[i];
+		if (!d->sending)
+			continue;
+		if (ec_channel_send(d->ch, v, d->x.timeout_ms, NULL) != 0)
+			d->sending = 0;
+		else
+			d->x.res->bytes += n;
+	}
+}
+
+/* Stream fd to every sending context, then the digest. 0, or a local error or
+ * EC_ECANCELED for them all (in *err). */
+static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, size_t nd,
+                      char hex[65], struct ec_error *err)
+{
+	uint64_t done = 0;
 	for (;;) {
 		ssize_t n = read(fd, x->buf, CHUNK);
 		if (n < 0 && errno == EINTR)
@@ -188,18 +236,138 @@ static int send_file(struct xfer *x, int fd, uint64_t total, ec_channel *ch, uin
 		ec_value *v = ec_value_bytes(x->buf, (size_t)n);
 		if (!v)
 			return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
-		int rc = ec_channel_send(ch, v, x->timeout_ms, err);
+		send_all(ds, nd, v, (uint64_t)n);
 		ec_value_free(v);
+		done += (uint64_t)n;
+		int rc = progress(x, done, total, err);
 		if (rc)
-			return rc;
-		*sent += (uint64_t)n;
-		if ((rc = progress(x, *sent, total, err)))
 			return rc;
 	}
 	hex_digest(x, hex);
 	ec_value *d = ec_value_cstr(hex);
-	int rc = d ? ec_channel_send(ch, d, x->timeout_ms, err) : EC_ENOMEM;
+	if (!d)
+		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+	send_all(ds, nd, d, 0);
 	ec_value_free(d);
+	return 0;
+}
+
+/* A failure of them all (a local error, a cancel) as d's, said of its context. */
+static void dest_fail(struct dest *d, int rc, const struct ec_error *why)
+{
+	d->rc = rc;
+	if (d->err) {
+		*d->err = *why;
+		snprintf(d->err->where, sizeof(d->err->where), "%s", ec_context_name(d->x.ctx));
+	}
+}
+
+/* The end of d's _put: its result, or, after a local error or a cancel (why), the call
+ * cancelled (the context removes its temporary file) and why as d's error. */
+static void put_finish(struct dest *d, int why_rc, const struct ec_error *why)
+{
+	ec_value *r = NULL;
+	if (why_rc) {
+		ec_call_cancel(d->call);
+		ec_call_wait(d->call, d->x.timeout_ms, &r, NULL);
+		ec_value_free(r);
+		dest_fail(d, why_rc, why);
+		return;
+	}
+	ec_channel_close(d->ch, NULL);
+	int rc = ec_call_wait(d->call, d->x.timeout_ms, &r, d->err);
+	if (rc)
+		d->rc = fail_call(&d->x, rc, r, d->err);
+	else
+		ec_value_free(r);
+}
+
+int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_path,
+                        const char *remote_path, const struct ec_transfer_options *o,
+                        struct ec_transfer_result *res, struct ec_error *errs)
+{
+	if (!n)
+		return 0;
+	struct xfer x;
+	int rc = xfer_init(&x, ctxs[0], "put", local_path, remote_path, o, NULL, errs);
+	struct dest *ds = calloc(n, sizeof(*ds));
+	int fd = -1;
+	if (rc || !ds) {
+		rc = rc ? rc : ec__error_set(errs, EC_ENOMEM, ec_context_name(ctxs[0]), "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ds[i].x = x;
+		ds[i].x.ctx = ctxs[i];
+		ds[i].x.res = res ? &res[i] : &ds[i].x.mine;
+		memset(ds[i].x.res, 0, sizeof(*ds[i].x.res));
+		ds[i].err = errs ? &errs[i] : NULL;
+	}
+	struct stat st;
+	fd = open(local_path, O_RDONLY | O_CLOEXEC);
+	int bad = fd < 0 || fstat(fd, &st) != 0 ? errno : 0;
+	if (!bad && !S_ISREG(st.st_mode))
+		bad = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+	if (bad) {
+		for (size_t i = 0; i < n; i++) {
+			errno = bad;
+			ds[i].rc = fail_errno(&ds[i].x, ds[i].err, local_path);
+		}
+		goto done;
+	}
+	unsigned mode = x.o->set_mode ? (x.o->mode & 07777) : (st.st_mode & 07777);
+	/* Every context's target at once; the file's digest read once, if one may match. */
+	int maybe_same = 0;
+	for (size_t i = 0; i < n; i++)
+		stat_start(&ds[i], &st);
+	for (size_t i = 0; i < n; i++) {
+		ds[i].x.res->size = (uint64_t)st.st_size;
+		if (!ds[i].rc)
+			stat_finish(&ds[i], &st, mode);
+		maybe_same |= !ds[i].rc && ds[i].theirs[0];
+	}
+	char hex[65] = "";
+	struct ec_error lerr = {0};
+	int lrc = maybe_same ? digest_file(&x, fd, hex, &lerr) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct dest *d = &ds[i];
+		if (d->rc)
+			continue;
+		if (lrc) {
+			dest_fail(d, lrc, &lerr);
+		} else if (d->theirs[0] && !strcmp(d->theirs, hex)) {
+			snprintf(d->x.res->sha256, sizeof(d->x.res->sha256), "%s", hex);
+		} else {
+			put_start(d, &st, mode);
+		}
+	}
+	int any = 0;
+	for (size_t i = 0; i < n; i++)
+		any |= ds[i].call != NULL;
+	if (!lrc && any)
+		lrc = stream_all(&x, fd, (uint64_t)st.st_size, ds, n, hex, &lerr);
+	for (size_t i = 0; i < n; i++) {
+		struct dest *d = &ds[i];
+		if (d->rc || !d->call)
+			continue;
+		put_finish(d, lrc, &lerr);
+		if (!d->rc)
+			snprintf(d->x.res->sha256, sizeof(d->x.res->sha256), "%s", hex);
+	}
+done:
+	for (size_t i = 0; i < n; i++) {
+		struct dest *d = &ds[i];
+		ec_channel_free(d->ch);
+		ec_call_free(d->call);
+		d->x.res->seconds = (double)(ec__now_us() - x.t0) / 1e6;
+		if (d->rc && !rc)
+			rc = d->rc;
+	}
+out:
+	free(ds);
+	if (fd >= 0)
+		close(fd);
+	xfer_done(&x);
 	return rc;
 }
 
@@ -207,81 +375,7 @@ int ec_context_put(ec_context *ctx, const char *local_path, const char *remote_p
                    const struct ec_transfer_options *o, struct ec_transfer_result *res,
                    struct ec_error *err)
 {
-	struct xfer x;
-	int rc = xfer_init(&x, ctx, "put", local_path, remote_path, o, res, err);
-	res = x.res;
-	int fd = -1;
-	ec_channel *ch = NULL;
-	ec_call *call = NULL;
-	if (rc)
-		goto out;
-	struct stat st;
-	fd = open(local_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		rc = fail_errno(&x, err, local_path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-		rc = fail_errno(&x, err, local_path);
-		goto out;
-	}
-	unsigned mode = x.o->set_mode ? (x.o->mode & 07777) : (st.st_mode & 07777);
-	res->size = (uint64_t)st.st_size;
-	int same = 0;
-	if ((rc = remote_same(&x, fd, &st, mode, &same, res->sha256, err)))
-		goto out;
-	if (same)
-		goto out;
-	res->changed = 1;
-	if ((rc = ec_channel_new(ctx, &ch, err)))
-		goto out;
-	double mtime = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
-	ec_value *args = ec_value_new(EC_T_TUPLE);
-	if (!args || ec_value_append(args, ec_value_channel(ch)) ||
-	    ec_value_append(args, path_value(remote_path)) || ec_value_append(args, ec_value_int(mode)) ||
-	    ec_value_append(args, ec_value_float(mtime)) ||
-	    ec_value_append(args, ec_value_int(st.st_size))) {
-		ec_value_free(args);
-		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
-		goto out;
-	}
-	rc = ec_context_call_async(ctx, "econtext", "_put", args, NULL, &call, err);
-	ec_value_free(args);
-	if (rc)
-		goto out;
-	struct ec_error serr = {0};
-	rc = send_file(&x, fd, res->size, ch, &res->bytes, res->sha256, &serr);
-	if (rc == EC_ECANCELED || rc == EC_ESYS || rc == EC_ENOMEM) {
-		ec_call_cancel(call); /* the context removes its temporary file */
-		ec_value *r = NULL;
-		ec_call_wait(call, x.timeout_ms, &r, NULL);
-		ec_value_free(r);
-		if (err)
-			*err = serr;
-		goto out;
-	}
-	ec_channel_close(ch, NULL);
-	/* The send's other errors (the context stopped taking): the call says why. */
-	ec_value *r = NULL;
-	int crc = ec_call_wait(call, x.timeout_ms, &r, err);
-	if (crc) {
-		rc = fail_call(&x, crc, r, err);
-		goto out;
-	}
-	ec_value_free(r);
-	if (rc) {
-		if (err)
-			*err = serr;
-		goto out;
-	}
-out:
-	ec_channel_free(ch);
-	ec_call_free(call);
-	if (fd >= 0)
-		close(fd);
-	xfer_done(&x);
-	return rc;
+	return ec_context_put_many(&ctx, 1, local_path, remote_path, o, res, err);
 }
 
 /* fsync the directory of path, so the rename is on disk. */

@@ -361,7 +361,7 @@ def _send_frame(handle, parts, size, hdr, prefix):
                 _write(o.digest())
         except Exception:
             _dead.append(1)
-            posix._exit(1)
+            _exit_now(1)
 
 
 def _bytes_parts(obj):
@@ -578,15 +578,21 @@ def shutdown(code=0, reason=None, drain=True):
                            _text("context %s: %s" % (_cfg.get("name"), reason))))
             _drain_stdio()
     finally:
-        for fn in _at_exit:     # e.g. a transfer's temporary file (payload/transfer.py)
-            try:
-                fn()
-            except BaseException:
-                pass
-        posix._exit(code)
+        _exit_now(code)
 
 
 _at_exit = []
+
+
+def _exit_now(code):
+    """os._exit, after the hooks that undo what must not outlive the context (a
+    transfer's temporary file, payload/transfer.py)."""
+    for fn in _at_exit:
+        try:
+            fn()
+        except BaseException:
+            pass
+    posix._exit(code)
 
 
 def _on_call(handle, reply_to, payload):

@@ -3,7 +3,8 @@
  * (4 MiB) and more than one, content, mode and mtime kept, the digest reported; an
  * unchanged put sends nothing; errors name the context and the path and leave no
  * temporary file (source missing, directory missing, a parent that is a file, a
- * directory where a file was expected); a cancelled put leaves the old file; the
+ * directory where a file was expected); a cancelled put leaves the old file; a put to
+ * three contexts at once (ec_context_put_many); the
  * master's RSS stays bounded while 256 MiB go. The read-only and full filesystems are
  * tests/test_transfer.sh (a mount namespace). */
 #include "ecbuild.h"
@@ -333,11 +334,52 @@ static void test_rss(void)
 	unlink(back);
 }
 
+/* To three contexts at once, the file read once: each its own result; unchanged
+ * afterwards; an error said for each context. */
+static void test_many(void)
+{
+	enum { N = 3 };
+	ec_context *cs[N] = {ctx, NULL, NULL};
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {"transport=local", opt, NULL};
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "xfer2", ov, 30000, &cs[1], &err), 0);
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "xfer3", ov, 30000, &cs[2], &err), 0);
+	char src[256], dst[256], bad[256];
+	snprintf(src, sizeof(src), "%s", path_of("n-src"));
+	snprintf(dst, sizeof(dst), "%s", path_of("n-dst"));
+	snprintf(bad, sizeof(bad), "%s/nodir/x", dir);
+	make_file(src, (6u << 20) + 5, 9, 0644, 1400000000);
+	struct ec_transfer_result res[N];
+	struct ec_error errs[N];
+	int rc = ec_context_put_many(cs, N, src, dst, NULL, res, errs);
+	if (rc)
+		fprintf(stderr, "put_many: %s\n", errs[0].msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT(res[i].changed == 1 && res[i].bytes == (6u << 20) + 5 &&
+		          strlen(res[i].sha256) == 64);
+	CU_ASSERT(same_content(src, dst));
+	CU_ASSERT_EQUAL(ec_context_put_many(cs, N, src, dst, NULL, res, errs), 0);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT(res[i].changed == 0 && res[i].bytes == 0);
+	CU_ASSERT_EQUAL(ec_context_put_many(cs, N, src, bad, NULL, res, errs), EC_EREMOTE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(errs[1].msg, "'xfer2'"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(errs[2].msg, "'xfer3'"));
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_PTR_NOT_NULL(strstr(errs[i].msg, "No such file"));
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
+	ec_context_shutdown(cs[1], 3000, NULL);
+	ec_context_shutdown(cs[2], 3000, NULL);
+}
+
 static CU_TestInfo tests[] = {
 	{"0, 1 byte, one window, more: put, again unchanged, get", test_sizes},
 	{"a mode given; a changed mode or content is sent again", test_mode_and_change},
 	{"errors name the context and the path, leave nothing", test_errors},
 	{"a cancelled transfer leaves the old file", test_cancel},
+	{"to three contexts at once, the file read once", test_many},
 	{"256 MiB with the master's memory bounded", test_rss},
 	CU_TEST_INFO_NULL,
 };

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_transfer.sh: `econtext put TARGET LOCAL REMOTE` and `econtext get CONTEXT REMOTE
-# LOCAL`: one JSON line per context, "changed" false when the target is already the
-# same, content and mode kept, the exit statuses; and, in a mount namespace of its own
+# LOCAL`: one JSON line per context (20 at once too), "changed" false when the target
+# is already the same, content and mode kept, the exit statuses; and, in a mount namespace of its own
 # (root and unshare -m), a read-only filesystem and a full one (a 1 MiB tmpfs): each an
 # error naming the path, the old file intact, no temporary file left.
 builddir=${EC_TEST_BUILDDIR:-.}
@@ -20,6 +20,11 @@ contexts:
 groups:
   all: [h1, h2, h3]
 EOF
+i=1
+while [ $i -le 20 ]; do
+	echo "  m$i: {transport: local}"
+	i=$((i + 1))
+done | sed -i '/^contexts:$/r /dev/stdin' "$d/conf.yaml"
 export ECONTEXT_CONFIG="$d/conf.yaml"
 head -c 3000000 /dev/urandom >"$d/src"
 chmod 640 "$d/src"
@@ -33,6 +38,11 @@ rc=$?
 	grep -q '"changed": true, "bytes": 3000000' "$out" &&
 	cmp -s "$d/src" "$d/dst" && [ "$(stat -c %a "$d/dst")" = 640 ] &&
 	ok "put to a group: a line per context, content and mode" || bad "put all: rc $rc: $(cat "$out")"
+"$ec" put 'm*' "$d/src" "$d/dst20" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && [ "$(grep -c '"ok": true, "changed": true, "bytes": 3000000' "$out")" = 20 ] &&
+	cmp -s "$d/src" "$d/dst20" && ok "put to 20 contexts at once, the file read once" ||
+	bad "put m*: rc $rc: $(cat "$out")"
 "$ec" put 'h[12]' "$d/src" "$d/dst" >"$out" 2>&1
 rc=$?
 [ $rc = 0 ] && [ "$(grep -c '"ok": true, "changed": false, "bytes": 0' "$out")" = 2 ] &&
@@ -80,7 +90,7 @@ for sig in INT KILL; do
 	"$ec" put h1 "$d/big" "$d/t" >"$out" 2>&1 &
 	pid=$!
 	wait_temp
-	kill -$sig $pid
+	kill -$sig $pid; [ -n "${EC_DEBUG:-}" ] && find "$d" -name ".*.ec-*" -ls
 	wait $pid
 	rc=$?
 	wait_gone $pid

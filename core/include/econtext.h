@@ -391,6 +391,14 @@ struct ec_transfer_result {
 EC_API int ec_context_put(ec_context *ctx, const char *local_path, const char *remote_path,
                           const struct ec_transfer_options *o, struct ec_transfer_result *res,
                           struct ec_error *err);
+/* ec_context_put to n contexts at once (of one master), the local file read once: each
+ * context's target checked (all at once), then the file streamed to every context
+ * that needs it, chunk by chunk (the slowest sets the pace). res and errs: arrays of
+ * n (either may be NULL), one result and error per context. Returns 0 when all
+ * succeeded, else the first failure's code. */
+EC_API int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_path,
+                               const char *remote_path, const struct ec_transfer_options *o,
+                               struct ec_transfer_result *res, struct ec_error *errs);
 /* Copy remote_path in the context to local_path, written the same way here (temporary
  * file, checked, fsynced, renamed; mode and mtime kept, or o->mode). Always sent
  * (res->changed 1). */
