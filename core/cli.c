@@ -421,7 +421,8 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 	if (transfer) {
 		struct transfer_job tj = {.get = cmd[0] == 'g', .src = argv[0], .dst = argv[1],
 		                          .overrides = c->overrides, .timeout_ms = c->timeout_ms,
-		                          .set_mode = c->set_mode, .mode = c->mode};
+		                          .set_mode = c->set_mode, .mode = c->mode,
+		                          .progress = !c->json && isatty(STDERR_FILENO)};
 		size_t n = 0;
 		while (names && names[n])
 			n++;

@@ -58,6 +58,7 @@ struct transfer_job {
 	int timeout_ms;       /* connect, and each step of the transfer; 0: none */
 	int set_mode;         /* --mode given */
 	unsigned mode;
+	int progress;         /* a progress line on stderr (a terminal, no --json) */
 };
 /* One JSON line per context as each finishes, up to forks at once; the exit status. */
 int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,
@@ -67,6 +68,9 @@ int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,
 void fleet_log(void *arg, const struct ec_log_record *rec);
 /* Clear the progress line, if one is shown. */
 void fleet_progress_clear(void);
+/* Show line (cut to the terminal's width) as the progress line unless it is drawn
+ * already (drawn: the last one shown, cap bytes). */
+void fleet_progress_show(char *line, char *drawn, size_t cap);
 /* A password prompt opens (1) or closes (0): the line is cleared, and the time it was
  * open does not count against --timeout. */
 void fleet_pause(int on);

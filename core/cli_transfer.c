@@ -11,8 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli_fleet.h"
+
+static long long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static volatile sig_atomic_t stop;
 
@@ -26,11 +35,27 @@ static void on_signal(int sig)
 	stop = sig;
 }
 
+/* The progress line of one transfer (to one context, or to a batch at once). */
+struct line {
+	const char *what; /* "put to 20 contexts", "get from web1" */
+	long long t0, last;
+	char drawn[256];
+};
+
 static int stopped(void *arg, uint64_t done, uint64_t total)
 {
-	(void)arg;
-	(void)done;
-	(void)total;
+	struct line *l = arg;
+	long long now = now_us();
+	if (l && now - l->last >= 100000) { /* ten times a second at most */
+		l->last = now;
+		char text[256], tot[64] = "";
+		double secs = (double)(now - l->t0) / 1e6;
+		if (total)
+			snprintf(tot, sizeof(tot), " of %.1f", (double)total / (1 << 20));
+		snprintf(text, sizeof(text), "econtext: %s: %.1f%s MiB, %.0f MiB/s", l->what,
+		         (double)done / (1 << 20), tot, secs > 0 ? (double)done / (1 << 20) / secs : 0.0);
+		fleet_progress_show(text, l->drawn, sizeof(l->drawn));
+	}
 	return stop != 0;
 }
 
@@ -78,10 +103,13 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 	free(json);
 }
 
-static void options(const struct transfer_job *j, struct ec_transfer_options *o)
+static void options(const struct transfer_job *j, struct ec_transfer_options *o, struct line *l)
 {
 	*o = (struct ec_transfer_options){.size = sizeof(*o), .set_mode = j->set_mode, .mode = j->mode,
-	                                  .timeout_ms = j->timeout_ms, .progress = stopped};
+	                                  .timeout_ms = j->timeout_ms, .progress = stopped,
+	                                  .progress_arg = j->progress ? l : NULL};
+	l->t0 = l->last = now_us();
+	l->drawn[0] = '\0';
 }
 
 /* get: one context. */
@@ -89,7 +117,10 @@ static void get_one(struct run *r, const char *name)
 {
 	const struct transfer_job *j = r->job;
 	struct ec_transfer_options o;
-	options(j, &o);
+	char what[200];
+	snprintf(what, sizeof(what), "get from %s", name);
+	struct line l = {.what = what};
+	options(j, &o, &l);
 	struct ec_transfer_result res = {0};
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
@@ -139,7 +170,13 @@ static void put_batch(struct run *r, const char *const *names, size_t n)
 		ec_connect_free(cs[i]);
 	}
 	struct ec_transfer_options o;
-	options(j, &o);
+	char what[200];
+	if (k == 1)
+		snprintf(what, sizeof(what), "put to %s", up[0]);
+	else
+		snprintf(what, sizeof(what), "put to %zu contexts", k);
+	struct line l = {.what = what};
+	options(j, &o, &l);
 	ec_context_put_many(ctxs, k, j->src, j->dst, &o, res, errs);
 	for (size_t i = 0; i < k; i++) {
 		report(r, up[i], errs[i].code, &res[i], &errs[i]);

@@ -100,7 +100,15 @@ for sig in INT KILL; do
 		ok "put interrupted by SIG$sig: the old file, no temporary file" ||
 		bad "SIG$sig: rc $rc, $(temps) temps, t: $(head -c 20 "$d/t"): $(cat "$out")"
 done
-rm -f "$d/big"
+# On a terminal: the progress line (bytes and rate) while it goes.
+if command -v script >/dev/null; then
+	script -qc "'$ec' put h1 '$d/big' '$d/t3'" "$d/tty" >/dev/null 2>&1
+	grep -q "econtext: put to h1: [0-9.]* of 381.5 MiB, [0-9]* MiB/s" "$d/tty" &&
+		ok "the progress line on a terminal" || bad "progress line: $(tr '\r' '\n' <"$d/tty" | head -5)"
+else
+	echo "SKIP: the progress line: no script(1)"
+fi
+rm -f "$d/big" "$d/t3"
 
 # Read-only and full filesystems, in a mount namespace of our own.
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
