@@ -25,7 +25,7 @@ static void usage(FILE *f)
 	        "       econtext [OPTIONS] call TARGET ./SCRIPT.py:FUNC [ARG...]\n"
 	        "       econtext [OPTIONS] ping TARGET\n"
 	        "       econtext [OPTIONS] stream CONTEXT MODULE.FUNC [ARG...]\n"
-	        "       econtext [OPTIONS] put TARGET LOCAL_PATH REMOTE_PATH\n"
+	        "       econtext [OPTIONS] put [-r] TARGET LOCAL_PATH REMOTE_PATH\n"
 	        "       econtext [OPTIONS] get CONTEXT REMOTE_PATH LOCAL_PATH\n"
 	        "       econtext --version\n"
 	        "\n"
@@ -57,6 +57,7 @@ static void usage(FILE *f)
 	        "      --json            one JSON line per context, also for one; no progress line\n"
 	        "      --summary         the counts on stderr at the end\n"
 	        "      --mode OCTAL      put, get: the written file's mode (default: the source's)\n"
+	        "  -r                    put: a directory tree (links copied as links)\n"
 	        "  -h, --help            this text\n"
 	        "      --version         print the version\n"
 	        "\n"
@@ -291,6 +292,7 @@ struct cli {
 	int level, timeout_ms, forks, json, summary;
 	int set_mode;
 	unsigned mode;
+	int recursive; /* put -r */
 };
 
 /* A positive number of seconds, in ms (at least 1); -1 if s is not one. */
@@ -319,7 +321,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
 	size_t no = 0, nm = 0;
 	int opt;
 	/* '+': stop at the first non-option (the command); its arguments may start with '-'. */
-	while ((opt = getopt_long(argc, argv, "+c:o:m:vqh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:o:m:vqhr", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			c->config = optarg;
@@ -333,6 +335,9 @@ static int parse_options(int argc, char **argv, struct cli *c)
 			break;
 		case 'm':
 			c->modpath[nm++] = optarg;
+			break;
+		case 'r':
+			c->recursive = 1;
 			break;
 		case 'v':
 			c->level = EC_LOG_DEBUG;
@@ -422,11 +427,15 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 		struct transfer_job tj = {.get = cmd[0] == 'g', .src = argv[0], .dst = argv[1],
 		                          .overrides = c->overrides, .timeout_ms = c->timeout_ms,
 		                          .set_mode = c->set_mode, .mode = c->mode,
-		                          .progress = !c->json && isatty(STDERR_FILENO)};
+		                          .progress = !c->json && isatty(STDERR_FILENO),
+		                          .recursive = c->recursive};
 		size_t n = 0;
 		while (names && names[n])
 			n++;
-		if (tj.get && !literal) {
+		if (tj.get && tj.recursive) {
+			fprintf(stderr, "econtext: get -r is not supported yet\n");
+			code = EXIT_USAGE;
+		} else if (tj.get && !literal) {
 			fprintf(stderr, "econtext: get takes one context, not '%s'\n", target);
 			code = EXIT_USAGE;
 		} else {
@@ -472,6 +481,13 @@ int main(int argc, char **argv)
 		goto out;
 	if ((code = parse_options(argc, argv, &c)) >= 0)
 		goto out;
+	/* put -r TARGET ...: the option after the command too. */
+	if (optind + 1 < argc && !strcmp(argv[optind + 1], "-r") &&
+	    (!strcmp(argv[optind], "put") || !strcmp(argv[optind], "get"))) {
+		c.recursive = 1;
+		argv[optind + 1] = argv[optind];
+		optind++;
+	}
 	if (optind + 2 > argc) {
 		usage(stderr);
 		{ code = EXIT_USAGE; goto out; }

@@ -59,6 +59,7 @@ struct transfer_job {
 	int set_mode;         /* --mode given */
 	unsigned mode;
 	int progress;         /* a progress line on stderr (a terminal, no --json) */
+	int recursive;        /* put -r: src is a directory tree */
 };
 /* One JSON line per context as each finishes, up to forks at once; the exit status. */
 int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,

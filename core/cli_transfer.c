@@ -78,7 +78,8 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 	ec_value_dict_set(d, ec_value_cstr("bytes"), ec_value_int((int64_t)res->bytes));
 	ec_value_dict_set(d, ec_value_cstr("seconds"), ec_value_float(res->seconds));
 	if (rc == 0) {
-		ec_value_dict_set(d, ec_value_cstr("sha256"), ec_value_cstr(res->sha256));
+		if (res->sha256[0]) /* a tree has none */
+			ec_value_dict_set(d, ec_value_cstr("sha256"), ec_value_cstr(res->sha256));
 	} else {
 		ec_value *e = ec_value_new(EC_T_DICT);
 		ec_value_dict_set(e, ec_value_cstr("kind"), ec_value_cstr(ec_err_name(rc)));
@@ -177,7 +178,10 @@ static void put_batch(struct run *r, const char *const *names, size_t n)
 		snprintf(what, sizeof(what), "put to %zu contexts", k);
 	struct line l = {.what = what};
 	options(j, &o, &l);
-	ec_context_put_many(ctxs, k, j->src, j->dst, &o, res, errs);
+	if (j->recursive)
+		ec_context_put_tree(ctxs, k, j->src, j->dst, &o, res, errs);
+	else
+		ec_context_put_many(ctxs, k, j->src, j->dst, &o, res, errs);
 	for (size_t i = 0; i < k; i++) {
 		report(r, up[i], errs[i].code, &res[i], &errs[i]);
 		ec_context_shutdown(ctxs[i], 3000, NULL);

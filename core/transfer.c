@@ -6,6 +6,7 @@
  * target, checked, fsynced, renamed. Only the public API below it: any thread. */
 #include "ecbuild.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -376,6 +377,204 @@ int ec_context_put(ec_context *ctx, const char *local_path, const char *remote_p
                    struct ec_error *err)
 {
 	return ec_context_put_many(&ctx, 1, local_path, remote_path, o, res, err);
+}
+
+/* ---- trees ------------------------------------------------------------------------ */
+
+struct tree {
+	ec_context *const *ctxs;
+	size_t n, left;  /* contexts, and those not failed yet */
+	const struct ec_transfer_options *o;
+	struct ec_transfer_result *res;
+	struct ec_error *errs;
+	int *failed;
+	const char *top_src, *top_dst;
+};
+
+static void tree_fail(struct tree *t, size_t i, int rc, const struct ec_error *why)
+{
+	t->failed[i] = 1;
+	t->left--;
+	if (t->errs) {
+		t->errs[i] = *why;
+		t->errs[i].code = rc;
+	}
+}
+
+/* econtext.fn(args) in every context not failed, all at once; a True answer is a
+ * change. Takes args. */
+static void tree_call(struct tree *t, const char *fn, ec_value *args, const char *src,
+                      const char *dst)
+{
+	ec_call **calls = calloc(t->n, sizeof(*calls));
+	for (size_t i = 0; i < t->n; i++) {
+		struct ec_error e = {0};
+		int rc = EC_ENOMEM;
+		if (t->failed[i] || !calls || !args ||
+		    !(rc = ec_context_call_async(t->ctxs[i], "econtext", fn, args, NULL, &calls[i], &e)))
+			continue;
+		tree_fail(t, i, rc, &e);
+	}
+	for (size_t i = 0; calls && i < t->n; i++) {
+		if (!calls[i])
+			continue;
+		struct ec_error e = {0};
+		ec_value *r = NULL;
+		int rc = ec_call_wait(calls[i], t->o->timeout_ms, &r, &e);
+		ec_call_free(calls[i]);
+		if (rc) {
+			struct xfer x = {.ctx = t->ctxs[i], .what = "put -r", .src = src, .dst = dst};
+			rc = fail_call(&x, rc, r, &e);
+			tree_fail(t, i, rc, &e);
+			continue;
+		}
+		if (r->type == EC_T_BOOL && r->u.b)
+			t->res[i].changed = 1;
+		ec_value_free(r);
+	}
+	free(calls);
+	ec_value_free(args);
+}
+
+static ec_value *pair(ec_value *a, ec_value *b)
+{
+	ec_value *t = ec_value_new(EC_T_TUPLE);
+	if (!t || ec_value_append(t, a) || ec_value_append(t, b)) {
+		ec_value_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* A local failure (a directory or link that cannot be read) for every context left. */
+static void tree_fail_all(struct tree *t, const char *path)
+{
+	int e = errno;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->failed[i])
+			continue;
+		struct xfer x = {.ctx = t->ctxs[i], .what = "put -r", .src = t->top_src, .dst = t->top_dst};
+		struct ec_error err = {0};
+		errno = e;
+		int rc = fail_errno(&x, &err, path);
+		tree_fail(t, i, rc, &err);
+	}
+}
+
+/* One regular file to every context left, read once. */
+static void tree_file(struct tree *t, const char *src, const char *dst)
+{
+	ec_context **cs = calloc(t->n, sizeof(*cs));
+	size_t *idx = calloc(t->n, sizeof(*idx)), k = 0;
+	struct ec_transfer_result *res = calloc(t->n, sizeof(*res));
+	struct ec_error *errs = calloc(t->n, sizeof(*errs));
+	if (!cs || !idx || !res || !errs) {
+		errno = ENOMEM;
+		tree_fail_all(t, src);
+	} else {
+		for (size_t i = 0; i < t->n; i++)
+			if (!t->failed[i]) {
+				idx[k] = i;
+				cs[k++] = t->ctxs[i];
+			}
+		ec_context_put_many(cs, k, src, dst, t->o, res, errs);
+		for (size_t j = 0; j < k; j++) {
+			struct ec_transfer_result *r = &t->res[idx[j]];
+			r->changed |= res[j].changed;
+			r->bytes += res[j].bytes;
+			r->size += res[j].size;
+			if (errs[j].code)
+				tree_fail(t, idx[j], errs[j].code, &errs[j]);
+		}
+	}
+	free(cs);
+	free(idx);
+	free(res);
+	free(errs);
+}
+
+/* The entries of the local directory src into dst, depth first; symbolic links copied
+ * as links, never followed; other kinds (devices, sockets, fifos) left out. */
+static void tree_walk(struct tree *t, const char *src, const char *dst)
+{
+	DIR *dp = opendir(src);
+	if (!dp) {
+		tree_fail_all(t, src);
+		return;
+	}
+	struct dirent *e;
+	while (t->left && (e = readdir(dp))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *ls = NULL, *rs = NULL;
+		if (asprintf(&ls, "%s/%s", src, e->d_name) < 0 ||
+		    asprintf(&rs, "%s/%s", dst, e->d_name) < 0) {
+			errno = ENOMEM;
+			tree_fail_all(t, src);
+			free(ls);
+			break;
+		}
+		struct stat st;
+		if (lstat(ls, &st) != 0) {
+			tree_fail_all(t, ls);
+		} else if (S_ISDIR(st.st_mode)) {
+			tree_call(t, "_mkdir", pair(path_value(rs), ec_value_int(st.st_mode & 07777)), ls, rs);
+			tree_walk(t, ls, rs);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = readlink(ls, target, sizeof(target) - 1);
+			if (n < 0) {
+				tree_fail_all(t, ls);
+			} else {
+				target[n] = '\0';
+				tree_call(t, "_symlink", pair(path_value(target), path_value(rs)), ls, rs);
+			}
+		} else if (S_ISREG(st.st_mode)) {
+			tree_file(t, ls, rs);
+		}
+		free(ls);
+		free(rs);
+	}
+	closedir(dp);
+}
+
+int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir,
+                        const char *remote_dir, const struct ec_transfer_options *o,
+                        struct ec_transfer_result *res, struct ec_error *errs)
+{
+	static const struct ec_transfer_options none = {.size = sizeof(none)};
+	struct tree t = {.ctxs = ctxs, .n = n, .left = n, .o = o ? o : &none, .res = res,
+	                 .errs = errs, .top_src = local_dir, .top_dst = remote_dir};
+	long long t0 = ec__now_us();
+	struct ec_transfer_result *mine = res ? NULL : calloc(n ? n : 1, sizeof(*mine));
+	if (!res)
+		t.res = mine;
+	t.failed = calloc(n ? n : 1, sizeof(*t.failed));
+	if (!t.failed || !t.res) {
+		free(t.failed);
+		free(mine);
+		return ec__error_set(errs, EC_ENOMEM, n ? ec_context_name(ctxs[0]) : NULL, "out of memory");
+	}
+	memset(t.res, 0, n * sizeof(*t.res));
+	struct stat st;
+	int bad = lstat(local_dir, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+	if (bad) {
+		errno = bad;
+		tree_fail_all(&t, local_dir);
+	} else {
+		tree_call(&t, "_mkdir", pair(path_value(remote_dir), ec_value_int(st.st_mode & 07777)),
+		          local_dir, remote_dir);
+		tree_walk(&t, local_dir, remote_dir);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		t.res[i].seconds = (double)(ec__now_us() - t0) / 1e6;
+		if (t.failed[i] && !rc)
+			rc = errs ? errs[i].code : EC_EREMOTE;
+	}
+	free(t.failed);
+	free(mine);
+	return rc;
 }
 
 /* fsync the directory of path, so the rename is on disk. */

@@ -63,21 +63,19 @@ def _xfer_put(channel, path, mode, mtime, size):
     """Write what comes on channel to path, atomically: bytes, then the SHA-256 (hex
     text) of all the master read, then its close. Returns the bytes written."""
     import hashlib
-    import os
     import stat as st
-    d, base = os.path.split(path)
-    d = d or "."
+    d, name = _tmp_beside(path)
     try:
         if st.S_ISDIR(posix.stat(path).st_mode):
             raise OSError(errno.EISDIR, posix.strerror(errno.EISDIR), path)
     except OSError as e:
         if e.errno not in (errno.ENOENT,):
             raise _xfer_error(e, path)
-    tmp = None
     fd = -1
+    tmp = None                  # ours to remove once made
     try:
-        tmp = os.path.join(d, ".%s.ec-%s" % (base, _hex(os.urandom(6))))
-        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
+        fd = posix.open(name, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
+        tmp = name
         _xfer_temps.add(tmp)
         _cloexec(fd)
         h = hashlib.sha256()
@@ -149,6 +147,70 @@ def _xfer_get(channel, path):
         posix.close(fd)
 
 
+def _xfer_mkdir(path, mode):
+    """A directory at path with mode (a tree's put); True when made or its mode set."""
+    import stat as st
+    try:
+        s = posix.lstat(path)
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise _xfer_error(e, path)
+    else:
+        if not st.S_ISDIR(s.st_mode):
+            raise OSError(errno.EEXIST, "exists and is not a directory", path)
+        if st.S_IMODE(s.st_mode) == mode:
+            return False
+        try:
+            posix.chmod(path, mode)
+        except OSError as e:
+            raise _xfer_error(e, path)
+        return True
+    try:
+        posix.mkdir(path, 0o700)
+    except OSError as e:
+        if e.errno != errno.EEXIST:
+            raise _xfer_error(e, path)
+        return _xfer_mkdir(path, mode)      # made meanwhile by another writer
+    try:
+        posix.chmod(path, mode)
+    except OSError as e:
+        raise _xfer_error(e, path)
+    return True
+
+
+def _xfer_symlink(target, path):
+    """A symbolic link at path to target (a tree's put), made beside it and renamed over
+    what is there; True when it changed."""
+    try:
+        if posix.readlink(path) == target:
+            return False
+    except OSError:
+        pass
+    tmp = _tmp_beside(path)[1]
+    try:
+        posix.symlink(target, tmp)
+        posix.rename(tmp, path)
+    except OSError as e:
+        try:
+            posix.unlink(tmp)
+        except OSError:
+            pass
+        raise _xfer_error(e, path)
+    return True
+
+
+def _tmp_beside(path):
+    """(directory, a temporary name in it beside path): `.NAME.ec-<12 hex>`, bytes for
+    a bytes path."""
+    import os
+    d, base = os.path.split(path)
+    d = d or (b"." if isinstance(path, bytes) else ".")
+    suffix = ".ec-" + _hex(os.urandom(6))
+    if isinstance(base, bytes) and not isinstance(suffix, bytes):     # 3.x, a bytes path
+        return d, os.path.join(d, b"." + base + suffix.encode("ascii"))
+    return d, os.path.join(d, "." + base + suffix)
+
+
 def _hex(b):
     import binascii
     return binascii.hexlify(b).decode("ascii")
@@ -168,5 +230,7 @@ def _xfer_cleanup():
 
 _at_exit.append(_xfer_cleanup)
 _econtext._stat = _xfer_stat
+_econtext._mkdir = _xfer_mkdir
+_econtext._symlink = _xfer_symlink
 _econtext._put = _xfer_put
 _econtext._get = _xfer_get

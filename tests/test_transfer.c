@@ -4,7 +4,7 @@
  * unchanged put sends nothing; errors name the context and the path and leave no
  * temporary file (source missing, directory missing, a parent that is a file, a
  * directory where a file was expected); a cancelled put leaves the old file; a put to
- * three contexts at once (ec_context_put_many); the
+ * three contexts at once (ec_context_put_many); a tree (ec_context_put_tree); the
  * master's RSS stays bounded while 256 MiB go. The read-only and full filesystems are
  * tests/test_transfer.sh (a mount namespace). */
 #include "ecbuild.h"
@@ -374,12 +374,51 @@ static void test_many(void)
 	ec_context_shutdown(cs[2], 3000, NULL);
 }
 
+/* A tree: an empty directory, modes, odd names (a space, a newline, bytes that are
+ * not UTF-8), symbolic links copied as links (one pointing out of the tree, not
+ * followed); unchanged the second time; a file where the tree's root should be. */
+static void test_tree(void)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && mkdir -p t/a/b t/empty && echo hi >t/f && printf x >'t/a/sp ace' && "
+	         "printf 'y' >\"t/a/new\nline\" && printf z >\"$(printf 't/a/b/\\377\\376')\" && "
+	         "ln -s ../f t/a/link && ln -s /etc/passwd t/abs && chmod 700 t/a && "
+	         "head -c 5000000 /dev/urandom >t/a/b/big && rm -rf t2",
+	         dir);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	char src[256], dst[256];
+	snprintf(src, sizeof(src), "%s/t", dir);
+	snprintf(dst, sizeof(dst), "%s/t2", dir);
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	int rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "put_tree: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(res.changed == 1 && res.bytes == 5000000 + 3 + 3);
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && diff -r --no-dereference t t2 && [ \"$(stat -c %%a t2/a)\" = 700 ] && "
+	         "[ \"$(readlink t2/abs)\" = /etc/passwd ] && [ -d t2/empty ]", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	CU_ASSERT_EQUAL(ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err), 0);
+	CU_ASSERT(res.changed == 0 && res.bytes == 0);
+	snprintf(src, sizeof(src), "%s/t/f", dir);
+	rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_ESYS, src, "Not a directory");
+	snprintf(src, sizeof(src), "%s/t", dir);
+	snprintf(dst, sizeof(dst), "%s/t/f/x", dir);
+	rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_EREMOTE, dst, "Not a directory");
+}
+
 static CU_TestInfo tests[] = {
 	{"0, 1 byte, one window, more: put, again unchanged, get", test_sizes},
 	{"a mode given; a changed mode or content is sent again", test_mode_and_change},
 	{"errors name the context and the path, leave nothing", test_errors},
 	{"a cancelled transfer leaves the old file", test_cancel},
 	{"to three contexts at once, the file read once", test_many},
+	{"a tree: odd names, links, modes; unchanged again", test_tree},
 	{"256 MiB with the master's memory bounded", test_rss},
 	CU_TEST_INFO_NULL,
 };

@@ -59,6 +59,15 @@ rc=$?
 rc=$?
 [ $rc = 1 ] && grep -q "\"ok\": false.*h1.*No such file or directory: '$d/nodir/x'" "$out" &&
 	ok "a missing directory: exit 1, the context and the path said" || bad "nodir: rc $rc: $(cat "$out")"
+mkdir -p "$d/tree/sub dir" "$d/tree/empty"
+cp "$d/src" "$d/tree/sub dir/f"
+ln -s "sub dir/f" "$d/tree/link"
+"$ec" put -r all "$d/tree" "$d/tree2" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && [ "$(grep -c '"ok": true' "$out")" = 3 ] && diff -r --no-dereference "$d/tree" "$d/tree2" &&
+	"$ec" put -r h1 "$d/tree" "$d/tree2" 2>&1 | grep -q '"changed": false, "bytes": 0' &&
+	ok "put -r: a tree with a link and an empty directory; unchanged again" ||
+	bad "put -r: rc $rc: $(cat "$out")"
 "$ec" put h1 "$d/missing" "$d/x" >"$out" 2>&1
 rc=$?
 [ $rc = 6 ] && grep -q "h1.*$d/missing: No such file" "$out" && ok "a missing source: exit 6" ||

@@ -399,6 +399,15 @@ EC_API int ec_context_put(ec_context *ctx, const char *local_path, const char *r
 EC_API int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_path,
                                const char *remote_path, const struct ec_transfer_options *o,
                                struct ec_transfer_result *res, struct ec_error *errs);
+/* A local directory tree to remote_dir in n contexts at once: directories made (their
+ * modes kept), regular files put as ec_context_put_many does (each read once, skipped
+ * when the same), symbolic links made as links (never followed), other kinds left out.
+ * res[i] sums context i's files (changed: anything made or sent); errs[i] its first
+ * error, after which that context is left out. Either array may be NULL. Files of the
+ * target that the tree lacks are left alone. */
+EC_API int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir,
+                               const char *remote_dir, const struct ec_transfer_options *o,
+                               struct ec_transfer_result *res, struct ec_error *errs);
 /* Copy remote_path in the context to local_path, written the same way here (temporary
  * file, checked, fsynced, renamed; mode and mtime kept, or o->mode). Always sent
  * (res->changed 1). */
