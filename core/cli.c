@@ -58,6 +58,7 @@ static void usage(FILE *f)
 	        "      --summary         the counts on stderr at the end\n"
 	        "      --mode OCTAL      put, get: the written file's mode (default: the source's)\n"
 	        "  -r                    put: a directory tree (links copied as links)\n"
+	        "      --owner USER, --group GROUP  put: the written files' owner, group\n"
 	        "  -h, --help            this text\n"
 	        "      --version         print the version\n"
 	        "\n"
@@ -293,6 +294,7 @@ struct cli {
 	int set_mode;
 	unsigned mode;
 	int recursive; /* put -r */
+	const char *owner, *group;
 };
 
 /* A positive number of seconds, in ms (at least 1); -1 if s is not one. */
@@ -309,13 +311,15 @@ static int parse_seconds(const char *s)
 /* Fill c from argv; -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, struct cli *c)
 {
-	enum { OPT_TIMEOUT = 256, OPT_VERSION, OPT_FORKS, OPT_JSON, OPT_SUMMARY, OPT_MODE };
+	enum { OPT_TIMEOUT = 256, OPT_VERSION, OPT_FORKS, OPT_JSON, OPT_SUMMARY, OPT_MODE, OPT_OWNER,
+	       OPT_GROUP };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},        {"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, OPT_VERSION},
 		{"forks", required_argument, NULL, OPT_FORKS}, {"json", no_argument, NULL, OPT_JSON},
 		{"summary", no_argument, NULL, OPT_SUMMARY}, {"mode", required_argument, NULL, OPT_MODE},
+		{"owner", required_argument, NULL, OPT_OWNER}, {"group", required_argument, NULL, OPT_GROUP},
 		{NULL, 0, NULL, 0},
 	};
 	size_t no = 0, nm = 0;
@@ -338,6 +342,12 @@ static int parse_options(int argc, char **argv, struct cli *c)
 			break;
 		case 'r':
 			c->recursive = 1;
+			break;
+		case OPT_OWNER:
+			c->owner = optarg;
+			break;
+		case OPT_GROUP:
+			c->group = optarg;
 			break;
 		case 'v':
 			c->level = EC_LOG_DEBUG;
@@ -428,7 +438,8 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 		                          .overrides = c->overrides, .timeout_ms = c->timeout_ms,
 		                          .set_mode = c->set_mode, .mode = c->mode,
 		                          .progress = !c->json && isatty(STDERR_FILENO),
-		                          .recursive = c->recursive};
+		                          .recursive = c->recursive, .owner = c->owner,
+		                          .group = c->group};
 		size_t n = 0;
 		while (names && names[n])
 			n++;

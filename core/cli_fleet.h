@@ -60,6 +60,7 @@ struct transfer_job {
 	unsigned mode;
 	int progress;         /* a progress line on stderr (a terminal, no --json) */
 	int recursive;        /* put -r: src is a directory tree */
+	const char *owner, *group; /* put --owner, --group */
 };
 /* One JSON line per context as each finishes, up to forks at once; the exit status. */
 int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,

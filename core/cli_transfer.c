@@ -108,7 +108,8 @@ static void options(const struct transfer_job *j, struct ec_transfer_options *o,
 {
 	*o = (struct ec_transfer_options){.size = sizeof(*o), .set_mode = j->set_mode, .mode = j->mode,
 	                                  .timeout_ms = j->timeout_ms, .progress = stopped,
-	                                  .progress_arg = j->progress ? l : NULL};
+	                                  .progress_arg = j->progress ? l : NULL,
+	                                  .owner = j->owner, .group = j->group};
 	l->t0 = l->last = now_us();
 	l->drawn[0] = '\0';
 }

@@ -131,12 +131,19 @@ struct dest {
 	char theirs[65]; /* _stat's digest, when the size and mode are the same */
 };
 
-/* Start econtext._stat(remote, size) in d's context. */
+/* The owner and group asked for (names or numbers), or None each. */
+static int append_ids(ec_value *args, const struct ec_transfer_options *o)
+{
+	return ec_value_append(args, o->owner ? path_value(o->owner) : ec_value_none()) ||
+	       ec_value_append(args, o->group ? path_value(o->group) : ec_value_none());
+}
+
+/* Start econtext._stat(remote, size, owner, group) in d's context. */
 static void stat_start(struct dest *d, const struct stat *st)
 {
 	ec_value *args = ec_value_new(EC_T_TUPLE);
 	if (!args || ec_value_append(args, path_value(d->x.dst)) ||
-	    ec_value_append(args, ec_value_int(st->st_size)))
+	    ec_value_append(args, ec_value_int(st->st_size)) || append_ids(args, d->x.o))
 		d->rc = ec__error_set(d->err, EC_ENOMEM, ec_context_name(d->x.ctx), "out of memory");
 	else
 		d->rc = ec_context_call_async(d->x.ctx, "econtext", "_stat", args, NULL, &d->call, d->err);
@@ -155,13 +162,13 @@ static void stat_finish(struct dest *d, const struct stat *st, unsigned mode)
 		return;
 	}
 	ec_value **it = res->u.seq.items;
-	if (res->type != EC_T_TUPLE || res->u.seq.len != 5)
+	if (res->type != EC_T_TUPLE || res->u.seq.len != 6)
 		d->rc = fail(&d->x, d->err, EC_EPROTO, 0, "%s", "econtext._stat answered something else");
 	else if (it[1]->u.b) {
 		errno = EISDIR;
 		d->rc = fail_errno(&d->x, d->err, d->x.dst);
 	} else if (it[0]->u.b && it[2]->u.i == st->st_size && it[3]->type != EC_T_NONE &&
-	           (unsigned)it[4]->u.i == mode)
+	           (unsigned)it[4]->u.i == mode && it[5]->u.b)
 		snprintf(d->theirs, sizeof(d->theirs), "%s", it[3]->u.s.data);
 	ec_value_free(res);
 }
@@ -195,7 +202,7 @@ static void put_start(struct dest *d, const struct stat *st, unsigned mode)
 	if (!args || ec_value_append(args, ec_value_channel(d->ch)) ||
 	    ec_value_append(args, path_value(d->x.dst)) || ec_value_append(args, ec_value_int(mode)) ||
 	    ec_value_append(args, ec_value_float(mtime)) ||
-	    ec_value_append(args, ec_value_int(st->st_size)))
+	    ec_value_append(args, ec_value_int(st->st_size)) || append_ids(args, d->x.o))
 		d->rc = ec__error_set(d->err, EC_ENOMEM, ec_context_name(d->x.ctx), "out of memory");
 	else
 		d->rc = ec_context_call_async(d->x.ctx, "econtext", "_put", args, NULL, &d->call, d->err);

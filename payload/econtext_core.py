@@ -320,17 +320,11 @@ def send_raw(handle, payload, reply_to=0, prefix=b""):
         parts = (payload,)
         size = len(payload)
     hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, size)
-    if thread.get_ident() == _main_ident[0]:    # where the cancel signal lands
-        _defer[0] = True
-        try:
-            _send_frame(handle, parts, size, hdr, prefix)
-        finally:
-            _defer[0] = False
-        if _defer[1]:
-            _defer[1] = False
-            _on_cancel_signal(None, None)
-    else:
+    _nocancel()     # half a frame would corrupt the stream
+    try:
         _send_frame(handle, parts, size, hdr, prefix)
+    finally:
+        _cancel_ok()
 
 
 def _send_frame(handle, parts, size, hdr, prefix):
@@ -458,7 +452,23 @@ _cancel = [0]
 _main_ident = [None]
 
 
-_defer = [False, False]     # the main thread writes a frame; a cancel came meanwhile
+_defer = [0, False]     # depth of the main thread's no-cancel regions; a cancel came
+
+
+def _nocancel():
+    """On the main thread, a cancel now waits for _cancel_ok(): a region that holds a
+    lock or writes a frame must not be left half done by CallCancelled."""
+    if thread.get_ident() == _main_ident[0]:
+        _defer[0] += 1
+
+
+def _cancel_ok():
+    """The end of a _nocancel() region: a cancel that came meanwhile raises now."""
+    if thread.get_ident() == _main_ident[0]:
+        _defer[0] -= 1
+        if not _defer[0] and _defer[1]:
+            _defer[1] = False
+            _on_cancel_signal(None, None)
 
 
 def _on_cancel_signal(signum, frame):

@@ -26,18 +26,40 @@ def _digest_fd(fd):
     return h.hexdigest()
 
 
-def _xfer_stat(path, size=None):
-    """(exists, is_dir, size, sha256 hex or None, mode): the digest only when the file's
-    size is `size` (or size is None), so a changed file costs no read."""
+def _xfer_ids(owner, group):
+    """(uid, gid) for user and group names or numbers; -1 for None (left as is)."""
+    ids = []
+    for name, db, field in ((owner, "pwd", "pw_uid"), (group, "grp", "gr_gid")):
+        if name is None:
+            ids.append(-1)
+            continue
+        try:
+            ids.append(int(name))
+        except ValueError:
+            mod = __import__(db)
+            try:
+                ids.append(getattr(getattr(mod, "getpwnam" if db == "pwd" else "getgrnam")(name),
+                                   field))
+            except KeyError:
+                raise ValueError("no %s named %r here" % ("user" if db == "pwd" else "group",
+                                                          name))
+    return ids[0], ids[1]
+
+
+def _xfer_stat(path, size=None, owner=None, group=None):
+    """(exists, is_dir, size, sha256 hex or None, mode, owned): the digest only when the
+    file's size is `size` (or size is None), so a changed file costs no read; owned:
+    the file has the owner and group asked for (True when none is)."""
     import stat as st
+    uid, gid = _xfer_ids(owner, group)
     try:
         s = posix.stat(path)
     except OSError as e:
         if e.errno in (errno.ENOENT, errno.ENOTDIR):
-            return (False, False, 0, None, 0)
+            return (False, False, 0, None, 0, False)
         raise _xfer_error(e, path)
     if st.S_ISDIR(s.st_mode):
-        return (True, True, 0, None, st.S_IMODE(s.st_mode))
+        return (True, True, 0, None, st.S_IMODE(s.st_mode), False)
     digest = None
     if st.S_ISREG(s.st_mode) and (size is None or size == s.st_size):
         try:
@@ -48,7 +70,8 @@ def _xfer_stat(path, size=None):
             digest = _digest_fd(fd)
         finally:
             posix.close(fd)
-    return (True, False, s.st_size, digest, st.S_IMODE(s.st_mode))
+    owned = uid in (-1, s.st_uid) and gid in (-1, s.st_gid)
+    return (True, False, s.st_size, digest, st.S_IMODE(s.st_mode), owned)
 
 
 def _fsync_dir(d):
@@ -59,11 +82,13 @@ def _fsync_dir(d):
         posix.close(fd)
 
 
-def _xfer_put(channel, path, mode, mtime, size):
+def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
     """Write what comes on channel to path, atomically: bytes, then the SHA-256 (hex
-    text) of all the master read, then its close. Returns the bytes written."""
+    text) of all the master read, then its close; owner and group (names or numbers)
+    set when given. Returns the bytes written."""
     import hashlib
     import stat as st
+    uid, gid = _xfer_ids(owner, group)
     d, name = _tmp_beside(path)
     try:
         if st.S_ISDIR(posix.stat(path).st_mode):
@@ -95,6 +120,8 @@ def _xfer_put(channel, path, mode, mtime, size):
                              "%s; the target is left as it was"
                              % (path, n, h.hexdigest(), size, sha256 or "no digest"))
         posix.fsync(fd)
+        if uid != -1 or gid != -1:
+            posix.fchown(fd, uid, gid)      # before the mode: it clears set-id bits
         posix.fchmod(fd, mode)
         posix.close(fd)
         fd = -1

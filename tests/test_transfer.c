@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,23 @@ static void test_mode_and_change(void)
 	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, NULL, &res, &err), 0);
 	CU_ASSERT(res.changed == 1 && res.bytes == 1000);
 	CU_ASSERT(same_content(src, dst));
+	/* Owner and group (as root: the context may set them), by name and by number. */
+	struct passwd *nobody = getpwnam("nobody");
+	if (geteuid() != 0 || !nobody)
+		return;
+	struct ec_transfer_options og = {.size = sizeof(og), .owner = "nobody", .group = "12345"};
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &og, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.changed, 1);
+	CU_ASSERT(stat(dst, &st) == 0 && st.st_uid == nobody->pw_uid && st.st_gid == 12345 &&
+	          (st.st_mode & 07777) == 0600);
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &og, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.changed, 0);
+	og.group = "12346";
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &og, &res, &err), 0);
+	CU_ASSERT(res.changed == 1 && stat(dst, &st) == 0 && st.st_gid == 12346);
+	og.owner = "no-such-user-here";
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &og, &res, &err), EC_EREMOTE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no user named"));
 }
 
 /* An error: its code, and the context's name, the path and text in its message. */
@@ -414,7 +432,8 @@ static void test_tree(void)
 
 static CU_TestInfo tests[] = {
 	{"0, 1 byte, one window, more: put, again unchanged, get", test_sizes},
-	{"a mode given; a changed mode or content is sent again", test_mode_and_change},
+	{"a mode, owner, group given; a change of one or of the content sent again",
+	 test_mode_and_change},
 	{"errors name the context and the path, leave nothing", test_errors},
 	{"a cancelled transfer leaves the old file", test_cancel},
 	{"to three contexts at once, the file read once", test_many},

@@ -369,6 +369,10 @@ struct ec_transfer_options {
 	 * transfer (EC_ECANCELED, nothing left behind). NULL: none. */
 	int (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;
+	/* put: the written file's owner and group, names or numbers, resolved in the
+	 * context (which must be allowed to: root, or sudo); NULL: the context's user's.
+	 * A target with another owner or group is sent again. Not for get. */
+	const char *owner, *group;
 };
 
 struct ec_transfer_result {
