@@ -27,7 +27,7 @@ import sys
 import tokenize
 import zlib
 
-CORE_SOURCES = ["econtext_core.py", "values.py", "channels.py"]
+CORE_SOURCES = ["econtext_core.py", "values.py", "channels.py", "transfer.py"]
 FIRST_STAGE = "first_stage.py"
 EXEC_STAGE = "exec_stage.py"
 LOADER = "loader.py"

@@ -26,6 +26,8 @@ static void usage(FILE *f)
 	        "       econtext [OPTIONS] call TARGET ./SCRIPT.py:FUNC [ARG...]\n"
 	        "       econtext [OPTIONS] ping TARGET\n"
 	        "       econtext [OPTIONS] stream CONTEXT MODULE.FUNC [ARG...]\n"
+	        "       econtext [OPTIONS] put [-r] TARGET LOCAL_PATH REMOTE_PATH\n"
+	        "       econtext [OPTIONS] get CONTEXT REMOTE_PATH LOCAL_PATH\n"
 	        "       econtext --version\n"
 	        "\n"
 	        "TARGET is a context, or a comma list of contexts, groups (the config's groups:)\n"
@@ -38,6 +40,9 @@ static void usage(FILE *f)
 	        "  {\"context\": NAME, \"ok\": false, \"error\": {\"kind\": ..., \"message\": ...}, ...}\n"
 	        "stream passes a channel as the function's first argument and prints each value\n"
 	        "it sends as one line of JSON, until it returns or Ctrl-C (which closes it).\n"
+	        "put and get copy a file, streamed, checked (SHA-256), written atomically;\n"
+	        "put sends nothing when the target is already the same. One JSON line per\n"
+	        "context: {\"context\": NAME, \"ok\": true, \"changed\": B, \"bytes\": N, ...}\n"
 	        "\n"
 	        "options:\n"
 	        "  -c, --config FILE     configuration file (default: $ECONTEXT_CONFIG,\n"
@@ -52,6 +57,9 @@ static void usage(FILE *f)
 	        "                        config's forks:, else 20)\n"
 	        "      --json            one JSON line per context, also for one; no progress line\n"
 	        "      --summary         the counts on stderr at the end\n"
+	        "      --mode OCTAL      put, get: the written file's mode (default: the source's)\n"
+	        "  -r                    put: a directory tree (links copied as links)\n"
+	        "      --owner USER, --group GROUP  put: the written files' owner, group\n"
 	        "  -h, --help            this text\n"
 	        "      --version         print the version\n"
 	        "\n"
@@ -296,6 +304,10 @@ struct cli {
 	const char *config;
 	const char **overrides, **modpath; /* NULL-terminated */
 	int level, timeout_ms, forks, json, summary;
+	int set_mode;
+	unsigned mode;
+	int recursive; /* put -r */
+	const char *owner, *group;
 };
 
 /* A positive number of seconds, in ms (at least 1); -1 if s is not one. */
@@ -312,18 +324,21 @@ static int parse_seconds(const char *s)
 /* Fill c from argv; -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, struct cli *c)
 {
-	enum { OPT_TIMEOUT = 256, OPT_VERSION, OPT_FORKS, OPT_JSON, OPT_SUMMARY };
+	enum { OPT_TIMEOUT = 256, OPT_VERSION, OPT_FORKS, OPT_JSON, OPT_SUMMARY, OPT_MODE, OPT_OWNER,
+	       OPT_GROUP };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},        {"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, OPT_VERSION},
 		{"forks", required_argument, NULL, OPT_FORKS}, {"json", no_argument, NULL, OPT_JSON},
-		{"summary", no_argument, NULL, OPT_SUMMARY}, {NULL, 0, NULL, 0},
+		{"summary", no_argument, NULL, OPT_SUMMARY}, {"mode", required_argument, NULL, OPT_MODE},
+		{"owner", required_argument, NULL, OPT_OWNER}, {"group", required_argument, NULL, OPT_GROUP},
+		{NULL, 0, NULL, 0},
 	};
 	size_t no = 0, nm = 0;
 	int opt;
 	/* '+': stop at the first non-option (the command); its arguments may start with '-'. */
-	while ((opt = getopt_long(argc, argv, "+c:o:m:vqh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:o:m:vqhr", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			c->config = optarg;
@@ -337,6 +352,15 @@ static int parse_options(int argc, char **argv, struct cli *c)
 			break;
 		case 'm':
 			c->modpath[nm++] = optarg;
+			break;
+		case 'r':
+			c->recursive = 1;
+			break;
+		case OPT_OWNER:
+			c->owner = optarg;
+			break;
+		case OPT_GROUP:
+			c->group = optarg;
 			break;
 		case 'v':
 			c->level = EC_LOG_DEBUG;
@@ -368,6 +392,17 @@ static int parse_options(int argc, char **argv, struct cli *c)
 		case OPT_SUMMARY:
 			c->summary = 1;
 			break;
+		case OPT_MODE: {
+			char *end;
+			unsigned long mode = strtoul(optarg, &end, 8);
+			if (end == optarg || *end || mode > 07777) {
+				fprintf(stderr, "econtext: --mode takes an octal mode (0644), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			c->set_mode = 1;
+			c->mode = (unsigned)mode;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -390,7 +425,12 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 	struct fleet_job job = {0};
 	struct ec_error err = {0};
 	const char **names = NULL;
-	int code = strcmp(cmd, "ping") != 0 ? parse_job(argc, argv, &job) : 0;
+	int transfer = !strcmp(cmd, "put") || !strcmp(cmd, "get");
+	if (transfer && argc != 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	int code = strcmp(cmd, "ping") != 0 && !transfer ? parse_job(argc, argv, &job) : 0;
 	if (code)
 		goto out;
 	if (strcmp(cmd, "stream") == 0) {
@@ -404,6 +444,28 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 	} else if (rc) {
 		print_error(&err);
 		code = rc == EC_EINVAL ? EXIT_USAGE : cli_exit_code(rc);
+		goto out;
+	}
+	if (transfer) {
+		struct transfer_job tj = {.get = cmd[0] == 'g', .src = argv[0], .dst = argv[1],
+		                          .overrides = c->overrides, .timeout_ms = c->timeout_ms,
+		                          .set_mode = c->set_mode, .mode = c->mode,
+		                          .progress = !c->json && isatty(STDERR_FILENO),
+		                          .recursive = c->recursive, .owner = c->owner,
+		                          .group = c->group};
+		size_t n = 0;
+		while (names && names[n])
+			n++;
+		if (tj.get && tj.recursive) {
+			fprintf(stderr, "econtext: get -r is not supported yet\n");
+			code = EXIT_USAGE;
+		} else if (tj.get && !literal) {
+			fprintf(stderr, "econtext: get takes one context, not '%s'\n", target);
+			code = EXIT_USAGE;
+		} else {
+			code = transfer_run(m, names && !literal ? names : &target, names && !literal ? n : 1,
+			                    c->forks ? c->forks : ec_master_forks(m), &tj);
+		}
 		goto out;
 	}
 	if (literal && !c->json && !c->summary) {
@@ -443,18 +505,27 @@ int main(int argc, char **argv)
 		goto out;
 	if ((code = parse_options(argc, argv, &c)) >= 0)
 		goto out;
+	/* put -r TARGET ...: the option after the command too. */
+	if (optind + 1 < argc && !strcmp(argv[optind + 1], "-r") &&
+	    (!strcmp(argv[optind], "put") || !strcmp(argv[optind], "get"))) {
+		c.recursive = 1;
+		argv[optind + 1] = argv[optind];
+		optind++;
+	}
 	if (optind + 2 > argc) {
 		usage(stderr);
 		{ code = EXIT_USAGE; goto out; }
 	}
 	const char *cmd = argv[optind], *target = argv[optind + 1];
-	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0 && strcmp(cmd, "stream") != 0) {
+	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0 && strcmp(cmd, "stream") != 0 &&
+	    strcmp(cmd, "put") != 0 && strcmp(cmd, "get") != 0) {
 		fprintf(stderr, "econtext: unknown command '%s'\n", cmd);
 		usage(stderr);
 		{ code = EXIT_USAGE; goto out; }
 	}
 	char *script = NULL;
-	if (strcmp(cmd, "ping") != 0 && optind + 2 < argc && script_target(argv[optind + 2]))
+	if ((!strcmp(cmd, "call") || !strcmp(cmd, "stream")) && optind + 2 < argc &&
+	    script_target(argv[optind + 2]))
 		script = strndup(argv[optind + 2], script_target(argv[optind + 2]));
 	struct ec_master_options mo = {
 		.size = sizeof(mo),

@@ -47,7 +47,7 @@ int cli_exit_code(int rc)
 }
 
 /* Worse failures rank higher: config/usage > connect > timeout > remote > other. */
-static int rank(int code)
+int cli_rank(int code)
 {
 	switch (code) {
 	case 0:
@@ -223,7 +223,7 @@ static void failed(struct fleet *f, struct host *h, const char *kind, const char
 	}
 	f->failed++;
 	f->by_code[code]++;
-	if (rank(code) > rank(f->worst))
+	if (cli_rank(code) > cli_rank(f->worst))
 		f->worst = code;
 }
 
@@ -391,15 +391,20 @@ static void draw(struct fleet *f)
 	if (slow && n > 0 && (size_t)n < sizeof(line))
 		snprintf(line + n, sizeof(line) - (size_t)n, "; slowest %s %.1f s", slow->name,
 		         now_s() - slow->t0);
+	fleet_progress_show(line, f->drawn, sizeof(f->drawn));
+}
+
+void fleet_progress_show(char *line, char *drawn, size_t cap)
+{
 	struct winsize ws;
 	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
-	    ws.ws_col - 1 < (int)sizeof(line))
+	    (size_t)ws.ws_col - 1 < strlen(line))
 		line[ws.ws_col - 1] = '\0'; /* never wraps: \r must reach its start */
 	pthread_mutex_lock(&err_lock);
-	if (!line_shown || strcmp(line, f->drawn) != 0) {
+	if (!line_shown || strcmp(line, drawn) != 0) {
 		fprintf(stderr, "\r%s\033[K", line);
 		fflush(stderr);
-		snprintf(f->drawn, sizeof(f->drawn), "%s", line);
+		snprintf(drawn, cap, "%s", line);
 		line_shown = 1;
 	}
 	pthread_mutex_unlock(&err_lock);

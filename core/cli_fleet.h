@@ -20,6 +20,8 @@ enum {
 
 /* The exit status for an EC_E* code. */
 int cli_exit_code(int rc);
+/* How bad an exit status is, for the worst of many (0 for success). */
+int cli_rank(int code);
 
 /* What runs in each context: module.func(*args, **kwargs); ping when module is NULL. */
 struct fleet_job {
@@ -48,10 +50,29 @@ int fleet_run(ec_master *m, const struct fleet_opts *o, const struct fleet_job *
 int stream_run(ec_master *m, const char *ctxname, const char *const *overrides,
                int timeout_ms, const struct fleet_job *job);
 
+/* `econtext put` to each context, `econtext get` from one (cli_transfer.c). */
+struct transfer_job {
+	int get;              /* get: src remote, dst local; put: the other way */
+	const char *src, *dst;
+	const char *const *overrides;
+	int timeout_ms;       /* connect, and each step of the transfer; 0: none */
+	int set_mode;         /* --mode given */
+	unsigned mode;
+	int progress;         /* a progress line on stderr (a terminal, no --json) */
+	int recursive;        /* put -r: src is a directory tree */
+	const char *owner, *group; /* put --owner, --group */
+};
+/* One JSON line per context as each finishes, up to forks at once; the exit status. */
+int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,
+                 const struct transfer_job *job);
+
 /* The master's log function: ec_log_stderr, clearing the progress line first. */
 void fleet_log(void *arg, const struct ec_log_record *rec);
 /* Clear the progress line, if one is shown. */
 void fleet_progress_clear(void);
+/* Show line (cut to the terminal's width) as the progress line unless it is drawn
+ * already (drawn: the last one shown, cap bytes). */
+void fleet_progress_show(char *line, char *drawn, size_t cap);
 /* A password prompt opens (1) or closes (0): the line is cleared, and the time it was
  * open does not count against --timeout. */
 void fleet_pause(int on);

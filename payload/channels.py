@@ -81,11 +81,12 @@ class Channel(object):
 
     def _wait(self, deadline):
         """Until something happens on the channel, or deadline (monotonic s) passes:
-        False then. Called with the lock held (a waiter already counted); returns with
-        it released."""
+        False then. Called with the lock held inside a _nocancel() region, which it
+        ends (a cancel interrupts the wait); returns with the lock released."""
         self._waiters += 1
         self._lock.release()
         try:
+            _cancel_ok()        # the wait is where a cancel may interrupt
             timeout = None
             if deadline is not None:
                 timeout = deadline - _monotonic()
@@ -104,9 +105,11 @@ class Channel(object):
                     pass
             return bool(ready)
         finally:
+            _nocancel()
             with self._lock:
                 self._waiters -= 1
                 self._poked = False     # drained: the caller looks at the state again
+            _cancel_ok()
 
     # -- the function's side --
     def is_open(self):
@@ -130,13 +133,16 @@ class Channel(object):
             raise ValueError("a value of %d bytes is over the maximum message size of %d "
                              "bytes" % (size, _cfg["max_message"]))
         while True:
+            _nocancel()         # CallCancelled between acquire and release: held forever
             self._lock.acquire()
             if self._closed or self._master_closed:
                 self._lock.release()
+                _cancel_ok()
                 raise ChannelClosed("channel %d is closed" % self.handle)
             if not self._unacked or self._unacked + size <= self._window:
                 self._unacked += size
                 self._lock.release()
+                _cancel_ok()
                 break
             self._wait(None)
         send_raw(self.handle, data, _CH_DATA)
@@ -147,6 +153,7 @@ class Channel(object):
         taken, ChannelTimeout when nothing came in time."""
         deadline = None if timeout is None else _monotonic() + timeout
         while True:
+            _nocancel()
             self._lock.acquire()
             if self._head < len(self._inq):
                 payload = self._inq[self._head]
@@ -162,9 +169,11 @@ class Channel(object):
                 if self._head == len(self._inq) or self._to_ack >= self._window // 8:
                     ack, self._to_ack = self._to_ack, 0
                 self._lock.release()
+                _cancel_ok()
                 break
             if self._master_closed or self._closed:
                 self._lock.release()
+                _cancel_ok()
                 raise ChannelClosed("channel %d is closed" % self.handle)
             if not self._wait(deadline):
                 raise ChannelTimeout("nothing came on channel %d within %s s"
@@ -182,17 +191,21 @@ class Channel(object):
 
     def close(self):
         """No more from us: the master's receive ends after what we sent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._inq = []
-            self._head = 0
-            forget = self._master_closed
-        send_raw(self.handle, dumps(None), _CH_CLOSE)
-        if forget:
+        _nocancel()
+        try:
             with self._lock:
-                self._forget()
+                if self._closed:
+                    return
+                self._closed = True
+                self._inq = []
+                self._head = 0
+                forget = self._master_closed
+            send_raw(self.handle, dumps(None), _CH_CLOSE)
+            if forget:
+                with self._lock:
+                    self._forget()
+        finally:
+            _cancel_ok()
 
 
 class ChannelTimeout(Exception):

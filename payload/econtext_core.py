@@ -320,6 +320,14 @@ def send_raw(handle, payload, reply_to=0, prefix=b""):
         parts = (payload,)
         size = len(payload)
     hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, size)
+    _nocancel()     # half a frame would corrupt the stream
+    try:
+        _send_frame(handle, parts, size, hdr, prefix)
+    finally:
+        _cancel_ok()
+
+
+def _send_frame(handle, parts, size, hdr, prefix):
     with _wlock:
         if _dead:
             return
@@ -347,7 +355,7 @@ def send_raw(handle, payload, reply_to=0, prefix=b""):
                 _write(o.digest())
         except Exception:
             _dead.append(1)
-            posix._exit(1)
+            _exit_now(1)
 
 
 def _bytes_parts(obj):
@@ -444,8 +452,30 @@ _cancel = [0]
 _main_ident = [None]
 
 
+_defer = [0, False]     # depth of the main thread's no-cancel regions; a cancel came
+
+
+def _nocancel():
+    """On the main thread, a cancel now waits for _cancel_ok(): a region that holds a
+    lock or writes a frame must not be left half done by CallCancelled."""
+    if thread.get_ident() == _main_ident[0]:
+        _defer[0] += 1
+
+
+def _cancel_ok():
+    """The end of a _nocancel() region: a cancel that came meanwhile raises now."""
+    if thread.get_ident() == _main_ident[0]:
+        _defer[0] -= 1
+        if not _defer[0] and _defer[1]:
+            _defer[1] = False
+            _on_cancel_signal(None, None)
+
+
 def _on_cancel_signal(signum, frame):
     if _in_call[0] and _cancel[0] and _cancel[0] == _running[0]:
+        if _defer[0]:           # half a frame would corrupt the stream: after it
+            _defer[1] = True
+            return
         _in_call[0] = False
         raise CallCancelled("cancelled by the master")
 
@@ -558,7 +588,21 @@ def shutdown(code=0, reason=None, drain=True):
                            _text("context %s: %s" % (_cfg.get("name"), reason))))
             _drain_stdio()
     finally:
-        posix._exit(code)
+        _exit_now(code)
+
+
+_at_exit = []
+
+
+def _exit_now(code):
+    """os._exit, after the hooks that undo what must not outlive the context (a
+    transfer's temporary file, payload/transfer.py)."""
+    for fn in _at_exit:
+        try:
+            fn()
+        except BaseException:
+            pass
+    posix._exit(code)
 
 
 def _on_call(handle, reply_to, payload):

@@ -362,6 +362,69 @@ EC_API size_t ec_select_count(const ec_select *s);
 /* Free it; its items stay as they are, in no select. NULL: no-op. */
 EC_API void ec_select_free(ec_select *s);
 
+/* ---- file transfer ------------------------------------------------------------- */
+
+/* Options of ec_context_put and ec_context_get; zero-initialise, set .size. NULL: all
+ * defaults. */
+struct ec_transfer_options {
+	size_t size;     /* sizeof(struct ec_transfer_options) */
+	int set_mode;    /* nonzero: the written file gets mode, not the source's */
+	unsigned mode;   /* permission bits (07777) when set_mode */
+	int timeout_ms;  /* longest wait for the other side at any one step; <= 0: none */
+	/* Called on the calling thread as bytes go (done, of total); nonzero cancels the
+	 * transfer (EC_ECANCELED, nothing left behind). NULL: none. */
+	int (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *progress_arg;
+	/* put: the written file's owner and group, names or numbers, resolved in the
+	 * context (which must be allowed to: root, or sudo); NULL: the context's user's.
+	 * A target with another owner or group is sent again. Not for get. */
+	const char *owner, *group;
+};
+
+struct ec_transfer_result {
+	int changed;       /* 0: put found the target already the same; nothing was sent */
+	uint64_t size;     /* the file's size */
+	uint64_t bytes;    /* bytes sent (0 when unchanged) */
+	double seconds;
+	char sha256[65];   /* hex SHA-256 of the file, checked on both sides */
+};
+
+/* Copy the local file local_path to remote_path in the context, streamed on a channel
+ * (the window bounds memory on both sides). The context writes a temporary file beside
+ * the target (0600), checks its size and SHA-256 against what the master read, fsyncs
+ * it, sets its mode (the source's, or o->mode) and mtime (the source's), renames it over
+ * the target and fsyncs the directory; any error, a cancel or a lost context leaves the
+ * target as it was and no temporary file. A target with the same size, SHA-256 and
+ * mode is left alone and nothing is sent (res->changed 0). Errors name the context and
+ * the path: a local one EC_ESYS, a remote one (missing directory, permission, no space,
+ * read-only, a directory where a file was expected) EC_EREMOTE. res may be NULL. */
+EC_API int ec_context_put(ec_context *ctx, const char *local_path, const char *remote_path,
+                          const struct ec_transfer_options *o, struct ec_transfer_result *res,
+                          struct ec_error *err);
+/* ec_context_put to n contexts at once (of one master), the local file read once: each
+ * context's target checked (all at once), then the file streamed to every context
+ * that needs it, chunk by chunk (the slowest sets the pace). res and errs: arrays of
+ * n (either may be NULL), one result and error per context. Returns 0 when all
+ * succeeded, else the first failure's code. */
+EC_API int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_path,
+                               const char *remote_path, const struct ec_transfer_options *o,
+                               struct ec_transfer_result *res, struct ec_error *errs);
+/* A local directory tree to remote_dir in n contexts at once: directories made (their
+ * modes kept), regular files put as ec_context_put_many does (each read once, skipped
+ * when the same), symbolic links made as links (never followed), other kinds left out.
+ * res[i] sums context i's files (changed: anything made or sent); errs[i] its first
+ * error, after which that context is left out. Either array may be NULL. Files of the
+ * target that the tree lacks are left alone. */
+EC_API int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir,
+                               const char *remote_dir, const struct ec_transfer_options *o,
+                               struct ec_transfer_result *res, struct ec_error *errs);
+/* Copy remote_path in the context to local_path, written the same way here (temporary
+ * file, checked, fsynced, renamed; mode and mtime kept, or o->mode). Always sent
+ * (res->changed 1). */
+EC_API int ec_context_get(ec_context *ctx, const char *remote_path, const char *local_path,
+                          const struct ec_transfer_options *o, struct ec_transfer_result *res,
+                          struct ec_error *err);
+
 /* Ask the context to exit, wait up to timeout_ms for it to go, then disconnect by force.
  * The handle is freed. Pending calls fail with EC_ECLOSED. NULL is a no-op. */
 EC_API int ec_context_shutdown(ec_context *ctx, int timeout_ms, struct ec_error *err);

@@ -1,0 +1,263 @@
+# transfer.py: file transfer, the context side (docs/protocol.md, "File transfer"),
+# appended to the remote core. The master calls econtext._stat, econtext._put and
+# econtext._get by name; the file's bytes travel on a channel, so the window bounds
+# both sides' memory. put writes to a temporary name beside the target and renames it
+# over the target only once size and SHA-256 match what the master read: a reader never
+# sees half a file, and an error or a cancel leaves the old file and no temporary one.
+
+_XFER_CHUNK = 256 * 1024
+
+
+def _xfer_error(e, path):
+    """The same OSError, naming the target (not a temporary name)."""
+    if isinstance(e, EnvironmentError) and e.errno:
+        return OSError(e.errno, e.strerror or posix.strerror(e.errno), path)
+    return e
+
+
+def _digest_fd(fd):
+    import hashlib
+    h = hashlib.sha256()
+    while True:
+        block = posix.read(fd, 1 << 20)
+        if not block:
+            break
+        h.update(block)
+    return h.hexdigest()
+
+
+def _xfer_ids(owner, group):
+    """(uid, gid) for user and group names or numbers; -1 for None (left as is)."""
+    ids = []
+    for name, db, field in ((owner, "pwd", "pw_uid"), (group, "grp", "gr_gid")):
+        if name is None:
+            ids.append(-1)
+            continue
+        try:
+            ids.append(int(name))
+        except ValueError:
+            mod = __import__(db)
+            try:
+                ids.append(getattr(getattr(mod, "getpwnam" if db == "pwd" else "getgrnam")(name),
+                                   field))
+            except KeyError:
+                raise ValueError("no %s named %r here" % ("user" if db == "pwd" else "group",
+                                                          name))
+    return ids[0], ids[1]
+
+
+def _xfer_stat(path, size=None, owner=None, group=None):
+    """(exists, is_dir, size, sha256 hex or None, mode, owned): the digest only when the
+    file's size is `size` (or size is None), so a changed file costs no read; owned:
+    the file has the owner and group asked for (True when none is)."""
+    import stat as st
+    uid, gid = _xfer_ids(owner, group)
+    try:
+        s = posix.stat(path)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return (False, False, 0, None, 0, False)
+        raise _xfer_error(e, path)
+    if st.S_ISDIR(s.st_mode):
+        return (True, True, 0, None, st.S_IMODE(s.st_mode), False)
+    digest = None
+    if st.S_ISREG(s.st_mode) and (size is None or size == s.st_size):
+        try:
+            fd = posix.open(path, posix.O_RDONLY)
+        except OSError as e:
+            raise _xfer_error(e, path)
+        try:
+            digest = _digest_fd(fd)
+        finally:
+            posix.close(fd)
+    owned = uid in (-1, s.st_uid) and gid in (-1, s.st_gid)
+    return (True, False, s.st_size, digest, st.S_IMODE(s.st_mode), owned)
+
+
+def _fsync_dir(d):
+    fd = posix.open(d, posix.O_RDONLY)
+    try:
+        posix.fsync(fd)
+    finally:
+        posix.close(fd)
+
+
+def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
+    """Write what comes on channel to path, atomically: bytes, then the SHA-256 (hex
+    text) of all the master read, then its close; owner and group (names or numbers)
+    set when given. Returns the bytes written."""
+    import hashlib
+    import stat as st
+    uid, gid = _xfer_ids(owner, group)
+    d, name = _tmp_beside(path)
+    try:
+        if st.S_ISDIR(posix.stat(path).st_mode):
+            raise OSError(errno.EISDIR, posix.strerror(errno.EISDIR), path)
+    except OSError as e:
+        if e.errno not in (errno.ENOENT,):
+            raise _xfer_error(e, path)
+    fd = -1
+    tmp = None                  # ours to remove once made
+    try:
+        fd = posix.open(name, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
+        tmp = name
+        _xfer_temps.add(tmp)
+        _cloexec(fd)
+        h = hashlib.sha256()
+        n = 0
+        sha256 = None
+        for block in channel:
+            if not isinstance(block, bytes):
+                sha256 = block
+                continue
+            h.update(block)
+            n += len(block)
+            while block:
+                w = posix.write(fd, block)
+                block = block[w:]
+        if n != size or h.hexdigest() != sha256:
+            raise ValueError("%s: %d bytes with SHA-256 %s came, the master read %d with "
+                             "%s; the target is left as it was"
+                             % (path, n, h.hexdigest(), size, sha256 or "no digest"))
+        posix.fsync(fd)
+        if uid != -1 or gid != -1:
+            posix.fchown(fd, uid, gid)      # before the mode: it clears set-id bits
+        posix.fchmod(fd, mode)
+        posix.close(fd)
+        fd = -1
+        posix.utime(tmp, (mtime, mtime))
+        posix.rename(tmp, path)
+        _xfer_temps.discard(tmp)
+        tmp = None
+        _fsync_dir(d)
+        return n
+    except EnvironmentError as e:
+        raise _xfer_error(e, path)
+    finally:
+        if fd >= 0:
+            posix.close(fd)
+        if tmp is not None:
+            _xfer_temps.discard(tmp)
+            try:
+                posix.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _xfer_get(channel, path):
+    """Send the file at path on channel in chunks. Returns (size, sha256 hex, mode,
+    mtime) of what was sent."""
+    import hashlib
+    import stat as st
+    try:
+        fd = posix.open(path, posix.O_RDONLY)
+    except OSError as e:
+        raise _xfer_error(e, path)
+    try:
+        s = posix.fstat(fd)
+        if st.S_ISDIR(s.st_mode):
+            raise OSError(errno.EISDIR, posix.strerror(errno.EISDIR), path)
+        h = hashlib.sha256()
+        n = 0
+        while True:
+            try:
+                block = posix.read(fd, _XFER_CHUNK)
+            except OSError as e:
+                raise _xfer_error(e, path)
+            if not block:
+                break
+            h.update(block)
+            n += len(block)
+            channel.send(block)
+        return (n, h.hexdigest(), st.S_IMODE(s.st_mode), s.st_mtime)
+    finally:
+        posix.close(fd)
+
+
+def _xfer_mkdir(path, mode):
+    """A directory at path with mode (a tree's put); True when made or its mode set."""
+    import stat as st
+    try:
+        s = posix.lstat(path)
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise _xfer_error(e, path)
+    else:
+        if not st.S_ISDIR(s.st_mode):
+            raise OSError(errno.EEXIST, "exists and is not a directory", path)
+        if st.S_IMODE(s.st_mode) == mode:
+            return False
+        try:
+            posix.chmod(path, mode)
+        except OSError as e:
+            raise _xfer_error(e, path)
+        return True
+    try:
+        posix.mkdir(path, 0o700)
+    except OSError as e:
+        if e.errno != errno.EEXIST:
+            raise _xfer_error(e, path)
+        return _xfer_mkdir(path, mode)      # made meanwhile by another writer
+    try:
+        posix.chmod(path, mode)
+    except OSError as e:
+        raise _xfer_error(e, path)
+    return True
+
+
+def _xfer_symlink(target, path):
+    """A symbolic link at path to target (a tree's put), made beside it and renamed over
+    what is there; True when it changed."""
+    try:
+        if posix.readlink(path) == target:
+            return False
+    except OSError:
+        pass
+    tmp = _tmp_beside(path)[1]
+    try:
+        posix.symlink(target, tmp)
+        posix.rename(tmp, path)
+    except OSError as e:
+        try:
+            posix.unlink(tmp)
+        except OSError:
+            pass
+        raise _xfer_error(e, path)
+    return True
+
+
+def _tmp_beside(path):
+    """(directory, a temporary name in it beside path): `.NAME.ec-<12 hex>`, bytes for
+    a bytes path."""
+    import os
+    d, base = os.path.split(path)
+    d = d or (b"." if isinstance(path, bytes) else ".")
+    suffix = ".ec-" + _hex(os.urandom(6))
+    if isinstance(base, bytes) and not isinstance(suffix, bytes):     # 3.x, a bytes path
+        return d, os.path.join(d, b"." + base + suffix.encode("ascii"))
+    return d, os.path.join(d, "." + base + suffix)
+
+
+def _hex(b):
+    import binascii
+    return binascii.hexlify(b).decode("ascii")
+
+
+# The context exiting mid-put (the master gone, SHUTDOWN): its temporary file goes too.
+_xfer_temps = set()
+
+
+def _xfer_cleanup():
+    for tmp in list(_xfer_temps):
+        try:
+            posix.unlink(tmp)
+        except OSError:
+            pass
+
+
+_at_exit.append(_xfer_cleanup)
+_econtext._stat = _xfer_stat
+_econtext._mkdir = _xfer_mkdir
+_econtext._symlink = _xfer_symlink
+_econtext._put = _xfer_put
+_econtext._get = _xfer_get

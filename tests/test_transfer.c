@@ -1,0 +1,451 @@
+/* test_transfer.c: ec_context_put and ec_context_get (econtext.h, docs/protocol.md
+ * "File transfer") on local contexts of every Python found: 0 and 1 byte, one window
+ * (4 MiB) and more than one, content, mode and mtime kept, the digest reported; an
+ * unchanged put sends nothing; errors name the context and the path and leave no
+ * temporary file (source missing, directory missing, a parent that is a file, a
+ * directory where a file was expected); a cancelled put leaves the old file; a put to
+ * three contexts at once (ec_context_put_many); a tree (ec_context_put_tree); the
+ * master's RSS stays bounded while 256 MiB go. The read-only and full filesystems are
+ * tests/test_transfer.sh (a mount namespace). */
+#include "ecbuild.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "econtext.h"
+#include "testutil.h"
+
+static const struct ec_test_python *cur;
+static ec_master *master;
+static ec_context *ctx;
+static char dir[64];
+
+static int suite_init(const struct ec_test_python *py)
+{
+	cur = py;
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
+	                               .log_level = EC_LOG_WARNING};
+	struct ec_error err = {0};
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", py->path);
+	const char *ov[] = {"transport=local", opt, NULL};
+	snprintf(dir, sizeof(dir), "/tmp/ec-test-xfer-XXXXXX");
+	if (!mkdtemp(dir) || ec_master_new(&mo, &master, &err) ||
+	    ec_context_connect(master, "xfer", ov, 30000, &ctx, &err)) {
+		fprintf(stderr, "%s: %s\n", py->path, err.msg);
+		ec_master_free(master);
+		master = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	ec_context_shutdown(ctx, 3000, NULL);
+	ctx = NULL;
+	ec_master_free(master);
+	master = NULL;
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "chmod -R u+w %s; rm -rf %s", dir, dir);
+	return system(cmd) != 0;
+}
+
+static char *path_of(const char *name)
+{
+	static char buf[4][256];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+/* A file of size bytes of a pattern seeded by seed, with mode and mtime. */
+static void make_file(const char *path, size_t size, unsigned seed, mode_t mode, time_t mtime)
+{
+	FILE *f = fopen(path, "wb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	unsigned x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < size; i++) {
+		x = x * 1103515245u + 12345u;
+		fputc((int)(x >> 16) & 0xff, f);
+	}
+	fclose(f);
+	chmod(path, mode);
+	struct timespec t[2] = {{mtime, 250000000}, {mtime, 250000000}};
+	utimensat(AT_FDCWD, path, t, 0);
+}
+
+static int same_content(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	int same = fa && fb;
+	while (same) {
+		int ca = getc(fa), cb = getc(fb);
+		if (ca != cb)
+			same = 0;
+		if (ca == EOF)
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
+/* Files in dir whose name holds ".ec-" (a temporary file left behind). */
+static int temps_left(const char *d)
+{
+	DIR *dp = opendir(d);
+	int n = 0;
+	struct dirent *e;
+	while (dp && (e = readdir(dp)))
+		n += strstr(e->d_name, ".ec-") != NULL;
+	if (dp)
+		closedir(dp);
+	return n;
+}
+
+static void put_get_one(size_t size)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "src-%zu", size);
+	char *src = path_of(name), *dst = path_of("dst"), *back = path_of("back");
+	make_file(src, size, (unsigned)size, 0640, 1500000000);
+	unlink(dst);
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	int rc = ec_context_put(ctx, src, dst, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "put %zu: %s\n", size, err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT(res.changed == 1 && res.bytes == size && res.size == size);
+	CU_ASSERT_EQUAL(strlen(res.sha256), 64);
+	CU_ASSERT(same_content(src, dst));
+	struct stat st;
+	CU_ASSERT_EQUAL_FATAL(stat(dst, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0640);
+	CU_ASSERT_EQUAL(st.st_mtim.tv_sec, 1500000000);
+	/* Unchanged: nothing sent, the same digest. */
+	struct ec_transfer_result again;
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, NULL, &again, &err), 0);
+	CU_ASSERT(again.changed == 0 && again.bytes == 0);
+	CU_ASSERT_STRING_EQUAL(again.sha256, res.sha256);
+	/* And back. */
+	struct ec_transfer_result got;
+	rc = ec_context_get(ctx, dst, back, NULL, &got, &err);
+	if (rc)
+		fprintf(stderr, "get %zu: %s\n", size, err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(got.changed == 1 && got.bytes == size);
+	CU_ASSERT_STRING_EQUAL(got.sha256, res.sha256);
+	CU_ASSERT(same_content(src, back));
+	CU_ASSERT_EQUAL_FATAL(stat(back, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0640);
+	CU_ASSERT_EQUAL(st.st_mtim.tv_sec, 1500000000);
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
+	unlink(src);
+	unlink(back);
+}
+
+static void test_sizes(void)
+{
+	put_get_one(0);
+	put_get_one(1);
+	put_get_one(4u << 20);          /* exactly one window */
+	put_get_one((20u << 20) + 3);   /* several */
+}
+
+/* --mode; a changed file or mode is sent again over the old one. */
+static void test_mode_and_change(void)
+{
+	char *src = path_of("m-src"), *dst = path_of("m-dst");
+	make_file(src, 1000, 1, 0600, 1400000000);
+	struct ec_transfer_options o = {.size = sizeof(o), .set_mode = 1, .mode = 0755};
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL_FATAL(ec_context_put(ctx, src, dst, &o, &res, &err), 0);
+	struct stat st;
+	CU_ASSERT_EQUAL(stat(dst, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0755);
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &o, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.changed, 0);
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, NULL, &res, &err), 0); /* mode differs */
+	CU_ASSERT_EQUAL(res.changed, 1);
+	CU_ASSERT(stat(dst, &st) == 0 && (st.st_mode & 07777) == 0600);
+	make_file(src, 1000, 2, 0600, 1400000000); /* same size, other bytes */
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, NULL, &res, &err), 0);
+	CU_ASSERT(res.changed == 1 && res.bytes == 1000);
+	CU_ASSERT(same_content(src, dst));
+	/* Owner and group (as root: the context may set them), by name and by number. */
+	struct passwd *nobody = getpwnam("nobody");
+	if (geteuid() != 0 || !nobody)
+		return;
+	struct ec_transfer_options og = {.size = sizeof(og), .owner = "nobody", .group = "12345"};
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &og, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.changed, 1);
+	CU_ASSERT(stat(dst, &st) == 0 && st.st_uid == nobody->pw_uid && st.st_gid == 12345 &&
+	          (st.st_mode & 07777) == 0600);
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &og, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.changed, 0);
+	og.group = "12346";
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &og, &res, &err), 0);
+	CU_ASSERT(res.changed == 1 && stat(dst, &st) == 0 && st.st_gid == 12346);
+	og.owner = "no-such-user-here";
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &og, &res, &err), EC_EREMOTE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no user named"));
+}
+
+/* An error: its code, and the context's name, the path and text in its message. */
+static void expect_error(int rc, const struct ec_error *err, int code, const char *path,
+                         const char *text)
+{
+	CU_ASSERT_EQUAL(rc, code);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err->msg, "'xfer'"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err->msg, path));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err->msg, text));
+	if (rc != code || !strstr(err->msg, path) || !strstr(err->msg, text))
+		fprintf(stderr, "  expected %s, %s: %d %s\n", path, text, rc, err->msg);
+}
+
+static void test_errors(void)
+{
+	char src[256], file[256], sub[256], missing[256], x[256];
+	snprintf(src, sizeof(src), "%s", path_of("e-src"));
+	snprintf(file, sizeof(file), "%s", path_of("e-file"));
+	snprintf(sub, sizeof(sub), "%s", path_of("e-dir"));
+	snprintf(missing, sizeof(missing), "%s", path_of("missing"));
+	snprintf(x, sizeof(x), "%s", path_of("x"));
+	make_file(src, 100, 3, 0644, 1400000000);
+	make_file(file, 10, 4, 0644, 1400000000);
+	mkdir(sub, 0755);
+	struct ec_error err = {0};
+	char p[300];
+	int rc = ec_context_put(ctx, missing, x, NULL, NULL, &err);
+	expect_error(rc, &err, EC_ESYS, missing, "No such file");
+	snprintf(p, sizeof(p), "%s/nodir/x", dir);
+	rc = ec_context_put(ctx, src, p, NULL, NULL, &err);
+	expect_error(rc, &err, EC_EREMOTE, p, "No such file");
+	snprintf(p, sizeof(p), "%s/x", file); /* a parent that is a file */
+	rc = ec_context_put(ctx, src, p, NULL, NULL, &err);
+	expect_error(rc, &err, EC_EREMOTE, p, "Not a directory");
+	rc = ec_context_put(ctx, src, sub, NULL, NULL, &err); /* a directory as the target */
+	expect_error(rc, &err, EC_ESYS, sub, "Is a directory");
+	rc = ec_context_put(ctx, sub, x, NULL, NULL, &err); /* ... as the source */
+	expect_error(rc, &err, EC_ESYS, sub, "Is a directory");
+	rc = ec_context_get(ctx, missing, x, NULL, NULL, &err);
+	expect_error(rc, &err, EC_EREMOTE, missing, "No such file");
+	rc = ec_context_get(ctx, sub, x, NULL, NULL, &err);
+	expect_error(rc, &err, EC_EREMOTE, sub, "Is a directory");
+	rc = ec_context_get(ctx, src, sub, NULL, NULL, &err);
+	expect_error(rc, &err, EC_ESYS, sub, "Is a directory");
+	snprintf(p, sizeof(p), "%s/nodir/x", dir);
+	rc = ec_context_get(ctx, src, p, NULL, NULL, &err);
+	expect_error(rc, &err, EC_ESYS, p, "No such file");
+	/* Permission denied: as root, a directory's mode does not stop us; a non-root run
+	 * checks it. */
+	if (geteuid() != 0) {
+		char *ro = path_of("e-ro");
+		mkdir(ro, 0500);
+		snprintf(p, sizeof(p), "%s/x", ro);
+		rc = ec_context_put(ctx, src, p, NULL, NULL, &err);
+		expect_error(rc, &err, EC_EREMOTE, p, "Permission denied");
+	}
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
+	CU_ASSERT_EQUAL(access(x, F_OK), -1);
+}
+
+static int cancel_after(void *arg, uint64_t done, uint64_t total)
+{
+	(void)total;
+	return done >= *(uint64_t *)arg;
+}
+
+/* Cancelled mid-way: the old file stays, no temporary file. */
+static void test_cancel(void)
+{
+	char *src = path_of("c-src"), *dst = path_of("c-dst"), *old = path_of("c-old");
+	make_file(src, 20u << 20, 5, 0644, 1400000000);
+	make_file(dst, 1000, 6, 0644, 1400000000);
+	make_file(old, 1000, 6, 0644, 1400000000);
+	uint64_t limit = 8u << 20;
+	struct ec_transfer_options o = {.size = sizeof(o), .progress = cancel_after,
+	                                .progress_arg = &limit};
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &o, &res, &err), EC_ECANCELED);
+	CU_ASSERT(res.bytes >= limit && res.bytes < (20u << 20));
+	CU_ASSERT(same_content(dst, old));
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
+	/* The context goes on. */
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, NULL, &res, &err), 0);
+	CU_ASSERT(same_content(src, dst));
+	/* A get cancelled: the local target stays too. */
+	make_file(old, 1000, 7, 0644, 1400000000);
+	char *local = path_of("c-local");
+	make_file(local, 1000, 7, 0644, 1400000000);
+	CU_ASSERT_EQUAL(ec_context_get(ctx, dst, local, &o, &res, &err), EC_ECANCELED);
+	CU_ASSERT(same_content(local, old));
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
+}
+
+static double rss_mb(void)
+{
+	long pages = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f && fscanf(f, "%ld %ld", &pages, &res) != 2)
+		res = 0;
+	if (f)
+		fclose(f);
+	return res * (double)sysconf(_SC_PAGESIZE) / (1 << 20);
+}
+
+static int rss_peak(void *arg, uint64_t done, uint64_t total)
+{
+	(void)done;
+	(void)total;
+	double r = rss_mb(), *peak = arg;
+	if (r > *peak)
+		*peak = r;
+	return 0;
+}
+
+/* 256 MiB each way, once (the first interpreter): the master's RSS stays bounded. */
+static void test_rss(void)
+{
+	static int done;
+	if (done++)
+		return;
+	char *src = path_of("big"), *dst = path_of("big-dst"), *back = path_of("big-back");
+	int fd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CU_ASSERT_FATAL(fd >= 0);
+	char block[65536];
+	for (size_t i = 0; i < sizeof(block); i++)
+		block[i] = (char)(i * 7);
+	for (int i = 0; i < 4096; i++)
+		CU_ASSERT_EQUAL(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
+	close(fd);
+	double base = rss_mb(), peak = base;
+	struct ec_transfer_options o = {.size = sizeof(o), .progress = rss_peak, .progress_arg = &peak};
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &o, &res, &err), 0);
+	fprintf(stderr, "  %s: put 256 MiB in %.2f s, master RSS %.1f MB before, %.1f at most\n",
+	        cur->version, res.seconds, base, peak);
+	CU_ASSERT(peak < base + 40);
+	double gbase = rss_mb();
+	peak = gbase;
+	CU_ASSERT_EQUAL(ec_context_get(ctx, dst, back, &o, &res, &err), 0);
+	fprintf(stderr, "  %s: get 256 MiB in %.2f s, master RSS %.1f MB before, %.1f at most\n",
+	        cur->version, res.seconds, gbase, peak);
+	CU_ASSERT(peak < gbase + 40);
+	CU_ASSERT(same_content(src, back));
+	unlink(src);
+	unlink(dst);
+	unlink(back);
+}
+
+/* To three contexts at once, the file read once: each its own result; unchanged
+ * afterwards; an error said for each context. */
+static void test_many(void)
+{
+	enum { N = 3 };
+	ec_context *cs[N] = {ctx, NULL, NULL};
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {"transport=local", opt, NULL};
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "xfer2", ov, 30000, &cs[1], &err), 0);
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, "xfer3", ov, 30000, &cs[2], &err), 0);
+	char src[256], dst[256], bad[256];
+	snprintf(src, sizeof(src), "%s", path_of("n-src"));
+	snprintf(dst, sizeof(dst), "%s", path_of("n-dst"));
+	snprintf(bad, sizeof(bad), "%s/nodir/x", dir);
+	make_file(src, (6u << 20) + 5, 9, 0644, 1400000000);
+	struct ec_transfer_result res[N];
+	struct ec_error errs[N];
+	int rc = ec_context_put_many(cs, N, src, dst, NULL, res, errs);
+	if (rc)
+		fprintf(stderr, "put_many: %s\n", errs[0].msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT(res[i].changed == 1 && res[i].bytes == (6u << 20) + 5 &&
+		          strlen(res[i].sha256) == 64);
+	CU_ASSERT(same_content(src, dst));
+	CU_ASSERT_EQUAL(ec_context_put_many(cs, N, src, dst, NULL, res, errs), 0);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT(res[i].changed == 0 && res[i].bytes == 0);
+	CU_ASSERT_EQUAL(ec_context_put_many(cs, N, src, bad, NULL, res, errs), EC_EREMOTE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(errs[1].msg, "'xfer2'"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(errs[2].msg, "'xfer3'"));
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_PTR_NOT_NULL(strstr(errs[i].msg, "No such file"));
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
+	ec_context_shutdown(cs[1], 3000, NULL);
+	ec_context_shutdown(cs[2], 3000, NULL);
+}
+
+/* A tree: an empty directory, modes, odd names (a space, a newline, bytes that are
+ * not UTF-8), symbolic links copied as links (one pointing out of the tree, not
+ * followed); unchanged the second time; a file where the tree's root should be. */
+static void test_tree(void)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && mkdir -p t/a/b t/empty && echo hi >t/f && printf x >'t/a/sp ace' && "
+	         "printf 'y' >\"t/a/new\nline\" && printf z >\"$(printf 't/a/b/\\377\\376')\" && "
+	         "ln -s ../f t/a/link && ln -s /etc/passwd t/abs && chmod 700 t/a && "
+	         "head -c 5000000 /dev/urandom >t/a/b/big && rm -rf t2",
+	         dir);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	char src[256], dst[256];
+	snprintf(src, sizeof(src), "%s/t", dir);
+	snprintf(dst, sizeof(dst), "%s/t2", dir);
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	int rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "put_tree: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(res.changed == 1 && res.bytes == 5000000 + 3 + 3);
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && diff -r --no-dereference t t2 && [ \"$(stat -c %%a t2/a)\" = 700 ] && "
+	         "[ \"$(readlink t2/abs)\" = /etc/passwd ] && [ -d t2/empty ]", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	CU_ASSERT_EQUAL(ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err), 0);
+	CU_ASSERT(res.changed == 0 && res.bytes == 0);
+	snprintf(src, sizeof(src), "%s/t/f", dir);
+	rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_ESYS, src, "Not a directory");
+	snprintf(src, sizeof(src), "%s/t", dir);
+	snprintf(dst, sizeof(dst), "%s/t/f/x", dir);
+	rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_EREMOTE, dst, "Not a directory");
+}
+
+static CU_TestInfo tests[] = {
+	{"0, 1 byte, one window, more: put, again unchanged, get", test_sizes},
+	{"a mode, owner, group given; a change of one or of the content sent again",
+	 test_mode_and_change},
+	{"errors name the context and the path, leave nothing", test_errors},
+	{"a cancelled transfer leaves the old file", test_cancel},
+	{"to three contexts at once, the file read once", test_many},
+	{"a tree: odd names, links, modes; unchanged again", test_tree},
+	{"256 MiB with the master's memory bounded", test_rss},
+	CU_TEST_INFO_NULL,
+};
+
+int main(void)
+{
+	CU_initialize_registry();
+	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
+	ec_test_python_suites("transfer", suite_init, suite_clean, tests);
+	return ec_test_run();
+}

@@ -1,0 +1,155 @@
+#!/bin/sh
+# test_transfer.sh: `econtext put TARGET LOCAL REMOTE` and `econtext get CONTEXT REMOTE
+# LOCAL`: one JSON line per context (20 at once too), "changed" false when the target
+# is already the same, content and mode kept, the exit statuses; and, in a mount namespace of its own
+# (root and unshare -m), a read-only filesystem and a full one (a 1 MiB tmpfs): each an
+# error naming the path, the old file intact, no temporary file left.
+builddir=${EC_TEST_BUILDDIR:-.}
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
+ec="$builddir/econtext"
+case "$ec" in /*) ;; *) ec="$PWD/$ec" ;; esac
+d=$(mktemp -d /tmp/ec-xfer.XXXXXX)
+trap 'umount "$d/ro" "$d/full" 2>/dev/null; rm -rf "$d"' EXIT
+cat >"$d/conf.yaml" <<EOF
+contexts:
+  h1: {transport: local}
+  h2: {transport: local}
+  h3: {transport: local}
+groups:
+  all: [h1, h2, h3]
+EOF
+i=1
+while [ $i -le 20 ]; do
+	echo "  m$i: {transport: local}"
+	i=$((i + 1))
+done | sed -i '/^contexts:$/r /dev/stdin' "$d/conf.yaml"
+export ECONTEXT_CONFIG="$d/conf.yaml"
+head -c 3000000 /dev/urandom >"$d/src"
+chmod 640 "$d/src"
+out="$d/out"
+temps() { find "$d" -name '.*.ec-*' | wc -l; }
+
+"$ec" put all "$d/src" "$d/dst" >"$out" 2>&1
+rc=$?
+# The three contexts share this machine: the last ones may find the file already there.
+[ $rc = 0 ] && [ "$(grep -c '"ok": true, "changed": ' "$out")" = 3 ] &&
+	grep -q '"changed": true, "bytes": 3000000' "$out" &&
+	cmp -s "$d/src" "$d/dst" && [ "$(stat -c %a "$d/dst")" = 640 ] &&
+	ok "put to a group: a line per context, content and mode" || bad "put all: rc $rc: $(cat "$out")"
+"$ec" put 'm*' "$d/src" "$d/dst20" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && [ "$(grep -c '"ok": true, "changed": true, "bytes": 3000000' "$out")" = 20 ] &&
+	cmp -s "$d/src" "$d/dst20" && ok "put to 20 contexts at once, the file read once" ||
+	bad "put m*: rc $rc: $(cat "$out")"
+"$ec" put 'h[12]' "$d/src" "$d/dst" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && [ "$(grep -c '"ok": true, "changed": false, "bytes": 0' "$out")" = 2 ] &&
+	ok "put again: changed false, nothing sent" || bad "put again: rc $rc: $(cat "$out")"
+"$ec" --mode 600 get h1 "$d/dst" "$d/back" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && cmp -s "$d/src" "$d/back" && [ "$(stat -c %a "$d/back")" = 600 ] &&
+	grep -q '"context": "h1", "ok": true' "$out" && ok "get, --mode" || bad "get: rc $rc: $(cat "$out")"
+"$ec" get all "$d/dst" "$d/back" >"$out" 2>&1
+rc=$?
+[ $rc = 2 ] && grep -q "get takes one context" "$out" && ok "get of many: usage" ||
+	bad "get all: rc $rc: $(cat "$out")"
+"$ec" put h1 "$d/src" "$d/nodir/x" >"$out" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "\"ok\": false.*h1.*No such file or directory: '$d/nodir/x'" "$out" &&
+	ok "a missing directory: exit 1, the context and the path said" || bad "nodir: rc $rc: $(cat "$out")"
+mkdir -p "$d/tree/sub dir" "$d/tree/empty"
+cp "$d/src" "$d/tree/sub dir/f"
+ln -s "sub dir/f" "$d/tree/link"
+"$ec" put -r all "$d/tree" "$d/tree2" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && [ "$(grep -c '"ok": true' "$out")" = 3 ] && diff -r --no-dereference "$d/tree" "$d/tree2" &&
+	"$ec" put -r h1 "$d/tree" "$d/tree2" 2>&1 | grep -q '"changed": false, "bytes": 0' &&
+	ok "put -r: a tree with a link and an empty directory; unchanged again" ||
+	bad "put -r: rc $rc: $(cat "$out")"
+"$ec" put h1 "$d/missing" "$d/x" >"$out" 2>&1
+rc=$?
+[ $rc = 6 ] && grep -q "h1.*$d/missing: No such file" "$out" && ok "a missing source: exit 6" ||
+	bad "missing: rc $rc: $(cat "$out")"
+[ "$(temps)" = 0 ] && ok "no temporary file left" || bad "temporary files: $(find "$d" -name '.*.ec-*')"
+
+# Interrupted mid-put: Ctrl-C (exit 130), then the master killed (the context sees its
+# stream end and exits). Each time the old file stays and no temporary file is left.
+head -c 400000000 /dev/zero >"$d/big"
+echo old >"$d/t"
+# Wait (at most 30 s) until a temporary file of the put is there.
+wait_temp() {
+	i=0
+	while [ "$(temps)" = 0 ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+# Wait (at most 30 s) until no context process (econtext:...) of ours is left.
+wait_gone() {
+	i=0
+	while pgrep -f "^econtext:" -P "$1" >/dev/null 2>&1 || [ -n "$(find "$d" -name '.*.ec-*')" ]; do
+		[ $i -lt 300 ] || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+for sig in INT KILL; do
+	"$ec" put h1 "$d/big" "$d/t" >"$out" 2>&1 &
+	pid=$!
+	wait_temp
+	kill -$sig $pid; [ -n "${EC_DEBUG:-}" ] && find "$d" -name ".*.ec-*" -ls
+	wait $pid
+	rc=$?
+	wait_gone $pid
+	want=130
+	[ $sig = KILL ] && want=137
+	[ $rc = $want ] && [ "$(cat "$d/t")" = old ] && [ "$(temps)" = 0 ] &&
+		ok "put interrupted by SIG$sig: the old file, no temporary file" ||
+		bad "SIG$sig: rc $rc, $(temps) temps, t: $(head -c 20 "$d/t"): $(cat "$out")"
+done
+# On a terminal: the progress line (bytes and rate) while it goes.
+if command -v script >/dev/null; then
+	script -qc "'$ec' put h1 '$d/big' '$d/t3'" "$d/tty" >/dev/null 2>&1
+	grep -q "econtext: put to h1: [0-9.]* of 381.5 MiB, [0-9]* MiB/s" "$d/tty" &&
+		ok "the progress line on a terminal" || bad "progress line: $(tr '\r' '\n' <"$d/tty" | head -5)"
+else
+	echo "SKIP: the progress line: no script(1)"
+fi
+rm -f "$d/big" "$d/t3"
+
+# Read-only and full filesystems, in a mount namespace of our own.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	mkdir "$d/ro" "$d/full"
+	echo old >"$d/ro/t"
+	unshare -m sh -c '
+		d=$1 ec=$2
+		mount --make-rprivate / &&
+		mount --bind "$d/ro" "$d/ro" && mount -o remount,bind,ro "$d/ro" &&
+		mount -t tmpfs -o size=1m tmpfs "$d/full" || exit 77
+		echo old >"$d/full/t"
+		"$ec" put h1 "$d/src" "$d/ro/t" >"$d/out-ro" 2>&1; echo $? >"$d/rc-ro"
+		"$ec" put h1 "$d/src" "$d/full/t" >"$d/out-full" 2>&1; echo $? >"$d/rc-full"
+		cat "$d/full/t" >"$d/full-t"
+		find "$d/full" -name ".*.ec-*" | wc -l >"$d/full-temps"
+		df -k "$d/full" | awk "NR == 2 {print \$3}" >"$d/full-used"
+	' sh "$d" "$ec"
+	if [ $? = 77 ]; then
+		echo "SKIP: mounts in a namespace refused"
+	else
+		[ "$(cat "$d/rc-ro")" = 1 ] && grep -q "Read-only file system: '$d/ro/t'" "$d/out-ro" &&
+			[ "$(cat "$d/ro/t")" = old ] && ok "a read-only filesystem: the error, the old file" ||
+			bad "ro: rc $(cat "$d/rc-ro"): $(cat "$d/out-ro")"
+		[ "$(cat "$d/rc-full")" = 1 ] && grep -q "No space left on device: '$d/full/t'" "$d/out-full" &&
+			[ "$(cat "$d/full-t")" = old ] && [ "$(cat "$d/full-temps")" = 0 ] &&
+			[ "$(cat "$d/full-used")" -lt 100 ] &&
+			ok "a full filesystem: the error, the old file, the space given back" ||
+			bad "full: rc $(cat "$d/rc-full"), $(cat "$d/full-temps") temps, $(cat "$d/full-used") kB used: $(cat "$d/out-full")"
+	fi
+else
+	echo "SKIP: read-only and full filesystems: needs root and unshare -m"
+fi
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
