@@ -832,6 +832,55 @@ out:
 	ec_context_shutdown(direct, 3000, NULL);
 }
 
+/* File transfer (econtext.h, ec_context_put/get) over ssh and through two jump hosts:
+ * 6 MiB (more than a channel's window) put, got back the same, and put again
+ * unchanged (nothing sent). */
+static void test_transfer_over_ssh(void)
+{
+	const char *names[] = {"web1", "hop2"};
+	size_t size = 6u << 20;
+	char src[] = "/tmp/ec-ssh-src-XXXXXX", back[64], remote[64];
+	int fd = mkstemp(src);
+	CU_ASSERT_FATAL(fd >= 0);
+	unsigned char *data = malloc(size);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (unsigned char)(i * 2654435761u >> 13);
+	CU_ASSERT_EQUAL_FATAL(write(fd, data, size), (ssize_t)size);
+	close(fd);
+	for (int k = 0; k < 2; k++) {
+		ec_context *ctx = connect_or_fail(names[k], NULL);
+		if (!ctx)
+			continue;
+		snprintf(remote, sizeof(remote), "/tmp/ec-ssh-dst-%d-%d", (int)getpid(), k);
+		snprintf(back, sizeof(back), "/tmp/ec-ssh-back-%d-%d", (int)getpid(), k);
+		struct ec_transfer_result res = {0};
+		struct ec_error err = {0};
+		int rc = ec_context_put(ctx, src, remote, NULL, &res, &err);
+		if (rc)
+			fprintf(stderr, "  put via %s: %s\n", names[k], err.msg);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT(res.changed && res.size == size);
+		rc = ec_context_get(ctx, remote, back, NULL, &res, &err);
+		CU_ASSERT_EQUAL(rc, 0);
+		FILE *f = fopen(back, "rb");
+		unsigned char *got = malloc(size + 1);
+		size_t n = f ? fread(got, 1, size + 1, f) : 0;
+		if (f)
+			fclose(f);
+		CU_ASSERT(n == size && !memcmp(got, data, size));
+		free(got);
+		memset(&res, 0, sizeof(res));
+		CU_ASSERT_EQUAL(ec_context_put(ctx, src, remote, NULL, &res, &err), 0);
+		CU_ASSERT(!res.changed && res.bytes == 0);
+		fprintf(stderr, "  %s: 6 MiB put, got back the same, put again unchanged\n", names[k]);
+		unlink(remote);
+		unlink(back);
+		ec_context_shutdown(ctx, 3000, NULL);
+	}
+	free(data);
+	unlink(src);
+}
+
 static void test_jump_errors(void)
 {
 	struct ec_error err = {0};
@@ -1377,6 +1426,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "keepalives keep an idle session", test_keepalive);
 	CU_add_test(s, "close waits for the remote exit (grace)", test_close_waits_for_exit);
 	CU_add_test(s, "a dead host does not delay the others", test_dead_host_does_not_delay_others);
+	CU_add_test(s, "file transfer over ssh and two jump hosts", test_transfer_over_ssh);
 	CU_add_test(s, "the system's known_hosts is consulted, never written",
 	            test_global_known_hosts);
 	CU_add_test(s, "~/.ssh/config: Host aliases, precedence, negation", test_ssh_config);
