@@ -7,14 +7,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "econtext.h"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {

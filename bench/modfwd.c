@@ -12,20 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "econtext.h"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static int run(const char *python, int n, const char *datadir, int predict)
 {

@@ -5,14 +5,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "econtext.h"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {

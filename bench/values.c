@@ -8,20 +8,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "econtext.h"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static double median_ms(ec_context *ctx, const char *mod, const char *fn, long arg, int rounds)
 {

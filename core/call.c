@@ -167,7 +167,7 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 		                     "the result of this call in context '%s' was already returned",
 		                     cname);
 	/* The codec may take the reply buffer as the value's memory (decode_buf). */
-	const struct ec_codec_ops *ops = (const struct ec_codec_ops *)m->codec->desc->ops;
+	const struct ec_codec_ops *ops = ec__master_codec(m);
 	size_t len = call->reply.len - call->reply_off;
 	ec_value *v = NULL;
 	int rc = ops->size >= offsetof(struct ec_codec_ops, decode_buf) + sizeof(ops->decode_buf) &&

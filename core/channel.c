@@ -14,16 +14,11 @@
 /* The context's handle for CHANNEL_OPEN (docs/protocol.md §3). */
 #define HANDLE_CHANNEL_OPEN 8
 
-static const struct ec_codec_ops *codec_ops(const ec_master *m)
-{
-	return m->codec->desc->ops;
-}
-
 static int encode(ec_master *m, int python_major, const ec_value *v, struct ec_buf *out,
                   struct ec_error *err)
 {
 	struct ec_codec_peer peer = {.python_major = python_major};
-	return codec_ops(m)->encode(m->codec->state, &peer, v, out, err);
+	return ec__master_codec(m)->encode(m->codec->state, &peer, v, out, err);
 }
 
 /* Queue a frame of kind on handle, its payload the encoding of v (m->lock held; the
@@ -126,7 +121,7 @@ int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
 		ch->remote_closed = 1;
 	} else if (h->reply_to == EC_CHAN_ACK) {
 		ec_value *v = NULL;
-		*rc = codec_ops(reg->m)->decode(reg->m->codec->state, p, h->length, &v, err);
+		*rc = ec__master_codec(reg->m)->decode(reg->m->codec->state, p, h->length, &v, err);
 		if (!*rc && (v->type != EC_T_INT || v->u.i < 0 || (uint64_t)v->u.i > ch->unacked))
 			*rc = ec__error_set(err, EC_EPROTO, reg->name,
 			                    "context '%s' acknowledged more than was sent on channel %lu",
@@ -287,7 +282,7 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 		ec__broker_wake(m->broker);
 	if (!it)
 		return rc;
-	const struct ec_codec_ops *ops = codec_ops(m);
+	const struct ec_codec_ops *ops = ec__master_codec(m);
 	rc = ops->decode(m->codec->state, it->payload.data, it->payload.len, out, err);
 	if (rc)
 		ec__error_prefix(err, "a value on channel %lu of context '%s' refused",

@@ -75,16 +75,31 @@ static double now_s(void)
 
 /* ---- signals: a flag the loop looks at every tick ---------------------------------- */
 
-static volatile sig_atomic_t interrupted;
+volatile sig_atomic_t cli_interrupted;
 
 static void on_signal(int sig)
 {
-	if (interrupted) { /* a second one: as if we had not caught it */
+	if (cli_interrupted) { /* a second one: as if we had not caught it */
 		signal(sig, SIG_DFL);
 		raise(sig);
 		return;
 	}
-	interrupted = sig;
+	cli_interrupted = sig;
+}
+
+void cli_signals_catch(struct sigaction old[2], int flags)
+{
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = flags};
+	sigemptyset(&sa.sa_mask);
+	cli_interrupted = 0;
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+}
+
+void cli_signals_restore(const struct sigaction old[2])
+{
+	sigaction(SIGINT, &old[0], NULL);
+	sigaction(SIGTERM, &old[1], NULL);
 }
 
 /* ---- the progress line (stderr, a terminal) --------------------------------------- */
@@ -242,7 +257,7 @@ static void cancelled(struct fleet *f, struct host *h)
 {
 	char msg[96];
 	snprintf(msg, sizeof(msg), "interrupted by %s while %s",
-	         interrupted == SIGTERM ? "SIGTERM" : "SIGINT",
+	         cli_interrupted == SIGTERM ? "SIGTERM" : "SIGINT",
 	         h->state == CONNECTING ? "connecting" : "running");
 	failed(f, h, "EC_ECANCELED", msg, NULL, 0);
 }
@@ -334,7 +349,7 @@ static void returned(struct fleet *f, struct host *h)
 		}
 		free(body);
 	}
-	if (rc == EC_ECANCELED && interrupted)
+	if (rc == EC_ECANCELED && cli_interrupted)
 		cancelled(f, h);
 	else if (rc == EC_EREMOTE && res && res->type == EC_T_ERROR)
 		failed(f, h, res->u.err.type, res->u.err.message, res->u.err.traceback, EXIT_REMOTE);
@@ -427,7 +442,7 @@ static void step(struct fleet *f, int wait_ms)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct host *h = tags[i];
-		if (h->state == CONNECTING && interrupted) {
+		if (h->state == CONNECTING && cli_interrupted) {
 			cancelled(f, h); /* up, or failed, after Ctrl-C: nothing more starts */
 			finish(f, h);
 		} else if (h->state == CONNECTING)
@@ -489,14 +504,11 @@ int fleet_run(ec_master *m, const struct fleet_opts *o, const struct fleet_job *
 	for (size_t i = 0; i < o->n; i++)
 		f.h[i].name = o->names[i];
 	f.progress = !o->json && isatty(STDERR_FILENO);
-	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART}, old_int, old_term;
-	sigemptyset(&sa.sa_mask);
-	interrupted = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	struct sigaction old[2];
+	cli_signals_catch(old, SA_RESTART);
 	int forks = o->forks > 0 ? o->forks : 1;
-	while (!interrupted && (f.next < o->n || f.running)) {
-		while (!interrupted && f.running < (size_t)forks && f.next < o->n)
+	while (!cli_interrupted && (f.next < o->n || f.running)) {
+		while (!cli_interrupted && f.running < (size_t)forks && f.next < o->n)
 			start(&f, &f.h[f.next++]);
 		if (!f.running)
 			continue;
@@ -504,16 +516,15 @@ int fleet_run(ec_master *m, const struct fleet_opts *o, const struct fleet_job *
 		expire(&f);
 		draw(&f);
 	}
-	if (interrupted)
+	if (cli_interrupted)
 		stop(&f);
 	fleet_progress_clear();
 	f.progress = 0;
 	ec_select_free(f.sel);
 	if (o->summary)
 		summary(&f);
-	int sig = interrupted;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	int sig = cli_interrupted;
+	cli_signals_restore(old);
 	free(f.h);
 	return sig ? 128 + sig : f.worst;
 }

@@ -4,6 +4,8 @@
 #ifndef EC_CORE_CLI_FLEET_H
 #define EC_CORE_CLI_FLEET_H
 
+#include <signal.h>
+
 #include "econtext.h"
 
 /* Exit statuses (usage text and docs/cli.md). A fleet exits with the worst of its
@@ -17,6 +19,14 @@ enum {
 	EXIT_TIMEOUT = 5, /* a deadline passed */
 	EXIT_OTHER = 6
 };
+
+/* SIGINT and SIGTERM while a command runs: the signal, set by the handler (which does
+ * nothing else; a second signal acts as if uncaught). Loops look at it every tick. */
+extern volatile sig_atomic_t cli_interrupted;
+/* Catch SIGINT and SIGTERM into cli_interrupted (cleared), keeping the old actions in
+ * old[2]; restore them. */
+void cli_signals_catch(struct sigaction old[2], int flags);
+void cli_signals_restore(const struct sigaction old[2]);
 
 /* The exit status for an EC_E* code. */
 int cli_exit_code(int rc);

@@ -13,7 +13,6 @@
 
 #include "cli_fleet.h"
 
-static volatile sig_atomic_t interrupted;
 
 static double now_s(void)
 {
@@ -22,15 +21,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void on_signal(int sig)
-{
-	if (interrupted) { /* a second one: as if we had not caught it */
-		signal(sig, SIG_DFL);
-		raise(sig);
-		return;
-	}
-	interrupted = sig;
-}
 
 static void print_err(const struct ec_error *err)
 {
@@ -118,10 +108,8 @@ int stream_run(ec_master *m, const char *ctxname, const char *const *overrides,
 		ec_context_shutdown(ctx, 3000, NULL);
 		return cli_exit_code(rc);
 	}
-	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	struct sigaction old[2];
+	cli_signals_catch(old, 0);
 	int code = 0, call_done = 0, chan_done = 0, closing = 0;
 	double give_up = 0;
 	while (!(call_done && chan_done)) {
@@ -146,7 +134,7 @@ int stream_run(ec_master *m, const char *ctxname, const char *const *overrides,
 					code = c;
 			}
 		}
-		if (interrupted && !closing) {
+		if (cli_interrupted && !closing) {
 			closing = 1; /* the function sees is_open() false and returns */
 			ec_channel_close(ch, NULL);
 			give_up = now_s() + 2;
@@ -155,8 +143,7 @@ int stream_run(ec_master *m, const char *ctxname, const char *const *overrides,
 			closing = 2;
 		}
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	cli_signals_restore(old);
 	ec_select_free(sel);
 	ec_call_free(call);
 	ec_channel_free(ch);
@@ -164,5 +151,5 @@ int stream_run(ec_master *m, const char *ctxname, const char *const *overrides,
 		print_err(&err);
 		code = cli_exit_code(err.code);
 	}
-	return interrupted ? 128 + interrupted : code;
+	return cli_interrupted ? 128 + cli_interrupted : code;
 }

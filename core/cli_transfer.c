@@ -23,17 +23,6 @@ static long long now_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	if (stop) {
-		signal(sig, SIG_DFL);
-		raise(sig);
-		return;
-	}
-	stop = sig;
-}
 
 /* The progress line of one transfer (to one context, or to a batch at once). */
 struct line {
@@ -56,7 +45,7 @@ static int stopped(void *arg, uint64_t done, uint64_t total)
 		         (double)done / (1 << 20), tot, secs > 0 ? (double)done / (1 << 20) / secs : 0.0);
 		fleet_progress_show(text, l->drawn, sizeof(l->drawn));
 	}
-	return stop != 0;
+	return cli_interrupted != 0;
 }
 
 struct run {
@@ -91,7 +80,7 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 	char *json = NULL;
 	ec_value_to_json(d, &json, NULL);
 	ec_value_free(d);
-	int code = rc == 0 ? 0 : rc == EC_ECANCELED ? 128 + (stop ? stop : SIGINT)
+	int code = rc == 0 ? 0 : rc == EC_ECANCELED ? 128 + (cli_interrupted ? cli_interrupted : SIGINT)
 	                                            : cli_exit_code(rc);
 	pthread_mutex_lock(&r->lock);
 	fleet_progress_clear();
@@ -160,7 +149,7 @@ static void put_batch(struct run *r, const char *const *names, size_t n)
 		if (!cs[i])
 			continue;
 		int rc = ec_connect_wait(cs[i], 0, &ctxs[k], &errs[i]);
-		if (!rc && stop) {
+		if (!rc && cli_interrupted) {
 			rc = EC_ECANCELED;
 			snprintf(errs[i].msg, sizeof(errs[i].msg), "interrupted");
 			ec_context_shutdown(ctxs[k], 3000, NULL);
@@ -200,18 +189,15 @@ int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,
 {
 	struct run r = {.m = m, .job = job};
 	pthread_mutex_init(&r.lock, NULL);
-	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	struct sigaction old[2];
+	cli_signals_catch(old, 0);
 	size_t batch = (size_t)(forks > 0 ? forks : 1);
 	if (job->get)
 		get_one(&r, names[0]);
 	else
-		for (size_t i = 0; i < n && !stop; i += batch)
+		for (size_t i = 0; i < n && !cli_interrupted; i += batch)
 			put_batch(&r, names + i, n - i < batch ? n - i : batch);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	cli_signals_restore(old);
 	pthread_mutex_destroy(&r.lock);
-	return stop ? 128 + stop : r.worst;
+	return cli_interrupted ? 128 + cli_interrupted : r.worst;
 }

@@ -27,11 +27,6 @@
 #include "strv.h"
 #include "value.h"
 
-static const struct ec_codec_ops *codec_ops(const ec_master *m)
-{
-	return m->codec->desc->ops;
-}
-
 /* ---- the core's bytecode shared in memory ------------------------------------------
  * A context the disk cache is not for (ssh, sudo via ssh: its interpreter is another
  * machine's or another user's) compiles the core from source at every boot: 11-18 ms
@@ -265,7 +260,7 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		.key = key,
 		.log_level = m->logger.level,
 		.max_message = m->max_message,
-		.codec = codec_ops(m)->remote_name,
+		.codec = ec__master_codec(m)->remote_name,
 		.context_id = ctx->id,
 		.modules = toplevel,
 	};

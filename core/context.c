@@ -20,11 +20,6 @@
 #include "transport.h"
 #include "value.h"
 
-static const struct ec_codec_ops *codec_ops(const ec_master *m)
-{
-	return m->codec->desc->ops;
-}
-
 /* ---- the loop's side ----------------------------------------------------------- */
 
 /* Its state changed (started, ready, dead, detached, asking for a password): wake the
@@ -231,7 +226,7 @@ static int on_hello(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
                     struct ec_error *err)
 {
 	ec_value *v = NULL;
-	int rc = codec_ops(ctx->m)->decode(ctx->m->codec->state, p, h->length, &v, err);
+	int rc = ec__master_codec(ctx->m)->decode(ctx->m->codec->state, p, h->length, &v, err);
 	if (rc)
 		return rc;
 	const ec_value *ver = ec_value_dict_get(v, "version");
@@ -260,7 +255,7 @@ static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const un
                   struct ec_error *err)
 {
 	ec_value *v = NULL;
-	int rc = codec_ops(ctx->m)->decode(ctx->m->codec->state, p, h->length, &v, err);
+	int rc = ec__master_codec(ctx->m)->decode(ctx->m->codec->state, p, h->length, &v, err);
 	if (rc)
 		return rc;
 	if (v->type != EC_T_TUPLE || v->u.seq.len != 3 || v->u.seq.items[1]->type != EC_T_INT) {
@@ -320,7 +315,7 @@ static int on_get_module(struct ec_context *ctx, const struct ec_frame_hdr *h,
 {
 	ec_master *m = ctx->m;
 	ec_value *v = NULL;
-	int rc = codec_ops(m)->decode(m->codec->state, p, h->length, &v, err);
+	int rc = ec__master_codec(m)->decode(m->codec->state, p, h->length, &v, err);
 	if (rc)
 		return rc;
 	if ((v->type != EC_T_STR && v->type != EC_T_BYTES) || !v->u.s.len ||
@@ -400,7 +395,7 @@ static int queue_cancel(struct ec_context *ctx, uint32_t handle)
 	struct ec_msg *msg = calloc(1, sizeof(*msg));
 	struct ec_value h = {.type = EC_T_INT, .u.i = handle};
 	struct ec_codec_peer peer = {.python_major = ctx->python_major};
-	if (!msg || codec_ops(m)->encode(m->codec->state, &peer, &h, &msg->payload, NULL)) {
+	if (!msg || ec__master_codec(m)->encode(m->codec->state, &peer, &h, &msg->payload, NULL)) {
 		if (msg)
 			ec__buf_free(&msg->payload);
 		free(msg);
@@ -630,7 +625,7 @@ int ec__context_encode_call(struct ec_context *ctx, const char *module, const ch
 		                   "arguments must be a tuple or list, keyword arguments a dict");
 	else {
 		struct ec_codec_peer peer = {.python_major = ctx->python_major};
-		rc = codec_ops(ctx->m)->encode(ctx->m->codec->state, &peer, &call, out, err);
+		rc = ec__master_codec(ctx->m)->encode(ctx->m->codec->state, &peer, &call, out, err);
 		if (!rc && out->len > ctx->m->max_message)
 			rc = ec__error_set(err, EC_EMSGSIZE, ctx->name,
 			                   "call of %s.%s is %zu bytes, over the maximum message size "
@@ -709,7 +704,7 @@ void ec__context_request_shutdown(struct ec_context *ctx, int timeout_ms)
 		struct ec_msg *msg = calloc(1, sizeof(*msg));
 		struct ec_value none = {.type = EC_T_NONE};
 		struct ec_codec_peer peer = {.python_major = ctx->python_major};
-		if (msg && codec_ops(m)->encode(m->codec->state, &peer, &none, &msg->payload, NULL) == 0) {
+		if (msg && ec__master_codec(m)->encode(m->codec->state, &peer, &none, &msg->payload, NULL) == 0) {
 			msg->handle = EC_HANDLE_SHUTDOWN;
 			ec__stream_queue(&ctx->st, msg);
 		} else if (msg) {

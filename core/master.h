@@ -46,4 +46,10 @@ struct ec_master {
 	struct ec_code_share *code_shares;
 };
 
+/* The codec's ops (the master's one codec plugin). */
+static inline const struct ec_codec_ops *ec__master_codec(const ec_master *m)
+{
+	return (const struct ec_codec_ops *)m->codec->desc->ops;
+}
+
 #endif

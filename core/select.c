@@ -12,27 +12,16 @@
 #include "master.h"
 #include "watch.h"
 
-struct ec_select_handle {
-	struct ec_select sel; /* first: the public handle is this struct */
-	ec_master *m;
-};
-
-static ec_master *master_of(ec_select *s)
-{
-	return ((struct ec_select_handle *)s)->m;
-}
-
 int ec_select_new(ec_master *m, ec_select **out, struct ec_error *err)
 {
-	struct ec_select_handle *h = calloc(1, sizeof(*h));
-	if (!h || ec__cond_init_monotonic(&h->sel.cond)) {
-		free(h);
+	struct ec_select *s = calloc(1, sizeof(*s));
+	if (!s || ec__cond_init_monotonic(&s->cond)) {
+		free(s);
 		return ec__error_set(err, EC_ENOMEM, NULL, "out of memory");
 	}
-	h->m = m;
-	h->sel.lock = &m->lock;
-	h->sel.ready_tail = &h->sel.ready;
-	*out = &h->sel;
+	s->m = m;
+	s->ready_tail = &s->ready;
+	*out = s;
 	return 0;
 }
 
@@ -48,7 +37,7 @@ static int add(ec_select *s, struct ec_watch *w, void *tag, int ready, struct ec
 
 int ec_select_add_call(ec_select *s, ec_call *call, void *tag, struct ec_error *err)
 {
-	ec_master *m = master_of(s);
+	ec_master *m = s->m;
 	if (call->m != m)
 		return ec__error_set(err, EC_EINVAL, call->ctx_name, "call of another master");
 	pthread_mutex_lock(&m->lock);
@@ -60,7 +49,7 @@ int ec_select_add_call(ec_select *s, ec_call *call, void *tag, struct ec_error *
 
 int ec_select_add_connect(ec_select *s, ec_connect *c, void *tag, struct ec_error *err)
 {
-	ec_master *m = master_of(s);
+	ec_master *m = s->m;
 	pthread_mutex_lock(&m->lock);
 	/* Stepped once at the first wait: it may be done, or need a password, already. */
 	int rc = add(s, ec__connect_watch(c), tag, 1, err);
@@ -70,7 +59,7 @@ int ec_select_add_connect(ec_select *s, ec_connect *c, void *tag, struct ec_erro
 
 int ec_select_add_channel(ec_select *s, ec_channel *ch, void *tag, struct ec_error *err)
 {
-	ec_master *m = master_of(s);
+	ec_master *m = s->m;
 	pthread_mutex_lock(&m->lock);
 	int rc = add(s, &ch->watch, tag, ec__channel_ready(ch), err);
 	pthread_mutex_unlock(&m->lock);
@@ -80,7 +69,7 @@ int ec_select_add_channel(ec_select *s, ec_channel *ch, void *tag, struct ec_err
 int ec_select_wait(ec_select *s, int timeout_ms, void **tags, size_t max, size_t *n,
                    struct ec_error *err)
 {
-	ec_master *m = master_of(s);
+	ec_master *m = s->m;
 	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
 	size_t got = 0;
 	int rc = 0;
@@ -127,7 +116,7 @@ void ec_select_free(ec_select *s)
 {
 	if (!s)
 		return;
-	ec_master *m = master_of(s);
+	ec_master *m = s->m;
 	pthread_mutex_lock(&m->lock);
 	/* Its items stay: only their link to it goes. */
 	while (s->all)

@@ -14,12 +14,12 @@
 #include "source.h"
 #include "stream.h"
 
-#define MARKER_LEN 8
 /* The first stage's "running, about to read" line (docs/protocol.md 1). A transport
  * that waits for it (sudo) consumes it; otherwise it is taken out of the boot output
  * here, so that it never shows in logs or error messages. Same length as the ready
  * marker: the bytes held back while looking for one cover the other. */
-_Static_assert(sizeof(EC_MARKER_READY) - 1 == MARKER_LEN && sizeof(EC_MARKER_BOOT) - 1 == MARKER_LEN,
+#define MARKER_LEN EC_MARKER_READY_LEN
+_Static_assert(EC_MARKER_BOOT_LEN == EC_MARKER_READY_LEN,
                "the boot and ready markers have one length");
 #define READ_CHUNK 65536
 /* A frame at least this large is handed to the owner in the read buffer it arrived in

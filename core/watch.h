@@ -13,6 +13,7 @@
 enum ec_watch_kind { EC_WATCH_CALL = 1, EC_WATCH_CONNECT, EC_WATCH_CHANNEL };
 
 struct ec_select;
+struct ec_master;
 
 struct ec_watch {
 	struct ec_select *sel; /* NULL: in no select */
@@ -24,7 +25,7 @@ struct ec_watch {
 };
 
 struct ec_select {
-	pthread_mutex_t *lock; /* the master's */
+	struct ec_master *m;   /* whose lock guards it */
 	pthread_cond_t cond;   /* signalled when an item is queued */
 	struct ec_watch *ready, **ready_tail;
 	struct ec_watch *all; /* every item added and not reported yet */

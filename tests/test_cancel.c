@@ -22,32 +22,12 @@ static int token_seq;
 static int suite_init(const struct ec_test_python *py)
 {
 	cur = py;
-	char dir[1200];
-	snprintf(dir, sizeof(dir), "%s/tests/data/cancel", ec_test_srcdir());
-	const char *mp[] = {dir, NULL};
-	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
-	                               .log_fn = ec_test_log_capture, .log_level = EC_LOG_INFO,
-	                               .module_path = mp};
-	struct ec_error err = {0};
-	char opt[600];
-	snprintf(opt, sizeof(opt), "python=%s", py->path);
-	const char *ov[] = {"transport=local", opt, NULL};
-	if (ec_master_new(&mo, &master, &err) ||
-	    ec_context_connect(master, "cancel", ov, 30000, &ctx, &err)) {
-		fprintf(stderr, "%s: %s: %s\n", py->path, err.where, err.msg);
-		ec_master_free(master);
-		master = NULL;
-		return 1;
-	}
-	return 0;
+	return ec_test_master_and_context(py, "tests/data/cancel", "cancel", &master, &ctx);
 }
 
 static int suite_clean(void)
 {
-	ec_context_shutdown(ctx, 3000, NULL);
-	ctx = NULL;
-	ec_master_free(master);
-	master = NULL;
+	ec_test_master_and_context_free(&master, &ctx);
 	return 0;
 }
 

@@ -32,26 +32,12 @@ static ec_context *connect_one(const struct ec_test_python *py, const char *name
 static int suite_init(const struct ec_test_python *py)
 {
 	cur = py;
-	char dir[1200];
-	snprintf(dir, sizeof(dir), "%s/tests/data/chan", ec_test_srcdir());
-	const char *mp[] = {dir, NULL};
-	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
-	                               .log_level = EC_LOG_WARNING, .module_path = mp};
-	struct ec_error err = {0};
-	if (ec_master_new(&mo, &master, &err) || !(ctx = connect_one(py, "chan"))) {
-		ec_master_free(master);
-		master = NULL;
-		return 1;
-	}
-	return 0;
+	return ec_test_master_and_context(py, "tests/data/chan", "chan", &master, &ctx);
 }
 
 static int suite_clean(void)
 {
-	ec_context_shutdown(ctx, 3000, NULL);
-	ctx = NULL;
-	ec_master_free(master);
-	master = NULL;
+	ec_test_master_and_context_free(&master, &ctx);
 	return 0;
 }
 

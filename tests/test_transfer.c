@@ -29,29 +29,15 @@ static char dir[64];
 static int suite_init(const struct ec_test_python *py)
 {
 	cur = py;
-	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
-	                               .log_level = EC_LOG_WARNING};
-	struct ec_error err = {0};
-	char opt[600];
-	snprintf(opt, sizeof(opt), "python=%s", py->path);
-	const char *ov[] = {"transport=local", opt, NULL};
 	snprintf(dir, sizeof(dir), "/tmp/ec-test-xfer-XXXXXX");
-	if (!mkdtemp(dir) || ec_master_new(&mo, &master, &err) ||
-	    ec_context_connect(master, "xfer", ov, 30000, &ctx, &err)) {
-		fprintf(stderr, "%s: %s\n", py->path, err.msg);
-		ec_master_free(master);
-		master = NULL;
+	if (!mkdtemp(dir))
 		return 1;
-	}
-	return 0;
+	return ec_test_master_and_context(py, NULL, "xfer", &master, &ctx);
 }
 
 static int suite_clean(void)
 {
-	ec_context_shutdown(ctx, 3000, NULL);
-	ctx = NULL;
-	ec_master_free(master);
-	master = NULL;
+	ec_test_master_and_context_free(&master, &ctx);
 	char cmd[200];
 	snprintf(cmd, sizeof(cmd), "chmod -R u+w %s; rm -rf %s", dir, dir);
 	return system(cmd) != 0;

@@ -12,8 +12,6 @@
 #include "econtext.h"
 #include "testutil.h"
 
-static struct ec_test_python pythons[16];
-static size_t npythons;
 static const struct ec_test_python *cur;
 static ec_master *master;
 static ec_context *ctx;
@@ -21,55 +19,14 @@ static ec_context *ctx;
 static int suite_init(const struct ec_test_python *py)
 {
 	cur = py;
-	char data[1024];
-	snprintf(data, sizeof(data), "%s/tests/data/values", ec_test_srcdir());
-	const char *dirs[] = {data, NULL};
-	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = ec_test_log_capture,
-	                               .module_path = dirs};
-	struct ec_error err = {0};
-	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
-	if (ec_master_new(&mo, &master, &err)) {
-		fprintf(stderr, "master: %s\n", err.msg);
-		return 1;
-	}
-	char opt[600];
-	snprintf(opt, sizeof(opt), "python=%s", py->path);
-	const char *ov[] = {opt, NULL};
-	if (ec_context_connect(master, "local", ov, 30000, &ctx, &err)) {
-		fprintf(stderr, "connect %s: %s\n", py->path, err.msg);
-		ec_master_free(master);
-		master = NULL;
-		return 1;
-	}
-	return 0;
+	return ec_test_master_and_context(py, "tests/data/values", "local", &master, &ctx);
 }
 
 static int suite_clean(void)
 {
-	if (ctx)
-		ec_context_shutdown(ctx, 3000, NULL);
-	ctx = NULL;
-	ec_master_free(master);
-	master = NULL;
+	ec_test_master_and_context_free(&master, &ctx);
 	return 0;
 }
-
-#define SUITE_FNS(i)                            \
-	static int init_##i(void)               \
-	{                                       \
-		return suite_init(&pythons[i]); \
-	}
-SUITE_FNS(0)
-SUITE_FNS(1)
-SUITE_FNS(2)
-SUITE_FNS(3)
-SUITE_FNS(4)
-SUITE_FNS(5)
-SUITE_FNS(6)
-SUITE_FNS(7)
-SUITE_FNS(8)
-static int (*const inits[])(void) = {init_0, init_1, init_2, init_3, init_4,
-                                     init_5, init_6, init_7, init_8};
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -275,24 +232,17 @@ static void test_arguments(void)
 	ec_value_free(args);
 }
 
+static CU_TestInfo tests[] = {
+	{"standard-library results as computed locally; refusals", test_cases},
+	{"every type as an argument and back", test_arguments},
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
 	CU_initialize_registry();
-	npythons = ec_test_pythons(pythons, sizeof(pythons) / sizeof(pythons[0]));
-	int any = 0;
-	for (size_t i = 0; i < npythons && i < sizeof(inits) / sizeof(inits[0]); i++) {
-		char name[128];
-		snprintf(name, sizeof(name), "values, python %.16s%s", pythons[i].version,
-		         pythons[i].path[0] ? "" : " (ABSENT: skipped)");
-		CU_pSuite s = CU_add_suite(name, inits[i], suite_clean);
-		CU_add_test(s, "standard-library results as computed locally; refusals", test_cases);
-		CU_add_test(s, "every type as an argument and back", test_arguments);
-		if (!pythons[i].path[0])
-			CU_set_suite_active(s, CU_FALSE);
-		else
-			any = 1;
-	}
-	if (!any)
+	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
+	if (!ec_test_python_suites("values", suite_init, suite_clean, tests))
 		fprintf(stderr, "SKIP: no Python interpreter found\n");
 	return ec_test_run();
 }

@@ -594,3 +594,35 @@ size_t ec_test_python_suites(const char *what, int (*init)(const struct ec_test_
 	}
 	return ran;
 }
+
+int ec_test_master_and_context(const struct ec_test_python *py, const char *moddir,
+                               const char *name, ec_master **m, ec_context **ctx)
+{
+	char dir[1200], opt[600];
+	const char *mp[] = {dir, NULL};
+	if (moddir)
+		snprintf(dir, sizeof(dir), "%s/%s", ec_test_srcdir(), moddir);
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
+	                               .log_level = EC_LOG_INFO, .log_fn = ec_test_log_capture,
+	                               .module_path = moddir ? mp : NULL};
+	snprintf(opt, sizeof(opt), "python=%s", py->path);
+	const char *ov[] = {"transport=local", opt, NULL};
+	struct ec_error err = {0};
+	*m = NULL;
+	*ctx = NULL;
+	if (ec_master_new(&mo, m, &err) || ec_context_connect(*m, name, ov, 30000, ctx, &err)) {
+		fprintf(stderr, "%s: %s: %s\n", py->path, err.where, err.msg);
+		ec_master_free(*m);
+		*m = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+void ec_test_master_and_context_free(ec_master **m, ec_context **ctx)
+{
+	ec_context_shutdown(*ctx, 3000, NULL);
+	*ctx = NULL;
+	ec_master_free(*m);
+	*m = NULL;
+}

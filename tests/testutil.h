@@ -110,6 +110,12 @@ int ec_test_skip(const char *what, const char *why);
 void ec_test_suite_skip_unless(CU_pSuite s, int active, const char *what, const char *why);
 /* One suite of tests per interpreter ec_test_pythons finds ("WHAT, python 3.11"), its
  * init given that interpreter; absent ones are skipped visibly. How many can run. */
+/* A master (config /dev/null, records captured at info and above, module path
+ * SRCDIR/moddir unless NULL) and a local context `name` on py: 0, or 1 (said on
+ * stderr, nothing left). The free shuts both down. For a suite's init and clean. */
+int ec_test_master_and_context(const struct ec_test_python *py, const char *moddir,
+                               const char *name, ec_master **m, ec_context **ctx);
+void ec_test_master_and_context_free(ec_master **m, ec_context **ctx);
 size_t ec_test_python_suites(const char *what, int (*init)(const struct ec_test_python *py),
                              int (*clean)(void), const CU_TestInfo *tests);
 
