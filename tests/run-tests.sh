@@ -4,8 +4,9 @@
 # again under ASan and UBSan, in _asan/; EC_SKIP_SANITIZE=1 skips it), tests/valgrind.sh
 # (unit, local and sudo tests under memcheck; EC_SKIP_VALGRIND=1 skips it), fuzz/run.sh
 # (the libFuzzer targets built with clang, FUZZ_SECONDS each, default 60; EC_SKIP_FUZZ=1
-# skips it), `make distcheck` (EC_SKIP_DISTCHECK=1 skips it), then the totals as the
-# last line.
+# skips it), tests/test_packaging.sh (the Debian packages of packaging/debian/ built,
+# checked by lintian, installed, used and purged; as root only; EC_SKIP_PACKAGING=1 skips
+# it), `make distcheck` (EC_SKIP_DISTCHECK=1 skips it), then the totals as the last line.
 # Usage: tests/run-tests.sh  (from the top of the tree)
 set -u
 cd "$(dirname "$0")/.."
@@ -46,6 +47,9 @@ vg=$stage_totals
 run_stage fuzz fuzz/run.sh EC_SKIP_FUZZ \
 	"fuzzing (fuzz/run.sh: libFuzzer+ASan+UBSan, ${FUZZ_SECONDS:-60} s a target, in _fuzz/)"
 fz=$stage_totals
+run_stage packaging tests/test_packaging.sh EC_SKIP_PACKAGING \
+	"Debian packages (tests/test_packaging.sh: dpkg-buildpackage, lintian, install, use, purge)"
+pk=$stage_totals
 if [ "${EC_SKIP_DISTCHECK:-}" = "" ]; then
 	echo "==== make distcheck"
 	if make distcheck EC_SKIP_DISTCHECK=1 EC_SKIP_SANITIZE=1 EC_SKIP_VALGRIND=1 EC_SKIP_FUZZ=1 \
@@ -64,10 +68,11 @@ echo "==== summary"
 sh tests/summary.sh . >summary.out
 sumrc=$?
 head -n -1 summary.out
-# make check's totals, plus the sanitizer, valgrind and fuzzing stages', plus distcheck
-# as one more test
+# make check's totals, plus the sanitizer, valgrind, fuzzing and packaging stages', plus
+# distcheck as one more test
 set -- $(tail -n 1 summary.out | sed 's/[^0-9 ]//g') $(echo "$san" | sed 's/[^0-9 ]//g') \
-	$(echo "$vg" | sed 's/[^0-9 ]//g') $(echo "$fz" | sed 's/[^0-9 ]//g')
-failed=$(($2 + $5 + $8 + ${11} + dc))
-echo "$(($1 + $4 + $7 + ${10})) passed, $failed failed, $(($3 + $6 + $9 + ${12})) skipped"
+	$(echo "$vg" | sed 's/[^0-9 ]//g') $(echo "$fz" | sed 's/[^0-9 ]//g') \
+	$(echo "$pk" | sed 's/[^0-9 ]//g')
+failed=$(($2 + $5 + $8 + ${11} + ${14} + dc))
+echo "$(($1 + $4 + $7 + ${10} + ${13})) passed, $failed failed, $(($3 + $6 + $9 + ${12} + ${15})) skipped"
 [ "$status" = 0 ] && [ "$sumrc" = 0 ] && [ "$failed" = 0 ]
