@@ -180,6 +180,7 @@ void ec_master_free(ec_master *m)
 	ec__modsrv_stop(m->modules); /* its thread may wake the broker */
 	ec__broker_stop(m->broker);
 	ec__codeshare_free(&m->code_shares);
+	ec__codeshare_free(&m->codec_srcs);
 	ec__modsrv_free(m->modules);
 	ec__plugins_close(&m->plugins);
 	ec__config_free(m->config);

@@ -44,6 +44,9 @@ struct ec_master {
 	 * the disk cache is not theirs (ssh, sudo via ssh), under lock; freed with the
 	 * master (core/codeshare.h). */
 	struct ec_code_share *code_shares;
+	/* Each codec's context side as the boot carries it (ec__payload_codec_pack), by
+	 * the codec's name, made on first use, under lock; freed with the master. */
+	struct ec_code_share *codec_srcs;
 };
 
 /* The codec's ops (the master's one codec plugin). */

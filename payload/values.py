@@ -327,12 +327,9 @@ def Tagged(tag, value):
             return v
     if tag == u"channel":
         return _channel_arg(value)  # payload/channels.py
-    raise pickle.UnpicklingError("unknown econtext.Tagged tag %r" % (tag,))
+    raise ValueError("unknown econtext.Tagged tag %r" % (tag,))
 
 
 for _fn in (Named, Tagged):
     _fn.__module__ = "econtext"
     setattr(_econtext, _fn.__name__, _fn)
-    _GLOBALS["econtext", _fn.__name__] = _fn
-_CLASSES = _CLASSES + (Named, Tagged)
-_NATIVE = _NATIVE | frozenset([_Carried])

@@ -160,6 +160,9 @@ static inline uint64_t le_get(const unsigned char *b, size_t n)
 
 /* Length of UTF-8 starting at s that is valid, accepting encoded surrogates
  * (ED A0..BF xx) as Python's 'surrogatepass' writes them. Returns n if all valid. */
+/* The codec's context side, plugins/pickle/pickle_remote.py stripped (generated). */
+extern const char pk__remote_source[];
+
 size_t pk__utf8_valid_prefix(const unsigned char *s, size_t n);
 
 /* ---- the codec ops (pickle_enc.c, pickle_dec.c) ------------------------------ */
