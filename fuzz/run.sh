@@ -67,7 +67,7 @@ archive() { # NAME SOURCES...
 }
 : >_fuzz/build.out
 core=$(ls core/*.c | grep -v '^core/cli\.c$')
-archive core $core core/payload_data.c && archive pickle plugins/pickle/*.c &&
+archive core $core core/payload_data.c && archive pickle plugins/pickle/*.c plugins/forms/*.c &&
 	archive sudo plugins/sudo/*.c && { [ -z "$ssh" ] || archive ssh plugins/ssh/*.c; } || {
 	tail -n 40 _fuzz/build.out
 	fail "the sources did not build with $cc (_fuzz/build.out)"

@@ -130,11 +130,14 @@ def _base(obj, t):
     return None
 
 
-def _carry_list(obj):
+def _carry_list(obj, conv=None):
+    """[conv(x) for x in obj] (conv: _carry), a refusal's path naming the index; the
+    codec's own conversion uses it too (plugins/json/json_remote.py)."""
+    conv = conv or _carry
     out = []
     for i, x in enumerate(obj):
         try:
-            out.append(_carry(x))
+            out.append(conv(x))
         except _Refused as e:
             e.path.append(u"[%d]" % i)
             raise

@@ -13,6 +13,8 @@
 
 #include "econtext/codec.h"
 
+#include "../forms/valueforms.h"
+
 /* ---- limits ------------------------------------------------------------------ */
 
 #define PK_MAX_DEPTH 512                  /* container nesting, both directions */
@@ -361,10 +363,6 @@ int pk__reduce(struct dec *d);          /* REDUCE */
 
 /* ---- named tuples and tagged values (pickle_values.c) -------------------------- */
 
-/* 1 when p is the payload tag (taglen bytes) says; else *why says what is wrong. */
-int pk__tagged_valid(const char *tag, size_t taglen, const ec_value *p, const char **why);
-/* Words of a named tuple's spec ("os.stat_result st_mode ..."), 0 when malformed. */
-size_t pk__spec_words(const char *s, size_t n);
 /* REDUCE of econtext.Named on (spec, values) and of econtext.Tagged on (tag, payload):
  * the value in *res and its nesting in *depth, or a refusal. */
 int pk__call_named(struct dec *d, ec_value *const *a, size_t n, ec_value **res, int *depth);
