@@ -279,11 +279,11 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		.key = key,
 		.log_level = m->logger.level,
 		.max_message = m->max_message,
-		.codec = ec__master_codec(m)->remote_name,
+		.codec = ec__codec_ops(ctx->codec)->remote_name,
 		.context_id = ctx->id,
 		.modules = toplevel,
 	};
-	const struct ec_loaded_plugin *codec = m->codec;
+	const struct ec_loaded_plugin *codec = ctx->codec;
 	const char *codec_source = ((const struct ec_codec_ops *)codec->desc->ops)->remote_source;
 	struct ec_buf cached, csrc;
 	ec__buf_init(&cached);
