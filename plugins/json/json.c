@@ -203,29 +203,37 @@ static int plain_key(const ec_value *k)
 	       !memchr(k->u.s.data, '\0', k->u.s.len);
 }
 
+/* {"$dict": [[k, v], ...]}: keys of any type. */
+static json_t *enc_pairs(const ec_value *v, int depth, struct js_err *e)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < v->u.seq.len; i += 2) {
+		json_t *k = enc(v->u.seq.items[i], depth + 1, e);
+		json_t *x = k ? enc(v->u.seq.items[i + 1], depth + 1, e) : NULL;
+		json_t *pair = pair2(k, x);
+		if (!pair || json_array_append_new(a, pair)) {
+			if (x)
+				js_fail(e, "out of memory");
+			js_path(e, "[key #%zu]", i / 2);
+			json_decref(a);
+			return NULL;
+		}
+	}
+	if (!a)
+		js_fail(e, "out of memory");
+	return tag1("$dict", a, e);
+}
+
+/* An object when every key is text that a tag cannot be taken for, and no key comes
+ * twice (a dict built in C may repeat one: an object would keep the last); else
+ * $dict's pairs. */
 static json_t *enc_dict(const ec_value *v, int depth, struct js_err *e)
 {
 	int plain = 1;
 	for (size_t i = 0; i < v->u.seq.len && plain; i += 2)
 		plain = plain_key(v->u.seq.items[i]);
-	if (!plain) { /* {"$dict": [[k, v], ...]} */
-		json_t *a = json_array();
-		for (size_t i = 0; a && i < v->u.seq.len; i += 2) {
-			json_t *k = enc(v->u.seq.items[i], depth + 1, e);
-			json_t *x = k ? enc(v->u.seq.items[i + 1], depth + 1, e) : NULL;
-			json_t *pair = pair2(k, x);
-			if (!pair || json_array_append_new(a, pair)) {
-				if (x)
-					js_fail(e, "out of memory");
-				js_path(e, "[key #%zu]", i / 2);
-				json_decref(a);
-				return NULL;
-			}
-		}
-		if (!a)
-			js_fail(e, "out of memory");
-		return tag1("$dict", a, e);
-	}
+	if (!plain)
+		return enc_pairs(v, depth, e);
 	json_t *o = json_object();
 	for (size_t i = 0; o && i < v->u.seq.len; i += 2) {
 		const ec_value *k = v->u.seq.items[i];
@@ -243,6 +251,10 @@ static json_t *enc_dict(const ec_value *v, int depth, struct js_err *e)
 	}
 	if (!o)
 		js_fail(e, "out of memory");
+	if (o && 2 * json_object_size(o) != v->u.seq.len) { /* a key came twice */
+		json_decref(o);
+		return enc_pairs(v, depth, e);
+	}
 	return o;
 }
 
@@ -458,6 +470,18 @@ static ec_value *dec_text(const struct ec_host *h, const char *s, size_t n, enum
 	return v;
 }
 
+/* Does key k, as an object's iterator gives it, hold a NUL (jansson >= 2.14 keeps
+ * such keys whole; older versions refuse them)? */
+static int key_has_nul(const char *k)
+{
+#if JANSSON_VERSION_HEX >= 0x020e00
+	return json_object_iter_key_len(json_object_key_to_iter(k)) != strlen(k);
+#else
+	(void)k;
+	return 0;
+#endif
+}
+
 /* An object without tags: a dict with text keys. */
 static ec_value *dec_object(const struct ec_host *h, json_t *o, int depth, struct js_err *e)
 {
@@ -467,10 +491,13 @@ static ec_value *dec_object(const struct ec_host *h, json_t *o, int depth, struc
 	json_object_foreach(o, k, x) {
 		if (!v)
 			return NULL;
-		ec_value *key = k[0] == '$' ? NULL : dec_text(h, k, strlen(k), EC_T_STR, e);
+		int bad = k[0] == '$' || key_has_nul(k);
+		ec_value *key = bad ? NULL : dec_text(h, k, strlen(k), EC_T_STR, e);
 		if (k[0] == '$')
 			js_fail(e, "an object of %zu keys with the key '%.40s' (a tag stands alone)",
 			        json_object_size(o), k);
+		else if (bad)
+			js_fail(e, "an object key holding \\u0000 ('%.40s...')", k);
 		if (!key) {
 			h->value_free(v);
 			return NULL;
