@@ -716,7 +716,8 @@ void ec__context_request_shutdown(struct ec_context *ctx, int timeout_ms)
 		struct ec_msg *msg = calloc(1, sizeof(*msg));
 		struct ec_value none = {.type = EC_T_NONE};
 		struct ec_codec_peer peer = {.python_major = ctx->python_major};
-		if (msg && ec__codec_ops(ctx->codec)->encode(ctx->codec->state, &peer, &none, &msg->payload, NULL) == 0) {
+		const struct ec_loaded_plugin *c = ctx->codec;
+		if (msg && ec__codec_ops(c)->encode(c->state, &peer, &none, &msg->payload, NULL) == 0) {
 			msg->handle = EC_HANDLE_SHUTDOWN;
 			ec__stream_queue(&ctx->st, msg);
 		} else if (msg) {

@@ -2,8 +2,8 @@
  * reached as the core reaches it: through the plugin's descriptor and codec ops, with
  * the core's host table. Every input is decoded; a value that decodes is encoded again
  * (for Python 2 and 3: one dialect), and what the encoder wrote must decode to an
- * equal value (NaN aside). Seeds: fuzz/corpus/jsoncodec/, every tag and some refusals. A crash, a sanitizer report,
- * a leak or a failed round trip is a finding. */
+ * equal value (NaN aside). Seeds: fuzz/corpus/jsoncodec/, every tag and some
+ * refusals. A crash, a sanitizer report, a leak or a failed round trip is a finding. */
 #include "ecbuild.h"
 
 #include <math.h>

@@ -1,8 +1,9 @@
 /* test_values.c: the value model end to end (docs/values.md), on every Python
- * interpreter found, with each codec (pickle, the default; json, docs/codecs.md): the standard-library calls of tests/data/values/valuecases.py,
- * each result compared with what that interpreter computes locally (the same file run
- * directly, printing the command's JSON for each); the refusals and their messages;
- * and every type sent as an argument and back. */
+ * interpreter found, with each codec (pickle, the default; json, docs/codecs.md): the
+ * standard-library calls of tests/data/values/valuecases.py, each result compared
+ * with what that interpreter computes locally (the same file run directly, printing
+ * the command's JSON for each); the refusals and their messages; every type sent as an
+ * argument and back; and the json codec's own edges, refusals and forged replies. */
 #include "ecbuild.h"
 
 #include <stdint.h>
@@ -359,8 +360,9 @@ static void test_json_values(void)
 /* What the json codec refuses, either side, each with a sentence; the context lives on. */
 static void test_json_refusals(void)
 {
-	json_refused("valuecases", "echo", tuple_of(ec_value_bigint("18446744073709551616"), NULL, NULL),
-	             EC_ECODEC, "an integer beyond 64 bits");
+	json_refused("valuecases", "echo",
+	             tuple_of(ec_value_bigint("18446744073709551616"), NULL, NULL), EC_ECODEC,
+	             "an integer beyond 64 bits");
 	json_refused("valuecases", "echo", tuple_of(nested(600), NULL, NULL), EC_ECODEC,
 	             "nesting deeper than 512");
 	ec_value *bad = ec_value_new(EC_T_STR); /* a str that is not UTF-8, made by hand */
@@ -369,9 +371,11 @@ static void test_json_refusals(void)
 	json_refused("valuecases", "echo", tuple_of(bad, NULL, NULL), EC_ECODEC, "not valid UTF-8");
 	json_refused("operator", "pow", tuple_of(ec_value_int(2), ec_value_int(64), NULL),
 	             EC_EREMOTE, "result: cannot carry an integer beyond 64 bits with the json codec");
+	/* (a plain call works between refusals) */
 	json_refused("operator", "getitem",
-	             tuple_of(tuple_of(ec_value_int(1), ec_value_new(EC_T_LIST), NULL), ec_value_int(0), NULL),
-	             0, ""); /* (sanity: a plain call works between refusals) */
+	             tuple_of(tuple_of(ec_value_int(1), ec_value_new(EC_T_LIST), NULL),
+	                      ec_value_int(0), NULL),
+	             0, "");
 	if (cur->version[0] != '2') /* 3.x: a str with a lone surrogate (os.fsdecode(b'\xff')) */
 		json_refused("os", "fsdecode", tuple_of(ec_value_bytes("\xff", 1), NULL, NULL),
 		             EC_EREMOTE, "surrogate");

@@ -400,7 +400,8 @@ static int js_encode(void *state, const struct ec_codec_peer *peer, const ec_val
 	struct js_err e = {"", ""};
 	json_t *j = enc(v, 0, &e);
 	size_t start = out->len;
-	if (j && json_dump_callback(j, put, out, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) == 0) {
+	size_t flags = JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17);
+	if (j && json_dump_callback(j, put, out, flags) == 0) {
 		json_decref(j);
 		return 0;
 	}
