@@ -435,6 +435,28 @@ static void test_json_forged(void)
 		ec_value_free(args);
 		ec_test_master_and_context_free(&m2, &c2);
 	}
+	/* 2^23 + 1 values in 16 MiB: refused before it is parsed (docs/codecs.md). */
+	size_t n = ((size_t)1 << 23) + 1;
+	char *many = malloc(2 * n + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(many);
+	many[0] = '[';
+	for (size_t i = 0; i < n; i++)
+		memcpy(many + 1 + 2 * i, i + 1 < n ? "0," : "0]", 2);
+	ec_master *m2 = NULL;
+	ec_context *c2 = NULL;
+	CU_ASSERT_FATAL(ec_test_master_and_context_with(cur, "tests/data/values", "local",
+	                                                "codec=json", &m2, &c2) == 0);
+	ec_value *res = NULL, *args = tuple_of(ec_value_bytes(many, 2 * n + 1), NULL, NULL);
+	free(many);
+	struct ec_error err = {0};
+	int rc = ec_context_call(c2, "valuecases", "forge", args, NULL, 60000, &res, &err);
+	CU_ASSERT(rc == EC_ECODEC && strstr(err.msg, "more than 8388608 values"));
+	if (rc != EC_ECODEC || cur->version[0] == '2')
+		fprintf(stderr, "python %s: forged reply of 2^23 + 1 values: rc %d: %s\n", cur->version,
+		        rc, err.msg);
+	ec_value_free(res);
+	ec_value_free(args);
+	ec_test_master_and_context_free(&m2, &c2);
 }
 
 static CU_TestInfo tests[] = {

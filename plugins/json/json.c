@@ -30,6 +30,10 @@
 
 #define JS_WHERE "plugin json"
 #define JS_MAX_DEPTH 512 /* container nesting, both directions (as the pickle codec) */
+/* Values in one payload: each costs jansson's node and then ours (~100 bytes in all),
+ * so this bounds what a payload of short values ("[0,0,0,...") makes of the master's
+ * memory at ~800 MiB. Checked by a scan only when a payload could hold more. */
+#define JS_MAX_VALUES ((size_t)1 << 23)
 
 /* The context's side, plugins/json/json_remote.py stripped (generated). */
 extern const char js__remote_source[];
@@ -728,10 +732,32 @@ static ec_value *dec(const struct ec_host *h, json_t *j, int depth, struct js_er
 	return v;
 }
 
+/* More than JS_MAX_VALUES values in text? A value is at most one per separator or
+ * opening bracket outside strings, plus one: counted without parsing. */
+static int too_many_values(const unsigned char *p, size_t len)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '"') { /* a string: to its closing quote, escapes skipped */
+			for (i++; i < len && p[i] != '"'; i++)
+				i += p[i] == '\\';
+		} else if (p[i] == ',' || p[i] == '[' || p[i] == '{') {
+			if (++n > JS_MAX_VALUES)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static int js_decode(void *state, const void *data, size_t len, ec_value **out,
                      struct ec_error *err)
 {
 	const struct js_state *st = state;
+	if (len / 2 >= JS_MAX_VALUES && too_many_values(data, len))
+		return st->host->error_set(err, EC_ECODEC, JS_WHERE,
+		                           "json: more than %zu values in one payload of %zu bytes "
+		                           "(the pickle codec carries such a value)",
+		                           JS_MAX_VALUES, len);
 	json_error_t jerr;
 	/* Duplicate keys refused; NUL allowed in text (\u0000: a Python str may hold it). */
 	json_t *j = json_loadb(data ? data : "", len,
