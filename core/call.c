@@ -21,6 +21,7 @@ int ec__call_new(ec_master *m, const char *ctx_name, struct ec_call **out, struc
 		return ec__error_set(err, EC_ENOMEM, ctx_name, "out of memory");
 	}
 	c->m = m;
+	c->codec = m->codec;
 	c->refs = 1;
 	c->watch.kind = EC_WATCH_CALL;
 	pthread_mutex_init(&c->lock, NULL);
@@ -39,6 +40,7 @@ void ec__call_discard(struct ec_call *call)
 void ec__call_register(struct ec_calls *cs, struct ec_call *call)
 {
 	call->reg = cs;
+	call->codec = cs->codec ? cs->codec : call->codec;
 	call->handle = cs->next_handle++;
 	call->registered = 1;
 	call->queued_us = ec__now_us();
@@ -167,13 +169,14 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 		                     "the result of this call in context '%s' was already returned",
 		                     cname);
 	/* The codec may take the reply buffer as the value's memory (decode_buf). */
-	const struct ec_codec_ops *ops = ec__master_codec(m);
+	const struct ec_codec_ops *ops = ec__codec_ops(call->codec);
+	void *state = call->codec->state;
 	size_t len = call->reply.len - call->reply_off;
 	ec_value *v = NULL;
 	int rc = ops->size >= offsetof(struct ec_codec_ops, decode_buf) + sizeof(ops->decode_buf) &&
 	                 ops->decode_buf
-	             ? ops->decode_buf(m->codec->state, &call->reply, call->reply_off, len, &v, err)
-	             : ops->decode(m->codec->state,
+	             ? ops->decode_buf(state, &call->reply, call->reply_off, len, &v, err)
+	             : ops->decode(state,
 	                           call->reply.data ? call->reply.data + call->reply_off : NULL, len,
 	                           &v, err);
 	if (rc) {

@@ -26,6 +26,9 @@ struct ec_calls {
 	/* A pending call was given up on (ec_call_free): cancel it in the context. Set by
 	 * the context; m->lock held. */
 	void (*abandoned)(struct ec_calls *cs, uint32_t handle);
+	/* The context's codec (its `codec` key, else the master's): its calls' replies are
+	 * decoded with it. Set by the context. */
+	const struct ec_loaded_plugin *codec;
 };
 
 /* A call: registered with its context (under m->lock) until its reply or failure is
@@ -35,6 +38,9 @@ struct ec_calls {
 struct ec_call {
 	ec_master *m;
 	struct ec_calls *reg;   /* the context's, valid while registered */
+	/* Decodes the reply: the context's codec from registration (the master's before);
+	 * a plugin outlives every call. */
+	const struct ec_loaded_plugin *codec;
 	char ctx_name[128];     /* for messages after the context is gone */
 	pthread_mutex_t lock;
 	uint32_t handle;

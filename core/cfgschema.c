@@ -33,6 +33,9 @@ const struct ec_param ec__core_context_params[] = {
 	 .type = EC_PARAM_DURATION,
 	 .dflt = "30",
 	 .help = "seconds to wait for the context to be ready"},
+	{.key = "codec",
+	 .type = EC_PARAM_STR,
+	 .help = "the codec plugin of its messages (pickle, json); default: the top-level codec"},
 	{0},
 };
 
@@ -398,11 +401,12 @@ static int check_core_value(const struct ec_cfg *s, const struct cfg_value *v,
 	int rc = check_value(v, p, what, EC_ECONFIG, err);
 	if (rc)
 		return rc;
-	if (!strcmp(p->key, "transport") && !ec__cfg_plugin_name_ok(v->items[0]))
+	if ((!strcmp(p->key, "transport") || !strcmp(p->key, "codec")) &&
+	    !ec__cfg_plugin_name_ok(v->items[0]))
 		return ec__yaml_error(err, EC_ECONFIG, v->vwhere,
-		                      "transport '%s' of context '%s' is not a plugin name (letters, "
+		                      "%s '%s' of context '%s' is not a plugin name (letters, "
 		                      "digits and '_')",
-		                      ec__yaml_show(v->items[0], b), s->name);
+		                      p->key, ec__yaml_show(v->items[0], b), s->name);
 	if ((!strcmp(p->key, "python") || !strcmp(p->key, "via")) && !v->items[0][0])
 		return ec__yaml_error(err, EC_ECONFIG, v->vwhere, "%s cannot be empty", what);
 	return 0;

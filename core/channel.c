@@ -14,11 +14,11 @@
 /* The context's handle for CHANNEL_OPEN (docs/protocol.md §3). */
 #define HANDLE_CHANNEL_OPEN 8
 
-static int encode(ec_master *m, int python_major, const ec_value *v, struct ec_buf *out,
-                  struct ec_error *err)
+static int encode(const struct ec_loaded_plugin *codec, int python_major, const ec_value *v,
+                  struct ec_buf *out, struct ec_error *err)
 {
 	struct ec_codec_peer peer = {.python_major = python_major};
-	return ec__master_codec(m)->encode(m->codec->state, &peer, v, out, err);
+	return ec__codec_ops(codec)->encode(codec->state, &peer, v, out, err);
 }
 
 /* Queue a frame of kind on handle, its payload the encoding of v (m->lock held; the
@@ -34,7 +34,7 @@ static int queue(struct ec_channels *reg, uint32_t handle, uint32_t kind, const 
 		msg->payload = *encoded; /* taken */
 		ec__buf_init(encoded);
 	} else {
-		rc = encode(reg->m, *reg->python_major, v, &msg->payload, err);
+		rc = encode(reg->codec, *reg->python_major, v, &msg->payload, err);
 	}
 	if (rc) {
 		ec__buf_free(&msg->payload);
@@ -64,6 +64,7 @@ int ec__channel_new(struct ec_channels *reg, struct ec_channel **out, struct ec_
 	}
 	ch->m = reg->m;
 	ch->reg = reg;
+	ch->codec = reg->codec;
 	snprintf(ch->ctx_name, sizeof(ch->ctx_name), "%s", reg->name);
 	ch->handle = reg->calls->next_handle++;
 	ch->inq_tail = &ch->inq;
@@ -121,7 +122,7 @@ int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
 		ch->remote_closed = 1;
 	} else if (h->reply_to == EC_CHAN_ACK) {
 		ec_value *v = NULL;
-		*rc = ec__master_codec(reg->m)->decode(reg->m->codec->state, p, h->length, &v, err);
+		*rc = ec__codec_ops(reg->codec)->decode(reg->codec->state, p, h->length, &v, err);
 		if (!*rc && (v->type != EC_T_INT || v->u.i < 0 || (uint64_t)v->u.i > ch->unacked))
 			*rc = ec__error_set(err, EC_EPROTO, reg->name,
 			                    "context '%s' acknowledged more than was sent on channel %lu",
@@ -193,7 +194,7 @@ int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec
 	pthread_mutex_unlock(&m->lock);
 	struct ec_buf data;
 	ec__buf_init(&data);
-	int rc = encode(m, major, v, &data, err);
+	int rc = encode(ch->codec, major, v, &data, err);
 	if (!rc && data.len > m->max_message)
 		rc = ec__error_set(err, EC_EMSGSIZE, ch->ctx_name,
 		                   "a value of %zu bytes on a channel is over the maximum message "
@@ -282,8 +283,8 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 		ec__broker_wake(m->broker);
 	if (!it)
 		return rc;
-	const struct ec_codec_ops *ops = ec__master_codec(m);
-	rc = ops->decode(m->codec->state, it->payload.data, it->payload.len, out, err);
+	rc = ec__codec_ops(ch->codec)->decode(ch->codec->state, it->payload.data, it->payload.len,
+	                                      out, err);
 	if (rc)
 		ec__error_prefix(err, "a value on channel %lu of context '%s' refused",
 		                 (unsigned long)ch->handle, ch->ctx_name);

@@ -35,11 +35,13 @@ struct ec_channels {
 	struct ec_stream *st;     /* where frames go (READY) */
 	struct ec_calls *calls;   /* handles come from its counter */
 	const int *python_major;  /* for the codec */
+	const struct ec_loaded_plugin *codec; /* the context's */
 };
 
 struct ec_channel {
 	ec_master *m;
 	struct ec_channels *reg; /* NULL once its context is gone */
+	const struct ec_loaded_plugin *codec; /* the context's (a plugin outlives it) */
 	char ctx_name[128];
 	uint32_t handle;
 	pthread_cond_t cond; /* data, an acknowledgement, the end */

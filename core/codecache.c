@@ -33,16 +33,22 @@
 #define TOUCH_AGE (24L * 3600)
 #define PRUNE_AGE (30L * 24 * 3600)
 
-static int sha256(const void *a, size_t alen, const void *b, size_t blen,
-                  unsigned char out[32])
+static int sha256_3(const void *a, size_t alen, const void *b, size_t blen, const void *c,
+                    size_t clen, unsigned char out[32])
 {
 	unsigned int n = 0;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
 	         EVP_DigestUpdate(md, a, alen) && (!blen || EVP_DigestUpdate(md, b, blen)) &&
-	         EVP_DigestFinal_ex(md, out, &n) && n == 32;
+	         (!clen || EVP_DigestUpdate(md, c, clen)) && EVP_DigestFinal_ex(md, out, &n) &&
+	         n == 32;
 	EVP_MD_CTX_free(md);
 	return ok ? 0 : -1;
+}
+
+static int sha256(const void *a, size_t alen, const void *b, size_t blen, unsigned char out[32])
+{
+	return sha256_3(a, alen, b, blen, NULL, 0, out);
 }
 
 /* Where posix_spawnp would find `python`, resolved to the real file; found (may be
@@ -102,7 +108,8 @@ int ec__codecache_binary(const char *python, char *real, struct stat *st, char *
 	return 0;
 }
 
-int ec__codecache_name(const char *python, char name[EC_CODECACHE_NAME_MAX])
+int ec__codecache_name(const char *python, const char *codec,
+                       char name[EC_CODECACHE_NAME_MAX])
 {
 	char real[PATH_MAX];
 	struct stat st;
@@ -114,7 +121,8 @@ int ec__codecache_name(const char *python, char name[EC_CODECACHE_NAME_MAX])
 	                 st.st_mtim.tv_nsec);
 	unsigned char h[32];
 	if (n < 0 || (size_t)n >= sizeof(id) ||
-	    sha256(ec__payload_deflate, ec__payload_deflate_len, id, (size_t)n, h))
+	    sha256_3(ec__payload_deflate, ec__payload_deflate_len, id, (size_t)n, codec,
+	             codec ? strlen(codec) : 0, h))
 		return -1;
 	char *p = name + snprintf(name, EC_CODECACHE_NAME_MAX, "core-");
 	for (int i = 0; i < 16; i++)

@@ -23,9 +23,12 @@
 #define EC_CODECACHE_REFUSAL "this bytecode cache entry is for another Python"
 
 /* The cache file's name for `python` (a path, or a name looked up in $PATH as
- * posix_spawnp does): a hash of this build's core and of the binary's identity (real
- * path, device, inode, size, mtime). -1 if the binary cannot be found. */
-int ec__codecache_name(const char *python, char name[EC_CODECACHE_NAME_MAX]);
+ * posix_spawnp does): a hash of this build's core, of the binary's identity (real
+ * path, device, inode, size, mtime) and of the codec's context side (codec: its
+ * remote_source, compiled with the core; may be NULL). -1 if the binary cannot be
+ * found. */
+int ec__codecache_name(const char *python, const char *codec,
+                       char name[EC_CODECACHE_NAME_MAX]);
 
 /* Where posix_spawnp would find `python`: into real, the file (symbolic links
  * resolved) and its identity; into found, the path as found, absolute, links kept (a

@@ -192,8 +192,8 @@ static void boot_entry_fill(struct ec_context *ctx, const char *python)
  * absolute `python` (that user's PATH may differ): that user's bytecode could reach
  * the master's other contexts, while what the master's user compiled is no more than
  * the master could send it anyway. *fill says which. */
-static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_NAME_MAX],
-                           int *fill)
+static int code_cache_name(const struct ec_context *ctx, const char *codec_source,
+                           char name[EC_CODECACHE_NAME_MAX], int *fill)
 {
 	const struct ec_transport_ops *o = ctx->top_ops;
 	unsigned runs = !ctx->has_below &&
@@ -206,7 +206,7 @@ static int code_cache_name(const struct ec_context *ctx, char name[EC_CODECACHE_
 	    (runs != EC_RUNS_HERE_AS_MASTER && python[0] != '/'))
 		return -1;
 	*fill = runs == EC_RUNS_HERE_AS_MASTER;
-	return ec__codecache_name(python, name);
+	return ec__codecache_name(python, codec_source, name);
 }
 
 /* A miss: have the fresh context send the core's code object, which it compiled
@@ -228,6 +228,25 @@ static void code_cache_fill(struct ec_context *ctx, const char *name)
 		        "context %s: core bytecode not cached: %s", ctx->name,
 		        rc ? e.msg : *why ? why : "not bytes");
 	ec_value_free(res);
+}
+
+/* Into src, the codec's context side as the boot carries it (made once per master). */
+static int codec_src(ec_master *m, const struct ec_loaded_plugin *codec, struct ec_buf *src)
+{
+	const struct ec_codec_ops *ops = codec->desc->ops;
+	pthread_mutex_lock(&m->lock);
+	int rc = 0;
+	if (ec__codeshare_get(&m->codec_srcs, codec->desc->name, src)) {
+		struct ec_buf made;
+		ec__buf_init(&made);
+		rc = ec__payload_codec_pack(ops->remote_source, &made);
+		rc = rc ? rc : ec__buf_append(src, made.data, made.len);
+		if (!rc)
+			ec__codeshare_put(&m->codec_srcs, codec->desc->name, &made);
+		ec__buf_free(&made);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
 }
 
 /* The stream (docs/protocol.md 1) for ctx: the key, the MACs and the payload with the
@@ -260,13 +279,16 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		.key = key,
 		.log_level = m->logger.level,
 		.max_message = m->max_message,
-		.codec = ec__master_codec(m)->remote_name,
+		.codec = ec__codec_ops(ctx->codec)->remote_name,
 		.context_id = ctx->id,
 		.modules = toplevel,
 	};
-	struct ec_buf cached;
+	const struct ec_loaded_plugin *codec = ctx->codec;
+	const char *codec_source = ((const struct ec_codec_ops *)codec->desc->ops)->remote_source;
+	struct ec_buf cached, csrc;
 	ec__buf_init(&cached);
-	if (!rc && code_cache_name(ctx, cache->name, &cache->may_fill) == 0) {
+	ec__buf_init(&csrc);
+	if (!rc && code_cache_name(ctx, codec_source, cache->name, &cache->may_fill) == 0) {
 		if (cache->read && ec__codecache_load(cache->name, &cached) == 0) {
 			cache->hit = 1;
 			pc.code = cached.data;
@@ -284,11 +306,16 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		ec__log(&m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
 		        "context %s: core bytecode shared by a context of the same name", ctx->name);
 	}
+	if (!rc && !pc.code && !(rc = codec_src(m, codec, &csrc))) {
+		pc.codec_src = csrc.data;
+		pc.codec_src_len = csrc.len;
+	}
 	rc = rc ? ec__error_set(err, rc, ctx->name, "out of memory")
 	     : cache->direct ? ec__payload_direct(&pc, prog, code, err)
 	                     : ec__payload_stream(&pc, stream, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	ec__buf_free(&cached);
+	ec__buf_free(&csrc);
 	ec__strv_free(toplevel);
 	return rc;
 }

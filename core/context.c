@@ -226,7 +226,7 @@ static int on_hello(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
                     struct ec_error *err)
 {
 	ec_value *v = NULL;
-	int rc = ec__master_codec(ctx->m)->decode(ctx->m->codec->state, p, h->length, &v, err);
+	int rc = ec__codec_ops(ctx->codec)->decode(ctx->codec->state, p, h->length, &v, err);
 	if (rc)
 		return rc;
 	const ec_value *ver = ec_value_dict_get(v, "version");
@@ -255,7 +255,7 @@ static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const un
                   struct ec_error *err)
 {
 	ec_value *v = NULL;
-	int rc = ec__master_codec(ctx->m)->decode(ctx->m->codec->state, p, h->length, &v, err);
+	int rc = ec__codec_ops(ctx->codec)->decode(ctx->codec->state, p, h->length, &v, err);
 	if (rc)
 		return rc;
 	if (v->type != EC_T_TUPLE || v->u.seq.len != 3 || v->u.seq.items[1]->type != EC_T_INT) {
@@ -315,7 +315,7 @@ static int on_get_module(struct ec_context *ctx, const struct ec_frame_hdr *h,
 {
 	ec_master *m = ctx->m;
 	ec_value *v = NULL;
-	int rc = ec__master_codec(m)->decode(m->codec->state, p, h->length, &v, err);
+	int rc = ec__codec_ops(ctx->codec)->decode(ctx->codec->state, p, h->length, &v, err);
 	if (rc)
 		return rc;
 	if ((v->type != EC_T_STR && v->type != EC_T_BYTES) || !v->u.s.len ||
@@ -324,7 +324,8 @@ static int on_get_module(struct ec_context *ctx, const struct ec_frame_hdr *h,
 		return ec__error_set(err, EC_EPROTO, ctx->name, "malformed GET_MODULE from context '%s'",
 		                     ctx->name);
 	}
-	rc = ec__modsrv_request(m->modules, ctx->id, ctx->name, ctx->python_major, v->u.s.data);
+	rc = ec__modsrv_request(m->modules, ctx->id, ctx->name, ctx->python_major, ctx->codec,
+	                        v->u.s.data);
 	if (rc)
 		rc = ec__error_set(err, rc, ctx->name, "context '%s': cannot serve module %s: %s",
 		                   ctx->name, v->u.s.data,
@@ -389,13 +390,13 @@ void ec__context_free(struct ec_context *ctx)
  * when the context takes no more messages. */
 static int queue_cancel(struct ec_context *ctx, uint32_t handle)
 {
-	ec_master *m = ctx->m;
 	if (ctx->st.state != EC_STREAM_READY || ctx->shutdown_requested)
 		return EC_ECLOSED;
 	struct ec_msg *msg = calloc(1, sizeof(*msg));
 	struct ec_value h = {.type = EC_T_INT, .u.i = handle};
 	struct ec_codec_peer peer = {.python_major = ctx->python_major};
-	if (!msg || ec__master_codec(m)->encode(m->codec->state, &peer, &h, &msg->payload, NULL)) {
+	const struct ec_loaded_plugin *c = ctx->codec;
+	if (!msg || ec__codec_ops(c)->encode(c->state, &peer, &h, &msg->payload, NULL)) {
 		if (msg)
 			ec__buf_free(&msg->payload);
 		free(msg);
@@ -574,6 +575,17 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 		rc = ec__plugins_get(&m->plugins, transport, EC_PLUGIN_TRANSPORT, &tp, err);
 	if (!rc)
 		rc = ec__cfg_validate(ctx->cfg, tp->desc->params, transport, err);
+	/* Its codec: its own `codec` key, else the master's (the top-level key). */
+	const char *codec = NULL;
+	ctx->codec = m->codec;
+	if (!rc && ec__cfg_str(ctx->cfg, "codec", &codec) == 0 && codec &&
+	    (rc = ec__plugins_get(&m->plugins, codec, EC_PLUGIN_CODEC, &ctx->codec, err))) {
+		struct ec_error inner = err ? *err : (struct ec_error){0};
+		ec__error_set(err, rc, ec__cfg_where(ctx->cfg, "codec"), "context '%s': %s", name,
+		              inner.msg);
+	}
+	ctx->calls.codec = ctx->codec;
+	ctx->chans.codec = ctx->codec;
 	const char *python = NULL, *via = NULL;
 	if (!rc)
 		rc = ec__cfg_str(ctx->cfg, "python", &python);
@@ -625,7 +637,7 @@ int ec__context_encode_call(struct ec_context *ctx, const char *module, const ch
 		                   "arguments must be a tuple or list, keyword arguments a dict");
 	else {
 		struct ec_codec_peer peer = {.python_major = ctx->python_major};
-		rc = ec__master_codec(ctx->m)->encode(ctx->m->codec->state, &peer, &call, out, err);
+		rc = ec__codec_ops(ctx->codec)->encode(ctx->codec->state, &peer, &call, out, err);
 		if (!rc && out->len > ctx->m->max_message)
 			rc = ec__error_set(err, EC_EMSGSIZE, ctx->name,
 			                   "call of %s.%s is %zu bytes, over the maximum message size "
@@ -704,7 +716,8 @@ void ec__context_request_shutdown(struct ec_context *ctx, int timeout_ms)
 		struct ec_msg *msg = calloc(1, sizeof(*msg));
 		struct ec_value none = {.type = EC_T_NONE};
 		struct ec_codec_peer peer = {.python_major = ctx->python_major};
-		if (msg && ec__master_codec(m)->encode(m->codec->state, &peer, &none, &msg->payload, NULL) == 0) {
+		const struct ec_loaded_plugin *c = ctx->codec;
+		if (msg && ec__codec_ops(c)->encode(c->state, &peer, &none, &msg->payload, NULL) == 0) {
 			msg->handle = EC_HANDLE_SHUTDOWN;
 			ec__stream_queue(&ctx->st, msg);
 		} else if (msg) {

@@ -35,6 +35,9 @@ struct ec_context {
 	/* The name and the overrides it was connected with: contexts with the same share
 	 * the core's bytecode in memory when the disk cache is not theirs (connect.c). */
 	char *share_key;
+	/* Its codec plugin (its `codec` key, else the master's); the master's registry
+	 * keeps it loaded. */
+	const struct ec_loaded_plugin *codec;
 	unsigned id;
 	struct ec_cfg *cfg; /* private copy with overrides applied */
 	/* The top layer's ops (from its plugin's descriptor: the stack itself is built on

@@ -119,7 +119,7 @@ int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_
 	if (rc)
 		goto fail;
 	/* Config loading is a transaction: every context must name a loadable transport
-	 * and pass its schema before anything starts. */
+	 * (and codec, if it names one) and pass its schema before anything starts. */
 	const char *const *names = ec__config_context_names(m->config);
 	for (size_t i = 0; names && names[i]; i++) {
 		struct ec_cfg *sect = (struct ec_cfg *)ec__config_context(m->config, names[i]);
@@ -141,6 +141,15 @@ int ec_master_new(const struct ec_master_options *o, ec_master **out, struct ec_
 		rc = ec__cfg_validate(sect, tp->desc->params, tname, err);
 		if (rc)
 			goto fail;
+		const char *cname = NULL;
+		const struct ec_loaded_plugin *cp = NULL;
+		if (ec__cfg_str(sect, "codec", &cname) == 0 && cname &&
+		    (rc = ec__plugins_get(&m->plugins, cname, EC_PLUGIN_CODEC, &cp, err))) {
+			struct ec_error inner = err ? *err : (struct ec_error){0};
+			ec__error_set(err, rc, ec__cfg_where(sect, "codec"), "context '%s': %s",
+			              names[i], inner.msg);
+			goto fail;
+		}
 	}
 	rc = modules_setup(m, o, err);
 	if (rc)
@@ -180,6 +189,7 @@ void ec_master_free(ec_master *m)
 	ec__modsrv_stop(m->modules); /* its thread may wake the broker */
 	ec__broker_stop(m->broker);
 	ec__codeshare_free(&m->code_shares);
+	ec__codeshare_free(&m->codec_srcs);
 	ec__modsrv_free(m->modules);
 	ec__plugins_close(&m->plugins);
 	ec__config_free(m->config);

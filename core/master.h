@@ -23,6 +23,8 @@ struct ec_master {
 	struct ec__host host;
 	struct ec_config *config;
 	struct ec_plugins plugins;
+	/* The default codec (the top-level `codec`); a context's own `codec` key names
+	 * another (struct ec_context's codec). */
 	const struct ec_loaded_plugin *codec;
 	struct ec_broker *broker;
 	struct ec_modsrv *modules; /* the module server: config module_path, then options */
@@ -44,12 +46,15 @@ struct ec_master {
 	 * the disk cache is not theirs (ssh, sudo via ssh), under lock; freed with the
 	 * master (core/codeshare.h). */
 	struct ec_code_share *code_shares;
+	/* Each codec's context side as the boot carries it (ec__payload_codec_pack), by
+	 * the codec's name, made on first use, under lock; freed with the master. */
+	struct ec_code_share *codec_srcs;
 };
 
-/* The codec's ops (the master's one codec plugin). */
-static inline const struct ec_codec_ops *ec__master_codec(const ec_master *m)
+/* A codec plugin's ops. */
+static inline const struct ec_codec_ops *ec__codec_ops(const struct ec_loaded_plugin *codec)
 {
-	return (const struct ec_codec_ops *)m->codec->desc->ops;
+	return (const struct ec_codec_ops *)codec->desc->ops;
 }
 
 #endif

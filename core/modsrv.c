@@ -33,6 +33,7 @@ struct sent {
 struct job {
 	unsigned ctx;
 	int python_major;
+	const struct ec_loaded_plugin *codec; /* the context's; NULL: the sink's */
 	int forget; /* drop what was sent to ctx, in order with its GET_MODULE */
 	char ctxname[128];
 	struct job *next;
@@ -174,7 +175,7 @@ static void sent_drop(struct ec_modsrv *s, unsigned ctx)
 }
 
 static int enqueue(struct ec_modsrv *s, unsigned ctx, const char *ctxname, int python_major,
-                   const char *name, int forget);
+                   const struct ec_loaded_plugin *codec, const char *name, int forget);
 
 void ec__modsrv_forget(struct ec_modsrv *s, unsigned ctx)
 {
@@ -183,7 +184,7 @@ void ec__modsrv_forget(struct ec_modsrv *s, unsigned ctx)
 	pthread_mutex_lock(&s->qlock);
 	int running = s->running;
 	pthread_mutex_unlock(&s->qlock);
-	if (running && !enqueue(s, ctx, "", 0, "", 1))
+	if (running && !enqueue(s, ctx, "", 0, NULL, "", 1))
 		return; /* behind that context's pending GET_MODULE */
 	pthread_mutex_lock(&s->lock);
 	sent_drop(s, ctx);
@@ -343,7 +344,8 @@ int ec__modsrv_answer(struct ec_modsrv *s, unsigned ctx_id, const char *name, si
 static int build_reply(struct ec_modsrv *s, const struct job *j, struct ec_buf *payload)
 {
 	const struct ec_modsrv_sink *m = &s->sink;
-	const struct ec_codec_ops *ops = m->codec->desc->ops;
+	const struct ec_loaded_plugin *codec = j->codec ? j->codec : m->codec;
+	const struct ec_codec_ops *ops = codec->desc->ops;
 	struct ec_codec_peer peer = {.python_major = j->python_major};
 	struct ec_error err = {0};
 	ec_value *reply = NULL;
@@ -363,7 +365,7 @@ static int build_reply(struct ec_modsrv *s, const struct job *j, struct ec_buf *
 		} else if (e->u.seq.items[1]->type != EC_T_NONE) {
 			status = "found";
 		}
-		rc = ops->encode(m->codec->state, &peer, reply, payload, &err);
+		rc = ops->encode(codec->state, &peer, reply, payload, &err);
 	}
 	if (!rc && payload->len > m->max_message) {
 		ec__log(m->logger, EC_LOG_WARNING, "econtext.modules", j->ctxname,
@@ -393,7 +395,7 @@ static int build_reply(struct ec_modsrv *s, const struct job *j, struct ec_buf *
 		status = "refused";
 		reason = why;
 		rc = reply && list && e && e->u.seq.len == 5 && reply->u.seq.len == 2
-		         ? ops->encode(m->codec->state, &peer, reply, payload, &err)
+		         ? ops->encode(codec->state, &peer, reply, payload, &err)
 		         : EC_ENOMEM;
 	}
 	if (reason)
@@ -440,7 +442,7 @@ static void *server_main(void *arg)
 }
 
 static int enqueue(struct ec_modsrv *s, unsigned ctx, const char *ctxname, int python_major,
-                   const char *name, int forget)
+                   const struct ec_loaded_plugin *codec, const char *name, int forget)
 {
 	size_t len = strlen(name);
 	struct job *j = calloc(1, sizeof(*j) + len + 1);
@@ -448,6 +450,7 @@ static int enqueue(struct ec_modsrv *s, unsigned ctx, const char *ctxname, int p
 		return EC_ENOMEM;
 	j->ctx = ctx;
 	j->python_major = python_major;
+	j->codec = codec;
 	j->forget = forget;
 	snprintf(j->ctxname, sizeof(j->ctxname), "%s", ctxname);
 	memcpy(j->name, name, len + 1);
@@ -498,7 +501,8 @@ void ec__modsrv_set_sink(struct ec_modsrv *s, const struct ec_modsrv_sink *sink)
 }
 
 int ec__modsrv_request(struct ec_modsrv *s, unsigned ctx_id, const char *ctx_name,
-                       int python_major, const char *name)
+                       int python_major, const struct ec_loaded_plugin *codec,
+                       const char *name)
 {
-	return enqueue(s, ctx_id, ctx_name, python_major, name, 0);
+	return enqueue(s, ctx_id, ctx_name, python_major, codec, name, 0);
 }

@@ -173,9 +173,10 @@ int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
 	static const unsigned char final_block[2] = {0x03, 0x00}; /* fixed Huffman, BFINAL */
 	const unsigned char *core = cfg->code ? cfg->code : ec__payload_deflate;
 	size_t core_len = cfg->code ? cfg->code_len : ec__payload_deflate_len;
+	size_t codec_len = cfg->code ? 0 : cfg->codec_src_len;
 	uLong bound = deflateBound(&zs, (uLong)line.len);
 	size_t start = out->len;
-	rc = ec__buf_reserve(out, 10 + bound + 16 + core_len + sizeof(final_block));
+	rc = ec__buf_reserve(out, 10 + bound + 16 + core_len + codec_len + sizeof(final_block));
 	if (rc) {
 		deflateEnd(&zs);
 		goto fail;
@@ -194,8 +195,10 @@ int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
 		goto fail;
 	}
 	memcpy(tail + tail_len, core, core_len);
-	memcpy(tail + tail_len + core_len, final_block, sizeof(final_block));
-	size_t n = tail_len + core_len + sizeof(final_block);
+	if (codec_len)
+		memcpy(tail + tail_len + core_len, cfg->codec_src, codec_len);
+	memcpy(tail + tail_len + core_len + codec_len, final_block, sizeof(final_block));
+	size_t n = tail_len + core_len + codec_len + sizeof(final_block);
 	char hdr[11];
 	snprintf(hdr, sizeof(hdr), "%010zu", n);
 	memcpy(out->data + start, hdr, 10);
@@ -208,6 +211,35 @@ fail:
 		OPENSSL_cleanse(line.data, line.len);
 	ec__buf_free(&line);
 	return ec__error_set(err, rc, cfg->name, "cannot build the boot payload: out of memory");
+}
+
+int ec__payload_codec_pack(const char *source, struct ec_buf *out)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return EC_ENOMEM;
+	size_t len = strlen(source);
+	uLong bound = deflateBound(&zs, (uLong)len + 1) + 16;
+	int rc = ec__buf_reserve(out, bound);
+	static const unsigned char nl[1] = {'\n'};
+	int zrc = Z_OK;
+	if (!rc) {
+		zs.next_out = out->data + out->len;
+		zs.avail_out = (uInt)bound;
+		zs.next_in = (unsigned char *)nl; /* zlib's input is not const, only read */
+		zs.avail_in = 1;
+		zrc = deflate(&zs, Z_NO_FLUSH);
+		zs.next_in = (unsigned char *)source;
+		zs.avail_in = (uInt)len;
+		zrc = zrc == Z_OK ? deflate(&zs, Z_SYNC_FLUSH) : zrc;
+		if (zrc != Z_OK || zs.avail_in || !zs.avail_out)
+			rc = EC_ENOMEM;
+		else
+			out->len += (size_t)bound - zs.avail_out;
+	}
+	deflateEnd(&zs);
+	return rc;
 }
 
 /* Inflate raw deflate that ends on a sync flush (no final block) onto out. */
@@ -244,6 +276,8 @@ int ec__payload_direct(const struct ec_payload_config *cfg, struct ec_buf *prog,
 	rc = rc ? rc : ec__buf_append(code, cfg->code ? "C" : "S", 1);
 	rc = rc ? rc : inflate_to(cfg->code ? cfg->code : ec__payload_deflate,
 	                          cfg->code ? cfg->code_len : ec__payload_deflate_len, code);
+	if (!rc && !cfg->code && cfg->codec_src_len)
+		rc = inflate_to(cfg->codec_src, cfg->codec_src_len, code);
 	if (rc) {
 		OPENSSL_cleanse(prog->data, prog->len);
 		return ec__error_set(err, rc, cfg->name, "cannot build the boot payload: %s",

@@ -30,13 +30,23 @@ struct ec_payload_config {
 	 * sync flush), sent in place of its source; or NULL for the source. */
 	const unsigned char *code;
 	size_t code_len;
+	/* The codec's context side (ec_codec_ops.remote_source) as ec__payload_codec_pack
+	 * made it, appended to the core's source; unused with code (the cached bytecode
+	 * holds it: the cache's name covers the codec). */
+	const unsigned char *codec_src;
+	size_t codec_src_len;
 };
+
+/* Into out (appended), the raw deflate of a newline and source, ending on a sync flush:
+ * what follows the core's source in B. */
+int ec__payload_codec_pack(const char *source, struct ec_buf *out);
 
 /* argv = { python, "-S", "-c", first stage, NULL }. Free with ec__argv_free. */
 int ec__payload_argv(const char *python, struct ec_argv *argv, struct ec_error *err);
 void ec__argv_free(struct ec_argv *argv);
 /* Append "%010u" + the raw deflate of: the loader and the config line, NUL, argv[0]
- * line and exec stage, NUL, and 'S' + the core's source or 'C' + its bytecode to out
+ * line and exec stage, NUL, and 'S' + the core's and the codec's source or 'C' + their
+ * bytecode to out
  * (docs/protocol.md §1). The key is wiped from every temporary buffer. */
 int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
                        struct ec_error *err);

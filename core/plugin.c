@@ -103,9 +103,11 @@ const char *ec__plugins_path_string(const struct ec_plugins *ps, char *buf, size
 #define END(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 static const size_t transport_ends[] = {
 	END(struct ec_transport_ops, carry), /* 2.0 */
+	END(struct ec_transport_ops, carry), /* 2.1: nothing new for transports */
 };
 static const size_t codec_ends[] = {
-	END(struct ec_codec_ops, decode_buf), /* 2.0 */
+	END(struct ec_codec_ops, decode_buf),    /* 2.0 */
+	END(struct ec_codec_ops, remote_source), /* 2.1 */
 };
 _Static_assert(sizeof(transport_ends) / sizeof(transport_ends[0]) == EC_PLUGIN_ABI_MINOR + 1,
                "transport_ends: one entry per minor version of the ABI");
@@ -127,7 +129,13 @@ static const char *missing_op(const struct ec_plugin *d)
 		                     : NULL;
 	}
 	const struct ec_codec_ops *o = d->ops;
-	return !o->encode ? "encode" : !o->decode ? "decode" : !o->remote_name ? "remote_name" : NULL;
+	/* remote_source from 2.1: a 2.0 codec's context side was payload/'s pickle. */
+	int has_source = o->size >= END(struct ec_codec_ops, remote_source) && o->remote_source;
+	return !o->encode        ? "encode"
+	       : !o->decode      ? "decode"
+	       : !o->remote_name ? "remote_name"
+	       : !has_source     ? "remote_source (plugin ABI 2.1: the codec's context side)"
+	                         : NULL;
 }
 
 /* The ops table of a descriptor of the right kind: its size covers every member of the

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "econtext/codec.h"
+#include "fuzzcodec.h"
 #include "host.h"
 
 const struct ec_plugin *ec_plugin_pickle_describe(void);
@@ -21,68 +22,11 @@ const struct ec_plugin *ec_plugin_pickle_describe(void);
 static const struct ec_codec_ops *ops;
 static void *state;
 
-static void init(void)
-{
-	const struct ec_plugin *p = ec_plugin_pickle_describe();
-	struct ec_error err = {0};
-	if (!p || p->kind != EC_PLUGIN_CODEC || p->load(ec__host_get(), &state, &err)) {
-		fprintf(stderr, "fuzz_pickle: cannot load the codec: %s\n", err.msg);
-		abort();
-	}
-	ops = p->ops;
-}
-
-/* Does v hold a float that is NaN (never equal to itself)? */
-static int has_nan(const ec_value *v)
-{
-	if (v->type == EC_T_FLOAT)
-		return isnan(v->u.f);
-	if (v->type == EC_T_LIST || v->type == EC_T_TUPLE || v->type == EC_T_SET ||
-	    v->type == EC_T_DICT)
-		for (size_t i = 0; i < v->u.seq.len; i++)
-			if (has_nan(v->u.seq.items[i]))
-				return 1;
-	return 0;
-}
-
-static void roundtrip(const ec_value *v, int major)
-{
-	struct ec_codec_peer peer = {.python_major = major};
-	struct ec_buf out;
-	ec__buf_init(&out);
-	struct ec_error err = {0};
-	if (ops->encode(state, &peer, v, &out, &err) == 0) {
-		ec_value *again = NULL;
-		struct ec_error err2 = {0};
-		if (ops->decode(state, out.data, out.len, &again, &err2) != 0) {
-			fprintf(stderr, "fuzz_pickle: python %d: the encoder's output does not decode: %s\n",
-			        major, err2.msg);
-			abort();
-		}
-		if (!has_nan(v) && !ec_value_equal(v, again)) {
-			fprintf(stderr, "fuzz_pickle: python %d: round trip changed the value\n", major);
-			abort();
-		}
-		ec_value_free(again);
-	}
-	ec__buf_free(&out);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!ops)
-		init();
-	ec_value *v = NULL;
-	struct ec_error err = {0};
-	int rc = ops->decode(state, data, size, &v, &err);
-	if (rc == 0) {
-		roundtrip(v, 3);
-		roundtrip(v, 2);
-		ec_value_free(v);
-	} else if (!err.msg[0]) {
-		fprintf(stderr, "fuzz_pickle: refused without a message (%d)\n", rc);
-		abort();
-	}
+		fc_load("fuzz_pickle", ec_plugin_pickle_describe(), &ops, &state);
+	int rc = fc_decode("fuzz_pickle", ops, state, data, size);
 	/* decode_buf: the same bytes at an offset of a buffer it may take over. */
 	if (ops->decode_buf) {
 		struct ec_buf b;

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 secs=${FUZZ_SECONDS:-60}
 cc=${FUZZ_CC:-clang}
-all="frame pickle json config modsrv"
+all="frame pickle json config modsrv jsoncodec"
 targets=${*:-$all}
 n=$(echo $targets | wc -w)
 skip() {
@@ -37,7 +37,8 @@ printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ r
 	>_fuzz/probe.c
 "$cc" -fsanitize=fuzzer $san _fuzz/probe.c -o _fuzz/probe >_fuzz/probe.out 2>&1 ||
 	skip "$cc cannot build a libFuzzer target (apt-get install libclang-rt-dev): $(head -n 3 _fuzz/probe.out)"
-make core/payload_data.c >_fuzz/make.out 2>&1 || { cat _fuzz/make.out; fail "make core/payload_data.c failed"; }
+make core/payload_data.c plugins/pickle/pickle_remote.c plugins/json/json_remote.c >_fuzz/make.out 2>&1 ||
+	{ cat _fuzz/make.out; fail "make core/payload_data.c and the codecs' context sides failed"; }
 mkvar() { sed -n "s/^$1 = //p" Makefile; }
 cflags="-g -O1 -fno-omit-frame-pointer $san -fsanitize=fuzzer-no-link -pthread -DHAVE_CONFIG_H \
 -I$top -I$top/core/include -I$top/core -DEC_PLUGINDIR=\"/nonexistent\" \
@@ -67,12 +68,13 @@ archive() { # NAME SOURCES...
 }
 : >_fuzz/build.out
 core=$(ls core/*.c | grep -v '^core/cli\.c$')
-archive core $core core/payload_data.c && archive pickle plugins/pickle/*.c &&
+archive core $core core/payload_data.c && archive pickle plugins/pickle/*.c && archive json plugins/json/*.c &&
+	archive forms plugins/forms/*.c &&
 	archive sudo plugins/sudo/*.c && { [ -z "$ssh" ] || archive ssh plugins/ssh/*.c; } || {
 	tail -n 40 _fuzz/build.out
 	fail "the sources did not build with $cc (_fuzz/build.out)"
 }
-plugins="_fuzz/libpickle.a _fuzz/libsudo.a${ssh:+ _fuzz/libssh.a}"
+plugins="_fuzz/libpickle.a _fuzz/libjson.a _fuzz/libforms.a _fuzz/libsudo.a${ssh:+ _fuzz/libssh.a}"
 
 pass=0 failed=0
 for t in $targets; do

@@ -230,7 +230,7 @@ def _on_channel_open(handle, reply_to, payload):
 def _channel_arg(h):
     ch = _channels.get(h)
     if ch is None:
-        raise pickle.UnpicklingError("no channel %r is open" % (h,))
+        raise ValueError("no channel %r is open" % (h,))
     _call_channels.append(ch)
     return ch
 

@@ -64,33 +64,12 @@ PY3 = sys.version_info[0] >= 3
 if PY3:
     import _thread as thread
 
-    def _import_pickle():
-        # _pickle only wants functools.partial, but importing functools costs about
-        # 3 ms (collections & co.). Lend it a stand-in holding the same C type.
-        if "functools" in sys.modules:
-            import _pickle
-            return _pickle
-        import _functools
-        stand_in = type(sys)("functools")
-        stand_in.partial = _functools.partial
-        sys.modules["functools"] = stand_in
-        try:
-            import _pickle
-        except Exception:
-            _pickle = None
-        finally:
-            del sys.modules["functools"]
-        if _pickle is None:
-            import _pickle
-        return _pickle
-    pickle = _import_pickle()
     from _io import BytesIO
     from _operator import _compare_digest
     text_type = str
 else:
     import thread
     import imp as _imp          # builtin on 2.7
-    import cPickle as pickle
     from cStringIO import StringIO as BytesIO
     from operator import _compare_digest
     text_type = unicode
@@ -107,7 +86,6 @@ IN_FD = 100
 OUT_FD = 101
 _HDR = Struct(">IIIII")
 _SEQ = Struct(">Q")
-_LEN32 = Struct("<I")
 _SLICE = 1 << 20        # large frames are hashed and written in slices of this size
 _BIG = 1 << 18          # frames above this use OpenSSL's faster sha256, if present
 
@@ -174,94 +152,19 @@ def _text(s):
         return u"<unprintable %s>" % type(s).__name__
 
 
-# ---- pickle -----------------------------------------------------------------------
-_CODECS = sys.modules["_codecs"]
-_GLOBALS = {
-    ("econtext", "CallError"): CallError,
-    ("__builtin__", "set"): set,
-    ("builtins", "set"): set,
-    ("__builtin__", "frozenset"): frozenset,
-    ("builtins", "frozenset"): frozenset,
-    ("_codecs", "encode"): _CODECS.encode,
-    ("__builtin__", "bytes"): bytes,
-    ("builtins", "bytes"): bytes,
-}
+# ---- the codec --------------------------------------------------------------------
+# The codec's context side is not in this file: the master appends the Python source
+# its codec plugin gives (ec_codec_ops.remote_source; plugins/pickle/pickle_remote.py,
+# plugins/json/json_remote.py) after the core, compiled with it (and kept with it in
+# the bytecode cache). It runs in these globals and defines dumps(obj) -> bytes, which
+# raises on a value it cannot carry as it is (_dumps_carried then converts the value,
+# payload/values.py), and loads(data) -> the value; it may replace _bytes_parts.
 
 
-def _find_global(module, name):
-    try:
-        return _GLOBALS[module, name]
-    except KeyError:
-        raise pickle.UnpicklingError("refused global %s.%s" % (module, name))
-
-
-class Unserializable(Exception):
-    pass
-
-
-def _refuse(obj):
-    raise Unserializable("%s.%s" % (type(obj).__module__, type(obj).__name__))
-
-
-def _reduce_call_error(obj):
-    return (CallError, tuple(obj.args))
-
-
-# Exactly these types pickle within the subset the master decodes (section 4), and
-# these classes are the only globals written (set/frozenset are pickled by REDUCE).
-_NATIVE = frozenset([type(None), bool, int, float, bytes, text_type, tuple, list, dict,
-                     set, frozenset, CallError] + ([] if PY3 else [long]))
-_CLASSES = (CallError, set, frozenset)      # payload/values.py adds Named and Tagged
-_FUNCTION = type(_refuse)
-
-
-def _check(obj):
-    # persistent_id hook: None means "pickle normally"; refuse anything else.
-    if type(obj) not in _NATIVE and not (type(obj) in (type, _FUNCTION) and obj in _CLASSES):
-        _refuse(obj)
-
-
-if PY3:
-    class _Unpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            return _find_global(module, name)
-
-    def loads(data):
-        return _Unpickler(BytesIO(data), encoding="bytes").load()
-
-    class _Pickler(pickle.Pickler):
-        def reducer_override(self, obj):
-            # 3.8+: called for everything not handled natively (exact None, bool,
-            # int, float, bytes, str, list, tuple, dict, set, frozenset).
-            if type(obj) is _Carried:
-                return (obj.fn, obj.args)
-            if type(obj) is CallError:
-                return _reduce_call_error(obj)
-            for c in _CLASSES:
-                if obj is c:
-                    return NotImplemented   # the globals of _CLASSES, by identity
-            _refuse(obj)
-
-    if sys.version_info < (3, 8):
-        # No reducer_override: check every object (slower, but only on 3.6/3.7).
-        _Pickler.persistent_id = staticmethod(_check)
-
-    def dumps(obj):
-        f = BytesIO()
-        _Pickler(f, 3).dump(obj)
-        return f.getvalue()
-else:
-    def loads(data):
-        u = pickle.Unpickler(BytesIO(data))
-        u.find_global = _find_global
-        return u.load()
-
-    def dumps(obj):
-        f = BytesIO()
-        p = pickle.Pickler(f, 2)
-        p.persistent_id = _check       # every object: slower, but exact
-        p.dump(obj)
-        return f.getvalue()
+def _bytes_parts(obj):
+    """A large bytes result as the parts of its encoding, sent without the copy that
+    dumps() makes; None when the codec has no such form (docs/plugin-guide.md)."""
+    return None
 
 
 # ---- frames -----------------------------------------------------------------------
@@ -356,15 +259,6 @@ def _send_frame(handle, parts, size, hdr, prefix):
         except Exception:
             _dead.append(1)
             _exit_now(1)
-
-
-def _bytes_parts(obj):
-    """A large bytes result as the parts of its pickle, which Pickler(f, 3) would
-    write as PROTO 3, BINBYTES, the bytes, BINPUT 0, STOP: without the copy that
-    dumps() makes of it (tens of ms per 16 MiB). None when it does not apply."""
-    if PY3 and type(obj) is bytes and _BIG < len(obj) < (1 << 32):
-        return (b"\x80\x03B" + _LEN32.pack(len(obj)), obj, b"q\x00.")
-    return None
 
 
 def send(handle, obj, reply_to=0):

@@ -130,11 +130,14 @@ def _base(obj, t):
     return None
 
 
-def _carry_list(obj):
+def _carry_list(obj, conv=None):
+    """[conv(x) for x in obj] (conv: _carry), a refusal's path naming the index; the
+    codec's own conversion uses it too (plugins/json/json_remote.py)."""
+    conv = conv or _carry
     out = []
     for i, x in enumerate(obj):
         try:
-            out.append(_carry(x))
+            out.append(conv(x))
         except _Refused as e:
             e.path.append(u"[%d]" % i)
             raise
@@ -327,12 +330,9 @@ def Tagged(tag, value):
             return v
     if tag == u"channel":
         return _channel_arg(value)  # payload/channels.py
-    raise pickle.UnpicklingError("unknown econtext.Tagged tag %r" % (tag,))
+    raise ValueError("unknown econtext.Tagged tag %r" % (tag,))
 
 
 for _fn in (Named, Tagged):
     _fn.__module__ = "econtext"
     setattr(_econtext, _fn.__name__, _fn)
-    _GLOBALS["econtext", _fn.__name__] = _fn
-_CLASSES = _CLASSES + (Named, Tagged)
-_NATIVE = _NATIVE | frozenset([_Carried])

@@ -514,7 +514,9 @@ def main():
         return 77
     mk = load_mkpayload()
     first_stage = mk.first_stage_arg(args.srcdir)
-    source = mk.core_source(args.srcdir)
+    # The codec's context side follows the core (ec_codec_ops.remote_source): pickle's.
+    source = mk.core_source(args.srcdir) + "\n" + mk.remote_source(
+        os.path.join(args.srcdir, "..", "plugins", "pickle", "pickle_remote.py"))
     deflate = mk.compress_core(source)
     payload = (first_stage, deflate, mk.exec_stage(args.srcdir), mk.loader(args.srcdir))
     print("first stage: %d bytes; core: %d bytes source, %d bytes deflated"

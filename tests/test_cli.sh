@@ -90,6 +90,13 @@ run 3 "unknown override key" "$ec" -o pythn=x call local os.getpid && expect_err
 printf 'contexts:\n  a:\n    transport: nosuch\n' >"$tmp/c1.yaml"
 run 3 "unknown transport" "$ec" -c "$tmp/c1.yaml" call a os.getpid &&
 	expect_err "c1.yaml:3:[0-9]*: .*unknown transport 'nosuch'" "file:line:col and plugin named"
+printf 'contexts:\n  a:\n    transport: local\n    codec: jsn\n' >"$tmp/c1c.yaml"
+run 3 "unknown codec of a context" "$ec" -c "$tmp/c1c.yaml" call a os.getpid &&
+	expect_err "c1c.yaml:4:[0-9]*: context 'a': unknown codec 'jsn'" "file:line:col and plugin named"
+run 0 "a context's codec from -o (json)" "$ec" -o "python=$py" -o codec=json call local operator.add 40 2 &&
+	expect_out '^42$' "the json codec's result"
+run 1 "the json codec refuses a big int result" "$ec" -o "python=$py" -o codec=json call local operator.pow 2 64 &&
+	expect_err "cannot carry an integer beyond 64 bits with the json codec" "the refusal said"
 printf 'codec: pickle\ncontexts:\n  a:\n    transport: local\n    bogus: 1\n' >"$tmp/c2.yaml"
 run 3 "unknown key in config" "$ec" -c "$tmp/c2.yaml" call a os.getpid &&
 	expect_err "c2.yaml:5:5" "location of the bad key"

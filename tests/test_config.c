@@ -281,6 +281,8 @@ static void t_context_errors(void)
 	             "key 'transport' in context 'a' must be a string, not a list");
 	EXPECT_EXACT("contexts:\n  a:\n    transport: ../x\n", "t.yaml:3:16",
 	             "transport '../x' of context 'a' is not a plugin name (letters, digits and '_')");
+	EXPECT_EXACT("contexts:\n  a:\n    transport: local\n    codec: ../x\n", "t.yaml:4:12",
+	             "codec '../x' of context 'a' is not a plugin name (letters, digits and '_')");
 	EXPECT_EXACT("contexts:\n  a:\n    transport: local\n    connect_timeout: soon\n",
 	             "t.yaml:4:22",
 	             "key 'connect_timeout' in context 'a' must be a number of seconds such as 30 "

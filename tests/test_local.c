@@ -1,7 +1,8 @@
 /* test_local.c: local contexts end to end, on every Python interpreter found: values of
  * every type, big ints, unicode, bytes, remote exceptions with tracebacks, forwarded
  * logs and child-process stdout, deadlines, shutdown with a hung call, and contexts
- * dying with a SIGKILLed master. Absent interpreters are inactive suites (skips). */
+ * dying with a SIGKILLed master; most of it again with the json codec. Absent
+ * interpreters are inactive suites (skips). */
 #include "ecbuild.h"
 
 #include <dirent.h>
@@ -45,7 +46,9 @@ static int suite_init(const struct ec_test_python *py)
 	}
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", py->path);
-	const char *ov[] = {opt, NULL};
+	/* The suites named "codec json" run with the json codec (docs/codecs.md). */
+	CU_pSuite s = CU_get_current_suite();
+	const char *ov[] = {opt, s && strstr(s->pName, "codec json") ? "codec=json" : NULL, NULL};
 	if (ec_context_connect(master, "local", ov, 30000, &ctx, &err)) {
 		fprintf(stderr, "connect %s: %s: %s\n", py->path, err.where, err.msg);
 		ec_master_free(master);
@@ -1234,6 +1237,25 @@ int main(void)
 			CU_set_suite_active(s, CU_FALSE);
 		else
 			any = 1;
+	}
+	/* The same through the json codec, but for big ints (docs/codecs.md: refused, as
+	 * tests/test_values checks). */
+	for (size_t i = 0; i < npythons && i < sizeof(inits) / sizeof(inits[0]); i++) {
+		char name[128];
+		snprintf(name, sizeof(name), "local context, codec json, python %.16s%s",
+		         pythons[i].version, pythons[i].path[0] ? "" : " (ABSENT: skipped)");
+		CU_pSuite s = CU_add_suite(name, inits[i], suite_clean);
+		CU_add_test(s, "version and argv[0]", test_version);
+		CU_add_test(s, "None, bool, int, float", test_scalars);
+		CU_add_test(s, "unicode and bytes", test_text_bytes);
+		CU_add_test(s, "list, tuple, dict, set, kwargs", test_containers);
+		CU_add_test(s, "remote exceptions with traceback", test_exception);
+		CU_add_test(s, "logging and child stdout/stderr forwarded", test_logs);
+		CU_add_test(s, "calls freed or waited for as their replies land",
+		            test_calls_freed_as_replies_land);
+		CU_add_test(s, "deadline; shutdown with a hung call", test_deadline_and_hung_shutdown);
+		if (!pythons[i].path[0])
+			CU_set_suite_active(s, CU_FALSE);
 	}
 	CU_pSuite h = CU_add_suite("hostile context (tests/data/hostile_context.py)", hostile_init, suite_clean);
 	CU_add_test(h, "bad MAC closes the stream", test_hostile_bad_mac);

@@ -106,6 +106,9 @@ static void test_ops_refusals(void)
 		 "plugin 'nostart' lacks 'start', which every transport plugin must have"},
 		{"nodecode", EC_PLUGIN_CODEC, EC_EPLUGIN,
 		 "plugin 'nodecode' lacks 'decode', which every codec plugin must have"},
+		{"nosource", EC_PLUGIN_CODEC, EC_EPLUGIN,
+		 "plugin 'nosource' lacks 'remote_source (plugin ABI 2.1: the codec's context side)', "
+		 "which every codec plugin must have"},
 		{"noops", EC_PLUGIN_TRANSPORT, EC_EPLUGIN, "plugin 'noops' has no operations"},
 	};
 	struct ec_plugins ps;

@@ -598,6 +598,13 @@ size_t ec_test_python_suites(const char *what, int (*init)(const struct ec_test_
 int ec_test_master_and_context(const struct ec_test_python *py, const char *moddir,
                                const char *name, ec_master **m, ec_context **ctx)
 {
+	return ec_test_master_and_context_with(py, moddir, name, NULL, m, ctx);
+}
+
+int ec_test_master_and_context_with(const struct ec_test_python *py, const char *moddir,
+                                    const char *name, const char *extra, ec_master **m,
+                                    ec_context **ctx)
+{
 	char dir[1200], opt[600];
 	const char *mp[] = {dir, NULL};
 	if (moddir)
@@ -606,7 +613,7 @@ int ec_test_master_and_context(const struct ec_test_python *py, const char *modd
 	                               .log_level = EC_LOG_INFO, .log_fn = ec_test_log_capture,
 	                               .module_path = moddir ? mp : NULL};
 	snprintf(opt, sizeof(opt), "python=%s", py->path);
-	const char *ov[] = {"transport=local", opt, NULL};
+	const char *ov[] = {"transport=local", opt, extra, NULL};
 	struct ec_error err = {0};
 	*m = NULL;
 	*ctx = NULL;

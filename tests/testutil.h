@@ -115,6 +115,10 @@ void ec_test_suite_skip_unless(CU_pSuite s, int active, const char *what, const 
  * stderr, nothing left). The free shuts both down. For a suite's init and clean. */
 int ec_test_master_and_context(const struct ec_test_python *py, const char *moddir,
                                const char *name, ec_master **m, ec_context **ctx);
+/* The same with one more override (NULL: none), such as "codec=json". */
+int ec_test_master_and_context_with(const struct ec_test_python *py, const char *moddir,
+                                    const char *name, const char *extra, ec_master **m,
+                                    ec_context **ctx);
 void ec_test_master_and_context_free(ec_master **m, ec_context **ctx);
 size_t ec_test_python_suites(const char *what, int (*init)(const struct ec_test_python *py),
                              int (*clean)(void), const CU_TestInfo *tests);

@@ -47,6 +47,7 @@ static const struct ec_codec_ops pickle_ops = {
 	.decode = pk__decode,
 	.remote_name = "pickle",
 	.decode_buf = pk__decode_buf,
+	.remote_source = pk__remote_source, /* plugins/pickle/pickle_remote.py */
 };
 
 EC_PLUGIN_DEFINE(pickle, .version = "0.1.0", .kind = EC_PLUGIN_CODEC, .load = pk_load,

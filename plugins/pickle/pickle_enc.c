@@ -35,21 +35,7 @@ static int enc_fail(struct enc *e, int code, const char *fmt, ...)
 }
 
 /* Prepend a path component to e->path. */
-static void enc_path(struct enc *e, const char *fmt, ...) EC_PRINTF(2, 3);
-static void enc_path(struct enc *e, const char *fmt, ...)
-{
-	char seg[80];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(seg, sizeof(seg), fmt, ap);
-	va_end(ap);
-	size_t sl = n < 0 ? 0 : (size_t)n < sizeof(seg) ? (size_t)n : sizeof(seg) - 1;
-	size_t pl = strlen(e->path);
-	if (sl + pl >= sizeof(e->path))
-		return; /* keep the innermost part */
-	memmove(e->path + sl, e->path, pl + 1);
-	memcpy(e->path, seg, sl);
-}
+#define enc_path(e, ...) vf__path_prepend((e)->path, sizeof((e)->path), __VA_ARGS__)
 
 static int enc_put(struct enc *e, const void *p, size_t n)
 {
@@ -299,7 +285,7 @@ static int enc_named(struct enc *e, const ec_value *v, int level)
 		o += k->u.s.len;
 	}
 	*o = '\0';
-	int rc = pk__spec_words(spec, len) == n + 1 ? 0 : enc_fail(e, EC_ECODEC,
+	int rc = vf__spec_words(spec, len) == n + 1 ? 0 : enc_fail(e, EC_ECODEC,
 		"named tuple with an empty type or field name, or one holding a space or a "
 		"control character");
 	rc = rc ? rc : enc_put(e, g, sizeof(g) - 1);
@@ -332,7 +318,7 @@ static int enc_tagged(struct enc *e, const ec_value *v, int level)
 	const char *why, *tag = v->u.seq.type;
 	if (!tag || v->u.seq.len != 1 || !v->u.seq.items[0])
 		return enc_fail(e, EC_ECODEC, "tagged value without a tag or its payload");
-	if (!pk__tagged_valid(tag, strlen(tag), v->u.seq.items[0], &why))
+	if (!vf__tagged_valid(tag, strlen(tag), v->u.seq.items[0], &why))
 		return enc_fail(e, EC_ECODEC, "tagged value '%.40s' with %s", tag, why);
 	if (enc_put(e, g, sizeof(g) - 1) || enc_text(e, tag, strlen(tag)))
 		return e->code;

@@ -13,6 +13,8 @@
 
 #include "econtext/codec.h"
 
+#include "../forms/valueforms.h"
+
 /* ---- limits ------------------------------------------------------------------ */
 
 #define PK_MAX_DEPTH 512                  /* container nesting, both directions */
@@ -160,6 +162,9 @@ static inline uint64_t le_get(const unsigned char *b, size_t n)
 
 /* Length of UTF-8 starting at s that is valid, accepting encoded surrogates
  * (ED A0..BF xx) as Python's 'surrogatepass' writes them. Returns n if all valid. */
+/* The codec's context side, plugins/pickle/pickle_remote.py stripped (generated). */
+extern const char pk__remote_source[];
+
 size_t pk__utf8_valid_prefix(const unsigned char *s, size_t n);
 
 /* ---- the codec ops (pickle_enc.c, pickle_dec.c) ------------------------------ */
@@ -358,10 +363,6 @@ int pk__reduce(struct dec *d);          /* REDUCE */
 
 /* ---- named tuples and tagged values (pickle_values.c) -------------------------- */
 
-/* 1 when p is the payload tag (taglen bytes) says; else *why says what is wrong. */
-int pk__tagged_valid(const char *tag, size_t taglen, const ec_value *p, const char **why);
-/* Words of a named tuple's spec ("os.stat_result st_mode ..."), 0 when malformed. */
-size_t pk__spec_words(const char *s, size_t n);
 /* REDUCE of econtext.Named on (spec, values) and of econtext.Tagged on (tag, payload):
  * the value in *res and its nesting in *depth, or a refusal. */
 int pk__call_named(struct dec *d, ec_value *const *a, size_t n, ec_value **res, int *depth);

@@ -42,6 +42,16 @@ static const struct ec_codec_ops ops = {
 };
 EC_PLUGIN_DEFINE(nodecode, .version = "0", .kind = EC_PLUGIN_CODEC, .ops = &ops)
 
+#elif defined(BADOPS_NOSOURCE)
+/* A codec without its context side (plugin ABI 2.1: remote_source is mandatory). */
+static const struct ec_codec_ops ops = {
+	.size = sizeof(struct ec_codec_ops),
+	.encode = stub_encode,
+	.decode = stub_decode,
+	.remote_name = "nosource",
+};
+EC_PLUGIN_DEFINE(nosource, .version = "0", .kind = EC_PLUGIN_CODEC, .ops = &ops)
+
 #elif defined(BADOPS_NOOPS)
 /* A descriptor without an ops table. */
 EC_PLUGIN_DEFINE(noops, .version = "0", .kind = EC_PLUGIN_TRANSPORT)

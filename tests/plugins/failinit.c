@@ -12,6 +12,7 @@ static const struct ec_codec_ops failinit_ops = {
 	.encode = stub_encode,
 	.decode = stub_decode,
 	.remote_name = "failinit",
+	.remote_source = "",
 };
 
 EC_PLUGIN_DEFINE(failinit, .version = "0", .kind = EC_PLUGIN_CODEC, .load = failinit_load,

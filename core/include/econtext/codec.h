@@ -47,6 +47,16 @@ struct ec_codec_ops {
 	int (*decode_buf)(void *state, struct ec_buf *buf, size_t off, size_t len, ec_value **out,
 	                  struct ec_error *err);
 	/* Major 2, minor 0 ends here. */
+
+	/* Mandatory from minor 1 (a codec without it is refused: the context has no codec
+	 * of its own). The Python source of the codec's context side, NUL-terminated ASCII,
+	 * for CPython 2.7 and 3.6 to 3.13. The core appends it to the remote core in every
+	 * boot (compiled with it, cached with it as bytecode), where it runs in the core's
+	 * globals and defines dumps(obj) -> bytes and loads(data) -> value for every message
+	 * of the protocol; docs/plugin-guide.md, "A codec's context side". Keep it static:
+	 * the core reads it while the plugin is loaded. */
+	const char *remote_source;
+	/* Minor 1 ends here. */
 };
 
 #ifdef __cplusplus

@@ -183,6 +183,22 @@ def echo(x):
     return x
 
 
+def nest(n):
+    """A list n deep: [[[...]]]."""
+    v = []
+    for _ in range(n):
+        v = [v]
+    return v
+
+
+def forge(data):
+    """Reply to this call with data as it is, not encoded (the master's decoder sees a
+    forged payload), then end the context: the real reply would follow."""
+    core = sys.modules["__main__"]
+    core.send_raw(core._running[0], data)
+    core.posix._exit(0)
+
+
 def describe(x):
     """What an argument became in the context: its type and text."""
     t = type(x)
