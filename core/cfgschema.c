@@ -33,6 +33,20 @@ const struct ec_param ec__core_context_params[] = {
 	 .type = EC_PARAM_DURATION,
 	 .dflt = "30",
 	 .help = "seconds to wait for the context to be ready"},
+	{.key = "connect_back",
+	 .type = EC_PARAM_BOOL,
+	 .dflt = "false",
+	 .help = "after booting over its transport, the context connects back to the master "
+	         "over TLS and its frames move there (docs/tls.md)"},
+	{.key = "connect_back_address",
+	 .type = EC_PARAM_STR,
+	 .dflt = "127.0.0.1",
+	 .help = "the master's address the context connects back to; the listener is bound "
+	         "there"},
+	{.key = "connect_back_timeout",
+	 .type = EC_PARAM_DURATION,
+	 .dflt = "10",
+	 .help = "seconds a connection to the listener has for its TLS handshake and token"},
 	{0},
 };
 

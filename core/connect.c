@@ -255,6 +255,9 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 	if (!rc && ec__modsrv_ndirs(m->modules) &&
 	    ec__modsrv_toplevel(m->modules, &toplevel, &ntop, NULL))
 		rc = EC_ENOMEM;
+	/* The layers' words, NUL-terminated (their room was reserved: no realloc). */
+	if (!rc && ctx->boot_words.len && ec__buf_append(&ctx->boot_words, "", 1))
+		rc = EC_ENOMEM;
 	struct ec_payload_config pc = {
 		.name = ctx->name,
 		.key = key,
@@ -263,7 +266,10 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		.codec = ec__master_codec(m)->remote_name,
 		.context_id = ctx->id,
 		.modules = toplevel,
+		/* set by the loop before start_tried, untouched since */
+		.layers = ctx->boot_words.len ? (const char *)ctx->boot_words.data : NULL,
 	};
+
 	struct ec_buf cached;
 	ec__buf_init(&cached);
 	if (!rc && code_cache_name(ctx, cache->name, &cache->may_fill) == 0) {
@@ -365,6 +371,7 @@ static int attempt_start(struct ec_connect *c, struct ec_error *err)
 	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &prog, &code, cache, &build_err);
 
 	pthread_mutex_lock(&m->lock);
+	ec__context_words_wipe(ctx);
 	ctx->st.pending = 0;
 	if (ctx->st.state != EC_STREAM_DEAD) {
 		if (rc) {

@@ -5,10 +5,13 @@
  * touching shared state. */
 #include "ecbuild.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+
+#include <openssl/crypto.h>
 
 #include "clock.h"
 #include "context.h"
@@ -59,12 +62,40 @@ static void die_boot(struct ec_context *ctx, int code, const char *what)
 	die(ctx, &e, 0);
 }
 
-/* The transport stack, built on the loop's thread (its create and wrap_argv ops). */
+void ec__context_words_wipe(struct ec_context *ctx)
+{
+	if (ctx->boot_words.data)
+		OPENSSL_cleanse(ctx->boot_words.data, ctx->boot_words.cap);
+	ec__buf_free(&ctx->boot_words);
+}
+
+/* The transport stack, built on the loop's thread (its create and wrap_argv ops), and
+ * its layers' boot words for the payload (ec_transport_ops.boot_words). */
 static int build_stack(struct ec_context *ctx, struct ec_error *err)
 {
 	ec_master *m = ctx->m;
-	return ec__transport_stack_new(&m->plugins, m->config, ctx->name, ctx->cfg, &ctx->st.argv,
-	                               &ctx->st.transport, err);
+	int rc = ec__transport_stack_new(&m->plugins, m->config, ctx->name, ctx->cfg,
+	                                 &ctx->st.argv, &ctx->st.transport, err);
+	char words[1024];
+	for (struct ec_transport *t = ctx->st.transport; t && !rc; t = t->below) {
+		const struct ec_transport_ops *o = t->ops;
+		if (o->size < offsetof(struct ec_transport_ops, boot_words) + sizeof(o->boot_words) ||
+		    !o->boot_words)
+			continue;
+		/* Room reserved at once: a secret never left behind by a realloc. */
+		if (!ctx->boot_words.cap && ec__buf_reserve_exact(&ctx->boot_words, 4 * sizeof(words)))
+			return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
+		words[0] = '\0';
+		rc = o->boot_words(t->inst, words, sizeof(words), err);
+		words[sizeof(words) - 1] = '\0';
+		struct ec_buf *b = &ctx->boot_words;
+		if (!rc && (ec__buf_append(b, "'", 1) || ec__buf_append(b, t->name, strlen(t->name)) ||
+		            ec__buf_append(b, "': ", 3) || ec__payload_bytes_literal(b, words) ||
+		            ec__buf_append(b, ", ", 2)))
+			rc = ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
+		OPENSSL_cleanse(words, sizeof(words));
+	}
+	return rc;
 }
 
 /* The top layer's start, for ctx (a secret a layer asks for is asked for ctx), with
@@ -379,6 +410,7 @@ void ec__context_free(struct ec_context *ctx)
 	ec__channels_orphan(&ctx->chans);
 	ec__stream_free(&ctx->st); /* its transport is gone already if the loop had it */
 	ec__cfg_free(ctx->cfg);
+	ec__context_words_wipe(ctx);
 	pthread_cond_destroy(&ctx->cond);
 	free(ctx->share_key);
 	free(ctx->name);

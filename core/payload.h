@@ -30,6 +30,9 @@ struct ec_payload_config {
 	 * sync flush), sent in place of its source; or NULL for the source. */
 	const unsigned char *code;
 	size_t code_len;
+	/* The layers' boot words as the config line holds them ("'tls': b'...', "), or
+	 * NULL: none (ec_transport_ops.boot_words). */
+	const char *layers;
 };
 
 /* argv = { python, "-S", "-c", first stage, NULL }. Free with ec__argv_free. */

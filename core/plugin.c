@@ -102,10 +102,12 @@ const char *ec__plugins_path_string(const struct ec_plugins *ps, char *buf, size
  * least size of a table built for ABI major.N. A new minor appends an entry. */
 #define END(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 static const size_t transport_ends[] = {
-	END(struct ec_transport_ops, carry), /* 2.0 */
+	END(struct ec_transport_ops, carry),      /* 2.0 */
+	END(struct ec_transport_ops, boot_words), /* 2.1 */
 };
 static const size_t codec_ends[] = {
 	END(struct ec_codec_ops, decode_buf), /* 2.0 */
+	END(struct ec_codec_ops, decode_buf), /* 2.1: no new member */
 };
 _Static_assert(sizeof(transport_ends) / sizeof(transport_ends[0]) == EC_PLUGIN_ABI_MINOR + 1,
                "transport_ends: one entry per minor version of the ABI");

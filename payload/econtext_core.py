@@ -1043,6 +1043,160 @@ def _setup_stdio():
             sys.stdout = posix.fdopen(fd, "w", 0 if _unbuffered else 1)
 
 
+# ---- connect-back (docs/tls.md) -----------------------------------------------------
+_RELAY_MAX = 1 << 20    # bytes held each way by the relay before it stops reading
+
+
+def _tls_connect_back(words):
+    """Connect to the master's listener, pin its certificate, send this context's token;
+    then move fds 100 and 101 to one end of a socketpair whose other end a relay thread
+    joins to the TLS connection. The launcher's stream stays open only to tie lives:
+    its end, or the connection's, ends the context."""
+    import socket
+    import ssl
+    host, port, fingerprint, token = words.split()
+    where = "%s port %s" % (host, port)
+    try:
+        raw = socket.create_connection((host, int(port)), 30)
+        ctx = ssl.SSLContext(getattr(ssl, "PROTOCOL_TLS_CLIENT", None) or ssl.PROTOCOL_SSLv23)
+        ctx.check_hostname = False      # the certificate is pinned instead
+        ctx.verify_mode = ssl.CERT_NONE
+        if hasattr(ctx, "minimum_version"):     # 3.7+
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            names = ("OP_NO_COMPRESSION", "OP_NO_TICKET")
+        else:
+            names = ("OP_NO_SSLv2", "OP_NO_SSLv3", "OP_NO_TLSv1", "OP_NO_TLSv1_1",
+                     "OP_NO_COMPRESSION", "OP_NO_TICKET")
+        for name in names:
+            ctx.options |= getattr(ssl, name, 0)
+        ctx.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")     # TLS 1.2: AEAD only
+        ss = ctx.wrap_socket(raw)
+        der = ss.getpeercert(True)
+        import hashlib
+        seen = hashlib.sha256(der).hexdigest()
+        if not _compare_digest(seen.encode("ascii"), fingerprint.encode("ascii")):
+            raise ValueError("the master's certificate is not the pinned one "
+                             "(sha256 %s, expected %s)" % (seen, fingerprint))
+        ss.sendall(token.encode("ascii"))
+        ss.settimeout(None)
+    except Exception:
+        e = sys.exc_info()[1]
+        posix.write(2, ("econtext: cannot connect back to the master at %s: %s: %s\n"
+                        % (where, type(e).__name__, e)).encode("utf-8", "replace"))
+        posix._exit(1)
+    # Both ends of the launcher's stream stay open (over ssh, closing its stdout would
+    # end the channel); only its input is read, for its end.
+    launch = posix.dup(IN_FD)
+    keep = posix.dup(OUT_FD)
+    _cloexec(launch)
+    _cloexec(keep)
+    mine, relay = socket.socketpair()
+    posix.dup2(mine.fileno(), IN_FD)
+    posix.dup2(mine.fileno(), OUT_FD)
+    mine.close()
+    for fd in (IN_FD, OUT_FD):
+        _cloexec(fd)
+    _cfg["connected_back"] = (ss, relay, launch, keep)
+    thread.start_new_thread(_tls_relay, (ss, relay, launch))
+
+
+def _tls_relay(ss, loc, launch):
+    """One thread, both directions, the SSL object never used by two threads at once."""
+    import socket
+    import ssl
+    try:
+        _relay_loop(ss, loc, launch, ssl, socket)
+    except BaseException:
+        e = sys.exc_info()[1]
+        try:
+            posix.write(2, ("econtext: connect-back relay failed: %s: %s\n"
+                            % (type(e).__name__, e)).encode("utf-8", "replace"))
+        finally:
+            _exit_now(1)
+
+
+def _relay_loop(ss, loc, launch, ssl, socket):
+    want_read = ssl.SSLWantReadError
+    want_write = ssl.SSLWantWriteError
+    again = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
+    ss.setblocking(False)
+    loc.setblocking(False)
+    up = bytearray()        # from the core to the master
+    down = bytearray()      # from the master to the core
+    rd_wants_write = wr_wants_read = False
+    while True:
+        moved = True
+        while moved:
+            moved = False
+            if len(down) < _RELAY_MAX:
+                try:
+                    data = ss.recv(_RELAY_MAX)
+                    rd_wants_write = False
+                    if not data:
+                        _exit_now(0)        # the master closed: so does the context
+                    down += data
+                    moved = True
+                except want_read:
+                    pass
+                except want_write:
+                    rd_wants_write = True
+                except (ssl.SSLError, socket.error):
+                    _exit_now(0)
+            if down:
+                try:
+                    n = loc.send(down)
+                    del down[:n]
+                    moved = moved or n > 0
+                except socket.error:
+                    if sys.exc_info()[1].args[0] not in again:
+                        _exit_now(0)
+            if len(up) < _RELAY_MAX:
+                try:
+                    data = loc.recv(_RELAY_MAX)
+                    if not data:
+                        _exit_now(0)
+                    up += data
+                    moved = True
+                except socket.error:
+                    if sys.exc_info()[1].args[0] not in again:
+                        _exit_now(0)
+            if up:
+                try:
+                    n = ss.send(bytes(up[:1 << 18]))
+                    wr_wants_read = False
+                    del up[:n]
+                    moved = moved or n > 0
+                except want_write:
+                    pass
+                except want_read:
+                    wr_wants_read = True
+                except (ssl.SSLError, socket.error):
+                    _exit_now(0)
+        rl = [launch]
+        wl = []
+        if len(down) < _RELAY_MAX or wr_wants_read:
+            rl.append(ss)
+        if up or rd_wants_write:
+            wl.append(ss)
+        if down:
+            wl.append(loc)
+        if len(up) < _RELAY_MAX:
+            rl.append(loc)
+        try:
+            r = select.select(rl, wl, [])[0]
+        except (OSError, select.error):
+            if sys.exc_info()[1].args[0] == errno.EINTR:
+                continue
+            raise
+        if launch in r:
+            try:
+                data = posix.read(launch, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                _exit_now(0)        # the launcher's stream ended: the context goes too
+
+
 def _user():
     try:
         import pwd
@@ -1059,6 +1213,10 @@ def _ec_main(config):
     _cfg.setdefault("log_level", 20)
     _cloexec(IN_FD)
     _cloexec(OUT_FD)
+    layers = _cfg.pop("layers", None) or {}
+    if "tls" in layers:
+        words = layers.pop("tls")
+        _tls_connect_back(words if isinstance(words, str) else words.decode("ascii"))
     _setup_stdio()
     _wake[:] = posix.pipe()
     _cloexec(_wake[0])

@@ -20,7 +20,7 @@ extern "C" {
 /* The one place the ABI version is stated: configure reads these two lines (keep the
  * form "#define NAME N") for econtext.pc's plugin_abi; record each version in NEWS. */
 #define EC_PLUGIN_ABI_MAJOR 2 /* bumped on any incompatible change */
-#define EC_PLUGIN_ABI_MINOR 0 /* bumped when a member is appended to a table */
+#define EC_PLUGIN_ABI_MINOR 1 /* bumped when a member is appended to a table */
 /* Versions (NEWS has each):
  * 1.0-1.2  unreleased.
  * 2.0  the first released ABI. Against 1.2: struct ec_pollset holds several
@@ -29,6 +29,8 @@ extern "C" {
  *      layer carries the one above: ssh via a jump host); every transport op, create
  *      and destroy included, runs on the broker thread; each plugin has its own host
  *      table; struct ec_host: password_get, password_refused (struct ec_password).
+ * 2.1  the transport op boot_words: a layer's words for its own part in the context,
+ *      carried inside the boot payload (the tls layer's address, pin and token).
  * A minor version appends members at the end of a table, marked "minor N ends here";
  * the loader refuses a table shorter than its declared minor's or longer than its own,
  * and a major or minor newer than its own. */

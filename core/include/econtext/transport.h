@@ -1,4 +1,4 @@
-/* econtext/transport.h: the transport interface (plugin ABI 2.0). A transport starts the boot command
+/* econtext/transport.h: the transport interface (plugin ABI 2.1). A transport starts the boot command
  * somewhere (a local child, an ssh exec channel, sudo on top of either) and moves the
  * bytes of that stream. Transports stack like curl's connection filters: an instance
  * may sit on a `below` instance and pass bytes through it.
@@ -144,6 +144,16 @@ struct ec_transport_ops {
 	 * which transports it can go via). */
 	int (*carry)(void *inst, const char *kind, void **handle, struct ec_error *err);
 	/* Major 2, minor 0 ends here. */
+
+	/* Optional (2.1). Words for this layer's own part in the context (its core's side
+	 * of a filter such as tls), carried inside the boot payload: over the launcher's
+	 * stream, never in argv, the environment or a log. Write them NUL-terminated into
+	 * buf (printable ASCII, at most cap - 1 bytes); the context's core finds them as
+	 * config["layers"][<plugin name>]. Called once on the broker thread for every layer
+	 * that has it, after the stack is built and before start. They may hold a secret:
+	 * the core wipes its copies once the payload is built. 0, or a negative EC_E*. */
+	int (*boot_words)(void *inst, char *buf, size_t cap, struct ec_error *err);
+	/* Major 2, minor 1 ends here. */
 };
 
 #define EC_RUNS_HERE 1
