@@ -235,8 +235,10 @@ static void ctx_on_io(struct ec_source *src, int events)
 		return;
 	}
 	int rc = ec__stream_read(&ctx->st, &err);
+	/* An end of stream the transport explained (tls: which connection ended) is said
+	 * in its words. */
 	if (rc == 1)
-		die(ctx, ctx->shutdown_requested ? NULL : &(struct ec_error){
+		die(ctx, ctx->shutdown_requested ? NULL : err.code ? &err : &(struct ec_error){
 			.code = EC_ECLOSED, .msg = "the stream ended (the context exited)"}, 2000);
 	else if (rc)
 		die(ctx, &err, 0);

@@ -1096,7 +1096,8 @@ def _tls_connect_back(words):
     mine.close()
     for fd in (IN_FD, OUT_FD):
         _cloexec(fd)
-    _cfg["connected_back"] = (ss, relay, launch, keep)
+    # The token is spent (the master refuses it from now on): kept for the tests' replay.
+    _cfg["connected_back"] = (ss, relay, launch, keep, token)
     thread.start_new_thread(_tls_relay, (ss, relay, launch))
 
 
@@ -1194,7 +1195,13 @@ def _relay_loop(ss, loc, launch, ssl, socket):
             except OSError:
                 data = b""
             if not data:
-                _exit_now(0)        # the launcher's stream ended: the context goes too
+                # The launcher's stream ended: the context goes too, saying so with a
+                # close_notify (a bare end would say the connection was cut).
+                try:
+                    ss.unwrap()
+                except Exception:
+                    pass
+                _exit_now(0)
 
 
 def _user():

@@ -66,7 +66,6 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	t->host = h;
 	t->below = info->below;
 	t->fd = -1;
-	t->timeout_ms = timeout_ms;
 	unsigned char raw[TLS_TOKEN_LEN];
 	int rc = RAND_bytes(raw, sizeof(raw)) == 1
 	             ? 0
@@ -79,6 +78,8 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	}
 	OPENSSL_cleanse(raw, sizeof(raw));
 	rc = rc ? rc : tls_listener_get(st, address, &t->lis, t->name, err);
+	if (!rc && timeout_ms > 0 && timeout_ms < t->lis->timeout_ms)
+		t->lis->timeout_ms = timeout_ms;
 	if (rc) {
 		OPENSSL_cleanse(t->token, sizeof(t->token));
 		free(t->name);
@@ -154,14 +155,28 @@ static ssize_t ssl_result(struct tls *t, int r, int reading, struct ec_error *er
 			t->write_wants_read = e == SSL_ERROR_WANT_READ;
 		return EC_EAGAIN;
 	}
-	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !ERR_peek_error() &&
-	                                   (r == 0 || errno == ECONNRESET || errno == EPIPE))) {
-		t->host->log(t->host, EC_LOG_DEBUG, "context %s: its connection from %s ended",
-		             t->name, t->peer);
-		return reading ? 0
-		               : t->host->error_set(err, EC_ECLOSED, t->name,
-		                                    "context '%s': its TLS connection from %s ended",
-		                                    t->name, t->peer);
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		/* The context's close_notify: it goes because its launcher's stream ended. */
+		int rc = t->host->error_set(err, EC_ECLOSED, t->name,
+		                            "context '%s': the stream of its transport (%s) ended; "
+		                            "its life is tied to it (it said so on its TLS "
+		                            "connection)", t->name, t->below->name);
+		return reading ? 0 : rc;
+	}
+	unsigned long first = ERR_peek_error();
+	int eof = (e == SSL_ERROR_SYSCALL && !first &&
+	           (r == 0 || errno == ECONNRESET || errno == EPIPE)) ||
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+	          (e == SSL_ERROR_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ||
+#endif
+	          0;
+	if (eof) {
+		ERR_clear_error();
+		int rc = t->host->error_set(err, EC_ECLOSED, t->name,
+		                            "context '%s': its TLS connection from %s ended (the "
+		                            "context exited, or the connection was cut)",
+		                            t->name, t->peer);
+		return reading ? 0 : rc;
 	}
 	unsigned long ssl_err = ERR_get_error();
 	char why[256] = "";
@@ -175,7 +190,7 @@ static ssize_t ssl_result(struct tls *t, int r, int reading, struct ec_error *er
 
 /* After the switch: the launcher's stream only ties lifetimes. 0 while it is open,
  * 1 at its end (or failure). What it still says is boot output nobody reads now. */
-static int below_ended(struct tls *t)
+static int below_ended(struct tls *t, struct ec_error *err)
 {
 	char buf[4096];
 	struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
@@ -187,9 +202,10 @@ static int below_ended(struct tls *t)
 		if (n == EC_EAGAIN)
 			return 0;
 		if (n <= 0) {
-			t->host->log(t->host, EC_LOG_DEBUG,
-			             "context %s: its launcher's stream ended%s%s; so does the "
-			             "context", t->name, n < 0 ? ": " : "", n < 0 ? e.msg : "");
+			t->host->error_set(err, EC_ECLOSED, t->name,
+			                   "context '%s': the stream of its transport (%s) ended%s%s; "
+			                   "its life is tied to it", t->name, t->below->name,
+			                   n < 0 ? ": " : "", n < 0 ? e.msg : "");
 			return 1;
 		}
 		t->host->log(t->host, EC_LOG_DEBUG, "context %s: its launcher said: %.*s",
@@ -222,9 +238,8 @@ static ssize_t tls_recv(void *inst, void *buf, size_t len, struct ec_pollset *ps
 	tls_serve(t->st);
 	if (!t->switched)
 		return t->below->ops->recv(t->below->inst, buf, len, ps, err);
-	if (below_ended(t))
-		return 0;
-	/* As much as the caller has room for: a record is 16 KiB at most. */
+	/* The connection first: when both ended, its end came first (the launcher's end
+	 * comes with a close_notify). */
 	size_t got = 0;
 	while (got < len) {
 		ERR_clear_error();
@@ -237,7 +252,10 @@ static ssize_t tls_recv(void *inst, void *buf, size_t len, struct ec_pollset *ps
 		}
 		if (got)
 			break;
-		return ssl_result(t, r, 1, err);
+		ssize_t rc = ssl_result(t, r, 1, err);
+		if (rc == EC_EAGAIN && below_ended(t, err))
+			return 0;
+		return rc;
 	}
 	return (ssize_t)got;
 }

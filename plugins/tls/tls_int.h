@@ -35,6 +35,9 @@ struct tls_listener {
 	char *address;  /* as configured */
 	int fd;
 	int port;
+	/* For a connection's handshake and token: the least connect_back_timeout of the
+	 * contexts that used this listener. */
+	long timeout_ms;
 };
 
 /* The plugin's state: one per master (load). */
@@ -56,7 +59,6 @@ struct tls {
 	struct ec_transport *below;
 	char *name;
 	struct tls_listener *lis;
-	long timeout_ms;
 	char token[TLS_TOKEN_HEX]; /* hex; wiped when used or destroyed */
 	int waiting;               /* on st->waiting */
 	struct tls *next_waiting;

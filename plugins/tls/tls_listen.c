@@ -113,11 +113,10 @@ int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_e
 		return host->error_set(err, EC_ESYS, "plugin tls",
 		                       "cannot set up the master's TLS context: %s", ssl_why());
 	}
-	long opts = SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-	opts |= SSL_OP_IGNORE_UNEXPECTED_EOF; /* the context ends with _exit: EOF is its end */
-#endif
-	SSL_CTX_set_options(ctx, opts);
+	/* Not SSL_OP_IGNORE_UNEXPECTED_EOF: a close_notify says the context left because its
+	 * launcher's stream ended; a bare end, that it exited or the connection was cut. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
@@ -206,6 +205,7 @@ int tls_listener_get(struct tls_state *st, const char *address, struct tls_liste
 		                    who, address, strerror(e));
 	}
 	l->fd = fd;
+	l->timeout_ms = 10000;
 	l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 	                                          : ((struct sockaddr_in *)&ss)->sin_port);
 	l->next = st->listeners;
@@ -283,11 +283,7 @@ static void accept_all(struct tls_state *st, struct tls_listener *l)
 		}
 		c->fd = fd;
 		memcpy(c->peer, peer, sizeof(peer));
-		long ms = 10000;
-		for (struct tls *t = st->waiting; t; t = t->next_waiting)
-			if (t->lis == l && t->timeout_ms > 0 && t->timeout_ms < ms)
-				ms = t->timeout_ms;
-		c->deadline = tls_now_ms() + ms;
+		c->deadline = tls_now_ms() + l->timeout_ms;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (!(c->ssl = SSL_new(st->ctx)) || !SSL_set_fd(c->ssl, fd) ||
 		    epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev)) {

@@ -98,8 +98,9 @@ struct ec_transport_ops {
 	 * quotes it. */
 	int (*start)(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
 	             struct ec_error *err);
-	/* Mandatory. Move bytes: >= 0 moved (recv 0 = end of stream), or EC_EAGAIN, or
-	 * another negative EC_E*. After EC_EAGAIN the core asks pollset what to wait for. */
+	/* Mandatory. Move bytes: >= 0 moved (recv 0 = end of stream; err, when the layer
+	 * fills it, says which end, and is the context's error unless it was shut down),
+	 * or EC_EAGAIN, or another negative EC_E*. After EC_EAGAIN the core asks pollset what to wait for. */
 	ssize_t (*send)(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
 	                struct ec_error *err);
 	ssize_t (*recv)(void *inst, void *buf, size_t len, struct ec_pollset *ps,
