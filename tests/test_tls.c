@@ -8,7 +8,6 @@
 #include "ecbuild.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -88,11 +87,7 @@ static int suite_init(const struct ec_test_python *py)
 
 static int suite_clean(void)
 {
-	if (ctx)
-		ec_context_shutdown(ctx, 3000, NULL);
-	ctx = NULL;
-	ec_master_free(master);
-	master = NULL;
+	ec_test_master_and_context_free(&master, &ctx);
 	return 0;
 }
 
@@ -197,32 +192,6 @@ static void test_cut_launcher(void)
 	cut("cut_launcher", "the stream of its transport (local) ended");
 }
 
-/* Children of ppid whose argv[0] starts with "econtext:". */
-static pid_t find_context_of(pid_t ppid)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-	while (d && (e = readdir(d)) && !found) {
-		char path[300], buf[512];
-		pid_t pid = (pid_t)atoi(e->d_name);
-		if (pid <= 0 || ec_test_ppid_of(pid) != (long)ppid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		if (strncmp(buf, "econtext:", 9) == 0)
-			found = pid;
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
-
 static void test_master_killed(void)
 {
 	/* The econtext command, its context connected back and in a long call, is killed:
@@ -244,7 +213,7 @@ static void test_master_killed(void)
 	for (int i = 0; i < 3000 && !c; i++) { /* up to 30 s: the command started */
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
-		c = find_context_of(m);
+		c = ec_test_find_context_of(m);
 	}
 	CU_ASSERT_FATAL(c > 0);
 	/* Connected back: its TLS socket (a TCP socket) is open. */
