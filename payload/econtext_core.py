@@ -1052,33 +1052,26 @@ def _tls_connect_back(words):
     then move fds 100 and 101 to one end of a socketpair whose other end a relay thread
     joins to the TLS connection. The launcher's stream stays open only to tie lives:
     its end, or the connection's, ends the context."""
-    import socket
-    import ssl
+    import _socket
     host, port, fingerprint, token = words.split()
     where = "%s port %s" % (host, port)
     try:
-        raw = socket.create_connection((host, int(port)), 30)
-        ctx = ssl.SSLContext(getattr(ssl, "PROTOCOL_TLS_CLIENT", None) or ssl.PROTOCOL_SSLv23)
-        ctx.check_hostname = False      # the certificate is pinned instead
-        ctx.verify_mode = ssl.CERT_NONE
-        if hasattr(ctx, "minimum_version"):     # 3.7+
-            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-            names = ("OP_NO_COMPRESSION", "OP_NO_TICKET")
-        else:
-            names = ("OP_NO_SSLv2", "OP_NO_SSLv3", "OP_NO_TLSv1", "OP_NO_TLSv1_1",
-                     "OP_NO_COMPRESSION", "OP_NO_TICKET")
-        for name in names:
-            ctx.options |= getattr(ssl, name, 0)
-        ctx.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")     # TLS 1.2: AEAD only
-        ss = ctx.wrap_socket(raw)
-        der = ss.getpeercert(True)
-        import hashlib
-        seen = hashlib.sha256(der).hexdigest()
+        # A subclass: _ssl keeps a weak reference to the socket, which _socket's lacks.
+        sock = type("_TLSSocket", (_socket.socket,), {})
+        raw = sock(_socket.AF_INET6 if ":" in host else _socket.AF_INET, _socket.SOCK_STREAM)
+        raw.settimeout(30)
+        raw.connect((host, int(port)))
+        # No Nagle: the token and HELLO would wait for the delayed ACK of the
+        # handshake's last flight (40 ms here).
+        raw.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        ss, der = (_tls_py3 if PY3 else _tls_py2)(raw)
+        seen = _sha256(der).hexdigest()
         if not _compare_digest(seen.encode("ascii"), fingerprint.encode("ascii")):
             raise ValueError("the master's certificate is not the pinned one "
                              "(sha256 %s, expected %s)" % (seen, fingerprint))
-        ss.sendall(token.encode("ascii"))
-        ss.settimeout(None)
+        data = token.encode("ascii")
+        while data:
+            data = data[ss.write(data):]
     except Exception:
         e = sys.exc_info()[1]
         posix.write(2, ("econtext: cannot connect back to the master at %s: %s: %s\n"
@@ -1090,23 +1083,55 @@ def _tls_connect_back(words):
     keep = posix.dup(OUT_FD)
     _cloexec(launch)
     _cloexec(keep)
-    mine, relay = socket.socketpair()
+    mine, relay = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     posix.dup2(mine.fileno(), IN_FD)
     posix.dup2(mine.fileno(), OUT_FD)
     mine.close()
     for fd in (IN_FD, OUT_FD):
         _cloexec(fd)
     # The token is spent (the master refuses it from now on): kept for the tests' replay.
-    _cfg["connected_back"] = (ss, relay, launch, keep, token)
-    thread.start_new_thread(_tls_relay, (ss, relay, launch))
+    _cfg["connected_back"] = (ss, relay, launch, keep, token, raw)
+    thread.start_new_thread(_tls_relay, (ss, relay, launch, raw))
 
 
-def _tls_relay(ss, loc, launch):
-    """One thread, both directions, the SSL object never used by two threads at once."""
+_TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"     # for TLS 1.2: AEAD only
+
+
+def _tls_py3(raw):
+    """The handshake on _ssl itself: `import ssl` costs ~13 ms of a context's start."""
+    import _ssl
+    ctx = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False      # the certificate is pinned instead
+    ctx.verify_mode = _ssl.CERT_NONE
+    if hasattr(ctx, "minimum_version"):     # 3.7+
+        ctx.minimum_version = 0x0303        # TLS 1.2
+    else:
+        ctx.options |= _ssl.OP_NO_SSLv3 | _ssl.OP_NO_TLSv1 | _ssl.OP_NO_TLSv1_1
+    ctx.options |= _ssl.OP_NO_COMPRESSION | getattr(_ssl, "OP_NO_TICKET", 0)
+    ctx.set_ciphers(_TLS_CIPHERS)
+    ss = ctx._wrap_socket(raw, False)
+    ss.do_handshake()
+    der = (ss.getpeercert if hasattr(ss, "getpeercert") else ss.peer_certificate)(True)
+    return ss, der
+
+
+def _tls_py2(raw):
     import socket
     import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_SSLv23)
+    ctx.verify_mode = ssl.CERT_NONE
+    for name in ("OP_NO_SSLv2", "OP_NO_SSLv3", "OP_NO_TLSv1", "OP_NO_TLSv1_1",
+                 "OP_NO_COMPRESSION", "OP_NO_TICKET"):
+        ctx.options |= getattr(ssl, name, 0)
+    ctx.set_ciphers(_TLS_CIPHERS)
+    ss = ctx.wrap_socket(socket.socket(_sock=raw))
+    return ss, ss.getpeercert(True)
+
+
+def _tls_relay(ss, loc, launch, raw):
+    """One thread, both directions, the SSL object never used by two threads at once."""
     try:
-        _relay_loop(ss, loc, launch, ssl, socket)
+        _relay_loop(ss, loc, launch, raw)
     except BaseException:
         e = sys.exc_info()[1]
         try:
@@ -1116,11 +1141,13 @@ def _tls_relay(ss, loc, launch):
             _exit_now(1)
 
 
-def _relay_loop(ss, loc, launch, ssl, socket):
-    want_read = ssl.SSLWantReadError
-    want_write = ssl.SSLWantWriteError
+def _relay_loop(ss, loc, launch, raw):
+    import _socket
+    import _ssl
+    want_read = _ssl.SSLWantReadError
+    want_write = _ssl.SSLWantWriteError
     again = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
-    ss.setblocking(False)
+    raw.setblocking(False)
     loc.setblocking(False)
     up = bytearray()        # from the core to the master
     down = bytearray()      # from the master to the core
@@ -1131,7 +1158,7 @@ def _relay_loop(ss, loc, launch, ssl, socket):
             moved = False
             if len(down) < _RELAY_MAX:
                 try:
-                    data = ss.recv(_RELAY_MAX)
+                    data = ss.read(_RELAY_MAX)
                     rd_wants_write = False
                     if not data:
                         _exit_now(0)        # the master closed: so does the context
@@ -1141,14 +1168,14 @@ def _relay_loop(ss, loc, launch, ssl, socket):
                     pass
                 except want_write:
                     rd_wants_write = True
-                except (ssl.SSLError, socket.error):
+                except (_ssl.SSLError, _socket.error):
                     _exit_now(0)
             if down:
                 try:
                     n = loc.send(down)
                     del down[:n]
                     moved = moved or n > 0
-                except socket.error:
+                except _socket.error:
                     if sys.exc_info()[1].args[0] not in again:
                         _exit_now(0)
             if len(up) < _RELAY_MAX:
@@ -1158,12 +1185,12 @@ def _relay_loop(ss, loc, launch, ssl, socket):
                         _exit_now(0)
                     up += data
                     moved = True
-                except socket.error:
+                except _socket.error:
                     if sys.exc_info()[1].args[0] not in again:
                         _exit_now(0)
             if up:
                 try:
-                    n = ss.send(bytes(up[:1 << 18]))
+                    n = ss.write(bytes(up[:1 << 18]))
                     wr_wants_read = False
                     del up[:n]
                     moved = moved or n > 0
@@ -1171,14 +1198,14 @@ def _relay_loop(ss, loc, launch, ssl, socket):
                     pass
                 except want_read:
                     wr_wants_read = True
-                except (ssl.SSLError, socket.error):
+                except (_ssl.SSLError, _socket.error):
                     _exit_now(0)
         rl = [launch]
         wl = []
         if len(down) < _RELAY_MAX or wr_wants_read:
-            rl.append(ss)
+            rl.append(raw)
         if up or rd_wants_write:
-            wl.append(ss)
+            wl.append(raw)
         if down:
             wl.append(loc)
         if len(up) < _RELAY_MAX:
@@ -1198,7 +1225,7 @@ def _relay_loop(ss, loc, launch, ssl, socket):
                 # The launcher's stream ended: the context goes too, saying so with a
                 # close_notify (a bare end would say the connection was cut).
                 try:
-                    ss.unwrap()
+                    (ss.shutdown if PY3 else ss.unwrap)()
                 except Exception:
                     pass
                 _exit_now(0)

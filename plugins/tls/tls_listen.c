@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,9 @@ static void accept_all(struct tls_state *st, struct tls_listener *l)
 		}
 		char peer[TLS_PEER_LEN];
 		peer_name(&ss, peer);
+		/* No Nagle: a small frame after a large one must not wait for a delayed ACK. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (st->npending >= TLS_MAX_PENDING) {
 			st->host->log(st->host, EC_LOG_WARNING,
 			              "refused the connection from %s: %d connections are "

@@ -7,8 +7,8 @@ import econtext
 
 
 def _conn():
-    """(ssl socket, relay socket, launcher in, launcher out, spent token), as the core's
-    connect-back keeps them (payload/econtext_core.py)."""
+    """(TLS object, relay socket, launcher in, launcher out, spent token, TCP socket),
+    as the core's connect-back keeps them (payload/econtext_core.py)."""
     return econtext.core_code.__globals__["_cfg"]["connected_back"]
 
 
@@ -16,7 +16,7 @@ def info():
     """What the connection is: TLS version, cipher, the master's port."""
     ss = _conn()[0]
     return {"version": _text(ss.version()), "cipher": _text(ss.cipher()[0]),
-            "port": ss.getpeername()[1]}
+            "port": _conn()[5].getpeername()[1]}
 
 
 def _text(s):
@@ -39,7 +39,7 @@ def echo(data):
 
 
 def _shut(fd):
-    s = socket.fromfd(fd, socket.AF_UNIX if fd != _conn()[0].fileno() else socket.AF_INET,
+    s = socket.fromfd(fd, socket.AF_UNIX if fd != _conn()[5].fileno() else socket.AF_INET,
                       socket.SOCK_STREAM)
     s.shutdown(socket.SHUT_RDWR)
     s.close()
@@ -48,7 +48,7 @@ def _shut(fd):
 def cut_tls():
     """Cut the TCP connection under TLS (both ways): the context and the master see
     its end."""
-    _shut(_conn()[0].fileno())
+    _shut(_conn()[5].fileno())
     import time
     time.sleep(30)
 
