@@ -25,37 +25,17 @@ user=$FX_USER
 echo "sshd on 127.0.0.1:$FX_PORT, user $user, python $py, $total_mb MiB per bulk run"
 
 cfg=$dir/bench.yaml
+ssh_ctx="transport: ssh, hostname: 127.0.0.1, port: $FX_PORT, username: $user,
+    identity_file: $FX_KEY, known_hosts: $FX_KNOWN_HOSTS, global_known_hosts: '',
+    agent: false, python: $py"
+libs=$(pwd)/plugins
 cat >"$cfg" <<YAML
-plugin_path: [$(pwd)/plugins/local/.libs, $(pwd)/plugins/tls/.libs, $(pwd)/plugins/ssh/.libs, $(pwd)/plugins/pickle/.libs]
+plugin_path: [$libs/local/.libs, $libs/tls/.libs, $libs/ssh/.libs, $libs/pickle/.libs]
 contexts:
-  s:
-    transport: ssh
-    hostname: 127.0.0.1
-    port: $FX_PORT
-    username: $user
-    identity_file: $FX_KEY
-    known_hosts: $FX_KNOWN_HOSTS
-    global_known_hosts: ''
-    agent: false
-    python: $py
-  sc:
-    transport: ssh
-    hostname: 127.0.0.1
-    port: $FX_PORT
-    username: $user
-    identity_file: $FX_KEY
-    known_hosts: $FX_KNOWN_HOSTS
-    global_known_hosts: ''
-    agent: false
-    python: $py
-    connect_back: true
-  l:
-    transport: local
-    python: $py
-  lc:
-    transport: local
-    python: $py
-    connect_back: true
+  s: {$ssh_ctx}
+  sc: {$ssh_ctx, connect_back: true}
+  l: {transport: local, python: $py}
+  lc: {transport: local, python: $py, connect_back: true}
 YAML
 export LD_LIBRARY_PATH=$(pwd)/core/.libs
 unset SSH_AUTH_SOCK

@@ -1044,7 +1044,7 @@ def _setup_stdio():
 
 
 # ---- connect-back (docs/tls.md) -----------------------------------------------------
-_RELAY_MAX = 1 << 20    # bytes held each way by the relay before it stops reading
+_RELAY_MAX = 1 << 18    # the most the relay reads at once, each way
 
 
 def _tls_connect_back(words):
@@ -1149,51 +1149,50 @@ def _relay_loop(ss, loc, launch, raw):
     again = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
     raw.setblocking(False)
     loc.setblocking(False)
-    up = bytearray()        # from the core to the master
-    down = bytearray()      # from the master to the core
+    # One chunk in hand each way, written from a view as it goes: no buffer copied
+    # twice. A TLS write that could not finish is retried with the same chunk.
+    up = down = None
     rd_wants_write = wr_wants_read = False
     while True:
         moved = True
         while moved:
             moved = False
-            if len(down) < _RELAY_MAX:
+            if down is None:
                 try:
                     data = ss.read(_RELAY_MAX)
                     rd_wants_write = False
                     if not data:
                         _exit_now(0)        # the master closed: so does the context
-                    down += data
-                    moved = True
+                    down = memoryview(data)
                 except want_read:
                     pass
                 except want_write:
                     rd_wants_write = True
                 except (_ssl.SSLError, _socket.error):
                     _exit_now(0)
-            if down:
+            if down is not None:
                 try:
                     n = loc.send(down)
-                    del down[:n]
-                    moved = moved or n > 0
-                except _socket.error:
-                    if sys.exc_info()[1].args[0] not in again:
-                        _exit_now(0)
-            if len(up) < _RELAY_MAX:
-                try:
-                    data = loc.recv(_RELAY_MAX)
-                    if not data:
-                        _exit_now(0)
-                    up += data
+                    down = down[n:] if n < len(down) else None
                     moved = True
                 except _socket.error:
                     if sys.exc_info()[1].args[0] not in again:
                         _exit_now(0)
-            if up:
+            if up is None:
                 try:
-                    n = ss.write(bytes(up[:1 << 18]))
+                    data = loc.recv(_RELAY_MAX)
+                    if not data:
+                        _exit_now(0)
+                    up = memoryview(data)
+                except _socket.error:
+                    if sys.exc_info()[1].args[0] not in again:
+                        _exit_now(0)
+            if up is not None:
+                try:
+                    n = ss.write(up)
                     wr_wants_read = False
-                    del up[:n]
-                    moved = moved or n > 0
+                    up = up[n:] if n < len(up) else None
+                    moved = True
                 except want_write:
                     pass
                 except want_read:
@@ -1202,13 +1201,13 @@ def _relay_loop(ss, loc, launch, raw):
                     _exit_now(0)
         rl = [launch]
         wl = []
-        if len(down) < _RELAY_MAX or wr_wants_read:
+        if down is None or wr_wants_read:
             rl.append(raw)
-        if up or rd_wants_write:
+        if up is not None or rd_wants_write:
             wl.append(raw)
-        if down:
+        if down is not None:
             wl.append(loc)
-        if len(up) < _RELAY_MAX:
+        if up is None:
             rl.append(loc)
         try:
             r = select.select(rl, wl, [])[0]

@@ -775,7 +775,6 @@ static void test_connect_back(void)
 	/* Through one and two jump hosts. */
 	connect_back_check(m, "hop1", NULL, 0);
 	connect_back_check(m, "hop2", NULL, 1);
-	CU_ASSERT(ec_test_log_count("econtext.tls", "context hop2 connected back from", NULL) == 1);
 	ec_master_free(m);
 }
 

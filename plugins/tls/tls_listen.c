@@ -211,7 +211,7 @@ int tls_listener_get(struct tls_state *st, const char *address, struct tls_liste
 	                                          : ((struct sockaddr_in *)&ss)->sin_port);
 	l->next = st->listeners;
 	st->listeners = l;
-	h->log(h, EC_LOG_INFO, "listening for contexts that connect back on %s port %d",
+	h->log(h, EC_LOG_DEBUG, "listening for contexts that connect back on %s port %d",
 	       address, l->port);
 	*out = l;
 	return 0;
@@ -337,7 +337,7 @@ static void hand_over(struct tls_state *st, struct tls_conn *c, struct tls *t)
 	t->fd = c->fd;
 	memcpy(t->peer, c->peer, sizeof(t->peer));
 	t->switched = 1;
-	st->host->log(st->host, EC_LOG_INFO, "context %s connected back from %s (%s, %s)",
+	st->host->log(st->host, EC_LOG_DEBUG, "context %s connected back from %s (%s, %s)",
 	              t->name, t->peer, SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
 	c->ssl = NULL;
 	c->fd = -1;
