@@ -418,6 +418,37 @@ static void test_replayed_token(void)
 	ec_value_free(v);
 }
 
+/* A client limited to what the master does not take: its handshake is refused. */
+static void old_refused(int max_version, const char *ciphers)
+{
+	SSL_CTX *sc = client_ctx();
+	SSL_CTX_set_security_level(sc, 0); /* let the client offer what it asks */
+	SSL_CTX_set_min_proto_version(sc, 0);
+	SSL_CTX_set_max_proto_version(sc, max_version);
+	if (ciphers)
+		CU_ASSERT_FATAL(SSL_CTX_set_cipher_list(sc, ciphers) == 1);
+	int me = 0, fd = dial(&me);
+	CU_ASSERT_FATAL(fd >= 0);
+	SSL *s = SSL_new(sc);
+	SSL_set_fd(s, fd);
+	CU_ASSERT(SSL_connect(s) != 1);
+	CU_ASSERT(refused(me, "TLS handshake failed"));
+	SSL_free(s);
+	close(fd);
+	SSL_CTX_free(sc);
+	still_fine();
+}
+
+static void test_tls11(void)
+{
+	old_refused(TLS1_1_VERSION, NULL);
+}
+
+static void test_cbc_cipher(void)
+{
+	old_refused(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA");
+}
+
 static void test_stalled_handshake(void)
 {
 	int me = 0, fd = dial(&me);
@@ -477,6 +508,8 @@ static CU_TestInfo hostile_tests[] = {
 	{"a TLS client with half a token", test_short_token},
 	{"a wrong token", test_wrong_token},
 	{"a replayed token", test_replayed_token},
+	{"a client of TLS 1.1 at most", test_tls11},
+	{"TLS 1.2 with CBC ciphers only (no AEAD)", test_cbc_cipher},
 	{"a handshake that never finishes", test_stalled_handshake},
 	{"200 half-open connections at once", test_half_open},
 	CU_TEST_INFO_NULL,
