@@ -43,6 +43,13 @@ const struct ec_param ec__core_context_params[] = {
 	 .dflt = "127.0.0.1",
 	 .help = "the master's address the context connects back to; the listener is bound "
 	         "there"},
+	{.key = "connect_back_cert",
+	 .type = EC_PARAM_STR,
+	 .help = "a PEM certificate (chain) the connect-back listener presents instead of the "
+	         "master's own, made per run; its SHA-256 is pinned the same way"},
+	{.key = "connect_back_key",
+	 .type = EC_PARAM_STR,
+	 .help = "the PEM private key of connect_back_cert"},
 	{.key = "connect_back_timeout",
 	 .type = EC_PARAM_DURATION,
 	 .dflt = "10",

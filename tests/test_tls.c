@@ -22,7 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "econtext.h"
 #include "testutil.h"
@@ -461,6 +464,77 @@ static void test_stalled_handshake(void)
 	still_fine();
 }
 
+/* A certificate and key made with the openssl command in dir (k.pem, c.pem, and
+ * k2.pem: another key); its SHA-256 in fp. 0, or -1 (no openssl command). */
+static int make_files(const char *dir, char fp[65])
+{
+	char cmd[1600];
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	         "-keyout k.pem -out c.pem -days 1 -subj /CN=tlstest >/dev/null 2>&1 && "
+	         "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k2.pem "
+	         ">/dev/null 2>&1", dir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s/c.pem", dir);
+	FILE *f = fopen(cmd, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	int ok = x && X509_digest(x, EVP_sha256(), md, &n) && n == 32;
+	X509_free(x);
+	for (unsigned i = 0; ok && i < n; i++)
+		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	return ok ? 0 : -1;
+}
+
+static void test_configured_cert(void)
+{
+	char dir[] = "/tmp/ectls-test.XXXXXX", fp[65], cert[200], key[200], key2[200];
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	if (make_files(dir, fp)) {
+		printf("    SKIP: no openssl command\n");
+		return;
+	}
+	snprintf(cert, sizeof(cert), "connect_back_cert=%s/c.pem", dir);
+	snprintf(key, sizeof(key), "connect_back_key=%s/k.pem", dir);
+	snprintf(key2, sizeof(key2), "connect_back_key=%s/k2.pem", dir);
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {"transport=local", "connect_back=true", opt, cert, key, NULL};
+	struct ec_error err = {0};
+	ec_context *c = NULL;
+	CU_ASSERT_EQUAL(ec_context_connect(master, "ownca", ov, 30000, &c, &err), 0);
+	if (c) {
+		int rc = 0;
+		ec_value *v = ec_test_call(c, "tlsfn", "peer_sha256", NULL, 10000, &rc);
+		CU_ASSERT(rc == 0 && v && (v->type == EC_T_STR || v->type == EC_T_BYTES) &&
+		          !strcmp(v->u.s.data, fp));
+		ec_value_free(v);
+		ec_context_shutdown(c, 3000, NULL);
+	} else {
+		printf("    %s\n", err.msg);
+	}
+	/* A key that is not the certificate's: refused before anything starts. */
+	const char *bad[] = {"transport=local", "connect_back=true", opt, cert, key2, NULL};
+	c = NULL;
+	CU_ASSERT_EQUAL(ec_context_connect(master, "badkey", bad, 30000, &c, &err), EC_ECONFIG);
+	printf("    %s\n", err.msg);
+	CU_ASSERT(strstr(err.msg, "connect_back_cert") && strstr(err.msg, "k2.pem"));
+	if (c)
+		ec_context_shutdown(c, 3000, NULL);
+	/* One of the two alone is a configuration error. */
+	const char *half[] = {"transport=local", "connect_back=true", opt, cert, NULL};
+	CU_ASSERT_EQUAL(ec_context_connect(master, "half", half, 30000, &c, &err), EC_ECONFIG);
+	CU_ASSERT(strstr(err.msg, "go together") != NULL);
+	char rm[300];
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	CU_ASSERT(system(rm) == 0);
+	still_fine();
+}
+
 #define HALF_OPEN 200
 
 static void test_half_open(void)
@@ -512,6 +586,7 @@ static CU_TestInfo hostile_tests[] = {
 	{"TLS 1.2 with CBC ciphers only (no AEAD)", test_cbc_cipher},
 	{"a handshake that never finishes", test_stalled_handshake},
 	{"200 half-open connections at once", test_half_open},
+	{"a configured certificate and key, pinned; a wrong key, half a pair", test_configured_cert},
 	CU_TEST_INFO_NULL,
 };
 

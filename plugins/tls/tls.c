@@ -57,6 +57,18 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	h->cfg_str(cfg, "connect_back_address", &address);
 	long timeout_ms = 10000;
 	h->cfg_ms(cfg, "connect_back_timeout", &timeout_ms);
+	const char *cert = NULL, *key = NULL;
+	h->cfg_str(cfg, "connect_back_cert", &cert);
+	h->cfg_str(cfg, "connect_back_key", &key);
+	if (cert && !*cert)
+		cert = NULL;
+	if (key && !*key)
+		key = NULL;
+	if (!cert != !key)
+		return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, cert ? "connect_back_cert"
+		                                                            : "connect_back_key"),
+		                    "context '%s': connect_back_cert and connect_back_key go "
+		                    "together", info->context_name);
 	struct tls *t = calloc(1, sizeof(*t));
 	if (!t || !(t->name = strdup(info->context_name))) {
 		free(t);
@@ -77,7 +89,7 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 		t->token[2 * i + 1] = hex[raw[i] & 15];
 	}
 	OPENSSL_cleanse(raw, sizeof(raw));
-	rc = rc ? rc : tls_listener_get(st, address, &t->lis, t->name, err);
+	rc = rc ? rc : tls_listener_get(st, address, cert, key, &t->lis, t->name, err);
 	if (!rc && timeout_ms > 0 && timeout_ms < t->lis->timeout_ms)
 		t->lis->timeout_ms = timeout_ms;
 	if (rc) {
@@ -98,7 +110,7 @@ static int tls_boot_words(void *inst, char *buf, size_t cap, struct ec_error *er
 {
 	struct tls *t = inst;
 	int n = snprintf(buf, cap, "%s %d %s %.*s", t->lis->address, t->lis->port,
-	                 t->st->fingerprint, TLS_TOKEN_HEX, t->token);
+	                 t->lis->fingerprint, TLS_TOKEN_HEX, t->token);
 	if (n < 0 || (size_t)n >= cap)
 		return t->host->error_set(err, EC_EINVAL, t->name,
 		                          "context '%s': connect-back words too long", t->name);

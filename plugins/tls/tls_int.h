@@ -33,6 +33,10 @@ struct tls_conn {
 struct tls_listener {
 	struct tls_listener *next;
 	char *address;  /* as configured */
+	char *cert;     /* connect_back_cert, or NULL: the master's own */
+	char *key;      /* connect_back_key, with cert */
+	SSL_CTX *ctx;   /* its certificate's (a reference) */
+	char fingerprint[TLS_FP_HEX + 1];
 	int fd;
 	int port;
 	/* For a connection's handshake and token: the least connect_back_timeout of the
@@ -75,8 +79,11 @@ struct tls {
 long long tls_now_ms(void);
 int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_error *err);
 void tls_state_free(struct tls_state *st);
-int tls_listener_get(struct tls_state *st, const char *address, struct tls_listener **out,
-                     const char *who, struct ec_error *err);
+/* The listener on address with that certificate and key (NULL: the master's own),
+ * made on first use. */
+int tls_listener_get(struct tls_state *st, const char *address, const char *cert,
+                     const char *key, struct tls_listener **out, const char *who,
+                     struct ec_error *err);
 /* Accept, advance handshakes, read tokens, hand connections to waiting instances,
  * refuse the rest; broker thread, never blocks. */
 void tls_serve(struct tls_state *st);

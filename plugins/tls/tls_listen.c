@@ -85,6 +85,45 @@ static int make_cert(EVP_PKEY **pkey_out, X509 **x_out)
 	return 0;
 }
 
+/* A server context with the policy: TLS 1.3, or 1.2 with ECDHE and an AEAD cipher;
+ * nothing older, no tickets, no renegotiation. NULL when out of memory. */
+static SSL_CTX *server_ctx(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:"
+	                                  "ECDHE-ECDSA-AES256-GCM-SHA384:"
+	                                  "ECDHE-ECDSA-CHACHA20-POLY1305:"
+	                                  "ECDHE-RSA-AES128-GCM-SHA256:"
+	                                  "ECDHE-RSA-AES256-GCM-SHA384:"
+	                                  "ECDHE-RSA-CHACHA20-POLY1305")) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/* Not SSL_OP_IGNORE_UNEXPECTED_EOF: a close_notify says the context left because its
+	 * launcher's stream ended; a bare end, that it exited or the connection was cut. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	                          SSL_MODE_RELEASE_BUFFERS);
+	return ctx;
+}
+
+/* The SHA-256 of ctx's certificate (DER), in hex. 0, or -1. */
+static int ctx_fingerprint(SSL_CTX *ctx, char fp[TLS_FP_HEX + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	if (!x || !X509_digest(x, EVP_sha256(), md, &mdlen) || mdlen != TLS_FP_HEX / 2)
+		return -1;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_error *err)
 {
 	memset(st, 0, sizeof(*st));
@@ -96,17 +135,10 @@ int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_e
 		return host->error_set(err, EC_ESYS, "plugin tls",
 		                       "cannot make the master's key and certificate: %s",
 		                       ssl_why());
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	/* TLS 1.3, or 1.2 with ECDHE and an AEAD cipher; nothing older. */
-	int ok = ctx && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) &&
-	         SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:"
-	                                      "ECDHE-ECDSA-AES256-GCM-SHA384:"
-	                                      "ECDHE-ECDSA-CHACHA20-POLY1305") &&
-	         SSL_CTX_use_certificate(ctx, x) == 1 && SSL_CTX_use_PrivateKey(ctx, pkey) == 1 &&
-	         SSL_CTX_check_private_key(ctx) == 1 && X509_digest(x, EVP_sha256(), md, &mdlen) &&
-	         mdlen == TLS_FP_HEX / 2;
+	SSL_CTX *ctx = server_ctx();
+	int ok = ctx && SSL_CTX_use_certificate(ctx, x) == 1 &&
+	         SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1 &&
+	         ctx_fingerprint(ctx, st->fingerprint) == 0;
 	X509_free(x);
 	EVP_PKEY_free(pkey);
 	if (!ok) {
@@ -114,18 +146,31 @@ int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_e
 		return host->error_set(err, EC_ESYS, "plugin tls",
 		                       "cannot set up the master's TLS context: %s", ssl_why());
 	}
-	/* Not SSL_OP_IGNORE_UNEXPECTED_EOF: a close_notify says the context left because its
-	 * launcher's stream ended; a bare end, that it exited or the connection was cut. */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-	                          SSL_MODE_RELEASE_BUFFERS);
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(st->fingerprint + 2 * i, 3, "%02x", md[i]);
 	st->ctx = ctx;
 	return 0;
+}
+
+/* The server context of a listener: the master's own (ephemeral), or one of the
+ * configured certificate and key. NULL with err filled. */
+static SSL_CTX *listener_ctx(struct tls_state *st, const char *cert, const char *key,
+                             char fp[TLS_FP_HEX + 1], const char *who, struct ec_error *err)
+{
+	if (!cert) {
+		SSL_CTX_up_ref(st->ctx);
+		memcpy(fp, st->fingerprint, TLS_FP_HEX + 1);
+		return st->ctx;
+	}
+	SSL_CTX *ctx = server_ctx();
+	ERR_clear_error();
+	if (ctx && SSL_CTX_use_certificate_chain_file(ctx, cert) == 1 &&
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 &&
+	    SSL_CTX_check_private_key(ctx) == 1 && ctx_fingerprint(ctx, fp) == 0)
+		return ctx;
+	st->host->error_set(err, EC_ECONFIG, who,
+	                    "context '%s': connect_back_cert %s, connect_back_key %s: %s", who,
+	                    cert, key, ssl_why());
+	SSL_CTX_free(ctx);
+	return NULL;
 }
 
 static void conn_free(struct tls_conn *c)
@@ -149,7 +194,10 @@ void tls_state_free(struct tls_state *st)
 		struct tls_listener *l = st->listeners;
 		st->listeners = l->next;
 		close(l->fd);
+		SSL_CTX_free(l->ctx);
 		free(l->address);
+		free(l->cert);
+		free(l->key);
 		free(l);
 	}
 	if (st->epfd >= 0)
@@ -158,15 +206,21 @@ void tls_state_free(struct tls_state *st)
 	st->ctx = NULL;
 }
 
-int tls_listener_get(struct tls_state *st, const char *address, struct tls_listener **out,
-                     const char *who, struct ec_error *err)
+int tls_listener_get(struct tls_state *st, const char *address, const char *cert,
+                     const char *key, struct tls_listener **out, const char *who,
+                     struct ec_error *err)
 {
 	const struct ec_host *h = st->host;
 	for (struct tls_listener *l = st->listeners; l; l = l->next)
-		if (!strcmp(l->address, address)) {
+		if (!strcmp(l->address, address) && !l->cert == !cert &&
+		    (!cert || (!strcmp(l->cert, cert) && !strcmp(l->key, key)))) {
 			*out = l;
 			return 0;
 		}
+	char fp[TLS_FP_HEX + 1];
+	SSL_CTX *ctx = listener_ctx(st, cert, key, fp, who, err);
+	if (!ctx)
+		return err ? err->code : EC_ECONFIG;
 	if (st->epfd < 0 && (st->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return h->error_set(err, EC_ESYS, who, "epoll_create1: %s", strerror(errno));
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
@@ -187,7 +241,10 @@ int tls_listener_get(struct tls_state *st, const char *address, struct tls_liste
 	if (!e && getsockname(fd, (struct sockaddr *)&ss, &sl))
 		e = errno;
 	struct tls_listener *l = e ? NULL : calloc(1, sizeof(*l));
-	if (l && !(l->address = strdup(address))) {
+	if (l && (!(l->address = strdup(address)) ||
+	          (cert && (!(l->cert = strdup(cert)) || !(l->key = strdup(key)))))) {
+		free(l->address);
+		free(l->cert);
 		free(l);
 		l = NULL;
 		e = ENOMEM;
@@ -198,21 +255,28 @@ int tls_listener_get(struct tls_state *st, const char *address, struct tls_liste
 	if (e) {
 		if (fd >= 0)
 			close(fd);
-		if (l)
+		if (l) {
 			free(l->address);
+			free(l->cert);
+			free(l->key);
+		}
 		free(l);
+		SSL_CTX_free(ctx);
 		return h->error_set(err, EC_ESYS, who,
 		                    "context '%s': cannot listen for its connection back on %s: %s",
 		                    who, address, strerror(e));
 	}
 	l->fd = fd;
+	l->ctx = ctx;
+	memcpy(l->fingerprint, fp, sizeof(fp));
 	l->timeout_ms = 10000;
 	l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 	                                          : ((struct sockaddr_in *)&ss)->sin_port);
 	l->next = st->listeners;
 	st->listeners = l;
-	h->log(h, EC_LOG_DEBUG, "listening for contexts that connect back on %s port %d",
-	       address, l->port);
+	h->log(h, EC_LOG_DEBUG, "listening for contexts that connect back on %s port %d (%s "
+	       "certificate, sha256 %s)", address, l->port, cert ? cert : "the master's own",
+	       l->fingerprint);
 	*out = l;
 	return 0;
 }
@@ -289,7 +353,7 @@ static void accept_all(struct tls_state *st, struct tls_listener *l)
 		memcpy(c->peer, peer, sizeof(peer));
 		c->deadline = tls_now_ms() + l->timeout_ms;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (!(c->ssl = SSL_new(st->ctx)) || !SSL_set_fd(c->ssl, fd) ||
+		if (!(c->ssl = SSL_new(l->ctx)) || !SSL_set_fd(c->ssl, fd) ||
 		    epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			st->host->log(st->host, EC_LOG_WARNING, "refused the connection from %s: "
 			              "cannot set it up", peer);

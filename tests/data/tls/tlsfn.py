@@ -58,3 +58,11 @@ def cut_launcher():
     _shut(_conn()[2])
     import time
     time.sleep(30)
+
+
+def peer_sha256():
+    """The SHA-256 of the certificate the master presented (DER), hex."""
+    import hashlib
+    ss = _conn()[0]
+    get = getattr(ss, "getpeercert", None) or ss.peer_certificate
+    return _text(hashlib.sha256(get(True)).hexdigest())
