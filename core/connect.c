@@ -596,6 +596,29 @@ const char *ec_connect_name(const ec_connect *c)
 	return c->name;
 }
 
+int ec_connect_invitation(ec_connect *c, char *buf, size_t cap, struct ec_error *err)
+{
+	ec_master *m = c->m;
+	pthread_mutex_lock(&m->lock);
+	/* attempt_start returned after the loop built the stack (start_tried). */
+	const struct ec_context *ctx = c->ctx;
+	const char *inv = ctx ? ctx->invitation : NULL;
+	size_t n = inv ? strlen(inv) : 0;
+	int rc = !ctx ? ec__error_set(err, EC_EINVAL, c->name,
+	                              "context '%s': its connect has ended", c->name)
+	         : !inv ? ec__error_set(err, EC_ENOTFOUND, c->name,
+	                                "context '%s': its transport gives no invitation "
+	                                "(transport: tls, without via, does)", c->name)
+	         : n >= cap ? ec__error_set(err, EC_EINVAL, c->name,
+	                                    "context '%s': the invitation takes %zu bytes", c->name,
+	                                    n + 1)
+	                    : 0;
+	if (!rc)
+		memcpy(buf, inv, n + 1);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 void ec_connect_free(ec_connect *c)
 {
 	if (!c)

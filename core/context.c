@@ -69,6 +69,30 @@ void ec__context_words_wipe(struct ec_context *ctx)
 	ec__buf_free(&ctx->boot_words);
 }
 
+/* The invitation of a stack's only layer, if it gives one. */
+static int take_invitation(struct ec_context *ctx, struct ec_error *err)
+{
+	const struct ec_transport *t = ctx->st.transport;
+	const struct ec_transport_ops *o = t->ops;
+	if (t->below || o->size < offsetof(struct ec_transport_ops, invitation) +
+	                                sizeof(o->invitation) || !o->invitation)
+		return 0;
+	enum { CAP = 65536 };
+	char *buf = malloc(CAP);
+	if (!buf)
+		return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
+	buf[0] = '\0';
+	int rc = o->invitation(t->inst, &ctx->st.argv, buf, CAP, err);
+	if (rc) {
+		OPENSSL_cleanse(buf, CAP);
+		free(buf);
+		return rc == EC_ENOTFOUND ? 0 : rc;
+	}
+	buf[CAP - 1] = '\0';
+	ctx->invitation = buf;
+	return 0;
+}
+
 /* The transport stack, built on the loop's thread (its create and wrap_argv ops), and
  * its layers' boot words for the payload (ec_transport_ops.boot_words). */
 static int build_stack(struct ec_context *ctx, struct ec_error *err)
@@ -89,13 +113,13 @@ static int build_stack(struct ec_context *ctx, struct ec_error *err)
 		rc = o->boot_words(t->inst, words, sizeof(words), err);
 		words[sizeof(words) - 1] = '\0';
 		struct ec_buf *b = &ctx->boot_words;
-		if (!rc && (ec__buf_append(b, "'", 1) || ec__buf_append(b, t->name, strlen(t->name)) ||
+		if (!rc && words[0] && (ec__buf_append(b, "'", 1) || ec__buf_append(b, t->name, strlen(t->name)) ||
 		            ec__buf_append(b, "': ", 3) || ec__payload_bytes_literal(b, words) ||
 		            ec__buf_append(b, ", ", 2)))
 			rc = ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
 		OPENSSL_cleanse(words, sizeof(words));
 	}
-	return rc;
+	return rc ? rc : take_invitation(ctx, err);
 }
 
 /* The top layer's start, for ctx (a secret a layer asks for is asked for ctx), with
@@ -413,6 +437,10 @@ void ec__context_free(struct ec_context *ctx)
 	ec__stream_free(&ctx->st); /* its transport is gone already if the loop had it */
 	ec__cfg_free(ctx->cfg);
 	ec__context_words_wipe(ctx);
+	if (ctx->invitation) {
+		OPENSSL_cleanse(ctx->invitation, strlen(ctx->invitation));
+		free(ctx->invitation);
+	}
 	pthread_cond_destroy(&ctx->cond);
 	free(ctx->share_key);
 	free(ctx->name);

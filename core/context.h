@@ -45,6 +45,9 @@ struct ec_context {
 	 * line holds them ("'tls': b'...', "), set by the loop with the stack, before
 	 * start_tried; wiped and freed once the payload is built. */
 	struct ec_buf boot_words;
+	/* The invitation of its only layer (ec_transport_ops.invitation), set by the loop
+	 * with the stack; a credential: wiped with the context. */
+	char *invitation;
 
 	struct ec_source src;    /* what the loop drives */
 	struct ec_stream st;     /* loop-owned, but st.state and st.pending under m->lock */

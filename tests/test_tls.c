@@ -535,6 +535,112 @@ static void test_configured_cert(void)
 	still_fine();
 }
 
+/* Run the shell command line; its exit status, its stderr in out. */
+static int run_line(const char *line, char *out, size_t cap)
+{
+	int p[2];
+	if (pipe(p))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t r;
+	while ((r = read(p[0], out + n, cap - 1 - n)) > 0 || (r < 0 && errno == EINTR))
+		n += r > 0 ? (size_t)r : 0;
+	out[n] = '\0';
+	close(p[0]);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* An invited context (transport: tls, no launcher): its invitation, valid valid_s. */
+static ec_connect *invite(const char *name, const char *valid_s, char *line, size_t cap)
+{
+	char opt[600], valid[64];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	snprintf(valid, sizeof(valid), "connect_timeout=%s", valid_s);
+	const char *ov[] = {"transport=tls", opt, valid, NULL};
+	struct ec_error err = {0};
+	ec_connect *c = NULL;
+	if (ec_context_connect_async(master, name, ov, 0, &c, &err) ||
+	    ec_connect_invitation(c, line, cap, &err)) {
+		printf("    invite %s: %s\n", name, err.msg);
+		ec_connect_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static char invitation[65536];
+
+static void test_invite_once_twice(void)
+{
+	ec_connect *c = invite("guest", "30", invitation, sizeof(invitation));
+	CU_ASSERT_FATAL(c != NULL);
+	CU_ASSERT(strstr(invitation, "base64") != NULL && !strchr(invitation, '\n'));
+	/* Whoever runs it becomes the context: here, in the background. */
+	pid_t runner = fork();
+	if (runner == 0) {
+		char out[4096];
+		_exit(run_line(invitation, out, sizeof(out)));
+	}
+	ec_context *ctx2 = NULL;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(ec_connect_wait(c, 0, &ctx2, &err), 0);
+	ec_connect_free(c);
+	if (ctx2) {
+		int rc = 0;
+		ec_value *v = ec_test_call(ctx2, "os", "getppid", NULL, 10000, &rc);
+		CU_ASSERT(rc == 0 && v && v->type == EC_T_INT);
+		ec_value_free(v);
+		/* Module forwarding and logs, as for any context. */
+		v = ec_test_call(ctx2, "tlsfn", "log", ec_value_cstr("invited-log"), 10000, &rc);
+		CU_ASSERT_EQUAL(rc, 0);
+		ec_value_free(v);
+		CU_ASSERT(ec_test_log_wait("econtext.ctx.guest.tlstest", "invited-log", NULL));
+		/* Used twice: refused, said on both sides. */
+		char out[4096];
+		CU_ASSERT_EQUAL(run_line(invitation, out, sizeof(out)), 1);
+		printf("    second use: %s", out);
+		CU_ASSERT(strstr(out, "refused this invitation") != NULL);
+		CU_ASSERT(ec_test_log_wait(LOGGER, "wrong, used or expired token", NULL));
+		CU_ASSERT_EQUAL(ec_context_shutdown(ctx2, 5000, NULL), 0);
+	}
+	int st = -1;
+	waitpid(runner, &st, 0);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	still_fine();
+}
+
+static void test_invite_expired(void)
+{
+	ec_connect *c = invite("late", "1", invitation, sizeof(invitation));
+	CU_ASSERT_FATAL(c != NULL);
+	ec_context *ctx2 = NULL;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(ec_connect_wait(c, 0, &ctx2, &err), EC_ETIMEDOUT);
+	printf("    %s\n", err.msg);
+	ec_connect_free(c);
+	char out[4096];
+	ec_test_log_clear();
+	CU_ASSERT_EQUAL(run_line(invitation, out, sizeof(out)), 1);
+	printf("    run after expiry: %s", out);
+	CU_ASSERT(strstr(out, "refused this invitation") != NULL);
+	CU_ASSERT(ec_test_log_wait(LOGGER, "wrong, used or expired token", NULL));
+	explicit_bzero(invitation, sizeof(invitation));
+	still_fine();
+}
+
 #define HALF_OPEN 200
 
 static void test_half_open(void)
@@ -587,6 +693,8 @@ static CU_TestInfo hostile_tests[] = {
 	{"a handshake that never finishes", test_stalled_handshake},
 	{"200 half-open connections at once", test_half_open},
 	{"a configured certificate and key, pinned; a wrong key, half a pair", test_configured_cert},
+	{"an invitation used once, then twice (refused, said on both sides)", test_invite_once_twice},
+	{"an invitation expired: refused, said on both sides", test_invite_expired},
 	CU_TEST_INFO_NULL,
 };
 

@@ -48,11 +48,6 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 {
 	struct tls_state *st = state;
 	const struct ec_host *h = st->host;
-	if (!info->below)
-		return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, "transport"),
-		                    "context '%s': the tls transport is a filter: say "
-		                    "`connect_back: true` on a context of another transport",
-		                    info->context_name);
 	const char *address = "127.0.0.1";
 	h->cfg_str(cfg, "connect_back_address", &address);
 	long timeout_ms = 10000;
@@ -105,10 +100,15 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	return 0;
 }
 
-/* "ADDRESS PORT FINGERPRINT TOKEN": where to connect, what to pin, what to send. */
+/* "ADDRESS PORT FINGERPRINT TOKEN": where to connect, what to pin, what to send. None
+ * for an invited context: it came over the connection already. */
 static int tls_boot_words(void *inst, char *buf, size_t cap, struct ec_error *err)
 {
 	struct tls *t = inst;
+	if (!t->below) {
+		buf[0] = '\0';
+		return 0;
+	}
 	int n = snprintf(buf, cap, "%s %d %s %.*s", t->lis->address, t->lis->port,
 	                 t->lis->fingerprint, TLS_TOKEN_HEX, t->token);
 	if (n < 0 || (size_t)n >= cap)
@@ -130,18 +130,27 @@ static void unwait(struct tls *t)
 	OPENSSL_cleanse(t->token, sizeof(t->token));
 }
 
+static int tls_invitation_op(void *inst, const struct ec_argv *argv, char *buf, size_t cap,
+                             struct ec_error *err)
+{
+	struct tls *t = inst;
+	return t->below ? EC_ENOTFOUND : tls_invitation(t, argv, buf, cap, err);
+}
+
+/* An invited context runs nothing: its stream opens when it connects. */
 static int tls_start(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
                      struct ec_error *err)
 {
 	struct tls *t = inst;
-	return t->below->ops->start(t->below->inst, argv, ps, err);
+	return t->below ? t->below->ops->start(t->below->inst, argv, ps, err) : 0;
 }
 
 static int tls_adopt(void *inst, pid_t pid, int fd, struct ec_error *err)
 {
 	struct tls *t = inst;
-	const struct ec_transport_ops *o = t->below->ops;
-	if (o->size < offsetof(struct ec_transport_ops, adopt) + sizeof(o->adopt) || !o->adopt)
+	const struct ec_transport_ops *o = t->below ? t->below->ops : NULL;
+	if (!o || o->size < offsetof(struct ec_transport_ops, adopt) + sizeof(o->adopt) ||
+	    !o->adopt)
 		return t->host->error_set(err, EC_EINVAL, t->name,
 		                          "context '%s': its transport cannot adopt a direct boot",
 		                          t->name);
@@ -151,8 +160,8 @@ static int tls_adopt(void *inst, pid_t pid, int fd, struct ec_error *err)
 static int tls_on_boot_output(void *inst, const char *line, size_t len, struct ec_error *err)
 {
 	struct tls *t = inst;
-	const struct ec_transport_ops *o = t->below->ops;
-	return o->on_boot_output ? o->on_boot_output(t->below->inst, line, len, err) : 0;
+	const struct ec_transport_ops *o = t->below ? t->below->ops : NULL;
+	return o && o->on_boot_output ? o->on_boot_output(t->below->inst, line, len, err) : 0;
 }
 
 /* A failed SSL op: EC_EAGAIN with what it waits for noted, 0 at a clean end, or an
@@ -167,7 +176,7 @@ static ssize_t ssl_result(struct tls *t, int r, int reading, struct ec_error *er
 			t->write_wants_read = e == SSL_ERROR_WANT_READ;
 		return EC_EAGAIN;
 	}
-	if (e == SSL_ERROR_ZERO_RETURN) {
+	if (e == SSL_ERROR_ZERO_RETURN && t->below) {
 		/* The context's close_notify: it goes because its launcher's stream ended. */
 		int rc = t->host->error_set(err, EC_ECLOSED, t->name,
 		                            "context '%s': the stream of its transport (%s) ended; "
@@ -176,7 +185,8 @@ static ssize_t ssl_result(struct tls *t, int r, int reading, struct ec_error *er
 		return reading ? 0 : rc;
 	}
 	unsigned long first = ERR_peek_error();
-	int eof = (e == SSL_ERROR_SYSCALL && !first &&
+	int eof = e == SSL_ERROR_ZERO_RETURN ||
+	          (e == SSL_ERROR_SYSCALL && !first &&
 	           (r == 0 || errno == ECONNRESET || errno == EPIPE)) ||
 #ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
 	          (e == SSL_ERROR_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ||
@@ -204,6 +214,8 @@ static ssize_t ssl_result(struct tls *t, int r, int reading, struct ec_error *er
  * 1 at its end (or failure). What it still says is boot output nobody reads now. */
 static int below_ended(struct tls *t, struct ec_error *err)
 {
+	if (!t->below)
+		return 0;
 	char buf[4096];
 	struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
 	struct ec_error e = {0};
@@ -230,6 +242,11 @@ static ssize_t tls_send(void *inst, const void *buf, size_t len, struct ec_polls
                         struct ec_error *err)
 {
 	struct tls *t = inst;
+	if (!t->switched && !t->below) { /* invited: the payload waits for the connection */
+		tls_serve(t->st);
+		if (!t->switched)
+			return EC_EAGAIN;
+	}
 	if (!t->switched)
 		return t->below->ops->send(t->below->inst, buf, len, ps, err);
 	if (!len)
@@ -249,7 +266,8 @@ static ssize_t tls_recv(void *inst, void *buf, size_t len, struct ec_pollset *ps
 	struct tls *t = inst;
 	tls_serve(t->st);
 	if (!t->switched)
-		return t->below->ops->recv(t->below->inst, buf, len, ps, err);
+		return t->below ? t->below->ops->recv(t->below->inst, buf, len, ps, err)
+		                : EC_EAGAIN;
 	/* The connection first: when both ended, its end came first (the launcher's end
 	 * comes with a close_notify). */
 	size_t got = 0;
@@ -277,10 +295,12 @@ static void tls_pollset(void *inst, int want, struct ec_pollset *ps)
 	struct tls *t = inst;
 	tls_serve_pollset(t->st, ps);
 	if (!t->switched) {
-		t->below->ops->pollset(t->below->inst, want, ps);
+		if (t->below)
+			t->below->ops->pollset(t->below->inst, want, ps);
 		return;
 	}
-	t->below->ops->pollset(t->below->inst, EC_POLL_IN, ps);
+	if (t->below)
+		t->below->ops->pollset(t->below->inst, EC_POLL_IN, ps);
 	int ev = 0;
 	if (want & EC_POLL_IN)
 		ev |= t->read_wants_write ? EC_POLL_OUT : EC_POLL_IN;
@@ -332,6 +352,7 @@ static const struct ec_transport_ops tls_ops = {
 	.destroy = tls_destroy,
 	.adopt = tls_adopt,
 	.boot_words = tls_boot_words,
+	.invitation = tls_invitation_op,
 };
 
 EC_PLUGIN_DEFINE(tls, .version = "0.1.0", .kind = EC_PLUGIN_TRANSPORT, .params = NULL,

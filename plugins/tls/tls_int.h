@@ -75,6 +75,10 @@ struct tls {
 	int closed;
 };
 
+/* tls_invite.c: the one-line command for an invited context (no layer below). */
+int tls_invitation(const struct tls *t, const struct ec_argv *argv, char *buf, size_t cap,
+                   struct ec_error *err);
+
 /* tls_listen.c */
 long long tls_now_ms(void);
 int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_error *err);

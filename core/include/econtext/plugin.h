@@ -30,7 +30,8 @@ extern "C" {
  *      and destroy included, runs on the broker thread; each plugin has its own host
  *      table; struct ec_host: password_get, password_refused (struct ec_password).
  * 2.1  the transport op boot_words: a layer's words for its own part in the context,
- *      carried inside the boot payload (the tls layer's address, pin and token).
+ *      carried inside the boot payload (the tls layer's address, pin and token); the
+ *      transport op invitation: the command that makes a machine an invited context.
  * A minor version appends members at the end of a table, marked "minor N ends here";
  * the loader refuses a table shorter than its declared minor's or longer than its own,
  * and a major or minor newer than its own. */

@@ -154,6 +154,15 @@ struct ec_transport_ops {
 	 * that has it, after the stack is built and before start. They may hold a secret:
 	 * the core wipes its copies once the payload is built. 0, or a negative EC_E*. */
 	int (*boot_words)(void *inst, char *buf, size_t cap, struct ec_error *err);
+	/* Optional (2.1), for a context's only layer when it runs nothing and waits for the
+	 * context to come to it (tls on its own: an invited context): the one-line shell
+	 * command that makes a machine this context, for the boot command argv, written
+	 * NUL-terminated into buf (at most cap - 1 bytes). It holds a credential: the core
+	 * hands it only to the application that asks (ec_connect_invitation), never to a
+	 * log, and wipes its copy with the context. Broker thread, once, before start. 0, or
+	 * EC_ENOTFOUND (this instance has none), or another negative EC_E*. */
+	int (*invitation)(void *inst, const struct ec_argv *argv, char *buf, size_t cap,
+	                  struct ec_error *err);
 	/* Major 2, minor 1 ends here. */
 };
 
