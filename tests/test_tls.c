@@ -8,6 +8,7 @@
 #include "ecbuild.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -641,6 +643,48 @@ static void test_invite_expired(void)
 	still_fine();
 }
 
+/* The master out of descriptors: the listener is paused for 1 s, not spun on; a client
+ * that came meanwhile is served once there are descriptors again. */
+static void test_out_of_fds(void)
+{
+	struct rlimit old;
+	CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	ec_test_log_clear();
+	/* Every descriptor number below the limit taken: the gaps filled with /dev/null. */
+	int fill[1024], nfill = 0, top = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (atoi(e->d_name) > top)
+			top = atoi(e->d_name);
+	if (d)
+		closedir(d);
+	struct rlimit low = old;
+	low.rlim_cur = (rlim_t)top + 1;
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	while (nfill < 1024 && (fill[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		nfill++;
+	pid_t child = fork();
+	if (child == 0) { /* a client with descriptors of its own */
+		setrlimit(RLIMIT_NOFILE, &old);
+		int me = 0, fd = dial(&me);
+		if (fd < 0 || write(fd, "junk\r\n", 6) != 6)
+			_exit(2);
+		_exit(closed_by_master(fd) ? 0 : 1);
+	}
+	int paused = child > 0 && ec_test_log_wait(LOGGER, "not accepting for 1 s", NULL);
+	while (nfill > 0)
+		close(fill[--nfill]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	CU_ASSERT_FATAL(child > 0);
+	CU_ASSERT(paused);
+	int st = -1;
+	waitpid(child, &st, 0);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CU_ASSERT(ec_test_log_count(LOGGER, "TLS handshake failed", NULL) >= 1);
+	still_fine();
+}
+
 #define HALF_OPEN 200
 
 static void test_half_open(void)
@@ -692,6 +736,7 @@ static CU_TestInfo hostile_tests[] = {
 	{"TLS 1.2 with CBC ciphers only (no AEAD)", test_cbc_cipher},
 	{"a handshake that never finishes", test_stalled_handshake},
 	{"200 half-open connections at once", test_half_open},
+	{"the master out of descriptors: the listener paused, then served", test_out_of_fds},
 	{"a configured certificate and key, pinned; a wrong key, half a pair", test_configured_cert},
 	{"an invitation used once, then twice (refused, said on both sides)", test_invite_once_twice},
 	{"an invitation expired: refused, said on both sides", test_invite_expired},

@@ -42,6 +42,9 @@ struct tls_listener {
 	/* For a connection's handshake and token: the least connect_back_timeout of the
 	 * contexts that used this listener. */
 	long timeout_ms;
+	/* Out of descriptors: not polled until then (monotonic ms), or the connection
+	 * left in the backlog would wake the broker without end. 0: polled. */
+	long long paused_until;
 };
 
 /* The plugin's state: one per master (load). */

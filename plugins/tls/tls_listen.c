@@ -327,9 +327,16 @@ static void accept_all(struct tls_state *st, struct tls_listener *l)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				st->host->log(st->host, EC_LOG_WARNING,
+				              "accept on port %d: %s; not accepting for 1 s", l->port,
+				              strerror(errno));
+				epoll_ctl(st->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+				l->paused_until = tls_now_ms() + 1000;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				st->host->log(st->host, EC_LOG_WARNING, "accept on port %d: %s",
 				              l->port, strerror(errno));
+			}
 			return;
 		}
 		char peer[TLS_PEER_LEN];
@@ -481,6 +488,13 @@ void tls_serve(struct tls_state *st)
 			break;
 	}
 	long long now = tls_now_ms();
+	for (struct tls_listener *l = st->listeners; l; l = l->next)
+		if (l->paused_until && now >= l->paused_until) {
+			struct epoll_event ev = {.events = EPOLLIN,
+			                         .data.ptr = (char *)l + TAG_LISTENER};
+			if (!epoll_ctl(st->epfd, EPOLL_CTL_ADD, l->fd, &ev))
+				l->paused_until = 0;
+		}
 	for (struct tls_conn *c = st->pending, *next; c; c = next) {
 		next = c->next;
 		if (now >= c->deadline) {
@@ -501,6 +515,9 @@ void tls_serve_pollset(struct tls_state *st, struct ec_pollset *ps)
 	for (struct tls_conn *c = st->pending; c; c = c->next)
 		if (!next || c->deadline < next)
 			next = c->deadline;
+	for (struct tls_listener *l = st->listeners; l; l = l->next)
+		if (l->paused_until && (!next || l->paused_until < next))
+			next = l->paused_until;
 	if (next) {
 		long long ms = next - tls_now_ms();
 		ec_pollset_timer(ps, ms < 1 ? 1 : ms > 1000000 ? 1000000 : (int)ms);
