@@ -87,6 +87,8 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	rc = rc ? rc : tls_listener_get(st, address, cert, key, &t->lis, t->name, err);
 	if (!rc && timeout_ms > 0 && timeout_ms < t->lis->timeout_ms)
 		t->lis->timeout_ms = timeout_ms;
+	if (!rc)
+		t->lis->users++;
 	if (rc) {
 		OPENSSL_cleanse(t->token, sizeof(t->token));
 		free(t->name);
@@ -336,6 +338,7 @@ static void tls_destroy(void *inst)
 	if (!t)
 		return;
 	tls_close(t, 0);
+	tls_listener_put(t->st, t->lis);
 	free(t->name);
 	free(t);
 }

@@ -21,6 +21,7 @@ struct tls;
 /* A connection accepted but not handed over yet: its handshake, then its token. */
 struct tls_conn {
 	struct tls_conn *next;
+	struct tls_listener *lis; /* accepted on */
 	SSL *ssl;
 	int fd;
 	long long deadline; /* monotonic ms */
@@ -45,6 +46,7 @@ struct tls_listener {
 	/* Out of descriptors: not polled until then (monotonic ms), or the connection
 	 * left in the backlog would wake the broker without end. 0: polled. */
 	long long paused_until;
+	unsigned users; /* the instances that use it: closed when none is left */
 };
 
 /* The plugin's state: one per master (load). */
@@ -91,6 +93,8 @@ void tls_state_free(struct tls_state *st);
 int tls_listener_get(struct tls_state *st, const char *address, const char *cert,
                      const char *key, struct tls_listener **out, const char *who,
                      struct ec_error *err);
+/* One user fewer for l: with none left, l and the connections it accepted go. */
+void tls_listener_put(struct tls_state *st, struct tls_listener *l);
 /* Accept, advance handshakes, read tokens, hand connections to waiting instances,
  * refuse the rest; broker thread, never blocks. */
 void tls_serve(struct tls_state *st);

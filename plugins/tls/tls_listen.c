@@ -183,6 +183,16 @@ static void conn_free(struct tls_conn *c)
 	free(c);
 }
 
+static void listener_free(struct tls_listener *l)
+{
+	close(l->fd);
+	SSL_CTX_free(l->ctx);
+	free(l->address);
+	free(l->cert);
+	free(l->key);
+	free(l);
+}
+
 void tls_state_free(struct tls_state *st)
 {
 	while (st->pending) {
@@ -193,12 +203,7 @@ void tls_state_free(struct tls_state *st)
 	while (st->listeners) {
 		struct tls_listener *l = st->listeners;
 		st->listeners = l->next;
-		close(l->fd);
-		SSL_CTX_free(l->ctx);
-		free(l->address);
-		free(l->cert);
-		free(l->key);
-		free(l);
+		listener_free(l);
 	}
 	if (st->epfd >= 0)
 		close(st->epfd);
@@ -318,6 +323,25 @@ static void refuse(struct tls_state *st, struct tls_conn *c, const char *why)
 	conn_free(c); /* closing the fd takes it out of the epoll set */
 }
 
+void tls_listener_put(struct tls_state *st, struct tls_listener *l)
+{
+	if (!l || --l->users)
+		return;
+	for (struct tls_conn *c = st->pending, *next; c; c = next) {
+		next = c->next;
+		if (c->lis == l)
+			refuse(st, c, "no context waits on this listener any more");
+	}
+	for (struct tls_listener **pp = &st->listeners; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	st->host->log(st->host, EC_LOG_DEBUG, "closed the listener on %s port %d: no context "
+	              "uses it", l->address, l->port);
+	listener_free(l); /* closing its descriptor takes it out of the epoll set */
+}
+
 static void accept_all(struct tls_state *st, struct tls_listener *l)
 {
 	for (;;) {
@@ -357,6 +381,7 @@ static void accept_all(struct tls_state *st, struct tls_listener *l)
 			continue;
 		}
 		c->fd = fd;
+		c->lis = l;
 		memcpy(c->peer, peer, sizeof(peer));
 		c->deadline = tls_now_ms() + l->timeout_ms;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
