@@ -48,6 +48,10 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 {
 	struct tls_state *st = state;
 	const struct ec_host *h = st->host;
+	if (info->below && info->below->name && !strcmp(info->below->name, "tls"))
+		return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, "connect_back"),
+		                    "context '%s': a tls context (invited) cannot connect back "
+		                    "again", info->context_name);
 	const char *address = "127.0.0.1";
 	h->cfg_str(cfg, "connect_back_address", &address);
 	long timeout_ms = 10000;
