@@ -36,6 +36,27 @@ const struct ec_param ec__core_context_params[] = {
 	{.key = "codec",
 	 .type = EC_PARAM_STR,
 	 .help = "the codec plugin of its messages (pickle, json); default: the top-level codec"},
+	{.key = "connect_back",
+	 .type = EC_PARAM_BOOL,
+	 .dflt = "false",
+	 .help = "after booting over its transport, the context connects back to the master "
+	         "over TLS and its frames move there (docs/tls.md)"},
+	{.key = "connect_back_address",
+	 .type = EC_PARAM_STR,
+	 .dflt = "127.0.0.1",
+	 .help = "the master's address the context connects back to; the listener is bound "
+	         "there"},
+	{.key = "connect_back_cert",
+	 .type = EC_PARAM_STR,
+	 .help = "a PEM certificate (chain) the connect-back listener presents instead of the "
+	         "master's own, made per run; its SHA-256 is pinned the same way"},
+	{.key = "connect_back_key",
+	 .type = EC_PARAM_STR,
+	 .help = "the PEM private key of connect_back_cert"},
+	{.key = "connect_back_timeout",
+	 .type = EC_PARAM_DURATION,
+	 .dflt = "10",
+	 .help = "seconds a connection to the listener has for its TLS handshake and token"},
 	{0},
 };
 

@@ -28,6 +28,7 @@ static void usage(FILE *f)
 	        "       econtext [OPTIONS] stream CONTEXT MODULE.FUNC [ARG...]\n"
 	        "       econtext [OPTIONS] put [-r] TARGET LOCAL_PATH REMOTE_PATH\n"
 	        "       econtext [OPTIONS] get CONTEXT REMOTE_PATH LOCAL_PATH\n"
+	        "       econtext [OPTIONS] invite CONTEXT [MODULE.FUNC [ARG...]]\n"
 	        "       econtext --version\n"
 	        "\n"
 	        "TARGET is a context, or a comma list of contexts, groups (the config's groups:)\n"
@@ -43,6 +44,9 @@ static void usage(FILE *f)
 	        "put and get copy a file, streamed, checked (SHA-256), written atomically;\n"
 	        "put sends nothing when the target is already the same. One JSON line per\n"
 	        "context: {\"context\": NAME, \"ok\": true, \"changed\": B, \"bytes\": N, ...}\n"
+	        "invite prints a one-line shell command with a one-time token, valid for\n"
+	        "--timeout (default 600 s): whoever runs it on a machine with Python makes it\n"
+	        "the context CONTEXT, which is then called (or pinged). docs/tls.md\n"
 	        "\n"
 	        "options:\n"
 	        "  -c, --config FILE     configuration file (default: $ECONTEXT_CONFIG,\n"
@@ -234,20 +238,15 @@ static int parse_job(int argc, char **argv, struct fleet_job *job)
 	return 0;
 }
 
-static int cmd_call(ec_master *m, const char *ctxname, const char *const *overrides, int timeout_ms,
-                    const struct fleet_job *job)
+/* job on ctx, its result printed; then ctx shut down. The exit status. */
+static int call_on(ec_context *ctx, const char *ctxname, int timeout_ms,
+                   const struct fleet_job *job)
 {
 	struct ec_error err = {0};
 	const char *target = job->target;
 	int code = 0;
-	ec_context *ctx = NULL;
-	int rc = ec_context_connect(m, ctxname, overrides, timeout_ms, &ctx, &err);
-	if (rc) {
-		print_error(&err);
-		return cli_exit_code(rc);
-	}
 	ec_value *result = NULL;
-	rc = ec_context_call(ctx, job->module, job->func, job->args, job->kwargs, timeout_ms,
+	int rc = ec_context_call(ctx, job->module, job->func, job->args, job->kwargs, timeout_ms,
 	                     &result, &err);
 	if (rc == 0) {
 		char *json = NULL;
@@ -284,7 +283,64 @@ static int cmd_call(ec_master *m, const char *ctxname, const char *const *overri
 	return code;
 }
 
-static int cmd_ping(ec_master *m, const char *ctxname, const char *const *overrides, int timeout_ms)
+/* A connected context: job's call (the result printed), or the ping's line; then it
+ * is shut down. The exit status. */
+static int on_context(ec_context *ctx, const char *ctxname, int timeout_ms,
+                      const struct fleet_job *job)
+{
+	if (job && job->module)
+		return call_on(ctx, ctxname, timeout_ms, job);
+	printf("%s: python %s, pid %ld, bootstrap %.1f ms\n", ec_context_name(ctx),
+	       ec_context_python_version(ctx), ec_context_pid(ctx), ec_context_boot_seconds(ctx) * 1000.0);
+	ec_context_shutdown(ctx, 3000, NULL);
+	return 0;
+}
+
+/* invite CONTEXT [MODULE.FUNC ARG...]: the context with no launcher (docs/tls.md). The
+ * one-line command on stdout, then the wait for whoever runs it (until --timeout, by
+ * default 10 minutes), then the call (or the ping's line). */
+#define INVITE_VALID_MS (10 * 60 * 1000)
+static int cmd_invite(ec_master *m, const char *ctxname, const char *const *overrides,
+                      int timeout_ms, const struct fleet_job *job)
+{
+	size_t n = 0;
+	while (overrides && overrides[n])
+		n++;
+	const char **ov = calloc(n + 2, sizeof(char *));
+	if (!ov)
+		return EXIT_OTHER;
+	for (size_t i = 0; i < n; i++)
+		ov[i] = overrides[i];
+	ov[n] = "transport=tls";
+	struct ec_error err = {0};
+	ec_connect *c = NULL;
+	int rc = ec_context_connect_async(m, ctxname, ov, timeout_ms > 0 ? timeout_ms : INVITE_VALID_MS,
+	                                  &c, &err);
+	free(ov);
+	enum { CAP = 65536 };
+	char *line = rc ? NULL : malloc(CAP);
+	if (!rc && !line)
+		rc = EC_ENOMEM;
+	if (!rc && !(rc = ec_connect_invitation(c, line, CAP, &err))) {
+		printf("%s\n", line); /* the application's to hand over; never logged */
+		fflush(stdout);
+		explicit_bzero(line, strlen(line));
+	}
+	free(line);
+	ec_context *ctx = NULL;
+	if (!rc)
+		rc = ec_connect_wait(c, 0, &ctx, &err);
+	ec_connect_free(c);
+	if (rc) {
+		print_error(&err);
+		return cli_exit_code(rc);
+	}
+	return on_context(ctx, ctxname, timeout_ms, job);
+}
+
+/* call or ping on one context. */
+static int cmd_one(ec_master *m, const char *ctxname, const char *const *overrides,
+                   int timeout_ms, const struct fleet_job *job)
 {
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
@@ -293,10 +349,7 @@ static int cmd_ping(ec_master *m, const char *ctxname, const char *const *overri
 		print_error(&err);
 		return cli_exit_code(rc);
 	}
-	printf("%s: python %s, pid %ld, bootstrap %.1f ms\n", ec_context_name(ctx),
-	       ec_context_python_version(ctx), ec_context_pid(ctx), ec_context_boot_seconds(ctx) * 1000.0);
-	ec_context_shutdown(ctx, 3000, NULL);
-	return 0;
+	return on_context(ctx, ctxname, timeout_ms, job);
 }
 
 /* The command line's options. */
@@ -430,9 +483,16 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	int code = strcmp(cmd, "ping") != 0 && !transfer ? parse_job(argc, argv, &job) : 0;
+	int invite = !strcmp(cmd, "invite");
+	int code = strcmp(cmd, "ping") != 0 && !transfer && (!invite || argc)
+	               ? parse_job(argc, argv, &job)
+	               : 0;
 	if (code)
 		goto out;
+	if (invite) {
+		code = cmd_invite(m, target, c->overrides, c->timeout_ms, &job);
+		goto out;
+	}
 	if (strcmp(cmd, "stream") == 0) {
 		code = stream_run(m, target, c->overrides, c->timeout_ms, &job);
 		goto out;
@@ -469,8 +529,7 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 		goto out;
 	}
 	if (literal && !c->json && !c->summary) {
-		code = job.module ? cmd_call(m, target, c->overrides, c->timeout_ms, &job)
-		                  : cmd_ping(m, target, c->overrides, c->timeout_ms);
+		code = cmd_one(m, target, c->overrides, c->timeout_ms, &job);
 		goto out;
 	}
 	size_t n = 0;
@@ -518,7 +577,7 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[optind], *target = argv[optind + 1];
 	if (strcmp(cmd, "call") != 0 && strcmp(cmd, "ping") != 0 && strcmp(cmd, "stream") != 0 &&
-	    strcmp(cmd, "put") != 0 && strcmp(cmd, "get") != 0) {
+	    strcmp(cmd, "put") != 0 && strcmp(cmd, "get") != 0 && strcmp(cmd, "invite") != 0) {
 		fprintf(stderr, "econtext: unknown command '%s'\n", cmd);
 		usage(stderr);
 		{ code = EXIT_USAGE; goto out; }

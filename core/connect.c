@@ -274,6 +274,9 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 	if (!rc && ec__modsrv_ndirs(m->modules) &&
 	    ec__modsrv_toplevel(m->modules, &toplevel, &ntop, NULL))
 		rc = EC_ENOMEM;
+	/* The layers' words, NUL-terminated (their room was reserved: no realloc). */
+	if (!rc && ctx->boot_words.len && ec__buf_append(&ctx->boot_words, "", 1))
+		rc = EC_ENOMEM;
 	struct ec_payload_config pc = {
 		.name = ctx->name,
 		.key = key,
@@ -282,6 +285,8 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		.codec = ec__codec_ops(ctx->codec)->remote_name,
 		.context_id = ctx->id,
 		.modules = toplevel,
+		/* set by the loop before start_tried, untouched since */
+		.layers = ctx->boot_words.len ? (const char *)ctx->boot_words.data : NULL,
 	};
 	const struct ec_loaded_plugin *codec = ctx->codec;
 	const char *codec_source = ((const struct ec_codec_ops *)codec->desc->ops)->remote_source;
@@ -392,6 +397,7 @@ static int attempt_start(struct ec_connect *c, struct ec_error *err)
 	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &prog, &code, cache, &build_err);
 
 	pthread_mutex_lock(&m->lock);
+	ec__context_words_wipe(ctx);
 	ctx->st.pending = 0;
 	if (ctx->st.state != EC_STREAM_DEAD) {
 		if (rc) {
@@ -614,6 +620,29 @@ struct ec_connect *ec__connect_of(struct ec_watch *w)
 const char *ec_connect_name(const ec_connect *c)
 {
 	return c->name;
+}
+
+int ec_connect_invitation(ec_connect *c, char *buf, size_t cap, struct ec_error *err)
+{
+	ec_master *m = c->m;
+	pthread_mutex_lock(&m->lock);
+	/* attempt_start returned after the loop built the stack (start_tried). */
+	const struct ec_context *ctx = c->ctx;
+	const char *inv = ctx ? ctx->invitation : NULL;
+	size_t n = inv ? strlen(inv) : 0;
+	int rc = !ctx ? ec__error_set(err, EC_EINVAL, c->name,
+	                              "context '%s': its connect has ended", c->name)
+	         : !inv ? ec__error_set(err, EC_ENOTFOUND, c->name,
+	                                "context '%s': its transport gives no invitation "
+	                                "(transport: tls, without via, does)", c->name)
+	         : n >= cap ? ec__error_set(err, EC_EINVAL, c->name,
+	                                    "context '%s': the invitation takes %zu bytes", c->name,
+	                                    n + 1)
+	                    : 0;
+	if (!rc)
+		memcpy(buf, inv, n + 1);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
 }
 
 void ec_connect_free(ec_connect *c)

@@ -5,10 +5,13 @@
  * touching shared state. */
 #include "ecbuild.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+
+#include <openssl/crypto.h>
 
 #include "clock.h"
 #include "context.h"
@@ -59,12 +62,64 @@ static void die_boot(struct ec_context *ctx, int code, const char *what)
 	die(ctx, &e, 0);
 }
 
-/* The transport stack, built on the loop's thread (its create and wrap_argv ops). */
+void ec__context_words_wipe(struct ec_context *ctx)
+{
+	if (ctx->boot_words.data)
+		OPENSSL_cleanse(ctx->boot_words.data, ctx->boot_words.cap);
+	ec__buf_free(&ctx->boot_words);
+}
+
+/* The invitation of a stack's only layer, if it gives one. */
+static int take_invitation(struct ec_context *ctx, struct ec_error *err)
+{
+	const struct ec_transport *t = ctx->st.transport;
+	const struct ec_transport_ops *o = t->ops;
+	if (t->below || o->size < offsetof(struct ec_transport_ops, invitation) +
+	                                sizeof(o->invitation) || !o->invitation)
+		return 0;
+	enum { CAP = 65536 };
+	char *buf = malloc(CAP);
+	if (!buf)
+		return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
+	buf[0] = '\0';
+	int rc = o->invitation(t->inst, &ctx->st.argv, buf, CAP, err);
+	if (rc) {
+		OPENSSL_cleanse(buf, CAP);
+		free(buf);
+		return rc == EC_ENOTFOUND ? 0 : rc;
+	}
+	buf[CAP - 1] = '\0';
+	ctx->invitation = buf;
+	return 0;
+}
+
+/* The transport stack, built on the loop's thread (its create and wrap_argv ops), and
+ * its layers' boot words for the payload (ec_transport_ops.boot_words). */
 static int build_stack(struct ec_context *ctx, struct ec_error *err)
 {
 	ec_master *m = ctx->m;
-	return ec__transport_stack_new(&m->plugins, m->config, ctx->name, ctx->cfg, &ctx->st.argv,
-	                               &ctx->st.transport, err);
+	int rc = ec__transport_stack_new(&m->plugins, m->config, ctx->name, ctx->cfg,
+	                                 &ctx->st.argv, &ctx->st.transport, err);
+	char words[1024];
+	for (struct ec_transport *t = ctx->st.transport; t && !rc; t = t->below) {
+		const struct ec_transport_ops *o = t->ops;
+		if (o->size < offsetof(struct ec_transport_ops, boot_words) + sizeof(o->boot_words) ||
+		    !o->boot_words)
+			continue;
+		/* Room reserved at once: a secret never left behind by a realloc. */
+		if (!ctx->boot_words.cap && ec__buf_reserve_exact(&ctx->boot_words, 4 * sizeof(words)))
+			return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
+		words[0] = '\0';
+		rc = o->boot_words(t->inst, words, sizeof(words), err);
+		words[sizeof(words) - 1] = '\0';
+		struct ec_buf *b = &ctx->boot_words;
+		if (!rc && words[0] && (ec__buf_append(b, "'", 1) || ec__buf_append(b, t->name, strlen(t->name)) ||
+		            ec__buf_append(b, "': ", 3) || ec__payload_bytes_literal(b, words) ||
+		            ec__buf_append(b, ", ", 2)))
+			rc = ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
+		OPENSSL_cleanse(words, sizeof(words));
+	}
+	return rc ? rc : take_invitation(ctx, err);
 }
 
 /* The top layer's start, for ctx (a secret a layer asks for is asked for ctx), with
@@ -204,8 +259,10 @@ static void ctx_on_io(struct ec_source *src, int events)
 		return;
 	}
 	int rc = ec__stream_read(&ctx->st, &err);
+	/* An end of stream the transport explained (tls: which connection ended) is said
+	 * in its words. */
 	if (rc == 1)
-		die(ctx, ctx->shutdown_requested ? NULL : &(struct ec_error){
+		die(ctx, ctx->shutdown_requested ? NULL : err.code ? &err : &(struct ec_error){
 			.code = EC_ECLOSED, .msg = "the stream ended (the context exited)"}, 2000);
 	else if (rc)
 		die(ctx, &err, 0);
@@ -380,6 +437,11 @@ void ec__context_free(struct ec_context *ctx)
 	ec__channels_orphan(&ctx->chans);
 	ec__stream_free(&ctx->st); /* its transport is gone already if the loop had it */
 	ec__cfg_free(ctx->cfg);
+	ec__context_words_wipe(ctx);
+	if (ctx->invitation) {
+		OPENSSL_cleanse(ctx->invitation, strlen(ctx->invitation));
+		free(ctx->invitation);
+	}
 	pthread_cond_destroy(&ctx->cond);
 	free(ctx->share_key);
 	free(ctx->name);

@@ -44,6 +44,13 @@ struct ec_context {
 	 * the loop's thread) and whether a layer sits below it (`via:`). */
 	const struct ec_transport_ops *top_ops;
 	int has_below;
+	/* The layers' boot words (ec_transport_ops.boot_words) as the payload's config
+	 * line holds them ("'tls': b'...', "), set by the loop with the stack, before
+	 * start_tried; wiped and freed once the payload is built. */
+	struct ec_buf boot_words;
+	/* The invitation of its only layer (ec_transport_ops.invitation), set by the loop
+	 * with the stack; a credential: wiped with the context. */
+	char *invitation;
 
 	struct ec_source src;    /* what the loop drives */
 	struct ec_stream st;     /* loop-owned, but st.state and st.pending under m->lock */
@@ -84,6 +91,8 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 void ec__context_attach(struct ec_context *ctx);
 /* Unlink from the master and free (m->lock held; detached or never attached). */
 void ec__context_free(struct ec_context *ctx);
+/* Wipe and free ctx->boot_words (m->lock held, or ctx not shared yet). */
+void ec__context_words_wipe(struct ec_context *ctx);
 /* Queue an encoded call of ctx (m->lock held); EC_ECLOSED when ctx takes no calls. The
  * message is the context's on success. */
 int ec__context_queue_call(struct ec_context *ctx, struct ec_msg *msg, struct ec_call *call,

@@ -130,6 +130,11 @@ static int config_line(const struct ec_payload_config *cfg, int direct, struct e
 	rc = rc ? rc : ec__buf_append(line, tmp, strlen(tmp));
 	rc = rc ? rc : put_pystr(line, cfg->codec);
 	rc = rc ? rc : put_modules(line, cfg->modules);
+	if (cfg->layers && *cfg->layers) {
+		rc = rc ? rc : ec__buf_append(line, ", 'layers': {", 13);
+		rc = rc ? rc : ec__buf_append(line, cfg->layers, strlen(cfg->layers));
+		rc = rc ? rc : ec__buf_append(line, "}", 1);
+	}
 	if (direct) {
 		rc = rc ? rc : ec__buf_append(line, "})\n", 3);
 		OPENSSL_cleanse(hex, sizeof(hex));

@@ -35,6 +35,9 @@ struct ec_payload_config {
 	 * holds it: the cache's name covers the codec). */
 	const unsigned char *codec_src;
 	size_t codec_src_len;
+	/* The layers' boot words as the config line holds them ("'tls': b'...', "), or
+	 * NULL: none (ec_transport_ops.boot_words). */
+	const char *layers;
 };
 
 /* Into out (appended), the raw deflate of a newline and source, ending on a sync flush:

@@ -102,8 +102,8 @@ const char *ec__plugins_path_string(const struct ec_plugins *ps, char *buf, size
  * least size of a table built for ABI major.N. A new minor appends an entry. */
 #define END(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 static const size_t transport_ends[] = {
-	END(struct ec_transport_ops, carry), /* 2.0 */
-	END(struct ec_transport_ops, carry), /* 2.1: nothing new for transports */
+	END(struct ec_transport_ops, carry),      /* 2.0 */
+	END(struct ec_transport_ops, invitation), /* 2.1 */
 };
 static const size_t codec_ends[] = {
 	END(struct ec_codec_ops, decode_buf),    /* 2.0 */

@@ -10,13 +10,13 @@
 
 #define MAX_DEPTH 8 /* via chains are checked for loops at load; this bounds their length */
 
-static int layer_new(struct ec_plugins *plugins, const char *name,
+/* A layer of plugin tname, or of cfg's `transport` when tname is NULL. */
+static int layer_new(struct ec_plugins *plugins, const char *name, const char *tname,
                      const struct ec_cfg *cfg, struct ec_transport *below,
                      struct ec_transport **out, struct ec_error *err)
 {
-	const char *tname = NULL;
 	const struct ec_loaded_plugin *tp = NULL;
-	if (ec__cfg_str(cfg, "transport", &tname))
+	if (!tname && ec__cfg_str(cfg, "transport", &tname))
 		return ec__error_set(err, EC_ECONFIG, ec__cfg_where(cfg, NULL),
 		                     "context '%s' has no transport", ec__cfg_name(cfg));
 	int rc = ec__plugins_get(plugins, tname, EC_PLUGIN_TRANSPORT, &tp, err);
@@ -70,7 +70,19 @@ int ec__transport_stack_new(struct ec_plugins *plugins, const struct ec_config *
 	struct ec_transport *below = NULL;
 	for (size_t i = n; i-- > 0;) {
 		struct ec_transport *t = NULL;
-		int rc = layer_new(plugins, name, chain[i], below, &t, err);
+		int rc = layer_new(plugins, name, NULL, chain[i], below, &t, err);
+		if (rc) {
+			ec__transport_stack_free(below);
+			return rc;
+		}
+		below = t;
+	}
+	/* connect_back: the tls filter on top; the context boots over the stack below, then
+	 * its frames move to the connection it opens to the master (docs/tls.md). */
+	int back = 0;
+	if (ec__cfg_bool(cfg, "connect_back", &back) == 0 && back) {
+		struct ec_transport *t = NULL;
+		int rc = layer_new(plugins, name, "tls", cfg, below, &t, err);
 		if (rc) {
 			ec__transport_stack_free(below);
 			return rc;

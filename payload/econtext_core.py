@@ -937,6 +937,193 @@ def _setup_stdio():
             sys.stdout = posix.fdopen(fd, "w", 0 if _unbuffered else 1)
 
 
+# ---- connect-back (docs/tls.md) -----------------------------------------------------
+_RELAY_MAX = 1 << 18    # the most the relay reads at once, each way
+
+
+def _tls_connect_back(words):
+    """Connect to the master's listener, pin its certificate, send this context's token;
+    then move fds 100 and 101 to one end of a socketpair whose other end a relay thread
+    joins to the TLS connection. The launcher's stream stays open only to tie lives:
+    its end, or the connection's, ends the context."""
+    import _socket
+    host, port, fingerprint, token = words.split()
+    where = "%s port %s" % (host, port)
+    try:
+        # A subclass: _ssl keeps a weak reference to the socket, which _socket's lacks.
+        sock = type("_TLSSocket", (_socket.socket,), {})
+        raw = sock(_socket.AF_INET6 if ":" in host else _socket.AF_INET, _socket.SOCK_STREAM)
+        raw.settimeout(30)
+        raw.connect((host, int(port)))
+        # No Nagle: the token and HELLO would wait for the delayed ACK of the
+        # handshake's last flight (40 ms here).
+        raw.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        ss, der = (_tls_py3 if PY3 else _tls_py2)(raw)
+        seen = _sha256(der).hexdigest()
+        if not _compare_digest(seen.encode("ascii"), fingerprint.encode("ascii")):
+            raise ValueError("the master's certificate is not the pinned one "
+                             "(sha256 %s, expected %s)" % (seen, fingerprint))
+        data = token.encode("ascii")
+        while data:
+            data = data[ss.write(data):]
+    except Exception:
+        e = sys.exc_info()[1]
+        posix.write(2, ("econtext: cannot connect back to the master at %s: %s: %s\n"
+                        % (where, type(e).__name__, e)).encode("utf-8", "replace"))
+        posix._exit(1)
+    # Both ends of the launcher's stream stay open (over ssh, closing its stdout would
+    # end the channel); only its input is read, for its end.
+    launch = posix.dup(IN_FD)
+    keep = posix.dup(OUT_FD)
+    _cloexec(launch)
+    _cloexec(keep)
+    mine, relay = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    posix.dup2(mine.fileno(), IN_FD)
+    posix.dup2(mine.fileno(), OUT_FD)
+    mine.close()
+    for fd in (IN_FD, OUT_FD):
+        _cloexec(fd)
+    # The token is spent (the master refuses it from now on): kept for the tests' replay.
+    _cfg["connected_back"] = (ss, relay, launch, keep, token, raw)
+    thread.start_new_thread(_tls_relay, (ss, relay, launch, raw))
+
+
+_TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"     # for TLS 1.2: AEAD only
+
+
+def _tls_py3(raw):
+    """The handshake on _ssl itself: `import ssl` costs ~13 ms of a context's start."""
+    import _ssl
+    ctx = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False      # the certificate is pinned instead
+    ctx.verify_mode = _ssl.CERT_NONE
+    if hasattr(ctx, "minimum_version"):     # 3.7+
+        ctx.minimum_version = 0x0303        # TLS 1.2
+    else:
+        ctx.options |= _ssl.OP_NO_SSLv3 | _ssl.OP_NO_TLSv1 | _ssl.OP_NO_TLSv1_1
+    ctx.options |= _ssl.OP_NO_COMPRESSION | getattr(_ssl, "OP_NO_TICKET", 0)
+    ctx.set_ciphers(_TLS_CIPHERS)
+    ss = ctx._wrap_socket(raw, False)
+    ss.do_handshake()
+    der = (ss.getpeercert if hasattr(ss, "getpeercert") else ss.peer_certificate)(True)
+    return ss, der
+
+
+def _tls_py2(raw):
+    import socket
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_SSLv23)
+    ctx.verify_mode = ssl.CERT_NONE
+    for name in ("OP_NO_SSLv2", "OP_NO_SSLv3", "OP_NO_TLSv1", "OP_NO_TLSv1_1",
+                 "OP_NO_COMPRESSION", "OP_NO_TICKET"):
+        ctx.options |= getattr(ssl, name, 0)
+    ctx.set_ciphers(_TLS_CIPHERS)
+    ss = ctx.wrap_socket(socket.socket(_sock=raw))
+    return ss, ss.getpeercert(True)
+
+
+def _tls_relay(ss, loc, launch, raw):
+    """One thread, both directions, the SSL object never used by two threads at once."""
+    try:
+        _relay_loop(ss, loc, launch, raw)
+    except BaseException:
+        e = sys.exc_info()[1]
+        try:
+            posix.write(2, ("econtext: connect-back relay failed: %s: %s\n"
+                            % (type(e).__name__, e)).encode("utf-8", "replace"))
+        finally:
+            _exit_now(1)
+
+
+def _relay_loop(ss, loc, launch, raw):
+    import _socket
+    import _ssl
+    want_read = _ssl.SSLWantReadError
+    want_write = _ssl.SSLWantWriteError
+    again = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
+    raw.setblocking(False)
+    loc.setblocking(False)
+    # One chunk in hand each way, written from a view as it goes: no buffer copied
+    # twice. A TLS write that could not finish is retried with the same chunk.
+    up = down = None
+    rd_wants_write = wr_wants_read = False
+    while True:
+        moved = True
+        while moved:
+            moved = False
+            if down is None:
+                try:
+                    data = ss.read(_RELAY_MAX)
+                    rd_wants_write = False
+                    if not data:
+                        _exit_now(0)        # the master closed: so does the context
+                    down = memoryview(data)
+                except want_read:
+                    pass
+                except want_write:
+                    rd_wants_write = True
+                except (_ssl.SSLError, _socket.error):
+                    _exit_now(0)
+            if down is not None:
+                try:
+                    n = loc.send(down)
+                    down = down[n:] if n < len(down) else None
+                    moved = True
+                except _socket.error:
+                    if sys.exc_info()[1].args[0] not in again:
+                        _exit_now(0)
+            if up is None:
+                try:
+                    data = loc.recv(_RELAY_MAX)
+                    if not data:
+                        _exit_now(0)
+                    up = memoryview(data)
+                except _socket.error:
+                    if sys.exc_info()[1].args[0] not in again:
+                        _exit_now(0)
+            if up is not None:
+                try:
+                    n = ss.write(up)
+                    wr_wants_read = False
+                    up = up[n:] if n < len(up) else None
+                    moved = True
+                except want_write:
+                    pass
+                except want_read:
+                    wr_wants_read = True
+                except (_ssl.SSLError, _socket.error):
+                    _exit_now(0)
+        rl = [launch]
+        wl = []
+        if down is None or wr_wants_read:
+            rl.append(raw)
+        if up is not None or rd_wants_write:
+            wl.append(raw)
+        if down is not None:
+            wl.append(loc)
+        if up is None:
+            rl.append(loc)
+        try:
+            r = select.select(rl, wl, [])[0]
+        except (OSError, select.error):
+            if sys.exc_info()[1].args[0] == errno.EINTR:
+                continue
+            raise
+        if launch in r:
+            try:
+                data = posix.read(launch, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                # The launcher's stream ended: the context goes too, saying so with a
+                # close_notify (a bare end would say the connection was cut).
+                try:
+                    (ss.shutdown if PY3 else ss.unwrap)()
+                except Exception:
+                    pass
+                _exit_now(0)
+
+
 def _user():
     try:
         import pwd
@@ -953,6 +1140,10 @@ def _ec_main(config):
     _cfg.setdefault("log_level", 20)
     _cloexec(IN_FD)
     _cloexec(OUT_FD)
+    layers = _cfg.pop("layers", None) or {}
+    if "tls" in layers:
+        words = layers.pop("tls")
+        _tls_connect_back(words if isinstance(words, str) else words.decode("ascii"))
     _setup_stdio()
     _wake[:] = posix.pipe()
     _cloexec(_wake[0])

@@ -77,7 +77,7 @@ class Timeout(Exception):
 
 class Context(object):
     def __init__(self, python, payload, log_level=20, nonblock=False, trickle=False,
-                 deadline=20.0, env=None, u_literals=False):
+                 deadline=20.0, env=None, u_literals=False, tls_words=None):
         self.python = python
         self.key = os.urandom(32)
         self.oseq = 0
@@ -101,11 +101,12 @@ class Context(object):
                 return "b'%s'.decode('utf-8')" % "".join(
                     ch if ch.isalnum() and ord(ch) < 128 or ch in "@:._-/+ "
                     else "".join("\\x%02x" % b for b in ch.encode("utf-8")) for ch in s)
+            layers = ", 'layers': {'tls': b'%s'}" % tls_words if tls_words else ""
             line = ("\n_ec_main({'name': %s, 'key': '%s', 'log_level': %d, "
                     "'max_message': %d, 'context_id': 1, 'master_pid': %d, 'codec': %s"
-                    "})\0A=\"%s\"\n"
+                    "%s})\0A=\"%s\"\n"
                     % (pystr("local"), binascii.hexlify(self.key).decode(), log_level,
-                       64 << 20, os.getpid(), pystr("pickle"), self.argv0))
+                       64 << 20, os.getpid(), pystr("pickle"), layers, self.argv0))
         # C: the loader and that line; X: the exec stage; B: 'S' and the core's source,
         # compressed at build time, then an empty final block.
         line = loader + line + exec_src + "\0S"
@@ -131,6 +132,8 @@ class Context(object):
                 time.sleep(0.002)
         else:
             self.sock.sendall(stream)
+        if tls_words:
+            return      # connect-back: the rest comes on the TLS connection
         self.boot_output = self._read_until(b"ECREADY\n", deadline)
         if self.pre_boot is None:
             if not self.boot_output.startswith(BOOT_MARKER):
@@ -264,6 +267,85 @@ def zombies_of(pid):
         if int(fields[1]) == pid and fields[0] == "Z":
             out.append(stat)
     return out
+
+
+def tls_server(tmp):
+    """A TLS listener on loopback with a fresh self-signed P-256 certificate (the
+    openssl command), and that certificate's SHA-256; None without openssl."""
+    import shutil
+    import ssl
+    if not shutil.which("openssl"):
+        return None
+    key, crt = os.path.join(tmp, "k.pem"), os.path.join(tmp, "c.pem")
+    subprocess.check_call(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                           "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+                           "-days", "1", "-subj", "/CN=selftest"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    with open(crt) as f:
+        fp = hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+    lis = socket.socket()
+    lis.bind(("127.0.0.1", 0))
+    lis.listen(4)
+    lis.settimeout(EVENT_WAIT)
+    return ctx, lis, fp
+
+
+def check_connect_back(python, payload, step):
+    """The context's side of connect-back (docs/tls.md): the pinned certificate or
+    nothing; the token first, then ECREADY and HELLO on the TLS connection."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        srv = tls_server(tmp)
+        if srv is None:
+            print("   .. connect-back: SKIP (no openssl command)")
+            return
+        ctx, lis, fp = srv
+        port = lis.getsockname()[1]
+        token = binascii.hexlify(os.urandom(32)).decode()
+        step("connect-back: a certificate other than the pinned one is refused")
+        wrong = hashlib.sha256(b"another certificate").hexdigest()
+        c = Context(python, payload, tls_words="127.0.0.1 %d %s %s" % (port, wrong, token))
+        try:
+            conn, _ = lis.accept()
+            conn.settimeout(EVENT_WAIT)
+            got = b""
+            try:
+                tconn = ctx.wrap_socket(conn, server_side=True)
+                got = tconn.recv(100)
+            except (OSError, ssl_error()):
+                pass
+            check(got == b"", "the context sent %r to a certificate it did not pin" % got)
+            check(c.wait_exit() == 1, "exit status after a wrong certificate")
+            out = c.sock.recv(65536)
+            check(b"is not the pinned one" in out, "boot output %r" % out[-300:])
+        finally:
+            c.kill()
+        step("connect-back: the pinned certificate, the token, then ECREADY and HELLO")
+        c = Context(python, payload, tls_words="127.0.0.1 %d %s %s" % (port, fp, token))
+        try:
+            conn, _ = lis.accept()
+            conn.settimeout(EVENT_WAIT)
+            tconn = ctx.wrap_socket(conn, server_side=True)
+            data = b""
+            while len(data) < 64 + 8 + 20:
+                more = tconn.recv(65536)
+                check(more, "the TLS connection ended after %r" % data)
+                data += more
+            check(data[:64] == token.encode(), "the token first: %r" % data[:64])
+            check(data[64:72] == b"ECREADY\n", "then ECREADY: %r" % data[64:80])
+            check(HDR.unpack(data[72:92])[2] == HELLO, "then HELLO: %r" % data[72:92])
+            tconn.close()
+            check(c.wait_exit() == 0, "exit status when the master closed")
+        finally:
+            c.kill()
+        lis.close()
+
+
+def ssl_error():
+    import ssl
+    return ssl.SSLError
 
 
 def run_checks(python, payload, verbose):
@@ -453,6 +535,8 @@ def run_checks(python, payload, verbose):
         check(ctx.wait_exit() == 1, "exit status")
     finally:
         ctx.kill()
+
+    check_connect_back(python, payload, step)
 
     step("truncated boot stream: first stage exits 1")
     first_stage, deflate = payload[:2]

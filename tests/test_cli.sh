@@ -109,5 +109,29 @@ run 3 "missing config file" "$ec" -c "$tmp/none.yaml" call local os.getpid && ex
 printf 'codec: nosuchcodec\n' >"$tmp/c4.yaml"
 run 3 "unknown codec" "$ec" -c "$tmp/c4.yaml" call local os.getpid && expect_err "unknown codec 'nosuchcodec'" "codec named"
 run 2 "usage error" "$ec" call
+# invite: the one-line command first on stdout; whoever runs it becomes the context,
+# which is then called; the line works once (docs/tls.md).
+mkfifo "$tmp/inv"
+"$ec" -q -o "python=$py" --timeout 60 invite guest platform.python_version >"$tmp/inv" 2>"$tmp/err" &
+invpid=$!
+exec 3<"$tmp/inv"
+IFS= read -r line <&3
+if sh -c "$line" 2>"$tmp/line.err" && IFS= read -r result <&3 && wait "$invpid"; then
+	case $result in
+	"\"$ver\"") ok "invite: the line run, the context called ($result)" ;;
+	*) echo "    result: $result"; bad "invite: the call's result" ;;
+	esac
+else
+	cat "$tmp/line.err"
+	bad "invite: the line run, the context called"
+fi
+exec 3<&-
+if sh -c "$line" 2>"$tmp/err"; then
+	bad "invite: the line does not work again (its master is gone)"
+elif grep -q "econtext invitation: " "$tmp/err"; then
+	ok "invite: the line does not work again ($(head -c 120 "$tmp/err"))"
+else
+	bad "invite: the line does not work again, with a message"
+fi
 echo "RESULT: $pass passed, $fail failed, 0 skipped"
 [ "$fail" = 0 ]

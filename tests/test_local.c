@@ -5,7 +5,6 @@
  * interpreters are inactive suites (skips). */
 #include "ecbuild.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -455,32 +454,6 @@ static void test_deadline_and_hung_shutdown(void)
 	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
 }
 
-/* Children of ppid whose argv[0] starts with "econtext:". */
-static pid_t find_context_of(pid_t ppid)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-	while (d && (e = readdir(d)) && !found) {
-		char path[300], buf[512];
-		pid_t pid = (pid_t)atoi(e->d_name);
-		if (pid <= 0 || ec_test_ppid_of(pid) != (long)ppid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		if (strncmp(buf, "econtext:", 9) == 0)
-			found = pid;
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
-
 static void test_master_sigkill(void)
 {
 	/* The econtext command, running a long call, is killed: its context must follow. */
@@ -501,7 +474,7 @@ static void test_master_sigkill(void)
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
 		/* The libtool wrapper may exec, keeping the pid, or fork: look below both. */
-		c = find_context_of(m);
+		c = ec_test_find_context_of(m);
 	}
 	CU_ASSERT_FATAL(c > 0);
 	kill(m, SIGKILL);

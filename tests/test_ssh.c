@@ -714,6 +714,70 @@ static void test_name_does_not_resolve(void)
 	}
 }
 
+/* ---- connect-back over TLS (docs/tls.md) -------------------------------------------- */
+
+/* name, connected back over TLS from where ssh started it: the connection is TLS 1.3,
+ * the context is ssh's (SSH_CONNECTION), forwarded modules and 3 MiB each way work. */
+static void connect_back_check(ec_master *m, const char *name, const char *python, int big)
+{
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", python);
+	const char *ov[] = {"connect_back=true", python ? opt : NULL, NULL};
+	struct ec_error err = {0};
+	ec_context *ctx = NULL;
+	if (ec_context_connect(m, name, ov, 30000, &ctx, &err)) {
+		fprintf(stderr, "  connect-back %s (%s): %s\n", name, python ? python : "-", err.msg);
+		CU_FAIL("connect-back over ssh");
+		return;
+	}
+	int rc = 0;
+	ec_value *v = ec_test_call(ctx, "tlsfn", "info", NULL, 20000, &rc);
+	const ec_value *ver = rc ? NULL : ec_value_dict_get(v, "version");
+	CU_ASSERT(ver && is_text(ver) && !strcmp(ver->u.s.data, "TLSv1.3"));
+	ec_value_free(v);
+	v = call0(ctx, "os", "getenv", "SSH_CONNECTION", &rc);
+	CU_ASSERT(rc == 0 && is_text(v));
+	ec_value_free(v);
+	fprintf(stderr, "  %s connected back over TLS (%s), boot %.0f ms\n", name,
+	        ec_context_python_version(ctx), ec_context_boot_seconds(ctx) * 1e3);
+	if (big) {
+		size_t n = 3u << 20;
+		unsigned char *buf = malloc(n);
+		for (size_t i = 0; buf && i < n; i++)
+			buf[i] = (unsigned char)(i * 2654435761u >> 11);
+		v = ec_test_call(ctx, "tlsfn", "echo", ec_value_bytes(buf, n), 30000, &rc);
+		CU_ASSERT(rc == 0 && v && v->type == EC_T_BYTES && v->u.s.len == n &&
+		          !memcmp(v->u.s.data, buf, n));
+		ec_value_free(v);
+		free(buf);
+	}
+	CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 5000, NULL), 0);
+}
+
+static void test_connect_back(void)
+{
+	char dir[1200];
+	snprintf(dir, sizeof(dir), "%s/tests/data/tls", ec_test_srcdir());
+	const char *mp[] = {dir, NULL};
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfgpath,
+	                               .log_fn = ec_test_log_capture, .log_level = EC_LOG_INFO,
+	                               .module_path = mp};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	for (size_t i = 0; i < npythons; i++) {
+		if (!pythons[i].path[0]) {
+			fprintf(stderr, "  python %s: absent, skipped\n", pythons[i].version);
+			continue;
+		}
+		connect_back_check(m, "web1", pythons[i].path, i == 0);
+	}
+	/* Through one and two jump hosts. */
+	connect_back_check(m, "hop1", NULL, 0);
+	connect_back_check(m, "hop2", NULL, 1);
+	ec_master_free(m);
+}
+
 /* ---- jump hosts ------------------------------------------------------------------ */
 
 /* "127.0.0.1 CPORT 127.0.0.1 SPORT": the client port, or -1. */
@@ -1417,6 +1481,8 @@ int main(int argc, char **argv)
 	CU_pTest nr = CU_add_test(s, "a name that does not resolve: prompt, clear error (netns)",
 	                          test_name_does_not_resolve);
 	CU_add_test(s, "jump hosts on loopback: one and two hops, shared hop", test_jump_loopback);
+	CU_add_test(s, "connect-back over TLS: every interpreter, through one and two jump hosts",
+	            test_connect_back);
 	CU_add_test(s, "jump host errors", test_jump_errors);
 	CU_pTest nx = CU_add_test(s, "jump hosts through network namespaces", test_jump_netns);
 	CU_add_test(s, "an RSA key is refused with a clear message", test_rsa_key_refused_clearly);

@@ -258,6 +258,39 @@ static void test_password(void)
 	no_secret_in(&o);
 }
 
+/* Connect-back (docs/tls.md) through sudo: the prompt answered through the tls filter,
+ * then the frames on TLS; 3 MiB both ways. */
+static void cb_scenario(ec_master *m, ec_context *ctx, struct outcome *o)
+{
+	(void)m;
+	if (ec_test_log_count("econtext.tls", "context pwcb connected back from 127.0.0.1:", NULL))
+		o->calls_ok |= 1;
+	size_t n = 3u << 20;
+	char *buf = malloc(n + 1);
+	for (size_t i = 0; buf && i < n; i++)
+		buf[i] = (char)('a' + i % 26);
+	int rc = -1;
+	ec_value *v = buf ? ec_test_call(ctx, "base64", "b64decode",
+	                                 ec_value_bytes(buf, n), 30000, &rc) : NULL;
+	if (rc == 0 && v && v->type == EC_T_BYTES && v->u.s.len == n / 4 * 3)
+		o->calls_ok |= 2;
+	ec_value_free(v);
+	free(buf);
+}
+
+static void test_connect_back(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, password, "pwcb", cb_scenario, NULL, &o), 0);
+	CU_ASSERT_EQUAL(o.rc, 0);
+	if (o.rc)
+		fprintf(stderr, "  pwcb: %s\n", o.msg);
+	CU_ASSERT_EQUAL(o.uid, ec_test_uid_of(PW_TARGET));
+	CU_ASSERT_TRUE(o.pw_answered);
+	CU_ASSERT_EQUAL(o.calls_ok, 3);
+	no_secret_in(&o);
+}
+
 static void test_password_file(void)
 {
 	struct outcome o;
@@ -562,6 +595,8 @@ static int make_files(void)
 	         "contexts:\n"
 	         "  pw: {transport: sudo, username: " PW_TARGET ", password_env: " PW_VAR ",\n"
 	         "       python: " PY ", connect_timeout: 20}\n"
+	         "  pwcb: {transport: sudo, username: " PW_TARGET ", password_env: " PW_VAR ",\n"
+	         "         python: " PY ", connect_timeout: 20, connect_back: true}\n"
 	         "  pwE: {transport: sudo, username: " PW_TARGET ", password_env: " PW_VAR ",\n"
 	         "        sudo_args: [-E], python: " PY ", connect_timeout: 20}\n"
 	         "  pwfile: {transport: sudo, username: " PW_TARGET ", password_file: %s/pwfile,\n"
@@ -653,6 +688,7 @@ int main(void)
 	CU_pSuite s = CU_add_suite(title, NULL, NULL);
 	CU_add_test(s, "password required (password_env)", test_password);
 	CU_add_test(s, "password_file, sudo_args -H", test_password_file);
+	CU_add_test(s, "connect-back over TLS through sudo (prompt answered)", test_connect_back);
 	CU_add_test(s, "NOPASSWD: no prompt", test_nopasswd);
 	CU_add_test(s, "bytecode cache: read, never filled", test_code_cache);
 	CU_add_test(s, "wrong password: prompt error, fast", test_wrong_password);

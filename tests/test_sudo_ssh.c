@@ -172,6 +172,34 @@ static void test_password_calls(void)
 	CU_ASSERT_EQUAL(pw_in_logs, 0);
 }
 
+/* Connect-back (docs/tls.md) of a sudo context via ssh: sudo's prompt answered through
+ * the tls filter, then the frames on the TLS connection. */
+static void test_connect_back(void)
+{
+	ec_master *m = new_master();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	ec_test_log_clear();
+	ec_context *ctx = NULL;
+	char msg[600];
+	int rc = connect_ctx(m, "aspwcb", &ctx, msg, sizeof(msg), NULL);
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc == 0) {
+		CU_ASSERT_EQUAL(call_int(ctx, "os", "getuid"), ec_test_uid_of(PW_TARGET));
+		CU_ASSERT_TRUE(ec_test_log_count("econtext.sudo", "answered sudo's prompt", NULL) > 0);
+		CU_ASSERT_TRUE(ec_test_log_count("econtext.tls", "context aspwcb connected back from",
+		                                 NULL) > 0);
+		ec_value *v = call0(ctx, "logging", "warning", ec_value_cstr("logged-over-tls"), &rc);
+		CU_ASSERT_EQUAL(rc, 0);
+		ec_value_free(v);
+		CU_ASSERT_TRUE(ec_test_log_wait("econtext.ctx.aspwcb", "logged-over-tls", NULL));
+		CU_ASSERT_EQUAL(ec_context_shutdown(ctx, 30000, NULL), 0);
+	} else {
+		fprintf(stderr, "  aspwcb: %s\n", msg);
+	}
+	ec_master_free(m);
+	CU_ASSERT_EQUAL(pw_in_logs, 0);
+}
+
 static void test_nopasswd(void)
 {
 	ec_master *m = new_master();
@@ -336,6 +364,9 @@ static int prepare(void)
 	        "  asroot: {transport: sudo, via: web, python: " PY ", connect_timeout: 20}\n"
 	        "  aspw: {transport: sudo, via: web, username: " PW_TARGET ",\n"
 	        "         password_env: " PW_VAR ", python: " PY ", connect_timeout: 20}\n"
+	        "  aspwcb: {transport: sudo, via: web, username: " PW_TARGET ",\n"
+	        "           password_env: " PW_VAR ", python: " PY ", connect_timeout: 20,\n"
+	        "           connect_back: true}\n"
 	        "  aspwE: {transport: sudo, via: web, username: " PW_TARGET ", sudo_args: [-E],\n"
 	        "          password_env: " PW_VAR ", python: " PY ", connect_timeout: 20}\n"
 	        "  asnopw: {transport: sudo, via: web, username: " NOPW_TARGET ", python: " PY ",\n"
@@ -411,6 +442,8 @@ int main(void)
 	CU_add_test(s, "password required: calls, logs, stdout/stderr, exceptions",
 	            test_password_calls);
 	CU_add_test(s, "NOPASSWD: no prompt", test_nopasswd);
+	CU_add_test(s, "connect-back over TLS (prompt answered, then frames on TLS)",
+	            test_connect_back);
 	CU_add_test(s, "wrong password: names the user and host, fast", test_wrong_password);
 	CU_add_test(s, "root and two users via one ssh context: one SSH connection",
 	            test_two_users_one_connection);

@@ -633,3 +633,29 @@ void ec_test_master_and_context_free(ec_master **m, ec_context **ctx)
 	ec_master_free(*m);
 	*m = NULL;
 }
+
+/* Children of ppid whose argv[0] starts with "econtext:". */
+pid_t ec_test_find_context_of(pid_t ppid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+	while (d && (e = readdir(d)) && !found) {
+		char path[300], buf[512];
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid <= 0 || ec_test_ppid_of(pid) != (long)ppid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		if (strncmp(buf, "econtext:", 9) == 0)
+			found = pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}

@@ -6,6 +6,7 @@
 
 #include <CUnit/Basic.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "econtext.h"
 
@@ -95,6 +96,8 @@ int ec_test_process_gone(long pid);
 char ec_test_proc_state(long pid);
 /* The parent of process pid (zombies too); -1 if it is gone. */
 long ec_test_ppid_of(long pid);
+/* A child of ppid whose argv[0] starts with "econtext:" (a context), or 0. */
+pid_t ec_test_find_context_of(pid_t ppid);
 
 /* 1 if `user` (no supplementary groups) may access(path, mode), checked in a child. */
 int ec_test_user_access(const char *user, const char *path, int mode);

@@ -7,7 +7,7 @@ shift
 limit=${EC_TEST_TIMEOUT:-900}
 # A test that needs a plugin this build left out (configure --disable-NAME, listed in
 # EC_TEST_DISABLED_PLUGINS) is skipped: the unit and build tests need none, the sudo
-# tests sudo, every other test runs contexts (local transport, pickle codec). The ssh
+# tests sudo, the tls tests tls, the value tests json too, every other test runs contexts (local transport, pickle codec). The ssh
 # tests are built only with ssh.
 if [ -n "${EC_TEST_DISABLED_PLUGINS:-}" ]; then
 	name=$(basename "$prog" .sh)
@@ -17,6 +17,8 @@ if [ -n "${EC_TEST_DISABLED_PLUGINS:-}" ]; then
 		test_abi_version | test_configure_clean | test_configure_disable | test_layers | \
 		test_payload | test_fuzz_replay | test_exports | test_man) needs= ;;
 	*sudo* | *prompt*) needs="local pickle sudo" ;;
+	*tls*) needs="local pickle tls" ;;
+	test_values | test_local | test_cli) needs="local pickle json" ;;
 	*) needs="local pickle" ;;
 	esac
 	for p in $needs; do

@@ -274,6 +274,12 @@ EC_API int ec_connect_wait(ec_connect *c, int timeout_ms, ec_context **ctx,
                            struct ec_error *err);
 /* The context name it connects. */
 EC_API const char *ec_connect_name(const ec_connect *c);
+/* For an invited context (`transport: tls` with no `via`, docs/tls.md): the one-line
+ * shell command that makes the machine that runs it this context, NUL-terminated in
+ * buf. It holds a one-time token: a credential until used or until the connect's
+ * deadline, which is its validity. EC_ENOTFOUND when the context's transport gives
+ * none; EC_EINVAL when buf is too small or the connect has ended. */
+EC_API int ec_connect_invitation(ec_connect *c, char *buf, size_t cap, struct ec_error *err);
 /* Free it. A context still booting, or up and not handed out by a wait, is shut down
  * (this waits for it to go). Free pending connects before their master. NULL: no-op. */
 EC_API void ec_connect_free(ec_connect *c);

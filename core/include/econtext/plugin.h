@@ -32,6 +32,9 @@ extern "C" {
  * 2.1  struct ec_codec_ops: remote_source, the codec's context side, which the core
  *      sends in the boot (payload/ has no codec of its own any more). A codec built
  *      for 2.0 is refused: it relied on the pickle that payload/ had built in.
+ *      The transport op boot_words: a layer's words for its own part in the context,
+ *      carried inside the boot payload (the tls layer's address, pin and token); the
+ *      transport op invitation: the command that makes a machine an invited context.
  * A minor version appends members at the end of a table, marked "minor N ends here";
  * the loader refuses a table shorter than its declared minor's or longer than its own,
  * and a major or minor newer than its own. */

@@ -1,4 +1,4 @@
-/* econtext/transport.h: the transport interface (plugin ABI 2.0). A transport starts the boot command
+/* econtext/transport.h: the transport interface (plugin ABI 2.1). A transport starts the boot command
  * somewhere (a local child, an ssh exec channel, sudo on top of either) and moves the
  * bytes of that stream. Transports stack like curl's connection filters: an instance
  * may sit on a `below` instance and pass bytes through it.
@@ -98,8 +98,9 @@ struct ec_transport_ops {
 	 * quotes it. */
 	int (*start)(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
 	             struct ec_error *err);
-	/* Mandatory. Move bytes: >= 0 moved (recv 0 = end of stream), or EC_EAGAIN, or
-	 * another negative EC_E*. After EC_EAGAIN the core asks pollset what to wait for. */
+	/* Mandatory. Move bytes: >= 0 moved (recv 0 = end of stream; err, when the layer
+	 * fills it, says which end, and is the context's error unless it was shut down),
+	 * or EC_EAGAIN, or another negative EC_E*. After EC_EAGAIN the core asks pollset what to wait for. */
 	ssize_t (*send)(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
 	                struct ec_error *err);
 	ssize_t (*recv)(void *inst, void *buf, size_t len, struct ec_pollset *ps,
@@ -144,6 +145,25 @@ struct ec_transport_ops {
 	 * which transports it can go via). */
 	int (*carry)(void *inst, const char *kind, void **handle, struct ec_error *err);
 	/* Major 2, minor 0 ends here. */
+
+	/* Optional (2.1). Words for this layer's own part in the context (its core's side
+	 * of a filter such as tls), carried inside the boot payload: over the launcher's
+	 * stream, never in argv, the environment or a log. Write them NUL-terminated into
+	 * buf (printable ASCII, at most cap - 1 bytes); the context's core finds them as
+	 * config["layers"][<plugin name>]. Called once on the broker thread for every layer
+	 * that has it, after the stack is built and before start. They may hold a secret:
+	 * the core wipes its copies once the payload is built. 0, or a negative EC_E*. */
+	int (*boot_words)(void *inst, char *buf, size_t cap, struct ec_error *err);
+	/* Optional (2.1), for a context's only layer when it runs nothing and waits for the
+	 * context to come to it (tls on its own: an invited context): the one-line shell
+	 * command that makes a machine this context, for the boot command argv, written
+	 * NUL-terminated into buf (at most cap - 1 bytes). It holds a credential: the core
+	 * hands it only to the application that asks (ec_connect_invitation), never to a
+	 * log, and wipes its copy with the context. Broker thread, once, before start. 0, or
+	 * EC_ENOTFOUND (this instance has none), or another negative EC_E*. */
+	int (*invitation)(void *inst, const struct ec_argv *argv, char *buf, size_t cap,
+	                  struct ec_error *err);
+	/* Major 2, minor 1 ends here. */
 };
 
 #define EC_RUNS_HERE 1

@@ -1,0 +1,366 @@
+/* tls.c: the `tls` transport: connect-back (docs/tls.md). A filter the core stacks on
+ * a context's transport when its section says `connect_back: true`. Until the context
+ * connects back it passes everything to the layer below (the boot: payload out, boot
+ * output in); its boot words give the context the listener's address and port, the
+ * certificate's SHA-256 and a per-context token. Once a connection on the listener
+ * sends that token (tls_listen.c), the frames move to it; the layer below is then only
+ * watched for its end, which ends the context as the connection's end does. */
+#include "ecbuild.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "econtext.h"
+#include "tls_int.h"
+
+static int tls_load(const struct ec_host *host, void **state, struct ec_error *err)
+{
+	struct tls_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return host->error_set(err, EC_ENOMEM, "plugin tls", "out of memory");
+	int rc = tls_state_init(st, host, err);
+	if (rc) {
+		free(st);
+		return rc;
+	}
+	*state = st;
+	return 0;
+}
+
+static void tls_unload(void *state)
+{
+	struct tls_state *st = state;
+	if (!st)
+		return;
+	tls_state_free(st);
+	free(st);
+}
+
+static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_transport_info *info,
+                      void **inst, struct ec_error *err)
+{
+	struct tls_state *st = state;
+	const struct ec_host *h = st->host;
+	if (info->below && info->below->name && !strcmp(info->below->name, "tls"))
+		return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, "connect_back"),
+		                    "context '%s': a tls context (invited) cannot connect back "
+		                    "again", info->context_name);
+	const char *address = "127.0.0.1";
+	h->cfg_str(cfg, "connect_back_address", &address);
+	long timeout_ms = 10000;
+	h->cfg_ms(cfg, "connect_back_timeout", &timeout_ms);
+	const char *cert = NULL, *key = NULL;
+	h->cfg_str(cfg, "connect_back_cert", &cert);
+	h->cfg_str(cfg, "connect_back_key", &key);
+	if (cert && !*cert)
+		cert = NULL;
+	if (key && !*key)
+		key = NULL;
+	if (!cert != !key)
+		return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, cert ? "connect_back_cert"
+		                                                            : "connect_back_key"),
+		                    "context '%s': connect_back_cert and connect_back_key go "
+		                    "together", info->context_name);
+	struct tls *t = calloc(1, sizeof(*t));
+	if (!t || !(t->name = strdup(info->context_name))) {
+		free(t);
+		return h->error_set(err, EC_ENOMEM, info->context_name, "out of memory");
+	}
+	t->st = st;
+	t->host = h;
+	t->below = info->below;
+	t->fd = -1;
+	unsigned char raw[TLS_TOKEN_LEN];
+	int rc = RAND_bytes(raw, sizeof(raw)) == 1
+	             ? 0
+	             : h->error_set(err, EC_ESYS, t->name, "context '%s': cannot draw a token",
+	                            t->name);
+	for (int i = 0; !rc && i < TLS_TOKEN_LEN; i++) {
+		static const char hex[] = "0123456789abcdef";
+		t->token[2 * i] = hex[raw[i] >> 4];
+		t->token[2 * i + 1] = hex[raw[i] & 15];
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	rc = rc ? rc : tls_listener_get(st, address, cert, key, &t->lis, t->name, err);
+	if (!rc && timeout_ms > 0 && timeout_ms < t->lis->timeout_ms)
+		t->lis->timeout_ms = timeout_ms;
+	if (!rc)
+		t->lis->users++;
+	if (rc) {
+		OPENSSL_cleanse(t->token, sizeof(t->token));
+		free(t->name);
+		free(t);
+		return rc;
+	}
+	t->waiting = 1;
+	t->next_waiting = st->waiting;
+	st->waiting = t;
+	*inst = t;
+	return 0;
+}
+
+/* "ADDRESS PORT FINGERPRINT TOKEN": where to connect, what to pin, what to send. None
+ * for an invited context: it came over the connection already. */
+static int tls_boot_words(void *inst, char *buf, size_t cap, struct ec_error *err)
+{
+	struct tls *t = inst;
+	if (!t->below) {
+		buf[0] = '\0';
+		return 0;
+	}
+	int n = snprintf(buf, cap, "%s %d %s %.*s", t->lis->address, t->lis->port,
+	                 t->lis->fingerprint, TLS_TOKEN_HEX, t->token);
+	if (n < 0 || (size_t)n >= cap)
+		return t->host->error_set(err, EC_EINVAL, t->name,
+		                          "context '%s': connect-back words too long", t->name);
+	return 0;
+}
+
+static void unwait(struct tls *t)
+{
+	if (!t->waiting)
+		return;
+	for (struct tls **pp = &t->st->waiting; *pp; pp = &(*pp)->next_waiting)
+		if (*pp == t) {
+			*pp = t->next_waiting;
+			break;
+		}
+	t->waiting = 0;
+	OPENSSL_cleanse(t->token, sizeof(t->token));
+}
+
+static int tls_invitation_op(void *inst, const struct ec_argv *argv, char *buf, size_t cap,
+                             struct ec_error *err)
+{
+	struct tls *t = inst;
+	return t->below ? EC_ENOTFOUND : tls_invitation(t, argv, buf, cap, err);
+}
+
+/* An invited context runs nothing: its stream opens when it connects. */
+static int tls_start(void *inst, const struct ec_argv *argv, struct ec_pollset *ps,
+                     struct ec_error *err)
+{
+	struct tls *t = inst;
+	return t->below ? t->below->ops->start(t->below->inst, argv, ps, err) : 0;
+}
+
+static int tls_adopt(void *inst, pid_t pid, int fd, struct ec_error *err)
+{
+	struct tls *t = inst;
+	const struct ec_transport_ops *o = t->below ? t->below->ops : NULL;
+	if (!o || o->size < offsetof(struct ec_transport_ops, adopt) + sizeof(o->adopt) ||
+	    !o->adopt)
+		return t->host->error_set(err, EC_EINVAL, t->name,
+		                          "context '%s': its transport cannot adopt a direct boot",
+		                          t->name);
+	return o->adopt(t->below->inst, pid, fd, err);
+}
+
+static int tls_on_boot_output(void *inst, const char *line, size_t len, struct ec_error *err)
+{
+	struct tls *t = inst;
+	const struct ec_transport_ops *o = t->below ? t->below->ops : NULL;
+	return o && o->on_boot_output ? o->on_boot_output(t->below->inst, line, len, err) : 0;
+}
+
+/* A failed SSL op: EC_EAGAIN with what it waits for noted, 0 at a clean end, or an
+ * error naming the context and its peer. */
+static ssize_t ssl_result(struct tls *t, int r, int reading, struct ec_error *err)
+{
+	int e = SSL_get_error(t->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		if (reading)
+			t->read_wants_write = e == SSL_ERROR_WANT_WRITE;
+		else
+			t->write_wants_read = e == SSL_ERROR_WANT_READ;
+		return EC_EAGAIN;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN && t->below) {
+		/* The context's close_notify: it goes because its launcher's stream ended. */
+		int rc = t->host->error_set(err, EC_ECLOSED, t->name,
+		                            "context '%s': the stream of its transport (%s) ended; "
+		                            "its life is tied to it (it said so on its TLS "
+		                            "connection)", t->name, t->below->name);
+		return reading ? 0 : rc;
+	}
+	unsigned long first = ERR_peek_error();
+	int eof = e == SSL_ERROR_ZERO_RETURN ||
+	          (e == SSL_ERROR_SYSCALL && !first &&
+	           (r == 0 || errno == ECONNRESET || errno == EPIPE)) ||
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+	          (e == SSL_ERROR_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ||
+#endif
+	          0;
+	if (eof) {
+		ERR_clear_error();
+		int rc = t->host->error_set(err, EC_ECLOSED, t->name,
+		                            "context '%s': its TLS connection from %s ended (the "
+		                            "context exited, or the connection was cut)",
+		                            t->name, t->peer);
+		return reading ? 0 : rc;
+	}
+	unsigned long ssl_err = ERR_get_error();
+	char why[256] = "";
+	if (ssl_err)
+		ERR_error_string_n(ssl_err, why, sizeof(why));
+	ERR_clear_error();
+	return t->host->error_set(err, EC_ECLOSED, t->name,
+	                          "context '%s': its TLS connection from %s failed: %s", t->name,
+	                          t->peer, ssl_err ? why : strerror(errno));
+}
+
+/* After the switch: the launcher's stream only ties lifetimes. 0 while it is open,
+ * 1 at its end (or failure). What it still says is boot output nobody reads now. */
+static int below_ended(struct tls *t, struct ec_error *err)
+{
+	if (!t->below)
+		return 0;
+	char buf[4096];
+	struct ec_pollset ps = {.cap = EC_POLLSET_CAP};
+	struct ec_error e = {0};
+	for (int i = 0; i < 16; i++) {
+		ps.n = 0;
+		ps.timeout_ms = 0;
+		ssize_t n = t->below->ops->recv(t->below->inst, buf, sizeof(buf), &ps, &e);
+		if (n == EC_EAGAIN)
+			return 0;
+		if (n <= 0) {
+			t->host->error_set(err, EC_ECLOSED, t->name,
+			                   "context '%s': the stream of its transport (%s) ended%s%s; "
+			                   "its life is tied to it", t->name, t->below->name,
+			                   n < 0 ? ": " : "", n < 0 ? e.msg : "");
+			return 1;
+		}
+		t->host->log(t->host, EC_LOG_DEBUG, "context %s: its launcher said: %.*s",
+		             t->name, (int)n, buf);
+	}
+	return 0;
+}
+
+static ssize_t tls_send(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
+                        struct ec_error *err)
+{
+	struct tls *t = inst;
+	if (!t->switched && !t->below) { /* invited: the payload waits for the connection */
+		tls_serve(t->st);
+		if (!t->switched)
+			return EC_EAGAIN;
+	}
+	if (!t->switched)
+		return t->below->ops->send(t->below->inst, buf, len, ps, err);
+	if (!len)
+		return 0;
+	ERR_clear_error();
+	int r = SSL_write(t->ssl, buf, len > (1u << 30) ? (1 << 30) : (int)len);
+	if (r > 0) {
+		t->write_wants_read = 0;
+		return r;
+	}
+	return ssl_result(t, r, 0, err);
+}
+
+static ssize_t tls_recv(void *inst, void *buf, size_t len, struct ec_pollset *ps,
+                        struct ec_error *err)
+{
+	struct tls *t = inst;
+	tls_serve(t->st);
+	if (!t->switched)
+		return t->below ? t->below->ops->recv(t->below->inst, buf, len, ps, err)
+		                : EC_EAGAIN;
+	/* The connection first: when both ended, its end came first (the launcher's end
+	 * comes with a close_notify). */
+	size_t got = 0;
+	while (got < len) {
+		ERR_clear_error();
+		size_t want = len - got > (1u << 30) ? (1u << 30) : len - got;
+		int r = SSL_read(t->ssl, (char *)buf + got, (int)want);
+		if (r > 0) {
+			t->read_wants_write = 0;
+			got += (size_t)r;
+			continue;
+		}
+		if (got)
+			break;
+		ssize_t rc = ssl_result(t, r, 1, err);
+		if (rc == EC_EAGAIN && below_ended(t, err))
+			return 0;
+		return rc;
+	}
+	return (ssize_t)got;
+}
+
+static void tls_pollset(void *inst, int want, struct ec_pollset *ps)
+{
+	struct tls *t = inst;
+	tls_serve_pollset(t->st, ps);
+	if (!t->switched) {
+		if (t->below)
+			t->below->ops->pollset(t->below->inst, want, ps);
+		return;
+	}
+	if (t->below)
+		t->below->ops->pollset(t->below->inst, EC_POLL_IN, ps);
+	int ev = 0;
+	if (want & EC_POLL_IN)
+		ev |= t->read_wants_write ? EC_POLL_OUT : EC_POLL_IN;
+	if (want & EC_POLL_OUT)
+		ev |= t->write_wants_read ? EC_POLL_IN : EC_POLL_OUT;
+	ec_pollset_add(ps, t->fd, ev);
+	/* Bytes OpenSSL holds already, or a connection handed over by another instance's
+	 * turn: come back at once. */
+	if (SSL_has_pending(t->ssl))
+		ec_pollset_timer(ps, 1);
+}
+
+static void tls_close(void *inst, int grace_ms)
+{
+	struct tls *t = inst;
+	(void)grace_ms;
+	unwait(t);
+	if (t->ssl) {
+		SSL_shutdown(t->ssl); /* one try: the close_notify, never a wait */
+		SSL_free(t->ssl);
+		t->ssl = NULL;
+	}
+	if (t->fd >= 0) {
+		close(t->fd);
+		t->fd = -1;
+	}
+	/* The core closes the layers below itself. */
+}
+
+static void tls_destroy(void *inst)
+{
+	struct tls *t = inst;
+	if (!t)
+		return;
+	tls_close(t, 0);
+	tls_listener_put(t->st, t->lis);
+	free(t->name);
+	free(t);
+}
+
+static const struct ec_transport_ops tls_ops = {
+	.size = sizeof(struct ec_transport_ops),
+	.create = tls_create,
+	.start = tls_start,
+	.send = tls_send,
+	.recv = tls_recv,
+	.pollset = tls_pollset,
+	.on_boot_output = tls_on_boot_output,
+	.close = tls_close,
+	.destroy = tls_destroy,
+	.adopt = tls_adopt,
+	.boot_words = tls_boot_words,
+	.invitation = tls_invitation_op,
+};
+
+EC_PLUGIN_DEFINE(tls, .version = "0.1.0", .kind = EC_PLUGIN_TRANSPORT, .params = NULL,
+                 .load = tls_load, .unload = tls_unload, .ops = &tls_ops)

@@ -1,0 +1,104 @@
+/* tls_int.h: what the tls plugin's files share: the master's listeners (one per
+ * address, on the broker), the connections not yet handed to a context, the contexts
+ * waiting for theirs. */
+#ifndef EC_PLUGIN_TLS_INT_H
+#define EC_PLUGIN_TLS_INT_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "econtext/transport.h"
+
+#define TLS_TOKEN_LEN 32               /* random bytes; sent as 64 hex digits */
+#define TLS_TOKEN_HEX (2 * TLS_TOKEN_LEN)
+#define TLS_FP_HEX 64                  /* SHA-256 of the certificate, hex */
+#define TLS_MAX_PENDING 512            /* connections in handshake at once, per master */
+#define TLS_PEER_LEN 64                /* "[addr]:port" */
+
+struct tls;
+
+/* A connection accepted but not handed over yet: its handshake, then its token. */
+struct tls_conn {
+	struct tls_conn *next;
+	struct tls_listener *lis; /* accepted on */
+	SSL *ssl;
+	int fd;
+	long long deadline; /* monotonic ms */
+	int handshaken;
+	size_t have;                       /* token bytes read */
+	char token[TLS_TOKEN_HEX];
+	char peer[TLS_PEER_LEN];
+};
+
+struct tls_listener {
+	struct tls_listener *next;
+	char *address;  /* as configured */
+	char *cert;     /* connect_back_cert, or NULL: the master's own */
+	char *key;      /* connect_back_key, with cert */
+	SSL_CTX *ctx;   /* its certificate's (a reference) */
+	char fingerprint[TLS_FP_HEX + 1];
+	int fd;
+	int port;
+	/* For a connection's handshake and token: the least connect_back_timeout of the
+	 * contexts that used this listener. */
+	long timeout_ms;
+	/* Out of descriptors: not polled until then (monotonic ms), or the connection
+	 * left in the backlog would wake the broker without end. 0: polled. */
+	long long paused_until;
+	unsigned users; /* the instances that use it: closed when none is left */
+};
+
+/* The plugin's state: one per master (load). */
+struct tls_state {
+	const struct ec_host *host;
+	SSL_CTX *ctx;
+	char fingerprint[TLS_FP_HEX + 1];
+	int epfd; /* the listeners and the pending connections; instances poll it */
+	struct tls_listener *listeners;
+	struct tls_conn *pending;
+	size_t npending;
+	struct tls *waiting; /* instances whose context has not connected back yet */
+};
+
+/* One context's layer. */
+struct tls {
+	struct tls_state *st;
+	const struct ec_host *host;
+	struct ec_transport *below;
+	char *name;
+	struct tls_listener *lis;
+	char token[TLS_TOKEN_HEX]; /* hex; wiped when used or destroyed */
+	int waiting;               /* on st->waiting */
+	struct tls *next_waiting;
+	/* The connection, once the context connected back with its token. */
+	SSL *ssl;
+	int fd;
+	char peer[TLS_PEER_LEN];
+	int switched;
+	int read_wants_write, write_wants_read;
+	int closed;
+};
+
+/* tls_invite.c: the one-line command for an invited context (no layer below). */
+int tls_invitation(const struct tls *t, const struct ec_argv *argv, char *buf, size_t cap,
+                   struct ec_error *err);
+
+/* tls_listen.c */
+long long tls_now_ms(void);
+int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_error *err);
+void tls_state_free(struct tls_state *st);
+/* The listener on address with that certificate and key (NULL: the master's own),
+ * made on first use. */
+int tls_listener_get(struct tls_state *st, const char *address, const char *cert,
+                     const char *key, struct tls_listener **out, const char *who,
+                     struct ec_error *err);
+/* One user fewer for l: with none left, l and the connections it accepted go. */
+void tls_listener_put(struct tls_state *st, struct tls_listener *l);
+/* Accept, advance handshakes, read tokens, hand connections to waiting instances,
+ * refuse the rest; broker thread, never blocks. */
+void tls_serve(struct tls_state *st);
+/* Add the epoll descriptor and the next handshake deadline to ps. */
+void tls_serve_pollset(struct tls_state *st, struct ec_pollset *ps);
+
+#endif

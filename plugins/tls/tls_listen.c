@@ -1,0 +1,550 @@
+/* tls_listen.c: the master's side of connect-back before a connection belongs to a
+ * context: the ephemeral key and self-signed certificate (made per master), the
+ * listeners (one per address, non-blocking, on the broker), and the connections in
+ * their handshake or token, each with a deadline. A connection is handed to the
+ * instance whose token it sends; anything else is refused and logged with its peer. */
+#include "ecbuild.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "econtext.h"
+#include "tls_int.h"
+
+/* epoll's data: a listener or a connection (told apart by the low bit). */
+#define TAG_LISTENER 1u
+
+long long tls_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *ssl_why(void)
+{
+	static __thread char buf[256];
+	unsigned long e = ERR_get_error();
+	if (!e)
+		return "no detail";
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+/* An EC P-256 key and a self-signed certificate for it, valid from a day ago for ten
+ * years (the context pins it; dates are not what it checks). */
+static int make_cert(EVP_PKEY **pkey_out, X509 **x_out)
+{
+	EVP_PKEY *pkey = NULL;
+	X509 *x = NULL;
+	EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
+	int ok = kc && EVP_PKEY_keygen_init(kc) > 0 &&
+	         EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kc, NID_X9_62_prime256v1) > 0 &&
+	         EVP_PKEY_keygen(kc, &pkey) > 0;
+	EVP_PKEY_CTX_free(kc);
+	unsigned char serial[16];
+	ok = ok && (x = X509_new()) && X509_set_version(x, 2) &&
+	     RAND_bytes(serial, sizeof(serial)) == 1;
+	if (ok) {
+		serial[0] &= 0x7f;
+		BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+		ok = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+		BN_free(bn);
+	}
+	ok = ok && X509_gmtime_adj(X509_getm_notBefore(x), -86400) &&
+	     X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400) && X509_set_pubkey(x, pkey);
+	X509_NAME *nm = ok ? X509_get_subject_name(x) : NULL;
+	ok = ok && nm &&
+	     X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
+	                                (const unsigned char *)"econtext master", -1, -1, 0) &&
+	     X509_set_issuer_name(x, nm) && X509_sign(x, pkey, EVP_sha256()) > 0;
+	if (!ok) {
+		X509_free(x);
+		EVP_PKEY_free(pkey);
+		return -1;
+	}
+	*pkey_out = pkey;
+	*x_out = x;
+	return 0;
+}
+
+/* A server context with the policy: TLS 1.3, or 1.2 with ECDHE and an AEAD cipher;
+ * nothing older, no tickets, no renegotiation. NULL when out of memory. */
+static SSL_CTX *server_ctx(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:"
+	                                  "ECDHE-ECDSA-AES256-GCM-SHA384:"
+	                                  "ECDHE-ECDSA-CHACHA20-POLY1305:"
+	                                  "ECDHE-RSA-AES128-GCM-SHA256:"
+	                                  "ECDHE-RSA-AES256-GCM-SHA384:"
+	                                  "ECDHE-RSA-CHACHA20-POLY1305")) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/* Not SSL_OP_IGNORE_UNEXPECTED_EOF: a close_notify says the context left because its
+	 * launcher's stream ended; a bare end, that it exited or the connection was cut. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	                          SSL_MODE_RELEASE_BUFFERS);
+	return ctx;
+}
+
+/* The SHA-256 of ctx's certificate (DER), in hex. 0, or -1. */
+static int ctx_fingerprint(SSL_CTX *ctx, char fp[TLS_FP_HEX + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	if (!x || !X509_digest(x, EVP_sha256(), md, &mdlen) || mdlen != TLS_FP_HEX / 2)
+		return -1;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->host = host;
+	st->epfd = -1;
+	EVP_PKEY *pkey = NULL;
+	X509 *x = NULL;
+	if (make_cert(&pkey, &x))
+		return host->error_set(err, EC_ESYS, "plugin tls",
+		                       "cannot make the master's key and certificate: %s",
+		                       ssl_why());
+	SSL_CTX *ctx = server_ctx();
+	int ok = ctx && SSL_CTX_use_certificate(ctx, x) == 1 &&
+	         SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1 &&
+	         ctx_fingerprint(ctx, st->fingerprint) == 0;
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	if (!ok) {
+		SSL_CTX_free(ctx);
+		return host->error_set(err, EC_ESYS, "plugin tls",
+		                       "cannot set up the master's TLS context: %s", ssl_why());
+	}
+	st->ctx = ctx;
+	return 0;
+}
+
+/* The server context of a listener: the master's own (ephemeral), or one of the
+ * configured certificate and key. NULL with err filled. */
+static SSL_CTX *listener_ctx(struct tls_state *st, const char *cert, const char *key,
+                             char fp[TLS_FP_HEX + 1], const char *who, struct ec_error *err)
+{
+	if (!cert) {
+		SSL_CTX_up_ref(st->ctx);
+		memcpy(fp, st->fingerprint, TLS_FP_HEX + 1);
+		return st->ctx;
+	}
+	SSL_CTX *ctx = server_ctx();
+	ERR_clear_error();
+	if (ctx && SSL_CTX_use_certificate_chain_file(ctx, cert) == 1 &&
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 &&
+	    SSL_CTX_check_private_key(ctx) == 1 && ctx_fingerprint(ctx, fp) == 0)
+		return ctx;
+	st->host->error_set(err, EC_ECONFIG, who,
+	                    "context '%s': connect_back_cert %s, connect_back_key %s: %s", who,
+	                    cert, key, ssl_why());
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static void conn_free(struct tls_conn *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+	OPENSSL_cleanse(c->token, sizeof(c->token));
+	free(c);
+}
+
+static void listener_free(struct tls_listener *l)
+{
+	close(l->fd);
+	SSL_CTX_free(l->ctx);
+	free(l->address);
+	free(l->cert);
+	free(l->key);
+	free(l);
+}
+
+void tls_state_free(struct tls_state *st)
+{
+	while (st->pending) {
+		struct tls_conn *c = st->pending;
+		st->pending = c->next;
+		conn_free(c);
+	}
+	while (st->listeners) {
+		struct tls_listener *l = st->listeners;
+		st->listeners = l->next;
+		listener_free(l);
+	}
+	if (st->epfd >= 0)
+		close(st->epfd);
+	SSL_CTX_free(st->ctx);
+	st->ctx = NULL;
+}
+
+int tls_listener_get(struct tls_state *st, const char *address, const char *cert,
+                     const char *key, struct tls_listener **out, const char *who,
+                     struct ec_error *err)
+{
+	const struct ec_host *h = st->host;
+	for (struct tls_listener *l = st->listeners; l; l = l->next)
+		if (!strcmp(l->address, address) && !l->cert == !cert &&
+		    (!cert || (!strcmp(l->cert, cert) && !strcmp(l->key, key)))) {
+			*out = l;
+			return 0;
+		}
+	char fp[TLS_FP_HEX + 1];
+	SSL_CTX *ctx = listener_ctx(st, cert, key, fp, who, err);
+	if (!ctx)
+		return err ? err->code : EC_ECONFIG;
+	if (st->epfd < 0 && (st->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return h->error_set(err, EC_ESYS, who, "epoll_create1: %s", strerror(errno));
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+	                         .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int g = getaddrinfo(address, "0", &hints, &ai);
+	if (g)
+		return h->error_set(err, EC_ECONFIG, who,
+		                    "context '%s': connect_back_address '%s' is not a numeric address "
+		                    "(%s)", who, address, gai_strerror(g));
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, e = 0;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024))
+		e = errno;
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (!e && getsockname(fd, (struct sockaddr *)&ss, &sl))
+		e = errno;
+	struct tls_listener *l = e ? NULL : calloc(1, sizeof(*l));
+	if (l && (!(l->address = strdup(address)) ||
+	          (cert && (!(l->cert = strdup(cert)) || !(l->key = strdup(key)))))) {
+		free(l->address);
+		free(l->cert);
+		free(l);
+		l = NULL;
+		e = ENOMEM;
+	}
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = (char *)l + TAG_LISTENER};
+	if (l && epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev))
+		e = errno;
+	if (e) {
+		if (fd >= 0)
+			close(fd);
+		if (l) {
+			free(l->address);
+			free(l->cert);
+			free(l->key);
+		}
+		free(l);
+		SSL_CTX_free(ctx);
+		return h->error_set(err, EC_ESYS, who,
+		                    "context '%s': cannot listen for its connection back on %s: %s",
+		                    who, address, strerror(e));
+	}
+	l->fd = fd;
+	l->ctx = ctx;
+	memcpy(l->fingerprint, fp, sizeof(fp));
+	l->timeout_ms = 10000;
+	l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                                          : ((struct sockaddr_in *)&ss)->sin_port);
+	l->next = st->listeners;
+	st->listeners = l;
+	h->log(h, EC_LOG_DEBUG, "listening for contexts that connect back on %s port %d (%s "
+	       "certificate, sha256 %s)", address, l->port, cert ? cert : "the master's own",
+	       l->fingerprint);
+	*out = l;
+	return 0;
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char out[TLS_PEER_LEN])
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		port = ntohs(s4->sin_port);
+		snprintf(out, TLS_PEER_LEN, "%s:%d", a, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		port = ntohs(s6->sin6_port);
+		snprintf(out, TLS_PEER_LEN, "[%s]:%d", a, port);
+	} else {
+		snprintf(out, TLS_PEER_LEN, "?");
+	}
+}
+
+static void unlink_conn(struct tls_state *st, struct tls_conn *c)
+{
+	for (struct tls_conn **pp = &st->pending; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			st->npending--;
+			return;
+		}
+}
+
+static void refuse(struct tls_state *st, struct tls_conn *c, const char *why)
+{
+	st->host->log(st->host, EC_LOG_WARNING, "refused the connection from %s: %s",
+	              c->peer, why);
+	unlink_conn(st, c);
+	conn_free(c); /* closing the fd takes it out of the epoll set */
+}
+
+void tls_listener_put(struct tls_state *st, struct tls_listener *l)
+{
+	if (!l || --l->users)
+		return;
+	for (struct tls_conn *c = st->pending, *next; c; c = next) {
+		next = c->next;
+		if (c->lis == l)
+			refuse(st, c, "no context waits on this listener any more");
+	}
+	for (struct tls_listener **pp = &st->listeners; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	st->host->log(st->host, EC_LOG_DEBUG, "closed the listener on %s port %d: no context "
+	              "uses it", l->address, l->port);
+	listener_free(l); /* closing its descriptor takes it out of the epoll set */
+}
+
+static void accept_all(struct tls_state *st, struct tls_listener *l)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				st->host->log(st->host, EC_LOG_WARNING,
+				              "accept on port %d: %s; not accepting for 1 s", l->port,
+				              strerror(errno));
+				epoll_ctl(st->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+				l->paused_until = tls_now_ms() + 1000;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				st->host->log(st->host, EC_LOG_WARNING, "accept on port %d: %s",
+				              l->port, strerror(errno));
+			}
+			return;
+		}
+		char peer[TLS_PEER_LEN];
+		peer_name(&ss, peer);
+		/* No Nagle: a small frame after a large one must not wait for a delayed ACK. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (st->npending >= TLS_MAX_PENDING) {
+			st->host->log(st->host, EC_LOG_WARNING,
+			              "refused the connection from %s: %d connections are "
+			              "already in their handshake", peer, TLS_MAX_PENDING);
+			close(fd);
+			continue;
+		}
+		struct tls_conn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->lis = l;
+		memcpy(c->peer, peer, sizeof(peer));
+		c->deadline = tls_now_ms() + l->timeout_ms;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		if (!(c->ssl = SSL_new(l->ctx)) || !SSL_set_fd(c->ssl, fd) ||
+		    epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			st->host->log(st->host, EC_LOG_WARNING, "refused the connection from %s: "
+			              "cannot set it up", peer);
+			conn_free(c);
+			continue;
+		}
+		SSL_set_accept_state(c->ssl);
+		c->next = st->pending;
+		st->pending = c;
+		st->npending++;
+		st->host->log(st->host, EC_LOG_DEBUG, "connection from %s on port %d", peer,
+		              l->port);
+	}
+}
+
+static void watch(struct tls_state *st, struct tls_conn *c, int want_write)
+{
+	struct epoll_event ev = {.events = want_write ? EPOLLOUT : EPOLLIN, .data.ptr = c};
+	epoll_ctl(st->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* The instance waiting for this token, or NULL. Every waiting token is compared, in
+ * constant time each. */
+static struct tls *owner_of(struct tls_state *st, const char *token)
+{
+	struct tls *found = NULL;
+	for (struct tls *t = st->waiting; t; t = t->next_waiting)
+		if (!CRYPTO_memcmp(t->token, token, TLS_TOKEN_HEX))
+			found = t;
+	return found;
+}
+
+static void hand_over(struct tls_state *st, struct tls_conn *c, struct tls *t)
+{
+	unlink_conn(st, c);
+	epoll_ctl(st->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	for (struct tls **pp = &st->waiting; *pp; pp = &(*pp)->next_waiting)
+		if (*pp == t) {
+			*pp = t->next_waiting;
+			break;
+		}
+	t->waiting = 0;
+	OPENSSL_cleanse(t->token, sizeof(t->token)); /* used: a replay finds no owner */
+	t->ssl = c->ssl;
+	t->fd = c->fd;
+	memcpy(t->peer, c->peer, sizeof(t->peer));
+	t->switched = 1;
+	st->host->log(st->host, EC_LOG_DEBUG, "context %s connected back from %s (%s, %s)",
+	              t->name, t->peer, SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
+	c->ssl = NULL;
+	c->fd = -1;
+	conn_free(c);
+}
+
+/* Move c on: its handshake, then its token. */
+static void advance(struct tls_state *st, struct tls_conn *c)
+{
+	if (!c->handshaken) {
+		ERR_clear_error();
+		int r = SSL_do_handshake(c->ssl);
+		if (r != 1) {
+			int e = SSL_get_error(c->ssl, r);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+				watch(st, c, e == SSL_ERROR_WANT_WRITE);
+				return;
+			}
+			char why[320];
+			snprintf(why, sizeof(why), "TLS handshake failed: %s",
+			         e == SSL_ERROR_SYSCALL && !ERR_peek_error() ? "the peer closed it"
+			                                                      : ssl_why());
+			refuse(st, c, why);
+			return;
+		}
+		c->handshaken = 1;
+		watch(st, c, 0);
+	}
+	/* The token comes first; nothing else is read before it is checked. */
+	while (c->have < TLS_TOKEN_HEX) {
+		ERR_clear_error();
+		int r = SSL_read(c->ssl, c->token + c->have, (int)(TLS_TOKEN_HEX - c->have));
+		if (r <= 0) {
+			int e = SSL_get_error(c->ssl, r);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+				watch(st, c, e == SSL_ERROR_WANT_WRITE);
+				return;
+			}
+			refuse(st, c, e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL
+			                  ? "it closed the connection before sending a whole token"
+			                  : "reading its token failed");
+			return;
+		}
+		c->have += (size_t)r;
+	}
+	struct tls *t = owner_of(st, c->token);
+	if (!t) {
+		refuse(st, c, "wrong, used or expired token");
+		return;
+	}
+	hand_over(st, c, t);
+}
+
+void tls_serve(struct tls_state *st)
+{
+	if (st->epfd < 0)
+		return;
+	struct epoll_event evs[64];
+	for (int round = 0; round < 16; round++) {
+		int n = epoll_wait(st->epfd, evs, 64, 0);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			uintptr_t p = (uintptr_t)evs[i].data.ptr;
+			if (p & TAG_LISTENER)
+				accept_all(st, (struct tls_listener *)(p - TAG_LISTENER));
+		}
+		for (int i = 0; i < n; i++) {
+			uintptr_t p = (uintptr_t)evs[i].data.ptr;
+			if (p & TAG_LISTENER)
+				continue;
+			/* still pending? (an earlier one in this batch cannot free it: each
+			 * event is its own connection) */
+			advance(st, (struct tls_conn *)evs[i].data.ptr);
+		}
+		if (n < 64)
+			break;
+	}
+	long long now = tls_now_ms();
+	for (struct tls_listener *l = st->listeners; l; l = l->next)
+		if (l->paused_until && now >= l->paused_until) {
+			struct epoll_event ev = {.events = EPOLLIN,
+			                         .data.ptr = (char *)l + TAG_LISTENER};
+			if (!epoll_ctl(st->epfd, EPOLL_CTL_ADD, l->fd, &ev))
+				l->paused_until = 0;
+		}
+	for (struct tls_conn *c = st->pending, *next; c; c = next) {
+		next = c->next;
+		if (now >= c->deadline) {
+			char why[128];
+			snprintf(why, sizeof(why), "%s not finished in time",
+			         c->handshaken ? "no whole token: its token was" : "its TLS handshake was");
+			refuse(st, c, why);
+		}
+	}
+}
+
+void tls_serve_pollset(struct tls_state *st, struct ec_pollset *ps)
+{
+	if (st->epfd < 0)
+		return;
+	ec_pollset_add(ps, st->epfd, EC_POLL_IN);
+	long long next = 0;
+	for (struct tls_conn *c = st->pending; c; c = c->next)
+		if (!next || c->deadline < next)
+			next = c->deadline;
+	for (struct tls_listener *l = st->listeners; l; l = l->next)
+		if (l->paused_until && (!next || l->paused_until < next))
+			next = l->paused_until;
+	if (next) {
+		long long ms = next - tls_now_ms();
+		ec_pollset_timer(ps, ms < 1 ? 1 : ms > 1000000 ? 1000000 : (int)ms);
+	}
+}

@@ -1,0 +1,68 @@
+"""Functions for tests/test_tls.c, run in a context that connected back over TLS."""
+import logging
+import socket
+import sys
+
+import econtext
+
+
+def _conn():
+    """(TLS object, relay socket, launcher in, launcher out, spent token, TCP socket),
+    as the core's connect-back keeps them (payload/econtext_core.py)."""
+    return econtext.core_code.__globals__["_cfg"]["connected_back"]
+
+
+def info():
+    """What the connection is: TLS version, cipher, the master's port."""
+    ss = _conn()[0]
+    return {"version": _text(ss.version()), "cipher": _text(ss.cipher()[0]),
+            "port": _conn()[5].getpeername()[1]}
+
+
+def _text(s):
+    return s.decode("ascii") if isinstance(s, bytes) else s
+
+
+def spent_token():
+    return _conn()[4]
+
+
+def log(text):
+    logging.getLogger("tlstest").warning("%s", text)
+    sys.stderr.write("stderr " + text + "\n")
+    sys.stderr.flush()
+    return len(text)
+
+
+def echo(data):
+    return data
+
+
+def _shut(fd):
+    s = socket.fromfd(fd, socket.AF_UNIX if fd != _conn()[5].fileno() else socket.AF_INET,
+                      socket.SOCK_STREAM)
+    s.shutdown(socket.SHUT_RDWR)
+    s.close()
+
+
+def cut_tls():
+    """Cut the TCP connection under TLS (both ways): the context and the master see
+    its end."""
+    _shut(_conn()[5].fileno())
+    import time
+    time.sleep(30)
+
+
+def cut_launcher():
+    """Cut the launcher's stream (a local context's socketpair) both ways."""
+    _shut(_conn()[2])
+    import time
+    time.sleep(30)
+
+
+def peer_sha256():
+    """The SHA-256 of the certificate the master presented (DER), hex."""
+    import hashlib
+    ss = _conn()[0]
+    get = getattr(ss, "getpeercert", None) or ss.peer_certificate
+    return _text(hashlib.sha256(get(True)).hexdigest())

@@ -1,0 +1,758 @@
+/* test_tls.c: connect-back over TLS (docs/tls.md), local contexts on every Python
+ * interpreter found: calls, module forwarding and logs over the TLS connection; the
+ * connection cut, the launcher's stream cut, the master killed (the context gone
+ * within 5 s, seen on its pidfd). Then hostile clients at the listener: plain TCP
+ * garbage, a TLS client with no token, a wrong token, a replayed one, a handshake that
+ * never finishes, 200 half-open connections at once: each refused and logged with its
+ * peer, while the other contexts carry on and a new one connects back. */
+#include "ecbuild.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "econtext.h"
+#include "testutil.h"
+
+#define LOGGER "econtext.tls"
+
+static struct ec_test_python pythons[16];
+static size_t npythons;
+static const struct ec_test_python *cur;
+static ec_master *master;
+static ec_context *ctx;
+
+static ec_master *new_master(void)
+{
+	char dir[1200];
+	snprintf(dir, sizeof(dir), "%s/tests/data/tls", ec_test_srcdir());
+	const char *mp[] = {dir, NULL};
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
+	                               .log_level = EC_LOG_INFO, .log_fn = ec_test_log_capture,
+	                               .module_path = mp};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	if (ec_master_new(&mo, &m, &err)) {
+		fprintf(stderr, "master: %s: %s\n", err.where, err.msg);
+		return NULL;
+	}
+	return m;
+}
+
+/* A local context on py that connects back; extra: one more override or NULL. */
+static ec_context *connect_back(ec_master *m, const struct ec_test_python *py, const char *name,
+                                const char *extra, struct ec_error *err)
+{
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", py->path);
+	const char *ov[] = {"transport=local", "connect_back=true", opt, extra, NULL};
+	ec_context *c = NULL;
+	if (ec_context_connect(m, name, ov, 30000, &c, err)) {
+		fprintf(stderr, "connect %s: %s: %s\n", name, err->where, err->msg);
+		return NULL;
+	}
+	return c;
+}
+
+static int suite_init(const struct ec_test_python *py)
+{
+	cur = py;
+	struct ec_error err = {0};
+	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
+	if (!(master = new_master()))
+		return 1;
+	if (!(ctx = connect_back(master, py, "cb", NULL, &err))) {
+		ec_master_free(master);
+		master = NULL;
+		return 1;
+	}
+	fprintf(stderr, "python %s: pid %ld, connected back in %.1f ms\n",
+	        ec_context_python_version(ctx), ec_context_pid(ctx),
+	        ec_context_boot_seconds(ctx) * 1000);
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	ec_test_master_and_context_free(&master, &ctx);
+	return 0;
+}
+
+/* 1 once process pid has exited, within ms: its pidfd polled (an event, not a nap). */
+static int gone_within(long pid, int ms)
+{
+	int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (fd < 0)
+		return errno == ESRCH;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, ms);
+	while (r < 0 && errno == EINTR);
+	close(fd);
+	return r == 1 || ec_test_process_gone(pid);
+}
+
+/* ---- over the TLS connection ---------------------------------------------------- */
+
+static void test_calls(void)
+{
+	int rc = 0;
+	ec_value *v = ec_test_call(ctx, "os", "getpid", NULL, 10000, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(v->type, EC_T_INT);
+	CU_ASSERT_EQUAL(v->u.i, ec_context_pid(ctx));
+	ec_value_free(v);
+	/* A module of the master's module path (forwarded over the connection) says what
+	 * the connection is. */
+	v = ec_test_call(ctx, "tlsfn", "info", NULL, 10000, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	const ec_value *ver = ec_value_dict_get(v, "version");
+	const ec_value *ciph = ec_value_dict_get(v, "cipher");
+	CU_ASSERT_FATAL(ver && ver->type == EC_T_STR && ciph && ciph->type == EC_T_STR);
+	printf("    %s: %s, %s\n", cur->version, ver->u.s.data, ciph->u.s.data);
+	CU_ASSERT(!strcmp(ver->u.s.data, "TLSv1.3") || strstr(ciph->u.s.data, "GCM") ||
+	          strstr(ciph->u.s.data, "CHACHA20"));
+	ec_value_free(v);
+}
+
+static void test_bulk(void)
+{
+	/* 3 MiB there and back: frames larger than a TLS record, through the relay. */
+	size_t n = 3u << 20;
+	unsigned char *buf = malloc(n);
+	CU_ASSERT_FATAL(buf != NULL);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (unsigned char)(i * 2654435761u >> 13);
+	int rc = 0;
+	ec_value *v = ec_test_call(ctx, "tlsfn", "echo", ec_value_bytes(buf, n), 30000, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT(v->type == EC_T_BYTES && v->u.s.len == n && !memcmp(v->u.s.data, buf, n));
+	ec_value_free(v);
+	free(buf);
+}
+
+static void test_logs(void)
+{
+	char text[64];
+	snprintf(text, sizeof(text), "over-tls-%ld", (long)getpid());
+	int rc = 0;
+	ec_value *v = ec_test_call(ctx, "tlsfn", "log", ec_value_cstr(text), 10000, &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	ec_value_free(v);
+	CU_ASSERT(ec_test_log_wait("econtext.ctx.cb.tlstest", text, NULL));
+	char line[80];
+	snprintf(line, sizeof(line), "stderr %s", text);
+	CU_ASSERT(ec_test_log_wait(NULL, line, NULL));
+}
+
+/* Call tlsfn.fn on a fresh connect-back context, which cuts one of its connections:
+ * the call fails with an error holding want, the context is gone within 5 s. */
+static void cut(const char *fn, const char *want)
+{
+	struct ec_error err = {0};
+	ec_context *c = connect_back(master, cur, "cut", NULL, &err);
+	CU_ASSERT_FATAL(c != NULL);
+	long pid = ec_context_pid(c);
+	ec_value *res = NULL;
+	int rc = ec_context_call(c, "tlsfn", fn, NULL, NULL, 20000, &res, &err);
+	ec_value_free(res);
+	printf("    %s: %s\n", fn, err.msg);
+	CU_ASSERT_EQUAL(rc, EC_ECLOSED);
+	CU_ASSERT(strstr(err.msg, want) != NULL);
+	CU_ASSERT(gone_within(pid, 5000));
+	ec_context_shutdown(c, 3000, NULL);
+	/* The other context carries on. */
+	ec_value *v = ec_test_call(ctx, "os", "getpid", NULL, 10000, &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	ec_value_free(v);
+}
+
+static void test_cut_tls(void)
+{
+	cut("cut_tls", "its TLS connection from 127.0.0.1:");
+}
+
+static void test_cut_launcher(void)
+{
+	cut("cut_launcher", "the stream of its transport (local) ended");
+}
+
+static void test_master_killed(void)
+{
+	/* The econtext command, its context connected back and in a long call, is killed:
+	 * the context follows within 5 s. */
+	char exe[1024], opt[600];
+	snprintf(exe, sizeof(exe), "%s/econtext", ec_test_builddir());
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	pid_t m = fork();
+	if (m == 0) {
+		int null = open("/dev/null", 1);
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(exe, exe, "-q", "-o", opt, "-o", "connect_back=true", "call", "local",
+		      "time.sleep", "60", (char *)NULL);
+		_exit(127);
+	}
+	CU_ASSERT_FATAL(m > 0);
+	pid_t c = 0;
+	for (int i = 0; i < 3000 && !c; i++) { /* up to 30 s: the command started */
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+		c = ec_test_find_context_of(m);
+	}
+	CU_ASSERT_FATAL(c > 0);
+	/* Connected back: its TLS socket (a TCP socket) is open. */
+	int tcp = 0;
+	for (int i = 0; i < 3000 && !tcp; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/net/tcp", (int)c);
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+		tcp = ec_test_file_count(path, " 01 ", 0) > 0; /* ESTABLISHED */
+	}
+	kill(m, SIGKILL);
+	waitpid(m, NULL, 0);
+	int gone = gone_within(c, 5000);
+	CU_ASSERT_TRUE(gone);
+	if (!gone)
+		kill(c, SIGKILL);
+}
+
+
+/* ---- hostile clients at the listener -------------------------------------------- */
+
+static int port;          /* the listener's */
+static ec_context *other; /* a context that must not notice */
+
+static int hostile_init(void)
+{
+	const struct ec_test_python *py = NULL;
+	for (size_t i = 0; i < npythons && !py; i++)
+		if (pythons[i].path[0])
+			py = &pythons[i];
+	if (!py)
+		return 1;
+	cur = py;
+	struct ec_error err = {0};
+	if (!(master = new_master()))
+		return 1;
+	/* Handshakes and tokens get 2 s. */
+	if (!(other = connect_back(master, py, "other", "connect_back_timeout=2", &err)))
+		return 1;
+	int rc = 0;
+	ec_value *v = ec_test_call(other, "tlsfn", "info", NULL, 10000, &rc);
+	const ec_value *p = v ? ec_value_dict_get(v, "port") : NULL;
+	port = p && p->type == EC_T_INT ? (int)p->u.i : 0;
+	ec_value_free(v);
+	printf("listener on 127.0.0.1 port %d\n", port);
+	return port ? 0 : 1;
+}
+
+static int hostile_clean(void)
+{
+	if (other)
+		ec_context_shutdown(other, 3000, NULL);
+	other = NULL;
+	ec_master_free(master);
+	master = NULL;
+	return 0;
+}
+
+/* A TCP connection to the listener; its local port in *me. */
+static int dial(int *me)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	struct sockaddr_in l;
+	socklen_t sl = sizeof(l);
+	getsockname(fd, (struct sockaddr *)&l, &sl);
+	*me = ntohs(l.sin_port);
+	struct timeval tv = {20, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Wait for the listener's refusal of our connection from local port me, holding why. */
+static int refused(int me, const char *why)
+{
+	char text[200];
+	snprintf(text, sizeof(text), "refused the connection from 127.0.0.1:%d: %s", me, why);
+	int ok = ec_test_log_wait(LOGGER, text, NULL);
+	if (!ok)
+		printf("    no log: %s\n", text);
+	return ok;
+}
+
+/* Read until the master closes: 1 if it did (end of stream or reset). */
+static int closed_by_master(int fd)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 1;
+		if (n < 0)
+			return 0;
+	}
+}
+
+static void still_fine(void)
+{
+	int rc = 0;
+	ec_value *v = ec_test_call(other, "os", "getpid", NULL, 10000, &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	ec_value_free(v);
+}
+
+static void test_plain_garbage(void)
+{
+	int me = 0, fd = dial(&me);
+	CU_ASSERT_FATAL(fd >= 0);
+	static const char junk[] = "GET / HTTP/1.0\r\nHost: x\r\n\r\n\x16\x03\x01\xff\xff garbage";
+	CU_ASSERT(write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
+	CU_ASSERT(closed_by_master(fd));
+	close(fd);
+	CU_ASSERT(refused(me, "TLS handshake failed"));
+	still_fine();
+}
+
+/* A TLS client (no certificate check: it is the master's side under test); the
+ * handshake done, then token (may be NULL: none) sent. */
+static SSL *tls_dial(SSL_CTX *sc, int *fd, int *me, const char *token)
+{
+	*fd = dial(me);
+	if (*fd < 0)
+		return NULL;
+	SSL *s = SSL_new(sc);
+	SSL_set_fd(s, *fd);
+	if (SSL_connect(s) != 1) {
+		SSL_free(s);
+		return NULL;
+	}
+	if (token && SSL_write(s, token, (int)strlen(token)) != (int)strlen(token)) {
+		SSL_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static SSL_CTX *client_ctx(void)
+{
+	SSL_CTX *sc = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_verify(sc, SSL_VERIFY_NONE, NULL);
+	return sc;
+}
+
+/* Read on s until the master ends it: 1 if it did. */
+static int tls_closed(SSL *s)
+{
+	char buf[256];
+	for (;;) {
+		int r = SSL_read(s, buf, sizeof(buf));
+		if (r > 0)
+			return 0; /* the master never speaks first */
+		int e = SSL_get_error(s, r);
+		return e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL;
+	}
+}
+
+static void token_refused(const char *token, const char *why)
+{
+	SSL_CTX *sc = client_ctx();
+	int fd = -1, me = 0;
+	SSL *s = tls_dial(sc, &fd, &me, token);
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT(tls_closed(s));
+	CU_ASSERT(refused(me, why));
+	SSL_free(s);
+	close(fd);
+	SSL_CTX_free(sc);
+	still_fine();
+}
+
+static void test_no_token(void)
+{
+	token_refused(NULL, "no whole token");
+}
+
+static void test_short_token(void)
+{
+	token_refused("abcdef", "no whole token");
+}
+
+static void test_wrong_token(void)
+{
+	char tok[65];
+	memset(tok, 'a', 64);
+	tok[64] = '\0';
+	token_refused(tok, "wrong, used or expired token");
+}
+
+static void test_replayed_token(void)
+{
+	int rc = 0;
+	ec_value *v = ec_test_call(other, "tlsfn", "spent_token", NULL, 10000, &rc);
+	CU_ASSERT_FATAL(rc == 0 && v && (v->type == EC_T_STR || v->type == EC_T_BYTES) &&
+	                v->u.s.len == 64);
+	token_refused(v->u.s.data, "wrong, used or expired token");
+	ec_value_free(v);
+}
+
+/* A client limited to what the master does not take: its handshake is refused. */
+static void old_refused(int max_version, const char *ciphers)
+{
+	SSL_CTX *sc = client_ctx();
+	SSL_CTX_set_security_level(sc, 0); /* let the client offer what it asks */
+	SSL_CTX_set_min_proto_version(sc, 0);
+	SSL_CTX_set_max_proto_version(sc, max_version);
+	if (ciphers)
+		CU_ASSERT_FATAL(SSL_CTX_set_cipher_list(sc, ciphers) == 1);
+	int me = 0, fd = dial(&me);
+	CU_ASSERT_FATAL(fd >= 0);
+	SSL *s = SSL_new(sc);
+	SSL_set_fd(s, fd);
+	CU_ASSERT(SSL_connect(s) != 1);
+	CU_ASSERT(refused(me, "TLS handshake failed"));
+	SSL_free(s);
+	close(fd);
+	SSL_CTX_free(sc);
+	still_fine();
+}
+
+static void test_tls11(void)
+{
+	old_refused(TLS1_1_VERSION, NULL);
+}
+
+static void test_cbc_cipher(void)
+{
+	old_refused(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA");
+}
+
+static void test_stalled_handshake(void)
+{
+	int me = 0, fd = dial(&me);
+	CU_ASSERT_FATAL(fd >= 0);
+	/* Half a ClientHello's record header, then nothing. */
+	CU_ASSERT(write(fd, "\x16\x03\x01", 3) == 3);
+	CU_ASSERT(closed_by_master(fd));
+	close(fd);
+	CU_ASSERT(refused(me, "its TLS handshake was not finished in time"));
+	still_fine();
+}
+
+/* A certificate and key made with the openssl command in dir (k.pem, c.pem, and
+ * k2.pem: another key); its SHA-256 in fp. 0, or -1 (no openssl command). */
+static int make_files(const char *dir, char fp[65])
+{
+	char cmd[1600];
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	         "-keyout k.pem -out c.pem -days 1 -subj /CN=tlstest >/dev/null 2>&1 && "
+	         "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k2.pem "
+	         ">/dev/null 2>&1", dir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s/c.pem", dir);
+	FILE *f = fopen(cmd, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	int ok = x && X509_digest(x, EVP_sha256(), md, &n) && n == 32;
+	X509_free(x);
+	for (unsigned i = 0; ok && i < n; i++)
+		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	return ok ? 0 : -1;
+}
+
+static void test_configured_cert(void)
+{
+	char dir[] = "/tmp/ectls-test.XXXXXX", fp[65], cert[200], key[200], key2[200];
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	if (make_files(dir, fp)) {
+		printf("    SKIP: no openssl command\n");
+		return;
+	}
+	snprintf(cert, sizeof(cert), "connect_back_cert=%s/c.pem", dir);
+	snprintf(key, sizeof(key), "connect_back_key=%s/k.pem", dir);
+	snprintf(key2, sizeof(key2), "connect_back_key=%s/k2.pem", dir);
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {"transport=local", "connect_back=true", opt, cert, key, NULL};
+	struct ec_error err = {0};
+	ec_context *c = NULL;
+	CU_ASSERT_EQUAL(ec_context_connect(master, "ownca", ov, 30000, &c, &err), 0);
+	if (c) {
+		int rc = 0;
+		ec_value *v = ec_test_call(c, "tlsfn", "peer_sha256", NULL, 10000, &rc);
+		CU_ASSERT(rc == 0 && v && (v->type == EC_T_STR || v->type == EC_T_BYTES) &&
+		          !strcmp(v->u.s.data, fp));
+		ec_value_free(v);
+		ec_context_shutdown(c, 3000, NULL);
+	} else {
+		printf("    %s\n", err.msg);
+	}
+	/* A key that is not the certificate's: refused before anything starts. */
+	const char *bad[] = {"transport=local", "connect_back=true", opt, cert, key2, NULL};
+	c = NULL;
+	CU_ASSERT_EQUAL(ec_context_connect(master, "badkey", bad, 30000, &c, &err), EC_ECONFIG);
+	printf("    %s\n", err.msg);
+	CU_ASSERT(strstr(err.msg, "connect_back_cert") && strstr(err.msg, "k2.pem"));
+	if (c)
+		ec_context_shutdown(c, 3000, NULL);
+	/* One of the two alone is a configuration error. */
+	const char *half[] = {"transport=local", "connect_back=true", opt, cert, NULL};
+	CU_ASSERT_EQUAL(ec_context_connect(master, "half", half, 30000, &c, &err), EC_ECONFIG);
+	CU_ASSERT(strstr(err.msg, "go together") != NULL);
+	char rm[300];
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	CU_ASSERT(system(rm) == 0);
+	still_fine();
+}
+
+/* Run the shell command line; its exit status, its stderr in out. */
+static int run_line(const char *line, char *out, size_t cap)
+{
+	int p[2];
+	if (pipe(p))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t r;
+	while ((r = read(p[0], out + n, cap - 1 - n)) > 0 || (r < 0 && errno == EINTR))
+		n += r > 0 ? (size_t)r : 0;
+	out[n] = '\0';
+	close(p[0]);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* An invited context (transport: tls, no launcher): its invitation, valid valid_s. */
+static ec_connect *invite(const char *name, const char *valid_s, char *line, size_t cap)
+{
+	char opt[600], valid[64];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	snprintf(valid, sizeof(valid), "connect_timeout=%s", valid_s);
+	const char *ov[] = {"transport=tls", opt, valid, NULL};
+	struct ec_error err = {0};
+	ec_connect *c = NULL;
+	if (ec_context_connect_async(master, name, ov, 0, &c, &err) ||
+	    ec_connect_invitation(c, line, cap, &err)) {
+		printf("    invite %s: %s\n", name, err.msg);
+		ec_connect_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static char invitation[65536];
+
+static void test_invite_once_twice(void)
+{
+	ec_connect *c = invite("guest", "30", invitation, sizeof(invitation));
+	CU_ASSERT_FATAL(c != NULL);
+	CU_ASSERT(strstr(invitation, "base64") != NULL && !strchr(invitation, '\n'));
+	/* Whoever runs it becomes the context: here, in the background. */
+	pid_t runner = fork();
+	if (runner == 0) {
+		char out[4096];
+		_exit(run_line(invitation, out, sizeof(out)));
+	}
+	ec_context *ctx2 = NULL;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(ec_connect_wait(c, 0, &ctx2, &err), 0);
+	ec_connect_free(c);
+	if (ctx2) {
+		int rc = 0;
+		ec_value *v = ec_test_call(ctx2, "os", "getppid", NULL, 10000, &rc);
+		CU_ASSERT(rc == 0 && v && v->type == EC_T_INT);
+		ec_value_free(v);
+		/* Module forwarding and logs, as for any context. */
+		v = ec_test_call(ctx2, "tlsfn", "log", ec_value_cstr("invited-log"), 10000, &rc);
+		CU_ASSERT_EQUAL(rc, 0);
+		ec_value_free(v);
+		CU_ASSERT(ec_test_log_wait("econtext.ctx.guest.tlstest", "invited-log", NULL));
+		/* Used twice: refused, said on both sides. */
+		char out[4096];
+		CU_ASSERT_EQUAL(run_line(invitation, out, sizeof(out)), 1);
+		printf("    second use: %s", out);
+		CU_ASSERT(strstr(out, "refused this invitation") != NULL);
+		CU_ASSERT(ec_test_log_wait(LOGGER, "wrong, used or expired token", NULL));
+		CU_ASSERT_EQUAL(ec_context_shutdown(ctx2, 5000, NULL), 0);
+	}
+	int st = -1;
+	waitpid(runner, &st, 0);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	still_fine();
+}
+
+static void test_invite_expired(void)
+{
+	ec_connect *c = invite("late", "1", invitation, sizeof(invitation));
+	CU_ASSERT_FATAL(c != NULL);
+	ec_context *ctx2 = NULL;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(ec_connect_wait(c, 0, &ctx2, &err), EC_ETIMEDOUT);
+	printf("    %s\n", err.msg);
+	ec_connect_free(c);
+	char out[4096];
+	ec_test_log_clear();
+	CU_ASSERT_EQUAL(run_line(invitation, out, sizeof(out)), 1);
+	printf("    run after expiry: %s", out);
+	CU_ASSERT(strstr(out, "refused this invitation") != NULL);
+	CU_ASSERT(ec_test_log_wait(LOGGER, "wrong, used or expired token", NULL));
+	explicit_bzero(invitation, sizeof(invitation));
+	still_fine();
+}
+
+/* The master out of descriptors: the listener is paused for 1 s, not spun on; a client
+ * that came meanwhile is served once there are descriptors again. */
+static void test_out_of_fds(void)
+{
+	struct rlimit old;
+	CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	ec_test_log_clear();
+	/* Every descriptor number below the limit taken: the gaps filled with /dev/null. */
+	int fill[1024], nfill = 0, top = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (atoi(e->d_name) > top)
+			top = atoi(e->d_name);
+	if (d)
+		closedir(d);
+	struct rlimit low = old;
+	low.rlim_cur = (rlim_t)top + 1;
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	while (nfill < 1024 && (fill[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		nfill++;
+	pid_t child = fork();
+	if (child == 0) { /* a client with descriptors of its own */
+		setrlimit(RLIMIT_NOFILE, &old);
+		int me = 0, fd = dial(&me);
+		if (fd < 0 || write(fd, "junk\r\n", 6) != 6)
+			_exit(2);
+		_exit(closed_by_master(fd) ? 0 : 1);
+	}
+	int paused = child > 0 && ec_test_log_wait(LOGGER, "not accepting for 1 s", NULL);
+	while (nfill > 0)
+		close(fill[--nfill]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	CU_ASSERT_FATAL(child > 0);
+	CU_ASSERT(paused);
+	int st = -1;
+	waitpid(child, &st, 0);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CU_ASSERT(ec_test_log_count(LOGGER, "TLS handshake failed", NULL) >= 1);
+	still_fine();
+}
+
+#define HALF_OPEN 200
+
+static void test_half_open(void)
+{
+	int fds[HALF_OPEN], mes[HALF_OPEN], n = 0;
+	for (int i = 0; i < HALF_OPEN; i++)
+		if ((fds[i] = dial(&mes[i])) >= 0)
+			n++;
+	CU_ASSERT_EQUAL_FATAL(n, HALF_OPEN);
+	/* Meanwhile: the connected context answers, and a new one connects back. */
+	still_fine();
+	struct ec_error err = {0};
+	ec_context *c = connect_back(master, cur, "newcomer", NULL, &err);
+	CU_ASSERT(c != NULL);
+	if (c) {
+		int rc = 0;
+		ec_value *v = ec_test_call(c, "os", "getpid", NULL, 10000, &rc);
+		CU_ASSERT_EQUAL(rc, 0);
+		ec_value_free(v);
+		ec_context_shutdown(c, 3000, NULL);
+	}
+	int all = 1;
+	for (int i = 0; i < HALF_OPEN; i++) {
+		all &= closed_by_master(fds[i]);
+		all &= refused(mes[i], "its TLS handshake was not finished in time");
+		close(fds[i]);
+	}
+	CU_ASSERT(all);
+	still_fine();
+}
+
+static CU_TestInfo tests[] = {
+	{"calls and module forwarding over TLS", test_calls},
+	{"3 MiB there and back", test_bulk},
+	{"logs and stderr over TLS", test_logs},
+	{"the TLS connection cut: the call fails, the context exits", test_cut_tls},
+	{"the launcher's stream cut: the call fails, the context exits", test_cut_launcher},
+	{"the master killed: the context gone within 5 s", test_master_killed},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo hostile_tests[] = {
+	{"plain TCP garbage", test_plain_garbage},
+	{"a TLS client with no token", test_no_token},
+	{"a TLS client with half a token", test_short_token},
+	{"a wrong token", test_wrong_token},
+	{"a replayed token", test_replayed_token},
+	{"a client of TLS 1.1 at most", test_tls11},
+	{"TLS 1.2 with CBC ciphers only (no AEAD)", test_cbc_cipher},
+	{"a handshake that never finishes", test_stalled_handshake},
+	{"200 half-open connections at once", test_half_open},
+	{"the master out of descriptors: the listener paused, then served", test_out_of_fds},
+	{"a configured certificate and key, pinned; a wrong key, half a pair", test_configured_cert},
+	{"an invitation used once, then twice (refused, said on both sides)", test_invite_once_twice},
+	{"an invitation expired: refused, said on both sides", test_invite_expired},
+	CU_TEST_INFO_NULL,
+};
+
+int main(void)
+{
+	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
+	signal(SIGPIPE, SIG_IGN);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	npythons = ec_test_pythons(pythons, 10);
+	ec_test_python_suites("connect-back", suite_init, suite_clean, tests);
+	CU_pSuite h = CU_add_suite("hostile clients at the listener", hostile_init, hostile_clean);
+	for (const CU_TestInfo *t = hostile_tests; t->pName; t++)
+		CU_add_test(h, t->pName, t->pTestFunc);
+	return ec_test_run();
+}
