@@ -378,42 +378,162 @@ static void test_many(void)
 	ec_context_shutdown(cs[2], 3000, NULL);
 }
 
+/* A tree NAME in dir: an empty directory, modes, odd names (a space, a newline, bytes
+ * that are not UTF-8), 5000000 + 3 + 3 bytes in files, links (one to outside, one
+ * dangling); then the shell command then. */
+static void make_tree(const char *name, const char *then)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && rm -rf %s && mkdir %s && cd %s && mkdir -p a/b empty && echo hi >f && "
+	         "printf x >'a/sp ace' && printf 'y' >\"a/new\nline\" && "
+	         "printf z >\"$(printf 'a/b/\\377\\376')\" && ln -s ../f a/link && "
+	         "ln -s /etc/passwd abs && ln -s /nonexistent dangling && chmod 700 a && "
+	         "head -c 5000000 /dev/urandom >a/b/big && cd .. && %s",
+	         dir, name, name, name, then);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+}
+
+/* The tree name made (make_tree, then `then`), and put (get 0) or got (1) to name2,
+ * which succeeds with the same content, links, an empty directory and modes; src and
+ * dst (256 bytes each) set to the two. */
+static void tree_copy(int get, const char *name, const char *then, char *src, char *dst,
+                      struct ec_transfer_result *res)
+{
+	make_tree(name, then);
+	snprintf(src, 256, "%s/%s", dir, name);
+	snprintf(dst, 256, "%s/%s2", dir, name);
+	struct ec_error err = {0};
+	int rc = get ? ec_context_get_tree(ctx, src, dst, NULL, res, &err)
+	             : ec_context_put_tree(&ctx, 1, src, dst, NULL, res, &err);
+	if (rc)
+		fprintf(stderr, "%s_tree: %s\n", get ? "get" : "put", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(res->changed == 1 && res->bytes == 5000000 + 3 + 3);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && diff -r --no-dereference %s %s2 && [ \"$(stat -c %%a %s2/a)\" = 700 ] && "
+	         "[ \"$(readlink %s2/abs)\" = /etc/passwd ] && [ -d %s2/empty ]",
+	         dir, name, name, name, name, name);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 /* A tree: an empty directory, modes, odd names (a space, a newline, bytes that are
  * not UTF-8), symbolic links copied as links (one pointing out of the tree, not
  * followed); unchanged the second time; a file where the tree's root should be. */
 static void test_tree(void)
 {
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && mkdir -p t/a/b t/empty && echo hi >t/f && printf x >'t/a/sp ace' && "
-	         "printf 'y' >\"t/a/new\nline\" && printf z >\"$(printf 't/a/b/\\377\\376')\" && "
-	         "ln -s ../f t/a/link && ln -s /etc/passwd t/abs && chmod 700 t/a && "
-	         "head -c 5000000 /dev/urandom >t/a/b/big && rm -rf t2",
-	         dir);
-	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
 	char src[256], dst[256];
-	snprintf(src, sizeof(src), "%s/t", dir);
-	snprintf(dst, sizeof(dst), "%s/t2", dir);
 	struct ec_transfer_result res;
 	struct ec_error err = {0};
-	int rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
-	if (rc)
-		fprintf(stderr, "put_tree: %s\n", err.msg);
-	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(res.changed == 1 && res.bytes == 5000000 + 3 + 3);
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && diff -r --no-dereference t t2 && [ \"$(stat -c %%a t2/a)\" = 700 ] && "
-	         "[ \"$(readlink t2/abs)\" = /etc/passwd ] && [ -d t2/empty ]", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
+	tree_copy(0, "t", "rm -rf t2", src, dst, &res);
 	CU_ASSERT_EQUAL(ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err), 0);
 	CU_ASSERT(res.changed == 0 && res.bytes == 0);
 	snprintf(src, sizeof(src), "%s/t/f", dir);
-	rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
+	int rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
 	expect_error(rc, &err, EC_ESYS, src, "Not a directory");
 	snprintf(src, sizeof(src), "%s/t", dir);
 	snprintf(dst, sizeof(dst), "%s/t/f/x", dir);
 	rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
 	expect_error(rc, &err, EC_EREMOTE, dst, "Not a directory");
+}
+
+
+/* Get a tree: the same odd names, links (one out of the tree: copied, not followed),
+ * an empty directory, modes (a read-only directory filled before its mode is set);
+ * again over itself; errors; a context whose listing would lead out of the local
+ * directory (through a link, or ..) is refused and writes nothing there. */
+static void test_get_tree(void)
+{
+	char cmd[2048], src[256], dst[256];
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	tree_copy(1, "g", "rm -rf g2 && chmod 500 g/a/b", src, dst, &res);
+	int rc;
+	CU_ASSERT(res.sha256[0] == '\0');
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && diff -r --no-dereference g g2 && [ \"$(stat -c %%a g2/a)\" = 700 ] && "
+	         "[ \"$(stat -c %%a g2/a/b)\" = 500 ] && [ \"$(readlink g2/abs)\" = /etc/passwd ] && "
+	         "[ \"$(readlink g2/dangling)\" = /nonexistent ] && [ -d g2/empty ]", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	CU_ASSERT_EQUAL(ec_context_get_tree(ctx, src, dst, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	CU_ASSERT_EQUAL(temps_left(dst), 0);
+	/* Errors: the remote top a file, missing; the local top a file. */
+	snprintf(src, sizeof(src), "%s/g/f", dir);
+	rc = ec_context_get_tree(ctx, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_EREMOTE, src, "Not a directory");
+	snprintf(src, sizeof(src), "%s/no-such", dir);
+	rc = ec_context_get_tree(ctx, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_EREMOTE, src, "No such file");
+	snprintf(src, sizeof(src), "%s/g", dir);
+	snprintf(dst, sizeof(dst), "%s/g2/f", dir);
+	rc = ec_context_get_tree(ctx, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_ESYS, dst, "not a directory");
+	/* A hostile listing: a link to outside, then a file under it; a "..". */
+	char out[256], code[1024];
+	snprintf(out, sizeof(out), "%s/outside", dir);
+	mkdir(out, 0755);
+	for (int i = 0; i < 2; i++) {
+		char list[512];
+		if (i == 0)
+			snprintf(list, sizeof(list),
+			         "[(b'', 0, 0o755, None), (b'l', 2, 0, b'%s'), (b'l/x', 1, 0o644, None)]", out);
+		else
+			snprintf(list, sizeof(list), "%s",
+			         "[(b'', 0, 0o755, None), (b'../outside/x', 1, 0o644, None)]");
+		snprintf(code, sizeof(code),
+		         "import econtext\nif not hasattr(econtext, '_walk0'): econtext._walk0 = "
+		         "econtext._walk\necontext._walk = lambda p: %s\n", list);
+		ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
+		ec_value_append(args, ec_value_cstr(code));
+		rc = ec_context_call(ctx, strncmp(cur->version, "2.", 2) ? "builtins" : "__builtin__",
+		                     "exec", args, NULL, 10000, &r, &err);
+		ec_value_free(args);
+		ec_value_free(r);
+		if (rc) { /* exec is a statement on 2.7 */
+			fprintf(stderr, "  (no hostile listing on %s: %s)\n", cur->version, err.msg);
+			break;
+		}
+		snprintf(dst, sizeof(dst), "%s/h%d", dir, i);
+		rc = ec_context_get_tree(ctx, src, dst, NULL, &res, &err);
+		expect_error(rc, &err, EC_EPROTO, src, "bad entry");
+		snprintf(code, sizeof(code), "%s/x", out);
+		CU_ASSERT_EQUAL(access(code, F_OK), -1);
+	}
+	ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
+	ec_value_append(args, ec_value_cstr("import econtext\n"
+	                                    "if hasattr(econtext, '_walk0'): econtext._walk = econtext._walk0\n"));
+	ec_context_call(ctx, strncmp(cur->version, "2.", 2) ? "builtins" : "__builtin__", "exec", args,
+	                NULL, 10000, &r, NULL);
+	ec_value_free(args);
+	ec_value_free(r);
+}
+
+/* get --owner, --group (as root: the master may set them), by name and number. */
+static void test_get_owner(void)
+{
+	struct passwd *nobody = getpwnam("nobody");
+	if (geteuid() != 0 || !nobody) {
+		fprintf(stderr, "  SKIP: get's owner and group need root and a user nobody\n");
+		return;
+	}
+	char *src = path_of("o-src"), *dst = path_of("o-dst");
+	make_file(src, 5000, 11, 04755, 1400000000);
+	struct ec_transfer_options o = {.size = sizeof(o), .owner = "nobody", .group = "12345"};
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	int rc = ec_context_get(ctx, src, dst, &o, &res, &err);
+	if (rc)
+		fprintf(stderr, "get owner: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	struct stat st;
+	CU_ASSERT(stat(dst, &st) == 0 && st.st_uid == nobody->pw_uid && st.st_gid == 12345 &&
+	          (st.st_mode & 07777) == 04755);
+	o.owner = "no-such-user-here";
+	rc = ec_context_get(ctx, src, dst, &o, &res, &err);
+	expect_error(rc, &err, EC_EINVAL, src, "no user named 'no-such-user-here'");
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
 }
 
 static CU_TestInfo tests[] = {
@@ -424,6 +544,8 @@ static CU_TestInfo tests[] = {
 	{"a cancelled transfer leaves the old file", test_cancel},
 	{"to three contexts at once, the file read once", test_many},
 	{"a tree: odd names, links, modes; unchanged again", test_tree},
+	{"get a tree: odd names, links, modes; a hostile listing refused", test_get_tree},
+	{"get: owner and group", test_get_owner},
 	{"256 MiB with the master's memory bounded", test_rss},
 	CU_TEST_INFO_NULL,
 };
