@@ -2,7 +2,7 @@
  * docs/protocol.md, "File transfer"): the file streamed in chunks on a channel to or
  * from econtext._put / econtext._get in the context, SHA-256 computed here as it is read
  * or written and checked there (put) or here (get), the skip-if-unchanged check through
- * econtext._stat. A get is written here as a put is there: a temporary file beside the
+ * econtext._stat (the local digest read meanwhile, on a thread). A get is written here as a put is there: a temporary file beside the
  * target, checked, fsynced, renamed. Only the public API below it: any thread. */
 #include "ecbuild.h"
 
@@ -13,7 +13,9 @@
 #include <libgen.h>
 #include <openssl/evp.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,23 +180,75 @@ static void stat_finish(struct dest *d, const struct stat *st, unsigned mode)
 	ec_value_free(res);
 }
 
-/* Read fd to its end through x->md (reset first); the hex digest in hex. */
-static int digest_file(struct xfer *x, int fd, char hex[65], struct ec_error *err)
+/* The local file's digest, read on a thread of its own while the contexts digest
+ * their targets (econtext._stat): an unchanged put costs one digest's time, not two.
+ * Stopped early (stop) when no target can be the same. pread: fd's offset is the
+ * stream's. */
+struct pre_digest {
+	int fd;
+	atomic_int stop;
+	int sys;        /* errno of a failed read, or 0 */
+	char hex[65];   /* "" unless read to the end */
+	pthread_t thread;
+	int started;
+};
+
+static void *pre_digest_run(void *arg)
 {
-	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
-	for (;;) {
-		ssize_t n = read(fd, x->buf, CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fail_errno(x, err, x->src);
-		if (n == 0)
-			break;
-		EVP_DigestUpdate(x->md, x->buf, (size_t)n);
+	struct pre_digest *p = arg;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char *buf = malloc(CHUNK);
+	unsigned char d[32];
+	unsigned n = 0;
+	off_t off = 0;
+	if (!md || !buf || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		p->sys = ENOMEM;
+		goto out;
 	}
-	hex_digest(x, hex);
-	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
-	return lseek(fd, 0, SEEK_SET) < 0 ? fail_errno(x, err, x->src) : 0;
+	while (!atomic_load(&p->stop)) {
+		ssize_t r = pread(p->fd, buf, CHUNK, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			p->sys = errno;
+			goto out;
+		}
+		if (r == 0) {
+			EVP_DigestFinal_ex(md, d, &n);
+			for (unsigned i = 0; i < 32; i++)
+				snprintf(p->hex + 2 * i, 3, "%02x", d[i]);
+			break;
+		}
+		EVP_DigestUpdate(md, buf, (size_t)r);
+		off += r;
+	}
+out:
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return NULL;
+}
+
+static void pre_digest_start(struct pre_digest *p, int fd)
+{
+	*p = (struct pre_digest){.fd = fd};
+	atomic_init(&p->stop, 0);
+	p->started = pthread_create(&p->thread, NULL, pre_digest_run, p) == 0;
+}
+
+/* Wait for the digest (want), or stop it; then 0 with p->hex, or a local error. */
+static int pre_digest_finish(struct pre_digest *p, int want, struct xfer *x, struct ec_error *err)
+{
+	if (!want)
+		atomic_store(&p->stop, 1);
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	else if (want)
+		pre_digest_run(p);
+	if (want && p->sys) {
+		errno = p->sys;
+		return fail_errno(x, err, x->src);
+	}
+	return 0;
 }
 
 /* Open a channel to d and start econtext._put on it. */
@@ -333,6 +387,8 @@ int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_pat
 	int maybe_same = 0;
 	for (size_t i = 0; i < n; i++)
 		stat_start(&ds[i], &st);
+	struct pre_digest pre;
+	pre_digest_start(&pre, fd);
 	for (size_t i = 0; i < n; i++) {
 		ds[i].x.res->size = (uint64_t)st.st_size;
 		if (!ds[i].rc)
@@ -341,7 +397,9 @@ int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_pat
 	}
 	char hex[65] = "";
 	struct ec_error lerr = {0};
-	int lrc = maybe_same ? digest_file(&x, fd, hex, &lerr) : 0;
+	int lrc = pre_digest_finish(&pre, maybe_same, &x, &lerr);
+	if (maybe_same && !lrc)
+		memcpy(hex, pre.hex, sizeof(hex));
 	for (size_t i = 0; i < n; i++) {
 		struct dest *d = &ds[i];
 		if (d->rc)
