@@ -21,15 +21,8 @@ sh tests/sshd-fixture.sh start "$dir" >/dev/null
 echo "Subsystem sftp /usr/lib/openssh/sftp-server" >>"$dir/sshd_config"
 kill -HUP "$FX_PID"
 sleep 1
-user=$FX_USER
-if [ -n "$FX_PW_USER" ]; then
-	user=$FX_PW_USER
-	cp "$FX_KEY.pub" "$dir/authorized_keys/$user"
-	chmod 711 "$dir"
-	chmod 755 "$dir/authorized_keys"
-	chmod 644 "$dir/authorized_keys/$user"
-	chown "$user" "$data"
-fi
+. bench/sshd-user.sh
+chown "$user" "$data"
 chmod 755 "$data"
 head -c $((mib << 20)) /dev/urandom >"$data/src"
 chmod 644 "$data/src"
