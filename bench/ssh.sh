@@ -22,15 +22,7 @@ rmdir "$dir"
 trap 'sh tests/sshd-fixture.sh stop "$dir" >/dev/null' EXIT
 sh tests/sshd-fixture.sh start "$dir" >/dev/null
 . "$dir/env.sh"
-user=$FX_USER
-if [ -n "$FX_PW_USER" ]; then
-	user=$FX_PW_USER
-	cp "$FX_KEY.pub" "$dir/authorized_keys/$user"
-	# sshd reads authorized_keys and the user reads the bulk file as that user.
-	chmod 711 "$dir"
-	chmod 755 "$dir/authorized_keys"
-	chmod 644 "$dir/authorized_keys/$user"
-fi
+. bench/sshd-user.sh
 echo "sshd $(sshd -V 2>&1 | head -1 || true) on 127.0.0.1:$FX_PORT, user $user, python $py"
 
 cfg=$dir/bench.yaml

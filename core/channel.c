@@ -194,7 +194,13 @@ int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec
 	pthread_mutex_unlock(&m->lock);
 	struct ec_buf data;
 	ec__buf_init(&data);
-	int rc = encode(ch->codec, major, v, &data, err);
+	/* Bytes (a file's chunk): the room for them at once, not grown by doubling (a
+	 * copy of what is there at each step). */
+	int rc = v->type == EC_T_BYTES && ec__buf_reserve_exact(&data, v->u.s.len + 64) ? EC_ENOMEM : 0;
+	if (rc)
+		rc = ec__error_set(err, EC_ENOMEM, ch->ctx_name, "out of memory");
+	else
+		rc = encode(ch->codec, major, v, &data, err);
 	if (!rc && data.len > m->max_message)
 		rc = ec__error_set(err, EC_EMSGSIZE, ch->ctx_name,
 		                   "a value of %zu bytes on a channel is over the maximum message "

@@ -27,7 +27,7 @@ static void usage(FILE *f)
 	        "       econtext [OPTIONS] ping TARGET\n"
 	        "       econtext [OPTIONS] stream CONTEXT MODULE.FUNC [ARG...]\n"
 	        "       econtext [OPTIONS] put [-r] TARGET LOCAL_PATH REMOTE_PATH\n"
-	        "       econtext [OPTIONS] get CONTEXT REMOTE_PATH LOCAL_PATH\n"
+	        "       econtext [OPTIONS] get [-r] CONTEXT REMOTE_PATH LOCAL_PATH\n"
 	        "       econtext [OPTIONS] invite CONTEXT [MODULE.FUNC [ARG...]]\n"
 	        "       econtext --version\n"
 	        "\n"
@@ -62,8 +62,8 @@ static void usage(FILE *f)
 	        "      --json            one JSON line per context, also for one; no progress line\n"
 	        "      --summary         the counts on stderr at the end\n"
 	        "      --mode OCTAL      put, get: the written file's mode (default: the source's)\n"
-	        "  -r                    put: a directory tree (links copied as links)\n"
-	        "      --owner USER, --group GROUP  put: the written files' owner, group\n"
+	        "  -r                    put, get: a directory tree (links copied as links)\n"
+	        "      --owner USER, --group GROUP  put, get: the written files' owner, group\n"
 	        "  -h, --help            this text\n"
 	        "      --version         print the version\n"
 	        "\n"
@@ -516,10 +516,7 @@ static int run(ec_master *m, const struct cli *c, const char *cmd, const char *t
 		size_t n = 0;
 		while (names && names[n])
 			n++;
-		if (tj.get && tj.recursive) {
-			fprintf(stderr, "econtext: get -r is not supported yet\n");
-			code = EXIT_USAGE;
-		} else if (tj.get && !literal) {
+		if (tj.get && !literal) {
 			fprintf(stderr, "econtext: get takes one context, not '%s'\n", target);
 			code = EXIT_USAGE;
 		} else {
@@ -564,7 +561,7 @@ int main(int argc, char **argv)
 		goto out;
 	if ((code = parse_options(argc, argv, &c)) >= 0)
 		goto out;
-	/* put -r TARGET ...: the option after the command too. */
+	/* put -r TARGET ..., get -r: the option after the command too. */
 	if (optind + 1 < argc && !strcmp(argv[optind + 1], "-r") &&
 	    (!strcmp(argv[optind], "put") || !strcmp(argv[optind], "get"))) {
 		c.recursive = 1;

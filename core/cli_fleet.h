@@ -69,8 +69,8 @@ struct transfer_job {
 	int set_mode;         /* --mode given */
 	unsigned mode;
 	int progress;         /* a progress line on stderr (a terminal, no --json) */
-	int recursive;        /* put -r: src is a directory tree */
-	const char *owner, *group; /* put --owner, --group */
+	int recursive;        /* put -r, get -r: src is a directory tree */
+	const char *owner, *group; /* --owner, --group */
 };
 /* One JSON line per context as each finishes, up to forks at once; the exit status. */
 int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,

@@ -1,7 +1,7 @@
 /* cli_transfer.c: `econtext put TARGET LOCAL REMOTE` and `econtext get CONTEXT REMOTE
  * LOCAL` (docs/cli.md): the contexts of the target connected --forks at a time (async
  * connects), and the file read once for each such batch and streamed to all of them
- * (ec_context_put_many); or ec_context_get from one. One JSON line per context. Ctrl-C
+ * (ec_context_put_many, ec_context_put_tree); or ec_context_get(_tree) from one. One JSON line per context. Ctrl-C
  * cancels the transfers running (nothing is left behind) and shuts every context
  * down. */
 #include "ecbuild.h"
@@ -116,7 +116,9 @@ static void get_one(struct run *r, const char *name)
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
 	int rc = ec_context_connect(r->m, name, j->overrides, j->timeout_ms, &ctx, &err);
-	if (!rc)
+	if (!rc && j->recursive)
+		rc = ec_context_get_tree(ctx, j->src, j->dst, &o, &res, &err);
+	else if (!rc)
 		rc = ec_context_get(ctx, j->src, j->dst, &o, &res, &err);
 	report(r, name, rc, &res, &err);
 	ec_context_shutdown(ctx, 3000, NULL);

@@ -513,7 +513,7 @@ void ec__context_deliver_module(void *arg, unsigned ctx_id, struct ec_buf *paylo
 	struct ec_context *c = m->contexts;
 	while (c && c->id != ctx_id)
 		c = c->master_next;
-	size_t unread = c ? c->st.outq_bytes + c->st.wbuf.len : 0;
+	size_t unread = c ? c->st.outq_bytes + c->st.wbuf.len - c->st.wpos : 0;
 	if (c && c->st.state == EC_STREAM_READY && c->st.outq && unread > m->max_message) {
 		/* It asks and does not read (a context's imports wait for each answer): more
 		 * than a message's worth of answers on top of others is a context that would

@@ -117,6 +117,10 @@ int ec__stream_boot_error(struct ec_stream *s, int code, const char *what, struc
 
 int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 {
+	if (s->outq && s->wpos && s->wpos >= s->wbuf.len - s->wpos) {
+		ec__buf_consume(&s->wbuf, s->wpos);
+		s->wpos = 0;
+	}
 	while (s->outq) {
 		struct ec_msg *q = s->outq;
 		struct ec_frame_hdr h = {
@@ -143,19 +147,21 @@ int ec__stream_write(struct ec_stream *s, struct ec_error *err)
 	struct ec_pollset ps; /* what send waits for: the core asks pollset instead */
 	while (s->wbuf.len) {
 		ec__pollset_clear(&ps);
-		ssize_t n = s->transport->ops->send(s->transport->inst, s->wbuf.data, s->wbuf.len,
-		                                    &ps, err);
+		ssize_t n = s->transport->ops->send(s->transport->inst, s->wbuf.data + s->wpos,
+		                                    s->wbuf.len - s->wpos, &ps, err);
 		if (n == EC_EAGAIN)
 			return 0;
 		if (n < 0 && s->state < EC_STREAM_READY) {
 			/* The command went away while we wrote its payload: what it printed
 			 * (read until end of stream) is a better error than EPIPE. */
-			s->wbuf.len = 0;
+			s->wbuf.len = s->wpos = 0;
 			return 0;
 		}
 		if (n < 0)
 			return (int)n;
-		ec__buf_consume(&s->wbuf, (size_t)n);
+		s->wpos += (size_t)n;
+		if (s->wpos == s->wbuf.len)
+			s->wbuf.len = s->wpos = 0;
 	}
 	ec__buf_free(&s->wbuf); /* all written: hold nothing while idle */
 	return 0;
@@ -366,6 +372,7 @@ void ec__stream_close(struct ec_stream *s, int grace_ms)
 	s->outq_bytes = 0;
 	ec__buf_free(&s->rbuf);
 	ec__buf_free(&s->wbuf);
+	s->wpos = 0;
 	ec__frame_mac_close(&s->mac_in);
 	ec__frame_mac_close(&s->mac_out);
 }

@@ -60,6 +60,10 @@ struct ec_stream {
 	size_t outq_bytes; /* the payloads queued, not yet framed */
 
 	struct ec_buf rbuf, wbuf;
+	size_t wpos; /* wbuf's bytes before it are written: sent from there, and moved to
+	              * the front only once they are as many as those left (ec__stream_flush),
+	              * not at each partial write (a 4 MiB window went through memmove ~20
+	              * times) */
 	size_t rframe;          /* size of the frame at the start of rbuf, once its header is
 	                         * in (0: not known): rbuf grows to it exactly */
 	int rbuf_taken;         /* ec__stream_take_frame took rbuf's memory (and the frame) */

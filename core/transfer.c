@@ -2,19 +2,24 @@
  * docs/protocol.md, "File transfer"): the file streamed in chunks on a channel to or
  * from econtext._put / econtext._get in the context, SHA-256 computed here as it is read
  * or written and checked there (put) or here (get), the skip-if-unchanged check through
- * econtext._stat. A get is written here as a put is there: a temporary file beside the
+ * econtext._stat (the local digest read meanwhile, on a thread). A get is written here as a put is there: a temporary file beside the
  * target, checked, fsynced, renamed. Only the public API below it: any thread. */
 #include "ecbuild.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <openssl/evp.h>
+#include <pwd.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +39,8 @@ struct xfer {
 	char *buf;
 	struct ec_transfer_result *res, mine; /* the caller's, or mine */
 	long long t0;
+	uid_t uid; /* get: the owner and group to give, or -1 (local_ids) */
+	gid_t gid;
 };
 
 static int xfer_init(struct xfer *x, ec_context *ctx, const char *what, const char *src,
@@ -173,23 +180,75 @@ static void stat_finish(struct dest *d, const struct stat *st, unsigned mode)
 	ec_value_free(res);
 }
 
-/* Read fd to its end through x->md (reset first); the hex digest in hex. */
-static int digest_file(struct xfer *x, int fd, char hex[65], struct ec_error *err)
+/* The local file's digest, read on a thread of its own while the contexts digest
+ * their targets (econtext._stat): an unchanged put costs one digest's time, not two.
+ * Stopped early (stop) when no target can be the same. pread: fd's offset is the
+ * stream's. */
+struct pre_digest {
+	int fd;
+	atomic_int stop;
+	int sys;        /* errno of a failed read, or 0 */
+	char hex[65];   /* "" unless read to the end */
+	pthread_t thread;
+	int started;
+};
+
+static void *pre_digest_run(void *arg)
 {
-	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
-	for (;;) {
-		ssize_t n = read(fd, x->buf, CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fail_errno(x, err, x->src);
-		if (n == 0)
-			break;
-		EVP_DigestUpdate(x->md, x->buf, (size_t)n);
+	struct pre_digest *p = arg;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char *buf = malloc(CHUNK);
+	unsigned char d[32];
+	unsigned n = 0;
+	off_t off = 0;
+	if (!md || !buf || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		p->sys = ENOMEM;
+		goto out;
 	}
-	hex_digest(x, hex);
-	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
-	return lseek(fd, 0, SEEK_SET) < 0 ? fail_errno(x, err, x->src) : 0;
+	while (!atomic_load(&p->stop)) {
+		ssize_t r = pread(p->fd, buf, CHUNK, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			p->sys = errno;
+			goto out;
+		}
+		if (r == 0) {
+			EVP_DigestFinal_ex(md, d, &n);
+			for (unsigned i = 0; i < 32; i++)
+				snprintf(p->hex + 2 * i, 3, "%02x", d[i]);
+			break;
+		}
+		EVP_DigestUpdate(md, buf, (size_t)r);
+		off += r;
+	}
+out:
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return NULL;
+}
+
+static void pre_digest_start(struct pre_digest *p, int fd)
+{
+	*p = (struct pre_digest){.fd = fd};
+	atomic_init(&p->stop, 0);
+	p->started = pthread_create(&p->thread, NULL, pre_digest_run, p) == 0;
+}
+
+/* Wait for the digest (want), or stop it; then 0 with p->hex, or a local error. */
+static int pre_digest_finish(struct pre_digest *p, int want, struct xfer *x, struct ec_error *err)
+{
+	if (!want)
+		atomic_store(&p->stop, 1);
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	else if (want)
+		pre_digest_run(p);
+	if (want && p->sys) {
+		errno = p->sys;
+		return fail_errno(x, err, x->src);
+	}
+	return 0;
 }
 
 /* Open a channel to d and start econtext._put on it. */
@@ -232,24 +291,31 @@ static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, s
                       char hex[65], struct ec_error *err)
 {
 	uint64_t done = 0;
+	/* One value for every chunk, read into its own bytes (one copy less). */
+	ec_value *v = ec_value_bytes(x->buf, CHUNK);
+	if (!v)
+		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+	char *chunk = v->u.s.data;
 	for (;;) {
-		ssize_t n = read(fd, x->buf, CHUNK);
+		ssize_t n = read(fd, chunk, CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return fail_errno(x, err, x->src);
-		if (n == 0)
+		int rc = n < 0 ? fail_errno(x, err, x->src) : 0;
+		if (n <= 0) {
+			ec_value_free(v);
+			if (rc)
+				return rc;
 			break;
-		EVP_DigestUpdate(x->md, x->buf, (size_t)n);
-		ec_value *v = ec_value_bytes(x->buf, (size_t)n);
-		if (!v)
-			return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+		}
+		EVP_DigestUpdate(x->md, chunk, (size_t)n);
+		v->u.s.len = (size_t)n;
+		chunk[n] = '\0'; /* NUL past len, as every value's bytes */
 		send_all(ds, nd, v, (uint64_t)n);
-		ec_value_free(v);
 		done += (uint64_t)n;
-		int rc = progress(x, done, total, err);
-		if (rc)
+		if ((rc = progress(x, done, total, err))) {
+			ec_value_free(v);
 			return rc;
+		}
 	}
 	hex_digest(x, hex);
 	ec_value *d = ec_value_cstr(hex);
@@ -328,6 +394,8 @@ int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_pat
 	int maybe_same = 0;
 	for (size_t i = 0; i < n; i++)
 		stat_start(&ds[i], &st);
+	struct pre_digest pre;
+	pre_digest_start(&pre, fd);
 	for (size_t i = 0; i < n; i++) {
 		ds[i].x.res->size = (uint64_t)st.st_size;
 		if (!ds[i].rc)
@@ -336,7 +404,9 @@ int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_pat
 	}
 	char hex[65] = "";
 	struct ec_error lerr = {0};
-	int lrc = maybe_same ? digest_file(&x, fd, hex, &lerr) : 0;
+	int lrc = pre_digest_finish(&pre, maybe_same, &x, &lerr);
+	if (maybe_same && !lrc)
+		memcpy(hex, pre.hex, sizeof(hex));
 	for (size_t i = 0; i < n; i++) {
 		struct dest *d = &ds[i];
 		if (d->rc)
@@ -599,6 +669,75 @@ static int fsync_dir_of(const char *path)
 	return rc;
 }
 
+/* "DIR/.NAME.ec-<12 hex>" beside path (the context's names), or NULL. */
+static char *tmp_name(const char *path)
+{
+	unsigned char r[6] = {0};
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		for (size_t i = 0; i < sizeof(r); i++)
+			r[i] = (unsigned char)(ec__now_us() >> (i * 3));
+	char *copy = strdup(path), *copy2 = strdup(path), *tmp = NULL;
+	if (copy && copy2 &&
+	    asprintf(&tmp, "%s/.%s.ec-%02x%02x%02x%02x%02x%02x", dirname(copy), basename(copy2), r[0],
+	             r[1], r[2], r[3], r[4], r[5]) < 0)
+		tmp = NULL;
+	free(copy);
+	free(copy2);
+	return tmp;
+}
+
+/* A fresh temporary name beside path in *tmp, made by open(O_EXCL, 0600) (link_fd < 0:
+ * the fd returned) or as a link to the unnamed file link_fd (0 returned); a name taken
+ * already is drawn again. -1 and errno. */
+static int tmp_make(const char *path, char **tmp, int link_fd)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", link_fd);
+	for (int tries = 0; tries < 10; tries++) {
+		if (!(*tmp = tmp_name(path)))
+			return -1;
+		int rc = link_fd < 0 ? open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+		                     : linkat(AT_FDCWD, proc, AT_FDCWD, *tmp, AT_SYMLINK_FOLLOW);
+		if (rc >= 0)
+			return rc;
+		int e = errno;
+		free(*tmp);
+		*tmp = NULL;
+		if (e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* The file a get writes, beside path: unnamed (O_TMPFILE, 0600) where the filesystem
+ * and /proc allow, named only once checked (tmp_link), so that even a master killed
+ * mid-get leaves nothing; else a named one (*tmp, O_EXCL, 0600). -1 and errno. */
+static int tmp_open(const char *path, char **tmp)
+{
+	*tmp = NULL;
+#ifdef O_TMPFILE
+	char *copy = strdup(path);
+	if (!copy)
+		return -1;
+	int fd = access("/proc/self/fd", X_OK) == 0
+	             ? open(dirname(copy), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)
+	             : (errno = EOPNOTSUPP, -1);
+	free(copy);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+#endif
+	return tmp_make(path, tmp, -1);
+}
+
+/* Name the unnamed file fd beside path (*tmp set): linkat of /proc/self/fd/FD. */
+static int tmp_link(int fd, const char *path, char **tmp)
+{
+	return tmp_make(path, tmp, fd);
+}
+
 /* Take the values of ch into fd until the end; *got counts. */
 static int recv_file(struct xfer *x, int fd, ec_channel *ch, uint64_t *got, struct ec_error *err)
 {
@@ -631,102 +770,135 @@ static int recv_file(struct xfer *x, int fd, ec_channel *ch, uint64_t *got, stru
 	}
 }
 
-int ec_context_get(ec_context *ctx, const char *remote_path, const char *local_path,
-                   const struct ec_transfer_options *o, struct ec_transfer_result *res,
-                   struct ec_error *err)
+/* A user (user 1) or group name, or a number, as its id: 0, else -1. */
+static int id_of(const char *name, int user, unsigned long *id)
 {
-	struct xfer x;
-	int rc = xfer_init(&x, ctx, "get", remote_path, local_path, o, res, err);
-	res = x.res;
-	int fd = -1;
+	char buf[16384], *end;
+	unsigned long n = strtoul(name, &end, 10);
+	struct passwd pw, *pp = NULL;
+	struct group gr, *gp = NULL;
+	if (*name && !*end)
+		*id = n;
+	else if (user && getpwnam_r(name, &pw, buf, sizeof(buf), &pp) == 0 && pp)
+		*id = pp->pw_uid;
+	else if (!user && getgrnam_r(name, &gr, buf, sizeof(buf), &gp) == 0 && gp)
+		*id = gp->gr_gid;
+	else
+		return -1;
+	return 0;
+}
+
+/* The owner and group a get gives what it writes (o->owner, o->group: names or
+ * numbers, resolved here); (uid_t)-1, (gid_t)-1: left as they are. */
+static int local_ids(const struct xfer *x, uid_t *uid, gid_t *gid, struct ec_error *err)
+{
+	unsigned long u = (unsigned long)(uid_t)-1, g = (unsigned long)(gid_t)-1;
+	if (x->o->owner && id_of(x->o->owner, 1, &u))
+		return fail(x, err, EC_EINVAL, 0, "no user named '%s' here", x->o->owner);
+	if (x->o->group && id_of(x->o->group, 0, &g))
+		return fail(x, err, EC_EINVAL, 0, "no group named '%s' here", x->o->group);
+	*uid = (uid_t)u;
+	*gid = (gid_t)g;
+	return 0;
+}
+
+/* xfer_init, and the owner and group asked for (local_ids). */
+static int get_init(struct xfer *x, ec_context *ctx, const char *what, const char *src,
+                    const char *dst, const struct ec_transfer_options *o,
+                    struct ec_transfer_result *res, struct ec_error *err)
+{
+	int rc = xfer_init(x, ctx, what, src, dst, o, res, err);
+	return rc ? rc : local_ids(x, &x->uid, &x->gid, err);
+}
+
+/* One file of the context to local_path (x->src, x->dst): streamed into a temporary
+ * file, checked, fsynced, owner (x->uid, x->gid), mode and mtime set, renamed over the
+ * target. nofollow (a tree's file): a link at either end is not followed. */
+static int get_file(struct xfer *x, int nofollow, struct ec_error *err)
+{
+	uid_t uid = x->uid;
+	gid_t gid = x->gid;
+	const char *remote_path = x->src, *local_path = x->dst;
+	struct ec_transfer_result *res = x->res;
+	int fd = -1, rc = 0;
 	char *tmp = NULL;
 	ec_channel *ch = NULL;
 	ec_call *call = NULL;
 	ec_value *r = NULL;
-	if (rc)
-		goto out;
 	struct stat st;
-	if (stat(local_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if ((nofollow ? lstat : stat)(local_path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		errno = EISDIR;
-		rc = fail_errno(&x, err, local_path);
-		goto out;
+		return fail_errno(x, err, local_path);
 	}
-	/* A temporary name beside the target: ".NAME.ec-XXXXXX", 0600, O_EXCL. */
-	char *copy = strdup(local_path), *copy2 = strdup(local_path);
-	if (copy && copy2 && asprintf(&tmp, "%s/.%s.ec-XXXXXX", dirname(copy), basename(copy2)) < 0)
-		tmp = NULL;
-	free(copy);
-	free(copy2);
-	if (!tmp) {
-		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
-		goto out;
-	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		free(tmp);
-		tmp = NULL;
-		rc = fail_errno(&x, err, local_path);
-		goto out;
-	}
-	if ((rc = ec_channel_new(ctx, &ch, err)))
+	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
+	if ((fd = tmp_open(local_path, &tmp)) < 0)
+		return fail_errno(x, err, local_path);
+	if ((rc = ec_channel_new(x->ctx, &ch, err)))
 		goto out;
 	ec_value *args = ec_value_new(EC_T_TUPLE);
 	if (!args || ec_value_append(args, ec_value_channel(ch)) ||
-	    ec_value_append(args, path_value(remote_path))) {
+	    ec_value_append(args, path_value(remote_path)) ||
+	    ec_value_append(args, ec_value_bool(nofollow))) {
 		ec_value_free(args);
-		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
+		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
 		goto out;
 	}
-	rc = ec_context_call_async(ctx, "econtext", "_get", args, NULL, &call, err);
+	rc = ec_context_call_async(x->ctx, "econtext", "_get", args, NULL, &call, err);
 	ec_value_free(args);
 	if (rc)
 		goto out;
 	res->changed = 1;
 	struct ec_error rerr = {0};
-	rc = recv_file(&x, fd, ch, &res->bytes, &rerr);
+	uint64_t got = 0;
+	rc = recv_file(x, fd, ch, &got, &rerr);
+	res->bytes += got;
 	if (rc) {
 		ec_call_cancel(call);
 		if (rc == EC_ECLOSED || rc == EC_ETIMEDOUT) {
 			if (err)
 				*err = rerr;
-			ec__error_prefix(err, "get %s -> %s", remote_path, local_path);
+			ec__error_prefix(err, "%s %s -> %s", x->what, remote_path, local_path);
 		} else if (err) {
 			*err = rerr;
 		}
 		goto out;
 	}
-	if ((rc = ec_call_wait(call, x.timeout_ms, &r, err))) {
-		rc = fail_call(&x, rc, r, err);
+	if ((rc = ec_call_wait(call, x->timeout_ms, &r, err))) {
+		rc = fail_call(x, rc, r, err);
 		r = NULL;
 		goto out;
 	}
 	if (r->type != EC_T_TUPLE || r->u.seq.len != 4 || r->u.seq.items[0]->type != EC_T_INT) {
-		rc = fail(&x, err, EC_EPROTO, 0, "%s", "econtext._get answered something else");
+		rc = fail(x, err, EC_EPROTO, 0, "%s", "econtext._get answered something else");
 		goto out;
 	}
 	ec_value **it = r->u.seq.items;
-	hex_digest(&x, res->sha256);
-	res->size = res->bytes;
+	char hex[65];
+	hex_digest(x, hex);
+	snprintf(res->sha256, sizeof(res->sha256), "%s", hex);
+	res->size += got;
 	const char *theirs = it[1]->u.s.data;
-	if ((uint64_t)it[0]->u.i != res->bytes || strcmp(theirs, res->sha256) != 0) {
-		rc = fail(&x, err, EC_EPROTO, 0,
+	if ((uint64_t)it[0]->u.i != got || strcmp(theirs, hex) != 0) {
+		rc = fail(x, err, EC_EPROTO, 0,
 		          "%llu bytes with SHA-256 %s came, the context read %lld with %s",
-		          (unsigned long long)res->bytes, res->sha256, (long long)it[0]->u.i, theirs);
+		          (unsigned long long)got, hex, (long long)it[0]->u.i, theirs);
 		goto out;
 	}
-	unsigned mode = x.o->set_mode ? (x.o->mode & 07777) : (unsigned)it[2]->u.i & 07777;
+	unsigned mode = x->o->set_mode ? (x->o->mode & 07777) : (unsigned)it[2]->u.i & 07777;
 	double mt = it[3]->type == EC_T_FLOAT ? it[3]->u.f : (double)it[3]->u.i;
 	struct timespec times[2];
 	times[0].tv_sec = times[1].tv_sec = (time_t)mt;
 	times[0].tv_nsec = times[1].tv_nsec = (long)((mt - (double)(time_t)mt) * 1e9);
-	if (fsync(fd) != 0 || fchmod(fd, mode) != 0 || futimens(fd, times) != 0 ||
-	    close(fd) != 0) {
-		rc = fail_errno(&x, err, local_path);
-		fd = -1;
+	/* The owner before the mode: a chown clears set-id bits. */
+	if (fsync(fd) != 0 || ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) != 0) ||
+	    fchmod(fd, mode) != 0 || futimens(fd, times) != 0 || (!tmp && tmp_link(fd, local_path, &tmp))) {
+		rc = fail_errno(x, err, local_path);
 		goto out;
 	}
+	int cl = close(fd);
 	fd = -1;
-	if (rename(tmp, local_path) != 0) {
-		rc = fail_errno(&x, err, local_path);
+	if (cl != 0 || rename(tmp, local_path) != 0) {
+		rc = fail_errno(x, err, local_path);
 		goto out;
 	}
 	free(tmp);
@@ -742,6 +914,199 @@ out:
 		unlink(tmp);
 		free(tmp);
 	}
+	return rc;
+}
+
+int ec_context_get(ec_context *ctx, const char *remote_path, const char *local_path,
+                   const struct ec_transfer_options *o, struct ec_transfer_result *res,
+                   struct ec_error *err)
+{
+	struct xfer x;
+	int rc = get_init(&x, ctx, "get", remote_path, local_path, o, res, err);
+	if (!rc)
+		rc = get_file(&x, 0, err);
+	xfer_done(&x);
+	return rc;
+}
+
+/* ---- get -r ---------------------------------------------------------------------- */
+
+/* A name of the context's tree is safe here: relative, no empty, "." or ".."
+ * component, and every directory above it under the local root a directory we made
+ * or found (not a link): a context cannot make the master write outside local_dir. */
+static int rel_safe(const char *root, const char *rel, size_t len)
+{
+	if (memchr(rel, '\0', len) || rel[0] == '/')
+		return 0;
+	for (const char *p = rel, *end = rel + len; p < end;) {
+		const char *slash = memchr(p, '/', (size_t)(end - p));
+		size_t n = (size_t)((slash ? slash : end) - p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (slash) { /* an ancestor: a real directory */
+			char *dir = NULL;
+			struct stat st;
+			if (asprintf(&dir, "%s/%.*s", root, (int)(slash - rel), rel) < 0)
+				return 0;
+			int ok = lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+			free(dir);
+			if (!ok)
+				return 0;
+		}
+		p += n + 1;
+	}
+	return 1;
+}
+
+/* A directory at path (0700 while the tree comes; its mode is set at the end). */
+static int get_mkdir(struct xfer *x, const char *path, struct ec_error *err)
+{
+	uid_t uid = x->uid;
+	gid_t gid = x->gid;
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return fail(x, err, EC_ESYS, EEXIST, "%s: exists and is not a directory", path);
+	} else if (errno != ENOENT || mkdir(path, 0700) != 0) {
+		return fail_errno(x, err, path);
+	} else {
+		x->res->changed = 1;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(path, uid, gid) != 0)
+		return fail_errno(x, err, path);
+	return 0;
+}
+
+/* A symbolic link at path to target, made beside it and renamed over what is there
+ * (a link, a file; never followed). */
+static int get_symlink(struct xfer *x, const char *target, const char *path, struct ec_error *err)
+{
+	uid_t uid = x->uid;
+	gid_t gid = x->gid;
+	char have[4096];
+	ssize_t n = readlink(path, have, sizeof(have) - 1);
+	if (n >= 0 && (size_t)n == strlen(target) && !memcmp(have, target, (size_t)n))
+		return 0;
+	char *tmp = tmp_name(path);
+	if (!tmp)
+		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+	int rc = 0;
+	if (symlink(target, tmp) != 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(tmp, uid, gid) != 0) ||
+	    rename(tmp, path) != 0) {
+		rc = fail_errno(x, err, path);
+		unlink(tmp);
+	} else {
+		x->res->changed = 1;
+	}
+	free(tmp);
+	return rc;
+}
+
+/* item i of the walk's answer: (name, kind, mode, target) with name and target bytes. */
+static int walk_item(const ec_value *e, const char **name, size_t *len, int *kind, unsigned *mode,
+                     const char **target)
+{
+	if (e->type != EC_T_TUPLE || e->u.seq.len != 4)
+		return -1;
+	ec_value **f = e->u.seq.items;
+	if ((f[0]->type != EC_T_BYTES && f[0]->type != EC_T_STR) || f[1]->type != EC_T_INT ||
+	    f[2]->type != EC_T_INT)
+		return -1;
+	*name = f[0]->u.s.data;
+	*len = f[0]->u.s.len;
+	*kind = (int)f[1]->u.i;
+	*mode = (unsigned)f[2]->u.i & 07777;
+	*target = NULL;
+	if (*kind == 2) {
+		if ((f[3]->type != EC_T_BYTES && f[3]->type != EC_T_STR) ||
+		    memchr(f[3]->u.s.data, '\0', f[3]->u.s.len))
+			return -1;
+		*target = f[3]->u.s.data;
+	}
+	return *kind >= 0 && *kind <= 2 ? 0 : -1;
+}
+
+int ec_context_get_tree(ec_context *ctx, const char *remote_dir, const char *local_dir,
+                        const struct ec_transfer_options *o, struct ec_transfer_result *res,
+                        struct ec_error *err)
+{
+	struct xfer x;
+	ec_value *list = NULL, *args = NULL;
+	int rc = get_init(&x, ctx, "get -r", remote_dir, local_dir, o, res, err);
+	if (rc)
+		goto out;
+	if (!(args = ec_value_new(EC_T_TUPLE)) || ec_value_append(args, path_value(remote_dir))) {
+		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
+		goto out;
+	}
+	if ((rc = ec_context_call(ctx, "econtext", "_walk", args, NULL, x.timeout_ms, &list, err))) {
+		rc = fail_call(&x, rc, list, err);
+		list = NULL;
+		goto out;
+	}
+	if (list->type != EC_T_LIST || list->u.seq.len == 0) {
+		rc = fail(&x, err, EC_EPROTO, 0, "%s", "econtext._walk answered something else");
+		goto out;
+	}
+	/* In order: the top, then each directory before what it holds. */
+	for (size_t i = 0; !rc && i < list->u.seq.len; i++) {
+		const char *name, *target;
+		size_t len;
+		int kind;
+		unsigned mode;
+		if (walk_item(list->u.seq.items[i], &name, &len, &kind, &mode, &target) ||
+		    (i == 0) != (len == 0) || (len && !rel_safe(local_dir, name, len))) {
+			rc = fail(&x, err, EC_EPROTO, 0, "econtext._walk answered a bad entry (#%zu)", i);
+			break;
+		}
+		char *lp = NULL, *rp = NULL;
+		if (asprintf(&lp, "%s%s%s", local_dir, len ? "/" : "", name) < 0 ||
+		    asprintf(&rp, "%s%s%s", remote_dir, len ? "/" : "", name) < 0) {
+			free(lp);
+			rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
+			break;
+		}
+		if (kind == 0) {
+			rc = get_mkdir(&x, lp, err);
+		} else if (kind == 2) {
+			rc = get_symlink(&x, target, lp, err);
+		} else {
+			struct xfer f = x;
+			f.src = rp;
+			f.dst = lp;
+			rc = get_file(&f, 1, err);
+		}
+		free(lp);
+		free(rp);
+	}
+	/* The directories' modes last (deepest first), so that a read-only one could be
+	 * filled. */
+	for (size_t i = list->u.seq.len; !rc && i-- > 0;) {
+		const char *name, *target;
+		size_t len;
+		int kind;
+		unsigned mode;
+		walk_item(list->u.seq.items[i], &name, &len, &kind, &mode, &target);
+		if (kind != 0)
+			continue;
+		char *lp = NULL;
+		struct stat st;
+		if (asprintf(&lp, "%s%s%s", local_dir, len ? "/" : "", name) < 0) {
+			rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
+			break;
+		}
+		if (lstat(lp, &st) != 0 || !S_ISDIR(st.st_mode) ||
+		    ((st.st_mode & 07777) != mode && chmod(lp, mode) != 0))
+			rc = fail_errno(&x, err, lp);
+		else if ((st.st_mode & 07777) != mode)
+			x.res->changed = 1;
+		free(lp);
+	}
+	x.res->sha256[0] = '\0';
+out:
+	ec_value_free(args);
+	ec_value_free(list);
 	xfer_done(&x);
 	return rc;
 }

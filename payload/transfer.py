@@ -99,9 +99,11 @@ def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
     fd = -1
     tmp = None                  # ours to remove once made
     try:
-        fd = posix.open(name, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
-        tmp = name
-        _xfer_temps.add(tmp)
+        fd = _xfer_tmpfile(d)
+        if fd < 0:
+            fd = posix.open(name, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
+            tmp = name
+            _xfer_temps.add(tmp)
         _cloexec(fd)
         h = hashlib.sha256()
         n = 0
@@ -123,6 +125,11 @@ def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
         if uid != -1 or gid != -1:
             posix.fchown(fd, uid, gid)      # before the mode: it clears set-id bits
         posix.fchmod(fd, mode)
+        if tmp is None:             # unnamed (O_TMPFILE): named only now, checked
+            posix.utime(fd, (mtime, mtime))
+            _xfer_link(fd, name)
+            tmp = name
+            _xfer_temps.add(tmp)
         posix.close(fd)
         fd = -1
         posix.utime(tmp, (mtime, mtime))
@@ -144,19 +151,25 @@ def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
                 pass
 
 
-def _xfer_get(channel, path):
+def _xfer_get(channel, path, nofollow=False):
     """Send the file at path on channel in chunks. Returns (size, sha256 hex, mode,
-    mtime) of what was sent."""
+    mtime) of what was sent. nofollow (a tree's file): a symbolic link at path is
+    refused (ELOOP), not followed."""
     import hashlib
     import stat as st
+    flags = posix.O_RDONLY
+    if nofollow:
+        flags |= getattr(posix, "O_NOFOLLOW", 0)
     try:
-        fd = posix.open(path, posix.O_RDONLY)
+        fd = posix.open(path, flags)
     except OSError as e:
         raise _xfer_error(e, path)
     try:
         s = posix.fstat(fd)
         if st.S_ISDIR(s.st_mode):
             raise OSError(errno.EISDIR, posix.strerror(errno.EISDIR), path)
+        if not st.S_ISREG(s.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
         h = hashlib.sha256()
         n = 0
         while True:
@@ -172,6 +185,75 @@ def _xfer_get(channel, path):
         return (n, h.hexdigest(), st.S_IMODE(s.st_mode), s.st_mtime)
     finally:
         posix.close(fd)
+
+
+def _xfer_tmpfile(d):
+    """An unnamed file in directory d (O_TMPFILE, 0600), named once checked
+    (_xfer_link): a context killed mid-put leaves nothing. -1 where it cannot be
+    (Python 2, no /proc, a filesystem without it): the caller makes a named one."""
+    flag = getattr(posix, "O_TMPFILE", 0)
+    if not flag or not hasattr(posix, "link") or not posix.access("/proc/self/fd", posix.X_OK):
+        return -1
+    try:
+        return posix.open(d, flag | posix.O_WRONLY, 0o600)
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return -1
+        raise
+
+
+def _xfer_link(fd, name):
+    """Name the unnamed file fd: linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/FD (a
+    src_dir_fd makes Python call linkat)."""
+    procfd = posix.open("/proc/self/fd", posix.O_RDONLY)
+    try:
+        posix.link(str(fd), name, src_dir_fd=procfd, follow_symlinks=True)
+    finally:
+        posix.close(procfd)
+
+
+def _xfer_bytes(p):
+    """A path as bytes (text paths come as UTF-8)."""
+    return p if isinstance(p, bytes) else p.encode("utf-8")
+
+
+def _xfer_walk(path):
+    """The tree at path, for a get -r: a list of (relative name as bytes, kind, mode,
+    link target as bytes or None), kind 0 a directory, 1 a regular file, 2 a symbolic
+    link; the top first (name b""), a directory before what it holds; links never
+    followed, other kinds left out."""
+    import stat as st
+    top = _xfer_bytes(path)
+    try:
+        s = posix.lstat(top)
+    except OSError as e:
+        raise _xfer_error(e, path)
+    if not st.S_ISDIR(s.st_mode):
+        raise OSError(errno.ENOTDIR, posix.strerror(errno.ENOTDIR), path)
+    out = [(b"", 0, st.S_IMODE(s.st_mode), None)]
+    stack = [b""]
+    while stack:
+        rel = stack.pop()
+        full = top + b"/" + rel if rel else top
+        try:
+            names = sorted(posix.listdir(full))
+        except OSError as e:
+            raise _xfer_error(e, full)
+        for n in names:
+            r = rel + b"/" + n if rel else n
+            p = full + b"/" + n
+            try:
+                s = posix.lstat(p)
+                if st.S_ISLNK(s.st_mode):
+                    out.append((r, 2, 0, posix.readlink(p)))
+            except OSError as e:
+                raise _xfer_error(e, p)
+            if st.S_ISDIR(s.st_mode):
+                out.append((r, 0, st.S_IMODE(s.st_mode), None))
+                stack.append(r)
+            elif st.S_ISREG(s.st_mode):
+                out.append((r, 1, st.S_IMODE(s.st_mode), None))
+    return out
 
 
 def _xfer_mkdir(path, mode):
@@ -261,3 +343,4 @@ _econtext._mkdir = _xfer_mkdir
 _econtext._symlink = _xfer_symlink
 _econtext._put = _xfer_put
 _econtext._get = _xfer_get
+_econtext._walk = _xfer_walk

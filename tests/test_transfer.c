@@ -4,9 +4,11 @@
  * unchanged put sends nothing; errors name the context and the path and leave no
  * temporary file (source missing, directory missing, a parent that is a file, a
  * directory where a file was expected); a cancelled put leaves the old file; a put to
- * three contexts at once (ec_context_put_many); a tree (ec_context_put_tree); the
- * master's RSS stays bounded while 256 MiB go. The read-only and full filesystems are
- * tests/test_transfer.sh (a mount namespace). */
+ * three contexts at once (ec_context_put_many); trees both ways (ec_context_put_tree,
+ * ec_context_get_tree); the master's and the context's peak RSS stay bounded while 1
+ * GiB goes each way. The read-only and full filesystems are tests/test_transfer.sh (a
+ * mount namespace), errors over ssh and sudo tests/test_transfer_ssh.sh and
+ * tests/test_transfer_sudo.sh. */
 #include "ecbuild.h"
 
 #include <dirent.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "econtext.h"
@@ -25,6 +28,7 @@ static const struct ec_test_python *cur;
 static ec_master *master;
 static ec_context *ctx;
 static char dir[64];
+static char last_python[16]; /* the version of the last interpreter found */
 
 static int suite_init(const struct ec_test_python *py)
 {
@@ -282,60 +286,78 @@ static void test_cancel(void)
 	CU_ASSERT_EQUAL(temps_left(dir), 0);
 }
 
-static double rss_mb(void)
+/* The peak RSS (VmHWM) of process pid, 0 for ourselves, in MB, reset (clear_refs 5)
+ * when reset is nonzero. */
+static double peak_mb(long pid, int reset)
 {
-	long pages = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f && fscanf(f, "%ld %ld", &pages, &res) != 2)
-		res = 0;
+	char path[64];
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%ld/%s", pid, reset ? "clear_refs" : "status");
+	else
+		snprintf(path, sizeof(path), "/proc/self/%s", reset ? "clear_refs" : "status");
+	FILE *f = fopen(path, reset ? "w" : "r");
+	double kb = 0;
+	char line[256];
+	if (f && reset)
+		fputs("5", f);
+	while (f && !reset && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
+			break;
 	if (f)
 		fclose(f);
-	return res * (double)sysconf(_SC_PAGESIZE) / (1 << 20);
+	return kb / 1024;
 }
 
-static int rss_peak(void *arg, uint64_t done, uint64_t total)
+/* put (get 0) or get (1) of 1 GiB from src to dst: the master's peak RSS under 40 MB,
+ * the context's under 64 MB (each peak reset first); the digest in sha. */
+static void big_one(int get, const char *src, const char *dst, char sha[65])
 {
-	(void)done;
-	(void)total;
-	double r = rss_mb(), *peak = arg;
-	if (r > *peak)
-		*peak = r;
-	return 0;
-}
-
-/* 256 MiB each way, once (the first interpreter): the master's RSS stays bounded. */
-static void test_rss(void)
-{
-	static int done;
-	if (done++)
-		return;
-	char *src = path_of("big"), *dst = path_of("big-dst"), *back = path_of("big-back");
-	int fd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	CU_ASSERT_FATAL(fd >= 0);
-	char block[65536];
-	for (size_t i = 0; i < sizeof(block); i++)
-		block[i] = (char)(i * 7);
-	for (int i = 0; i < 4096; i++)
-		CU_ASSERT_EQUAL(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
-	close(fd);
-	double base = rss_mb(), peak = base;
-	struct ec_transfer_options o = {.size = sizeof(o), .progress = rss_peak, .progress_arg = &peak};
+	long pid = ec_context_pid(ctx);
+	peak_mb(0, 1);
+	peak_mb(pid, 1);
 	struct ec_transfer_result res;
 	struct ec_error err = {0};
-	CU_ASSERT_EQUAL(ec_context_put(ctx, src, dst, &o, &res, &err), 0);
-	fprintf(stderr, "  %s: put 256 MiB in %.2f s, master RSS %.1f MB before, %.1f at most\n",
-	        cur->version, res.seconds, base, peak);
-	CU_ASSERT(peak < base + 40);
-	double gbase = rss_mb();
-	peak = gbase;
-	CU_ASSERT_EQUAL(ec_context_get(ctx, dst, back, &o, &res, &err), 0);
-	fprintf(stderr, "  %s: get 256 MiB in %.2f s, master RSS %.1f MB before, %.1f at most\n",
-	        cur->version, res.seconds, gbase, peak);
-	CU_ASSERT(peak < gbase + 40);
-	CU_ASSERT(same_content(src, back));
+	int rc = get ? ec_context_get(ctx, src, dst, NULL, &res, &err)
+	             : ec_context_put(ctx, src, dst, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "  %s: %s\n", get ? "get" : "put", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(res.bytes, 1u << 30);
+	double mine = peak_mb(0, 0), theirs = peak_mb(pid, 0);
+	fprintf(stderr, "  %s: %s 1 GiB in %.2f s (%.0f MiB/s), peak RSS: master %.1f MB, context %.1f MB\n",
+	        cur->version, get ? "get" : "put", res.seconds, 1024 / res.seconds, mine, theirs);
+	CU_ASSERT(mine > 0 && mine < 40);
+	CU_ASSERT(theirs > 0 && theirs < 64);
+	snprintf(sha, 65, "%s", res.sha256);
+}
+
+/* 1 GiB each way, on the last interpreter found (in /dev/shm where there is
+ * room, so that the disk does not set the time): both peaks bounded, the same bytes
+ * back (the digests). The source is sparse: reading it costs nothing. */
+static void test_rss(void)
+{
+	if (strcmp(cur->version, last_python) != 0)
+		return;
+	char big[128];
+	struct statvfs vfs;
+	int shm = statvfs("/dev/shm", &vfs) == 0 && vfs.f_bavail * (double)vfs.f_frsize > 2.5 * (1 << 30);
+	snprintf(big, sizeof(big), "%s/ec-test-xfer-XXXXXX", shm ? "/dev/shm" : dir);
+	CU_ASSERT_FATAL(mkdtemp(big) != NULL);
+	char src[160], dst[160], back[160], put_sha[65], get_sha[65];
+	snprintf(src, sizeof(src), "%s/big", big);
+	snprintf(dst, sizeof(dst), "%s/big-dst", big);
+	snprintf(back, sizeof(back), "%s/big-back", big);
+	int fd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(ftruncate(fd, 1 << 30) == 0 && pwrite(fd, "end", 3, (1 << 30) - 3) == 3);
+	close(fd);
+	big_one(0, src, dst, put_sha);
 	unlink(src);
+	big_one(1, dst, back, get_sha);
+	CU_ASSERT_STRING_EQUAL(put_sha, get_sha);
 	unlink(dst);
 	unlink(back);
+	rmdir(big);
 }
 
 /* To three contexts at once, the file read once: each its own result; unchanged
@@ -378,42 +400,162 @@ static void test_many(void)
 	ec_context_shutdown(cs[2], 3000, NULL);
 }
 
+/* A tree NAME in dir: an empty directory, modes, odd names (a space, a newline, bytes
+ * that are not UTF-8), 5000000 + 3 + 3 bytes in files, links (one to outside, one
+ * dangling); then the shell command then. */
+static void make_tree(const char *name, const char *then)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && rm -rf %s && mkdir %s && cd %s && mkdir -p a/b empty && echo hi >f && "
+	         "printf x >'a/sp ace' && printf 'y' >\"a/new\nline\" && "
+	         "printf z >\"$(printf 'a/b/\\377\\376')\" && ln -s ../f a/link && "
+	         "ln -s /etc/passwd abs && ln -s /nonexistent dangling && chmod 700 a && "
+	         "head -c 5000000 /dev/urandom >a/b/big && cd .. && %s",
+	         dir, name, name, name, then);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+}
+
+/* The tree name made (make_tree, then `then`), and put (get 0) or got (1) to name2,
+ * which succeeds with the same content, links, an empty directory and modes; src and
+ * dst (256 bytes each) set to the two. */
+static void tree_copy(int get, const char *name, const char *then, char *src, char *dst,
+                      struct ec_transfer_result *res)
+{
+	make_tree(name, then);
+	snprintf(src, 256, "%s/%s", dir, name);
+	snprintf(dst, 256, "%s/%s2", dir, name);
+	struct ec_error err = {0};
+	int rc = get ? ec_context_get_tree(ctx, src, dst, NULL, res, &err)
+	             : ec_context_put_tree(&ctx, 1, src, dst, NULL, res, &err);
+	if (rc)
+		fprintf(stderr, "%s_tree: %s\n", get ? "get" : "put", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(res->changed == 1 && res->bytes == 5000000 + 3 + 3);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && diff -r --no-dereference %s %s2 && [ \"$(stat -c %%a %s2/a)\" = 700 ] && "
+	         "[ \"$(readlink %s2/abs)\" = /etc/passwd ] && [ -d %s2/empty ]",
+	         dir, name, name, name, name, name);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 /* A tree: an empty directory, modes, odd names (a space, a newline, bytes that are
  * not UTF-8), symbolic links copied as links (one pointing out of the tree, not
  * followed); unchanged the second time; a file where the tree's root should be. */
 static void test_tree(void)
 {
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && mkdir -p t/a/b t/empty && echo hi >t/f && printf x >'t/a/sp ace' && "
-	         "printf 'y' >\"t/a/new\nline\" && printf z >\"$(printf 't/a/b/\\377\\376')\" && "
-	         "ln -s ../f t/a/link && ln -s /etc/passwd t/abs && chmod 700 t/a && "
-	         "head -c 5000000 /dev/urandom >t/a/b/big && rm -rf t2",
-	         dir);
-	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
 	char src[256], dst[256];
-	snprintf(src, sizeof(src), "%s/t", dir);
-	snprintf(dst, sizeof(dst), "%s/t2", dir);
 	struct ec_transfer_result res;
 	struct ec_error err = {0};
-	int rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
-	if (rc)
-		fprintf(stderr, "put_tree: %s\n", err.msg);
-	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(res.changed == 1 && res.bytes == 5000000 + 3 + 3);
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && diff -r --no-dereference t t2 && [ \"$(stat -c %%a t2/a)\" = 700 ] && "
-	         "[ \"$(readlink t2/abs)\" = /etc/passwd ] && [ -d t2/empty ]", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
+	tree_copy(0, "t", "rm -rf t2", src, dst, &res);
 	CU_ASSERT_EQUAL(ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err), 0);
 	CU_ASSERT(res.changed == 0 && res.bytes == 0);
 	snprintf(src, sizeof(src), "%s/t/f", dir);
-	rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
+	int rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
 	expect_error(rc, &err, EC_ESYS, src, "Not a directory");
 	snprintf(src, sizeof(src), "%s/t", dir);
 	snprintf(dst, sizeof(dst), "%s/t/f/x", dir);
 	rc = ec_context_put_tree(&ctx, 1, src, dst, NULL, &res, &err);
 	expect_error(rc, &err, EC_EREMOTE, dst, "Not a directory");
+}
+
+
+/* Get a tree: the same odd names, links (one out of the tree: copied, not followed),
+ * an empty directory, modes (a read-only directory filled before its mode is set);
+ * again over itself; errors; a context whose listing would lead out of the local
+ * directory (through a link, or ..) is refused and writes nothing there. */
+static void test_get_tree(void)
+{
+	char cmd[2048], src[256], dst[256];
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	tree_copy(1, "g", "rm -rf g2 && chmod 500 g/a/b", src, dst, &res);
+	int rc;
+	CU_ASSERT(res.sha256[0] == '\0');
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && diff -r --no-dereference g g2 && [ \"$(stat -c %%a g2/a)\" = 700 ] && "
+	         "[ \"$(stat -c %%a g2/a/b)\" = 500 ] && [ \"$(readlink g2/abs)\" = /etc/passwd ] && "
+	         "[ \"$(readlink g2/dangling)\" = /nonexistent ] && [ -d g2/empty ]", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	CU_ASSERT_EQUAL(ec_context_get_tree(ctx, src, dst, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	CU_ASSERT_EQUAL(temps_left(dst), 0);
+	/* Errors: the remote top a file, missing; the local top a file. */
+	snprintf(src, sizeof(src), "%s/g/f", dir);
+	rc = ec_context_get_tree(ctx, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_EREMOTE, src, "Not a directory");
+	snprintf(src, sizeof(src), "%s/no-such", dir);
+	rc = ec_context_get_tree(ctx, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_EREMOTE, src, "No such file");
+	snprintf(src, sizeof(src), "%s/g", dir);
+	snprintf(dst, sizeof(dst), "%s/g2/f", dir);
+	rc = ec_context_get_tree(ctx, src, dst, NULL, &res, &err);
+	expect_error(rc, &err, EC_ESYS, dst, "not a directory");
+	/* A hostile listing: a link to outside, then a file under it; a "..". */
+	char out[256], code[1024];
+	snprintf(out, sizeof(out), "%s/outside", dir);
+	mkdir(out, 0755);
+	for (int i = 0; i < 2; i++) {
+		char list[512];
+		if (i == 0)
+			snprintf(list, sizeof(list),
+			         "[(b'', 0, 0o755, None), (b'l', 2, 0, b'%s'), (b'l/x', 1, 0o644, None)]", out);
+		else
+			snprintf(list, sizeof(list), "%s",
+			         "[(b'', 0, 0o755, None), (b'../outside/x', 1, 0o644, None)]");
+		snprintf(code, sizeof(code),
+		         "import econtext\nif not hasattr(econtext, '_walk0'): econtext._walk0 = "
+		         "econtext._walk\necontext._walk = lambda p: %s\n", list);
+		ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
+		ec_value_append(args, ec_value_cstr(code));
+		rc = ec_context_call(ctx, strncmp(cur->version, "2.", 2) ? "builtins" : "__builtin__",
+		                     "exec", args, NULL, 10000, &r, &err);
+		ec_value_free(args);
+		ec_value_free(r);
+		if (rc) { /* exec is a statement on 2.7 */
+			fprintf(stderr, "  (no hostile listing on %s: %s)\n", cur->version, err.msg);
+			break;
+		}
+		snprintf(dst, sizeof(dst), "%s/h%d", dir, i);
+		rc = ec_context_get_tree(ctx, src, dst, NULL, &res, &err);
+		expect_error(rc, &err, EC_EPROTO, src, "bad entry");
+		snprintf(code, sizeof(code), "%s/x", out);
+		CU_ASSERT_EQUAL(access(code, F_OK), -1);
+	}
+	ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
+	ec_value_append(args, ec_value_cstr("import econtext\n"
+	                                    "if hasattr(econtext, '_walk0'): econtext._walk = econtext._walk0\n"));
+	ec_context_call(ctx, strncmp(cur->version, "2.", 2) ? "builtins" : "__builtin__", "exec", args,
+	                NULL, 10000, &r, NULL);
+	ec_value_free(args);
+	ec_value_free(r);
+}
+
+/* get --owner, --group (as root: the master may set them), by name and number. */
+static void test_get_owner(void)
+{
+	struct passwd *nobody = getpwnam("nobody");
+	if (geteuid() != 0 || !nobody) {
+		fprintf(stderr, "  SKIP: get's owner and group need root and a user nobody\n");
+		return;
+	}
+	char *src = path_of("o-src"), *dst = path_of("o-dst");
+	make_file(src, 5000, 11, 04755, 1400000000);
+	struct ec_transfer_options o = {.size = sizeof(o), .owner = "nobody", .group = "12345"};
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	int rc = ec_context_get(ctx, src, dst, &o, &res, &err);
+	if (rc)
+		fprintf(stderr, "get owner: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	struct stat st;
+	CU_ASSERT(stat(dst, &st) == 0 && st.st_uid == nobody->pw_uid && st.st_gid == 12345 &&
+	          (st.st_mode & 07777) == 04755);
+	o.owner = "no-such-user-here";
+	rc = ec_context_get(ctx, src, dst, &o, &res, &err);
+	expect_error(rc, &err, EC_EINVAL, src, "no user named 'no-such-user-here'");
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
 }
 
 static CU_TestInfo tests[] = {
@@ -424,7 +566,9 @@ static CU_TestInfo tests[] = {
 	{"a cancelled transfer leaves the old file", test_cancel},
 	{"to three contexts at once, the file read once", test_many},
 	{"a tree: odd names, links, modes; unchanged again", test_tree},
-	{"256 MiB with the master's memory bounded", test_rss},
+	{"get a tree: odd names, links, modes; a hostile listing refused", test_get_tree},
+	{"get: owner and group", test_get_owner},
+	{"1 GiB each way: the master's and the context's peak RSS bounded", test_rss},
 	CU_TEST_INFO_NULL,
 };
 
@@ -432,6 +576,11 @@ int main(void)
 {
 	CU_initialize_registry();
 	setenv("ECONTEXT_CONFIG", "/dev/null", 1);
+	struct ec_test_python all[16];
+	size_t n = ec_test_pythons(all, 16);
+	for (size_t i = 0; i < n; i++)
+		if (all[i].path[0])
+			memcpy(last_python, all[i].version, sizeof(last_python));
 	ec_test_python_suites("transfer", suite_init, suite_clean, tests);
 	return ec_test_run();
 }

@@ -1,7 +1,9 @@
 #!/bin/sh
-# test_transfer.sh: `econtext put TARGET LOCAL REMOTE` and `econtext get CONTEXT REMOTE
-# LOCAL`: one JSON line per context (20 at once too), "changed" false when the target
-# is already the same, content and mode kept, the exit statuses; and, in a mount namespace of its own
+# test_transfer.sh: `econtext put TARGET LOCAL REMOTE` and `econtext get [-r] CONTEXT
+# REMOTE LOCAL`: one JSON line per context (20 at once too), "changed" false when the
+# target is already the same, content and mode kept, the exit statuses; a put or get
+# interrupted (Ctrl-C, the command killed, the context killed) leaving the old file and
+# no temporary one; and, in a mount namespace of its own
 # (root and unshare -m), a read-only filesystem and a full one (a 1 MiB tmpfs): each an
 # error naming the path, the old file intact, no temporary file left.
 builddir=${EC_TEST_BUILDDIR:-.}
@@ -68,6 +70,11 @@ rc=$?
 	"$ec" put -r h1 "$d/tree" "$d/tree2" 2>&1 | grep -q '"changed": false, "bytes": 0' &&
 	ok "put -r: a tree with a link and an empty directory; unchanged again" ||
 	bad "put -r: rc $rc: $(cat "$out")"
+"$ec" get -r h1 "$d/tree" "$d/tree3" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && grep -q '"context": "h1", "ok": true, "changed": true, "bytes": 3000000' "$out" &&
+	diff -r --no-dereference "$d/tree" "$d/tree3" && ok "get -r: the tree back" ||
+	bad "get -r: rc $rc: $(cat "$out")"
 "$ec" put h1 "$d/missing" "$d/x" >"$out" 2>&1
 rc=$?
 [ $rc = 6 ] && grep -q "h1.*$d/missing: No such file" "$out" && ok "a missing source: exit 6" ||
@@ -75,16 +82,31 @@ rc=$?
 [ "$(temps)" = 0 ] && ok "no temporary file left" || bad "temporary files: $(find "$d" -name '.*.ec-*')"
 
 # Interrupted mid-put: Ctrl-C (exit 130), then the master killed (the context sees its
-# stream end and exits). Each time the old file stays and no temporary file is left.
+# stream end and exits), then the context killed (its file is unnamed until checked,
+# O_TMPFILE); a get with the master killed. Each time the old file stays and no
+# temporary file is left.
 head -c 400000000 /dev/zero >"$d/big"
 echo old >"$d/t"
-# Wait (at most 30 s) until a temporary file of the put is there.
-wait_temp() {
+# Wait (at most 30 s) until process $1 writes a file of the transfer: one unnamed
+# (O_TMPFILE: "$d/#123 (deleted)" in /proc/PID/fd) or a named temporary one.
+wait_writing() {
 	i=0
-	while [ "$(temps)" = 0 ] && [ $i -lt 300 ]; do
+	until ls -l "/proc/$1/fd" 2>/dev/null | grep -q -e "$d/#[0-9]* (deleted)" -e '\.ec-'; do
+		[ $i -lt 300 ] || break
 		sleep 0.1
 		i=$((i + 1))
 	done
+}
+# The context process (argv[0] econtext:...) of the command $1 (a local context: its
+# child).
+ctx_of() {
+	i=0
+	until c=$(pgrep -P "$1" -f "^econtext:"); do
+		[ $i -lt 300 ] || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "$c"
 }
 # Wait (at most 30 s) until no context process (econtext:...) of ours is left.
 wait_gone() {
@@ -95,20 +117,35 @@ wait_gone() {
 		i=$((i + 1))
 	done
 }
-for sig in INT KILL; do
-	"$ec" put h1 "$d/big" "$d/t" >"$out" 2>&1 &
+cp "$d/big" "$d/big2"
+# put INT, put KILL: the command signalled; CTX: the context killed; get: the same.
+for how in "put INT" "put KILL" "put CTX" "get KILL" "get CTX"; do
+	set -- $how
+	if [ $1 = put ]; then
+		"$ec" put h1 "$d/big" "$d/t" >"$out" 2>&1 &
+	else
+		"$ec" get h1 "$d/big2" "$d/t" >"$out" 2>&1 &
+	fi
 	pid=$!
-	wait_temp
-	kill -$sig $pid; [ -n "${EC_DEBUG:-}" ] && find "$d" -name ".*.ec-*" -ls
+	c=$(ctx_of $pid)
+	# The writer: the context for a put, the command for a get.
+	[ $1 = put ] && wait_writing "$c" || wait_writing $pid
+	case $2 in
+	CTX) kill -KILL "$c" ;;
+	*) kill -$2 $pid ;;
+	esac
 	wait $pid
 	rc=$?
 	wait_gone $pid
-	want=130
-	[ $sig = KILL ] && want=137
+	case $2 in INT) want=130 ;; KILL) want=137 ;; CTX) want=4 ;; esac
+	src="$d/big"
+	[ $1 = get ] && src="$d/big2"
 	[ $rc = $want ] && [ "$(cat "$d/t")" = old ] && [ "$(temps)" = 0 ] &&
-		ok "put interrupted by SIG$sig: the old file, no temporary file" ||
-		bad "SIG$sig: rc $rc, $(temps) temps, t: $(head -c 20 "$d/t"): $(cat "$out")"
+		{ [ $2 != CTX ] || grep -q "\"ok\": false.*$1 $src -> $d/t: context 'h1' disconnected" "$out"; } &&
+		ok "$1 interrupted ($2; CTX: the context killed, the error naming it and the path): the old file, no temporary file" ||
+		bad "$1 $2: rc $rc, $(temps) temps, t: $(head -c 20 "$d/t"): $(cat "$out")"
 done
+rm -f "$d/big2"
 # On a terminal: the progress line (bytes and rate) while it goes.
 if command -v script >/dev/null; then
 	script -qc "'$ec' put h1 '$d/big' '$d/t3'" "$d/tty" >/dev/null 2>&1

@@ -3,13 +3,14 @@
 # user (tests/sudo_fixture.sh: ecsudo_src, NOPASSWD to ecsudo_nopw) and writes into a
 # directory only ecsudo_nopw may write (0700): the file arrives owned by ecsudo_nopw with
 # its mode and content; a directory the sudo user may not write is "Permission denied"
-# naming the path, the old file intact, no temporary file. Needs root, sudo and useradd
-# (else a visible skip, 77); one sudo test at a time (the fixture's lock).
+# naming the path, the old file intact, no temporary file; then the sizes and errors of
+# tests/transfer-cases.sh provoked for real (source missing or unreadable, directory
+# missing, permission denied, read-only and full filesystems mounted by the test in the
+# root namespace, the sudo'd context killed mid-transfer, a directory where a file was
+# expected). Needs root, sudo and useradd (else a visible skip, 77); one sudo test at a
+# time (the fixture's lock).
 builddir=${EC_TEST_BUILDDIR:-.}
 srcdir=${EC_TEST_SRCDIR:-.}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
 skip() { echo "SKIP: $1"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (test users)"
 command -v sudo >/dev/null && command -v useradd >/dev/null && command -v visudo >/dev/null ||
@@ -21,7 +22,9 @@ exec 9>/tmp/ec_test_sudo.lock
 flock 9 || skip "the sudo fixture's lock"
 pw=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 d=$(mktemp -d /tmp/ec-xfer-sudo.XXXXXX)
-trap 'rm -rf "$d"; sh "$srcdir/tests/sudo_fixture.sh" teardown >/dev/null 2>&1' EXIT
+. "$srcdir/tests/transfer-cases.sh"
+trap 'xfer_unmount; rm -rf "$d"; sh "$srcdir/tests/sudo_fixture.sh" teardown >/dev/null 2>&1' EXIT
+trap 'exit 1' INT TERM
 EC_SUDO_TEST_PASSWORD="xfer-$pw-ok" sh "$srcdir/tests/sudo_fixture.sh" setup >"$d/fx" 2>&1 ||
 	skip "sudo fixture: $(cat "$d/fx")"
 chmod 755 "$d"
@@ -57,6 +60,17 @@ rc=$?
 [ $rc = 1 ] && grep -q "Permission denied: '$d/root/t'" "$d/out" && [ "$(cat "$d/root/t")" = old ] &&
 	[ "$(find "$d" -name '.*.ec-*' | wc -l)" = 0 ] &&
 	ok "permission denied: the error, the old file, no temporary file" || bad "denied: rc $rc: $(cat "$d/out")"
+
+# The cases: econtext run as ecsudo_src, the context ecsudo_nopw.
+run() { su -s /bin/sh ecsudo_src -c 'c=$1; shift; cd /tmp && ECONTEXT_CONFIG=$c exec "$@"' -- sh "$d/conf.yaml" "$ec" "$@"; }
+W="$d/theirs2" L="$d/ours" D="$d/root" ROOT=1 XUSER=ecsudo_nopw
+mkdir "$W" "$L"
+chown ecsudo_nopw "$W"
+chown ecsudo_src "$L"
+chmod 755 "$W" "$L"
+echo secret >"$D/secret"
+chmod 600 "$D/secret"
+xfer_cases nopw
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

@@ -381,9 +381,10 @@ struct ec_transfer_options {
 	 * transfer (EC_ECANCELED, nothing left behind). NULL: none. */
 	int (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;
-	/* put: the written file's owner and group, names or numbers, resolved in the
-	 * context (which must be allowed to: root, or sudo); NULL: the context's user's.
-	 * A target with another owner or group is sent again. Not for get. */
+	/* The written files' owner and group, names or numbers; NULL: the writer's user's.
+	 * put: resolved in the context (which must be allowed to: root, or sudo), and a
+	 * target with another owner or group is sent again; get: resolved and set here
+	 * (the master must be allowed to). */
 	const char *owner, *group;
 };
 
@@ -425,11 +426,22 @@ EC_API int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *lo
                                const char *remote_dir, const struct ec_transfer_options *o,
                                struct ec_transfer_result *res, struct ec_error *errs);
 /* Copy remote_path in the context to local_path, written the same way here (temporary
- * file, checked, fsynced, renamed; mode and mtime kept, or o->mode). Always sent
- * (res->changed 1). */
+ * file, unnamed where the filesystem allows (O_TMPFILE), checked, fsynced, renamed; mode
+ * and mtime kept, or o->mode; o->owner, o->group set). Always sent (res->changed 1). */
 EC_API int ec_context_get(ec_context *ctx, const char *remote_path, const char *local_path,
                           const struct ec_transfer_options *o, struct ec_transfer_result *res,
                           struct ec_error *err);
+/* The directory tree remote_dir of the context to local_dir (made if missing): the
+ * context lists it (econtext._walk), then directories are made (their modes set once
+ * filled, deepest first), regular files got as ec_context_get does (o->mode applies to
+ * them), symbolic links made as links with the same target, never followed on either
+ * side; other kinds left out; names are bytes (any but '/' and NUL). A name that would
+ * lead out of local_dir (.., through a link) is an EC_EPROTO error. Files of local_dir
+ * the tree lacks are left alone. res sums the files (changed: anything made or got; no
+ * sha256). The first error stops it. */
+EC_API int ec_context_get_tree(ec_context *ctx, const char *remote_dir, const char *local_dir,
+                               const struct ec_transfer_options *o,
+                               struct ec_transfer_result *res, struct ec_error *err);
 
 /* Ask the context to exit, wait up to timeout_ms for it to go, then disconnect by force.
  * The handle is freed. Pending calls fail with EC_ECLOSED. NULL is a no-op. */
