@@ -634,6 +634,9 @@ static int master_init(ecpy_master *self, PyObject *args, PyObject *kw)
 		PyObject *lg = logging ? PyObject_CallMethod(logging, "getLogger", "s", "econtext") : NULL;
 		PyObject *eff = lg ? PyObject_CallMethod(lg, "getEffectiveLevel", NULL) : NULL;
 		o.log_level = eff ? (int)PyLong_AsLong(eff) : 0;
+		/* a context's output (INFO) reaches logging, which filters it */
+		if (o.log_level > EC_LOG_INFO)
+			o.log_level = EC_LOG_INFO;
 		Py_XDECREF(logging);
 		Py_XDECREF(lg);
 		Py_XDECREF(eff);
@@ -922,7 +925,8 @@ static PyTypeObject master_type = {
 	          "then this interpreter's sys.path (without the standard library) unless\n"
 	          "sys_path=False. script: a Python file served as the module of functions of\n"
 	          "__main__ (None: __main__'s file; False: none). log_level: what the library\n"
-	          "forwards to `logging` (None: the effective level of logger 'econtext').\n"
+	          "forwards to `logging` (None: the effective level of logger 'econtext', at most\n"
+	          "INFO, so that what contexts print arrives).\n"
 	          "password(prompt, context) -> str answers transports' password prompts (None:\n"
 	          "getpass). A context manager: closing it shuts every context down.",
 	.tp_methods = master_methods,
@@ -1177,7 +1181,7 @@ static int resolve(ecpy_context *self, PyObject *func, PyObject **mod, PyObject 
 		PyObject *owner = PyObject_GetAttrString(func, "__self__");
 		if (!owner)
 			PyErr_Clear();
-		if (owner && PyMethod_Check(func) && !PyType_Check(owner)) {
+		if (owner && !PyType_Check(owner) && !PyModule_Check(owner)) {
 			Py_DECREF(owner);
 			PyErr_Format(PyExc_TypeError, "cannot call %R: a method of an instance (the "
 			             "instance stays here); call a function, staticmethod or classmethod",
@@ -1189,6 +1193,8 @@ static int resolve(ecpy_context *self, PyObject *func, PyObject **mod, PyObject 
 		else
 			*mod = PyObject_GetAttrString(func, "__module__");
 		Py_XDECREF(owner);
+		if (!*mod)
+			goto fail;
 		*qual = PyObject_GetAttrString(func, "__qualname__");
 		if (!*qual) {
 			PyErr_Clear();

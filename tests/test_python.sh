@@ -1,0 +1,41 @@
+#!/bin/sh
+# The Python module's pytest suite (tests/python/) with the Python configure chose, the
+# module and library of this build. Prints pytest's totals as
+# "RESULT: N passed, N failed, N skipped" (tests/summary.sh).
+builddir=${EC_TEST_BUILDDIR:-.}
+srcdir=${EC_TEST_SRCDIR:-.}
+py=${EC_TEST_PYTHON:-}
+skip() {
+	echo "SKIP: $1"
+	echo "RESULT: 0 passed, 0 failed, 1 skipped"
+	exit 77
+}
+[ -n "$py" ] || skip "the Python module is not built (configure --without-python, or no Python headers)"
+"$py" -c 'import pytest' 2>/dev/null || skip "pytest missing for $py (Debian package python3-pytest)"
+mod=$(ls "$builddir"/python/.libs/econtext.so 2>/dev/null)
+[ -n "$mod" ] || skip "python/.libs/econtext.so not built"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+PYTHONPATH="$builddir/python/.libs${PYTHONPATH:+:$PYTHONPATH}"
+LD_LIBRARY_PATH="$builddir/core/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+ECONTEXT_CONFIG=/dev/null
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONPATH LD_LIBRARY_PATH ECONTEXT_CONFIG PYTHONDONTWRITEBYTECODE EC_TEST_SRCDIR="$srcdir"
+"$py" -m pytest -p no:cacheprovider -rs -v "$srcdir/tests/python" --junitxml="$tmp/junit.xml" "$@"
+rc=$?
+# the totals from pytest's own report
+"$py" - "$tmp/junit.xml" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception as e:
+    print("RESULT: 0 passed, 1 failed, 0 skipped  (no pytest report: %s)" % e)
+    sys.exit(0)
+suites = [root] if root.tag == "testsuite" else list(root)
+n = lambda k: sum(int(s.get(k, 0)) for s in suites)
+failed = n("failures") + n("errors")
+skipped = n("skipped")
+print("RESULT: %d passed, %d failed, %d skipped" % (n("tests") - failed - skipped, failed, skipped))
+PY
+exit $rc
