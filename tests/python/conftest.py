@@ -1,6 +1,7 @@
 # The pytest suite of the Python module econtext (tests/test_python.sh runs it).
 import glob
 import os
+import sys
 
 import pytest
 
@@ -19,6 +20,9 @@ def interpreters():
 
 
 INTERPRETERS = interpreters()
+
+# tests/test_channel.c's channel functions, served to contexts from sys.path too
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "chan"))
 
 
 def pytest_report_header(config):

@@ -52,12 +52,6 @@ def mark_and_sleep(path, seconds):
     return "slept"
 
 
-def produce(channel, n):
-    for i in range(n):
-        channel.send(i)
-    return n
-
-
 def doubler(channel):
     """Send back twice each value the master sends, until it closes the channel."""
     n = 0

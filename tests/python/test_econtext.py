@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+import chanfn
 import econtext
 import ectestlib
 from conftest import INTERPRETERS
@@ -49,7 +50,7 @@ def test_interpreter(master, py):
             ctx.call(ectestlib.fail, "KeyError", "gone")
         assert "KeyError" in ei.value.type_name
         ch = ctx.channel()
-        assert ctx.call(ectestlib.produce, ch, 3) == 3
+        assert ctx.call(chanfn.produce, ch, 3) == 3
         assert list(ch) == [0, 1, 2]
 
 
@@ -174,7 +175,7 @@ def test_channel_both_ways(local):
 
 def test_channel_in_select(local):
     ch = local.channel()
-    call = local.call_async(ectestlib.produce, ch, 1)
+    call = local.call_async(chanfn.produce, ch, 1)
     assert econtext.select([ch], timeout=30) == [ch]
     assert ch.get(timeout=1) == 0
     assert call.result(timeout=30) == 1
