@@ -15,7 +15,17 @@ skip() {
 mod=$(ls "$builddir"/python/.libs/econtext.so 2>/dev/null)
 [ -n "$mod" ] || skip "python/.libs/econtext.so not built"
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# ssh contexts: a private sshd (tests/sshd-fixture.sh); its FX_* reach the suite, which
+# skips its ssh tests visibly without them
+fx="$tmp/sshd"
+trap 'sh "$srcdir/tests/sshd-fixture.sh" stop "$fx" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+if sh "$srcdir/tests/sshd-fixture.sh" start "$fx" >"$tmp/fx.log" 2>&1; then
+	set -a
+	. "$fx/env.sh"
+	set +a
+else
+	echo "no sshd fixture (ssh tests skip): $(tail -n 3 "$tmp/fx.log")"
+fi
 PYTHONPATH="$builddir/python/.libs${PYTHONPATH:+:$PYTHONPATH}"
 LD_LIBRARY_PATH="$builddir/core/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ECONTEXT_CONFIG=/dev/null

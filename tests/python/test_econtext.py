@@ -427,3 +427,85 @@ def test_sudo_context(master):
         import pwd
         assert ctx.call(os.getuid) == pwd.getpwnam("nobody").pw_uid
         assert ctx.call(ectestlib.Tools.add, 20, 22) == 42
+
+
+# ---- ssh (tests/sshd-fixture.sh, started by tests/test_python.sh) ------------------------
+
+def ssh_overrides(**more):
+    if not os.environ.get("FX_PORT"):
+        pytest.skip("no sshd fixture (tests/sshd-fixture.sh: run through tests/test_python.sh)")
+    o = dict(transport="ssh", hostname="127.0.0.1", port=os.environ["FX_PORT"], agent=False,
+             identity_file=os.environ["FX_KEY"], known_hosts=os.environ["FX_KNOWN_HOSTS"],
+             ssh_config="")
+    o.update(more)
+    return o
+
+
+@pytest.mark.parametrize("py", INTERPRETERS)
+def test_ssh_context(master, py):
+    with master.connect("ssh-" + py.replace("/", "_"), **ssh_overrides(python=py)) as ctx:
+        assert ctx.call(ectestlib.Tools.add, 1, 2) == 3
+        assert ctx.call(os.getpid) == ctx.pid
+        with pytest.raises(KeyError):
+            ctx.call(ectestlib.fail, "KeyError", "k")
+
+
+def test_ssh_password_callback():
+    o = ssh_overrides(python="/usr/bin/python3")
+    user, password = os.environ.get("FX_PW_USER"), os.environ.get("FX_PW_PASSWORD")
+    if not user or not password:
+        pytest.skip("no password user in the sshd fixture (needs root)")
+    o.update(username=user, identity_file="[]")
+    asked = []
+
+    def answer(prompt, context):
+        asked.append((prompt, context))
+        return password if len(asked) > 1 else "not-the-password"
+    with econtext.Master(password=answer) as m:
+        with pytest.raises(econtext.AuthError):
+            m.connect("pw", **o)
+        with m.connect("pw", **o) as ctx:
+            assert ctx.call("getpass.getuser") == user
+    assert [c for _, c in asked] == ["pw", "pw"]
+    assert user in asked[0][0] and "password" in asked[0][0]
+
+
+def test_example_install_app_ssh(tmp_path):
+    o = ssh_overrides(python="/usr/bin/python3")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "app.txt").write_text("over ssh\n")
+    subprocess.check_call(["tar", "czf", str(tmp_path / "app.tar.gz"), "-C", str(src), "app.txt"])
+    args = []
+    for k, v in o.items():
+        args += ["-o", "%s=%s" % (k, str(v).lower() if isinstance(v, bool) else v)]
+    r = run_example("install_app.py", *(args + ["web", str(tmp_path / "app.tar.gz"), str(tmp_path / "dest")]))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "dest" / "app.txt").read_text() == "over ssh\n"
+
+
+def test_example_install_app_sudo():
+    if os.geteuid() != 0 or not os.path.exists("/usr/bin/sudo"):
+        pytest.skip("needs root and sudo: a sudo context to user nobody without a password")
+    import pwd
+    import shutil
+    import tempfile
+    top = tempfile.mkdtemp(prefix="ec-pytest-sudo.")   # nobody reads the tarball here
+    try:
+        os.chmod(top, 0o755)
+        src = os.path.join(top, "src")
+        os.mkdir(src)
+        with open(os.path.join(src, "app.txt"), "w") as f:
+            f.write("as nobody\n")
+        tarball = os.path.join(top, "app.tar.gz")
+        subprocess.check_call(["tar", "czf", tarball, "-C", src, "app.txt"])
+        os.chmod(tarball, 0o644)
+        dest = os.path.join(top, "dest")
+        os.mkdir(dest)
+        os.chown(dest, pwd.getpwnam("nobody").pw_uid, -1)
+        r = run_example("install_app.py", "-o", "transport=sudo", "-o", "username=nobody",
+                        "-o", "python=/usr/bin/python3", "s", tarball, dest)
+        assert r.returncode == 0, r.stderr
+        assert os.stat(os.path.join(dest, "app.txt")).st_uid == pwd.getpwnam("nobody").pw_uid
+    finally:
+        shutil.rmtree(top)
