@@ -515,10 +515,9 @@ static int strv_of(PyObject *seq, const char **v, size_t cap, size_t *n, PyObjec
 static PyObject *sys_path_dirs(void)
 {
 	PyObject *r = NULL, *code = PyUnicode_FromString(
-		"import os, sys, sysconfig\n"
-		"_p = sysconfig.get_paths()\n"
-		"_std = {os.path.realpath(_p[k]) for k in ('stdlib', 'platstdlib') if k in _p}\n"
-		"_std.add(os.path.realpath(os.path.join(_p.get('stdlib', ''), 'lib-dynload')))\n"
+		"import os, sys\n"
+		"_lib = os.path.dirname(os.__file__)\n"
+		"_std = {os.path.realpath(_lib), os.path.realpath(os.path.join(_lib, 'lib-dynload'))}\n"
 		"_r = []\n"
 		"for _d in sys.path:\n"
 		"    _d = os.path.abspath(_d or os.curdir)\n"
@@ -628,7 +627,11 @@ static int master_init(ecpy_master *self, PyObject *args, PyObject *kw)
 		}
 		o.plugin_path = PyUnicode_AsUTF8(plugin_path);
 	}
-	if (level == Py_None) {
+	if (level == Py_None && !PyDict_GetItemString(PyImport_GetModuleDict(), "logging")) {
+		/* logging not even loaded, so not configured: its default, WARNING, lowered
+		 * to INFO (below); imported when the first record comes */
+		o.log_level = EC_LOG_INFO;
+	} else if (level == Py_None) {
 		/* what Python's logging would show of `econtext` */
 		PyObject *logging = PyImport_ImportModule("logging");
 		PyObject *lg = logging ? PyObject_CallMethod(logging, "getLogger", "s", "econtext") : NULL;
