@@ -353,6 +353,7 @@ struct ecpy_context {
 	ecpy_context *prev, *next;
 	ecpy_call *calls;
 	ecpy_channel *channels;
+	long long call_timeout_ms; /* call()'s deadline, -1: none */
 };
 
 struct ecpy_call {
@@ -1095,6 +1096,7 @@ static PyObject *context_new(ecpy_master *mo, ec_context *ctx)
 	self->name = PyUnicode_FromString(ec_context_name(ctx));
 	self->calls = NULL;
 	self->channels = NULL;
+	self->call_timeout_ms = -1;
 	LIST_ADD(mo->contexts, self);
 	if (!self->name) {
 		Py_DECREF(self);
@@ -1295,7 +1297,8 @@ static PyObject *context_call_m(ecpy_context *self, PyObject *args, PyObject *kw
 	ecpy_call *co = call_start(self, args, kw);
 	if (!co)
 		return NULL;
-	PyObject *r = call_result_ms(co, -1);
+	/* at the deadline the Call goes with its last reference: cancelled in the context */
+	PyObject *r = call_result_ms(co, self->call_timeout_ms);
 	Py_DECREF(co);
 	return r;
 }
@@ -1403,7 +1406,8 @@ static PyMethodDef context_methods[] = {
 	 "of a module (of __main__ too: the script is served), a staticmethod or classmethod,\n"
 	 "a builtin such as os.system, or a 'module.function' / 'module:Class.method' string.\n"
 	 "A remote exception raises RemoteError (also a subclass of the builtin exception it\n"
-	 "was); Ctrl-C cancels the call in the context. For a timeout use call_async()."},
+	 "was); Ctrl-C cancels the call in the context, and so does the deadline of the\n"
+	 "context's `timeout` attribute (TimeoutError)."},
 	{"call_async", (PyCFunction)(void (*)(void))context_call_async_m, METH_VARARGS | METH_KEYWORDS,
 	 "call_async(func, *args, **kwargs) -> Call\n\n"
 	 "Start the call and return at once: a Call (result(timeout), done(), cancel())."},
@@ -1450,6 +1454,22 @@ static PyObject *context_boot_get(ecpy_context *self, void *unused)
 	return PyFloat_FromDouble(ec_context_boot_seconds(self->ctx));
 }
 
+static PyObject *context_timeout_get(ecpy_context *self, void *unused)
+{
+	if (self->call_timeout_ms < 0)
+		Py_RETURN_NONE;
+	return PyFloat_FromDouble(self->call_timeout_ms / 1000.0);
+}
+
+static int context_timeout_set(ecpy_context *self, PyObject *v, void *unused)
+{
+	long long ms = timeout_ms_of(v);
+	if (ms == -2)
+		return -1;
+	self->call_timeout_ms = ms;
+	return 0;
+}
+
 static PyObject *context_master_get(ecpy_context *self, void *unused)
 {
 	Py_INCREF(self->master);
@@ -1462,6 +1482,9 @@ static PyGetSetDef context_getset[] = {
 	{"pid", (getter)context_pid_get, NULL, "The context's process id.", NULL},
 	{"boot_seconds", (getter)context_boot_get, NULL, "Seconds from spawning to the context's hello.", NULL},
 	{"master", (getter)context_master_get, NULL, "Its Master.", NULL},
+	{"timeout", (getter)context_timeout_get, (setter)context_timeout_set,
+	 "Seconds call() waits (None, the default: no deadline); at the deadline the call is "
+	 "cancelled in the context and call() raises econtext.TimeoutError.", NULL},
 	{NULL, NULL, NULL, NULL, NULL}};
 
 static PyObject *context_repr(ecpy_context *self)

@@ -509,3 +509,28 @@ def test_example_install_app_sudo():
         assert os.stat(os.path.join(dest, "app.txt")).st_uid == pwd.getpwnam("nobody").pw_uid
     finally:
         shutil.rmtree(top)
+
+
+def test_call_timeout_attribute(local):
+    assert local.timeout is None
+    local.timeout = 0.1
+    try:
+        with pytest.raises(econtext.TimeoutError, match="has not returned yet"):
+            local.call(ectestlib.sleep_then, 60, "late")
+    finally:
+        local.timeout = None
+    # the call was cancelled there: the context answers the next one at once
+    assert local.call_async(ectestlib.identity, "next").result(timeout=30) == "next"
+
+
+def test_remote_logging_records(local, caplog):
+    caplog.set_level(logging.INFO, logger="econtext")
+    local.call("logging.warning", "a warning from %s", "there")
+    name = "econtext.ctx.%s" % local.name
+
+    def seen():
+        local.call(ectestlib.identity, None)
+        return [r for r in caplog.records if r.name.startswith(name) and "a warning from there" in r.getMessage()]
+    wait_for(seen, "the context's logging record")
+    rec = seen()[0]
+    assert rec.levelno == logging.WARNING and rec.context == local.name
