@@ -31,7 +31,22 @@ LD_LIBRARY_PATH="$builddir/core/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ECONTEXT_CONFIG=/dev/null
 PYTHONDONTWRITEBYTECODE=1
 export PYTHONPATH LD_LIBRARY_PATH ECONTEXT_CONFIG PYTHONDONTWRITEBYTECODE EC_TEST_SRCDIR="$srcdir"
-"$py" -m pytest -p no:cacheprovider -rs -v "$srcdir/tests/python" --junitxml="$tmp/junit.xml" "$@"
+# A module built with AddressSanitizer (tests/sanitize.sh) loads into an uninstrumented
+# python only with the sanitizer runtimes first: preloaded. LeakSanitizer would report
+# the interpreter's own allocations: off (test_no_leaks counts objects instead).
+preload=
+san=$(ldd "$mod" 2>/dev/null | awk '/lib(asan|ubsan)\.so/ { print $3 }' | tr '\n' ' ' | sed 's/ $//')
+case $san in
+*asan*)
+	echo "sanitizers in the module: preloading $san"
+	# for pytest only: procps' ps, used by the fixture's teardown, hangs with it
+	preload="LD_PRELOAD=$san"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	EC_TEST_ASAN=1
+	export ASAN_OPTIONS EC_TEST_ASAN
+	;;
+esac
+env ${preload:+"$preload"} "$py" -m pytest -p no:cacheprovider -rs -v "$srcdir/tests/python" --junitxml="$tmp/junit.xml" "$@"
 rc=$?
 # the totals from pytest's own report
 "$py" - "$tmp/junit.xml" <<'PY'

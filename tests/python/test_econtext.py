@@ -341,7 +341,8 @@ def test_no_leaks(local):
     gc.collect()
     grown_objects, grown_rss = len(gc.get_objects()) - objects, rss_kib() - rss
     assert grown_objects < 50, grown_objects
-    assert grown_rss < 4096, grown_rss
+    if not os.environ.get("EC_TEST_ASAN"):   # ASan's quarantine holds freed memory
+        assert grown_rss < 4096, grown_rss
 
 
 # ---- the examples (examples/python/) and __main__ ---------------------------------------
@@ -367,6 +368,8 @@ def test_example_install_app(tmp_path, py):
 
 
 def test_example_uptime():
+    if os.environ.get("EC_TEST_ASAN"):
+        pytest.skip("uptime(1) hangs with the AddressSanitizer runtime preloaded")
     r = run_example("uptime.py", "-o", "python=" + INTERPRETERS[-1], "local")
     assert r.returncode == 0, r.stderr
     assert b"econtext.ctx.local.stdout: " + os.uname().nodename.encode() in r.stderr
