@@ -8,8 +8,8 @@
 # The Python children are not instrumented and get nothing preloaded: the test
 # programs and plugins carry the sanitizer runtime themselves. The Python module's
 # suite (test_python.sh) runs its master, an uninstrumented python, with the runtimes
-# preloaded and LeakSanitizer off (the interpreter's own allocations); its contexts
-# get nothing preloaded.
+# preloaded and LeakSanitizer off (the interpreter's own allocations); its local
+# contexts inherit the preload (harmless to python; procps tools hang with it).
 # Usage: tests/sanitize.sh  (from the top of the tree; a configured tree is copied
 # with `make distdir` first, for configure refuses a second build of a configured
 # source directory). EC_SANITIZE_PYTHONS: the interpreters (default /usr/bin/python3
