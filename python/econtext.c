@@ -2022,7 +2022,8 @@ static PyMethodDef module_methods[] = {
 	 "select(items, timeout=None) -> list\n\n"
 	 "Wait until at least one of items (Calls, Channels, Connects of one master) is ready\n"
 	 "(a call answered, failed or cancelled; a value on a channel or its end; a connect\n"
-	 "up or failed) and return those ready, in order; [] at the timeout (seconds)."},
+	 "up or failed) and return those ready; [] at the timeout (seconds). Items already\n"
+	 "finished are returned at once."},
 	{"strerror", (PyCFunction)strerror_f, METH_O, "strerror(code) -> the description of an EC_E* code."},
 	{NULL, NULL, 0, NULL}};
 
