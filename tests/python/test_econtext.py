@@ -537,3 +537,27 @@ def test_remote_logging_records(local, caplog):
     wait_for(seen, "the context's logging record")
     rec = seen()[0]
     assert rec.levelno == logging.WARNING and rec.context == local.name
+
+
+def test_no_leaks_channels_selects_connects(master):
+    py = INTERPRETERS[-1]
+
+    def rounds(n):
+        for i in range(n):
+            with master.connect("leak", transport="local", python=py) as ctx:
+                ch = ctx.channel()
+                call = ctx.call_async(chanfn.produce, ch, 3)
+                assert econtext.select([call], timeout=30) == [call]
+                assert list(ch) == [0, 1, 2]
+                assert call.result() == 3
+                try:
+                    ctx.call(ectestlib.fail, "KeyError", "k")
+                except KeyError:
+                    pass
+    rounds(5)
+    gc.collect()
+    objects = len(gc.get_objects())
+    rounds(40)
+    gc.collect()
+    grown = len(gc.get_objects()) - objects
+    assert grown < 50, grown
