@@ -334,8 +334,13 @@ ec_value *ecpy_to_value(PyObject *o, int depth)
 		return dict_value(o, depth);
 	else if (t == &PySet_Type || t == &PyFrozenSet_Type)
 		return set_value(o, depth);
-	else if (PyObject_TypeCheck(o, &ecpy_channel_type))
+	else if (PyObject_TypeCheck(o, &ecpy_channel_type)) {
+		if (!((ecpy_channel *)o)->ch) {
+			PyErr_SetString(ecpy_codec_error(), "a channel freed with its context cannot be sent");
+			return NULL;
+		}
 		v = ec_value_channel(((ecpy_channel *)o)->ch);
+	}
 	else if (PyByteArray_Check(o))
 		v = ec_value_bytes(PyByteArray_AS_STRING(o), (size_t)PyByteArray_GET_SIZE(o));
 	else {

@@ -561,3 +561,13 @@ def test_no_leaks_channels_selects_connects(master):
     gc.collect()
     grown = len(gc.get_objects()) - objects
     assert grown < 50, grown
+
+
+def test_channel_of_a_shut_down_context(master, local):
+    other = master.connect("gone", transport="local", python=INTERPRETERS[-1])
+    ch = other.channel()
+    other.shutdown()
+    with pytest.raises(econtext.CodecError, match="freed with its context"):
+        local.call(ectestlib.identity, ch)
+    with pytest.raises(econtext.ClosedError):
+        ch.get(timeout=1)
