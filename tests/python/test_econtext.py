@@ -571,3 +571,27 @@ def test_channel_of_a_shut_down_context(master, local):
         local.call(ectestlib.identity, ch)
     with pytest.raises(econtext.ClosedError):
         ch.get(timeout=1)
+
+
+def test_put_and_get(local, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(300000))
+    r = local.put(str(src), str(tmp_path / "there.bin"), mode=0o600)
+    assert r["changed"] and r["size"] == 300000 and len(r["sha256"]) == 64
+    assert local.put(str(src), str(tmp_path / "there.bin"), mode=0o600)["changed"] is False
+    g = local.get(str(tmp_path / "there.bin"), str(tmp_path / "back.bin"))
+    assert g["sha256"] == r["sha256"]
+    assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+    with pytest.raises(econtext.SysError):
+        local.put(str(tmp_path / "missing"), str(tmp_path / "x"))
+
+
+def test_expand(tmp_path):
+    conf = tmp_path / "c.yaml"
+    conf.write_text("contexts:\n  web1: {transport: local}\n  web2: {transport: local}\n"
+                    "  db1: {transport: local}\ngroups:\n  web: [web1, web2]\n")
+    with econtext.Master(str(conf)) as m:
+        assert m.expand("web") == ["web1", "web2"]
+        assert m.expand("db*,web1") == ["db1", "web1"]
+        with pytest.raises(econtext.NotFoundError):
+            m.expand("nothing*")
