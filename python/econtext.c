@@ -1069,11 +1069,18 @@ static PyGetSetDef connect_getset[] = {
 	{"name", (getter)connect_name_get, NULL, "The context's name.", NULL},
 	{NULL, NULL, NULL, NULL, NULL}};
 
+static PyObject *connect_repr(ecpy_connect *self)
+{
+	const char *state = self->exc ? "failed" : self->result ? "connected" : self->c ? "pending" : "dropped";
+	return PyUnicode_FromFormat("<econtext.Connect %R: %s>", self->name, state);
+}
+
 static PyTypeObject connect_type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "econtext.Connect",
 	.tp_basicsize = sizeof(ecpy_connect),
 	.tp_dealloc = (destructor)connect_dealloc,
+	.tp_repr = (reprfunc)connect_repr,
 	.tp_flags = Py_TPFLAGS_DEFAULT,
 	.tp_doc = "A pending connect (Master.connect_async): result(timeout), done(); usable in "
 	          "econtext.select().",
@@ -1694,11 +1701,18 @@ static PyGetSetDef call_getset[] = {
 	{"context", (getter)call_context_get, NULL, "The Context it runs in.", NULL},
 	{NULL, NULL, NULL, NULL, NULL}};
 
+static PyObject *call_repr(ecpy_call *self)
+{
+	const char *state = self->exc ? "raised" : self->result ? "returned" : self->call ? "pending" : "dropped";
+	return PyUnicode_FromFormat("<econtext.Call %U in %R: %s>", self->what, self->ctx->name, state);
+}
+
 static PyTypeObject call_type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "econtext.Call",
 	.tp_basicsize = sizeof(ecpy_call),
 	.tp_dealloc = (destructor)call_dealloc,
+	.tp_repr = (reprfunc)call_repr,
 	.tp_flags = Py_TPFLAGS_DEFAULT,
 	.tp_doc = "A pending call (Context.call_async), future-like: result(timeout), exception(),\n"
 	          "done(), cancel(); usable in econtext.select(). Dropping it cancels a call still\n"
@@ -1873,11 +1887,18 @@ static PyGetSetDef channel_getset[] = {
 	{"ended", (getter)channel_ended_get, NULL, "True once the function's side ended.", NULL},
 	{NULL, NULL, NULL, NULL, NULL}};
 
+static PyObject *channel_repr(ecpy_channel *self)
+{
+	return PyUnicode_FromFormat("<econtext.Channel of %R%s>", self->ctx->name,
+	                            self->ended || !self->ch ? " (ended)" : "");
+}
+
 PyTypeObject ecpy_channel_type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "econtext.Channel",
 	.tp_basicsize = sizeof(ecpy_channel),
 	.tp_dealloc = (destructor)channel_dealloc,
+	.tp_repr = (reprfunc)channel_repr,
 	.tp_flags = Py_TPFLAGS_DEFAULT,
 	.tp_doc = "A channel of a context (Context.channel()): pass it to a function as an\n"
 	          "argument; iterate over what it sends (until it closes it or returns), send(),\n"
