@@ -6,7 +6,10 @@
 # printed. The last line is tests/summary.sh's "N passed, N failed, N skipped" for
 # that build (run-tests.sh adds it to its own).
 # The Python children are not instrumented and get nothing preloaded: the test
-# programs and plugins carry the sanitizer runtime themselves.
+# programs and plugins carry the sanitizer runtime themselves. The Python module's
+# suite (test_python.sh) runs its master, an uninstrumented python, with the runtimes
+# preloaded and LeakSanitizer off (the interpreter's own allocations); its local
+# contexts inherit the preload (harmless to python; procps tools hang with it).
 # Usage: tests/sanitize.sh  (from the top of the tree; a configured tree is copied
 # with `make distdir` first, for configure refuses a second build of a configured
 # source directory). EC_SANITIZE_PYTHONS: the interpreters (default /usr/bin/python3
@@ -73,7 +76,7 @@ for t in test_value test_frame test_config test_plugin test_pickle test_modules 
 	test_broker test_reaper test_secret test_child test_password test_local_plugin \
 	test_context test_local test_modfwd test_sudo test_prompt test_ssh test_sudo_ssh \
 	test_cancel test_select test_channel test_values test_faults \
-	test_cli.sh test_fuzz_replay.sh; do
+	test_cli.sh test_fuzz_replay.sh test_python.sh; do
 	case $t in
 	*.sh) f=$src/tests/$t ;;
 	*) f=tests/$t ;; # test_ssh and test_sudo_ssh are built with libssh2 only

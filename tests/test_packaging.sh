@@ -115,7 +115,16 @@ case "$rc $out" in
 *) bad "/usr/bin/econtext call local platform.python_version: exit $rc, '$out'"; cat "$tmp/call.err" ;;
 esac
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
-for so in local pickle sudo ssh; do
+# The Python module from python3-econtext, with the system's python3 and nothing else.
+out=$(cd / && env -u PYTHONPATH ECONTEXT_CONFIG=/dev/null /usr/bin/python3 -c '
+import econtext, platform
+with econtext.Master() as m:
+    print(m.connect("local").call(platform.python_version))' 2>"$tmp/py.err")
+case "$out" in
+[23].*) ok "python3-econtext: econtext.Master().connect(\"local\").call(platform.python_version): $out" ;;
+*) bad "python3-econtext: '$out'"; cat "$tmp/py.err" ;;
+esac
+for so in local pickle sudo ssh json tls; do
 	[ -f "/usr/lib/$multiarch/econtext/plugins/$so.so" ] || bad "plugin $so.so not installed"
 done
 
