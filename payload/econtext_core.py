@@ -396,7 +396,9 @@ def _get():
     while True:
         with _qlock:
             if _queue:
-                return _queue.pop(0)
+                item = _queue.pop(0)
+                _running[0] = item[0]   # from here a CANCEL finds it (_on_cancel)
+                return item
             _sleeping[0] = True
         try:
             posix.read(_wake[0], 1)
@@ -506,6 +508,9 @@ def _run_call(reply_to, payload):
                 kwargs = dict((k.encode("utf-8") if type(k) is unicode else k, v)
                               for k, v in kwargs.items())
             _in_call[0] = True
+            if _cancel[0] == reply_to:  # cancelled before it ran: its signal did nothing
+                _in_call[0] = False
+                raise CallCancelled("cancelled by the master")
             result = fn(*args, **(kwargs or {}))
         finally:
             _in_call[0] = False
