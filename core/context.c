@@ -251,6 +251,37 @@ static int on_hello(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 	return 0;
 }
 
+/* Log records one context may hand to the application in a second: more are dropped
+ * and counted, and the count is said once a second (with the next record), so that a
+ * context flooding LOG records or stdout neither buries the log nor holds the broker
+ * in the application's log function while other contexts wait. */
+#define LOG_RATE 1000
+
+/* 1 if a record of ctx at level may go to the application now. */
+static int log_admit(struct ec_context *ctx, int level)
+{
+	const struct ec_logger *lg = &ctx->m->logger;
+	if (level < lg->level)
+		return 0; /* filtered anyway: it costs nothing more */
+	long long now = ec__now_ms();
+	if (now - ctx->log_window_ms >= 1000) {
+		if (ctx->log_dropped)
+			ec__log(lg, EC_LOG_WARNING, "econtext", ctx->name,
+			        "context '%s' sent %ld log records more than %d a second in the last "
+			        "%.1f s: dropped",
+			        ctx->name, ctx->log_dropped, LOG_RATE,
+			        (double)(now - ctx->log_window_ms) / 1000.0);
+		ctx->log_window_ms = now;
+		ctx->log_passed = ctx->log_dropped = 0;
+	}
+	if (ctx->log_passed >= LOG_RATE) {
+		ctx->log_dropped++;
+		return 0;
+	}
+	ctx->log_passed++;
+	return 1;
+}
+
 static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
                   struct ec_error *err)
 {
@@ -262,6 +293,10 @@ static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const un
 		ec_value_free(v);
 		return ec__error_set(err, EC_EPROTO, ctx->name, "malformed LOG from context '%s'",
 		                     ctx->name);
+	}
+	if (!log_admit(ctx, (int)v->u.seq.items[1]->u.i)) {
+		ec_value_free(v);
+		return 0;
 	}
 	const ec_value *name = v->u.seq.items[0], *msg = v->u.seq.items[2];
 	char logger[256];
@@ -325,7 +360,12 @@ static int on_get_module(struct ec_context *ctx, const struct ec_frame_hdr *h,
 		                     ctx->name);
 	}
 	rc = ec__modsrv_request(m->modules, ctx->id, ctx->name, ctx->python_major, v->u.s.data);
-	if (rc)
+	if (rc == EC_EPROTO)
+		rc = ec__error_set(err, rc, ctx->name,
+		                   "context '%s' has more module requests waiting than one context "
+		                   "may (%d): closing the stream",
+		                   ctx->name, ec__modsrv_ctx_jobs_max());
+	else if (rc)
 		rc = ec__error_set(err, rc, ctx->name, "context '%s': cannot serve module %s: %s",
 		                   ctx->name, v->u.s.data,
 		                   rc == EC_ENOMEM ? "out of memory" : "the module server is stopped");

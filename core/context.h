@@ -69,6 +69,9 @@ struct ec_context {
 	int python_major;
 	long pid;
 	double boot_seconds;
+	/* LOG records (broker thread): this second's window, those passed and dropped */
+	long long log_window_ms;
+	long log_passed, log_dropped;
 	struct ec_context *master_next; /* in m->contexts */
 };
 
