@@ -173,8 +173,14 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 	}
 	if (ctx->close_deadline && now >= ctx->close_deadline) {
 		struct ec_error e = {0};
-		ec__error_set(&e, EC_ETIMEDOUT, ctx->name,
-		              "context '%s' did not exit in time; disconnected by force", ctx->name);
+		if (ctx->shutdown_unsent)
+			ec__error_set(&e, EC_ENOMEM, ctx->name,
+			              "context '%s': out of memory sending SHUTDOWN; disconnected by "
+			              "force", ctx->name);
+		else
+			ec__error_set(&e, EC_ETIMEDOUT, ctx->name,
+			              "context '%s' did not exit in time; disconnected by force",
+			              ctx->name);
 		ec__log(&ctx->m->logger, EC_LOG_WARNING, "econtext", ctx->name, "%s", e.msg);
 		die(ctx, &e, 0);
 		return;
@@ -657,7 +663,10 @@ int ec__context_encode_call(struct ec_context *ctx, const char *module, const ch
 	                      kwargs ? (ec_value *)kwargs : &empty_dict};
 	ec_value call = {.type = EC_T_TUPLE, .u.seq = {.items = items, .len = 4, .cap = 4}};
 	int rc;
-	if (!mod || !qn)
+	if ((!mod || !qn) && ec__utf8_valid(module, strlen(module)) &&
+	    ec__utf8_valid(qualname, strlen(qualname)))
+		rc = ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory encoding a call");
+	else if (!mod || !qn)
 		rc = ec__error_set(err, EC_EINVAL, ctx->name, "module and function names must be UTF-8");
 	else if ((args && args->type != EC_T_TUPLE && args->type != EC_T_LIST) ||
 	         (kwargs && kwargs->type != EC_T_DICT))
@@ -747,9 +756,14 @@ void ec__context_request_shutdown(struct ec_context *ctx, int timeout_ms)
 		if (msg && ec__master_codec(m)->encode(m->codec->state, &peer, &none, &msg->payload, NULL) == 0) {
 			msg->handle = EC_HANDLE_SHUTDOWN;
 			ec__stream_queue(&ctx->st, msg);
-		} else if (msg) {
-			ec__buf_free(&msg->payload);
+		} else {
+			/* Out of memory: no SHUTDOWN to wait for, so no grace either (the
+			 * stream is closed at once; the context exits on its end). */
+			if (msg)
+				ec__buf_free(&msg->payload);
 			free(msg);
+			timeout_ms = 1;
+			ctx->shutdown_unsent = 1;
 		}
 	}
 	ctx->shutdown_requested = 1;
@@ -768,8 +782,8 @@ int ec_context_shutdown(ec_context *ctx, int timeout_ms, struct ec_error *err)
 	ec__context_request_shutdown(ctx, timeout_ms);
 	while (ctx->attached && !ctx->detached)
 		pthread_cond_wait(&ctx->cond, &m->lock);
-	if (ctx->fail.code == EC_ETIMEDOUT && ctx->close_deadline) {
-		rc = EC_ETIMEDOUT;
+	if ((ctx->fail.code == EC_ETIMEDOUT || ctx->shutdown_unsent) && ctx->close_deadline) {
+		rc = ctx->fail.code ? ctx->fail.code : EC_ENOMEM;
 		if (err)
 			*err = ctx->fail;
 	}

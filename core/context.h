@@ -61,6 +61,7 @@ struct ec_context {
 	long long boot_deadline, close_deadline; /* monotonic ms, 0 = none */
 	long connect_ms; /* the connect timeout (boot_deadline moves while a secret is asked) */
 	int shutdown_requested;
+	int shutdown_unsent; /* out of memory for SHUTDOWN: closed without a grace */
 	struct ec_calls calls;
 	struct ec_channels chans;
 	struct ec_error fail; /* why it died / failed to start */

@@ -216,20 +216,22 @@ static void say(const char *fmt, ...)
 
 /* Start fn in a child process that reports on a pipe: its pid, *out the pipe's end to
  * read (a stdio stream). */
+struct child_fn {
+	int (*fn)(void);
+};
+
+static int child_main(void *arg, int fd)
+{
+	report_fd = fd;
+	return ((struct child_fn *)arg)->fn();
+}
+
 static pid_t start_child(int (*fn)(void), FILE **out)
 {
-	int p[2];
-	if (pipe(p))
-		return -1;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		report_fd = p[1];
-		_exit(fn());
-	}
-	close(p[1]);
-	*out = fdopen(p[0], "r");
+	struct child_fn cf = {fn};
+	int rfd;
+	pid_t pid = ec_test_fork_pipe(child_main, &cf, &rfd);
+	*out = pid > 0 ? fdopen(rfd, "r") : NULL;
 	return pid;
 }
 

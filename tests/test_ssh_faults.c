@@ -425,8 +425,10 @@ static void test_blackhole(void)
 
 static int report_fd = -1;
 
-static int sigkill_child(void)
+static int sigkill_child(void *arg, int fd)
 {
+	(void)arg;
+	report_fd = fd;
 	ec_master *m = new_master(cfgpath);
 	if (!m)
 		return 2;
@@ -463,17 +465,10 @@ static void test_master_sigkill(void)
 {
 	long before[MAXP];
 	int nb = descendants(listener, before, MAXP);
-	int p[2];
-	CU_ASSERT_FATAL(pipe2(p, O_CLOEXEC) == 0); /* the contexts must not hold it */
-	fflush(NULL);
-	pid_t m = fork();
-	if (m == 0) {
-		close(p[0]);
-		report_fd = p[1];
-		_exit(sigkill_child());
-	}
-	close(p[1]);
-	FILE *f = fdopen(p[0], "r");
+	int rfd;
+	pid_t m = ec_test_fork_pipe(sigkill_child, NULL, &rfd);
+	CU_ASSERT_FATAL(m > 0);
+	FILE *f = fdopen(rfd, "r");
 	long pids[MAXP];
 	int n = 0;
 	long x;

@@ -474,6 +474,26 @@ static int stat_of(long pid, char *state, long *ppid)
 	return p && sscanf(p + 1, " %c %ld", state, ppid) == 2 ? 0 : -1;
 }
 
+int ec_test_fork_pipe(int (*fn)(void *arg, int fd), void *arg, int *rfd)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		_exit(fn(arg, p[1]));
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -1;
+	}
+	*rfd = p[0];
+	return (int)pid;
+}
+
 int ec_test_unused_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
