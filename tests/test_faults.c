@@ -647,7 +647,21 @@ static void flood(const char *fn)
 	       fn, passed, secs, flood_notices, calls_ms, slowest, rss0, rss1);
 	/* At most 1000 per started second: the window restarts with a record. */
 	CU_ASSERT(passed <= 1000 * (secs / 1000 + 2));
-	CU_ASSERT(rss1 - rss0 < 4096);
+	/* valgrind's and ASan's own memory (freed blocks held in quarantine, shadow) is in
+	 * the RSS there: judged natively only. */
+	const char *pre = getenv("LD_PRELOAD");
+	int instrumented = pre && strstr(pre, "vgpreload");
+#if defined(__SANITIZE_ADDRESS__)
+	instrumented = 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	instrumented = 1;
+#endif
+#endif
+	if (instrumented)
+		printf("  (RSS not judged under valgrind or ASan)\n");
+	else
+		CU_ASSERT(rss1 - rss0 < 4096);
 	CU_ASSERT_EQUAL(ec_context_shutdown(flooder, 30000, &err), 0);
 	CU_ASSERT_EQUAL(ec_context_shutdown(other, 30000, &err), 0);
 	ec_master_free(m);
