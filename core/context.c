@@ -228,8 +228,14 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 	}
 	if (ctx->close_deadline && now >= ctx->close_deadline) {
 		struct ec_error e = {0};
-		ec__error_set(&e, EC_ETIMEDOUT, ctx->name,
-		              "context '%s' did not exit in time; disconnected by force", ctx->name);
+		if (ctx->shutdown_unsent)
+			ec__error_set(&e, EC_ENOMEM, ctx->name,
+			              "context '%s': out of memory sending SHUTDOWN; disconnected by "
+			              "force", ctx->name);
+		else
+			ec__error_set(&e, EC_ETIMEDOUT, ctx->name,
+			              "context '%s' did not exit in time; disconnected by force",
+			              ctx->name);
 		ec__log(&ctx->m->logger, EC_LOG_WARNING, "econtext", ctx->name, "%s", e.msg);
 		die(ctx, &e, 0);
 		return;
@@ -308,6 +314,37 @@ static int on_hello(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 	return 0;
 }
 
+/* Log records one context may hand to the application in a second: more are dropped
+ * and counted, and the count is said once a second (with the next record), so that a
+ * context flooding LOG records or stdout neither buries the log nor holds the broker
+ * in the application's log function while other contexts wait. */
+#define LOG_RATE 1000
+
+/* 1 if a record of ctx at level may go to the application now. */
+static int log_admit(struct ec_context *ctx, int level)
+{
+	const struct ec_logger *lg = &ctx->m->logger;
+	if (level < lg->level)
+		return 0; /* filtered anyway: it costs nothing more */
+	long long now = ec__now_ms();
+	if (now - ctx->log_window_ms >= 1000) {
+		if (ctx->log_dropped)
+			ec__log(lg, EC_LOG_WARNING, "econtext", ctx->name,
+			        "context '%s' sent %ld log records more than %d a second in the last "
+			        "%.1f s: dropped",
+			        ctx->name, ctx->log_dropped, LOG_RATE,
+			        (double)(now - ctx->log_window_ms) / 1000.0);
+		ctx->log_window_ms = now;
+		ctx->log_passed = ctx->log_dropped = 0;
+	}
+	if (ctx->log_passed >= LOG_RATE) {
+		ctx->log_dropped++;
+		return 0;
+	}
+	ctx->log_passed++;
+	return 1;
+}
+
 static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
                   struct ec_error *err)
 {
@@ -319,6 +356,10 @@ static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const un
 		ec_value_free(v);
 		return ec__error_set(err, EC_EPROTO, ctx->name, "malformed LOG from context '%s'",
 		                     ctx->name);
+	}
+	if (!log_admit(ctx, (int)v->u.seq.items[1]->u.i)) {
+		ec_value_free(v);
+		return 0;
 	}
 	const ec_value *name = v->u.seq.items[0], *msg = v->u.seq.items[2];
 	char logger[256];
@@ -383,7 +424,12 @@ static int on_get_module(struct ec_context *ctx, const struct ec_frame_hdr *h,
 	}
 	rc = ec__modsrv_request(m->modules, ctx->id, ctx->name, ctx->python_major, ctx->codec,
 	                        v->u.s.data);
-	if (rc)
+	if (rc == EC_EPROTO)
+		rc = ec__error_set(err, rc, ctx->name,
+		                   "context '%s' has more module requests waiting than one context "
+		                   "may (%d): closing the stream",
+		                   ctx->name, ec__modsrv_ctx_jobs_max());
+	else if (rc)
 		rc = ec__error_set(err, rc, ctx->name, "context '%s': cannot serve module %s: %s",
 		                   ctx->name, v->u.s.data,
 		                   rc == EC_ENOMEM ? "out of memory" : "the module server is stopped");
@@ -691,7 +737,10 @@ int ec__context_encode_call(struct ec_context *ctx, const char *module, const ch
 	                      kwargs ? (ec_value *)kwargs : &empty_dict};
 	ec_value call = {.type = EC_T_TUPLE, .u.seq = {.items = items, .len = 4, .cap = 4}};
 	int rc;
-	if (!mod || !qn)
+	if ((!mod || !qn) && ec__utf8_valid(module, strlen(module)) &&
+	    ec__utf8_valid(qualname, strlen(qualname)))
+		rc = ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory encoding a call");
+	else if (!mod || !qn)
 		rc = ec__error_set(err, EC_EINVAL, ctx->name, "module and function names must be UTF-8");
 	else if ((args && args->type != EC_T_TUPLE && args->type != EC_T_LIST) ||
 	         (kwargs && kwargs->type != EC_T_DICT))
@@ -782,9 +831,14 @@ void ec__context_request_shutdown(struct ec_context *ctx, int timeout_ms)
 		if (msg && ec__codec_ops(c)->encode(c->state, &peer, &none, &msg->payload, NULL) == 0) {
 			msg->handle = EC_HANDLE_SHUTDOWN;
 			ec__stream_queue(&ctx->st, msg);
-		} else if (msg) {
-			ec__buf_free(&msg->payload);
+		} else {
+			/* Out of memory: no SHUTDOWN to wait for, so no grace either (the
+			 * stream is closed at once; the context exits on its end). */
+			if (msg)
+				ec__buf_free(&msg->payload);
 			free(msg);
+			timeout_ms = 1;
+			ctx->shutdown_unsent = 1;
 		}
 	}
 	ctx->shutdown_requested = 1;
@@ -803,8 +857,8 @@ int ec_context_shutdown(ec_context *ctx, int timeout_ms, struct ec_error *err)
 	ec__context_request_shutdown(ctx, timeout_ms);
 	while (ctx->attached && !ctx->detached)
 		pthread_cond_wait(&ctx->cond, &m->lock);
-	if (ctx->fail.code == EC_ETIMEDOUT && ctx->close_deadline) {
-		rc = EC_ETIMEDOUT;
+	if ((ctx->fail.code == EC_ETIMEDOUT || ctx->shutdown_unsent) && ctx->close_deadline) {
+		rc = ctx->fail.code ? ctx->fail.code : EC_ENOMEM;
 		if (err)
 			*err = ctx->fail;
 	}

@@ -71,6 +71,7 @@ struct ec_context {
 	long long boot_deadline, close_deadline; /* monotonic ms, 0 = none */
 	long connect_ms; /* the connect timeout (boot_deadline moves while a secret is asked) */
 	int shutdown_requested;
+	int shutdown_unsent; /* out of memory for SHUTDOWN: closed without a grace */
 	struct ec_calls calls;
 	struct ec_channels chans;
 	struct ec_error fail; /* why it died / failed to start */
@@ -79,6 +80,9 @@ struct ec_context {
 	int python_major;
 	long pid;
 	double boot_seconds;
+	/* LOG records (broker thread): this second's window, those passed and dropped */
+	long long log_window_ms;
+	long log_passed, log_dropped;
 	struct ec_context *master_next; /* in m->contexts */
 };
 

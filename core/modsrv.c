@@ -30,6 +30,11 @@ struct sent {
 	struct sent *next;
 };
 
+/* GET_MODULE requests of one context waiting for the server's thread: a context
+ * imports one module at a time (its import waits for the answer), so more is a context
+ * flooding the server, whose stream is ended (EC_EPROTO) rather than the queue grown. */
+#define CTX_JOBS_MAX 64
+
 struct job {
 	unsigned ctx;
 	int python_major;
@@ -45,6 +50,7 @@ struct ec_modsrv {
 	pthread_mutex_t qlock; /* the job queue and the thread's state */
 	pthread_cond_t qcond;
 	struct job *qhead, **qtail;
+	size_t qlen;
 	pthread_t thread;
 	int running, stopping;
 	struct ec_modsrv_sink sink;
@@ -422,6 +428,7 @@ static void *server_main(void *arg)
 		struct job *j = s->qhead;
 		if (!(s->qhead = j->next))
 			s->qtail = &s->qhead;
+		s->qlen--;
 		pthread_mutex_unlock(&s->qlock);
 		if (j->forget) {
 			pthread_mutex_lock(&s->lock);
@@ -462,9 +469,17 @@ static int enqueue(struct ec_modsrv *s, unsigned ctx, const char *ctxname, int p
 		else
 			rc = EC_ESYS;
 	}
+	if (!rc && !forget && s->qlen >= CTX_JOBS_MAX) { /* a long queue: whose? */
+		size_t mine = 0;
+		for (const struct job *q = s->qhead; q; q = q->next)
+			mine += q->ctx == ctx && !q->forget;
+		if (mine >= CTX_JOBS_MAX)
+			rc = EC_EPROTO;
+	}
 	if (!rc) {
 		*s->qtail = j;
 		s->qtail = &j->next;
+		s->qlen++;
 		pthread_cond_signal(&s->qcond);
 	}
 	pthread_mutex_unlock(&s->qlock);
@@ -492,12 +507,18 @@ void ec__modsrv_stop(struct ec_modsrv *s)
 		free(j);
 	}
 	s->qtail = &s->qhead;
+	s->qlen = 0;
 	pthread_mutex_unlock(&s->qlock);
 }
 
 void ec__modsrv_set_sink(struct ec_modsrv *s, const struct ec_modsrv_sink *sink)
 {
 	s->sink = *sink;
+}
+
+int ec__modsrv_ctx_jobs_max(void)
+{
+	return CTX_JOBS_MAX;
 }
 
 int ec__modsrv_request(struct ec_modsrv *s, unsigned ctx_id, const char *ctx_name,

@@ -76,9 +76,13 @@ void ec__modsrv_set_sink(struct ec_modsrv *s, const struct ec_modsrv_sink *sink)
 /* A GET_MODULE of name from context ctx_id (ctx_name and python_major for messages and
  * the codec; codec: the context's, NULL for the sink's), handed to the server's thread
  * (started on first use), which builds and encodes the LOAD_MODULE and gives it to the
- * sink. The loop's thread. 0, EC_ENOMEM, or EC_ECLOSED when the server is stopped. */
+ * sink. The loop's thread. 0, EC_ENOMEM, EC_ECLOSED when the server is stopped, or
+ * EC_EPROTO when ctx_id has ec__modsrv_ctx_jobs_max() requests waiting already (a
+ * context flooding the server). The queue is bounded so: a context imports one module
+ * at a time. */
 int ec__modsrv_request(struct ec_modsrv *s, unsigned ctx_id, const char *ctx_name,
                        int python_major, const struct ec_loaded_plugin *codec,
                        const char *name);
+int ec__modsrv_ctx_jobs_max(void);
 
 #endif

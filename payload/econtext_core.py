@@ -290,7 +290,9 @@ def _get():
     while True:
         with _qlock:
             if _queue:
-                return _queue.pop(0)
+                item = _queue.pop(0)
+                _running[0] = item[0]   # from here a CANCEL finds it (_on_cancel)
+                return item
             _sleeping[0] = True
         try:
             posix.read(_wake[0], 1)
@@ -365,8 +367,12 @@ def _cancel_ok():
             _on_cancel_signal(None, None)
 
 
+_cancel_seen = [0]      # the cancel the main thread acted on (raised or deferred)
+
+
 def _on_cancel_signal(signum, frame):
     if _in_call[0] and _cancel[0] and _cancel[0] == _running[0]:
+        _cancel_seen[0] = _cancel[0]
         if _defer[0]:           # half a frame would corrupt the stream: after it
             _defer[1] = True
             return
@@ -400,6 +406,10 @@ def _run_call(reply_to, payload):
                 kwargs = dict((k.encode("utf-8") if type(k) is unicode else k, v)
                               for k, v in kwargs.items())
             _in_call[0] = True
+            if _cancel[0] == reply_to:  # cancelled before it ran: its signal did nothing
+                _cancel_seen[0] = reply_to
+                _in_call[0] = False
+                raise CallCancelled("cancelled by the master")
             result = fn(*args, **(kwargs or {}))
         finally:
             _in_call[0] = False
@@ -576,12 +586,19 @@ def _broker():
         reader = _Reader()
         fds = [IN_FD] + list(_stdio)
         while True:
+            # A cancel's signal that came just before the call blocked (between the
+            # interpreter's last look at its signals and the system call: a sleep,
+            # a read) waits for that call to end: sent again every 50 ms until the
+            # main thread acted on it.
+            pending = _cancel[0] and _cancel[0] == _running[0] and _cancel_seen[0] != _cancel[0]
             try:
-                ready = select.select(fds, [], [])[0]
+                ready = select.select(fds, [], [], 0.05 if pending else None)[0]
             except (OSError, select.error):
                 if sys.exc_info()[1].args[0] == errno.EINTR:
                     continue
                 raise
+            if pending and _cancel[0] == _running[0] and _cancel_seen[0] != _cancel[0]:
+                _interrupt_main()
             for fd in ready:
                 size = 65536
                 if fd == IN_FD:

@@ -1,7 +1,8 @@
 /* allocfail.h: failing the Nth allocation of a test program linked with
  * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=free
  * (only the code linked statically into the program: the core and plugin sources, not
- * libyaml, jansson or libcrypto), and the blocks still live since a mark. */
+ * libyaml, jansson or libcrypto, nor a plugin the master loads), and the blocks still
+ * live since a mark. Thread-safe: one lock around the count and the set. */
 #ifndef EC_ALLOCFAIL_H
 #define EC_ALLOCFAIL_H
 

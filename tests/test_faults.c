@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -215,20 +216,22 @@ static void say(const char *fmt, ...)
 
 /* Start fn in a child process that reports on a pipe: its pid, *out the pipe's end to
  * read (a stdio stream). */
+struct child_fn {
+	int (*fn)(void);
+};
+
+static int child_main(void *arg, int fd)
+{
+	report_fd = fd;
+	return ((struct child_fn *)arg)->fn();
+}
+
 static pid_t start_child(int (*fn)(void), FILE **out)
 {
-	int p[2];
-	if (pipe(p))
-		return -1;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		report_fd = p[1];
-		_exit(fn());
-	}
-	close(p[1]);
-	*out = fdopen(p[0], "r");
+	struct child_fn cf = {fn};
+	int rfd;
+	pid_t pid = ec_test_fork_pipe(child_main, &cf, &rfd);
+	*out = pid > 0 ? fdopen(rfd, "r") : NULL;
 	return pid;
 }
 
@@ -561,6 +564,119 @@ static void test_full_fs(void)
 	run_fs(full_child, "full filesystem");
 }
 
+/* ---- a context flooding LOG records or stdout ------------------------------------------ */
+
+static long flood_passed, flood_notices; /* records of the flooder let through; drop notices */
+static long flood_other;                 /* records of anything else */
+
+static void flood_log(void *arg, const struct ec_log_record *rec)
+{
+	(void)arg;
+	if (strstr(rec->message, "flood "))
+		__atomic_add_fetch(&flood_passed, 1, __ATOMIC_SEQ_CST);
+	else if (strstr(rec->message, "log records more than"))
+		__atomic_add_fetch(&flood_notices, 1, __ATOMIC_SEQ_CST);
+	else
+		__atomic_add_fetch(&flood_other, 1, __ATOMIC_SEQ_CST);
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			v = atol(line + 6);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* fn (flood.log_forever or print_forever) runs in one context until cancelled: the
+ * master drops what passes 1000 records a second and says how many once a second,
+ * its RSS does not grow with the flood, and another context's calls are answered
+ * meanwhile. */
+static void flood(const char *fn)
+{
+	char mod[600];
+	snprintf(mod, sizeof(mod), "%s/tests/data/flood", ec_test_srcdir());
+	const char *mp[] = {mod, NULL};
+	struct ec_master_options mo = {.size = sizeof(mo), .log_fn = flood_log,
+	                               .log_level = EC_LOG_INFO, .module_path = mp};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	ec_context *flooder = NULL, *other = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(connect_local(m, &flooder, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(connect_local(m, &other, &err), 0);
+	CU_ASSERT_EQUAL(remote_pid(other, 30000), ec_context_pid(other));
+	flood_passed = flood_notices = flood_other = 0;
+	malloc_trim(0);
+	long rss0 = rss_kb();
+	ec_call *call = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_call_async(flooder, "flood", fn, NULL, NULL, &call, &err), 0);
+	long long t0 = ec_test_now_ms();
+	/* Three notices: three seconds of flood, each past the limit. */
+	for (int i = 0; i < 6000 && __atomic_load_n(&flood_notices, __ATOMIC_SEQ_CST) < 3; i++)
+		sleep_ms(10);
+	CU_ASSERT(flood_notices >= 3);
+	/* Meanwhile the other context answers, the flood still running. */
+	long long t1 = ec_test_now_ms(), slowest = 0;
+	int answered = 0;
+	for (int i = 0; i < 50; i++) {
+		long long c0 = ec_test_now_ms();
+		answered += remote_pid(other, 30000) == ec_context_pid(other);
+		if (ec_test_now_ms() - c0 > slowest)
+			slowest = ec_test_now_ms() - c0;
+	}
+	long long calls_ms = ec_test_now_ms() - t1;
+	ec_value *res = NULL;
+	CU_ASSERT_EQUAL(ec_call_wait(call, 1, &res, &err), EC_ETIMEDOUT); /* still flooding */
+	CU_ASSERT_EQUAL(answered, 50);
+	long long secs = ec_test_now_ms() - t0;
+	long passed = __atomic_load_n(&flood_passed, __ATOMIC_SEQ_CST);
+	malloc_trim(0);
+	long rss1 = rss_kb();
+	CU_ASSERT_EQUAL(ec_call_cancel(call), 0);
+	CU_ASSERT_EQUAL(ec_call_wait(call, 30000, &res, &err), EC_ECANCELED);
+	ec_call_free(call);
+	printf("\n  %s: %ld records let through in %lld ms (limit 1000 a second), %ld drop "
+	       "notices; 50 calls of another context in %lld ms (slowest %lld ms); master RSS "
+	       "%ld -> %ld KiB\n",
+	       fn, passed, secs, flood_notices, calls_ms, slowest, rss0, rss1);
+	/* At most 1000 per started second: the window restarts with a record. */
+	CU_ASSERT(passed <= 1000 * (secs / 1000 + 2));
+	/* valgrind's and ASan's own memory (freed blocks held in quarantine, shadow) is in
+	 * the RSS there: judged natively only. */
+	const char *pre = getenv("LD_PRELOAD");
+	int instrumented = pre && strstr(pre, "vgpreload");
+#if defined(__SANITIZE_ADDRESS__)
+	instrumented = 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	instrumented = 1;
+#endif
+#endif
+	if (instrumented)
+		printf("  (RSS not judged under valgrind or ASan)\n");
+	else
+		CU_ASSERT(rss1 - rss0 < 4096);
+	CU_ASSERT_EQUAL(ec_context_shutdown(flooder, 30000, &err), 0);
+	CU_ASSERT_EQUAL(ec_context_shutdown(other, 30000, &err), 0);
+	ec_master_free(m);
+}
+
+static void test_flood_log(void)
+{
+	flood("log_forever");
+}
+
+static void test_flood_stdout(void)
+{
+	flood("print_forever");
+}
+
 int main(void)
 {
 	struct ec_test_python all[16];
@@ -580,6 +696,10 @@ int main(void)
 	            test_kill_mid_call);
 	CU_add_test(s, "SIGSTOP: deadlines fire, the other context answers, SIGCONT, shutdown",
 	            test_sigstop);
+	CU_add_test(s, "a context flooding LOG records: bounded, counted, others answered",
+	            test_flood_log);
+	CU_add_test(s, "a context flooding stdout: bounded, counted, others answered",
+	            test_flood_stdout);
 	/* These fork: no master (no thread) in this process while they run. */
 	CU_pSuite c = CU_add_suite("the master's process (forked)", NULL, NULL);
 	CU_add_test(c, "out of file descriptors: connects fail clearly, the others answer",

@@ -573,8 +573,9 @@ static void test_hostile_wrong_source(void)
 }
 
 /* A context that asks for modules and reads no answer: its stream ends once the
- * unread answers pass a message's size (here 16 KiB), instead of the master holding
- * them without limit. On a master of its own, with that limit. */
+ * unread answers pass a message's size (here 16 KiB), or once 64 of its requests wait
+ * for the module server (whichever comes first: the server's pace decides), instead
+ * of the master holding them without limit. On a master of its own, with that limit. */
 static void test_hostile_module_flood(void)
 {
 	struct ec_error err = {0};
@@ -583,8 +584,10 @@ static void test_hostile_module_flood(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(master);
 	ec_value *res = NULL;
 	CU_ASSERT_EQUAL(hostile_call("module-flood", &err, &res), EC_ECLOSED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "does not read the answers"));
+	CU_ASSERT(strstr(err.msg, "does not read the answers") ||
+	          strstr(err.msg, "more module requests waiting"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "context 'local'"));
+	printf("\n  %s\n", err.msg);
 	ec_value_free(res);
 	ec_master_free(master);
 	master = saved;

@@ -4,15 +4,21 @@
  * predicted modules and its per-context memory. */
 #include "ecbuild.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zlib.h>
 
+#include "buf.h"
+#include "econtext/codec.h"
+#include "econtext/plugin.h"
 #include "modules.h"
+#include "plugin.h"
 #include "testutil.h"
 
 static char root[256];  /* temp tree: root/a (first dir), root/b (second), root/out */
@@ -458,6 +464,89 @@ static void test_answer(void)
 	ec__modsrv_free(s);
 }
 
+/* ---- the job queue's bound ------------------------------------------------------------ */
+
+/* A codec whose encode waits at a gate: the server's thread stalls on its first job
+ * while the test queues more, as behind a slow disk. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_open, encoding, delivered;
+
+static int gate_encode(void *state, const struct ec_codec_peer *peer, const ec_value *v,
+                       struct ec_buf *out, struct ec_error *err)
+{
+	(void)state, (void)peer, (void)v, (void)err;
+	pthread_mutex_lock(&gate_lock);
+	encoding = 1;
+	pthread_cond_broadcast(&gate_cond);
+	while (!gate_open)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+	return ec__buf_append(out, "x", 1);
+}
+
+static void gate_deliver(void *arg, unsigned ctx_id, struct ec_buf *payload)
+{
+	(void)arg, (void)ctx_id, (void)payload;
+	pthread_mutex_lock(&gate_lock);
+	delivered++;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+/* Wait (up to 30 s) until flag reaches want, under gate_lock; 1 if it did. */
+static int gate_wait(const int *flag, int want)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&gate_lock);
+	int rc = 0;
+	while (*flag < want && rc == 0)
+		rc = pthread_cond_timedwait(&gate_cond, &gate_lock, &until);
+	int ok = *flag >= want;
+	pthread_mutex_unlock(&gate_lock);
+	return ok;
+}
+
+static void test_job_queue_bound(void)
+{
+	static const struct ec_codec_ops ops = {.size = sizeof(ops), .encode = gate_encode};
+	static const struct ec_plugin desc = {.name = "gate", .ops = &ops};
+	static const struct ec_loaded_plugin codec = {.desc = &desc};
+	struct ec_modsrv *s = server();
+	struct ec_modsrv_sink sink = {.codec = &codec, .max_message = 1 << 20,
+	                              .deliver = gate_deliver};
+	ec__modsrv_set_sink(s, &sink);
+	gate_open = encoding = delivered = 0;
+	/* The first job is taken by the thread, which stalls in it. */
+	CU_ASSERT_EQUAL_FATAL(ec__modsrv_request(s, 1, "one", 3, "m0"), 0);
+	CU_ASSERT_FATAL(gate_wait(&encoding, 1));
+	int max = ec__modsrv_ctx_jobs_max(), queued = 0, rc = 0;
+	char name[32];
+	for (int i = 1; i <= max + 5 && rc == 0; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		if ((rc = ec__modsrv_request(s, 1, "one", 3, name)) == 0)
+			queued++;
+	}
+	printf("\n  context 1: %d requests waiting, the next refused (%s); the bound is %d\n",
+	       queued, ec_err_name(rc), max);
+	CU_ASSERT_EQUAL(queued, max);
+	CU_ASSERT_EQUAL(rc, EC_EPROTO);
+	/* Another context is not refused, nor the first one's forget. */
+	CU_ASSERT_EQUAL(ec__modsrv_request(s, 2, "two", 3, "m0"), 0);
+	ec__modsrv_forget(s, 1);
+	pthread_mutex_lock(&gate_lock);
+	gate_open = 1;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+	CU_ASSERT(gate_wait(&delivered, 1 + max + 1));
+	/* Drained: context 1 is served again. */
+	CU_ASSERT_EQUAL(ec__modsrv_request(s, 1, "one", 3, "again"), 0);
+	CU_ASSERT(gate_wait(&delivered, 1 + max + 2));
+	ec__modsrv_free(s);
+}
+
 int main(void)
 {
 	CU_initialize_registry();
@@ -471,5 +560,6 @@ int main(void)
 	CU_add_test(s, "script served as a module", test_script);
 	CU_add_test(s, "import scanner", test_scanner);
 	CU_add_test(s, "answers: predicted modules, per-context memory", test_answer);
+	CU_add_test(s, "the job queue: bounded per context", test_job_queue_bound);
 	return ec_test_run();
 }

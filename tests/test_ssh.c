@@ -39,18 +39,6 @@ static size_t npythons;
 static ec_master *master;
 
 
-/* A port on 127.0.0.1 where nothing listens (bound, then closed). */
-static int closed_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &l);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* A listener that never accepts: the kernel completes the TCP connect, and no SSH
  * banner ever comes. */
 static int silent_fd = -1;
@@ -122,7 +110,7 @@ static int write_config(void)
 	         common, fx.key, fx.known_hosts, common, fx.key, fx.known_hosts, common, fx.key,
 	         kh_empty, common, fx.key, kh_changed, common, fx.key, fxdir, common, fx.key_other,
 	         fx.known_hosts, common, fx.pw_user[0] ? fx.pw_user : "nobody", fx.known_hosts,
-	         closed_port(), fx.known_hosts, silent_port(), fx.known_hosts);
+	         ec_test_unused_port(), fx.known_hosts, silent_port(), fx.known_hosts);
 	/* Jump hosts on loopback: the same sshd is hop and target (a different session for
 	 * each: the via differs); system known_hosts; keyboard-interactive. */
 	size_t used = strlen(text);
@@ -139,7 +127,7 @@ static int write_config(void)
 	         "  kbd:\n    transport: ssh\n    hostname: 127.0.0.1\n    port: %s\n"
 	         "    agent: false\n    username: %s\n    password_env: EC_TEST_SSH_PASSWORD\n"
 	         "    identity_file: []\n    known_hosts: %s\n    python: /usr/bin/python3\n",
-	         common, fx.key, fx.known_hosts, common, fx.key, fx.known_hosts, closed_port(),
+	         common, fx.key, fx.known_hosts, common, fx.key, fx.known_hosts, ec_test_unused_port(),
 	         fx.key, fx.known_hosts, common, fx.key, fx.known_hosts, common, fx.key, fxdir,
 	         fx.known_hosts, common, fx.key, fxdir, kh_changed,
 	         fx.pam_port[0] ? fx.pam_port : "22", fx.pw_user[0] ? fx.pw_user : "nobody",
@@ -148,7 +136,7 @@ static int write_config(void)
 	char sshcfg[600];
 	snprintf(sshcfg, sizeof(sshcfg), "%s/ssh_config", fxdir);
 	static char sc[8192];
-	int cp = closed_port();
+	int cp = ec_test_unused_port();
 	snprintf(sc, sizeof(sc),
 	         "# an OpenSSH client config\n"
 	         "Include %s/nothing.conf\n"

@@ -12,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -469,6 +472,39 @@ static int stat_of(long pid, char *state, long *ppid)
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
 	return p && sscanf(p + 1, " %c %ld", state, ppid) == 2 ? 0 : -1;
+}
+
+int ec_test_fork_pipe(int (*fn)(void *arg, int fd), void *arg, int *rfd)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		_exit(fn(arg, p[1]));
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -1;
+	}
+	*rfd = p[0];
+	return (int)pid;
+}
+
+int ec_test_unused_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	if (fd < 0)
+		return 1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || getsockname(fd, (struct sockaddr *)&a, &l))
+		a.sin_port = htons(1);
+	close(fd);
+	return ntohs(a.sin_port);
 }
 
 int ec_test_process_gone(long pid)

@@ -88,6 +88,13 @@ int ec_test_file_holds(const char *path, const char *const secrets[]);
 /* Every /proc/PID/cmdline and environ of the machine that holds one of secrets: how
  * many, their paths appended to where (a string of cap bytes). */
 int ec_test_proc_scan(const char *const secrets[], char *where, size_t cap);
+/* Run fn(arg, fd) in a child process whose exit status is its return, fd the write end
+ * of a pipe (close-on-exec: what the child starts does not hold it open); the read end
+ * in *rfd. The child's pid, or -1. */
+int ec_test_fork_pipe(int (*fn)(void *arg, int fd), void *arg, int *rfd);
+/* A port on 127.0.0.1 where nothing listens (bound, then closed): for a server to
+ * start on, or a connection to be refused. */
+int ec_test_unused_port(void);
 /* How many processes (zombies aside) have real uid uid. */
 int ec_test_procs_of(long uid);
 /* 1 if process pid is gone from the process table, or a zombie nobody reaped. */

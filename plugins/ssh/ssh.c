@@ -149,6 +149,9 @@ static const struct ec_param ssh_params[] = {
 	 .help = "strict, accept-new or off"},
 	{.key = "keepalive_interval", .type = EC_PARAM_DURATION, .dflt = "0",
 	 .help = "seconds between keepalive messages (0: none)"},
+	{.key = "keepalive_count_max", .type = EC_PARAM_INT, .dflt = "3", .min = 0, .max = 1000000,
+	 .help = "keepalives in a row the server may leave unanswered before the connection is "
+	         "declared lost (0: never)"},
 	{.key = "ssh_config", .type = EC_PARAM_STR, .dflt = "~/.ssh/config",
 	 .help = "the OpenSSH client config file read for Host blocks; empty: none"},
 	{0},
@@ -401,6 +404,9 @@ static int ssh_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	c->keepalive_s = l > 0 ? (l + 999) / 1000 : 0;
 	if (c->keepalive_s == 1)
 		c->keepalive_s = 2; /* libssh2 treats 1 as 2 */
+	l = 3;
+	h->cfg_int(cfg, "keepalive_count_max", &l);
+	c->keepalive_max = l;
 
 	in->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (in->evfd < 0) {

@@ -238,6 +238,8 @@ int ssh__auth_done(struct sess *s)
 	if (s->cfg.keepalive_s > 0) {
 		libssh2_keepalive_config(s->s, 1, (unsigned)s->cfg.keepalive_s);
 		s->next_keepalive_ms = ssh__now_ms() + s->cfg.keepalive_s * 1000;
+		s->keepalive_at_ms = s->last_recv_ms = ssh__now_ms();
+		s->keepalive_silent = 0;
 		ssh__timer_set(s, s->next_keepalive_ms);
 	}
 	return 0;

@@ -239,6 +239,8 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len,
 		return 0;
 	ssh__service_orphans(s);
 	ssh__keepalive(s);
+	if (s->state == S_FAILED) /* the server stopped answering keepalives */
+		return inst_error(in, err);
 	if (!ssh__may_call(s, in, OP_READ))
 		goto again;
 	/* libssh2 1.10 widens the window to (WINDOW + the length asked) on every read: asked

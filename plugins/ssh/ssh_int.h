@@ -31,6 +31,7 @@ struct conn_cfg {
 	char *password_env, *password_file;
 	enum hkc hkc;
 	long connect_ms, keepalive_s;
+	long keepalive_max; /* keepalive intervals without a word from the server: lost */
 	long connect_ms_given; /* as configured, for messages */
 };
 
@@ -132,6 +133,9 @@ struct sess {
 	struct orphan *orphan_owner; /* an orphan holding the session */
 	struct inst *insts;          /* instances attached */
 	long long next_keepalive_ms;
+	long long last_recv_ms;   /* when bytes last came from the server */
+	long long keepalive_at_ms; /* when the last keepalive tick was */
+	long keepalive_silent;     /* ticks in a row with nothing from the server */
 };
 
 struct plugin_state {

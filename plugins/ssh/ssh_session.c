@@ -297,6 +297,19 @@ static int try_connect(struct sess *s)
 	return 0;
 }
 
+/* libssh2 reads the socket through this: what came last from the server is when the
+ * keepalives' silence counts from (ssh__keepalive). As libssh2's own: -errno on error. */
+static LIBSSH2_RECV_FUNC(sess_recv)
+{
+	struct sess *s = *abstract;
+	ssize_t n = recv(socket, buffer, length, flags);
+	if (n < 0)
+		return -errno;
+	if (n > 0)
+		s->last_recv_ms = ssh__now_ms();
+	return n;
+}
+
 /* Drive the session towards S_READY. 0 when ready, EC_EAGAIN, or its failure. */
 int ssh__sess_step(struct sess *s)
 {
@@ -330,6 +343,7 @@ int ssh__sess_step(struct sess *s)
 				if (!s->s)
 					return ssh__sess_fail(s, EC_ENOMEM, "out of memory (libssh2 session)");
 				libssh2_session_set_blocking(s->s, 0);
+				libssh2_session_callback_set(s->s, LIBSSH2_CALLBACK_RECV, (void *)sess_recv);
 				ssh__set_hostkey_pref(s);
 			}
 			rc = libssh2_session_handshake(s->s, s->fd);
@@ -376,6 +390,11 @@ int ssh__sess_step(struct sess *s)
 	}
 }
 
+/* Every keepalive_interval while ready: a keepalive (want_reply: the server answers).
+ * A tick with nothing from the server since the previous one is silent; after
+ * keepalive_count_max silent ticks in a row the connection is lost, and every context
+ * on it fails with the reason (a blackholed TCP connection would otherwise wait for
+ * the kernel's retransmissions, about 15 minutes). */
 void ssh__keepalive(struct sess *s)
 {
 	if (s->state != S_READY || s->cfg.keepalive_s <= 0)
@@ -385,6 +404,20 @@ void ssh__keepalive(struct sess *s)
 		return;
 	if (s->owner || s->orphan_owner) { /* a packet is half sent: a little later */
 		ssh__timer_set(s, t + 50);
+		return;
+	}
+	s->keepalive_silent = s->last_recv_ms < s->keepalive_at_ms ? s->keepalive_silent + 1 : 0;
+	s->keepalive_at_ms = t;
+	if (s->cfg.keepalive_max > 0 && s->keepalive_silent >= s->cfg.keepalive_max) {
+		s->ps->host->log(s->ps->host, EC_LOG_WARNING,
+		                 "ssh: %s: no answer to %ld keepalives, the connection is lost",
+		                 s->label, s->keepalive_silent);
+		ssh__sess_fail(s, EC_ECLOSED,
+		               "connection to %s lost: nothing came from the server for %.1f s, "
+		               "%ld keepalives unanswered (keepalive_interval %ld s, "
+		               "keepalive_count_max %ld)",
+		               s->label, (double)(t - s->last_recv_ms) / 1000.0, s->keepalive_silent,
+		               s->cfg.keepalive_s, s->cfg.keepalive_max);
 		return;
 	}
 	/* libssh2 1.10 builds the keepalive packet on its stack and ignores a partial send:
