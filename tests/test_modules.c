@@ -520,13 +520,13 @@ static void test_job_queue_bound(void)
 	ec__modsrv_set_sink(s, &sink);
 	gate_open = encoding = delivered = 0;
 	/* The first job is taken by the thread, which stalls in it. */
-	CU_ASSERT_EQUAL_FATAL(ec__modsrv_request(s, 1, "one", 3, "m0"), 0);
+	CU_ASSERT_EQUAL_FATAL(ec__modsrv_request(s, 1, "one", 3, NULL, "m0"), 0);
 	CU_ASSERT_FATAL(gate_wait(&encoding, 1));
 	int max = ec__modsrv_ctx_jobs_max(), queued = 0, rc = 0;
 	char name[32];
 	for (int i = 1; i <= max + 5 && rc == 0; i++) {
 		snprintf(name, sizeof(name), "m%d", i);
-		if ((rc = ec__modsrv_request(s, 1, "one", 3, name)) == 0)
+		if ((rc = ec__modsrv_request(s, 1, "one", 3, NULL, name)) == 0)
 			queued++;
 	}
 	printf("\n  context 1: %d requests waiting, the next refused (%s); the bound is %d\n",
@@ -534,7 +534,7 @@ static void test_job_queue_bound(void)
 	CU_ASSERT_EQUAL(queued, max);
 	CU_ASSERT_EQUAL(rc, EC_EPROTO);
 	/* Another context is not refused, nor the first one's forget. */
-	CU_ASSERT_EQUAL(ec__modsrv_request(s, 2, "two", 3, "m0"), 0);
+	CU_ASSERT_EQUAL(ec__modsrv_request(s, 2, "two", 3, NULL, "m0"), 0);
 	ec__modsrv_forget(s, 1);
 	pthread_mutex_lock(&gate_lock);
 	gate_open = 1;
@@ -542,7 +542,7 @@ static void test_job_queue_bound(void)
 	pthread_mutex_unlock(&gate_lock);
 	CU_ASSERT(gate_wait(&delivered, 1 + max + 1));
 	/* Drained: context 1 is served again. */
-	CU_ASSERT_EQUAL(ec__modsrv_request(s, 1, "one", 3, "again"), 0);
+	CU_ASSERT_EQUAL(ec__modsrv_request(s, 1, "one", 3, NULL, "again"), 0);
 	CU_ASSERT(gate_wait(&delivered, 1 + max + 2));
 	ec__modsrv_free(s);
 }

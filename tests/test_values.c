@@ -380,9 +380,11 @@ static void test_json_refusals(void)
 		json_refused("os", "fsdecode", tuple_of(ec_value_bytes("\xff", 1), NULL, NULL),
 		             EC_EREMOTE, "surrogate");
 	int rc;
-	ec_value *deep = call("valuecases", "nest", tuple_of(ec_value_int(600), NULL, NULL), &rc);
+	ec_value *nest_args = tuple_of(ec_value_int(600), NULL, NULL);
+	ec_value *deep = call("valuecases", "nest", nest_args, &rc);
 	CU_ASSERT(rc != 0); /* refused (in the context or here), and no crash */
 	ec_value_free(deep);
+	ec_value_free(nest_args);
 	ec_value *ok = call("os", "getpid", NULL, &rc);
 	CU_ASSERT(rc == 0 && ok && ok->type == EC_T_INT);
 	ec_value_free(ok);

@@ -76,7 +76,7 @@ CASES = [
     ("shlex", "split", ["a 'b c'"], "exact"),
     ("tempfile", "gettempdir", [], "exact"),
     ("getpass", "getuser", [], "exact"),
-    ("os.path", "getsize", ["/etc/passwd"], "exact"),
+    ("os.path", "getsize", ["/usr/lib/os-release"], "exact"),  # a file no test rewrites
     ("valuecases", "subclasses", [], "exact"),
     ("valuecases", "exception", [], "exact"),
     ("valuecases", "named_set", [], "exact"),
