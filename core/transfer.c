@@ -126,6 +126,41 @@ static int progress(const struct xfer *x, uint64_t done, uint64_t total, struct 
 	                     x->what, x->src, x->dst);
 }
 
+/* A tree's progress: its files' bytes summed (o->progress sees the tree's, not each
+ * file's); sum_next at each file's start. */
+struct sum_progress {
+	const struct ec_transfer_options *user;
+	uint64_t base, last;
+};
+
+static int sum_progress_cb(void *arg, uint64_t done, uint64_t total)
+{
+	struct sum_progress *s = arg;
+	(void)total;
+	s->last = done;
+	return s->user->progress(s->user->progress_arg, s->base + done, 0);
+}
+
+/* o with its progress summed by s (when it has one), in *mine. */
+static const struct ec_transfer_options *sum_progress_init(struct sum_progress *s,
+                                                           const struct ec_transfer_options *o,
+                                                           struct ec_transfer_options *mine)
+{
+	*s = (struct sum_progress){.user = o};
+	if (!o->progress)
+		return o;
+	*mine = *o;
+	mine->progress = sum_progress_cb;
+	mine->progress_arg = s;
+	return mine;
+}
+
+static void sum_next(struct sum_progress *s)
+{
+	s->base += s->last;
+	s->last = 0;
+}
+
 /* One context a put goes to. x is the shared transfer's with this context and result
  * (its md and buf are the shared ones). */
 struct dest {
@@ -466,6 +501,8 @@ struct tree {
 	struct ec_error *errs;
 	int *failed;
 	const char *top_src, *top_dst;
+	struct sum_progress sum;
+	struct ec_transfer_options summed;
 };
 
 static void tree_fail(struct tree *t, size_t i, int rc, const struct ec_error *why)
@@ -577,6 +614,7 @@ static void tree_file(struct tree *t, const char *src, const char *dst)
 				idx[k] = i;
 				cs[k++] = t->ctxs[i];
 			}
+		sum_next(&t->sum);
 		ec_context_put_many(cs, k, src, dst, t->o, res, errs);
 		for (size_t j = 0; j < k; j++) {
 			struct ec_transfer_result *r = &t->res[idx[j]];
@@ -648,6 +686,7 @@ int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir
 	static const struct ec_transfer_options none = {.size = sizeof(none)};
 	struct tree t = {.ctxs = ctxs, .n = n, .left = n, .o = o ? o : &none, .res = res,
 	                 .errs = errs, .top_src = local_dir, .top_dst = remote_dir};
+	t.o = sum_progress_init(&t.sum, t.o, &t.summed);
 	long long t0 = ec__now_us();
 	struct ec_transfer_result *mine = res ? NULL : calloc(n ? n : 1, sizeof(*mine));
 	if (!res)
@@ -1167,6 +1206,8 @@ static int get_entry(struct xfer *x, const char *remote_dir, const char *local_d
 		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
 	} else {
 		struct xfer f = *x;
+		if (f.o->progress == sum_progress_cb) /* the tree's sum: a file starts */
+			sum_next(f.o->progress_arg);
 		f.src = rp;
 		f.dst = lp;
 		rc = get_file(&f, 1, err);
@@ -1187,6 +1228,9 @@ int ec_context_get_tree(ec_context *ctx, const char *remote_dir, const char *loc
 	ec_value *r = NULL, *args = NULL;
 	int64_t token = 0;
 	int rc = get_init(&x, ctx, "get -r", remote_dir, local_dir, o, res, err);
+	struct sum_progress sum;
+	struct ec_transfer_options summed;
+	x.o = sum_progress_init(&sum, x.o, &summed);
 	if (rc)
 		goto out;
 	if (!(args = ec_value_new(EC_T_TUPLE)) || ec_value_append(args, path_value(remote_dir))) {

@@ -416,6 +416,16 @@ static void make_tree(const char *name, const char *then)
 	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
 }
 
+/* A progress callback keeping the most bytes it was told of. */
+static int most_done(void *arg, uint64_t done, uint64_t total)
+{
+	(void)total;
+	uint64_t *most = arg;
+	if (done > *most)
+		*most = done;
+	return 0;
+}
+
 /* The tree name made (make_tree, then `then`), and put (get 0) or got (1) to name2,
  * which succeeds with the same content, links, an empty directory and modes; src and
  * dst (256 bytes each) set to the two. */
@@ -426,12 +436,15 @@ static void tree_copy(int get, const char *name, const char *then, char *src, ch
 	snprintf(src, 256, "%s/%s", dir, name);
 	snprintf(dst, 256, "%s/%s2", dir, name);
 	struct ec_error err = {0};
-	int rc = get ? ec_context_get_tree(ctx, src, dst, NULL, res, &err)
-	             : ec_context_put_tree(&ctx, 1, src, dst, NULL, res, &err);
+	uint64_t most = 0;
+	struct ec_transfer_options o = {.size = sizeof(o), .progress = most_done, .progress_arg = &most};
+	int rc = get ? ec_context_get_tree(ctx, src, dst, &o, res, &err)
+	             : ec_context_put_tree(&ctx, 1, src, dst, &o, res, &err);
 	if (rc)
 		fprintf(stderr, "%s_tree: %s\n", get ? "get" : "put", err.msg);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(res->changed == 1 && res->bytes == 5000000 + 3 + 3);
+	CU_ASSERT_EQUAL(most, 5000000 + 3 + 3); /* the progress: the tree's bytes, summed */
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
 	         "cd %s && diff -r --no-dereference %s %s2 && [ \"$(stat -c %%a %s2/a)\" = 700 ] && "
