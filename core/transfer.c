@@ -263,11 +263,13 @@ out:
 	return NULL;
 }
 
-static void pre_digest_start(struct pre_digest *p, int fd)
+/* A file of size bytes: on a thread when over a chunk; a smaller one is read in
+ * pre_digest_finish (a thread would cost more than the read). */
+static void pre_digest_start(struct pre_digest *p, int fd, off_t size)
 {
 	*p = (struct pre_digest){.fd = fd};
 	atomic_init(&p->stop, 0);
-	p->started = pthread_create(&p->thread, NULL, pre_digest_run, p) == 0;
+	p->started = size > (off_t)CHUNK && pthread_create(&p->thread, NULL, pre_digest_run, p) == 0;
 }
 
 /* Wait for the digest (want), or stop it; then 0 with p->hex, or a local error. */
@@ -326,13 +328,15 @@ static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, s
                       char hex[65], struct ec_error *err)
 {
 	uint64_t done = 0;
-	/* One value for every chunk, read into its own bytes (one copy less). */
-	ec_value *v = ec_value_bytes(x->buf, CHUNK);
+	/* One value for every chunk, read into its own bytes (one copy less); a small
+	 * file's size (and a byte to see its end), not a chunk's. */
+	size_t cap = total >= CHUNK ? CHUNK : (size_t)total + 1;
+	ec_value *v = ec_value_bytes(x->buf, cap);
 	if (!v)
 		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
 	char *chunk = v->u.s.data;
 	for (;;) {
-		ssize_t n = read(fd, chunk, CHUNK);
+		ssize_t n = read(fd, chunk, cap);
 		if (n < 0 && errno == EINTR)
 			continue;
 		int rc = n < 0 ? fail_errno(x, err, x->src) : 0;
@@ -430,7 +434,7 @@ int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_pat
 	for (size_t i = 0; i < n; i++)
 		stat_start(&ds[i], &st);
 	struct pre_digest pre;
-	pre_digest_start(&pre, fd);
+	pre_digest_start(&pre, fd, st.st_size);
 	for (size_t i = 0; i < n; i++) {
 		ds[i].x.res->size = (uint64_t)st.st_size;
 		if (!ds[i].rc)
@@ -903,10 +907,8 @@ static int get_same(struct xfer *x, const struct stat *st, int nofollow)
 	    !ec_value_append(args, ec_value_int(fst.st_size)) &&
 	    !ec_value_append(args, ec_value_none()) && !ec_value_append(args, ec_value_none()) &&
 	    !ec_context_call_async(x->ctx, "econtext", "_stat", args, NULL, &call, NULL)) {
-		struct pre_digest pre = {.fd = fd};
-		atomic_init(&pre.stop, 0);
-		if (fst.st_size > (off_t)CHUNK) /* a small one: read once the answer came */
-			pre_digest_start(&pre, fd);
+		struct pre_digest pre;
+		pre_digest_start(&pre, fd, fst.st_size);
 		int rc = ec_call_wait(call, x->timeout_ms, &r, NULL);
 		ec_value **it = !rc && r->type == EC_T_TUPLE && r->u.seq.len == 6 ? r->u.seq.items : NULL;
 		unsigned mode = it ? (x->o->set_mode ? x->o->mode : (unsigned)it[4]->u.i) & 07777 : 0;

@@ -111,7 +111,7 @@ rc=$?
 
 # A large tree: 20,000 files in one directory with long names (their listing some
 # 2 MB) got with max_message_size 1 MiB: the listing comes in batches, not in one
-# reply; on a tmpfs (/dev/shm) where there is one, so that fsyncs cost nothing.
+# reply; put back the same way (the master reads the directory as it goes); on a tmpfs (/dev/shm) where there is one, so that fsyncs cost nothing.
 big=$d
 [ -d /dev/shm ] && [ -w /dev/shm ] && big=$(mktemp -d /dev/shm/ec-xfer.XXXXXX)
 mkdir -p "$big/many/sub"
@@ -125,7 +125,13 @@ rc=$?
 	grep -q '"changed": false, "bytes": 0' &&
 	ok "get -r of 20,000 files, its listing over max_message_size: in batches; unchanged again" ||
 	bad "get -r of 20,000 files: rc $rc: $(head -c 2000 "$out")"
-[ "$big" = "$d" ] && rm -rf "$d/many" "$d/many2" || rm -rf "$big"
+ECONTEXT_CONFIG="$d/small.yaml" "$ec" put -r h1 "$big/many" "$big/many3" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && grep -q '"ok": true, "changed": true, "bytes": 108894,' "$out" && diff -r "$big/many" "$big/many3" &&
+	ECONTEXT_CONFIG="$d/small.yaml" "$ec" put -r h1 "$big/many" "$big/many3" 2>&1 |
+	grep -q '"changed": false, "bytes": 0' &&
+	ok "put -r of 20,000 files; unchanged again" || bad "put -r of 20,000 files: rc $rc: $(head -c 2000 "$out")"
+[ "$big" = "$d" ] && rm -rf "$d/many" "$d/many2" "$d/many3" || rm -rf "$big"
 
 # Interrupted mid-put: Ctrl-C (exit 130), then the master killed (the context sees its
 # stream end and exits), then the context killed (its file is unnamed until checked,
