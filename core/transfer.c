@@ -126,6 +126,41 @@ static int progress(const struct xfer *x, uint64_t done, uint64_t total, struct 
 	                     x->what, x->src, x->dst);
 }
 
+/* A tree's progress: its files' bytes summed (o->progress sees the tree's, not each
+ * file's); sum_next at each file's start. */
+struct sum_progress {
+	const struct ec_transfer_options *user;
+	uint64_t base, last;
+};
+
+static int sum_progress_cb(void *arg, uint64_t done, uint64_t total)
+{
+	struct sum_progress *s = arg;
+	(void)total;
+	s->last = done;
+	return s->user->progress(s->user->progress_arg, s->base + done, 0);
+}
+
+/* o with its progress summed by s (when it has one), in *mine. */
+static const struct ec_transfer_options *sum_progress_init(struct sum_progress *s,
+                                                           const struct ec_transfer_options *o,
+                                                           struct ec_transfer_options *mine)
+{
+	*s = (struct sum_progress){.user = o};
+	if (!o->progress)
+		return o;
+	*mine = *o;
+	mine->progress = sum_progress_cb;
+	mine->progress_arg = s;
+	return mine;
+}
+
+static void sum_next(struct sum_progress *s)
+{
+	s->base += s->last;
+	s->last = 0;
+}
+
 /* One context a put goes to. x is the shared transfer's with this context and result
  * (its md and buf are the shared ones). */
 struct dest {
@@ -228,11 +263,13 @@ out:
 	return NULL;
 }
 
-static void pre_digest_start(struct pre_digest *p, int fd)
+/* A file of size bytes: on a thread when over a chunk; a smaller one is read in
+ * pre_digest_finish (a thread would cost more than the read). */
+static void pre_digest_start(struct pre_digest *p, int fd, off_t size)
 {
 	*p = (struct pre_digest){.fd = fd};
 	atomic_init(&p->stop, 0);
-	p->started = pthread_create(&p->thread, NULL, pre_digest_run, p) == 0;
+	p->started = size > (off_t)CHUNK && pthread_create(&p->thread, NULL, pre_digest_run, p) == 0;
 }
 
 /* Wait for the digest (want), or stop it; then 0 with p->hex, or a local error. */
@@ -291,13 +328,15 @@ static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, s
                       char hex[65], struct ec_error *err)
 {
 	uint64_t done = 0;
-	/* One value for every chunk, read into its own bytes (one copy less). */
-	ec_value *v = ec_value_bytes(x->buf, CHUNK);
+	/* One value for every chunk, read into its own bytes (one copy less); a small
+	 * file's size (and a byte to see its end), not a chunk's. */
+	size_t cap = total >= CHUNK ? CHUNK : (size_t)total + 1;
+	ec_value *v = ec_value_bytes(x->buf, cap);
 	if (!v)
 		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
 	char *chunk = v->u.s.data;
 	for (;;) {
-		ssize_t n = read(fd, chunk, CHUNK);
+		ssize_t n = read(fd, chunk, cap);
 		if (n < 0 && errno == EINTR)
 			continue;
 		int rc = n < 0 ? fail_errno(x, err, x->src) : 0;
@@ -395,7 +434,7 @@ int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_pat
 	for (size_t i = 0; i < n; i++)
 		stat_start(&ds[i], &st);
 	struct pre_digest pre;
-	pre_digest_start(&pre, fd);
+	pre_digest_start(&pre, fd, st.st_size);
 	for (size_t i = 0; i < n; i++) {
 		ds[i].x.res->size = (uint64_t)st.st_size;
 		if (!ds[i].rc)
@@ -466,6 +505,8 @@ struct tree {
 	struct ec_error *errs;
 	int *failed;
 	const char *top_src, *top_dst;
+	struct sum_progress sum;
+	struct ec_transfer_options summed;
 };
 
 static void tree_fail(struct tree *t, size_t i, int rc, const struct ec_error *why)
@@ -523,6 +564,29 @@ static ec_value *pair(ec_value *a, ec_value *b)
 	return t;
 }
 
+/* (a, b) and the owner and group asked for: _mkdir's and _symlink's arguments. */
+static ec_value *pair_ids(const struct tree *t, ec_value *a, ec_value *b)
+{
+	ec_value *v = pair(a, b);
+	if (v && append_ids(v, t->o)) {
+		ec_value_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* _dirdone's arguments: the directory filled, its mode and mtime (st's). */
+static ec_value *dirdone_args(const char *path, const struct stat *st)
+{
+	ec_value *v = pair(path_value(path), ec_value_int(st->st_mode & 07777));
+	double mtime = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9;
+	if (v && ec_value_append(v, ec_value_float(mtime))) {
+		ec_value_free(v);
+		return NULL;
+	}
+	return v;
+}
+
 /* A local failure (a directory or link that cannot be read) for every context left. */
 static void tree_fail_all(struct tree *t, const char *path)
 {
@@ -554,6 +618,7 @@ static void tree_file(struct tree *t, const char *src, const char *dst)
 				idx[k] = i;
 				cs[k++] = t->ctxs[i];
 			}
+		sum_next(&t->sum);
 		ec_context_put_many(cs, k, src, dst, t->o, res, errs);
 		for (size_t j = 0; j < k; j++) {
 			struct ec_transfer_result *r = &t->res[idx[j]];
@@ -595,8 +660,10 @@ static void tree_walk(struct tree *t, const char *src, const char *dst)
 		if (lstat(ls, &st) != 0) {
 			tree_fail_all(t, ls);
 		} else if (S_ISDIR(st.st_mode)) {
-			tree_call(t, "_mkdir", pair(path_value(rs), ec_value_int(st.st_mode & 07777)), ls, rs);
+			tree_call(t, "_mkdir", pair_ids(t, path_value(rs), ec_value_int(st.st_mode & 07777)),
+			          ls, rs);
 			tree_walk(t, ls, rs);
+			tree_call(t, "_dirdone", dirdone_args(rs, &st), ls, rs);
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[4096];
 			ssize_t n = readlink(ls, target, sizeof(target) - 1);
@@ -604,7 +671,8 @@ static void tree_walk(struct tree *t, const char *src, const char *dst)
 				tree_fail_all(t, ls);
 			} else {
 				target[n] = '\0';
-				tree_call(t, "_symlink", pair(path_value(target), path_value(rs)), ls, rs);
+				tree_call(t, "_symlink", pair_ids(t, path_value(target), path_value(rs)), ls,
+				          rs);
 			}
 		} else if (S_ISREG(st.st_mode)) {
 			tree_file(t, ls, rs);
@@ -622,6 +690,7 @@ int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir
 	static const struct ec_transfer_options none = {.size = sizeof(none)};
 	struct tree t = {.ctxs = ctxs, .n = n, .left = n, .o = o ? o : &none, .res = res,
 	                 .errs = errs, .top_src = local_dir, .top_dst = remote_dir};
+	t.o = sum_progress_init(&t.sum, t.o, &t.summed);
 	long long t0 = ec__now_us();
 	struct ec_transfer_result *mine = res ? NULL : calloc(n ? n : 1, sizeof(*mine));
 	if (!res)
@@ -639,9 +708,11 @@ int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir
 		errno = bad;
 		tree_fail_all(&t, local_dir);
 	} else {
-		tree_call(&t, "_mkdir", pair(path_value(remote_dir), ec_value_int(st.st_mode & 07777)),
+		tree_call(&t, "_mkdir",
+		          pair_ids(&t, path_value(remote_dir), ec_value_int(st.st_mode & 07777)),
 		          local_dir, remote_dir);
 		tree_walk(&t, local_dir, remote_dir);
+		tree_call(&t, "_dirdone", dirdone_args(remote_dir, &st), local_dir, remote_dir);
 	}
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -811,6 +882,51 @@ static int get_init(struct xfer *x, ec_context *ctx, const char *what, const cha
 	return rc ? rc : local_ids(x, &x->uid, &x->gid, err);
 }
 
+/* The local file of a get (x->dst, st) already the context's (x->src): the same size,
+ * SHA-256 and mode (the context's, or o->mode), and the owner and group asked for;
+ * econtext._stat answering there while the local digest is read here. 1 when so (x->res
+ * says so: unchanged, nothing sent); 0 otherwise, also when a side cannot tell (the get
+ * goes on and says what fails). */
+static int get_same(struct xfer *x, const struct stat *st, int nofollow)
+{
+	if ((x->uid != (uid_t)-1 && st->st_uid != x->uid) ||
+	    (x->gid != (gid_t)-1 && st->st_gid != x->gid))
+		return 0;
+	int fd = open(x->dst, O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+	struct stat fst;
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
+	ec_call *call = NULL;
+	int same = 0;
+	if (args && !ec_value_append(args, path_value(x->src)) &&
+	    !ec_value_append(args, ec_value_int(fst.st_size)) &&
+	    !ec_value_append(args, ec_value_none()) && !ec_value_append(args, ec_value_none()) &&
+	    !ec_context_call_async(x->ctx, "econtext", "_stat", args, NULL, &call, NULL)) {
+		struct pre_digest pre;
+		pre_digest_start(&pre, fd, fst.st_size);
+		int rc = ec_call_wait(call, x->timeout_ms, &r, NULL);
+		ec_value **it = !rc && r->type == EC_T_TUPLE && r->u.seq.len == 6 ? r->u.seq.items : NULL;
+		unsigned mode = it ? (x->o->set_mode ? x->o->mode : (unsigned)it[4]->u.i) & 07777 : 0;
+		int maybe = it && it[0]->u.b && !it[1]->u.b && it[2]->u.i == fst.st_size &&
+		            it[3]->type == EC_T_STR && (fst.st_mode & 07777) == mode;
+		if (!pre_digest_finish(&pre, maybe, x, NULL) && maybe && !strcmp(pre.hex, it[3]->u.s.data)) {
+			same = 1;
+			x->res->size += (uint64_t)fst.st_size;
+			snprintf(x->res->sha256, sizeof(x->res->sha256), "%s", pre.hex);
+		}
+	}
+	ec_value_free(args);
+	ec_value_free(r);
+	ec_call_free(call);
+	close(fd);
+	return same;
+}
+
 /* One file of the context to local_path (x->src, x->dst): streamed into a temporary
  * file, checked, fsynced, owner (x->uid, x->gid), mode and mtime set, renamed over the
  * target. nofollow (a tree's file): a link at either end is not followed. */
@@ -826,9 +942,13 @@ static int get_file(struct xfer *x, int nofollow, struct ec_error *err)
 	ec_call *call = NULL;
 	ec_value *r = NULL;
 	struct stat st;
-	if ((nofollow ? lstat : stat)(local_path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		errno = EISDIR;
-		return fail_errno(x, err, local_path);
+	if ((nofollow ? lstat : stat)(local_path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			errno = EISDIR;
+			return fail_errno(x, err, local_path);
+		}
+		if (S_ISREG(st.st_mode) && get_same(x, &st, nofollow))
+			return 0;
 	}
 	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
 	if ((fd = tmp_open(local_path, &tmp)) < 0)
@@ -958,11 +1078,26 @@ static int rel_safe(const char *root, const char *rel, size_t len)
 	return 1;
 }
 
-/* A directory at path (0700 while the tree comes; its mode is set at the end). */
+/* The owner and group asked for (x->uid, x->gid) given to path (lchown) where it has
+ * others: a change. */
+static int set_ids(struct xfer *x, const char *path, struct ec_error *err)
+{
+	struct stat st;
+	if (x->uid == (uid_t)-1 && x->gid == (gid_t)-1)
+		return 0;
+	if (lstat(path, &st) != 0)
+		return fail_errno(x, err, path);
+	if ((x->uid == (uid_t)-1 || st.st_uid == x->uid) && (x->gid == (gid_t)-1 || st.st_gid == x->gid))
+		return 0;
+	if (lchown(path, x->uid, x->gid) != 0)
+		return fail_errno(x, err, path);
+	x->res->changed = 1;
+	return 0;
+}
+
+/* A directory at path (0700 while the tree comes; its mode and mtime set at its end). */
 static int get_mkdir(struct xfer *x, const char *path, struct ec_error *err)
 {
-	uid_t uid = x->uid;
-	gid_t gid = x->gid;
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
@@ -972,9 +1107,7 @@ static int get_mkdir(struct xfer *x, const char *path, struct ec_error *err)
 	} else {
 		x->res->changed = 1;
 	}
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(path, uid, gid) != 0)
-		return fail_errno(x, err, path);
-	return 0;
+	return set_ids(x, path, err);
 }
 
 /* A symbolic link at path to target, made beside it and renamed over what is there
@@ -986,7 +1119,7 @@ static int get_symlink(struct xfer *x, const char *target, const char *path, str
 	char have[4096];
 	ssize_t n = readlink(path, have, sizeof(have) - 1);
 	if (n >= 0 && (size_t)n == strlen(target) && !memcmp(have, target, (size_t)n))
-		return 0;
+		return set_ids(x, path, err);
 	char *tmp = tmp_name(path);
 	if (!tmp)
 		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
@@ -1003,110 +1136,168 @@ static int get_symlink(struct xfer *x, const char *target, const char *path, str
 	return rc;
 }
 
-/* item i of the walk's answer: (name, kind, mode, target) with name and target bytes. */
-static int walk_item(const ec_value *e, const char **name, size_t *len, int *kind, unsigned *mode,
-                     const char **target)
+/* An entry of the walk (econtext._walk_next): (name, kind, mode, target, mtime), name
+ * and target bytes; kind 0 a directory entered, 1 a file, 2 a link, 3 a directory left. */
+struct entry {
+	const char *name, *target;
+	size_t len;
+	int kind;
+	unsigned mode;
+	double mtime;
+};
+
+static int walk_item(const ec_value *e, struct entry *en)
 {
-	if (e->type != EC_T_TUPLE || e->u.seq.len != 4)
+	if (e->type != EC_T_TUPLE || e->u.seq.len != 5)
 		return -1;
 	ec_value **f = e->u.seq.items;
 	if ((f[0]->type != EC_T_BYTES && f[0]->type != EC_T_STR) || f[1]->type != EC_T_INT ||
-	    f[2]->type != EC_T_INT)
+	    f[2]->type != EC_T_INT || (f[4]->type != EC_T_FLOAT && f[4]->type != EC_T_INT))
 		return -1;
-	*name = f[0]->u.s.data;
-	*len = f[0]->u.s.len;
-	*kind = (int)f[1]->u.i;
-	*mode = (unsigned)f[2]->u.i & 07777;
-	*target = NULL;
-	if (*kind == 2) {
+	*en = (struct entry){.name = f[0]->u.s.data, .len = f[0]->u.s.len, .kind = (int)f[1]->u.i,
+	                     .mode = (unsigned)f[2]->u.i & 07777,
+	                     .mtime = f[4]->type == EC_T_FLOAT ? f[4]->u.f : (double)f[4]->u.i};
+	if (en->kind == 2) {
 		if ((f[3]->type != EC_T_BYTES && f[3]->type != EC_T_STR) ||
 		    memchr(f[3]->u.s.data, '\0', f[3]->u.s.len))
 			return -1;
-		*target = f[3]->u.s.data;
+		en->target = f[3]->u.s.data;
 	}
-	return *kind >= 0 && *kind <= 2 ? 0 : -1;
+	return en->kind >= 0 && en->kind <= 3 ? 0 : -1;
 }
+
+/* A directory of the tree filled (lp): its mode (the mode last: a read-only one could
+ * be filled) and mtime, the context's; never through a link. */
+static int get_dirdone(struct xfer *x, const char *lp, const struct entry *en, struct ec_error *err)
+{
+	struct stat st;
+	struct timespec times[2];
+	times[0].tv_sec = times[1].tv_sec = (time_t)en->mtime;
+	times[0].tv_nsec = times[1].tv_nsec = (long)((en->mtime - (double)(time_t)en->mtime) * 1e9);
+	if (lstat(lp, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    ((st.st_mode & 07777) != en->mode && chmod(lp, en->mode) != 0) ||
+	    utimensat(AT_FDCWD, lp, times, AT_SYMLINK_NOFOLLOW) != 0)
+		return fail_errno(x, err, lp);
+	if ((st.st_mode & 07777) != en->mode)
+		x->res->changed = 1;
+	return 0;
+}
+
+/* One entry of the walk (the n-th) into local_dir. */
+static int get_entry(struct xfer *x, const char *remote_dir, const char *local_dir,
+                     const struct entry *en, uint64_t n, struct ec_error *err)
+{
+	/* The top (no name) first and last; every other name safe here. */
+	if ((n == 0) != (en->len == 0 && en->kind == 0) || (en->len == 0 && en->kind != 0 && en->kind != 3) ||
+	    (en->len && !rel_safe(local_dir, en->name, en->len)))
+		return fail(x, err, EC_EPROTO, 0, "econtext._walk_next answered a bad entry (#%llu)",
+		            (unsigned long long)n);
+	char *lp = NULL, *rp = NULL;
+	int rc;
+	if (asprintf(&lp, "%s%s%s", local_dir, en->len ? "/" : "", en->name) < 0) {
+		lp = NULL;
+		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+	} else if (en->kind == 0) {
+		rc = get_mkdir(x, lp, err);
+	} else if (en->kind == 3) {
+		rc = get_dirdone(x, lp, en, err);
+	} else if (en->kind == 2) {
+		rc = get_symlink(x, en->target, lp, err);
+	} else if (asprintf(&rp, "%s/%s", remote_dir, en->name) < 0) {
+		rp = NULL;
+		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+	} else {
+		struct xfer f = *x;
+		if (f.o->progress == sum_progress_cb) /* the tree's sum: a file starts */
+			sum_next(f.o->progress_arg);
+		f.src = rp;
+		f.dst = lp;
+		rc = get_file(&f, 1, err);
+	}
+	free(lp);
+	free(rp);
+	return rc;
+}
+
+/* The bytes of names one batch of the walk holds at most: far under any message size. */
+#define WALK_BUDGET (64u << 10)
 
 int ec_context_get_tree(ec_context *ctx, const char *remote_dir, const char *local_dir,
                         const struct ec_transfer_options *o, struct ec_transfer_result *res,
                         struct ec_error *err)
 {
 	struct xfer x;
-	ec_value *list = NULL, *args = NULL;
+	ec_value *r = NULL, *args = NULL;
+	int64_t token = 0;
 	int rc = get_init(&x, ctx, "get -r", remote_dir, local_dir, o, res, err);
+	struct sum_progress sum;
+	struct ec_transfer_options summed;
+	x.o = sum_progress_init(&sum, x.o, &summed);
 	if (rc)
 		goto out;
 	if (!(args = ec_value_new(EC_T_TUPLE)) || ec_value_append(args, path_value(remote_dir))) {
 		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
 		goto out;
 	}
-	if ((rc = ec_context_call(ctx, "econtext", "_walk", args, NULL, x.timeout_ms, &list, err))) {
-		rc = fail_call(&x, rc, list, err);
-		list = NULL;
+	if ((rc = ec_context_call(ctx, "econtext", "_walk", args, NULL, x.timeout_ms, &r, err))) {
+		rc = fail_call(&x, rc, r, err);
+		r = NULL;
 		goto out;
 	}
-	if (list->type != EC_T_LIST || list->u.seq.len == 0) {
+	if (r->type != EC_T_INT) {
 		rc = fail(&x, err, EC_EPROTO, 0, "%s", "econtext._walk answered something else");
 		goto out;
 	}
-	/* In order: the top, then each directory before what it holds. */
-	for (size_t i = 0; !rc && i < list->u.seq.len; i++) {
-		const char *name, *target;
-		size_t len;
-		int kind;
-		unsigned mode;
-		if (walk_item(list->u.seq.items[i], &name, &len, &kind, &mode, &target) ||
-		    (i == 0) != (len == 0) || (len && !rel_safe(local_dir, name, len))) {
-			rc = fail(&x, err, EC_EPROTO, 0, "econtext._walk answered a bad entry (#%zu)", i);
-			break;
-		}
-		char *lp = NULL, *rp = NULL;
-		if (asprintf(&lp, "%s%s%s", local_dir, len ? "/" : "", name) < 0 ||
-		    asprintf(&rp, "%s%s%s", remote_dir, len ? "/" : "", name) < 0) {
-			free(lp);
-			rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
-			break;
-		}
-		if (kind == 0) {
-			rc = get_mkdir(&x, lp, err);
-		} else if (kind == 2) {
-			rc = get_symlink(&x, target, lp, err);
-		} else {
-			struct xfer f = x;
-			f.src = rp;
-			f.dst = lp;
-			rc = get_file(&f, 1, err);
-		}
-		free(lp);
-		free(rp);
+	token = r->u.i;
+	ec_value_free(args);
+	ec_value_free(r);
+	r = NULL;
+	/* The tree in batches (depth first: a directory, what it holds, its end), each
+	 * entry done as it comes: neither side ever holds the tree. */
+	if (!(args = pair(ec_value_int(token), ec_value_int(WALK_BUDGET)))) {
+		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
+		goto out;
 	}
-	/* The directories' modes last (deepest first), so that a read-only one could be
-	 * filled. */
-	for (size_t i = list->u.seq.len; !rc && i-- > 0;) {
-		const char *name, *target;
-		size_t len;
-		int kind;
-		unsigned mode;
-		walk_item(list->u.seq.items[i], &name, &len, &kind, &mode, &target);
-		if (kind != 0)
-			continue;
-		char *lp = NULL;
-		struct stat st;
-		if (asprintf(&lp, "%s%s%s", local_dir, len ? "/" : "", name) < 0) {
-			rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
+	for (uint64_t n = 0; !rc;) {
+		if ((rc = ec_context_call(ctx, "econtext", "_walk_next", args, NULL, x.timeout_ms, &r,
+		                          err))) {
+			rc = fail_call(&x, rc, r, err);
+			r = NULL;
+			token = 0; /* forgotten there */
 			break;
 		}
-		if (lstat(lp, &st) != 0 || !S_ISDIR(st.st_mode) ||
-		    ((st.st_mode & 07777) != mode && chmod(lp, mode) != 0))
-			rc = fail_errno(&x, err, lp);
-		else if ((st.st_mode & 07777) != mode)
-			x.res->changed = 1;
-		free(lp);
+		if (r->type != EC_T_LIST) {
+			rc = fail(&x, err, EC_EPROTO, 0, "%s", "econtext._walk_next answered something else");
+			break;
+		}
+		if (r->u.seq.len == 0) {
+			token = 0;
+			if (n == 0)
+				rc = fail(&x, err, EC_EPROTO, 0, "%s", "econtext._walk_next sent no tree");
+			break;
+		}
+		for (size_t i = 0; !rc && i < r->u.seq.len; i++, n++) {
+			struct entry en;
+			if (walk_item(r->u.seq.items[i], &en))
+				rc = fail(&x, err, EC_EPROTO, 0,
+				          "econtext._walk_next answered a bad entry (#%llu)", (unsigned long long)n);
+			else
+				rc = get_entry(&x, remote_dir, local_dir, &en, n, err);
+		}
+		ec_value_free(r);
+		r = NULL;
 	}
 	x.res->sha256[0] = '\0';
 out:
+	if (token) { /* stopped early: the context forgets the walk */
+		ec_value *end = ec_value_new(EC_T_TUPLE), *ignored = NULL;
+		if (end && !ec_value_append(end, ec_value_int(token)))
+			ec_context_call(ctx, "econtext", "_walk_end", end, NULL, x.timeout_ms, &ignored, NULL);
+		ec_value_free(end);
+		ec_value_free(ignored);
+	}
 	ec_value_free(args);
-	ec_value_free(list);
+	ec_value_free(r);
 	xfer_done(&x);
 	return rc;
 }

@@ -217,87 +217,164 @@ def _xfer_bytes(p):
     return p if isinstance(p, bytes) else p.encode("utf-8")
 
 
-def _xfer_walk(path):
-    """The tree at path, for a get -r: a list of (relative name as bytes, kind, mode,
-    link target as bytes or None), kind 0 a directory, 1 a regular file, 2 a symbolic
-    link; the top first (name b""), a directory before what it holds; links never
-    followed, other kinds left out."""
+def _xfer_walk_gen(top):
+    """The tree at top (bytes), depth first in name order: (relative name as bytes,
+    kind, mode, link target as bytes or None, mtime); kind 0 a directory entered, 1 a
+    regular file, 2 a symbolic link, 3 a directory left (its mode and mtime, to set once
+    it is filled); the top first (name b"") and last. Links never followed, other kinds
+    left out. Holds one directory's names per level, never the tree."""
     import stat as st
+    s = posix.lstat(top)
+    if not st.S_ISDIR(s.st_mode):
+        raise OSError(errno.ENOTDIR, posix.strerror(errno.ENOTDIR), top)
+    yield (b"", 0, st.S_IMODE(s.st_mode), None, s.st_mtime)
+    stack = [(b"", None, st.S_IMODE(s.st_mode), s.st_mtime)]
+    while stack:
+        rel, names, mode, mtime = stack[-1]
+        full = top + b"/" + rel if rel else top
+        if names is None:
+            try:
+                names = iter(sorted(posix.listdir(full)))
+            except OSError as e:
+                raise _xfer_error(e, full)
+            stack[-1] = (rel, names, mode, mtime)
+        n = next(names, None)
+        if n is None:
+            stack.pop()
+            yield (rel, 3, mode, None, mtime)
+            continue
+        r = rel + b"/" + n if rel else n
+        p = full + b"/" + n
+        try:
+            s = posix.lstat(p)
+            if st.S_ISLNK(s.st_mode):
+                yield (r, 2, 0, posix.readlink(p), s.st_mtime)
+        except OSError as e:
+            raise _xfer_error(e, p)
+        if st.S_ISDIR(s.st_mode):
+            yield (r, 0, st.S_IMODE(s.st_mode), None, s.st_mtime)
+            stack.append((r, None, st.S_IMODE(s.st_mode), s.st_mtime))
+        elif st.S_ISREG(s.st_mode):
+            yield (r, 1, st.S_IMODE(s.st_mode), None, s.st_mtime)
+
+
+# get -r's walks under way: token -> (generator, an entry read ahead or None).
+_xfer_walks = {}
+
+
+def _xfer_walk(path):
+    """Start walking the tree at path (get -r): a token for _walk_next, the top checked
+    (missing, not a directory: the error now)."""
     top = _xfer_bytes(path)
+    gen = _xfer_walk_gen(top)
     try:
-        s = posix.lstat(top)
+        first = next(gen)
     except OSError as e:
         raise _xfer_error(e, path)
-    if not st.S_ISDIR(s.st_mode):
-        raise OSError(errno.ENOTDIR, posix.strerror(errno.ENOTDIR), path)
-    out = [(b"", 0, st.S_IMODE(s.st_mode), None)]
-    stack = [b""]
-    while stack:
-        rel = stack.pop()
-        full = top + b"/" + rel if rel else top
-        try:
-            names = sorted(posix.listdir(full))
-        except OSError as e:
-            raise _xfer_error(e, full)
-        for n in names:
-            r = rel + b"/" + n if rel else n
-            p = full + b"/" + n
-            try:
-                s = posix.lstat(p)
-                if st.S_ISLNK(s.st_mode):
-                    out.append((r, 2, 0, posix.readlink(p)))
-            except OSError as e:
-                raise _xfer_error(e, p)
-            if st.S_ISDIR(s.st_mode):
-                out.append((r, 0, st.S_IMODE(s.st_mode), None))
-                stack.append(r)
-            elif st.S_ISREG(s.st_mode):
-                out.append((r, 1, st.S_IMODE(s.st_mode), None))
+    token = len(_xfer_walks) and max(_xfer_walks) + 1 or 1
+    _xfer_walks[token] = (gen, first)
+    return token
+
+
+def _xfer_walk_next(token, budget):
+    """The walk's next entries (_xfer_walk_gen), about budget bytes of names at most and
+    one at least: the tree comes in batches, never in one reply bounded by the message
+    size. [] at the end (the walk forgotten, as on an error)."""
+    gen, ahead = _xfer_walks[token]
+    out = []
+    used = 0
+    try:
+        while ahead is not None:
+            cost = len(ahead[0]) + len(ahead[3] or b"") + 64
+            if out and used + cost > budget:
+                break
+            out.append(ahead)
+            used += cost
+            ahead = next(gen, None)
+    except BaseException:
+        del _xfer_walks[token]
+        raise
+    if out:
+        _xfer_walks[token] = (gen, ahead)
+    else:
+        del _xfer_walks[token]
     return out
 
 
-def _xfer_mkdir(path, mode):
-    """A directory at path with mode (a tree's put); True when made or its mode set."""
-    import stat as st
+def _xfer_walk_end(token):
+    """Forget a walk the master stops early."""
+    _xfer_walks.pop(token, None)
+
+
+def _xfer_ids_set(path, owner, group):
+    """lchown path to owner and group (names or numbers; None: left); True when it
+    changed."""
+    uid, gid = _xfer_ids(owner, group)
+    if uid == -1 and gid == -1:
+        return False
     try:
         s = posix.lstat(path)
-    except OSError as e:
-        if e.errno != errno.ENOENT:
-            raise _xfer_error(e, path)
-    else:
-        if not st.S_ISDIR(s.st_mode):
-            raise OSError(errno.EEXIST, "exists and is not a directory", path)
-        if st.S_IMODE(s.st_mode) == mode:
+        if uid in (-1, s.st_uid) and gid in (-1, s.st_gid):
             return False
-        try:
-            posix.chmod(path, mode)
-        except OSError as e:
-            raise _xfer_error(e, path)
-        return True
-    try:
-        posix.mkdir(path, 0o700)
-    except OSError as e:
-        if e.errno != errno.EEXIST:
-            raise _xfer_error(e, path)
-        return _xfer_mkdir(path, mode)      # made meanwhile by another writer
-    try:
-        posix.chmod(path, mode)
+        posix.lchown(path, uid, gid)
     except OSError as e:
         raise _xfer_error(e, path)
     return True
 
 
-def _xfer_symlink(target, path):
-    """A symbolic link at path to target (a tree's put), made beside it and renamed over
-    what is there; True when it changed."""
+def _xfer_mkdir(path, mode, owner=None, group=None):
+    """A directory at path (a tree's put): made 0700 when missing (its mode and mtime
+    set by _dirdone once filled), owner and group set when given; True when made or its
+    owner changed."""
+    import stat as st
+    made = False
+    try:
+        s = posix.lstat(path)
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise _xfer_error(e, path)
+        try:
+            posix.mkdir(path, 0o700)
+            made = True
+        except OSError as e:
+            if e.errno != errno.EEXIST:
+                raise _xfer_error(e, path)
+        s = posix.lstat(path)
+    if not st.S_ISDIR(s.st_mode):
+        raise OSError(errno.EEXIST, "exists and is not a directory", path)
+    return _xfer_ids_set(path, owner, group) or made
+
+
+def _xfer_dirdone(path, mode, mtime):
+    """A tree's directory filled: its mode and mtime set (the mode last, so a read-only
+    one could be filled); True when its mode changed."""
+    import stat as st
+    try:
+        s = posix.lstat(path)
+        if not st.S_ISDIR(s.st_mode):
+            raise OSError(errno.ENOTDIR, posix.strerror(errno.ENOTDIR), path)
+        changed = st.S_IMODE(s.st_mode) != mode
+        if changed:
+            posix.chmod(path, mode)
+        if s.st_mtime != mtime:
+            posix.utime(path, (mtime, mtime))
+    except OSError as e:
+        raise _xfer_error(e, path)
+    return changed
+
+
+def _xfer_symlink(target, path, owner=None, group=None):
+    """A symbolic link at path to target (a tree's put), made beside it (owner and group
+    set when given) and renamed over what is there; True when it changed."""
     try:
         if posix.readlink(path) == target:
-            return False
+            return _xfer_ids_set(path, owner, group)
     except OSError:
         pass
     tmp = _tmp_beside(path)[1]
     try:
         posix.symlink(target, tmp)
+        _xfer_ids_set(tmp, owner, group)
         posix.rename(tmp, path)
     except OSError as e:
         try:
@@ -344,3 +421,6 @@ _econtext._symlink = _xfer_symlink
 _econtext._put = _xfer_put
 _econtext._get = _xfer_get
 _econtext._walk = _xfer_walk
+_econtext._walk_next = _xfer_walk_next
+_econtext._walk_end = _xfer_walk_end
+_econtext._dirdone = _xfer_dirdone

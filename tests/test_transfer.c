@@ -411,9 +411,19 @@ static void make_tree(const char *name, const char *then)
 	         "printf x >'a/sp ace' && printf 'y' >\"a/new\nline\" && "
 	         "printf z >\"$(printf 'a/b/\\377\\376')\" && ln -s ../f a/link && "
 	         "ln -s /etc/passwd abs && ln -s /nonexistent dangling && chmod 700 a && "
-	         "head -c 5000000 /dev/urandom >a/b/big && cd .. && %s",
+	         "head -c 5000000 /dev/urandom >a/b/big && touch -d 2020-01-02 a a/b && cd .. && %s",
 	         dir, name, name, name, then);
 	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+}
+
+/* A progress callback keeping the most bytes it was told of. */
+static int most_done(void *arg, uint64_t done, uint64_t total)
+{
+	(void)total;
+	uint64_t *most = arg;
+	if (done > *most)
+		*most = done;
+	return 0;
 }
 
 /* The tree name made (make_tree, then `then`), and put (get 0) or got (1) to name2,
@@ -426,17 +436,21 @@ static void tree_copy(int get, const char *name, const char *then, char *src, ch
 	snprintf(src, 256, "%s/%s", dir, name);
 	snprintf(dst, 256, "%s/%s2", dir, name);
 	struct ec_error err = {0};
-	int rc = get ? ec_context_get_tree(ctx, src, dst, NULL, res, &err)
-	             : ec_context_put_tree(&ctx, 1, src, dst, NULL, res, &err);
+	uint64_t most = 0;
+	struct ec_transfer_options o = {.size = sizeof(o), .progress = most_done, .progress_arg = &most};
+	int rc = get ? ec_context_get_tree(ctx, src, dst, &o, res, &err)
+	             : ec_context_put_tree(&ctx, 1, src, dst, &o, res, &err);
 	if (rc)
 		fprintf(stderr, "%s_tree: %s\n", get ? "get" : "put", err.msg);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(res->changed == 1 && res->bytes == 5000000 + 3 + 3);
+	CU_ASSERT_EQUAL(most, 5000000 + 3 + 3); /* the progress: the tree's bytes, summed */
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
 	         "cd %s && diff -r --no-dereference %s %s2 && [ \"$(stat -c %%a %s2/a)\" = 700 ] && "
-	         "[ \"$(readlink %s2/abs)\" = /etc/passwd ] && [ -d %s2/empty ]",
-	         dir, name, name, name, name, name);
+	         "[ \"$(readlink %s2/abs)\" = /etc/passwd ] && [ -d %s2/empty ] && "
+	         "[ \"$(stat -c %%Y %s2/a %s2/a/b)\" = \"$(stat -c %%Y %s/a %s/a/b)\" ]",
+	         dir, name, name, name, name, name, name, name, name, name);
 	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
@@ -500,13 +514,15 @@ static void test_get_tree(void)
 		char list[512];
 		if (i == 0)
 			snprintf(list, sizeof(list),
-			         "[(b'', 0, 0o755, None), (b'l', 2, 0, b'%s'), (b'l/x', 1, 0o644, None)]", out);
+			         "[(b'', 0, 0o755, None, 0), (b'l', 2, 0, b'%s', 0), (b'l/x', 1, 0o644, None, 0)]",
+			         out);
 		else
 			snprintf(list, sizeof(list), "%s",
-			         "[(b'', 0, 0o755, None), (b'../outside/x', 1, 0o644, None)]");
+			         "[(b'', 0, 0o755, None, 0), (b'../outside/x', 1, 0o644, None, 0)]");
 		snprintf(code, sizeof(code),
-		         "import econtext\nif not hasattr(econtext, '_walk0'): econtext._walk0 = "
-		         "econtext._walk\necontext._walk = lambda p: %s\n", list);
+		         "import econtext\nif not hasattr(econtext, '_walk_next0'): econtext._walk_next0 = "
+		         "econtext._walk_next\necontext._walk_next = lambda t, b, l=[%s]: l.pop() if l "
+		         "else []\n", list);
 		ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
 		ec_value_append(args, ec_value_cstr(code));
 		rc = ec_context_call(ctx, strncmp(cur->version, "2.", 2) ? "builtins" : "__builtin__",
@@ -525,7 +541,7 @@ static void test_get_tree(void)
 	}
 	ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
 	ec_value_append(args, ec_value_cstr("import econtext\n"
-	                                    "if hasattr(econtext, '_walk0'): econtext._walk = econtext._walk0\n"));
+	                                    "if hasattr(econtext, '_walk_next0'): econtext._walk_next = econtext._walk_next0\n"));
 	ec_context_call(ctx, strncmp(cur->version, "2.", 2) ? "builtins" : "__builtin__", "exec", args,
 	                NULL, 10000, &r, NULL);
 	ec_value_free(args);

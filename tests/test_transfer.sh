@@ -13,7 +13,7 @@ bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
 ec="$builddir/econtext"
 case "$ec" in /*) ;; *) ec="$PWD/$ec" ;; esac
 d=$(mktemp -d /tmp/ec-xfer.XXXXXX)
-trap 'umount "$d/ro" "$d/full" 2>/dev/null; rm -rf "$d"' EXIT
+trap 'umount "$d/ro" "$d/full" 2>/dev/null; rm -rf "$d" ${big:+"$big"}' EXIT
 cat >"$d/conf.yaml" <<EOF
 contexts:
   h1: {transport: local}
@@ -53,6 +53,13 @@ rc=$?
 rc=$?
 [ $rc = 0 ] && cmp -s "$d/src" "$d/back" && [ "$(stat -c %a "$d/back")" = 600 ] &&
 	grep -q '"context": "h1", "ok": true' "$out" && ok "get, --mode" || bad "get: rc $rc: $(cat "$out")"
+"$ec" --mode 600 get h1 "$d/dst" "$d/back" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && grep -q '"ok": true, "changed": false, "bytes": 0, .*"sha256": "'"$(sha256sum <"$d/src" | cut -c1-64)"'"' "$out" &&
+	"$ec" get h1 "$d/dst" "$d/back" 2>&1 | grep -q '"changed": true, "bytes": 3000000' &&
+	[ "$(stat -c %a "$d/back")" = 640 ] &&
+	ok "get again: changed false, nothing sent; another mode: sent again" ||
+	bad "get again: rc $rc: $(cat "$out")"
 "$ec" get all "$d/dst" "$d/back" >"$out" 2>&1
 rc=$?
 [ $rc = 2 ] && grep -q "get takes one context" "$out" && ok "get of many: usage" ||
@@ -75,11 +82,56 @@ rc=$?
 [ $rc = 0 ] && grep -q '"context": "h1", "ok": true, "changed": true, "bytes": 3000000' "$out" &&
 	diff -r --no-dereference "$d/tree" "$d/tree3" && ok "get -r: the tree back" ||
 	bad "get -r: rc $rc: $(cat "$out")"
+# Trees: owner and group given to directories and links too (as root), directories'
+# mtimes kept both ways.
+touch -d 2020-01-03 "$d/tree/sub dir" "$d/tree/empty"
+"$ec" put -r h1 "$d/tree" "$d/tree4" >"$out" 2>&1 && "$ec" get -r h1 "$d/tree" "$d/tree5" >>"$out" 2>&1 &&
+	[ "$(stat -c %Y "$d/tree4/sub dir" "$d/tree4/empty" "$d/tree5/sub dir" "$d/tree5/empty" | sort -u)" = \
+		"$(stat -c %Y "$d/tree/empty")" ] &&
+	ok "put -r, get -r: the directories' mtimes kept" || bad "trees' mtimes: $(cat "$out"; stat "$d/tree4/sub dir")"
+if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
+	g=$(id -gn nobody)
+	for way in put get; do
+		"$ec" --owner nobody --group "$g" $way -r h1 "$d/tree" "$d/tree-$way" >"$out" 2>&1 &&
+			[ "$(stat -c '%U:%G' "$d/tree-$way" "$d/tree-$way/sub dir" "$d/tree-$way/empty" \
+				"$d/tree-$way/link" "$d/tree-$way/sub dir/f" | sort -u)" = "nobody:$g" ] &&
+			"$ec" --owner nobody --group "$g" $way -r h1 "$d/tree" "$d/tree-$way" 2>&1 |
+			grep -q '"changed": false' &&
+			ok "$way -r --owner --group: directories and links too; unchanged again" ||
+			bad "$way -r --owner: $(cat "$out"; ls -lR "$d/tree-$way")"
+	done
+else
+	echo "SKIP: trees' owner and group: needs root and a user nobody"
+fi
 "$ec" put h1 "$d/missing" "$d/x" >"$out" 2>&1
 rc=$?
 [ $rc = 6 ] && grep -q "h1.*$d/missing: No such file" "$out" && ok "a missing source: exit 6" ||
 	bad "missing: rc $rc: $(cat "$out")"
 [ "$(temps)" = 0 ] && ok "no temporary file left" || bad "temporary files: $(find "$d" -name '.*.ec-*')"
+
+# A large tree: 20,000 files in one directory with long names (their listing some
+# 2 MB) got with max_message_size 1 MiB: the listing comes in batches, not in one
+# reply; put back the same way (the master reads the directory as it goes); on a tmpfs (/dev/shm) where there is one, so that fsyncs cost nothing.
+big=$d
+[ -d /dev/shm ] && [ -w /dev/shm ] && big=$(mktemp -d /dev/shm/ec-xfer.XXXXXX)
+mkdir -p "$big/many/sub"
+(cd "$big/many/sub" && seq 1 20000 | split -l 1 -a 5 - "a file with a rather long name, to fill the listing, ")
+printf 'max_message_size: 1048576\ncontexts:\n  h1: {transport: local}\n' >"$d/small.yaml"
+ECONTEXT_CONFIG="$d/small.yaml" "$ec" get -r h1 "$big/many" "$big/many2" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && grep -q '"ok": true, "changed": true, "bytes": 108894,' "$out" &&
+	[ "$(find "$big/many2/sub" -type f | wc -l)" = 20000 ] && diff -r "$big/many" "$big/many2" &&
+	ECONTEXT_CONFIG="$d/small.yaml" "$ec" get -r h1 "$big/many" "$big/many2" 2>&1 |
+	grep -q '"changed": false, "bytes": 0' &&
+	ok "get -r of 20,000 files, its listing over max_message_size: in batches; unchanged again" ||
+	bad "get -r of 20,000 files: rc $rc: $(head -c 2000 "$out")"
+ECONTEXT_CONFIG="$d/small.yaml" "$ec" put -r h1 "$big/many" "$big/many3" >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] && grep -q '"ok": true, "changed": true, "bytes": 108894,' "$out" && diff -r "$big/many" "$big/many3" &&
+	ECONTEXT_CONFIG="$d/small.yaml" "$ec" put -r h1 "$big/many" "$big/many3" 2>&1 |
+	grep -q '"changed": false, "bytes": 0' &&
+	ok "put -r of 20,000 files; unchanged again" || bad "put -r of 20,000 files: rc $rc: $(head -c 2000 "$out")"
+[ "$big" = "$d" ] && rm -rf "$d/many" "$d/many2" "$d/many3" || rm -rf "$big"
 
 # Interrupted mid-put: Ctrl-C (exit 130), then the master killed (the context sees its
 # stream end and exits), then the context killed (its file is unnamed until checked,
@@ -151,10 +203,15 @@ if command -v script >/dev/null; then
 	script -qc "'$ec' put h1 '$d/big' '$d/t3'" "$d/tty" >/dev/null 2>&1
 	grep -q "econtext: put to h1: [0-9.]* of 381.5 MiB, [0-9]* MiB/s" "$d/tty" &&
 		ok "the progress line on a terminal" || bad "progress line: $(tr '\r' '\n' <"$d/tty" | head -5)"
+	script -qc "'$ec' get h1 '$d/big' '$d/t4'" "$d/tty" >/dev/null 2>&1
+	grep -q "econtext: get from h1: [0-9.]* MiB, [0-9]* MiB/s" "$d/tty" && cmp -s "$d/big" "$d/t4" &&
+		ok "get: the progress line on a terminal" || bad "get's progress line: $(tr '\r' '\n' <"$d/tty" | head -5)"
+	"$ec" get h1 "$d/big" "$d/t5" 2>"$d/err" >/dev/null
+	[ ! -s "$d/err" ] && ok "no progress line when stderr is no terminal" || bad "progress not on a tty: $(head -c 300 "$d/err")"
 else
 	echo "SKIP: the progress line: no script(1)"
 fi
-rm -f "$d/big" "$d/t3"
+rm -f "$d/big" "$d/t3" "$d/t4" "$d/t5"
 
 # Read-only and full filesystems, in a mount namespace of our own.
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then

@@ -4,8 +4,9 @@
 # errors of tests/transfer-cases.sh provoked for real: source missing or unreadable,
 # directory missing, permission denied, read-only filesystem and no space (mounts the
 # test makes in the root namespace: sshd's side is this machine), the context killed
-# mid-transfer, a directory where a file was expected. Needs root (the test user, the
-# mounts) and sshd, else a visible skip (77).
+# mid-transfer, a directory where a file was expected; and through a jump host (sshj,
+# via sshx): source missing, directory missing, permission denied, the context lost.
+# Needs root (the test user, the mounts) and sshd, else a visible skip (77).
 builddir=${EC_TEST_BUILDDIR:-.}
 srcdir=${EC_TEST_SRCDIR:-.}
 skip() { echo "SKIP: $1"; exit 77; }
@@ -31,22 +32,20 @@ chown "$FX_PW_USER" "$W"
 chmod 755 "$W" "$L" "$D"
 echo secret >"$D/secret"
 chmod 600 "$D/secret"
-cat >"$d/conf.yaml" <<EOF2
-contexts:
-  sshx:
-    transport: ssh
-    hostname: 127.0.0.1
-    port: $FX_PORT
-    username: $FX_PW_USER
-    password_env: EC_TEST_SSH_PASSWORD
-    identity_file: []
-    agent: false
-    known_hosts: $FX_KNOWN_HOSTS
-    python: /usr/bin/python3
-EOF2
+# sshx, and sshj: the same login through sshx (a jump host).
+{
+	echo "contexts:"
+	for c in sshx sshj; do
+		echo "  $c: {transport: ssh, hostname: 127.0.0.1, port: $FX_PORT, username: $FX_PW_USER,"
+		echo "    password_env: EC_TEST_SSH_PASSWORD, identity_file: [], agent: false,"
+		echo "    known_hosts: $FX_KNOWN_HOSTS, python: /usr/bin/python3$([ $c = sshj ] && echo ', via: sshx')}"
+	done
+} >"$d/conf.yaml"
 export EC_TEST_SSH_PASSWORD="$FX_PW_PASSWORD"
 run() { ECONTEXT_CONFIG="$d/conf.yaml" "$ec" "$@"; }
 run ping sshx >"$d/out" 2>&1 || { echo "FAIL - ping over ssh: $(cat "$d/out")"; exit 1; }
 xfer_cases sshx
+# Through a jump host (sshx): the errors named the same way, nothing left behind.
+run ping sshj >"$d/out" 2>&1 && xfer_errors sshj || bad "ping through a jump host: $(cat "$d/out")"
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

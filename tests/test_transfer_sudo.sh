@@ -7,7 +7,8 @@
 # tests/transfer-cases.sh provoked for real (source missing or unreadable, directory
 # missing, permission denied, read-only and full filesystems mounted by the test in the
 # root namespace, the sudo'd context killed mid-transfer, a directory where a file was
-# expected). Needs root, sudo and useradd (else a visible skip, 77); one sudo test at a
+# expected); and sudo via ssh (tests/sshd-fixture.sh): source missing, directory missing,
+# permission denied, the context lost. Needs root, sudo and useradd (else a visible skip, 77); one sudo test at a
 # time (the fixture's lock).
 builddir=${EC_TEST_BUILDDIR:-.}
 srcdir=${EC_TEST_SRCDIR:-.}
@@ -23,7 +24,8 @@ flock 9 || skip "the sudo fixture's lock"
 pw=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 d=$(mktemp -d /tmp/ec-xfer-sudo.XXXXXX)
 . "$srcdir/tests/transfer-cases.sh"
-trap 'xfer_unmount; rm -rf "$d"; sh "$srcdir/tests/sudo_fixture.sh" teardown >/dev/null 2>&1' EXIT
+fx="$d/sshfx"
+trap 'xfer_unmount; sh "$srcdir/tests/sshd-fixture.sh" stop "$fx" >/dev/null 2>&1; rm -rf "$d"; sh "$srcdir/tests/sudo_fixture.sh" teardown >/dev/null 2>&1' EXIT
 trap 'exit 1' INT TERM
 EC_SUDO_TEST_PASSWORD="xfer-$pw-ok" sh "$srcdir/tests/sudo_fixture.sh" setup >"$d/fx" 2>&1 ||
 	skip "sudo fixture: $(cat "$d/fx")"
@@ -71,6 +73,35 @@ chmod 755 "$W" "$L"
 echo secret >"$D/secret"
 chmod 600 "$D/secret"
 xfer_cases nopw
+
+# Sudo via ssh (ecsudo_ssh logs in to tests/sshd-fixture.sh's sshd with its key, then
+# sudo to ecsudo_nopw; the master as root): the errors named the same way, nothing left
+# behind.
+sh "$srcdir/tests/sshd-fixture.sh" start "$fx" >"$d/fx.log" 2>&1
+st=$?
+if [ $st = 0 ]; then
+	. "$fx/env.sh"
+	cp "$FX_KEY.pub" "$fx/authorized_keys/ecsudo_ssh"
+	chmod 644 "$fx/authorized_keys/ecsudo_ssh"
+	chmod 711 "$fx"
+	cat >"$d/conf-ssh.yaml" <<EOF2
+contexts:
+  web: {transport: ssh, hostname: 127.0.0.1, port: $FX_PORT, username: ecsudo_ssh,
+        identity_file: $FX_KEY, known_hosts: $FX_KNOWN_HOSTS, global_known_hosts: '',
+        agent: false, python: /usr/bin/python3}
+  sshsudo: {transport: sudo, via: web, username: ecsudo_nopw, python: /usr/bin/python3}
+EOF2
+	run() { ECONTEXT_CONFIG="$d/conf-ssh.yaml" "$ec" "$@"; }
+	W="$d/theirs3" L="$d/ours3"
+	mkdir "$W" "$L"
+	chown ecsudo_nopw "$W"
+	chmod 755 "$W" "$L"
+	run ping sshsudo >"$d/out" 2>&1 && xfer_errors sshsudo || bad "ping sshsudo: $(cat "$d/out")"
+elif [ $st = 77 ]; then
+	echo "SKIP: sudo via ssh: no sshd (openssh-server)"
+else
+	bad "the sshd fixture: $(cat "$d/fx.log")"
+fi
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

@@ -97,25 +97,7 @@ line"
 	cp "$L/src-4194305" "$L/src"
 	echo old >"$W/t"
 
-	xfer_try "put: the source missing" 6 \
-		"context '$ctx'.*$L/missing: No such file" \
-		put "$ctx" "$L/missing" "$W/t"
-	xfer_try "get: the source missing" 1 \
-		"context '$ctx'.*No such file or directory: '$W/missing'" \
-		get "$ctx" "$W/missing" "$L/t"
-	xfer_try "get: the source unreadable" 1 \
-		"context '$ctx'.*Permission denied: '$D/secret'" \
-		get "$ctx" "$D/secret" "$L/t"
-	xfer_try "put: the directory missing" 1 \
-		"context '$ctx'.*No such file or directory: '$W/nodir/t'" \
-		put "$ctx" "$L/src" "$W/nodir/t"
-	xfer_try "get: the local directory missing" 6 \
-		"context '$ctx'.*$L/nodir/t: No such file" \
-		get "$ctx" "$W/t" "$L/nodir/t"
-	xfer_try "put: permission denied" 1 \
-		"context '$ctx'.*Permission denied: '$D/nope'" \
-		put "$ctx" "$L/src" "$D/nope"
-	[ ! -e "$D/nope" ] || bad "$xname: permission denied, yet $D/nope is there"
+	xfer_errors "$ctx"
 	mkdir -p "$W/dir"
 	xfer_try "put: a directory where a file was expected" 6 \
 		"context '$ctx'.*$W/dir: Is a directory" \
@@ -153,6 +135,39 @@ line"
 		echo "SKIP: $xname: read-only and full filesystems need root (mounts)"
 	fi
 
+	rm -f "$L/big" "$W/big" "$L"/src* "$W/t" "$L/t"
+}
+
+# xfer_errors CTX: the errors any stack must report the same way (xfer_cases runs them;
+# tests/test_transfer_ssh.sh through a jump host, tests/test_transfer_sudo.sh through
+# sudo via ssh): the source missing or unreadable, the directory missing, permission
+# denied, the context lost mid-transfer; each naming the context and the path, the old
+# file kept, no temporary file. Needs what xfer_cases needs; makes $L/src and $W/t.
+xfer_errors() {
+	xname=$1
+	ctx=$1
+	head -c 4194305 /dev/urandom >"$L/src"
+	chmod 644 "$L/src"
+	echo old >"$W/t"
+	xfer_try "put: the source missing" 6 \
+		"context '$ctx'.*$L/missing: No such file" \
+		put "$ctx" "$L/missing" "$W/t"
+	xfer_try "get: the source missing" 1 \
+		"context '$ctx'.*No such file or directory: '$W/missing'" \
+		get "$ctx" "$W/missing" "$L/t"
+	xfer_try "get: the source unreadable" 1 \
+		"context '$ctx'.*Permission denied: '$D/secret'" \
+		get "$ctx" "$D/secret" "$L/t"
+	xfer_try "put: the directory missing" 1 \
+		"context '$ctx'.*No such file or directory: '$W/nodir/t'" \
+		put "$ctx" "$L/src" "$W/nodir/t"
+	xfer_try "get: the local directory missing" 6 \
+		"context '$ctx'.*$L/nodir/t: No such file" \
+		get "$ctx" "$W/t" "$L/nodir/t"
+	xfer_try "put: permission denied" 1 \
+		"context '$ctx'.*Permission denied: '$D/nope'" \
+		put "$ctx" "$L/src" "$D/nope"
+	[ ! -e "$D/nope" ] || bad "$xname: permission denied, yet $D/nope is there"
 	# The context lost mid-transfer: its process killed while it writes (put) or reads
 	# (get); the error names the context and the path; the old file stays.
 	head -c 300000000 /dev/zero >"$L/big"
@@ -177,5 +192,6 @@ line"
 		xfer_expect "$way: the context killed mid-way" 4 "$way [^ ]* -> $dst: context '$ctx' disconnected"
 		[ "$(cat "$dst")" = old ] || bad "$xname: $way: $dst changed"
 	done
-	rm -f "$L/big" "$W/big" "$L"/src* "$W/t" "$L/t"
+	[ "$(cat "$W/t")" = old ] || bad "$xname: $W/t changed"
+	rm -f "$L/big" "$W/big" "$L/t"
 }

@@ -417,7 +417,8 @@ EC_API int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *lo
                                const char *remote_path, const struct ec_transfer_options *o,
                                struct ec_transfer_result *res, struct ec_error *errs);
 /* A local directory tree to remote_dir in n contexts at once: directories made (their
- * modes kept), regular files put as ec_context_put_many does (each read once, skipped
+ * modes and mtimes kept, set once filled; o->owner, o->group given to them and to
+ * links), regular files put as ec_context_put_many does (each read once, skipped
  * when the same), symbolic links made as links (never followed), other kinds left out.
  * res[i] sums context i's files (changed: anything made or sent); errs[i] its first
  * error, after which that context is left out. Either array may be NULL. Files of the
@@ -427,14 +428,17 @@ EC_API int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *lo
                                struct ec_transfer_result *res, struct ec_error *errs);
 /* Copy remote_path in the context to local_path, written the same way here (temporary
  * file, unnamed where the filesystem allows (O_TMPFILE), checked, fsynced, renamed; mode
- * and mtime kept, or o->mode; o->owner, o->group set). Always sent (res->changed 1). */
+ * and mtime kept, or o->mode; o->owner, o->group set). A local file with the same
+ * size, SHA-256 and mode (and the owner and group asked for) is left alone and nothing
+ * is sent (res->changed 0). */
 EC_API int ec_context_get(ec_context *ctx, const char *remote_path, const char *local_path,
                           const struct ec_transfer_options *o, struct ec_transfer_result *res,
                           struct ec_error *err);
 /* The directory tree remote_dir of the context to local_dir (made if missing): the
- * context lists it (econtext._walk), then directories are made (their modes set once
- * filled, deepest first), regular files got as ec_context_get does (o->mode applies to
- * them), symbolic links made as links with the same target, never followed on either
+ * context lists it in batches as the copy goes (econtext._walk_next: bounded memory on
+ * both sides, any number of entries), directories are made (their modes and mtimes set
+ * once filled), regular files got as ec_context_get does (o->mode applies to them;
+ * skipped when the same), o->owner and o->group given to all, symbolic links made as links with the same target, never followed on either
  * side; other kinds left out; names are bytes (any but '/' and NUL). A name that would
  * lead out of local_dir (.., through a link) is an EC_EPROTO error. Files of local_dir
  * the tree lacks are left alone. res sums the files (changed: anything made or got; no
