@@ -1,16 +1,15 @@
-# channels.py: channels, the context side (docs/protocol.md, "Channels"), appended to
-# the remote core. The master opens a channel (CHANNEL_OPEN: its handle and its window)
-# and passes it to a function as econtext.Tagged('channel', handle); the function gets
-# a Channel. Frames on the channel's handle carry their kind in reply_to: data (a
-# pickled value), close, ack (bytes the receiver took). Each direction has a window of
-# unacknowledged bytes: send() waits once it is full, so memory stays bounded on both
-# sides whatever the speed of the reader. Waits are select()s on a pipe of the channel,
-# which a cancel interrupts.
+# channels.py: channels, the context side (docs/protocol.md, "Channels"), carried in
+# the remote core as text and compiled when first needed (econtext_core.py _lazy). The
+# master opens a channel (CHANNEL_OPEN: its handle and its window) and passes it to a
+# function as econtext.Tagged('channel', handle); the function gets a Channel. Frames
+# on the channel's handle carry their kind in reply_to: data (a pickled value), close,
+# ack (bytes the receiver took). Each direction has a window of unacknowledged bytes:
+# send() waits once it is full, so memory stays bounded on both sides whatever the
+# speed of the reader. Waits are select()s on a pipe of the channel, which a cancel
+# interrupts.
 
-CHANNEL_OPEN = 8
 _CH_DATA, _CH_CLOSE, _CH_ACK = 1, 2, 3
 _channels = {}          # handle -> Channel
-_call_channels = []     # the channels the running call was passed
 
 
 class ChannelClosed(Exception):

@@ -81,6 +81,7 @@ SHUTDOWN = 4
 GET_MODULE = 5
 LOAD_MODULE = 6
 CANCEL = 7
+CHANNEL_OPEN = 8
 
 IN_FD = 100
 OUT_FD = 101
@@ -129,7 +130,37 @@ def _boot_info():
 
 
 CallError.__module__ = "econtext"
-_econtext = type(sys)("econtext")
+class _Module(type(sys)):
+    """The econtext module: the channel and transfer names come with _lazy()."""
+
+    def __getattr__(self, name):
+        if name not in _LAZY_NAMES:
+            raise AttributeError(name)
+        _lazy()
+        return self.__dict__[name]
+
+
+_LAZY_NAMES = frozenset("Channel ChannelClosed ChannelTimeout _stat _mkdir _symlink "
+                        "_put _get".split())
+_lazy_lock = thread.allocate_lock()
+_lazy_done = []
+
+
+def _lazy():
+    """Compile and run the channel and file transfer code (payload/channels.py and
+    transfer.py, carried as the text _LAZY_SOURCE: build-aux/mkpayload.py) in these
+    globals, once, when first needed: a channel opened, econtext.Channel or a transfer
+    function asked for. Compiling it costs a few ms that a context which never needs it
+    does not pay at boot. Imports nothing: the broker thread may call it."""
+    if not _lazy_done:
+        with _lazy_lock:
+            if not _lazy_done:
+                code = compile(_LAZY_SOURCE, "<econtext channels, transfer>", "exec")
+                exec(code, globals())
+                _lazy_done.append(1)
+
+
+_econtext = _Module("econtext")
 _econtext.CallError = CallError
 _econtext.CallCancelled = CallCancelled
 _econtext.core_code = _core_code
@@ -632,9 +663,23 @@ def _on_cancel(handle, reply_to, payload):
         _interrupt_main()
 
 
+_call_channels = []     # the channels the running call was passed (payload/channels.py)
+
+
+def _on_channel_open_lazy(handle, reply_to, payload):
+    _lazy()     # replaces handlers[CHANNEL_OPEN]
+    handlers[CHANNEL_OPEN](handle, reply_to, payload)
+
+
+def _channel_arg(h):
+    _lazy()     # replaces _channel_arg
+    return _channel_arg(h)
+
+
 # handle -> function(handle, reply_to, payload), called on the broker thread. The
-# module forwarder adds LOAD_MODULE here.
-handlers = {CALL: _on_call, SHUTDOWN: _on_shutdown, CANCEL: _on_cancel}
+# module forwarder adds LOAD_MODULE here, channels.py CHANNEL_OPEN.
+handlers = {CALL: _on_call, SHUTDOWN: _on_shutdown, CANCEL: _on_cancel,
+            CHANNEL_OPEN: _on_channel_open_lazy}
 
 
 class _Reader(object):
