@@ -35,6 +35,8 @@ class Channel(object):
         self._closed = False        # closed by us
         self._waiters = 0           # threads in _wait: only they need a poke
         self._poked = False         # a byte is in the pipe, not yet drained
+        self._last = -1.0           # when the main thread last sent a value
+        self._sent = 0              # values the main thread sent
         self._r, self._w = posix.pipe()
         _cloexec(self._r)
         _cloexec(self._w)
@@ -85,6 +87,9 @@ class Channel(object):
         self._waiters += 1
         self._lock.release()
         try:
+            if _held:               # the master may be waiting for them
+                with _wlock:
+                    _flush_held()
             _cancel_ok()        # the wait is where a cancel may interrupt
             timeout = None
             if deadline is not None:
@@ -141,10 +146,27 @@ class Channel(object):
             if not self._unacked or self._unacked + size <= self._window:
                 self._unacked += size
                 self._lock.release()
-                _cancel_ok()
-                break
+                break           # still in the _nocancel() region: the frame too
             self._wait(None)
-        send_raw(self.handle, data, _CH_DATA)
+        try:
+            # Values sent by the main thread in a burst (the last one less than
+            # _HOLD_S ago) are held and written together (econtext_core.py _held).
+            if thread.get_ident() == _main_ident[0]:
+                if not _clock:
+                    _start_hold()
+                now = _clock[0]()
+                _hold[1] = now - self._last < _HOLD_S
+                self._last = now
+                self._sent += 1
+                if self._sent == 64:
+                    try:
+                        _fast_mac()
+                    except ImportError:
+                        pass
+            _send_nc(self.handle, data, _CH_DATA)
+        finally:
+            _hold[1] = False
+            _cancel_ok()
 
     def get(self, timeout=None):
         """The next value the master sent; waits up to timeout seconds (None: no

@@ -247,8 +247,10 @@ def _fast_mac():
 # long call: the broker thread writes what is held once it has been held for _HOLD_S,
 # and every other writer writes it first (the frames' sequence numbers are in order).
 _held = []              # whole frames, with their MACs; under _wlock
-_hold = [False]         # the main thread holds its frames (more calls are queued)
+_hold = [False, False]  # the main thread holds its frames: more calls are queued; a
+                        # channel's values come in a burst (payload/channels.py)
 _HOLD_MAX = 64          # frames held at most
+_HOLD_BYTES = 1 << 18   # and bytes
 _HOLD_S = 0.002         # the broker writes held frames this long after they were held
 _bsleep = [False]       # the broker waits in select without a timeout (under _qlock)
 _bwake = []             # [read fd, write fd]: wakes the broker to time a hold
@@ -278,6 +280,15 @@ def _write(data):
 def send_raw(handle, payload, reply_to=0, prefix=b""):
     """Write one frame to the master. Serialised by _wlock; a write error ends
     the context."""
+    _nocancel()     # half a frame would corrupt the stream
+    try:
+        _send_nc(handle, payload, reply_to, prefix)
+    finally:
+        _cancel_ok()
+
+
+def _send_nc(handle, payload, reply_to=0, prefix=b""):
+    """send_raw, inside the caller's _nocancel() region."""
     if type(payload) is tuple:      # parts of one payload (see _bytes_parts)
         parts = payload
         size = sum(len(x) for x in parts)
@@ -285,11 +296,7 @@ def send_raw(handle, payload, reply_to=0, prefix=b""):
         parts = (payload,)
         size = len(payload)
     hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, size)
-    _nocancel()     # half a frame would corrupt the stream
-    try:
-        _send_frame(handle, parts, size, hdr, prefix)
-    finally:
-        _cancel_ok()
+    _send_frame(handle, parts, size, hdr, prefix)
 
 
 def _send_frame(handle, parts, size, hdr, prefix):
@@ -308,7 +315,8 @@ def _send_frame(handle, parts, size, hdr, prefix):
                 h.update(data[len(prefix):] if prefix else data)
                 o = outer.copy()
                 o.update(h.digest())
-                if _hold[0] and len(_held) < _HOLD_MAX and \
+                if (_hold[0] or _hold[1]) and len(_held) < _HOLD_MAX and \
+                        size < _HOLD_BYTES // _HOLD_MAX and \
                         thread.get_ident() == _main_ident[0]:
                     if not _held:
                         _start_hold()
