@@ -114,6 +114,18 @@ static void test_master_sends(void)
 	ec_channel_free(ch);
 }
 
+/* Receive the ints 0 .. n-1 on ch, in order. */
+static void recv_ints(ec_channel *ch, int n)
+{
+	struct ec_error err = {0};
+	for (int i = 0; i < n; i++) {
+		ec_value *v = NULL;
+		CU_ASSERT_EQUAL_FATAL(ec_channel_recv(ch, 30000, &v, &err), 0);
+		CU_ASSERT(v->type == EC_T_INT && v->u.i == i);
+		ec_value_free(v);
+	}
+}
+
 /* Values sent in a burst, which the context holds to write them together, reach the
  * master while the function then sleeps (the broker thread writes a hold after 2 ms). */
 static void test_burst_not_held(void)
@@ -121,12 +133,7 @@ static void test_burst_not_held(void)
 	ec_channel *ch = NULL;
 	ec_call *call = start("burst_then_sleep", &ch, NULL, NULL);
 	struct ec_error err = {0};
-	for (int i = 0; i < 10; i++) {
-		ec_value *v = NULL;
-		CU_ASSERT_EQUAL_FATAL(ec_channel_recv(ch, 30000, &v, &err), 0);
-		CU_ASSERT(v->type == EC_T_INT && v->u.i == i);
-		ec_value_free(v);
-	}
+	recv_ints(ch, 10);
 	CU_ASSERT_EQUAL(ec_call_cancel(call), 0);
 	ec_value *res = NULL;
 	CU_ASSERT_EQUAL(ec_call_wait(call, 30000, &res, &err), EC_ECANCELED);
@@ -139,12 +146,7 @@ static void test_master_closes(void)
 	ec_channel *ch = NULL;
 	ec_call *call = start("until_closed", &ch, NULL, NULL);
 	struct ec_error err = {0};
-	for (int i = 0; i < 10; i++) {
-		ec_value *v = NULL;
-		CU_ASSERT_EQUAL_FATAL(ec_channel_recv(ch, 30000, &v, &err), 0);
-		CU_ASSERT(v->u.i == i);
-		ec_value_free(v);
-	}
+	recv_ints(ch, 10);
 	CU_ASSERT_EQUAL(ec_channel_close(ch, &err), 0);
 	/* What it sent meanwhile still comes, then the end. */
 	long long n = 10;
