@@ -240,17 +240,20 @@ def _fast_mac():
     _keyed[False] = _keyed_state(True)
 
 
-# Replies held back (docs/protocol.md, "Frames"): while more calls wait in the queue,
-# the main thread appends each reply's bytes here instead of writing them at once, and
-# writes them all in one write(2) when the queue is empty (fewer system calls on both
-# sides, and the master reads many replies at once). A held reply never waits behind a
-# long call: the broker thread writes what is held once it has been held for _HOLD_S,
-# and every other writer writes it first (the frames' sequence numbers are in order).
+# Replies held back (docs/protocol.md, "Frames"): while _HOLD_QUEUE calls or more wait
+# in the queue behind the one that ran, the main thread appends its reply's bytes here
+# instead of writing them, and writes them all with the first frame it does not hold
+# (fewer calls left: the master refills the queue while those run), in one write(2):
+# fewer system calls on both sides, and the master reads many replies at once. A held
+# reply never waits behind a long call: the broker thread writes what is held once it
+# has been held for _HOLD_S, and every other writer writes it first (the frames'
+# sequence numbers stay in order).
 _held = []              # whole frames, with their MACs; under _wlock
 _hold = [False, False]  # the main thread holds its frames: more calls are queued; a
                         # channel's values come in a burst (payload/channels.py)
 _HOLD_MAX = 64          # frames held at most
 _HOLD_BYTES = 1 << 18   # and bytes
+_HOLD_QUEUE = 3         # calls still queued for the main thread to hold its reply
 _HOLD_S = 0.002         # the broker writes held frames this long after they were held
 _bsleep = [False]       # the broker waits in select without a timeout (under _qlock)
 _bwake = []             # [read fd, write fd]: wakes the broker to time a hold
@@ -401,7 +404,10 @@ def _get():
     while True:
         with _qlock:
             if _queue:
-                _hold[0] = len(_queue) > 1
+                # Hold while _HOLD_QUEUE calls or more remain after this one: the
+                # master gets the replies while a few calls still keep us busy,
+                # and refills the queue before it drains.
+                _hold[0] = len(_queue) > _HOLD_QUEUE
                 return _queue.pop(0)
             _hold[0] = False
             _sleeping[0] = True
