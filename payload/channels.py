@@ -1,16 +1,15 @@
-# channels.py: channels, the context side (docs/protocol.md, "Channels"), appended to
-# the remote core. The master opens a channel (CHANNEL_OPEN: its handle and its window)
-# and passes it to a function as econtext.Tagged('channel', handle); the function gets
-# a Channel. Frames on the channel's handle carry their kind in reply_to: data (a
-# pickled value), close, ack (bytes the receiver took). Each direction has a window of
-# unacknowledged bytes: send() waits once it is full, so memory stays bounded on both
-# sides whatever the speed of the reader. Waits are select()s on a pipe of the channel,
-# which a cancel interrupts.
+# channels.py: channels, the context side (docs/protocol.md, "Channels"), carried in
+# the remote core as text and compiled when first needed (econtext_core.py _lazy). The
+# master opens a channel (CHANNEL_OPEN: its handle and its window) and passes it to a
+# function as econtext.Tagged('channel', handle); the function gets a Channel. Frames
+# on the channel's handle carry their kind in reply_to: data (a pickled value), close,
+# ack (bytes the receiver took). Each direction has a window of unacknowledged bytes:
+# send() waits once it is full, so memory stays bounded on both sides whatever the
+# speed of the reader. Waits are select()s on a pipe of the channel, which a cancel
+# interrupts.
 
-CHANNEL_OPEN = 8
 _CH_DATA, _CH_CLOSE, _CH_ACK = 1, 2, 3
 _channels = {}          # handle -> Channel
-_call_channels = []     # the channels the running call was passed
 
 
 class ChannelClosed(Exception):
@@ -36,6 +35,8 @@ class Channel(object):
         self._closed = False        # closed by us
         self._waiters = 0           # threads in _wait: only they need a poke
         self._poked = False         # a byte is in the pipe, not yet drained
+        self._last = -1.0           # when the main thread last sent a value
+        self._sent = 0              # values the main thread sent
         self._r, self._w = posix.pipe()
         _cloexec(self._r)
         _cloexec(self._w)
@@ -86,6 +87,9 @@ class Channel(object):
         self._waiters += 1
         self._lock.release()
         try:
+            if _held:               # the master may be waiting for them
+                with _wlock:
+                    _flush_held()
             _cancel_ok()        # the wait is where a cancel may interrupt
             timeout = None
             if deadline is not None:
@@ -142,10 +146,27 @@ class Channel(object):
             if not self._unacked or self._unacked + size <= self._window:
                 self._unacked += size
                 self._lock.release()
-                _cancel_ok()
-                break
+                break           # still in the _nocancel() region: the frame too
             self._wait(None)
-        send_raw(self.handle, data, _CH_DATA)
+        try:
+            # Values sent by the main thread in a burst (the last one less than
+            # _HOLD_S ago) are held and written together (econtext_core.py _held).
+            if thread.get_ident() == _main_ident[0]:
+                if not _clock:
+                    _start_hold()
+                now = _clock[0]()
+                _hold[1] = now - self._last < _HOLD_S
+                self._last = now
+                self._sent += 1
+                if self._sent == 64:
+                    try:
+                        _fast_mac()
+                    except ImportError:
+                        pass
+            _send_nc(self.handle, data, _CH_DATA)
+        finally:
+            _hold[1] = False
+            _cancel_ok()
 
     def get(self, timeout=None):
         """The next value the master sent; waits up to timeout seconds (None: no

@@ -81,6 +81,7 @@ SHUTDOWN = 4
 GET_MODULE = 5
 LOAD_MODULE = 6
 CANCEL = 7
+CHANNEL_OPEN = 8
 
 IN_FD = 100
 OUT_FD = 101
@@ -129,7 +130,37 @@ def _boot_info():
 
 
 CallError.__module__ = "econtext"
-_econtext = type(sys)("econtext")
+class _Module(type(sys)):
+    """The econtext module: the channel and transfer names come with _lazy()."""
+
+    def __getattr__(self, name):
+        if name not in _LAZY_NAMES:
+            raise AttributeError(name)
+        _lazy()
+        return self.__dict__[name]
+
+
+_LAZY_NAMES = frozenset("Channel ChannelClosed ChannelTimeout _stat _mkdir _symlink "
+                        "_put _get".split())
+_lazy_lock = thread.allocate_lock()
+_lazy_done = []
+
+
+def _lazy():
+    """Compile and run the channel and file transfer code (payload/channels.py and
+    transfer.py, carried as the text _LAZY_SOURCE: build-aux/mkpayload.py) in these
+    globals, once, when first needed: a channel opened, econtext.Channel or a transfer
+    function asked for. Compiling it costs a few ms that a context which never needs it
+    does not pay at boot. Imports nothing: the broker thread may call it."""
+    if not _lazy_done:
+        with _lazy_lock:
+            if not _lazy_done:
+                code = compile(_LAZY_SOURCE, "<econtext channels, transfer>", "exec")
+                exec(code, globals())
+                _lazy_done.append(1)
+
+
+_econtext = _Module("econtext")
 _econtext.CallError = CallError
 _econtext.CallCancelled = CallCancelled
 _econtext.core_code = _core_code
@@ -192,13 +223,49 @@ def _keyed_state(big):
 
 
 def _mac(direction, seq, hdr, payload):
-    inner, outer = _keyed_state(len(payload) > _BIG)
+    inner, outer = _keyed.get(len(payload) > _BIG) or _keyed_state(len(payload) > _BIG)
     h = inner.copy()
     h.update(direction + _SEQ.pack(seq) + hdr)
     h.update(payload)
     o = outer.copy()
     o.update(h.digest())
     return o.digest()
+
+
+def _fast_mac():
+    """Small frames too are hashed with OpenSSL's sha256 from now on (a third less
+    time per frame than the builtin one); not at boot, where importing _hashlib would
+    cost every context its load time. Called by the main thread once calls come in
+    numbers, never by the broker thread (which must not import: docs/protocol.md 3)."""
+    _keyed[False] = _keyed_state(True)
+
+
+# Replies held back (docs/protocol.md, "Frames"): while _HOLD_QUEUE calls or more wait
+# in the queue behind the one that ran, the main thread appends its reply's bytes here
+# instead of writing them, and writes them all with the first frame it does not hold
+# (fewer calls left: the master refills the queue while those run), in one write(2):
+# fewer system calls on both sides, and the master reads many replies at once. A held
+# reply never waits behind a long call: the broker thread writes what is held once it
+# has been held for _HOLD_S, and every other writer writes it first (the frames'
+# sequence numbers stay in order).
+_held = []              # whole frames, with their MACs; under _wlock
+_hold = [False, False]  # the main thread holds its frames: more calls are queued; a
+                        # channel's values come in a burst (payload/channels.py)
+_HOLD_MAX = 64          # frames held at most
+_HOLD_BYTES = 1 << 18   # and bytes
+_HOLD_QUEUE = 3         # calls still queued for the main thread to hold its reply
+_HOLD_S = 0.002         # the broker writes held frames this long after they were held
+_bsleep = [False]       # the broker waits in select without a timeout (under _qlock)
+_bwake = []             # [read fd, write fd]: wakes the broker to time a hold
+_clock = []             # [the monotonic clock, when the hold began]
+
+
+def _flush_held():
+    """Write the held frames (_wlock held)."""
+    if _held:
+        data = b"".join(_held)
+        del _held[:]
+        _write(data)
 
 
 def _write(data):
@@ -216,6 +283,15 @@ def _write(data):
 def send_raw(handle, payload, reply_to=0, prefix=b""):
     """Write one frame to the master. Serialised by _wlock; a write error ends
     the context."""
+    _nocancel()     # half a frame would corrupt the stream
+    try:
+        _send_nc(handle, payload, reply_to, prefix)
+    finally:
+        _cancel_ok()
+
+
+def _send_nc(handle, payload, reply_to=0, prefix=b""):
+    """send_raw, inside the caller's _nocancel() region."""
     if type(payload) is tuple:      # parts of one payload (see _bytes_parts)
         parts = payload
         size = sum(len(x) for x in parts)
@@ -223,11 +299,7 @@ def send_raw(handle, payload, reply_to=0, prefix=b""):
         parts = (payload,)
         size = len(payload)
     hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, size)
-    _nocancel()     # half a frame would corrupt the stream
-    try:
-        _send_frame(handle, parts, size, hdr, prefix)
-    finally:
-        _cancel_ok()
+    _send_frame(handle, parts, size, hdr, prefix)
 
 
 def _send_frame(handle, parts, size, hdr, prefix):
@@ -238,14 +310,36 @@ def _send_frame(handle, parts, size, hdr, prefix):
         _oseq[0] = seq + 1
         try:
             if size < 65536:
-                payload = b"".join(parts)
-                _write(prefix + hdr + payload + _mac(b"C", seq, hdr, payload))
+                payload = parts[0] if len(parts) == 1 else b"".join(parts)
+                inner, outer = _keyed.get(size > _BIG) or _keyed_state(size > _BIG)
+                h = inner.copy()
+                h.update(b"C" + _SEQ.pack(seq))
+                data = prefix + hdr + payload
+                h.update(data[len(prefix):] if prefix else data)
+                o = outer.copy()
+                o.update(h.digest())
+                if (_hold[0] or _hold[1]) and len(_held) < _HOLD_MAX and \
+                        size < _HOLD_BYTES // _HOLD_MAX and \
+                        thread.get_ident() == _main_ident[0]:
+                    if not _held:
+                        _start_hold()
+                        _held.append(data + o.digest())
+                        _time_hold()
+                    else:
+                        _held.append(data + o.digest())
+                    return
+                if _held:
+                    _held.append(data + o.digest())
+                    _flush_held()
+                else:
+                    _write(data + o.digest())
             else:
                 # Hash and write in slices, so that the first bytes leave while the
                 # rest is still being hashed (the MAC comes last on the wire anyway).
                 inner, outer = _keyed_state(size > _BIG)
                 h = inner.copy()
                 h.update(b"C" + _SEQ.pack(seq) + hdr)
+                _flush_held()
                 _write(prefix + hdr)
                 for part in parts:
                     view = memoryview(part)
@@ -286,14 +380,42 @@ def _put(item):
         posix.write(_wake[1], b"x")
 
 
+def _start_hold():
+    """A hold begins now (main thread, _wlock held; it may import, the broker thread
+    must not)."""
+    if not _clock:
+        import time
+        _clock[:] = [getattr(time, "monotonic", time.time), 0]
+    _clock[1] = _clock[0]()
+
+
+def _time_hold():
+    """The first frame of a hold is held: make sure the broker thread will write it
+    within _HOLD_S, whatever the main thread does next (wake it if it waits without a
+    timeout)."""
+    with _qlock:
+        w = _bsleep[0]
+        _bsleep[0] = False
+    if w:
+        posix.write(_bwake[1], b"x")
+
+
 def _get():
     while True:
         with _qlock:
             if _queue:
+                # Hold while _HOLD_QUEUE calls or more remain after this one: the
+                # master gets the replies while a few calls still keep us busy,
+                # and refills the queue before it drains.
+                _hold[0] = len(_queue) > _HOLD_QUEUE
                 item = _queue.pop(0)
                 _running[0] = item[0]   # from here a CANCEL finds it (_on_cancel)
                 return item
+            _hold[0] = False
             _sleeping[0] = True
+        if _held:
+            with _wlock:
+                _flush_held()
         try:
             posix.read(_wake[0], 1)
         except OSError as e:
@@ -308,7 +430,27 @@ def _import(name):
     return sys.modules[name]
 
 
+_resolved = {}          # (module, qualname) -> (the module object, the function)
+
+
 def resolve(module, qualname):
+    """The function called qualname in module (imported if need be); a dotted module
+    name may end with a class. A plain name is cached while sys.modules holds the same
+    module and the module's attribute is the same object: the same answer, faster."""
+    hit = _resolved.get((module, qualname))
+    if hit is not None and sys.modules.get(module) is hit[0] and \
+            hit[0].__dict__.get(qualname) is hit[1]:
+        return hit[1]
+    fn = _resolve(module, qualname)
+    m = sys.modules.get(module)
+    if "." not in qualname and getattr(m, "__dict__", {}).get(qualname) is fn:
+        if len(_resolved) > 1024:
+            _resolved.clear()
+        _resolved[module, qualname] = (m, fn)
+    return fn
+
+
+def _resolve(module, qualname):
     try:
         obj = _import(module)
     except ImportError:
@@ -410,7 +552,7 @@ def _run_call(reply_to, payload):
                 _cancel_seen[0] = reply_to
                 _in_call[0] = False
                 raise CallCancelled("cancelled by the master")
-            result = fn(*args, **(kwargs or {}))
+            result = fn(*args, **kwargs) if kwargs else fn(*args)
         finally:
             _in_call[0] = False
     except:
@@ -439,10 +581,17 @@ def _main_loop():
             # from it: importing posixpath first fails without site, which imports os.
             # Here, while the master reads HELLO and sends the first call.
             import os
+        n = 0
         while True:
             item = _get()
             _run_call(*item)
             item = None
+            n += 1
+            if n == 64:
+                try:
+                    _fast_mac()
+                except ImportError:     # no OpenSSL: the builtin sha256 it stays
+                    pass
     except BaseException:
         e = sys.exc_info()[1]
         shutdown(1, "main thread failed: %s: %s" % (type(e).__name__, e))
@@ -487,6 +636,8 @@ def shutdown(code=0, reason=None, drain=True):
     try:
         if drain and not _dead:
             _signal.alarm(2)
+            with _wlock:            # what the main thread held back
+                _flush_held()
             if reason:
                 send(LOG, (u"econtext", 40 if code else 20,
                            _text("context %s: %s" % (_cfg.get("name"), reason))))
@@ -536,63 +687,114 @@ def _on_cancel(handle, reply_to, payload):
         _interrupt_main()
 
 
+_call_channels = []     # the channels the running call was passed (payload/channels.py)
+
+
+def _on_channel_open_lazy(handle, reply_to, payload):
+    _lazy()     # replaces handlers[CHANNEL_OPEN]
+    handlers[CHANNEL_OPEN](handle, reply_to, payload)
+
+
+def _channel_arg(h):
+    _lazy()     # replaces _channel_arg
+    return _channel_arg(h)
+
+
 # handle -> function(handle, reply_to, payload), called on the broker thread. The
-# module forwarder adds LOAD_MODULE here.
-handlers = {CALL: _on_call, SHUTDOWN: _on_shutdown, CANCEL: _on_cancel}
+# module forwarder adds LOAD_MODULE here, channels.py CHANNEL_OPEN.
+handlers = {CALL: _on_call, SHUTDOWN: _on_shutdown, CANCEL: _on_cancel,
+            CHANNEL_OPEN: _on_channel_open_lazy}
 
 
 class _Reader(object):
+    """Frames from the master, parsed in place: the frames of one read are sliced out
+    of it at their offsets (no copy of what follows each frame); only a frame split
+    across reads is joined, once, when its last byte came."""
+
     def __init__(self):
-        self.chunks = []
+        self.chunks = []        # the reads that begin an incomplete frame
         self.have = 0
-        self.need = 20
-        self.hdr = None
+        self.need = 20          # bytes that complete what is in chunks
         self.seq = 0
 
     def feed(self, data):
-        self.chunks.append(data)
-        self.have += len(data)
-        while self.have >= self.need:
-            buf = b"".join(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
-            if self.hdr is None:
-                self.hdr = _HDR.unpack(buf[:20])
-                if self.hdr[4] > _cfg["max_message"]:
-                    shutdown(1, "frame of %d bytes exceeds max_message" % self.hdr[4])
-                self.need = 52 + self.hdr[4]
-                self.chunks = [buf]
-                continue
-            end = 20 + self.hdr[4]
-            payload = buf[20:end]
-            mac = buf[end:self.need]
-            rest = buf[self.need:]
-            if not _compare_digest(mac, _mac(b"M", self.seq, buf[:20], payload)):
+        if self.chunks:
+            self.chunks.append(data)
+            self.have += len(data)
+            if self.have < self.need:
+                return
+            data = b"".join(self.chunks)
+            self.chunks = []
+        n = len(data)
+        pos = 0
+        view = None
+        limit = _cfg["max_message"]
+        while n - pos >= 20:
+            hdr = _HDR.unpack_from(data, pos)
+            size = hdr[4]
+            if size > limit:
+                shutdown(1, "frame of %d bytes exceeds max_message" % size)
+            body = pos + 20 + size
+            end = body + 32
+            if end > n:
+                break
+            inner, outer = _keyed.get(size > _BIG) or _keyed_state(size > _BIG)
+            h = inner.copy()
+            h.update(b"M" + _SEQ.pack(self.seq))
+            if size < 4096:
+                h.update(data[pos:body])
+            else:
+                if view is None:
+                    view = memoryview(data)
+                h.update(view[pos:body])
+            o = outer.copy()
+            o.update(h.digest())
+            if not _compare_digest(data[body:end], o.digest()):
                 shutdown(1, "bad MAC on frame %d from the master" % self.seq)
             self.seq += 1
-            handle, reply_to = self.hdr[2], self.hdr[3]
-            self.hdr = None
-            self.need = 20
-            self.chunks = [rest] if rest else []
-            self.have = len(rest)
-            buf = None
-            fn = handlers.get(handle)
+            payload = data[pos + 20:body] if pos or end < n else data[20:body]
+            pos = end
+            fn = handlers.get(hdr[2])
             if fn is None:
-                shutdown(1, "frame for unknown handle %d" % handle)
-            fn(handle, reply_to, payload)
+                shutdown(1, "frame for unknown handle %d" % hdr[2])
+            fn(hdr[2], hdr[3], payload)
+        view = None
+        if pos < n:
+            rest = data[pos:] if pos else data
+            self.chunks = [rest]
+            self.have = len(rest)
+            self.need = 20
+            if len(rest) >= 20:
+                self.need = 52 + _HDR.unpack_from(rest, 0)[4]
+        else:
+            self.have = 0
+            self.need = 20
 
 
 def _broker():
     _broker_ident[0] = thread.get_ident()
     try:
         reader = _Reader()
-        fds = [IN_FD] + list(_stdio)
+        fds = [IN_FD, _bwake[0]] + list(_stdio)
         while True:
             # A cancel's signal that came just before the call blocked (between the
             # interpreter's last look at its signals and the system call: a sleep,
             # a read) waits for that call to end: sent again every 50 ms until the
             # main thread acted on it.
             pending = _cancel[0] and _cancel[0] == _running[0] and _cancel_seen[0] != _cancel[0]
+            timeout = None
+            with _qlock:
+                if _held and _clock:    # time the hold
+                    timeout = _clock[1] + _HOLD_S - _clock[0]()
+                _bsleep[0] = timeout is None
+            if timeout is not None and timeout <= 0:
+                with _wlock:            # held for _HOLD_S: write it
+                    _flush_held()
+                continue
+            if pending:
+                timeout = 0.05 if timeout is None else min(timeout, 0.05)
             try:
-                ready = select.select(fds, [], [], 0.05 if pending else None)[0]
+                ready = select.select(fds, [], [], timeout)[0]
             except (OSError, select.error):
                 if sys.exc_info()[1].args[0] == errno.EINTR:
                     continue
@@ -600,6 +802,9 @@ def _broker():
             if pending and _cancel[0] == _running[0] and _cancel_seen[0] != _cancel[0]:
                 _interrupt_main()
             for fd in ready:
+                if fd == _bwake[0]:
+                    posix.read(fd, 64)
+                    continue
                 size = 65536
                 if fd == IN_FD:
                     size = min(max(size, reader.need - reader.have), 1 << 20)
@@ -1163,8 +1368,9 @@ def _ec_main(config):
         _tls_connect_back(words if isinstance(words, str) else words.decode("ascii"))
     _setup_stdio()
     _wake[:] = posix.pipe()
-    _cloexec(_wake[0])
-    _cloexec(_wake[1])
+    _bwake[:] = posix.pipe()
+    for fd in _wake + _bwake:
+        _cloexec(fd)
     _main_ident[0] = thread.get_ident()
     _signal.signal(_signal.SIGURG, _on_cancel_signal)
     if _boot is not None and _boot[0]:     # 0: a direct boot, no first-stage child

@@ -1,5 +1,6 @@
 # transfer.py: file transfer, the context side (docs/protocol.md, "File transfer"),
-# appended to the remote core. The master calls econtext._stat, econtext._put and
+# carried in the remote core as text, compiled with channels.py when first needed
+# (econtext_core.py _lazy). The master calls econtext._stat, econtext._put and
 # econtext._get by name; the file's bytes travel on a channel, so the window bounds
 # both sides' memory. put writes to a temporary name beside the target and renames it
 # over the target only once size and SHA-256 match what the master read: a reader never

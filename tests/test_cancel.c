@@ -2,7 +2,8 @@
  * Python found: a call in time.sleep, in a blocking read of a pipe, in a busy Python
  * loop, and one not yet started; the next call on the same context runs at once; a
  * caller's deadline given up on cancels too; a function that catches the cancel returns
- * its result. The functions (tests/data/cancel/cancelme.py) say when they started, on
+ * its result; quick calls' replies do not wait behind a long call queued after them.
+ * The functions (tests/data/cancel/cancelme.py) say when they started, on
  * their stdout, which the master logs: the tests wait for that, never for the clock. */
 #include "ecbuild.h"
 
@@ -154,6 +155,41 @@ static void test_survivor(void)
 	next_call_runs();
 }
 
+/* Replies the context holds back while more calls are queued (docs/protocol.md,
+ * "Frames") never wait behind a long call queued after them: 64 quick calls sent
+ * with a time.sleep(3600) behind them all answer while it sleeps; then it is
+ * cancelled. */
+static void test_replies_not_held(void)
+{
+	ec_call *quick[64], *slow = NULL;
+	struct ec_error err = {0};
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value_append(args, ec_value_int(7));
+	for (int i = 0; i < 64; i++)
+		CU_ASSERT_EQUAL_FATAL(ec_context_call_async(ctx, "operator", "neg", args, NULL,
+		                                            &quick[i], &err), 0);
+	ec_value_free(args);
+	args = ec_value_new(EC_T_TUPLE);
+	ec_value_append(args, ec_value_int(3600));
+	CU_ASSERT_EQUAL_FATAL(ec_context_call_async(ctx, "time", "sleep", args, NULL, &slow, &err),
+	                      0);
+	ec_value_free(args);
+	for (int i = 0; i < 64; i++) {
+		int rc = ec_call_wait(quick[i], 30000, &res, &err);
+		CU_ASSERT_EQUAL(rc, 0);
+		if (rc)
+			fprintf(stderr, "%s: quick call %d: %s\n", cur->full, i, err.msg);
+		CU_ASSERT(res && res->type == EC_T_INT && res->u.i == -7);
+		ec_value_free(res);
+		res = NULL;
+		ec_call_free(quick[i]);
+	}
+	CU_ASSERT_EQUAL(ec_call_cancel(slow), 0);
+	CU_ASSERT_EQUAL(ec_call_wait(slow, 30000, &res, &err), EC_ECANCELED);
+	ec_call_free(slow);
+	next_call_runs();
+}
+
 static CU_TestInfo tests[] = {
 	{"time.sleep(3600) interrupted", test_sleep},
 	{"a blocking read of a pipe interrupted", test_read_pipe},
@@ -161,6 +197,8 @@ static CU_TestInfo tests[] = {
 	{"a call not yet started never runs", test_not_started},
 	{"a deadline given up on cancels remotely", test_deadline_cancels},
 	{"a function that catches the cancel returns", test_survivor},
+	{"quick replies never wait behind a long call queued after them",
+	 test_replies_not_held},
 	CU_TEST_INFO_NULL,
 };
 

@@ -36,6 +36,12 @@ def die(ch):
     os._exit(3)
 
 
+def burst_then_sleep(ch):
+    for i in range(10):     # a burst: the context holds all but the first
+        ch.send(i)
+    time.sleep(3600)        # the master gets them meanwhile, then cancels
+
+
 def big(ch, n, size):
     block = b"x" * size
     for i in range(n):
