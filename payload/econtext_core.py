@@ -445,7 +445,8 @@ def _drain_before_reply():
         except Exception:
             pass
     with _stdio_lock:
-        _drain_stdio(False)
+        if not _stdio_poll or _stdio_poll[0].poll(0):
+            _drain_stdio(False)
 
 
 def _main_loop():
@@ -470,6 +471,7 @@ _broker_ident = [None]
 # held while a thread reads a stdio pipe and forwards what it read: the main thread
 # drains the pipes before a call's reply, so a call's output reaches the master first
 _stdio_lock = thread.allocate_lock()
+_stdio_poll = []        # a poll object over the pipes: the cheap look before a reply
 
 
 def _forward(fd, data, final=False):
@@ -972,6 +974,11 @@ def _setup_stdio():
         posix.close(w)
         _cloexec(r)
         _stdio[r] = [name, level, b""]
+    if hasattr(select, "poll"):
+        p = select.poll()
+        for r in _stdio:
+            p.register(r, select.POLLIN)
+        _stdio_poll.append(p)
     for fd, name in ((1, "stdout"), (2, "stderr")):
         f = getattr(sys, name, None)
         if PY3:

@@ -367,7 +367,8 @@ struct ecpy_call {
 	ec_call *call;
 	ecpy_context *ctx;
 	ecpy_call *prev, *next;
-	PyObject *what;      /* "module.qualname", for messages */
+	PyObject *mod, *qual; /* what it calls */
+	PyObject *what;      /* "module.qualname", for messages: made when first needed */
 	PyObject *result;    /* once done: the result, or */
 	PyObject *exc;       /* the exception instance it raises */
 	int busy, cancelled;
@@ -1334,6 +1335,17 @@ static int resolve(ecpy_context *self, PyObject *func, PyObject **mod, PyObject 
 			return -1;
 		*mod = PyUnicode_Substring(func, 0, cut);
 		*qual = PyUnicode_Substring(func, cut + 1, len);
+	} else if (PyFunction_Check(func)) {
+		/* a Python function (the common case): its module and qualified name as
+		 * they are, without attribute lookups (nor the AttributeError of __self__) */
+		*mod = PyFunction_GET_MODULE(func);
+		*qual = ((PyFunctionObject *)func)->func_qualname;
+		Py_XINCREF(*mod);
+		Py_XINCREF(*qual);
+		if (*mod == Py_None) {
+			Py_CLEAR(*mod);
+			PyErr_Format(PyExc_ValueError, "cannot call %R: it names no module", func);
+		}
 	} else {
 		if (!PyCallable_Check(func)) {
 			PyErr_Format(PyExc_TypeError, "cannot call %R: not callable", func);
@@ -1382,10 +1394,12 @@ static int resolve(ecpy_context *self, PyObject *func, PyObject **mod, PyObject 
 			             "script file to serve (give Master(script=...))", *qual);
 			goto fail;
 		}
-		Py_DECREF(*mod);
-		*mod = PyUnicode_FromString("__econtext_script__");
-		if (!*mod)
+		static PyObject *script_module;
+		if (!script_module && !(script_module = PyUnicode_InternFromString("__econtext_script__")))
 			goto fail;
+		Py_DECREF(*mod);
+		*mod = script_module;
+		Py_INCREF(*mod);
 	}
 	return 0;
 fail:
@@ -1418,12 +1432,9 @@ static ecpy_call *call_start(ecpy_context *self, PyObject *args, PyObject *kw)
 		goto out;
 	struct ec_error err = {0};
 	ec_call *call = NULL;
-	int rc;
-	CTX_HOLD(self);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ec_context_call_async(self->ctx, m, q, va, vk, &call, &err);
-	Py_END_ALLOW_THREADS
-	CTX_UNHOLD(self);
+	/* with the GIL: it only encodes and queues, under the master's lock, which the
+	 * library's threads never hold while they call into Python (password prompts) */
+	int rc = ec_context_call_async(self->ctx, m, q, va, vk, &call, &err);
 	if (rc) {
 		raise_error(&err, 0);
 		goto out;
@@ -1436,7 +1447,10 @@ static ecpy_call *call_start(ecpy_context *self, PyObject *args, PyObject *kw)
 	co->call = call;
 	co->ctx = self;
 	Py_INCREF(self);
-	co->what = PyUnicode_FromFormat("%U.%U", mod, qual);
+	co->mod = mod;
+	co->qual = qual;
+	mod = qual = NULL;
+	co->what = NULL;
 	co->result = co->exc = NULL;
 	co->busy = co->cancelled = 0;
 	LIST_ADD(self->calls, co);
@@ -1444,8 +1458,8 @@ static ecpy_call *call_start(ecpy_context *self, PyObject *args, PyObject *kw)
 out:
 	ec_value_free(va);
 	ec_value_free(vk);
-	Py_DECREF(mod);
-	Py_DECREF(qual);
+	Py_XDECREF(mod);
+	Py_XDECREF(qual);
 	return co;
 }
 
@@ -1832,6 +1846,18 @@ static void call_release(ecpy_call *self)
 	ec_call_free(c);
 }
 
+/* "module.qualname" (borrowed; the module alone if memory runs out). */
+static PyObject *call_what(ecpy_call *self)
+{
+	if (!self->what) {
+		PyObject *et, *ev, *etb;
+		PyErr_Fetch(&et, &ev, &etb);
+		self->what = PyUnicode_FromFormat("%U.%U", self->mod, self->qual);
+		PyErr_Restore(et, ev, etb);
+	}
+	return self->what ? self->what : self->mod;
+}
+
 /* Take the outcome of ec_call_wait (rc, res) into result / exc. */
 static void call_settle(ecpy_call *self, int rc, ec_value *res, struct ec_error *err)
 {
@@ -1884,7 +1910,7 @@ static PyObject *call_result_ms(ecpy_call *self, long long ms)
 		return call_outcome(self);
 	if (!self->call || !self->ctx->ctx || self->ctx->closing)
 		return raise_code(EC_ECLOSED, PyUnicode_AsUTF8(self->ctx->name),
-		                  "context '%U' was shut down before %U returned", self->ctx->name, self->what);
+		                  "context '%U' was shut down before %U returned", self->ctx->name, call_what(self));
 	struct ec_error err = {0};
 	struct call_wait w = {self, NULL};
 	self->busy++;
@@ -1913,7 +1939,7 @@ static PyObject *call_result_ms(ecpy_call *self, long long ms)
 	if (rc == EC_ETIMEDOUT)
 		return raise_code(EC_ETIMEDOUT, PyUnicode_AsUTF8(self->ctx->name),
 		                  "context '%U': %U has not returned yet (waited %.3f s)",
-		                  self->ctx->name, self->what, ms / 1000.0);
+		                  self->ctx->name, call_what(self), ms / 1000.0);
 	call_settle(self, rc, w.res, &err);
 	return call_outcome(self);
 }
@@ -2000,6 +2026,8 @@ static void call_dealloc(ecpy_call *self)
 	Py_XDECREF(self->result);
 	Py_XDECREF(self->exc);
 	Py_XDECREF(self->what);
+	Py_XDECREF(self->mod);
+	Py_XDECREF(self->qual);
 	Py_XDECREF(self->ctx);
 	PyObject_GC_Del(self);
 }
@@ -2018,8 +2046,9 @@ static PyMethodDef call_methods[] = {
 
 static PyObject *call_what_get(ecpy_call *self, void *unused)
 {
-	Py_INCREF(self->what);
-	return self->what;
+	PyObject *w = call_what(self);
+	Py_INCREF(w);
+	return w;
 }
 
 static PyObject *call_context_get(ecpy_call *self, void *unused)
@@ -2036,7 +2065,7 @@ static PyGetSetDef call_getset[] = {
 static PyObject *call_repr(ecpy_call *self)
 {
 	const char *state = self->exc ? "raised" : self->result ? "returned" : self->call ? "pending" : "dropped";
-	return PyUnicode_FromFormat("<econtext.Call %U in %R: %s>", self->what, self->ctx->name, state);
+	return PyUnicode_FromFormat("<econtext.Call %U in %R: %s>", call_what(self), self->ctx->name, state);
 }
 
 static PyTypeObject call_type = {
