@@ -436,10 +436,23 @@ typedef int (*wait_closed)(void *arg, struct ec_error *err);
 /* Holds: a thread about to use a context's (or master's) C objects with the GIL released
  * holds them; close() from another thread marks them closing, then waits for the holds to
  * end (a wait notices within a slice) before freeing anything. Counted under the GIL. */
-#define MASTER_HOLD(mo) ((mo)->holds++)
-#define MASTER_UNHOLD(mo) ((mo)->holds--)
-#define CTX_HOLD(c) ((c)->holds++, (c)->master->holds++)
-#define CTX_UNHOLD(c) ((c)->holds--, (c)->master->holds--)
+static _Thread_local int my_holds; /* this thread's: it cannot wait for them to end */
+#define MASTER_HOLD(mo) ((mo)->holds++, my_holds++)
+#define MASTER_UNHOLD(mo) ((mo)->holds--, my_holds--)
+#define CTX_HOLD(c) ((c)->holds++, (c)->master->holds++, my_holds++)
+#define CTX_UNHOLD(c) ((c)->holds--, (c)->master->holds--, my_holds--)
+
+/* close() from a thread inside a wait (a logging handler or a password callback run by
+ * it) would wait for itself: refused. */
+static int close_allowed(void)
+{
+	if (!my_holds)
+		return 1;
+	PyErr_SetString(PyExc_RuntimeError, "close() or shutdown() from inside a wait of econtext "
+	                "on this thread (a logging handler or a password callback): close it "
+	                "from another thread, or after the wait");
+	return 0;
+}
 
 /* Sleep with the GIL released until *holds is 0. */
 static void wait_unheld(const int *holds)
@@ -504,6 +517,7 @@ static int secret_prompt(void *data, const struct ec_secret_request *req, char *
 	ecpy_master *mo = data;
 	int rc = EC_EAUTH;
 	PyGILState_STATE g = PyGILState_Ensure();
+	my_holds++; /* the connect waits for it: no close() from the callback */
 	PyObject *ans;
 	if (mo->password) {
 		ans = PyObject_CallFunction(mo->password, "ss", req->prompt,
@@ -527,6 +541,7 @@ static int secret_prompt(void *data, const struct ec_secret_request *req, char *
 		PyErr_WriteUnraisable(mo->password ? mo->password : Py_None);
 		PyErr_Clear();
 	}
+	my_holds--;
 	PyGILState_Release(g);
 	return rc;
 }
@@ -818,6 +833,8 @@ static void master_dealloc(ecpy_master *self)
 
 static PyObject *master_close_m(ecpy_master *self, PyObject *unused)
 {
+	if (!close_allowed())
+		return NULL;
 	master_close(self);
 	Py_RETURN_NONE;
 }
@@ -830,6 +847,8 @@ static PyObject *enter_m(PyObject *self, PyObject *unused)
 
 static PyObject *master_exit_m(ecpy_master *self, PyObject *args)
 {
+	if (!close_allowed())
+		return NULL;
 	master_close(self);
 	Py_RETURN_FALSE;
 }
@@ -1507,7 +1526,7 @@ static PyObject *context_shutdown_m(ecpy_context *self, PyObject *args, PyObject
 {
 	static char *kwlist[] = {"timeout", NULL};
 	double timeout = 3.0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|d:shutdown", kwlist, &timeout))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|d:shutdown", kwlist, &timeout) || !close_allowed())
 		return NULL;
 	context_close(self, (int)(timeout * 1000) > 0 ? (int)(timeout * 1000) : 1);
 	Py_RETURN_NONE;
@@ -1515,6 +1534,8 @@ static PyObject *context_shutdown_m(ecpy_context *self, PyObject *args, PyObject
 
 static PyObject *context_exit_m(ecpy_context *self, PyObject *args)
 {
+	if (!close_allowed())
+		return NULL;
 	context_close(self, 3000);
 	Py_RETURN_FALSE;
 }
@@ -2303,6 +2324,7 @@ static int sel_many_step(void *arg, int ms, struct ec_error *err)
 /* The master and the contexts of select()'s items, held (d 1) or released (d -1). */
 static void sel_hold(PyObject *fast, int d)
 {
+	my_holds += d;
 	for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
 		PyObject *o = PySequence_Fast_GET_ITEM(fast, i);
 		if (IS_TYPE(o, &call_type))

@@ -801,3 +801,32 @@ def test_put_many_put_tree_get_tree(master, tmp_path):
     finally:
         for c in ctxs:
             c.shutdown()
+
+
+def test_close_from_a_handler_inside_the_wait_is_refused():
+    """A logging handler runs on the thread that waits (it emits the records between
+    slices of the wait): close() there would wait for itself, so it raises."""
+    m = econtext.Master()
+    ctx = m.connect("inwait", transport="local", python=INTERPRETERS[-1])
+    seen = []
+
+    class Closer(logging.Handler):
+        def emit(self, record):
+            try:
+                ctx.close()
+                seen.append("closed")
+            except RuntimeError as e:
+                seen.append(str(e))
+    h = Closer(level=logging.INFO)
+    lg = logging.getLogger("econtext.ctx.inwait.stdout")
+    lg.addHandler(h)
+    old = lg.level
+    lg.setLevel(logging.INFO)
+    try:
+        assert ctx.call(os.system, "echo trigger") == 0
+    finally:
+        lg.removeHandler(h)
+        lg.setLevel(old)
+    assert seen and "from inside a wait" in seen[0], seen
+    assert ctx.call(ectestlib.identity, 5) == 5    # still open
+    m.close()
