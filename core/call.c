@@ -45,8 +45,27 @@ void ec__call_register(struct ec_calls *cs, struct ec_call *call)
 	call->registered = 1;
 	call->queued_us = ec__now_us();
 	__atomic_add_fetch(&call->m->in_flight, 1, __ATOMIC_RELAXED);
-	call->next = cs->list;
-	cs->list = call;
+	call->next = NULL;
+	call->prev = cs->tail;
+	if (cs->tail)
+		cs->tail->next = call;
+	else
+		cs->list = call;
+	cs->tail = call;
+}
+
+/* Take c out of cs's list (m->lock held). */
+static void calls_unlink(struct ec_calls *cs, struct ec_call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		cs->list = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		cs->tail = c->prev;
+	c->next = c->prev = NULL;
 }
 
 /* A call leaves its context's list (m->lock held): no reply will be matched to it. */
@@ -58,12 +77,10 @@ static void call_unregistered(ec_master *m, struct ec_call *c)
 
 struct ec_call *ec__calls_take(struct ec_calls *cs, uint32_t h)
 {
-	for (struct ec_call **pp = &cs->list; *pp; pp = &(*pp)->next) {
-		struct ec_call *c = *pp;
+	for (struct ec_call *c = cs->list; c; c = c->next) {
 		if (c->handle != h)
 			continue;
-		*pp = c->next;
-		c->next = NULL;
+		calls_unlink(cs, c);
 		call_unregistered(c->m, c);
 		long long took = ec__now_us() - c->queued_us;
 		__atomic_store_n(&c->m->last_reply_us, took > INT_MAX ? INT_MAX : (int)took,
@@ -101,7 +118,7 @@ void ec__calls_fail(struct ec_calls *cs, const char *name, const struct ec_error
 	for (struct ec_call *c = cs->list; c;) {
 		struct ec_call *next = c->next;
 		call_unregistered(c->m, c);
-		c->next = NULL;
+		c->next = c->prev = NULL;
 		pthread_mutex_lock(&c->lock);
 		c->rc = EC_ECLOSED;
 		ec__error_set(&c->err, EC_ECLOSED, name, "context '%s' disconnected%s%s", name,
@@ -112,7 +129,7 @@ void ec__calls_fail(struct ec_calls *cs, const char *name, const struct ec_error
 		pthread_mutex_unlock(&c->lock);
 		c = next;
 	}
-	cs->list = NULL;
+	cs->list = cs->tail = NULL;
 }
 
 /* Poll the call's done flag for up to m->call_spin_us before the caller sleeps: a reply
@@ -229,11 +246,7 @@ void ec_call_free(ec_call *call)
 		int wake = 0;
 		pthread_mutex_lock(&m->lock);
 		if (call->registered) {
-			for (struct ec_call **pp = &call->reg->list; *pp; pp = &(*pp)->next)
-				if (*pp == call) {
-					*pp = call->next;
-					break;
-				}
+			calls_unlink(call->reg, call);
 			call_unregistered(m, call);
 			/* Given up on: the context need not run it (or go on running it). */
 			if (!call->cancel_sent && call->reg->abandoned) {

@@ -21,7 +21,9 @@
 
 /* A context's pending calls, under m->lock. */
 struct ec_calls {
-	struct ec_call *list;
+	/* pending calls, oldest first: replies mostly come in order, so taking one is
+	 * found at the head (a long pipeline costs no scan of the calls in flight) */
+	struct ec_call *list, *tail;
 	uint32_t next_handle; /* the next call's reply handle */
 	/* A pending call was given up on (ec_call_free): cancel it in the context. Set by
 	 * the context; m->lock held. */
@@ -58,7 +60,7 @@ struct ec_call {
 	size_t reply_off;
 	pthread_cond_t cond;
 	int refs;
-	struct ec_call *next;     /* in reg */
+	struct ec_call *next, *prev; /* in reg */
 	struct ec_deferred wake;  /* on the loop's wake list */
 	struct ec_watch watch;    /* in a select (core/watch.h), under m->lock */
 };

@@ -571,7 +571,24 @@ def _run_call(reply_to, payload):
     except Exception:
         data = _dumps_carried(result)   # payload/values.py
     result = None
+    if _stdio:
+        _drain_before_reply()
     send_raw(reply_to, data)
+
+
+def _drain_before_reply():
+    """Forward the complete lines the call left in the stdout/stderr pipes (its own
+    prints, a child's output such as os.system's) before its reply: the master logs
+    them before the call returns. Whatever the broker thread read is sent already
+    once the lock is ours."""
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    with _stdio_lock:
+        if not _stdio_poll or _stdio_poll[0].poll(0):
+            _drain_stdio(False)
 
 
 def _main_loop():
@@ -600,6 +617,10 @@ def _main_loop():
 # ---- the broker thread: reads fd 100 and the stdout/stderr pipes ------------------
 _stdio = {}             # read fd -> [logger name, levelno, partial line]
 _broker_ident = [None]
+# held while a thread reads a stdio pipe and forwards what it read: the main thread
+# drains the pipes before a call's reply, so a call's output reaches the master first
+_stdio_lock = thread.allocate_lock()
+_stdio_poll = []        # a poll object over the pipes: the cheap look before a reply
 
 
 def _forward(fd, data, final=False):
@@ -613,20 +634,25 @@ def _forward(fd, data, final=False):
         send(LOG, (st[0], st[1], line.decode("utf-8", "replace")))
 
 
-def _drain_stdio():
-    """Forward whatever sits in the stdout/stderr pipes, without waiting."""
-    fds = list(_stdio)
+def _drain_stdio(final=True):
+    """Forward whatever sits in the stdout/stderr pipes, without waiting; final: the
+    last partial lines too."""
+    live = list(_stdio)
     for _ in range(64):
         try:
-            ready = select.select(fds, [], [], 0)[0]
+            ready = live and select.select(live, [], [], 0)[0]
         except Exception:
             break
         if not ready:
             break
         for fd in ready:
-            _forward(fd, posix.read(fd, 65536))
-    for fd in fds:
-        _forward(fd, b"", True)
+            data = posix.read(fd, 65536)
+            if data:
+                _forward(fd, data)
+            else:
+                live.remove(fd)     # every writer closed it
+    for fd in _stdio:
+        _forward(fd, b"", final)
 
 
 def shutdown(code=0, reason=None, drain=True):
@@ -808,9 +834,18 @@ def _broker():
                 size = 65536
                 if fd == IN_FD:
                     size = min(max(size, reader.need - reader.have), 1 << 20)
+                else:
+                    # read and forward under the lock, unless the main thread took
+                    # what select() saw (a reply's drain): then nothing waits there
+                    _stdio_lock.acquire()
+                    if not select.select([fd], [], [], 0)[0]:
+                        _stdio_lock.release()
+                        continue
                 try:
                     data = posix.read(fd, size)
                 except OSError as e:
+                    if fd != IN_FD:
+                        _stdio_lock.release()
                     if e.errno in (errno.EINTR, errno.EAGAIN):
                         continue
                     raise
@@ -819,6 +854,7 @@ def _broker():
                         _forward(fd, data)
                     else:
                         fds.remove(fd)      # every writer closed it
+                    _stdio_lock.release()
                 elif data:
                     reader.feed(data)
                 else:
@@ -1143,6 +1179,11 @@ def _setup_stdio():
         posix.close(w)
         _cloexec(r)
         _stdio[r] = [name, level, b""]
+    if hasattr(select, "poll"):
+        p = select.poll()
+        for r in _stdio:
+            p.register(r, select.POLLIN)
+        _stdio_poll.append(p)
     for fd, name in ((1, "stdout"), (2, "stderr")):
         f = getattr(sys, name, None)
         if PY3:

@@ -340,7 +340,10 @@ struct ecpy_master {
 	ec_master *m;
 	struct logq *logq;
 	PyObject *password; /* callable(prompt, context) -> str, or NULL: getpass */
+	PyObject *weakrefs;
 	int has_script;
+	int holds;   /* GIL-released uses of m (and of its contexts): close() waits for them */
+	int closing; /* close() runs: waits end with ClosedError */
 	ecpy_context *contexts;
 	ecpy_connect *connects;
 };
@@ -354,6 +357,9 @@ struct ecpy_context {
 	ecpy_call *calls;
 	ecpy_channel *channels;
 	long long call_timeout_ms; /* call()'s deadline, -1: none */
+	int holds;   /* GIL-released uses of ctx, its calls and channels: close() waits */
+	int closing; /* shutdown runs: waits end with ClosedError, new calls are refused */
+	int shutting; /* a thread runs context_close */
 };
 
 struct ecpy_call {
@@ -361,7 +367,8 @@ struct ecpy_call {
 	ec_call *call;
 	ecpy_context *ctx;
 	ecpy_call *prev, *next;
-	PyObject *what;      /* "module.qualname", for messages */
+	PyObject *mod, *qual; /* what it calls */
+	PyObject *what;      /* "module.qualname", for messages: made when first needed */
 	PyObject *result;    /* once done: the result, or */
 	PyObject *exc;       /* the exception instance it raises */
 	int busy, cancelled;
@@ -423,15 +430,63 @@ static long long now_ms(void)
 
 /* One slice of a wait, with the GIL released: 0 or an EC_E*; EC_ETIMEDOUT: not yet. */
 typedef int (*wait_step)(void *arg, int ms, struct ec_error *err);
+/* With the GIL, between slices: nonzero (err filled) once what the wait uses is closing. */
+typedef int (*wait_closed)(void *arg, struct ec_error *err);
+
+/* Holds: a thread about to use a context's (or master's) C objects with the GIL released
+ * holds them; close() from another thread marks them closing, then waits for the holds to
+ * end (a wait notices within a slice) before freeing anything. Counted under the GIL. */
+static _Thread_local int my_holds; /* this thread's: it cannot wait for them to end */
+#define MASTER_HOLD(mo) ((mo)->holds++, my_holds++)
+#define MASTER_UNHOLD(mo) ((mo)->holds--, my_holds--)
+#define CTX_HOLD(c) ((c)->holds++, (c)->master->holds++, my_holds++)
+#define CTX_UNHOLD(c) ((c)->holds--, (c)->master->holds--, my_holds--)
+
+/* close() from a thread inside a wait (a logging handler or a password callback run by
+ * it) would wait for itself: refused. */
+static int close_allowed(void)
+{
+	if (!my_holds)
+		return 1;
+	PyErr_SetString(PyExc_RuntimeError, "close() or shutdown() from inside a wait of econtext "
+	                "on this thread (a logging handler or a password callback): close it "
+	                "from another thread, or after the wait");
+	return 0;
+}
+
+/* Sleep with the GIL released until *holds is 0. */
+static void wait_unheld(const int *holds)
+{
+	while (*holds > 0) {
+		Py_BEGIN_ALLOW_THREADS
+		struct timespec ts = {0, 2 * 1000000};
+		nanosleep(&ts, NULL);
+		Py_END_ALLOW_THREADS
+	}
+}
+
+static int closed_err(struct ec_error *err, const char *what, PyObject *name)
+{
+	err->code = EC_ECLOSED;
+	err->sys_errno = 0;
+	snprintf(err->where, sizeof err->where, "%s", name ? PyUnicode_AsUTF8(name) : "");
+	snprintf(err->msg, sizeof err->msg, "%s was closed by another thread while this one waited",
+	         what);
+	PyErr_Clear();
+	return 1;
+}
 
 /* Wait in slices until step gives something else than EC_ETIMEDOUT or timeout_ms
  * (-1: none) passes: its code, EC_ETIMEDOUT at the deadline (err then says what waited),
- * or 1 when a signal handler raised (the exception is set). */
+ * EC_ECLOSED once closed(carg) says what it waits on is being closed, or 1 when a signal
+ * handler raised (the exception is set). */
 static int wait_loop(struct logq *q, long long timeout_ms, wait_step step, void *arg,
-                     struct ec_error *err)
+                     struct ec_error *err, wait_closed closed, void *carg)
 {
 	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
 	for (;;) {
+		if (closed && closed(carg, err))
+			return EC_ECLOSED;
 		long long slice = EC_PY_SLICE_MS;
 		if (deadline >= 0) {
 			long long left = deadline - now_ms();
@@ -452,6 +507,9 @@ static int wait_loop(struct logq *q, long long timeout_ms, wait_step step, void 
 	}
 }
 
+static int master_closed(void *arg, struct ec_error *err);
+static int ctx_closed(void *arg, struct ec_error *err);
+
 /* ---- password prompts ---------------------------------------------------------------- */
 
 static int secret_prompt(void *data, const struct ec_secret_request *req, char *buf, size_t cap)
@@ -459,6 +517,7 @@ static int secret_prompt(void *data, const struct ec_secret_request *req, char *
 	ecpy_master *mo = data;
 	int rc = EC_EAUTH;
 	PyGILState_STATE g = PyGILState_Ensure();
+	my_holds++; /* the connect waits for it: no close() from the callback */
 	PyObject *ans;
 	if (mo->password) {
 		ans = PyObject_CallFunction(mo->password, "ss", req->prompt,
@@ -482,6 +541,7 @@ static int secret_prompt(void *data, const struct ec_secret_request *req, char *
 		PyErr_WriteUnraisable(mo->password ? mo->password : Py_None);
 		PyErr_Clear();
 	}
+	my_holds--;
 	PyGILState_Release(g);
 	return rc;
 }
@@ -707,10 +767,29 @@ static void master_close(ecpy_master *self)
 {
 	if (!self->m)
 		return;
+	if (self->closing) {
+		/* another thread closes it: wait until it is done */
+		while (self->m) {
+			Py_BEGIN_ALLOW_THREADS
+			struct timespec ts = {0, 2 * 1000000};
+			nanosleep(&ts, NULL);
+			Py_END_ALLOW_THREADS
+		}
+		return;
+	}
+	self->closing = 1;
+	for (ecpy_context *c = self->contexts; c; c = c->next) {
+		c->closing = 1;
+		for (ecpy_call *k = c->calls; k; k = k->next)
+			if (k->call)
+				ec_call_cancel(k->call);
+	}
+	wait_unheld(&self->holds);
 	while (self->connects)
 		connect_release(self->connects);
 	while (self->contexts)
 		context_close(self->contexts, 3000);
+	wait_unheld(&self->holds); /* a context another thread still shuts down */
 	ec_master *m = self->m;
 	self->m = NULL;
 	Py_BEGIN_ALLOW_THREADS
@@ -721,21 +800,41 @@ static void master_close(ecpy_master *self)
 
 static int master_ok(ecpy_master *self)
 {
-	if (self->m)
+	if (self->m && !self->closing)
 		return 1;
 	PyErr_SetString(PyExc_RuntimeError, "this Master is closed");
 	return 0;
 }
 
+/* The gc sees what a Master holds (its password callback), so a cycle through the
+ * callback (master -> callback -> master or a context) is collected: tp_clear drops the
+ * callback, the contexts go, then the master. */
+static int master_traverse(ecpy_master *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->password);
+	return 0;
+}
+
+static int master_clear(ecpy_master *self)
+{
+	Py_CLEAR(self->password);
+	return 0;
+}
+
 static void master_dealloc(ecpy_master *self)
 {
+	PyObject_GC_UnTrack(self);
+	if (self->weakrefs)
+		PyObject_ClearWeakRefs((PyObject *)self);
 	master_close(self);
-	Py_XDECREF(self->password);
+	Py_CLEAR(self->password);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyObject *master_close_m(ecpy_master *self, PyObject *unused)
 {
+	if (!close_allowed())
+		return NULL;
 	master_close(self);
 	Py_RETURN_NONE;
 }
@@ -748,6 +847,8 @@ static PyObject *enter_m(PyObject *self, PyObject *unused)
 
 static PyObject *master_exit_m(ecpy_master *self, PyObject *args)
 {
+	if (!close_allowed())
+		return NULL;
 	master_close(self);
 	Py_RETURN_FALSE;
 }
@@ -821,15 +922,17 @@ static PyObject *new_connect(ecpy_master *self, PyObject *args, PyObject *kw)
 	if (!cname)
 		goto out;
 	int rc;
+	MASTER_HOLD(self);
 	Py_BEGIN_ALLOW_THREADS
 	rc = ec_context_connect_async(self->m, cname, ov, ms > 0 ? (int)ms : (ms == 0 ? 1 : 0), &c, &err);
 	Py_END_ALLOW_THREADS
+	MASTER_UNHOLD(self);
 	logq_drain(self->logq);
 	if (rc) {
 		raise_error(&err, 1);
 		goto out;
 	}
-	co = PyObject_New(ecpy_connect, &connect_type);
+	co = PyObject_GC_New(ecpy_connect, &connect_type);
 	if (!co) {
 		ec_connect_free(c);
 		goto out;
@@ -843,6 +946,7 @@ static PyObject *new_connect(ecpy_master *self, PyObject *args, PyObject *kw)
 	co->busy = 0;
 	co->prev = co->next = NULL;
 	LIST_ADD(self->connects, co);
+	PyObject_GC_Track(co);
 out:
 	PyMem_Free(ov);
 	Py_XDECREF(keep);
@@ -886,6 +990,9 @@ static PyObject *master_expand_m(ecpy_master *self, PyObject *args)
 	return r;
 }
 
+static PyObject *master_put_many_m(ecpy_master *self, PyObject *args, PyObject *kw);
+static PyObject *master_put_tree_m(ecpy_master *self, PyObject *args, PyObject *kw);
+
 static PyMethodDef master_methods[] = {
 	{"connect", (PyCFunction)(void (*)(void))master_connect_m, METH_VARARGS | METH_KEYWORDS,
 	 "connect(name, timeout=None, **overrides) -> Context\n\n"
@@ -898,6 +1005,18 @@ static PyMethodDef master_methods[] = {
 	 "connect_async(name, timeout=None, **overrides) -> Connect\n\n"
 	 "Start connecting and return at once with a pending Connect (wait with its result()\n"
 	 "or econtext.select())."},
+	{"put_many", (PyCFunction)(void (*)(void))master_put_many_m, METH_VARARGS | METH_KEYWORDS,
+	 "put_many(contexts, local, remote, *, mode=None, timeout=None, owner=None, group=None)\n"
+	 "-> [dict, ...]\n\n"
+	 "Copy one local file to remote in every context at once, the file read once\n"
+	 "(ec_context_put_many): one result dict per context, in order. When a context fails,\n"
+	 "its error is raised (the first one) with .results: each context's dict or exception."},
+	{"put_tree", (PyCFunction)(void (*)(void))master_put_tree_m, METH_VARARGS | METH_KEYWORDS,
+	 "put_tree(contexts, local_dir, remote_dir, *, mode=None, timeout=None, owner=None,\n"
+	 "group=None) -> [dict, ...]\n\n"
+	 "Copy a local directory tree into every context at once (ec_context_put_tree):\n"
+	 "directories, regular files (skipped when the same), symbolic links as links. Results\n"
+	 "and errors as put_many()."},
 	{"expand", (PyCFunction)master_expand_m, METH_VARARGS,
 	 "expand(target) -> list of context names a target (names, groups, globs) stands for."},
 	{"close", (PyCFunction)master_close_m, METH_NOARGS,
@@ -920,7 +1039,10 @@ static PyTypeObject master_type = {
 	.tp_name = "econtext.Master",
 	.tp_basicsize = sizeof(ecpy_master),
 	.tp_dealloc = (destructor)master_dealloc,
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)master_traverse,
+	.tp_clear = (inquiry)master_clear,
+	.tp_weaklistoffset = offsetof(ecpy_master, weakrefs),
 	.tp_doc = "Master(config=None, *, module_path=None, sys_path=True, script=None,\n"
 	          "       log_level=None, plugin_path=None, password=None, leave_malloc=False)\n\n"
 	          "A master: its configuration (config: a YAML file; None: $ECONTEXT_CONFIG, then\n"
@@ -960,9 +1082,13 @@ static int connect_take(ecpy_connect *self)
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
 	int rc;
+	if (!self->c || self->master->closing)
+		return 0;
+	MASTER_HOLD(self->master);
 	Py_BEGIN_ALLOW_THREADS
 	rc = ec_connect_wait(self->c, 1, &ctx, &err);
 	Py_END_ALLOW_THREADS
+	MASTER_UNHOLD(self->master);
 	if (rc == EC_ETIMEDOUT)
 		return 0;
 	logq_drain(self->master->logq);
@@ -1016,16 +1142,18 @@ static PyObject *connect_result_m(ecpy_connect *self, PyObject *args, PyObject *
 		return raise_error(&err, 1);
 	}
 	self->busy++;
-	int rc = wait_loop(self->master->logq, ms, select_step, &s, &err);
-	self->busy--;
+	MASTER_HOLD(self->master);
+	int rc = wait_loop(self->master->logq, ms, select_step, &s, &err, master_closed, self->master);
 	ec_select_free(s.sel);
+	MASTER_UNHOLD(self->master);
+	self->busy--;
 	if (rc == 1)
 		return NULL;
 	if (rc == EC_ETIMEDOUT)
 		return raise_code(EC_ETIMEDOUT, PyUnicode_AsUTF8(self->name),
 		                  "context '%U' is not connected yet (waited %lld ms)", self->name, ms);
 	if (rc && rc != EC_ENOTFOUND)
-		return raise_error(&err, 1);
+		return raise_error(&err, rc == EC_ECLOSED ? 0 : 1);
 	if (connect_take(self) < 0)
 		return NULL;
 	if (!self->result && !self->exc) {
@@ -1042,14 +1170,30 @@ static PyObject *connect_done_m(ecpy_connect *self, PyObject *unused)
 	return PyBool_FromLong(self->result || self->exc);
 }
 
+static int connect_traverse(ecpy_connect *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->master);
+	Py_VISIT(self->result);
+	Py_VISIT(self->exc);
+	return 0;
+}
+
+static int connect_clear(ecpy_connect *self)
+{
+	Py_CLEAR(self->result);
+	Py_CLEAR(self->exc);
+	return 0;
+}
+
 static void connect_dealloc(ecpy_connect *self)
 {
+	PyObject_GC_UnTrack(self);
 	connect_release(self);
 	Py_XDECREF(self->result);
 	Py_XDECREF(self->exc);
 	Py_XDECREF(self->name);
 	Py_XDECREF(self->master);
-	PyObject_Free(self);
+	PyObject_GC_Del(self);
 }
 
 static PyMethodDef connect_methods[] = {
@@ -1081,7 +1225,9 @@ static PyTypeObject connect_type = {
 	.tp_basicsize = sizeof(ecpy_connect),
 	.tp_dealloc = (destructor)connect_dealloc,
 	.tp_repr = (reprfunc)connect_repr,
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)connect_traverse,
+	.tp_clear = (inquiry)connect_clear,
 	.tp_doc = "A pending connect (Master.connect_async): result(timeout), done(); usable in "
 	          "econtext.select().",
 	.tp_methods = connect_methods,
@@ -1092,7 +1238,7 @@ static PyTypeObject connect_type = {
 
 static PyObject *context_new(ecpy_master *mo, ec_context *ctx)
 {
-	ecpy_context *self = PyObject_New(ecpy_context, &context_type);
+	ecpy_context *self = PyObject_GC_New(ecpy_context, &context_type);
 	if (!self) {
 		ec_context_shutdown(ctx, 1000, NULL);
 		return NULL;
@@ -1104,7 +1250,9 @@ static PyObject *context_new(ecpy_master *mo, ec_context *ctx)
 	self->calls = NULL;
 	self->channels = NULL;
 	self->call_timeout_ms = -1;
+	self->holds = self->closing = self->shutting = 0;
 	LIST_ADD(mo->contexts, self);
+	PyObject_GC_Track(self);
 	if (!self->name) {
 		Py_DECREF(self);
 		return NULL;
@@ -1119,23 +1267,23 @@ static int context_close(ecpy_context *self, int timeout_ms)
 {
 	if (!self->ctx)
 		return 0;
-	/* calls and channels go first: cancelled, then freed once nobody waits on them */
+	if (self->shutting) {
+		/* another thread shuts it down: wait until it is done */
+		while (self->ctx) {
+			Py_BEGIN_ALLOW_THREADS
+			struct timespec ts = {0, 2 * 1000000};
+			nanosleep(&ts, NULL);
+			Py_END_ALLOW_THREADS
+		}
+		return 0;
+	}
+	/* calls and channels go first: cancelled, then freed once no thread uses them (a
+	 * waiting thread sees `closing` within a slice and raises ClosedError) */
+	self->closing = self->shutting = 1;
 	for (ecpy_call *c = self->calls; c; c = c->next)
 		if (c->call)
 			ec_call_cancel(c->call);
-	for (int spins = 0;; spins++) {
-		int busy = 0;
-		for (ecpy_call *c = self->calls; c; c = c->next)
-			busy += c->busy;
-		for (ecpy_channel *c = self->channels; c; c = c->next)
-			busy += c->busy;
-		if (!busy || spins > 100)
-			break;
-		Py_BEGIN_ALLOW_THREADS
-		struct timespec ts = {0, 20 * 1000000};
-		nanosleep(&ts, NULL);
-		Py_END_ALLOW_THREADS
-	}
+	wait_unheld(&self->holds);
 	while (self->calls)
 		call_release(self->calls);
 	while (self->channels)
@@ -1145,27 +1293,48 @@ static int context_close(ecpy_context *self, int timeout_ms)
 	LIST_DEL(self->master->contexts, self);
 	struct ec_error err = {0};
 	int rc;
+	MASTER_HOLD(self->master);
 	Py_BEGIN_ALLOW_THREADS
 	rc = ec_context_shutdown(ctx, timeout_ms, &err);
 	Py_END_ALLOW_THREADS
+	MASTER_UNHOLD(self->master);
 	logq_drain(self->master->logq);
 	return rc;
 }
 
+static int master_closed(void *arg, struct ec_error *err)
+{
+	ecpy_master *mo = arg;
+	return mo->closing ? closed_err(err, "the master", NULL) : 0;
+}
+
+static int ctx_closed(void *arg, struct ec_error *err)
+{
+	ecpy_context *c = arg;
+	return c->closing || c->master->closing ? closed_err(err, "the context", c->name) : 0;
+}
+
 static int context_ok(ecpy_context *self)
 {
-	if (self->ctx)
+	if (self->ctx && !self->closing)
 		return 1;
 	raise_code(EC_ECLOSED, PyUnicode_AsUTF8(self->name), "context '%U' was shut down", self->name);
 	return 0;
 }
 
+static int context_traverse(ecpy_context *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->master);
+	return 0;
+}
+
 static void context_dealloc(ecpy_context *self)
 {
+	PyObject_GC_UnTrack(self);
 	context_close(self, 3000);
 	Py_XDECREF(self->name);
 	Py_XDECREF(self->master);
-	PyObject_Free(self);
+	PyObject_GC_Del(self);
 }
 
 /* module and qualified name of what to call: a 'module.func' or 'module:Class.func'
@@ -1185,6 +1354,17 @@ static int resolve(ecpy_context *self, PyObject *func, PyObject **mod, PyObject 
 			return -1;
 		*mod = PyUnicode_Substring(func, 0, cut);
 		*qual = PyUnicode_Substring(func, cut + 1, len);
+	} else if (PyFunction_Check(func)) {
+		/* a Python function (the common case): its module and qualified name as
+		 * they are, without attribute lookups (nor the AttributeError of __self__) */
+		*mod = PyFunction_GET_MODULE(func);
+		*qual = ((PyFunctionObject *)func)->func_qualname;
+		Py_XINCREF(*mod);
+		Py_XINCREF(*qual);
+		if (*mod == Py_None) {
+			Py_CLEAR(*mod);
+			PyErr_Format(PyExc_ValueError, "cannot call %R: it names no module", func);
+		}
 	} else {
 		if (!PyCallable_Check(func)) {
 			PyErr_Format(PyExc_TypeError, "cannot call %R: not callable", func);
@@ -1233,10 +1413,12 @@ static int resolve(ecpy_context *self, PyObject *func, PyObject **mod, PyObject 
 			             "script file to serve (give Master(script=...))", *qual);
 			goto fail;
 		}
-		Py_DECREF(*mod);
-		*mod = PyUnicode_FromString("__econtext_script__");
-		if (!*mod)
+		static PyObject *script_module;
+		if (!script_module && !(script_module = PyUnicode_InternFromString("__econtext_script__")))
 			goto fail;
+		Py_DECREF(*mod);
+		*mod = script_module;
+		Py_INCREF(*mod);
 	}
 	return 0;
 fail:
@@ -1269,15 +1451,14 @@ static ecpy_call *call_start(ecpy_context *self, PyObject *args, PyObject *kw)
 		goto out;
 	struct ec_error err = {0};
 	ec_call *call = NULL;
-	int rc;
-	Py_BEGIN_ALLOW_THREADS
-	rc = ec_context_call_async(self->ctx, m, q, va, vk, &call, &err);
-	Py_END_ALLOW_THREADS
+	/* with the GIL: it only encodes and queues, under the master's lock, which the
+	 * library's threads never hold while they call into Python (password prompts) */
+	int rc = ec_context_call_async(self->ctx, m, q, va, vk, &call, &err);
 	if (rc) {
 		raise_error(&err, 0);
 		goto out;
 	}
-	co = PyObject_New(ecpy_call, &call_type);
+	co = PyObject_GC_New(ecpy_call, &call_type);
 	if (!co) {
 		ec_call_free(call);
 		goto out;
@@ -1285,15 +1466,19 @@ static ecpy_call *call_start(ecpy_context *self, PyObject *args, PyObject *kw)
 	co->call = call;
 	co->ctx = self;
 	Py_INCREF(self);
-	co->what = PyUnicode_FromFormat("%U.%U", mod, qual);
+	co->mod = mod;
+	co->qual = qual;
+	mod = qual = NULL;
+	co->what = NULL;
 	co->result = co->exc = NULL;
 	co->busy = co->cancelled = 0;
 	LIST_ADD(self->calls, co);
+	PyObject_GC_Track(co);
 out:
 	ec_value_free(va);
 	ec_value_free(vk);
-	Py_DECREF(mod);
-	Py_DECREF(qual);
+	Py_XDECREF(mod);
+	Py_XDECREF(qual);
 	return co;
 }
 
@@ -1323,7 +1508,7 @@ static PyObject *context_channel_m(ecpy_context *self, PyObject *unused)
 	ec_channel *ch = NULL;
 	if (ec_channel_new(self->ctx, &ch, &err))
 		return raise_error(&err, 0);
-	ecpy_channel *co = PyObject_New(ecpy_channel, &ecpy_channel_type);
+	ecpy_channel *co = PyObject_GC_New(ecpy_channel, &ecpy_channel_type);
 	if (!co) {
 		ec_channel_free(ch);
 		return NULL;
@@ -1333,6 +1518,7 @@ static PyObject *context_channel_m(ecpy_context *self, PyObject *unused)
 	Py_INCREF(self);
 	co->busy = co->ended = 0;
 	LIST_ADD(self->channels, co);
+	PyObject_GC_Track(co);
 	return (PyObject *)co;
 }
 
@@ -1340,7 +1526,7 @@ static PyObject *context_shutdown_m(ecpy_context *self, PyObject *args, PyObject
 {
 	static char *kwlist[] = {"timeout", NULL};
 	double timeout = 3.0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|d:shutdown", kwlist, &timeout))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|d:shutdown", kwlist, &timeout) || !close_allowed())
 		return NULL;
 	context_close(self, (int)(timeout * 1000) > 0 ? (int)(timeout * 1000) : 1);
 	Py_RETURN_NONE;
@@ -1348,6 +1534,8 @@ static PyObject *context_shutdown_m(ecpy_context *self, PyObject *args, PyObject
 
 static PyObject *context_exit_m(ecpy_context *self, PyObject *args)
 {
+	if (!close_allowed())
+		return NULL;
 	context_close(self, 3000);
 	Py_RETURN_FALSE;
 }
@@ -1360,34 +1548,62 @@ static PyObject *transfer_result(const struct ec_transfer_result *res)
 	                     res->sha256);
 }
 
-static PyObject *context_transfer(ecpy_context *self, PyObject *args, PyObject *kw, int put)
+/* mode, timeout, owner and group keywords as transfer options (owner and group kept
+ * alive by the caller's arguments); -1 with an exception. */
+static int transfer_options(PyObject *mode, PyObject *timeout, PyObject *owner, PyObject *group,
+                            struct ec_transfer_options *o)
 {
-	static char *kwlist[] = {"source", "target", "mode", "timeout", NULL};
-	PyObject *src, *dst, *mode = Py_None, *timeout = Py_None;
+	long long ms = timeout_ms_of(timeout);
+	if (ms == -2)
+		return -1;
+	o->timeout_ms = ms > 0 ? (int)ms : 0;
+	if (mode != Py_None) {
+		o->set_mode = 1;
+		o->mode = (unsigned)PyLong_AsUnsignedLong(mode);
+		if (PyErr_Occurred())
+			return -1;
+	}
+	PyObject *who[2] = {owner, group};
+	const char **to[2] = {&o->owner, &o->group};
+	for (int i = 0; i < 2; i++) {
+		if (who[i] == Py_None)
+			continue;
+		if (!PyUnicode_Check(who[i])) {
+			PyErr_SetString(PyExc_TypeError, "owner and group are names or numbers as str");
+			return -1;
+		}
+		if (!(*to[i] = PyUnicode_AsUTF8(who[i])))
+			return -1;
+	}
+	return 0;
+}
+
+enum { TR_PUT, TR_GET, TR_GET_TREE };
+
+static PyObject *context_transfer(ecpy_context *self, PyObject *args, PyObject *kw, int how)
+{
+	static char *kwlist[] = {"source", "target", "mode", "timeout", "owner", "group", NULL};
+	static const char *fmt[] = {"O&O&|$OOOO:put", "O&O&|$OOOO:get", "O&O&|$OOOO:get_tree"};
+	PyObject *src, *dst, *mode = Py_None, *timeout = Py_None, *owner = Py_None, *group = Py_None;
 	if (!context_ok(self) ||
-	    !PyArg_ParseTupleAndKeywords(args, kw, put ? "O&O&|$OO:put" : "O&O&|$OO:get", kwlist,
-	                                 PyUnicode_FSConverter, &src, PyUnicode_FSConverter, &dst,
-	                                 &mode, &timeout))
+	    !PyArg_ParseTupleAndKeywords(args, kw, fmt[how], kwlist, PyUnicode_FSConverter, &src,
+	                                 PyUnicode_FSConverter, &dst, &mode, &timeout, &owner, &group))
 		return NULL;
 	struct ec_transfer_options o = {.size = sizeof o};
 	struct ec_transfer_result res = {0};
 	struct ec_error err = {0};
 	PyObject *r = NULL;
-	long long ms = timeout_ms_of(timeout);
-	if (ms == -2)
+	if (transfer_options(mode, timeout, owner, group, &o))
 		goto out;
-	o.timeout_ms = ms > 0 ? (int)ms : 0;
-	if (mode != Py_None) {
-		o.set_mode = 1;
-		o.mode = (unsigned)PyLong_AsUnsignedLong(mode);
-		if (PyErr_Occurred())
-			goto out;
-	}
+	const char *a = PyBytes_AS_STRING(src), *b = PyBytes_AS_STRING(dst);
 	int rc;
+	CTX_HOLD(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = put ? ec_context_put(self->ctx, PyBytes_AS_STRING(src), PyBytes_AS_STRING(dst), &o, &res, &err)
-	         : ec_context_get(self->ctx, PyBytes_AS_STRING(src), PyBytes_AS_STRING(dst), &o, &res, &err);
+	rc = how == TR_PUT   ? ec_context_put(self->ctx, a, b, &o, &res, &err)
+	   : how == TR_GET   ? ec_context_get(self->ctx, a, b, &o, &res, &err)
+	                     : ec_context_get_tree(self->ctx, a, b, &o, &res, &err);
 	Py_END_ALLOW_THREADS
+	CTX_UNHOLD(self);
 	logq_drain(self->master->logq);
 	r = rc ? raise_error(&err, 0) : transfer_result(&res);
 out:
@@ -1396,14 +1612,134 @@ out:
 	return r;
 }
 
+static PyObject *context_get_tree_m(ecpy_context *self, PyObject *args, PyObject *kw)
+{
+	return context_transfer(self, args, kw, TR_GET_TREE);
+}
+
+/* The exception instance for err (a failed transfer in put_many), new reference. */
+static PyObject *error_object(const struct ec_error *err)
+{
+	raise_error(err, 0);
+	PyObject *t, *v, *tb;
+	PyErr_Fetch(&t, &v, &tb);
+	PyErr_NormalizeException(&t, &v, &tb);
+	Py_XDECREF(t);
+	Py_XDECREF(tb);
+	return v;
+}
+
+/* Master.put_many / put_tree: one local file or tree to many contexts of this master. */
+static PyObject *master_put_n(ecpy_master *self, PyObject *args, PyObject *kw, int tree)
+{
+	static char *kwlist[] = {"contexts", "source", "target", "mode", "timeout", "owner",
+	                         "group", NULL};
+	PyObject *ctxs, *src, *dst, *mode = Py_None, *timeout = Py_None, *owner = Py_None,
+		 *group = Py_None;
+	if (!master_ok(self) ||
+	    !PyArg_ParseTupleAndKeywords(args, kw, tree ? "OO&O&|$OOOO:put_tree" : "OO&O&|$OOOO:put_many",
+	                                 kwlist, &ctxs, PyUnicode_FSConverter, &src,
+	                                 PyUnicode_FSConverter, &dst, &mode, &timeout, &owner, &group))
+		return NULL;
+	PyObject *r = NULL, *fast = PySequence_Fast(ctxs, "put_many() takes a list of contexts");
+	ec_context **cv = NULL;
+	struct ec_transfer_result *res = NULL;
+	struct ec_error *errs = NULL;
+	struct ec_transfer_options o = {.size = sizeof o};
+	if (!fast || transfer_options(mode, timeout, owner, group, &o))
+		goto out;
+	Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+	cv = PyMem_Calloc((size_t)n + 1, sizeof *cv);
+	res = PyMem_Calloc((size_t)n + 1, sizeof *res);
+	errs = PyMem_Calloc((size_t)n + 1, sizeof *errs);
+	if (!cv || !res || !errs) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *c = PySequence_Fast_GET_ITEM(fast, i);
+		if (!IS_TYPE(c, &context_type) || ((ecpy_context *)c)->master != self) {
+			PyErr_Format(PyExc_TypeError, "put_many() takes contexts of this master, not %R", c);
+			goto out;
+		}
+		if (!context_ok((ecpy_context *)c))
+			goto out;
+		for (Py_ssize_t j = 0; j < i; j++)
+			if (PySequence_Fast_GET_ITEM(fast, j) == c) {
+				PyErr_Format(PyExc_ValueError, "context %R given twice", ((ecpy_context *)c)->name);
+				goto out;
+			}
+		cv[i] = ((ecpy_context *)c)->ctx;
+	}
+	const char *a = PyBytes_AS_STRING(src), *b = PyBytes_AS_STRING(dst);
+	for (Py_ssize_t i = 0; i < n; i++)
+		CTX_HOLD((ecpy_context *)PySequence_Fast_GET_ITEM(fast, i));
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = tree ? ec_context_put_tree(cv, (size_t)n, a, b, &o, res, errs)
+	          : ec_context_put_many(cv, (size_t)n, a, b, &o, res, errs);
+	Py_END_ALLOW_THREADS
+	for (Py_ssize_t i = 0; i < n; i++)
+		CTX_UNHOLD((ecpy_context *)PySequence_Fast_GET_ITEM(fast, i));
+	logq_drain(self->logq);
+	PyObject *list = PyList_New(n);
+	if (!list)
+		goto out;
+	Py_ssize_t first = -1;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *item = errs[i].code ? error_object(&errs[i]) : transfer_result(&res[i]);
+		if (!item) {
+			Py_DECREF(list);
+			goto out;
+		}
+		if (errs[i].code && first < 0)
+			first = i;
+		PyList_SET_ITEM(list, i, item);
+	}
+	if (rc && first < 0) {
+		/* a failure before any context's own (reading the local file) */
+		Py_DECREF(list);
+		raise_code(rc, NULL, "%s of %S failed: %s", tree ? "put_tree" : "put_many", src,
+		           ec_strerror(rc));
+		goto out;
+	}
+	if (first >= 0) {
+		/* the first context's error, raised; .results holds every context's outcome */
+		PyObject *e = PyList_GET_ITEM(list, first);
+		PyObject_SetAttrString(e, "results", list);
+		PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+		Py_DECREF(list);
+		goto out;
+	}
+	r = list;
+out:
+	PyMem_Free(cv);
+	PyMem_Free(res);
+	PyMem_Free(errs);
+	Py_XDECREF(fast);
+	Py_DECREF(src);
+	Py_DECREF(dst);
+	return r;
+}
+
+static PyObject *master_put_many_m(ecpy_master *self, PyObject *args, PyObject *kw)
+{
+	return master_put_n(self, args, kw, 0);
+}
+
+static PyObject *master_put_tree_m(ecpy_master *self, PyObject *args, PyObject *kw)
+{
+	return master_put_n(self, args, kw, 1);
+}
+
 static PyObject *context_put_m(ecpy_context *self, PyObject *args, PyObject *kw)
 {
-	return context_transfer(self, args, kw, 1);
+	return context_transfer(self, args, kw, TR_PUT);
 }
 
 static PyObject *context_get_m(ecpy_context *self, PyObject *args, PyObject *kw)
 {
-	return context_transfer(self, args, kw, 0);
+	return context_transfer(self, args, kw, TR_GET);
 }
 
 static PyMethodDef context_methods[] = {
@@ -1421,10 +1757,16 @@ static PyMethodDef context_methods[] = {
 	{"channel", (PyCFunction)context_channel_m, METH_NOARGS,
 	 "channel() -> Channel\n\nOpen a channel on the context; pass it to a function as an argument."},
 	{"put", (PyCFunction)(void (*)(void))context_put_m, METH_VARARGS | METH_KEYWORDS,
-	 "put(local, remote, *, mode=None, timeout=None) -> dict\n\nCopy a local file into the "
-	 "context (docs/api.md, Files): changed, size, bytes, seconds, sha256."},
+	 "put(local, remote, *, mode=None, timeout=None, owner=None, group=None) -> dict\n\n"
+	 "Copy a local file into the context (docs/api.md, Files): changed, size, bytes, "
+	 "seconds, sha256."},
 	{"get", (PyCFunction)(void (*)(void))context_get_m, METH_VARARGS | METH_KEYWORDS,
-	 "get(remote, local, *, mode=None, timeout=None) -> dict\n\nCopy a file of the context here."},
+	 "get(remote, local, *, mode=None, timeout=None, owner=None, group=None) -> dict\n\n"
+	 "Copy a file of the context here."},
+	{"get_tree", (PyCFunction)(void (*)(void))context_get_tree_m, METH_VARARGS | METH_KEYWORDS,
+	 "get_tree(remote_dir, local_dir, *, mode=None, timeout=None, owner=None, group=None) -> dict\n\n"
+	 "Copy the context's directory tree here (docs/api.md, Files: ec_context_get_tree):\n"
+	 "directories, regular files, symbolic links as links; the sums of its files."},
 	{"shutdown", (PyCFunction)(void (*)(void))context_shutdown_m, METH_VARARGS | METH_KEYWORDS,
 	 "shutdown(timeout=3.0)\n\nAsk the context to exit (its pending calls are cancelled), then "
 	 "disconnect by force after timeout seconds."},
@@ -1505,7 +1847,8 @@ static PyTypeObject context_type = {
 	.tp_basicsize = sizeof(ecpy_context),
 	.tp_dealloc = (destructor)context_dealloc,
 	.tp_repr = (reprfunc)context_repr,
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)context_traverse,
 	.tp_doc = "A connected context (Master.connect): call(), call_async(), channel(), put(),\n"
 	          "get(), shutdown(); a context manager that shuts it down on exit.",
 	.tp_methods = context_methods,
@@ -1522,6 +1865,18 @@ static void call_release(ecpy_call *self)
 	self->call = NULL;
 	LIST_DEL(self->ctx->calls, self);
 	ec_call_free(c);
+}
+
+/* "module.qualname" (borrowed; the module alone if memory runs out). */
+static PyObject *call_what(ecpy_call *self)
+{
+	if (!self->what) {
+		PyObject *et, *ev, *etb;
+		PyErr_Fetch(&et, &ev, &etb);
+		self->what = PyUnicode_FromFormat("%U.%U", self->mod, self->qual);
+		PyErr_Restore(et, ev, etb);
+	}
+	return self->what ? self->what : self->mod;
 }
 
 /* Take the outcome of ec_call_wait (rc, res) into result / exc. */
@@ -1574,13 +1929,14 @@ static PyObject *call_result_ms(ecpy_call *self, long long ms)
 {
 	if (self->result || self->exc)
 		return call_outcome(self);
-	if (!self->call || !self->ctx->ctx)
+	if (!self->call || !self->ctx->ctx || self->ctx->closing)
 		return raise_code(EC_ECLOSED, PyUnicode_AsUTF8(self->ctx->name),
-		                  "context '%U' was shut down before %U returned", self->ctx->name, self->what);
+		                  "context '%U' was shut down before %U returned", self->ctx->name, call_what(self));
 	struct ec_error err = {0};
 	struct call_wait w = {self, NULL};
 	self->busy++;
-	int rc = wait_loop(self->ctx->master->logq, ms, call_wait_step, &w, &err);
+	CTX_HOLD(self->ctx);
+	int rc = wait_loop(self->ctx->master->logq, ms, call_wait_step, &w, &err, ctx_closed, self->ctx);
 	self->busy--;
 	if (rc == 1) {
 		/* interrupted (Ctrl-C): cancel it in its context, take the cancel's reply */
@@ -1592,6 +1948,7 @@ static PyObject *call_result_ms(ecpy_call *self, long long ms)
 		Py_BEGIN_ALLOW_THREADS
 		rc2 = ec_call_wait(self->call, 5000, &w.res, &err);
 		Py_END_ALLOW_THREADS
+		CTX_UNHOLD(self->ctx);
 		if (rc2 != EC_ETIMEDOUT) {
 			call_settle(self, rc2, w.res, &err);
 			PyErr_Clear();
@@ -1599,10 +1956,11 @@ static PyObject *call_result_ms(ecpy_call *self, long long ms)
 		PyErr_Restore(t, v, tb);
 		return NULL;
 	}
+	CTX_UNHOLD(self->ctx);
 	if (rc == EC_ETIMEDOUT)
 		return raise_code(EC_ETIMEDOUT, PyUnicode_AsUTF8(self->ctx->name),
 		                  "context '%U': %U has not returned yet (waited %.3f s)",
-		                  self->ctx->name, self->what, ms / 1000.0);
+		                  self->ctx->name, call_what(self), ms / 1000.0);
 	call_settle(self, rc, w.res, &err);
 	return call_outcome(self);
 }
@@ -1625,12 +1983,16 @@ static PyObject *call_done_m(ecpy_call *self, PyObject *unused)
 		Py_RETURN_TRUE;
 	if (!self->call)
 		Py_RETURN_TRUE;
+	if (self->ctx->closing)
+		Py_RETURN_FALSE;
 	struct ec_error err = {0};
 	ec_value *res = NULL;
 	int rc;
+	CTX_HOLD(self->ctx);
 	Py_BEGIN_ALLOW_THREADS
 	rc = ec_call_wait(self->call, 1, &res, &err);
 	Py_END_ALLOW_THREADS
+	CTX_UNHOLD(self->ctx);
 	if (rc == EC_ETIMEDOUT)
 		Py_RETURN_FALSE;
 	call_settle(self, rc, res, &err);
@@ -1662,14 +2024,33 @@ static PyObject *call_exception_m(ecpy_call *self, PyObject *args, PyObject *kw)
 	return NULL;
 }
 
+/* A result or exception may refer back to its Call (a traceback's frame holding it). */
+static int call_traverse(ecpy_call *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->ctx);
+	Py_VISIT(self->result);
+	Py_VISIT(self->exc);
+	return 0;
+}
+
+static int call_clear(ecpy_call *self)
+{
+	Py_CLEAR(self->result);
+	Py_CLEAR(self->exc);
+	return 0;
+}
+
 static void call_dealloc(ecpy_call *self)
 {
+	PyObject_GC_UnTrack(self);
 	call_release(self);
 	Py_XDECREF(self->result);
 	Py_XDECREF(self->exc);
 	Py_XDECREF(self->what);
+	Py_XDECREF(self->mod);
+	Py_XDECREF(self->qual);
 	Py_XDECREF(self->ctx);
-	PyObject_Free(self);
+	PyObject_GC_Del(self);
 }
 
 static PyMethodDef call_methods[] = {
@@ -1686,8 +2067,9 @@ static PyMethodDef call_methods[] = {
 
 static PyObject *call_what_get(ecpy_call *self, void *unused)
 {
-	Py_INCREF(self->what);
-	return self->what;
+	PyObject *w = call_what(self);
+	Py_INCREF(w);
+	return w;
 }
 
 static PyObject *call_context_get(ecpy_call *self, void *unused)
@@ -1704,7 +2086,7 @@ static PyGetSetDef call_getset[] = {
 static PyObject *call_repr(ecpy_call *self)
 {
 	const char *state = self->exc ? "raised" : self->result ? "returned" : self->call ? "pending" : "dropped";
-	return PyUnicode_FromFormat("<econtext.Call %U in %R: %s>", self->what, self->ctx->name, state);
+	return PyUnicode_FromFormat("<econtext.Call %U in %R: %s>", call_what(self), self->ctx->name, state);
 }
 
 static PyTypeObject call_type = {
@@ -1713,7 +2095,9 @@ static PyTypeObject call_type = {
 	.tp_basicsize = sizeof(ecpy_call),
 	.tp_dealloc = (destructor)call_dealloc,
 	.tp_repr = (reprfunc)call_repr,
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)call_traverse,
+	.tp_clear = (inquiry)call_clear,
 	.tp_doc = "A pending call (Context.call_async), future-like: result(timeout), exception(),\n"
 	          "done(), cancel(); usable in econtext.select(). Dropping it cancels a call still\n"
 	          "pending.",
@@ -1737,7 +2121,7 @@ static void channel_release(ecpy_channel *self)
 
 static int channel_ok(ecpy_channel *self)
 {
-	if (self->ch)
+	if (self->ch && !self->ctx->closing)
 		return 1;
 	raise_code(EC_ECLOSED, PyUnicode_AsUTF8(self->ctx->name),
 	           "this channel of context '%U' was freed with its context", self->ctx->name);
@@ -1770,7 +2154,9 @@ static PyObject *channel_send_m(ecpy_channel *self, PyObject *args, PyObject *kw
 	struct ec_error err = {0};
 	struct chan_send s = {self, v};
 	self->busy++;
-	int rc = wait_loop(self->ctx->master->logq, ms, chan_send_step, &s, &err);
+	CTX_HOLD(self->ctx);
+	int rc = wait_loop(self->ctx->master->logq, ms, chan_send_step, &s, &err, ctx_closed, self->ctx);
+	CTX_UNHOLD(self->ctx);
 	self->busy--;
 	ec_value_free(v);
 	if (rc == 1)
@@ -1799,7 +2185,9 @@ static PyObject *channel_recv(ecpy_channel *self, long long ms)
 	struct ec_error err = {0};
 	struct chan_recv r = {self, NULL};
 	self->busy++;
-	int rc = wait_loop(self->ctx->master->logq, ms, chan_recv_step, &r, &err);
+	CTX_HOLD(self->ctx);
+	int rc = wait_loop(self->ctx->master->logq, ms, chan_recv_step, &r, &err, ctx_closed, self->ctx);
+	CTX_UNHOLD(self->ctx);
 	self->busy--;
 	if (rc == 1)
 		return NULL;
@@ -1847,11 +2235,18 @@ static PyObject *channel_close_m(ecpy_channel *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+static int channel_traverse(ecpy_channel *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->ctx);
+	return 0;
+}
+
 static void channel_dealloc(ecpy_channel *self)
 {
+	PyObject_GC_UnTrack(self);
 	channel_release(self);
 	Py_XDECREF(self->ctx);
-	PyObject_Free(self);
+	PyObject_GC_Del(self);
 }
 
 static PyObject *channel_exit_m(ecpy_channel *self, PyObject *args)
@@ -1899,7 +2294,8 @@ PyTypeObject ecpy_channel_type = {
 	.tp_basicsize = sizeof(ecpy_channel),
 	.tp_dealloc = (destructor)channel_dealloc,
 	.tp_repr = (reprfunc)channel_repr,
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)channel_traverse,
 	.tp_doc = "A channel of a context (Context.channel()): pass it to a function as an\n"
 	          "argument; iterate over what it sends (until it closes it or returns), send(),\n"
 	          "get(timeout), close(). Usable in econtext.select().",
@@ -1912,6 +2308,8 @@ PyTypeObject ecpy_channel_type = {
 /* ---- select -------------------------------------------------------------------------- */
 
 struct sel_many {
+	PyObject *fast; /* the items */
+	ecpy_master *mo;
 	ec_select *sel;
 	void **tags;
 	size_t max, n;
@@ -1921,6 +2319,36 @@ static int sel_many_step(void *arg, int ms, struct ec_error *err)
 {
 	struct sel_many *s = arg;
 	return ec_select_wait(s->sel, ms, s->tags, s->max, &s->n, err);
+}
+
+/* The master and the contexts of select()'s items, held (d 1) or released (d -1). */
+static void sel_hold(PyObject *fast, int d)
+{
+	my_holds += d;
+	for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
+		PyObject *o = PySequence_Fast_GET_ITEM(fast, i);
+		if (IS_TYPE(o, &call_type))
+			((ecpy_call *)o)->ctx->holds += d, ((ecpy_call *)o)->ctx->master->holds += d;
+		else if (IS_TYPE(o, &ecpy_channel_type))
+			((ecpy_channel *)o)->ctx->holds += d, ((ecpy_channel *)o)->ctx->master->holds += d;
+		else
+			((ecpy_connect *)o)->master->holds += d;
+	}
+}
+
+static int sel_closed(void *arg, struct ec_error *err)
+{
+	struct sel_many *s = arg;
+	if (s->mo->closing)
+		return closed_err(err, "the master", NULL);
+	for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(s->fast); i++) {
+		PyObject *o = PySequence_Fast_GET_ITEM(s->fast, i);
+		ecpy_context *c = IS_TYPE(o, &call_type) ? ((ecpy_call *)o)->ctx
+		                : IS_TYPE(o, &ecpy_channel_type) ? ((ecpy_channel *)o)->ctx : NULL;
+		if (c && c->closing)
+			return closed_err(err, "the context", c->name);
+	}
+	return 0;
 }
 
 static PyObject *select_f(PyObject *module, PyObject *args, PyObject *kw)
@@ -1942,6 +2370,7 @@ static PyObject *select_f(PyObject *module, PyObject *args, PyObject *kw)
 	void **tags = NULL;
 	struct ec_error err = {0};
 	size_t added = 0;
+	int held = 0;
 	if (!ready)
 		goto fail;
 	/* what is already done is ready at once */
@@ -2002,8 +2431,10 @@ static PyObject *select_f(PyObject *module, PyObject *args, PyObject *kw)
 		PyErr_NoMemory();
 		goto fail;
 	}
-	struct sel_many s = {sel, tags, added, 0};
-	int rc = wait_loop(mo->logq, ms, sel_many_step, &s, &err);
+	struct sel_many s = {fast, mo, sel, tags, added, 0};
+	sel_hold(fast, 1);
+	held = 1;
+	int rc = wait_loop(mo->logq, ms, sel_many_step, &s, &err, sel_closed, &s);
 	if (rc == 1)
 		goto fail;
 	if (rc && rc != EC_ETIMEDOUT) {
@@ -2017,11 +2448,15 @@ static PyObject *select_f(PyObject *module, PyObject *args, PyObject *kw)
 	}
 out:
 	ec_select_free(sel);
+	if (held)
+		sel_hold(fast, -1);
 	PyMem_Free(tags);
 	Py_DECREF(fast);
 	return ready;
 fail:
 	ec_select_free(sel);
+	if (held)
+		sel_hold(fast, -1);
 	PyMem_Free(tags);
 	Py_DECREF(fast);
 	Py_XDECREF(ready);

@@ -371,6 +371,19 @@ static void test_logs(void)
 	ec_value_free(res);
 	CU_ASSERT_TRUE(ec_test_log_wait("econtext.ctx.local", "hello from logging", &level));
 	CU_ASSERT_EQUAL(level, EC_LOG_WARNING);
+	/* the context drains its stdout pipe before the reply: the record of what the call
+	 * printed is there when the call returns, no wait */
+	static int run; /* test_logs runs once per interpreter, its records kept */
+	run++;
+	for (int i = 0; i < 20; i++) {
+		char cmd[64], text[32];
+		snprintf(text, sizeof text, "<order-%d-%d>", run, i);
+		snprintf(cmd, sizeof cmd, "echo '%s'", text);
+		res = call1("os", "system", ec_value_cstr(cmd), &rc, &err);
+		CU_ASSERT_EQUAL(rc, 0);
+		ec_value_free(res);
+		CU_ASSERT_EQUAL(ec_test_log_count("econtext.ctx.local.stdout", text, NULL), 1);
+	}
 }
 
 /* Busy-wait about us microseconds. */

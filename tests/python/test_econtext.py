@@ -595,3 +595,238 @@ def test_expand(tmp_path):
         assert m.expand("db*,web1") == ["db1", "web1"]
         with pytest.raises(econtext.NotFoundError):
             m.expand("nothing*")
+
+
+# ---- gc and close() from another thread ---------------------------------------------
+
+def process_gone(pid):
+    """True once pid has exited (gone, or a zombie nobody reaped yet)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (IOError, OSError):
+        return True
+
+
+def test_gc_collects_a_cycle_through_the_password_callback():
+    """master -> callback -> master (and its context): gc.collect() frees them, the
+    contexts' processes go."""
+    import weakref
+    m = econtext.Master()
+    ctxs = [m.connect("gc%d" % i, transport="local", python=INTERPRETERS[-1]) for i in range(2)]
+    pids = [c.pid for c in ctxs]
+    holder = {"master": m, "contexts": ctxs}
+
+    def password(prompt, context):          # a closure over the master: the cycle
+        return str(holder)
+    m2 = econtext.Master(password=password)
+    holder["other"] = m2
+    refs = [weakref.ref(m), weakref.ref(m2)]
+    # the cycle: m2 -> password -> holder -> m2 (and m, its contexts)
+    del m, m2, ctxs, password, holder
+    gc.collect()
+    assert [r() for r in refs] == [None, None]
+    wait_for(lambda: all(process_gone(p) for p in pids), "the contexts' processes exit")
+
+
+def test_gc_collects_master_callback_context_cycle():
+    import weakref
+    box = []
+    m = econtext.Master(password=lambda prompt, context: box and str(box[0]) or "")
+    ctx = m.connect("gcc", transport="local", python=INTERPRETERS[-1])
+    box.append(ctx)                          # m -> lambda -> box -> ctx -> m
+    pid = ctx.pid
+    ref = weakref.ref(m)
+    del m, ctx, box
+    gc.collect()
+    assert ref() is None
+    wait_for(lambda: process_gone(pid), "the context's process exits")
+
+
+def test_call_exception_traceback_cycle_collected(local):
+    import weakref
+    c = local.call_async(ectestlib.fail, "KeyError", "k")
+    try:
+        c.result()
+    except econtext.RemoteError as e:
+        err = e                              # err -> traceback -> frame -> c -> err
+    ref = weakref.ref(err)
+    del c, err
+    gc.collect()
+    assert ref() is None
+
+
+def waiter(fn, box):
+    def run():
+        try:
+            box.append(("returned", fn()))
+        except BaseException as e:           # the verdict is checked by the test
+            box.append(("raised", e))
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize("closer", ["context", "with", "master"])
+def test_close_while_another_thread_waits_on_a_call(tmp_path, closer):
+    mark = tmp_path / "running"
+    m = econtext.Master()
+    ctx = m.connect("cl", transport="local", python=INTERPRETERS[-1])
+    box = []
+    t = waiter(lambda: ctx.call(ectestlib.mark_and_sleep, str(mark), 60), box)
+    wait_for(mark.exists, "the call runs in the context")
+    pid = ctx.pid
+    if closer == "context":
+        ctx.close()
+    elif closer == "with":
+        with ctx:
+            pass
+    else:
+        m.close()
+    t.join()
+    assert len(box) == 1 and box[0][0] == "raised", box
+    e = box[0][1]
+    assert isinstance(e, (econtext.ClosedError, econtext.CancelledError)), repr(e)
+    wait_for(lambda: process_gone(pid), "the context's process exits")
+    with pytest.raises(econtext.ClosedError):
+        ctx.call(ectestlib.identity, 1)
+    m.close()
+
+
+@pytest.mark.parametrize("closer", ["context", "master"])
+def test_close_while_threads_wait_on_channel_and_select(closer):
+    m = econtext.Master()
+    ctx = m.connect("clch", transport="local", python=INTERPRETERS[-1])
+    ch = ctx.channel()
+    ch2 = ctx.channel()
+    pending = ctx.call_async(ectestlib.sleep_then, 60, 1)
+    boxes = [[], [], []]
+    threads = [waiter(lambda: ch.get(), boxes[0]),
+               waiter(lambda: econtext.select([ch2, pending]), boxes[1]),
+               waiter(lambda: pending.result(), boxes[2])]
+    # the waiters are in their waits once the master holds them: no clock involved,
+    # a short settle only makes it likelier that close() finds them waiting
+    time.sleep(0.2)
+    (ctx.close if closer == "context" else m.close)()
+    for t in threads:
+        t.join()
+    kinds = (econtext.ClosedError, econtext.CancelledError, econtext.EOFError)
+    for box in boxes:
+        assert len(box) == 1, box
+        if box is boxes[1] and box[0][0] == "returned":
+            # select() may see the call settled by the other waiter (its ClosedError)
+            assert box[0][1] == [pending] and pending.done()
+            with pytest.raises(kinds):
+                pending.result()
+            continue
+        assert box[0][0] == "raised" and isinstance(box[0][1], kinds), box
+    m.close()
+
+
+def test_concurrent_closes_of_one_master():
+    m = econtext.Master()
+    ctxs = [m.connect("cc%d" % i, transport="local", python=INTERPRETERS[-1]) for i in range(3)]
+    calls = [c.call_async(ectestlib.sleep_then, 60, 1) for c in ctxs]
+    box = []
+    threads = [waiter(c.result, box) for c in calls]
+    closers = [threading.Thread(target=m.close), threading.Thread(target=ctxs[1].close),
+               threading.Thread(target=m.close)]
+    for t in closers:
+        t.start()
+    for t in closers + threads:
+        t.join()
+    assert len(box) == 3 and all(k == "raised" for k, _ in box), box
+    assert m.closed
+
+
+# ---- a call's output is logged before the call returns ------------------------------
+
+@pytest.mark.parametrize("py", INTERPRETERS)
+def test_output_logged_before_call_returns(master, py, caplog):
+    """The context drains its stdout/stderr pipes before the reply: the records of what
+    the call printed are in `logging` when call() returns, with no other wait."""
+    caplog.set_level(logging.INFO, logger="econtext")
+    with master.connect("order", transport="local", python=py) as ctx:
+        name = "econtext.ctx.%s.stdout" % ctx.name
+        for i in range(20):
+            tag = "hi-%d" % i
+            assert ctx.call(os.system, "echo " + tag) == 0
+            assert tag in [r.getMessage() for r in caplog.records if r.name == name], i
+            ctx.call(ectestlib.say, "said-%d" % i)
+            assert "said-%d" % i in [r.getMessage() for r in caplog.records if r.name == name]
+
+
+# ---- put_many, put_tree, get_tree -----------------------------------------------------
+
+def test_put_many_put_tree_get_tree(master, tmp_path):
+    py = INTERPRETERS[-1]
+    ctxs = [master.connect("pm%d" % i, transport="local", python=py) for i in range(3)]
+    try:
+        src = tmp_path / "one.bin"
+        src.write_bytes(os.urandom(200000))
+        # the contexts share this host, so all write the same target (each atomically)
+        rs = master.put_many(ctxs, str(src), str(tmp_path / "many.bin"), mode=0o640)
+        assert len(rs) == 3 and all(r["size"] == 200000 and len(r["sha256"]) == 64 for r in rs)
+        assert (tmp_path / "many.bin").read_bytes() == src.read_bytes()
+        assert oct((tmp_path / "many.bin").stat().st_mode & 0o777) == oct(0o640)
+        again = master.put_many(ctxs, str(src), str(tmp_path / "many.bin"), mode=0o640)
+        assert [r["changed"] for r in again] == [False, False, False]
+
+        tree = tmp_path / "tree"
+        (tree / "sub").mkdir(parents=True)
+        (tree / "a.txt").write_text("a")
+        (tree / "sub" / "b.txt").write_text("bb")
+        os.symlink("a.txt", str(tree / "link"))
+        rs = master.put_tree(ctxs[:1], str(tree), str(tmp_path / "copy"))
+        assert rs[0]["changed"] and rs[0]["size"] == 3
+        assert (tmp_path / "copy" / "sub" / "b.txt").read_text() == "bb"
+        assert os.readlink(str(tmp_path / "copy" / "link")) == "a.txt"
+
+        g = ctxs[1].get_tree(str(tmp_path / "copy"), str(tmp_path / "back"))
+        assert g["changed"] and g["size"] == 3
+        assert (tmp_path / "back" / "a.txt").read_text() == "a"
+        assert os.readlink(str(tmp_path / "back" / "link")) == "a.txt"
+
+        # a failing context: its error raised, .results has everyone's outcome
+        with pytest.raises(econtext.RemoteError) as ei:
+            master.put_many(ctxs, str(src), str(tmp_path / "no" / "such" / "dir" / "f"))
+        assert len(ei.value.results) == 3
+        assert all(isinstance(r, econtext.Error) for r in ei.value.results)
+        with pytest.raises(econtext.SysError):
+            master.put_many(ctxs, str(tmp_path / "missing"), str(tmp_path / "x"))
+        with pytest.raises(TypeError):
+            master.put_many(["not a context"], str(src), str(tmp_path / "x"))
+        with pytest.raises(ValueError, match="twice"):
+            master.put_many([ctxs[0], ctxs[0]], str(src), str(tmp_path / "x"))
+    finally:
+        for c in ctxs:
+            c.shutdown()
+
+
+def test_close_from_a_handler_inside_the_wait_is_refused():
+    """A logging handler runs on the thread that waits (it emits the records between
+    slices of the wait): close() there would wait for itself, so it raises."""
+    m = econtext.Master()
+    ctx = m.connect("inwait", transport="local", python=INTERPRETERS[-1])
+    seen = []
+
+    class Closer(logging.Handler):
+        def emit(self, record):
+            try:
+                ctx.close()
+                seen.append("closed")
+            except RuntimeError as e:
+                seen.append(str(e))
+    h = Closer(level=logging.INFO)
+    lg = logging.getLogger("econtext.ctx.inwait.stdout")
+    lg.addHandler(h)
+    old = lg.level
+    lg.setLevel(logging.INFO)
+    try:
+        assert ctx.call(os.system, "echo trigger") == 0
+    finally:
+        lg.removeHandler(h)
+        lg.setLevel(old)
+    assert seen and "from inside a wait" in seen[0], seen
+    assert ctx.call(ectestlib.identity, 5) == 5    # still open
+    m.close()
