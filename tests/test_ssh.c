@@ -644,8 +644,11 @@ static char unshare_cmd[32]; /* "unshare -n -m" (root) or "unshare -r -n -m"; ""
 /* The master of a child run of this program (in namespaces); 0 or 1. */
 static int child_master(const char *cfg, const char *who)
 {
+	static char dir[1200];
+	snprintf(dir, sizeof(dir), "%s/tests/data/tls", ec_test_srcdir());
+	static const char *mp[] = {dir, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfg,
-	                               .log_level = EC_LOG_WARNING};
+	                               .log_level = EC_LOG_WARNING, .module_path = mp};
 	struct ec_error err = {0};
 	if (ec_master_new(&mo, &master, &err)) {
 		fprintf(stderr, "%s: master: %s\n", who, err.msg);
@@ -722,7 +725,11 @@ static void connect_back_check(ec_master *m, const char *name, const char *pytho
 {
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", python);
-	const char *ov[] = {"connect_back=true", python ? opt : NULL, NULL};
+	/* Through a jump host there is no default address (docs/tls.md): loopback here. */
+	const char *ov[] = {"connect_back=true",
+	                    python ? opt : strncmp(name, "hop", 3) ? NULL
+	                                                           : "connect_back_address=127.0.0.1",
+	                    NULL};
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
 	if (ec_context_connect(m, name, ov, 30000, &ctx, &err)) {
@@ -772,7 +779,13 @@ static void test_connect_back(void)
 		}
 		connect_back_check(m, "web1", pythons[i].path, i == 0);
 	}
-	/* Through one and two jump hosts. */
+	/* Through one and two jump hosts: no default address, said at once. */
+	const char *nodefault[] = {"connect_back=true", NULL};
+	ec_context *c = NULL;
+	memset(&err, 0, sizeof(err));
+	CU_ASSERT(ec_context_connect(m, "hop1", nodefault, 30000, &c, &err) != 0);
+	fprintf(stderr, "  hop1 with no connect_back_address: %s\n", err.msg);
+	CU_ASSERT(strstr(err.msg, "set connect_back_address") && strstr(err.msg, "jump host"));
 	connect_back_check(m, "hop1", NULL, 0);
 	connect_back_check(m, "hop2", NULL, 1);
 	ec_master_free(m);
@@ -998,8 +1011,9 @@ static int netns_child(const char *dir)
 	         "  tgt1:\n%s    hostname: 10.77.2.2\n    via: bastion\n"
 	         "  tgt2:\n%s    hostname: 10.77.3.2\n    via: tgt1\n"
 	         "  tgt1direct:\n%s    hostname: 10.77.2.2\n"
-	         "  nowhere:\n%s    hostname: 10.77.2.99\n    via: bastion\n",
-	         common, common, common, common, common);
+	         "  nowhere:\n%s    hostname: 10.77.2.99\n    via: bastion\n"
+	         "  bastioncb:\n%s    hostname: 10.77.1.2\n    connect_back: true\n",
+	         common, common, common, common, common, common);
 	write_file(cfg, text);
 	struct ec_error err = {0};
 	if (child_master(cfg, "netns"))
@@ -1022,6 +1036,23 @@ static int netns_child(const char *dir)
 	NX_CHECK(rc == 0);
 	if (!b || !t1 || !t2)
 		goto out;
+	/* Connect-back with no address: the master's as sshd sees it (10.77.1.1, where
+	 * loopback would reach the bastion itself), bound there. */
+	ec_context *cb = NULL;
+	rc = ec_context_connect(master, "bastioncb", NULL, 20000, &cb, &err);
+	if (rc)
+		fprintf(stderr, "  netns: bastioncb: %s\n", err.msg);
+	NX_CHECK(rc == 0);
+	if (cb) {
+		int crc;
+		ec_value *v = ec_test_call(cb, "tlsfn", "info", NULL, 20000, &crc);
+		const ec_value *pn = crc ? NULL : ec_value_dict_get(v, "address");
+		fprintf(stderr, "  netns: bastion connected back to %s\n",
+		        pn && is_text(pn) ? pn->u.s.data : "?");
+		NX_CHECK(pn && is_text(pn) && !strcmp(pn->u.s.data, "10.77.1.1"));
+		ec_value_free(v);
+		NX_CHECK(ec_context_shutdown(cb, 3000, NULL) == 0);
+	}
 	const struct {
 		ec_context *c;
 		const char *host, *from;
