@@ -791,6 +791,68 @@ static void test_connect_back(void)
 	ec_master_free(m);
 }
 
+/* The master SIGKILLed (a child process here) while its ssh context, connected back,
+ * runs a call that never ends: the context goes within 5 s on every interpreter (its
+ * TLS connection and its exec channel both end). Polled in the process table until
+ * gone, within a wide bound; the 5 s is then checked. */
+static void test_connect_back_master_killed(void)
+{
+	for (size_t i = 0; i < npythons; i++) {
+		if (!pythons[i].path[0]) {
+			fprintf(stderr, "  python %s: absent, skipped\n", pythons[i].version);
+			continue;
+		}
+		int p[2];
+		CU_ASSERT_FATAL(pipe(p) == 0);
+		fflush(NULL);
+		pid_t m = fork();
+		if (m == 0) {
+			close(p[0]);
+			struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfgpath,
+			                               .log_level = EC_LOG_WARNING};
+			char opt[600];
+			snprintf(opt, sizeof(opt), "python=%s", pythons[i].path);
+			const char *ov[] = {"connect_back=true", opt, NULL};
+			struct ec_error err = {0};
+			ec_master *cm = NULL;
+			ec_context *c = NULL;
+			ec_call *call = NULL;
+			long pid = -1;
+			if (!ec_master_new(&mo, &cm, &err) &&
+			    !ec_context_connect(cm, "web1", ov, 30000, &c, &err) &&
+			    !ec_context_call_async(c, "signal", "pause", NULL, NULL, &call, &err))
+				pid = ec_context_pid(c);
+			else
+				fprintf(stderr, "  killed master: %s\n", err.msg);
+			ssize_t w = write(p[1], &pid, sizeof(pid));
+			(void)w;
+			for (;;)
+				pause();
+		}
+		close(p[1]);
+		long pid = -1;
+		ssize_t r = read(p[0], &pid, sizeof(pid));
+		close(p[0]);
+		CU_ASSERT_FATAL(m > 0);
+		CU_ASSERT(pid > 0 && !ec_test_process_gone(pid)); /* alive, in its call */
+		kill(m, SIGKILL);
+		waitpid(m, NULL, 0);
+		long long t0 = ec_test_now_ms(), el = 0;
+		int gone = 0;
+		while (r == (ssize_t)sizeof(pid) && pid > 0 &&
+		       !(gone = ec_test_process_gone(pid)) && (el = ec_test_now_ms() - t0) < 30000) {
+			struct timespec ts = {0, 5000000};
+			nanosleep(&ts, NULL);
+		}
+		el = ec_test_now_ms() - t0;
+		fprintf(stderr, "  python %s: master killed, context %ld gone after %lld ms\n",
+		        pythons[i].version, pid, el);
+		CU_ASSERT(pid > 0 && gone && el <= 5000);
+		if (pid > 0 && !gone)
+			kill((pid_t)pid, SIGKILL);
+	}
+}
+
 /* ---- jump hosts ------------------------------------------------------------------ */
 
 /* "127.0.0.1 CPORT 127.0.0.1 SPORT": the client port, or -1. */
@@ -1514,6 +1576,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "jump hosts on loopback: one and two hops, shared hop", test_jump_loopback);
 	CU_add_test(s, "connect-back over TLS: every interpreter, through one and two jump hosts",
 	            test_connect_back);
+	CU_add_test(s, "connect-back: the master killed, the context gone within 5 s (every "
+	               "interpreter)", test_connect_back_master_killed);
 	CU_add_test(s, "jump host errors", test_jump_errors);
 	CU_pTest nx = CU_add_test(s, "jump hosts through network namespaces", test_jump_netns);
 	CU_add_test(s, "an RSA key is refused with a clear message", test_rsa_key_refused_clearly);
