@@ -193,15 +193,17 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 	}
 	if (st->state == EC_STREAM_STARTING) {
 		int rc = start(ctx, now, &err);
-		if (rc == 0 && ctx->words_late && gather_words(ctx, &err)) {
+		if (!ctx->start_tried) {
 			ctx->start_tried = 1;
-			die(ctx, &err, 0);
-			return;
+			changed(ctx); /* the connecting thread builds the stream */
 		}
-		/* The connecting thread builds the stream while the interpreter starts; with
-		 * boot words, once they are known (the stack started). */
-		if (!ctx->start_tried && (rc != EC_EAGAIN || !ctx->words_late)) {
-			ctx->start_tried = 1;
+		/* With boot words, it builds it once they are known (the stack started). */
+		if (rc == 0 && ctx->words_late) {
+			if (gather_words(ctx, &err)) {
+				die(ctx, &err, 0);
+				return;
+			}
+			ctx->words_ready = 1;
 			changed(ctx);
 		}
 		if (rc == 0) {

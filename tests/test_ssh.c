@@ -578,6 +578,44 @@ static void test_password(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "EC_TEST_SSH_PASSWORD"));
 }
 
+static int answer_pw(void *data, const struct ec_secret_request *req, char *buf, size_t cap)
+{
+	(*(int *)data)++;
+	(void)req;
+	snprintf(buf, cap, "%s", fx.pw_password);
+	return 0;
+}
+
+/* Connect-back with the ssh password asked of the application: the boot words wait
+ * for the connection, the question is asked on the connecting thread meanwhile. */
+static void test_password_asked_connect_back(void)
+{
+	unsetenv("EC_TEST_SSH_PASSWORD");
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfgpath,
+	                               .log_level = EC_LOG_WARNING};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	int asked = 0;
+	ec_master_set_secret_prompt(m, answer_pw, &asked);
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", pw_python);
+	const char *ov[] = {opt, "password_env=", "connect_back=true", NULL};
+	ec_context *ctx = NULL;
+	int rc = ec_context_connect(m, "pw", ov, 30000, &ctx, &err);
+	if (rc)
+		fprintf(stderr, "  pw, connect-back, password asked: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(asked, 1);
+	if (ctx) {
+		ec_value *v = call0(ctx, "getpass", "getuser", NULL, &rc);
+		CU_ASSERT(rc == 0 && is_text(v) && !strcmp(v->u.s.data, fx.pw_user));
+		ec_value_free(v);
+		ec_context_shutdown(ctx, 3000, NULL);
+	}
+	ec_master_free(m);
+}
+
 static void test_closed_port(void)
 {
 	struct ec_error err = {0};
@@ -1567,6 +1605,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "accept-new appends exactly one line", test_accept_new);
 	CU_add_test(s, "wrong key refused", test_wrong_key_refused);
 	CU_pTest pw = CU_add_test(s, "password authentication (password_env)", test_password);
+	CU_pTest pwa = CU_add_test(s, "password asked of the application, connect-back",
+	                           test_password_asked_connect_back);
 	CU_add_test(s, "closed port: prompt, clear error", test_closed_port);
 	CU_add_test(s, "silent server: connect_timeout", test_silent_server_times_out);
 	CU_add_test(s, "remote python missing", test_python_missing);
@@ -1596,6 +1636,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "SKIP: password authentication needs root (a test user with a "
 		                "password) and /usr/bin/python3\n");
 		CU_set_test_active(pw, CU_FALSE);
+		CU_set_test_active(pwa, CU_FALSE);
 	}
 	if (!fx.pam_port[0] || !pw_python) {
 		fprintf(stderr, "SKIP: keyboard-interactive needs root (a test user with a password, "
