@@ -43,9 +43,13 @@ const struct ec_param ec__core_context_params[] = {
 	         "over TLS and its frames move there (docs/tls.md)"},
 	{.key = "connect_back_address",
 	 .type = EC_PARAM_STR,
-	 .dflt = "127.0.0.1",
-	 .help = "the master's address the context connects back to; the listener is bound "
-	         "there"},
+	 .help = "the master's address the context connects back to; default: the master's "
+	         "address as the launching transport sees it (ssh: the local address of its "
+	         "connection to sshd), loopback for local and sudo"},
+	{.key = "connect_back_listen",
+	 .type = EC_PARAM_STR,
+	 .help = "the address the connect-back listener is bound to, when the context reaches "
+	         "it at another (NAT) or on all (0.0.0.0, ::); default: connect_back_address"},
 	{.key = "connect_back_cert",
 	 .type = EC_PARAM_STR,
 	 .help = "a PEM certificate (chain) the connect-back listener presents instead of the "

@@ -285,7 +285,7 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		.codec = ec__codec_ops(ctx->codec)->remote_name,
 		.context_id = ctx->id,
 		.modules = toplevel,
-		/* set by the loop before start_tried, untouched since */
+		/* set by the loop before start_tried (words_ready), untouched since */
 		.layers = ctx->boot_words.len ? (const char *)ctx->boot_words.data : NULL,
 	};
 	const struct ec_loaded_plugin *codec = ctx->codec;
@@ -343,7 +343,10 @@ struct ec_connect {
 	ec_context *result;
 	struct ec_cache_fill fill; /* on m->cache_fills while this connect fills an entry */
 	struct ec_watch watch;
+	int build_pending; /* its stream waits for the layers' boot words (words_ready) */
 };
+
+static void build_install(struct ec_connect *c);
 
 /* Start an attempt: the context created and handed to the loop, its payload built here
  * while its interpreter starts. Unlocked; 0, or the error that ends the connect. */
@@ -386,15 +389,28 @@ static int attempt_start(struct ec_connect *c, struct ec_error *err)
 	 * this thread's vCPU, the broker would otherwise wait for it. */
 	while (!ctx->start_tried && ctx->st.state != EC_STREAM_DEAD)
 		pthread_cond_wait(&ctx->cond, &m->lock);
+	/* A layer's boot words come once its stack has started (an ssh connection, a
+	 * password asked on the thread that steps the connect): built then, by step. */
+	c->build_pending = ctx->words_late && !ctx->words_ready && ctx->st.state != EC_STREAM_DEAD;
 	pthread_mutex_unlock(&m->lock);
+	if (!c->build_pending)
+		build_install(c);
+	return 0;
+}
 
+/* Build the attempt's stream (build_stream) and hand it to the loop. Unlocked. */
+static void build_install(struct ec_connect *c)
+{
+	ec_master *m = c->m;
+	struct ec_context *ctx = c->ctx;
+	struct cache_use *cache = &c->cache;
 	struct ec_frame_mac mac_in = {0}, mac_out = {0};
 	struct ec_buf stream, prog, code;
 	ec__buf_init(&stream);
 	ec__buf_init(&prog);
 	ec__buf_init(&code);
 	struct ec_error build_err = {0};
-	rc = build_stream(ctx, &mac_in, &mac_out, &stream, &prog, &code, cache, &build_err);
+	int rc = build_stream(ctx, &mac_in, &mac_out, &stream, &prog, &code, cache, &build_err);
 
 	pthread_mutex_lock(&m->lock);
 	ec__context_words_wipe(ctx);
@@ -426,7 +442,6 @@ static int attempt_start(struct ec_connect *c, struct ec_error *err)
 		OPENSSL_cleanse(prog.data, prog.len);
 	ec__buf_free(&prog);
 	ec__buf_free(&code);
-	return 0;
 }
 
 static void finish(struct ec_connect *c, int rc, const struct ec_error *err, ec_context *ctx)
@@ -539,6 +554,11 @@ int ec__connect_step(struct ec_connect *c)
 			if (ctx->attached && !ctx->detached)
 				return 0; /* its transport is not gone yet */
 			attempt_failed(c);
+		} else if (c->build_pending && ctx->words_ready) {
+			c->build_pending = 0;
+			pthread_mutex_unlock(&m->lock);
+			build_install(c);
+			pthread_mutex_lock(&m->lock);
 		} else if (!ec__secret_serve(&m->secrets, &ctx->asker, &m->lock, m->broker)) {
 			return 0; /* a password, asked on this thread; or nothing to do yet */
 		}

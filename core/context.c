@@ -93,18 +93,32 @@ static int take_invitation(struct ec_context *ctx, struct ec_error *err)
 	return 0;
 }
 
-/* The transport stack, built on the loop's thread (its create and wrap_argv ops), and
- * its layers' boot words for the payload (ec_transport_ops.boot_words). */
+static int has_boot_words(const struct ec_transport_ops *o)
+{
+	return o->size >= offsetof(struct ec_transport_ops, boot_words) + sizeof(o->boot_words) &&
+	       o->boot_words;
+}
+
+/* The transport stack, built on the loop's thread (its create and wrap_argv ops). */
 static int build_stack(struct ec_context *ctx, struct ec_error *err)
 {
 	ec_master *m = ctx->m;
 	int rc = ec__transport_stack_new(&m->plugins, m->config, ctx->name, ctx->cfg,
 	                                 &ctx->st.argv, &ctx->st.transport, err);
+	for (struct ec_transport *t = ctx->st.transport; t && !rc; t = t->below)
+		ctx->words_late |= has_boot_words(t->ops);
+	return rc ? rc : take_invitation(ctx, err);
+}
+
+/* The layers' boot words for the payload (ec_transport_ops.boot_words), once the
+ * stack's start returned 0: a layer may then ask those below it (local_address). */
+static int gather_words(struct ec_context *ctx, struct ec_error *err)
+{
+	int rc = 0;
 	char words[1024];
 	for (struct ec_transport *t = ctx->st.transport; t && !rc; t = t->below) {
 		const struct ec_transport_ops *o = t->ops;
-		if (o->size < offsetof(struct ec_transport_ops, boot_words) + sizeof(o->boot_words) ||
-		    !o->boot_words)
+		if (!has_boot_words(o))
 			continue;
 		/* Room reserved at once: a secret never left behind by a realloc. */
 		if (!ctx->boot_words.cap && ec__buf_reserve_exact(&ctx->boot_words, 4 * sizeof(words)))
@@ -119,7 +133,7 @@ static int build_stack(struct ec_context *ctx, struct ec_error *err)
 			rc = ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
 		OPENSSL_cleanse(words, sizeof(words));
 	}
-	return rc ? rc : take_invitation(ctx, err);
+	return rc;
 }
 
 /* The top layer's start, for ctx (a secret a layer asks for is asked for ctx), with
@@ -182,6 +196,15 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 		if (!ctx->start_tried) {
 			ctx->start_tried = 1;
 			changed(ctx); /* the connecting thread builds the stream */
+		}
+		/* With boot words, it builds it once they are known (the stack started). */
+		if (rc == 0 && ctx->words_late) {
+			if (gather_words(ctx, &err)) {
+				die(ctx, &err, 0);
+				return;
+			}
+			ctx->words_ready = 1;
+			changed(ctx);
 		}
 		if (rc == 0) {
 			st->state = EC_STREAM_BOOTING;

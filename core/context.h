@@ -45,9 +45,11 @@ struct ec_context {
 	const struct ec_transport_ops *top_ops;
 	int has_below;
 	/* The layers' boot words (ec_transport_ops.boot_words) as the payload's config
-	 * line holds them ("'tls': b'...', "), set by the loop with the stack, before
-	 * start_tried; wiped and freed once the payload is built. */
+	 * line holds them ("'tls': b'...', "), set by the loop once the stack's start
+	 * returned 0, before words_ready; wiped and freed once the payload is built. */
 	struct ec_buf boot_words;
+	int words_late;  /* a layer has boot words: the stream is built once they are */
+	int words_ready; /* under m->lock: boot_words is set, the stream may be built */
 	/* The invitation of its only layer (ec_transport_ops.invitation), set by the loop
 	 * with the stack; a credential: wiped with the context. */
 	char *invitation;

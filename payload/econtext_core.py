@@ -1208,32 +1208,34 @@ def _tls_connect_back(words):
     """Connect to the master's listener, pin its certificate, send this context's token;
     then move fds 100 and 101 to one end of a socketpair whose other end a relay thread
     joins to the TLS connection. The launcher's stream stays open only to tie lives:
-    its end, or the connection's, ends the context."""
+    its end, or the connection's, ends the context.
+
+    The TCP connect and the TLS set-up (the _ssl import) are done here; the handshake,
+    the pin and the token on the relay thread, while this thread goes on with the boot
+    (stdio, hooks, the HELLO, written into the socketpair meanwhile): the handshake's
+    C code runs without the GIL, so its round trip and crypto overlap that work."""
     import _socket
     host, port, fingerprint, token = words.split()
     where = "%s port %s" % (host, port)
+    # The relay thread says a failure here: on the launcher's stream as boot output,
+    # before ECREADY, whatever _setup_stdio does to fd 2 meanwhile.
+    err = posix.dup(2)
+    _cloexec(err)
     try:
         # A subclass: _ssl keeps a weak reference to the socket, which _socket's lacks.
         sock = type("_TLSSocket", (_socket.socket,), {})
         raw = sock(_socket.AF_INET6 if ":" in host else _socket.AF_INET, _socket.SOCK_STREAM)
-        raw.settimeout(30)
-        raw.connect((host, int(port)))
+        # The SYN's round trip overlaps the TLS set-up: connected only below.
+        raw.setblocking(False)
+        rc = raw.connect_ex((host, int(port)))
         # No Nagle: the token and HELLO would wait for the delayed ACK of the
         # handshake's last flight (40 ms here).
         raw.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        ss, der = (_tls_py3 if PY3 else _tls_py2)(raw)
-        seen = _sha256(der).hexdigest()
-        if not _compare_digest(seen.encode("ascii"), fingerprint.encode("ascii")):
-            raise ValueError("the master's certificate is not the pinned one "
-                             "(sha256 %s, expected %s)" % (seen, fingerprint))
-        data = token.encode("ascii")
-        while data:
-            data = data[ss.write(data):]
+        handshake = (_tls_py3 if PY3 else _tls_py2)()
+        if rc not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            raise _socket.error(rc, posix.strerror(rc))
     except Exception:
-        e = sys.exc_info()[1]
-        posix.write(2, ("econtext: cannot connect back to the master at %s: %s: %s\n"
-                        % (where, type(e).__name__, e)).encode("utf-8", "replace"))
-        posix._exit(1)
+        _tls_failed(err, where)
     # Both ends of the launcher's stream stay open (over ssh, closing its stdout would
     # end the channel); only its input is read, for its end.
     launch = posix.dup(IN_FD)
@@ -1246,16 +1248,50 @@ def _tls_connect_back(words):
     mine.close()
     for fd in (IN_FD, OUT_FD):
         _cloexec(fd)
+    thread.start_new_thread(_tls_finish, (handshake, raw, fingerprint, token, where, err,
+                                          relay, launch, keep))
+
+
+def _tls_failed(err, where):
+    e = sys.exc_info()[1]
+    posix.write(err, ("econtext: cannot connect back to the master at %s: %s: %s\n"
+                      % (where, type(e).__name__, e)).encode("utf-8", "replace"))
+    posix._exit(1)
+
+
+def _tls_finish(handshake, raw, fingerprint, token, where, err, relay, launch, keep):
+    """The relay thread: wait for the TCP connect, handshake, pin, send the token (the
+    HELLO waits in the socketpair meanwhile), then relay."""
+    import _socket
+    try:
+        if not select.select([], [raw], [], 30)[1]:
+            raise _socket.timeout("timed out")
+        rc = raw.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+        if rc:
+            raise _socket.error(rc, posix.strerror(rc))
+        raw.settimeout(30)
+        ss, der = handshake(raw)
+        seen = _sha256(der).hexdigest()
+        if not _compare_digest(seen.encode("ascii"), fingerprint.encode("ascii")):
+            raise ValueError("the master's certificate is not the pinned one "
+                             "(sha256 %s, expected %s)" % (seen, fingerprint))
+        data = token.encode("ascii")
+        while data:
+            data = data[ss.write(data):]
+    except Exception:
+        _tls_failed(err, where)
+    posix.close(err)
     # The token is spent (the master refuses it from now on): kept for the tests' replay.
     _cfg["connected_back"] = (ss, relay, launch, keep, token, raw)
-    thread.start_new_thread(_tls_relay, (ss, relay, launch, raw))
+    _tls_relay(ss, relay, launch, raw)
 
 
 _TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"     # for TLS 1.2: AEAD only
 
 
-def _tls_py3(raw):
-    """The handshake on _ssl itself: `import ssl` costs ~13 ms of a context's start."""
+def _tls_py3():
+    """The TLS context on _ssl itself (`import ssl` costs ~13 ms of a context's start);
+    the handshake on a connected socket, for the relay thread."""
     import _ssl
     ctx = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False      # the certificate is pinned instead
@@ -1266,13 +1302,16 @@ def _tls_py3(raw):
         ctx.options |= _ssl.OP_NO_SSLv3 | _ssl.OP_NO_TLSv1 | _ssl.OP_NO_TLSv1_1
     ctx.options |= _ssl.OP_NO_COMPRESSION | getattr(_ssl, "OP_NO_TICKET", 0)
     ctx.set_ciphers(_TLS_CIPHERS)
-    ss = ctx._wrap_socket(raw, False)
-    ss.do_handshake()
-    der = (ss.getpeercert if hasattr(ss, "getpeercert") else ss.peer_certificate)(True)
-    return ss, der
+
+    def handshake(raw):
+        ss = ctx._wrap_socket(raw, False)
+        ss.do_handshake()
+        cert = ss.getpeercert if hasattr(ss, "getpeercert") else ss.peer_certificate
+        return ss, cert(True)
+    return handshake
 
 
-def _tls_py2(raw):
+def _tls_py2():
     import socket
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_SSLv23)
@@ -1281,8 +1320,11 @@ def _tls_py2(raw):
                  "OP_NO_COMPRESSION", "OP_NO_TICKET"):
         ctx.options |= getattr(ssl, name, 0)
     ctx.set_ciphers(_TLS_CIPHERS)
-    ss = ctx.wrap_socket(socket.socket(_sock=raw))
-    return ss, ss.getpeercert(True)
+
+    def handshake(raw):
+        ss = ctx.wrap_socket(socket.socket(_sock=raw))
+        return ss, ss.getpeercert(True)
+    return handshake
 
 
 def _tls_relay(ss, loc, launch, raw):

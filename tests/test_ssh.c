@@ -566,6 +566,44 @@ static void test_password(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "EC_TEST_SSH_PASSWORD"));
 }
 
+static int answer_pw(void *data, const struct ec_secret_request *req, char *buf, size_t cap)
+{
+	(*(int *)data)++;
+	(void)req;
+	snprintf(buf, cap, "%s", fx.pw_password);
+	return 0;
+}
+
+/* Connect-back with the ssh password asked of the application: the boot words wait
+ * for the connection, the question is asked on the connecting thread meanwhile. */
+static void test_password_asked_connect_back(void)
+{
+	unsetenv("EC_TEST_SSH_PASSWORD");
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfgpath,
+	                               .log_level = EC_LOG_WARNING};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	int asked = 0;
+	ec_master_set_secret_prompt(m, answer_pw, &asked);
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", pw_python);
+	const char *ov[] = {opt, "password_env=", "connect_back=true", NULL};
+	ec_context *ctx = NULL;
+	int rc = ec_context_connect(m, "pw", ov, 30000, &ctx, &err);
+	if (rc)
+		fprintf(stderr, "  pw, connect-back, password asked: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(asked, 1);
+	if (ctx) {
+		ec_value *v = call0(ctx, "getpass", "getuser", NULL, &rc);
+		CU_ASSERT(rc == 0 && is_text(v) && !strcmp(v->u.s.data, fx.pw_user));
+		ec_value_free(v);
+		ec_context_shutdown(ctx, 3000, NULL);
+	}
+	ec_master_free(m);
+}
+
 static void test_closed_port(void)
 {
 	struct ec_error err = {0};
@@ -632,8 +670,11 @@ static char unshare_cmd[32]; /* "unshare -n -m" (root) or "unshare -r -n -m"; ""
 /* The master of a child run of this program (in namespaces); 0 or 1. */
 static int child_master(const char *cfg, const char *who)
 {
+	static char dir[1200];
+	snprintf(dir, sizeof(dir), "%s/tests/data/tls", ec_test_srcdir());
+	static const char *mp[] = {dir, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfg,
-	                               .log_level = EC_LOG_WARNING};
+	                               .log_level = EC_LOG_WARNING, .module_path = mp};
 	struct ec_error err = {0};
 	if (ec_master_new(&mo, &master, &err)) {
 		fprintf(stderr, "%s: master: %s\n", who, err.msg);
@@ -710,7 +751,11 @@ static void connect_back_check(ec_master *m, const char *name, const char *pytho
 {
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", python);
-	const char *ov[] = {"connect_back=true", python ? opt : NULL, NULL};
+	/* Through a jump host there is no default address (docs/tls.md): loopback here. */
+	const char *ov[] = {"connect_back=true",
+	                    python ? opt : strncmp(name, "hop", 3) ? NULL
+	                                                           : "connect_back_address=127.0.0.1",
+	                    NULL};
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
 	if (ec_context_connect(m, name, ov, 30000, &ctx, &err)) {
@@ -760,10 +805,78 @@ static void test_connect_back(void)
 		}
 		connect_back_check(m, "web1", pythons[i].path, i == 0);
 	}
-	/* Through one and two jump hosts. */
+	/* Through one and two jump hosts: no default address, said at once. */
+	const char *nodefault[] = {"connect_back=true", NULL};
+	ec_context *c = NULL;
+	memset(&err, 0, sizeof(err));
+	CU_ASSERT(ec_context_connect(m, "hop1", nodefault, 30000, &c, &err) != 0);
+	fprintf(stderr, "  hop1 with no connect_back_address: %s\n", err.msg);
+	CU_ASSERT(strstr(err.msg, "set connect_back_address") && strstr(err.msg, "jump host"));
 	connect_back_check(m, "hop1", NULL, 0);
 	connect_back_check(m, "hop2", NULL, 1);
 	ec_master_free(m);
+}
+
+/* The master SIGKILLed (a child process here) while its ssh context, connected back,
+ * runs a call that never ends: the context goes within 5 s on every interpreter (its
+ * TLS connection and its exec channel both end). Polled in the process table until
+ * gone, within a wide bound; the 5 s is then checked. */
+static void test_connect_back_master_killed(void)
+{
+	for (size_t i = 0; i < npythons; i++) {
+		if (!pythons[i].path[0]) {
+			fprintf(stderr, "  python %s: absent, skipped\n", pythons[i].version);
+			continue;
+		}
+		int p[2];
+		CU_ASSERT_FATAL(pipe(p) == 0);
+		fflush(NULL);
+		pid_t m = fork();
+		if (m == 0) {
+			close(p[0]);
+			struct ec_master_options mo = {.size = sizeof(mo), .config_path = cfgpath,
+			                               .log_level = EC_LOG_WARNING};
+			char opt[600];
+			snprintf(opt, sizeof(opt), "python=%s", pythons[i].path);
+			const char *ov[] = {"connect_back=true", opt, NULL};
+			struct ec_error err = {0};
+			ec_master *cm = NULL;
+			ec_context *c = NULL;
+			ec_call *call = NULL;
+			long pid = -1;
+			if (!ec_master_new(&mo, &cm, &err) &&
+			    !ec_context_connect(cm, "web1", ov, 30000, &c, &err) &&
+			    !ec_context_call_async(c, "signal", "pause", NULL, NULL, &call, &err))
+				pid = ec_context_pid(c);
+			else
+				fprintf(stderr, "  killed master: %s\n", err.msg);
+			ssize_t w = write(p[1], &pid, sizeof(pid));
+			(void)w;
+			for (;;)
+				pause();
+		}
+		close(p[1]);
+		long pid = -1;
+		ssize_t r = read(p[0], &pid, sizeof(pid));
+		close(p[0]);
+		CU_ASSERT_FATAL(m > 0);
+		CU_ASSERT(pid > 0 && !ec_test_process_gone(pid)); /* alive, in its call */
+		kill(m, SIGKILL);
+		waitpid(m, NULL, 0);
+		long long t0 = ec_test_now_ms(), el = 0;
+		int gone = 0;
+		while (r == (ssize_t)sizeof(pid) && pid > 0 &&
+		       !(gone = ec_test_process_gone(pid)) && (el = ec_test_now_ms() - t0) < 30000) {
+			struct timespec ts = {0, 5000000};
+			nanosleep(&ts, NULL);
+		}
+		el = ec_test_now_ms() - t0;
+		fprintf(stderr, "  python %s: master killed, context %ld gone after %lld ms\n",
+		        pythons[i].version, pid, el);
+		CU_ASSERT(pid > 0 && gone && el <= 5000);
+		if (pid > 0 && !gone)
+			kill((pid_t)pid, SIGKILL);
+	}
 }
 
 /* ---- jump hosts ------------------------------------------------------------------ */
@@ -986,8 +1099,9 @@ static int netns_child(const char *dir)
 	         "  tgt1:\n%s    hostname: 10.77.2.2\n    via: bastion\n"
 	         "  tgt2:\n%s    hostname: 10.77.3.2\n    via: tgt1\n"
 	         "  tgt1direct:\n%s    hostname: 10.77.2.2\n"
-	         "  nowhere:\n%s    hostname: 10.77.2.99\n    via: bastion\n",
-	         common, common, common, common, common);
+	         "  nowhere:\n%s    hostname: 10.77.2.99\n    via: bastion\n"
+	         "  bastioncb:\n%s    hostname: 10.77.1.2\n    connect_back: true\n",
+	         common, common, common, common, common, common);
 	write_file(cfg, text);
 	struct ec_error err = {0};
 	if (child_master(cfg, "netns"))
@@ -1010,6 +1124,23 @@ static int netns_child(const char *dir)
 	NX_CHECK(rc == 0);
 	if (!b || !t1 || !t2)
 		goto out;
+	/* Connect-back with no address: the master's as sshd sees it (10.77.1.1, where
+	 * loopback would reach the bastion itself), bound there. */
+	ec_context *cb = NULL;
+	rc = ec_context_connect(master, "bastioncb", NULL, 20000, &cb, &err);
+	if (rc)
+		fprintf(stderr, "  netns: bastioncb: %s\n", err.msg);
+	NX_CHECK(rc == 0);
+	if (cb) {
+		int crc;
+		ec_value *v = ec_test_call(cb, "tlsfn", "info", NULL, 20000, &crc);
+		const ec_value *pn = crc ? NULL : ec_value_dict_get(v, "address");
+		fprintf(stderr, "  netns: bastion connected back to %s\n",
+		        pn && is_text(pn) ? pn->u.s.data : "?");
+		NX_CHECK(pn && is_text(pn) && !strcmp(pn->u.s.data, "10.77.1.1"));
+		ec_value_free(v);
+		NX_CHECK(ec_context_shutdown(cb, 3000, NULL) == 0);
+	}
 	const struct {
 		ec_context *c;
 		const char *host, *from;
@@ -1462,6 +1593,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "accept-new appends exactly one line", test_accept_new);
 	CU_add_test(s, "wrong key refused", test_wrong_key_refused);
 	CU_pTest pw = CU_add_test(s, "password authentication (password_env)", test_password);
+	CU_pTest pwa = CU_add_test(s, "password asked of the application, connect-back",
+	                           test_password_asked_connect_back);
 	CU_add_test(s, "closed port: prompt, clear error", test_closed_port);
 	CU_add_test(s, "silent server: connect_timeout", test_silent_server_times_out);
 	CU_add_test(s, "remote python missing", test_python_missing);
@@ -1471,6 +1604,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "jump hosts on loopback: one and two hops, shared hop", test_jump_loopback);
 	CU_add_test(s, "connect-back over TLS: every interpreter, through one and two jump hosts",
 	            test_connect_back);
+	CU_add_test(s, "connect-back: the master killed, the context gone within 5 s (every "
+	               "interpreter)", test_connect_back_master_killed);
 	CU_add_test(s, "jump host errors", test_jump_errors);
 	CU_pTest nx = CU_add_test(s, "jump hosts through network namespaces", test_jump_netns);
 	CU_add_test(s, "an RSA key is refused with a clear message", test_rsa_key_refused_clearly);
@@ -1489,6 +1624,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "SKIP: password authentication needs root (a test user with a "
 		                "password) and /usr/bin/python3\n");
 		CU_set_test_active(pw, CU_FALSE);
+		CU_set_test_active(pwa, CU_FALSE);
 	}
 	if (!fx.pam_port[0] || !pw_python) {
 		fprintf(stderr, "SKIP: keyboard-interactive needs root (a test user with a password, "

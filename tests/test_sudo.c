@@ -528,6 +528,29 @@ static void test_master_sigkill(void)
 	CU_ASSERT_EQUAL(left, 0);
 }
 
+/* The same with the context connected back over TLS: it and sudo go within 5 s. */
+static void test_master_sigkill_connect_back(void)
+{
+	struct outcome o;
+	CU_ASSERT_EQUAL_FATAL(run_as(SRC, password, "pwcb", more_wait, kill_child, &o), 0);
+	CU_ASSERT_EQUAL(o.phase, 1);
+	CU_ASSERT_TRUE(checkpoint_pid > 0);
+	long long t0 = ec_test_now_ms();
+	int left = 1;
+	while (left && ec_test_now_ms() - t0 < 30000) {
+		left = ec_test_procs_of(ec_test_uid_of(PW_TARGET)) +
+		       ec_test_procs_of(ec_test_uid_of(SRC));
+		if (left) {
+			struct timespec ts = {0, 5000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	long long el = ec_test_now_ms() - t0;
+	fprintf(stderr, "  pwcb: master killed, context and sudo gone after %lld ms\n", el);
+	CU_ASSERT_EQUAL(left, 0);
+	CU_ASSERT(el <= 5000);
+}
+
 static int proc_hits = -1;
 static char proc_where[1024];
 
@@ -700,6 +723,8 @@ int main(void)
 	CU_add_test(s, "sudo's own timeout, apart from connect_timeout", test_sudo_timeout);
 	CU_add_test(s, "calls, logs, child stdout/stderr through sudo", test_calls_logs_stdout);
 	CU_add_test(s, "SIGKILLed master takes sudo and its context along", test_master_sigkill);
+	CU_add_test(s, "SIGKILLed master: its connect-back context and sudo gone within 5 s",
+	            test_master_sigkill_connect_back);
 	CU_add_test(s, "password in no log, process or remote environment", test_password_nowhere);
 	ec_test_suite_skip_unless(s, active, "sudo tests", skip_reason);
 	int rc = ec_test_run();

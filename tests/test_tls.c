@@ -537,6 +537,52 @@ static void test_configured_cert(void)
 	still_fine();
 }
 
+/* connect_back_listen binds, connect_back_address is what the context is told (a
+ * master behind NAT, or on several networks). */
+static void test_listen_apart(void)
+{
+	struct ec_error err = {0};
+	/* Bound on every address, told 127.0.0.2: it connects there. */
+	ec_context *c = NULL;
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *wide[] = {"transport=local", "connect_back=true", opt,
+	                      "connect_back_listen=0.0.0.0", "connect_back_address=127.0.0.2", NULL};
+	c = NULL;
+	CU_ASSERT_EQUAL(ec_context_connect(master, "wide", wide, 30000, &c, &err), 0);
+	if (c) {
+		int rc = 0;
+		ec_value *v = ec_test_call(c, "tlsfn", "info", NULL, 10000, &rc);
+		const ec_value *a = rc ? NULL : ec_value_dict_get(v, "address");
+		CU_ASSERT(a && a->type == EC_T_STR && !strcmp(a->u.s.data, "127.0.0.2"));
+		printf("    bound on 0.0.0.0, told %s: connected\n", a ? a->u.s.data : "?");
+		ec_value_free(v);
+		ec_context_shutdown(c, 3000, NULL);
+	} else {
+		printf("    %s\n", err.msg);
+	}
+	/* Bound on 127.0.0.3 only, told the default (loopback, 127.0.0.1): nothing answers
+	 * there, so the boot fails, and says where it tried. */
+	const char *apart[] = {"transport=local", "connect_back=true", opt,
+	                       "connect_back_listen=127.0.0.3", "connect_timeout=20", NULL};
+	c = NULL;
+	CU_ASSERT(ec_context_connect(master, "apart", apart, 30000, &c, &err) != 0);
+	printf("    bound on 127.0.0.3, told 127.0.0.1: %s\n", err.msg);
+	CU_ASSERT(strstr(err.msg, "127.0.0.1") != NULL);
+	if (c)
+		ec_context_shutdown(c, 3000, NULL);
+	/* Not an address: said with the key. */
+	const char *bad[] = {"transport=local", "connect_back=true", opt,
+	                     "connect_back_listen=nowhere.invalid", NULL};
+	c = NULL;
+	CU_ASSERT_EQUAL(ec_context_connect(master, "badlisten", bad, 30000, &c, &err), EC_ECONFIG);
+	printf("    %s\n", err.msg);
+	CU_ASSERT(strstr(err.msg, "connect_back_listen") != NULL);
+	if (c)
+		ec_context_shutdown(c, 3000, NULL);
+	still_fine();
+}
+
 /* Run the shell command line; its exit status, its stderr in out. */
 static int run_line(const char *line, char *out, size_t cap)
 {
@@ -738,6 +784,7 @@ static CU_TestInfo hostile_tests[] = {
 	{"200 half-open connections at once", test_half_open},
 	{"the master out of descriptors: the listener paused, then served", test_out_of_fds},
 	{"a configured certificate and key, pinned; a wrong key, half a pair", test_configured_cert},
+	{"connect_back_listen bound, connect_back_address told", test_listen_apart},
 	{"an invitation used once, then twice (refused, said on both sides)", test_invite_once_twice},
 	{"an invitation expired: refused, said on both sides", test_invite_expired},
 	CU_TEST_INFO_NULL,

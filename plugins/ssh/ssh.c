@@ -23,11 +23,13 @@
 #include "ecbuild.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ssh_config.h"
@@ -459,6 +461,33 @@ static int ssh_carry(void *inst, const char *kind, void **handle, struct ec_erro
 	return 0;
 }
 
+/* The master's address as sshd sees it (no NAT between): the local address of the
+ * session's TCP connection. Through a jump host the connection is the jump host's, and
+ * the target may not reach the master at all: none (docs/tls.md). */
+static int ssh_local_address(void *inst, char *buf, size_t cap, struct ec_error *err)
+{
+	struct inst *in = inst;
+	const struct ec_host *h = in->host;
+	struct sess *s = in->sess;
+	if (!s || s->fd < 0)
+		return h->error_set(err, EC_EINVAL, in->name, "context '%s': its ssh connection "
+		                    "is not open", in->name);
+	if (s->via)
+		return h->error_set(err, EC_ENOTFOUND, in->name,
+		                    "it is reached through a jump host (%s), which may "
+		                    "be the only way to the master", s->via->label);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &sl))
+		return h->error_set(err, EC_ESYS, in->name, "context '%s': getsockname on its ssh "
+		                    "connection: %s", in->name, strerror(errno));
+	int g = getnameinfo((struct sockaddr *)&ss, sl, buf, cap, NULL, 0, NI_NUMERICHOST);
+	if (g)
+		return h->error_set(err, EC_ESYS, in->name, "context '%s': the local address of "
+		                    "its ssh connection: %s", in->name, gai_strerror(g));
+	return 0;
+}
+
 static const struct ec_transport_ops ssh_ops = {
 	.size = sizeof(struct ec_transport_ops),
 	.create = ssh_create,
@@ -469,6 +498,7 @@ static const struct ec_transport_ops ssh_ops = {
 	.close = ssh__close,
 	.destroy = ssh_destroy,
 	.carry = ssh_carry,
+	.local_address = ssh_local_address,
 };
 
 EC_PLUGIN_DEFINE(ssh, .version = "0.1.0", .kind = EC_PLUGIN_TRANSPORT, .params = ssh_params,

@@ -43,6 +43,51 @@ static void tls_unload(void *state)
 	free(st);
 }
 
+static const char *cfg_text(const struct ec_host *h, const struct ec_cfg *cfg, const char *key)
+{
+	const char *v = NULL;
+	h->cfg_str(cfg, key, &v);
+	return v && *v ? v : NULL;
+}
+
+static int has_local_address(const struct ec_transport_ops *o)
+{
+	return o->size >= offsetof(struct ec_transport_ops, local_address) +
+	                       sizeof(o->local_address) &&
+	       o->local_address;
+}
+
+/* The layer below that can say the master's address as its machine sees it (ssh,
+ * under sudo or not), or NULL: the context runs here (local, sudo), loopback. */
+static struct ec_transport *address_layer(struct ec_transport *below)
+{
+	for (struct ec_transport *b = below; b; b = b->below)
+		if (has_local_address(b->ops))
+			return b;
+	return NULL;
+}
+
+/* t->lis, on addr (bound) for the context's configured certificate or the master's. */
+static int get_listener(struct tls *t, const char *addr, const char *what, struct ec_error *err)
+{
+	int rc = tls_listener_get(t->st, addr, what, t->cert, t->key, &t->lis, t->name, err);
+	if (rc)
+		return rc;
+	if (t->timeout_ms > 0 && t->timeout_ms < t->lis->timeout_ms)
+		t->lis->timeout_ms = t->timeout_ms;
+	t->lis->users++;
+	return 0;
+}
+
+static void tls_free(struct tls *t)
+{
+	OPENSSL_cleanse(t->token, sizeof(t->token));
+	free(t->cert);
+	free(t->key);
+	free(t->name);
+	free(t);
+}
+
 static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_transport_info *info,
                       void **inst, struct ec_error *err)
 {
@@ -52,31 +97,39 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 		return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, "connect_back"),
 		                    "context '%s': a tls context (invited) cannot connect back "
 		                    "again", info->context_name);
-	const char *address = "127.0.0.1";
-	h->cfg_str(cfg, "connect_back_address", &address);
+	/* Advertised: connect_back_address, else derived (boot_words); bound:
+	 * connect_back_listen, else the advertised address. */
+	const char *address = cfg_text(h, cfg, "connect_back_address");
+	const char *listen = cfg_text(h, cfg, "connect_back_listen");
+	if (address && strlen(address) >= TLS_ADDR_LEN)
+		return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, "connect_back_address"),
+		                    "context '%s': connect_back_address is too long for an address",
+		                    info->context_name);
 	long timeout_ms = 10000;
 	h->cfg_ms(cfg, "connect_back_timeout", &timeout_ms);
-	const char *cert = NULL, *key = NULL;
-	h->cfg_str(cfg, "connect_back_cert", &cert);
-	h->cfg_str(cfg, "connect_back_key", &key);
-	if (cert && !*cert)
-		cert = NULL;
-	if (key && !*key)
-		key = NULL;
+	const char *cert = cfg_text(h, cfg, "connect_back_cert");
+	const char *key = cfg_text(h, cfg, "connect_back_key");
 	if (!cert != !key)
 		return h->error_set(err, EC_ECONFIG, h->cfg_where(cfg, cert ? "connect_back_cert"
 		                                                            : "connect_back_key"),
 		                    "context '%s': connect_back_cert and connect_back_key go "
 		                    "together", info->context_name);
 	struct tls *t = calloc(1, sizeof(*t));
-	if (!t || !(t->name = strdup(info->context_name))) {
-		free(t);
+	if (!t || !(t->name = strdup(info->context_name)) || (cert && !(t->cert = strdup(cert))) ||
+	    (key && !(t->key = strdup(key)))) {
+		if (t)
+			tls_free(t);
 		return h->error_set(err, EC_ENOMEM, info->context_name, "out of memory");
 	}
 	t->st = st;
 	t->host = h;
 	t->below = info->below;
 	t->fd = -1;
+	t->timeout_ms = timeout_ms;
+	if (address)
+		snprintf(t->advertise, sizeof(t->advertise), "%s", address);
+	else if (!address_layer(t->below))
+		snprintf(t->advertise, sizeof(t->advertise), "127.0.0.1");
 	unsigned char raw[TLS_TOKEN_LEN];
 	int rc = RAND_bytes(raw, sizeof(raw)) == 1
 	             ? 0
@@ -88,15 +141,16 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 		t->token[2 * i + 1] = hex[raw[i] & 15];
 	}
 	OPENSSL_cleanse(raw, sizeof(raw));
-	rc = rc ? rc : tls_listener_get(st, address, cert, key, &t->lis, t->name, err);
-	if (!rc && timeout_ms > 0 && timeout_ms < t->lis->timeout_ms)
-		t->lis->timeout_ms = timeout_ms;
-	if (!rc)
-		t->lis->users++;
+	/* Bound now when the address is known; else once the layer below has connected. */
+	if (!rc && (listen || t->advertise[0]))
+		rc = get_listener(t, listen ? listen : t->advertise,
+		                  listen    ? "connect_back_listen"
+		                  : address ? "connect_back_address"
+		                            : "the default connect_back_address",
+		                  err);
+	t->bind_derived = !listen && !t->advertise[0];
 	if (rc) {
-		OPENSSL_cleanse(t->token, sizeof(t->token));
-		free(t->name);
-		free(t);
+		tls_free(t);
 		return rc;
 	}
 	t->waiting = 1;
@@ -106,8 +160,37 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	return 0;
 }
 
+/* The master's address as the launching layer's machine sees it (ssh's local address),
+ * for a context with no connect_back_address; its listener too when it has no
+ * connect_back_listen. */
+static int derive_address(struct tls *t, struct ec_error *err)
+{
+	const struct ec_host *h = t->host;
+	struct ec_transport *b = address_layer(t->below);
+	struct ec_error e = {0};
+	char addr[TLS_ADDR_LEN] = "";
+	int rc = b ? b->ops->local_address(b->inst, addr, sizeof(addr), &e) : EC_ENOTFOUND;
+	if (rc == EC_ENOTFOUND)
+		return h->error_set(err, EC_ECONFIG, t->name,
+		                    "context '%s': no default connect_back_address: %s; set "
+		                    "connect_back_address to an address of the master its machine "
+		                    "reaches", t->name, e.msg[0] ? e.msg : "its transport says none");
+	if (rc || !addr[0])
+		return h->error_set(err, rc ? rc : EC_EINVAL, t->name,
+		                    "context '%s': cannot tell the master's address as %s sees it: %s",
+		                    t->name, b->name, e.msg[0] ? e.msg : "no address");
+	addr[sizeof(addr) - 1] = '\0';
+	memcpy(t->advertise, addr, sizeof(addr));
+	h->log(h, EC_LOG_DEBUG, "context %s connects back to %s (the master's address as %s "
+	       "sees it)", t->name, t->advertise, b->name);
+	return t->bind_derived ? get_listener(t, t->advertise, "the master's address as its "
+	                                      "transport sees it", err)
+	                       : 0;
+}
+
 /* "ADDRESS PORT FINGERPRINT TOKEN": where to connect, what to pin, what to send. None
- * for an invited context: it came over the connection already. */
+ * for an invited context: it came over the connection already. Called once the stack
+ * below has started (its connection to the context's machine is open). */
 static int tls_boot_words(void *inst, char *buf, size_t cap, struct ec_error *err)
 {
 	struct tls *t = inst;
@@ -115,7 +198,12 @@ static int tls_boot_words(void *inst, char *buf, size_t cap, struct ec_error *er
 		buf[0] = '\0';
 		return 0;
 	}
-	int n = snprintf(buf, cap, "%s %d %s %.*s", t->lis->address, t->lis->port,
+	if (!t->advertise[0]) {
+		int rc = derive_address(t, err);
+		if (rc)
+			return rc;
+	}
+	int n = snprintf(buf, cap, "%s %d %s %.*s", t->advertise, t->lis->port,
 	                 t->lis->fingerprint, TLS_TOKEN_HEX, t->token);
 	if (n < 0 || (size_t)n >= cap)
 		return t->host->error_set(err, EC_EINVAL, t->name,
@@ -343,8 +431,7 @@ static void tls_destroy(void *inst)
 		return;
 	tls_close(t, 0);
 	tls_listener_put(t->st, t->lis);
-	free(t->name);
-	free(t);
+	tls_free(t);
 }
 
 static const struct ec_transport_ops tls_ops = {

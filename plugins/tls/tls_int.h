@@ -15,6 +15,7 @@
 #define TLS_FP_HEX 64                  /* SHA-256 of the certificate, hex */
 #define TLS_MAX_PENDING 512            /* connections in handshake at once, per master */
 #define TLS_PEER_LEN 64                /* "[addr]:port" */
+#define TLS_ADDR_LEN 64                /* a numeric address */
 
 struct tls;
 
@@ -67,7 +68,13 @@ struct tls {
 	const struct ec_host *host;
 	struct ec_transport *below;
 	char *name;
-	struct tls_listener *lis;
+	struct tls_listener *lis; /* NULL until boot_words when its address is derived */
+	/* The address the context is told: connect_back_address, or the master's address
+	 * as the launching layer's machine sees it (local_address), or loopback. */
+	char advertise[TLS_ADDR_LEN];
+	int bind_derived; /* no connect_back_listen or _address: bound where advertised */
+	char *cert, *key; /* connect_back_cert and _key until the listener is made */
+	long timeout_ms;
 	char token[TLS_TOKEN_HEX]; /* hex; wiped when used or destroyed */
 	int waiting;               /* on st->waiting */
 	struct tls *next_waiting;
@@ -89,10 +96,10 @@ long long tls_now_ms(void);
 int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_error *err);
 void tls_state_free(struct tls_state *st);
 /* The listener on address with that certificate and key (NULL: the master's own),
- * made on first use. */
-int tls_listener_get(struct tls_state *st, const char *address, const char *cert,
-                     const char *key, struct tls_listener **out, const char *who,
-                     struct ec_error *err);
+ * made on first use; what says where address came from, for errors. */
+int tls_listener_get(struct tls_state *st, const char *address, const char *what,
+                     const char *cert, const char *key, struct tls_listener **out,
+                     const char *who, struct ec_error *err);
 /* One user fewer for l: with none left, l and the connections it accepted go. */
 void tls_listener_put(struct tls_state *st, struct tls_listener *l);
 /* Accept, advance handshakes, read tokens, hand connections to waiting instances,

@@ -82,7 +82,7 @@ int tls_invitation(const struct tls *t, const struct ec_argv *argv, char *buf, s
 	char *stage = b64(argv->argv[3], strlen(argv->argv[3]));
 	size_t plen = sizeof(program) + 4096 + (stage ? strlen(stage) : 0);
 	char *prog = stage ? malloc(plen) : NULL;
-	int n = prog ? snprintf(prog, plen, program, t->lis->address, t->lis->port,
+	int n = prog ? snprintf(prog, plen, program, t->advertise, t->lis->port,
 	                        t->lis->fingerprint, TLS_TOKEN_HEX, t->token, stage)
 	             : -1;
 	free(stage);

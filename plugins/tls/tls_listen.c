@@ -211,9 +211,9 @@ void tls_state_free(struct tls_state *st)
 	st->ctx = NULL;
 }
 
-int tls_listener_get(struct tls_state *st, const char *address, const char *cert,
-                     const char *key, struct tls_listener **out, const char *who,
-                     struct ec_error *err)
+int tls_listener_get(struct tls_state *st, const char *address, const char *what,
+                     const char *cert, const char *key, struct tls_listener **out,
+                     const char *who, struct ec_error *err)
 {
 	const struct ec_host *h = st->host;
 	for (struct tls_listener *l = st->listeners; l; l = l->next)
@@ -233,8 +233,8 @@ int tls_listener_get(struct tls_state *st, const char *address, const char *cert
 	int g = getaddrinfo(address, "0", &hints, &ai);
 	if (g)
 		return h->error_set(err, EC_ECONFIG, who,
-		                    "context '%s': connect_back_address '%s' is not a numeric address "
-		                    "(%s)", who, address, gai_strerror(g));
+		                    "context '%s': %s '%s' is not a numeric address (%s)", who,
+		                    what, address, gai_strerror(g));
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1, e = 0;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -268,8 +268,8 @@ int tls_listener_get(struct tls_state *st, const char *address, const char *cert
 		free(l);
 		SSL_CTX_free(ctx);
 		return h->error_set(err, EC_ESYS, who,
-		                    "context '%s': cannot listen for its connection back on %s: %s",
-		                    who, address, strerror(e));
+		                    "context '%s': cannot listen for its connection back on %s "
+		                    "(%s): %s", who, address, what, strerror(e));
 	}
 	l->fd = fd;
 	l->ctx = ctx;

@@ -34,7 +34,10 @@ extern "C" {
  *      for 2.0 is refused: it relied on the pickle that payload/ had built in.
  *      The transport op boot_words: a layer's words for its own part in the context,
  *      carried inside the boot payload (the tls layer's address, pin and token); the
- *      transport op invitation: the command that makes a machine an invited context.
+ *      transport op invitation: the command that makes a machine an invited context;
+ *      the transport op local_address: the master's address as a layer's remote
+ *      machine sees it (ssh), the default for connect-back; boot_words is called once
+ *      the stack's start returned 0, so a layer may ask those below it.
  * A minor version appends members at the end of a table, marked "minor N ends here";
  * the loader refuses a table shorter than its declared minor's or longer than its own,
  * and a major or minor newer than its own. */

@@ -151,7 +151,9 @@ struct ec_transport_ops {
 	 * stream, never in argv, the environment or a log. Write them NUL-terminated into
 	 * buf (printable ASCII, at most cap - 1 bytes); the context's core finds them as
 	 * config["layers"][<plugin name>]. Called once on the broker thread for every layer
-	 * that has it, after the stack is built and before start. They may hold a secret:
+	 * that has it, after the stack's start returned 0 (its connections are open: a
+	 * layer may ask those below it, e.g. local_address) and before the payload is
+	 * built and sent. They may hold a secret:
 	 * the core wipes its copies once the payload is built. 0, or a negative EC_E*. */
 	int (*boot_words)(void *inst, char *buf, size_t cap, struct ec_error *err);
 	/* Optional (2.1), for a context's only layer when it runs nothing and waits for the
@@ -163,6 +165,15 @@ struct ec_transport_ops {
 	 * EC_ENOTFOUND (this instance has none), or another negative EC_E*. */
 	int (*invitation)(void *inst, const struct ec_argv *argv, char *buf, size_t cap,
 	                  struct ec_error *err);
+	/* Optional (2.1), for a layer that reaches another machine over the network: the
+	 * master's address as that machine sees it (ssh: the local address of the TCP
+	 * connection to sshd), numeric, NUL-terminated into buf (at most cap - 1 bytes);
+	 * the tls layer's default connect-back address. Broker thread, after the layer's
+	 * start returned 0. 0; EC_ENOTFOUND with err saying why when the layer has no
+	 * address the machine can reach (ssh through a jump host); or another negative
+	 * EC_E*. A layer without it that runs on this machine (local, sudo) needs none:
+	 * its callers look further down, then use loopback. */
+	int (*local_address)(void *inst, char *buf, size_t cap, struct ec_error *err);
 	/* Major 2, minor 1 ends here. */
 };
 

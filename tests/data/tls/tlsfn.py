@@ -13,10 +13,11 @@ def _conn():
 
 
 def info():
-    """What the connection is: TLS version, cipher, the master's port."""
+    """What the connection is: TLS version, cipher, the master's address and port."""
     ss = _conn()[0]
+    peer = _conn()[5].getpeername()
     return {"version": _text(ss.version()), "cipher": _text(ss.cipher()[0]),
-            "port": _conn()[5].getpeername()[1]}
+            "address": _text(peer[0]), "port": peer[1]}
 
 
 def _text(s):
