@@ -134,14 +134,17 @@ class _Module(type(sys)):
     """The econtext module: the channel and transfer names come with _lazy()."""
 
     def __getattr__(self, name):
-        if name not in _LAZY_NAMES:
+        # Any name but a dunder (what importers and inspect probe for) may be one of
+        # the lazy code's: no list to keep in step with channels.py and transfer.py.
+        if _lazy_done or name[:2] == "__":
             raise AttributeError(name)
         _lazy()
-        return self.__dict__[name]
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise AttributeError(name)
 
 
-_LAZY_NAMES = frozenset("Channel ChannelClosed ChannelTimeout _stat _mkdir _symlink "
-                        "_put _get".split())
 _lazy_lock = thread.allocate_lock()
 _lazy_done = []
 
