@@ -1,11 +1,14 @@
 #!/bin/sh
 # test_sdk.sh: a plugin built as a third party builds it. This build tree is installed
-# with `make install DESTDIR=`; the example transport examples/plugin-nice is copied
-# out of the tree and built with its own Makefile, knowing econtext only through
-# `pkg-config econtext-plugin` (the installed module, under PKG_CONFIG_SYSROOT_DIR);
-# installed under a prefix of its own; loaded by the installed econtext through a
-# config's plugin_path; and calls run through it. Skips without pkg-config, a C
-# compiler, make or python3.
+# with `make install DESTDIR=`; the example transports examples/plugin-nice and
+# examples/plugin-nsenter are copied out of the tree and built with their own
+# Makefiles, knowing econtext only through `pkg-config econtext-plugin` (the installed
+# module, under PKG_CONFIG_SYSROOT_DIR); installed under a prefix of their own; loaded
+# by the installed econtext through a config's plugin_path; and calls run through them.
+# The nsenter calls need root, iproute2 and unshare (they enter a network namespace
+# made for the test and a process's namespaces), and skip visibly without them; a user
+# gets the plugin's "needs root" error instead. Skips without pkg-config, a C compiler,
+# make or python3.
 builddir=$(cd "${EC_TEST_BUILDDIR:-.}" && pwd)
 srcdir=$(cd "${EC_TEST_SRCDIR:-.}" && pwd)
 pass=0 fail=0
@@ -15,7 +18,15 @@ for tool in "${PKG_CONFIG:-pkg-config}" "${CC:-cc}" make python3 nm; do
 	command -v "$tool" >/dev/null || { echo "SKIP: no $tool"; exit 77; }
 done
 tmp=$(mktemp -d /tmp/ec_sdk.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+netns= target= pid=
+cleanup() {
+	# The first process of a pid namespace ignores SIGTERM, and unshare --fork ignores it.
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	[ -n "$target" ] && wait "$target" 2>/dev/null
+	[ -n "$netns" ] && ip netns delete "$netns"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 # A make of our own, not the one running the tests (its jobserver and overrides).
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
 
@@ -39,37 +50,46 @@ for h in econtext.h econtext/plugin.h econtext/transport.h econtext/codec.h \
 done
 # What one who never sees the source tree reads: the man pages, the docs, the example.
 for f in man1/econtext.1 man5/econtext.yaml.5 man7/econtext-plugin.7 plugin-guide.md \
-	packaging.md examples/plugin-nice/Makefile examples/plugin-nice/nice.c; do
+	packaging.md examples/plugin-nice/Makefile examples/plugin-nice/nice.c \
+	examples/plugin-nsenter/Makefile examples/plugin-nsenter/nsenter.c \
+	examples/plugin-nsenter/README; do
 	[ -n "$(find "$tmp/inst" -path "*/$f")" ] && ok "installed */$f" || bad "*/$f not installed"
 done
 
-# 2. The example, alone in a directory of its own, against the staged installation.
-cp -R "$srcdir/examples/plugin-nice" "$tmp/src"
-chmod -R u+w "$tmp/src"
-rm -f "$tmp/src/nice.so"
-export PKG_CONFIG_LIBDIR="$(dirname "$pcfile")" PKG_CONFIG_PATH= PKG_CONFIG_SYSROOT_DIR="$tmp/inst"
-if mk -C "$tmp/src" >"$tmp/build.log" 2>&1; then
-	ok "examples/plugin-nice built out of tree: $(grep -- ' -o nice.so' "$tmp/build.log" | sed "s|$tmp|TMP|g")"
-else
-	bad "examples/plugin-nice does not build out of tree"; cat "$tmp/build.log"
-fi
-grep -q -- '-lecontext' "$tmp/build.log" && bad "the example links libecontext"
-syms=$(nm -D --defined-only "$tmp/src/nice.so" 2>/dev/null | awk '$2 ~ /[TDBR]/ {print $3}')
-[ "$syms" = ec_plugin_nice_describe ] && ok "nice.so exports only ec_plugin_nice_describe" ||
-	bad "nice.so exports: $syms"
-# Installed under a prefix of its own (pkg-config --define-variable=prefix=).
-unset PKG_CONFIG_SYSROOT_DIR
-if mk -C "$tmp/src" install PREFIX="$tmp/own" >"$tmp/own.log" 2>&1 &&
-	own=$(dirname "$(find "$tmp/own" -name nice.so | head -n 1)") && [ "$own" != . ]; then
-	ok "make install PREFIX=TMP/own: ${own#"$tmp"}/nice.so"
-else
-	bad "make install PREFIX=$tmp/own"; cat "$tmp/own.log"
-	own=$tmp/src
-fi
+# 2. Each example, alone in a directory of its own, against the staged installation.
+export PKG_CONFIG_LIBDIR="$(dirname "$pcfile")" PKG_CONFIG_PATH=
+own=$tmp/own
+build_example() { # NAME: examples/plugin-NAME built, checked and installed under $own
+	src=$tmp/src-$1
+	cp -R "$srcdir/examples/plugin-$1" "$src"
+	chmod -R u+w "$src"
+	rm -f "$src/$1.so"
+	if PKG_CONFIG_SYSROOT_DIR="$tmp/inst" mk -C "$src" >"$tmp/build-$1.log" 2>&1; then
+		ok "examples/plugin-$1 built out of tree: $(grep -- " -o $1.so" "$tmp/build-$1.log" | sed "s|$tmp|TMP|g")"
+	else
+		bad "examples/plugin-$1 does not build out of tree"; cat "$tmp/build-$1.log"
+	fi
+	grep -q -- '-lecontext' "$tmp/build-$1.log" && bad "examples/plugin-$1 links libecontext"
+	syms=$(nm -D --defined-only "$src/$1.so" 2>/dev/null | awk '$2 ~ /[TDBR]/ {print $3}')
+	[ "$syms" = "ec_plugin_$1_describe" ] && ok "$1.so exports only ec_plugin_$1_describe" ||
+		bad "$1.so exports: $syms"
+	# Installed under a prefix of its own (pkg-config --define-variable=prefix=).
+	if mk -C "$src" install PREFIX="$own" >"$tmp/own-$1.log" 2>&1 &&
+		dir=$(dirname "$(find "$own" -name "$1.so" | head -n 1)") && [ "$dir" != . ]; then
+		ok "make install PREFIX=TMP/own: ${dir#"$tmp"}/$1.so"
+	else
+		bad "make install PREFIX=$own"; cat "$tmp/own-$1.log"
+		dir=$src
+	fi
+}
+build_example nice
+nicedir=$dir
+build_example nsenter
+nsdir=$dir
 
 # 3. The installed econtext loads it through the config and runs calls through it.
 cat >"$tmp/econtext.yaml" <<YAML
-plugin_path: $own
+plugin_path: [$nicedir, $nsdir]
 contexts:
   background:
     transport: nice
@@ -114,5 +134,108 @@ case "$rc $out" in
 "3 "*"from -20 to 19"*) ok "the core checks the plugin's schema: $out" ;;
 *) bad "niceness=40: exit $rc, $out" ;;
 esac
+
+# 4. The nsenter example: a context inside a network namespace made for the test, and
+# one inside the namespaces of a process made for the test. Needs root (and iproute2,
+# unshare); a master that is not root gets the plugin's clear refusal.
+cat >"$tmp/ns.yaml" <<YAML
+plugin_path: [$nsdir]
+contexts:
+  inns:
+    transport: nsenter
+    netns: ec-sdk-$$
+  nons:
+    transport: nsenter
+    netns: ec-sdk-none-$$
+  self:
+    transport: nsenter
+    netns: /proc/self/ns/net
+  target:
+    transport: nsenter
+    target_pid: 1   # the test's target, once it is made
+  gone:
+    transport: nsenter
+    target_pid: 4194304
+YAML
+ecns() {
+	LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" EC_PLUGIN_PATH="$plugins" \
+		ECONTEXT_CONFIG= "$bin" -c "$tmp/ns.yaml" "$@"
+}
+# refused WHAT PATTERN ARGS...: ecns ARGS fails with exit 3 and a message matching PATTERN.
+refused() {
+	what=$1 pattern=$2
+	shift 2
+	out=$(ecns "$@" 2>&1)
+	rc=$?
+	case "$rc $out" in
+	"3 "$pattern) ok "$what: $out" ;;
+	*) bad "$what: exit $rc, $out" ;;
+	esac
+}
+# A master that is not root: the plugin refuses before spawning, naming the key.
+notroot=
+if [ "$(id -u)" != 0 ]; then
+	notroot=env
+elif command -v setpriv >/dev/null; then
+	chmod 755 "$tmp"
+	notroot="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+if [ -n "$notroot" ]; then
+	out=$(HOME=$tmp LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		EC_PLUGIN_PATH="$plugins" ECONTEXT_CONFIG= $notroot "$bin" -c "$tmp/ns.yaml" \
+		call self os.getpid 2>&1)
+	rc=$?
+	case "$rc $out" in
+	[1-9]*ns.yaml:11:*"needs root"*) ok "not root: $out" ;;
+	*) bad "nsenter as a user: exit $rc, $out" ;;
+	esac
+else
+	echo "skip - no setpriv: the not-root error is not tried"
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "skip - not root: no network namespace made, no call through nsenter"
+elif ! command -v ip >/dev/null || ! command -v unshare >/dev/null; then
+	echo "skip - no ip (iproute2) or unshare: no call through nsenter"
+elif ! ip netns add "ec-sdk-$$" 2>"$tmp/err"; then
+	echo "skip - ip netns add ec-sdk-$$ fails here: $(cat "$tmp/err")"
+else
+	netns=ec-sdk-$$
+	out=$(ecns call inns socket.if_nameindex 2>"$tmp/err")
+	case "$out" in
+	'[[1,"lo"]]' | '[[1, "lo"]]') ok "netns: $netns: the context's interfaces: $out" ;;
+	*) bad "netns: $netns: socket.if_nameindex: '$out'"; cat "$tmp/err" ;;
+	esac
+	want="\"net:[$(stat -L -c %i "/run/netns/$netns")]\""
+	out=$(ecns call inns os.readlink /proc/self/ns/net 2>"$tmp/err")
+	[ "$out" = "$want" ] && ok "netns: $netns: the context's /proc/self/ns/net is $out" ||
+		{ bad "netns: $netns: /proc/self/ns/net '$out', want $want"; cat "$tmp/err"; }
+	refused "a bad netns" "*ns.yaml:8:*no network namespace 'ec-sdk-none-$$'*" call nons os.getpid
+	# target_pid: a process in namespaces of its own (uts, net, pid), ready once it says
+	# so; unshare forks it (the first of the pid namespace) and kills it when killed.
+	mkfifo "$tmp/ready"
+	unshare --uts --net --pid --fork --kill-child \
+		sh -c "hostname ec-sdk-$$ && echo ready >'$tmp/ready' && exec sleep 3600" 2>"$tmp/unshare.err" &
+	target=$!
+	read -r line <"$tmp/ready"
+	read -r pid _ <"/proc/$target/task/$target/children"
+	sed -i "s/target_pid: 1 .*/target_pid: $pid/" "$tmp/ns.yaml"
+	out=$(ecns call target socket.gethostname 2>"$tmp/err")
+	[ "$out" = "\"ec-sdk-$$\"" ] && ok "target_pid: the context's hostname is the target's: $out" ||
+		{ bad "target_pid $pid: socket.gethostname: '$out'"; cat "$tmp/err"; }
+	for ns in net pid; do
+		want="\"$(readlink "/proc/$pid/ns/$ns")\""
+		out=$(ecns call target os.readlink "/proc/self/ns/$ns" 2>"$tmp/err")
+		[ "$out" = "$want" ] && ok "target_pid: the context is in the target's $ns namespace: $out" ||
+			{ bad "target_pid $pid: /proc/self/ns/$ns '$out', want $want"; cat "$tmp/err"; }
+	done
+	out=$(ecns -o namespaces=uts call target os.readlink /proc/self/ns/net 2>"$tmp/err")
+	[ "$out" = "\"$(readlink /proc/self/ns/net)\"" ] &&
+		ok "namespaces: [uts]: the context stays in our network namespace" ||
+		{ bad "namespaces=uts: /proc/self/ns/net '$out'"; cat "$tmp/err"; }
+	refused "an unknown namespace" "*namespace 'disk' is none of*" \
+		-o namespaces=disk call target os.getpid
+	refused "a bad target_pid" "*ns.yaml:17:*target_pid 4194304: no such process*" \
+		call gone os.getpid
+fi
 echo "RESULT: $pass passed, $fail failed, 0 skipped"
 [ "$fail" = 0 ]
