@@ -103,7 +103,7 @@ const char *ec__plugins_path_string(const struct ec_plugins *ps, char *buf, size
 #define END(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 static const size_t transport_ends[] = {
 	END(struct ec_transport_ops, carry),      /* 2.0 */
-	END(struct ec_transport_ops, invitation), /* 2.1 */
+	END(struct ec_transport_ops, local_address), /* 2.1 */
 };
 static const size_t codec_ends[] = {
 	END(struct ec_codec_ops, decode_buf),    /* 2.0 */
