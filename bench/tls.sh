@@ -21,7 +21,7 @@ rmdir "$dir"
 trap 'sh tests/sshd-fixture.sh stop "$dir" >/dev/null' EXIT
 sh tests/sshd-fixture.sh start "$dir" >/dev/null
 . "$dir/env.sh"
-user=$FX_USER
+. bench/sshd-user.sh
 echo "sshd on 127.0.0.1:$FX_PORT, user $user, python $py, $total_mb MiB per bulk run"
 
 cfg=$dir/bench.yaml

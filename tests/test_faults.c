@@ -271,20 +271,6 @@ static int highest_fd(void)
 	return hi;
 }
 
-/* Children of this process still there (zombies count: nobody reaped them). */
-static int children_left(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-	while (d && (e = readdir(d)))
-		if (atoi(e->d_name) > 0 && ec_test_ppid_of(atoi(e->d_name)) == (long)getpid())
-			n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static int fd_child(void)
 {
 	ec_master *m = NULL;
@@ -359,7 +345,7 @@ static int fd_child(void)
 	for (int i = 0; i < 2; i++)
 		ec_context_shutdown(up[i], 30000, NULL);
 	ec_master_free(m);
-	int left = children_left();
+	int left = ec_test_children_left();
 	say("children left after ec_master_free: %d", left);
 	return bad || left ? 1 : 0;
 }

@@ -96,20 +96,6 @@ static int threads(void)
 	return count_dir("/proc/self/task");
 }
 
-/* Children of this process (zombies count: nobody reaped them). */
-static int children_left(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int n = 0;
-	while (d && (e = readdir(d)))
-		if (atoi(e->d_name) > 0 && ec_test_ppid_of(atoi(e->d_name)) == (long)getpid())
-			n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 struct figures {
 	long rss_kb;
 	int fds, threads, children;
@@ -118,7 +104,7 @@ struct figures {
 static struct figures measure(void)
 {
 	malloc_trim(0); /* what the allocator keeps without use is not the master's */
-	return (struct figures){status_kb("VmRSS"), open_fds(), threads(), children_left()};
+	return (struct figures){status_kb("VmRSS"), open_fds(), threads(), ec_test_children_left()};
 }
 
 /* ---- the work ------------------------------------------------------------------------- */

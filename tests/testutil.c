@@ -528,6 +528,19 @@ long ec_test_ppid_of(long pid)
 	return stat_of(pid, &st, &ppid) ? -1 : ppid;
 }
 
+int ec_test_children_left(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d)))
+		if (atoi(e->d_name) > 0 && ec_test_ppid_of(atoi(e->d_name)) == (long)getpid())
+			n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* ---- users -------------------------------------------------------------------------- */
 
 int ec_test_user_access(const char *user, const char *path, int mode)

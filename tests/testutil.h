@@ -103,6 +103,8 @@ int ec_test_process_gone(long pid);
 char ec_test_proc_state(long pid);
 /* The parent of process pid (zombies too); -1 if it is gone. */
 long ec_test_ppid_of(long pid);
+/* Children of this process still there (zombies count: nobody reaped them). */
+int ec_test_children_left(void);
 /* A child of ppid whose argv[0] starts with "econtext:" (a context), or 0. */
 pid_t ec_test_find_context_of(pid_t ppid);
 
