@@ -53,6 +53,10 @@ contexts_of() {
 }
 
 for fn in until_closed ignore_close; do
+	# Empty first: the background command truncates it only once it runs, and the
+	# previous test's lines would end wait_lines before it has started (a SIGINT then
+	# reaches a shell child that ignores it, as background jobs of sh do).
+	: >"$out"
 	"$ec" -m "$mods" stream local "chanfn.$fn" >"$out" 2>/dev/null &
 	pid=$!
 	wait_lines 1
