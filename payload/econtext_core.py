@@ -136,13 +136,14 @@ class _Module(type(sys)):
     def __getattr__(self, name):
         # Any name but a dunder (what importers and inspect probe for) may be one of
         # the lazy code's: no list to keep in step with channels.py and transfer.py.
+        missing = "module 'econtext' has no attribute %r" % (name,)
         if _lazy_done or name[:2] == "__":
-            raise AttributeError(name)
+            raise AttributeError(missing)
         _lazy()
         try:
             return self.__dict__[name]
         except KeyError:
-            raise AttributeError(name)
+            raise AttributeError(missing)
 
 
 _lazy_lock = thread.allocate_lock()
