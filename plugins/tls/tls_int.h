@@ -54,6 +54,8 @@ struct tls_listener {
 struct tls_state {
 	const struct ec_host *host;
 	SSL_CTX *ctx;
+	/* Every connection's BIO: the socket BIO, but writing with send(MSG_NOSIGNAL). */
+	BIO_METHOD *bio_method;
 	char fingerprint[TLS_FP_HEX + 1];
 	int epfd; /* the listeners and the pending connections; instances poll it */
 	struct tls_listener *listeners;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -124,17 +125,51 @@ static int ctx_fingerprint(SSL_CTX *ctx, char fp[TLS_FP_HEX + 1])
 	return 0;
 }
 
+/* The socket BIO writes with write(2): a peer gone (a context SIGKILLed, a client
+ * that hung up in its handshake) would raise SIGPIPE, whose default kills the master,
+ * and the library leaves signal dispositions to the application (core/master.c). */
+static int nosig_write(BIO *b, const char *buf, int len)
+{
+	int fd = -1;
+	BIO_get_fd(b, &fd);
+	ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+	BIO_clear_retry_flags(b);
+	if (n < 0 && BIO_sock_should_retry((int)n))
+		BIO_set_retry_write(b);
+	return (int)n;
+}
+
+/* BIO_s_socket with nosig_write; NULL when out of memory. */
+static BIO_METHOD *nosig_method(void)
+{
+	const BIO_METHOD *s = BIO_s_socket();
+	BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOCKET, "socket, send(MSG_NOSIGNAL)");
+	if (m && BIO_meth_set_write(m, nosig_write) && BIO_meth_set_read(m, BIO_meth_get_read(s)) &&
+	    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(s)) &&
+	    BIO_meth_set_create(m, BIO_meth_get_create(s)) &&
+	    BIO_meth_set_destroy(m, BIO_meth_get_destroy(s)))
+		return m;
+	BIO_meth_free(m);
+	return NULL;
+}
+
 int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_error *err)
 {
 	memset(st, 0, sizeof(*st));
 	st->host = host;
 	st->epfd = -1;
+	if (!(st->bio_method = nosig_method()))
+		return host->error_set(err, EC_ENOMEM, "plugin tls", "cannot make its BIO: %s",
+		                       ssl_why());
 	EVP_PKEY *pkey = NULL;
 	X509 *x = NULL;
-	if (make_cert(&pkey, &x))
+	if (make_cert(&pkey, &x)) {
+		BIO_meth_free(st->bio_method);
+		st->bio_method = NULL;
 		return host->error_set(err, EC_ESYS, "plugin tls",
 		                       "cannot make the master's key and certificate: %s",
 		                       ssl_why());
+	}
 	SSL_CTX *ctx = server_ctx();
 	int ok = ctx && SSL_CTX_use_certificate(ctx, x) == 1 &&
 	         SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1 &&
@@ -143,6 +178,8 @@ int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_e
 	EVP_PKEY_free(pkey);
 	if (!ok) {
 		SSL_CTX_free(ctx);
+		BIO_meth_free(st->bio_method);
+		st->bio_method = NULL;
 		return host->error_set(err, EC_ESYS, "plugin tls",
 		                       "cannot set up the master's TLS context: %s", ssl_why());
 	}
@@ -209,6 +246,8 @@ void tls_state_free(struct tls_state *st)
 		close(st->epfd);
 	SSL_CTX_free(st->ctx);
 	st->ctx = NULL;
+	BIO_meth_free(st->bio_method); /* after every SSL: their BIOs use it */
+	st->bio_method = NULL;
 }
 
 int tls_listener_get(struct tls_state *st, const char *address, const char *what,
@@ -385,8 +424,12 @@ static void accept_all(struct tls_state *st, struct tls_listener *l)
 		memcpy(c->peer, peer, sizeof(peer));
 		c->deadline = tls_now_ms() + l->timeout_ms;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (!(c->ssl = SSL_new(l->ctx)) || !SSL_set_fd(c->ssl, fd) ||
-		    epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		BIO *bio = (c->ssl = SSL_new(l->ctx)) ? BIO_new(st->bio_method) : NULL;
+		if (bio) {
+			BIO_set_fd(bio, fd, BIO_NOCLOSE); /* conn_free, or the instance, closes it */
+			SSL_set_bio(c->ssl, bio, bio);
+		}
+		if (!bio || epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			st->host->log(st->host, EC_LOG_WARNING, "refused the connection from %s: "
 			              "cannot set it up", peer);
 			conn_free(c);
