@@ -15,6 +15,8 @@
  *   flags >> 1 & 3: how the client ends: 0 it stays open; 1 close_notify (raw: as 2);
  *              2 shutdown(SHUT_WR); 3 close_notify then close.
  *   flags & 8: the TLS client goes no higher than TLS 1.2.
+ *   flags & 16: then a second client, from another peer, sends the same bytes the
+ *              same way (a replayed token).
  *   chunk: the first 128 bytes go in writes (TLS records) of that many bytes, the
  *          listener turned after each, the rest in one; 0, all in one write.
  * What must hold: raw bytes are refused, with a logged reason naming the peer; a TLS
@@ -22,7 +24,8 @@
  * they are one, and the bytes after them are left for that instance's stream, every
  * one (the listener never reads past the token); anything else is refused with its
  * reason logged; a connection left waiting for its token is refused when its listener
- * goes; no token is ever logged. A crash, a leak or a broken rule aborts. */
+ * goes; a token is taken once (the same bytes again are refused, the first connection
+ * left alone); no token is ever logged. A crash, a leak or a broken rule aborts. */
 #include "ecbuild.h"
 
 #include <signal.h>
@@ -43,6 +46,7 @@
 #include "tls_int.h"
 
 #define PEER "198.51.100.7:40007"
+#define PEER2 "203.0.113.9:40009"
 #define MAX_SEND 4096
 #define CHUNKED 128 /* bytes sent in chunks; the rest in one write */
 
@@ -191,6 +195,87 @@ static void drain(int fd)
 		;
 }
 
+/* One client of the listener, its end of the socketpair: raw, or through its SSL. */
+struct client {
+	SSL *ssl;
+	int fd;
+};
+
+static const uint8_t *in_data;
+static size_t in_size;
+#define FAIL(what) fail(what, in_data, in_size)
+
+/* A client connects from peer, sends n bytes of p in chunks, ends as told, and the
+ * listener is turned until it has seen all of it. */
+static void client_run(struct client *c, const char *peer, int tls, int tls12, int end,
+                       const uint8_t *p, size_t n, size_t chunk)
+{
+	struct tls_listener *l = st.listeners;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
+		abort();
+	size_t before = st.npending;
+	tls_conn_add(&st, l, sv[0], peer);
+	if (st.npending != before + 1)
+		FAIL("the connection is not pending");
+	c->ssl = NULL;
+	c->fd = sv[1];
+	if (tls) {
+		if (!(c->ssl = SSL_new(client_ctx)) || !SSL_set_fd(c->ssl, c->fd))
+			abort();
+		SSL_set_max_proto_version(c->ssl, tls12 ? TLS1_2_VERSION : 0);
+		SSL_set_connect_state(c->ssl);
+		int done = 0;
+		for (int i = 0; i < 64 && !done; i++) {
+			ERR_clear_error();
+			int r = SSL_do_handshake(c->ssl);
+			if (r == 1) {
+				done = 1;
+				break;
+			}
+			int e = SSL_get_error(c->ssl, r);
+			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+				break;
+			serve(1);
+		}
+		ERR_clear_error();
+		if (!done)
+			FAIL("a TLS client's handshake with the listener did not complete");
+	}
+	int open = 1; /* the listener still takes bytes */
+	for (size_t off = 0, k; off < n && open; off += k) {
+		k = off >= CHUNKED ? n - off : n - off < chunk ? n - off : chunk;
+		if (client_send(c->ssl, c->fd, p + off, k))
+			open = 0;
+		if (!c->ssl)
+			drain(c->fd);
+		serve(1);
+	}
+	if (end == 1 && c->ssl) {
+		SSL_shutdown(c->ssl);
+	} else if (end == 1 || end == 2) {
+		shutdown(c->fd, SHUT_WR);
+	} else if (end == 3) {
+		if (c->ssl)
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		close(c->fd);
+		c->fd = -1;
+	}
+	serve(4);
+	if (c->fd >= 0 && !c->ssl)
+		drain(c->fd);
+}
+
+static void client_free(struct client *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
@@ -200,7 +285,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 2)
 		return 0;
-	int tls = data[0] & 1, end = data[0] >> 1 & 3, tls12 = data[0] & 8;
+	in_data = data;
+	in_size = size;
+	int tls = data[0] & 1, end = data[0] >> 1 & 3, tls12 = data[0] & 8, again = data[0] & 16;
 	size_t chunk = data[1];
 	const uint8_t *p = data + 2;
 	size_t n = size - 2 > MAX_SEND ? MAX_SEND : size - 2;
@@ -213,60 +300,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tls_listener *l = listener_new();
 	wait_on(&inst_inv, token_inv);
 	wait_on(&inst_ctx, token_ctx);
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
-		abort();
-	tls_conn_add(&st, l, sv[0], PEER);
-	if (st.npending != 1)
-		fail("the connection is not pending", data, size);
-
-	SSL *cl = NULL;
-	if (tls) {
-		if (!(cl = SSL_new(client_ctx)) || !SSL_set_fd(cl, sv[1]))
-			abort();
-		SSL_set_max_proto_version(cl, tls12 ? TLS1_2_VERSION : 0);
-		SSL_set_connect_state(cl);
-		int done = 0;
-		for (int i = 0; i < 64 && !done; i++) {
-			ERR_clear_error();
-			int r = SSL_do_handshake(cl);
-			if (r == 1) {
-				done = 1;
-				break;
-			}
-			int e = SSL_get_error(cl, r);
-			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-				break;
-			serve(1);
-		}
-		ERR_clear_error();
-		if (!done)
-			fail("a TLS client's handshake with the listener did not complete", data, size);
-	}
-	int open = 1; /* the listener still takes bytes */
-	for (size_t off = 0, k; off < n && open; off += k) {
-		k = off >= CHUNKED ? n - off : n - off < chunk ? n - off : chunk;
-		if (client_send(cl, sv[1], p + off, k))
-			open = 0;
-		if (!cl)
-			drain(sv[1]);
-		serve(1);
-	}
-	if (end == 1 && cl) {
-		SSL_shutdown(cl);
-	} else if (end == 1 || end == 2) {
-		shutdown(sv[1], SHUT_WR);
-	} else if (end == 3) {
-		if (cl)
-			SSL_shutdown(cl);
-		SSL_free(cl);
-		cl = NULL;
-		close(sv[1]);
-		sv[1] = -1;
-	}
-	serve(4);
-	if (sv[1] >= 0 && !cl)
-		drain(sv[1]);
+	struct client c1, c2 = {NULL, -1};
+	client_run(&c1, PEER, tls, tls12, end, p, n, chunk);
 
 	/* The verdict. */
 	struct tls *owner = NULL;
@@ -278,55 +313,66 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct tls *other = owner == &inst_ctx ? &inst_inv : &inst_ctx;
 	if (other->switched || (!owner && inst_inv.switched))
-		fail("a connection went to an instance whose token it did not send", data, size);
+		FAIL("a connection went to an instance whose token it did not send");
 	if (owner) {
 		if (!owner->switched || owner->waiting || st.npending)
-			fail("the connection with a waiting token was not handed over", data, size);
-		if (!other->waiting || memcmp(other->token, other == &inst_ctx ? token_ctx : token_inv,
-		                              TLS_TOKEN_HEX))
-			fail("the other instance stopped waiting", data, size);
+			FAIL("the connection with a waiting token was not handed over");
+		if (!other->waiting ||
+		    memcmp(other->token, other == &inst_ctx ? token_ctx : token_inv, TLS_TOKEN_HEX))
+			FAIL("the other instance stopped waiting");
 		static uint8_t got[MAX_SEND + 1];
 		size_t rest = n - TLS_TOKEN_HEX, have = stream_read(owner, got, sizeof(got));
 		if (have != rest || memcmp(got, p + TLS_TOKEN_HEX, rest))
-			fail("the bytes after the token did not all reach the instance's stream, "
-			     "or others did", data, size);
+			FAIL("the bytes after the token did not all reach the instance's stream, "
+			     "or others did");
 		char said[160];
 		snprintf(said, sizeof(said), "context %s connected back from %s", owner->name, PEER);
 		if (!strstr(logbuf, said))
-			fail("the hand-over was not logged with its peer", data, size);
+			FAIL("the hand-over was not logged with its peer");
 	} else {
 		if (!inst_ctx.waiting || !inst_inv.waiting)
-			fail("an instance stopped waiting without a connection", data, size);
+			FAIL("an instance stopped waiting without a connection");
 		/* Still pending: it waits for the rest of its handshake or token (its client
 		 * is silent and open); its listener's end refuses it. */
 		if (st.npending && (end != 0 || (tls && n >= TLS_TOKEN_HEX)))
-			fail("a connection whose client ended is still pending", data, size);
+			FAIL("a connection whose client ended is still pending");
 		/* A TLS client that ends before its whole token, cleanly or not, is told
 		 * apart from one whose token cannot be read. */
 		if (tls && n < TLS_TOKEN_HEX && end != 0 &&
 		    !strstr(logbuf, "refused the connection from " PEER ": it closed the "
 		                    "connection before sending a whole token"))
-			fail("a client that ended before its whole token was not refused for that",
-			     data, size);
+			FAIL("a client that ended before its whole token was not refused for that");
+	}
+	if (again) {
+		/* The same bytes again from another peer: a token is spent once used (and a
+		 * refused one stays refused); the first connection is left alone. */
+		SSL *first = owner ? owner->ssl : NULL;
+		client_run(&c2, PEER2, tls, tls12, end, p, n, chunk);
+		if (inst_ctx.switched + inst_inv.switched != (owner != NULL) ||
+		    (owner && owner->ssl != first))
+			FAIL("the same bytes from a second peer were taken, or disturbed the first");
+		if (owner && !strstr(logbuf, "refused the connection from " PEER2 ": wrong, used "
+		                             "or expired token"))
+			FAIL("a used token was not refused as one");
 	}
 	l->users = 1;
 	tls_listener_put(&st, l);
 	if (st.npending || st.pending)
-		fail("a connection outlived its listener", data, size);
+		FAIL("a connection outlived its listener");
 	if (!owner && !strstr(logbuf, "refused the connection from " PEER ": "))
-		fail("a connection was not refused with a reason naming its peer", data, size);
+		FAIL("a connection was not refused with a reason naming its peer");
+	if (again && !strstr(logbuf, "refused the connection from " PEER2 ": "))
+		FAIL("the second connection was not refused with a reason naming its peer");
 	if (strstr(logbuf, token_ctx) || strstr(logbuf, token_inv))
-		fail("a token was logged", data, size);
+		FAIL("a token was logged");
 
 	if (show_log)
 		fprintf(stderr, "flags 0x%02x chunk %zu, %zu bytes:\n%s", data[0], chunk, n, logbuf);
 	release(&inst_ctx);
 	release(&inst_inv);
 	st.waiting = NULL;
-	if (cl)
-		SSL_free(cl);
-	if (sv[1] >= 0)
-		close(sv[1]);
+	client_free(&c1);
+	client_free(&c2);
 	ERR_clear_error();
 	return 0;
 }
