@@ -17,6 +17,7 @@ top=$(pwd)
 secs=${FUZZ_SECONDS:-60}
 cc=${FUZZ_CC:-clang}
 all="frame pickle json config modsrv jsoncodec"
+all="$all tlslisten"
 targets=${*:-$all}
 n=$(echo $targets | wc -w)
 skip() {
@@ -50,6 +51,12 @@ if [ -f plugins/ssh/ssh.la ]; then # built: libssh2 is there
 	ssh=1
 	libs="$libs $(mkvar SSH2_LIBS)"
 fi
+tls=
+if [ -f plugins/tls/tls.la ]; then # built (not --disable-tls): libssl is there
+	tls=1
+	cflags="$cflags $(mkvar SSL_CFLAGS)"
+	libs="$(mkvar SSL_LIBS) $libs"
+fi
 
 # One archive a part: the core (all of core/ but the command) and each plugin the
 # targets reach, so that a target takes only what it uses.
@@ -70,17 +77,27 @@ archive() { # NAME SOURCES...
 core=$(ls core/*.c | grep -v '^core/cli\.c$')
 archive core $core core/payload_data.c && archive pickle plugins/pickle/*.c && archive json plugins/json/*.c &&
 	archive forms plugins/forms/*.c &&
-	archive sudo plugins/sudo/*.c && { [ -z "$ssh" ] || archive ssh plugins/ssh/*.c; } || {
+	archive sudo plugins/sudo/*.c && { [ -z "$ssh" ] || archive ssh plugins/ssh/*.c; } &&
+	{ [ -z "$tls" ] || archive tls plugins/tls/*.c; } || {
 	tail -n 40 _fuzz/build.out
 	fail "the sources did not build with $cc (_fuzz/build.out)"
 }
 plugins="_fuzz/libpickle.a _fuzz/libjson.a _fuzz/libforms.a _fuzz/libsudo.a${ssh:+ _fuzz/libssh.a}"
+plugins="$plugins${tls:+ _fuzz/libtls.a}"
 
-pass=0 failed=0
+pass=0 failed=0 skipped=0
 for t in $targets; do
 	bin=_fuzz/fuzz_$t
 	extra=
 	[ "$t" = config ] && [ -n "$ssh" ] && extra=-DFUZZ_WITH_SSH
+	if [ "$t" = tlslisten ]; then
+		if [ -z "$tls" ]; then
+			echo "fuzz: SKIP: tlslisten: the tls plugin is not built (configured --disable-tls)"
+			skipped=$((skipped + 1))
+			continue
+		fi
+		extra=-I$top/plugins/tls
+	fi
 	# shellcheck disable=SC2086
 	if ! $cc $cflags -fsanitize=fuzzer $extra "fuzz/fuzz_$t.c" $plugins _fuzz/libcore.a $libs \
 		-o "$bin" >"_fuzz/build-$t.out" 2>&1; then
@@ -117,5 +134,5 @@ for t in $targets; do
 		ls "_fuzz/crashes/$t" | sed "s|^|  crash input: _fuzz/crashes/$t/|"
 	fi
 done
-echo "$pass passed, $failed failed, 0 skipped"
+echo "$pass passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -7,7 +7,21 @@ set -u
 src=${EC_TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 build=${EC_TEST_BUILDDIR:-$src}
 status=0
-for t in frame pickle json config modsrv jsoncodec; do
+targets="frame pickle json config modsrv jsoncodec"
+targets="$targets tlslisten"
+for t in $targets; do
+	if [ "$t" = tlslisten ]; then # the tls plugin's listener: only when it is built
+		case " ${EC_TEST_DISABLED_PLUGINS:-} " in
+		*" tls "*)
+			echo "SKIP: $t (the tls plugin is left out of this build: configure --disable-tls)"
+			continue
+			;;
+		esac
+		if [ ! -x "$build/fuzz/replay_$t" ]; then
+			echo "SKIP: $t (fuzz/replay_$t is not built)"
+			continue
+		fi
+	fi
 	if "$build/fuzz/replay_$t" "$src/fuzz/regressions/$t" "$src/fuzz/corpus/$t"; then
 		echo "PASS: $t"
 	else

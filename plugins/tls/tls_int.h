@@ -104,6 +104,11 @@ int tls_listener_get(struct tls_state *st, const char *address, const char *what
                      const char *who, struct ec_error *err);
 /* One user fewer for l: with none left, l and the connections it accepted go. */
 void tls_listener_put(struct tls_state *st, struct tls_listener *l);
+/* A connection accepted on l: fd (non-blocking; owned from here on, closed when refused)
+ * from peer ("addr:port", for the log) joins the pending ones, its handshake to come.
+ * The second half of accepting (tls_serve's accept), apart so that fuzz/fuzz_tlslisten.c
+ * can hand the listener one end of a socketpair. */
+void tls_conn_add(struct tls_state *st, struct tls_listener *l, int fd, const char *peer);
 /* Accept, advance handshakes, read tokens, hand connections to waiting instances,
  * refuse the rest; broker thread, never blocks. */
 void tls_serve(struct tls_state *st);

@@ -407,41 +407,45 @@ static void accept_all(struct tls_state *st, struct tls_listener *l)
 		/* No Nagle: a small frame after a large one must not wait for a delayed ACK. */
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (st->npending >= TLS_MAX_PENDING) {
-			st->host->log(st->host, EC_LOG_WARNING,
-			              "refused the connection from %s: %d connections are "
-			              "already in their handshake", peer, TLS_MAX_PENDING);
-			close(fd);
-			continue;
-		}
-		struct tls_conn *c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		c->lis = l;
-		memcpy(c->peer, peer, sizeof(peer));
-		c->deadline = tls_now_ms() + l->timeout_ms;
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		BIO *bio = (c->ssl = SSL_new(l->ctx)) ? BIO_new(st->bio_method) : NULL;
-		if (bio) {
-			BIO_set_fd(bio, fd, BIO_NOCLOSE); /* conn_free, or the instance, closes it */
-			SSL_set_bio(c->ssl, bio, bio);
-		}
-		if (!bio || epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			st->host->log(st->host, EC_LOG_WARNING, "refused the connection from %s: "
-			              "cannot set it up", peer);
-			conn_free(c);
-			continue;
-		}
-		SSL_set_accept_state(c->ssl);
-		c->next = st->pending;
-		st->pending = c;
-		st->npending++;
-		st->host->log(st->host, EC_LOG_DEBUG, "connection from %s on port %d", peer,
-		              l->port);
+		tls_conn_add(st, l, fd, peer);
 	}
+}
+
+void tls_conn_add(struct tls_state *st, struct tls_listener *l, int fd, const char *peer)
+{
+	if (st->npending >= TLS_MAX_PENDING) {
+		st->host->log(st->host, EC_LOG_WARNING,
+		              "refused the connection from %s: %d connections are "
+		              "already in their handshake", peer, TLS_MAX_PENDING);
+		close(fd);
+		return;
+	}
+	struct tls_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->lis = l;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->deadline = tls_now_ms() + l->timeout_ms;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+	BIO *bio = (c->ssl = SSL_new(l->ctx)) ? BIO_new(st->bio_method) : NULL;
+	if (bio) {
+		BIO_set_fd(bio, fd, BIO_NOCLOSE); /* conn_free, or the instance, closes it */
+		SSL_set_bio(c->ssl, bio, bio);
+	}
+	if (!bio || epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		st->host->log(st->host, EC_LOG_WARNING, "refused the connection from %s: "
+		              "cannot set it up", peer);
+		conn_free(c);
+		return;
+	}
+	SSL_set_accept_state(c->ssl);
+	c->next = st->pending;
+	st->pending = c;
+	st->npending++;
+	st->host->log(st->host, EC_LOG_DEBUG, "connection from %s on port %d", peer, l->port);
 }
 
 static void watch(struct tls_state *st, struct tls_conn *c, int want_write)
@@ -483,6 +487,20 @@ static void hand_over(struct tls_state *st, struct tls_conn *c, struct tls *t)
 	conn_free(c);
 }
 
+/* Whether a failed SSL op (SSL_get_error's e) met the peer's end: its close_notify, or
+ * a bare end of the connection (OpenSSL 3 reports that as an error of its own, before
+ * it an SSL_ERROR_SYSCALL with nothing queued). The error is left queued. */
+static int peer_closed(int e)
+{
+	unsigned long first = ERR_peek_error();
+	return e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !first) ||
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+	       (e == SSL_ERROR_SSL && ERR_GET_LIB(first) == ERR_LIB_SSL &&
+	        ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ||
+#endif
+	       0;
+}
+
 /* Move c on: its handshake, then its token. */
 static void advance(struct tls_state *st, struct tls_conn *c)
 {
@@ -497,8 +515,8 @@ static void advance(struct tls_state *st, struct tls_conn *c)
 			}
 			char why[320];
 			snprintf(why, sizeof(why), "TLS handshake failed: %s",
-			         e == SSL_ERROR_SYSCALL && !ERR_peek_error() ? "the peer closed it"
-			                                                      : ssl_why());
+			         peer_closed(e) ? "the peer closed it" : ssl_why());
+			ERR_clear_error();
 			refuse(st, c, why);
 			return;
 		}
@@ -515,9 +533,14 @@ static void advance(struct tls_state *st, struct tls_conn *c)
 				watch(st, c, e == SSL_ERROR_WANT_WRITE);
 				return;
 			}
-			refuse(st, c, e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL
-			                  ? "it closed the connection before sending a whole token"
-			                  : "reading its token failed");
+			char why[320];
+			if (peer_closed(e))
+				snprintf(why, sizeof(why), "it closed the connection before sending a "
+				         "whole token (%zu of %d bytes)", c->have, TLS_TOKEN_HEX);
+			else
+				snprintf(why, sizeof(why), "reading its token failed: %s", ssl_why());
+			ERR_clear_error();
+			refuse(st, c, why);
 			return;
 		}
 		c->have += (size_t)r;
