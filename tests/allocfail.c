@@ -22,6 +22,7 @@ void __real_free(void *p);
 
 #define MAX_LIVE 65536
 #define MAX_FILES 16
+#define MAX_INDICES 64
 
 /* The wrappers the program and the test plugins call (see tests/allocfail.sym). */
 #define WRAP __attribute__((visibility("default")))
@@ -44,6 +45,7 @@ static struct {
 	const void *base;
 	char path[512];
 	size_t n;
+	size_t first[MAX_INDICES]; /* the numbers of its first allocations */
 } files[MAX_FILES];
 static size_t nfiles;
 /* Where the failed allocation was asked for: the file and the offset in it. */
@@ -77,6 +79,14 @@ int ec_allocfail_hit(void)
 	return hit;
 }
 
+int ec_allocfail_hit_in(const char *path)
+{
+	pthread_mutex_lock(&lock);
+	int in = hit && !strcmp(hit_file, path);
+	pthread_mutex_unlock(&lock);
+	return in;
+}
+
 const char *ec_allocfail_hit_where(char *buf, size_t cap)
 {
 	pthread_mutex_lock(&lock);
@@ -101,6 +111,18 @@ size_t ec_allocfail_count_in(const char *path)
 	return n;
 }
 
+size_t ec_allocfail_numbers_in(const char *path, size_t *out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nfiles; i++)
+		for (size_t j = 0; !strcmp(files[i].path, path) && j < files[i].n && j < MAX_INDICES; j++)
+			if (n < max)
+				out[n++] = files[i].first[j];
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 /* Does this allocation, asked for by the code at caller (of the file di), fail? */
 static int fails(const Dl_info *di)
 {
@@ -116,6 +138,8 @@ static int fails(const Dl_info *di)
 		files[i].n = 0;
 		nfiles++;
 	}
+	if (i < nfiles && files[i].n < MAX_INDICES)
+		files[i].first[files[i].n] = count;
 	if (i < nfiles)
 		files[i].n++;
 	if (fail_at && count == fail_at) {

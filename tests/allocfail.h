@@ -18,6 +18,8 @@ void ec_allocfail_disarm(void);
 size_t ec_allocfail_count(void);
 /* Whether the allocation meant to fail was reached. */
 int ec_allocfail_hit(void);
+/* Whether the failed allocation was asked for by the code of the file at path. */
+int ec_allocfail_hit_in(const char *path);
 /* Where the failed allocation was asked for, into buf: "FILE+0xOFFSET" (the return
  * address in the loaded file, for addr2line), or "-". */
 const char *ec_allocfail_hit_where(char *buf, size_t cap);
@@ -26,5 +28,8 @@ size_t ec_allocfail_live(void);
 /* Allocations since the last arm made by the code of the loaded file at path (a plugin
  * as dlopen'ed: dladdr's name for it). */
 size_t ec_allocfail_count_in(const char *path);
+/* Into out (at most max), the numbers (1-based, as ec_allocfail_arm takes them) of the
+ * first 64 of those allocations; how many. */
+size_t ec_allocfail_numbers_in(const char *path, size_t *out, size_t max);
 
 #endif

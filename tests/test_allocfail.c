@@ -12,7 +12,7 @@
  * server's threads allocate too, so the order varies a little and each run is judged
  * alone. The call loads test copies of the local and pickle plugins linked with the
  * same wrappers (tests/allocfail-plugins), so their allocations are failed too; it
- * runs once without the bytecode cache and once from a filled one. */
+ * runs without the bytecode cache, from a filled one, and filling an empty one. */
 #include "ecbuild.h"
 
 #include <dirent.h>
@@ -292,7 +292,8 @@ static char plugin_dir[PATH_MAX], local_so[PATH_MAX + 16], pickle_so[PATH_MAX + 
 /* The master made, a local context connected, json.dumps(7) called, the context shut
  * down, the master freed, allocation nth failing (0: none). In a child process (a hang
  * is then a timeout of the parent's, a crash a signal): it writes "COUNT LIVE LOCAL
- * PICKLE RC MSG" on fd, LOCAL and PICKLE the allocations the plugins' code made. */
+ * PICKLE IN RC MSG" on fd, LOCAL and PICKLE the allocations the plugins' code made, IN
+ * 1 or 2 when the failed one was local's or pickle's (else 0). */
 static int call_child(size_t nth, int fd)
 {
 	char opt[600];
@@ -330,10 +331,20 @@ static int call_child(size_t nth, int fd)
 	ec_master_free(m);
 	ec_allocfail_disarm();
 	char where[600];
-	dprintf(fd, "%zu %zu %zu %zu %d %s\n", ec_allocfail_count(), ec_allocfail_live(),
-	        ec_allocfail_count_in(local_so), ec_allocfail_count_in(pickle_so), rc, err.msg);
+	int hit_in = ec_allocfail_hit_in(local_so) ? 1 : ec_allocfail_hit_in(pickle_so) ? 2 : 0;
+	dprintf(fd, "%zu %zu %zu %zu %d %d %s\n", ec_allocfail_count(), ec_allocfail_live(),
+	        ec_allocfail_count_in(local_so), ec_allocfail_count_in(pickle_so), hit_in, rc,
+	        err.msg);
 	if (getenv("EC_ALLOCFAIL_VERBOSE"))
 		dprintf(fd, "      failed at %s\n", ec_allocfail_hit_where(where, sizeof(where)));
+	/* The plugins' allocations by number: the parent fails each of them as well. */
+	size_t nums[128];
+	size_t nn = ec_allocfail_numbers_in(local_so, nums, 64);
+	nn += ec_allocfail_numbers_in(pickle_so, nums + nn, 64);
+	dprintf(fd, "      plugins' allocations:");
+	for (size_t i = 0; i < nn; i++)
+		dprintf(fd, " %zu", nums[i]);
+	dprintf(fd, "\n");
 	return 0;
 }
 
@@ -431,22 +442,41 @@ static int cache_entries(const char *dir, const char *prefix)
 	return n;
 }
 
+/* The numbers of the reference's allocations by the plugins, from its report. */
+static size_t plugin_numbers(const char *line, size_t *out, size_t max)
+{
+	const char *p = strstr(line, "plugins' allocations:");
+	size_t n = 0;
+	for (p = p ? p + strlen("plugins' allocations:") : NULL; p && n < max;) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		out[n++] = v;
+		p = end;
+	}
+	return n;
+}
+
 /* One run's report parsed. */
 struct call_report {
 	size_t count, live, in_local, in_pickle;
-	int rc, off;
+	int hit_in, rc, off;
 };
 
 static int parse_report(const char *line, struct call_report *r)
 {
 	*r = (struct call_report){.rc = -1};
-	return sscanf(line, "%zu %zu %zu %zu %d %n", &r->count, &r->live, &r->in_local, &r->in_pickle,
-	              &r->rc, &r->off) == 5;
+	return sscanf(line, "%zu %zu %zu %zu %d %d %n", &r->count, &r->live, &r->in_local,
+	              &r->in_pickle, &r->hit_in, &r->rc, &r->off) == 6;
 }
+
+/* The cache's state at the start of each run of a pass. */
+enum cache_mode { CACHE_OFF, CACHE_FILLED, CACHE_EMPTY };
 
 /* The whole call, allocation k failed for k = first, first + stride, ... up to the
  * reference's count (and a few more: it varies a little). */
-static void whole_call(const char *label, int cache)
+static void whole_call(const char *label, enum cache_mode cache)
 {
 	if (!call_python[0]) {
 		printf("\n  SKIP: no Python 3 found");
@@ -454,23 +484,27 @@ static void whole_call(const char *label, int cache)
 	}
 	FILE *cf = fopen(call_config, "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
-	fprintf(cf, "code_cache: %s\n", cache ? "true" : "false");
+	fprintf(cf, "code_cache: %s\n", cache != CACHE_OFF ? "true" : "false");
 	fclose(cf);
 	CU_ASSERT_EQUAL_FATAL(sync_dir(cache_live, NULL), 0);
 	char line[2048];
 	struct call_report r;
-	if (cache) {
+	if (cache == CACHE_FILLED) {
 		/* The first run fills the entries, the second reads them: its count is the
 		 * reference. */
 		CU_ASSERT_EQUAL_FATAL(call_run(0, line, sizeof(line)), 0);
 		CU_ASSERT_FATAL(parse_report(line, &r) && r.rc == 0);
 		int core = cache_entries(cache_live, "core-"), boot = cache_entries(cache_live, "boot-");
-		printf("\n  cache filled in %s: %d core entry, %d boot entry", cache_live, core, boot);
+		printf("\n  cache filled in %s: %d core entry, %d boot entry; %zu allocations, %zu "
+		       "blocks left", cache_live, core, boot, r.count, r.live);
 		CU_ASSERT_FATAL(core == 1 && boot == 1);
+		CU_ASSERT_EQUAL(r.live, 0);
 		CU_ASSERT_EQUAL_FATAL(sync_dir(cache_saved, cache_live), 0);
 	}
 	CU_ASSERT_EQUAL_FATAL(call_run(0, line, sizeof(line)), 0);
 	CU_ASSERT_FATAL(parse_report(line, &r));
+	if (cache == CACHE_EMPTY) /* the run filled it */
+		CU_ASSERT(cache_entries(cache_live, "core-") == 1 && cache_entries(cache_live, "boot-") == 1);
 	size_t n = r.count;
 	printf("\n  %s, reference: %zu allocations (%zu by %s, %zu by %s), %zu blocks left, %s", label,
 	       n, r.in_local, local_so, r.in_pickle, pickle_so, r.live, ec_err_name(r.rc));
@@ -484,21 +518,37 @@ static void whole_call(const char *label, int cache)
 	const char *st = getenv("EC_ALLOCFAIL_CALL_STRIDE");
 	size_t stride = st && atol(st) > 0 ? (size_t)atol(st) : (n + 39) / 40;
 	struct totals t = {0};
-	size_t in_plugins = 0;
+	size_t failed_in[3] = {0};
 	/* EC_ALLOCFAIL_CALL_FIRST=K starts there, EC_ALLOCFAIL_CALL_LAST=K ends there (by
 	 * hand, to look at one run). */
 	const char *first = getenv("EC_ALLOCFAIL_CALL_FIRST"), *last = getenv("EC_ALLOCFAIL_CALL_LAST");
 	size_t k0 = first && atol(first) > 0 ? (size_t)atol(first) : 1;
 	size_t k1 = last && atol(last) > 0 ? (size_t)atol(last) : n + 20;
-	for (size_t k = k0; k <= k1; k += stride) {
-		if (cache)
-			CU_ASSERT_EQUAL_FATAL(sync_dir(cache_live, cache_saved), 0);
+	/* Every k0 + i * stride, and each allocation the reference's plugins made (within
+	 * k0..k1): make check fails all of theirs, whatever the stride. */
+	static unsigned char run_k[1 << 16];
+	memset(run_k, 0, sizeof(run_k));
+	if (k1 >= sizeof(run_k))
+		k1 = sizeof(run_k) - 1;
+	for (size_t k = k0; k <= k1; k += stride)
+		run_k[k] = 1;
+	size_t extra[128];
+	size_t nextra = plugin_numbers(line, extra, sizeof(extra) / sizeof(extra[0]));
+	for (size_t i = 0; i < nextra; i++)
+		if (extra[i] >= k0 && extra[i] <= k1)
+			run_k[extra[i]] = 1;
+	for (size_t k = k0; k <= k1; k++) {
+		if (!run_k[k])
+			continue;
+		if (cache != CACHE_OFF)
+			CU_ASSERT_EQUAL_FATAL(
+			    sync_dir(cache_live, cache == CACHE_FILLED ? cache_saved : NULL), 0);
 		int ok = call_run(k, line, sizeof(line)) == 0 && parse_report(line, &r);
 		const char *msg = ok ? line + r.off : line;
 		int clear = ok && r.rc == EC_ENOMEM && msg[0] && msg[0] != '\n';
 		t.allocs++;
 		if (ok)
-			in_plugins += r.in_local + r.in_pickle;
+			failed_in[r.hit_in == 1 || r.hit_in == 2 ? r.hit_in : 0]++;
 		if (getenv("EC_ALLOCFAIL_VERBOSE"))
 			printf("\n    %zu: %s", k, line);
 		if (ok && r.rc == 0 && !r.live && (!r.in_local || !r.in_pickle))
@@ -514,9 +564,9 @@ static void whole_call(const char *label, int cache)
 			       ok ? ec_err_name(r.rc) : "", ok ? ": " : "", msg, ok ? r.live : 0);
 		}
 	}
-	printf("\n  %s: %zu of its ~%zu allocations failed (one in %zu): %zu clear errors, "
-	       "%zu runs that still succeeded, %zu bad",
-	       label, t.allocs, n, stride, t.errors, t.recovered, t.bad);
+	printf("\n  %s: %zu of its ~%zu allocations failed (one in %zu; %zu of them local's, %zu "
+	       "pickle's): %zu clear errors, %zu runs that still succeeded, %zu bad",
+	       label, t.allocs, n, stride, failed_in[1], failed_in[2], t.errors, t.recovered, t.bad);
 	CU_ASSERT_EQUAL(t.bad, 0);
 	all.allocs += t.allocs;
 	all.errors += t.errors;
@@ -526,12 +576,21 @@ static void whole_call(const char *label, int cache)
 
 static void test_whole_call(void)
 {
-	whole_call("bytecode cache off", 0);
+	whole_call("bytecode cache off", CACHE_OFF);
 }
 
+/* Each run boots directly from the boot entry with the cached core; one whose read
+ * fails boots from source and fills the entries again. */
 static void test_whole_call_cached(void)
 {
-	whole_call("bytecode cache on, filled", 1);
+	whole_call("bytecode cache on, filled", CACHE_FILLED);
+}
+
+/* Each run boots from source and fills both entries (the core's bytecode comes back
+ * as a bytes reply of ~100 KiB: the pickle codec's decode_buf takes the receive buffer). */
+static void test_whole_call_filling(void)
+{
+	whole_call("bytecode cache on, empty", CACHE_EMPTY);
 }
 
 /* The plugin copies and a private cache home, set up before the threads of any run. */
@@ -594,6 +653,7 @@ int main(void)
 	CU_add_test(s, "frames: encode, decode", test_frame);
 	CU_add_test(s, "a whole local call: connect, call, shutdown", test_whole_call);
 	CU_add_test(s, "the same from a filled bytecode cache", test_whole_call_cached);
+	CU_add_test(s, "the same filling an empty bytecode cache", test_whole_call_filling);
 	if (call_setup()) {
 		fprintf(stderr, "test_allocfail: cannot set up the whole call\n");
 		return 1;
