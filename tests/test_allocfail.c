@@ -551,6 +551,7 @@ static void whole_call(const char *label, enum cache_mode cache)
 			failed_in[r.hit_in == 1 || r.hit_in == 2 ? r.hit_in : 0]++;
 		if (getenv("EC_ALLOCFAIL_VERBOSE"))
 			printf("\n    %zu: %s", k, line);
+		line[strcspn(line, "\n")] = '\0'; /* the report's first line: its outcome */
 		if (ok && r.rc == 0 && !r.live && (!r.in_local || !r.in_pickle))
 			t.bad++, printf("\n  allocation %zu failed: the call succeeded without the "
 			                "plugins in %s", k, plugin_dir);
