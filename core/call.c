@@ -120,8 +120,10 @@ void ec__calls_fail(struct ec_calls *cs, const char *name, const struct ec_error
 		call_unregistered(c->m, c);
 		c->next = c->prev = NULL;
 		pthread_mutex_lock(&c->lock);
-		c->rc = EC_ECLOSED;
-		ec__error_set(&c->err, EC_ECLOSED, name, "context '%s' disconnected%s%s", name,
+		/* Out of memory (a frame that could not be built) says so: the context is no
+		 * more at fault than the caller. */
+		c->rc = why && why->code == EC_ENOMEM ? EC_ENOMEM : EC_ECLOSED;
+		ec__error_set(&c->err, c->rc, name, "context '%s' disconnected%s%s", name,
 		              why && why->msg[0] ? ": " : "", why ? why->msg : "");
 		__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
 		pthread_cond_signal(&c->cond);

@@ -77,7 +77,8 @@ struct ec_call *ec__calls_take(struct ec_calls *cs, uint32_t h);
 /* The call's reply is in (m->lock and the call's lock held, on the loop's thread): mark
  * it done and have its waiter signalled once the loop lets go of m->lock. */
 void ec__call_done_locked(struct ec_call *call, struct ec_broker *b);
-/* Fail every pending call: the context `name` is gone (why may be NULL). m->lock held. */
+/* Fail every pending call: the context `name` is gone (why may be NULL): EC_ECLOSED, or
+ * EC_ENOMEM when why is out of memory. m->lock held. */
 void ec__calls_fail(struct ec_calls *cs, const char *name, const struct ec_error *why);
 /* Drop a reference; the last one frees the call. */
 void ec__call_unref(struct ec_call *call);

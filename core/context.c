@@ -787,8 +787,12 @@ int ec__context_queue_call(struct ec_context *ctx, struct ec_msg *msg, struct ec
                            struct ec_error *err)
 {
 	if (ctx->st.state != EC_STREAM_READY || ctx->shutdown_requested)
-		return ec__error_set(err, EC_ECLOSED, ctx->name, "context '%s' is not connected%s%s",
-		                     ctx->name, ctx->fail.msg[0] ? ": " : "", ctx->fail.msg);
+		/* Out of memory it died of says so (ec__calls_fail). */
+		return ec__error_set(err,
+		                     !ctx->shutdown_requested && ctx->fail.code == EC_ENOMEM ? EC_ENOMEM
+		                                                                              : EC_ECLOSED,
+		                     ctx->name, "context '%s' is not connected%s%s", ctx->name,
+		                     ctx->fail.msg[0] ? ": " : "", ctx->fail.msg);
 	ec__call_register(&ctx->calls, call);
 	msg->handle = EC_HANDLE_CALL;
 	msg->reply_to = call->handle;

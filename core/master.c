@@ -17,16 +17,19 @@
 #include "modules.h"
 #include "secret.h"
 
-/* Split a ':'-separated list into dirs[] (pointers into a strdup'd copy in *hold). */
-static size_t split_path(const char *s, char **hold, const char **dirs, size_t max)
+/* Split a ':'-separated list into dirs[] (pointers into a strdup'd copy in *hold): their
+ * number, or -1 out of memory (the list is not silently left out). */
+static long split_path(const char *s, char **hold, const char **dirs, size_t max)
 {
 	size_t n = 0;
-	if (!s || !*s || !(*hold = strdup(s)))
+	if (!s || !*s)
 		return 0;
+	if (!(*hold = strdup(s)))
+		return -1;
 	for (char *save = NULL, *tok = strtok_r(*hold, ":", &save); tok && n < max;
 	     tok = strtok_r(NULL, ":", &save))
 		dirs[n++] = tok;
-	return n;
+	return (long)n;
 }
 
 static int plugins_setup(ec_master *m, const struct ec_master_options *o, struct ec_error *err)
@@ -35,7 +38,10 @@ static int plugins_setup(ec_master *m, const struct ec_master_options *o, struct
 	size_t n = 0;
 	char *hold = NULL;
 	const char *env = o && o->plugin_path ? o->plugin_path : getenv("EC_PLUGIN_PATH");
-	n = split_path(env, &hold, dirs, 32);
+	long split = split_path(env, &hold, dirs, 32);
+	if (split < 0)
+		return ec__error_set(err, EC_ENOMEM, NULL, "out of memory building the plugin path");
+	n = (size_t)split;
 	const char *const *cfgdirs = ec__config_plugin_path(m->config);
 	for (size_t i = 0; cfgdirs && cfgdirs[i] && n < 64; i++)
 		dirs[n++] = cfgdirs[i];

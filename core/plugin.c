@@ -246,6 +246,12 @@ int ec__plugins_load_file(struct ec_plugins *ps, const char *path, const char *n
 			free(lp->path);
 			free(lp);
 			dlclose(dl);
+			/* Out of memory is the machine's state, not the plugin's fault. */
+			if (rc == EC_ENOMEM)
+				return ec__error_set(err, EC_ENOMEM, path,
+				                     "out of memory initialising %s plugin '%s': %s",
+				                     kind_name(kind), name,
+				                     perr.msg[0] ? perr.msg : ec_strerror(rc));
 			return ec__error_set(err, EC_EPLUGIN, path,
 			                     "%s plugin '%s' failed to initialise: %s", kind_name(kind),
 			                     name, perr.msg[0] ? perr.msg : ec_strerror(rc));

@@ -1,9 +1,13 @@
 /* allocfail.c: the allocation wrappers of tests/allocfail.h: a count, the one allocation
- * that fails, and the set of blocks live since the last arm (a small array: the
- * scenarios hold at most a few thousand at once). */
+ * that fails, the set of blocks live since the last arm (a small array: the scenarios
+ * hold at most a few thousand at once), and which loaded file's code asked for each.
+ * The wrappers are exported (tests/allocfail.sym): the test copies of the plugins,
+ * linked with the same --wrap, call them from their dlopen'ed code. */
 #include "ecbuild.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +21,17 @@ char *__real_strndup(const char *s, size_t n);
 void __real_free(void *p);
 
 #define MAX_LIVE 65536
+#define MAX_FILES 16
+#define MAX_INDICES 64
+
+/* The wrappers the program and the test plugins call (see tests/allocfail.sym). */
+#define WRAP __attribute__((visibility("default")))
+WRAP void *__wrap_malloc(size_t n);
+WRAP void *__wrap_calloc(size_t n, size_t size);
+WRAP void *__wrap_realloc(void *p, size_t n);
+WRAP char *__wrap_strdup(const char *s);
+WRAP char *__wrap_strndup(const char *s, size_t n);
+WRAP void __wrap_free(void *p);
 
 static size_t count, fail_at;
 static int hit, armed;
@@ -24,6 +39,18 @@ static void *live[MAX_LIVE];
 static size_t nlive;
 /* A whole call allocates on the broker's and module server's threads too. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* The counted allocations per file (the program, a plugin) of the code that made them:
+ * its load address (dladdr) and its path, copied (no allocation here). */
+static struct {
+	const void *base;
+	char path[512];
+	size_t n;
+	size_t first[MAX_INDICES]; /* the numbers of its first allocations */
+} files[MAX_FILES];
+static size_t nfiles;
+/* Where the failed allocation was asked for: the file and the offset in it. */
+static char hit_file[512];
+static size_t hit_off;
 
 void ec_allocfail_arm(size_t nth)
 {
@@ -32,6 +59,7 @@ void ec_allocfail_arm(size_t nth)
 	fail_at = nth;
 	hit = 0;
 	nlive = 0;
+	nfiles = 0;
 	armed = 1;
 	pthread_mutex_unlock(&lock);
 }
@@ -51,19 +79,73 @@ int ec_allocfail_hit(void)
 	return hit;
 }
 
+int ec_allocfail_hit_in(const char *path)
+{
+	pthread_mutex_lock(&lock);
+	int in = hit && !strcmp(hit_file, path);
+	pthread_mutex_unlock(&lock);
+	return in;
+}
+
+const char *ec_allocfail_hit_where(char *buf, size_t cap)
+{
+	pthread_mutex_lock(&lock);
+	snprintf(buf, cap, hit ? "%s+0x%zx" : "-", hit_file, hit_off);
+	pthread_mutex_unlock(&lock);
+	return buf;
+}
+
 size_t ec_allocfail_live(void)
 {
 	return nlive;
 }
 
-/* Does this allocation fail? */
-static int fails(void)
+size_t ec_allocfail_count_in(const char *path)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nfiles; i++)
+		if (!strcmp(files[i].path, path))
+			n += files[i].n;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+size_t ec_allocfail_numbers_in(const char *path, size_t *out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nfiles; i++)
+		for (size_t j = 0; !strcmp(files[i].path, path) && j < files[i].n && j < MAX_INDICES; j++)
+			if (n < max)
+				out[n++] = files[i].first[j];
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+/* Does this allocation, asked for by the code at caller (of the file di), fail? */
+static int fails(const Dl_info *di)
 {
 	if (!armed)
 		return 0;
 	count++;
+	size_t i = 0;
+	while (i < nfiles && files[i].base != di->dli_fbase)
+		i++;
+	if (i == nfiles && nfiles < MAX_FILES) {
+		files[i].base = di->dli_fbase;
+		snprintf(files[i].path, sizeof(files[i].path), "%s", di->dli_fname);
+		files[i].n = 0;
+		nfiles++;
+	}
+	if (i < nfiles && files[i].n < MAX_INDICES)
+		files[i].first[files[i].n] = count;
+	if (i < nfiles)
+		files[i].n++;
 	if (fail_at && count == fail_at) {
 		hit = 1;
+		snprintf(hit_file, sizeof(hit_file), "%s", di->dli_fname);
+		hit_off = (size_t)((const char *)di->dli_saddr - (const char *)di->dli_fbase);
 		return 1;
 	}
 	return 0;
@@ -86,13 +168,22 @@ static int untrack(void *p)
 	return 0;
 }
 
-static int fails_locked(void)
+/* dladdr outside the lock: it takes the dynamic loader's. */
+static int fails_locked(const void *caller)
 {
+	if (!armed)
+		return 0;
+	Dl_info di;
+	if (!dladdr(caller, &di) || !di.dli_fname)
+		di = (Dl_info){.dli_fname = "?"};
+	di.dli_saddr = (void *)caller; /* the call's own address, not its function's */
 	pthread_mutex_lock(&lock);
-	int f = fails();
+	int f = fails(&di);
 	pthread_mutex_unlock(&lock);
 	return f;
 }
+
+#define CALLER __builtin_return_address(0)
 
 static void *track_locked(void *p)
 {
@@ -104,17 +195,17 @@ static void *track_locked(void *p)
 
 void *__wrap_malloc(size_t n)
 {
-	return fails_locked() ? NULL : track_locked(__real_malloc(n));
+	return fails_locked(CALLER) ? NULL : track_locked(__real_malloc(n));
 }
 
 void *__wrap_calloc(size_t n, size_t size)
 {
-	return fails_locked() ? NULL : track_locked(__real_calloc(n, size));
+	return fails_locked(CALLER) ? NULL : track_locked(__real_calloc(n, size));
 }
 
 void *__wrap_realloc(void *p, size_t n)
 {
-	if (fails_locked())
+	if (fails_locked(CALLER))
 		return NULL;
 	/* p leaves the set first: another thread's new block may get its address. */
 	pthread_mutex_lock(&lock);
@@ -130,12 +221,12 @@ void *__wrap_realloc(void *p, size_t n)
 
 char *__wrap_strdup(const char *s)
 {
-	return fails_locked() ? NULL : track_locked(__real_strdup(s));
+	return fails_locked(CALLER) ? NULL : track_locked(__real_strdup(s));
 }
 
 char *__wrap_strndup(const char *s, size_t n)
 {
-	return fails_locked() ? NULL : track_locked(__real_strndup(s, n));
+	return fails_locked(CALLER) ? NULL : track_locked(__real_strndup(s, n));
 }
 
 void __wrap_free(void *p)

@@ -6,18 +6,26 @@
  * ASan. The scenarios read the fuzz targets' seeds (fuzz/corpus/): the configuration
  * loader with a context's overrides and validation, JSON values both ways, the pickle
  * codec both ways, and frames. Then a whole local call (master, connect, json.dumps,
- * shutdown, free) with one allocation in N failing (EC_ALLOCFAIL_CALL_STRIDE; about 60
+ * shutdown, free) with one allocation in N failing (EC_ALLOCFAIL_CALL_STRIDE; about 40
  * runs by default), each run in a child process: a crash or a hang (120 s) is a bad
- * run, as are blocks left; the broker's and module server's threads allocate too, so
- * the order varies a little and each run is judged alone. */
+ * run, as are blocks left and an error other than EC_ENOMEM; the broker's and module
+ * server's threads allocate too, so the order varies a little and each run is judged
+ * alone. The call loads test copies of the local and pickle plugins linked with the
+ * same wrappers (tests/allocfail-plugins), so their allocations are failed too; it
+ * runs without the bytecode cache, from a filled one, and filling an empty one. */
 #include "ecbuild.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -274,24 +282,25 @@ static void test_frame(void)
 /* ---- a whole local call ------------------------------------------------------------- */
 
 static char call_python[512];
-/* A config with code_cache: false. The bytecode cache's state (filled or not, by the
- * first run of a fresh tree) changes which allocations a run makes; a failed cache read
- * turns a run into a compile and a fill. Under valgrind and ASan that path left one
- * block the counter could not match (no leak valgrind reports: docs/reliability.md,
- * open findings), so this pass runs without the cache, the same way every time. */
+/* The pass's config file (code_cache: false or true). */
 static char call_config[64];
+/* The plugins the whole call loads, its plugin_path: the test copies of the local
+ * transport and the pickle codec, linked with the wrappers (Makefile.am,
+ * tests/allocfail-plugins); their real paths, as dladdr names them once loaded. */
+static char plugin_dir[PATH_MAX], local_so[PATH_MAX + 16], pickle_so[PATH_MAX + 16];
 
 /* The master made, a local context connected, json.dumps(7) called, the context shut
  * down, the master freed, allocation nth failing (0: none). In a child process (a hang
- * is then a timeout of the parent's, a crash a signal): it writes "COUNT LIVE RC MSG"
- * on fd. */
+ * is then a timeout of the parent's, a crash a signal): it writes "COUNT LIVE LOCAL
+ * PICKLE IN RC MSG" on fd, LOCAL and PICKLE the allocations the plugins' code made, IN
+ * 1 or 2 when the failed one was local's or pickle's (else 0). */
 static int call_child(size_t nth, int fd)
 {
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", call_python);
 	const char *ov[] = {opt, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = call_config,
-	                               .log_level = EC_LOG_CRITICAL};
+	                               .log_level = EC_LOG_CRITICAL, .plugin_path = plugin_dir};
 	struct ec_error err = {0};
 	ec_master *m = NULL;
 	ec_context *ctx = NULL;
@@ -321,7 +330,21 @@ static int call_child(size_t nth, int fd)
 	}
 	ec_master_free(m);
 	ec_allocfail_disarm();
-	dprintf(fd, "%zu %zu %d %s\n", ec_allocfail_count(), ec_allocfail_live(), rc, err.msg);
+	char where[600];
+	int hit_in = ec_allocfail_hit_in(local_so) ? 1 : ec_allocfail_hit_in(pickle_so) ? 2 : 0;
+	dprintf(fd, "%zu %zu %zu %zu %d %d %s\n", ec_allocfail_count(), ec_allocfail_live(),
+	        ec_allocfail_count_in(local_so), ec_allocfail_count_in(pickle_so), hit_in, rc,
+	        err.msg);
+	if (getenv("EC_ALLOCFAIL_VERBOSE"))
+		dprintf(fd, "      failed at %s\n", ec_allocfail_hit_where(where, sizeof(where)));
+	/* The plugins' allocations by number: the parent fails each of them as well. */
+	size_t nums[128];
+	size_t nn = ec_allocfail_numbers_in(local_so, nums, 64);
+	nn += ec_allocfail_numbers_in(pickle_so, nums + nn, 64);
+	dprintf(fd, "      plugins' allocations:");
+	for (size_t i = 0; i < nn; i++)
+		dprintf(fd, " %zu", nums[i]);
+	dprintf(fd, "\n");
 	return 0;
 }
 
@@ -364,63 +387,249 @@ static int call_run(size_t nth, char *out, size_t cap)
 	return 0;
 }
 
-static void test_whole_call(void)
+/* The bytecode cache of the cache-on pass: XDG_CACHE_HOME=cache_home, its econtext
+ * directory (cache_live) put back before each run to what the reference runs left in
+ * cache_saved (a core-*.z and a boot-* entry), so that every run takes the read path:
+ * a direct boot from the boot entry with the cached core. */
+static char cache_root[64], cache_home[128], cache_live[160], cache_saved[160];
+
+/* Remove the regular files of dir (flat); with from, copy its files into dir. 0 or -1. */
+static int sync_dir(const char *dir, const char *from)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' || (e->d_name[1] && strcmp(e->d_name, "..")))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	if (!from)
+		return 0;
+	if (!(d = opendir(from)))
+		return -1;
+	int rc = 0;
+	while (!rc && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char src[512], dst[512];
+		snprintf(src, sizeof(src), "%s/%s", from, e->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s", dir, e->d_name);
+		static char data[1 << 20]; /* an entry is 10-25 KiB */
+		FILE *f = fopen(src, "rb");
+		size_t len = f ? fread(data, 1, sizeof(data), f) : 0;
+		int fd = f ? open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+		rc = fd >= 0 && len < sizeof(data) && write(fd, data, len) == (ssize_t)len ? 0 : -1;
+		if (fd >= 0 && close(fd))
+			rc = -1;
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Entries of the cache directory whose names start with prefix. */
+static int cache_entries(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, prefix, strlen(prefix));
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The numbers of the reference's allocations by the plugins, from its report. */
+static size_t plugin_numbers(const char *line, size_t *out, size_t max)
+{
+	const char *p = strstr(line, "plugins' allocations:");
+	size_t n = 0;
+	for (p = p ? p + strlen("plugins' allocations:") : NULL; p && n < max;) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		out[n++] = v;
+		p = end;
+	}
+	return n;
+}
+
+/* One run's report parsed. */
+struct call_report {
+	size_t count, live, in_local, in_pickle;
+	int hit_in, rc, off;
+};
+
+static int parse_report(const char *line, struct call_report *r)
+{
+	*r = (struct call_report){.rc = -1};
+	return sscanf(line, "%zu %zu %zu %zu %d %d %n", &r->count, &r->live, &r->in_local,
+	              &r->in_pickle, &r->hit_in, &r->rc, &r->off) == 6;
+}
+
+/* The cache's state at the start of each run of a pass. */
+enum cache_mode { CACHE_OFF, CACHE_FILLED, CACHE_EMPTY };
+
+/* The whole call, allocation k failed for k = first, first + stride, ... up to the
+ * reference's count (and a few more: it varies a little). */
+static void whole_call(const char *label, enum cache_mode cache)
 {
 	if (!call_python[0]) {
 		printf("\n  SKIP: no Python 3 found");
 		return;
 	}
-	char line[2048];
-	size_t n = 0, live = 0;
-	int rc = -1;
-	snprintf(call_config, sizeof(call_config), "/tmp/ec-allocfail.%d.yaml", (int)getpid());
 	FILE *cf = fopen(call_config, "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
-	fputs("code_cache: false\n", cf);
+	fprintf(cf, "code_cache: %s\n", cache != CACHE_OFF ? "true" : "false");
 	fclose(cf);
+	CU_ASSERT_EQUAL_FATAL(sync_dir(cache_live, NULL), 0);
+	char line[2048];
+	struct call_report r;
+	if (cache == CACHE_FILLED) {
+		/* The first run fills the entries, the second reads them: its count is the
+		 * reference. */
+		CU_ASSERT_EQUAL_FATAL(call_run(0, line, sizeof(line)), 0);
+		CU_ASSERT_FATAL(parse_report(line, &r) && r.rc == 0);
+		int core = cache_entries(cache_live, "core-"), boot = cache_entries(cache_live, "boot-");
+		printf("\n  cache filled in %s: %d core entry, %d boot entry; %zu allocations, %zu "
+		       "blocks left", cache_live, core, boot, r.count, r.live);
+		CU_ASSERT_FATAL(core == 1 && boot == 1);
+		CU_ASSERT_EQUAL(r.live, 0);
+		CU_ASSERT_EQUAL_FATAL(sync_dir(cache_saved, cache_live), 0);
+	}
 	CU_ASSERT_EQUAL_FATAL(call_run(0, line, sizeof(line)), 0);
-	CU_ASSERT_FATAL(sscanf(line, "%zu %zu %d", &n, &live, &rc) == 3);
-	printf("\n  reference: %zu allocations, %zu blocks left, %s", n, live, ec_err_name(rc));
-	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT_EQUAL(live, 0);
+	CU_ASSERT_FATAL(parse_report(line, &r));
+	if (cache == CACHE_EMPTY) /* the run filled it */
+		CU_ASSERT(cache_entries(cache_live, "core-") == 1 && cache_entries(cache_live, "boot-") == 1);
+	size_t n = r.count;
+	printf("\n  %s, reference: %zu allocations (%zu by %s, %zu by %s), %zu blocks left, %s", label,
+	       n, r.in_local, local_so, r.in_pickle, pickle_so, r.live, ec_err_name(r.rc));
+	CU_ASSERT_EQUAL(r.rc, 0);
+	CU_ASSERT_EQUAL(r.live, 0);
+	/* These copies were loaded, and their allocations are counted. */
+	CU_ASSERT(r.in_local > 0);
+	CU_ASSERT(r.in_pickle > 0);
 	/* Threads make the order vary a little from run to run; each run is judged alone.
 	 * EC_ALLOCFAIL_CALL_STRIDE=1 fails every one (by hand: a minute or more). */
 	const char *st = getenv("EC_ALLOCFAIL_CALL_STRIDE");
-	size_t stride = st && atol(st) > 0 ? (size_t)atol(st) : (n + 59) / 60;
+	size_t stride = st && atol(st) > 0 ? (size_t)atol(st) : (n + 39) / 40;
 	struct totals t = {0};
-	/* EC_ALLOCFAIL_CALL_FIRST=K starts there (by hand, to look at one run). */
-	const char *first = getenv("EC_ALLOCFAIL_CALL_FIRST");
+	size_t failed_in[3] = {0};
+	/* EC_ALLOCFAIL_CALL_FIRST=K starts there, EC_ALLOCFAIL_CALL_LAST=K ends there (by
+	 * hand, to look at one run). */
+	const char *first = getenv("EC_ALLOCFAIL_CALL_FIRST"), *last = getenv("EC_ALLOCFAIL_CALL_LAST");
 	size_t k0 = first && atol(first) > 0 ? (size_t)atol(first) : 1;
-	for (size_t k = k0; k <= n + 20; k += stride) {
-		size_t cnt = 0, left = 0;
-		int krc = -1, off = 0;
-		int ok = call_run(k, line, sizeof(line)) == 0 &&
-		         sscanf(line, "%zu %zu %d %n", &cnt, &left, &krc, &off) == 3;
-		const char *msg = ok ? line + off : line;
-		int clear = ok && krc != 0 && krc != 1 && msg[0] && msg[0] != '\n';
+	size_t k1 = last && atol(last) > 0 ? (size_t)atol(last) : n + 20;
+	/* Every k0 + i * stride, and each allocation the reference's plugins made (within
+	 * k0..k1): make check fails all of theirs, whatever the stride. */
+	static unsigned char run_k[1 << 16];
+	memset(run_k, 0, sizeof(run_k));
+	if (k1 >= sizeof(run_k))
+		k1 = sizeof(run_k) - 1;
+	for (size_t k = k0; k <= k1; k += stride)
+		run_k[k] = 1;
+	size_t extra[128];
+	size_t nextra = plugin_numbers(line, extra, sizeof(extra) / sizeof(extra[0]));
+	for (size_t i = 0; i < nextra; i++)
+		if (extra[i] >= k0 && extra[i] <= k1)
+			run_k[extra[i]] = 1;
+	for (size_t k = k0; k <= k1; k++) {
+		if (!run_k[k])
+			continue;
+		if (cache != CACHE_OFF)
+			CU_ASSERT_EQUAL_FATAL(
+			    sync_dir(cache_live, cache == CACHE_FILLED ? cache_saved : NULL), 0);
+		int ok = call_run(k, line, sizeof(line)) == 0 && parse_report(line, &r);
+		const char *msg = ok ? line + r.off : line;
+		int clear = ok && r.rc == EC_ENOMEM && msg[0] && msg[0] != '\n';
 		t.allocs++;
+		if (ok)
+			failed_in[r.hit_in == 1 || r.hit_in == 2 ? r.hit_in : 0]++;
 		if (getenv("EC_ALLOCFAIL_VERBOSE"))
 			printf("\n    %zu: %s", k, line);
-		if (ok && krc == 0 && !left)
+		line[strcspn(line, "\n")] = '\0'; /* the report's first line: its outcome */
+		if (ok && r.rc == 0 && !r.live && (!r.in_local || !r.in_pickle))
+			t.bad++, printf("\n  allocation %zu failed: the call succeeded without the "
+			                "plugins in %s", k, plugin_dir);
+		else if (ok && r.rc == 0 && !r.live)
 			t.recovered++;
-		else if (clear && !left)
+		else if (clear && !r.live)
 			t.errors++;
 		else {
 			t.bad++;
 			printf("\n  allocation %zu failed: %s%s%s; %zu blocks left", k,
-			       ok ? ec_err_name(krc) : "", ok ? ": " : "", msg, left);
+			       ok ? ec_err_name(r.rc) : "", ok ? ": " : "", msg, ok ? r.live : 0);
 		}
 	}
-	printf("\n  a whole call: %zu of its ~%zu allocations failed (one in %zu): %zu clear errors, "
-	       "%zu runs that still succeeded, %zu bad",
-	       t.allocs, n, stride, t.errors, t.recovered, t.bad);
+	printf("\n  %s: %zu of its ~%zu allocations failed (one in %zu; %zu of them local's, %zu "
+	       "pickle's): %zu clear errors, %zu runs that still succeeded, %zu bad",
+	       label, t.allocs, n, stride, failed_in[1], failed_in[2], t.errors, t.recovered, t.bad);
 	CU_ASSERT_EQUAL(t.bad, 0);
-	unlink(call_config);
-	unlink(call_config);
 	all.allocs += t.allocs;
 	all.errors += t.errors;
 	all.recovered += t.recovered;
 	all.bad += t.bad;
+}
+
+static void test_whole_call(void)
+{
+	whole_call("bytecode cache off", CACHE_OFF);
+}
+
+/* Each run boots directly from the boot entry with the cached core; one whose read
+ * fails boots from source and fills the entries again. */
+static void test_whole_call_cached(void)
+{
+	whole_call("bytecode cache on, filled", CACHE_FILLED);
+}
+
+/* Each run boots from source and fills both entries (the core's bytecode comes back
+ * as a bytes reply of ~100 KiB: the pickle codec's decode_buf takes the receive buffer). */
+static void test_whole_call_filling(void)
+{
+	whole_call("bytecode cache on, empty", CACHE_EMPTY);
+}
+
+/* The plugin copies and a private cache home, set up before the threads of any run. */
+static int call_setup(void)
+{
+	char rel[PATH_MAX];
+	snprintf(rel, sizeof(rel), "%s/tests/allocfail-plugins/.libs", ec_test_builddir());
+	if (!realpath(rel, plugin_dir)) {
+		fprintf(stderr, "test_allocfail: %s: %s (make check builds it)\n", rel, strerror(errno));
+		return -1;
+	}
+	snprintf(local_so, sizeof(local_so), "%s/local.so", plugin_dir);
+	snprintf(pickle_so, sizeof(pickle_so), "%s/pickle.so", plugin_dir);
+	snprintf(call_config, sizeof(call_config), "/tmp/ec-allocfail.%d.yaml", (int)getpid());
+	snprintf(cache_root, sizeof(cache_root), "/tmp/ec-allocfail.XXXXXX");
+	if (!mkdtemp(cache_root))
+		return -1;
+	snprintf(cache_home, sizeof(cache_home), "%s/home", cache_root);
+	snprintf(cache_live, sizeof(cache_live), "%s/econtext", cache_home);
+	snprintf(cache_saved, sizeof(cache_saved), "%s/saved", cache_root);
+	if (mkdir(cache_home, 0700) || mkdir(cache_live, 0700) || mkdir(cache_saved, 0700))
+		return -1;
+	/* No run reads or fills the user's own cache. */
+	setenv("XDG_CACHE_HOME", cache_home, 1);
+	return 0;
+}
+
+static void call_cleanup(void)
+{
+	if (!cache_root[0])
+		return;
+	sync_dir(cache_live, NULL);
+	sync_dir(cache_saved, NULL);
+	rmdir(cache_live);
+	rmdir(cache_home);
+	rmdir(cache_saved);
+	rmdir(cache_root);
+	unlink(call_config);
 }
 
 int main(void)
@@ -444,7 +653,14 @@ int main(void)
 	CU_add_test(s, "pickle: decode, encode, decode", test_pickle);
 	CU_add_test(s, "frames: encode, decode", test_frame);
 	CU_add_test(s, "a whole local call: connect, call, shutdown", test_whole_call);
+	CU_add_test(s, "the same from a filled bytecode cache", test_whole_call_cached);
+	CU_add_test(s, "the same filling an empty bytecode cache", test_whole_call_filling);
+	if (call_setup()) {
+		fprintf(stderr, "test_allocfail: cannot set up the whole call\n");
+		return 1;
+	}
 	int rc = ec_test_run();
+	call_cleanup();
 	printf("allocation failure: %zu allocations failed one at a time; %zu clear errors, %zu "
 	       "runs with the same result, %zu bad\n",
 	       all.allocs, all.errors, all.recovered, all.bad);
