@@ -7,7 +7,10 @@ set -u
 src=${EC_TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 build=${EC_TEST_BUILDDIR:-$src}
 status=0
-for t in frame pickle json config modsrv jsoncodec; do
+targets="frame pickle json config modsrv jsoncodec"
+targets="$targets channel"
+targets="$targets transfer"
+for t in $targets; do
 	if "$build/fuzz/replay_$t" "$src/fuzz/regressions/$t" "$src/fuzz/corpus/$t"; then
 		echo "PASS: $t"
 	else
