@@ -260,10 +260,11 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 			/* Taken: the context may send as much again. Not once either side
 			 * closed it: the context sends no more then, and forgets the channel
 			 * once both have (a frame after that would be on an unknown handle). */
-			/* In batches; all of it once nothing is left (the context may be
-			 * waiting for the window). */
+			/* In batches, never of no bytes (an empty frame: found by
+			 * fuzz/fuzz_channel.c); all of it once nothing is left (the context
+			 * may be waiting for the window). */
 			ch->to_ack += it->payload.len;
-			if (!ch->ended && !ch->closed && !ch->remote_closed &&
+			if (ch->to_ack && !ch->ended && !ch->closed && !ch->remote_closed &&
 			    open_for_messages(ch->reg) &&
 			    (!ch->inq || ch->to_ack >= EC_CHANNEL_WINDOW / 8)) {
 				ec_value ack = {.type = EC_T_INT, .u.i = (int64_t)ch->to_ack};

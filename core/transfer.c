@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "error.h"
+#include "transfer.h"
 
 /* Bytes per channel value: 16 of them fill the 4 MiB window. */
 #define CHUNK (256u << 10)
@@ -76,11 +77,71 @@ static void hex_digest(struct xfer *x, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+/* The context's name, for messages ("-" without one: ec__xfer_tree_entry). */
+static const char *xname(const struct xfer *x)
+{
+	return x->ctx ? ec_context_name(x->ctx) : "-";
+}
+
 /* A path as a value: text when it is UTF-8, else bytes. */
 static ec_value *path_value(const char *p)
 {
 	ec_value *v = ec_value_cstr(p);
 	return v ? v : ec_value_bytes(p, strlen(p));
+}
+
+static int is_text(const ec_value *v)
+{
+	return v->type == EC_T_STR || v->type == EC_T_BYTES;
+}
+
+/* An mtime of the context's (seconds, a float or an int) as a struct timespec: -1 when
+ * none holds it (NaN, infinite, out of time_t's range; a cast would be undefined). */
+static int mtime_of(const ec_value *v, struct timespec *ts)
+{
+	const double lim = sizeof(time_t) >= 8 ? 9.2e18 : 2147483647.0;
+	if (v->type == EC_T_INT && (double)v->u.i > -lim && (double)v->u.i < lim) {
+		*ts = (struct timespec){.tv_sec = (time_t)v->u.i};
+		return 0;
+	}
+	if (v->type != EC_T_FLOAT || !(v->u.f > -lim && v->u.f < lim))
+		return -1;
+	time_t sec = (time_t)v->u.f; /* toward 0: down before 1970, the nanoseconds >= 0 */
+	if ((double)sec > v->u.f)
+		sec--;
+	long ns = (long)((v->u.f - (double)sec) * 1e9);
+	*ts = (struct timespec){.tv_sec = sec, .tv_nsec = ns > 999999999 ? 999999999 : ns};
+	return 0;
+}
+
+int ec__xfer_stat_answer(const ec_value *r, struct ec__xfer_stat *out)
+{
+	if (!r || r->type != EC_T_TUPLE || r->u.seq.len != 6)
+		return -1;
+	ec_value **it = r->u.seq.items;
+	if (it[0]->type != EC_T_BOOL || it[1]->type != EC_T_BOOL || it[2]->type != EC_T_INT ||
+	    (it[3]->type != EC_T_NONE && !is_text(it[3])) || it[4]->type != EC_T_INT ||
+	    it[5]->type != EC_T_BOOL)
+		return -1;
+	*out = (struct ec__xfer_stat){.exists = it[0]->u.b, .isdir = it[1]->u.b,
+	                              .size = it[2]->u.i,
+	                              .sha256 = is_text(it[3]) ? it[3]->u.s.data : NULL,
+	                              .mode = (unsigned)it[4]->u.i & 07777, .owned = it[5]->u.b};
+	return 0;
+}
+
+int ec__xfer_get_answer(const ec_value *r, struct ec__xfer_got *out)
+{
+	if (!r || r->type != EC_T_TUPLE || r->u.seq.len != 4)
+		return -1;
+	ec_value **it = r->u.seq.items;
+	struct timespec mt;
+	if (it[0]->type != EC_T_INT || it[0]->u.i < 0 || !is_text(it[1]) || it[2]->type != EC_T_INT ||
+	    mtime_of(it[3], &mt))
+		return -1;
+	*out = (struct ec__xfer_got){.size = (uint64_t)it[0]->u.i, .sha256 = it[1]->u.s.data,
+	                             .mode = (unsigned)it[2]->u.i & 07777, .mtime = mt};
+	return 0;
 }
 
 /* "put A -> B on context 'c': ..." with where the context. */
@@ -93,8 +154,8 @@ static int fail(const struct xfer *x, struct ec_error *err, int code, int sys, c
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	int rc = ec__error_set(err, code, ec_context_name(x->ctx), "%s %s -> %s on context '%s': %s",
-	                       x->what, x->src, x->dst, ec_context_name(x->ctx), what);
+	int rc = ec__error_set(err, code, xname(x), "%s %s -> %s on context '%s': %s", x->what,
+	                       x->src, x->dst, xname(x), what);
 	if (err)
 		err->sys_errno = sys;
 	return rc;
@@ -122,7 +183,7 @@ static int progress(const struct xfer *x, uint64_t done, uint64_t total, struct 
 {
 	if (!x->o->progress || !x->o->progress(x->o->progress_arg, done, total))
 		return 0;
-	return ec__error_set(err, EC_ECANCELED, ec_context_name(x->ctx), "%s %s -> %s cancelled",
+	return ec__error_set(err, EC_ECANCELED, xname(x), "%s %s -> %s cancelled",
 	                     x->what, x->src, x->dst);
 }
 
@@ -203,15 +264,14 @@ static void stat_finish(struct dest *d, const struct stat *st, unsigned mode)
 		d->rc = fail_call(&d->x, rc, res, d->err);
 		return;
 	}
-	ec_value **it = res->u.seq.items;
-	if (res->type != EC_T_TUPLE || res->u.seq.len != 6)
+	struct ec__xfer_stat s;
+	if (ec__xfer_stat_answer(res, &s))
 		d->rc = fail(&d->x, d->err, EC_EPROTO, 0, "%s", "econtext._stat answered something else");
-	else if (it[1]->u.b) {
+	else if (s.isdir) {
 		errno = EISDIR;
 		d->rc = fail_errno(&d->x, d->err, d->x.dst);
-	} else if (it[0]->u.b && it[2]->u.i == st->st_size && it[3]->type != EC_T_NONE &&
-	           (unsigned)it[4]->u.i == mode && it[5]->u.b)
-		snprintf(d->theirs, sizeof(d->theirs), "%s", it[3]->u.s.data);
+	} else if (s.exists && s.size == st->st_size && s.sha256 && s.mode == mode && s.owned)
+		snprintf(d->theirs, sizeof(d->theirs), "%s", s.sha256);
 	ec_value_free(res);
 }
 
@@ -333,7 +393,7 @@ static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, s
 	size_t cap = total >= CHUNK ? CHUNK : (size_t)total + 1;
 	ec_value *v = ec_value_bytes(x->buf, cap);
 	if (!v)
-		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
 	char *chunk = v->u.s.data;
 	for (;;) {
 		ssize_t n = read(fd, chunk, cap);
@@ -359,7 +419,7 @@ static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, s
 	hex_digest(x, hex);
 	ec_value *d = ec_value_cstr(hex);
 	if (!d)
-		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
 	send_all(ds, nd, d, 0);
 	ec_value_free(d);
 	return 0;
@@ -909,12 +969,12 @@ static int get_same(struct xfer *x, const struct stat *st, int nofollow)
 	    !ec_context_call_async(x->ctx, "econtext", "_stat", args, NULL, &call, NULL)) {
 		struct pre_digest pre;
 		pre_digest_start(&pre, fd, fst.st_size);
-		int rc = ec_call_wait(call, x->timeout_ms, &r, NULL);
-		ec_value **it = !rc && r->type == EC_T_TUPLE && r->u.seq.len == 6 ? r->u.seq.items : NULL;
-		unsigned mode = it ? (x->o->set_mode ? x->o->mode : (unsigned)it[4]->u.i) & 07777 : 0;
-		int maybe = it && it[0]->u.b && !it[1]->u.b && it[2]->u.i == fst.st_size &&
-		            it[3]->type == EC_T_STR && (fst.st_mode & 07777) == mode;
-		if (!pre_digest_finish(&pre, maybe, x, NULL) && maybe && !strcmp(pre.hex, it[3]->u.s.data)) {
+		struct ec__xfer_stat s;
+		int ok = ec_call_wait(call, x->timeout_ms, &r, NULL) == 0 && !ec__xfer_stat_answer(r, &s);
+		unsigned mode = ok ? (x->o->set_mode ? x->o->mode : s.mode) & 07777 : 0;
+		int maybe = ok && s.exists && !s.isdir && s.size == fst.st_size && s.sha256 &&
+		            (fst.st_mode & 07777) == mode;
+		if (!pre_digest_finish(&pre, maybe, x, NULL) && maybe && !strcmp(pre.hex, s.sha256)) {
 			same = 1;
 			x->res->size += (uint64_t)fst.st_size;
 			snprintf(x->res->sha256, sizeof(x->res->sha256), "%s", pre.hex);
@@ -960,7 +1020,7 @@ static int get_file(struct xfer *x, int nofollow, struct ec_error *err)
 	    ec_value_append(args, path_value(remote_path)) ||
 	    ec_value_append(args, ec_value_bool(nofollow))) {
 		ec_value_free(args);
-		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+		rc = ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
 		goto out;
 	}
 	rc = ec_context_call_async(x->ctx, "econtext", "_get", args, NULL, &call, err);
@@ -988,27 +1048,23 @@ static int get_file(struct xfer *x, int nofollow, struct ec_error *err)
 		r = NULL;
 		goto out;
 	}
-	if (r->type != EC_T_TUPLE || r->u.seq.len != 4 || r->u.seq.items[0]->type != EC_T_INT) {
+	struct ec__xfer_got g;
+	if (ec__xfer_get_answer(r, &g)) {
 		rc = fail(x, err, EC_EPROTO, 0, "%s", "econtext._get answered something else");
 		goto out;
 	}
-	ec_value **it = r->u.seq.items;
 	char hex[65];
 	hex_digest(x, hex);
 	snprintf(res->sha256, sizeof(res->sha256), "%s", hex);
 	res->size += got;
-	const char *theirs = it[1]->u.s.data;
-	if ((uint64_t)it[0]->u.i != got || strcmp(theirs, hex) != 0) {
+	if (g.size != got || strcmp(g.sha256, hex) != 0) {
 		rc = fail(x, err, EC_EPROTO, 0,
-		          "%llu bytes with SHA-256 %s came, the context read %lld with %s",
-		          (unsigned long long)got, hex, (long long)it[0]->u.i, theirs);
+		          "%llu bytes with SHA-256 %s came, the context read %llu with %.64s",
+		          (unsigned long long)got, hex, (unsigned long long)g.size, g.sha256);
 		goto out;
 	}
-	unsigned mode = x->o->set_mode ? (x->o->mode & 07777) : (unsigned)it[2]->u.i & 07777;
-	double mt = it[3]->type == EC_T_FLOAT ? it[3]->u.f : (double)it[3]->u.i;
-	struct timespec times[2];
-	times[0].tv_sec = times[1].tv_sec = (time_t)mt;
-	times[0].tv_nsec = times[1].tv_nsec = (long)((mt - (double)(time_t)mt) * 1e9);
+	unsigned mode = x->o->set_mode ? (x->o->mode & 07777) : g.mode;
+	struct timespec times[2] = {g.mtime, g.mtime};
 	/* The owner before the mode: a chown clears set-id bits. */
 	if (fsync(fd) != 0 || ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) != 0) ||
 	    fchmod(fd, mode) != 0 || futimens(fd, times) != 0 || (!tmp && tmp_link(fd, local_path, &tmp))) {
@@ -1122,7 +1178,7 @@ static int get_symlink(struct xfer *x, const char *target, const char *path, str
 		return set_ids(x, path, err);
 	char *tmp = tmp_name(path);
 	if (!tmp)
-		return ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
 	int rc = 0;
 	if (symlink(target, tmp) != 0 ||
 	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(tmp, uid, gid) != 0) ||
@@ -1143,7 +1199,7 @@ struct entry {
 	size_t len;
 	int kind;
 	unsigned mode;
-	double mtime;
+	struct timespec mtime;
 };
 
 static int walk_item(const ec_value *e, struct entry *en)
@@ -1151,19 +1207,20 @@ static int walk_item(const ec_value *e, struct entry *en)
 	if (e->type != EC_T_TUPLE || e->u.seq.len != 5)
 		return -1;
 	ec_value **f = e->u.seq.items;
-	if ((f[0]->type != EC_T_BYTES && f[0]->type != EC_T_STR) || f[1]->type != EC_T_INT ||
-	    f[2]->type != EC_T_INT || (f[4]->type != EC_T_FLOAT && f[4]->type != EC_T_INT))
+	if (!is_text(f[0]) || f[1]->type != EC_T_INT || f[1]->u.i < 0 || f[1]->u.i > 3 ||
+	    f[2]->type != EC_T_INT)
 		return -1;
 	*en = (struct entry){.name = f[0]->u.s.data, .len = f[0]->u.s.len, .kind = (int)f[1]->u.i,
-	                     .mode = (unsigned)f[2]->u.i & 07777,
-	                     .mtime = f[4]->type == EC_T_FLOAT ? f[4]->u.f : (double)f[4]->u.i};
+	                     .mode = (unsigned)f[2]->u.i & 07777};
+	if (mtime_of(f[4], &en->mtime))
+		return -1;
 	if (en->kind == 2) {
 		if ((f[3]->type != EC_T_BYTES && f[3]->type != EC_T_STR) ||
 		    memchr(f[3]->u.s.data, '\0', f[3]->u.s.len))
 			return -1;
 		en->target = f[3]->u.s.data;
 	}
-	return en->kind >= 0 && en->kind <= 3 ? 0 : -1;
+	return 0;
 }
 
 /* A directory of the tree filled (lp): its mode (the mode last: a read-only one could
@@ -1171,9 +1228,7 @@ static int walk_item(const ec_value *e, struct entry *en)
 static int get_dirdone(struct xfer *x, const char *lp, const struct entry *en, struct ec_error *err)
 {
 	struct stat st;
-	struct timespec times[2];
-	times[0].tv_sec = times[1].tv_sec = (time_t)en->mtime;
-	times[0].tv_nsec = times[1].tv_nsec = (long)((en->mtime - (double)(time_t)en->mtime) * 1e9);
+	struct timespec times[2] = {en->mtime, en->mtime};
 	if (lstat(lp, &st) != 0 || !S_ISDIR(st.st_mode) ||
 	    ((st.st_mode & 07777) != en->mode && chmod(lp, en->mode) != 0) ||
 	    utimensat(AT_FDCWD, lp, times, AT_SYMLINK_NOFOLLOW) != 0)
@@ -1183,29 +1238,64 @@ static int get_dirdone(struct xfer *x, const char *lp, const struct entry *en, s
 	return 0;
 }
 
+static int bad_entry(const struct xfer *x, uint64_t n, struct ec_error *err)
+{
+	return fail(x, err, EC_EPROTO, 0, "econtext._walk_next answered a bad entry (#%llu)",
+	            (unsigned long long)n);
+}
+
+/* The local side of entry n of the walk into local_dir: checked, then done but for a
+ * file, whose local path goes into *file (ec__xfer_tree_entry). */
+static int entry_local(struct xfer *x, const char *local_dir, const struct entry *en, uint64_t n,
+                       char **file, struct ec_error *err)
+{
+	*file = NULL;
+	/* The top (no name) first and last; every other name safe here. */
+	if ((n == 0) != (en->len == 0 && en->kind == 0) || (en->len == 0 && en->kind != 0 && en->kind != 3) ||
+	    (en->len && !rel_safe(local_dir, en->name, en->len)))
+		return bad_entry(x, n, err);
+	char *lp = NULL;
+	int rc;
+	if (asprintf(&lp, "%s%s%s", local_dir, en->len ? "/" : "", en->name) < 0)
+		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
+	if (en->kind == 1) {
+		*file = lp;
+		return 0;
+	}
+	if (en->kind == 0)
+		rc = get_mkdir(x, lp, err);
+	else if (en->kind == 3)
+		rc = get_dirdone(x, lp, en, err);
+	else
+		rc = get_symlink(x, en->target, lp, err);
+	free(lp);
+	return rc;
+}
+
+int ec__xfer_tree_entry(const char *local_dir, const ec_value *item, uint64_t n, char **file,
+                        struct ec_transfer_result *res, struct ec_error *err)
+{
+	static const struct ec_transfer_options none = {.size = sizeof(none)};
+	struct xfer x = {.what = "get -r", .src = "(the context's tree)", .dst = local_dir,
+	                 .o = &none, .res = res, .uid = (uid_t)-1, .gid = (gid_t)-1};
+	struct entry en;
+	*file = NULL;
+	if (walk_item(item, &en))
+		return bad_entry(&x, n, err);
+	return entry_local(&x, local_dir, &en, n, file, err);
+}
+
 /* One entry of the walk (the n-th) into local_dir. */
 static int get_entry(struct xfer *x, const char *remote_dir, const char *local_dir,
                      const struct entry *en, uint64_t n, struct ec_error *err)
 {
-	/* The top (no name) first and last; every other name safe here. */
-	if ((n == 0) != (en->len == 0 && en->kind == 0) || (en->len == 0 && en->kind != 0 && en->kind != 3) ||
-	    (en->len && !rel_safe(local_dir, en->name, en->len)))
-		return fail(x, err, EC_EPROTO, 0, "econtext._walk_next answered a bad entry (#%llu)",
-		            (unsigned long long)n);
 	char *lp = NULL, *rp = NULL;
-	int rc;
-	if (asprintf(&lp, "%s%s%s", local_dir, en->len ? "/" : "", en->name) < 0) {
-		lp = NULL;
-		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
-	} else if (en->kind == 0) {
-		rc = get_mkdir(x, lp, err);
-	} else if (en->kind == 3) {
-		rc = get_dirdone(x, lp, en, err);
-	} else if (en->kind == 2) {
-		rc = get_symlink(x, en->target, lp, err);
-	} else if (asprintf(&rp, "%s/%s", remote_dir, en->name) < 0) {
+	int rc = entry_local(x, local_dir, en, n, &lp, err);
+	if (rc || !lp)
+		return rc;
+	if (asprintf(&rp, "%s/%s", remote_dir, en->name) < 0) {
 		rp = NULL;
-		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(x->ctx), "out of memory");
+		rc = ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
 	} else {
 		struct xfer f = *x;
 		if (f.o->progress == sum_progress_cb) /* the tree's sum: a file starts */
@@ -1279,8 +1369,7 @@ int ec_context_get_tree(ec_context *ctx, const char *remote_dir, const char *loc
 		for (size_t i = 0; !rc && i < r->u.seq.len; i++, n++) {
 			struct entry en;
 			if (walk_item(r->u.seq.items[i], &en))
-				rc = fail(&x, err, EC_EPROTO, 0,
-				          "econtext._walk_next answered a bad entry (#%llu)", (unsigned long long)n);
+				rc = bad_entry(&x, n, err);
 			else
 				rc = get_entry(&x, remote_dir, local_dir, &en, n, err);
 		}

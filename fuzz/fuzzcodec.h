@@ -1,7 +1,8 @@
 /* fuzzcodec.h: what the codec targets (fuzz_pickle.c, fuzz_jsoncodec.c) check of a
  * decoded value: encoded again for Python 2 and 3, the encoder's output must decode to
  * an equal value (NaN aside: never equal to itself). Abort on a finding, naming the
- * target. Static functions: one copy per target. */
+ * target. Static inline functions: one copy per target, and a target may take some only
+ * (fuzz_channel.c: fc_has_nan and fc_load). */
 #ifndef EC_FUZZ_FUZZCODEC_H
 #define EC_FUZZ_FUZZCODEC_H
 
@@ -14,7 +15,7 @@
 #include "host.h"
 
 /* Does v hold a float that is NaN? */
-static int fc_has_nan(const ec_value *v)
+static inline int fc_has_nan(const ec_value *v)
 {
 	if (v->type == EC_T_FLOAT)
 		return isnan(v->u.f);
@@ -26,7 +27,7 @@ static int fc_has_nan(const ec_value *v)
 	return 0;
 }
 
-static void fc_roundtrip(const char *target, const struct ec_codec_ops *ops, void *state,
+static inline void fc_roundtrip(const char *target, const struct ec_codec_ops *ops, void *state,
                          const ec_value *v, int major)
 {
 	struct ec_codec_peer peer = {.python_major = major};
@@ -51,7 +52,7 @@ static void fc_roundtrip(const char *target, const struct ec_codec_ops *ops, voi
 }
 
 /* The codec of descriptor p, loaded with the core's host table, into *ops and *state. */
-static void fc_load(const char *target, const struct ec_plugin *p,
+static inline void fc_load(const char *target, const struct ec_plugin *p,
                     const struct ec_codec_ops **ops, void **state)
 {
 	struct ec_error err = {0};
@@ -63,7 +64,7 @@ static void fc_load(const char *target, const struct ec_plugin *p,
 }
 
 /* Decode data; a value goes round (fc_roundtrip), a refusal must say why. The code. */
-static int fc_decode(const char *target, const struct ec_codec_ops *ops, void *state,
+static inline int fc_decode(const char *target, const struct ec_codec_ops *ops, void *state,
                      const void *data, size_t size)
 {
 	ec_value *v = NULL;

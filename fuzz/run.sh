@@ -18,6 +18,8 @@ secs=${FUZZ_SECONDS:-60}
 cc=${FUZZ_CC:-clang}
 all="frame pickle json config modsrv jsoncodec"
 all="$all tlslisten"
+all="$all channel"
+all="$all transfer"
 targets=${*:-$all}
 n=$(echo $targets | wc -w)
 skip() {

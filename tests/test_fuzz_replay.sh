@@ -8,6 +8,8 @@ src=${EC_TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 build=${EC_TEST_BUILDDIR:-$src}
 status=0
 targets="frame pickle json config modsrv jsoncodec"
+targets="$targets channel"
+targets="$targets transfer"
 targets="$targets tlslisten"
 for t in $targets; do
 	if [ "$t" = tlslisten ]; then # the tls plugin's listener: only when it is built

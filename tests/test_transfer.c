@@ -5,8 +5,9 @@
  * temporary file (source missing, directory missing, a parent that is a file, a
  * directory where a file was expected); a cancelled put leaves the old file; a put to
  * three contexts at once (ec_context_put_many); trees both ways (ec_context_put_tree,
- * ec_context_get_tree); the master's and the context's peak RSS stay bounded while 1
- * GiB goes each way. The read-only and full filesystems are tests/test_transfer.sh (a
+ * ec_context_get_tree); an mtime before 1970 kept; misshapen answers of the context
+ * refused; the master's and the context's peak RSS stay bounded while 1 GiB goes each
+ * way. The read-only and full filesystems are tests/test_transfer.sh (a
  * mount namespace), errors over ssh and sudo tests/test_transfer_ssh.sh and
  * tests/test_transfer_sudo.sh. */
 #include "ecbuild.h"
@@ -548,6 +549,65 @@ static void test_get_tree(void)
 	ec_value_free(r);
 }
 
+/* code run in the context (exec): 0, or not (exec is a statement on 2.7: said, skipped). */
+static int ctx_exec(const char *code)
+{
+	ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
+	struct ec_error err = {0};
+	ec_value_append(args, ec_value_cstr(code));
+	int rc = ec_context_call(ctx, strncmp(cur->version, "2.", 2) ? "builtins" : "__builtin__",
+	                         "exec", args, NULL, 10000, &r, &err);
+	ec_value_free(args);
+	ec_value_free(r);
+	if (rc)
+		fprintf(stderr, "  (no hostile answers on %s: %s)\n", cur->version, err.msg);
+	return rc;
+}
+
+/* A file from before 1970 with a fraction of a second comes with its mtime (the
+ * nanoseconds were negative: futimens refused); _stat's and _get's answers misshapen (a
+ * digest that is an int, a NaN mtime) are refused, naming the context and the path,
+ * never a crash, nothing left (fuzz/fuzz_transfer.c fuzzes them). */
+static void test_answers(void)
+{
+	char *src = path_of("ans-src"), *dst = path_of("ans-dst"), *dst2 = path_of("ans-dst2");
+	make_file(src, 4, 5, 0644, 0);
+	struct timespec t[2] = {{-2, 500000000}, {-2, 500000000}}; /* -1.5 s */
+	utimensat(AT_FDCWD, src, t, 0);
+	struct ec_transfer_result res;
+	struct ec_error err = {0};
+	int rc = ec_context_get(ctx, src, dst, NULL, &res, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc)
+		fprintf(stderr, "  get of a file of 1969: %s\n", err.msg);
+	struct stat st;
+	CU_ASSERT(stat(dst, &st) == 0 && st.st_mtim.tv_sec == -2 && st.st_mtim.tv_nsec == 500000000);
+	static const char *const answers[][2] = {
+		{"_stat", "lambda *a: (True, False, 4, 7, 0o644, True)"},
+		{"_get", "lambda *a, e=econtext: (lambda r: (r[0], 12, r[2], r[3]))(e._get0(*a))"},
+		{"_get", "lambda *a, e=econtext: (lambda r: (r[0], r[1], r[2], float('nan')))(e._get0(*a))"},
+	};
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		const char *fn = answers[i][0];
+		char code[512];
+		snprintf(code, sizeof(code),
+		         "import econtext\nif not hasattr(econtext, '%s0'): econtext.%s0 = econtext.%s\n"
+		         "econtext.%s = %s\n", fn, fn, fn, fn, answers[i][1]);
+		if (ctx_exec(code))
+			return;
+		unlink(dst2);
+		if (!strcmp(fn, "_stat"))
+			rc = ec_context_put(ctx, src, dst2, NULL, &res, &err);
+		else
+			rc = ec_context_get(ctx, src, dst2, NULL, &res, &err);
+		expect_error(rc, &err, EC_EPROTO, dst2, "answered something else");
+		CU_ASSERT_EQUAL(access(dst2, F_OK), -1);
+		CU_ASSERT_EQUAL(temps_left(dir), 0);
+		snprintf(code, sizeof(code), "import econtext\necontext.%s = econtext.%s0\n", fn, fn);
+		ctx_exec(code);
+	}
+}
+
 /* get --owner, --group (as root: the master may set them), by name and number. */
 static void test_get_owner(void)
 {
@@ -584,6 +644,7 @@ static CU_TestInfo tests[] = {
 	{"a tree: odd names, links, modes; unchanged again", test_tree},
 	{"get a tree: odd names, links, modes; a hostile listing refused", test_get_tree},
 	{"get: owner and group", test_get_owner},
+	{"an mtime before 1970; misshapen _stat and _get answers refused", test_answers},
 	{"1 GiB each way: the master's and the context's peak RSS bounded", test_rss},
 	CU_TEST_INFO_NULL,
 };
