@@ -349,3 +349,11 @@ int ec__channel_ready(const struct ec_channel *ch)
 {
 	return ch->inq || ch->remote_closed || ch->ended;
 }
+
+size_t ec__channel_unacked(struct ec_channel *ch)
+{
+	pthread_mutex_lock(&ch->m->lock);
+	size_t n = ch->unacked;
+	pthread_mutex_unlock(&ch->m->lock);
+	return n;
+}

@@ -70,5 +70,9 @@ void ec__channels_end(struct ec_channels *reg, const struct ec_error *why);
 void ec__channels_orphan(struct ec_channels *reg);
 /* Something to take (a value, or its end): what a select waits for. */
 int ec__channel_ready(const struct ec_channel *ch);
+/* The bytes (encoded values) sent on ch that its context has not acknowledged yet:
+ * what a put's progress subtracts from what it sent (any thread; takes the master's
+ * lock). */
+size_t ec__channel_unacked(struct ec_channel *ch);
 
 #endif

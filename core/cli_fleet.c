@@ -409,12 +409,19 @@ static void draw(struct fleet *f)
 	fleet_progress_show(line, f->drawn, sizeof(f->drawn));
 }
 
-void fleet_progress_show(char *line, char *drawn, size_t cap)
+size_t fleet_term_cols(void)
 {
 	struct winsize ws;
-	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
-	    (size_t)ws.ws_col - 1 < strlen(line))
-		line[ws.ws_col - 1] = '\0'; /* never wraps: \r must reach its start */
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		return ws.ws_col;
+	return 80;
+}
+
+void fleet_progress_show(char *line, char *drawn, size_t cap)
+{
+	size_t cols = fleet_term_cols();
+	if (cols - 1 < strlen(line))
+		line[cols - 1] = '\0'; /* never wraps: \r must reach its start */
 	pthread_mutex_lock(&err_lock);
 	if (!line_shown || strcmp(line, drawn) != 0) {
 		fprintf(stderr, "\r%s\033[K", line);

@@ -80,6 +80,8 @@ int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,
 void fleet_log(void *arg, const struct ec_log_record *rec);
 /* Clear the progress line, if one is shown. */
 void fleet_progress_clear(void);
+/* The width of the terminal on stderr (TIOCGWINSZ), 80 when it does not say. */
+size_t fleet_term_cols(void);
 /* Show line (cut to the terminal's width) as the progress line unless it is drawn
  * already (drawn: the last one shown, cap bytes). */
 void fleet_progress_show(char *line, char *drawn, size_t cap);

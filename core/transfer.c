@@ -3,7 +3,8 @@
  * from econtext._put / econtext._get in the context, SHA-256 computed here as it is read
  * or written and checked there (put) or here (get), the skip-if-unchanged check through
  * econtext._stat (the local digest read meanwhile, on a thread). A get is written here as a put is there: a temporary file beside the
- * target, checked, fsynced, renamed. Only the public API below it: any thread. */
+ * target, checked, fsynced, renamed. Only the public API below it (and a channel's
+ * count of unacknowledged bytes, for a put's progress per destination): any thread. */
 #include "ecbuild.h"
 
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "clock.h"
 #include "error.h"
 #include "transfer.h"
@@ -35,7 +38,8 @@ struct xfer {
 	const char *what; /* "put" or "get" */
 	const char *src, *dst;
 	int timeout_ms;
-	const struct ec_transfer_options *o;
+	const struct ec_transfer_options *o; /* the caller's whole (opts_full) */
+	struct ec_transfer_options opts;     /* the caller's, grown to this size */
 	EVP_MD_CTX *md;
 	char *buf;
 	struct ec_transfer_result *res, mine; /* the caller's, or mine */
@@ -44,13 +48,26 @@ struct xfer {
 	gid_t gid;
 };
 
+/* o as this version's whole options: o itself, or (NULL, or a caller built with an
+ * older header, o->size smaller) its members copied into *mine, the later ones 0. */
+static const struct ec_transfer_options *opts_full(const struct ec_transfer_options *o,
+                                                   struct ec_transfer_options *mine)
+{
+	if (o && o->size >= sizeof(*o))
+		return o;
+	*mine = (struct ec_transfer_options){.size = sizeof(*mine)};
+	if (o && o->size > sizeof(o->size)) /* past size: what the caller's header had */
+		memcpy((char *)mine + sizeof(o->size), (const char *)o + sizeof(o->size),
+		       o->size - sizeof(o->size));
+	return mine;
+}
+
 static int xfer_init(struct xfer *x, ec_context *ctx, const char *what, const char *src,
                      const char *dst, const struct ec_transfer_options *o,
                      struct ec_transfer_result *res, struct ec_error *err)
 {
-	static const struct ec_transfer_options none = {.size = sizeof(none)};
-	*x = (struct xfer){.ctx = ctx, .what = what, .src = src, .dst = dst, .o = o ? o : &none,
-	                   .t0 = ec__now_us()};
+	*x = (struct xfer){.ctx = ctx, .what = what, .src = src, .dst = dst, .t0 = ec__now_us()};
+	x->o = opts_full(o, &x->opts);
 	x->res = res ? res : &x->mine;
 	memset(x->res, 0, sizeof(*x->res));
 	x->timeout_ms = x->o->timeout_ms;
@@ -178,20 +195,39 @@ static int fail_call(const struct xfer *x, int rc, ec_value *res, struct ec_erro
 	return rc;
 }
 
+static int cancelled(const struct xfer *x, struct ec_error *err)
+{
+	return ec__error_set(err, EC_ECANCELED, xname(x), "%s %s -> %s cancelled",
+	                     x->what, x->src, x->dst);
+}
+
 /* The progress callback; EC_ECANCELED when it says stop. */
 static int progress(const struct xfer *x, uint64_t done, uint64_t total, struct ec_error *err)
 {
 	if (!x->o->progress || !x->o->progress(x->o->progress_arg, done, total))
 		return 0;
-	return ec__error_set(err, EC_ECANCELED, xname(x), "%s %s -> %s cancelled",
-	                     x->what, x->src, x->dst);
+	return cancelled(x, err);
 }
 
-/* A tree's progress: its files' bytes summed (o->progress sees the tree's, not each
- * file's); sum_next at each file's start. */
+/* The per destination callback for destination i; EC_ECANCELED when it says stop. */
+static int progress_dest(const struct xfer *x, size_t i, uint64_t done, uint64_t total,
+                         struct ec_error *err)
+{
+	if (!x->o->progress_dest || !x->o->progress_dest(x->o->progress_arg, i, done, total))
+		return 0;
+	return cancelled(x, err);
+}
+
+/* A tree's progress: its files' bytes summed (o->progress and o->progress_dest see
+ * the tree's, not each file's); sum_next at each file's start. A put's per
+ * destination sums: dest_base (the bytes of each context's files before this one),
+ * idx (this file's destinations' places among the tree's contexts); a get has one
+ * destination, whose sum is base. */
 struct sum_progress {
 	const struct ec_transfer_options *user;
 	uint64_t base, last;
+	uint64_t *dest_base;
+	const size_t *idx;
 };
 
 static int sum_progress_cb(void *arg, uint64_t done, uint64_t total)
@@ -199,19 +235,32 @@ static int sum_progress_cb(void *arg, uint64_t done, uint64_t total)
 	struct sum_progress *s = arg;
 	(void)total;
 	s->last = done;
-	return s->user->progress(s->user->progress_arg, s->base + done, 0);
+	return s->user->progress ? s->user->progress(s->user->progress_arg, s->base + done, 0) : 0;
 }
 
-/* o with its progress summed by s (when it has one), in *mine. */
+static int sum_dest_cb(void *arg, size_t i, uint64_t done, uint64_t total)
+{
+	struct sum_progress *s = arg;
+	(void)total;
+	if (!s->dest_base) { /* a get: one destination, the tree's sum */
+		s->last = done;
+		return s->user->progress_dest(s->user->progress_arg, 0, s->base + done, 0);
+	}
+	size_t j = s->idx ? s->idx[i] : i;
+	return s->user->progress_dest(s->user->progress_arg, j, s->dest_base[j] + done, 0);
+}
+
+/* o (whole: opts_full) with its progress summed by s (when it has any), in *mine. */
 static const struct ec_transfer_options *sum_progress_init(struct sum_progress *s,
                                                            const struct ec_transfer_options *o,
                                                            struct ec_transfer_options *mine)
 {
 	*s = (struct sum_progress){.user = o};
-	if (!o->progress)
+	if (!o->progress && !o->progress_dest)
 		return o;
 	*mine = *o;
-	mine->progress = sum_progress_cb;
+	mine->progress = o->progress ? sum_progress_cb : NULL;
+	mine->progress_dest = o->progress_dest ? sum_dest_cb : NULL;
 	mine->progress_arg = s;
 	return mine;
 }
@@ -232,6 +281,7 @@ struct dest {
 	ec_call *call;   /* _stat, then _put */
 	ec_channel *ch;
 	char theirs[65]; /* _stat's digest, when the size and mode are the same */
+	uint64_t acked;  /* the most it acknowledged, as told to progress_dest */
 };
 
 /* The owner and group asked for (names or numbers), or None each. */
@@ -382,6 +432,29 @@ static void send_all(struct dest *ds, size_t nd, const ec_value *v, uint64_t n)
 	}
 }
 
+/* Each context still taking chunks: the bytes it acknowledged (those sent less those
+ * in its window; a value's encoding adds a few bytes, so this errs low by as many, and
+ * is exact once all is acknowledged; never less than told before) to
+ * o->progress_dest. */
+static int dests_progress(const struct xfer *x, struct dest *ds, size_t nd, uint64_t total,
+                          struct ec_error *err)
+{
+	if (!x->o->progress_dest)
+		return 0;
+	for (size_t i = 0; i < nd; i++) {
+		struct dest *d = &ds[i];
+		if (!d->sending)
+			continue;
+		uint64_t sent = d->x.res->bytes, unacked = ec__channel_unacked(d->ch);
+		if (sent > unacked && sent - unacked > d->acked)
+			d->acked = sent - unacked;
+		int rc = progress_dest(x, i, d->acked, total, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* Stream fd to every sending context, then the digest. 0, or a local error or
  * EC_ECANCELED for them all (in *err). */
 static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, size_t nd,
@@ -411,7 +484,7 @@ static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, s
 		chunk[n] = '\0'; /* NUL past len, as every value's bytes */
 		send_all(ds, nd, v, (uint64_t)n);
 		done += (uint64_t)n;
-		if ((rc = progress(x, done, total, err))) {
+		if ((rc = dests_progress(x, ds, nd, total, err)) || (rc = progress(x, done, total, err))) {
 			ec_value_free(v);
 			return rc;
 		}
@@ -528,8 +601,11 @@ int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_pat
 		if (d->rc || !d->call)
 			continue;
 		put_finish(d, lrc, &lerr);
-		if (!d->rc)
+		if (!d->rc) {
 			snprintf(d->x.res->sha256, sizeof(d->x.res->sha256), "%s", hex);
+			/* In place: all of it is there. Too late to cancel. */
+			progress_dest(&x, i, d->x.res->bytes, (uint64_t)st.st_size, NULL);
+		}
 	}
 done:
 	for (size_t i = 0; i < n; i++) {
@@ -566,7 +642,7 @@ struct tree {
 	int *failed;
 	const char *top_src, *top_dst;
 	struct sum_progress sum;
-	struct ec_transfer_options summed;
+	struct ec_transfer_options whole, summed;
 };
 
 static void tree_fail(struct tree *t, size_t i, int rc, const struct ec_error *why)
@@ -679,11 +755,15 @@ static void tree_file(struct tree *t, const char *src, const char *dst)
 				cs[k++] = t->ctxs[i];
 			}
 		sum_next(&t->sum);
+		t->sum.idx = idx; /* this file's destinations among the tree's */
 		ec_context_put_many(cs, k, src, dst, t->o, res, errs);
+		t->sum.idx = NULL;
 		for (size_t j = 0; j < k; j++) {
 			struct ec_transfer_result *r = &t->res[idx[j]];
 			r->changed |= res[j].changed;
 			r->bytes += res[j].bytes;
+			if (t->sum.dest_base)
+				t->sum.dest_base[idx[j]] += res[j].bytes;
 			r->size += res[j].size;
 			if (errs[j].code)
 				tree_fail(t, idx[j], errs[j].code, &errs[j]);
@@ -747,18 +827,20 @@ int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir
                         const char *remote_dir, const struct ec_transfer_options *o,
                         struct ec_transfer_result *res, struct ec_error *errs)
 {
-	static const struct ec_transfer_options none = {.size = sizeof(none)};
-	struct tree t = {.ctxs = ctxs, .n = n, .left = n, .o = o ? o : &none, .res = res,
-	                 .errs = errs, .top_src = local_dir, .top_dst = remote_dir};
-	t.o = sum_progress_init(&t.sum, t.o, &t.summed);
+	struct tree t = {.ctxs = ctxs, .n = n, .left = n, .res = res, .errs = errs,
+	                 .top_src = local_dir, .top_dst = remote_dir};
+	t.o = sum_progress_init(&t.sum, opts_full(o, &t.whole), &t.summed);
 	long long t0 = ec__now_us();
 	struct ec_transfer_result *mine = res ? NULL : calloc(n ? n : 1, sizeof(*mine));
 	if (!res)
 		t.res = mine;
 	t.failed = calloc(n ? n : 1, sizeof(*t.failed));
-	if (!t.failed || !t.res) {
+	uint64_t *bases = t.o->progress_dest ? calloc(n ? n : 1, sizeof(*bases)) : NULL;
+	t.sum.dest_base = bases;
+	if (!t.failed || !t.res || (t.o->progress_dest && !bases)) {
 		free(t.failed);
 		free(mine);
+		free(bases);
 		return ec__error_set(errs, EC_ENOMEM, n ? ec_context_name(ctxs[0]) : NULL, "out of memory");
 	}
 	memset(t.res, 0, n * sizeof(*t.res));
@@ -782,6 +864,7 @@ int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir
 	}
 	free(t.failed);
 	free(mine);
+	free(bases);
 	return rc;
 }
 
@@ -896,7 +979,7 @@ static int recv_file(struct xfer *x, int fd, ec_channel *ch, uint64_t *got, stru
 		}
 		*got += v->u.s.len;
 		ec_value_free(v);
-		if ((rc = progress(x, *got, 0, err)))
+		if ((rc = progress_dest(x, 0, *got, 0, err)) || (rc = progress(x, *got, 0, err)))
 			return rc;
 	}
 }
@@ -1298,7 +1381,8 @@ static int get_entry(struct xfer *x, const char *remote_dir, const char *local_d
 		rc = ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
 	} else {
 		struct xfer f = *x;
-		if (f.o->progress == sum_progress_cb) /* the tree's sum: a file starts */
+		if (f.o->progress == sum_progress_cb || f.o->progress_dest == sum_dest_cb)
+			/* the tree's sum: a file starts */
 			sum_next(f.o->progress_arg);
 		f.src = rp;
 		f.dst = lp;

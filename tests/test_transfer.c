@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,8 +362,53 @@ static void test_rss(void)
 	rmdir(big);
 }
 
+/* A progress callback keeping the most bytes it was told of. */
+static int most_done(void *arg, uint64_t done, uint64_t total)
+{
+	(void)total;
+	uint64_t *most = arg;
+	if (done > *most)
+		*most = done;
+	return 0;
+}
+
+/* What the progress callbacks were told: most (first: most_done's arg too) of
+ * progress, and of progress_dest for each destination. */
+struct told {
+	uint64_t most;
+	uint64_t dest[3], total[3];
+	int calls[3];
+	int bad;          /* a destination out of range, bytes going back, more than read */
+	int cancel_at;    /* cancel when destination 1 is told of this many calls (0: never) */
+};
+
+static int told_dest(void *arg, size_t i, uint64_t done, uint64_t total)
+{
+	struct told *t = arg;
+	/* (told before progress: up to a chunk past what it last said) */
+	if (i >= 3 || done < t->dest[i] || (t->most && done > t->most + (256u << 10))) {
+		t->bad = 1;
+		return 0;
+	}
+	t->dest[i] = done;
+	t->total[i] = total;
+	t->calls[i]++;
+	return t->cancel_at && i == 1 && t->calls[i] >= t->cancel_at;
+}
+
+static int never(void *arg, size_t i, uint64_t done, uint64_t total)
+{
+	(void)i;
+	(void)done;
+	(void)total;
+	((struct told *)arg)->bad = 1;
+	return 1;
+}
+
 /* To three contexts at once, the file read once: each its own result; unchanged
- * afterwards; an error said for each context. */
+ * afterwards; an error said for each context. Each destination's progress: what it
+ * acknowledged, up to the whole file; an older caller's options (size short of
+ * progress_dest) never call it; progress_dest cancels too. */
 static void test_many(void)
 {
 	enum { N = 3 };
@@ -380,14 +426,41 @@ static void test_many(void)
 	make_file(src, (6u << 20) + 5, 9, 0644, 1400000000);
 	struct ec_transfer_result res[N];
 	struct ec_error errs[N];
-	int rc = ec_context_put_many(cs, N, src, dst, NULL, res, errs);
+	struct told t = {0};
+	struct ec_transfer_options o = {.size = sizeof(o), .progress = most_done,
+	                                .progress_dest = told_dest, .progress_arg = &t};
+	int rc = ec_context_put_many(cs, N, src, dst, &o, res, errs);
 	if (rc)
 		fprintf(stderr, "put_many: %s\n", errs[0].msg);
 	CU_ASSERT_EQUAL(rc, 0);
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < N; i++) {
 		CU_ASSERT(res[i].changed == 1 && res[i].bytes == (6u << 20) + 5 &&
 		          strlen(res[i].sha256) == 64);
+		/* a call a chunk (25), and the last once in place */
+		CU_ASSERT(t.calls[i] >= 20 && t.dest[i] == (6u << 20) + 5 &&
+		          t.total[i] == (6u << 20) + 5);
+	}
+	CU_ASSERT_EQUAL(t.bad, 0);
+	CU_ASSERT_EQUAL(t.most, (6u << 20) + 5);
 	CU_ASSERT(same_content(src, dst));
+	/* An older caller's options end before progress_dest: it is not read. */
+	struct told old = {0};
+	struct ec_transfer_options o2 = {.size = offsetof(struct ec_transfer_options, progress_dest),
+	                                 .progress = most_done, .progress_dest = never,
+	                                 .progress_arg = &old};
+	unlink(dst);
+	CU_ASSERT_EQUAL(ec_context_put_many(cs, N, src, dst, &o2, res, errs), 0);
+	CU_ASSERT(old.bad == 0 && old.most == (6u << 20) + 5);
+	/* progress_dest cancels: every destination's old file stays. */
+	char *other = path_of("n-other");
+	make_file(other, 7u << 20, 10, 0644, 1400000000);
+	struct told c = {.cancel_at = 5};
+	o.progress_arg = &c;
+	CU_ASSERT_EQUAL(ec_context_put_many(cs, N, other, dst, &o, res, errs), EC_ECANCELED);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(errs[i].code, EC_ECANCELED);
+	CU_ASSERT(same_content(src, dst));
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
 	CU_ASSERT_EQUAL(ec_context_put_many(cs, N, src, dst, NULL, res, errs), 0);
 	for (int i = 0; i < N; i++)
 		CU_ASSERT(res[i].changed == 0 && res[i].bytes == 0);
@@ -417,16 +490,6 @@ static void make_tree(const char *name, const char *then)
 	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
 }
 
-/* A progress callback keeping the most bytes it was told of. */
-static int most_done(void *arg, uint64_t done, uint64_t total)
-{
-	(void)total;
-	uint64_t *most = arg;
-	if (done > *most)
-		*most = done;
-	return 0;
-}
-
 /* The tree name made (make_tree, then `then`), and put (get 0) or got (1) to name2,
  * which succeeds with the same content, links, an empty directory and modes; src and
  * dst (256 bytes each) set to the two. */
@@ -437,15 +500,17 @@ static void tree_copy(int get, const char *name, const char *then, char *src, ch
 	snprintf(src, 256, "%s/%s", dir, name);
 	snprintf(dst, 256, "%s/%s2", dir, name);
 	struct ec_error err = {0};
-	uint64_t most = 0;
-	struct ec_transfer_options o = {.size = sizeof(o), .progress = most_done, .progress_arg = &most};
+	struct told t = {0};
+	struct ec_transfer_options o = {.size = sizeof(o), .progress = most_done,
+	                                .progress_dest = told_dest, .progress_arg = &t};
 	int rc = get ? ec_context_get_tree(ctx, src, dst, &o, res, &err)
 	             : ec_context_put_tree(&ctx, 1, src, dst, &o, res, &err);
 	if (rc)
 		fprintf(stderr, "%s_tree: %s\n", get ? "get" : "put", err.msg);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(res->changed == 1 && res->bytes == 5000000 + 3 + 3);
-	CU_ASSERT_EQUAL(most, 5000000 + 3 + 3); /* the progress: the tree's bytes, summed */
+	CU_ASSERT_EQUAL(t.most, 5000000 + 3 + 3); /* the progress: the tree's bytes, summed */
+	CU_ASSERT(t.dest[0] == 5000000 + 3 + 3 && t.total[0] == 0 && !t.bad); /* and per destination */
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
 	         "cd %s && diff -r --no-dereference %s %s2 && [ \"$(stat -c %%a %s2/a)\" = 700 ] && "

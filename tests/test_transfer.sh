@@ -198,14 +198,36 @@ for how in "put INT" "put KILL" "put CTX" "get KILL" "get CTX"; do
 		bad "$1 $2: rc $rc, $(temps) temps, t: $(head -c 20 "$d/t"): $(cat "$out")"
 done
 rm -f "$d/big2"
-# On a terminal: the progress line (bytes and rate) while it goes.
+# On a terminal: the progress line (bytes and rate) while it goes. The transcript
+# holds every line drawn; each check reads it once the command has ended.
 if command -v script >/dev/null; then
 	script -qc "'$ec' put h1 '$d/big' '$d/t3'" "$d/tty" >/dev/null 2>&1
-	grep -q "econtext: put to h1: [0-9.]* of 381.5 MiB, [0-9]* MiB/s" "$d/tty" &&
+	grep -q "econtext: put h1 [0-9.]*/381.5 MiB [0-9]* MiB/s" "$d/tty" &&
 		ok "the progress line on a terminal" || bad "progress line: $(tr '\r' '\n' <"$d/tty" | head -5)"
 	script -qc "'$ec' get h1 '$d/big' '$d/t4'" "$d/tty" >/dev/null 2>&1
-	grep -q "econtext: get from h1: [0-9.]* MiB, [0-9]* MiB/s" "$d/tty" && cmp -s "$d/big" "$d/t4" &&
+	grep -q "econtext: get h1 [0-9.]* MiB [0-9]* MiB/s" "$d/tty" && cmp -s "$d/big" "$d/t4" &&
 		ok "get: the progress line on a terminal" || bad "get's progress line: $(tr '\r' '\n' <"$d/tty" | head -5)"
+	# Three contexts at once, a wide terminal: each one with its bytes (what it
+	# acknowledged) and its rate.
+	rm -f "$d/t3"
+	script -qc "stty cols 200; '$ec' put all '$d/big' '$d/t3'" "$d/tty" >/dev/null 2>&1
+	n=0
+	for h in h1 h2 h3; do
+		grep -q "econtext: put .*$h [0-9.]*/381.5 MiB [0-9]* MiB/s" "$d/tty" && n=$((n + 1))
+	done
+	[ $n = 3 ] && [ "$(grep -c '"ok": true' "$d/tty")" = 3 ] &&
+		ok "put to three: each context's bytes and rate in the line" ||
+		bad "put to three, the line per context: $(tr '\r' '\n' <"$d/tty" | head -5)"
+	# A narrow terminal (40 columns): the counts and the slowest context, its bytes
+	# and rate, every line drawn within 39 columns.
+	rm -f "$d/t3"
+	script -qc "stty cols 40; '$ec' put all '$d/big' '$d/t3'" "$d/tty" >/dev/null 2>&1
+	tr '\r' '\n' <"$d/tty" | sed 's/\x1b\[K//' >"$d/lines"
+	grep -q "^[0-9]/3[^;]*; slowest h[123] [0-9]*M [0-9]*M/s\$" "$d/lines" &&
+		! grep 'slowest' "$d/lines" | grep -q '.\{40\}' &&
+		[ "$(grep -c '"ok": true' "$d/tty")" = 3 ] &&
+		ok "put to three, 40 columns: the counts and the slowest context, within the width" ||
+		bad "put to three, 40 columns: $(grep slowest "$d/lines" | head -5)"
 	"$ec" get h1 "$d/big" "$d/t5" 2>"$d/err" >/dev/null
 	[ ! -s "$d/err" ] && ok "no progress line when stderr is no terminal" || bad "progress not on a tty: $(head -c 300 "$d/err")"
 else

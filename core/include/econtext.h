@@ -386,6 +386,19 @@ struct ec_transfer_options {
 	 * target with another owner or group is sent again; get: resolved and set here
 	 * (the master must be allowed to). */
 	const char *owner, *group;
+	/* Per destination progress (read only when size covers it: callers built with
+	 * an older header keep working). Called on the calling thread, with progress_arg,
+	 * as bytes go, before progress: index is the destination's place in ctxs (0 for
+	 * ec_context_put, ec_context_get and ec_context_get_tree), done the bytes that
+	 * destination has: for a put, what its context acknowledged through the channel's
+	 * window (taken by the context's writer, so written or being written, not merely
+	 * read here), called after each chunk for every destination still taking chunks,
+	 * and once more with done == total when its file is in place; for a get, what was
+	 * written here. total is the file's size (0 for a get, and for the tree forms,
+	 * whose done sums each destination's files). A destination the file is not sent to
+	 * (already the same) or one that failed is not called (again). Nonzero cancels the
+	 * whole transfer as progress does. NULL: none. */
+	int (*progress_dest)(void *arg, size_t index, uint64_t done, uint64_t total);
 };
 
 struct ec_transfer_result {
