@@ -203,6 +203,9 @@ static int tls_boot_words(void *inst, char *buf, size_t cap, struct ec_error *er
 		if (rc)
 			return rc;
 	}
+	int rc = tls_listener_ready(t->st, t->lis, t->name, err);
+	if (rc)
+		return rc;
 	int n = snprintf(buf, cap, "%s %d %s %.*s", t->advertise, t->lis->port,
 	                 t->lis->fingerprint, TLS_TOKEN_HEX, t->token);
 	if (n < 0 || (size_t)n >= cap)
@@ -228,7 +231,10 @@ static int tls_invitation_op(void *inst, const struct ec_argv *argv, char *buf, 
                              struct ec_error *err)
 {
 	struct tls *t = inst;
-	return t->below ? EC_ENOTFOUND : tls_invitation(t, argv, buf, cap, err);
+	if (t->below)
+		return EC_ENOTFOUND;
+	int rc = tls_listener_ready(t->st, t->lis, t->name, err);
+	return rc ? rc : tls_invitation(t, argv, buf, cap, err);
 }
 
 /* An invited context runs nothing: its stream opens when it connects. */
