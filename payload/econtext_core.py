@@ -1274,6 +1274,7 @@ def _tls_failed(err, where):
 def _tls_finish(handshake, raw, fingerprint, token, where, err, relay, launch, keep):
     """The relay thread: wait for the TCP connect, handshake, pin, send the token (the
     HELLO waits in the socketpair meanwhile), then relay."""
+    import _socket
     try:
         if callable(handshake):     # 2.7, or not connected when the main thread looked
             _wait(raw, False)
@@ -1285,7 +1286,13 @@ def _tls_finish(handshake, raw, fingerprint, token, where, err, relay, launch, k
         if not _compare_digest(seen.encode("ascii"), fingerprint.encode("ascii")):
             raise ValueError("the master's certificate is not the pinned one "
                              "(sha256 %s, expected %s)" % (seen, fingerprint))
+        # With the HELLO if it waits: one record, one wake-up of the master.
+        relay.setblocking(False)
         data = token.encode("ascii")
+        try:
+            data += relay.recv(_RELAY_MAX)
+        except _socket.error:
+            pass
         while data:
             data = data[run(raw, ss.write, data):]
     except Exception:
