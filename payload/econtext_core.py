@@ -1214,12 +1214,12 @@ def _tls_connect_back(words):
     joins to the TLS connection. The launcher's stream stays open only to tie lives:
     its end, or the connection's, ends the context.
 
-    The TCP connect, the TLS set-up (the _ssl import) and, once connected, the
-    ClientHello (3.x) are done here; the rest of the handshake, the pin and the token on
-    the relay thread, while this thread goes on with the boot (stdio, hooks, the HELLO,
-    written into the socketpair meanwhile): the master answers meanwhile, and the
-    handshake's C code runs without the GIL, so its round trip and crypto overlap that
-    work."""
+    The TCP connect and the TLS set-up (the _ssl import) are done here; the handshake,
+    the pin and the token on the relay thread, while this thread goes on with the boot
+    (stdio, hooks, the HELLO, written into the socketpair meanwhile): the handshake's
+    C code runs without the GIL, so its round trip and crypto overlap that work. (The
+    ClientHello sent from here instead made the boot's thread share the GIL with the
+    relay thread's handshake steps: no faster, docs/benchmarks.md.)"""
     import _socket
     host, port, fingerprint, token = words.split()
     where = "%s port %s" % (host, port)
@@ -1240,12 +1240,6 @@ def _tls_connect_back(words):
         handshake = (_tls_py3 if PY3 else _tls_py2)()
         if rc not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
             raise _socket.error(rc, posix.strerror(rc))
-        # Connected by now (a loopback connect is, after the _ssl import): the
-        # ClientHello goes out from here, and the master's answer is on its way while
-        # this thread finishes the boot; the relay thread takes the handshake on.
-        if PY3 and select.select([], [raw], [], 0)[1]:
-            _wait(raw, False)
-            handshake = handshake(raw)
     except Exception:
         _tls_failed(err, where)
     # Both ends of the launcher's stream stay open (over ssh, closing its stdout would
@@ -1276,10 +1270,8 @@ def _tls_finish(handshake, raw, fingerprint, token, where, err, relay, launch, k
     HELLO waits in the socketpair meanwhile), then relay."""
     import _socket
     try:
-        if callable(handshake):     # 2.7, or not connected when the main thread looked
-            _wait(raw, False)
-            handshake = handshake(raw)
-        ss, run = handshake
+        _wait(raw, False)
+        ss, run = handshake(raw)
         run(raw, ss.do_handshake)
         seen = _sha256((ss.getpeercert if hasattr(ss, "getpeercert")
                         else ss.peer_certificate)(True)).hexdigest()
