@@ -1217,7 +1217,9 @@ def _tls_connect_back(words):
     The TCP connect and the TLS set-up (the _ssl import) are done here; the handshake,
     the pin and the token on the relay thread, while this thread goes on with the boot
     (stdio, hooks, the HELLO, written into the socketpair meanwhile): the handshake's
-    C code runs without the GIL, so its round trip and crypto overlap that work."""
+    C code runs without the GIL, so its round trip and crypto overlap that work. (The
+    ClientHello sent from here instead made the boot's thread share the GIL with the
+    relay thread's handshake steps: no faster, docs/benchmarks.md.)"""
     import _socket
     host, port, fingerprint, token = words.split()
     where = "%s port %s" % (host, port)
@@ -1268,20 +1270,23 @@ def _tls_finish(handshake, raw, fingerprint, token, where, err, relay, launch, k
     HELLO waits in the socketpair meanwhile), then relay."""
     import _socket
     try:
-        if not select.select([], [raw], [], 30)[1]:
-            raise _socket.timeout("timed out")
-        rc = raw.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-        if rc:
-            raise _socket.error(rc, posix.strerror(rc))
-        raw.settimeout(30)
-        ss, der = handshake(raw)
-        seen = _sha256(der).hexdigest()
+        _wait(raw, False)
+        ss, run = handshake(raw)
+        run(raw, ss.do_handshake)
+        seen = _sha256((ss.getpeercert if hasattr(ss, "getpeercert")
+                        else ss.peer_certificate)(True)).hexdigest()
         if not _compare_digest(seen.encode("ascii"), fingerprint.encode("ascii")):
             raise ValueError("the master's certificate is not the pinned one "
                              "(sha256 %s, expected %s)" % (seen, fingerprint))
+        # With the HELLO if it waits: one record, one wake-up of the master.
+        relay.setblocking(False)
         data = token.encode("ascii")
+        try:
+            data += relay.recv(_RELAY_MAX)
+        except _socket.error:
+            pass
         while data:
-            data = data[ss.write(data):]
+            data = data[run(raw, ss.write, data):]
     except Exception:
         _tls_failed(err, where)
     posix.close(err)
@@ -1293,9 +1298,21 @@ def _tls_finish(handshake, raw, fingerprint, token, where, err, relay, launch, k
 _TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"     # for TLS 1.2: AEAD only
 
 
+def _wait(raw, read):
+    """Until raw is readable (read) or writable: 30 s at most, as the socket timeout of
+    the blocking steps; once writable, the outcome of its connect."""
+    import _socket
+    w = [] if read else [raw]
+    if not select.select(read and [raw] or [], w, [], 30)[not read]:
+        raise _socket.timeout("timed out")
+    rc = w and raw.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+    if rc:
+        raise _socket.error(rc, posix.strerror(rc))
+
+
 def _tls_py3():
     """The TLS context on _ssl itself (`import ssl` costs ~13 ms of a context's start);
-    the handshake on a connected socket, for the relay thread."""
+    returns the handshake's start on a connected socket."""
     import _ssl
     ctx = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False      # the certificate is pinned instead
@@ -1306,13 +1323,26 @@ def _tls_py3():
         ctx.options |= _ssl.OP_NO_SSLv3 | _ssl.OP_NO_TLSv1 | _ssl.OP_NO_TLSv1_1
     ctx.options |= _ssl.OP_NO_COMPRESSION | getattr(_ssl, "OP_NO_TICKET", 0)
     ctx.set_ciphers(_TLS_CIPHERS)
+    again = (_ssl.SSLWantReadError, _ssl.SSLWantWriteError)
 
-    def handshake(raw):
+    def run(raw, op, *args):
+        """op(*args), waiting for the non-blocking socket as it asks."""
+        while True:
+            try:
+                return op(*args)
+            except again:
+                _wait(raw, isinstance(sys.exc_info()[1], again[0]))
+
+    def start(raw):
+        """The ClientHello sent (as far as the socket takes it) on a connected socket;
+        the rest is run(raw, ss.do_handshake)."""
         ss = ctx._wrap_socket(raw, False)
-        ss.do_handshake()
-        cert = ss.getpeercert if hasattr(ss, "getpeercert") else ss.peer_certificate
-        return ss, cert(True)
-    return handshake
+        try:
+            ss.do_handshake()
+        except again:
+            pass
+        return ss, run
+    return start
 
 
 def _tls_py2():
@@ -1326,8 +1356,8 @@ def _tls_py2():
     ctx.set_ciphers(_TLS_CIPHERS)
 
     def handshake(raw):
-        ss = ctx.wrap_socket(socket.socket(_sock=raw))
-        return ss, ss.getpeercert(True)
+        raw.settimeout(30)      # blocking, the handshake done here
+        return ctx.wrap_socket(socket.socket(_sock=raw)), lambda raw, op, *args: op(*args)
     return handshake
 
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -131,9 +132,13 @@ static int tls_create(void *state, const struct ec_cfg *cfg, const struct ec_tra
 	else if (!address_layer(t->below))
 		snprintf(t->advertise, sizeof(t->advertise), "127.0.0.1");
 	unsigned char raw[TLS_TOKEN_LEN];
-	int rc = RAND_bytes(raw, sizeof(raw)) == 1
+	/* The kernel's CSPRNG, as the core's key: OpenSSL's DRBG would cost ~2 ms of set-up
+	 * before the spawn, for the same quality. */
+	int rc = getrandom(raw, sizeof(raw), 0) == (ssize_t)sizeof(raw) ||
+	                 RAND_bytes(raw, sizeof(raw)) == 1
 	             ? 0
-	             : h->error_set(err, EC_ESYS, t->name, "context '%s': cannot draw a token",
+	             : h->error_set(err, EC_ESYS, t->name,
+	                            "context '%s': cannot draw a token (getrandom, RAND_bytes)",
 	                            t->name);
 	for (int i = 0; !rc && i < TLS_TOKEN_LEN; i++) {
 		static const char hex[] = "0123456789abcdef";
@@ -203,6 +208,9 @@ static int tls_boot_words(void *inst, char *buf, size_t cap, struct ec_error *er
 		if (rc)
 			return rc;
 	}
+	int rc = tls_listener_ready(t->st, t->lis, t->name, err);
+	if (rc)
+		return rc;
 	int n = snprintf(buf, cap, "%s %d %s %.*s", t->advertise, t->lis->port,
 	                 t->lis->fingerprint, TLS_TOKEN_HEX, t->token);
 	if (n < 0 || (size_t)n >= cap)
@@ -228,7 +236,10 @@ static int tls_invitation_op(void *inst, const struct ec_argv *argv, char *buf, 
                              struct ec_error *err)
 {
 	struct tls *t = inst;
-	return t->below ? EC_ENOTFOUND : tls_invitation(t, argv, buf, cap, err);
+	if (t->below)
+		return EC_ENOTFOUND;
+	int rc = tls_listener_ready(t->st, t->lis, t->name, err);
+	return rc ? rc : tls_invitation(t, argv, buf, cap, err);
 }
 
 /* An invited context runs nothing: its stream opens when it connects. */

@@ -37,7 +37,7 @@ struct tls_listener {
 	char *address;  /* as configured */
 	char *cert;     /* connect_back_cert, or NULL: the master's own */
 	char *key;      /* connect_back_key, with cert */
-	SSL_CTX *ctx;   /* its certificate's (a reference) */
+	SSL_CTX *ctx;   /* its certificate's (a reference); the master's own: NULL until needed */
 	char fingerprint[TLS_FP_HEX + 1];
 	int fd;
 	int port;
@@ -97,6 +97,10 @@ int tls_invitation(const struct tls *t, const struct ec_argv *argv, char *buf, s
 long long tls_now_ms(void);
 int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_error *err);
 void tls_state_free(struct tls_state *st);
+/* The master's own certificate on l (l->ctx, l->fingerprint), made on first need: before
+ * the fingerprint or a connection's handshake is used. 0, or an error on who. */
+int tls_listener_ready(struct tls_state *st, struct tls_listener *l, const char *who,
+                       struct ec_error *err);
 /* The listener on address with that certificate and key (NULL: the master's own),
  * made on first use; what says where address came from, for errors. */
 int tls_listener_get(struct tls_state *st, const char *address, const char *what,

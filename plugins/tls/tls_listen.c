@@ -161,15 +161,24 @@ int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_e
 	if (!(st->bio_method = nosig_method()))
 		return host->error_set(err, EC_ENOMEM, "plugin tls", "cannot make its BIO: %s",
 		                       ssl_why());
+	return 0;
+}
+
+/* The master's own key, certificate and server context, made on first need (a context's
+ * boot words, an invitation, a connection): after the first such context was spawned,
+ * while its interpreter starts, not on its path (OpenSSL's set-up, the key and the
+ * signature cost the master 1-3 ms). Once per master. */
+static int own_ctx(struct tls_state *st, const char *who, struct ec_error *err)
+{
+	if (st->ctx)
+		return 0;
+	const struct ec_host *host = st->host;
 	EVP_PKEY *pkey = NULL;
 	X509 *x = NULL;
-	if (make_cert(&pkey, &x)) {
-		BIO_meth_free(st->bio_method);
-		st->bio_method = NULL;
-		return host->error_set(err, EC_ESYS, "plugin tls",
-		                       "cannot make the master's key and certificate: %s",
-		                       ssl_why());
-	}
+	if (make_cert(&pkey, &x))
+		return host->error_set(err, EC_ESYS, who,
+		                       "context '%s': cannot make the master's key and certificate: %s",
+		                       who, ssl_why());
 	SSL_CTX *ctx = server_ctx();
 	int ok = ctx && SSL_CTX_use_certificate(ctx, x) == 1 &&
 	         SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1 &&
@@ -178,25 +187,35 @@ int tls_state_init(struct tls_state *st, const struct ec_host *host, struct ec_e
 	EVP_PKEY_free(pkey);
 	if (!ok) {
 		SSL_CTX_free(ctx);
-		BIO_meth_free(st->bio_method);
-		st->bio_method = NULL;
-		return host->error_set(err, EC_ESYS, "plugin tls",
-		                       "cannot set up the master's TLS context: %s", ssl_why());
+		return host->error_set(err, EC_ESYS, who,
+		                       "context '%s': cannot set up the master's TLS context: %s", who,
+		                       ssl_why());
 	}
 	st->ctx = ctx;
 	return 0;
 }
 
-/* The server context of a listener: the master's own (ephemeral), or one of the
- * configured certificate and key. NULL with err filled. */
+int tls_listener_ready(struct tls_state *st, struct tls_listener *l, const char *who,
+                       struct ec_error *err)
+{
+	if (l->ctx)
+		return 0;
+	int rc = own_ctx(st, who, err);
+	if (rc)
+		return rc;
+	SSL_CTX_up_ref(st->ctx);
+	l->ctx = st->ctx;
+	memcpy(l->fingerprint, st->fingerprint, TLS_FP_HEX + 1);
+	st->host->log(st->host, EC_LOG_DEBUG, "port %d: the master's own certificate, sha256 %s",
+	              l->port, l->fingerprint);
+	return 0;
+}
+
+/* The server context of a listener with a configured certificate and key (the
+ * master's own comes later: tls_listener_ready). NULL with err filled. */
 static SSL_CTX *listener_ctx(struct tls_state *st, const char *cert, const char *key,
                              char fp[TLS_FP_HEX + 1], const char *who, struct ec_error *err)
 {
-	if (!cert) {
-		SSL_CTX_up_ref(st->ctx);
-		memcpy(fp, st->fingerprint, TLS_FP_HEX + 1);
-		return st->ctx;
-	}
 	SSL_CTX *ctx = server_ctx();
 	ERR_clear_error();
 	if (ctx && SSL_CTX_use_certificate_chain_file(ctx, cert) == 1 &&
@@ -261,9 +280,9 @@ int tls_listener_get(struct tls_state *st, const char *address, const char *what
 			*out = l;
 			return 0;
 		}
-	char fp[TLS_FP_HEX + 1];
-	SSL_CTX *ctx = listener_ctx(st, cert, key, fp, who, err);
-	if (!ctx)
+	char fp[TLS_FP_HEX + 1] = "";
+	SSL_CTX *ctx = cert ? listener_ctx(st, cert, key, fp, who, err) : NULL;
+	if (cert && !ctx)
 		return err ? err->code : EC_ECONFIG;
 	if (st->epfd < 0 && (st->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return h->error_set(err, EC_ESYS, who, "epoll_create1: %s", strerror(errno));
@@ -318,9 +337,12 @@ int tls_listener_get(struct tls_state *st, const char *address, const char *what
 	                                          : ((struct sockaddr_in *)&ss)->sin_port);
 	l->next = st->listeners;
 	st->listeners = l;
-	h->log(h, EC_LOG_DEBUG, "listening for contexts that connect back on %s port %d (%s "
-	       "certificate, sha256 %s)", address, l->port, cert ? cert : "the master's own",
-	       l->fingerprint);
+	if (cert)
+		h->log(h, EC_LOG_DEBUG, "listening for contexts that connect back on %s port %d "
+		       "(certificate %s, sha256 %s)", address, l->port, cert, l->fingerprint);
+	else
+		h->log(h, EC_LOG_DEBUG, "listening for contexts that connect back on %s port %d "
+		       "(the master's own certificate)", address, l->port);
 	*out = l;
 	return 0;
 }
@@ -430,7 +452,12 @@ void tls_conn_add(struct tls_state *st, struct tls_listener *l, int fd, const ch
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->deadline = tls_now_ms() + l->timeout_ms;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-	BIO *bio = (c->ssl = SSL_new(l->ctx)) ? BIO_new(st->bio_method) : NULL;
+	/* Made with the first context's words: a connection before them came from no
+	 * context, but is refused on its token as any other. */
+	struct ec_error e = {0};
+	if (!l->ctx && tls_listener_ready(st, l, peer, &e))
+		st->host->log(st->host, EC_LOG_WARNING, "%s", e.msg);
+	BIO *bio = l->ctx && (c->ssl = SSL_new(l->ctx)) ? BIO_new(st->bio_method) : NULL;
 	if (bio) {
 		BIO_set_fd(bio, fd, BIO_NOCLOSE); /* conn_free, or the instance, closes it */
 		SSL_set_bio(c->ssl, bio, bio);
