@@ -115,9 +115,6 @@ static struct tls_listener *listener_new(void)
 	struct tls_listener *l = calloc(1, sizeof(*l));
 	if (!l || !(l->address = strdup("192.0.2.1")))
 		abort();
-	SSL_CTX_up_ref(st.ctx);
-	l->ctx = st.ctx;
-	memcpy(l->fingerprint, st.fingerprint, sizeof(l->fingerprint));
 	l->fd = -1;
 	l->port = 40000;
 	l->timeout_ms = 1L << 40; /* no deadline within a run */
