@@ -79,8 +79,26 @@ if PY3:
         def find_class(self, module, name):
             return _find_global(module, name)
 
+    class _Whole(object):
+        # The unpickler keeps whatever read(n) returns past n: handed everything at the
+        # first read, it makes no call per opcode as it does on a BytesIO (2-4 us more
+        # per message).
+        __slots__ = ("d",)
+
+        def __init__(self, data):
+            self.d = data
+
+        def read(self, n=-1):
+            d = self.d
+            self.d = b""
+            return d
+        readline = read
+
+        def readinto(self, b):
+            return 0
+
     def loads(data):
-        return _Unpickler(BytesIO(data), encoding="bytes").load()
+        return _Unpickler(_Whole(data), encoding="bytes").load()
 
     class _Pickler(pickle.Pickler):
         def reducer_override(self, obj):
@@ -99,7 +117,11 @@ if PY3:
         # No reducer_override: check every object (slower, but only on 3.6/3.7).
         _Pickler.persistent_id = staticmethod(_check)
 
+    _PLAIN = frozenset([type(None), bool, int, float, bytes, str])
+
     def dumps(obj):
+        if type(obj) in _PLAIN:     # never given to reducer_override: the same bytes,
+            return pickle.dumps(obj, 3)     # without a Pickler made per value
         f = BytesIO()
         _Pickler(f, 3).dump(obj)
         return f.getvalue()
