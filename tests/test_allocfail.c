@@ -16,6 +16,7 @@
 #include "ecbuild.h"
 
 #include <dirent.h>
+#include <execinfo.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -338,6 +339,18 @@ static int channel_echo(ec_context *ctx, struct ec_error *err)
 		rc = ec_channel_close(ch, err);
 	if (!rc)
 		rc = ec_call_wait(call, 30000, &res, err);
+	else if (rc == EC_EEOF && call) {
+		/* The channel closed by the context: its call says why. */
+		struct ec_error e = {0};
+		int crc = ec_call_wait(call, 30000, &res, &e);
+		if (crc) {
+			rc = crc;
+			*err = e;
+		} else if (res && res->type == EC_T_ERROR) {
+			rc = EC_EREMOTE;
+			snprintf(err->msg, sizeof(err->msg), "%s", res->u.err.message);
+		}
+	}
 	if (!rc && (!res || res->type != EC_T_INT || res->u.i != 3))
 		rc = 1;
 	ec_value_free(res);
@@ -383,8 +396,23 @@ static int transfer_both(ec_context *ctx, struct ec_error *err)
  * is then a timeout of the parent's, a crash a signal): it writes "COUNT LIVE LOCAL
  * PICKLE IN RC MSG" on fd, LOCAL and PICKLE the allocations the plugins' code made, IN
  * 1 or 2 when the failed one was local's or pickle's (else 0). */
+/* A crash of a child run (EC_ALLOCFAIL_VERBOSE): its stack on stderr, then the
+ * signal's default. */
+static void crash_trace(int sig)
+{
+	void *frames[64];
+	int n = backtrace(frames, 64);
+	backtrace_symbols_fd(frames, n, 2);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static int call_child(size_t nth, int fd)
 {
+	if (getenv("EC_ALLOCFAIL_VERBOSE")) {
+		signal(SIGSEGV, crash_trace);
+		signal(SIGABRT, crash_trace);
+	}
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", call_python);
 	const char *ov[] = {opt, NULL};
