@@ -162,9 +162,13 @@ static int fail(const struct xfer *x, struct ec_error *err, int code, int sys, c
 	return rc;
 }
 
+/* errno's failure on path: EC_ESYS, or EC_ENOMEM when it is out of memory (an
+ * allocation of ours: tmp_name, the digest thread's buffer). */
 static int fail_errno(const struct xfer *x, struct ec_error *err, const char *path)
 {
 	int e = errno;
+	if (e == ENOMEM)
+		return fail(x, err, EC_ENOMEM, e, "%s: out of memory", path);
 	return fail(x, err, EC_ESYS, e, "%s: %s", path, strerror(e));
 }
 
@@ -833,6 +837,8 @@ static char *tmp_name(const char *path)
 		tmp = NULL;
 	free(copy);
 	free(copy2);
+	if (!tmp)
+		errno = ENOMEM;
 	return tmp;
 }
 
@@ -870,8 +876,10 @@ static int tmp_open(const char *path, char **tmp)
 	*tmp = NULL;
 #ifdef O_TMPFILE
 	char *copy = strdup(path);
-	if (!copy)
+	if (!copy) {
+		errno = ENOMEM;
 		return -1;
+	}
 	int fd = access("/proc/self/fd", X_OK) == 0
 	             ? open(dirname(copy), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)
 	             : (errno = EOPNOTSUPP, -1);
