@@ -12,7 +12,10 @@
  * server's threads allocate too, so the order varies a little and each run is judged
  * alone. The call loads test copies of the local and pickle plugins linked with the
  * same wrappers (tests/allocfail-plugins), so their allocations are failed too; it
- * runs without the bytecode cache, from a filled one, and filling an empty one. */
+ * runs without the bytecode cache, from a filled one, and filling an empty one. A second
+ * whole-call scenario (one in N as well) opens a channel that chanfn.echo echoes, then
+ * puts a 300 KiB file and gets it back: after each run both targets must hold the old
+ * bytes or the new, and no temporary file may be left beside them. */
 #include "ecbuild.h"
 
 #include <dirent.h>
