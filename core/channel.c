@@ -21,14 +21,16 @@ static int encode(const struct ec_loaded_plugin *codec, int python_major, const 
 	return ec__codec_ops(codec)->encode(codec->state, &peer, v, out, err);
 }
 
-/* Queue a frame of kind on handle, its payload the encoding of v (m->lock held; the
- * caller wakes the loop). */
-static int queue(struct ec_channels *reg, uint32_t handle, uint32_t kind, const ec_value *v,
-                 struct ec_buf *encoded, struct ec_error *err)
+/* A frame of kind on handle, its payload the encoding of v (or encoded, taken): the
+ * message, or NULL with err. */
+static struct ec_msg *make_msg(struct ec_channels *reg, uint32_t handle, uint32_t kind,
+                               const ec_value *v, struct ec_buf *encoded, struct ec_error *err)
 {
 	struct ec_msg *msg = calloc(1, sizeof(*msg));
-	if (!msg)
-		return ec__error_set(err, EC_ENOMEM, reg->name, "out of memory");
+	if (!msg) {
+		ec__error_set(err, EC_ENOMEM, reg->name, "out of memory");
+		return NULL;
+	}
 	int rc = 0;
 	if (encoded) {
 		msg->payload = *encoded; /* taken */
@@ -39,10 +41,25 @@ static int queue(struct ec_channels *reg, uint32_t handle, uint32_t kind, const 
 	if (rc) {
 		ec__buf_free(&msg->payload);
 		free(msg);
-		return rc;
+		return NULL;
 	}
 	msg->handle = handle;
 	msg->reply_to = kind;
+	return msg;
+}
+
+/* Queue a frame of kind on handle (make_msg; m->lock held; the caller wakes the
+ * loop). */
+static int queue(struct ec_channels *reg, uint32_t handle, uint32_t kind, const ec_value *v,
+                 struct ec_buf *encoded, struct ec_error *err)
+{
+	struct ec_error e = {0};
+	struct ec_msg *msg = make_msg(reg, handle, kind, v, encoded, &e);
+	if (!msg) {
+		if (err)
+			*err = e;
+		return e.code ? e.code : EC_ENOMEM;
+	}
 	ec__stream_queue(reg->st, msg);
 	return 0;
 }
@@ -52,11 +69,20 @@ static int open_for_messages(const struct ec_channels *reg)
 	return reg && reg->st->state == EC_STREAM_READY;
 }
 
+/* Its context not connected: EC_ECLOSED, or EC_ENOMEM when it died of out of memory
+ * (a frame that could not be built), the reason said. */
+static int not_connected(const struct ec_channels *reg, const char *name, struct ec_error *err)
+{
+	const struct ec_error *why = reg ? reg->fail : NULL;
+	return ec__error_set(err, why && why->code == EC_ENOMEM ? EC_ENOMEM : EC_ECLOSED, name,
+	                     "context '%s' is not connected%s%s", name,
+	                     why && why->msg[0] ? ": " : "", why ? why->msg : "");
+}
+
 int ec__channel_new(struct ec_channels *reg, struct ec_channel **out, struct ec_error *err)
 {
 	if (!open_for_messages(reg))
-		return ec__error_set(err, EC_ECLOSED, reg->name, "context '%s' is not connected",
-		                     reg->name);
+		return not_connected(reg, reg->name, err);
 	struct ec_channel *ch = calloc(1, sizeof(*ch));
 	if (!ch || ec__cond_init_monotonic(&ch->cond)) {
 		free(ch);
@@ -69,13 +95,21 @@ int ec__channel_new(struct ec_channels *reg, struct ec_channel **out, struct ec_
 	ch->handle = reg->calls->next_handle++;
 	ch->inq_tail = &ch->inq;
 	ch->watch.kind = EC_WATCH_CHANNEL;
-	ec_value *open = ec_value_new(EC_T_TUPLE);
-	int rc = open && !ec_value_append(open, ec_value_int(ch->handle)) &&
+	/* Its CLOSE made now: a close that could not be sent would leave the context's
+	 * side waiting for values forever. */
+	ec_value none = {.type = EC_T_NONE};
+	ch->close_msg = make_msg(reg, ch->handle, EC_CHAN_CLOSE, &none, NULL, err);
+	ec_value *open = ch->close_msg ? ec_value_new(EC_T_TUPLE) : NULL;
+	int rc = !ch->close_msg ? (err && err->code ? err->code : EC_ENOMEM)
+	         : open && !ec_value_append(open, ec_value_int(ch->handle)) &&
 	                 !ec_value_append(open, ec_value_int(EC_CHANNEL_WINDOW))
 	             ? queue(reg, HANDLE_CHANNEL_OPEN, 0, open, NULL, err)
 	             : ec__error_set(err, EC_ENOMEM, reg->name, "out of memory");
 	ec_value_free(open);
 	if (rc) {
+		if (ch->close_msg)
+			ec__buf_free(&ch->close_msg->payload);
+		free(ch->close_msg);
 		pthread_cond_destroy(&ch->cond);
 		free(ch);
 		return rc;
@@ -148,7 +182,9 @@ void ec__channels_end(struct ec_channels *reg, const struct ec_error *why)
 		if (ch->ended)
 			continue;
 		ch->ended = 1;
-		ec__error_set(&ch->end_why, EC_ECLOSED, reg->name, "context '%s' disconnected%s%s",
+		/* Out of memory (a frame that could not be built) says so, as a call does. */
+		ec__error_set(&ch->end_why, why && why->code == EC_ENOMEM ? EC_ENOMEM : EC_ECLOSED,
+		              reg->name, "context '%s' disconnected%s%s",
 		              reg->name, why && why->msg[0] ? ": " : "", why ? why->msg : "");
 		changed(ch);
 	}
@@ -219,8 +255,7 @@ int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec
 		if (ch->ended || ch->remote_closed || !open_for_messages(ch->reg)) {
 			rc = ch->ended || ch->remote_closed
 			         ? end_error(ch, err)
-			         : ec__error_set(err, EC_ECLOSED, ch->ctx_name,
-			                         "context '%s' is not connected", ch->ctx_name);
+			         : not_connected(ch->reg, ch->ctx_name, err);
 			break;
 		}
 		/* The window: a value larger than it goes alone. */
@@ -303,14 +338,15 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 int ec_channel_close(ec_channel *ch, struct ec_error *err)
 {
 	ec_master *m = ch->m;
+	(void)err; /* its CLOSE was made with it: nothing here can fail */
 	int rc = 0, wake = 0;
 	pthread_mutex_lock(&m->lock);
 	if (!ch->closed) {
 		ch->closed = 1;
-		if (!ch->ended && open_for_messages(ch->reg)) {
-			ec_value none = {.type = EC_T_NONE};
-			rc = queue(ch->reg, ch->handle, EC_CHAN_CLOSE, &none, NULL, err);
-			wake = rc == 0;
+		if (!ch->ended && open_for_messages(ch->reg) && ch->close_msg) {
+			ec__stream_queue(ch->reg->st, ch->close_msg);
+			ch->close_msg = NULL;
+			wake = 1;
 		}
 		changed(ch);
 	}
@@ -335,6 +371,9 @@ void ec_channel_free(ec_channel *ch)
 				break;
 			}
 	pthread_mutex_unlock(&m->lock);
+	if (ch->close_msg)
+		ec__buf_free(&ch->close_msg->payload);
+	free(ch->close_msg);
 	while (ch->inq) {
 		struct ec_channel_item *it = ch->inq;
 		ch->inq = it->next;

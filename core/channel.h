@@ -36,6 +36,7 @@ struct ec_channels {
 	struct ec_calls *calls;   /* handles come from its counter */
 	const int *python_major;  /* for the codec */
 	const struct ec_loaded_plugin *codec; /* the context's */
+	const struct ec_error *fail;          /* why the context died (its fail) */
 };
 
 struct ec_channel {
@@ -51,6 +52,7 @@ struct ec_channel {
 	size_t to_ack;       /* taken by the application, not yet acknowledged */
 	int closed;          /* the master closed it: sends refused */
 	int remote_closed;   /* the context closed it: nothing more will come */
+	struct ec_msg *close_msg; /* its CLOSE, made with it: closing cannot fail for memory */
 	int ended;           /* the context is gone (or the stream): end_why says why */
 	struct ec_error end_why;
 	struct ec_watch watch;

@@ -575,15 +575,21 @@ int ec_call_cancel(ec_call *call)
 void ec__context_deliver_module(void *arg, unsigned ctx_id, struct ec_buf *payload)
 {
 	ec_master *m = arg;
-	struct ec_msg *msg = calloc(1, sizeof(*msg));
-	if (!msg)
-		return;
+	struct ec_msg *msg = payload ? calloc(1, sizeof(*msg)) : NULL;
 	pthread_mutex_lock(&m->lock);
 	struct ec_context *c = m->contexts;
 	while (c && c->id != ctx_id)
 		c = c->master_next;
 	size_t unread = c ? c->st.outq_bytes + c->st.wbuf.len - c->st.wpos : 0;
-	if (c && c->st.state == EC_STREAM_READY && c->st.outq && unread > m->max_message) {
+	if (!msg && c && c->st.state == EC_STREAM_READY) {
+		/* The answer lost would leave the context's import waiting forever. */
+		if (!c->stream_err.code)
+			ec__error_set(&c->stream_err, EC_ENOMEM, c->name,
+			              "context '%s': out of memory answering a module request; "
+			              "disconnected", c->name);
+		ec__broker_wake(m->broker);
+	} else if (msg && c && c->st.state == EC_STREAM_READY && c->st.outq &&
+	           unread > m->max_message) {
 		/* It asks and does not read (a context's imports wait for each answer): more
 		 * than a message's worth of answers on top of others is a context that would
 		 * make the master hold answers without limit. */
@@ -592,7 +598,7 @@ void ec__context_deliver_module(void *arg, unsigned ctx_id, struct ec_buf *paylo
 			              "context '%s' asks for modules and does not read the answers "
 			              "(%zu bytes unread); closing the stream", c->name, unread);
 		ec__broker_wake(m->broker);
-	} else if (c && c->st.state == EC_STREAM_READY) {
+	} else if (msg && c && c->st.state == EC_STREAM_READY) {
 		msg->handle = EC_HANDLE_LOAD_MODULE;
 		msg->payload = *payload; /* taken */
 		ec__buf_init(payload);
@@ -683,7 +689,8 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 	ctx->calls.next_handle = EC_HANDLE_FIRST_REPLY;
 	ctx->calls.abandoned = calls_abandoned;
 	ctx->chans = (struct ec_channels){.m = m, .name = ctx->name, .st = &ctx->st,
-	                                  .calls = &ctx->calls, .python_major = &ctx->python_major};
+	                                  .calls = &ctx->calls, .python_major = &ctx->python_major,
+	                                  .fail = &ctx->fail};
 	ctx->src.ops = &context_source_ops;
 	ec__stream_init(&ctx->st, ctx->name, &m->logger, ctx->id, m->max_message, on_frame, ctx);
 	ctx->asker.name = ctx->name;

@@ -90,21 +90,27 @@ static int is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* A directory's entries (no dot files), sorted. Empty when unreadable. */
-static void read_dir(const char *path, char ***names, size_t *n)
+/* A directory's entries (no dot files), sorted. Empty when unreadable. 0, or
+ * EC_ENOMEM with nothing (a list cut short would hide modules: "not found"). */
+static int read_dir(const char *path, char ***names, size_t *n)
 {
 	size_t cap = 0;
+	int rc = 0;
 	DIR *d = opendir(path);
 	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (ec__strv_push(names, n, &cap, e->d_name, strlen(e->d_name)))
-			break;
-	}
+	while (!rc && d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			rc = ec__strv_push(names, n, &cap, e->d_name, strlen(e->d_name));
 	if (d)
 		closedir(d);
+	if (rc) {
+		ec__strv_free(*names);
+		*names = NULL;
+		*n = 0;
+		return rc;
+	}
 	ec__strv_sort_unique(*names, n);
+	return 0;
 }
 
 /* A directory's entries, sorted, cached. NULL when out of memory. */
@@ -114,11 +120,12 @@ static const struct ec_modpath_dir *list_dir(struct ec_modpath *p, const char *p
 		if (strcmp(l->path, path) == 0)
 			return l;
 	struct ec_modpath_dir *l = calloc(1, sizeof(*l));
-	if (!l || !(l->path = strdup(path))) {
+	if (!l || !(l->path = strdup(path)) || read_dir(path, &l->names, &l->n)) {
+		if (l)
+			free(l->path);
 		free(l);
 		return NULL;
 	}
-	read_dir(path, &l->names, &l->n);
 	l->next = p->lists;
 	p->lists = l;
 	return l;
@@ -230,7 +237,7 @@ static int list_children(struct ec_modpath *p, struct ec_module *m)
 	const struct ec_modpath_dir *l = list_dir(p, m->dir);
 	size_t cap = 0;
 	int rc = 0;
-	m->children = calloc(1, sizeof(char *));
+	m->children = l ? calloc(1, sizeof(char *)) : NULL;
 	if (!m->children)
 		return EC_ENOMEM;
 	cap = 1;
@@ -276,7 +283,7 @@ static int probe(struct ec_modpath *p, struct ec_module *m, const char *dir, con
 	size_t tl = strlen(tail);
 	*found = 0;
 	if (!l)
-		return 0;
+		return EC_ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s", dir, tail);
 	snprintf(file, sizeof(file), "%s/__init__.py", path);
 	int pkg = 0, ext = 0, py = 0;
@@ -362,7 +369,8 @@ static int toplevel_locked(struct ec_modpath *p)
 		rc = ec__strv_push(&v, &n, &cap, EC_SCRIPT_MODULE, strlen(EC_SCRIPT_MODULE));
 	for (size_t d = 0; d < p->ndirs && !rc; d++) {
 		struct ec_modpath_dir dl = {0}, *l = &dl;
-		read_dir(p->dirs[d], &dl.names, &dl.n);
+		if ((rc = read_dir(p->dirs[d], &dl.names, &dl.n)))
+			break;
 		for (size_t i = 0; i < l->n && !rc; i++) {
 			const char *e = l->names[i];
 			size_t len = strlen(e), base = 0;

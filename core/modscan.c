@@ -156,6 +156,7 @@ static void add_name(struct names *ns, const char *s, size_t len)
 		}
 		ns->v = v;
 		ns->cap = cap;
+		ns->v[ns->n] = NULL; /* still a vector if the copy below fails */
 	}
 	char *copy = strndup(s, len);
 	if (!copy) {

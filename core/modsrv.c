@@ -197,10 +197,12 @@ void ec__modsrv_forget(struct ec_modsrv *s, unsigned ctx)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* s as text, or as bytes when it is not UTF-8; NULL when out of memory (not bytes:
+ * the context would take a name of the wrong type). */
 static ec_value *text_or_bytes(const char *s)
 {
-	ec_value *v = ec_value_cstr(s);
-	return v ? v : ec_value_bytes(s, strlen(s));
+	size_t len = strlen(s);
+	return ec__utf8_valid(s, len) ? ec_value_str(s, len) : ec_value_bytes(s, len);
 }
 
 /* (name, filename, children, zsource, error): docs/protocol.md §3. */
@@ -379,12 +381,12 @@ static int build_reply(struct ec_modsrv *s, const struct job *j, struct ec_buf *
 		        j->ctxname, j->name, payload->len);
 		rc = EC_EMSGSIZE;
 	}
-	if (rc) {
-		/* The context waits for this name: answer it with an error entry. */
+	if (rc == EC_EMSGSIZE) {
+		/* The context waits for this name: answer it with an error entry. (Out of
+		 * memory is not answered so: server_main has its context ended.) */
 		char why[160];
-		snprintf(why, sizeof(why), "the master could not serve it: %s",
-		         rc == EC_EMSGSIZE ? "its reply exceeds the maximum message size"
-		                           : "out of memory");
+		snprintf(why, sizeof(why),
+		         "the master could not serve it: its reply exceeds the maximum message size");
 		ec_value_free(reply);
 		reply = ec_value_new(EC_T_TUPLE);
 		ec_value *list = ec_value_new(EC_T_LIST), *e = ec_value_new(EC_T_TUPLE);
@@ -437,8 +439,10 @@ static void *server_main(void *arg)
 		} else {
 			struct ec_buf payload;
 			ec__buf_init(&payload);
-			if (!build_reply(s, j, &payload))
-				s->sink.deliver(s->sink.arg, j->ctx, &payload);
+			/* No answer (out of memory): the context, whose import waits for it,
+			 * is ended (deliver's NULL), not left waiting. */
+			int rc = build_reply(s, j, &payload);
+			s->sink.deliver(s->sink.arg, j->ctx, rc ? NULL : &payload);
 			ec__buf_free(&payload);
 		}
 		free(j);

@@ -64,7 +64,9 @@ void ec__modsrv_forget(struct ec_modsrv *s, unsigned ctx_id);
 /* Where the server's answers go (set once, before the first request): the codec that
  * encodes them, the log, the message limit, and deliver, called on the server's
  * thread, which queues a LOAD_MODULE payload on context ctx_id if it is still ready
- * and wakes the loop (it takes *payload). The server knows no context. */
+ * and wakes the loop (it takes *payload; NULL: no answer could be built for lack of
+ * memory, and the context, waiting for it, is ended with EC_ENOMEM). The server knows
+ * no context. */
 struct ec_modsrv_sink {
 	const struct ec_loaded_plugin *codec;
 	const struct ec_logger *logger;

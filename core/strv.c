@@ -24,6 +24,7 @@ int ec__strv_push(char ***v, size_t *n, size_t *cap, const char *s, size_t len)
 			return EC_ENOMEM;
 		*v = nv;
 		*cap = nc;
+		(*v)[*n] = NULL; /* still a vector if the copy below fails */
 	}
 	char *c = strndup(s, len);
 	if (!c)

@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "error.h"
 #include "transfer.h"
+#include "value.h"
 
 /* Bytes per channel value: 16 of them fill the 4 MiB window. */
 #define CHUNK (256u << 10)
@@ -100,11 +101,11 @@ static const char *xname(const struct xfer *x)
 	return x->ctx ? ec_context_name(x->ctx) : "-";
 }
 
-/* A path as a value: text when it is UTF-8, else bytes. */
+/* A path as a value: text when it is UTF-8, else bytes; NULL when out of memory. */
 static ec_value *path_value(const char *p)
 {
-	ec_value *v = ec_value_cstr(p);
-	return v ? v : ec_value_bytes(p, strlen(p));
+	size_t len = strlen(p);
+	return ec__utf8_valid(p, len) ? ec_value_str(p, len) : ec_value_bytes(p, len);
 }
 
 static int is_text(const ec_value *v)
@@ -178,9 +179,13 @@ static int fail(const struct xfer *x, struct ec_error *err, int code, int sys, c
 	return rc;
 }
 
+/* errno's failure on path: EC_ESYS, or EC_ENOMEM when it is out of memory (an
+ * allocation of ours: tmp_name, the digest thread's buffer). */
 static int fail_errno(const struct xfer *x, struct ec_error *err, const char *path)
 {
 	int e = errno;
+	if (e == ENOMEM)
+		return fail(x, err, EC_ENOMEM, e, "%s: out of memory", path);
 	return fail(x, err, EC_ESYS, e, "%s: %s", path, strerror(e));
 }
 
@@ -278,6 +283,8 @@ struct dest {
 	struct ec_error *err;
 	int rc;          /* 0 while it goes well */
 	int sending;     /* its _put runs and takes chunks */
+	int send_rc;     /* a chunk or the digest not sent for lack of memory: EC_ENOMEM */
+	struct ec_error send_err;
 	ec_call *call;   /* _stat, then _put */
 	ec_channel *ch;
 	char theirs[65]; /* _stat's digest, when the size and mode are the same */
@@ -418,17 +425,25 @@ static void put_start(struct dest *d, const struct stat *st, unsigned mode)
 }
 
 /* v to every context still taking chunks; one that refuses stops taking (its call
- * says why); n bytes counted for the others. */
+ * says why; out of memory here is kept, put_finish says it); n bytes counted for the
+ * others. */
 static void send_all(struct dest *ds, size_t nd, const ec_value *v, uint64_t n)
 {
 	for (size_t i = 0; i < nd; i++) {
 		struct dest *d = &ds[i];
 		if (!d->sending)
 			continue;
-		if (ec_channel_send(d->ch, v, d->x.timeout_ms, NULL) != 0)
+		struct ec_error e = {0};
+		int rc = ec_channel_send(d->ch, v, d->x.timeout_ms, &e);
+		if (rc) {
 			d->sending = 0;
-		else
+			if (rc == EC_ENOMEM) {
+				d->send_rc = rc;
+				d->send_err = e;
+			}
+		} else {
 			d->x.res->bytes += n;
+		}
 	}
 }
 
@@ -513,8 +528,16 @@ static void dest_fail(struct dest *d, int rc, const struct ec_error *why)
 static void put_finish(struct dest *d, int why_rc, const struct ec_error *why)
 {
 	ec_value *r = NULL;
+	if (!why_rc && d->send_rc) {
+		why_rc = d->send_rc;
+		why = &d->send_err;
+		ec__error_prefix(&d->send_err, "%s %s -> %s", d->x.what, d->x.src, d->x.dst);
+	}
 	if (why_rc) {
+		/* Cancelled; the channel closed too (its CLOSE cannot fail), so that its end
+		 * stops the context's _put even when the cancel could not be sent. */
 		ec_call_cancel(d->call);
+		ec_channel_close(d->ch, NULL);
 		ec_call_wait(d->call, d->x.timeout_ms, &r, NULL);
 		ec_value_free(r);
 		dest_fail(d, why_rc, why);
@@ -897,6 +920,8 @@ static char *tmp_name(const char *path)
 		tmp = NULL;
 	free(copy);
 	free(copy2);
+	if (!tmp)
+		errno = ENOMEM;
 	return tmp;
 }
 
@@ -934,8 +959,10 @@ static int tmp_open(const char *path, char **tmp)
 	*tmp = NULL;
 #ifdef O_TMPFILE
 	char *copy = strdup(path);
-	if (!copy)
+	if (!copy) {
+		errno = ENOMEM;
 		return -1;
+	}
 	int fd = access("/proc/self/fd", X_OK) == 0
 	             ? open(dirname(copy), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)
 	             : (errno = EOPNOTSUPP, -1);

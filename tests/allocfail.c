@@ -6,6 +6,7 @@
 #include "ecbuild.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,13 @@ static int fails_locked(const void *caller)
 
 #define CALLER __builtin_return_address(0)
 
+/* A failed allocation, as libc's: NULL with errno ENOMEM. */
+static void *failed(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
 static void *track_locked(void *p)
 {
 	pthread_mutex_lock(&lock);
@@ -195,18 +203,18 @@ static void *track_locked(void *p)
 
 void *__wrap_malloc(size_t n)
 {
-	return fails_locked(CALLER) ? NULL : track_locked(__real_malloc(n));
+	return fails_locked(CALLER) ? failed() : track_locked(__real_malloc(n));
 }
 
 void *__wrap_calloc(size_t n, size_t size)
 {
-	return fails_locked(CALLER) ? NULL : track_locked(__real_calloc(n, size));
+	return fails_locked(CALLER) ? failed() : track_locked(__real_calloc(n, size));
 }
 
 void *__wrap_realloc(void *p, size_t n)
 {
 	if (fails_locked(CALLER))
-		return NULL;
+		return failed();
 	/* p leaves the set first: another thread's new block may get its address. */
 	pthread_mutex_lock(&lock);
 	int was = untrack(p);
@@ -221,12 +229,12 @@ void *__wrap_realloc(void *p, size_t n)
 
 char *__wrap_strdup(const char *s)
 {
-	return fails_locked(CALLER) ? NULL : track_locked(__real_strdup(s));
+	return fails_locked(CALLER) ? failed() : track_locked(__real_strdup(s));
 }
 
 char *__wrap_strndup(const char *s, size_t n)
 {
-	return fails_locked(CALLER) ? NULL : track_locked(__real_strndup(s, n));
+	return fails_locked(CALLER) ? failed() : track_locked(__real_strndup(s, n));
 }
 
 void __wrap_free(void *p)

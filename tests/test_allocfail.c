@@ -12,10 +12,14 @@
  * server's threads allocate too, so the order varies a little and each run is judged
  * alone. The call loads test copies of the local and pickle plugins linked with the
  * same wrappers (tests/allocfail-plugins), so their allocations are failed too; it
- * runs without the bytecode cache, from a filled one, and filling an empty one. */
+ * runs without the bytecode cache, from a filled one, and filling an empty one. A second
+ * whole-call scenario (one in N as well) opens a channel that chanfn.echo echoes, then
+ * puts a 300 KiB file and gets it back: after each run both targets must hold the old
+ * bytes or the new, and no temporary file may be left beside them. */
 #include "ecbuild.h"
 
 #include <dirent.h>
+#include <execinfo.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -289,18 +293,136 @@ static char call_config[64];
  * tests/allocfail-plugins); their real paths, as dladdr names them once loaded. */
 static char plugin_dir[PATH_MAX], local_so[PATH_MAX + 16], pickle_so[PATH_MAX + 16];
 
+/* What the whole call does once connected: json.dumps(7); or a channel echoed and a
+ * file put and got back. */
+enum call_scenario { SC_CALL, SC_CHANNEL_TRANSFER };
+static enum call_scenario call_scenario;
+/* tests/data/chan (chanfn.echo), the channel scenario's module_path. */
+static char chan_modules[PATH_MAX];
+/* The transfer's private directory: src (the file put, XFER_SIZE bytes, over a chunk
+ * so that put's digest thread runs), put/ (its target, holding old bytes before each
+ * run) and back/ (the get's target, likewise). */
+#define XFER_SIZE (300u << 10)
+static char xfer_root[64], xfer_src[128], xfer_put[128], xfer_back[128];
+static unsigned char xfer_data[XFER_SIZE];
+static const char xfer_old[] = "the old file, left as it was by a failed transfer\n";
+
+/* chanfn.echo on a new channel: three values sent, each received back, the channel
+ * closed, the call's result 3. 0, an error (err), or 1 (a wrong result). */
+static int channel_echo(ec_context *ctx, struct ec_error *err)
+{
+	ec_channel *ch = NULL;
+	ec_call *call = NULL;
+	ec_value *args = NULL, *res = NULL;
+	int rc = ec_channel_new(ctx, &ch, err);
+	if (!rc) {
+		args = ec_value_new(EC_T_TUPLE);
+		if (!args || ec_value_append(args, ec_value_channel(ch)))
+			rc = ec__error_set(err, EC_ENOMEM, "test", "out of memory");
+	}
+	if (!rc)
+		rc = ec_context_call_async(ctx, "chanfn", "echo", args, NULL, &call, err);
+	ec_value_free(args);
+	for (int i = 0; !rc && i < 3; i++) {
+		ec_value *v = i == 1 ? ec_value_str("two", 3) : i ? ec_value_bytes("\0\1\2", 3)
+		                                              : ec_value_int(1);
+		ec_value *back = NULL;
+		if (!v)
+			rc = ec__error_set(err, EC_ENOMEM, "test", "out of memory");
+		if (!rc)
+			rc = ec_channel_send(ch, v, 30000, err);
+		if (!rc)
+			rc = ec_channel_recv(ch, 30000, &back, err);
+		if (!rc && !ec_value_equal(v, back))
+			rc = 1;
+		ec_value_free(v);
+		ec_value_free(back);
+	}
+	if (!rc)
+		rc = ec_channel_close(ch, err);
+	if (!rc)
+		rc = ec_call_wait(call, 30000, &res, err);
+	else if (rc == EC_EEOF && call) {
+		/* The channel closed by the context: its call says why. */
+		struct ec_error e = {0};
+		int crc = ec_call_wait(call, 30000, &res, &e);
+		if (crc) {
+			rc = crc;
+			*err = e;
+		} else if (res && res->type == EC_T_ERROR) {
+			rc = EC_EREMOTE;
+			snprintf(err->msg, sizeof(err->msg), "%s", res->u.err.message);
+		}
+	}
+	if (!rc && (!res || res->type != EC_T_INT || res->u.i != 3))
+		rc = 1;
+	ec_value_free(res);
+	ec_call_free(call);
+	ec_channel_free(ch);
+	return rc;
+}
+
+/* 1 if the file at path holds len bytes equal to data. */
+static int file_is(const char *path, const void *data, size_t len)
+{
+	static unsigned char got[XFER_SIZE + 1];
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	size_t n = fread(got, 1, sizeof(got), f);
+	fclose(f);
+	return n == len && !memcmp(got, data, len);
+}
+
+/* src put to put/file, put/file got back to back/file: 0 and both hold src's bytes,
+ * an error (err), or 1 (a wrong result). */
+static int transfer_both(ec_context *ctx, struct ec_error *err)
+{
+	char dst[160], back[160];
+	snprintf(dst, sizeof(dst), "%s/file", xfer_put);
+	snprintf(back, sizeof(back), "%s/file", xfer_back);
+	struct ec_transfer_options o = {.size = sizeof(o), .timeout_ms = 30000};
+	struct ec_transfer_result put = {0}, got = {0};
+	int rc = ec_context_put(ctx, xfer_src, dst, &o, &put, err);
+	if (!rc && (put.changed != 1 || put.size != XFER_SIZE || !file_is(dst, xfer_data, XFER_SIZE)))
+		return 1;
+	if (!rc)
+		rc = ec_context_get(ctx, dst, back, &o, &got, err);
+	if (!rc && (got.changed != 1 || strcmp(got.sha256, put.sha256) ||
+	            !file_is(back, xfer_data, XFER_SIZE)))
+		return 1;
+	return rc;
+}
+
 /* The master made, a local context connected, json.dumps(7) called, the context shut
  * down, the master freed, allocation nth failing (0: none). In a child process (a hang
  * is then a timeout of the parent's, a crash a signal): it writes "COUNT LIVE LOCAL
  * PICKLE IN RC MSG" on fd, LOCAL and PICKLE the allocations the plugins' code made, IN
  * 1 or 2 when the failed one was local's or pickle's (else 0). */
+/* A crash of a child run (EC_ALLOCFAIL_VERBOSE): its stack on stderr, then the
+ * signal's default. */
+static void crash_trace(int sig)
+{
+	void *frames[64];
+	int n = backtrace(frames, 64);
+	backtrace_symbols_fd(frames, n, 2);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static int call_child(size_t nth, int fd)
 {
+	if (getenv("EC_ALLOCFAIL_VERBOSE")) {
+		signal(SIGSEGV, crash_trace);
+		signal(SIGABRT, crash_trace);
+	}
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", call_python);
 	const char *ov[] = {opt, NULL};
+	const char *mp[] = {chan_modules, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = call_config,
-	                               .log_level = EC_LOG_CRITICAL, .plugin_path = plugin_dir};
+	                               .log_level = EC_LOG_CRITICAL, .plugin_path = plugin_dir,
+	                               .module_path = call_scenario == SC_CHANNEL_TRANSFER ? mp : NULL};
 	struct ec_error err = {0};
 	ec_master *m = NULL;
 	ec_context *ctx = NULL;
@@ -309,7 +431,11 @@ static int call_child(size_t nth, int fd)
 	int rc = ec_master_new(&mo, &m, &err);
 	if (!rc)
 		rc = ec_context_connect(m, "local", ov, 30000, &ctx, &err);
-	if (!rc) {
+	if (!rc && call_scenario == SC_CHANNEL_TRANSFER) {
+		rc = channel_echo(ctx, &err);
+		if (!rc)
+			rc = transfer_both(ctx, &err);
+	} else if (!rc) {
 		ec_value *args = ec_value_new(EC_T_TUPLE);
 		if (!args || ec_value_append(args, ec_value_int(7)))
 			rc = ec__error_set(&err, EC_ENOMEM, "test", "out of memory");
@@ -471,13 +597,58 @@ static int parse_report(const char *line, struct call_report *r)
 	              &r->in_pickle, &r->hit_in, &r->rc, &r->off) == 6;
 }
 
+/* Put back put/file and back/file with the old bytes, nothing else in either
+ * directory. 0 or -1. */
+static int xfer_reset(void)
+{
+	const char *dirs[] = {xfer_put, xfer_back};
+	for (int i = 0; i < 2; i++) {
+		char path[160];
+		snprintf(path, sizeof(path), "%s/file", dirs[i]);
+		FILE *f = sync_dir(dirs[i], NULL) ? NULL : fopen(path, "wb");
+		if (!f || fwrite(xfer_old, 1, strlen(xfer_old), f) != strlen(xfer_old) || fclose(f))
+			return -1;
+	}
+	return 0;
+}
+
+/* After a run: each directory holds only its file, with the old bytes or the new
+ * (succeeded: the new in both). NULL, or what is wrong. */
+static const char *xfer_check(int succeeded)
+{
+	static char what[400];
+	const char *dirs[] = {xfer_put, xfer_back};
+	for (int i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+		while (d && (e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "file")) {
+				snprintf(what, sizeof(what), "%s/%s left behind", dirs[i], e->d_name);
+				closedir(d);
+				return what;
+			}
+		if (d)
+			closedir(d);
+		char path[160];
+		snprintf(path, sizeof(path), "%s/file", dirs[i]);
+		int is_new = file_is(path, xfer_data, XFER_SIZE);
+		if (succeeded ? !is_new : !is_new && !file_is(path, xfer_old, strlen(xfer_old))) {
+			snprintf(what, sizeof(what), "%s holds neither the old bytes nor the new%s", path,
+			         succeeded ? " (the run succeeded)" : "");
+			return what;
+		}
+	}
+	return NULL;
+}
+
 /* The cache's state at the start of each run of a pass. */
 enum cache_mode { CACHE_OFF, CACHE_FILLED, CACHE_EMPTY };
 
 /* The whole call, allocation k failed for k = first, first + stride, ... up to the
  * reference's count (and a few more: it varies a little). */
-static void whole_call(const char *label, enum cache_mode cache)
+static void whole_call(const char *label, enum cache_mode cache, enum call_scenario sc)
 {
+	call_scenario = sc;
 	if (!call_python[0]) {
 		printf("\n  SKIP: no Python 3 found");
 		return;
@@ -501,8 +672,12 @@ static void whole_call(const char *label, enum cache_mode cache)
 		CU_ASSERT_EQUAL(r.live, 0);
 		CU_ASSERT_EQUAL_FATAL(sync_dir(cache_saved, cache_live), 0);
 	}
+	if (sc == SC_CHANNEL_TRANSFER)
+		CU_ASSERT_EQUAL_FATAL(xfer_reset(), 0);
 	CU_ASSERT_EQUAL_FATAL(call_run(0, line, sizeof(line)), 0);
 	CU_ASSERT_FATAL(parse_report(line, &r));
+	if (sc == SC_CHANNEL_TRANSFER)
+		CU_ASSERT_PTR_NULL(xfer_check(r.rc == 0));
 	if (cache == CACHE_EMPTY) /* the run filled it */
 		CU_ASSERT(cache_entries(cache_live, "core-") == 1 && cache_entries(cache_live, "boot-") == 1);
 	size_t n = r.count;
@@ -543,7 +718,11 @@ static void whole_call(const char *label, enum cache_mode cache)
 		if (cache != CACHE_OFF)
 			CU_ASSERT_EQUAL_FATAL(
 			    sync_dir(cache_live, cache == CACHE_FILLED ? cache_saved : NULL), 0);
+		if (sc == SC_CHANNEL_TRANSFER)
+			CU_ASSERT_EQUAL_FATAL(xfer_reset(), 0);
 		int ok = call_run(k, line, sizeof(line)) == 0 && parse_report(line, &r);
+		/* An interrupted transfer leaves the old file and no temporary file. */
+		const char *left = sc == SC_CHANNEL_TRANSFER ? xfer_check(ok && r.rc == 0) : NULL;
 		const char *msg = ok ? line + r.off : line;
 		int clear = ok && r.rc == EC_ENOMEM && msg[0] && msg[0] != '\n';
 		t.allocs++;
@@ -552,7 +731,10 @@ static void whole_call(const char *label, enum cache_mode cache)
 		if (getenv("EC_ALLOCFAIL_VERBOSE"))
 			printf("\n    %zu: %s", k, line);
 		line[strcspn(line, "\n")] = '\0'; /* the report's first line: its outcome */
-		if (ok && r.rc == 0 && !r.live && (!r.in_local || !r.in_pickle))
+		if (left)
+			t.bad++, printf("\n  allocation %zu failed: %s%s%s; %s", k, ok ? ec_err_name(r.rc) : "",
+			                ok ? ": " : "", ok ? msg : line, left);
+		else if (ok && r.rc == 0 && !r.live && (!r.in_local || !r.in_pickle))
 			t.bad++, printf("\n  allocation %zu failed: the call succeeded without the "
 			                "plugins in %s", k, plugin_dir);
 		else if (ok && r.rc == 0 && !r.live)
@@ -577,21 +759,27 @@ static void whole_call(const char *label, enum cache_mode cache)
 
 static void test_whole_call(void)
 {
-	whole_call("bytecode cache off", CACHE_OFF);
+	whole_call("bytecode cache off", CACHE_OFF, SC_CALL);
 }
 
 /* Each run boots directly from the boot entry with the cached core; one whose read
  * fails boots from source and fills the entries again. */
 static void test_whole_call_cached(void)
 {
-	whole_call("bytecode cache on, filled", CACHE_FILLED);
+	whole_call("bytecode cache on, filled", CACHE_FILLED, SC_CALL);
 }
 
 /* Each run boots from source and fills both entries (the core's bytecode comes back
  * as a bytes reply of ~100 KiB: the pickle codec's decode_buf takes the receive buffer). */
 static void test_whole_call_filling(void)
 {
-	whole_call("bytecode cache on, empty", CACHE_EMPTY);
+	whole_call("bytecode cache on, empty", CACHE_EMPTY, SC_CALL);
+}
+
+/* A channel echoed, a file put and got back (cache off). */
+static void test_channel_transfer(void)
+{
+	whole_call("channel and file transfer", CACHE_OFF, SC_CHANNEL_TRANSFER);
 }
 
 /* The plugin copies and a private cache home, set up before the threads of any run. */
@@ -614,6 +802,19 @@ static int call_setup(void)
 	snprintf(cache_saved, sizeof(cache_saved), "%s/saved", cache_root);
 	if (mkdir(cache_home, 0700) || mkdir(cache_live, 0700) || mkdir(cache_saved, 0700))
 		return -1;
+	snprintf(chan_modules, sizeof(chan_modules), "%s/tests/data/chan", ec_test_srcdir());
+	snprintf(xfer_root, sizeof(xfer_root), "/tmp/ec-allocfail-xfer.XXXXXX");
+	if (!mkdtemp(xfer_root))
+		return -1;
+	snprintf(xfer_src, sizeof(xfer_src), "%s/src", xfer_root);
+	snprintf(xfer_put, sizeof(xfer_put), "%s/put", xfer_root);
+	snprintf(xfer_back, sizeof(xfer_back), "%s/back", xfer_root);
+	for (size_t i = 0; i < XFER_SIZE; i++)
+		xfer_data[i] = (unsigned char)(i * 2654435761u >> 13);
+	FILE *f = fopen(xfer_src, "wb");
+	if (!f || fwrite(xfer_data, 1, XFER_SIZE, f) != XFER_SIZE || fclose(f) ||
+	    mkdir(xfer_put, 0700) || mkdir(xfer_back, 0700))
+		return -1;
 	/* No run reads or fills the user's own cache. */
 	setenv("XDG_CACHE_HOME", cache_home, 1);
 	return 0;
@@ -630,6 +831,14 @@ static void call_cleanup(void)
 	rmdir(cache_saved);
 	rmdir(cache_root);
 	unlink(call_config);
+	if (!xfer_root[0])
+		return;
+	sync_dir(xfer_put, NULL);
+	sync_dir(xfer_back, NULL);
+	rmdir(xfer_put);
+	rmdir(xfer_back);
+	unlink(xfer_src);
+	rmdir(xfer_root);
 }
 
 int main(void)
@@ -648,13 +857,24 @@ int main(void)
 			snprintf(call_python, sizeof(call_python), "%s", all_py[i].path);
 	CU_initialize_registry();
 	CU_pSuite s = CU_add_suite("every allocation failed in turn", NULL, NULL);
-	CU_add_test(s, "configuration: load, overrides, validation", test_config);
-	CU_add_test(s, "JSON values: parse, copy, write", test_json);
-	CU_add_test(s, "pickle: decode, encode, decode", test_pickle);
-	CU_add_test(s, "frames: encode, decode", test_frame);
-	CU_add_test(s, "a whole local call: connect, call, shutdown", test_whole_call);
-	CU_add_test(s, "the same from a filled bytecode cache", test_whole_call_cached);
-	CU_add_test(s, "the same filling an empty bytecode cache", test_whole_call_filling);
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} tests[] = {
+	    {"configuration: load, overrides, validation", test_config},
+	    {"JSON values: parse, copy, write", test_json},
+	    {"pickle: decode, encode, decode", test_pickle},
+	    {"frames: encode, decode", test_frame},
+	    {"a whole local call: connect, call, shutdown", test_whole_call},
+	    {"the same from a filled bytecode cache", test_whole_call_cached},
+	    {"the same filling an empty bytecode cache", test_whole_call_filling},
+	    {"a channel echoed, a file put and got back", test_channel_transfer},
+	};
+	/* EC_ALLOCFAIL_ONLY=WORD (by hand): only the tests whose names hold it. */
+	const char *only = getenv("EC_ALLOCFAIL_ONLY");
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (!only || strstr(tests[i].name, only))
+			CU_add_test(s, tests[i].name, tests[i].fn);
 	if (call_setup()) {
 		fprintf(stderr, "test_allocfail: cannot set up the whole call\n");
 		return 1;
