@@ -197,13 +197,6 @@ void ec__modsrv_forget(struct ec_modsrv *s, unsigned ctx)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* s as text, or as bytes when it is not UTF-8; NULL when out of memory (not bytes:
- * the context would take a name of the wrong type). */
-static ec_value *text_or_bytes(const char *s)
-{
-	size_t len = strlen(s);
-	return ec__utf8_valid(s, len) ? ec_value_str(s, len) : ec_value_bytes(s, len);
-}
 
 /* (name, filename, children, zsource, error): docs/protocol.md §3. */
 static ec_value *entry(const struct ec_module *m)
@@ -212,18 +205,18 @@ static ec_value *entry(const struct ec_module *m)
 	if (!t)
 		return NULL;
 	int found = m->status == EC_MOD_FOUND;
-	ec_value_append(t, text_or_bytes(m->name));
-	ec_value_append(t, found ? text_or_bytes(m->path) : ec_value_none());
+	ec_value_append(t, ec__value_text_or_bytes(m->name));
+	ec_value_append(t, found ? ec__value_text_or_bytes(m->path) : ec_value_none());
 	ec_value *kids = ec_value_none();
 	if (found && m->is_pkg) {
 		ec_value_free(kids);
 		kids = ec_value_new(EC_T_LIST);
 		for (size_t i = 0; kids && i < m->nchildren; i++)
-			ec_value_append(kids, text_or_bytes(m->children[i]));
+			ec_value_append(kids, ec__value_text_or_bytes(m->children[i]));
 	}
 	ec_value_append(t, kids);
 	ec_value_append(t, found ? ec_value_bytes(m->zsrc, m->zlen) : ec_value_none());
-	ec_value_append(t, m->status == EC_MOD_REFUSED ? text_or_bytes(m->reason) : ec_value_none());
+	ec_value_append(t, m->status == EC_MOD_REFUSED ? ec__value_text_or_bytes(m->reason) : ec_value_none());
 	for (size_t i = 0; i < t->u.seq.len; i++)
 		if (!t->u.seq.items[i]) {
 			ec_value_free(t);
@@ -331,7 +324,7 @@ int ec__modsrv_answer(struct ec_modsrv *s, unsigned ctx_id, const char *name, si
 	pthread_mutex_unlock(&s->lock);
 	free(a.queue);
 	if (!a.rc)
-		a.rc = ec_value_append(top, text_or_bytes(name));
+		a.rc = ec_value_append(top, ec__value_text_or_bytes(name));
 	if (!a.rc) {
 		*count = a.list->u.seq.len;
 		a.rc = ec_value_append(top, a.list);
@@ -390,12 +383,12 @@ static int build_reply(struct ec_modsrv *s, const struct job *j, struct ec_buf *
 		ec_value_free(reply);
 		reply = ec_value_new(EC_T_TUPLE);
 		ec_value *list = ec_value_new(EC_T_LIST), *e = ec_value_new(EC_T_TUPLE);
-		ec_value_append(e, text_or_bytes(j->name));
+		ec_value_append(e, ec__value_text_or_bytes(j->name));
 		for (int k = 0; k < 3; k++)
 			ec_value_append(e, ec_value_none());
-		ec_value_append(e, text_or_bytes(why));
+		ec_value_append(e, ec__value_text_or_bytes(why));
 		ec_value_append(list, e);
-		ec_value_append(reply, text_or_bytes(j->name));
+		ec_value_append(reply, ec__value_text_or_bytes(j->name));
 		ec_value_append(reply, list);
 		ec__buf_free(payload);
 		ec__buf_init(payload);

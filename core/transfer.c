@@ -101,13 +101,6 @@ static const char *xname(const struct xfer *x)
 	return x->ctx ? ec_context_name(x->ctx) : "-";
 }
 
-/* A path as a value: text when it is UTF-8, else bytes; NULL when out of memory. */
-static ec_value *path_value(const char *p)
-{
-	size_t len = strlen(p);
-	return ec__utf8_valid(p, len) ? ec_value_str(p, len) : ec_value_bytes(p, len);
-}
-
 static int is_text(const ec_value *v)
 {
 	return v->type == EC_T_STR || v->type == EC_T_BYTES;
@@ -294,15 +287,15 @@ struct dest {
 /* The owner and group asked for (names or numbers), or None each. */
 static int append_ids(ec_value *args, const struct ec_transfer_options *o)
 {
-	return ec_value_append(args, o->owner ? path_value(o->owner) : ec_value_none()) ||
-	       ec_value_append(args, o->group ? path_value(o->group) : ec_value_none());
+	return ec_value_append(args, o->owner ? ec__value_text_or_bytes(o->owner) : ec_value_none()) ||
+	       ec_value_append(args, o->group ? ec__value_text_or_bytes(o->group) : ec_value_none());
 }
 
 /* Start econtext._stat(remote, size, owner, group) in d's context. */
 static void stat_start(struct dest *d, const struct stat *st)
 {
 	ec_value *args = ec_value_new(EC_T_TUPLE);
-	if (!args || ec_value_append(args, path_value(d->x.dst)) ||
+	if (!args || ec_value_append(args, ec__value_text_or_bytes(d->x.dst)) ||
 	    ec_value_append(args, ec_value_int(st->st_size)) || append_ids(args, d->x.o))
 		d->rc = ec__error_set(d->err, EC_ENOMEM, ec_context_name(d->x.ctx), "out of memory");
 	else
@@ -413,7 +406,7 @@ static void put_start(struct dest *d, const struct stat *st, unsigned mode)
 	double mtime = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9;
 	ec_value *args = ec_value_new(EC_T_TUPLE);
 	if (!args || ec_value_append(args, ec_value_channel(d->ch)) ||
-	    ec_value_append(args, path_value(d->x.dst)) || ec_value_append(args, ec_value_int(mode)) ||
+	    ec_value_append(args, ec__value_text_or_bytes(d->x.dst)) || ec_value_append(args, ec_value_int(mode)) ||
 	    ec_value_append(args, ec_value_float(mtime)) ||
 	    ec_value_append(args, ec_value_int(st->st_size)) || append_ids(args, d->x.o))
 		d->rc = ec__error_set(d->err, EC_ENOMEM, ec_context_name(d->x.ctx), "out of memory");
@@ -737,7 +730,7 @@ static ec_value *pair_ids(const struct tree *t, ec_value *a, ec_value *b)
 /* _dirdone's arguments: the directory filled, its mode and mtime (st's). */
 static ec_value *dirdone_args(const char *path, const struct stat *st)
 {
-	ec_value *v = pair(path_value(path), ec_value_int(st->st_mode & 07777));
+	ec_value *v = pair(ec__value_text_or_bytes(path), ec_value_int(st->st_mode & 07777));
 	double mtime = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9;
 	if (v && ec_value_append(v, ec_value_float(mtime))) {
 		ec_value_free(v);
@@ -823,7 +816,7 @@ static void tree_walk(struct tree *t, const char *src, const char *dst)
 		if (lstat(ls, &st) != 0) {
 			tree_fail_all(t, ls);
 		} else if (S_ISDIR(st.st_mode)) {
-			tree_call(t, "_mkdir", pair_ids(t, path_value(rs), ec_value_int(st.st_mode & 07777)),
+			tree_call(t, "_mkdir", pair_ids(t, ec__value_text_or_bytes(rs), ec_value_int(st.st_mode & 07777)),
 			          ls, rs);
 			tree_walk(t, ls, rs);
 			tree_call(t, "_dirdone", dirdone_args(rs, &st), ls, rs);
@@ -834,7 +827,7 @@ static void tree_walk(struct tree *t, const char *src, const char *dst)
 				tree_fail_all(t, ls);
 			} else {
 				target[n] = '\0';
-				tree_call(t, "_symlink", pair_ids(t, path_value(target), path_value(rs)), ls,
+				tree_call(t, "_symlink", pair_ids(t, ec__value_text_or_bytes(target), ec__value_text_or_bytes(rs)), ls,
 				          rs);
 			}
 		} else if (S_ISREG(st.st_mode)) {
@@ -874,7 +867,7 @@ int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir
 		tree_fail_all(&t, local_dir);
 	} else {
 		tree_call(&t, "_mkdir",
-		          pair_ids(&t, path_value(remote_dir), ec_value_int(st.st_mode & 07777)),
+		          pair_ids(&t, ec__value_text_or_bytes(remote_dir), ec_value_int(st.st_mode & 07777)),
 		          local_dir, remote_dir);
 		tree_walk(&t, local_dir, remote_dir);
 		tree_call(&t, "_dirdone", dirdone_args(remote_dir, &st), local_dir, remote_dir);
@@ -1073,7 +1066,7 @@ static int get_same(struct xfer *x, const struct stat *st, int nofollow)
 	ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
 	ec_call *call = NULL;
 	int same = 0;
-	if (args && !ec_value_append(args, path_value(x->src)) &&
+	if (args && !ec_value_append(args, ec__value_text_or_bytes(x->src)) &&
 	    !ec_value_append(args, ec_value_int(fst.st_size)) &&
 	    !ec_value_append(args, ec_value_none()) && !ec_value_append(args, ec_value_none()) &&
 	    !ec_context_call_async(x->ctx, "econtext", "_stat", args, NULL, &call, NULL)) {
@@ -1127,7 +1120,7 @@ static int get_file(struct xfer *x, int nofollow, struct ec_error *err)
 		goto out;
 	ec_value *args = ec_value_new(EC_T_TUPLE);
 	if (!args || ec_value_append(args, ec_value_channel(ch)) ||
-	    ec_value_append(args, path_value(remote_path)) ||
+	    ec_value_append(args, ec__value_text_or_bytes(remote_path)) ||
 	    ec_value_append(args, ec_value_bool(nofollow))) {
 		ec_value_free(args);
 		rc = ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
@@ -1436,7 +1429,7 @@ int ec_context_get_tree(ec_context *ctx, const char *remote_dir, const char *loc
 	x.o = sum_progress_init(&sum, x.o, &summed);
 	if (rc)
 		goto out;
-	if (!(args = ec_value_new(EC_T_TUPLE)) || ec_value_append(args, path_value(remote_dir))) {
+	if (!(args = ec_value_new(EC_T_TUPLE)) || ec_value_append(args, ec__value_text_or_bytes(remote_dir))) {
 		rc = ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
 		goto out;
 	}

@@ -127,6 +127,12 @@ int ec__utf8_valid(const char *str, size_t len)
 	return 1;
 }
 
+ec_value *ec__value_text_or_bytes(const char *s)
+{
+	size_t len = strlen(s);
+	return ec__utf8_valid(s, len) ? ec_value_str(s, len) : ec_value_bytes(s, len);
+}
+
 ec_value *ec_value_str(const char *utf8, size_t len)
 {
 	if (!ec__utf8_valid(utf8, len))
