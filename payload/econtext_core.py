@@ -1211,52 +1211,53 @@ _RELAY_MAX = 1 << 18    # the most the relay reads at once, each way
 
 def _tls_connect_back(words):
     """Connect to the master's listener, pin its certificate, send this context's token;
-    then move fds 100 and 101 to one end of a socketpair whose other end a relay thread
+    then move fds 100 and 101 to one end of a socketpair whose other end a relay process
     joins to the TLS connection. The launcher's stream stays open only to tie lives:
     its end, or the connection's, ends the context.
 
-    The TCP connect and the TLS set-up (the _ssl import) are done here; the handshake,
-    the pin and the token on the relay thread, while this thread goes on with the boot
-    (stdio, hooks, the HELLO, written into the socketpair meanwhile): the handshake's
-    C code runs without the GIL, so its round trip and crypto overlap that work. (The
-    ClientHello sent from here instead made the boot's thread share the GIL with the
-    relay thread's handshake steps: no faster, docs/benchmarks.md.)"""
+    A process, forked here before the TCP connect completes: loading _ssl, OpenSSL's
+    set-up and the handshake (~3.5 ms, holding the GIL) run beside the rest of the boot
+    on another CPU, and in bulk the relay shares no GIL with the code producing the
+    frames (docs/benchmarks.md)."""
     import _socket
     host, port, fingerprint, token = words.split()
     where = "%s port %s" % (host, port)
-    # The relay thread says a failure here: on the launcher's stream as boot output,
-    # before ECREADY, whatever _setup_stdio does to fd 2 meanwhile.
+    # The relay says a failure on the launcher's stream as boot output, before ECREADY,
+    # whatever _setup_stdio does to fd 2 meanwhile.
     err = posix.dup(2)
-    _cloexec(err)
     try:
         # A subclass: _ssl keeps a weak reference to the socket, which _socket's lacks.
         sock = type("_TLSSocket", (_socket.socket,), {})
         raw = sock(_socket.AF_INET6 if ":" in host else _socket.AF_INET, _socket.SOCK_STREAM)
-        # The SYN's round trip overlaps the TLS set-up: connected only below.
         raw.setblocking(False)
         rc = raw.connect_ex((host, int(port)))
         # No Nagle: the token and HELLO would wait for the delayed ACK of the
         # handshake's last flight (40 ms here).
         raw.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        handshake = (_tls_py3 if PY3 else _tls_py2)()
         if rc not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
             raise _socket.error(rc, posix.strerror(rc))
     except Exception:
         _tls_failed(err, where)
-    # Both ends of the launcher's stream stay open (over ssh, closing its stdout would
-    # end the channel); only its input is read, for its end.
-    launch = posix.dup(IN_FD)
-    keep = posix.dup(OUT_FD)
-    _cloexec(launch)
-    _cloexec(keep)
     mine, relay = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    posix.dup2(mine.fileno(), IN_FD)
-    posix.dup2(mine.fileno(), OUT_FD)
-    mine.close()
+    # What the relay negotiated, for tests/data/tls/tlsfn.py.
+    info, said = posix.pipe()
+    if not posix.fork():
+        # The relay keeps both ends of the launcher's stream open (over ssh, closing
+        # its stdout would end the channel) and reads its input, for its end.
+        mine.close()
+        posix.close(info)
+        _tls_finish(raw, fingerprint, token, where, err, relay, said)
+    relay.close()
+    posix.close(err)
+    posix.close(said)
+    # The launcher's input, and the token, spent (the master refuses it from now on):
+    # kept for the tests' cut and replay.
+    _cfg["connected_back"] = (info, posix.dup(IN_FD), token, raw)
     for fd in (IN_FD, OUT_FD):
+        posix.dup2(mine.fileno(), fd)
+    mine.close()
+    for fd in (IN_FD, OUT_FD, info, raw.fileno()) + _cfg["connected_back"][1:2]:
         _cloexec(fd)
-    thread.start_new_thread(_tls_finish, (handshake, raw, fingerprint, token, where, err,
-                                          relay, launch, keep))
 
 
 def _tls_failed(err, where):
@@ -1266,11 +1267,12 @@ def _tls_failed(err, where):
     posix._exit(1)
 
 
-def _tls_finish(handshake, raw, fingerprint, token, where, err, relay, launch, keep):
-    """The relay thread: wait for the TCP connect, handshake, pin, send the token (the
-    HELLO waits in the socketpair meanwhile), then relay."""
+def _tls_finish(raw, fingerprint, token, where, err, relay, said):
+    """The relay process: set up TLS, wait for the TCP connect, handshake, pin, send
+    the token (the HELLO waits in the socketpair meanwhile), then relay."""
     import _socket
     try:
+        handshake = (_tls_py3 if PY3 else _tls_py2)()
         _wait(raw, False)
         ss, run = handshake(raw)
         run(raw, ss.do_handshake)
@@ -1291,9 +1293,17 @@ def _tls_finish(handshake, raw, fingerprint, token, where, err, relay, launch, k
     except Exception:
         _tls_failed(err, where)
     posix.close(err)
-    # The token is spent (the master refuses it from now on): kept for the tests' replay.
-    _cfg["connected_back"] = (ss, relay, launch, keep, token, raw)
-    _tls_relay(ss, relay, launch, raw)
+    posix.write(said, ("%s %s %s" % (ss.version(), ss.cipher()[0], seen)).encode("ascii"))
+    posix.close(said)
+    try:
+        _relay_loop(ss, relay, raw)
+    except BaseException:
+        e = sys.exc_info()[1]
+        try:
+            posix.write(2, ("econtext: connect-back relay failed: %s: %s\n"
+                            % (type(e).__name__, e)).encode("utf-8", "replace"))
+        finally:
+            _exit_now(1)
 
 
 _TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"     # for TLS 1.2: AEAD only
@@ -1335,14 +1345,7 @@ def _tls_py3():
                 _wait(raw, isinstance(sys.exc_info()[1], again[0]))
 
     def start(raw):
-        """The ClientHello sent (as far as the socket takes it) on a connected socket;
-        the rest is run(raw, ss.do_handshake)."""
-        ss = ctx._wrap_socket(raw, False)
-        try:
-            ss.do_handshake()
-        except again:
-            pass
-        return ss, run
+        return ctx._wrap_socket(raw, False), run
     return start
 
 
@@ -1362,20 +1365,8 @@ def _tls_py2():
     return handshake
 
 
-def _tls_relay(ss, loc, launch, raw):
-    """One thread, both directions, the SSL object never used by two threads at once."""
-    try:
-        _relay_loop(ss, loc, launch, raw)
-    except BaseException:
-        e = sys.exc_info()[1]
-        try:
-            posix.write(2, ("econtext: connect-back relay failed: %s: %s\n"
-                            % (type(e).__name__, e)).encode("utf-8", "replace"))
-        finally:
-            _exit_now(1)
-
-
-def _relay_loop(ss, loc, launch, raw):
+def _relay_loop(ss, loc, raw):
+    """Both directions in one loop; the launcher's input watched for its end."""
     import _socket
     import _ssl
     want_read = _ssl.SSLWantReadError
@@ -1433,7 +1424,7 @@ def _relay_loop(ss, loc, launch, raw):
                     wr_wants_read = True
                 except (_ssl.SSLError, _socket.error):
                     _exit_now(0)
-        rl = [launch]
+        rl = [IN_FD]
         wl = []
         if down is None or wr_wants_read:
             rl.append(raw)
@@ -1449,9 +1440,9 @@ def _relay_loop(ss, loc, launch, raw):
             if sys.exc_info()[1].args[0] == errno.EINTR:
                 continue
             raise
-        if launch in r:
+        if IN_FD in r:
             try:
-                data = posix.read(launch, 4096)
+                data = posix.read(IN_FD, 4096)
             except OSError:
                 data = b""
             if not data:
