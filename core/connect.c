@@ -277,6 +277,8 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 	/* The layers' words, NUL-terminated (their room was reserved: no realloc). */
 	if (!rc && ctx->boot_words.len && ec__buf_append(&ctx->boot_words, "", 1))
 		rc = EC_ENOMEM;
+	if (!rc && ctx->boot_early.len && ec__buf_append(&ctx->boot_early, "", 1))
+		rc = EC_ENOMEM;
 	struct ec_payload_config pc = {
 		.name = ctx->name,
 		.key = key,
@@ -287,6 +289,7 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		.modules = toplevel,
 		/* set by the loop before start_tried (words_ready), untouched since */
 		.layers = ctx->boot_words.len ? (const char *)ctx->boot_words.data : NULL,
+		.early = ctx->boot_early.len ? (const char *)ctx->boot_early.data : NULL,
 	};
 	const struct ec_loaded_plugin *codec = ctx->codec;
 	const char *codec_source = ((const struct ec_codec_ops *)codec->desc->ops)->remote_source;

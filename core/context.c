@@ -67,6 +67,9 @@ void ec__context_words_wipe(struct ec_context *ctx)
 	if (ctx->boot_words.data)
 		OPENSSL_cleanse(ctx->boot_words.data, ctx->boot_words.cap);
 	ec__buf_free(&ctx->boot_words);
+	if (ctx->boot_early.data)
+		OPENSSL_cleanse(ctx->boot_early.data, ctx->boot_early.cap);
+	ec__buf_free(&ctx->boot_early);
 }
 
 /* The invitation of a stack's only layer, if it gives one. */
@@ -99,6 +102,14 @@ static int has_boot_words(const struct ec_transport_ops *o)
 	       o->boot_words;
 }
 
+/* The layer's context side (2.2), or NULL. */
+static const char *remote_source(const struct ec_transport_ops *o)
+{
+	return o->size >= offsetof(struct ec_transport_ops, remote_source) + sizeof(o->remote_source)
+	           ? o->remote_source
+	           : NULL;
+}
+
 /* The transport stack, built on the loop's thread (its create and wrap_argv ops). */
 static int build_stack(struct ec_context *ctx, struct ec_error *err)
 {
@@ -116,20 +127,36 @@ static int gather_words(struct ec_context *ctx, struct ec_error *err)
 {
 	int rc = 0;
 	char words[1024];
+	/* Room reserved at once: a secret never left behind by a realloc. A word takes
+	 * four bytes at most as a literal. */
+	size_t early = 0;
+	for (struct ec_transport *t = ctx->st.transport; t; t = t->below)
+		if (has_boot_words(t->ops) && remote_source(t->ops))
+			early += 4 * sizeof(words) + 32 + strlen(remote_source(t->ops));
+	if ((!ctx->boot_words.cap && ec__buf_reserve_exact(&ctx->boot_words, 4 * sizeof(words))) ||
+	    (early && !ctx->boot_early.cap && ec__buf_reserve_exact(&ctx->boot_early, early)))
+		return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
 	for (struct ec_transport *t = ctx->st.transport; t && !rc; t = t->below) {
 		const struct ec_transport_ops *o = t->ops;
 		if (!has_boot_words(o))
 			continue;
-		/* Room reserved at once: a secret never left behind by a realloc. */
-		if (!ctx->boot_words.cap && ec__buf_reserve_exact(&ctx->boot_words, 4 * sizeof(words)))
-			return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
 		words[0] = '\0';
 		rc = o->boot_words(t->inst, words, sizeof(words), err);
 		words[sizeof(words) - 1] = '\0';
-		struct ec_buf *b = &ctx->boot_words;
-		if (!rc && words[0] && (ec__buf_append(b, "'", 1) || ec__buf_append(b, t->name, strlen(t->name)) ||
-		            ec__buf_append(b, "': ", 3) || ec__payload_bytes_literal(b, words) ||
-		            ec__buf_append(b, ", ", 2)))
+		const char *src = remote_source(o);
+		struct ec_buf *b = src ? &ctx->boot_early : &ctx->boot_words;
+		/* A layer with a context side: its words for it, then it, first in the
+		 * program; without (2.1): config["layers"][name]. */
+		if (!rc && words[0] && (src ? ec__buf_append(b, "_ec_words = ", 12) ||
+		                                  ec__payload_bytes_literal(b, words) ||
+		                                  ec__buf_append(b, "\n", 1) ||
+		                                  ec__buf_append(b, src, strlen(src)) ||
+		                                  ec__buf_append(b, "\n", 1)
+		                            : ec__buf_append(b, "'", 1) ||
+		                                  ec__buf_append(b, t->name, strlen(t->name)) ||
+		                                  ec__buf_append(b, "': ", 3) ||
+		                                  ec__payload_bytes_literal(b, words) ||
+		                                  ec__buf_append(b, ", ", 2)))
 			rc = ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
 		OPENSSL_cleanse(words, sizeof(words));
 	}

@@ -104,10 +104,12 @@ const char *ec__plugins_path_string(const struct ec_plugins *ps, char *buf, size
 static const size_t transport_ends[] = {
 	END(struct ec_transport_ops, carry),      /* 2.0 */
 	END(struct ec_transport_ops, local_address), /* 2.1 */
+	END(struct ec_transport_ops, remote_source), /* 2.2 */
 };
 static const size_t codec_ends[] = {
 	END(struct ec_codec_ops, decode_buf),    /* 2.0 */
 	END(struct ec_codec_ops, remote_source), /* 2.1 */
+	END(struct ec_codec_ops, remote_source), /* 2.2: nothing appended */
 };
 _Static_assert(sizeof(transport_ends) / sizeof(transport_ends[0]) == EC_PLUGIN_ABI_MINOR + 1,
                "transport_ends: one entry per minor version of the ABI");

@@ -445,6 +445,9 @@ static void tls_destroy(void *inst)
 	tls_free(t);
 }
 
+/* plugins/tls/tls_remote.py, stripped (tls_remote.c, generated). */
+extern const char tls__remote_source[];
+
 static const struct ec_transport_ops tls_ops = {
 	.size = sizeof(struct ec_transport_ops),
 	.create = tls_create,
@@ -458,6 +461,7 @@ static const struct ec_transport_ops tls_ops = {
 	.adopt = tls_adopt,
 	.boot_words = tls_boot_words,
 	.invitation = tls_invitation_op,
+	.remote_source = tls__remote_source,
 };
 
 EC_PLUGIN_DEFINE(tls, .version = "0.1.0", .kind = EC_PLUGIN_TRANSPORT, .params = NULL,

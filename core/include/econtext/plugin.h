@@ -20,7 +20,7 @@ extern "C" {
 /* The one place the ABI version is stated: configure reads these two lines (keep the
  * form "#define NAME N") for econtext.pc's plugin_abi; record each version in NEWS. */
 #define EC_PLUGIN_ABI_MAJOR 2 /* bumped on any incompatible change */
-#define EC_PLUGIN_ABI_MINOR 1 /* bumped when a member is appended to a table */
+#define EC_PLUGIN_ABI_MINOR 2 /* bumped when a member is appended to a table */
 /* Versions (NEWS has each):
  * 1.0-1.2  unreleased.
  * 2.0  the first released ABI. Against 1.2: struct ec_pollset holds several
@@ -38,6 +38,8 @@ extern "C" {
  *      the transport op local_address: the master's address as a layer's remote
  *      machine sees it (ssh), the default for connect-back; boot_words is called once
  *      the stack's start returned 0, so a layer may ask those below it.
+ * 2.2  The transport op remote_source: a layer's context side, run before the core
+ *      loads with its boot_words (the tls layer's relay, a process forked there).
  * A minor version appends members at the end of a table, marked "minor N ends here";
  * the loader refuses a table shorter than its declared minor's or longer than its own,
  * and a major or minor newer than its own. */

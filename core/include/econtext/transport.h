@@ -1,4 +1,4 @@
-/* econtext/transport.h: the transport interface (plugin ABI 2.1). A transport starts the boot command
+/* econtext/transport.h: the transport interface (plugin ABI 2.2). A transport starts the boot command
  * somewhere (a local child, an ssh exec channel, sudo on top of either) and moves the
  * bytes of that stream. Transports stack like curl's connection filters: an instance
  * may sit on a `below` instance and pass bytes through it.
@@ -175,6 +175,17 @@ struct ec_transport_ops {
 	 * its callers look further down, then use loopback. */
 	int (*local_address)(void *inst, char *buf, size_t cap, struct ec_error *err);
 	/* Major 2, minor 1 ends here. */
+
+	/* Optional (2.2). The layer's own part in the context as Python source (2.7 and
+	 * 3.6+; a static string, e.g. stripped by build-aux/mkpayload.py --remote), for a
+	 * layer with boot_words: the context's interpreter runs it first, in __main__,
+	 * before its loader reads the core, with _ec_words bound to those words (bytes);
+	 * they then no longer go to config["layers"]. It may replace fds 100 and 101 (the
+	 * stream) and should leave no other name behind but its own (prefix _ec_<name>_).
+	 * It is compiled at every boot, outside the bytecode cache: keep it small, or make
+	 * its bulk a literal it compiles only where needed (tls: in its relay process). */
+	const char *remote_source;
+	/* Major 2, minor 2 ends here. */
 };
 
 #define EC_RUNS_HERE 1

@@ -7,9 +7,9 @@ import econtext
 
 
 def _conn():
-    """(the relay's report pipe, launcher in, spent token, TCP socket),
-    as the core's connect-back keeps them (payload/econtext_core.py)."""
-    return econtext.core_code.__globals__["_cfg"]["connected_back"]
+    """(the relay's report pipe, launcher in, spent token, TCP socket), as the tls
+    layer's context side leaves them in __main__ (plugins/tls/tls_remote.py)."""
+    return econtext.core_code.__globals__["_ec_tls_conn"]
 
 
 _said = []
