@@ -1,14 +1,17 @@
 #!/bin/sh
-# bench/transfer-ssh.sh [MiB] [RUNS]: `econtext put` and `get` of a file of MiB (default
-# 256) over ssh to the loopback sshd of tests/sshd-fixture.sh, alternated (bench/alternate.py)
-# with scp of the same file both ways (Debian's scp speaks SFTP), same key, same user
-# (the fixture's test user as root, as bench/ssh.sh does); then 100 MiB put to 20
-# local contexts at once against 20 puts in turn. Files in a directory of its own under
+# bench/transfer-ssh.sh [MiB] [RUNS] [MANY]: `econtext put` and `get` of a file of MiB
+# (default 256) over ssh to the loopback sshd of tests/sshd-fixture.sh, on the ssh
+# transport and on the same context connected back over TLS (`connect_back: true`),
+# alternated (bench/alternate.py) with scp of the same file both ways (Debian's scp
+# speaks SFTP), same key, same user (the fixture's test user as root, as bench/ssh.sh
+# does); then (MANY=1, the default) 100 MiB put to 20 local contexts at once against
+# 20 puts in turn. Files in a directory of its own under
 # /dev/shm (the disk left out). Not a test: timings decide nothing.
 set -eu
 cd "$(dirname "$0")/.."
 mib=${1:-256}
 runs=${2:-5}
+many=${3:-1}
 py=/usr/bin/python3
 [ -x econtext ] || make econtext >/dev/null
 dir=$(mktemp -d /tmp/ecxfer-bench.XXXXXX)
@@ -34,6 +37,9 @@ cfg=$data/bench.yaml
 	echo "  b: {transport: ssh, hostname: 127.0.0.1, port: $FX_PORT, username: $user,"
 	echo "      identity_file: $FX_KEY, known_hosts: $FX_KNOWN_HOSTS, global_known_hosts: '',"
 	echo "      agent: false, python: $py}"
+	echo "  bc: {transport: ssh, hostname: 127.0.0.1, port: $FX_PORT, username: $user,"
+	echo "      identity_file: $FX_KEY, known_hosts: $FX_KNOWN_HOSTS, global_known_hosts: '',"
+	echo "      agent: false, python: $py, connect_back: true}"
 	i=1
 	while [ $i -le 20 ]; do
 		echo "  m$i: {transport: local, python: $py}"
@@ -57,6 +63,8 @@ cat >"$data/get.sh" <<EOF2
 #!/bin/sh
 exec "$ec" -q -c "$cfg" get b "$data/remote" "$data/back"
 EOF2
+sed 's/ b / bc /' "$data/put.sh" >"$data/put-tls.sh"
+sed 's/ b / bc /' "$data/get.sh" >"$data/get-tls.sh"
 cat >"$data/many.sh" <<EOF2
 #!/bin/sh
 rm -f "$data"/d20-*
@@ -73,9 +81,10 @@ done
 EOF2
 chmod 755 "$data"/*.sh
 echo "== $mib MiB over ssh (127.0.0.1:$FX_PORT, user $user), $runs alternated runs"
-python3 bench/alternate.py --warmup 1 --runs "$runs" "$data/put.sh" \
-	"scp -q $ssho $data/src $user@127.0.0.1:$data/dst" "$data/get.sh" \
+python3 bench/alternate.py --warmup 1 --runs "$runs" "$data/put.sh" "$data/put-tls.sh" \
+	"scp -q $ssho $data/src $user@127.0.0.1:$data/dst" "$data/get.sh" "$data/get-tls.sh" \
 	"scp -q $ssho $user@127.0.0.1:$data/remote $data/back"
+[ "$many" = 1 ] || exit 0
 head -c $((100 << 20)) /dev/urandom >"$data/src100"
 echo "== 100 MiB to 20 local contexts: at once (one put, --forks 20) and in turn"
 # At once: one REMOTE_PATH for all 20 (as on 20 hosts), so this machine writes one
