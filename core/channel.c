@@ -331,7 +331,7 @@ int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec
 int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_error *err)
 {
 	ec_master *m = ch->m;
-	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
+	long long deadline = -1; /* taken when it must wait: not per value of a burst */
 	struct ec_channel_item *it = NULL;
 	int rc = 0, wake = 0;
 	pthread_mutex_lock(&m->lock);
@@ -361,6 +361,8 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 			rc = end_error(ch, err);
 			break;
 		}
+		if (deadline < 0)
+			deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
 		if (ec__cond_wait_until(&ch->cond, &m->lock, deadline)) {
 			rc = ec__error_set(err, EC_ETIMEDOUT, ch->ctx_name,
 			                   "channel %lu of context '%s': nothing came within %.3g s",
