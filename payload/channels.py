@@ -3,7 +3,8 @@
 # master opens a channel (CHANNEL_OPEN: its handle and its window) and passes it to a
 # function as econtext.Tagged('channel', handle); the function gets a Channel. Frames
 # on the channel's handle carry their kind in reply_to: data (a pickled value), close,
-# ack (bytes the receiver took). Each direction has a window of unacknowledged bytes:
+# ack (bytes the receiver took), values (from us only: a burst's small values, each
+# one's length then its bytes, in one frame). Each direction has a window of unacknowledged bytes:
 # send() waits once it is full, so memory stays bounded on both sides whatever the
 # speed of the reader. Waits are select()s on a pipe of the channel, which a cancel
 # interrupts.
