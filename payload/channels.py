@@ -11,7 +11,9 @@
 
 _CH_DATA, _CH_CLOSE, _CH_ACK, _CH_VALUES = 1, 2, 3, 4
 _LEN = Struct(">I")
-_BATCH_MAX = 128        # values in one frame of kind _CH_VALUES at most
+# A value this small may wait in a batch (econtext_core.py _batch), of 128 values at
+# most: a batch stays within max_message.
+_SMALL = min(4096, _cfg["max_message"] >> 8)
 _channels = {}          # handle -> Channel
 
 
@@ -37,8 +39,6 @@ class Channel(object):
         self._waiters = 0           # threads in _wait: only they need a poke
         self._poked = False         # a byte is in the pipe, not yet drained
         self._last = -1.0           # when the main thread last sent a value
-        # a value this small may be batched: _BATCH_MAX of them within max_message
-        self._small = min(4096, _cfg["max_message"] >> 8)
         self._r, self._w = posix.pipe()
         _cloexec(self._r)
         _cloexec(self._w)
@@ -152,14 +152,14 @@ class Channel(object):
         try:
             # Small values the main thread sends in a burst (the last one less than
             # _HOLD_S ago) go out together, as one frame of kind _CH_VALUES: framed
-            # once _BATCH_MAX are in, before any other frame, or by the broker thread
+            # once 128 are in, before any other frame, or by the broker thread
             # _HOLD_S after the batch began (econtext_core.py _batch).
             if thread.get_ident() == _main_ident[0]:
                 if not _clock:
                     _start_hold()
                 now = _clock[0]()
                 last, self._last = self._last, now
-                if now - last < _HOLD_S and size < self._small:
+                if now - last < _HOLD_S and size < _SMALL:
                     with _wlock:
                         if _batch and _batch[0] != self.handle:
                             _frame_batch()
@@ -168,7 +168,7 @@ class Channel(object):
                             if not _held:
                                 _start_hold(now)
                         _batch.append(_LEN.pack(size) + data)
-                        if len(_batch) > _BATCH_MAX:
+                        if len(_batch) > 128:
                             _fast_mac()     # a long burst: the faster hash from now on
                             _frame_batch()
                     return
