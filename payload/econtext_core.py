@@ -246,7 +246,7 @@ def _fast_mac():
 _held = []              # whole frames, with their MACs; under _wlock
 _hold = [False]         # the main thread holds its frames: more calls are queued
 _batch = []             # a channel's values in a burst, not yet framed (payload/channels.py
-                        # _batch_add): the handle, then each value's length and bytes;
+                        # Channel.send): the handle, then each value's length and bytes;
                         # under _wlock, framed as one (_frame_batch) before any other frame
 _HOLD_MAX = 64          # frames held at most, of 4 KiB at most each
 _HOLD_QUEUE = 3         # calls still queued for the main thread to hold its reply
