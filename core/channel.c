@@ -126,6 +126,44 @@ static void changed(struct ec_channel *ch)
 	ec__watch_notify(&ch->watch);
 }
 
+/* Why a VALUES frame of n bytes at p is refused (a value cut short, or past the
+ * window as that many DATA frames would be), or NULL. */
+static const char *check_values(const struct ec_channel *ch, const unsigned char *p, size_t n)
+{
+	size_t queued = ch->inq_bytes, off = 0;
+	if (!n)
+		return "a batch of no values";
+	while (off < n) {
+		if (n - off < 4)
+			return "a batch of values cut short";
+		size_t len = ec__frame_get32(p + off);
+		off += 4;
+		if (len > n - off)
+			return "a batch of values cut short";
+		if (queued && queued + len > EC_CHANNEL_WINDOW)
+			return "past its window";
+		queued += len;
+		off += len;
+	}
+	return NULL;
+}
+
+/* Queue the value of len bytes at p (an encoded value): EC_ENOMEM or 0. */
+static int take(struct ec_channel *ch, const unsigned char *p, size_t len)
+{
+	struct ec_channel_item *it = len <= SIZE_MAX - sizeof(*it) ? malloc(sizeof(*it) + len) : NULL;
+	if (!it)
+		return EC_ENOMEM;
+	it->next = NULL;
+	it->len = len;
+	if (len)
+		memcpy(it->data, p, len);
+	*ch->inq_tail = it;
+	ch->inq_tail = &it->next;
+	ch->inq_bytes += len;
+	return 0;
+}
+
 int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
                           const unsigned char *p, int *rc, struct ec_error *err)
 {
@@ -135,23 +173,33 @@ int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
 	if (!ch)
 		return 0;
 	*rc = 0;
-	if (h->reply_to == EC_CHAN_DATA) {
-		if (ch->remote_closed || (ch->inq_bytes && ch->inq_bytes + h->length > EC_CHANNEL_WINDOW)) {
+	if (h->reply_to == EC_CHAN_DATA || h->reply_to == EC_CHAN_VALUES) {
+		int many = h->reply_to == EC_CHAN_VALUES;
+		const char *bad = ch->remote_closed ? "after closing it"
+		                  : many             ? check_values(ch, p, h->length)
+		                  : ch->inq_bytes && ch->inq_bytes + h->length > EC_CHANNEL_WINDOW
+		                      ? "past its window"
+		                      : NULL;
+		if (bad) {
 			*rc = ec__error_set(err, EC_EPROTO, reg->name,
 			                    "context '%s' sent on channel %lu %s; closing the stream",
-			                    reg->name, (unsigned long)ch->handle,
-			                    ch->remote_closed ? "after closing it" : "past its window");
+			                    reg->name, (unsigned long)ch->handle, bad);
 			return 1;
 		}
-		struct ec_channel_item *it = calloc(1, sizeof(*it));
-		if (!it || ec__buf_append(&it->payload, p, h->length)) {
-			free(it);
-			*rc = ec__error_set(err, EC_ENOMEM, reg->name, "out of memory receiving on a channel");
-			return 1;
-		}
-		*ch->inq_tail = it;
-		ch->inq_tail = &it->next;
-		ch->inq_bytes += h->length;
+		size_t off = 0;
+		do {
+			size_t len = h->length;
+			if (many) {
+				len = ec__frame_get32(p + off);
+				off += 4;
+			}
+			if (take(ch, p + off, len)) {
+				*rc = ec__error_set(err, EC_ENOMEM, reg->name,
+				                    "out of memory receiving on a channel");
+				return 1;
+			}
+			off += len;
+		} while (off < h->length);
 	} else if (h->reply_to == EC_CHAN_CLOSE) {
 		ch->remote_closed = 1;
 	} else if (h->reply_to == EC_CHAN_ACK) {
@@ -283,7 +331,7 @@ int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec
 int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_error *err)
 {
 	ec_master *m = ch->m;
-	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
+	long long deadline = -1; /* taken when it must wait: not per value of a burst */
 	struct ec_channel_item *it = NULL;
 	int rc = 0, wake = 0;
 	pthread_mutex_lock(&m->lock);
@@ -291,14 +339,14 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 		if ((it = ch->inq)) {
 			if (!(ch->inq = it->next))
 				ch->inq_tail = &ch->inq;
-			ch->inq_bytes -= it->payload.len;
+			ch->inq_bytes -= it->len;
 			/* Taken: the context may send as much again. Not once either side
 			 * closed it: the context sends no more then, and forgets the channel
 			 * once both have (a frame after that would be on an unknown handle). */
 			/* In batches, never of no bytes (an empty frame: found by
 			 * fuzz/fuzz_channel.c); all of it once nothing is left (the context
 			 * may be waiting for the window). */
-			ch->to_ack += it->payload.len;
+			ch->to_ack += it->len;
 			if (ch->to_ack && !ch->ended && !ch->closed && !ch->remote_closed &&
 			    open_for_messages(ch->reg) &&
 			    (!ch->inq || ch->to_ack >= EC_CHANNEL_WINDOW / 8)) {
@@ -313,6 +361,8 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 			rc = end_error(ch, err);
 			break;
 		}
+		if (deadline < 0)
+			deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
 		if (ec__cond_wait_until(&ch->cond, &m->lock, deadline)) {
 			rc = ec__error_set(err, EC_ETIMEDOUT, ch->ctx_name,
 			                   "channel %lu of context '%s': nothing came within %.3g s",
@@ -325,12 +375,11 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 		ec__broker_wake(m->broker);
 	if (!it)
 		return rc;
-	rc = ec__codec_ops(ch->codec)->decode(ch->codec->state, it->payload.data, it->payload.len,
-	                                      out, err);
+	rc = ec__codec_ops(ch->codec)->decode(ch->codec->state, it->data, it->len, out,
+	                                      err);
 	if (rc)
 		ec__error_prefix(err, "a value on channel %lu of context '%s' refused",
 		                 (unsigned long)ch->handle, ch->ctx_name);
-	ec__buf_free(&it->payload);
 	free(it);
 	return rc;
 }
@@ -377,7 +426,6 @@ void ec_channel_free(ec_channel *ch)
 	while (ch->inq) {
 		struct ec_channel_item *it = ch->inq;
 		ch->inq = it->next;
-		ec__buf_free(&it->payload);
 		free(it);
 	}
 	pthread_cond_destroy(&ch->cond);

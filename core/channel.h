@@ -19,12 +19,15 @@
 /* Unacknowledged bytes a sender may have in flight on one channel, each way. */
 #define EC_CHANNEL_WINDOW (4u << 20)
 
-/* The kinds of frames on a channel's handle (the frame's reply_to field). */
-enum { EC_CHAN_DATA = 1, EC_CHAN_CLOSE = 2, EC_CHAN_ACK = 3 };
+/* The kinds of frames on a channel's handle (the frame's reply_to field); VALUES, from
+ * a context only: values sent in a burst, each one's length (4 bytes, big-endian) then
+ * its bytes, taken as that many DATA frames. */
+enum { EC_CHAN_DATA = 1, EC_CHAN_CLOSE = 2, EC_CHAN_ACK = 3, EC_CHAN_VALUES = 4 };
 
 struct ec_channel_item {
-	struct ec_buf payload; /* an encoded value */
 	struct ec_channel_item *next;
+	size_t len;
+	unsigned char data[]; /* an encoded value, len bytes (one allocation with the item) */
 };
 
 /* A context's channels; the context fills in where they write and what they are of. */

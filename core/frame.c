@@ -53,7 +53,7 @@ static void put32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)v;
 }
 
-static uint32_t get32(const unsigned char *p)
+uint32_t ec__frame_get32(const unsigned char *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
@@ -69,11 +69,11 @@ void ec__frame_hdr_pack(const struct ec_frame_hdr *h, unsigned char out[EC_FRAME
 
 void ec__frame_hdr_unpack(const unsigned char in[EC_FRAME_HEADER_LEN], struct ec_frame_hdr *h)
 {
-	h->dst = get32(in);
-	h->src = get32(in + 4);
-	h->handle = get32(in + 8);
-	h->reply_to = get32(in + 12);
-	h->length = get32(in + 16);
+	h->dst = ec__frame_get32(in);
+	h->src = ec__frame_get32(in + 4);
+	h->handle = ec__frame_get32(in + 8);
+	h->reply_to = ec__frame_get32(in + 12);
+	h->length = ec__frame_get32(in + 16);
 }
 
 /* HMAC(key, dir || seq || header || payload), in steps: start (dir, seq, header),

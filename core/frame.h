@@ -41,6 +41,8 @@ void ec__frame_mac_close(struct ec_frame_mac *m);
 
 void ec__frame_hdr_pack(const struct ec_frame_hdr *h, unsigned char out[EC_FRAME_HEADER_LEN]);
 void ec__frame_hdr_unpack(const unsigned char in[EC_FRAME_HEADER_LEN], struct ec_frame_hdr *h);
+/* A 32-bit big-endian number at p (the header's, a channel batch's lengths). */
+uint32_t ec__frame_get32(const unsigned char *p);
 
 /* Append header, payload and MAC to out and advance the sequence number. */
 int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,

@@ -9,7 +9,7 @@
  *
  * The input: operations, one byte each and their arguments:
  *   0-1  a frame: channel (2 bits; bit 2 an unknown handle, bit 3 a freed channel's),
- *        kind (1 data, 2 close, 3 ack; >= 0xf0 the byte itself), length (2 bytes,
+ *        kind (1 data, 2 close, 3 ack, 4 values; >= 0xf0 the byte itself), length (2 bytes,
  *        little-endian), then that many bytes of the input as its payload
  *   2    a large frame: as 0, its length (2 bytes) in 64 KiB units, its payload the
  *        input's bytes and zeros (the window is 4 MiB); 9 MiB of them an input at most
@@ -22,7 +22,8 @@
  *
  * Its checks, besides no crash, leak or undefined behaviour: every refusal has a
  * message; a data frame is refused exactly when its channel was closed by the context
- * or it goes past the window, an acknowledgement exactly when it is not an int between 0
+ * or it goes past the window, a frame of values exactly then (a value past the window)
+ * or when it holds none or one cut short, an acknowledgement exactly when it is not an int between 0
  * and what was sent and not yet acknowledged; a frame on a handle no channel has is not
  * taken; the values ec_channel_recv gives are those the channel accepted, in order
  * (decoded: equal, or refused both ways); once a channel said it ended it says so ever
@@ -183,6 +184,42 @@ static void stream_end(struct run *r, const struct ec_error *why)
 			r->h[i].ended = 1;
 }
 
+/* A value the channel accepted, into the model's queue. */
+static void shadow_push(struct hist *h, const unsigned char *p, size_t len)
+{
+	struct shadow_item *it = calloc(1, sizeof(*it));
+	if (!it || !(it->data = malloc(len ? len : 1)))
+		abort();
+	memcpy(it->data, p, len);
+	it->len = len;
+	*h->tail = it;
+	h->tail = &it->next;
+	h->q_bytes += len;
+}
+
+/* The model of a frame of values (kind 4): each one's length (4 bytes, big-endian), then
+ * its bytes; each one goes into the window as a data frame would. Taken, or refused
+ * (none, one cut short, one past the window); with queue, h's queue takes them. */
+static int values(struct hist *h, const unsigned char *p, size_t len, int queue)
+{
+	size_t q = h->q_bytes, i = 0;
+	if (!len)
+		return 0;
+	while (i < len) {
+		if (len - i < 4)
+			return 0;
+		size_t n = (size_t)p[i] << 24 | (size_t)p[i + 1] << 16 | (size_t)p[i + 2] << 8 | p[i + 3];
+		i += 4;
+		if (n > len - i || (q && q + n > EC_CHANNEL_WINDOW))
+			return 0;
+		if (queue)
+			shadow_push(h, p + i, n);
+		q += n;
+		i += n;
+	}
+	return 1;
+}
+
 static void on_frame(struct run *r, uint32_t handle, uint32_t kind, const unsigned char *p,
                      size_t len)
 {
@@ -195,6 +232,8 @@ static void on_frame(struct run *r, uint32_t handle, uint32_t kind, const unsign
 	if (live && kind == EC_CHAN_DATA)
 		accept = !h->remote_closed &&
 		         !(h->q_bytes && h->q_bytes + len > EC_CHANNEL_WINDOW);
+	else if (live && kind == EC_CHAN_VALUES)
+		accept = !h->remote_closed && values(h, p, len, 0);
 	else if (live && kind == EC_CHAN_CLOSE)
 		accept = 1;
 	else if (live && kind == EC_CHAN_ACK) {
@@ -235,14 +274,9 @@ static void on_frame(struct run *r, uint32_t handle, uint32_t kind, const unsign
 		return;
 	}
 	if (kind == EC_CHAN_DATA) {
-		struct shadow_item *it = calloc(1, sizeof(*it));
-		if (!it || !(it->data = malloc(len ? len : 1)))
-			abort();
-		memcpy(it->data, p, len);
-		it->len = len;
-		*h->tail = it;
-		h->tail = &it->next;
-		h->q_bytes += len;
+		shadow_push(h, p, len);
+	} else if (kind == EC_CHAN_VALUES) {
+		values(h, p, len, 1);
 	} else if (kind == EC_CHAN_CLOSE) {
 		h->remote_closed = 1;
 	} else {
@@ -399,7 +433,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				handle = last_freed ? last_freed : handle;
 			else if (arg & 4)
 				handle = EC_HANDLE_FIRST_REPLY + MAX_HANDLES + (arg >> 4);
-			uint32_t kind = kb >= 0xf0 ? kb : 1 + kb % 3;
+			uint32_t kind = kb >= 0xf0 ? kb : 1 + kb % 4;
 			size_t have = size - i;
 			unsigned char *p;
 			if (op == 2 && big_left) {

@@ -22,15 +22,19 @@ def p(v, proto=2):
 
 
 # ---- channel: operations (fuzz/fuzz_channel.c) ------------------------------------
-DATA, CLOSE, ACK = 1, 2, 3
+DATA, CLOSE, ACK, VALUES = 1, 2, 3, 4
+
+
+def values(*pickles):
+    return b"".join(len(x).to_bytes(4, "big") + x for x in pickles)
 
 
 def frame(ch, kind, payload, arg_bits=0):
     return bytes([0, ch | arg_bits, kind - 1, len(payload) & 255, len(payload) >> 8]) + payload
 
 
-def big(ch, units, payload=b""):
-    return bytes([2, ch, DATA - 1, units & 255, units >> 8]) + payload
+def big(ch, units, payload=b"", kind=DATA):
+    return bytes([2, ch, kind - 1, units & 255, units >> 8]) + payload
 
 
 def recv(ch):
@@ -73,6 +77,15 @@ def channel_seeds():
     write("channel", "freed-and-unknown",
           close(0) + reopen(0) + frame(0, DATA, p(1), 8) + frame(0, DATA, p(1), 4)
           + frame(0, DATA, p(2)) + recv(0))
+    write("channel", "values",
+          frame(0, VALUES, values(p(1), p("two"), p(b"3", 3))) + frame(0, DATA, p(4)) + recv(0)
+          + recv(0) + recv(0) + recv(0) + frame(1, VALUES, values(p(None))) + recv(1))
+    write("channel", "values-cut-short", frame(2, VALUES, values(p(1))[:-1]))
+    write("channel", "values-none", frame(3, VALUES, b""))
+    # a large frame of values (65 x 64 KiB, zeros after the input): 8 bytes, then one
+    # past the window (4 MiB) by a byte
+    write("channel", "values-window",
+          big(0, 65, values(b"12345678") + (4194297).to_bytes(4, "big"), VALUES))
     write("channel", "context-gone",
           frame(1, DATA, p(3)) + gone() + recv(1) + recv(1) + recv(1) + send(1, 2) + close(1)
           + reopen(2))

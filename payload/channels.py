@@ -3,20 +3,23 @@
 # master opens a channel (CHANNEL_OPEN: its handle and its window) and passes it to a
 # function as econtext.Tagged('channel', handle); the function gets a Channel. Frames
 # on the channel's handle carry their kind in reply_to: data (a pickled value), close,
-# ack (bytes the receiver took). Each direction has a window of unacknowledged bytes:
+# ack (bytes the receiver took), values (from us only: a burst's small values, each
+# one's length then its bytes, in one frame). Each direction has a window of unacknowledged bytes:
 # send() waits once it is full, so memory stays bounded on both sides whatever the
 # speed of the reader. Waits are select()s on a pipe of the channel, which a cancel
 # interrupts.
 
-_CH_DATA, _CH_CLOSE, _CH_ACK = 1, 2, 3
+_CH_DATA, _CH_CLOSE, _CH_ACK, _CH_VALUES = 1, 2, 3, 4
+_LEN = Struct(">I")
+# A value this small may wait in a batch (econtext_core.py _batch), of 128 values at
+# most: a batch stays within max_message.
+_SMALL = min(4096, _cfg["max_message"] >> 8)
 _channels = {}          # handle -> Channel
 
 
 class ChannelClosed(Exception):
     """The other side closed the channel (or the context is going)."""
 
-
-ChannelClosed.__module__ = "econtext"
 
 
 class Channel(object):
@@ -36,7 +39,6 @@ class Channel(object):
         self._waiters = 0           # threads in _wait: only they need a poke
         self._poked = False         # a byte is in the pipe, not yet drained
         self._last = -1.0           # when the main thread last sent a value
-        self._sent = 0              # values the main thread sent
         self._r, self._w = posix.pipe()
         _cloexec(self._r)
         _cloexec(self._w)
@@ -87,9 +89,8 @@ class Channel(object):
         self._waiters += 1
         self._lock.release()
         try:
-            if _held:               # the master may be waiting for them
-                with _wlock:
-                    _flush_held()
+            with _wlock:            # the master may be waiting for what is held
+                _flush_held()
             _cancel_ok()        # the wait is where a cancel may interrupt
             timeout = None
             if deadline is not None:
@@ -149,23 +150,30 @@ class Channel(object):
                 break           # still in the _nocancel() region: the frame too
             self._wait(None)
         try:
-            # Values sent by the main thread in a burst (the last one less than
-            # _HOLD_S ago) are held and written together (econtext_core.py _held).
+            # Small values the main thread sends in a burst (the last one less than
+            # _HOLD_S ago) go out together, as one frame of kind _CH_VALUES: framed
+            # once 128 are in, before any other frame, or by the broker thread
+            # _HOLD_S after the batch began (econtext_core.py _batch).
             if thread.get_ident() == _main_ident[0]:
                 if not _clock:
                     _start_hold()
                 now = _clock[0]()
-                _hold[1] = now - self._last < _HOLD_S
-                self._last = now
-                self._sent += 1
-                if self._sent == 64:
-                    try:
-                        _fast_mac()
-                    except ImportError:
-                        pass
+                last, self._last = self._last, now
+                if now - last < _HOLD_S and size < _SMALL:
+                    with _wlock:
+                        if _batch and _batch[0] != self.handle:
+                            _frame_batch()
+                        if not _batch:
+                            _batch.append(self.handle)
+                            if not _held:
+                                _start_hold(now)
+                        _batch.append(_LEN.pack(size) + data)
+                        if len(_batch) > 128:
+                            _fast_mac()     # a long burst: the faster hash from now on
+                            _frame_batch()
+                    return
             _send_nc(self.handle, data, _CH_DATA)
         finally:
-            _hold[1] = False
             _cancel_ok()
 
     def get(self, timeout=None):
@@ -233,7 +241,14 @@ class ChannelTimeout(Exception):
     """Channel.get(timeout) found nothing in time."""
 
 
-ChannelTimeout.__module__ = "econtext"
+
+def _frame_batch():
+    """The values in _batch as one frame (_wlock held): each one's length (4 bytes,
+    big-endian), then its bytes."""
+    h = _batch.pop(0)
+    data = b"".join(_batch)
+    del _batch[:]
+    _framed(h, data, _CH_VALUES)
 
 
 def _monotonic():
@@ -266,5 +281,6 @@ def _close_call_channels():
 
 
 for _cls in (Channel, ChannelClosed, ChannelTimeout):
+    _cls.__module__ = "econtext"
     setattr(_econtext, _cls.__name__, _cls)
 handlers[CHANNEL_OPEN] = _on_channel_open

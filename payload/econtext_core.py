@@ -227,16 +227,6 @@ def _keyed_state(big):
     return st
 
 
-def _mac(direction, seq, hdr, payload):
-    inner, outer = _keyed.get(len(payload) > _BIG) or _keyed_state(len(payload) > _BIG)
-    h = inner.copy()
-    h.update(direction + _SEQ.pack(seq) + hdr)
-    h.update(payload)
-    o = outer.copy()
-    o.update(h.digest())
-    return o.digest()
-
-
 def _fast_mac():
     """Small frames too are hashed with OpenSSL's sha256 from now on (a third less
     time per frame than the builtin one); not at boot, where importing _hashlib would
@@ -254,10 +244,11 @@ def _fast_mac():
 # has been held for _HOLD_S, and every other writer writes it first (the frames'
 # sequence numbers stay in order).
 _held = []              # whole frames, with their MACs; under _wlock
-_hold = [False, False]  # the main thread holds its frames: more calls are queued; a
-                        # channel's values come in a burst (payload/channels.py)
-_HOLD_MAX = 64          # frames held at most
-_HOLD_BYTES = 1 << 18   # and bytes
+_hold = [False]         # the main thread holds its frames: more calls are queued
+_batch = []             # a channel's values in a burst, not yet framed (payload/channels.py
+                        # Channel.send): the handle, then each value's length and bytes;
+                        # under _wlock, framed as one (_frame_batch) before any other frame
+_HOLD_MAX = 64          # frames held at most, of 4 KiB at most each
 _HOLD_QUEUE = 3         # calls still queued for the main thread to hold its reply
 _HOLD_S = 0.002         # the broker writes held frames this long after they were held
 _bsleep = [False]       # the broker waits in select without a timeout (under _qlock)
@@ -267,6 +258,8 @@ _clock = []             # [the monotonic clock, when the hold began]
 
 def _flush_held():
     """Write the held frames (_wlock held)."""
+    if _batch:
+        _frame_batch()
     if _held:
         data = b"".join(_held)
         del _held[:]
@@ -297,6 +290,14 @@ def send_raw(handle, payload, reply_to=0, prefix=b""):
 
 def _send_nc(handle, payload, reply_to=0, prefix=b""):
     """send_raw, inside the caller's _nocancel() region."""
+    with _wlock:
+        if _batch:
+            _frame_batch()
+        _framed(handle, payload, reply_to, prefix)
+
+
+def _framed(handle, payload, reply_to=0, prefix=b""):
+    """A frame, held or written (_wlock held)."""
     if type(payload) is tuple:      # parts of one payload (see _bytes_parts)
         parts = payload
         size = sum(len(x) for x in parts)
@@ -304,60 +305,45 @@ def _send_nc(handle, payload, reply_to=0, prefix=b""):
         parts = (payload,)
         size = len(payload)
     hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, size)
-    _send_frame(handle, parts, size, hdr, prefix)
-
-
-def _send_frame(handle, parts, size, hdr, prefix):
-    with _wlock:
-        if _dead:
-            return
-        seq = _oseq[0]
-        _oseq[0] = seq + 1
-        try:
-            if size < 65536:
-                payload = parts[0] if len(parts) == 1 else b"".join(parts)
-                inner, outer = _keyed.get(size > _BIG) or _keyed_state(size > _BIG)
-                h = inner.copy()
-                h.update(b"C" + _SEQ.pack(seq))
-                data = prefix + hdr + payload
-                h.update(data[len(prefix):] if prefix else data)
-                o = outer.copy()
-                o.update(h.digest())
-                if (_hold[0] or _hold[1]) and len(_held) < _HOLD_MAX and \
-                        size < _HOLD_BYTES // _HOLD_MAX and \
-                        thread.get_ident() == _main_ident[0]:
-                    if not _held:
-                        _start_hold()
-                        _held.append(data + o.digest())
-                        _time_hold()
-                    else:
-                        _held.append(data + o.digest())
-                    return
-                if _held:
-                    _held.append(data + o.digest())
-                    _flush_held()
-                else:
-                    _write(data + o.digest())
-            else:
-                # Hash and write in slices, so that the first bytes leave while the
-                # rest is still being hashed (the MAC comes last on the wire anyway).
-                inner, outer = _keyed_state(size > _BIG)
-                h = inner.copy()
-                h.update(b"C" + _SEQ.pack(seq) + hdr)
-                _flush_held()
-                _write(prefix + hdr)
-                for part in parts:
-                    view = memoryview(part)
-                    for i in range(0, len(view), _SLICE):
-                        piece = view[i:i + _SLICE]
-                        h.update(piece)
-                        _write(piece)
-                o = outer.copy()
-                o.update(h.digest())
-                _write(o.digest())
-        except Exception:
-            _dead.append(1)
-            _exit_now(1)
+    if _dead:
+        return
+    seq = _oseq[0]
+    _oseq[0] = seq + 1
+    try:
+        if size < 65536:
+            data = hdr + b"".join(parts)    # one part: that part, no copy
+            inner, outer = _keyed.get(False) or _keyed_state(False)
+            h = inner.copy()
+            h.update(b"C" + _SEQ.pack(seq) + data)
+            o = outer.copy()
+            o.update(h.digest())
+            _held.append(prefix + data + o.digest())
+            if _hold[0] and len(_held) <= _HOLD_MAX and size < 4096 and \
+                    thread.get_ident() == _main_ident[0]:
+                if len(_held) == 1:
+                    _start_hold()
+                return
+            _flush_held()
+        else:
+            # Hash and write in slices, so that the first bytes leave while the
+            # rest is still being hashed (the MAC comes last on the wire anyway).
+            inner, outer = _keyed_state(size > _BIG)
+            h = inner.copy()
+            h.update(b"C" + _SEQ.pack(seq) + hdr)
+            _flush_held()
+            _write(prefix + hdr)
+            for part in parts:
+                view = memoryview(part)
+                for i in range(0, len(view), _SLICE):
+                    piece = view[i:i + _SLICE]
+                    h.update(piece)
+                    _write(piece)
+            o = outer.copy()
+            o.update(h.digest())
+            _write(o.digest())
+    except Exception:
+        _dead.append(1)
+        _exit_now(1)
 
 
 def send(handle, obj, reply_to=0):
@@ -385,19 +371,14 @@ def _put(item):
         posix.write(_wake[1], b"x")
 
 
-def _start_hold():
-    """A hold begins now (main thread, _wlock held; it may import, the broker thread
-    must not)."""
+def _start_hold(now=None):
+    """A hold begins (now): the broker thread will write what is held within _HOLD_S,
+    whatever the main thread does next (woken if it waits without a timeout). Main
+    thread, _wlock held; it may import, the broker thread must not."""
     if not _clock:
         import time
         _clock[:] = [getattr(time, "monotonic", time.time), 0]
-    _clock[1] = _clock[0]()
-
-
-def _time_hold():
-    """The first frame of a hold is held: make sure the broker thread will write it
-    within _HOLD_S, whatever the main thread does next (wake it if it waits without a
-    timeout)."""
+    _clock[1] = now or _clock[0]()
     with _qlock:
         w = _bsleep[0]
         _bsleep[0] = False
@@ -610,10 +591,7 @@ def _main_loop():
             item = None
             n += 1
             if n == 64:
-                try:
-                    _fast_mac()
-                except ImportError:     # no OpenSSL: the builtin sha256 it stays
-                    pass
+                _fast_mac()     # no OpenSSL: the builtin sha256 it stays
     except BaseException:
         e = sys.exc_info()[1]
         shutdown(1, "main thread failed: %s: %s" % (type(e).__name__, e))
@@ -815,7 +793,7 @@ def _broker():
             pending = _cancel[0] and _cancel[0] == _running[0] and _cancel_seen[0] != _cancel[0]
             timeout = None
             with _qlock:
-                if _held and _clock:    # time the hold
+                if (_held or _batch) and _clock:    # time the hold
                     timeout = _clock[1] + _HOLD_S - _clock[0]()
                 _bsleep[0] = timeout is None
             if timeout is not None and timeout <= 0:

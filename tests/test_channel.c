@@ -141,6 +141,34 @@ static void test_burst_not_held(void)
 	ec_channel_free(ch);
 }
 
+/* Small values the main thread sends in a burst travel together, in one frame
+ * (docs/protocol.md "Channels"): bursts on two channels in turn, amid them a value from
+ * another thread and one too large to go with others; each channel's values in order
+ * (tests/data/chan/chanfn.py interleave), then the end. */
+static void test_batches_in_order(void)
+{
+	enum { ROUNDS = 50 };
+	ec_channel *a = NULL, *b = NULL;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL_FATAL(ec_channel_new(ctx, &b, &err), 0);
+	ec_call *call = start("interleave", &a, ec_value_channel(b), ec_value_int(ROUNDS));
+	for (int i = 0; i < ROUNDS * 33; i++) {
+		ec_value *v = NULL;
+		CU_ASSERT_EQUAL_FATAL(ec_channel_recv(a, 30000, &v, &err), 0);
+		const ec_value *first = v->type == EC_T_LIST && v->u.seq.len == 2001 ? v->u.seq.items[0] : v;
+		CU_ASSERT(first->type == EC_T_INT && first->u.i == i);
+		CU_ASSERT((v->type == EC_T_LIST) == (i % 33 == 32)); /* the large one: each round's last */
+		ec_value_free(v);
+	}
+	recv_ints(b, ROUNDS * 10);
+	ec_value *v = NULL;
+	CU_ASSERT_EQUAL(ec_channel_recv(a, 30000, &v, &err), EC_EEOF);
+	CU_ASSERT_EQUAL(ec_channel_recv(b, 30000, &v, &err), EC_EEOF);
+	CU_ASSERT_EQUAL(finish_int(call), ROUNDS * 43);
+	ec_channel_free(a);
+	ec_channel_free(b);
+}
+
 static void test_master_closes(void)
 {
 	ec_channel *ch = NULL;
@@ -425,6 +453,8 @@ static CU_TestInfo tests[] = {
 	{"the master sends, closes", test_master_sends},
 	{"the master closes while the context sends", test_master_closes},
 	{"a burst reaches the master while the function sleeps", test_burst_not_held},
+	{"bursts on two channels, a value from another thread amid them: in order",
+	 test_batches_in_order},
 	{"both ways at once; a keyword argument", test_echo_and_keyword},
 	{"20 channels on one call, in a select; get(timeout)", test_many_and_select},
 	{"named tuples carried, a socket refused where it sits", test_carried},

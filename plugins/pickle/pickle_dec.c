@@ -154,10 +154,12 @@ int pk__stack_grow(struct dec *d)
 {
 	if (d->sn >= PK_MAX_STACK)
 		return pk__dfail(d, "stack holds more than %zu items", PK_MAX_STACK);
-	size_t cap = d->scap ? d->scap * 2 : 32;
-	struct slot *s = realloc(d->st, cap * sizeof(*s));
+	size_t cap = d->st == d->st0 ? 32 : d->scap * 2;
+	struct slot *s = d->st == d->st0 ? malloc(cap * sizeof(*s)) : realloc(d->st, cap * sizeof(*s));
 	if (!s)
 		return pk__doom(d);
+	if (d->st == d->st0)
+		memcpy(s, d->st0, d->sn * sizeof(*s));
 	d->st = s;
 	d->scap = cap;
 	return 0;
@@ -316,14 +318,17 @@ int pk__memo_put(struct dec *d, uint64_t idx)
 		return pk__dfail(d, "memo index %llu in %s is above the limit of %zu",
 		                 (unsigned long long)idx, OPN, PK_MAX_MEMO - 1);
 	if (idx >= d->memocap) {
-		size_t cap = d->memocap ? d->memocap : 64;
+		size_t cap = d->memo == d->memo0 ? 64 : d->memocap;
 		while (cap <= idx)
 			cap *= 2;
 		if (cap > PK_MAX_MEMO)
 			cap = PK_MAX_MEMO;
-		struct memo_ent *m = realloc(d->memo, cap * sizeof(*m));
+		struct memo_ent *m = d->memo == d->memo0 ? malloc(cap * sizeof(*m))
+		                                          : realloc(d->memo, cap * sizeof(*m));
 		if (!m)
 			return pk__doom(d);
+		if (d->memo == d->memo0)
+			memcpy(m, d->memo0, sizeof(d->memo0));
 		memset(m + d->memocap, 0, (cap - d->memocap) * sizeof(*m));
 		d->memo = m;
 		d->memocap = cap;
@@ -465,9 +470,11 @@ static void dec_free(struct dec *d)
 		d->h->value_free(d->st[i].v);
 	for (size_t i = 0; i < d->gn; i++)
 		d->h->value_free(d->grave[i]);
-	free(d->st);
+	if (d->st != d->st0)
+		free(d->st);
 	free(d->marks);
-	free(d->memo);
+	if (d->memo != d->memo0)
+		free(d->memo);
 	free(d->grave);
 	free(d->refs.slots);
 }
@@ -486,7 +493,11 @@ int pk__decode(void *state, const void *data, size_t len, ec_value **out,
 		.err = err,
 		.p = data ? data : (const void *)"",
 		.len = len,
+		.scap = PK_INLINE,
+		.memocap = PK_INLINE,
 	};
+	d.st = d.st0;
+	d.memo = d.memo0;
 	ec_value *v = NULL;
 	int rc = pk__dec_run(&d, &v);
 	dec_free(&d);

@@ -193,6 +193,9 @@ enum {
 
 /* A stack slot: a value (v) or a whitelisted global (glob, v NULL). depth is the
  * nesting of v: 0 for scalars, 1 + the deepest item for containers. */
+/* Stack slots and memo entries a decoder holds before it allocates. */
+#define PK_INLINE 8
+
 struct slot {
 	ec_value *v;
 	int glob;
@@ -231,6 +234,10 @@ struct dec {
 	size_t gn, gcap;
 	struct ptrset refs;
 	size_t copied;     /* cost of GET/DUP copies so far */
+	/* The first stack slots and memo entries, in the decoder itself: a small pickle
+	 * (a channel's value, a call's reply) allocates neither. */
+	struct slot st0[PK_INLINE];
+	struct memo_ent memo0[PK_INLINE];
 };
 
 /* ---- decoder: failures (pickle_dec.c) ---------------------------------------- */

@@ -123,3 +123,30 @@ def carried(ch):
     finally:
         s.close()
     return "done"
+
+
+def interleave(a, b, rounds):
+    """Bursts on a and b in turn from the main thread (small values travel together,
+    docs/protocol.md "Channels"), amid them a value on a from another thread and one
+    too large to go with others ([i] + 2000 zeros): each channel gets 0, 1, 2...
+    in order."""
+    import threading
+    na = [0]
+
+    def on_a(big=False):
+        a.send([na[0]] + [0] * 2000 if big else na[0])
+        na[0] += 1
+    nb = 0
+    for _ in range(rounds):
+        for _ in range(10):
+            on_a()
+            b.send(nb)
+            nb += 1
+        for _ in range(20):
+            on_a()
+        t = threading.Thread(target=on_a)
+        t.start()
+        t.join()
+        on_a()
+        on_a(True)
+    return na[0] + nb
