@@ -206,7 +206,22 @@ static int code_cache_name(const struct ec_context *ctx, const char *codec_sourc
 	    (runs != EC_RUNS_HERE_AS_MASTER && python[0] != '/'))
 		return -1;
 	*fill = runs == EC_RUNS_HERE_AS_MASTER;
-	return ec__codecache_name(python, codec_source, name);
+	if (!ctx->n_remote_layers)
+		return ec__codecache_name(python, codec_source, name);
+	/* The name covers what the code object holds: the core, the codec's side and the
+	 * layers' (tls: a connect-back context's entry is not a plain one's). */
+	struct ec_buf all;
+	ec__buf_init(&all);
+	int rc = ec__buf_append(&all, codec_source, strlen(codec_source));
+	for (size_t i = 0; i < ctx->n_remote_layers && !rc; i++) {
+		const char *src = ctx->remote_layers[i].source;
+		rc = ec__buf_append(&all, "\n", 1);
+		rc = rc ? rc : ec__buf_append(&all, src, strlen(src));
+	}
+	rc = rc || ec__buf_append(&all, "", 1) ? -1
+	                                       : ec__codecache_name(python, (const char *)all.data, name);
+	ec__buf_free(&all);
+	return rc;
 }
 
 /* A miss: have the fresh context send the core's code object, which it compiled
@@ -230,22 +245,37 @@ static void code_cache_fill(struct ec_context *ctx, const char *name)
 	ec_value_free(res);
 }
 
-/* Into src, the codec's context side as the boot carries it (made once per master). */
-static int codec_src(ec_master *m, const struct ec_loaded_plugin *codec, struct ec_buf *src)
+/* Append to src a plugin's context side as the boot carries it, packed once per master
+ * under key (the codec's name; "layer:" and a transport's). */
+static int packed_src(ec_master *m, const char *key, const char *source, struct ec_buf *src)
 {
-	const struct ec_codec_ops *ops = codec->desc->ops;
 	pthread_mutex_lock(&m->lock);
 	int rc = 0;
-	if (ec__codeshare_get(&m->codec_srcs, codec->desc->name, src)) {
+	if (ec__codeshare_get(&m->codec_srcs, key, src)) {
 		struct ec_buf made;
 		ec__buf_init(&made);
-		rc = ec__payload_codec_pack(ops->remote_source, &made);
+		rc = ec__payload_codec_pack(source, &made);
 		rc = rc ? rc : ec__buf_append(src, made.data, made.len);
 		if (!rc)
-			ec__codeshare_put(&m->codec_srcs, codec->desc->name, &made);
+			ec__codeshare_put(&m->codec_srcs, key, &made);
 		ec__buf_free(&made);
 	}
 	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/* Into src, the codec's context side, then its layers' (set with boot_words, before
+ * words_ready), as the boot carries them after the core. */
+static int codec_src(const struct ec_context *ctx, const struct ec_loaded_plugin *codec,
+                     struct ec_buf *src)
+{
+	const struct ec_codec_ops *ops = codec->desc->ops;
+	int rc = packed_src(ctx->m, codec->desc->name, ops->remote_source, src);
+	for (size_t i = 0; i < ctx->n_remote_layers && !rc; i++) {
+		char key[128];
+		snprintf(key, sizeof(key), "layer:%s", ctx->remote_layers[i].name);
+		rc = packed_src(ctx->m, key, ctx->remote_layers[i].source, src);
+	}
 	return rc;
 }
 
@@ -277,8 +307,6 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 	/* The layers' words, NUL-terminated (their room was reserved: no realloc). */
 	if (!rc && ctx->boot_words.len && ec__buf_append(&ctx->boot_words, "", 1))
 		rc = EC_ENOMEM;
-	if (!rc && ctx->boot_early.len && ec__buf_append(&ctx->boot_early, "", 1))
-		rc = EC_ENOMEM;
 	struct ec_payload_config pc = {
 		.name = ctx->name,
 		.key = key,
@@ -289,7 +317,6 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		.modules = toplevel,
 		/* set by the loop before start_tried (words_ready), untouched since */
 		.layers = ctx->boot_words.len ? (const char *)ctx->boot_words.data : NULL,
-		.early = ctx->boot_early.len ? (const char *)ctx->boot_early.data : NULL,
 	};
 	const struct ec_loaded_plugin *codec = ctx->codec;
 	const char *codec_source = ((const struct ec_codec_ops *)codec->desc->ops)->remote_source;
@@ -314,7 +341,7 @@ static int build_stream(struct ec_context *ctx, struct ec_frame_mac *mac_in,
 		ec__log(&m->logger, EC_LOG_DEBUG, "econtext", ctx->name,
 		        "context %s: core bytecode shared by a context of the same name", ctx->name);
 	}
-	if (!rc && !pc.code && !(rc = codec_src(m, codec, &csrc))) {
+	if (!rc && !pc.code && !(rc = codec_src(ctx, codec, &csrc))) {
 		pc.codec_src = csrc.data;
 		pc.codec_src_len = csrc.len;
 	}

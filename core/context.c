@@ -67,9 +67,6 @@ void ec__context_words_wipe(struct ec_context *ctx)
 	if (ctx->boot_words.data)
 		OPENSSL_cleanse(ctx->boot_words.data, ctx->boot_words.cap);
 	ec__buf_free(&ctx->boot_words);
-	if (ctx->boot_early.data)
-		OPENSSL_cleanse(ctx->boot_early.data, ctx->boot_early.cap);
-	ec__buf_free(&ctx->boot_early);
 }
 
 /* The invitation of a stack's only layer, if it gives one. */
@@ -127,36 +124,31 @@ static int gather_words(struct ec_context *ctx, struct ec_error *err)
 {
 	int rc = 0;
 	char words[1024];
-	/* Room reserved at once: a secret never left behind by a realloc. A word takes
-	 * four bytes at most as a literal. */
-	size_t early = 0;
-	for (struct ec_transport *t = ctx->st.transport; t; t = t->below)
-		if (has_boot_words(t->ops) && remote_source(t->ops))
-			early += 4 * sizeof(words) + 32 + strlen(remote_source(t->ops));
-	if ((!ctx->boot_words.cap && ec__buf_reserve_exact(&ctx->boot_words, 4 * sizeof(words))) ||
-	    (early && !ctx->boot_early.cap && ec__buf_reserve_exact(&ctx->boot_early, early)))
-		return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
+	ctx->n_remote_layers = 0;
 	for (struct ec_transport *t = ctx->st.transport; t && !rc; t = t->below) {
 		const struct ec_transport_ops *o = t->ops;
 		if (!has_boot_words(o))
 			continue;
+		/* Room reserved at once: a secret never left behind by a realloc. */
+		if (!ctx->boot_words.cap && ec__buf_reserve_exact(&ctx->boot_words, 4 * sizeof(words)))
+			return ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
 		words[0] = '\0';
 		rc = o->boot_words(t->inst, words, sizeof(words), err);
 		words[sizeof(words) - 1] = '\0';
 		const char *src = remote_source(o);
-		struct ec_buf *b = src ? &ctx->boot_early : &ctx->boot_words;
-		/* A layer with a context side: its words for it, then it, first in the
-		 * program; without (2.1): config["layers"][name]. */
-		if (!rc && words[0] && (src ? ec__buf_append(b, "_ec_words = ", 12) ||
-		                                  ec__payload_bytes_literal(b, words) ||
-		                                  ec__buf_append(b, "\n", 1) ||
-		                                  ec__buf_append(b, src, strlen(src)) ||
-		                                  ec__buf_append(b, "\n", 1)
-		                            : ec__buf_append(b, "'", 1) ||
-		                                  ec__buf_append(b, t->name, strlen(t->name)) ||
-		                                  ec__buf_append(b, "': ", 3) ||
-		                                  ec__payload_bytes_literal(b, words) ||
-		                                  ec__buf_append(b, ", ", 2)))
+		size_t *n = &ctx->n_remote_layers;
+		if (!rc && words[0] && src) {
+			if (*n == sizeof(ctx->remote_layers) / sizeof(ctx->remote_layers[0]))
+				rc = ec__error_set(err, EC_ECONFIG, ctx->name,
+				                   "context '%s': more than %zu layers with a context side",
+				                   ctx->name, *n);
+			else
+				ctx->remote_layers[(*n)++] = (typeof(ctx->remote_layers[0])){t->name, src};
+		}
+		struct ec_buf *b = &ctx->boot_words;
+		if (!rc && words[0] && (ec__buf_append(b, "'", 1) || ec__buf_append(b, t->name, strlen(t->name)) ||
+		            ec__buf_append(b, "': ", 3) || ec__payload_bytes_literal(b, words) ||
+		            ec__buf_append(b, ", ", 2)))
 			rc = ec__error_set(err, EC_ENOMEM, ctx->name, "out of memory");
 		OPENSSL_cleanse(words, sizeof(words));
 	}

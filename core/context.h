@@ -48,10 +48,13 @@ struct ec_context {
 	 * line holds them ("'tls': b'...', "), set by the loop once the stack's start
 	 * returned 0, before words_ready; wiped and freed once the payload is built. */
 	struct ec_buf boot_words;
-	/* The same for layers with a context side (ec_transport_ops.remote_source): per
-	 * layer "_ec_words = b'...'" and its source, the front of the program the context's
-	 * interpreter reads (payload.h, early); set, wiped and freed with boot_words. */
-	struct ec_buf boot_early;
+	/* The context sides of those layers (ec_transport_ops.remote_source: static strings
+	 * of their plugins), by plugin name, set with boot_words: compiled after the core
+	 * and the codec's (docs/plugin-guide.md). */
+	struct {
+		const char *name, *source;
+	} remote_layers[4];
+	size_t n_remote_layers;
 	int words_late;  /* a layer has boot words: the stream is built once they are */
 	int words_ready; /* under m->lock: boot_words is set, the stream may be built */
 	/* The invitation of its only layer (ec_transport_ops.invitation), set by the loop
@@ -101,7 +104,7 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 void ec__context_attach(struct ec_context *ctx);
 /* Unlink from the master and free (m->lock held; detached or never attached). */
 void ec__context_free(struct ec_context *ctx);
-/* Wipe and free ctx->boot_words and boot_early (m->lock held, or ctx not shared yet). */
+/* Wipe and free ctx->boot_words (m->lock held, or ctx not shared yet). */
 void ec__context_words_wipe(struct ec_context *ctx);
 /* Queue an encoded call of ctx (m->lock held); EC_ECLOSED when ctx takes no calls. The
  * message is the context's on success. */

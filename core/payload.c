@@ -160,8 +160,7 @@ int ec__payload_stream(const struct ec_payload_config *cfg, struct ec_buf *out,
 	 * build time) or its bytecode from the cache ('C', compressed when it was kept). */
 	struct ec_buf line;
 	ec__buf_init(&line);
-	int rc = cfg->early ? ec__buf_append(&line, cfg->early, strlen(cfg->early)) : 0;
-	rc = rc ? rc : ec__buf_append(&line, ec__payload_loader, strlen(ec__payload_loader));
+	int rc = ec__buf_append(&line, ec__payload_loader, strlen(ec__payload_loader));
 	rc = rc ? rc : config_line(cfg, 0, &line);
 	rc = rc ? rc : ec__buf_append(&line, cfg->code ? "C" : "S", 1);
 	if (rc)
@@ -277,8 +276,7 @@ static int inflate_to(const unsigned char *in, size_t len, struct ec_buf *out)
 int ec__payload_direct(const struct ec_payload_config *cfg, struct ec_buf *prog,
                        struct ec_buf *code, struct ec_error *err)
 {
-	int rc = cfg->early ? ec__buf_append(prog, cfg->early, strlen(cfg->early)) : 0;
-	rc = rc ? rc : ec__buf_append(prog, ec__payload_loader, strlen(ec__payload_loader));
+	int rc = ec__buf_append(prog, ec__payload_loader, strlen(ec__payload_loader));
 	rc = rc ? rc : config_line(cfg, 1, prog);
 	rc = rc ? rc : ec__buf_append(code, cfg->code ? "C" : "S", 1);
 	rc = rc ? rc : inflate_to(cfg->code ? cfg->code : ec__payload_deflate,

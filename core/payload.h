@@ -38,9 +38,6 @@ struct ec_payload_config {
 	/* The layers' boot words as the config line holds them ("'tls': b'...', "), or
 	 * NULL: none (ec_transport_ops.boot_words). */
 	const char *layers;
-	/* The layers' context sides with their words (ec_transport_ops.remote_source), run
-	 * before the loader, or NULL. */
-	const char *early;
 };
 
 /* Into out (appended), the raw deflate of a newline and source, ending on a sync flush:

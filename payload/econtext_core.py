@@ -1183,6 +1183,12 @@ def _setup_stdio():
             sys.stdout = posix.fdopen(fd, "w", 0 if _unbuffered else 1)
 
 
+# The transport layers' context sides (ec_transport_ops.remote_source), compiled after
+# the core, each put its start here under its plugin's name; _ec_main calls it with the
+# layer's boot words (config["layers"]) before anything else (plugins/tls/tls_remote.py).
+_layer_starts = {}
+
+
 def _user():
     try:
         import pwd
@@ -1199,6 +1205,9 @@ def _ec_main(config):
     _cfg.setdefault("log_level", 20)
     _cloexec(IN_FD)
     _cloexec(OUT_FD)
+    for name, words in (_cfg.get("layers") or {}).items():
+        if name in _layer_starts:
+            _layer_starts[name](words if isinstance(words, str) else words.decode("ascii"))
     _setup_stdio()
     _wake[:] = posix.pipe()
     _bwake[:] = posix.pipe()

@@ -39,7 +39,6 @@ EVENT_WAIT = 30.0
 
 HELLO, CALL, LOG, SHUTDOWN = 1, 2, 3, 4
 HDR = struct.Struct(">IIIII")
-TLS_REMOTE = []     # plugins/tls/tls_remote.py, stripped: set by main
 
 
 def load_mkpayload():
@@ -102,17 +101,15 @@ class Context(object):
                 return "b'%s'.decode('utf-8')" % "".join(
                     ch if ch.isalnum() and ord(ch) < 128 or ch in "@:._-/+ "
                     else "".join("\\x%02x" % b for b in ch.encode("utf-8")) for ch in s)
+            layers = ", 'layers': {'tls': b'%s'}" % tls_words if tls_words else ""
             line = ("\n_ec_main({'name': %s, 'key': '%s', 'log_level': %d, "
                     "'max_message': %d, 'context_id': 1, 'master_pid': %d, 'codec': %s"
-                    "})\0A=\"%s\"\n"
+                    "%s})\0A=\"%s\"\n"
                     % (pystr("local"), binascii.hexlify(self.key).decode(), log_level,
-                       64 << 20, os.getpid(), pystr("pickle"), self.argv0))
+                       64 << 20, os.getpid(), pystr("pickle"), layers, self.argv0))
         # C: the loader and that line; X: the exec stage; B: 'S' and the core's source,
-        # compressed at build time, then an empty final block. With connect-back, the
-        # tls layer's context side and its words first (ec_transport_ops.remote_source).
+        # compressed at build time, then an empty final block.
         line = loader + line + exec_src + "\0S"
-        if tls_words:
-            line = "_ec_words = b'%s'\n%s\n" % (tls_words, TLS_REMOTE[0]) + line
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
         tail = c.compress(line.encode("ascii")) + c.flush(zlib.Z_SYNC_FLUSH)
         body = tail + deflate + b"\x03\x00"
@@ -601,13 +598,13 @@ def main():
         return 77
     mk = load_mkpayload()
     first_stage = mk.first_stage_arg(args.srcdir)
-    # The codec's context side follows the core (ec_codec_ops.remote_source): pickle's.
+    # The codec's context side follows the core (ec_codec_ops.remote_source): pickle's;
+    # then the tls layer's (ec_transport_ops.remote_source), for the connect-back checks.
     source = mk.core_source(args.srcdir) + "\n" + mk.remote_source(
-        os.path.join(args.srcdir, "..", "plugins", "pickle", "pickle_remote.py"))
+        os.path.join(args.srcdir, "..", "plugins", "pickle", "pickle_remote.py")) + "\n" + \
+        mk.remote_source(os.path.join(args.srcdir, "..", "plugins", "tls", "tls_remote.py"))
     deflate = mk.compress_core(source)
     payload = (first_stage, deflate, mk.exec_stage(args.srcdir), mk.loader(args.srcdir))
-    TLS_REMOTE.append(mk.remote_source(
-        os.path.join(args.srcdir, "..", "plugins", "tls", "tls_remote.py")))
     print("first stage: %d bytes; core: %d bytes source, %d bytes deflated"
           % (len(first_stage), len(source), len(deflate)))
     failed = []

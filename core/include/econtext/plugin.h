@@ -38,8 +38,8 @@ extern "C" {
  *      the transport op local_address: the master's address as a layer's remote
  *      machine sees it (ssh), the default for connect-back; boot_words is called once
  *      the stack's start returned 0, so a layer may ask those below it.
- * 2.2  The transport op remote_source: a layer's context side, run before the core
- *      loads with its boot_words (the tls layer's relay, a process forked there).
+ * 2.2  The transport op remote_source: a layer's context side, carried after the core
+ *      and started with its boot_words (the tls layer's connect-back and relay).
  * A minor version appends members at the end of a table, marked "minor N ends here";
  * the loader refuses a table shorter than its declared minor's or longer than its own,
  * and a major or minor newer than its own. */

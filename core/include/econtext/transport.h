@@ -178,12 +178,12 @@ struct ec_transport_ops {
 
 	/* Optional (2.2). The layer's own part in the context as Python source (2.7 and
 	 * 3.6+; a static string, e.g. stripped by build-aux/mkpayload.py --remote), for a
-	 * layer with boot_words: the context's interpreter runs it first, in __main__,
-	 * before its loader reads the core, with _ec_words bound to those words (bytes);
-	 * they then no longer go to config["layers"]. It may replace fds 100 and 101 (the
-	 * stream) and should leave no other name behind but its own (prefix _ec_<name>_).
-	 * It is compiled at every boot, outside the bytecode cache: keep it small, or make
-	 * its bulk a literal it compiles only where needed (tls: in its relay process). */
+	 * layer with boot_words: the boot carries it after the core and the codec's side,
+	 * compiled with them in the core's globals (so kept in the bytecode a master
+	 * shares between contexts of one name). It registers a start function as
+	 * _layer_starts["<plugin name>"]; the core's _ec_main calls it with the layer's
+	 * words (a str) first, before it sets up stdio or reads a frame: it may replace fds
+	 * 100 and 101 (the stream) with its own channel, as tls does. */
 	const char *remote_source;
 	/* Major 2, minor 2 ends here. */
 };
