@@ -461,6 +461,28 @@ static void test_json_forged(void)
 	ec_test_master_and_context_free(&m2, &c2);
 }
 
+/* A fresh context's first call imports a forwarded module with no bytes decoded before:
+ * on 2.7 the module's answer, decoded on the broker thread while the main thread held
+ * the import lock, looked the ascii codec up (an import): the context deadlocked, and
+ * outlived its master (plugins/json/json_remote.py warms the codecs at boot now). */
+static void test_json_first_import(void)
+{
+	ec_master *m2 = NULL;
+	ec_context *c2 = NULL;
+	CU_ASSERT_FATAL(ec_test_master_and_context_with(cur, "tests/data/values", "local",
+	                                                "codec=json", &m2, &c2) == 0);
+	ec_value *res = NULL, *args = tuple_of(ec_value_int(7), NULL, NULL);
+	struct ec_error err = {0};
+	int rc = ec_context_call(c2, "valuecases", "echo", args, NULL, 60000, &res, &err);
+	CU_ASSERT(rc == 0 && res && res->type == EC_T_INT && res->u.i == 7);
+	if (rc)
+		fprintf(stderr, "python %s: json: first import: rc %d: %s\n", cur->version, rc,
+		        err.msg);
+	ec_value_free(res);
+	ec_value_free(args);
+	ec_test_master_and_context_free(&m2, &c2);
+}
+
 static CU_TestInfo tests[] = {
 	{"standard-library results as computed locally; refusals", test_cases},
 	{"every type as an argument and back", test_arguments},
@@ -473,6 +495,7 @@ static CU_TestInfo json_tests[] = {
 	{"json: bytes, tag-like keys, other keys, floats and ints at their edges", test_json_values},
 	{"json: big ints, deep nesting, non-UTF-8 text refused, either side", test_json_refusals},
 	{"json: forged replies refused naming the context", test_json_forged},
+	{"json: a forwarded module imported by the first call", test_json_first_import},
 	CU_TEST_INFO_NULL,
 };
 
