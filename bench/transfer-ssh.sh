@@ -59,8 +59,10 @@ cat >"$data/put.sh" <<EOF2
 rm -f "$data/dst"
 exec "$ec" -q -c "$cfg" put b "$data/src" "$data/dst"
 EOF2
+# A get that always sends: the local copy removed first (get skips an unchanged file).
 cat >"$data/get.sh" <<EOF2
 #!/bin/sh
+rm -f "$data/back"
 exec "$ec" -q -c "$cfg" get b "$data/remote" "$data/back"
 EOF2
 sed 's/ b / bc /' "$data/put.sh" >"$data/put-tls.sh"
