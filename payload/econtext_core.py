@@ -333,7 +333,9 @@ def _reply(reply_to, data):
     with _wlock:
         if _batch:
             _frame_batch()
-        if not _hold[0] or _dead or type(data) is not bytes or len(data) >= 4096:
+        # 64 replies under max_message / 128 each: the frame stays under max_message
+        if not _hold[0] or _dead or type(data) is not bytes or len(data) >= 4096 or \
+                len(data) >= _cfg["max_message"] >> 7:
             return _framed(reply_to, data, 0, b"", True)
         try:
             if not _rb:
