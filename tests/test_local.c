@@ -582,6 +582,18 @@ static void test_hostile_unknown_handle(void)
 	expect_closed("unknown-handle", "unknown handle 77");
 }
 
+/* Replies in one REPLIES frame (docs/protocol.md 3): taken each as its own; one cut
+ * short closes the stream. */
+static void test_hostile_replies(void)
+{
+	struct ec_error err = {0};
+	ec_value *res = NULL;
+	CU_ASSERT_EQUAL(hostile_call("replies", &err, &res), 0);
+	CU_ASSERT_TRUE(res && res->type == EC_T_INT && res->u.i == 7);
+	ec_value_free(res);
+	expect_closed("replies-cut", "malformed REPLIES frame");
+}
+
 static void test_hostile_wrong_source(void)
 {
 	expect_closed("wrong-source", "sent a frame from");
@@ -1253,6 +1265,8 @@ int main(void)
 	CU_add_test(h, "replayed frame closes the stream", test_hostile_replay);
 	CU_add_test(h, "oversized length closes the stream", test_hostile_oversize);
 	CU_add_test(h, "unknown handle closes the stream", test_hostile_unknown_handle);
+	CU_add_test(h, "replies in one REPLIES frame; one cut short closes the stream",
+	            test_hostile_replies);
 	CU_add_test(h, "forged source id closes the stream", test_hostile_wrong_source);
 	CU_add_test(h, "forged and truncated pickles refused", test_hostile_pickles);
 	CU_add_test(h, "bad MAC on HELLO fails the connect", test_hostile_hello);
