@@ -17,6 +17,7 @@
 #include "context.h"
 #include "econtext/codec.h"
 #include "error.h"
+#include "frame.h"
 #include "modules.h"
 #include "payload.h"
 #include "reaper.h"
@@ -448,6 +449,33 @@ static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 	return 0;
 }
 
+/* REPLIES: replies the context held, in one frame: each its handle and length (4 bytes
+ * each, big-endian), then its bytes (docs/protocol.md 3). Each is taken as a reply. */
+static int on_replies(struct ec_context *ctx, const struct ec_frame_hdr *h,
+                      const unsigned char *p, struct ec_error *err)
+{
+	size_t off = 0, n = h->length;
+	while (off < n) {
+		struct ec_frame_hdr r = *h;
+		if (n - off < 8)
+			break;
+		r.handle = ec__frame_get32(p + off);
+		r.length = ec__frame_get32(p + off + 4);
+		off += 8;
+		if (r.handle < EC_HANDLE_FIRST_REPLY || r.length > n - off)
+			break;
+		int rc = on_reply(ctx, &r, p + off, err);
+		if (rc)
+			return rc;
+		off += r.length;
+	}
+	if (n && off == n)
+		return 0;
+	return ec__error_set(err, EC_EPROTO, ctx->name,
+	                     "context '%s' sent a malformed REPLIES frame (%lu bytes, at byte %zu); "
+	                     "closing the stream", ctx->name, (unsigned long)n, off);
+}
+
 /* A GET_MODULE: the name checked here, the answer built on the module server's thread
  * (core/modules.h), which hands it to ec__context_deliver_module. */
 static int on_get_module(struct ec_context *ctx, const struct ec_frame_hdr *h,
@@ -495,6 +523,8 @@ static int on_frame(void *owner, const struct ec_frame_hdr *h, const unsigned ch
 		return on_log(ctx, h, p, err);
 	if (h->handle == EC_HANDLE_GET_MODULE)
 		return on_get_module(ctx, h, p, err);
+	if (h->handle == EC_HANDLE_REPLIES)
+		return on_replies(ctx, h, p, err);
 	int rc;
 	if (h->handle >= EC_HANDLE_FIRST_REPLY && ec__channels_on_frame(&ctx->chans, h, p, &rc, err))
 		return rc;
@@ -712,6 +742,8 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 	                                  .fail = &ctx->fail};
 	ctx->src.ops = &context_source_ops;
 	ec__stream_init(&ctx->st, ctx->name, &m->logger, ctx->id, m->max_message, on_frame, ctx);
+	ctx->st.batch_handle = EC_HANDLE_CALL; /* calls queued together: one frame */
+	ctx->st.batch_as = EC_HANDLE_CALLS;
 	ctx->asker.name = ctx->name;
 	ec__secret_asker_add(&m->secrets, &ctx->asker);
 	ctx->master_next = m->contexts;

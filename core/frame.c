@@ -45,7 +45,7 @@ void ec__frame_mac_close(struct ec_frame_mac *m)
 	OPENSSL_cleanse(m->key, sizeof(m->key));
 }
 
-static void put32(unsigned char *p, uint32_t v)
+void ec__frame_put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)(v >> 24);
 	p[1] = (unsigned char)(v >> 16);
@@ -60,11 +60,11 @@ uint32_t ec__frame_get32(const unsigned char *p)
 
 void ec__frame_hdr_pack(const struct ec_frame_hdr *h, unsigned char out[EC_FRAME_HEADER_LEN])
 {
-	put32(out, h->dst);
-	put32(out + 4, h->src);
-	put32(out + 8, h->handle);
-	put32(out + 12, h->reply_to);
-	put32(out + 16, h->length);
+	ec__frame_put32(out, h->dst);
+	ec__frame_put32(out + 4, h->src);
+	ec__frame_put32(out + 8, h->handle);
+	ec__frame_put32(out + 12, h->reply_to);
+	ec__frame_put32(out + 16, h->length);
 }
 
 void ec__frame_hdr_unpack(const unsigned char in[EC_FRAME_HEADER_LEN], struct ec_frame_hdr *h)
@@ -122,6 +122,15 @@ static int mac_feed(struct ec_frame_mac *m, const unsigned char *data, size_t up
 	return 0;
 }
 
+int ec__frame_seal(struct ec_frame_mac *m, unsigned char *p)
+{
+	uint32_t len = ec__frame_get32(p + 16);
+	int rc = frame_mac(m, p, p + EC_FRAME_HEADER_LEN, len, p + EC_FRAME_HEADER_LEN + len);
+	if (!rc)
+		m->seq++;
+	return rc;
+}
+
 int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
                      struct ec_buf *out)
 {
@@ -132,11 +141,10 @@ int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const
 	ec__frame_hdr_pack(h, p);
 	if (h->length)
 		memcpy(p + EC_FRAME_HEADER_LEN, payload, h->length);
-	rc = frame_mac(m, p, p + EC_FRAME_HEADER_LEN, h->length, p + EC_FRAME_HEADER_LEN + h->length);
+	rc = ec__frame_seal(m, p);
 	if (rc)
 		return rc;
 	out->len += EC_FRAME_HEADER_LEN + (size_t)h->length + EC_FRAME_MAC_LEN;
-	m->seq++;
 	return 0;
 }
 

@@ -43,7 +43,12 @@ void ec__frame_hdr_pack(const struct ec_frame_hdr *h, unsigned char out[EC_FRAME
 void ec__frame_hdr_unpack(const unsigned char in[EC_FRAME_HEADER_LEN], struct ec_frame_hdr *h);
 /* A 32-bit big-endian number at p (the header's, a channel batch's lengths). */
 uint32_t ec__frame_get32(const unsigned char *p);
+/* The same, written. */
+void ec__frame_put32(unsigned char *p, uint32_t v);
 
+/* Write the MAC of the frame built in place at p (its header packed, then its payload)
+ * after it, and advance the sequence number. */
+int ec__frame_seal(struct ec_frame_mac *m, unsigned char *p);
 /* Append header, payload and MAC to out and advance the sequence number. */
 int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
                      struct ec_buf *out);

@@ -115,6 +115,62 @@ int ec__stream_boot_error(struct ec_stream *s, int code, const char *what, struc
 	                     len ? "; it printed: " : " and printed nothing", (int)len, out);
 }
 
+#define BATCH_ONE 4096   /* a message batched is smaller than this */
+#define BATCH_MAX 64     /* messages in a batch at most */
+#define BATCH_BYTES 65536
+
+/* The head of outq is framed: drop it. */
+static void msg_drop(struct ec_stream *s)
+{
+	struct ec_msg *q = s->outq;
+	s->outq = q->next;
+	if (!s->outq)
+		s->outq_tail = &s->outq;
+	s->outq_bytes -= q->payload.len;
+	ec__buf_free(&q->payload);
+	free(q);
+}
+
+/* The messages at the head of outq that go as one frame to batch_as: how many (0 when
+ * fewer than two) and the frame's payload length. */
+static size_t batch_run(const struct ec_stream *s, size_t *len)
+{
+	size_t n = 0, limit = s->max_message < BATCH_BYTES ? s->max_message : BATCH_BYTES;
+	*len = 0;
+	for (const struct ec_msg *q = s->outq; s->batch_as && q && n < BATCH_MAX; q = q->next) {
+		if (q->handle != s->batch_handle || q->payload.len >= BATCH_ONE ||
+		    *len + 8 + q->payload.len > limit)
+			break;
+		*len += 8 + q->payload.len;
+		n++;
+	}
+	return n > 1 ? n : 0;
+}
+
+/* Frame the head of outq as one batch (batch_run said n, len), built in wbuf. */
+static int flush_batch(struct ec_stream *s, size_t n, size_t len)
+{
+	if (ec__buf_reserve(&s->wbuf, EC_FRAME_HEADER_LEN + len + EC_FRAME_MAC_LEN))
+		return EC_ENOMEM;
+	unsigned char *f = s->wbuf.data + s->wbuf.len, *p = f + EC_FRAME_HEADER_LEN;
+	struct ec_frame_hdr h = {.dst = s->id, .handle = s->batch_as, .length = (uint32_t)len};
+	ec__frame_hdr_pack(&h, f);
+	const struct ec_msg *q = s->outq;
+	for (size_t i = 0; i < n; i++, q = q->next) {
+		ec__frame_put32(p, q->reply_to);
+		ec__frame_put32(p + 4, (uint32_t)q->payload.len);
+		if (q->payload.len)
+			memcpy(p + 8, q->payload.data, q->payload.len);
+		p += 8 + q->payload.len;
+	}
+	if (ec__frame_seal(&s->mac_out, f))
+		return EC_ENOMEM;
+	s->wbuf.len += EC_FRAME_HEADER_LEN + len + EC_FRAME_MAC_LEN;
+	while (n--)
+		msg_drop(s);
+	return 0;
+}
+
 int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 {
 	if (s->outq && s->wpos && s->wpos >= s->wbuf.len - s->wpos) {
@@ -123,6 +179,13 @@ int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 	}
 	while (s->outq) {
 		struct ec_msg *q = s->outq;
+		size_t blen, bn = batch_run(s, &blen);
+		if (bn) {
+			if (flush_batch(s, bn, blen))
+				return ec__error_set(err, EC_ENOMEM, s->name,
+				                     "out of memory framing a message");
+			continue;
+		}
 		struct ec_frame_hdr h = {
 			.dst = s->id,
 			.src = 0,
@@ -132,12 +195,7 @@ int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 		};
 		if (ec__frame_encode(&s->mac_out, &h, q->payload.data, &s->wbuf))
 			return ec__error_set(err, EC_ENOMEM, s->name, "out of memory framing a message");
-		s->outq = q->next;
-		if (!s->outq)
-			s->outq_tail = &s->outq;
-		s->outq_bytes -= q->payload.len;
-		ec__buf_free(&q->payload);
-		free(q);
+		msg_drop(s);
 	}
 	return 0;
 }

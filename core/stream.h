@@ -58,6 +58,10 @@ struct ec_stream {
 	struct ec_direct *direct;
 	struct ec_msg *outq, **outq_tail;
 	size_t outq_bytes; /* the payloads queued, not yet framed */
+	/* Small messages to batch_handle queued one after the other go as one frame to
+	 * batch_as (0: never): each its reply_to and length, then its payload (the
+	 * context's CALLS, docs/protocol.md 3). */
+	uint32_t batch_handle, batch_as;
 
 	struct ec_buf rbuf, wbuf;
 	size_t wpos; /* wbuf's bytes before it are written: sent from there, and moved to

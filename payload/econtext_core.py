@@ -83,11 +83,14 @@ GET_MODULE = 5
 LOAD_MODULE = 6
 CANCEL = 7
 CHANNEL_OPEN = 8
+REPLIES = 9
+CALLS = 10
 
 IN_FD = 100
 OUT_FD = 101
 _HDR = Struct(">IIIII")
 _SEQ = Struct(">Q")
+_RHDR = Struct(">II")   # a reply in REPLIES, a call in CALLS: its handle, its length
 _SLICE = 1 << 20        # large frames are hashed and written in slices of this size
 _BIG = 1 << 18          # frames above this use OpenSSL's faster sha256, if present
 
@@ -197,6 +200,11 @@ def _text(s):
 # payload/values.py), and loads(data) -> the value; it may replace _bytes_parts.
 
 
+def _loads_call(data):
+    """A CALL's payload, decoded on the main thread (a codec may do it faster)."""
+    return loads(data)
+
+
 def _bytes_parts(obj):
     """A large bytes result as the parts of its encoding, sent without the copy that
     dumps() makes; None when the codec has no such form (docs/plugin-guide.md)."""
@@ -242,8 +250,11 @@ def _fast_mac():
 # fewer system calls on both sides, and the master reads many replies at once. A held
 # reply never waits behind a long call: the broker thread writes what is held once it
 # has been held for _HOLD_S, and every other writer writes it first (the frames'
-# sequence numbers stay in order).
+# sequence numbers stay in order). Held replies go as one frame, REPLIES
+# (docs/protocol.md 3): one header and MAC for many, on both sides.
 _held = []              # whole frames, with their MACs; under _wlock
+_rb = []                # the REPLIES frame being filled: its sequence number, then each
+                        # reply's _RHDR and bytes; its place is _held's last (None)
 _hold = [False]         # the main thread holds its frames: more calls are queued
 _batch = []             # a channel's values in a burst, not yet framed (payload/channels.py
                         # Channel.send): the handle, then each value's length and bytes;
@@ -260,6 +271,8 @@ def _flush_held():
     """Write the held frames (_wlock held)."""
     if _batch:
         _frame_batch()
+    if _rb:
+        _close_rb()
     if _held:
         data = b"".join(_held)
         del _held[:]
@@ -288,38 +301,80 @@ def send_raw(handle, payload, reply_to=0, prefix=b""):
         _cancel_ok()
 
 
-def _send_nc(handle, payload, reply_to=0, prefix=b""):
+def _send_nc(handle, payload, reply_to=0, prefix=b"", main=False):
     """send_raw, inside the caller's _nocancel() region."""
     with _wlock:
         if _batch:
             _frame_batch()
-        _framed(handle, payload, reply_to, prefix)
+        _framed(handle, payload, reply_to, prefix, main)
 
 
-def _framed(handle, payload, reply_to=0, prefix=b""):
-    """A frame, held or written (_wlock held)."""
+def _close_rb():
+    """The REPLIES frame takes its place in _held (_wlock held)."""
+    seq = _rb[0]
+    _rb[0] = b""
+    _held[-1] = _mac_frame(REPLIES, b"".join(_rb), 0, seq)
+    del _rb[:]
+
+
+def _mac_frame(handle, payload, reply_to, seq):
+    """A small frame: header, payload, MAC."""
+    data = _HDR.pack(0, _cfg["context_id"], handle, reply_to, len(payload)) + payload
+    inner, outer = _keyed.get(False) or _keyed_state(False)
+    h = inner.copy()
+    h.update(b"C" + _SEQ.pack(seq) + data)
+    o = outer.copy()
+    o.update(h.digest())
+    return data + o.digest()
+
+
+def _reply(reply_to, data):
+    """A call's reply, from the main thread: while it holds, into the REPLIES frame."""
+    with _wlock:
+        if _batch:
+            _frame_batch()
+        # 64 replies under max_message / 128 each: the frame stays under max_message
+        if not _hold[0] or _dead or type(data) is not bytes or len(data) >= 4096 or \
+                len(data) >= _cfg["max_message"] >> 7:
+            return _framed(reply_to, data, 0, b"", True)
+        try:
+            if not _rb:
+                if len(_held) >= _HOLD_MAX:
+                    _flush_held()
+                _rb.append(_oseq[0])
+                _oseq[0] += 1
+                _held.append(None)
+                if len(_held) == 1:
+                    _start_hold()
+            _rb.append(_RHDR.pack(reply_to, len(data)))
+            _rb.append(data)
+            if len(_rb) > 2 * _HOLD_MAX:
+                _flush_held()
+        except Exception:
+            _dead.append(1)
+            _exit_now(1)
+
+
+def _framed(handle, payload, reply_to=0, prefix=b"", main=False):
+    """A frame, held or written (_wlock held); main: on the main thread, known."""
     if type(payload) is tuple:      # parts of one payload (see _bytes_parts)
         parts = payload
         size = sum(len(x) for x in parts)
     else:
         parts = (payload,)
         size = len(payload)
-    hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, size)
     if _dead:
         return
-    seq = _oseq[0]
-    _oseq[0] = seq + 1
     try:
+        if _rb:
+            _close_rb()
+        seq = _oseq[0]
+        _oseq[0] = seq + 1
         if size < 65536:
-            data = hdr + b"".join(parts)    # one part: that part, no copy
-            inner, outer = _keyed.get(False) or _keyed_state(False)
-            h = inner.copy()
-            h.update(b"C" + _SEQ.pack(seq) + data)
-            o = outer.copy()
-            o.update(h.digest())
-            _held.append(prefix + data + o.digest())
+            # one part: that part, no copy
+            _held.append(prefix + _mac_frame(handle, b"".join(parts), reply_to, seq))
             if _hold[0] and len(_held) <= _HOLD_MAX and size < 4096 and \
-                    thread.get_ident() == _main_ident[0]:
+                    (main or thread.get_ident() == _main_ident[0]):
                 if len(_held) == 1:
                     _start_hold()
                 return
@@ -327,6 +382,7 @@ def _framed(handle, payload, reply_to=0, prefix=b""):
         else:
             # Hash and write in slices, so that the first bytes leave while the
             # rest is still being hashed (the MAC comes last on the wire anyway).
+            hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, size)
             inner, outer = _keyed_state(size > _BIG)
             h = inner.copy()
             h.update(b"C" + _SEQ.pack(seq) + hdr)
@@ -362,9 +418,10 @@ _sleeping = [False]
 _wake = []              # [read fd, write fd], made by _ec_main
 
 
-def _put(item):
+def _put(items):
+    """Queue calls for the main thread: those of one read at once (one lock, one wake)."""
     with _qlock:
-        _queue.append(item)
+        _queue.extend(items)
         w = _sleeping[0]
         _sleeping[0] = False
     if w:
@@ -528,7 +585,7 @@ def _run_call(reply_to, payload):
     _running[0] = reply_to
     try:
         try:
-            module, qualname, args, kwargs = loads(payload)
+            module, qualname, args, kwargs = _loads_call(payload)
             fn = resolve(module, qualname)
             if kwargs and not PY3:
                 kwargs = dict((k.encode("utf-8") if type(k) is unicode else k, v)
@@ -559,7 +616,8 @@ def _run_call(reply_to, payload):
     result = None
     if _stdio:
         _drain_before_reply()
-    send_raw(reply_to, data)
+    # No _nocancel() region: with _running 0 the cancel signal's handler raises nothing.
+    _reply(reply_to, data)
 
 
 def _drain_before_reply():
@@ -670,7 +728,21 @@ def _exit_now(code):
 
 
 def _on_call(handle, reply_to, payload):
-    _put((reply_to, payload))
+    _put(((reply_to, payload),))
+
+
+def _on_calls(handle, reply_to, payload):
+    """CALLS: calls the master queued together, each its reply handle and length, then
+    its payload."""
+    items = []
+    pos = 0
+    while pos < len(payload):
+        r, n = _RHDR.unpack_from(payload, pos)
+        pos += 8 + n
+        items.append((r, payload[pos - n:pos]))
+    if pos != len(payload) or not items:
+        shutdown(1, "malformed CALLS frame from the master")
+    _put(items)
 
 
 def _on_shutdown(handle, reply_to, payload):
@@ -711,7 +783,7 @@ def _channel_arg(h):
 
 # handle -> function(handle, reply_to, payload), called on the broker thread. The
 # module forwarder adds LOAD_MODULE here, channels.py CHANNEL_OPEN.
-handlers = {CALL: _on_call, SHUTDOWN: _on_shutdown, CANCEL: _on_cancel,
+handlers = {CALL: _on_call, CALLS: _on_calls, SHUTDOWN: _on_shutdown, CANCEL: _on_cancel,
             CHANNEL_OPEN: _on_channel_open_lazy}
 
 
@@ -738,6 +810,7 @@ class _Reader(object):
         pos = 0
         view = None
         limit = _cfg["max_message"]
+        calls = []      # CALL frames of this read, queued together (before any other frame)
         while n - pos >= 20:
             hdr = _HDR.unpack_from(data, pos)
             size = hdr[4]
@@ -764,9 +837,17 @@ class _Reader(object):
             payload = data[pos + 20:body] if pos or end < n else data[20:body]
             pos = end
             fn = handlers.get(hdr[2])
+            if fn is _on_call:
+                calls.append((hdr[3], payload))
+                continue
+            if calls:
+                _put(calls)
+                calls = []
             if fn is None:
                 shutdown(1, "frame for unknown handle %d" % hdr[2])
             fn(hdr[2], hdr[3], payload)
+        if calls:
+            _put(calls)
         view = None
         if pos < n:
             rest = data[pos:] if pos else data

@@ -38,7 +38,20 @@ TOP = os.path.dirname(HERE)
 EVENT_WAIT = 30.0
 
 HELLO, CALL, LOG, SHUTDOWN = 1, 2, 3, 4
+REPLIES, CALLS = 9, 10
 HDR = struct.Struct(">IIIII")
+PART = struct.Struct(">II")     # a call in CALLS, a reply in REPLIES: handle, length
+
+
+def parts(payload):
+    """The (handle, bytes) of a CALLS or REPLIES payload."""
+    out, pos = [], 0
+    while pos < len(payload):
+        h, n = PART.unpack_from(payload, pos)
+        pos += 8 + n
+        out.append((h, payload[pos - n:pos]))
+    assert pos == len(payload), "entry cut short"
+    return out
 
 
 def load_mkpayload():
@@ -473,6 +486,25 @@ def run_checks(python, payload, verbose):
         check(ctx.call(bi, "pow", 2, 100) == 2 ** 100, "big int")
         check(ctx.call(bi, "tuple", [1, (2, 3)]) == (1, (2, 3)), "tuple")
 
+        step("CALLS: calls in one frame; the replies held come as REPLIES")
+        hs = list(range(ctx.next_handle, ctx.next_handle + 20))
+        ctx.next_handle += 20
+        ctx.send_frame(CALLS, b"".join(
+            PART.pack(h, len(c)) + c
+            for h, c in ((h, pickle.dumps(("operator", "neg", (h,), {}), 2)) for h in hs)))
+        got, batches = {}, 0
+        while len(got) < len(hs):
+            f = ctx.read_frame()
+            if f[2] == REPLIES:
+                batches += 1
+                got.update((h, loads(r)) for h, r in parts(f[5]))
+            elif f[2] in hs:
+                got[f[2]] = loads(f[5])
+            elif f[2] == LOG:
+                ctx.logs.append(loads(f[5]))
+        check(got == dict((h, -h) for h in hs), "replies %r" % (got,))
+        check(batches > 0, "no REPLIES frame for 20 calls queued at once")
+
         step("big frames both ways")
         big = os.urandom(3 << 20)
         check(ctx.call(bi, "len", big) == len(big), "3 MiB argument")
@@ -525,6 +557,15 @@ def run_checks(python, payload, verbose):
         except (EOFError, Timeout):
             pass
         check(any("bad MAC" in l[2] for l in ctx.logs), "no LOG about the bad MAC")
+    finally:
+        ctx.kill()
+
+    step("CALLS cut short: context exits with status 1")
+    ctx = Context(python, payload)
+    try:
+        c = pickle.dumps(("os", "getpid", (), {}), 2)
+        ctx.send_frame(CALLS, PART.pack(1000, len(c)) + c + PART.pack(1001, 99) + c)
+        check(ctx.wait_exit() == 1, "exit status")
     finally:
         ctx.kill()
 

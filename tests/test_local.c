@@ -443,6 +443,44 @@ static void test_calls_freed_as_replies_land(void)
 	CU_ASSERT_EQUAL(fails, 0);
 }
 
+/* Calls pipelined on a master whose messages are small (100,000 bytes): they go in
+ * CALLS frames, their replies held in REPLIES frames (docs/protocol.md 2, 3), which
+ * stay under the limit whatever the replies' sizes: 100 replies of 300 bytes and 100
+ * of 3,000 (64 of those in one frame would be 192 KiB). */
+static ec_master *master_with_config(const char *yaml, struct ec_error *err);
+
+static void test_pipelined_small_messages(void)
+{
+	struct ec_error err = {0};
+	ec_master *m = master_with_config("max_message_size: 100000\n", &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {opt, NULL};
+	ec_context *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_context_connect(m, "local", ov, 30000, &c, &err), 0);
+	ec_call *calls[200];
+	for (int i = 0; i < 200; i++) {
+		ec_value *args = ec_value_new(EC_T_TUPLE);
+		ec_value_append(args, ec_value_int(i < 100 ? 300 : 3000));
+		CU_ASSERT_EQUAL_FATAL(ec_context_call_async(c, "os", "urandom", args, NULL, &calls[i],
+		                                            &err), 0);
+		ec_value_free(args);
+	}
+	for (int i = 0; i < 200; i++) {
+		ec_value *res = NULL;
+		int rc = ec_call_wait(calls[i], 30000, &res, &err);
+		CU_ASSERT_EQUAL(rc, 0);
+		if (rc)
+			fprintf(stderr, "call %d: %s\n", i, err.msg);
+		CU_ASSERT_TRUE(res && res->type == EC_T_BYTES && res->u.s.len == (i < 100 ? 300 : 3000));
+		ec_value_free(res);
+		ec_call_free(calls[i]);
+	}
+	ec_context_shutdown(c, 3000, NULL);
+	ec_master_free(m);
+}
+
 static void test_deadline_and_hung_shutdown(void)
 {
 	struct ec_error err = {0};
@@ -580,6 +618,18 @@ static void test_hostile_oversize(void)
 static void test_hostile_unknown_handle(void)
 {
 	expect_closed("unknown-handle", "unknown handle 77");
+}
+
+/* Replies in one REPLIES frame (docs/protocol.md 3): taken each as its own; one cut
+ * short closes the stream. */
+static void test_hostile_replies(void)
+{
+	struct ec_error err = {0};
+	ec_value *res = NULL;
+	CU_ASSERT_EQUAL(hostile_call("replies", &err, &res), 0);
+	CU_ASSERT_TRUE(res && res->type == EC_T_INT && res->u.i == 7);
+	ec_value_free(res);
+	expect_closed("replies-cut", "malformed REPLIES frame");
 }
 
 static void test_hostile_wrong_source(void)
@@ -1222,6 +1272,7 @@ int main(void)
 		CU_add_test(s, "logging and child stdout/stderr forwarded", test_logs);
 		CU_add_test(s, "calls freed or waited for as their replies land",
 		            test_calls_freed_as_replies_land);
+		CU_add_test(s, "pipelined calls under a small max_message", test_pipelined_small_messages);
 		CU_add_test(s, "deadline; shutdown with a hung call", test_deadline_and_hung_shutdown);
 		CU_add_test(s, "SIGKILLed master takes its context along", test_master_sigkill);
 		if (!pythons[i].path[0])
@@ -1244,6 +1295,7 @@ int main(void)
 		CU_add_test(s, "logging and child stdout/stderr forwarded", test_logs);
 		CU_add_test(s, "calls freed or waited for as their replies land",
 		            test_calls_freed_as_replies_land);
+		CU_add_test(s, "pipelined calls under a small max_message", test_pipelined_small_messages);
 		CU_add_test(s, "deadline; shutdown with a hung call", test_deadline_and_hung_shutdown);
 		if (!pythons[i].path[0])
 			CU_set_suite_active(s, CU_FALSE);
@@ -1253,6 +1305,8 @@ int main(void)
 	CU_add_test(h, "replayed frame closes the stream", test_hostile_replay);
 	CU_add_test(h, "oversized length closes the stream", test_hostile_oversize);
 	CU_add_test(h, "unknown handle closes the stream", test_hostile_unknown_handle);
+	CU_add_test(h, "replies in one REPLIES frame; one cut short closes the stream",
+	            test_hostile_replies);
 	CU_add_test(h, "forged source id closes the stream", test_hostile_wrong_source);
 	CU_add_test(h, "forged and truncated pickles refused", test_hostile_pickles);
 	CU_add_test(h, "bad MAC on HELLO fails the connect", test_hostile_hello);

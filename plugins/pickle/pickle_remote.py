@@ -100,6 +100,25 @@ if PY3:
     def loads(data):
         return _Unpickler(_Whole(data), encoding="bytes").load()
 
+    _cu = []    # the main thread's unpickler of calls and its input, made once
+
+    def _loads_call(data):
+        # Making an Unpickler costs more than decoding a call. One serves every call:
+        # each message is one pickle, read to its STOP, whose GETs follow its own PUTs
+        # (the master's C encoder writes none). A large one is decoded apart (the
+        # unpickler keeps its input until the next); after an error, a new one.
+        if len(data) > 4096:
+            return loads(data)
+        if not _cu:
+            _cu[:] = [_Whole(b"")]
+            _cu.append(_Unpickler(_cu[0], encoding="bytes"))
+        _cu[0].d = data
+        try:
+            return _cu[1].load()
+        except BaseException:
+            del _cu[:]
+            raise
+
     class _Pickler(pickle.Pickler):
         def reducer_override(self, obj):
             # 3.8+: called for everything not handled natively (exact None, bool,

@@ -59,6 +59,13 @@ elif mode == "oversize":
     os.write(1, struct.pack(">IIIII", 0, cid, reply_to, 0, 0xFFFFFFF0))
 elif mode == "unknown-handle":
     os.write(1, frame(77, b"\x80\x02N."))
+elif mode == "replies-cut":
+    # REPLIES whose one reply claims more bytes than the frame holds
+    os.write(1, frame(9, struct.pack(">II", reply_to, 99) + b"\x80\x02N."))
+elif mode == "replies":
+    # a well-formed REPLIES: the call's reply (7), then another to it (dropped: taken)
+    os.write(1, frame(9, struct.pack(">II", reply_to, 5) + b"\x80\x02K\x07." +
+                      struct.pack(">II", reply_to, 4) + b"\x80\x02N."))
 elif mode == "wrong-source":
     os.write(1, frame(reply_to, b"\x80\x02N.", src_id=cid + 5))
 elif mode == "evil-pickle":
