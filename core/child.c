@@ -18,6 +18,9 @@
 
 extern char **environ;
 
+/* SO_SNDBUF of each end of a child's stream (the kernel doubles it). */
+#define CHILD_SNDBUF (1 << 20)
+
 int ec__child_spawn(const char *who, char *const argv[], char *const envp[], pid_t *pid,
                     int *fd, struct ec_error *err)
 {
@@ -56,6 +59,14 @@ int ec__child_spawn_fds(const char *who, const char *file, char *const argv[],
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return ec__error_sys(err, who, "socketpair");
+	/* Room for a whole file chunk's frame (256 KiB) and more each way: at the default
+	 * (208 KiB here) every such frame took the master three sends and a poll, and the
+	 * context three reads, in lockstep (docs/benchmarks.md, "Local put"). A limit,
+	 * not an allocation; the kernel caps it at net.core.wmem_max (where lower, what
+	 * it allows). */
+	int sndbuf = CHILD_SNDBUF;
+	for (int i = 0; i < 2; i++)
+		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_init(&fa);

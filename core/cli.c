@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -557,6 +558,11 @@ int main(int argc, char **argv)
 		.modpath = calloc((size_t)argc + 1, sizeof(char *)),
 	};
 	int code = EXIT_OTHER;
+	/* Freed memory kept for reuse: a file's chunks (256 KiB each, a window of them in
+	 * flight) were otherwise mapped fresh and faulted in page by page for every chunk
+	 * (docs/benchmarks.md, "Local put"). */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 16 << 20);
 	if (!c.overrides || !c.modpath)
 		goto out;
 	if ((code = parse_options(argc, argv, &c)) >= 0)

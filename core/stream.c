@@ -221,7 +221,11 @@ int ec__stream_write(struct ec_stream *s, struct ec_error *err)
 		if (s->wpos == s->wbuf.len)
 			s->wbuf.len = s->wpos = 0;
 	}
-	ec__buf_free(&s->wbuf); /* all written: hold nothing while idle */
+	/* All written: kept for the next frames (freed and taken again per frame, a file's
+	 * 256 KiB chunks each landed in freshly mapped memory: a page fault every 4 KiB),
+	 * and freed once idle (ec__stream_idle): an idle context holds nothing. */
+	if (s->wbuf.cap)
+		s->wbuf_idle_ms = ec__now_ms() + RBUF_IDLE_MS;
 	return 0;
 }
 
@@ -270,6 +274,13 @@ void ec__stream_idle(struct ec_stream *s, long long now, long long *next)
 	}
 	if (s->rbuf_idle_ms && (!*next || s->rbuf_idle_ms < *next))
 		*next = s->rbuf_idle_ms;
+	if (s->wbuf_idle_ms && now >= s->wbuf_idle_ms) {
+		if (!s->wbuf.len)
+			ec__buf_free(&s->wbuf);
+		s->wbuf_idle_ms = 0;
+	}
+	if (s->wbuf_idle_ms && (!*next || s->wbuf_idle_ms < *next))
+		*next = s->wbuf_idle_ms;
 }
 
 void ec__stream_pollset(struct ec_stream *s, struct ec_pollset *ps)

@@ -72,6 +72,7 @@ struct ec_stream {
 	                         * in (0: not known): rbuf grows to it exactly */
 	int rbuf_taken;         /* ec__stream_take_frame took rbuf's memory (and the frame) */
 	long long rbuf_idle_ms; /* rbuf, empty, is freed at this time (0: not armed) */
+	long long wbuf_idle_ms; /* wbuf, all written, is freed at this time (0: not armed) */
 	struct ec_frame_mac mac_in, mac_out;
 	struct ec_pollset ps; /* what start waits for, when it said EC_EAGAIN */
 	char bootlog[4096];   /* the tail of what the command printed before the marker */

@@ -14,7 +14,6 @@ _LEN = Struct(">I")
 # A value this small may wait in a batch (econtext_core.py _batch), of 128 values at
 # most: a batch stays within max_message.
 _SMALL = min(4096, _cfg["max_message"] >> 8)
-_channels = {}          # handle -> Channel
 
 
 class ChannelClosed(Exception):
@@ -49,7 +48,7 @@ class Channel(object):
     # -- the broker thread: frames on our handle --
     def _on_frame(self, handle, kind, payload):
         with self._lock:
-            if kind == _CH_DATA:
+            if kind in (_CH_DATA, 5):     # 5: bytes as they are, (size, bytes)
                 if not self._closed:
                     self._inq.append(payload)
             elif kind == _CH_CLOSE:
@@ -193,7 +192,8 @@ class Channel(object):
                     self._head = 0
                 # Acknowledge in batches; all of it once nothing is left (the master
                 # may be waiting for the window).
-                self._to_ack += len(payload)
+                size = payload[0] if type(payload) is tuple else len(payload)
+                self._to_ack += size
                 ack = 0
                 if self._head == len(self._inq) or self._to_ack >= self._window // 8:
                     ack, self._to_ack = self._to_ack, 0
@@ -209,7 +209,7 @@ class Channel(object):
                                      % (self.handle, timeout))
         if ack and not self._master_closed:     # closed: it sends no more, needs none
             send_raw(self.handle, dumps(ack), _CH_ACK)
-        return loads(payload)
+        return payload[1] if type(payload) is tuple else loads(payload)
 
     def __iter__(self):
         while True:

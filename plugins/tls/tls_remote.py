@@ -48,6 +48,8 @@ def _tls_connect_back(words):
     _cloexec(launch)
     _cloexec(keep)
     mine, relay = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    for x in (mine, relay):     # a chunk's frame (256 KiB) whole, as the local transport's
+        x.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, 1 << 20)
     posix.dup2(mine.fileno(), IN_FD)
     posix.dup2(mine.fileno(), OUT_FD)
     mine.close()
@@ -190,18 +192,29 @@ def _relay_loop(ss, loc, launch, raw):
         while moved:
             moved = False
             if down is None:
+                # The records that came (16 KiB each at most), up to _RELAY_MAX, passed
+                # on as one send: a file's 256 KiB chunk wakes the broker thread once,
+                # not once a record.
+                parts = []
+                got = 0
                 try:
-                    data = ss.read(_RELAY_MAX)
-                    rd_wants_write = False
-                    if not data:
-                        _exit_now(0)        # the master closed: so does the context
-                    down = memoryview(data)
+                    while got < _RELAY_MAX:
+                        data = ss.read(_RELAY_MAX - got)
+                        rd_wants_write = False
+                        if not data:
+                            if parts:
+                                break
+                            _exit_now(0)    # the master closed: so does the context
+                        parts.append(data)
+                        got += len(data)
                 except want_read:
                     pass
                 except want_write:
                     rd_wants_write = True
                 except (_ssl.SSLError, _socket.error):
                     _exit_now(0)
+                if parts:
+                    down = memoryview(parts[0] if len(parts) == 1 else b"".join(parts))
             if down is not None:
                 try:
                     n = loc.send(down)
