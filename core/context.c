@@ -451,29 +451,32 @@ static int on_reply(struct ec_context *ctx, const struct ec_frame_hdr *h, const 
 
 /* REPLIES: replies the context held, in one frame: each its handle and length (4 bytes
  * each, big-endian), then its bytes (docs/protocol.md 3). Each is taken as a reply. */
+struct replies {
+	struct ec_context *ctx;
+	const struct ec_frame_hdr *h;
+	struct ec_error *err;
+};
+
+static int one_reply(void *arg, uint32_t handle, const unsigned char *body, size_t len)
+{
+	struct replies *r = arg;
+	struct ec_frame_hdr one = *r->h;
+	one.handle = handle;
+	one.length = (uint32_t)len;
+	return on_reply(r->ctx, &one, body, r->err);
+}
+
 static int on_replies(struct ec_context *ctx, const struct ec_frame_hdr *h,
                       const unsigned char *p, struct ec_error *err)
 {
-	size_t off = 0, n = h->length;
-	while (off < n) {
-		struct ec_frame_hdr r = *h;
-		if (n - off < 8)
-			break;
-		r.handle = ec__frame_get32(p + off);
-		r.length = ec__frame_get32(p + off + 4);
-		off += 8;
-		if (r.handle < EC_HANDLE_FIRST_REPLY || r.length > n - off)
-			break;
-		int rc = on_reply(ctx, &r, p + off, err);
-		if (rc)
-			return rc;
-		off += r.length;
-	}
-	if (n && off == n)
-		return 0;
+	struct replies r = {ctx, h, err};
+	size_t at = 0;
+	int rc = ec__frame_split_batch(p, h->length, EC_HANDLE_FIRST_REPLY, one_reply, &r, &at);
+	if (rc <= 0)
+		return rc;
 	return ec__error_set(err, EC_EPROTO, ctx->name,
 	                     "context '%s' sent a malformed REPLIES frame (%lu bytes, at byte %zu); "
-	                     "closing the stream", ctx->name, (unsigned long)n, off);
+	                     "closing the stream", ctx->name, (unsigned long)h->length, at);
 }
 
 /* A GET_MODULE: the name checked here, the answer built on the module server's thread

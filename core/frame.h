@@ -45,6 +45,15 @@ void ec__frame_hdr_unpack(const unsigned char in[EC_FRAME_HEADER_LEN], struct ec
 uint32_t ec__frame_get32(const unsigned char *p);
 /* The same, written. */
 void ec__frame_put32(unsigned char *p, uint32_t v);
+/* A batch frame's parts (REPLIES, CALLS: docs/protocol.md 3), each a 4-byte handle, a
+ * 4-byte length, then that many bytes: each(arg, handle, body, len) in order, for p's
+ * n bytes. 0 when they fill it exactly (and n > 0); 1 when it is malformed (a part cut
+ * short, a handle under min_handle, nothing at all), *bad_at then the offset where it
+ * stopped; else what each returned (nonzero: the rest is not looked at). */
+int ec__frame_split_batch(const unsigned char *p, size_t n, uint32_t min_handle,
+                          int (*each)(void *arg, uint32_t handle, const unsigned char *body,
+                                      size_t len),
+                          void *arg, size_t *bad_at);
 
 /* Write the MAC of the frame built in place at p (its header packed, then its payload)
  * after it, and advance the sequence number. */

@@ -8,7 +8,12 @@
  * one of them perhaps with a bit flipped, some perhaps larger than EC_FRAME_HASH_EARLY
  * (hashed while they arrive); then every frame before the damaged one must come back
  * as it was sent, the damaged one never, and a frame over the limit is refused from
- * its header (EC_EMSGSIZE). Any other outcome aborts: a finding. */
+ * its header (EC_EMSGSIZE). Any other outcome aborts: a finding.
+ *
+ * In raw mode the rest is also split as a batch frame's payload (REPLIES, CALLS:
+ * ec__frame_split_batch): every part handed out lies inside it, right after its own
+ * 8-byte head, in order, with a handle at least the least asked; a success covers every
+ * byte; a refusal says where it stopped, within the payload, after the last part. */
 #include "ecbuild.h"
 
 #include <stdint.h>
@@ -165,6 +170,38 @@ static void built(const unsigned char *d, size_t n, size_t max_len)
 	ec__buf_free(&payloads);
 }
 
+struct batch {
+	const unsigned char *p;
+	size_t n, next; /* where the next part's head must start */
+	uint32_t min;
+	int stop_at;    /* the part whose callback says stop (-1: none) */
+	int parts;
+};
+
+static int batch_part(void *arg, uint32_t handle, const unsigned char *body, size_t len)
+{
+	struct batch *b = arg;
+	CHECK(handle >= b->min);
+	CHECK(body == b->p + b->next + 8);
+	CHECK(len <= b->n - b->next - 8);
+	b->next += 8 + len;
+	return b->parts++ == b->stop_at ? -1005 : 0;
+}
+
+static void split_batch(const unsigned char *p, size_t n, uint32_t min, int stop_at)
+{
+	struct batch b = {p, n, 0, min, stop_at, 0};
+	size_t at = (size_t)-1;
+	int rc = ec__frame_split_batch(p, n, min, batch_part, &b, &at);
+	int stopped = stop_at >= 0 && b.parts > stop_at;
+	if (rc == 0)
+		CHECK(n > 0 && b.next == n && at == (size_t)-1 && !stopped);
+	else if (rc == 1)
+		CHECK(at <= n && at >= b.next && at <= b.next + 8 && !stopped);
+	else
+		CHECK(rc == -1005 && b.parts == stop_at + 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -177,6 +214,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = size - 1;
 		for (size_t s = 0; s <= len; s++)
 			read_split(data + 1, len, s, max_len, NULL);
+		split_batch(data + 1, len, data[0] & 2 ? 1000 : 0, -1);
+		split_batch(data + 1, len, 0, data[0] >> 4);
 	}
 	return 0;
 }
