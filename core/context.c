@@ -143,8 +143,10 @@ static int gather_words(struct ec_context *ctx, struct ec_error *err)
 				rc = ec__error_set(err, EC_ECONFIG, ctx->name,
 				                   "context '%s': more than %zu layers with a context side",
 				                   ctx->name, *n);
-			else
-				ctx->remote_layers[(*n)++] = (typeof(ctx->remote_layers[0])){t->name, src};
+			else {
+				ctx->remote_layers[*n].name = t->name;
+				ctx->remote_layers[(*n)++].source = src;
+			}
 		}
 		struct ec_buf *b = &ctx->boot_words;
 		if (!rc && words[0] && (ec__buf_append(b, "'", 1) || ec__buf_append(b, t->name, strlen(t->name)) ||

@@ -74,6 +74,12 @@ else:
     from cStringIO import StringIO as BytesIO
     from operator import _compare_digest
     text_type = unicode
+    # 2.7's str.decode and unicode.encode look their codec up, importing encodings.*
+    # the first time, under the import lock: on the broker thread (a codec's $bytes, a
+    # module answer's names), while the main thread held that lock waiting for that
+    # answer, it deadlocked the context. Looked up here, on the main thread: cached.
+    u"".encode("ascii")
+    u"".encode("utf-8")
 
 HELLO = 1
 CALL = 2

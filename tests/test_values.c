@@ -464,7 +464,7 @@ static void test_json_forged(void)
 /* A fresh context's first call imports a forwarded module with no bytes decoded before:
  * on 2.7 the module's answer, decoded on the broker thread while the main thread held
  * the import lock, looked the ascii codec up (an import): the context deadlocked, and
- * outlived its master (plugins/json/json_remote.py warms the codecs at boot now). */
+ * outlived its master (the core looks 2.7's codecs up at boot now). */
 static void test_json_first_import(void)
 {
 	ec_master *m2 = NULL;

@@ -14,15 +14,6 @@ try:
 except ImportError:     # an interpreter built without it: the pure-Python package
     _json = None
 
-if not PY3:
-    # 2.7's str.decode and unicode.encode look their codec up, importing encodings.*
-    # the first time, under the import lock: on the broker thread, while the main
-    # thread held that lock waiting for a module the broker was decoding, that
-    # deadlocked the context (and it then outlived its master). Looked up here, at
-    # boot, on the main thread: cached from then on.
-    u"".encode("ascii")
-    u"".encode("utf-8")
-
 _JINT = (-(1 << 63), (1 << 63) - 1)
 _INF = float("inf")
 _INT_TYPES = (int,) if PY3 else (int, long)
