@@ -1,12 +1,19 @@
 /* channel.c: channel throughput from a local context: N values of SIZE bytes sent by
  * the context (bench/data/chanbench.py), received by the master. Usage:
- * channel PYTHON [N] [SIZE]   (not a test: timings never decide pass or fail) */
+ * channel PYTHON [N] [SIZE]   (not a test: timings never decide pass or fail). Also the
+ * CPU seconds the master and the context (reaped: a child's) used, from boot to exit. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "benchutil.h"
 #include "econtext.h"
+
+static double cpu(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
 
 int main(int argc, char **argv)
 {
@@ -66,5 +73,11 @@ int main(int argc, char **argv)
 	ec_channel_free(ch);
 	ec_context_shutdown(ctx, 3000, NULL);
 	ec_master_free(m);
+	struct rusage self, kids;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	printf("CPU s: master %.2f (user %.2f), context %.2f (user %.2f)\n",
+	       cpu(&self.ru_utime) + cpu(&self.ru_stime), cpu(&self.ru_utime),
+	       cpu(&kids.ru_utime) + cpu(&kids.ru_stime), cpu(&kids.ru_utime));
 	return got == n ? 0 : 1;
 }

@@ -126,6 +126,12 @@ static void changed(struct ec_channel *ch)
 	ec__watch_notify(&ch->watch);
 }
 
+static void item_free(struct ec_channel_item *it)
+{
+	ec__buf_free(&it->buf);
+	free(it);
+}
+
 /* Why a VALUES frame of n bytes at p is refused (a value cut short, or past the
  * window as that many DATA frames would be), or NULL. */
 static const char *check_values(const struct ec_channel *ch, const unsigned char *p, size_t n)
@@ -148,16 +154,31 @@ static const char *check_values(const struct ec_channel *ch, const unsigned char
 	return NULL;
 }
 
-/* Queue the value of len bytes at p (an encoded value): EC_ENOMEM or 0. */
-static int take(struct ec_channel *ch, const unsigned char *p, size_t len)
+/* Queue the value of len bytes at p (an encoded value): EC_ENOMEM or 0. A whole large
+ * DATA frame (h) takes the read buffer it is in instead of a copy. */
+static int take(struct ec_channel *ch, const struct ec_frame_hdr *h, const unsigned char *p,
+                size_t len)
 {
-	struct ec_channel_item *it = len <= SIZE_MAX - sizeof(*it) ? malloc(sizeof(*it) + len) : NULL;
-	if (!it)
-		return EC_ENOMEM;
+	struct ec_channel_item *it = NULL;
+	struct ec_buf buf;
+	size_t off = 0;
+	ec__buf_init(&buf);
+	if (h && ch->reg && ch->reg->st && !ec__stream_take_frame(ch->reg->st, h, p, &buf, &off)) {
+		if (!(it = malloc(sizeof(*it)))) {
+			ec__buf_free(&buf); /* the frame went with it: refused as out of memory */
+			return EC_ENOMEM;
+		}
+	} else {
+		it = len <= SIZE_MAX - sizeof(*it) ? malloc(sizeof(*it) + len) : NULL;
+		if (!it)
+			return EC_ENOMEM;
+		if (len)
+			memcpy(it->data, p, len);
+	}
 	it->next = NULL;
 	it->len = len;
-	if (len)
-		memcpy(it->data, p, len);
+	it->buf = buf;
+	it->off = off;
 	*ch->inq_tail = it;
 	ch->inq_tail = &it->next;
 	ch->inq_bytes += len;
@@ -193,7 +214,7 @@ int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
 				len = ec__frame_get32(p + off);
 				off += 4;
 			}
-			if (take(ch, p + off, len)) {
+			if (take(ch, many ? NULL : h, p + off, len)) {
 				*rc = ec__error_set(err, EC_ENOMEM, reg->name,
 				                    "out of memory receiving on a channel");
 				return 1;
@@ -375,12 +396,17 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 		ec__broker_wake(m->broker);
 	if (!it)
 		return rc;
-	rc = ec__codec_ops(ch->codec)->decode(ch->codec->state, it->data, it->len, out,
-	                                      err);
+	const struct ec_codec_ops *ops = ec__codec_ops(ch->codec);
+	if (it->buf.data && ops->size >= offsetof(struct ec_codec_ops, decode_buf) +
+	                                     sizeof(ops->decode_buf) && ops->decode_buf)
+		rc = ops->decode_buf(ch->codec->state, &it->buf, it->off, it->len, out, err);
+	else
+		rc = ops->decode(ch->codec->state, it->buf.data ? it->buf.data + it->off : it->data,
+		                 it->len, out, err);
 	if (rc)
 		ec__error_prefix(err, "a value on channel %lu of context '%s' refused",
 		                 (unsigned long)ch->handle, ch->ctx_name);
-	free(it);
+	item_free(it);
 	return rc;
 }
 
@@ -426,7 +452,7 @@ void ec_channel_free(ec_channel *ch)
 	while (ch->inq) {
 		struct ec_channel_item *it = ch->inq;
 		ch->inq = it->next;
-		free(it);
+		item_free(it);
 	}
 	pthread_cond_destroy(&ch->cond);
 	free(ch);

@@ -27,6 +27,12 @@ enum { EC_CHAN_DATA = 1, EC_CHAN_CLOSE = 2, EC_CHAN_ACK = 3, EC_CHAN_VALUES = 4 
 struct ec_channel_item {
 	struct ec_channel_item *next;
 	size_t len;
+	/* A large DATA frame: the stream's read buffer, taken whole (the value at buf.data +
+	 * off), which the codec may keep as the value's memory (decode_buf): no copy on
+	 * the loop's thread, none on the application's. Else buf is empty and the value
+	 * is in data. */
+	struct ec_buf buf;
+	size_t off;
 	unsigned char data[]; /* an encoded value, len bytes (one allocation with the item) */
 };
 
