@@ -747,6 +747,7 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 	                                  .fail = &ctx->fail};
 	ctx->src.ops = &context_source_ops;
 	ec__stream_init(&ctx->st, ctx->name, &m->logger, ctx->id, m->max_message, on_frame, ctx);
+	ctx->st.lock = &m->lock;
 	ctx->st.batch_handle = EC_HANDLE_CALL; /* calls queued together: one frame */
 	ctx->st.batch_as = EC_HANDLE_CALLS;
 	ctx->asker.name = ctx->name;

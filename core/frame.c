@@ -174,6 +174,18 @@ int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const
 	return 0;
 }
 
+int ec__frame_hash_ahead(struct ec_frame_mac *m, const unsigned char *data, size_t avail,
+                         size_t max_len)
+{
+	if (avail < EC_FRAME_HEADER_LEN)
+		return 0;
+	uint32_t len = ec__frame_get32(data + 16);
+	if (len < EC_FRAME_HASH_EARLY || len > max_len)
+		return 0;
+	size_t covered = EC_FRAME_HEADER_LEN + (size_t)len;
+	return mac_feed(m, data, avail < covered ? avail : covered);
+}
+
 int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t avail,
                      size_t max_len, const char *who, struct ec_frame_hdr *h,
                      const unsigned char **payload, size_t *consumed, struct ec_error *err)

@@ -70,6 +70,13 @@ int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const
  * advances), or EC_EMSGSIZE (length over max_len, known from the header alone, before
  * anything is allocated) / EC_EPROTO (bad MAC) with err filled. `who` names the peer in
  * messages ("context web1"). */
+/* A large frame (EC_FRAME_HASH_EARLY or more, not over max_len) at data[0..avail):
+ * hash what came of it that is not hashed yet, so that the ec__frame_decode that
+ * follows, on the same bytes, has little left to hash (the stream does this with the
+ * master's lock let go). Nothing for a small frame or a header not yet in. 0, or
+ * EC_ENOMEM. */
+int ec__frame_hash_ahead(struct ec_frame_mac *m, const unsigned char *data, size_t avail,
+                         size_t max_len);
 int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t avail,
                      size_t max_len, const char *who, struct ec_frame_hdr *h,
                      const unsigned char **payload, size_t *consumed, struct ec_error *err);

@@ -299,7 +299,7 @@ int ec__stream_take_frame(struct ec_stream *s, const struct ec_frame_hdr *h,
                           const unsigned char *p, struct ec_buf *out, size_t *off)
 {
 	size_t frame = EC_FRAME_HEADER_LEN + (size_t)h->length + EC_FRAME_MAC_LEN;
-	if (h->length < TAKE_MIN || p != s->rbuf.data + EC_FRAME_HEADER_LEN)
+	if (h->length < TAKE_MIN || !s->rbuf.data || p != s->rbuf.data + EC_FRAME_HEADER_LEN)
 		return -1;
 	struct ec_buf rest;
 	ec__buf_init(&rest);
@@ -376,6 +376,20 @@ static int process_input(struct ec_stream *s, struct ec_error *err)
 	return 0;
 }
 
+/* The large frame at the start of rbuf hashed as far as it came, the lock let go: the
+ * receiving application takes the value before it (and the acknowledgement goes out)
+ * while this thread hashes, instead of waiting for the lock. */
+static int hash_ahead(struct ec_stream *s, struct ec_error *err)
+{
+	if (!s->lock || s->state != EC_STREAM_READY || s->rframe < EC_FRAME_HASH_EARLY)
+		return 0;
+	pthread_mutex_unlock(s->lock);
+	int rc = ec__frame_hash_ahead(&s->mac_in, s->rbuf.data, s->rbuf.len, s->max_message);
+	pthread_mutex_lock(s->lock);
+	return rc ? ec__error_set(err, EC_ENOMEM, s->name, "out of memory computing a frame MAC")
+	          : 0;
+}
+
 int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 {
 	struct ec_pollset ps; /* what recv waits for: the core asks pollset instead */
@@ -406,13 +420,19 @@ int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 			return n == 0 ? 1 : (int)n;
 		}
 		s->rbuf.len += (size_t)n;
-		int rc = process_input(s, err);
+		int rc = hash_ahead(s, err);
+		if (!rc)
+			rc = process_input(s, err);
 		if (rc) {
 			if (s->state < EC_STREAM_READY && s->state != EC_STREAM_HELLO)
 				ec__error_prefix(err, "context '%s' failed to start", s->name);
 			return rc;
 		}
 		if ((size_t)n < (want < READ_CHUNK ? want : READ_CHUNK) / 2)
+			break;
+		/* Something to send (an acknowledgement the application queued while the
+		 * lock was let go): out first, the sender may be waiting for it. */
+		if (s->outq)
 			break;
 	}
 	/* An idle context holds no read buffer (memory grows with traffic, not the fleet):

@@ -8,6 +8,7 @@
 #ifndef EC_CORE_STREAM_H
 #define EC_CORE_STREAM_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -45,6 +46,10 @@ struct ec_stream {
 	size_t max_message;
 	ec_stream_frame_fn on_frame;
 	void *owner;
+	/* The lock the loop holds around ec__stream_read (the master's), or NULL: let go
+	 * while a large frame's bytes are hashed (only the loop's thread touches rbuf and
+	 * mac_in), so the application may take what came before it meanwhile. */
+	pthread_mutex_t *lock;
 
 	enum ec_stream_state state; /* under the lock: read by other threads */
 	struct ec_transport *transport; /* top of the stack (core/transport.h) */
