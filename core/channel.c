@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "channel.h"
 #include "clock.h"
@@ -349,6 +350,35 @@ int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec
 	return rc;
 }
 
+/* The value took its frame's read buffer: the stream gets memory as large for the next
+ * one, its pages touched here (a page fault per 4 KiB, on this thread rather than the
+ * loop's, which is the busier: it hashes every frame). One at most; none past the
+ * window (a rare large value). */
+static void offer_spare(struct ec_channel *ch, size_t cap)
+{
+	if (cap > EC_CHANNEL_WINDOW)
+		return;
+	struct ec_buf b;
+	ec__buf_init(&b);
+	if (ec__buf_reserve_exact(&b, cap))
+		return;
+	/* All its pages at once where the kernel can (one call, not a fault a page). */
+	uintptr_t page = 4096, from = ((uintptr_t)b.data + page - 1) & ~(page - 1),
+	          to = ((uintptr_t)b.data + b.cap) & ~(page - 1);
+	int done = 0;
+#ifdef MADV_POPULATE_WRITE
+	done = to > from && madvise((void *)from, to - from, MADV_POPULATE_WRITE) == 0;
+#endif
+	for (size_t i = 0; !done && i < b.cap; i += 4096)
+		b.data[i] = 0;
+	ec_master *m = ch->m;
+	pthread_mutex_lock(&m->lock);
+	if (ch->reg && ch->reg->st)
+		ec__stream_offer_spare(ch->reg->st, &b);
+	pthread_mutex_unlock(&m->lock);
+	ec__buf_free(&b);
+}
+
 int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_error *err)
 {
 	ec_master *m = ch->m;
@@ -396,6 +426,7 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 		ec__broker_wake(m->broker);
 	if (!it)
 		return rc;
+	size_t spare = it->buf.data ? it->buf.cap : 0;
 	const struct ec_codec_ops *ops = ec__codec_ops(ch->codec);
 	if (it->buf.data && ops->size >= offsetof(struct ec_codec_ops, decode_buf) +
 	                                     sizeof(ops->decode_buf) && ops->decode_buf)
@@ -407,6 +438,8 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 		ec__error_prefix(err, "a value on channel %lu of context '%s' refused",
 		                 (unsigned long)ch->handle, ch->ctx_name);
 	item_free(it);
+	if (spare)
+		offer_spare(ch, spare);
 	return rc;
 }
 

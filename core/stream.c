@@ -270,6 +270,7 @@ void ec__stream_idle(struct ec_stream *s, long long now, long long *next)
 	if (s->rbuf_idle_ms && now >= s->rbuf_idle_ms) {
 		if (!s->rbuf.len)
 			ec__buf_free(&s->rbuf);
+		ec__buf_free(&s->spare);
 		s->rbuf_idle_ms = 0;
 	}
 	if (s->rbuf_idle_ms && (!*next || s->rbuf_idle_ms < *next))
@@ -295,6 +296,14 @@ void ec__stream_pollset(struct ec_stream *s, struct ec_pollset *ps)
 	                           ps);
 }
 
+void ec__stream_offer_spare(struct ec_stream *s, struct ec_buf *b)
+{
+	if (s->state == EC_STREAM_READY && !s->spare.data && !b->len) {
+		s->spare = *b;
+		ec__buf_init(b);
+	}
+}
+
 int ec__stream_take_frame(struct ec_stream *s, const struct ec_frame_hdr *h,
                           const unsigned char *p, struct ec_buf *out, size_t *off)
 {
@@ -303,8 +312,14 @@ int ec__stream_take_frame(struct ec_stream *s, const struct ec_frame_hdr *h,
 		return -1;
 	struct ec_buf rest;
 	ec__buf_init(&rest);
-	if (ec__buf_append(&rest, s->rbuf.data + frame, s->rbuf.len - frame))
+	if (s->spare.cap >= s->rbuf.len - frame) { /* ready memory: no page faults */
+		rest = s->spare;
+		ec__buf_init(&s->spare);
+	}
+	if (ec__buf_append(&rest, s->rbuf.data + frame, s->rbuf.len - frame)) {
+		ec__buf_free(&rest);
 		return -1;
+	}
 	ec__buf_free(out);
 	*out = s->rbuf;
 	out->len = EC_FRAME_HEADER_LEN + (size_t)h->length;
@@ -460,6 +475,7 @@ void ec__stream_close(struct ec_stream *s, int grace_ms)
 	s->outq_tail = &s->outq;
 	s->outq_bytes = 0;
 	ec__buf_free(&s->rbuf);
+	ec__buf_free(&s->spare);
 	ec__buf_free(&s->wbuf);
 	s->wpos = 0;
 	ec__frame_mac_close(&s->mac_in);
@@ -468,6 +484,7 @@ void ec__stream_close(struct ec_stream *s, int grace_ms)
 
 void ec__stream_free(struct ec_stream *s)
 {
+	ec__buf_free(&s->spare);
 	ec__transport_stack_free(s->transport);
 	s->transport = NULL;
 	ec__direct_free(s->direct);

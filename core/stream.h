@@ -76,6 +76,11 @@ struct ec_stream {
 	size_t rframe;          /* size of the frame at the start of rbuf, once its header is
 	                         * in (0: not known): rbuf grows to it exactly */
 	int rbuf_taken;         /* ec__stream_take_frame took rbuf's memory (and the frame) */
+	/* Under the lock: memory for the read buffer that follows a taken frame, its pages
+	 * already touched by the application thread that took the frame before
+	 * (ec__stream_offer_spare): the next large frame lands there without a page
+	 * fault on the loop's thread. Freed with an idle rbuf. */
+	struct ec_buf spare;
 	long long rbuf_idle_ms; /* rbuf, empty, is freed at this time (0: not armed) */
 	long long wbuf_idle_ms; /* wbuf, all written, is freed at this time (0: not armed) */
 	struct ec_frame_mac mac_in, mac_out;
@@ -119,6 +124,9 @@ int ec__stream_boot_error(struct ec_stream *s, int code, const char *what,
 /* A large frame at the start of the read buffer (h, payload as on_frame got them) given
  * away whole: *out becomes that buffer, the payload at *off. 0 when taken; -1 when the
  * frame is small or not first (copy it). From on_frame only. */
+/* Offer b (empty, its pages touched) as the next read buffer's memory; the lock held.
+ * Taken (b emptied) when the stream is READY and has none; else b stays the caller's. */
+void ec__stream_offer_spare(struct ec_stream *s, struct ec_buf *b);
 int ec__stream_take_frame(struct ec_stream *s, const struct ec_frame_hdr *h,
                           const unsigned char *payload, struct ec_buf *out, size_t *off);
 /* Close the transport (kill after grace_ms), drop what is queued, wipe the MACs. The
