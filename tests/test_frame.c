@@ -1,4 +1,5 @@
-/* test_frame.c: frame encoding, decoding, MAC failures, replay, reflection, oversize. */
+/* test_frame.c: frame encoding, decoding, MAC failures, replay, reflection, oversize,
+ * hashing ahead. */
 #include "ecbuild.h"
 
 #include <stdlib.h>
@@ -108,25 +109,39 @@ static void test_replay_reflect_wrongkey(void)
 	ec__frame_mac_close(&rxk);
 }
 
+/* len letters and a NUL (a large frame's payload). */
+static char *letters(size_t len)
+{
+	char *big = malloc(len + 1);
+	CU_ASSERT_FATAL(big != NULL);
+	for (size_t i = 0; i < len; i++)
+		big[i] = (char)('a' + i % 26);
+	big[len] = 0;
+	return big;
+}
+
+/* Both ends keyed; b holds the frame of big on handle, then a small one on handle + 1. */
+static void two_frames(struct ec_frame_mac *tx, struct ec_frame_mac *rx, struct ec_buf *b,
+                       const char *big, uint32_t handle)
+{
+	ec__frame_mac_init(tx, key, 'C');
+	ec__frame_mac_init(rx, key, 'C');
+	ec__buf_init(b);
+	encode_one(tx, b, handle, big);
+	encode_one(tx, b, handle + 1, "next");
+}
+
 /* A large frame is hashed while it arrives: fed in uneven pieces, moved in memory
  * between calls (as the read buffer is consumed), it decodes, and the frame after it
  * too; a byte changed in transit fails the MAC, in the first piece as in the last. */
 static void test_large_in_pieces(void)
 {
 	size_t len = 3 * EC_FRAME_HASH_EARLY + 12345;
-	char *big = malloc(len + 1);
-	CU_ASSERT_FATAL(big != NULL);
-	for (size_t i = 0; i < len; i++)
-		big[i] = (char)('a' + i % 26);
-	big[len] = 0;
+	char *big = letters(len);
 	for (int corrupt = 0; corrupt < 3; corrupt++) {
 		struct ec_frame_mac tx, rx;
-		ec__frame_mac_init(&tx, key, 'C');
-		ec__frame_mac_init(&rx, key, 'C');
 		struct ec_buf b;
-		ec__buf_init(&b);
-		encode_one(&tx, &b, 7, big);
-		encode_one(&tx, &b, 8, "next");
+		two_frames(&tx, &rx, &b, big, 7);
 		size_t total = 20 + len + 32;
 		struct ec_frame_hdr h;
 		const unsigned char *p;
@@ -187,6 +202,58 @@ static void test_oversize(void)
 	ec__frame_mac_close(&rx);
 }
 
+/* ec__frame_hash_ahead (the stream's hashing with the lock let go): hashed ahead after
+ * every piece, up to the whole frame, the decode that follows checks the same MAC (a
+ * byte changed in transit fails it, early or late in the frame); a small frame, a header
+ * not yet in or one over the maximum are left to the decode. */
+static void test_hash_ahead(void)
+{
+	size_t len = 2 * EC_FRAME_HASH_EARLY + 777;
+	char *big = letters(len);
+	for (int corrupt = 0; corrupt < 3; corrupt++) {
+		struct ec_frame_mac tx, rx;
+		struct ec_buf b;
+		two_frames(&tx, &rx, &b, big, 9);
+		size_t total = 20 + len + 32;
+		if (corrupt)
+			b.data[corrupt == 1 ? 30 : total - 33] ^= 0x40;
+		struct ec_frame_hdr h;
+		const unsigned char *p;
+		size_t used;
+		struct ec_error err = {0};
+		CU_ASSERT_EQUAL(ec__frame_hash_ahead(&rx, b.data, 12, 1 << 24), 0);
+		CU_ASSERT_EQUAL(rx.fed, 0); /* no header yet: nothing */
+		CU_ASSERT_EQUAL(ec__frame_hash_ahead(&rx, b.data, b.len, len - 1), 0);
+		CU_ASSERT_EQUAL(rx.fed, 0); /* over the maximum: the decode refuses it */
+		int rc = 0;
+		for (size_t n = 5000;; n = n * 2 > total ? total : n * 2) {
+			CU_ASSERT_EQUAL(ec__frame_hash_ahead(&rx, b.data, n, 1 << 24), 0);
+			CU_ASSERT_EQUAL(rx.fed, n < 20 + len ? n : 20 + len);
+			rc = ec__frame_decode(&rx, b.data, n, 1 << 24, "t", &h, &p, &used, &err);
+			if (rc != 0 || n == total)
+				break;
+		}
+		if (corrupt) {
+			CU_ASSERT_EQUAL(rc, EC_EPROTO);
+		} else {
+			CU_ASSERT_EQUAL(rc, 1);
+			CU_ASSERT_EQUAL(h.handle, 9);
+			CU_ASSERT_EQUAL(memcmp(p, big, len), 0);
+			CU_ASSERT_EQUAL(rx.fed, 0);
+			/* the small frame after it: not hashed ahead, decoded as ever */
+			CU_ASSERT_EQUAL(ec__frame_hash_ahead(&rx, b.data + used, b.len - used, 1 << 24), 0);
+			CU_ASSERT_EQUAL(rx.fed, 0);
+			CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data + used, b.len - used, 1 << 24, "t", &h,
+			                                 &p, &used, &err), 1);
+			CU_ASSERT_EQUAL(h.handle, 10);
+		}
+		ec__buf_free(&b);
+		ec__frame_mac_close(&tx);
+		ec__frame_mac_close(&rx);
+	}
+	free(big);
+}
+
 int main(void)
 {
 	CU_initialize_registry();
@@ -196,5 +263,6 @@ int main(void)
 	CU_add_test(s, "replay, reflection and wrong key fail", test_replay_reflect_wrongkey);
 	CU_add_test(s, "oversized length refused before allocation", test_oversize);
 	CU_add_test(s, "a large frame hashed while it arrives", test_large_in_pieces);
+	CU_add_test(s, "a large frame hashed ahead, then decoded", test_hash_ahead);
 	return ec_test_run();
 }
