@@ -494,6 +494,11 @@ static ssize_t recv_below(struct tls *t, void *buf, size_t len, struct ec_pollse
 		count_rcvd(t, buf, (size_t)n);
 		if (t->ssl && t->ready && t->rcvd == t->up_count)
 			t->rd_switched = 1;
+	} else if (n == 0 && t->ready && !err->code && t->ssl) {
+		h->error_set(err, EC_ECLOSED, t->name,
+		             "context '%s': the stream of its transport (%s) ended after %llu of "
+		             "the %llu bytes it sent there before its connection", t->name,
+		             t->below->name, t->rcvd, t->up_count);
 	} else if (n == 0 && t->ready && !err->code) {
 		h->error_set(err, EC_ECLOSED, t->name,
 		             "context '%s': the stream of its transport (%s) ended before the "
