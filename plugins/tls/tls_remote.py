@@ -99,7 +99,8 @@ def _write_all(fd, view):
 
 class _Relay(object):
     """One thread, both directions, the SSL object never used by two threads at once.
-    Steps: 0 the launcher's stream only; 1 the TLS context made; 2 the TCP connect
+    Steps: 0 the launcher's stream only; 1 the TLS context being made (on a helper
+    thread, the relay relaying meanwhile, as in every step up to 4); 2 the TCP connect
     under way; 3 the handshake; 4 the token and U (the bytes written on the launcher)
     sent, upstream on TLS from then on, the master's D awaited; 5 D bytes read from the
     launcher: downstream on TLS too. -1: the set-up failed, said in a LOG frame that
@@ -118,7 +119,8 @@ class _Relay(object):
         self.hello = self.deadline = None
         self.hs_write = self.rd_wants_write = self.wr_wants_read = False
         self.lr = False         # the launcher's stream readable (select said)
-        self.errs = (KeyError, KeyError, KeyError)
+        self.errs = (KeyError,) * 3     # TLS's errors, once imported: want read, want
+                                        # write, any; until then never raised
         self.done = None        # a failure's pipe, once said
         self.made = None        # the set-up helper's pipe
         self.ending = False
