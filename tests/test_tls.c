@@ -1,7 +1,9 @@
 /* test_tls.c: connect-back over TLS (docs/tls.md), local contexts on every Python
  * interpreter found: calls, module forwarding and logs over the TLS connection; the
- * connection cut, the launcher's stream cut, the master killed (the context gone
- * within 5 s, seen on its pidfd). Then hostile clients at the listener: plain TCP
+ * lazy switch (calls pipelined and a channel streaming from the first moment across
+ * it, every reply and value checked in order; a context frozen before its connect,
+ * lost at connect_back_timeout with the reason); the connection cut, the launcher's
+ * stream cut, the master killed (the context gone within 5 s, seen on its pidfd). Then hostile clients at the listener: plain TCP
  * garbage, a TLS client with no token, a wrong token, a replayed one, a handshake that
  * never finishes, 200 half-open connections at once: each refused and logged with its
  * peer, while the other contexts carry on and a new one connects back. */
@@ -197,7 +199,8 @@ static void across(int calls_mode)
 		CU_ASSERT_FATAL(ec_channel_new(c, &ch, &err) == 0);
 		ec_value *args = ec_value_new(EC_T_TUPLE);
 		ec_value_append(args, ec_value_channel(ch));
-		CU_ASSERT_FATAL(ec_context_call_async(c, "tlsfn", "echo_states", args, NULL,
+		/* tlschan: imported in one round trip, no pause (tests/data/tls) */
+		CU_ASSERT_FATAL(ec_context_call_async(c, "tlschan", "echo_states", args, NULL,
 		                                      &echo, &err) == 0);
 		ec_value_free(args);
 	}
@@ -266,9 +269,9 @@ static void across(int calls_mode)
 	CU_ASSERT(ok);
 	/* The set-up starts once the context has been idle 3 ms after its HELLO: on a
 	 * loaded machine the first call may come later than that. */
-	if (calls_mode && !before)
-		printf("    NOTE: it had switched before the first call came (a loaded machine); "
-		       "nothing ran before the switch this time\n");
+	if (!before)
+		printf("    NOTE: it had switched before the first %s came (a loaded machine); "
+		       "nothing ran before the switch this time\n", calls_mode ? "call" : "value");
 	CU_ASSERT(after > 0);
 	if (!calls_mode) {
 		CU_ASSERT_EQUAL(ec_channel_close(ch, &err), 0);

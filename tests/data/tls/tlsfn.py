@@ -88,18 +88,3 @@ def seq(i):
     """i, and where the frames went when this call ran."""
     return [i, state()]
 
-
-def stream(ch, n):
-    """n values on the channel ch, each its index and the state then."""
-    for i in range(n):
-        ch.send([i, state()])
-    return n
-
-
-def echo_states(ch):
-    """Each value the master sends, back with the state when it came; their count."""
-    n = 0
-    for v in ch:
-        ch.send([v, state()])
-        n += 1
-    return n
