@@ -21,8 +21,10 @@
  *          listener turned after each, the rest in one; 0, all in one write.
  * What must hold: raw bytes are refused, with a logged reason naming the peer; a TLS
  * client is handed to the instance whose token its first 64 bytes are, exactly when
- * they are one, and the bytes after them are left for that instance's stream, every
- * one (the listener never reads past the token); anything else is refused with its
+ * they are one (a launched context's followed by U, 16 lowercase hex digits: the
+ * context's instance has a layer below, the invited one none), and the bytes after
+ * them are left for that instance's stream, every one (the listener never reads past
+ * the token and U); anything else is refused with its
  * reason logged; a connection left waiting for its token is refused when its listener
  * goes; a token is taken once (the same bytes again are refused, the first connection
  * left alone); no token is ever logged. A crash, a leak or a broken rule aborts. */
@@ -124,8 +126,16 @@ static struct tls_listener *listener_new(void)
 	return l;
 }
 
+/* A launched context's layer below (only its name is used: the context's side sends
+ * U after its token, docs/tls.md). */
+static struct ec_transport launcher = {.name = "local"};
+
 static void wait_on(struct tls *t, const char *token)
 {
+	const char *name = t->name;
+	memset(t, 0, sizeof(*t));
+	t->name = (char *)name;
+	t->below = t == &inst_ctx ? &launcher : NULL;
 	t->st = &st;
 	t->host = &host;
 	t->fd = -1;
@@ -301,12 +311,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	client_run(&c1, PEER, tls, tls12, end, p, n, chunk);
 
 	/* The verdict. */
+	/* The context's token must be followed by U, 16 lowercase hex digits. */
 	struct tls *owner = NULL;
+	size_t head = TLS_TOKEN_HEX;
+	int count_ok = n >= TLS_TOKEN_HEX + TLS_COUNT_HEX;
+	for (size_t i = TLS_TOKEN_HEX; count_ok && i < TLS_TOKEN_HEX + TLS_COUNT_HEX; i++)
+		count_ok = (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f');
 	if (tls && n >= TLS_TOKEN_HEX) {
-		if (!memcmp(p, token_ctx, TLS_TOKEN_HEX))
+		if (!memcmp(p, token_ctx, TLS_TOKEN_HEX) && count_ok) {
 			owner = &inst_ctx;
-		else if (!memcmp(p, token_inv, TLS_TOKEN_HEX))
+			head += TLS_COUNT_HEX;
+		} else if (!memcmp(p, token_inv, TLS_TOKEN_HEX)) {
 			owner = &inst_inv;
+		}
 	}
 	struct tls *other = owner == &inst_ctx ? &inst_inv : &inst_ctx;
 	if (other->switched || (!owner && inst_inv.switched))
@@ -318,8 +335,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memcmp(other->token, other == &inst_ctx ? token_ctx : token_inv, TLS_TOKEN_HEX))
 			FAIL("the other instance stopped waiting");
 		static uint8_t got[MAX_SEND + 1];
-		size_t rest = n - TLS_TOKEN_HEX, have = stream_read(owner, got, sizeof(got));
-		if (have != rest || memcmp(got, p + TLS_TOKEN_HEX, rest))
+		size_t rest = n - head, have = stream_read(owner, got, sizeof(got));
+		if (have != rest || memcmp(got, p + head, rest))
 			FAIL("the bytes after the token did not all reach the instance's stream, "
 			     "or others did");
 		char said[160];
@@ -331,7 +348,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FAIL("an instance stopped waiting without a connection");
 		/* Still pending: it waits for the rest of its handshake or token (its client
 		 * is silent and open); its listener's end refuses it. */
-		if (st.npending && (end != 0 || (tls && n >= TLS_TOKEN_HEX)))
+		int ctx_short = tls && n >= TLS_TOKEN_HEX && !memcmp(p, token_ctx, TLS_TOKEN_HEX) &&
+		                n < TLS_TOKEN_HEX + TLS_COUNT_HEX;
+		if (st.npending && (end != 0 || (tls && n >= TLS_TOKEN_HEX && !ctx_short)))
 			FAIL("a connection whose client ended is still pending");
 		/* A TLS client that ends before its whole token, cleanly or not, is told
 		 * apart from one whose token cannot be read. */

@@ -306,8 +306,10 @@ def tls_server(tmp):
 
 
 def check_connect_back(python, payload, step):
-    """The context's side of connect-back (docs/tls.md): the pinned certificate or
-    nothing; the token first, then ECREADY and HELLO on the TLS connection."""
+    """The context's side of connect-back (docs/tls.md, the lazy switch): ECREADY and the
+    HELLO over the launcher's stream at once; then the pinned certificate or nothing
+    (a wrong one said in a LOG frame on the launcher's stream, exit status 1); the token
+    and U first on the connection, D back, then frames on the connection."""
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         srv = tls_server(tmp)
@@ -317,10 +319,19 @@ def check_connect_back(python, payload, step):
         ctx, lis, fp = srv
         port = lis.getsockname()[1]
         token = binascii.hexlify(os.urandom(32)).decode()
+
+        def hello(c):
+            c._read_until(b"ECREADY\n", EVENT_WAIT)
+            h = c.read_frame(EVENT_WAIT)
+            check(h[2] == HELLO, "first frame is handle %d, not HELLO" % h[2])
+            c.hello = loads(h[5])
+            return 8 + 20 + h[4] + 32
+
         step("connect-back: a certificate other than the pinned one is refused")
         wrong = hashlib.sha256(b"another certificate").hexdigest()
         c = Context(python, payload, tls_words="127.0.0.1 %d %s %s" % (port, wrong, token))
         try:
+            hello(c)
             conn, _ = lis.accept()
             conn.settimeout(EVENT_WAIT)
             got = b""
@@ -330,27 +341,44 @@ def check_connect_back(python, payload, step):
             except (OSError, ssl_error()):
                 pass
             check(got == b"", "the context sent %r to a certificate it did not pin" % got)
+            c.wait_logs(lambda l: "is not the pinned one" in l[2] and l[1] == 40)
             check(c.wait_exit() == 1, "exit status after a wrong certificate")
-            out = c.sock.recv(65536)
-            check(b"is not the pinned one" in out, "boot output %r" % out[-300:])
         finally:
             c.kill()
-        step("connect-back: the pinned certificate, the token, then ECREADY and HELLO")
+        step("connect-back: ECREADY and HELLO over the launcher, then the pinned "
+             "certificate, the token and U; D back; frames on the connection")
         c = Context(python, payload, tls_words="127.0.0.1 %d %s %s" % (port, fp, token))
         try:
+            up = hello(c)
             conn, _ = lis.accept()
             conn.settimeout(EVENT_WAIT)
             tconn = ctx.wrap_socket(conn, server_side=True)
             data = b""
-            while len(data) < 64 + 8 + 20:
-                more = tconn.recv(65536)
+            while len(data) < 64 + 16:
+                more = tconn.recv(64 + 16 - len(data))
                 check(more, "the TLS connection ended after %r" % data)
                 data += more
             check(data[:64] == token.encode(), "the token first: %r" % data[:64])
-            check(data[64:72] == b"ECREADY\n", "then ECREADY: %r" % data[64:80])
-            check(HDR.unpack(data[72:92])[2] == HELLO, "then HELLO: %r" % data[72:92])
+            check(int(data[64:80], 16) == up, "U %r, the launcher carried %d bytes"
+                  % (data[64:80], up))
+            tconn.sendall(b"%016x" % 0)     # nothing sent on the launcher after the payload
+            launcher = c.sock       # kept open: its end would end the context
+            c.sock = tconn
+            c.buf = b""
+
+            def fill(deadline):
+                tconn.settimeout(deadline)
+                more = tconn.recv(1 << 20)
+                if not more:
+                    raise EOFError("the TLS connection ended")
+                c.buf += more
+            c._fill = fill
+            check(c.call("os", "getpid") == c.hello["pid"], "a call over the connection")
+            st = c.call("econtext", "connect_back_state")
+            check(st == "switched", "connect_back_state %r" % st)
             tconn.close()
             check(c.wait_exit() == 0, "exit status when the master closed")
+            launcher.close()
         finally:
             c.kill()
         lis.close()

@@ -134,6 +134,8 @@ static struct figures measure(void)
 static int over_tls(ec_context *ctx)
 {
 	int rc;
+	ec_value_free(ec_test_call(ctx, "econtext", "connect_back_state", ec_value_bool(1), 60000,
+	                           &rc));
 	ec_value *v = ec_test_call(ctx, "tlsfn", "info", NULL, 60000, &rc);
 	const ec_value *ver = rc ? NULL : ec_value_dict_get(v, "version");
 	int ok = ver && ver->type == EC_T_STR && !strncmp(ver->u.s.data, "TLS", 3);

@@ -764,7 +764,12 @@ static void connect_back_check(ec_master *m, const char *name, const char *pytho
 		return;
 	}
 	int rc = 0;
-	ec_value *v = ec_test_call(ctx, "tlsfn", "info", NULL, 20000, &rc);
+	/* In use over ssh at once; then switched to its connection (the lazy switch). */
+	ec_value *v = ec_test_call(ctx, "econtext", "connect_back_state", ec_value_bool(1), 20000,
+	                           &rc);
+	CU_ASSERT(rc == 0 && v && is_text(v) && !strcmp(v->u.s.data, "switched"));
+	ec_value_free(v);
+	v = ec_test_call(ctx, "tlsfn", "info", NULL, 20000, &rc);
 	const ec_value *ver = rc ? NULL : ec_value_dict_get(v, "version");
 	CU_ASSERT(ver && is_text(ver) && !strcmp(ver->u.s.data, "TLSv1.3"));
 	ec_value_free(v);

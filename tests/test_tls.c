@@ -1,7 +1,9 @@
 /* test_tls.c: connect-back over TLS (docs/tls.md), local contexts on every Python
  * interpreter found: calls, module forwarding and logs over the TLS connection; the
- * connection cut, the launcher's stream cut, the master killed (the context gone
- * within 5 s, seen on its pidfd). Then hostile clients at the listener: plain TCP
+ * lazy switch (calls pipelined and a channel streaming from the first moment across
+ * it, every reply and value checked in order; a context frozen before its connect,
+ * lost at connect_back_timeout with the reason); the connection cut, the launcher's
+ * stream cut, the master killed (the context gone within 5 s, seen on its pidfd). Then hostile clients at the listener: plain TCP
  * garbage, a TLS client with no token, a wrong token, a replayed one, a handshake that
  * never finishes, 200 half-open connections at once: each refused and logged with its
  * peer, while the other contexts carry on and a new one connects back. */
@@ -121,6 +123,11 @@ static void test_calls(void)
 	CU_ASSERT_EQUAL(v->type, EC_T_INT);
 	CU_ASSERT_EQUAL(v->u.i, ec_context_pid(ctx));
 	ec_value_free(v);
+	/* Usable at once over its transport; switched once its connection is up. */
+	v = ec_test_call(ctx, "tlsfn", "wait_switched", NULL, 20000, &rc);
+	CU_ASSERT_FATAL(rc == 0 && v && v->type == EC_T_STR);
+	CU_ASSERT_STRING_EQUAL(v->u.s.data, "switched");
+	ec_value_free(v);
 	/* A module of the master's module path (forwarded over the connection) says what
 	 * the connection is. */
 	v = ec_test_call(ctx, "tlsfn", "info", NULL, 10000, &rc);
@@ -164,6 +171,220 @@ static void test_logs(void)
 	CU_ASSERT(ec_test_log_wait(NULL, line, NULL));
 }
 
+/* A reply [i, state]: 1 if its i is want, with *state "launcher", "upstream" or
+ * "switched" (where the frames went when it ran in the context). */
+static int seq_reply(const ec_value *v, int64_t want, const char **state)
+{
+	if (!v || v->type != EC_T_LIST || v->u.seq.len != 2 ||
+	    v->u.seq.items[0]->type != EC_T_INT || v->u.seq.items[1]->type != EC_T_STR)
+		return 0;
+	*state = v->u.seq.items[1]->u.s.data;
+	return v->u.seq.items[0]->u.i == want;
+}
+
+#define ROUND 32
+
+/* Right after the connect, rounds of 32 pipelined calls (calls) or of 32 values sent
+ * on a channel and echoed back (!calls), each checked in order, until the context has
+ * switched (its replies say so) and a few rounds after that: the bytes in flight across
+ * the switch are neither lost nor reordered; calls work before, across and after it. */
+static void across(int calls_mode)
+{
+	struct ec_error err = {0};
+	ec_context *c = connect_back(master, cur, "across", NULL, &err);
+	CU_ASSERT_FATAL(c != NULL);
+	ec_channel *ch = NULL;
+	ec_call *echo = NULL;
+	if (!calls_mode) {
+		CU_ASSERT_FATAL(ec_channel_new(c, &ch, &err) == 0);
+		ec_value *args = ec_value_new(EC_T_TUPLE);
+		ec_value_append(args, ec_value_channel(ch));
+		/* tlschan: imported in one round trip, no pause (tests/data/tls) */
+		CU_ASSERT_FATAL(ec_context_call_async(c, "tlschan", "echo_states", args, NULL,
+		                                      &echo, &err) == 0);
+		ec_value_free(args);
+	}
+	int64_t next = 0;
+	int before = 0, after = 0, ok = 1, rounds_after = 0;
+	const char *builtins = ec_context_python_version(c)[0] == '2' ? "__builtin__" : "builtins";
+	if (calls_mode) { /* the first call, at once: over the launcher's stream */
+		int rc = 0;
+		ec_value *v = ec_test_call(c, "econtext", "connect_back_state", NULL, 10000, &rc);
+		CU_ASSERT(rc == 0 && v && v->type == EC_T_STR);
+		before += rc == 0 && v && v->type == EC_T_STR && !strcmp(v->u.s.data, "launcher");
+		ec_value_free(v);
+	}
+	for (int round = 0; ok && round < 5000 && rounds_after < 4; round++) {
+		ec_call *calls[ROUND];
+		int sent = 0;
+		for (int i = 0; i < ROUND && ok; i++, sent++) {
+			ec_value *a = ec_value_int(next + i);
+			if (calls_mode) {
+				/* int(i), but the round's last asks where the frames go: no module
+				 * forwarded, so the rounds run from the first moment */
+				ec_value *t = ec_value_new(EC_T_TUPLE);
+				int last = i == ROUND - 1;
+				if (last)
+					ec_value_free(a);
+				else
+					ec_value_append(t, a);
+				ok = ec_context_call_async(c, last ? "econtext" : builtins,
+				                           last ? "connect_back_state" : "int", t, NULL,
+				                           &calls[i], &err) == 0;
+				ec_value_free(t);
+			} else {
+				ok = ec_channel_send(ch, a, 20000, &err) == 0;
+				ec_value_free(a);
+			}
+		}
+		int switched = 0;
+		for (int i = 0; i < sent; i++) {
+			ec_value *v = NULL;
+			const char *st = "";
+			int got = ok && (calls_mode ? ec_call_wait(calls[i], 20000, &v, &err)
+			                            : ec_channel_recv(ch, 20000, &v, &err)) == 0;
+			if (calls_mode && i == ROUND - 1) /* connect_back_state */
+				got = got && v->type == EC_T_STR && (st = v->u.s.data);
+			else if (calls_mode)
+				got = got && v->type == EC_T_INT && v->u.i == next + i;
+			else
+				got = got && seq_reply(v, next + i, &st);
+			if (ok && !got)
+				printf("    %s %lld: %s\n", calls_mode ? "call" : "value",
+				       (long long)(next + i), err.msg);
+			ok = got;
+			switched = ok && !strcmp(st, "switched");
+			before += ok && !strcmp(st, "launcher");
+			after += switched;
+			ec_value_free(v);
+			if (calls_mode)
+				ec_call_free(calls[i]);
+		}
+		next += sent;
+		rounds_after += switched;
+	}
+	printf("    %lld %s in order; %s: %d before the switch, %d after\n", (long long)next,
+	       calls_mode ? "pipelined calls" : "channel values",
+	       calls_mode ? "rounds" : "values echoed", before, after);
+	CU_ASSERT(ok);
+	/* The set-up starts once the context has been idle 3 ms after its HELLO: on a
+	 * loaded machine the first call may come later than that. */
+	if (!before)
+		printf("    NOTE: it had switched before the first %s came (a loaded machine); "
+		       "nothing ran before the switch this time\n", calls_mode ? "call" : "value");
+	CU_ASSERT(after > 0);
+	if (!calls_mode) {
+		CU_ASSERT_EQUAL(ec_channel_close(ch, &err), 0);
+		ec_value *n = NULL;
+		CU_ASSERT_EQUAL(ec_call_wait(echo, 20000, &n, &err), 0);
+		CU_ASSERT(n && n->type == EC_T_INT && n->u.i == next);
+		ec_value_free(n);
+		ec_call_free(echo);
+		ec_channel_free(ch);
+	}
+	/* and a call after the switch, on the connection */
+	int rc = 0;
+	ec_value *v = ec_test_call(c, "tlsfn", "info", NULL, 10000, &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	ec_value_free(v);
+	ec_context_shutdown(c, 3000, NULL);
+}
+
+static void test_calls_across(void)
+{
+	across(1);
+}
+
+static void test_channel_across(void)
+{
+	across(0);
+}
+
+/* Whether process pid is stopped (its /proc state 'T' or 't'). */
+static int stopped(long pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p && (p[2] == 'T' || p[2] == 't');
+}
+
+/* Whether process pid holds a TCP socket (its fds' socket inodes in /proc/PID/net/tcp). */
+static int has_tcp(long pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	DIR *d = opendir(path);
+	int found = 0;
+	for (struct dirent *e; d && !found && (e = readdir(d));) {
+		char link[400], target[64];
+		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		unsigned long ino;
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (sscanf(target, "socket:[%lu]", &ino) != 1)
+			continue;
+		char tcp[64], line[512];
+		snprintf(tcp, sizeof(tcp), "/proc/%ld/net/tcp", pid);
+		FILE *f = fopen(tcp, "r");
+		while (f && !found && fgets(line, sizeof(line), f)) {
+			unsigned long li = 0;
+			/* sl local rem st tx:rx tr:when retr uid timeout inode */
+			if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %lu", &li) == 1 && li == ino)
+				found = 1;
+		}
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* A context that does not connect back within connect_back_timeout (stopped with
+ * SIGSTOP while it still runs over its transport, before its TCP connect): lost, with
+ * the reason. */
+static void test_switch_timeout(void)
+{
+	struct ec_error err = {0};
+	ec_context *c = connect_back(master, cur, "late", "connect_back_timeout=1", &err);
+	CU_ASSERT_FATAL(c != NULL);
+	long pid = ec_context_pid(c);
+	kill((pid_t)pid, SIGSTOP);
+	for (int i = 0; i < 3000 && !stopped(pid); i++) { /* the stop taken, within 30 s */
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	CU_ASSERT_FATAL(stopped(pid));
+	if (has_tcp(pid)) { /* its set-up had begun its connect: it may have switched */
+		printf("    SKIP: it had begun connecting back before it was stopped (a loaded "
+		       "machine)\n");
+		kill((pid_t)pid, SIGCONT);
+		ec_context_shutdown(c, 3000, NULL);
+		return;
+	}
+	ec_value *res = NULL;
+	/* Frozen before its connect: the master's own timer ends it (the event the call
+	 * waits for). */
+	int rc = ec_context_call(c, "os", "getpid", NULL, NULL, 20000, &res, &err);
+	ec_value_free(res);
+	kill((pid_t)pid, SIGCONT);
+	printf("    %s\n", err.msg);
+	CU_ASSERT(rc != 0);
+	CU_ASSERT(strstr(err.msg, "context 'late' did not connect back to the master at "
+	                          "127.0.0.1 port") &&
+	          strstr(err.msg, "within 1.0 s (connect_back_timeout"));
+	CU_ASSERT(gone_within(pid, 5000));
+	ec_context_shutdown(c, 3000, NULL);
+}
+
 /* Call tlsfn.fn on a fresh connect-back context, which cuts one of its connections:
  * the call fails with an error holding want, the context is gone within 5 s. */
 static void cut(const char *fn, const char *want)
@@ -173,7 +394,10 @@ static void cut(const char *fn, const char *want)
 	CU_ASSERT_FATAL(c != NULL);
 	long pid = ec_context_pid(c);
 	ec_value *res = NULL;
-	int rc = ec_context_call(c, "tlsfn", fn, NULL, NULL, 20000, &res, &err);
+	int rc = 0;
+	ec_value_free(ec_test_call(c, "tlsfn", "wait_switched", NULL, 20000, &rc));
+	CU_ASSERT_EQUAL(rc, 0);
+	rc = ec_context_call(c, "tlsfn", fn, NULL, NULL, 20000, &res, &err);
 	ec_value_free(res);
 	printf("    %s: %s\n", fn, err.msg);
 	CU_ASSERT_EQUAL(rc, EC_ECLOSED);
@@ -259,6 +483,7 @@ static int hostile_init(void)
 	if (!(other = connect_back(master, py, "other", "connect_back_timeout=2", &err)))
 		return 1;
 	int rc = 0;
+	ec_value_free(ec_test_call(other, "tlsfn", "wait_switched", NULL, 20000, &rc));
 	ec_value *v = ec_test_call(other, "tlsfn", "info", NULL, 10000, &rc);
 	const ec_value *p = v ? ec_value_dict_get(v, "port") : NULL;
 	port = p && p->type == EC_T_INT ? (int)p->u.i : 0;
@@ -511,6 +736,7 @@ static void test_configured_cert(void)
 	CU_ASSERT_EQUAL(ec_context_connect(master, "ownca", ov, 30000, &c, &err), 0);
 	if (c) {
 		int rc = 0;
+		ec_value_free(ec_test_call(c, "tlsfn", "wait_switched", NULL, 20000, &rc));
 		ec_value *v = ec_test_call(c, "tlsfn", "peer_sha256", NULL, 10000, &rc);
 		CU_ASSERT(rc == 0 && v && (v->type == EC_T_STR || v->type == EC_T_BYTES) &&
 		          !strcmp(v->u.s.data, fp));
@@ -552,6 +778,7 @@ static void test_listen_apart(void)
 	CU_ASSERT_EQUAL(ec_context_connect(master, "wide", wide, 30000, &c, &err), 0);
 	if (c) {
 		int rc = 0;
+		ec_value_free(ec_test_call(c, "tlsfn", "wait_switched", NULL, 20000, &rc));
 		ec_value *v = ec_test_call(c, "tlsfn", "info", NULL, 10000, &rc);
 		const ec_value *a = rc ? NULL : ec_value_dict_get(v, "address");
 		CU_ASSERT(a && a->type == EC_T_STR && !strcmp(a->u.s.data, "127.0.0.2"));
@@ -562,15 +789,26 @@ static void test_listen_apart(void)
 		printf("    %s\n", err.msg);
 	}
 	/* Bound on 127.0.0.3 only, told the default (loopback, 127.0.0.1): nothing answers
-	 * there, so the boot fails, and says where it tried. */
+	 * there. The context is in use over its transport meanwhile (the lazy switch), so
+	 * its connect succeeds; then it says why it cannot connect back (a LOG frame, on
+	 * its transport) and exits, and the master says it ended before it connected back,
+	 * to where. */
 	const char *apart[] = {"transport=local", "connect_back=true", opt,
 	                       "connect_back_listen=127.0.0.3", "connect_timeout=20", NULL};
 	c = NULL;
-	CU_ASSERT(ec_context_connect(master, "apart", apart, 30000, &c, &err) != 0);
-	printf("    bound on 127.0.0.3, told 127.0.0.1: %s\n", err.msg);
-	CU_ASSERT(strstr(err.msg, "127.0.0.1") != NULL);
-	if (c)
+	CU_ASSERT_EQUAL(ec_context_connect(master, "apart", apart, 30000, &c, &err), 0);
+	if (c) {
+		ec_value *res = NULL;
+		int rc = ec_context_call(c, "tlsfn", "wait_switched", NULL, NULL, 20000, &res, &err);
+		ec_value_free(res);
+		printf("    bound on 127.0.0.3, told 127.0.0.1: %s\n", err.msg);
+		CU_ASSERT_EQUAL(rc, EC_ECLOSED);
+		CU_ASSERT(strstr(err.msg, "'apart'") && strstr(err.msg, "127.0.0.1") &&
+		          strstr(err.msg, "before the context connected back"));
+		CU_ASSERT(ec_test_log_wait(NULL, "context apart: cannot connect back to the master "
+		                                 "at 127.0.0.1 port", NULL));
 		ec_context_shutdown(c, 3000, NULL);
+	}
 	/* Not an address: said with the key. */
 	const char *bad[] = {"transport=local", "connect_back=true", opt,
 	                     "connect_back_listen=nowhere.invalid", NULL};
@@ -765,10 +1003,13 @@ static void test_half_open(void)
 static CU_TestInfo tests[] = {
 	{"calls and module forwarding over TLS", test_calls},
 	{"3 MiB there and back", test_bulk},
+	{"calls pipelined across the switch: in order, none lost", test_calls_across},
+	{"a channel streaming across the switch: in order, none lost", test_channel_across},
 	{"logs and stderr over TLS", test_logs},
 	{"the TLS connection cut: the call fails, the context exits", test_cut_tls},
 	{"the launcher's stream cut: the call fails, the context exits", test_cut_launcher},
 	{"the master killed: the context gone within 5 s", test_master_killed},
+	{"not connected back within connect_back_timeout: lost, said why", test_switch_timeout},
 	CU_TEST_INFO_NULL,
 };
 

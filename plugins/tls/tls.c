@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "econtext.h"
+#include "econtext/protocol.h"
 #include "tls_int.h"
 
 static int tls_load(const struct ec_host *host, void **state, struct ec_error *err)
@@ -259,6 +260,7 @@ static int tls_adopt(void *inst, pid_t pid, int fd, struct ec_error *err)
 		return t->host->error_set(err, EC_EINVAL, t->name,
 		                          "context '%s': its transport cannot adopt a direct boot",
 		                          t->name);
+	t->direct = 1; /* frames from the first byte sent (docs/protocol.md 1) */
 	return o->adopt(t->below->inst, pid, fd, err);
 }
 
@@ -343,6 +345,101 @@ static int below_ended(struct tls *t, struct ec_error *err)
 	return 0;
 }
 
+/* ---- the lazy switch (docs/tls.md) ----------------------------------------------
+ * Until the context's connection is up, its frames go over the layer below; the layer
+ * counts what it sends there after the boot payload (D) and what comes from there from
+ * ECREADY on. The context sends U, its own count of the latter, after its token; the
+ * master answers with D, first thing on the connection, and sends on it from then on;
+ * it reads from below until U bytes came, then from the connection. */
+
+/* Bytes sent through below: the first 10 are the payload's length (a first-stage boot). */
+static void count_sent(struct tls *t, const char *p, size_t n)
+{
+	for (size_t i = 0; !t->direct && t->sent + i < 10 && i < n; i++)
+		t->boot_head[t->sent + i] = p[i];
+	int had = t->sent >= 10;
+	t->sent += n;
+	if (!t->direct && !had && t->sent >= 10) {
+		unsigned long long len = 0;
+		for (int i = 0; i < 10; i++)
+			len = len * 10 + (unsigned)(t->boot_head[i] >= '0' && t->boot_head[i] <= '9'
+			                                ? t->boot_head[i] - '0' : 0);
+		t->boot_len = 10 + len;
+	}
+}
+
+/* Whether the boot payload has gone whole: ECREADY can only follow it. */
+static int payload_sent(const struct tls *t)
+{
+	return t->direct || (t->sent >= 10 && t->sent >= t->boot_len);
+}
+
+/* What below delivered: ECREADY found as the core finds it, then counted from its
+ * first byte (the context's relay counts from there too: its first bytes upstream). */
+static void count_rcvd(struct tls *t, const char *p, size_t n)
+{
+	if (t->ready) {
+		t->rcvd += n;
+		return;
+	}
+	if (!payload_sent(t))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		size_t m = t->marker;
+		while (m && EC_MARKER_READY[m] != p[i])
+			m = m == 4 ? 1 : 0; /* "ECRE": its last E may begin the marker again */
+		if (EC_MARKER_READY[m] == p[i])
+			m++;
+		t->marker = m;
+		if (m == EC_MARKER_READY_LEN) {
+			t->ready = 1;
+			t->ready_ms = tls_now_ms();
+			t->rcvd = EC_MARKER_READY_LEN + (n - i - 1);
+			return;
+		}
+	}
+}
+
+/* D written on the connection: 0, EC_EAGAIN, or an error. */
+static int flush_d(struct tls *t, struct ec_error *err);
+
+void tls_switch(struct tls *t, unsigned long long up_count)
+{
+	t->switched = 1;
+	if (!t->below) { /* invited: the connection carries everything */
+		t->rd_switched = 1;
+		return;
+	}
+	t->up_count = up_count;
+	unsigned long long d = t->sent - (t->direct ? 0 : t->boot_len);
+	char tmp[TLS_COUNT_HEX + 1];
+	snprintf(tmp, sizeof(tmp), "%016llx", d);
+	memcpy(t->d_head, tmp, TLS_COUNT_HEX);
+	t->d_left = TLS_COUNT_HEX;
+	if (t->ready && t->rcvd == up_count)
+		t->rd_switched = 1;
+	t->host->log(t->host, EC_LOG_DEBUG, "context %s: switched to its connection after %llu "
+	             "bytes sent and %llu received over %s", t->name, d, up_count,
+	             t->below->name);
+	struct ec_error e = {0};
+	flush_d(t, &e); /* a fresh connection takes 16 bytes; else the next op retries */
+}
+
+static int flush_d(struct tls *t, struct ec_error *err)
+{
+	if (!t->d_left)
+		return 0;
+	ERR_clear_error();
+	int r = SSL_write(t->ssl, t->d_head + TLS_COUNT_HEX - t->d_left, t->d_left);
+	if (r > 0) {
+		t->write_wants_read = 0;
+		t->d_left -= r;
+		return t->d_left ? EC_EAGAIN : 0;
+	}
+	ssize_t rc = ssl_result(t, r, 0, err);
+	return rc == EC_EAGAIN ? EC_EAGAIN : rc ? (int)rc : EC_ECLOSED;
+}
+
 static ssize_t tls_send(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
                         struct ec_error *err)
 {
@@ -352,8 +449,15 @@ static ssize_t tls_send(void *inst, const void *buf, size_t len, struct ec_polls
 		if (!t->switched)
 			return EC_EAGAIN;
 	}
-	if (!t->switched)
-		return t->below->ops->send(t->below->inst, buf, len, ps, err);
+	if (!t->switched) {
+		ssize_t n = t->below->ops->send(t->below->inst, buf, len, ps, err);
+		if (n > 0)
+			count_sent(t, buf, (size_t)n);
+		return n;
+	}
+	int rc = flush_d(t, err);
+	if (rc)
+		return rc;
 	if (!len)
 		return 0;
 	ERR_clear_error();
@@ -365,14 +469,66 @@ static ssize_t tls_send(void *inst, const void *buf, size_t len, struct ec_polls
 	return ssl_result(t, r, 0, err);
 }
 
+/* Before the read side switched: from below, at most what is left of U once the
+ * connection said it; connect_back_timeout from ECREADY for the connection to come. */
+static ssize_t recv_below(struct tls *t, void *buf, size_t len, struct ec_pollset *ps,
+                          struct ec_error *err)
+{
+	const struct ec_host *h = t->host;
+	if (t->ssl && t->ready && t->rcvd > t->up_count)
+		return h->error_set(err, EC_EPROTO, t->name,
+		                    "context '%s': it says it sent %llu bytes over its transport "
+		                    "(%s) before its connection, %llu came", t->name, t->up_count,
+		                    t->below->name, t->rcvd);
+	if (!t->ssl && t->ready && t->timeout_ms > 0 &&
+	    tls_now_ms() - t->ready_ms >= t->timeout_ms)
+		return h->error_set(err, EC_ETIMEDOUT, t->name,
+		                    "context '%s' did not connect back to the master at %s port %d "
+		                    "within %.1f s (connect_back_timeout; it ran over its transport, "
+		                    "%s, meanwhile)", t->name, t->advertise, t->lis ? t->lis->port : 0,
+		                    (double)t->timeout_ms / 1000.0, t->below->name);
+	if (t->ssl && t->ready && len > t->up_count - t->rcvd)
+		len = (size_t)(t->up_count - t->rcvd);
+	ssize_t n = t->below->ops->recv(t->below->inst, buf, len, ps, err);
+	if (n > 0) {
+		count_rcvd(t, buf, (size_t)n);
+		if (t->ssl && t->ready && t->rcvd == t->up_count)
+			t->rd_switched = 1;
+	} else if (n == 0 && t->ready && !err->code && t->ssl) {
+		h->error_set(err, EC_ECLOSED, t->name,
+		             "context '%s': the stream of its transport (%s) ended after %llu of "
+		             "the %llu bytes it sent there before its connection", t->name,
+		             t->below->name, t->rcvd, t->up_count);
+	} else if (n == 0 && t->ready && !err->code) {
+		h->error_set(err, EC_ECLOSED, t->name,
+		             "context '%s': the stream of its transport (%s) ended before the "
+		             "context connected back to the master at %s port %d (its reason, "
+		             "when it could say it, is in its log)", t->name, t->below->name,
+		             t->advertise, t->lis ? t->lis->port : 0);
+	}
+	return n;
+}
+
 static ssize_t tls_recv(void *inst, void *buf, size_t len, struct ec_pollset *ps,
                         struct ec_error *err)
 {
 	struct tls *t = inst;
 	tls_serve(t->st);
-	if (!t->switched)
-		return t->below ? t->below->ops->recv(t->below->inst, buf, len, ps, err)
-		                : EC_EAGAIN;
+	if (t->switched && t->d_left) {
+		int rc = flush_d(t, err);
+		if (rc && rc != EC_EAGAIN)
+			return rc;
+	}
+	if (!t->rd_switched) {
+		if (!t->below)
+			return EC_EAGAIN;
+		if (!(t->ssl && t->ready && t->rcvd == t->up_count)) {
+			ssize_t n = recv_below(t, buf, len, ps, err);
+			if (n != 0 || !t->rd_switched)
+				return n;
+		}
+		t->rd_switched = 1;
+	}
 	/* The connection first: when both ended, its end came first (the launcher's end
 	 * comes with a close_notify). */
 	size_t got = 0;
@@ -400,21 +556,31 @@ static void tls_pollset(void *inst, int want, struct ec_pollset *ps)
 	struct tls *t = inst;
 	tls_serve_pollset(t->st, ps);
 	if (!t->switched) {
-		if (t->below)
+		if (t->below) {
 			t->below->ops->pollset(t->below->inst, want, ps);
+			if (t->ready && t->timeout_ms > 0) { /* connect_back_timeout */
+				long long ms = t->ready_ms + t->timeout_ms - tls_now_ms();
+				ec_pollset_timer(ps, ms < 1 ? 1 : ms > 1000000 ? 1000000 : (int)ms);
+			}
+		}
 		return;
 	}
 	if (t->below)
 		t->below->ops->pollset(t->below->inst, EC_POLL_IN, ps);
+	if (!t->rd_switched)
+		want &= ~EC_POLL_IN; /* below's bytes first, up to U */
+	if (t->d_left)
+		want |= EC_POLL_OUT;
 	int ev = 0;
 	if (want & EC_POLL_IN)
 		ev |= t->read_wants_write ? EC_POLL_OUT : EC_POLL_IN;
 	if (want & EC_POLL_OUT)
 		ev |= t->write_wants_read ? EC_POLL_IN : EC_POLL_OUT;
-	ec_pollset_add(ps, t->fd, ev);
+	if (ev)
+		ec_pollset_add(ps, t->fd, ev);
 	/* Bytes OpenSSL holds already, or a connection handed over by another instance's
 	 * turn: come back at once. */
-	if (SSL_has_pending(t->ssl))
+	if (t->rd_switched && SSL_has_pending(t->ssl))
 		ec_pollset_timer(ps, 1);
 }
 

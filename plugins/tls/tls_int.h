@@ -13,6 +13,7 @@
 #define TLS_TOKEN_LEN 32               /* random bytes; sent as 64 hex digits */
 #define TLS_TOKEN_HEX (2 * TLS_TOKEN_LEN)
 #define TLS_FP_HEX 64                  /* SHA-256 of the certificate, hex */
+#define TLS_COUNT_HEX 16               /* a byte count on the connection (U, D), hex */
 #define TLS_MAX_PENDING 512            /* connections in handshake at once, per master */
 #define TLS_PEER_LEN 64                /* "[addr]:port" */
 #define TLS_ADDR_LEN 64                /* a numeric address */
@@ -27,8 +28,8 @@ struct tls_conn {
 	int fd;
 	long long deadline; /* monotonic ms */
 	int handshaken;
-	size_t have;                       /* token bytes read */
-	char token[TLS_TOKEN_HEX];
+	size_t have;                       /* token bytes read, then U's */
+	char token[TLS_TOKEN_HEX + TLS_COUNT_HEX];
 	char peer[TLS_PEER_LEN];
 };
 
@@ -84,10 +85,27 @@ struct tls {
 	SSL *ssl;
 	int fd;
 	char peer[TLS_PEER_LEN];
-	int switched;
+	int switched; /* frames are sent on the connection */
 	int read_wants_write, write_wants_read;
 	int closed;
+	/* The lazy switch (docs/tls.md): a launched context is in use over the layer below
+	 * until its connection is up; then its bytes move at a count each way. */
+	int direct;                  /* a direct boot: frames from the first byte sent */
+	char boot_head[10];          /* the payload's length (docs/protocol.md 1) */
+	unsigned long long boot_len; /* 10 + that length, once known; 0 for a direct boot */
+	unsigned long long sent;     /* bytes sent through below: D = sent - boot_len */
+	size_t marker;               /* of ECREADY matched in what below delivered */
+	int ready;                   /* ECREADY seen: rcvd counts from its first byte */
+	long long ready_ms;          /* when (monotonic): connect_back_timeout from then */
+	unsigned long long rcvd;     /* bytes below delivered since ECREADY, U once switched */
+	unsigned long long up_count; /* U, the context's count, once connected */
+	char d_head[TLS_COUNT_HEX];  /* D, written first on the connection */
+	int d_left;                  /* bytes of d_head not written yet */
+	int rd_switched;             /* U bytes delivered: frames are read from the connection */
 };
+
+/* tls.c: the connection handed over with the context's count U (0: invited). */
+void tls_switch(struct tls *t, unsigned long long up_count);
 
 /* tls_invite.c: the one-line command for an invited context (no layer below). */
 int tls_invitation(const struct tls *t, const struct ec_argv *argv, char *buf, size_t cap,

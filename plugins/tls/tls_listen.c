@@ -376,6 +376,13 @@ static void unlink_conn(struct tls_state *st, struct tls_conn *c)
 		}
 }
 
+static void refuse_at(struct tls_state *st, struct tls_conn *c, int level, const char *why)
+{
+	st->host->log(st->host, level, "refused the connection from %s: %s", c->peer, why);
+	unlink_conn(st, c);
+	conn_free(c); /* closing the fd takes it out of the epoll set */
+}
+
 static void refuse(struct tls_state *st, struct tls_conn *c, const char *why)
 {
 	st->host->log(st->host, EC_LOG_WARNING, "refused the connection from %s: %s",
@@ -481,6 +488,11 @@ static void watch(struct tls_state *st, struct tls_conn *c, int want_write)
 	epoll_ctl(st->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+static int hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
 /* The instance waiting for this token, or NULL. Every waiting token is compared, in
  * constant time each. */
 static struct tls *owner_of(struct tls_state *st, const char *token)
@@ -492,7 +504,8 @@ static struct tls *owner_of(struct tls_state *st, const char *token)
 	return found;
 }
 
-static void hand_over(struct tls_state *st, struct tls_conn *c, struct tls *t)
+static void hand_over(struct tls_state *st, struct tls_conn *c, struct tls *t,
+                      unsigned long long up_count)
 {
 	unlink_conn(st, c);
 	epoll_ctl(st->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -506,12 +519,12 @@ static void hand_over(struct tls_state *st, struct tls_conn *c, struct tls *t)
 	t->ssl = c->ssl;
 	t->fd = c->fd;
 	memcpy(t->peer, c->peer, sizeof(t->peer));
-	t->switched = 1;
 	st->host->log(st->host, EC_LOG_DEBUG, "context %s connected back from %s (%s, %s)",
 	              t->name, t->peer, SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
 	c->ssl = NULL;
 	c->fd = -1;
 	conn_free(c);
+	tls_switch(t, up_count);
 }
 
 /* Whether a failed SSL op (SSL_get_error's e) met the peer's end: its close_notify, or
@@ -541,19 +554,36 @@ static void advance(struct tls_state *st, struct tls_conn *c)
 				return;
 			}
 			char why[320];
+			int closed = peer_closed(e);
 			snprintf(why, sizeof(why), "TLS handshake failed: %s",
-			         peer_closed(e) ? "the peer closed it" : ssl_why());
+			         closed ? "the peer closed it" : ssl_why());
 			ERR_clear_error();
-			refuse(st, c, why);
+			/* A context shut down during its set-up (the lazy switch: one that ends
+			 * right after its first call) ends its connection so: not a warning. */
+			refuse_at(st, c, closed ? EC_LOG_DEBUG : EC_LOG_WARNING, why);
 			return;
 		}
 		c->handshaken = 1;
 		watch(st, c, 0);
 	}
-	/* The token comes first; nothing else is read before it is checked. */
-	while (c->have < TLS_TOKEN_HEX) {
+	/* The token comes first; nothing else is read before it is checked. A launched
+	 * context's token is followed by U, its bytes sent over its transport (docs/tls.md,
+	 * the lazy switch); an invited context sends the token alone. */
+	struct tls *t = NULL;
+	for (;;) {
+		size_t want = TLS_TOKEN_HEX;
+		if (c->have >= TLS_TOKEN_HEX) {
+			if (!(t = owner_of(st, c->token))) {
+				refuse(st, c, "wrong, used or expired token");
+				return;
+			}
+			if (t->below)
+				want += TLS_COUNT_HEX;
+			if (c->have >= want)
+				break;
+		}
 		ERR_clear_error();
-		int r = SSL_read(c->ssl, c->token + c->have, (int)(TLS_TOKEN_HEX - c->have));
+		int r = SSL_read(c->ssl, c->token + c->have, (int)(want - c->have));
 		if (r <= 0) {
 			int e = SSL_get_error(c->ssl, r);
 			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -561,23 +591,31 @@ static void advance(struct tls_state *st, struct tls_conn *c)
 				return;
 			}
 			char why[320];
-			if (peer_closed(e))
+			int quiet = peer_closed(e) && !c->have; /* as above */
+			if (peer_closed(e) && c->have < TLS_TOKEN_HEX)
 				snprintf(why, sizeof(why), "it closed the connection before sending a "
 				         "whole token (%zu of %d bytes)", c->have, TLS_TOKEN_HEX);
+			else if (peer_closed(e))
+				snprintf(why, sizeof(why), "it closed the connection before sending "
+				         "its byte count");
 			else
 				snprintf(why, sizeof(why), "reading its token failed: %s", ssl_why());
 			ERR_clear_error();
-			refuse(st, c, why);
+			refuse_at(st, c, quiet ? EC_LOG_DEBUG : EC_LOG_WARNING, why);
 			return;
 		}
 		c->have += (size_t)r;
 	}
-	struct tls *t = owner_of(st, c->token);
-	if (!t) {
-		refuse(st, c, "wrong, used or expired token");
-		return;
+	unsigned long long up = 0;
+	for (size_t i = TLS_TOKEN_HEX; i < c->have; i++) {
+		int x = hexval(c->token[i]);
+		if (x < 0) {
+			refuse(st, c, "its byte count is not 16 hex digits");
+			return;
+		}
+		up = up << 4 | (unsigned)x;
 	}
-	hand_over(st, c, t);
+	hand_over(st, c, t, up);
 }
 
 void tls_serve(struct tls_state *st)

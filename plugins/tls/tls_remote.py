@@ -5,44 +5,27 @@
 # layer's boot words, ADDRESS PORT FINGERPRINT TOKEN, before it sets up stdio. Runs
 # unchanged on 2.7 and 3.6 to 3.13.
 _RELAY_MAX = 1 << 18    # the most the relay reads at once, each way
+_TLS_IDLE_S = 0.003     # after the HELLO, the TLS set-up starts once nothing moved this long
+_TLS_LATE_S = 0.05      # or this long after the HELLO at the latest
+_TLS_WAIT_S = 30        # the connect, the handshake and the master's count: at most
+_TLS_COUNT = 16         # a byte count on the connection: 16 hex digits
 
 
 def _tls_connect_back(words):
-    """Connect to the master's listener, pin its certificate, send this context's token;
-    then move fds 100 and 101 to one end of a socketpair whose other end a relay thread
-    joins to the TLS connection. The launcher's stream stays open only to tie lives:
-    its end, or the connection's, ends the context.
-
-    The TCP connect and the TLS set-up (the _ssl import) are done here; the handshake,
-    the pin and the token on the relay thread, while this thread goes on with the boot
-    (stdio, hooks, the HELLO, written into the socketpair meanwhile): the handshake's
-    C code runs without the GIL, so its round trip and crypto overlap that work. (The
-    ClientHello sent from here instead made the boot's thread share the GIL with the
-    relay thread's handshake steps: no faster, docs/benchmarks.md.)"""
+    """The lazy switch (docs/tls.md): fds 100 and 101 become one end of a socketpair whose
+    other end a relay thread joins to the launcher's stream at once, so that ECREADY,
+    the HELLO and the first calls go over it without waiting; the relay thread sets up
+    TLS meanwhile (after the HELLO has gone) and moves the bytes to the connection at a
+    byte count each way. The launcher's stream then stays open only to tie lives: its
+    end, or the connection's, ends the context."""
     import _socket
-    host, port, fingerprint, token = words.split()
-    where = "%s port %s" % (host, port)
-    # The relay thread says a failure here: on the launcher's stream as boot output,
-    # before ECREADY, whatever _setup_stdio does to fd 2 meanwhile.
-    err = posix.dup(2)
-    _cloexec(err)
-    try:
-        # A subclass: _ssl keeps a weak reference to the socket, which _socket's lacks.
-        sock = type("_TLSSocket", (_socket.socket,), {})
-        raw = sock(_socket.AF_INET6 if ":" in host else _socket.AF_INET, _socket.SOCK_STREAM)
-        # The SYN's round trip overlaps the TLS set-up: connected only below.
-        raw.setblocking(False)
-        rc = raw.connect_ex((host, int(port)))
-        # No Nagle: the token and HELLO would wait for the delayed ACK of the
-        # handshake's last flight (40 ms here).
-        raw.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        handshake = (_tls_py3 if PY3 else _tls_py2)()
-        if rc not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
-            raise _socket.error(rc, posix.strerror(rc))
-    except Exception:
-        _tls_failed(err, where)
+    import time
+    # The relay thread imports nothing: an import there could wait for the import lock
+    # that the main thread holds while a module comes from the master (2.7's global
+    # lock; 3.6's around a finder), through that relay. A helper thread imports.
+    _tls_mods[:] = [_socket, getattr(time, "monotonic", time.time)]
     # Both ends of the launcher's stream stay open (over ssh, closing its stdout would
-    # end the channel); only its input is read, for its end.
+    # end the channel).
     launch = posix.dup(IN_FD)
     keep = posix.dup(OUT_FD)
     _cloexec(launch)
@@ -55,65 +38,389 @@ def _tls_connect_back(words):
     mine.close()
     for fd in (IN_FD, OUT_FD):
         _cloexec(fd)
-    thread.start_new_thread(_tls_finish, (handshake, raw, fingerprint, token, where, err,
-                                          relay, launch, keep))
+    _cfg["tls_state"] = "launcher"
+    _econtext.connect_back_state = _tls_state
+    lock = _cfg["tls_switch"] = thread.allocate_lock()   # released once switched
+    lock.acquire()
+    thread.start_new_thread(_tls_relay, (words, relay, launch, keep))
 
 
-def _tls_failed(err, where):
-    e = sys.exc_info()[1]
-    posix.write(err, ("econtext: cannot connect back to the master at %s: %s: %s\n"
-                      % (where, type(e).__name__, e)).encode("utf-8", "replace"))
-    posix._exit(1)
+_tls_mods = []      # _socket, the clock: for the relay thread, which imports nothing
 
 
-def _tls_finish(handshake, raw, fingerprint, token, where, err, relay, launch, keep):
-    """The relay thread: wait for the TCP connect, handshake, pin, send the token (the
-    HELLO waits in the socketpair meanwhile), then relay."""
-    import _socket
+def _time():
+    return _tls_mods[1]()
+
+
+def _tls_state(wait=False):
+    """econtext.connect_back_state(wait=False): where this context's frames go:
+    "launcher" (over its transport), "upstream" (its own on the connection, the
+    master's still over the transport) or "switched" (both on the connection); with
+    wait, once switched (a failed set-up ends the context instead)."""
+    if wait:
+        _cfg["tls_switch"].acquire()
+        _cfg["tls_switch"].release()
+    return _text(_cfg["tls_state"])
+
+
+def _tls_relay(words, loc, launch, keep):
     try:
-        _wait(raw, False)
-        ss, run = handshake(raw)
-        run(raw, ss.do_handshake)
+        _Relay(words, loc, launch, keep).run()
+    except BaseException:
+        e = sys.exc_info()[1]
+        try:
+            posix.write(2, ("econtext: connect-back relay failed: %s: %s\n"
+                            % (type(e).__name__, e)).encode("utf-8", "replace"))
+        finally:
+            _exit_now(1)
+
+
+def _tls_say(text, done):
+    """A failure of the set-up, said as the core's LOG frame (the launcher's stream still
+    carries the frames); then one byte on done for the relay, which exits once it has
+    passed the frame on."""
+    try:
+        send(LOG, (u"econtext", 40, _text("context %s: %s" % (_cfg.get("name"), text))))
+    finally:
+        posix.write(done, b"x")
+
+
+def _write_all(fd, view):
+    while view:
+        try:
+            view = view[posix.write(fd, view):]
+        except OSError:
+            e = sys.exc_info()[1].args[0]
+            if e == errno.EAGAIN:
+                select.select([], [fd], [])
+            elif e != errno.EINTR:
+                raise
+
+
+class _Relay(object):
+    """One thread, both directions, the SSL object never used by two threads at once.
+    Steps: 0 the launcher's stream only; 1 the TLS context being made (on a helper
+    thread, the relay relaying meanwhile, as in every step up to 4); 2 the TCP connect
+    under way; 3 the handshake; 4 the token and U (the bytes written on the launcher)
+    sent, upstream on TLS from then on, the master's D awaited; 5 D bytes read from the
+    launcher: downstream on TLS too. -1: the set-up failed, said in a LOG frame that
+    goes out on the launcher's stream before the context exits."""
+
+    def __init__(self, words, loc, launch, keep):
+        host, port, self.fp, self.token = words.split()
+        self.addr = (host, int(port))
+        self.where = "%s port %s" % (host, port)
+        self.loc, self.launch, self.keep = loc, launch, keep
+        self.up = self.down = self.ss = self.raw = self.start = None
+        self.sent = self.got = 0
+        self.d = None
+        self.head = b""
+        self.step = 0
+        self.hello = self.deadline = None
+        self.hs_write = self.rd_wants_write = self.wr_wants_read = False
+        self.lr = False         # the launcher's stream readable (select said)
+        self.errs = (KeyError,) * 3     # TLS's errors, once imported: want read, want
+                                        # write, any; until then never raised
+        self.done = None        # a failure's pipe, once said
+        self.made = None        # the set-up helper's pipe
+        self.ending = False
+
+    def run(self):
+        loc, launch = self.loc, self.launch
+        loc.setblocking(False)
+        while True:
+            moved = self.move()
+            if self.ending and not moved and self.up is None:
+                _exit_now(1)
+            if self.step == 0 and self.hello is not None and (
+                    not moved or _time() >= self.hello + _TLS_LATE_S):
+                # Idle, or late: the set-up starts (its slow part on a helper thread).
+                self.attempt(self.setup)
+                continue
+            rl, wl = [], []
+            if self.up is None:
+                rl.append(loc)
+            if self.down is not None:
+                wl.append(loc)
+            if self.step == 5 or (self.down is None and (self.d is None or self.got < self.d)):
+                rl.append(launch)
+            raw = self.raw
+            if self.step == 2 or (self.step == 3 and self.hs_write) or \
+                    (self.step >= 4 and (self.up is not None or self.rd_wants_write)):
+                wl.append(raw)
+            if (self.step == 3 and not self.hs_write) or (self.step == 4 and self.d is None) or \
+                    (self.step >= 4 and self.wr_wants_read) or \
+                    (self.step == 5 and self.down is None):
+                rl.append(raw)
+            if self.done is not None:
+                rl.append(self.done)
+            if self.step == 1:
+                rl.append(self.made)
+            timeout = None
+            if self.step == 0 and self.hello is not None:
+                timeout = _TLS_IDLE_S
+            elif 1 <= self.step <= 4 and self.d is None:
+                timeout = max(0, self.deadline - _time())
+            try:
+                r, w = select.select(rl, wl, [], timeout)[:2]
+            except (OSError, select.error):
+                if sys.exc_info()[1].args[0] == errno.EINTR:
+                    continue
+                raise
+            if self.done is not None and self.done in r:
+                self.ending = True
+            self.lr = launch in r
+            if self.step == 5 and self.lr and self.d is not None:
+                self.lr = False
+                self.watch()
+            if 1 <= self.step <= 4 and self.d is None and not r and not w and \
+                    _time() >= self.deadline:
+                self.attempt(self.timed_out)
+            if self.step == 1 and self.made in r:
+                self.attempt(self.context)
+            elif self.step == 2 and raw in w:
+                self.attempt(self.connected)
+            elif self.step == 3 and (raw in r or raw in w):
+                self.attempt(self.handshake)
+
+    def attempt(self, fn):
+        try:
+            fn()
+        except Exception:
+            e = sys.exc_info()[1]
+            self.fail("%s: %s" % (type(e).__name__, e))
+
+    def fail(self, why):
+        if self.step >= 4:      # frames went on the connection already: nothing to say
+            _exit_now(1)
+        self.step = -1
+        for x in (self.ss, self.raw):
+            try:
+                x and x.close()
+            except Exception:
+                pass
+        self.ss = self.raw = None
+        r, w = posix.pipe()
+        self.done = r
+        thread.start_new_thread(_tls_say, (
+            "cannot connect back to the master at %s: %s" % (self.where, why), w))
+
+    def setup(self):
+        """The slow part on a helper thread (it holds the GIL: 3.x's `import _ssl` 2-3 ms
+        and its context 1.5-2 ms), which says when it is done on a pipe."""
+        self.deadline = _time() + _TLS_WAIT_S
+        self.step = 1
+        r, w = posix.pipe()
+        self.made = r
+        thread.start_new_thread(_tls_make, (self, w))
+
+    def context(self):
+        posix.close(self.made)
+        self.made = None
+        if isinstance(self.start, Exception):
+            raise self.start
+        self.errs = _tls_errors()
+        self.connect()
+
+    def connect(self):
+        _socket = _tls_mods[0]
+        # A subclass: _ssl keeps a weak reference to the socket, which _socket's lacks.
+        sock = type("_TLSSocket", (_socket.socket,), {})
+        host = self.addr[0]
+        self.raw = raw = sock(_socket.AF_INET6 if ":" in host else _socket.AF_INET,
+                              _socket.SOCK_STREAM)
+        raw.setblocking(False)
+        # No Nagle: the token would wait for the delayed ACK of the handshake's last
+        # flight (40 ms here).
+        raw.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        self.step = 2
+        rc = raw.connect_ex(self.addr)
+        if rc not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            raise _socket.error(rc, posix.strerror(rc))
+
+    def connected(self):
+        _socket = _tls_mods[0]
+        rc = self.raw.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+        if rc:
+            raise _socket.error(rc, posix.strerror(rc))
+        self.step = 3
+        self.ss = self.start(self.raw)
+        self.handshake()
+
+    def timed_out(self):
+        raise _tls_mods[0].timeout("%s not done in %d s" % (
+            ("the TLS set-up", "the TCP connect", "the TLS handshake",
+             "the master's answer")[self.step - 1],
+            _TLS_WAIT_S))
+
+    def handshake(self):
+        try:
+            self.ss.do_handshake()
+        except self.errs[0]:
+            self.hs_write = False
+            return
+        except self.errs[1]:
+            self.hs_write = True
+            return
+        ss = self.ss
         seen = _sha256((ss.getpeercert if hasattr(ss, "getpeercert")
                         else ss.peer_certificate)(True)).hexdigest()
-        if not _compare_digest(seen.encode("ascii"), fingerprint.encode("ascii")):
+        if not _compare_digest(seen.encode("ascii"), self.fp.encode("ascii")):
             raise ValueError("the master's certificate is not the pinned one "
-                             "(sha256 %s, expected %s)" % (seen, fingerprint))
-        # With the HELLO if it waits: one record, one wake-up of the master.
-        relay.setblocking(False)
-        data = token.encode("ascii")
+                             "(sha256 %s, expected %s)" % (seen, self.fp))
+        # Upstream moves now: the token, U, then what the core writes next.
+        self.up = memoryview(("%s%016x" % (self.token, self.sent)).encode("ascii"))
+        self.step = 4
+        _cfg["tls_state"] = "upstream"
+        # The token is spent (the master refuses it from now on): kept for the tests' replay.
+        _cfg["connected_back"] = (ss, self.loc, self.launch, self.keep, self.token, self.raw)
+
+    def watch(self):
+        """Switched both ways: the launcher's stream only ties lives."""
         try:
-            data += relay.recv(_RELAY_MAX)
-        except _socket.error:
-            pass
-        while data:
-            data = data[run(raw, ss.write, data):]
+            data = posix.read(self.launch, 4096)
+        except OSError:
+            data = b"" if sys.exc_info()[1].args[0] != errno.EAGAIN else b"-"
+        if not data:
+            # Its end: the context goes too, saying so with a close_notify (a bare end
+            # would say the connection was cut).
+            try:
+                (self.ss.shutdown if PY3 else self.ss.unwrap)()
+            except Exception:
+                pass
+            _exit_now(0)
+
+    def move(self):
+        """Move what can move without waiting; whether anything did."""
+        _socket = _tls_mods[0]
+        # Until the set-up, placeholders never met: only TLS ops raise these.
+        want_read, want_write, ssl_error = self.errs
+        again = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
+        loc, ss = self.loc, self.ss
+        any_moved = False
+        moved = True
+        while moved:
+            moved = False
+            # ---- downstream: the launcher's D bytes, then the connection's
+            if self.down is None and self.step == 4 and self.d is None:
+                try:
+                    more = ss.read(_TLS_COUNT - len(self.head))
+                    if not more:
+                        _exit_now(1)    # the master refused the connection
+                    self.head += more
+                    if len(self.head) == _TLS_COUNT:
+                        self.d = int(self.head, 16)
+                        if self.got > self.d:
+                            _exit_now(1)
+                        moved = True
+                except (want_read, want_write):
+                    pass
+                except (ssl_error, _socket.error):
+                    _exit_now(1)
+            if self.down is None and self.lr and self.step < 5:
+                self.lr = False
+                want = _RELAY_MAX if self.d is None else min(_RELAY_MAX, self.d - self.got)
+                try:
+                    data = posix.read(self.launch, want) if want > 0 else b"-"
+                except OSError:
+                    data = b"" if sys.exc_info()[1].args[0] not in again else None
+                if data == b"":
+                    _exit_now(0)    # the launcher's stream ended: the context goes too
+                if data and want > 0:
+                    self.got += len(data)
+                    self.down = memoryview(data)
+            if self.down is None and self.step == 4 and self.d == self.got:
+                self.step = 5
+                _cfg["tls_state"] = "switched"
+                _cfg["tls_switch"].release()
+                moved = True
+            if self.down is None and self.step == 5:
+                # The records that came (16 KiB each at most), up to _RELAY_MAX, passed
+                # on as one send: a file's 256 KiB chunk wakes the broker thread once,
+                # not once a record.
+                parts = []
+                got = 0
+                try:
+                    while got < _RELAY_MAX:
+                        data = ss.read(_RELAY_MAX - got)
+                        self.rd_wants_write = False
+                        if not data:
+                            if parts:
+                                break
+                            _exit_now(0)    # the master closed: so does the context
+                        parts.append(data)
+                        got += len(data)
+                except want_read:
+                    pass
+                except want_write:
+                    self.rd_wants_write = True
+                except (ssl_error, _socket.error):
+                    _exit_now(0)
+                if parts:
+                    self.down = memoryview(parts[0] if len(parts) == 1 else b"".join(parts))
+            if self.down is not None:
+                try:
+                    n = loc.send(self.down)
+                    self.down = self.down[n:] if n < len(self.down) else None
+                    moved = True
+                except _socket.error:
+                    if sys.exc_info()[1].args[0] not in again:
+                        _exit_now(0)
+            # ---- upstream: to the launcher until the switch, then to the connection
+            if self.up is None:
+                try:
+                    data = loc.recv(_RELAY_MAX)
+                    if not data:
+                        _exit_now(0)
+                    self.up = memoryview(data)
+                except _socket.error:
+                    if sys.exc_info()[1].args[0] not in again:
+                        _exit_now(0)
+            if self.up is not None and self.step < 4:
+                _write_all(self.keep, self.up)
+                self.sent += len(self.up)
+                self.up = None
+                moved = True
+                if self.hello is None:
+                    self.hello = _time()    # ECREADY and the HELLO went out
+            elif self.up is not None:
+                try:
+                    n = ss.write(self.up)
+                    self.wr_wants_read = False
+                    self.up = self.up[n:] if n < len(self.up) else None
+                    moved = True
+                except want_write:
+                    pass
+                except want_read:
+                    self.wr_wants_read = True
+                except (ssl_error, _socket.error):
+                    _exit_now(0)
+            any_moved = any_moved or moved
+        return any_moved
+
+
+def _tls_make(relay, done):
+    try:
+        relay.start = (_tls_py3 if PY3 else _tls_py2)()
     except Exception:
-        _tls_failed(err, where)
-    posix.close(err)
-    # The token is spent (the master refuses it from now on): kept for the tests' replay.
-    _cfg["connected_back"] = (ss, relay, launch, keep, token, raw)
-    _tls_relay(ss, relay, launch, raw)
+        relay.start = sys.exc_info()[1]     # said by the relay, as any set-up failure
+    posix.write(done, b"x")
+    posix.close(done)
+
+
+def _tls_errors():
+    """want read, want write, any TLS error: _ssl's on 3.x, ssl's on 2.7 (imported by
+    now, by _tls_make)."""
+    m = sys.modules["_ssl" if PY3 else "ssl"]
+    return m.SSLWantReadError, m.SSLWantWriteError, m.SSLError
 
 
 _TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"     # for TLS 1.2: AEAD only
 
 
-def _wait(raw, read):
-    """Until raw is readable (read) or writable: 30 s at most, as the socket timeout of
-    the blocking steps; once writable, the outcome of its connect."""
-    import _socket
-    w = [] if read else [raw]
-    if not select.select(read and [raw] or [], w, [], 30)[not read]:
-        raise _socket.timeout("timed out")
-    rc = w and raw.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-    if rc:
-        raise _socket.error(rc, posix.strerror(rc))
-
-
 def _tls_py3():
     """The TLS context on _ssl itself (`import ssl` costs ~13 ms of a context's start);
-    returns the handshake's start on a connected socket."""
+    returns the handshake's start on a connected non-blocking socket."""
     import _ssl
     ctx = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False      # the certificate is pinned instead
@@ -124,25 +431,9 @@ def _tls_py3():
         ctx.options |= _ssl.OP_NO_SSLv3 | _ssl.OP_NO_TLSv1 | _ssl.OP_NO_TLSv1_1
     ctx.options |= _ssl.OP_NO_COMPRESSION | getattr(_ssl, "OP_NO_TICKET", 0)
     ctx.set_ciphers(_TLS_CIPHERS)
-    again = (_ssl.SSLWantReadError, _ssl.SSLWantWriteError)
-
-    def run(raw, op, *args):
-        """op(*args), waiting for the non-blocking socket as it asks."""
-        while True:
-            try:
-                return op(*args)
-            except again:
-                _wait(raw, isinstance(sys.exc_info()[1], again[0]))
 
     def start(raw):
-        """The ClientHello sent (as far as the socket takes it) on a connected socket;
-        the rest is run(raw, ss.do_handshake)."""
-        ss = ctx._wrap_socket(raw, False)
-        try:
-            ss.do_handshake()
-        except again:
-            pass
-        return ss, run
+        return ctx._wrap_socket(raw, False)
     return start
 
 
@@ -156,123 +447,9 @@ def _tls_py2():
         ctx.options |= getattr(ssl, name, 0)
     ctx.set_ciphers(_TLS_CIPHERS)
 
-    def handshake(raw):
-        raw.settimeout(30)      # blocking, the handshake done here
-        return ctx.wrap_socket(socket.socket(_sock=raw)), lambda raw, op, *args: op(*args)
-    return handshake
-
-
-def _tls_relay(ss, loc, launch, raw):
-    """One thread, both directions, the SSL object never used by two threads at once."""
-    try:
-        _relay_loop(ss, loc, launch, raw)
-    except BaseException:
-        e = sys.exc_info()[1]
-        try:
-            posix.write(2, ("econtext: connect-back relay failed: %s: %s\n"
-                            % (type(e).__name__, e)).encode("utf-8", "replace"))
-        finally:
-            _exit_now(1)
-
-
-def _relay_loop(ss, loc, launch, raw):
-    import _socket
-    import _ssl
-    want_read = _ssl.SSLWantReadError
-    want_write = _ssl.SSLWantWriteError
-    again = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
-    raw.setblocking(False)
-    loc.setblocking(False)
-    # One chunk in hand each way, written from a view as it goes: no buffer copied
-    # twice. A TLS write that could not finish is retried with the same chunk.
-    up = down = None
-    rd_wants_write = wr_wants_read = False
-    while True:
-        moved = True
-        while moved:
-            moved = False
-            if down is None:
-                # The records that came (16 KiB each at most), up to _RELAY_MAX, passed
-                # on as one send: a file's 256 KiB chunk wakes the broker thread once,
-                # not once a record.
-                parts = []
-                got = 0
-                try:
-                    while got < _RELAY_MAX:
-                        data = ss.read(_RELAY_MAX - got)
-                        rd_wants_write = False
-                        if not data:
-                            if parts:
-                                break
-                            _exit_now(0)    # the master closed: so does the context
-                        parts.append(data)
-                        got += len(data)
-                except want_read:
-                    pass
-                except want_write:
-                    rd_wants_write = True
-                except (_ssl.SSLError, _socket.error):
-                    _exit_now(0)
-                if parts:
-                    down = memoryview(parts[0] if len(parts) == 1 else b"".join(parts))
-            if down is not None:
-                try:
-                    n = loc.send(down)
-                    down = down[n:] if n < len(down) else None
-                    moved = True
-                except _socket.error:
-                    if sys.exc_info()[1].args[0] not in again:
-                        _exit_now(0)
-            if up is None:
-                try:
-                    data = loc.recv(_RELAY_MAX)
-                    if not data:
-                        _exit_now(0)
-                    up = memoryview(data)
-                except _socket.error:
-                    if sys.exc_info()[1].args[0] not in again:
-                        _exit_now(0)
-            if up is not None:
-                try:
-                    n = ss.write(up)
-                    wr_wants_read = False
-                    up = up[n:] if n < len(up) else None
-                    moved = True
-                except want_write:
-                    pass
-                except want_read:
-                    wr_wants_read = True
-                except (_ssl.SSLError, _socket.error):
-                    _exit_now(0)
-        rl = [launch]
-        wl = []
-        if down is None or wr_wants_read:
-            rl.append(raw)
-        if up is not None or rd_wants_write:
-            wl.append(raw)
-        if down is not None:
-            wl.append(loc)
-        if up is None:
-            rl.append(loc)
-        try:
-            r = select.select(rl, wl, [])[0]
-        except (OSError, select.error):
-            if sys.exc_info()[1].args[0] == errno.EINTR:
-                continue
-            raise
-        if launch in r:
-            try:
-                data = posix.read(launch, 4096)
-            except OSError:
-                data = b""
-            if not data:
-                # The launcher's stream ended: the context goes too, saying so with a
-                # close_notify (a bare end would say the connection was cut).
-                try:
-                    (ss.shutdown if PY3 else ss.unwrap)()
-                except Exception:
-                    pass
-                _exit_now(0)
+    def start(raw):
+        return ctx.wrap_socket(socket.socket(_sock=raw), do_handshake_on_connect=False)
+    return start
 
 
 _layer_starts["tls"] = _tls_connect_back

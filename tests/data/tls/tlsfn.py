@@ -67,3 +67,24 @@ def peer_sha256():
     ss = _conn()[0]
     get = getattr(ss, "getpeercert", None) or ss.peer_certificate
     return _text(hashlib.sha256(get(True)).hexdigest())
+
+
+def _core():
+    return econtext.core_code.__globals__["_cfg"]
+
+
+def state():
+    """Where the context's frames go: launcher (over its transport), upstream (its own
+    on the connection, the master's still over the transport), switched (both ways)."""
+    return econtext.connect_back_state()
+
+
+def wait_switched():
+    """Return once the relay has switched both ways (an event: its lock)."""
+    return econtext.connect_back_state(True)
+
+
+def seq(i):
+    """i, and where the frames went when this call ran."""
+    return [i, state()]
+
