@@ -42,6 +42,13 @@ static void die(struct ec_context *ctx, const struct ec_error *why, int grace_ms
 		return;
 	if (why && why->code) {
 		ctx->fail = *why;
+		/* The stream's end said with the context's own last words, when it had any. */
+		if (why->code == EC_ECLOSED && ctx->last_words[0]) {
+			size_t n = strlen(ctx->fail.msg);
+			snprintf(ctx->fail.msg + n, sizeof(ctx->fail.msg) - n, "; it said: %s",
+			         ctx->last_words);
+		}
+		why = &ctx->fail;
 		if (ctx->st.state == EC_STREAM_READY)
 			ec__log(&ctx->m->logger, EC_LOG_ERROR, "econtext", ctx->name, "context %s: %s",
 			        ctx->name, why->msg);
@@ -390,6 +397,13 @@ static int log_admit(struct ec_context *ctx, int level)
 	return 1;
 }
 
+/* A record of the context's core itself (logger `econtext`) at ERROR or above. */
+static int rec_is_core_error(const ec_value *name, long long level)
+{
+	return level >= 40 && (name->type == EC_T_STR || name->type == EC_T_BYTES) &&
+	       !strcmp(name->u.s.data, "econtext");
+}
+
 static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
                   struct ec_error *err)
 {
@@ -402,6 +416,10 @@ static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const un
 		return ec__error_set(err, EC_EPROTO, ctx->name, "malformed LOG from context '%s'",
 		                     ctx->name);
 	}
+	const ec_value *said = v->u.seq.items[2];
+	if (rec_is_core_error(v->u.seq.items[0], v->u.seq.items[1]->u.i) &&
+	    (said->type == EC_T_STR || said->type == EC_T_BYTES))
+		snprintf(ctx->last_words, sizeof(ctx->last_words), "%s", said->u.s.data);
 	if (!log_admit(ctx, (int)v->u.seq.items[1]->u.i)) {
 		ec_value_free(v);
 		return 0;
@@ -526,6 +544,7 @@ static int on_frame(void *owner, const struct ec_frame_hdr *h, const unsigned ch
 	}
 	if (h->handle == EC_HANDLE_LOG)
 		return on_log(ctx, h, p, err);
+	ctx->last_words[0] = '\0'; /* words followed by other frames were not its last */
 	if (h->handle == EC_HANDLE_GET_MODULE)
 		return on_get_module(ctx, h, p, err);
 	if (h->handle == EC_HANDLE_REPLIES)

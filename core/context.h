@@ -86,6 +86,10 @@ struct ec_context {
 	struct ec_calls calls;
 	struct ec_channels chans;
 	struct ec_error fail; /* why it died / failed to start */
+	/* The last error the context's core said (a LOG record of logger `econtext`, level
+	 * 40 or more: a bad frame, a failed connect-back) with no frame but LOG after it:
+	 * quoted in the error that says its stream ended (broker thread). */
+	char last_words[200];
 	pthread_cond_t cond;
 	char python_version[32];
 	int python_major;

@@ -804,7 +804,8 @@ static void test_listen_apart(void)
 		printf("    bound on 127.0.0.3, told 127.0.0.1: %s\n", err.msg);
 		CU_ASSERT_EQUAL(rc, EC_ECLOSED);
 		CU_ASSERT(strstr(err.msg, "'apart'") && strstr(err.msg, "127.0.0.1") &&
-		          strstr(err.msg, "before the context connected back"));
+		          strstr(err.msg, "before the context connected back") &&
+		          strstr(err.msg, "it said: context apart: cannot connect back"));
 		CU_ASSERT(ec_test_log_wait(NULL, "context apart: cannot connect back to the master "
 		                                 "at 127.0.0.1 port", NULL));
 		ec_context_shutdown(c, 3000, NULL);

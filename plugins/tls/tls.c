@@ -502,9 +502,8 @@ static ssize_t recv_below(struct tls *t, void *buf, size_t len, struct ec_pollse
 	} else if (n == 0 && t->ready && !err->code) {
 		h->error_set(err, EC_ECLOSED, t->name,
 		             "context '%s': the stream of its transport (%s) ended before the "
-		             "context connected back to the master at %s port %d (its reason, "
-		             "when it could say it, is in its log)", t->name, t->below->name,
-		             t->advertise, t->lis ? t->lis->port : 0);
+		             "context connected back to the master at %s port %d", t->name,
+		             t->below->name, t->advertise, t->lis ? t->lis->port : 0);
 	}
 	return n;
 }
