@@ -186,9 +186,13 @@ static void test_connect_back(void)
 	if (rc == 0) {
 		CU_ASSERT_EQUAL(call_int(ctx, "os", "getuid"), ec_test_uid_of(PW_TARGET));
 		CU_ASSERT_TRUE(ec_test_log_count("econtext.sudo", "answered sudo's prompt", NULL) > 0);
-		CU_ASSERT_TRUE(ec_test_log_count("econtext.tls", "context aspwcb connected back from",
-		                                 NULL) > 0);
-		ec_value *v = call0(ctx, "logging", "warning", ec_value_cstr("logged-over-tls"), &rc);
+		/* In use over its transport at once; connected back once switched. */
+		ec_value *v = call0(ctx, "econtext", "connect_back_state", ec_value_bool(1), &rc);
+		CU_ASSERT(rc == 0 && v && v->type == EC_T_STR && !strcmp(v->u.s.data, "switched"));
+		ec_value_free(v);
+		CU_ASSERT_TRUE(ec_test_log_wait("econtext.tls", "context aspwcb connected back from",
+		                                NULL));
+		v = call0(ctx, "logging", "warning", ec_value_cstr("logged-over-tls"), &rc);
 		CU_ASSERT_EQUAL(rc, 0);
 		ec_value_free(v);
 		CU_ASSERT_TRUE(ec_test_log_wait("econtext.ctx.aspwcb", "logged-over-tls", NULL));

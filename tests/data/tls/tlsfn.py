@@ -8,7 +8,9 @@ import econtext
 
 def _conn():
     """(TLS object, relay socket, launcher in, launcher out, spent token, TCP socket),
-    as the core's connect-back keeps them (payload/econtext_core.py)."""
+    as the core's connect-back keeps them (payload/econtext_core.py), once the context
+    has switched to its connection (the lazy switch: in use over its transport first)."""
+    econtext.connect_back_state(True)
     return econtext.core_code.__globals__["_cfg"]["connected_back"]
 
 
