@@ -113,6 +113,10 @@ class _Relay(object):
         self.loc, self.launch, self.keep = loc, launch, keep
         self.up = self.down = self.ss = self.raw = self.start = None
         self.sent = self.got = 0
+        # One buffer each way, read into and written from, reused once written out (a
+        # chunk is never copied, nor a 256 KiB block allocated per TLS record read).
+        self.ubuf = memoryview(bytearray(_RELAY_MAX))
+        self.dbuf = memoryview(bytearray(_RELAY_MAX))
         self.d = None
         self.head = b""
         self.step = 0
@@ -338,26 +342,25 @@ class _Relay(object):
                 # The records that came (16 KiB each at most), up to _RELAY_MAX, passed
                 # on as one send: a file's 256 KiB chunk wakes the broker thread once,
                 # not once a record.
-                parts = []
+                buf = self.dbuf
                 got = 0
                 try:
                     while got < _RELAY_MAX:
-                        data = ss.read(_RELAY_MAX - got)
+                        n = ss.read(_RELAY_MAX - got, buf[got:])
                         self.rd_wants_write = False
-                        if not data:
-                            if parts:
+                        if not n:
+                            if got:
                                 break
                             _exit_now(0)    # the master closed: so does the context
-                        parts.append(data)
-                        got += len(data)
+                        got += n
                 except want_read:
                     pass
                 except want_write:
                     self.rd_wants_write = True
                 except (ssl_error, _socket.error):
                     _exit_now(0)
-                if parts:
-                    self.down = memoryview(parts[0] if len(parts) == 1 else b"".join(parts))
+                if got:
+                    self.down = buf[:got]
             if self.down is not None:
                 try:
                     n = loc.send(self.down)
@@ -369,10 +372,10 @@ class _Relay(object):
             # ---- upstream: to the launcher until the switch, then to the connection
             if self.up is None:
                 try:
-                    data = loc.recv(_RELAY_MAX)
-                    if not data:
+                    n = loc.recv_into(self.ubuf)
+                    if not n:
                         _exit_now(0)
-                    self.up = memoryview(data)
+                    self.up = self.ubuf[:n]
                 except _socket.error:
                     if sys.exc_info()[1].args[0] not in again:
                         _exit_now(0)
