@@ -417,11 +417,8 @@ int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 		ec__pollset_clear(&ps);
 		ssize_t n = s->transport->ops->recv(s->transport->inst, s->rbuf.data + s->rbuf.len,
 		                                    s->rbuf.cap - s->rbuf.len, &ps, err);
-		if (n == EC_EAGAIN) {
-			if (!rounds)
-				return 0;
-			break; /* bytes came before it: the idle timer below starts again */
-		}
+		if (n == EC_EAGAIN)
+			return 0;
 		if (n <= 0) {
 			if (s->state < EC_STREAM_READY) {
 				struct ec_error ignored = {0};
