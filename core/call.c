@@ -188,16 +188,9 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 		                     "the result of this call in context '%s' was already returned",
 		                     cname);
 	/* The codec may take the reply buffer as the value's memory (decode_buf). */
-	const struct ec_codec_ops *ops = ec__codec_ops(call->codec);
-	void *state = call->codec->state;
-	size_t len = call->reply.len - call->reply_off;
 	ec_value *v = NULL;
-	int rc = ops->size >= offsetof(struct ec_codec_ops, decode_buf) + sizeof(ops->decode_buf) &&
-	                 ops->decode_buf
-	             ? ops->decode_buf(state, &call->reply, call->reply_off, len, &v, err)
-	             : ops->decode(state,
-	                           call->reply.data ? call->reply.data + call->reply_off : NULL, len,
-	                           &v, err);
+	int rc = ec__codec_decode_taken(call->codec, &call->reply, call->reply_off,
+	                                call->reply.len - call->reply_off, &v, err);
 	if (rc) {
 		ec__error_prefix(err, "reply from context '%s' refused", cname);
 		return rc;

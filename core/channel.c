@@ -427,13 +427,10 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 	if (!it)
 		return rc;
 	size_t spare = it->buf.data ? it->buf.cap : 0;
-	const struct ec_codec_ops *ops = ec__codec_ops(ch->codec);
-	if (it->buf.data && ops->size >= offsetof(struct ec_codec_ops, decode_buf) +
-	                                     sizeof(ops->decode_buf) && ops->decode_buf)
-		rc = ops->decode_buf(ch->codec->state, &it->buf, it->off, it->len, out, err);
+	if (it->buf.data)
+		rc = ec__codec_decode_taken(ch->codec, &it->buf, it->off, it->len, out, err);
 	else
-		rc = ops->decode(ch->codec->state, it->buf.data ? it->buf.data + it->off : it->data,
-		                 it->len, out, err);
+		rc = ec__codec_ops(ch->codec)->decode(ch->codec->state, it->data, it->len, out, err);
 	if (rc)
 		ec__error_prefix(err, "a value on channel %lu of context '%s' refused",
 		                 (unsigned long)ch->handle, ch->ctx_name);

@@ -397,13 +397,6 @@ static int log_admit(struct ec_context *ctx, int level)
 	return 1;
 }
 
-/* A record of the context's core itself (logger `econtext`) at ERROR or above. */
-static int rec_is_core_error(const ec_value *name, long long level)
-{
-	return level >= 40 && (name->type == EC_T_STR || name->type == EC_T_BYTES) &&
-	       !strcmp(name->u.s.data, "econtext");
-}
-
 static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const unsigned char *p,
                   struct ec_error *err)
 {
@@ -416,26 +409,27 @@ static int on_log(struct ec_context *ctx, const struct ec_frame_hdr *h, const un
 		return ec__error_set(err, EC_EPROTO, ctx->name, "malformed LOG from context '%s'",
 		                     ctx->name);
 	}
-	const ec_value *said = v->u.seq.items[2];
-	if (rec_is_core_error(v->u.seq.items[0], v->u.seq.items[1]->u.i) &&
-	    (said->type == EC_T_STR || said->type == EC_T_BYTES))
-		snprintf(ctx->last_words, sizeof(ctx->last_words), "%s", said->u.s.data);
-	if (!log_admit(ctx, (int)v->u.seq.items[1]->u.i)) {
+	const ec_value *name = v->u.seq.items[0], *msg = v->u.seq.items[2];
+	int level = (int)v->u.seq.items[1]->u.i;
+	int named = name->type == EC_T_STR || name->type == EC_T_BYTES;
+	int has_text = msg->type == EC_T_STR || msg->type == EC_T_BYTES;
+	/* The context's core itself at ERROR or above: its last words, if no frame follows. */
+	if (level >= 40 && named && has_text && !strcmp(name->u.s.data, "econtext"))
+		snprintf(ctx->last_words, sizeof(ctx->last_words), "%s", msg->u.s.data);
+	if (!log_admit(ctx, level)) {
 		ec_value_free(v);
 		return 0;
 	}
-	const ec_value *name = v->u.seq.items[0], *msg = v->u.seq.items[2];
 	char logger[256];
-	if ((name->type == EC_T_STR || name->type == EC_T_BYTES) && name->u.s.len &&
-	    strcmp(name->u.s.data, "root") != 0)
+	if (named && name->u.s.len && strcmp(name->u.s.data, "root") != 0)
 		snprintf(logger, sizeof(logger), "econtext.ctx.%s.%s", ctx->name, name->u.s.data);
 	else
 		snprintf(logger, sizeof(logger), "econtext.ctx.%s", ctx->name);
-	const char *text = (msg->type == EC_T_STR || msg->type == EC_T_BYTES) ? msg->u.s.data : "?";
+	const char *text = has_text ? msg->u.s.data : "?";
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	struct ec_log_record rec = {
-		.level = (int)v->u.seq.items[1]->u.i,
+		.level = level,
 		.logger = logger,
 		.context = ctx->name,
 		.message = text,

@@ -5,6 +5,7 @@
 #define EC_CORE_MASTER_H
 
 #include <pthread.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "host.h"
@@ -55,6 +56,19 @@ struct ec_master {
 static inline const struct ec_codec_ops *ec__codec_ops(const struct ec_loaded_plugin *codec)
 {
 	return (const struct ec_codec_ops *)codec->desc->ops;
+}
+
+/* Decode the len bytes at buf->data + off, which the codec may keep as the value's
+ * memory (decode_buf, ABI 2.0; buf is then emptied) or only read (decode). */
+static inline int ec__codec_decode_taken(const struct ec_loaded_plugin *codec, struct ec_buf *buf,
+                                         size_t off, size_t len, ec_value **out,
+                                         struct ec_error *err)
+{
+	const struct ec_codec_ops *ops = ec__codec_ops(codec);
+	if (ops->size >= offsetof(struct ec_codec_ops, decode_buf) + sizeof(ops->decode_buf) &&
+	    ops->decode_buf)
+		return ops->decode_buf(codec->state, buf, off, len, out, err);
+	return ops->decode(codec->state, buf->data ? buf->data + off : NULL, len, out, err);
 }
 
 #endif
