@@ -25,9 +25,22 @@ _Static_assert(EC_MARKER_BOOT_LEN == EC_MARKER_READY_LEN,
 /* A frame at least this large is handed to the owner in the read buffer it arrived in
  * rather than copied out of it. */
 #define TAKE_MIN READ_CHUNK
-/* How long an empty read buffer is kept for the next frame: back-to-back large
- * frames reuse it; an idle context holds none. */
+/* How long an empty read or write buffer is kept for the next frame: back-to-back
+ * large frames reuse it; an idle context holds none. */
 #define RBUF_IDLE_MS 1000
+
+/* A buffer's idle timer after traffic of used bytes: pushed on when the traffic needed
+ * half its size or more; otherwise started if not running, never pushed on, so that
+ * small frames (a busy context's calls) do not keep a large buffer that one file chunk
+ * made: it goes within RBUF_IDLE_MS of its last large use (200 contexts each keeping a
+ * 512 KiB write buffer and a 256 KiB spare after one transfer: tests/test_soak). */
+static void idle_timer(long long *at, size_t used, size_t cap)
+{
+	if (!cap)
+		return;
+	if (used >= cap / 2 || !*at)
+		*at = ec__now_ms() + RBUF_IDLE_MS;
+}
 
 void ec__stream_init(struct ec_stream *s, const char *name, const struct ec_logger *logger,
                      unsigned id, size_t max_message, ec_stream_frame_fn on_frame, void *owner)
@@ -203,6 +216,7 @@ int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 int ec__stream_write(struct ec_stream *s, struct ec_error *err)
 {
 	struct ec_pollset ps; /* what send waits for: the core asks pollset instead */
+	size_t batch = 0; /* the bytes of the last time wbuf was written whole */
 	while (s->wbuf.len) {
 		ec__pollset_clear(&ps);
 		ssize_t n = s->transport->ops->send(s->transport->inst, s->wbuf.data + s->wpos,
@@ -218,14 +232,15 @@ int ec__stream_write(struct ec_stream *s, struct ec_error *err)
 		if (n < 0)
 			return (int)n;
 		s->wpos += (size_t)n;
-		if (s->wpos == s->wbuf.len)
+		if (s->wpos == s->wbuf.len) {
+			batch = s->wbuf.len;
 			s->wbuf.len = s->wpos = 0;
+		}
 	}
 	/* All written: kept for the next frames (freed and taken again per frame, a file's
 	 * 256 KiB chunks each landed in freshly mapped memory: a page fault every 4 KiB),
 	 * and freed once idle (ec__stream_idle): an idle context holds nothing. */
-	if (s->wbuf.cap)
-		s->wbuf_idle_ms = ec__now_ms() + RBUF_IDLE_MS;
+	idle_timer(&s->wbuf_idle_ms, batch, s->wbuf.cap);
 	return 0;
 }
 
@@ -408,6 +423,7 @@ static int hash_ahead(struct ec_stream *s, struct ec_error *err)
 int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 {
 	struct ec_pollset ps; /* what recv waits for: the core asks pollset instead */
+	size_t got = 0;
 	for (int rounds = 0; rounds < 16; rounds++) {
 		/* Room for the rest of a frame of known size, exactly (a 16 MiB frame takes
 		 * 16 MiB, not the next power of two), else for a chunk. */
@@ -417,8 +433,11 @@ int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 		ec__pollset_clear(&ps);
 		ssize_t n = s->transport->ops->recv(s->transport->inst, s->rbuf.data + s->rbuf.len,
 		                                    s->rbuf.cap - s->rbuf.len, &ps, err);
-		if (n == EC_EAGAIN)
-			return 0;
+		if (n == EC_EAGAIN) {
+			if (!got)
+				return 0;
+			break; /* after bytes came: the idle timer below */
+		}
 		if (n <= 0) {
 			if (s->state < EC_STREAM_READY) {
 				struct ec_error ignored = {0};
@@ -435,6 +454,7 @@ int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 			return n == 0 ? 1 : (int)n;
 		}
 		s->rbuf.len += (size_t)n;
+		got += (size_t)n;
 		int rc = hash_ahead(s, err);
 		if (!rc)
 			rc = process_input(s, err);
@@ -452,8 +472,7 @@ int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 	}
 	/* An idle context holds no read buffer (memory grows with traffic, not the fleet):
 	 * an empty one is freed once no frame came for RBUF_IDLE_MS (ec__stream_idle). */
-	if (s->rbuf.cap)
-		s->rbuf_idle_ms = ec__now_ms() + RBUF_IDLE_MS;
+	idle_timer(&s->rbuf_idle_ms, got, s->rbuf.cap);
 	return 0;
 }
 

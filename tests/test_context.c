@@ -123,6 +123,36 @@ static void test_buffer_kept_then_released(void)
 	CU_ASSERT_EQUAL(bytes_call(100), 0); /* and it comes back */
 }
 
+/* One large frame's write buffer goes within the idle time while small calls keep
+ * coming: small frames start its timer, never push it on (before, any write pushed it,
+ * and a busy context kept the 512 KiB that one file chunk had made). Waited for as an
+ * event: the capacity seen small, at most 300 calls (30 s and more) after. */
+static void test_large_buffer_goes_while_busy(void)
+{
+	static unsigned char big[400000];
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value_append(args, ec_value_bytes(big, sizeof(big)));
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL_FATAL(ec_context_call(ctx, "zlib", "crc32", args, NULL, 30000, &res, &err), 0);
+	CU_ASSERT(res && res->type == EC_T_INT);
+	ec_value_free(args);
+	ec_value_free(res);
+	pthread_mutex_lock(&master->lock);
+	size_t cap = ctx->st.wbuf.cap;
+	pthread_mutex_unlock(&master->lock);
+	CU_ASSERT(cap >= sizeof(big)); /* the frame was framed in it */
+	int calls = 0;
+	for (; calls < 300 && cap >= sizeof(big); calls++) {
+		CU_ASSERT_EQUAL_FATAL(bytes_call(100), 0);
+		usleep(100 * 1000);
+		pthread_mutex_lock(&master->lock);
+		cap = ctx->st.wbuf.cap;
+		pthread_mutex_unlock(&master->lock);
+	}
+	printf("\n  write buffer %zu bytes after %d small calls\n", cap, calls);
+	CU_ASSERT(cap < sizeof(big));
+}
+
 /* A transport whose create refuses its section (local cannot sit on another layer): the
  * stack is built on the loop's thread now, and its error still comes back from the
  * connect whole, naming the file and line of the key; nothing is left attached. */
@@ -165,6 +195,8 @@ int main(void)
 	CU_add_test(s, "a large reply is handed over in its read buffer", test_large_reply_taken);
 	CU_add_test(s, "the read buffer is kept while busy, freed when idle",
 	            test_buffer_kept_then_released);
+	CU_add_test(s, "a large write buffer goes while small calls keep coming",
+	            test_large_buffer_goes_while_busy);
 	CU_pSuite t = CU_add_suite("transport stacks", NULL, NULL);
 	CU_add_test(t, "a transport's create refusing its section fails the connect",
 	            test_create_refused);

@@ -34,6 +34,9 @@
  * allocator holds in its arenas (worker threads' arenas stay) and the module server's
  * caches; a leak per call, channel or context grows with the work and crosses it. */
 #define RSS_MARGIN_KB (6 * 1024)
+/* What the master may hold in use (the allocator's count, blocks given out and not
+ * freed: no arena's keeping in it) on top of its baseline: the module server's caches. */
+#define INUSE_MARGIN_KB 1024
 
 static struct ec_test_python py;
 static ec_master *master;
@@ -119,13 +122,16 @@ static int threads(void)
 
 struct figures {
 	long rss_kb;
+	long inuse_kb; /* the allocator's blocks in use */
 	int fds, threads, children;
 };
 
 static struct figures measure(void)
 {
 	malloc_trim(0); /* what the allocator keeps without use is not the master's */
-	return (struct figures){status_kb("VmRSS"), open_fds(), threads(), ec_test_children_left()};
+	struct mallinfo2 mi = mallinfo2();
+	return (struct figures){status_kb("VmRSS"), (long)((mi.uordblks + mi.hblkhd) >> 10),
+	                        open_fds(), threads(), ec_test_children_left()};
 }
 
 /* ---- the work ------------------------------------------------------------------------- */
@@ -511,8 +517,8 @@ static void run_workers(struct worker *ws, void *(*fn)(void *))
 
 static void say_figures(const char *when, const struct figures *f)
 {
-	printf("  %s: RSS %ld KiB, %d descriptors, %d threads, %d children\n", when, f->rss_kb,
-	       f->fds, f->threads, f->children);
+	printf("  %s: RSS %ld KiB (%ld KiB in use), %d descriptors, %d threads, %d children\n",
+	       when, f->rss_kb, f->inuse_kb, f->fds, f->threads, f->children);
 }
 
 /* One context of the kind (TLS or not) through every kind of work, shut down. */
@@ -635,7 +641,10 @@ static void test_soak(void)
 	printf("  RSS %+ld KiB against the baseline (margin %d KiB), descriptors %+d, threads %+d\n",
 	       after.rss_kb - base.rss_kb, RSS_MARGIN_KB, after.fds - base.fds,
 	       after.threads - base.threads);
+	printf("  in use %+ld KiB against the baseline (margin %d KiB)\n",
+	       after.inuse_kb - base.inuse_kb, INUSE_MARGIN_KB);
 	CU_ASSERT(after.rss_kb - base.rss_kb <= RSS_MARGIN_KB);
+	CU_ASSERT(after.inuse_kb - base.inuse_kb <= INUSE_MARGIN_KB);
 	CU_ASSERT_EQUAL(after.fds, base.fds);
 	CU_ASSERT_EQUAL(after.threads, base.threads);
 	CU_ASSERT_EQUAL(after.children, 0);
