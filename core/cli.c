@@ -180,12 +180,17 @@ static size_t script_target(const char *target)
 	return (size_t)(colon - target);
 }
 
-/* JSON if it parses, else the text itself. */
+/* JSON if it parses, else the text itself (bytes if not UTF-8). NULL: out of memory,
+ * never the text in place of the JSON it could not convert. */
 static ec_value *parse_arg(const char *text)
 {
 	ec_value *v = NULL;
-	if (ec_value_from_json(text, &v, NULL) == 0)
+	struct ec_error err = {0};
+	int rc = ec_value_from_json(text, &v, &err);
+	if (rc == 0)
 		return v;
+	if (rc == EC_ENOMEM)
+		return NULL;
 	v = ec_value_cstr(text);
 	return v ? v : ec_value_bytes(text, strlen(text));
 }
@@ -230,11 +235,15 @@ static int parse_job(int argc, char **argv, struct fleet_job *job)
 	}
 	for (int i = 1; i < argc; i++) {
 		size_t nl;
-		if (is_kwarg(argv[i], &nl))
-			ec_value_dict_set(job->kwargs, ec_value_str(argv[i], nl),
-			                  parse_arg(argv[i] + nl + 1));
-		else
-			ec_value_append(job->args, parse_arg(argv[i]));
+		/* Each one kept, or the command fails: an argument is never dropped. */
+		int rc = is_kwarg(argv[i], &nl)
+		             ? ec_value_dict_set(job->kwargs, ec_value_str(argv[i], nl),
+		                                 parse_arg(argv[i] + nl + 1))
+		             : ec_value_append(job->args, parse_arg(argv[i]));
+		if (rc) {
+			fprintf(stderr, "econtext: out of memory\n");
+			return EXIT_OTHER;
+		}
 	}
 	return 0;
 }
