@@ -155,6 +155,24 @@ static void test_bulk(void)
 	CU_ASSERT(v->type == EC_T_BYTES && v->u.s.len == n && !memcmp(v->u.s.data, buf, n));
 	ec_value_free(v);
 	free(buf);
+	/* Switched, the core writes to the connection itself: the relay wrote nothing more
+	 * on it while 3 MiB more came up. */
+	long long relayed[2] = {-1, -1};
+	for (int i = 0; i < 2; i++) {
+		v = ec_test_call(ctx, "tlsfn", "direct", NULL, 10000, &rc);
+		CU_ASSERT_FATAL(rc == 0 && v && v->type == EC_T_LIST && v->u.seq.len == 2);
+		CU_ASSERT(v->u.seq.items[0]->type == EC_T_BOOL && v->u.seq.items[0]->u.b);
+		relayed[i] = v->u.seq.items[1]->u.i;
+		ec_value_free(v);
+		if (i)
+			break;
+		v = ec_test_call(ctx, "tlsfn", "blob", ec_value_int((int64_t)n), 30000, &rc);
+		CU_ASSERT(rc == 0 && v && v->type == EC_T_BYTES && v->u.s.len == n &&
+		          v->u.s.data[0] == 0x5a && v->u.s.data[n - 1] == 0x5a);
+		ec_value_free(v);
+	}
+	printf("    the relay wrote %lld bytes on the connection, then none\n", relayed[0]);
+	CU_ASSERT(relayed[0] >= 0 && relayed[1] == relayed[0]);
 }
 
 static void test_logs(void)
@@ -1003,7 +1021,7 @@ static void test_half_open(void)
 
 static CU_TestInfo tests[] = {
 	{"calls and module forwarding over TLS", test_calls},
-	{"3 MiB there and back", test_bulk},
+	{"3 MiB there and back; the core writes to the connection itself", test_bulk},
 	{"calls pipelined across the switch: in order, none lost", test_calls_across},
 	{"a channel streaming across the switch: in order, none lost", test_channel_across},
 	{"logs and stderr over TLS", test_logs},

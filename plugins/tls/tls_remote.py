@@ -104,7 +104,9 @@ class _Relay(object):
     under way; 3 the handshake; 4 the token and U (the bytes written on the launcher)
     sent, upstream on TLS from then on, the master's D awaited; 5 D bytes read from the
     launcher: downstream on TLS too. -1: the set-up failed, said in a LOG frame that
-    goes out on the launcher's stream before the context exits."""
+    goes out on the launcher's stream before the context exits. From step 4 on, the
+    core writes to the connection itself (go_direct): the relay then carries only the
+    master's bytes. sslock: one TLS op at a time, the relay's or the core's writer's."""
 
     def __init__(self, words, loc, launch, keep):
         host, port, self.fp, self.token = words.split()
@@ -126,6 +128,9 @@ class _Relay(object):
         self.errs = (KeyError,) * 3     # TLS's errors, once imported: want read, want
                                         # write, any; until then never raised
         self.done = None        # a failure's pipe, once said
+        self.sslock = thread.allocate_lock()
+        self.direct = False     # the core's _write goes to the connection itself
+        self.up_tls = 0         # the bytes this thread wrote on the connection
         self.made = None        # the set-up helper's pipe
         self.ending = False
 
@@ -134,6 +139,8 @@ class _Relay(object):
         loc.setblocking(False)
         while True:
             moved = self.move()
+            if self.step >= 4 and not self.direct and self.up is None:
+                self.go_direct()
             if self.ending and not moved and self.up is None:
                 _exit_now(1)
             if self.step == 0 and self.hello is not None and (
@@ -279,6 +286,55 @@ class _Relay(object):
         # The token is spent (the master refuses it from now on): kept for the tests' replay.
         _cfg["connected_back"] = (ss, self.loc, self.launch, self.keep, self.token, self.raw)
 
+    def go_direct(self):
+        """The core's writes go to the connection themselves from now on (its _write
+        rebound to self.write): no socketpair, no pass of this thread, no copy on the
+        way up. Taken between two of the core's writes (its _wlock, never waited for:
+        a writer blocked on the socketpair waits for this thread) once what it wrote
+        before is on the connection, so that no byte overtakes another."""
+        global _write
+        if not _wlock.acquire(False):
+            return
+        try:
+            self.move()     # to the socketpair's end: its recv says EAGAIN, up is None
+            if self.up is None:
+                _write = self.write
+                self.direct = True
+                _cfg["tls_direct"] = self
+        finally:
+            _wlock.release()
+
+    def write(self, data):
+        """The core's _write once direct (its _wlock held): TLS records straight onto
+        the connection, waiting for it to take them without holding sslock."""
+        want_read, want_write, ssl_error = self.errs
+        _socket = _tls_mods[0]
+        lock, ss, raw = self.sslock, self.ss, self.raw
+        view = memoryview(data)
+        while view:
+            lock.acquire()
+            try:
+                n = ss.write(view)
+            except want_write:
+                n = 0
+            except want_read:   # not in TLS 1.3; the relay reads meanwhile
+                n = -1
+            except (ssl_error, _socket.error):
+                _exit_now(0)    # the master closed: so does the context
+            finally:
+                lock.release()
+            if n > 0:
+                view = view[n:]
+                continue
+            try:
+                if n:
+                    select.select([raw], [], [], 0.01)
+                else:
+                    select.select([], [raw], [])
+            except (OSError, select.error):
+                if sys.exc_info()[1].args[0] != errno.EINTR:
+                    raise
+
     def watch(self):
         """Switched both ways: the launcher's stream only ties lives."""
         try:
@@ -288,6 +344,7 @@ class _Relay(object):
         if not data:
             # Its end: the context goes too, saying so with a close_notify (a bare end
             # would say the connection was cut).
+            self.sslock.acquire()
             try:
                 (self.ss.shutdown if PY3 else self.ss.unwrap)()
             except Exception:
@@ -307,6 +364,7 @@ class _Relay(object):
             moved = False
             # ---- downstream: the launcher's D bytes, then the connection's
             if self.down is None and self.step == 4 and self.d is None:
+                self.sslock.acquire()
                 try:
                     more = ss.read(_TLS_COUNT - len(self.head))
                     if not more:
@@ -321,6 +379,8 @@ class _Relay(object):
                     pass
                 except (ssl_error, _socket.error):
                     _exit_now(1)
+                finally:
+                    self.sslock.release()
             if self.down is None and self.lr and self.step < 5:
                 self.lr = False
                 want = _RELAY_MAX if self.d is None else min(_RELAY_MAX, self.d - self.got)
@@ -344,6 +404,7 @@ class _Relay(object):
                 # not once a record.
                 buf = self.dbuf
                 got = 0
+                self.sslock.acquire()
                 try:
                     while got < _RELAY_MAX:
                         n = ss.read(_RELAY_MAX - got, buf[got:])
@@ -359,6 +420,8 @@ class _Relay(object):
                     self.rd_wants_write = True
                 except (ssl_error, _socket.error):
                     _exit_now(0)
+                finally:
+                    self.sslock.release()
                 if got:
                     self.down = buf[:got]
             if self.down is not None:
@@ -387,9 +450,11 @@ class _Relay(object):
                 if self.hello is None:
                     self.hello = _time()    # ECREADY and the HELLO went out
             elif self.up is not None:
+                self.sslock.acquire()
                 try:
                     n = ss.write(self.up)
                     self.wr_wants_read = False
+                    self.up_tls += n
                     self.up = self.up[n:] if n < len(self.up) else None
                     moved = True
                 except want_write:
@@ -398,6 +463,8 @@ class _Relay(object):
                     self.wr_wants_read = True
                 except (ssl_error, _socket.error):
                     _exit_now(0)
+                finally:
+                    self.sslock.release()
             any_moved = any_moved or moved
         return any_moved
 

@@ -90,3 +90,15 @@ def seq(i):
     """i, and where the frames went when this call ran."""
     return [i, state()]
 
+
+
+def direct():
+    """Whether the core writes to the connection itself (the relay carrying only the
+    master's bytes), and the bytes the relay wrote on the connection."""
+    relay = _core().get("tls_direct")
+    return [relay is not None, relay.up_tls if relay is not None else -1]
+
+
+def blob(n):
+    """n bytes, to the master."""
+    return b"\x5a" * n
