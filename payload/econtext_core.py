@@ -272,6 +272,8 @@ _HOLD_QUEUE = 3         # calls still queued for the main thread to hold its rep
 _HOLD_S = 0.002         # the broker writes held frames this long after they were held
 _bsleep = [False]       # the broker waits in select without a timeout (under _qlock)
 _bwake = []             # [read fd, write fd]: wakes the broker to time a hold
+_inq = []               # a layer's own input, in place of IN_FD once what IN_FD holds is
+                        # read: [fd to watch, read(size) (None: nothing yet), pending()]
 _clock = []             # [the monotonic clock, when the hold began]
 
 
@@ -885,7 +887,10 @@ def _broker():
     try:
         reader = _Reader()
         fds = [IN_FD, _bwake[0]] + list(_stdio)
+        src = IN_FD     # the master's bytes come from here (_inq's fd once it is asked)
         while True:
+            if _inq and src == IN_FD and not select.select([IN_FD], [], [], 0)[0]:
+                src = fds[0] = _inq[0]  # the layer wrote IN_FD's last byte before it asked
             # A cancel's signal that came just before the call blocked (between the
             # interpreter's last look at its signals and the system call: a sleep,
             # a read) waits for that call to end: sent again every 50 ms until the
@@ -903,7 +908,8 @@ def _broker():
             if pending:
                 timeout = 0.05 if timeout is None else min(timeout, 0.05)
             try:
-                ready = select.select(fds, [], [], timeout)[0]
+                ready = [src] if src != IN_FD and _inq[2]() else \
+                    select.select(fds, [], [], timeout)[0]
             except (OSError, select.error):
                 if sys.exc_info()[1].args[0] == errno.EINTR:
                     continue
@@ -915,7 +921,7 @@ def _broker():
                     posix.read(fd, 64)
                     continue
                 size = 65536
-                if fd == IN_FD:
+                if fd == src:
                     size = min(max(size, reader.need - reader.have, reader.last), 1 << 20)
                 else:
                     # read and forward under the lock, unless the main thread took
@@ -925,14 +931,16 @@ def _broker():
                         _stdio_lock.release()
                         continue
                 try:
-                    data = posix.read(fd, size)
+                    data = _inq[1](size) if fd == src != IN_FD else posix.read(fd, size)
                 except OSError as e:
-                    if fd != IN_FD:
+                    if fd != src:
                         _stdio_lock.release()
                     if e.errno in (errno.EINTR, errno.EAGAIN):
                         continue
                     raise
-                if fd != IN_FD:
+                if data is None:
+                    continue
+                if fd != src:
                     if data:
                         _forward(fd, data)
                     else:

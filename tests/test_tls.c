@@ -155,14 +155,15 @@ static void test_bulk(void)
 	CU_ASSERT(v->type == EC_T_BYTES && v->u.s.len == n && !memcmp(v->u.s.data, buf, n));
 	ec_value_free(v);
 	free(buf);
-	/* Switched, the core writes to the connection itself: the relay wrote nothing more
-	 * on it while 3 MiB more came up. */
-	long long relayed[2] = {-1, -1};
+	/* Switched, the core reads and writes the connection itself: the relay neither
+	 * wrote on it nor passed on anything more while 3 MiB went each way. */
+	long long up[2] = {-1, -1}, down[2] = {-1, -1};
 	for (int i = 0; i < 2; i++) {
-		v = ec_test_call(ctx, "tlsfn", "direct", NULL, 10000, &rc);
-		CU_ASSERT_FATAL(rc == 0 && v && v->type == EC_T_LIST && v->u.seq.len == 2);
+		v = ec_test_call(ctx, "tlsfn", "direct", NULL, 20000, &rc);
+		CU_ASSERT_FATAL(rc == 0 && v && v->type == EC_T_LIST && v->u.seq.len == 3);
 		CU_ASSERT(v->u.seq.items[0]->type == EC_T_BOOL && v->u.seq.items[0]->u.b);
-		relayed[i] = v->u.seq.items[1]->u.i;
+		up[i] = v->u.seq.items[1]->u.i;
+		down[i] = v->u.seq.items[2]->u.i;
 		ec_value_free(v);
 		if (i)
 			break;
@@ -170,9 +171,22 @@ static void test_bulk(void)
 		CU_ASSERT(rc == 0 && v && v->type == EC_T_BYTES && v->u.s.len == n &&
 		          v->u.s.data[0] == 0x5a && v->u.s.data[n - 1] == 0x5a);
 		ec_value_free(v);
+		unsigned char *big = calloc(1, n);
+		CU_ASSERT_FATAL(big != NULL);
+		ec_value *args = ec_value_new(EC_T_TUPLE);
+		ec_value_append(args, ec_value_bytes(big, n));
+		ec_value *res = NULL;
+		struct ec_error err = {0};
+		CU_ASSERT_EQUAL(ec_context_call(ctx, "zlib", "crc32", args, NULL, 30000, &res, &err), 0);
+		CU_ASSERT(res && res->type == EC_T_INT);
+		ec_value_free(res);
+		ec_value_free(args);
+		free(big);
 	}
-	printf("    the relay wrote %lld bytes on the connection, then none\n", relayed[0]);
-	CU_ASSERT(relayed[0] >= 0 && relayed[1] == relayed[0]);
+	printf("    the relay wrote %lld bytes on the connection and passed %lld to the core, "
+	       "then none\n", up[0], down[0]);
+	CU_ASSERT(up[0] >= 0 && up[1] == up[0]);
+	CU_ASSERT(down[0] >= 0 && down[1] == down[0]);
 }
 
 static void test_logs(void)
@@ -1021,7 +1035,7 @@ static void test_half_open(void)
 
 static CU_TestInfo tests[] = {
 	{"calls and module forwarding over TLS", test_calls},
-	{"3 MiB there and back; the core writes to the connection itself", test_bulk},
+	{"3 MiB there and back; the core reads and writes the connection itself", test_bulk},
 	{"calls pipelined across the switch: in order, none lost", test_calls_across},
 	{"a channel streaming across the switch: in order, none lost", test_channel_across},
 	{"logs and stderr over TLS", test_logs},

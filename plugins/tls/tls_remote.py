@@ -9,6 +9,7 @@ _TLS_IDLE_S = 0.003     # after the HELLO, the TLS set-up starts once nothing mo
 _TLS_LATE_S = 0.05      # or this long after the HELLO at the latest
 _TLS_WAIT_S = 30        # the connect, the handshake and the master's count: at most
 _TLS_COUNT = 16         # a byte count on the connection: 16 hex digits
+_TLS_RETRY_S = 0.01     # the core's write lock taken: go direct again this much later
 
 
 def _tls_connect_back(words):
@@ -130,7 +131,9 @@ class _Relay(object):
         self.done = None        # a failure's pipe, once said
         self.sslock = thread.allocate_lock()
         self.direct = False     # the core's _write goes to the connection itself
+        self.direct_in = False  # the core reads the connection itself (_inq)
         self.up_tls = 0         # the bytes this thread wrote on the connection
+        self.down_loc = 0       # the bytes it passed to the core over the socketpair
         self.made = None        # the set-up helper's pipe
         self.ending = False
 
@@ -141,6 +144,8 @@ class _Relay(object):
             moved = self.move()
             if self.step >= 4 and not self.direct and self.up is None:
                 self.go_direct()
+            if self.step == 5 and self.direct and not self.direct_in and self.down is None:
+                self.hand_in()
             if self.ending and not moved and self.up is None:
                 _exit_now(1)
             if self.step == 0 and self.hello is not None and (
@@ -160,8 +165,8 @@ class _Relay(object):
                     (self.step >= 4 and (self.up is not None or self.rd_wants_write)):
                 wl.append(raw)
             if (self.step == 3 and not self.hs_write) or (self.step == 4 and self.d is None) or \
-                    (self.step >= 4 and self.wr_wants_read) or \
-                    (self.step == 5 and self.down is None):
+                    (self.step >= 4 and self.wr_wants_read and not self.direct_in) or \
+                    (self.step == 5 and self.down is None and not self.direct_in):
                 rl.append(raw)
             if self.done is not None:
                 rl.append(self.done)
@@ -172,6 +177,9 @@ class _Relay(object):
                 timeout = _TLS_IDLE_S
             elif 1 <= self.step <= 4 and self.d is None:
                 timeout = max(0, self.deadline - _time())
+            if self.step >= 4 and not self.direct_in:
+                # go_direct again soon if the core was writing (its lock taken)
+                timeout = _TLS_RETRY_S if timeout is None else min(timeout, _TLS_RETRY_S)
             try:
                 r, w = select.select(rl, wl, [], timeout)[:2]
             except (OSError, select.error):
@@ -304,6 +312,52 @@ class _Relay(object):
         finally:
             _wlock.release()
 
+    def hand_in(self):
+        """The core reads the connection itself from now on (_inq), once it has read
+        what this thread passed to the socketpair: this thread reads the connection no
+        more, and wakes the core's broker thread to look."""
+        _inq[:] = [self.raw.fileno(), self.read, self.pending]
+        self.direct_in = True
+        _cfg["tls_direct_in"] = True
+        posix.write(_bwake[1], b"x")
+
+    def read(self, size):
+        """The core's read once direct (its broker thread): what the connection has,
+        up to size; None: nothing yet; b"": its end."""
+        want_read, want_write, ssl_error = self.errs
+        _socket = _tls_mods[0]
+        parts = []
+        got = 0
+        ss = self.ss
+        self.sslock.acquire()
+        try:
+            while got < size:
+                b = ss.read(size - got)
+                if not b:
+                    if not got:
+                        return b""
+                    break
+                parts.append(b)
+                got += len(b)
+        except (want_read, want_write):
+            pass
+        except (ssl_error, _socket.error):
+            if not got:
+                return b""
+        finally:
+            self.sslock.release()
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def pending(self):
+        """Bytes the TLS object holds decrypted (a select on the socket misses them)."""
+        self.sslock.acquire()
+        try:
+            return self.ss.pending()
+        finally:
+            self.sslock.release()
+
     def write(self, data):
         """The core's _write once direct (its _wlock held): TLS records straight onto
         the connection, waiting for it to take them without holding sslock."""
@@ -398,7 +452,7 @@ class _Relay(object):
                 _cfg["tls_state"] = "switched"
                 _cfg["tls_switch"].release()
                 moved = True
-            if self.down is None and self.step == 5:
+            if self.down is None and self.step == 5 and not self.direct_in:
                 # The records that came (16 KiB each at most), up to _RELAY_MAX, passed
                 # on as one send: a file's 256 KiB chunk wakes the broker thread once,
                 # not once a record.
@@ -427,6 +481,7 @@ class _Relay(object):
             if self.down is not None:
                 try:
                     n = loc.send(self.down)
+                    self.down_loc += n
                     self.down = self.down[n:] if n < len(self.down) else None
                     moved = True
                 except _socket.error:

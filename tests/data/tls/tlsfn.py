@@ -93,10 +93,18 @@ def seq(i):
 
 
 def direct():
-    """Whether the core writes to the connection itself (the relay carrying only the
-    master's bytes), and the bytes the relay wrote on the connection."""
+    """Once the core reads and writes the connection itself (an event: waited for,
+    10 s at most): whether it does, the bytes the relay wrote on the connection and
+    those it passed to the core."""
+    import time
+    for _ in range(1000):
+        if _core().get("tls_direct_in"):
+            break
+        time.sleep(0.01)
     relay = _core().get("tls_direct")
-    return [relay is not None, relay.up_tls if relay is not None else -1]
+    if relay is None or not _core().get("tls_direct_in"):
+        return [False, -1, -1]
+    return [True, relay.up_tls, relay.down_loc]
 
 
 def blob(n):
