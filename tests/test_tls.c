@@ -332,6 +332,105 @@ static void test_channel_across(void)
 	across(0);
 }
 
+#define DUPLEX_VALUES 48
+#define DUPLEX_SIZE (256u << 10)
+
+/* Value i of the duplex test: DUPLEX_SIZE bytes made from i. */
+static void duplex_value(unsigned char *p, int i)
+{
+	for (size_t k = 0; k < DUPLEX_SIZE; k++)
+		p[k] = (unsigned char)((k * 2654435761u + (unsigned)i * 40503u) >> 11);
+}
+
+struct duplex {
+	ec_channel *ch;
+	int sent;
+};
+
+static void *duplex_send(void *arg)
+{
+	struct duplex *d = arg;
+	unsigned char *p = malloc(DUPLEX_SIZE);
+	for (int i = 0; p && i < DUPLEX_VALUES; i++) {
+		duplex_value(p, i);
+		ec_value *v = ec_value_bytes(p, DUPLEX_SIZE);
+		struct ec_error err = {0};
+		int rc = ec_channel_send(d->ch, v, 60000, &err);
+		ec_value_free(v);
+		if (rc)
+			break;
+		d->sent++;
+	}
+	free(p);
+	return NULL;
+}
+
+/* Both ways at once on the connection, once the core reads and writes it itself (the
+ * relay's lock between the context's broker reading and its writers writing): 48
+ * values of 256 KiB sent by one thread while another takes them back, echoed, with
+ * 32 calls' frames sent among them; every value back, in order, byte for byte, and
+ * the calls' results once the echo is done. */
+static void test_duplex(void)
+{
+	int rc = 0;
+	ec_value *v = ec_test_call(ctx, "tlsfn", "direct", NULL, 20000, &rc);
+	CU_ASSERT_FATAL(rc == 0 && v && v->type == EC_T_LIST && v->u.seq.len == 3);
+	CU_ASSERT(v->u.seq.items[0]->u.b);
+	ec_value_free(v);
+	struct ec_error err = {0};
+	struct duplex d = {0};
+	CU_ASSERT_FATAL(ec_channel_new(ctx, &d.ch, &err) == 0);
+	ec_value *args = ec_value_new(EC_T_TUPLE);
+	ec_value_append(args, ec_value_channel(d.ch));
+	ec_call *echo = NULL;
+	CU_ASSERT_FATAL(ec_context_call_async(ctx, "tlschan", "echo", args, NULL, &echo, &err) == 0);
+	ec_value_free(args);
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, duplex_send, &d) == 0);
+	ec_call *calls[32];
+	for (int i = 0; i < 32; i++)
+		CU_ASSERT_FATAL(ec_context_call_async(ctx, "os", "getpid", NULL, NULL, &calls[i],
+		                                      &err) == 0);
+	unsigned char *want = malloc(DUPLEX_SIZE);
+	CU_ASSERT_FATAL(want != NULL);
+	int same = 0;
+	for (int i = 0; i < DUPLEX_VALUES; i++) {
+		ec_value *got = NULL;
+		if (ec_channel_recv(d.ch, 60000, &got, &err)) {
+			printf("    value %d: %s\n", i, err.msg);
+			break;
+		}
+		duplex_value(want, i);
+		same += got->type == EC_T_BYTES && got->u.s.len == DUPLEX_SIZE &&
+		        !memcmp(got->u.s.data, want, DUPLEX_SIZE);
+		ec_value_free(got);
+	}
+	free(want);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(d.sent, DUPLEX_VALUES);
+	CU_ASSERT_EQUAL(same, DUPLEX_VALUES);
+	/* The calls wait behind the echo (a context runs one call at a time): their
+	 * frames came down among the values; they run once the channel is closed. */
+	CU_ASSERT_EQUAL(ec_channel_close(d.ch, &err), 0);
+	int pids = 0;
+	for (int i = 0; i < 32; i++) {
+		ec_value *r = NULL;
+		pids += ec_call_wait(calls[i], 30000, &r, &err) == 0 && r && r->type == EC_T_INT &&
+		        r->u.i == ec_context_pid(ctx);
+		ec_value_free(r);
+		ec_call_free(calls[i]);
+	}
+	CU_ASSERT_EQUAL(pids, 32);
+	ec_value *n = NULL;
+	CU_ASSERT_EQUAL(ec_call_wait(echo, 30000, &n, &err), 0);
+	CU_ASSERT(n && n->type == EC_T_INT && n->u.i == DUPLEX_VALUES);
+	ec_value_free(n);
+	ec_call_free(echo);
+	ec_channel_free(d.ch);
+	printf("    %d values of %u KiB each way, all back in order; 32 calls among them\n", same,
+	       DUPLEX_SIZE >> 10);
+}
+
 /* Whether process pid is stopped (its /proc state 'T' or 't'). */
 static int stopped(long pid)
 {
@@ -1036,6 +1135,7 @@ static void test_half_open(void)
 static CU_TestInfo tests[] = {
 	{"calls and module forwarding over TLS", test_calls},
 	{"3 MiB there and back; the core reads and writes the connection itself", test_bulk},
+	{"both ways at once on the connection, calls among the values", test_duplex},
 	{"calls pipelined across the switch: in order, none lost", test_calls_across},
 	{"a channel streaming across the switch: in order, none lost", test_channel_across},
 	{"logs and stderr over TLS", test_logs},
