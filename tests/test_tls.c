@@ -44,9 +44,10 @@ static ec_context *ctx;
 
 static ec_master *new_master(void)
 {
-	char dir[1200];
+	char dir[1200], chan[1200];
 	snprintf(dir, sizeof(dir), "%s/tests/data/tls", ec_test_srcdir());
-	const char *mp[] = {dir, NULL};
+	snprintf(chan, sizeof(chan), "%s/tests/data/chan", ec_test_srcdir()); /* chanfn */
+	const char *mp[] = {dir, chan, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = "/dev/null",
 	                               .log_level = EC_LOG_INFO, .log_fn = ec_test_log_capture,
 	                               .module_path = mp};
@@ -383,7 +384,7 @@ static void test_duplex(void)
 	ec_value *args = ec_value_new(EC_T_TUPLE);
 	ec_value_append(args, ec_value_channel(d.ch));
 	ec_call *echo = NULL;
-	CU_ASSERT_FATAL(ec_context_call_async(ctx, "tlschan", "echo", args, NULL, &echo, &err) == 0);
+	CU_ASSERT_FATAL(ec_context_call_async(ctx, "chanfn", "echo", args, NULL, &echo, &err) == 0);
 	ec_value_free(args);
 	pthread_t th;
 	CU_ASSERT_FATAL(pthread_create(&th, NULL, duplex_send, &d) == 0);

@@ -43,6 +43,8 @@ def _tls_connect_back(words):
     _econtext.connect_back_state = _tls_state
     lock = _cfg["tls_switch"] = thread.allocate_lock()   # released once switched
     lock.acquire()
+    lock = _cfg["tls_direct_in"] = thread.allocate_lock()  # released by hand_in
+    lock.acquire()
     thread.start_new_thread(_tls_relay, (words, relay, launch, keep))
 
 
@@ -318,7 +320,7 @@ class _Relay(object):
         more, and wakes the core's broker thread to look."""
         _inq[:] = [self.raw.fileno(), self.read, self.pending]
         self.direct_in = True
-        _cfg["tls_direct_in"] = True
+        _cfg["tls_direct_in"].release()
         posix.write(_bwake[1], b"x")
 
     def read(self, size):

@@ -12,12 +12,3 @@ def echo_states(ch):
         ch.send([v, econtext.connect_back_state()])
         n += 1
     return n
-
-
-def echo(ch):
-    """Each value the master sends, back as it came; their count."""
-    n = 0
-    for v in ch:
-        ch.send(v)
-        n += 1
-    return n

@@ -93,17 +93,12 @@ def seq(i):
 
 
 def direct():
-    """Once the core reads and writes the connection itself (an event: waited for,
-    10 s at most): whether it does, the bytes the relay wrote on the connection and
-    those it passed to the core."""
-    import time
-    for _ in range(1000):
-        if _core().get("tls_direct_in"):
-            break
-        time.sleep(0.01)
-    relay = _core().get("tls_direct")
-    if relay is None or not _core().get("tls_direct_in"):
-        return [False, -1, -1]
+    """Once the core reads and writes the connection itself (an event: the relay
+    releases tls_direct_in's lock then; the caller's deadline bounds the wait): the
+    bytes the relay wrote on the connection and those it passed to the core."""
+    _core()["tls_direct_in"].acquire()
+    _core()["tls_direct_in"].release()
+    relay = _core()["tls_direct"]
     return [True, relay.up_tls, relay.down_loc]
 
 
