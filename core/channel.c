@@ -155,10 +155,11 @@ static const char *check_values(const struct ec_channel *ch, const unsigned char
 	return NULL;
 }
 
-/* Queue the value of len bytes at p (an encoded value): EC_ENOMEM or 0. A whole large
- * DATA frame (h) takes the read buffer it is in instead of a copy. */
+/* Queue the value of len bytes at p (an encoded value, or content with its chain's
+ * digest): EC_ENOMEM or 0. A whole large DATA or CONTENT frame (h) takes the read
+ * buffer it is in instead of a copy. */
 static int take(struct ec_channel *ch, const struct ec_frame_hdr *h, const unsigned char *p,
-                size_t len)
+                size_t len, const unsigned char *chain)
 {
 	struct ec_channel_item *it = NULL;
 	struct ec_buf buf;
@@ -180,10 +181,21 @@ static int take(struct ec_channel *ch, const struct ec_frame_hdr *h, const unsig
 	it->len = len;
 	it->buf = buf;
 	it->off = off;
+	it->content = chain != NULL;
+	if (chain)
+		memcpy(it->chain, chain, EC_FRAME_DIGEST_LEN);
 	*ch->inq_tail = it;
 	ch->inq_tail = &it->next;
 	ch->inq_bytes += len;
 	return 0;
+}
+
+int ec__channels_has(const struct ec_channels *reg, uint32_t handle)
+{
+	const struct ec_channel *ch = reg->list;
+	while (ch && ch->handle != handle)
+		ch = ch->next;
+	return ch != NULL;
 }
 
 int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
@@ -195,8 +207,11 @@ int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
 	if (!ch)
 		return 0;
 	*rc = 0;
-	if (h->reply_to == EC_CHAN_DATA || h->reply_to == EC_CHAN_VALUES) {
+	if (h->reply_to == EC_CHAN_DATA || h->reply_to == EC_CHAN_VALUES ||
+	    h->reply_to == EC_CHAN_CONTENT) {
 		int many = h->reply_to == EC_CHAN_VALUES;
+		const unsigned char *chain =
+		    h->reply_to == EC_CHAN_CONTENT ? ec__stream_content_digest(reg->st) : NULL;
 		const char *bad = ch->remote_closed ? "after closing it"
 		                  : many             ? check_values(ch, p, h->length)
 		                  : ch->inq_bytes && ch->inq_bytes + h->length > EC_CHANNEL_WINDOW
@@ -215,7 +230,7 @@ int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
 				len = ec__frame_get32(p + off);
 				off += 4;
 			}
-			if (take(ch, many ? NULL : h, p + off, len)) {
+			if (take(ch, many ? NULL : h, p + off, len, chain)) {
 				*rc = ec__error_set(err, EC_ENOMEM, reg->name,
 				                    "out of memory receiving on a channel");
 				return 1;
@@ -291,10 +306,62 @@ static int end_error(const struct ec_channel *ch, struct ec_error *err)
 	                     (unsigned long)ch->handle, ch->ctx_name);
 }
 
-int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec_error *err)
+/* Queue data (an encoded value, or content with its chain's digest), taken, once the
+ * window has room; data freed in any case. */
+static int send_taken(ec_channel *ch, struct ec_buf *data, const unsigned char *chain,
+                      int timeout_ms, struct ec_error *err)
 {
 	ec_master *m = ch->m;
 	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
+	int rc = 0;
+	size_t len = data->len;
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		if (ch->closed) {
+			rc = ec__error_set(err, EC_EINVAL, ch->ctx_name, "the channel is closed");
+			break;
+		}
+		if (ch->ended || ch->remote_closed || !open_for_messages(ch->reg)) {
+			rc = ch->ended || ch->remote_closed
+			         ? end_error(ch, err)
+			         : not_connected(ch->reg, ch->ctx_name, err);
+			break;
+		}
+		/* The window: a value larger than it goes alone. */
+		if (!ch->unacked || ch->unacked + len <= EC_CHANNEL_WINDOW) {
+			struct ec_error e = {0};
+			struct ec_msg *msg = make_msg(ch->reg, ch->handle,
+			                              chain ? EC_CHAN_CONTENT : EC_CHAN_DATA, NULL, data, &e);
+			if (!msg) {
+				if (err)
+					*err = e;
+				rc = e.code ? e.code : EC_ENOMEM;
+				break;
+			}
+			if (chain)
+				memcpy(msg->chain, chain, EC_FRAME_DIGEST_LEN);
+			ec__stream_queue(ch->reg->st, msg);
+			ch->unacked += len;
+			break;
+		}
+		if (ec__cond_wait_until(&ch->cond, &m->lock, deadline)) {
+			rc = ec__error_set(err, EC_ETIMEDOUT, ch->ctx_name,
+			                   "channel %lu of context '%s': the context took nothing "
+			                   "within %.3g s", (unsigned long)ch->handle, ch->ctx_name,
+			                   timeout_ms / 1000.0);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	ec__buf_free(data);
+	if (!rc)
+		ec__broker_wake(m->broker);
+	return rc;
+}
+
+int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec_error *err)
+{
+	ec_master *m = ch->m;
 	pthread_mutex_lock(&m->lock);
 	int major = ch->reg ? *ch->reg->python_major : 3;
 	pthread_mutex_unlock(&m->lock);
@@ -315,39 +382,34 @@ int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec
 		ec__buf_free(&data);
 		return rc;
 	}
-	size_t len = data.len;
-	pthread_mutex_lock(&m->lock);
-	for (;;) {
-		if (ch->closed) {
-			rc = ec__error_set(err, EC_EINVAL, ch->ctx_name, "the channel is closed");
-			break;
-		}
-		if (ch->ended || ch->remote_closed || !open_for_messages(ch->reg)) {
-			rc = ch->ended || ch->remote_closed
-			         ? end_error(ch, err)
-			         : not_connected(ch->reg, ch->ctx_name, err);
-			break;
-		}
-		/* The window: a value larger than it goes alone. */
-		if (!ch->unacked || ch->unacked + len <= EC_CHANNEL_WINDOW) {
-			rc = queue(ch->reg, ch->handle, EC_CHAN_DATA, NULL, &data, err);
-			if (!rc)
-				ch->unacked += len;
-			break;
-		}
-		if (ec__cond_wait_until(&ch->cond, &m->lock, deadline)) {
-			rc = ec__error_set(err, EC_ETIMEDOUT, ch->ctx_name,
-			                   "channel %lu of context '%s': the context took nothing "
-			                   "within %.3g s", (unsigned long)ch->handle, ch->ctx_name,
-			                   timeout_ms / 1000.0);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&m->lock);
-	ec__buf_free(&data);
-	if (!rc)
-		ec__broker_wake(m->broker);
-	return rc;
+	return send_taken(ch, &data, NULL, timeout_ms, err);
+}
+
+int ec__channel_send_content(ec_channel *ch, const void *p, size_t len,
+                             const unsigned char chain[EC_FRAME_DIGEST_LEN], int timeout_ms,
+                             struct ec_error *err)
+{
+	if (len > ch->m->max_message)
+		return ec__error_set(err, EC_EMSGSIZE, ch->ctx_name,
+		                     "content of %zu bytes on a channel is over the maximum message "
+		                     "size of %zu bytes", len, ch->m->max_message);
+	struct ec_buf data;
+	ec__buf_init(&data);
+	if (ec__buf_reserve_exact(&data, len ? len : 1))
+		return ec__error_set(err, EC_ENOMEM, ch->ctx_name, "out of memory");
+	if (len)
+		memcpy(data.data, p, len);
+	data.len = len;
+	return send_taken(ch, &data, chain, timeout_ms, err);
+}
+
+void ec__channel_content_taken(ec_channel *ch, uint64_t *bytes,
+                               unsigned char chain[EC_FRAME_DIGEST_LEN])
+{
+	pthread_mutex_lock(&ch->m->lock);
+	*bytes = ch->content_bytes;
+	memcpy(chain, ch->content_chain, EC_FRAME_DIGEST_LEN);
+	pthread_mutex_unlock(&ch->m->lock);
 }
 
 /* The value took its frame's read buffer: the stream gets memory as large for the next
@@ -377,6 +439,32 @@ static void offer_spare(struct ec_channel *ch, size_t cap)
 		ec__stream_offer_spare(ch->reg->st, &b);
 	pthread_mutex_unlock(&m->lock);
 	ec__buf_free(&b);
+}
+
+/* Content as a bytes value: the taken frame's memory (the bytes moved to its start,
+ * then NUL and shrunk, as a codec's decode_buf does), or a copy. */
+static int content_value(struct ec_channel_item *it, ec_value **out)
+{
+	ec_value *v = ec_value_new(EC_T_BYTES);
+	if (!v)
+		return EC_ENOMEM;
+	if (!it->buf.data) {
+		ec_value_free(v);
+		v = ec_value_bytes(it->data, it->len);
+		if (!v)
+			return EC_ENOMEM;
+		*out = v;
+		return 0;
+	}
+	/* the frame's header is before the bytes: room for the NUL */
+	memmove(it->buf.data, it->buf.data + it->off, it->len);
+	it->buf.data[it->len] = '\0';
+	unsigned char *data = realloc(it->buf.data, it->len + 1);
+	v->u.s.data = (char *)(data ? data : it->buf.data); /* a failed shrink keeps it all */
+	v->u.s.len = it->len;
+	ec__buf_init(&it->buf);
+	*out = v;
+	return 0;
 }
 
 int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_error *err)
@@ -427,7 +515,17 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 	if (!it)
 		return rc;
 	size_t spare = it->buf.data ? it->buf.cap : 0;
-	if (it->buf.data)
+	if (it->content) {
+		rc = content_value(it, out);
+		if (rc)
+			ec__error_set(err, rc, ch->ctx_name, "out of memory");
+		else {
+			pthread_mutex_lock(&m->lock);
+			ch->content_bytes += it->len;
+			memcpy(ch->content_chain, it->chain, EC_FRAME_DIGEST_LEN);
+			pthread_mutex_unlock(&m->lock);
+		}
+	} else if (it->buf.data)
 		rc = ec__codec_decode_taken(ch->codec, &it->buf, it->off, it->len, out, err);
 	else
 		rc = ec__codec_ops(ch->codec)->decode(ch->codec->state, it->data, it->len, out, err);

@@ -22,7 +22,8 @@
 /* The kinds of frames on a channel's handle (the frame's reply_to field); VALUES, from
  * a context only: values sent in a burst, each one's length (4 bytes, big-endian) then
  * its bytes, taken as that many DATA frames. */
-enum { EC_CHAN_DATA = 1, EC_CHAN_CLOSE = 2, EC_CHAN_ACK = 3, EC_CHAN_VALUES = 4 };
+enum { EC_CHAN_DATA = 1, EC_CHAN_CLOSE = 2, EC_CHAN_ACK = 3, EC_CHAN_VALUES = 4,
+       EC_CHAN_CONTENT = EC_FRAME_CONTENT };
 
 struct ec_channel_item {
 	struct ec_channel_item *next;
@@ -33,6 +34,9 @@ struct ec_channel_item {
 	 * is in data. */
 	struct ec_buf buf;
 	size_t off;
+	/* CONTENT: raw bytes, not an encoding; chain is its chain's digest through it. */
+	int content;
+	unsigned char chain[EC_FRAME_DIGEST_LEN];
 	unsigned char data[]; /* an encoded value, len bytes (one allocation with the item) */
 };
 
@@ -62,6 +66,10 @@ struct ec_channel {
 	int closed;          /* the master closed it: sends refused */
 	int remote_closed;   /* the context closed it: nothing more will come */
 	struct ec_msg *close_msg; /* its CLOSE, made with it: closing cannot fail for memory */
+	/* The content values the application took: their bytes and the digest of their
+	 * chain through the last (the SHA-256 of them all, checked frame by frame). */
+	uint64_t content_bytes;
+	unsigned char content_chain[EC_FRAME_DIGEST_LEN];
 	int ended;           /* the context is gone (or the stream): end_why says why */
 	struct ec_error end_why;
 	struct ec_watch watch;
@@ -79,6 +87,19 @@ int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
 void ec__channels_end(struct ec_channels *reg, const struct ec_error *why);
 /* Its registry goes (the context is freed): the channels stay, ended. */
 void ec__channels_orphan(struct ec_channels *reg);
+/* Whether handle is a channel of reg's (m->lock held): it may send content. */
+int ec__channels_has(const struct ec_channels *reg, uint32_t handle);
+/* Send len bytes at p as content (EC_CHAN_CONTENT): raw, no codec; chain is the digest
+ * of the SHA-256 of every content the caller sent on ch, these bytes included (the
+ * caller keeps the chain: a file's digest as it reads it, one for many channels). As
+ * ec_channel_send otherwise. */
+int ec__channel_send_content(ec_channel *ch, const void *p, size_t len,
+                             const unsigned char chain[EC_FRAME_DIGEST_LEN], int timeout_ms,
+                             struct ec_error *err);
+/* The content the application took on ch so far: its bytes, and the digest of its
+ * chain (the SHA-256 of all of it, each frame of it checked against the sender's). */
+void ec__channel_content_taken(ec_channel *ch, uint64_t *bytes,
+                               unsigned char chain[EC_FRAME_DIGEST_LEN]);
 /* Something to take (a value, or its end): what a select waits for. */
 int ec__channel_ready(const struct ec_channel *ch);
 /* The bytes (encoded values) sent on ch that its context has not acknowledged yet:

@@ -553,6 +553,13 @@ static int on_frame(void *owner, const struct ec_frame_hdr *h, const unsigned ch
 	                     ctx->name, (unsigned long)h->handle);
 }
 
+/* Content comes on a channel only (the stream asks at a handle's first). */
+static int takes_content(void *owner, uint32_t handle)
+{
+	struct ec_context *ctx = owner;
+	return ec__channels_has(&ctx->chans, handle);
+}
+
 static const struct ec_source_ops context_source_ops = {
 	.prepare = ctx_prepare,
 	.on_io = ctx_on_io,
@@ -761,6 +768,7 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 	ctx->src.ops = &context_source_ops;
 	ec__stream_init(&ctx->st, ctx->name, &m->logger, ctx->id, m->max_message, on_frame, ctx);
 	ctx->st.lock = &m->lock;
+	ctx->st.takes_content = takes_content;
 	ctx->st.batch_handle = EC_HANDLE_CALL; /* calls queued together: one frame */
 	ctx->st.batch_as = EC_HANDLE_CALLS;
 	ctx->asker.name = ctx->name;

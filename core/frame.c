@@ -42,6 +42,9 @@ void ec__frame_mac_close(struct ec_frame_mac *m)
 {
 	EVP_MAC_CTX_free(m->ctx);
 	m->ctx = NULL;
+	EVP_MD_CTX_free(m->scratch);
+	m->scratch = NULL;
+	m->chain = NULL;
 	OPENSSL_cleanse(m->key, sizeof(m->key));
 }
 
@@ -116,6 +119,44 @@ static int mac_start(struct ec_frame_mac *m, const unsigned char *hdr)
 	return 0;
 }
 
+void *ec__frame_chain_new(void)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (md && !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(md);
+		md = NULL;
+	}
+	return md;
+}
+
+void ec__frame_chain_free(void *chain)
+{
+	EVP_MD_CTX_free(chain);
+}
+
+int ec__frame_chain_digest(void *chain, void *scratch, unsigned char out[EC_FRAME_DIGEST_LEN])
+{
+	unsigned int n = 0;
+	EVP_MD_CTX *own = scratch ? NULL : EVP_MD_CTX_new(), *tmp = scratch ? scratch : own;
+	int ok = tmp && EVP_MD_CTX_copy_ex(tmp, chain) && EVP_DigestFinal_ex(tmp, out, &n) &&
+	         n == EC_FRAME_DIGEST_LEN;
+	EVP_MD_CTX_free(own);
+	return ok ? 0 : EC_ENOMEM;
+}
+
+static int is_content(const unsigned char *hdr)
+{
+	return ec__frame_get32(hdr + 12) == EC_FRAME_CONTENT;
+}
+
+/* Payload bytes into what they are hashed into: the frame's MAC, or its chain. */
+static int mac_update(struct ec_frame_mac *m, int content, const void *p, size_t n)
+{
+	if (!n)
+		return 1;
+	return content ? EVP_DigestUpdate(m->chain, p, n) : EVP_MAC_update(m->ctx, p, n);
+}
+
 static int mac_final(struct ec_frame_mac *m, unsigned char out[EC_FRAME_MAC_LEN])
 {
 	size_t outlen = 0;
@@ -124,12 +165,26 @@ static int mac_final(struct ec_frame_mac *m, unsigned char out[EC_FRAME_MAC_LEN]
 	return 0;
 }
 
+/* A content frame's MAC covers its chain's digest through it, in place of its bytes. */
+static int mac_final_frame(struct ec_frame_mac *m, const unsigned char *hdr,
+                           unsigned char out[EC_FRAME_MAC_LEN])
+{
+	if (is_content(hdr)) {
+		if (!m->scratch && !(m->scratch = EVP_MD_CTX_new()))
+			return EC_ENOMEM;
+		if (ec__frame_chain_digest(m->chain, m->scratch, m->chain_digest) ||
+		    !EVP_MAC_update(m->ctx, m->chain_digest, EC_FRAME_DIGEST_LEN))
+			return EC_ENOMEM;
+	}
+	return mac_final(m, out);
+}
+
 static int frame_mac(struct ec_frame_mac *m, const unsigned char *hdr, const void *payload,
                      size_t len, unsigned char out[EC_FRAME_MAC_LEN])
 {
-	if (mac_start(m, hdr) || (len && !EVP_MAC_update(m->ctx, payload, len)))
+	if (mac_start(m, hdr) || !mac_update(m, is_content(hdr), payload, len))
 		return EC_ENOMEM;
-	return mac_final(m, out);
+	return mac_final_frame(m, hdr, out);
 }
 
 /* Hash the frame at data[0..upto) from where the last call stopped (m->fed). */
@@ -141,7 +196,7 @@ static int mac_feed(struct ec_frame_mac *m, const unsigned char *data, size_t up
 		m->fed = EC_FRAME_HEADER_LEN;
 	}
 	if (upto > m->fed) {
-		if (!EVP_MAC_update(m->ctx, data + m->fed, upto - m->fed))
+		if (!mac_update(m, is_content(data), data + m->fed, upto - m->fed))
 			return EC_ENOMEM;
 		m->fed = upto;
 	}
@@ -155,6 +210,27 @@ int ec__frame_seal(struct ec_frame_mac *m, unsigned char *p)
 	if (!rc)
 		m->seq++;
 	return rc;
+}
+
+int ec__frame_encode_content(struct ec_frame_mac *m, const struct ec_frame_hdr *h,
+                             const void *payload, const unsigned char chain[EC_FRAME_DIGEST_LEN],
+                             struct ec_buf *out)
+{
+	size_t n = EC_FRAME_HEADER_LEN + (size_t)h->length;
+	int rc = ec__buf_reserve(out, n + EC_FRAME_MAC_LEN);
+	if (rc)
+		return rc;
+	unsigned char *p = out->data + out->len;
+	ec__frame_hdr_pack(h, p);
+	ec__frame_put32(p + 12, EC_FRAME_CONTENT);
+	if (h->length)
+		memcpy(p + EC_FRAME_HEADER_LEN, payload, h->length);
+	if (mac_start(m, p) || !EVP_MAC_update(m->ctx, chain, EC_FRAME_DIGEST_LEN) ||
+	    mac_final(m, p + n))
+		return EC_ENOMEM;
+	m->seq++;
+	out->len += n + EC_FRAME_MAC_LEN;
+	return 0;
 }
 
 int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
@@ -180,7 +256,7 @@ int ec__frame_hash_ahead(struct ec_frame_mac *m, const unsigned char *data, size
 	if (avail < EC_FRAME_HEADER_LEN)
 		return 0;
 	uint32_t len = ec__frame_get32(data + 16);
-	if (len < EC_FRAME_HASH_EARLY || len > max_len)
+	if (len < EC_FRAME_HASH_EARLY || len > max_len || (is_content(data) && !m->chain))
 		return 0;
 	size_t covered = EC_FRAME_HEADER_LEN + (size_t)len;
 	return mac_feed(m, data, avail < covered ? avail : covered);
@@ -210,14 +286,20 @@ int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t a
 		 * before the MAC is checked, as before. */
 		size_t upto = avail < covered ? avail : covered;
 		if (hdr.length >= EC_FRAME_HASH_EARLY && upto >= m->fed + EC_FRAME_HASH_EARLY / 4 &&
-		    mac_feed(m, data, upto))
+		    (!is_content(data) || m->chain) && mac_feed(m, data, upto))
 			return ec__error_set(err, EC_ENOMEM, who, "out of memory computing a frame MAC");
 		return 0;
 	}
+	if (is_content(data) && !m->chain)
+		return ec__error_set(err, EC_EPROTO, who,
+		                     "frame %llu is content on handle %lu, which takes none; "
+		                     "closing the stream",
+		                     (unsigned long long)m->seq, (unsigned long)hdr.handle);
 	unsigned char mac[EC_FRAME_MAC_LEN];
-	int rc = m->fed ? mac_feed(m, data, covered) || mac_final(m, mac)
+	int rc = m->fed ? mac_feed(m, data, covered) || mac_final_frame(m, data, mac)
 	                : frame_mac(m, data, data + EC_FRAME_HEADER_LEN, hdr.length, mac);
 	m->fed = 0;
+	m->chain = NULL;
 	if (rc)
 		return ec__error_set(err, EC_ENOMEM, who, "out of memory computing a frame MAC");
 	if (CRYPTO_memcmp(mac, data + covered, EC_FRAME_MAC_LEN) != 0)

@@ -12,6 +12,12 @@
 #define EC_FRAME_HEADER_LEN 20
 #define EC_FRAME_MAC_LEN 32
 #define EC_FRAME_KEY_LEN 32
+#define EC_FRAME_DIGEST_LEN 32
+/* A frame whose reply_to is this is a channel's content (docs/protocol.md 2): raw
+ * bytes, authenticated through its chain, HMAC(key, dir || seq || header || SHA-256 of
+ * every content payload on its handle in its direction so far, its own included), so
+ * that the chain is also the SHA-256 of a file sent as content: one pass, not two. */
+#define EC_FRAME_CONTENT 5
 #define EC_FRAME_DIR_MASTER 'M' /* master -> context */
 #define EC_FRAME_DIR_CONTEXT 'C' /* context -> master */
 
@@ -30,6 +36,12 @@ struct ec_frame_mac {
 	uint64_t seq;
 	void *ctx;  /* EVP_MAC_CTX */
 	size_t fed; /* bytes of the incoming frame already hashed (0: none yet) */
+	/* Content frames (EC_FRAME_CONTENT): the incoming one's chain (an EVP_MD_CTX the
+	 * caller owns and sets before the frame's first byte is hashed), a scratch copy
+	 * to finish, and the chain's digest through the last content frame decoded. */
+	void *chain;
+	void *scratch;
+	unsigned char chain_digest[EC_FRAME_DIGEST_LEN];
 };
 
 /* A frame at least this long is hashed while it arrives (ec__frame_decode). */
@@ -61,6 +73,16 @@ int ec__frame_seal(struct ec_frame_mac *m, unsigned char *p);
 /* Append header, payload and MAC to out and advance the sequence number. */
 int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
                      struct ec_buf *out);
+/* The same for a content frame (h->reply_to EC_FRAME_CONTENT): its MAC over chain, the
+ * digest of its handle's chain through this payload, which the caller keeps. */
+int ec__frame_encode_content(struct ec_frame_mac *m, const struct ec_frame_hdr *h,
+                             const void *payload, const unsigned char chain[EC_FRAME_DIGEST_LEN],
+                             struct ec_buf *out);
+/* A new chain (an EVP_MD_CTX at SHA-256's start), or NULL; freed with the next. */
+void *ec__frame_chain_new(void);
+void ec__frame_chain_free(void *chain);
+/* The chain's digest so far, the chain left as it is: 0 or EC_ENOMEM. */
+int ec__frame_chain_digest(void *chain, void *scratch, unsigned char out[EC_FRAME_DIGEST_LEN]);
 
 /* Look for one frame at data[0..avail). Returns 0 when more bytes are needed (then
  * *consumed is the whole frame's size once its header is in, else 0; a large frame's
@@ -68,7 +90,9 @@ int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const
  * 1 when a
  * frame is complete (h, *payload pointing into data, *consumed set; the sequence number
  * advances), or EC_EMSGSIZE (length over max_len, known from the header alone, before
- * anything is allocated) / EC_EPROTO (bad MAC) with err filled. `who` names the peer in
+ * anything is allocated) / EC_EPROTO (bad MAC) with err filled. A content frame is
+ * hashed into m->chain, which the caller sets first (m->chain_digest is then its chain's
+ * digest through it); m->chain is NULL again once it is decoded. `who` names the peer in
  * messages ("context web1"). */
 /* A large frame (EC_FRAME_HASH_EARLY or more, not over max_len) at data[0..avail):
  * hash what came of it that is not hashed yet, so that the ec__frame_decode that

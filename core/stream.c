@@ -206,7 +206,9 @@ int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 			.reply_to = q->reply_to,
 			.length = (uint32_t)q->payload.len,
 		};
-		if (ec__frame_encode(&s->mac_out, &h, q->payload.data, &s->wbuf))
+		if (q->reply_to == EC_FRAME_CONTENT
+		        ? ec__frame_encode_content(&s->mac_out, &h, q->payload.data, q->chain, &s->wbuf)
+		        : ec__frame_encode(&s->mac_out, &h, q->payload.data, &s->wbuf))
 			return ec__error_set(err, EC_ENOMEM, s->name, "out of memory framing a message");
 		msg_drop(s);
 	}
@@ -344,6 +346,67 @@ int ec__stream_take_frame(struct ec_stream *s, const struct ec_frame_hdr *h,
 	return 0;
 }
 
+/* Content chains: one a handle, made by its first content frame (a handle the owner
+ * says may take content), ended by the close of the channel (kind 2) after it. At
+ * most MAX_CHAINS: a context cannot make the master hold state for every handle. */
+#define MAX_CHAINS 4096
+#define CHAN_CLOSE 2
+
+const unsigned char *ec__stream_content_digest(const struct ec_stream *s)
+{
+	return s->mac_in.chain_digest;
+}
+
+/* The frame at p (avail bytes), if it is content with its header in: its chain set in
+ * mac_in before any of its bytes is hashed (the lock held). */
+static int chain_for(struct ec_stream *s, const unsigned char *p, size_t avail,
+                     struct ec_error *err)
+{
+	if (avail < EC_FRAME_HEADER_LEN || ec__frame_get32(p + 12) != EC_FRAME_CONTENT)
+		return 0;
+	uint32_t handle = ec__frame_get32(p + 8);
+	struct ec_chain *c = s->chains;
+	while (c && c->handle != handle)
+		c = c->next;
+	if (!c) {
+		if (!s->takes_content || !s->takes_content(s->owner, handle) ||
+		    s->nchains >= MAX_CHAINS)
+			return ec__error_set(err, EC_EPROTO, s->name,
+			                     "context '%s' sent content on handle %lu, which takes none; "
+			                     "closing the stream", s->name, (unsigned long)handle);
+		if (!(c = calloc(1, sizeof(*c))) || !(c->md = ec__frame_chain_new())) {
+			free(c);
+			return ec__error_set(err, EC_ENOMEM, s->name, "out of memory reading");
+		}
+		c->handle = handle;
+		c->next = s->chains;
+		s->chains = c;
+		s->nchains++;
+	}
+	s->mac_in.chain = c->md;
+	return 0;
+}
+
+static void chain_end(struct ec_stream *s, uint32_t handle)
+{
+	for (struct ec_chain **pp = &s->chains; *pp; pp = &(*pp)->next)
+		if ((*pp)->handle == handle) {
+			struct ec_chain *c = *pp;
+			*pp = c->next;
+			ec__frame_chain_free(c->md);
+			free(c);
+			s->nchains--;
+			return;
+		}
+}
+
+static void chains_free(struct ec_stream *s)
+{
+	while (s->chains)
+		chain_end(s, s->chains->handle);
+	s->mac_in.chain = NULL;
+}
+
 /* Consume what rbuf holds: boot output up to the marker, then frames. */
 static int process_input(struct ec_stream *s, struct ec_error *err)
 {
@@ -380,8 +443,10 @@ static int process_input(struct ec_stream *s, struct ec_error *err)
 		struct ec_frame_hdr h;
 		const unsigned char *payload;
 		size_t used;
-		int rc = ec__frame_decode(&s->mac_in, s->rbuf.data + off, s->rbuf.len - off,
-		                          s->max_message, s->name, &h, &payload, &used, err);
+		int rc = chain_for(s, s->rbuf.data + off, s->rbuf.len - off, err);
+		if (!rc)
+			rc = ec__frame_decode(&s->mac_in, s->rbuf.data + off, s->rbuf.len - off,
+			                      s->max_message, s->name, &h, &payload, &used, err);
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
@@ -392,6 +457,8 @@ static int process_input(struct ec_stream *s, struct ec_error *err)
 			return ec__error_set(err, EC_EPROTO, s->name,
 			                     "context '%s' sent a frame from %lu to %lu; closing the stream",
 			                     s->name, (unsigned long)h.src, (unsigned long)h.dst);
+		if (h.reply_to == CHAN_CLOSE) /* from the context: no content after it */
+			chain_end(s, h.handle);
 		rc = s->on_frame(s->owner, &h, payload, err);
 		if (rc)
 			return rc;
@@ -413,8 +480,11 @@ static int hash_ahead(struct ec_stream *s, struct ec_error *err)
 {
 	if (!s->lock || s->state != EC_STREAM_READY || s->rframe < EC_FRAME_HASH_EARLY)
 		return 0;
+	int rc = chain_for(s, s->rbuf.data, s->rbuf.len, err);
+	if (rc)
+		return rc;
 	pthread_mutex_unlock(s->lock);
-	int rc = ec__frame_hash_ahead(&s->mac_in, s->rbuf.data, s->rbuf.len, s->max_message);
+	rc = ec__frame_hash_ahead(&s->mac_in, s->rbuf.data, s->rbuf.len, s->max_message);
 	pthread_mutex_lock(s->lock);
 	return rc ? ec__error_set(err, EC_ENOMEM, s->name, "out of memory computing a frame MAC")
 	          : 0;
@@ -497,12 +567,14 @@ void ec__stream_close(struct ec_stream *s, int grace_ms)
 	ec__buf_free(&s->spare);
 	ec__buf_free(&s->wbuf);
 	s->wpos = 0;
+	chains_free(s);
 	ec__frame_mac_close(&s->mac_in);
 	ec__frame_mac_close(&s->mac_out);
 }
 
 void ec__stream_free(struct ec_stream *s)
 {
+	chains_free(s);
 	ec__buf_free(&s->spare);
 	ec__transport_stack_free(s->transport);
 	s->transport = NULL;

@@ -31,6 +31,9 @@ enum ec_stream_state {
 struct ec_msg {
 	uint32_t handle, reply_to;
 	struct ec_buf payload;
+	/* reply_to EC_FRAME_CONTENT: the digest of its handle's chain through payload,
+	 * which its MAC covers in place of the bytes (the sender keeps the chain). */
+	unsigned char chain[EC_FRAME_DIGEST_LEN];
 	struct ec_msg *next;
 };
 
@@ -39,6 +42,15 @@ struct ec_msg {
 typedef int (*ec_stream_frame_fn)(void *owner, const struct ec_frame_hdr *h,
                                   const unsigned char *payload, struct ec_error *err);
 
+/* The chain of content frames (EC_FRAME_CONTENT) that came on one handle: kept by the
+ * stream, not by the channel, so that content on a channel the application has freed
+ * is still checked (and dropped) until the context closes its side. */
+struct ec_chain {
+	struct ec_chain *next;
+	uint32_t handle;
+	void *md;
+};
+
 struct ec_stream {
 	const char *name; /* the context's, for messages (borrowed) */
 	const struct ec_logger *logger;
@@ -46,6 +58,11 @@ struct ec_stream {
 	size_t max_message;
 	ec_stream_frame_fn on_frame;
 	void *owner;
+	/* Whether handle may start a chain of content (a channel of the owner's), m->lock
+	 * held; NULL: no content taken. */
+	int (*takes_content)(void *owner, uint32_t handle);
+	struct ec_chain *chains; /* loop-owned, as mac_in */
+	unsigned nchains;
 	/* The lock the loop holds around ec__stream_read (the master's), or NULL: let go
 	 * while a large frame's bytes are hashed (only the loop's thread touches rbuf and
 	 * mac_in), so the application may take what came before it meanwhile. */
@@ -96,6 +113,8 @@ struct ec_stream {
 void ec__stream_init(struct ec_stream *s, const char *name, const struct ec_logger *logger,
                      unsigned id, size_t max_message, ec_stream_frame_fn on_frame,
                      void *owner);
+/* The digest of the content chain through the content frame on_frame was given. */
+const unsigned char *ec__stream_content_digest(const struct ec_stream *s);
 /* Queue a message (the stream takes it); framed on the next ec__stream_flush. */
 void ec__stream_queue(struct ec_stream *s, struct ec_msg *msg);
 /* The top layer's start (or the direct boot's spawn): 0 when the stream is open,

@@ -86,13 +86,18 @@ static void xfer_done(struct xfer *x)
 	free(x->buf);
 }
 
+static void hex_of(const unsigned char d[32], char out[65])
+{
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
 static void hex_digest(struct xfer *x, char out[65])
 {
 	unsigned char d[32];
 	unsigned n = 0;
 	EVP_DigestFinal_ex(x->md, d, &n);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	hex_of(d, out);
 }
 
 /* The context's name, for messages ("-" without one: ec__xfer_tree_entry). */
@@ -417,17 +422,21 @@ static void put_start(struct dest *d, const struct stat *st, unsigned mode)
 	d->x.res->changed = 1;
 }
 
-/* v to every context still taking chunks; one that refuses stops taking (its call
- * says why; out of memory here is kept, put_finish says it); n bytes counted for the
+/* v to every context still taking chunks (as content when chain, the digest of the
+ * file read so far: docs/protocol.md 2); one that refuses stops taking (its call says
+ * why; out of memory here is kept, put_finish says it); n bytes counted for the
  * others. */
-static void send_all(struct dest *ds, size_t nd, const ec_value *v, uint64_t n)
+static void send_all(struct dest *ds, size_t nd, const ec_value *v, const unsigned char *chain,
+                     uint64_t n)
 {
 	for (size_t i = 0; i < nd; i++) {
 		struct dest *d = &ds[i];
 		if (!d->sending)
 			continue;
 		struct ec_error e = {0};
-		int rc = ec_channel_send(d->ch, v, d->x.timeout_ms, &e);
+		int rc = chain ? ec__channel_send_content(d->ch, v->u.s.data, v->u.s.len, chain,
+		                                          d->x.timeout_ms, &e)
+		               : ec_channel_send(d->ch, v, d->x.timeout_ms, &e);
 		if (rc) {
 			d->sending = 0;
 			if (rc == EC_ENOMEM) {
@@ -476,24 +485,36 @@ static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, s
 	if (!v)
 		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
 	char *chunk = v->u.s.data;
+	void *scratch = ec__frame_chain_new();
+	if (!scratch) {
+		ec_value_free(v);
+		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
+	}
 	for (;;) {
 		ssize_t n = read(fd, chunk, cap);
 		if (n < 0 && errno == EINTR)
 			continue;
 		int rc = n < 0 ? fail_errno(x, err, x->src) : 0;
-		if (n <= 0) {
+		/* The file's digest is the chain its chunks go in: hashed once for every
+		 * context, and the frames' MACs cover the chain's digest, not the bytes. */
+		unsigned char chain[EC_FRAME_DIGEST_LEN];
+		if (n > 0 && (!EVP_DigestUpdate(x->md, chunk, (size_t)n) ||
+		              ec__frame_chain_digest(x->md, scratch, chain)))
+			rc = ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
+		if (n <= 0 || rc) {
 			ec_value_free(v);
+			ec__frame_chain_free(scratch);
 			if (rc)
 				return rc;
 			break;
 		}
-		EVP_DigestUpdate(x->md, chunk, (size_t)n);
 		v->u.s.len = (size_t)n;
 		chunk[n] = '\0'; /* NUL past len, as every value's bytes */
-		send_all(ds, nd, v, (uint64_t)n);
+		send_all(ds, nd, v, chain, (uint64_t)n);
 		done += (uint64_t)n;
 		if ((rc = dests_progress(x, ds, nd, total, err)) || (rc = progress(x, done, total, err))) {
 			ec_value_free(v);
+			ec__frame_chain_free(scratch);
 			return rc;
 		}
 	}
@@ -501,7 +522,7 @@ static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, s
 	ec_value *d = ec_value_cstr(hex);
 	if (!d)
 		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
-	send_all(ds, nd, d, 0);
+	send_all(ds, nd, d, NULL, 0);
 	ec_value_free(d);
 	return 0;
 }
@@ -986,7 +1007,6 @@ static int recv_file(struct xfer *x, int fd, ec_channel *ch, uint64_t *got, stru
 			ec_value_free(v);
 			return fail(x, err, EC_EPROTO, 0, "%s", "econtext._get sent something else");
 		}
-		EVP_DigestUpdate(x->md, v->u.s.data, v->u.s.len);
 		for (size_t off = 0; off < v->u.s.len;) {
 			ssize_t n = write(fd, v->u.s.data + off, v->u.s.len - off);
 			if (n < 0 && errno == EINTR)
@@ -1156,10 +1176,22 @@ static int get_file(struct xfer *x, int nofollow, struct ec_error *err)
 		rc = fail(x, err, EC_EPROTO, 0, "%s", "econtext._get answered something else");
 		goto out;
 	}
+	/* What came is the content taken (each frame checked against the context's chain,
+	 * whose digest is the SHA-256 of what it read): no value but content, none left. */
 	char hex[65];
-	hex_digest(x, hex);
+	uint64_t content = 0;
+	unsigned char chain[EC_FRAME_DIGEST_LEN];
+	ec__channel_content_taken(ch, &content, chain);
+	if (content)
+		hex_of(chain, hex);
+	else
+		hex_digest(x, hex); /* of nothing */
 	snprintf(res->sha256, sizeof(res->sha256), "%s", hex);
 	res->size += got;
+	if (content != got) {
+		rc = fail(x, err, EC_EPROTO, 0, "%s", "econtext._get sent something else");
+		goto out;
+	}
 	if (g.size != got || strcmp(g.sha256, hex) != 0) {
 		rc = fail(x, err, EC_EPROTO, 0,
 		          "%llu bytes with SHA-256 %s came, the context read %llu with %.64s",

@@ -38,6 +38,13 @@ class Channel(object):
         self._waiters = 0           # threads in _wait: only they need a poke
         self._poked = False         # a byte is in the pipe, not yet drained
         self._last = -1.0           # when the main thread last sent a value
+        # Content (docs/protocol.md 2): the chain of what came (the broker's), the
+        # bytes and chain digest of what the function took, the chain of what it sent
+        # (under _wlock)
+        self._rx_chain = None
+        self._taken = 0
+        self._taken_digest = None
+        self._tx_chain = None
         self._r, self._w = posix.pipe()
         _cloexec(self._r)
         _cloexec(self._w)
@@ -48,7 +55,7 @@ class Channel(object):
     # -- the broker thread: frames on our handle --
     def _on_frame(self, handle, kind, payload):
         with self._lock:
-            if kind in (_CH_DATA, 5):     # 5: bytes as they are, (size, bytes)
+            if kind in (_CH_DATA, 5):     # 5: bytes as they are, (size, bytes[, chain])
                 if not self._closed:
                     self._inq.append(payload)
             elif kind == _CH_CLOSE:
@@ -133,21 +140,7 @@ class Channel(object):
                 raise TypeError(u"channel %d: value%s: %s" % (
                     self.handle, u"".join(reversed(e.path)), e.what))
         size = len(data) if type(data) is not tuple else sum(len(x) for x in data)
-        if size > _cfg["max_message"]:
-            raise ValueError("a value of %d bytes is over the maximum message size of %d "
-                             "bytes" % (size, _cfg["max_message"]))
-        while True:
-            _nocancel()         # CallCancelled between acquire and release: held forever
-            self._lock.acquire()
-            if self._closed or self._master_closed:
-                self._lock.release()
-                _cancel_ok()
-                raise ChannelClosed("channel %d is closed" % self.handle)
-            if not self._unacked or self._unacked + size <= self._window:
-                self._unacked += size
-                self._lock.release()
-                break           # still in the _nocancel() region: the frame too
-            self._wait(None)
+        self._room(size)
         try:
             # Small values the main thread sends in a burst (the last one less than
             # _HOLD_S ago) go out together, as one frame of kind _CH_VALUES: framed
@@ -175,6 +168,49 @@ class Channel(object):
         finally:
             _cancel_ok()
 
+    def _room(self, size):
+        """Wait until size bytes fit the window, and count them; returns inside a
+        _nocancel() region (the frame too), which the caller ends."""
+        if size > _cfg["max_message"]:
+            raise ValueError("a value of %d bytes is over the maximum message size of %d "
+                             "bytes" % (size, _cfg["max_message"]))
+        while True:
+            _nocancel()         # CallCancelled between acquire and release: held forever
+            self._lock.acquire()
+            if self._closed or self._master_closed:
+                self._lock.release()
+                _cancel_ok()
+                raise ChannelClosed("channel %d is closed" % self.handle)
+            if not self._unacked or self._unacked + size <= self._window:
+                self._unacked += size
+                self._lock.release()
+                return
+            self._wait(None)
+
+    def _send_content(self, data):
+        """data (bytes) to the master as content (docs/protocol.md 2): raw, its frame's
+        MAC over the chain of all content sent on the channel, whose digest is then the
+        SHA-256 of all of it (a file's, for _get: hashed once, not twice)."""
+        self._room(len(data))
+        try:
+            with _wlock:
+                if _batch:
+                    _frame_batch()
+                _framed_content(self, data)
+        finally:
+            _cancel_ok()
+
+    def _content_sent(self):
+        """The SHA-256 (hex) of the content sent on the channel."""
+        return (self._tx_chain or _chain_new()).hexdigest()
+
+    def _content_taken(self):
+        """(bytes, SHA-256 hex) of the content the function took."""
+        d = self._taken_digest
+        if d is None:
+            return 0, _chain_new().hexdigest()
+        return self._taken, "".join(["%02x" % c for c in bytearray(d)])
+
     def get(self, timeout=None):
         """The next value the master sent; waits up to timeout seconds (None: no
         limit). Raises ChannelClosed once the master closed it and all it sent was
@@ -193,6 +229,9 @@ class Channel(object):
                 # Acknowledge in batches; all of it once nothing is left (the master
                 # may be waiting for the window).
                 size = payload[0] if type(payload) is tuple else len(payload)
+                if type(payload) is tuple and len(payload) == 3:     # content
+                    self._taken += size
+                    self._taken_digest = payload[2]
                 self._to_ack += size
                 ack = 0
                 if self._head == len(self._inq) or self._to_ack >= self._window // 8:
@@ -249,6 +288,38 @@ def _frame_batch():
     data = b"".join(_batch)
     del _batch[:]
     _framed(h, data, _CH_VALUES)
+
+
+def _framed_content(ch, data):
+    """ch's content frame (_wlock held): hashed into ch's chain a slice at a time as it
+    is written; the MAC, last on the wire, over the chain's digest."""
+    if _dead:
+        return
+    try:
+        if _rb:
+            _close_rb()
+        seq = _oseq[0]
+        _oseq[0] = seq + 1
+        chain = ch._tx_chain
+        if chain is None:
+            chain = ch._tx_chain = _chain_new()
+        hdr = _HDR.pack(0, _cfg["context_id"], ch.handle, 5, len(data))
+        _flush_held()
+        _write(hdr)
+        view = memoryview(data)
+        for i in range(0, len(view), _SLICE):
+            piece = view[i:i + _SLICE]
+            chain.update(piece)
+            _write(piece)
+        inner, outer = _keyed.get(False) or _keyed_state(False)
+        h = inner.copy()
+        h.update(b"C" + _SEQ.pack(seq) + hdr + chain.copy().digest())
+        o = outer.copy()
+        o.update(h.digest())
+        _write(o.digest())
+    except Exception:
+        _dead.append(1)
+        _exit_now(1)
 
 
 def _monotonic():

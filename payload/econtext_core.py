@@ -243,6 +243,19 @@ def _keyed_state(big):
     return st
 
 
+def _chain_new():
+    """A content chain (docs/protocol.md 2): a sha256, OpenSSL's where there is one."""
+    ctor = _keyed.get("chain")
+    if ctor is None:
+        ctor = _sha256
+        try:
+            from _hashlib import openssl_sha256 as ctor
+        except ImportError:
+            pass
+        _keyed["chain"] = ctor
+    return ctor()
+
+
 def _fast_mac():
     """Small frames too are hashed with OpenSSL's sha256 from now on (a third less
     time per frame than the builtin one); not at boot, where importing _hashlib would
@@ -833,21 +846,42 @@ class _Reader(object):
             self.last = size + 52
             if end > n:
                 break
-            inner, outer = _keyed.get(size > _BIG) or _keyed_state(size > _BIG)
-            h = inner.copy()
-            h.update(b"M" + _SEQ.pack(self.seq))
-            if size < 4096:
-                h.update(data[pos:body])
+            b = pos + 20
+            if hdr[3] == 5:
+                # Content (docs/protocol.md 2): raw bytes on a channel, hashed into its
+                # chain; the MAC covers the chain's digest, not the bytes.
+                ch = _channels.get(hdr[2])
+                if ch is None:
+                    shutdown(1, "content on handle %d, which is no channel" % hdr[2])
+                chain = ch._rx_chain
+                if chain is None:
+                    chain = ch._rx_chain = _chain_new()
+                if size < 4096:
+                    chain.update(data[b:body])
+                else:
+                    if view is None:
+                        view = memoryview(data)
+                    chain.update(view[b:body])
+                chained = chain.copy().digest()
+                inner, outer = _keyed.get(False) or _keyed_state(False)
+                h = inner.copy()
+                h.update(b"M" + _SEQ.pack(self.seq) + data[pos:b] + chained)
             else:
-                if view is None:
-                    view = memoryview(data)
-                h.update(view[pos:body])
+                chained = None
+                inner, outer = _keyed.get(size > _BIG) or _keyed_state(size > _BIG)
+                h = inner.copy()
+                h.update(b"M" + _SEQ.pack(self.seq))
+                if size < 4096:
+                    h.update(data[pos:body])
+                else:
+                    if view is None:
+                        view = memoryview(data)
+                    h.update(view[pos:body])
             o = outer.copy()
             o.update(h.digest())
             if not _compare_digest(data[body:end], o.digest()):
                 shutdown(1, "bad MAC on frame %d from the master" % self.seq)
             self.seq += 1
-            b = pos + 20
             fn = handlers.get(hdr[2])
             if fn is _on_call:
                 calls.append((hdr[3], data[b:body]))
@@ -858,7 +892,9 @@ class _Reader(object):
                 calls = []
             if fn is None:
                 shutdown(1, "frame for unknown handle %d" % hdr[2])
-            if size > 4096 and hdr[3] == 1 and hdr[2] in _channels and \
+            if chained is not None:
+                fn(hdr[2], 5, (size, data[b:body], chained))
+            elif size > 4096 and hdr[3] == 1 and hdr[2] in _channels and \
                     data[b:b + 3] == b"\x80\x02T" and data[body - 1:body] == b"." and \
                     _LE32.unpack_from(data, b + 3)[0] == size - 8:
                 # A channel's bytes (a file's chunk): the master pickles them as PROTO 2,

@@ -87,7 +87,6 @@ def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
     """Write what comes on channel to path, atomically: bytes, then the SHA-256 (hex
     text) of all the master read, then its close; owner and group (names or numbers)
     set when given. Returns the bytes written."""
-    import hashlib
     import stat as st
     uid, gid = _xfer_ids(owner, group)
     d, name = _tmp_beside(path)
@@ -106,22 +105,23 @@ def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
             tmp = name
             _xfer_temps.add(tmp)
         _cloexec(fd)
-        h = hashlib.sha256()
         n = 0
         sha256 = None
         for block in channel:
             if not isinstance(block, bytes):
                 sha256 = block
                 continue
-            h.update(block)
             n += len(block)
             while block:
                 w = posix.write(fd, block)
                 block = block[w:]
-        if n != size or h.hexdigest() != sha256:
+        # The chunks came as content: each frame checked against the master's chain of
+        # what it read, whose digest is the SHA-256 of what was written here.
+        content, digest = channel._content_taken()
+        if n != size or content != n or digest != sha256:
             raise ValueError("%s: %d bytes with SHA-256 %s came, the master read %d with "
                              "%s; the target is left as it was"
-                             % (path, n, h.hexdigest(), size, sha256 or "no digest"))
+                             % (path, n, digest, size, sha256 or "no digest"))
         posix.fsync(fd)
         if uid != -1 or gid != -1:
             posix.fchown(fd, uid, gid)      # before the mode: it clears set-id bits
@@ -156,7 +156,6 @@ def _xfer_get(channel, path, nofollow=False):
     """Send the file at path on channel in chunks. Returns (size, sha256 hex, mode,
     mtime) of what was sent. nofollow (a tree's file): a symbolic link at path is
     refused (ELOOP), not followed."""
-    import hashlib
     import stat as st
     flags = posix.O_RDONLY
     if nofollow:
@@ -171,7 +170,6 @@ def _xfer_get(channel, path, nofollow=False):
             raise OSError(errno.EISDIR, posix.strerror(errno.EISDIR), path)
         if not st.S_ISREG(s.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", path)
-        h = hashlib.sha256()
         n = 0
         while True:
             try:
@@ -180,10 +178,9 @@ def _xfer_get(channel, path, nofollow=False):
                 raise _xfer_error(e, path)
             if not block:
                 break
-            h.update(block)
             n += len(block)
-            channel.send(block)
-        return (n, h.hexdigest(), st.S_IMODE(s.st_mode), s.st_mtime)
+            channel._send_content(block)    # hashed once: its chain is the digest
+        return (n, channel._content_sent(), st.S_IMODE(s.st_mode), s.st_mtime)
     finally:
         posix.close(fd)
 
