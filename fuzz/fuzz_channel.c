@@ -9,7 +9,8 @@
  *
  * The input: operations, one byte each and their arguments:
  *   0-1  a frame: channel (2 bits; bit 2 an unknown handle, bit 3 a freed channel's),
- *        kind (1 data, 2 close, 3 ack, 4 values; >= 0xf0 the byte itself), length (2 bytes,
+ *        kind (1 data, 2 close, 3 ack, 4 values; 0xe0-0xef 5 content, its chain's digest
+ *        a counter; >= 0xf0 the byte itself), length (2 bytes,
  *        little-endian), then that many bytes of the input as its payload
  *   2    a large frame: as 0, its length (2 bytes) in 64 KiB units, its payload the
  *        input's bytes and zeros (the window is 4 MiB); 9 MiB of them an input at most
@@ -26,7 +27,8 @@
  * or when it holds none or one cut short, an acknowledgement exactly when it is not an int between 0
  * and what was sent and not yet acknowledged; a frame on a handle no channel has is not
  * taken; the values ec_channel_recv gives are those the channel accepted, in order
- * (decoded: equal, or refused both ways); once a channel said it ended it says so ever
+ * (decoded: equal, or refused both ways; content as bytes, its bytes and last chain
+ * digest counted as taken); once a channel said it ended it says so ever
  * after; the master acknowledges no more than the application took, and sends nothing
  * on a channel after closing it. */
 #include "ecbuild.h"
@@ -83,6 +85,8 @@ static const struct ec_codec_ops *ops(void)
 struct shadow_item {
 	unsigned char *data;
 	size_t len;
+	int content;
+	unsigned char chain[EC_FRAME_DIGEST_LEN];
 	struct shadow_item *next;
 };
 
@@ -92,6 +96,8 @@ struct hist {
 	size_t q_bytes;
 	uint64_t unacked; /* sent by the application, not yet acknowledged */
 	uint64_t taken;   /* bytes the application took */
+	uint64_t content; /* of them, content */
+	unsigned char chain[EC_FRAME_DIGEST_LEN]; /* the last content's chain digest */
 	uint64_t acked;   /* bytes the master acknowledged */
 	int remote_closed, ended, said_end, closed, close_sent, freed;
 };
@@ -104,6 +110,7 @@ struct run {
 	struct ec_channel *slot[SLOTS];
 	struct hist h[MAX_HANDLES];
 	int dead; /* the stream: no frame comes */
+	unsigned chains;  /* content frames so far: each one's chain digest */
 };
 
 static struct hist *hist_of(struct run *r, uint32_t handle)
@@ -229,7 +236,12 @@ static void on_frame(struct run *r, uint32_t handle, uint32_t kind, const unsign
 	/* What the master must do, from the model. */
 	int accept = 0;
 	int64_t acked = 0;
-	if (live && kind == EC_CHAN_DATA)
+	if (kind == EC_CHAN_CONTENT) { /* the stream verified it: its chain's digest */
+		r->chains++;
+		memset(r->st.mac_in.chain_digest, (int)(r->chains & 0xff), EC_FRAME_DIGEST_LEN);
+		memcpy(r->st.mac_in.chain_digest, &r->chains, sizeof(r->chains));
+	}
+	if (live && (kind == EC_CHAN_DATA || kind == EC_CHAN_CONTENT))
 		accept = !h->remote_closed &&
 		         !(h->q_bytes && h->q_bytes + len > EC_CHANNEL_WINDOW);
 	else if (live && kind == EC_CHAN_VALUES)
@@ -273,8 +285,15 @@ static void on_frame(struct run *r, uint32_t handle, uint32_t kind, const unsign
 		stream_end(r, &err);
 		return;
 	}
-	if (kind == EC_CHAN_DATA) {
+	if (kind == EC_CHAN_DATA || kind == EC_CHAN_CONTENT) {
 		shadow_push(h, p, len);
+		if (kind == EC_CHAN_CONTENT) {
+			struct shadow_item *last = h->q;
+			while (last->next)
+				last = last->next;
+			last->content = 1;
+			memcpy(last->chain, r->st.mac_in.chain_digest, EC_FRAME_DIGEST_LEN);
+		}
 	} else if (kind == EC_CHAN_VALUES) {
 		values(h, p, len, 1);
 	} else if (kind == EC_CHAN_CLOSE) {
@@ -323,7 +342,17 @@ static void recv_one(struct run *r, int k)
 	h->q_bytes -= it->len;
 	ec_value *want = NULL;
 	struct ec_error e2 = {0};
-	int rc2 = ops()->decode(codec.state, it->data, it->len, &want, &e2);
+	int rc2 = it->content ? ((want = ec_value_bytes((const char *)it->data, it->len)) ? 0 : EC_ENOMEM)
+	                      : ops()->decode(codec.state, it->data, it->len, &want, &e2);
+	if (!rc && it->content) {
+		h->content += it->len;
+		memcpy(h->chain, it->chain, EC_FRAME_DIGEST_LEN);
+	}
+	uint64_t content_bytes = 0;
+	unsigned char chain[EC_FRAME_DIGEST_LEN];
+	ec__channel_content_taken(ch, &content_bytes, chain);
+	if (content_bytes != h->content || (h->content && memcmp(chain, h->chain, EC_FRAME_DIGEST_LEN)))
+		die("the content taken is not what came", ch->handle);
 	if ((rc == 0) != (rc2 == 0))
 		die("ec_channel_recv and the codec disagree on a value", ch->handle);
 	if (rc && !err.msg[0])
@@ -433,7 +462,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				handle = last_freed ? last_freed : handle;
 			else if (arg & 4)
 				handle = EC_HANDLE_FIRST_REPLY + MAX_HANDLES + (arg >> 4);
-			uint32_t kind = kb >= 0xf0 ? kb : 1 + kb % 4;
+			uint32_t kind = kb >= 0xf0 ? kb : kb >= 0xe0 ? EC_CHAN_CONTENT : 1 + kb % 4;
 			size_t have = size - i;
 			unsigned char *p;
 			if (op == 2 && big_left) {

@@ -23,6 +23,7 @@ def p(v, proto=2):
 
 # ---- channel: operations (fuzz/fuzz_channel.c) ------------------------------------
 DATA, CLOSE, ACK, VALUES = 1, 2, 3, 4
+CONTENT = 0xe1      # its kind byte is 0xe0-0xef (fuzz_channel.c)
 
 
 def values(*pickles):
@@ -86,6 +87,12 @@ def channel_seeds():
     # past the window (4 MiB) by a byte
     write("channel", "values-window",
           big(0, 65, values(b"12345678") + (4194297).to_bytes(4, "big"), VALUES))
+    write("channel", "content",
+          frame(0, CONTENT, b"raw bytes") + frame(0, DATA, p(1)) + frame(0, CONTENT, b"")
+          + frame(0, CONTENT, b"more") + recv(0) + recv(0) + recv(0) + recv(0))
+    write("channel", "content-window", big(1, 40, b"x", CONTENT) + big(1, 40, b"y", CONTENT)
+          + recv(1))
+    write("channel", "content-after-close", frame(2, CLOSE, p(None)) + frame(2, CONTENT, b"z"))
     write("channel", "context-gone",
           frame(1, DATA, p(3)) + gone() + recv(1) + recv(1) + recv(1) + send(1, 2) + close(1)
           + reopen(2))

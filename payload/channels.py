@@ -306,11 +306,7 @@ def _framed_content(ch, data):
         hdr = _HDR.pack(0, _cfg["context_id"], ch.handle, 5, len(data))
         _flush_held()
         _write(hdr)
-        view = memoryview(data)
-        for i in range(0, len(view), _SLICE):
-            piece = view[i:i + _SLICE]
-            chain.update(piece)
-            _write(piece)
+        _write_hashed(chain, (data,))
         inner, outer = _keyed.get(False) or _keyed_state(False)
         h = inner.copy()
         h.update(b"C" + _SEQ.pack(seq) + hdr + chain.copy().digest())

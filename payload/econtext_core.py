@@ -411,18 +411,24 @@ def _framed(handle, payload, reply_to=0, prefix=b"", main=False):
             h.update(b"C" + _SEQ.pack(seq) + hdr)
             _flush_held()
             _write(prefix + hdr)
-            for part in parts:
-                view = memoryview(part)
-                for i in range(0, len(view), _SLICE):
-                    piece = view[i:i + _SLICE]
-                    h.update(piece)
-                    _write(piece)
+            _write_hashed(h, parts)
             o = outer.copy()
             o.update(h.digest())
             _write(o.digest())
     except Exception:
         _dead.append(1)
         _exit_now(1)
+
+
+def _write_hashed(h, parts):
+    """Write parts in slices, each hashed into h first: the first bytes leave while
+    the rest is still being hashed."""
+    for part in parts:
+        view = memoryview(part)
+        for i in range(0, len(view), _SLICE):
+            piece = view[i:i + _SLICE]
+            h.update(piece)
+            _write(piece)
 
 
 def send(handle, obj, reply_to=0):
@@ -847,36 +853,35 @@ class _Reader(object):
             if end > n:
                 break
             b = pos + 20
+            chained = None
             if hdr[3] == 5:
                 # Content (docs/protocol.md 2): raw bytes on a channel, hashed into its
                 # chain; the MAC covers the chain's digest, not the bytes.
                 ch = _channels.get(hdr[2])
                 if ch is None:
                     shutdown(1, "content on handle %d, which is no channel" % hdr[2])
-                chain = ch._rx_chain
-                if chain is None:
-                    chain = ch._rx_chain = _chain_new()
-                if size < 4096:
-                    chain.update(data[b:body])
-                else:
-                    if view is None:
-                        view = memoryview(data)
-                    chain.update(view[b:body])
-                chained = chain.copy().digest()
+                into = ch._rx_chain
+                if into is None:
+                    into = ch._rx_chain = _chain_new()
+                lo = b
+            else:
+                inner, outer = _keyed.get(size > _BIG) or _keyed_state(size > _BIG)
+                into = inner.copy()
+                into.update(b"M" + _SEQ.pack(self.seq))
+                lo = pos
+            if size < 4096:
+                into.update(data[lo:body])
+            else:
+                if view is None:
+                    view = memoryview(data)
+                into.update(view[lo:body])
+            if lo == b:
+                chained = into.copy().digest()
                 inner, outer = _keyed.get(False) or _keyed_state(False)
                 h = inner.copy()
                 h.update(b"M" + _SEQ.pack(self.seq) + data[pos:b] + chained)
             else:
-                chained = None
-                inner, outer = _keyed.get(size > _BIG) or _keyed_state(size > _BIG)
-                h = inner.copy()
-                h.update(b"M" + _SEQ.pack(self.seq))
-                if size < 4096:
-                    h.update(data[pos:body])
-                else:
-                    if view is None:
-                        view = memoryview(data)
-                    h.update(view[pos:body])
+                h = into
             o = outer.copy()
             o.update(h.digest())
             if not _compare_digest(data[body:end], o.digest()):

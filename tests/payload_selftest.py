@@ -39,6 +39,7 @@ EVENT_WAIT = 30.0
 
 HELLO, CALL, LOG, SHUTDOWN = 1, 2, 3, 4
 REPLIES, CALLS = 9, 10
+CHANNEL_OPEN, CONTENT = 8, 5
 HDR = struct.Struct(">IIIII")
 PART = struct.Struct(">II")     # a call in CALLS, a reply in REPLIES: handle, length
 
@@ -97,6 +98,7 @@ class Context(object):
         self.iseq = 0
         self.logs = []
         self.next_handle = 1000
+        self.chains_in, self.chains_out = {}, {}
         self.buf = b""
         self.argv0 = "econtext:%s@%s:%d" % ("tester", socket.gethostname(), os.getpid())
         first_stage, deflate, exec_src, loader = payload
@@ -199,13 +201,28 @@ class Context(object):
         dst, src, handle, reply_to, length = HDR.unpack(hdr)
         payload = self._read_exact(length, deadline)
         mac = self._read_exact(32, deadline)
-        want = self.mac(b"C", self.iseq, hdr, payload)
+        if reply_to == CONTENT:     # MAC over the handle's chain (docs/protocol.md 2)
+            chain = self.chains_in.setdefault(handle, hashlib.sha256())
+            chain.update(payload)
+            want = self.mac(b"C", self.iseq, hdr, chain.digest())
+        else:
+            want = self.mac(b"C", self.iseq, hdr, payload)
         if not hmac.compare_digest(mac, want):
             raise AssertionError("bad MAC from context on frame %d" % self.iseq)
         self.iseq += 1
         if dst != 0 or src != 1:
             raise AssertionError("frame dst/src %d/%d" % (dst, src))
         return dst, src, handle, reply_to, length, payload
+
+    def send_content(self, handle, payload, digest=None):
+        """A content frame: its MAC over the chain of what went on handle (or over
+        digest: a chain that lies)."""
+        chain = self.chains_out.setdefault(handle, hashlib.sha256())
+        chain.update(payload)
+        hdr = HDR.pack(1, 0, handle, CONTENT, len(payload))
+        mac = self.mac(b"M", self.oseq, hdr, digest or chain.digest())
+        self.oseq += 1
+        self.sock.sendall(hdr + payload + mac)
 
     def send_frame(self, handle, payload, reply_to=0, corrupt=False):
         hdr = HDR.pack(1, 0, handle, reply_to, len(payload))
@@ -382,6 +399,84 @@ def check_connect_back(python, payload, step):
         finally:
             c.kill()
         lis.close()
+
+
+def tagged_channel(handle):
+    """econtext.Tagged('channel', handle), pickled as the master does."""
+    import types
+    mod = sys.modules.get("econtext") or types.ModuleType("econtext")
+    sys.modules["econtext"] = mod
+
+    class Tagged(tuple):
+        def __reduce__(self):
+            return (Tagged, tuple(self))    # Tagged(tag, value)
+    Tagged.__module__ = "econtext"
+    Tagged.__qualname__ = Tagged.__name__ = "Tagged"
+    mod.Tagged = Tagged
+    return Tagged(("channel", handle))
+
+
+def check_content(python, payload, step):
+    """Content frames (docs/protocol.md 2) both ways, through econtext._put and _get."""
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="ec-selftest-")
+    data = os.urandom(300000) + b"x" * 1000 + os.urandom(70000)
+    try:
+        for bad in (False, True):
+            step("_put of content%s" % (": a chain that does not follow, exit 1" if bad
+                                         else ", its chain the SHA-256: written"))
+            ctx = Context(python, payload)
+            try:
+                path = os.path.join(tmp, "put%d" % bad)
+                ctx.send_frame(CHANNEL_OPEN, pickle.dumps((1000, 4 << 20), 2))
+                ctx.next_handle = 1001
+                h = ctx.call_async("econtext", "_put", (tagged_channel(1000), path, 0o640,
+                                                        1e9, len(data), None, None))
+                ctx.send_content(1000, data[:300000])
+                if bad:     # the second's MAC over its own bytes: the chain restarted
+                    ctx.send_content(1000, data[300000:],
+                                     hashlib.sha256(data[300000:]).digest())
+                    check(ctx.wait_exit() == 1, "exit status")
+                    check(not os.path.exists(path), "the target was written")
+                    continue
+                ctx.send_content(1000, data[300000:301000])
+                ctx.send_content(1000, data[301000:])
+                ctx.send_frame(1000, pickle.dumps(hashlib.sha256(data).hexdigest(), 2), 1)
+                ctx.send_frame(1000, pickle.dumps(None, 2), 2)
+                while True:
+                    f = ctx.read_frame()
+                    if f[2] == h:
+                        break
+                    check(f[2] in (LOG, 1000), "a frame for handle %d" % f[2])
+                check(loads(f[5]) == len(data), "_put answered %r" % (loads(f[5]),))
+                with open(path, "rb") as fh:
+                    check(fh.read() == data, "what was written")
+            finally:
+                ctx.kill()
+        step("_get sends content: each frame's chain verifies, its digest the SHA-256")
+        ctx = Context(python, payload)
+        try:
+            path = os.path.join(tmp, "put0")
+            ctx.send_frame(CHANNEL_OPEN, pickle.dumps((1000, 4 << 20), 2))
+            ctx.next_handle = 1001
+            h = ctx.call_async("econtext", "_get", (tagged_channel(1000), path))
+            got = b""
+            while True:
+                f = ctx.read_frame()    # checks each content frame's MAC on its chain
+                if f[2] == h:
+                    break
+                if f[2] == 1000 and f[3] == CONTENT:
+                    got += f[5]
+            r = loads(f[5])
+            digest = r[1].decode() if isinstance(r[1], bytes) else r[1]    # 2.7: str
+            check(got == data, "the content: %d bytes" % len(got))
+            check(r[0] == len(data) and digest == hashlib.sha256(data).hexdigest(),
+                  "_get answered %r" % (r[:2],))
+        finally:
+            ctx.kill()
+    finally:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ssl_error():
@@ -587,6 +682,8 @@ def run_checks(python, payload, verbose):
         check(any("bad MAC" in l[2] for l in ctx.logs), "no LOG about the bad MAC")
     finally:
         ctx.kill()
+
+    check_content(python, payload, step)
 
     step("CALLS cut short: context exits with status 1")
     ctx = Context(python, payload)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "frame.h"
 #include "testutil.h"
 
@@ -254,6 +256,102 @@ static void test_hash_ahead(void)
 	free(big);
 }
 
+/* Content frames (docs/protocol.md 2): the MAC covers the chain's digest through the
+ * frame, which is the SHA-256 of all content so far; hashed ahead or whole. A byte
+ * changed, a receiver whose chain missed a frame, or no chain at all: refused. */
+static void content_frames(struct ec_frame_mac *tx, struct ec_buf *b, const char *big,
+                           size_t len, unsigned char d[3][EC_FRAME_DIGEST_LEN])
+{
+	void *chain = ec__frame_chain_new();
+	const char *parts[3] = {big, "abc", ""};
+	size_t lens[3] = {len, 3, 0};
+	for (int i = 0; i < 3; i++) {
+		struct ec_frame_hdr h = {.dst = 1, .handle = 9, .reply_to = EC_FRAME_CONTENT,
+		                         .length = (uint32_t)lens[i]};
+		CU_ASSERT_EQUAL(EVP_DigestUpdate(chain, parts[i], lens[i]), 1);
+		CU_ASSERT_EQUAL(ec__frame_chain_digest(chain, NULL, d[i]), 0);
+		CU_ASSERT_EQUAL(ec__frame_encode_content(tx, &h, parts[i], d[i], b), 0);
+	}
+	ec__frame_chain_free(chain);
+}
+
+static void test_content(void)
+{
+	size_t len = 2 * EC_FRAME_HASH_EARLY + 777;
+	char *big = letters(len);
+	unsigned char whole[32];
+	unsigned int wn = 0;
+	CU_ASSERT_EQUAL(EVP_Digest(big, len, whole, &wn, EVP_sha256(), NULL), 1);
+	/* big + "abc" */
+	EVP_MD_CTX *all = EVP_MD_CTX_new();
+	unsigned char both[32];
+	EVP_DigestInit_ex(all, EVP_sha256(), NULL);
+	EVP_DigestUpdate(all, big, len);
+	EVP_DigestUpdate(all, "abc", 3);
+	EVP_DigestFinal_ex(all, both, &wn);
+	EVP_MD_CTX_free(all);
+	for (int mode = 0; mode < 5; mode++) {
+		struct ec_frame_mac tx, rx;
+		ec__frame_mac_init(&tx, key, 'C');
+		ec__frame_mac_init(&rx, key, 'C');
+		struct ec_buf b;
+		ec__buf_init(&b);
+		unsigned char d[3][EC_FRAME_DIGEST_LEN];
+		content_frames(&tx, &b, big, len, d);
+		CU_ASSERT_EQUAL(memcmp(d[0], whole, 32), 0); /* the chain is the SHA-256 */
+		CU_ASSERT_EQUAL(memcmp(d[1], both, 32), 0);
+		CU_ASSERT_EQUAL(memcmp(d[2], both, 32), 0);
+		if (mode == 1)
+			b.data[20 + len / 2] ^= 0x01;
+		void *chain = ec__frame_chain_new();
+		struct ec_frame_hdr h;
+		const unsigned char *p;
+		size_t used, off = 0;
+		struct ec_error err = {0};
+		int rc = 0;
+		if (mode == 2) { /* the first frame skipped: its MAC is checked alone, and ... */
+			rx.chain = chain;
+			CU_ASSERT_EQUAL(ec__frame_decode(&rx, b.data, b.len, 1 << 24, "t", &h, &p, &used, &err), 1);
+			ec__frame_chain_free(chain);
+			chain = ec__frame_chain_new(); /* ... the receiver's chain starts again */
+			off = used;
+		}
+		if (mode == 3) { /* no chain: nothing is hashed, the frame is refused */
+			CU_ASSERT_EQUAL(ec__frame_hash_ahead(&rx, b.data, b.len, 1 << 24), 0);
+			CU_ASSERT_EQUAL(rx.fed, 0);
+			rc = ec__frame_decode(&rx, b.data, b.len, 1 << 24, "t", &h, &p, &used, &err);
+			CU_ASSERT_EQUAL(rc, EC_EPROTO);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "takes none"));
+		}
+		for (int i = mode == 2 ? 1 : 0; mode != 3 && i < 3; i++) {
+			rx.chain = chain;
+			if (i == 0 && mode == 4) /* hashed ahead in pieces first */
+				for (size_t n = 5000; n < 20 + len; n *= 2)
+					CU_ASSERT_EQUAL(ec__frame_hash_ahead(&rx, b.data, n, 1 << 24), 0);
+			rc = ec__frame_decode(&rx, b.data + off, b.len - off, 1 << 24, "t", &h, &p, &used, &err);
+			if (rc != 1)
+				break;
+			CU_ASSERT_PTR_NULL(rx.chain);
+			CU_ASSERT_EQUAL(h.reply_to, EC_FRAME_CONTENT);
+			CU_ASSERT_EQUAL(memcmp(rx.chain_digest, d[i], 32), 0);
+			CU_ASSERT_EQUAL(memcmp(p, i ? (i == 1 ? "abc" : "") : big, h.length), 0);
+			off += used;
+		}
+		if (mode == 0 || mode == 4) {
+			CU_ASSERT_EQUAL(rc, 1);
+			CU_ASSERT_EQUAL(off, b.len);
+		} else {
+			CU_ASSERT_EQUAL(rc, EC_EPROTO);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, mode == 3 ? "takes none" : "bad MAC"));
+		}
+		ec__frame_chain_free(chain);
+		ec__buf_free(&b);
+		ec__frame_mac_close(&tx);
+		ec__frame_mac_close(&rx);
+	}
+	free(big);
+}
+
 int main(void)
 {
 	CU_initialize_registry();
@@ -264,5 +362,7 @@ int main(void)
 	CU_add_test(s, "oversized length refused before allocation", test_oversize);
 	CU_add_test(s, "a large frame hashed while it arrives", test_large_in_pieces);
 	CU_add_test(s, "a large frame hashed ahead, then decoded", test_hash_ahead);
+	CU_add_test(s, "content: the MAC over the chain, which is the SHA-256; one missed, a "
+	               "byte changed, no chain: refused", test_content);
 	return ec_test_run();
 }

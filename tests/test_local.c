@@ -714,8 +714,9 @@ static int linger_once(struct ec_context *good, int *judged)
 	return failed_alive && answered_alive;
 }
 
-/* A context sends on a channel past its window, or after closing it: the master ends
- * its stream rather than buffer what the context sends (docs/protocol.md, channels). */
+/* A context sends on a channel past its window, or after closing it, or content that
+ * does not verify: the master ends its stream rather than buffer or take what the
+ * context sends (docs/protocol.md, channels). */
 static void channel_abuse(const char *mode, const char *why)
 {
 	char opt[1200];
@@ -749,6 +750,12 @@ static void test_hostile_channel(void)
 {
 	channel_abuse("channel-flood", "past its window");
 	channel_abuse("channel-after-close", "after closing it");
+	/* Content (docs/protocol.md 2): on a handle that is no channel; a chain that does
+	 * not follow from the frames before (each frame alone would verify); a byte
+	 * changed. */
+	channel_abuse("content-no-channel", "which takes none");
+	channel_abuse("content-bad-chain", "failed authentication");
+	channel_abuse("content-tampered", "failed authentication");
 }
 
 static void test_hostile_linger(void)
@@ -1313,7 +1320,7 @@ int main(void)
 	CU_add_test(h, "stream closed, process stays: the others carry on", test_hostile_linger);
 	CU_add_test(h, "modules asked for, answers not read: the stream ends",
 	            test_hostile_module_flood);
-	CU_add_test(h, "channel values past the window or after close end the stream",
+	CU_add_test(h, "channel values past the window or after close, content that does not verify: the stream ends",
 	            test_hostile_channel);
 	if (system("command -v python3 >/dev/null 2>&1") != 0)
 		CU_set_suite_active(h, CU_FALSE);

@@ -30,6 +30,19 @@ def frame(handle, payload, reply_to=0, dst=0, src_id=None, bad_mac=False, seqno=
         mac = bytes([mac[0] ^ 1]) + mac[1:]
     return hdr + payload + mac
 
+chains = {}
+
+def content(handle, payload, digest=None):
+    """A content frame (docs/protocol.md 2): its MAC over the handle's chain's digest
+    (or over digest, when given: a chain that lies)."""
+    chain = chains.setdefault(handle, hashlib.sha256())
+    chain.update(payload)
+    hdr = struct.pack(">IIIII", 0, cid, handle, 5, len(payload))
+    mac = hmac.new(key, b"C" + struct.pack(">Q", seq["C"]) + hdr + (digest or chain.digest()),
+                   hashlib.sha256).digest()
+    seq["C"] += 1
+    return hdr + payload + mac
+
 def read_frame(with_payload=False):
     hdr = read_exact(20)
     dst, s, handle, reply_to, length = struct.unpack(">IIIII", hdr)
@@ -79,6 +92,18 @@ elif mode == "channel-flood" and chan:
 elif mode == "channel-after-close" and chan:
     os.write(1, frame(chan, b"\x80\x02N.", reply_to=2))
     os.write(1, frame(chan, b"\x80\x02N.", reply_to=1))
+elif mode == "content-no-channel":
+    # content on the call's reply handle: a handle that takes none
+    os.write(1, content(reply_to, b"x" * 100))
+elif mode == "content-bad-chain" and chan:
+    # the first frame right, the second's MAC over its own bytes only (a chain restarted:
+    # a frame dropped or swapped between two that each verify alone)
+    os.write(1, content(chan, b"a" * 300000))
+    os.write(1, content(chan, b"b" * 1000, digest=hashlib.sha256(b"b" * 1000).digest()))
+elif mode == "content-tampered" and chan:
+    f = bytearray(content(chan, b"c" * 300000))
+    f[20 + 150000] ^= 1
+    os.write(1, bytes(f))
 elif mode == "module-flood":
     # GET_MODULE after GET_MODULE, reading no answer: the master must not hold them all.
     for i in range(40000):
