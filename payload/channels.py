@@ -296,10 +296,7 @@ def _framed_content(ch, data):
     if _dead:
         return
     try:
-        if _rb:
-            _close_rb()
-        seq = _oseq[0]
-        _oseq[0] = seq + 1
+        seq = _next_seq()
         chain = ch._tx_chain
         if chain is None:
             chain = ch._tx_chain = _chain_new()

@@ -340,6 +340,16 @@ def _close_rb():
     del _rb[:]
 
 
+def _next_seq():
+    """The next frame's sequence number, after the REPLIES frame being filled, which
+    takes its place in _held first (_wlock held)."""
+    if _rb:
+        _close_rb()
+    seq = _oseq[0]
+    _oseq[0] = seq + 1
+    return seq
+
+
 def _mac_frame(handle, payload, reply_to, seq):
     """A small frame: header, payload, MAC."""
     data = _HDR.pack(0, _cfg["context_id"], handle, reply_to, len(payload)) + payload
@@ -389,10 +399,7 @@ def _framed(handle, payload, reply_to=0, prefix=b"", main=False):
     if _dead:
         return
     try:
-        if _rb:
-            _close_rb()
-        seq = _oseq[0]
-        _oseq[0] = seq + 1
+        seq = _next_seq()
         if size < 65536:
             # one part: that part, no copy
             _held.append(prefix + _mac_frame(handle, b"".join(parts), reply_to, seq))
