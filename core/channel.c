@@ -441,6 +441,14 @@ static void offer_spare(struct ec_channel *ch, size_t cap)
 	ec__buf_free(&b);
 }
 
+static void content_taken(ec_channel *ch, const struct ec_channel_item *it)
+{
+	pthread_mutex_lock(&ch->m->lock);
+	ch->content_bytes += it->len;
+	memcpy(ch->content_chain, it->chain, EC_FRAME_DIGEST_LEN);
+	pthread_mutex_unlock(&ch->m->lock);
+}
+
 /* Content as a bytes value: the taken frame's memory (the bytes moved to its start,
  * then NUL and shrunk, as a codec's decode_buf does), or a copy. */
 static int content_value(struct ec_channel_item *it, ec_value **out)
@@ -467,7 +475,10 @@ static int content_value(struct ec_channel_item *it, ec_value **out)
 	return 0;
 }
 
-int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_error *err)
+/* The next item of ch, taken (and acknowledged), into *out; NULL with the end, a
+ * timeout or an error (its code returned). */
+static int next_item(ec_channel *ch, int timeout_ms, struct ec_channel_item **out,
+                     struct ec_error *err)
 {
 	ec_master *m = ch->m;
 	long long deadline = -1; /* taken when it must wait: not per value of a burst */
@@ -512,6 +523,14 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 	pthread_mutex_unlock(&m->lock);
 	if (wake)
 		ec__broker_wake(m->broker);
+	*out = it;
+	return rc;
+}
+
+int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_error *err)
+{
+	struct ec_channel_item *it = NULL;
+	int rc = next_item(ch, timeout_ms, &it, err);
 	if (!it)
 		return rc;
 	size_t spare = it->buf.data ? it->buf.cap : 0;
@@ -519,12 +538,8 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 		rc = content_value(it, out);
 		if (rc)
 			ec__error_set(err, rc, ch->ctx_name, "out of memory");
-		else {
-			pthread_mutex_lock(&m->lock);
-			ch->content_bytes += it->len;
-			memcpy(ch->content_chain, it->chain, EC_FRAME_DIGEST_LEN);
-			pthread_mutex_unlock(&m->lock);
-		}
+		else
+			content_taken(ch, it);
 	} else if (it->buf.data)
 		rc = ec__codec_decode_taken(ch->codec, &it->buf, it->off, it->len, out, err);
 	else
@@ -536,6 +551,36 @@ int ec_channel_recv(ec_channel *ch, int timeout_ms, ec_value **out, struct ec_er
 	if (spare)
 		offer_spare(ch, spare);
 	return rc;
+}
+
+int ec__channel_recv_content(ec_channel *ch, int timeout_ms, struct ec_buf *out, size_t *off,
+                             size_t *len, struct ec_error *err)
+{
+	struct ec_channel_item *it = NULL;
+	int rc = next_item(ch, timeout_ms, &it, err);
+	if (!it)
+		return rc;
+	size_t spare = it->buf.data ? it->buf.cap : 0;
+	if (!it->content) {
+		item_free(it);
+		return 1;
+	}
+	ec__buf_free(out);
+	*off = 0;
+	if (it->buf.data) { /* the frame's read buffer, as it is: no move */
+		*out = it->buf;
+		*off = it->off;
+		ec__buf_init(&it->buf);
+	} else if (ec__buf_append(out, it->data, it->len)) {
+		item_free(it);
+		return ec__error_set(err, EC_ENOMEM, ch->ctx_name, "out of memory");
+	}
+	*len = it->len;
+	content_taken(ch, it);
+	item_free(it);
+	if (spare)
+		offer_spare(ch, spare);
+	return 0;
 }
 
 int ec_channel_close(ec_channel *ch, struct ec_error *err)

@@ -96,6 +96,12 @@ int ec__channels_has(const struct ec_channels *reg, uint32_t handle);
 int ec__channel_send_content(ec_channel *ch, const void *p, size_t len,
                              const unsigned char chain[EC_FRAME_DIGEST_LEN], int timeout_ms,
                              struct ec_error *err);
+/* The next value of ch, which must be content, as ec_channel_recv takes it but not
+ * made a value: its len bytes at out->data + *off (out freed first and taken: the
+ * frame's read buffer, or a copy). 1 when the value is not content (taken and
+ * dropped), else as ec_channel_recv. */
+int ec__channel_recv_content(ec_channel *ch, int timeout_ms, struct ec_buf *out, size_t *off,
+                             size_t *len, struct ec_error *err);
 /* The content the application took on ch so far: its bytes, and the digest of its
  * chain (the SHA-256 of all of it, each frame of it checked against the sender's). */
 void ec__channel_content_taken(ec_channel *ch, uint64_t *bytes,

@@ -993,35 +993,44 @@ static int tmp_link(int fd, const char *path, char **tmp)
 	return tmp_make(path, tmp, fd);
 }
 
-/* Take the values of ch into fd until the end; *got counts. */
+/* Take the content of ch into fd until the end (written from the frame's own memory:
+ * no value made of it); *got counts. */
 static int recv_file(struct xfer *x, int fd, ec_channel *ch, uint64_t *got, struct ec_error *err)
 {
+	struct ec_buf b;
+	ec__buf_init(&b);
+	int rc;
 	for (;;) {
-		ec_value *v = NULL;
-		int rc = ec_channel_recv(ch, x->timeout_ms, &v, err);
-		if (rc == EC_EEOF)
-			return 0;
-		if (rc)
-			return rc;
-		if (v->type != EC_T_BYTES) {
-			ec_value_free(v);
-			return fail(x, err, EC_EPROTO, 0, "%s", "econtext._get sent something else");
+		size_t off = 0, len = 0;
+		rc = ec__channel_recv_content(ch, x->timeout_ms, &b, &off, &len, err);
+		if (rc == EC_EEOF) {
+			rc = 0;
+			break;
 		}
-		for (size_t off = 0; off < v->u.s.len;) {
-			ssize_t n = write(fd, v->u.s.data + off, v->u.s.len - off);
+		if (rc == 1)
+			rc = fail(x, err, EC_EPROTO, 0, "%s", "econtext._get sent something else");
+		if (rc)
+			break;
+		for (size_t done = 0; done < len && !rc;) {
+			ssize_t n = write(fd, b.data + off + done, len - done);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n < 0) {
-				ec_value_free(v);
-				return fail_errno(x, err, x->dst);
-			}
-			off += (size_t)n;
+			if (n < 0)
+				rc = fail_errno(x, err, x->dst);
+			else
+				done += (size_t)n;
 		}
-		*got += v->u.s.len;
-		ec_value_free(v);
-		if ((rc = progress_dest(x, 0, *got, 0, err)) || (rc = progress(x, *got, 0, err)))
-			return rc;
+		if (!rc) {
+			*got += len;
+			rc = progress_dest(x, 0, *got, 0, err);
+		}
+		if (!rc)
+			rc = progress(x, *got, 0, err);
+		if (rc)
+			break;
 	}
+	ec__buf_free(&b);
+	return rc;
 }
 
 /* A user (user 1) or group name, or a number, as its id: 0, else -1. */

@@ -453,6 +453,27 @@ def check_content(python, payload, step):
                     check(fh.read() == data, "what was written")
             finally:
                 ctx.kill()
+        step("_put of bytes values, not content: refused, nothing written")
+        ctx = Context(python, payload)
+        try:
+            path = os.path.join(tmp, "put-values")
+            ctx.send_frame(CHANNEL_OPEN, pickle.dumps((1000, 4 << 20), 2))
+            ctx.next_handle = 1001
+            h = ctx.call_async("econtext", "_put", (tagged_channel(1000), path, 0o640, 1e9,
+                                                    len(data), None, None))
+            ctx.send_frame(1000, pickle.dumps(data, 2), 1)
+            ctx.send_frame(1000, pickle.dumps(hashlib.sha256(data).hexdigest(), 2), 1)
+            ctx.send_frame(1000, pickle.dumps(None, 2), 2)
+            while True:
+                f = ctx.read_frame()
+                if f[2] == h:
+                    break
+            r = loads(f[5])
+            check("ValueError" in repr(r) and "the master read" in repr(r),
+                  "_put answered %r" % (r,))
+            check(not os.path.exists(path), "the target was written")
+        finally:
+            ctx.kill()
         step("_get sends content: each frame's chain verifies, its digest the SHA-256")
         ctx = Context(python, payload)
         try:

@@ -648,7 +648,8 @@ static int ctx_exec(const char *code)
 
 /* A file from before 1970 with a fraction of a second comes with its mtime (the
  * nanoseconds were negative: futimens refused); _stat's and _get's answers misshapen (a
- * digest that is an int, a NaN mtime) are refused, naming the context and the path,
+ * digest that is an int, a NaN mtime), a digest that is not the content's, the file
+ * sent as a value instead of content are refused, naming the context and the path,
  * never a crash, nothing left (fuzz/fuzz_transfer.c fuzzes them). */
 static void test_answers(void)
 {
@@ -664,14 +665,23 @@ static void test_answers(void)
 		fprintf(stderr, "  get of a file of 1969: %s\n", err.msg);
 	struct stat st;
 	CU_ASSERT(stat(dst, &st) == 0 && st.st_mtim.tv_sec == -2 && st.st_mtim.tv_nsec == 500000000);
-	static const char *const answers[][2] = {
-		{"_stat", "lambda *a: (True, False, 4, 7, 0o644, True)"},
-		{"_get", "lambda *a, e=econtext: (lambda r: (r[0], 12, r[2], r[3]))(e._get0(*a))"},
-		{"_get", "lambda *a, e=econtext: (lambda r: (r[0], r[1], r[2], float('nan')))(e._get0(*a))"},
+	static const char *const answers[][3] = {
+		{"_stat", "lambda *a: (True, False, 4, 7, 0o644, True)", "answered something else"},
+		{"_get", "lambda *a, e=econtext: (lambda r: (r[0], 12, r[2], r[3]))(e._get0(*a))",
+		 "answered something else"},
+		{"_get", "lambda *a, e=econtext: (lambda r: (r[0], r[1], r[2], float('nan')))(e._get0(*a))",
+		 "answered something else"},
+		/* content whose chain verifies, a digest said that is not its chain's */
+		{"_get", "lambda *a, e=econtext: (lambda r: (r[0], '0' * 64, r[2], r[3]))(e._get0(*a))",
+		 "with SHA-256"},
+		/* the bytes as a value, not content (no chain checked them) */
+		{"_get", "lambda c, p, n=False: (c.send(open(p, 'rb').read()), (4, __import__('hashlib')"
+		         ".sha256(open(p, 'rb').read()).hexdigest(), 0o644, 0.0))[1]",
+		 "sent something else"},
 	};
 	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
 		const char *fn = answers[i][0];
-		char code[512];
+		char code[768];
 		snprintf(code, sizeof(code),
 		         "import econtext\nif not hasattr(econtext, '%s0'): econtext.%s0 = econtext.%s\n"
 		         "econtext.%s = %s\n", fn, fn, fn, fn, answers[i][1]);
@@ -682,7 +692,7 @@ static void test_answers(void)
 			rc = ec_context_put(ctx, src, dst2, NULL, &res, &err);
 		else
 			rc = ec_context_get(ctx, src, dst2, NULL, &res, &err);
-		expect_error(rc, &err, EC_EPROTO, dst2, "answered something else");
+		expect_error(rc, &err, EC_EPROTO, dst2, answers[i][2]);
 		CU_ASSERT_EQUAL(access(dst2, F_OK), -1);
 		CU_ASSERT_EQUAL(temps_left(dir), 0);
 		snprintf(code, sizeof(code), "import econtext\necontext.%s = econtext.%s0\n", fn, fn);
