@@ -179,12 +179,13 @@ static int mac_final_frame(struct ec_frame_mac *m, const unsigned char *hdr,
 	return mac_final(m, out);
 }
 
+/* The MAC of a whole frame: of its bytes, or (content, decoding) of its chain. */
 static int frame_mac(struct ec_frame_mac *m, const unsigned char *hdr, const void *payload,
-                     size_t len, unsigned char out[EC_FRAME_MAC_LEN])
+                     size_t len, int content, unsigned char out[EC_FRAME_MAC_LEN])
 {
-	if (mac_start(m, hdr) || !mac_update(m, is_content(hdr), payload, len))
+	if (mac_start(m, hdr) || !mac_update(m, content, payload, len))
 		return EC_ENOMEM;
-	return mac_final_frame(m, hdr, out);
+	return content ? mac_final_frame(m, hdr, out) : mac_final(m, out);
 }
 
 /* Hash the frame at data[0..upto) from where the last call stopped (m->fed). */
@@ -206,7 +207,9 @@ static int mac_feed(struct ec_frame_mac *m, const unsigned char *data, size_t up
 int ec__frame_seal(struct ec_frame_mac *m, unsigned char *p)
 {
 	uint32_t len = ec__frame_get32(p + 16);
-	int rc = frame_mac(m, p, p + EC_FRAME_HEADER_LEN, len, p + EC_FRAME_HEADER_LEN + len);
+	/* Of the bytes, whatever reply_to says: content is sealed by
+	 * ec__frame_encode_content alone. */
+	int rc = frame_mac(m, p, p + EC_FRAME_HEADER_LEN, len, 0, p + EC_FRAME_HEADER_LEN + len);
 	if (!rc)
 		m->seq++;
 	return rc;
@@ -297,7 +300,8 @@ int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t a
 		                     (unsigned long long)m->seq, (unsigned long)hdr.handle);
 	unsigned char mac[EC_FRAME_MAC_LEN];
 	int rc = m->fed ? mac_feed(m, data, covered) || mac_final_frame(m, data, mac)
-	                : frame_mac(m, data, data + EC_FRAME_HEADER_LEN, hdr.length, mac);
+	                : frame_mac(m, data, data + EC_FRAME_HEADER_LEN, hdr.length,
+	                            is_content(data), mac);
 	m->fed = 0;
 	m->chain = NULL;
 	if (rc)

@@ -6,9 +6,12 @@
  * the stream itself (nearly every frame fails its MAC: the header checks and the
  * refusals). Built: the rest describes frames that are encoded with the fixed key,
  * one of them perhaps with a bit flipped, some perhaps larger than EC_FRAME_HASH_EARLY
- * (hashed while they arrive); then every frame before the damaged one must come back
- * as it was sent, the damaged one never, and a frame over the limit is refused from
- * its header (EC_EMSGSIZE). Any other outcome aborts: a finding.
+ * (hashed while they arrive), those whose reply_to is EC_FRAME_CONTENT encoded as
+ * content on their handle's chain (the reader keeps one a handle, as the stream
+ * does); then every frame before the damaged one must come back as it was sent (a
+ * content frame with its chain's digest), the damaged one never, and a frame over the
+ * limit is refused from its header (EC_EMSGSIZE). Any other outcome aborts: a
+ * finding.
  *
  * In raw mode the rest is also split as a batch frame's payload (REPLIES, CALLS:
  * ec__frame_split_batch): every part handed out lies inside it, right after its own
@@ -21,14 +24,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "frame.h"
 
 #define MAX_FRAMES 16
+#define CHAINS 256 /* content chains, by handle modulo this */
 
 static const unsigned char key[EC_FRAME_KEY_LEN] = "fuzz-frame-key-0123456789abcdef";
 
 struct sent {
 	struct ec_frame_hdr h;
+	unsigned char chain[EC_FRAME_DIGEST_LEN]; /* content: its chain's digest through it */
 	size_t off, len; /* its payload within the payload store */
 	size_t at, end;  /* its bytes within the stream */
 };
@@ -55,6 +62,7 @@ static void read_split(const unsigned char *s, size_t len, size_t split, size_t 
 {
 	struct ec_frame_mac mac;
 	CHECK(ec__frame_mac_init(&mac, key, EC_FRAME_DIR_CONTEXT) == 0);
+	void *chains[CHAINS] = {0};
 	size_t pos = 0, got = 0;
 	int failed = 0;
 	for (int piece = 0; piece < 2 && !failed; piece++) {
@@ -64,6 +72,12 @@ static void read_split(const unsigned char *s, size_t len, size_t split, size_t 
 			const unsigned char *p = NULL;
 			size_t used = 0;
 			struct ec_error err = {0};
+			if (avail - pos >= EC_FRAME_HEADER_LEN &&
+			    ec__frame_get32(s + pos + 12) == EC_FRAME_CONTENT) {
+				void **c = &chains[ec__frame_get32(s + pos + 8) % CHAINS];
+				CHECK(*c || (*c = ec__frame_chain_new()));
+				mac.chain = *c;
+			}
 			int rc = ec__frame_decode(&mac, s + pos, avail - pos, max_len, "context fuzz",
 			                          &h, &p, &used, &err);
 			if (rc == 0) {
@@ -92,7 +106,10 @@ static void read_split(const unsigned char *s, size_t len, size_t split, size_t 
 				CHECK(f->at == pos && f->end == pos + used);
 				CHECK(!memcmp(&h, &f->h, sizeof(h)));
 				CHECK(!memcmp(p, ex->payloads + f->off, f->len));
+				CHECK(f->h.reply_to != EC_FRAME_CONTENT ||
+				      !memcmp(mac.chain_digest, f->chain, EC_FRAME_DIGEST_LEN));
 			}
+			CHECK(!mac.chain);
 			got++;
 			pos += used;
 		}
@@ -100,6 +117,8 @@ static void read_split(const unsigned char *s, size_t len, size_t split, size_t 
 	/* Everything sent came back, up to the damaged or oversized frame. */
 	if (ex && !failed)
 		CHECK(got == ex->n || got == ex->damaged);
+	for (int c = 0; c < CHAINS; c++)
+		ec__frame_chain_free(chains[c]);
 	ec__frame_mac_close(&mac);
 }
 
@@ -112,6 +131,7 @@ static void built(const unsigned char *d, size_t n, size_t max_len)
 	ec__buf_init(&payloads);
 	struct ec_frame_mac tx;
 	CHECK(ec__frame_mac_init(&tx, key, EC_FRAME_DIR_CONTEXT) == 0);
+	void *chains[CHAINS] = {0};
 	memset(&ex, 0, sizeof(ex));
 	size_t i = 0;
 	int large = 0;
@@ -135,7 +155,16 @@ static void built(const unsigned char *d, size_t n, size_t max_len)
 		f->h.length = (uint32_t)want;
 		i += plen;
 		f->at = stream.len;
-		CHECK(ec__frame_encode(&tx, &f->h, payloads.data + f->off, &stream) == 0);
+		if (f->h.reply_to == EC_FRAME_CONTENT) {
+			void **c = &chains[f->h.handle % CHAINS];
+			CHECK(*c || (*c = ec__frame_chain_new()));
+			CHECK(EVP_DigestUpdate(*c, payloads.data + f->off, f->len) == 1);
+			CHECK(ec__frame_chain_digest(*c, NULL, f->chain) == 0);
+			CHECK(ec__frame_encode_content(&tx, &f->h, payloads.data + f->off, f->chain,
+			                               &stream) == 0);
+		} else {
+			CHECK(ec__frame_encode(&tx, &f->h, payloads.data + f->off, &stream) == 0);
+		}
 		f->end = stream.len;
 		ex.n++;
 	}
@@ -165,6 +194,8 @@ static void built(const unsigned char *d, size_t n, size_t max_len)
 		}
 		read_split(stream.data, stream.len, stream.len, max_len, &ex);
 	}
+	for (int c = 0; c < CHAINS; c++)
+		ec__frame_chain_free(chains[c]);
 	ec__frame_mac_close(&tx);
 	ec__buf_free(&stream);
 	ec__buf_free(&payloads);
