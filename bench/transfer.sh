@@ -20,21 +20,23 @@ export ECONTEXT_CONFIG=/dev/null
 d=$(mktemp -d "${TMPDIR:-/tmp}/ec-bench-xfer.XXXXXX")
 trap 'rm -rf "$d"' EXIT
 head -c $((mib << 20)) /dev/urandom >"$d/src"
-report() { # LABEL
-	read -r secs kb <"$d/time"
-	awk -v l="$1" -v s="$secs" -v kb="$kb" -v m="$mib" \
-		'BEGIN { printf "%-10s %6.2f s %8.0f MiB/s  peak RSS %.1f MB\n", l, s, m / s, kb / 1024 }'
+report() { # LABEL: wall time, rate, peak RSS, CPU seconds (user, system; a local
+	# context is a child of the command: counted)
+	read -r secs kb user sys <"$d/time"
+	awk -v l="$1" -v s="$secs" -v kb="$kb" -v m="$mib" -v u="$user" -v y="$sys" \
+		'BEGIN { printf "%-10s %6.2f s %8.0f MiB/s  peak RSS %.1f MB  CPU %.2f user %.2f sys\n",
+		         l, s, m / s, kb / 1024, u, y }'
 }
 run() { # LABEL ARGS...
 	label=$1
 	shift
-	/usr/bin/time -f "%e %M" -o "$d/time" ./econtext -o python="$py" "$@" >"$d/out"
+	/usr/bin/time -f "%e %M %U %S" -o "$d/time" ./econtext -o python="$py" "$@" >"$d/out"
 	report "$label"
 }
 i=0
 while [ $i -lt "$rounds" ]; do
 	rm -f "$d/out-file"
-	/usr/bin/time -f "%e %M" -o "$d/time" cp "$d/src" "$d/out-file"
+	/usr/bin/time -f "%e %M %U %S" -o "$d/time" cp "$d/src" "$d/out-file"
 	report "cp"
 	rm -f "$d/out-file"
 	run put put local "$d/src" "$d/out-file"
