@@ -99,11 +99,18 @@ def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
     fd = -1
     tmp = None                  # ours to remove once made
     try:
-        fd = _xfer_tmpfile(d)
-        if fd < 0:
-            fd = posix.open(name, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
-            tmp = name
-            _xfer_temps.add(tmp)
+        # Made and noted as ours at once: a cancel (CallCancelled) between the open and
+        # tmp = name left the file behind (test_transfer saw it on 2.7, whose files
+        # are named); a cancel waits for the region's end, then raises.
+        _nocancel()
+        try:
+            fd = _xfer_tmpfile(d)
+            if fd < 0:
+                fd = posix.open(name, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600)
+                tmp = name
+                _xfer_temps.add(tmp)
+        finally:
+            _cancel_ok()
         _cloexec(fd)
         n = 0
         sha256 = None
@@ -128,9 +135,13 @@ def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
         posix.fchmod(fd, mode)
         if tmp is None:             # unnamed (O_TMPFILE): named only now, checked
             posix.utime(fd, (mtime, mtime))
-            _xfer_link(fd, name)
-            tmp = name
-            _xfer_temps.add(tmp)
+            _nocancel()             # named and noted as ours at once, as above
+            try:
+                _xfer_link(fd, name)
+                tmp = name
+                _xfer_temps.add(tmp)
+            finally:
+                _cancel_ok()
         posix.close(fd)
         fd = -1
         posix.utime(tmp, (mtime, mtime))
@@ -370,16 +381,22 @@ def _xfer_symlink(target, path, owner=None, group=None):
     except OSError:
         pass
     tmp = _tmp_beside(path)[1]
+    _nocancel()     # made, owned and renamed, or removed: a cancel waits for the end
     try:
         posix.symlink(target, tmp)
-        _xfer_ids_set(tmp, owner, group)
-        posix.rename(tmp, path)
-    except OSError as e:
         try:
-            posix.unlink(tmp)
-        except OSError:
-            pass
+            _xfer_ids_set(tmp, owner, group)
+            posix.rename(tmp, path)
+        except BaseException:
+            try:
+                posix.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError as e:
         raise _xfer_error(e, path)
+    finally:
+        _cancel_ok()
     return True
 
 
