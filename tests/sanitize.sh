@@ -75,7 +75,7 @@ tests=
 for t in test_value test_frame test_config test_plugin test_pickle test_modules test_allocfail \
 	test_broker test_reaper test_secret test_child test_password test_local_plugin \
 	test_context test_local test_modfwd test_sudo test_prompt test_ssh test_sudo_ssh \
-	test_cancel test_select test_channel test_values test_faults \
+	test_cancel test_select test_channel test_values test_faults test_transfer \
 	test_cli.sh test_fuzz_replay.sh test_python.sh; do
 	case $t in
 	*.sh) f=$src/tests/$t ;;

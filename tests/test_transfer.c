@@ -327,6 +327,19 @@ static double peak_mb(long pid, int reset)
 	return kb / 1024;
 }
 
+/* Built with AddressSanitizer (tests/sanitize.sh): gcc says so, clang answers. */
+static int under_asan(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return 1;
+#endif
+#endif
+	return 0;
+}
+
 /* put (get 0) or get (1) of 1 GiB from src to dst: the master's peak RSS under 40 MB,
  * the context's under 64 MB (each peak reset first); the digest in sha. */
 static void big_one(int get, const char *src, const char *dst, char sha[65])
@@ -345,7 +358,11 @@ static void big_one(int get, const char *src, const char *dst, char sha[65])
 	double mine = peak_mb(0, 0), theirs = peak_mb(pid, 0);
 	fprintf(stderr, "  %s: %s 1 GiB in %.2f s (%.0f MiB/s), peak RSS: master %.1f MB, context %.1f MB\n",
 	        cur->version, get ? "get" : "put", res.seconds, 1024 / res.seconds, mine, theirs);
-	CU_ASSERT(mine > 0 && mine < 40);
+	if (under_asan()) /* its shadow memory and quarantine are most of the RSS there */
+		fprintf(stderr, "  SKIP: the master's RSS bound, under AddressSanitizer (make check "
+		                "checks it)\n");
+	else
+		CU_ASSERT(mine > 0 && mine < 40);
 	CU_ASSERT(theirs > 0 && theirs < 64);
 	snprintf(sha, 65, "%s", res.sha256);
 }
