@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <openssl/evp.h>
+
 #include "channel.h"
 #include "clock.h"
 #include "econtext/codec.h"
@@ -190,20 +192,23 @@ static int take(struct ec_channel *ch, const struct ec_frame_hdr *h, const unsig
 	return 0;
 }
 
-int ec__channels_has(const struct ec_channels *reg, uint32_t handle)
+static struct ec_channel *find(const struct ec_channels *reg, uint32_t handle)
 {
-	const struct ec_channel *ch = reg->list;
+	struct ec_channel *ch = reg->list;
 	while (ch && ch->handle != handle)
 		ch = ch->next;
-	return ch != NULL;
+	return ch;
+}
+
+int ec__channels_has(const struct ec_channels *reg, uint32_t handle)
+{
+	return find(reg, handle) != NULL;
 }
 
 int ec__channels_on_frame(struct ec_channels *reg, const struct ec_frame_hdr *h,
                           const unsigned char *p, int *rc, struct ec_error *err)
 {
-	struct ec_channel *ch = reg->list;
-	while (ch && ch->handle != h->handle)
-		ch = ch->next;
+	struct ec_channel *ch = find(reg, h->handle);
 	if (!ch)
 		return 0;
 	*rc = 0;
@@ -403,13 +408,15 @@ int ec__channel_send_content(ec_channel *ch, const void *p, size_t len,
 	return send_taken(ch, &data, chain, timeout_ms, err);
 }
 
-void ec__channel_content_taken(ec_channel *ch, uint64_t *bytes,
-                               unsigned char chain[EC_FRAME_DIGEST_LEN])
+int ec__channel_content_taken(ec_channel *ch, uint64_t *bytes,
+                              unsigned char chain[EC_FRAME_DIGEST_LEN])
 {
 	pthread_mutex_lock(&ch->m->lock);
 	*bytes = ch->content_bytes;
 	memcpy(chain, ch->content_chain, EC_FRAME_DIGEST_LEN);
 	pthread_mutex_unlock(&ch->m->lock);
+	/* none yet: the chain at its start, the SHA-256 of nothing */
+	return *bytes || EVP_Digest("", 0, chain, NULL, EVP_sha256(), NULL) ? 0 : EC_ENOMEM;
 }
 
 /* The value took its frame's read buffer: the stream gets memory as large for the next
@@ -449,30 +456,12 @@ static void content_taken(ec_channel *ch, const struct ec_channel_item *it)
 	pthread_mutex_unlock(&ch->m->lock);
 }
 
-/* Content as a bytes value: the taken frame's memory (the bytes moved to its start,
- * then NUL and shrunk, as a codec's decode_buf does), or a copy. */
-static int content_value(struct ec_channel_item *it, ec_value **out)
+/* Content as a bytes value (a copy: a transfer takes its chunks without one,
+ * ec__channel_recv_content). */
+static int content_value(const struct ec_channel_item *it, ec_value **out)
 {
-	ec_value *v = ec_value_new(EC_T_BYTES);
-	if (!v)
-		return EC_ENOMEM;
-	if (!it->buf.data) {
-		ec_value_free(v);
-		v = ec_value_bytes(it->data, it->len);
-		if (!v)
-			return EC_ENOMEM;
-		*out = v;
-		return 0;
-	}
-	/* the frame's header is before the bytes: room for the NUL */
-	memmove(it->buf.data, it->buf.data + it->off, it->len);
-	it->buf.data[it->len] = '\0';
-	unsigned char *data = realloc(it->buf.data, it->len + 1);
-	v->u.s.data = (char *)(data ? data : it->buf.data); /* a failed shrink keeps it all */
-	v->u.s.len = it->len;
-	ec__buf_init(&it->buf);
-	*out = v;
-	return 0;
+	const unsigned char *p = it->buf.data ? it->buf.data + it->off : it->data;
+	return (*out = ec_value_bytes(p, it->len)) ? 0 : EC_ENOMEM;
 }
 
 /* The next item of ch, taken (and acknowledged), into *out; NULL with the end, a

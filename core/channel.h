@@ -21,8 +21,9 @@
 
 /* The kinds of frames on a channel's handle (the frame's reply_to field); VALUES, from
  * a context only: values sent in a burst, each one's length (4 bytes, big-endian) then
- * its bytes, taken as that many DATA frames. */
-enum { EC_CHAN_DATA = 1, EC_CHAN_CLOSE = 2, EC_CHAN_ACK = 3, EC_CHAN_VALUES = 4,
+ * its bytes, taken as that many DATA frames; CONTENT: raw bytes (a file's chunk) whose
+ * frame MAC covers the channel's chain (frame.h). */
+enum { EC_CHAN_DATA = 1, EC_CHAN_CLOSE = EC_FRAME_CONTENT_END, EC_CHAN_ACK = 3, EC_CHAN_VALUES = 4,
        EC_CHAN_CONTENT = EC_FRAME_CONTENT };
 
 struct ec_channel_item {
@@ -103,9 +104,10 @@ int ec__channel_send_content(ec_channel *ch, const void *p, size_t len,
 int ec__channel_recv_content(ec_channel *ch, int timeout_ms, struct ec_buf *out, size_t *off,
                              size_t *len, struct ec_error *err);
 /* The content the application took on ch so far: its bytes, and the digest of its
- * chain (the SHA-256 of all of it, each frame of it checked against the sender's). */
-void ec__channel_content_taken(ec_channel *ch, uint64_t *bytes,
-                               unsigned char chain[EC_FRAME_DIGEST_LEN]);
+ * chain (the SHA-256 of all of it, each frame of it checked against the sender's; of
+ * nothing before any). 0, or EC_ENOMEM. */
+int ec__channel_content_taken(ec_channel *ch, uint64_t *bytes,
+                              unsigned char chain[EC_FRAME_DIGEST_LEN]);
 /* Something to take (a value, or its end): what a select waits for. */
 int ec__channel_ready(const struct ec_channel *ch);
 /* The bytes (encoded values) sent on ch that its context has not acknowledged yet:

@@ -165,11 +165,11 @@ static int mac_final(struct ec_frame_mac *m, unsigned char out[EC_FRAME_MAC_LEN]
 	return 0;
 }
 
-/* A content frame's MAC covers its chain's digest through it, in place of its bytes. */
-static int mac_final_frame(struct ec_frame_mac *m, const unsigned char *hdr,
-                           unsigned char out[EC_FRAME_MAC_LEN])
+/* The MAC, final; a content frame's covers its chain's digest through it (in place of
+ * its bytes, which went into the chain). */
+static int mac_final_frame(struct ec_frame_mac *m, int content, unsigned char out[EC_FRAME_MAC_LEN])
 {
-	if (is_content(hdr)) {
+	if (content) {
 		if (!m->scratch && !(m->scratch = EVP_MD_CTX_new()))
 			return EC_ENOMEM;
 		if (ec__frame_chain_digest(m->chain, m->scratch, m->chain_digest) ||
@@ -185,7 +185,7 @@ static int frame_mac(struct ec_frame_mac *m, const unsigned char *hdr, const voi
 {
 	if (mac_start(m, hdr) || !mac_update(m, content, payload, len))
 		return EC_ENOMEM;
-	return content ? mac_final_frame(m, hdr, out) : mac_final(m, out);
+	return mac_final_frame(m, content, out);
 }
 
 /* Hash the frame at data[0..upto) from where the last call stopped (m->fed). */
@@ -215,9 +215,10 @@ int ec__frame_seal(struct ec_frame_mac *m, unsigned char *p)
 	return rc;
 }
 
-int ec__frame_encode_content(struct ec_frame_mac *m, const struct ec_frame_hdr *h,
-                             const void *payload, const unsigned char chain[EC_FRAME_DIGEST_LEN],
-                             struct ec_buf *out)
+/* Header, payload and MAC appended to out: the MAC of the bytes, or of chain (a
+ * content frame's: reply_to set to EC_FRAME_CONTENT). */
+static int encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
+                  const unsigned char *chain, struct ec_buf *out)
 {
 	size_t n = EC_FRAME_HEADER_LEN + (size_t)h->length;
 	int rc = ec__buf_reserve(out, n + EC_FRAME_MAC_LEN);
@@ -225,13 +226,17 @@ int ec__frame_encode_content(struct ec_frame_mac *m, const struct ec_frame_hdr *
 		return rc;
 	unsigned char *p = out->data + out->len;
 	ec__frame_hdr_pack(h, p);
-	ec__frame_put32(p + 12, EC_FRAME_CONTENT);
 	if (h->length)
 		memcpy(p + EC_FRAME_HEADER_LEN, payload, h->length);
-	if (mac_start(m, p) || !EVP_MAC_update(m->ctx, chain, EC_FRAME_DIGEST_LEN) ||
-	    mac_final(m, p + n))
-		return EC_ENOMEM;
-	m->seq++;
+	if (chain) {
+		ec__frame_put32(p + 12, EC_FRAME_CONTENT);
+		if (mac_start(m, p) || !EVP_MAC_update(m->ctx, chain, EC_FRAME_DIGEST_LEN) ||
+		    mac_final(m, p + n))
+			return EC_ENOMEM;
+		m->seq++;
+	} else if ((rc = ec__frame_seal(m, p))) {
+		return rc;
+	}
 	out->len += n + EC_FRAME_MAC_LEN;
 	return 0;
 }
@@ -239,18 +244,14 @@ int ec__frame_encode_content(struct ec_frame_mac *m, const struct ec_frame_hdr *
 int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
                      struct ec_buf *out)
 {
-	int rc = ec__buf_reserve(out, EC_FRAME_HEADER_LEN + (size_t)h->length + EC_FRAME_MAC_LEN);
-	if (rc)
-		return rc;
-	unsigned char *p = out->data + out->len;
-	ec__frame_hdr_pack(h, p);
-	if (h->length)
-		memcpy(p + EC_FRAME_HEADER_LEN, payload, h->length);
-	rc = ec__frame_seal(m, p);
-	if (rc)
-		return rc;
-	out->len += EC_FRAME_HEADER_LEN + (size_t)h->length + EC_FRAME_MAC_LEN;
-	return 0;
+	return encode(m, h, payload, NULL, out);
+}
+
+int ec__frame_encode_content(struct ec_frame_mac *m, const struct ec_frame_hdr *h,
+                             const void *payload, const unsigned char chain[EC_FRAME_DIGEST_LEN],
+                             struct ec_buf *out)
+{
+	return encode(m, h, payload, chain, out);
 }
 
 int ec__frame_hash_ahead(struct ec_frame_mac *m, const unsigned char *data, size_t avail,
@@ -299,7 +300,7 @@ int ec__frame_decode(struct ec_frame_mac *m, const unsigned char *data, size_t a
 		                     "closing the stream",
 		                     (unsigned long long)m->seq, (unsigned long)hdr.handle);
 	unsigned char mac[EC_FRAME_MAC_LEN];
-	int rc = m->fed ? mac_feed(m, data, covered) || mac_final_frame(m, data, mac)
+	int rc = m->fed ? mac_feed(m, data, covered) || mac_final_frame(m, is_content(data), mac)
 	                : frame_mac(m, data, data + EC_FRAME_HEADER_LEN, hdr.length,
 	                            is_content(data), mac);
 	m->fed = 0;

@@ -18,6 +18,8 @@
  * every content payload on its handle in its direction so far, its own included), so
  * that the chain is also the SHA-256 of a file sent as content: one pass, not two. */
 #define EC_FRAME_CONTENT 5
+/* A channel's close (kind 2): nothing more from its sender, whose chain ends. */
+#define EC_FRAME_CONTENT_END 2
 #define EC_FRAME_DIR_MASTER 'M' /* master -> context */
 #define EC_FRAME_DIR_CONTEXT 'C' /* context -> master */
 

@@ -350,7 +350,6 @@ int ec__stream_take_frame(struct ec_stream *s, const struct ec_frame_hdr *h,
  * says may take content), ended by the close of the channel (kind 2) after it. At
  * most MAX_CHAINS: a context cannot make the master hold state for every handle. */
 #define MAX_CHAINS 4096
-#define CHAN_CLOSE 2
 
 const unsigned char *ec__stream_content_digest(const struct ec_stream *s)
 {
@@ -457,7 +456,7 @@ static int process_input(struct ec_stream *s, struct ec_error *err)
 			return ec__error_set(err, EC_EPROTO, s->name,
 			                     "context '%s' sent a frame from %lu to %lu; closing the stream",
 			                     s->name, (unsigned long)h.src, (unsigned long)h.dst);
-		if (h.reply_to == CHAN_CLOSE) /* from the context: no content after it */
+		if (h.reply_to == EC_FRAME_CONTENT_END) /* from the context: no content after it */
 			chain_end(s, h.handle);
 		rc = s->on_frame(s->owner, &h, payload, err);
 		if (rc)

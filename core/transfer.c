@@ -1142,7 +1142,6 @@ static int get_file(struct xfer *x, int nofollow, struct ec_error *err)
 		if (S_ISREG(st.st_mode) && get_same(x, &st, nofollow))
 			return 0;
 	}
-	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
 	if ((fd = tmp_open(local_path, &tmp)) < 0)
 		return fail_errno(x, err, local_path);
 	if ((rc = ec_channel_new(x->ctx, &ch, err)))
@@ -1185,22 +1184,18 @@ static int get_file(struct xfer *x, int nofollow, struct ec_error *err)
 		rc = fail(x, err, EC_EPROTO, 0, "%s", "econtext._get answered something else");
 		goto out;
 	}
-	/* What came is the content taken (each frame checked against the context's chain,
-	 * whose digest is the SHA-256 of what it read): no value but content, none left. */
+	/* What came is the content taken (recv_file took nothing else; each frame checked
+	 * against the context's chain, whose digest is the SHA-256 of what it read). */
 	char hex[65];
 	uint64_t content = 0;
 	unsigned char chain[EC_FRAME_DIGEST_LEN];
-	ec__channel_content_taken(ch, &content, chain);
-	if (content)
-		hex_of(chain, hex);
-	else
-		hex_digest(x, hex); /* of nothing */
-	snprintf(res->sha256, sizeof(res->sha256), "%s", hex);
-	res->size += got;
-	if (content != got) {
-		rc = fail(x, err, EC_EPROTO, 0, "%s", "econtext._get sent something else");
+	if (ec__channel_content_taken(ch, &content, chain)) {
+		rc = fail(x, err, EC_ENOMEM, 0, "%s", "out of memory");
 		goto out;
 	}
+	hex_of(chain, hex);
+	snprintf(res->sha256, sizeof(res->sha256), "%s", hex);
+	res->size += got;
 	if (g.size != got || strcmp(g.sha256, hex) != 0) {
 		rc = fail(x, err, EC_EPROTO, 0,
 		          "%llu bytes with SHA-256 %s came, the context read %llu with %.64s",

@@ -192,7 +192,7 @@ static void stream_end(struct run *r, const struct ec_error *why)
 }
 
 /* A value the channel accepted, into the model's queue. */
-static void shadow_push(struct hist *h, const unsigned char *p, size_t len)
+static struct shadow_item *shadow_push(struct hist *h, const unsigned char *p, size_t len)
 {
 	struct shadow_item *it = calloc(1, sizeof(*it));
 	if (!it || !(it->data = malloc(len ? len : 1)))
@@ -202,6 +202,7 @@ static void shadow_push(struct hist *h, const unsigned char *p, size_t len)
 	*h->tail = it;
 	h->tail = &it->next;
 	h->q_bytes += len;
+	return it;
 }
 
 /* The model of a frame of values (kind 4): each one's length (4 bytes, big-endian), then
@@ -286,13 +287,10 @@ static void on_frame(struct run *r, uint32_t handle, uint32_t kind, const unsign
 		return;
 	}
 	if (kind == EC_CHAN_DATA || kind == EC_CHAN_CONTENT) {
-		shadow_push(h, p, len);
+		struct shadow_item *it = shadow_push(h, p, len);
 		if (kind == EC_CHAN_CONTENT) {
-			struct shadow_item *last = h->q;
-			while (last->next)
-				last = last->next;
-			last->content = 1;
-			memcpy(last->chain, r->st.mac_in.chain_digest, EC_FRAME_DIGEST_LEN);
+			it->content = 1;
+			memcpy(it->chain, r->st.mac_in.chain_digest, EC_FRAME_DIGEST_LEN);
 		}
 	} else if (kind == EC_CHAN_VALUES) {
 		values(h, p, len, 1);
@@ -350,7 +348,8 @@ static void recv_one(struct run *r, int k)
 	}
 	uint64_t content_bytes = 0;
 	unsigned char chain[EC_FRAME_DIGEST_LEN];
-	ec__channel_content_taken(ch, &content_bytes, chain);
+	if (ec__channel_content_taken(ch, &content_bytes, chain))
+		abort();
 	if (content_bytes != h->content || (h->content && memcmp(chain, h->chain, EC_FRAME_DIGEST_LEN)))
 		die("the content taken is not what came", ch->handle);
 	if ((rc == 0) != (rc2 == 0))

@@ -4,12 +4,14 @@
 # function as econtext.Tagged('channel', handle); the function gets a Channel. Frames
 # on the channel's handle carry their kind in reply_to: data (a pickled value), close,
 # ack (bytes the receiver took), values (from us only: a burst's small values, each
-# one's length then its bytes, in one frame). Each direction has a window of unacknowledged bytes:
+# one's length then its bytes, in one frame), content (a file's chunk: raw bytes, its
+# MAC over the channel's SHA-256 chain, docs/protocol.md 2). Each direction has a
+# window of unacknowledged bytes:
 # send() waits once it is full, so memory stays bounded on both sides whatever the
 # speed of the reader. Waits are select()s on a pipe of the channel, which a cancel
 # interrupts.
 
-_CH_DATA, _CH_CLOSE, _CH_ACK, _CH_VALUES = 1, 2, 3, 4
+_CH_DATA, _CH_CLOSE, _CH_ACK, _CH_VALUES, _CH_CONTENT = 1, 2, 3, 4, 5
 _LEN = Struct(">I")
 # A value this small may wait in a batch (econtext_core.py _batch), of 128 values at
 # most: a batch stays within max_message.
@@ -55,7 +57,8 @@ class Channel(object):
     # -- the broker thread: frames on our handle --
     def _on_frame(self, handle, kind, payload):
         with self._lock:
-            if kind in (_CH_DATA, 5):     # 5: bytes as they are, (size, bytes[, chain])
+            # content, or bytes taken as they are (kind 5 both): (size, bytes[, chain])
+            if kind in (_CH_DATA, _CH_CONTENT):
                 if not self._closed:
                     self._inq.append(payload)
             elif kind == _CH_CLOSE:
@@ -193,10 +196,9 @@ class Channel(object):
         SHA-256 of all of it (a file's, for _get: hashed once, not twice)."""
         self._room(len(data))
         try:
-            with _wlock:
-                if _batch:
-                    _frame_batch()
-                _framed_content(self, data)
+            with _wlock:        # one chain, whichever thread sends first
+                chain = self._tx_chain = self._tx_chain or _chain_new()
+            _send_nc(self.handle, data, _CH_CONTENT, chain=chain)
         finally:
             _cancel_ok()
 
@@ -288,31 +290,6 @@ def _frame_batch():
     data = b"".join(_batch)
     del _batch[:]
     _framed(h, data, _CH_VALUES)
-
-
-def _framed_content(ch, data):
-    """ch's content frame (_wlock held): hashed into ch's chain a slice at a time as it
-    is written; the MAC, last on the wire, over the chain's digest."""
-    if _dead:
-        return
-    try:
-        seq = _next_seq()
-        chain = ch._tx_chain
-        if chain is None:
-            chain = ch._tx_chain = _chain_new()
-        hdr = _HDR.pack(0, _cfg["context_id"], ch.handle, 5, len(data))
-        _flush_held()
-        _write(hdr)
-        _write_hashed(chain, (data,))
-        inner, outer = _keyed.get(False) or _keyed_state(False)
-        h = inner.copy()
-        h.update(b"C" + _SEQ.pack(seq) + hdr + chain.copy().digest())
-        o = outer.copy()
-        o.update(h.digest())
-        _write(o.digest())
-    except Exception:
-        _dead.append(1)
-        _exit_now(1)
 
 
 def _monotonic():

@@ -324,12 +324,12 @@ def send_raw(handle, payload, reply_to=0, prefix=b""):
         _cancel_ok()
 
 
-def _send_nc(handle, payload, reply_to=0, prefix=b"", main=False):
+def _send_nc(handle, payload, reply_to=0, prefix=b"", main=False, chain=None):
     """send_raw, inside the caller's _nocancel() region."""
     with _wlock:
         if _batch:
             _frame_batch()
-        _framed(handle, payload, reply_to, prefix, main)
+        _framed(handle, payload, reply_to, prefix, main, chain)
 
 
 def _close_rb():
@@ -338,16 +338,6 @@ def _close_rb():
     _rb[0] = b""
     _held[-1] = _mac_frame(REPLIES, b"".join(_rb), 0, seq)
     del _rb[:]
-
-
-def _next_seq():
-    """The next frame's sequence number, after the REPLIES frame being filled, which
-    takes its place in _held first (_wlock held)."""
-    if _rb:
-        _close_rb()
-    seq = _oseq[0]
-    _oseq[0] = seq + 1
-    return seq
 
 
 def _mac_frame(handle, payload, reply_to, seq):
@@ -388,8 +378,10 @@ def _reply(reply_to, data):
             _exit_now(1)
 
 
-def _framed(handle, payload, reply_to=0, prefix=b"", main=False):
-    """A frame, held or written (_wlock held); main: on the main thread, known."""
+def _framed(handle, payload, reply_to=0, prefix=b"", main=False, chain=None):
+    """A frame, held or written (_wlock held); main: on the main thread, known.
+    chain: the payload is content (docs/protocol.md 2), hashed into chain, and the MAC
+    covers the chain's digest instead of the bytes."""
     if type(payload) is tuple:      # parts of one payload (see _bytes_parts)
         parts = payload
         size = sum(len(x) for x in parts)
@@ -399,8 +391,11 @@ def _framed(handle, payload, reply_to=0, prefix=b"", main=False):
     if _dead:
         return
     try:
-        seq = _next_seq()
-        if size < 65536:
+        if _rb:
+            _close_rb()
+        seq = _oseq[0]
+        _oseq[0] = seq + 1
+        if size < 65536 and chain is None:
             # one part: that part, no copy
             _held.append(prefix + _mac_frame(handle, b"".join(parts), reply_to, seq))
             if _hold[0] and len(_held) <= _HOLD_MAX and size < 4096 and \
@@ -413,12 +408,16 @@ def _framed(handle, payload, reply_to=0, prefix=b"", main=False):
             # Hash and write in slices, so that the first bytes leave while the
             # rest is still being hashed (the MAC comes last on the wire anyway).
             hdr = _HDR.pack(0, _cfg["context_id"], handle, reply_to, size)
-            inner, outer = _keyed_state(size > _BIG)
+            inner, outer = _keyed_state(size > _BIG and chain is None)
             h = inner.copy()
             h.update(b"C" + _SEQ.pack(seq) + hdr)
             _flush_held()
             _write(prefix + hdr)
-            _write_hashed(h, parts)
+            if chain is None:
+                _write_hashed(h, parts)
+            else:
+                _write_hashed(chain, parts)
+                h.update(chain.copy().digest())
             o = outer.copy()
             o.update(h.digest())
             _write(o.digest())
@@ -861,7 +860,8 @@ class _Reader(object):
                 break
             b = pos + 20
             chained = None
-            if hdr[3] == 5:
+            content = hdr[3] == 5
+            if content:
                 # Content (docs/protocol.md 2): raw bytes on a channel, hashed into its
                 # chain; the MAC covers the chain's digest, not the bytes.
                 ch = _channels.get(hdr[2])
@@ -882,7 +882,7 @@ class _Reader(object):
                 if view is None:
                     view = memoryview(data)
                 into.update(view[lo:body])
-            if lo == b:
+            if content:
                 chained = into.copy().digest()
                 inner, outer = _keyed.get(False) or _keyed_state(False)
                 h = inner.copy()
