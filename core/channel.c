@@ -110,9 +110,7 @@ int ec__channel_new(struct ec_channels *reg, struct ec_channel **out, struct ec_
 	             : ec__error_set(err, EC_ENOMEM, reg->name, "out of memory");
 	ec_value_free(open);
 	if (rc) {
-		if (ch->close_msg)
-			ec__buf_free(&ch->close_msg->payload);
-		free(ch->close_msg);
+		ec__msg_free(ch->close_msg);
 		pthread_cond_destroy(&ch->cond);
 		free(ch);
 		return rc;
@@ -313,13 +311,31 @@ static int end_error(const struct ec_channel *ch, struct ec_error *err)
 
 /* Queue data (an encoded value, or content with its chain's digest), taken, once the
  * window has room; data freed in any case. */
-static int send_taken(ec_channel *ch, struct ec_buf *data, const unsigned char *chain,
-                      int timeout_ms, struct ec_error *err)
+/* A content message: block's bytes by reference (ec__channel_send_content). */
+static struct ec_msg *block_msg(ec_channel *ch, struct ec_block *block,
+                                const unsigned char *chain, struct ec_error *err)
+{
+	struct ec_msg *msg = calloc(1, sizeof(*msg));
+	if (!msg) {
+		ec__error_set(err, EC_ENOMEM, ch->ctx_name, "out of memory");
+		return NULL;
+	}
+	msg->handle = ch->handle;
+	msg->reply_to = EC_CHAN_CONTENT;
+	msg->block = ec__block_ref(block);
+	memcpy(msg->chain, chain, EC_FRAME_DIGEST_LEN);
+	return msg;
+}
+
+/* data (taken: freed here) as a value, or block's bytes as content; within the window,
+ * waiting for room as ec_channel_send says. */
+static int send_taken(ec_channel *ch, struct ec_buf *data, struct ec_block *block,
+                      const unsigned char *chain, int timeout_ms, struct ec_error *err)
 {
 	ec_master *m = ch->m;
 	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
 	int rc = 0;
-	size_t len = data->len;
+	size_t len = block ? ec__block_len(block) : data->len;
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
 		if (ch->closed) {
@@ -335,16 +351,14 @@ static int send_taken(ec_channel *ch, struct ec_buf *data, const unsigned char *
 		/* The window: a value larger than it goes alone. */
 		if (!ch->unacked || ch->unacked + len <= EC_CHANNEL_WINDOW) {
 			struct ec_error e = {0};
-			struct ec_msg *msg = make_msg(ch->reg, ch->handle,
-			                              chain ? EC_CHAN_CONTENT : EC_CHAN_DATA, NULL, data, &e);
+			struct ec_msg *msg = block ? block_msg(ch, block, chain, &e)
+			                           : make_msg(ch->reg, ch->handle, EC_CHAN_DATA, NULL, data, &e);
 			if (!msg) {
 				if (err)
 					*err = e;
 				rc = e.code ? e.code : EC_ENOMEM;
 				break;
 			}
-			if (chain)
-				memcpy(msg->chain, chain, EC_FRAME_DIGEST_LEN);
 			ec__stream_queue(ch->reg->st, msg);
 			ch->unacked += len;
 			break;
@@ -358,7 +372,8 @@ static int send_taken(ec_channel *ch, struct ec_buf *data, const unsigned char *
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
-	ec__buf_free(data);
+	if (data)
+		ec__buf_free(data);
 	if (!rc)
 		ec__broker_wake(m->broker);
 	return rc;
@@ -387,25 +402,19 @@ int ec_channel_send(ec_channel *ch, const ec_value *v, int timeout_ms, struct ec
 		ec__buf_free(&data);
 		return rc;
 	}
-	return send_taken(ch, &data, NULL, timeout_ms, err);
+	return send_taken(ch, &data, NULL, NULL, timeout_ms, err);
 }
 
-int ec__channel_send_content(ec_channel *ch, const void *p, size_t len,
+int ec__channel_send_content(ec_channel *ch, struct ec_block *b,
                              const unsigned char chain[EC_FRAME_DIGEST_LEN], int timeout_ms,
                              struct ec_error *err)
 {
+	size_t len = ec__block_len(b);
 	if (len > ch->m->max_message)
 		return ec__error_set(err, EC_EMSGSIZE, ch->ctx_name,
 		                     "content of %zu bytes on a channel is over the maximum message "
 		                     "size of %zu bytes", len, ch->m->max_message);
-	struct ec_buf data;
-	ec__buf_init(&data);
-	if (ec__buf_reserve_exact(&data, len ? len : 1))
-		return ec__error_set(err, EC_ENOMEM, ch->ctx_name, "out of memory");
-	if (len)
-		memcpy(data.data, p, len);
-	data.len = len;
-	return send_taken(ch, &data, chain, timeout_ms, err);
+	return send_taken(ch, NULL, b, chain, timeout_ms, err);
 }
 
 int ec__channel_content_taken(ec_channel *ch, uint64_t *bytes,
@@ -608,9 +617,7 @@ void ec_channel_free(ec_channel *ch)
 				break;
 			}
 	pthread_mutex_unlock(&m->lock);
-	if (ch->close_msg)
-		ec__buf_free(&ch->close_msg->payload);
-	free(ch->close_msg);
+	ec__msg_free(ch->close_msg);
 	while (ch->inq) {
 		struct ec_channel_item *it = ch->inq;
 		ch->inq = it->next;

@@ -90,11 +90,13 @@ void ec__channels_end(struct ec_channels *reg, const struct ec_error *why);
 void ec__channels_orphan(struct ec_channels *reg);
 /* Whether handle is a channel of reg's (m->lock held): it may send content. */
 int ec__channels_has(const struct ec_channels *reg, uint32_t handle);
-/* Send len bytes at p as content (EC_CHAN_CONTENT): raw, no codec; chain is the digest
- * of the SHA-256 of every content the caller sent on ch, these bytes included (the
- * caller keeps the chain: a file's digest as it reads it, one for many channels). As
+/* Send the bytes of block b as content (EC_CHAN_CONTENT): raw, no codec, written from
+ * b itself (the message takes a reference; the caller keeps its own and changes no
+ * byte of b while another is held: ec__block_unshared); chain is the digest of the
+ * SHA-256 of every content the caller sent on ch, these bytes included (the caller
+ * keeps the chain: a file's digest as it reads it, one for many channels). As
  * ec_channel_send otherwise. */
-int ec__channel_send_content(ec_channel *ch, const void *p, size_t len,
+int ec__channel_send_content(ec_channel *ch, struct ec_block *b,
                              const unsigned char chain[EC_FRAME_DIGEST_LEN], int timeout_ms,
                              struct ec_error *err);
 /* The next value of ch, which must be content, as ec_channel_recv takes it but not

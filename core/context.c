@@ -258,7 +258,7 @@ static void ctx_prepare(struct ec_source *src, long long now, struct ec_pollset 
 	}
 	if ((st->state == EC_STREAM_READY && ec__stream_flush(st, &err)) ||
 	    ec__stream_feed_direct(st, &err) ||
-	    (st->state >= EC_STREAM_BOOTING && st->wbuf.len && ec__stream_write(st, &err))) {
+	    (st->state >= EC_STREAM_BOOTING && ec__stream_has_output(st) && ec__stream_write(st, &err))) {
 		die(ctx, &err, 0);
 		return;
 	}
@@ -312,7 +312,7 @@ static void ctx_on_io(struct ec_source *src, int events)
 	(void)events; /* a hint: any readiness may let either direction move (ssh) */
 	if (ctx->st.state == EC_STREAM_STARTING)
 		return; /* prepare() retries start() */
-	if (ctx->st.wbuf.len && ec__stream_write(&ctx->st, &err)) {
+	if (ec__stream_has_output(&ctx->st) && ec__stream_write(&ctx->st, &err)) {
 		die(ctx, &err, 0);
 		return;
 	}
@@ -654,7 +654,7 @@ void ec__context_deliver_module(void *arg, unsigned ctx_id, struct ec_buf *paylo
 	struct ec_context *c = m->contexts;
 	while (c && c->id != ctx_id)
 		c = c->master_next;
-	size_t unread = c ? c->st.outq_bytes + c->st.wbuf.len - c->st.wpos : 0;
+	size_t unread = c ? ec__stream_unsent(&c->st) : 0;
 	if (!msg && c && c->st.state == EC_STREAM_READY) {
 		/* The answer lost would leave the context's import waiting forever. */
 		if (!c->stream_err.code)

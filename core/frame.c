@@ -215,10 +215,8 @@ int ec__frame_seal(struct ec_frame_mac *m, unsigned char *p)
 	return rc;
 }
 
-/* Header, payload and MAC appended to out: the MAC of the bytes, or of chain (a
- * content frame's: reply_to set to EC_FRAME_CONTENT). */
-static int encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
-                  const unsigned char *chain, struct ec_buf *out)
+int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
+                     struct ec_buf *out)
 {
 	size_t n = EC_FRAME_HEADER_LEN + (size_t)h->length;
 	int rc = ec__buf_reserve(out, n + EC_FRAME_MAC_LEN);
@@ -228,30 +226,44 @@ static int encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const vo
 	ec__frame_hdr_pack(h, p);
 	if (h->length)
 		memcpy(p + EC_FRAME_HEADER_LEN, payload, h->length);
-	if (chain) {
-		ec__frame_put32(p + 12, EC_FRAME_CONTENT);
-		if (mac_start(m, p) || !EVP_MAC_update(m->ctx, chain, EC_FRAME_DIGEST_LEN) ||
-		    mac_final(m, p + n))
-			return EC_ENOMEM;
-		m->seq++;
-	} else if ((rc = ec__frame_seal(m, p))) {
+	if ((rc = ec__frame_seal(m, p)))
 		return rc;
-	}
 	out->len += n + EC_FRAME_MAC_LEN;
 	return 0;
 }
 
-int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const void *payload,
-                     struct ec_buf *out)
+int ec__frame_content_head(struct ec_frame_mac *m, const struct ec_frame_hdr *h,
+                           const unsigned char chain[EC_FRAME_DIGEST_LEN], struct ec_buf *out,
+                           unsigned char mac[EC_FRAME_MAC_LEN])
 {
-	return encode(m, h, payload, NULL, out);
+	int rc = ec__buf_reserve(out, EC_FRAME_HEADER_LEN);
+	if (rc)
+		return rc;
+	unsigned char *p = out->data + out->len;
+	ec__frame_hdr_pack(h, p);
+	ec__frame_put32(p + 12, EC_FRAME_CONTENT);
+	if (mac_start(m, p) || !EVP_MAC_update(m->ctx, chain, EC_FRAME_DIGEST_LEN) ||
+	    mac_final(m, mac))
+		return EC_ENOMEM;
+	m->seq++;
+	out->len += EC_FRAME_HEADER_LEN;
+	return 0;
 }
 
 int ec__frame_encode_content(struct ec_frame_mac *m, const struct ec_frame_hdr *h,
                              const void *payload, const unsigned char chain[EC_FRAME_DIGEST_LEN],
                              struct ec_buf *out)
 {
-	return encode(m, h, payload, chain, out);
+	/* all the room first: nothing appended, and the sequence number kept, on failure */
+	unsigned char mac[EC_FRAME_MAC_LEN];
+	int rc = ec__buf_reserve(out, EC_FRAME_HEADER_LEN + (size_t)h->length + EC_FRAME_MAC_LEN);
+	if (rc || (rc = ec__frame_content_head(m, h, chain, out, mac)))
+		return rc;
+	if (h->length)
+		memcpy(out->data + out->len, payload, h->length);
+	memcpy(out->data + out->len + h->length, mac, EC_FRAME_MAC_LEN);
+	out->len += (size_t)h->length + EC_FRAME_MAC_LEN;
+	return 0;
 }
 
 int ec__frame_hash_ahead(struct ec_frame_mac *m, const unsigned char *data, size_t avail,

@@ -80,6 +80,12 @@ int ec__frame_encode(struct ec_frame_mac *m, const struct ec_frame_hdr *h, const
 int ec__frame_encode_content(struct ec_frame_mac *m, const struct ec_frame_hdr *h,
                              const void *payload, const unsigned char chain[EC_FRAME_DIGEST_LEN],
                              struct ec_buf *out);
+/* A content frame's header appended to out, and its MAC (over chain) in mac, which the
+ * caller writes after the payload; the sequence number advanced. A stream sends a
+ * payload shared with others from where it is (core/block.h) this way. */
+int ec__frame_content_head(struct ec_frame_mac *m, const struct ec_frame_hdr *h,
+                           const unsigned char chain[EC_FRAME_DIGEST_LEN], struct ec_buf *out,
+                           unsigned char mac[EC_FRAME_MAC_LEN]);
 /* A new chain (an EVP_MD_CTX at SHA-256's start), or NULL; freed with the next. */
 void *ec__frame_chain_new(void);
 void ec__frame_chain_free(void *chain);

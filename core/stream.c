@@ -54,12 +54,26 @@ void ec__stream_init(struct ec_stream *s, const char *name, const struct ec_logg
 	s->outq_tail = &s->outq;
 }
 
+size_t ec__msg_len(const struct ec_msg *q)
+{
+	return q->block ? ec__block_len(q->block) : q->payload.len;
+}
+
+void ec__msg_free(struct ec_msg *q)
+{
+	if (q) {
+		ec__buf_free(&q->payload);
+		ec__block_release(q->block);
+		free(q);
+	}
+}
+
 void ec__stream_queue(struct ec_stream *s, struct ec_msg *msg)
 {
 	msg->next = NULL;
 	*s->outq_tail = msg;
 	s->outq_tail = &msg->next;
-	s->outq_bytes += msg->payload.len;
+	s->outq_bytes += ec__msg_len(msg);
 }
 
 static void bootlog_add(struct ec_stream *s, const char *p, size_t n)
@@ -139,9 +153,8 @@ static void msg_drop(struct ec_stream *s)
 	s->outq = q->next;
 	if (!s->outq)
 		s->outq_tail = &s->outq;
-	s->outq_bytes -= q->payload.len;
-	ec__buf_free(&q->payload);
-	free(q);
+	s->outq_bytes -= ec__msg_len(q);
+	ec__msg_free(q);
 }
 
 /* The messages at the head of outq that go as one frame to batch_as: how many (0 when
@@ -151,7 +164,7 @@ static size_t batch_run(const struct ec_stream *s, size_t *len)
 	size_t n = 0, limit = s->max_message < BATCH_BYTES ? s->max_message : BATCH_BYTES;
 	*len = 0;
 	for (const struct ec_msg *q = s->outq; s->batch_as && q && n < BATCH_MAX; q = q->next) {
-		if (q->handle != s->batch_handle || q->payload.len >= BATCH_ONE ||
+		if (q->handle != s->batch_handle || q->block || q->payload.len >= BATCH_ONE ||
 		    *len + 8 + q->payload.len > limit)
 			break;
 		*len += 8 + q->payload.len;
@@ -190,7 +203,7 @@ int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 		ec__buf_consume(&s->wbuf, s->wpos);
 		s->wpos = 0;
 	}
-	while (s->outq) {
+	while (s->outq && !s->out_block) {
 		struct ec_msg *q = s->outq;
 		size_t blen, bn = batch_run(s, &blen);
 		if (bn) {
@@ -204,14 +217,60 @@ int ec__stream_flush(struct ec_stream *s, struct ec_error *err)
 			.src = 0,
 			.handle = q->handle,
 			.reply_to = q->reply_to,
-			.length = (uint32_t)q->payload.len,
+			.length = (uint32_t)ec__msg_len(q),
 		};
-		if (q->reply_to == EC_FRAME_CONTENT
-		        ? ec__frame_encode_content(&s->mac_out, &h, q->payload.data, q->chain, &s->wbuf)
-		        : ec__frame_encode(&s->mac_out, &h, q->payload.data, &s->wbuf))
+		if (q->block) {
+			/* Content: its header now, its bytes from its block once wbuf is written,
+			 * then its MAC (ec__stream_write); the frames after it wait. */
+			if (ec__frame_content_head(&s->mac_out, &h, q->chain, &s->wbuf,
+			                           s->out_block_mac))
+				return ec__error_set(err, EC_ENOMEM, s->name,
+				                     "out of memory framing a message");
+			s->out_block = ec__block_ref(q->block);
+			s->out_block_pos = 0;
+		} else if (ec__frame_encode(&s->mac_out, &h, q->payload.data, &s->wbuf)) {
 			return ec__error_set(err, EC_ENOMEM, s->name, "out of memory framing a message");
+		}
 		msg_drop(s);
 	}
+	return 0;
+}
+
+int ec__stream_has_output(const struct ec_stream *s)
+{
+	return s->wbuf.len || s->out_block;
+}
+
+size_t ec__stream_unsent(const struct ec_stream *s)
+{
+	return s->outq_bytes + (s->wbuf.len - s->wpos) +
+	       (s->out_block ? ec__block_len(s->out_block) - s->out_block_pos : 0);
+}
+
+/* The content frame's block after wbuf, as far as the transport takes it: 0 (*done
+ * when all of it went, its MAC then in wbuf), or an error. */
+static ssize_t write_block(struct ec_stream *s, int *done, struct ec_error *err)
+{
+	struct ec_pollset ps;
+	size_t len = ec__block_len(s->out_block);
+	const unsigned char *p = ec__block_data(s->out_block);
+	*done = 0;
+	while (s->out_block_pos < len) {
+		ec__pollset_clear(&ps);
+		ssize_t n = s->transport->ops->send(s->transport->inst, p + s->out_block_pos,
+		                                    len - s->out_block_pos, &ps, err);
+		if (n == EC_EAGAIN)
+			return 0;
+		if (n < 0)
+			return n;
+		s->out_block_pos += (size_t)n;
+	}
+	/* wbuf is empty here: the MAC fits in what it has (or what it gets) */
+	if (ec__buf_append(&s->wbuf, s->out_block_mac, EC_FRAME_MAC_LEN))
+		return ec__error_set(err, EC_ENOMEM, s->name, "out of memory framing a message");
+	ec__block_release(s->out_block);
+	s->out_block = NULL;
+	*done = 1;
 	return 0;
 }
 
@@ -219,6 +278,7 @@ int ec__stream_write(struct ec_stream *s, struct ec_error *err)
 {
 	struct ec_pollset ps; /* what send waits for: the core asks pollset instead */
 	size_t batch = 0; /* the bytes of the last time wbuf was written whole */
+again:
 	while (s->wbuf.len) {
 		ec__pollset_clear(&ps);
 		ssize_t n = s->transport->ops->send(s->transport->inst, s->wbuf.data + s->wpos,
@@ -238,6 +298,18 @@ int ec__stream_write(struct ec_stream *s, struct ec_error *err)
 			batch = s->wbuf.len;
 			s->wbuf.len = s->wpos = 0;
 		}
+	}
+	if (s->out_block) {
+		int done;
+		ssize_t rc = write_block(s, &done, err);
+		if (rc)
+			return (int)rc;
+		if (!done)
+			return 0;
+		/* its MAC, and the frames that waited for it */
+		if (s->state == EC_STREAM_READY && (rc = ec__stream_flush(s, err)))
+			return (int)rc;
+		goto again;
 	}
 	/* All written: kept for the next frames (freed and taken again per frame, a file's
 	 * 256 KiB chunks each landed in freshly mapped memory: a page fault every 4 KiB),
@@ -309,8 +381,8 @@ void ec__stream_pollset(struct ec_stream *s, struct ec_pollset *ps)
 		memcpy(ps->fds, s->ps.fds, s->ps.n * sizeof(ps->fds[0]));
 		return;
 	}
-	s->transport->ops->pollset(s->transport->inst, EC_POLL_IN | (s->wbuf.len ? EC_POLL_OUT : 0),
-	                           ps);
+	s->transport->ops->pollset(s->transport->inst,
+	                           EC_POLL_IN | (ec__stream_has_output(s) ? EC_POLL_OUT : 0), ps);
 }
 
 void ec__stream_offer_spare(struct ec_stream *s, struct ec_buf *b)
@@ -555,8 +627,7 @@ void ec__stream_close(struct ec_stream *s, int grace_ms)
 		ec__transport_stack_close(s->transport, grace_ms);
 	for (struct ec_msg *q = s->outq; q;) {
 		struct ec_msg *next = q->next;
-		ec__buf_free(&q->payload);
-		free(q);
+		ec__msg_free(q);
 		q = next;
 	}
 	s->outq = NULL;
@@ -566,6 +637,8 @@ void ec__stream_close(struct ec_stream *s, int grace_ms)
 	ec__buf_free(&s->spare);
 	ec__buf_free(&s->wbuf);
 	s->wpos = 0;
+	ec__block_release(s->out_block);
+	s->out_block = NULL;
 	chains_free(s);
 	ec__frame_mac_close(&s->mac_in);
 	ec__frame_mac_close(&s->mac_out);

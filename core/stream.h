@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "block.h"
 #include "buf.h"
 #include "direct.h"
 #include "econtext/transport.h"
@@ -31,11 +32,19 @@ enum ec_stream_state {
 struct ec_msg {
 	uint32_t handle, reply_to;
 	struct ec_buf payload;
-	/* reply_to EC_FRAME_CONTENT: the digest of its handle's chain through payload,
-	 * which its MAC covers in place of the bytes (the sender keeps the chain). */
+	/* reply_to EC_FRAME_CONTENT: its payload is block's bytes (a reference the message
+	 * holds; payload is empty), written from there; chain is the digest of its
+	 * handle's chain through them, which its MAC covers in place of the bytes (the
+	 * sender keeps the chain). */
+	struct ec_block *block;
 	unsigned char chain[EC_FRAME_DIGEST_LEN];
 	struct ec_msg *next;
 };
+
+/* A message's payload length (its block's, for content). */
+size_t ec__msg_len(const struct ec_msg *q);
+/* Free a message not queued (its payload, its block reference). */
+void ec__msg_free(struct ec_msg *q);
 
 /* A frame arrived (HELLO or READY): 0, or a negative EC_E* with err filled, which ends
  * the stream. */
@@ -86,6 +95,11 @@ struct ec_stream {
 	uint32_t batch_handle, batch_as;
 
 	struct ec_buf rbuf, wbuf;
+	/* A content frame's payload being written after what wbuf holds (its header), from
+	 * its block (a reference), then its MAC: nothing more is framed until then. */
+	struct ec_block *out_block;
+	size_t out_block_pos;
+	unsigned char out_block_mac[EC_FRAME_MAC_LEN];
 	size_t wpos; /* wbuf's bytes before it are written: sent from there, and moved to
 	              * the front only once they are as many as those left (ec__stream_flush),
 	              * not at each partial write (a 4 MiB window went through memmove ~20
@@ -125,8 +139,13 @@ int ec__stream_start(struct ec_stream *s, struct ec_error *err);
 int ec__stream_flush(struct ec_stream *s, struct ec_error *err);
 /* A direct boot, once the payload is built: write it to the interpreter's pipes. */
 int ec__stream_feed_direct(struct ec_stream *s, struct ec_error *err);
-/* Write what the write buffer holds, as far as the transport takes it. */
+/* Write what the write buffer holds (and a content frame's block after it), as far as
+ * the transport takes it. */
 int ec__stream_write(struct ec_stream *s, struct ec_error *err);
+/* Whether framed bytes wait to be written (ec__stream_write has work). */
+int ec__stream_has_output(const struct ec_stream *s);
+/* The bytes queued or framed and not yet written. */
+size_t ec__stream_unsent(const struct ec_stream *s);
 /* Free an empty read buffer idle since its timer (now), and lower *next to that timer. */
 void ec__stream_idle(struct ec_stream *s, long long now, long long *next);
 /* What to poll for (ps given empty): start's pollset while starting, then what the

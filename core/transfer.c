@@ -42,7 +42,6 @@ struct xfer {
 	const struct ec_transfer_options *o; /* the caller's whole (opts_full) */
 	struct ec_transfer_options opts;     /* the caller's, grown to this size */
 	EVP_MD_CTX *md;
-	char *buf;
 	struct ec_transfer_result *res, mine; /* the caller's, or mine */
 	long long t0;
 	uid_t uid; /* get: the owner and group to give, or -1 (local_ids) */
@@ -73,8 +72,7 @@ static int xfer_init(struct xfer *x, ec_context *ctx, const char *what, const ch
 	memset(x->res, 0, sizeof(*x->res));
 	x->timeout_ms = x->o->timeout_ms;
 	x->md = EVP_MD_CTX_new();
-	x->buf = malloc(CHUNK);
-	if (!x->md || !x->buf || !EVP_DigestInit_ex(x->md, EVP_sha256(), NULL))
+	if (!x->md || !EVP_DigestInit_ex(x->md, EVP_sha256(), NULL))
 		return ec__error_set(err, EC_ENOMEM, ec_context_name(ctx), "out of memory");
 	return 0;
 }
@@ -83,7 +81,6 @@ static void xfer_done(struct xfer *x)
 {
 	x->res->seconds = (double)(ec__now_us() - x->t0) / 1e6;
 	EVP_MD_CTX_free(x->md);
-	free(x->buf);
 }
 
 static void hex_of(const unsigned char d[32], char out[65])
@@ -422,21 +419,20 @@ static void put_start(struct dest *d, const struct stat *st, unsigned mode)
 	d->x.res->changed = 1;
 }
 
-/* v to every context still taking chunks (as content when chain, the digest of the
- * file read so far: docs/protocol.md 2); one that refuses stops taking (its call says
- * why; out of memory here is kept, put_finish says it); n bytes counted for the
- * others. */
-static void send_all(struct dest *ds, size_t nd, const ec_value *v, const unsigned char *chain,
-                     uint64_t n)
+/* To every context still taking chunks: a chunk's block as content (chain: the digest
+ * of the file read so far, docs/protocol.md 2), written to each from the one block; or
+ * the value v. One that refuses stops taking (its call says why; out of memory here is
+ * kept, put_finish says it); n bytes counted for the others. */
+static void send_all(struct dest *ds, size_t nd, const ec_value *v, struct ec_block *b,
+                     const unsigned char *chain, uint64_t n)
 {
 	for (size_t i = 0; i < nd; i++) {
 		struct dest *d = &ds[i];
 		if (!d->sending)
 			continue;
 		struct ec_error e = {0};
-		int rc = chain ? ec__channel_send_content(d->ch, v->u.s.data, v->u.s.len, chain,
-		                                          d->x.timeout_ms, &e)
-		               : ec_channel_send(d->ch, v, d->x.timeout_ms, &e);
+		int rc = b ? ec__channel_send_content(d->ch, b, chain, d->x.timeout_ms, &e)
+		           : ec_channel_send(d->ch, v, d->x.timeout_ms, &e);
 		if (rc) {
 			d->sending = 0;
 			if (rc == EC_ENOMEM) {
@@ -478,51 +474,69 @@ static int stream_all(struct xfer *x, int fd, uint64_t total, struct dest *ds, s
                       char hex[65], struct ec_error *err)
 {
 	uint64_t done = 0;
-	/* One value for every chunk, read into its own bytes (one copy less); a small
-	 * file's size (and a byte to see its end), not a chunk's. */
+	/* A small file's size (and a byte to see its end), not a chunk's. */
 	size_t cap = total >= CHUNK ? CHUNK : (size_t)total + 1;
-	ec_value *v = ec_value_bytes(x->buf, cap);
-	if (!v)
-		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
-	char *chunk = v->u.s.data;
+	/* Each chunk is read once into a block that every context's stream writes from. The
+	 * blocks are kept and read into again once no stream holds them (their pages
+	 * touched once, not a fresh 256 KiB mapping a chunk): those still held are within
+	 * the last window's worth (the slowest context's), so a ring a little larger than
+	 * the window nearly always has one free; else one more, for this chunk only. */
+	struct ec_block *ring[EC_CHANNEL_WINDOW / CHUNK + 4] = {NULL};
+	size_t nring = sizeof(ring) / sizeof(ring[0]);
+	struct ec_block *b = NULL;
 	void *scratch = ec__frame_chain_new();
-	if (!scratch) {
-		ec_value_free(v);
+	if (!scratch)
 		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
-	}
+	int rc = 0;
 	for (;;) {
-		ssize_t n = read(fd, chunk, cap);
+		if (b) {
+			ec__block_release(b);
+			b = NULL;
+		}
+		for (size_t i = 0; !b && i < nring; i++) {
+			if (!ring[i] && !(ring[i] = ec__block_new(cap)))
+				break;
+			if (ec__block_unshared(ring[i]))
+				b = ec__block_ref(ring[i]);
+		}
+		if (!b && !(b = ec__block_new(cap))) {
+			rc = ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
+			break;
+		}
+		ssize_t n = read(fd, ec__block_data(b), cap);
 		if (n < 0 && errno == EINTR)
 			continue;
-		int rc = n < 0 ? fail_errno(x, err, x->src) : 0;
+		if (n < 0) {
+			rc = fail_errno(x, err, x->src);
+			break;
+		}
+		if (n == 0)
+			break;
 		/* The file's digest is the chain its chunks go in: hashed once for every
 		 * context, and the frames' MACs cover the chain's digest, not the bytes. */
 		unsigned char chain[EC_FRAME_DIGEST_LEN];
-		if (n > 0 && (!EVP_DigestUpdate(x->md, chunk, (size_t)n) ||
-		              ec__frame_chain_digest(x->md, scratch, chain)))
+		if (!EVP_DigestUpdate(x->md, ec__block_data(b), (size_t)n) ||
+		    ec__frame_chain_digest(x->md, scratch, chain)) {
 			rc = ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
-		if (n <= 0 || rc) {
-			ec_value_free(v);
-			ec__frame_chain_free(scratch);
-			if (rc)
-				return rc;
 			break;
 		}
-		v->u.s.len = (size_t)n;
-		chunk[n] = '\0'; /* NUL past len, as every value's bytes */
-		send_all(ds, nd, v, chain, (uint64_t)n);
+		ec__block_set_len(b, (size_t)n);
+		send_all(ds, nd, NULL, b, chain, (uint64_t)n);
 		done += (uint64_t)n;
-		if ((rc = dests_progress(x, ds, nd, total, err)) || (rc = progress(x, done, total, err))) {
-			ec_value_free(v);
-			ec__frame_chain_free(scratch);
-			return rc;
-		}
+		if ((rc = dests_progress(x, ds, nd, total, err)) || (rc = progress(x, done, total, err)))
+			break;
 	}
+	ec__block_release(b);
+	for (size_t i = 0; i < nring; i++)
+		ec__block_release(ring[i]);
+	ec__frame_chain_free(scratch);
+	if (rc)
+		return rc;
 	hex_digest(x, hex);
 	ec_value *d = ec_value_cstr(hex);
 	if (!d)
 		return ec__error_set(err, EC_ENOMEM, xname(x), "out of memory");
-	send_all(ds, nd, d, NULL, 0);
+	send_all(ds, nd, d, NULL, NULL, 0);
 	ec_value_free(d);
 	return 0;
 }

@@ -170,8 +170,7 @@ static void drain(struct run *r)
 					die("the master acknowledged more than the application took", msg->handle);
 			}
 		}
-		ec__buf_free(&msg->payload);
-		free(msg);
+		ec__msg_free(msg);
 	}
 	r->st.outq_tail = &r->st.outq;
 	r->st.outq_bytes = 0;
