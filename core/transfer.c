@@ -714,11 +714,15 @@ static void tree_call(struct tree *t, const char *fn, ec_value *args, const char
 	ec_call **calls = calloc(t->n, sizeof(*calls));
 	for (size_t i = 0; i < t->n; i++) {
 		struct ec_error e = {0};
-		int rc = EC_ENOMEM;
-		if (t->failed[i] || !calls || !args ||
-		    !(rc = ec_context_call_async(t->ctxs[i], "econtext", fn, args, NULL, &calls[i], &e)))
+		if (t->failed[i])
 			continue;
-		tree_fail(t, i, rc, &e);
+		/* No call made (its arguments, out of memory) fails that context: a directory
+		 * or link left out would fail later, or worse, not at all. */
+		int rc = !calls || !args
+		             ? ec__error_set(&e, EC_ENOMEM, ec_context_name(t->ctxs[i]), "out of memory")
+		             : ec_context_call_async(t->ctxs[i], "econtext", fn, args, NULL, &calls[i], &e);
+		if (rc)
+			tree_fail(t, i, rc, &e);
 	}
 	for (size_t i = 0; calls && i < t->n; i++) {
 		if (!calls[i])
@@ -741,10 +745,14 @@ static void tree_call(struct tree *t, const char *fn, ec_value *args, const char
 	ec_value_free(args);
 }
 
+/* (a, b), taking both (freed when it fails, as either may be NULL). */
 static ec_value *pair(ec_value *a, ec_value *b)
 {
 	ec_value *t = ec_value_new(EC_T_TUPLE);
-	if (!t || ec_value_append(t, a) || ec_value_append(t, b)) {
+	/* ec_value_append takes its item whatever happens, into NULL too */
+	int bad = ec_value_append(t, a);
+	bad |= ec_value_append(t, b);
+	if (bad) {
 		ec_value_free(t);
 		return NULL;
 	}
