@@ -499,6 +499,15 @@ static ssize_t recv_below(struct tls *t, void *buf, size_t len, struct ec_pollse
 		             "context '%s': the stream of its transport (%s) ended after %llu of "
 		             "the %llu bytes it sent there before its connection", t->name,
 		             t->below->name, t->rcvd, t->up_count);
+	} else if (n == 0 && t->ready && !err->code && t->lis && t->lis->nomem_ms &&
+	           t->lis->nomem_ms >= t->ready_ms) {
+		/* The listener refused a connection for want of memory while this context was
+		 * connecting back: that is why it could not (its own words follow). */
+		h->error_set(err, EC_ENOMEM, t->name,
+		             "context '%s': out of memory: the master refused a connection back on "
+		             "%s port %d for want of memory, and the context's transport (%s) ended "
+		             "before it connected back", t->name, t->advertise, t->lis->port,
+		             t->below->name);
 	} else if (n == 0 && t->ready && !err->code) {
 		h->error_set(err, EC_ECLOSED, t->name,
 		             "context '%s': the stream of its transport (%s) ended before the "

@@ -48,6 +48,9 @@ struct tls_listener {
 	/* Out of descriptors: not polled until then (monotonic ms), or the connection
 	 * left in the backlog would wake the broker without end. 0: polled. */
 	long long paused_until;
+	/* When it last refused a connection for want of memory (monotonic ms; 0: never):
+	 * a context that ends without its connection after that says so (tls.c). */
+	long long nomem_ms;
 	unsigned users; /* the instances that use it: closed when none is left */
 };
 

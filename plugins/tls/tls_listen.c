@@ -304,6 +304,8 @@ int tls_listener_get(struct tls_state *st, const char *address, const char *what
 	if (!e && getsockname(fd, (struct sockaddr *)&ss, &sl))
 		e = errno;
 	struct tls_listener *l = e ? NULL : calloc(1, sizeof(*l));
+	if (!e && !l)
+		e = ENOMEM;
 	if (l && (!(l->address = strdup(address)) ||
 	          (cert && (!(l->cert = strdup(cert)) || !(l->key = strdup(key)))))) {
 		free(l->address);
@@ -325,7 +327,7 @@ int tls_listener_get(struct tls_state *st, const char *address, const char *what
 		}
 		free(l);
 		SSL_CTX_free(ctx);
-		return h->error_set(err, EC_ESYS, who,
+		return h->error_set(err, e == ENOMEM ? EC_ENOMEM : EC_ESYS, who,
 		                    "context '%s': cannot listen for its connection back on %s "
 		                    "(%s): %s", who, address, what, strerror(e));
 	}
@@ -451,6 +453,9 @@ void tls_conn_add(struct tls_state *st, struct tls_listener *l, int fd, const ch
 	}
 	struct tls_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
+		st->host->log(st->host, EC_LOG_WARNING, "refused the connection from %s: out of "
+		              "memory", peer);
+		l->nomem_ms = tls_now_ms();
 		close(fd);
 		return;
 	}
@@ -470,8 +475,11 @@ void tls_conn_add(struct tls_state *st, struct tls_listener *l, int fd, const ch
 		SSL_set_bio(c->ssl, bio, bio);
 	}
 	if (!bio || epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		int nomem = !bio || errno == ENOMEM;
 		st->host->log(st->host, EC_LOG_WARNING, "refused the connection from %s: "
-		              "cannot set it up", peer);
+		              "cannot set it up%s", peer, nomem ? " (out of memory)" : "");
+		if (nomem)
+			l->nomem_ms = tls_now_ms();
 		conn_free(c);
 		return;
 	}
