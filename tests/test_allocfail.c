@@ -15,13 +15,18 @@
  * runs without the bytecode cache, from a filled one, and filling an empty one. A second
  * whole-call scenario (one in N as well) opens a channel that chanfn.echo echoes, then
  * puts a 300 KiB file and gets it back: after each run both targets must hold the old
- * bytes or the new, and no temporary file may be left beside them. */
+ * bytes or the new, and no temporary file may be left beside them. A third puts a tree
+ * (two files, an empty directory, a link) and gets it back: after each run no
+ * temporary file anywhere in either copy, every file in them whole, and both copies
+ * complete when the run succeeded. A fourth connects the context back over TLS (a copy
+ * of the tls transport, linked as the other two) and calls over the connection. */
 #include "ecbuild.h"
 
 #include <dirent.h>
 #include <execinfo.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -292,10 +297,12 @@ static char call_config[64];
  * transport and the pickle codec, linked with the wrappers (Makefile.am,
  * tests/allocfail-plugins); their real paths, as dladdr names them once loaded. */
 static char plugin_dir[PATH_MAX], local_so[PATH_MAX + 16], pickle_so[PATH_MAX + 16];
+/* The tls transport's copy, where configure built the tls plugin ("" otherwise). */
+static char tls_so[PATH_MAX + 16];
 
 /* What the whole call does once connected: json.dumps(7); or a channel echoed and a
  * file put and got back. */
-enum call_scenario { SC_CALL, SC_CHANNEL_TRANSFER };
+enum call_scenario { SC_CALL, SC_CHANNEL_TRANSFER, SC_TREE, SC_CONNECT_BACK };
 static enum call_scenario call_scenario;
 /* tests/data/chan (chanfn.echo), the channel scenario's module_path. */
 static char chan_modules[PATH_MAX];
@@ -304,6 +311,10 @@ static char chan_modules[PATH_MAX];
  * run) and back/ (the get's target, likewise). */
 #define XFER_SIZE (300u << 10)
 static char xfer_root[64], xfer_src[128], xfer_put[128], xfer_back[128];
+/* The tree scenario's source: sub/file (XFER_SIZE bytes), sub/small, empty/, link (to
+ * sub/file); put to put/tree, got back to back/tree. */
+static char tree_src[128];
+static const char tree_small[] = "a small file\n";
 static unsigned char xfer_data[XFER_SIZE];
 static const char xfer_old[] = "the old file, left as it was by a failed transfer\n";
 
@@ -374,23 +385,75 @@ static int file_is(const char *path, const void *data, size_t len)
 	return n == len && !memcmp(got, data, len);
 }
 
-/* src put to put/file, put/file got back to back/file: 0 and both hold src's bytes,
- * an error (err), or 1 (a wrong result). */
-static int transfer_both(ec_context *ctx, struct ec_error *err)
+/* 1 if the tree at path is tree_src's copy: its files' bytes, its link, its empty
+ * directory. */
+static int tree_is(const char *path)
+{
+	char p[256], target[64];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/sub/file", path);
+	if (!file_is(p, xfer_data, XFER_SIZE))
+		return 0;
+	snprintf(p, sizeof(p), "%s/sub/small", path);
+	if (!file_is(p, tree_small, strlen(tree_small)))
+		return 0;
+	snprintf(p, sizeof(p), "%s/empty", path);
+	if (stat(p, &st) || !S_ISDIR(st.st_mode))
+		return 0;
+	snprintf(p, sizeof(p), "%s/link", path);
+	ssize_t n = readlink(p, target, sizeof(target) - 1);
+	return n == 8 && !memcmp(target, "sub/file", 8);
+}
+
+/* src put to put/file and got back to back/file (tree: tree_src to put/tree and
+ * back/tree): 0 and both copies whole, an error (err), or 1 (a wrong result). */
+static int put_get_both(ec_context *ctx, int tree, struct ec_error *err)
 {
 	char dst[160], back[160];
-	snprintf(dst, sizeof(dst), "%s/file", xfer_put);
-	snprintf(back, sizeof(back), "%s/file", xfer_back);
+	snprintf(dst, sizeof(dst), "%s/%s", xfer_put, tree ? "tree" : "file");
+	snprintf(back, sizeof(back), "%s/%s", xfer_back, tree ? "tree" : "file");
 	struct ec_transfer_options o = {.size = sizeof(o), .timeout_ms = 30000};
 	struct ec_transfer_result put = {0}, got = {0};
-	int rc = ec_context_put(ctx, xfer_src, dst, &o, &put, err);
-	if (!rc && (put.changed != 1 || put.size != XFER_SIZE || !file_is(dst, xfer_data, XFER_SIZE)))
+	int rc = tree ? ec_context_put_tree(&ctx, 1, tree_src, dst, &o, &put, err)
+	              : ec_context_put(ctx, xfer_src, dst, &o, &put, err);
+	if (!rc && (put.changed != 1 || !(tree ? tree_is(dst)
+	                                       : put.size == XFER_SIZE &&
+	                                             file_is(dst, xfer_data, XFER_SIZE))))
 		return 1;
 	if (!rc)
-		rc = ec_context_get(ctx, dst, back, &o, &got, err);
-	if (!rc && (got.changed != 1 || strcmp(got.sha256, put.sha256) ||
-	            !file_is(back, xfer_data, XFER_SIZE)))
+		rc = tree ? ec_context_get_tree(ctx, dst, back, &o, &got, err)
+		          : ec_context_get(ctx, dst, back, &o, &got, err);
+	if (!rc && (got.changed != 1 || !(tree ? tree_is(back)
+	                                       : !strcmp(got.sha256, put.sha256) &&
+	                                             file_is(back, xfer_data, XFER_SIZE))))
 		return 1;
+	return rc;
+}
+
+/* The context connected back (econtext.connect_back_state(True): once its frames went to
+ * the TLS connection both ways), then json.dumps(7) over it: 0, an error, or 1 (a
+ * wrong result). */
+static int connected_back_call(ec_context *ctx, struct ec_error *err)
+{
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	int rc = !args || ec_value_append(args, ec_value_bool(1))
+	             ? ec__error_set(err, EC_ENOMEM, "test", "out of memory")
+	             : ec_context_call(ctx, "econtext", "connect_back_state", args, NULL, 30000, &res,
+	                               err);
+	ec_value_free(args);
+	if (!rc && (!res || res->type != EC_T_STR || strcmp(res->u.s.data, "switched")))
+		rc = 1;
+	ec_value_free(res);
+	res = NULL;
+	args = rc ? NULL : ec_value_new(EC_T_TUPLE);
+	if (!rc && (!args || ec_value_append(args, ec_value_int(7))))
+		rc = ec__error_set(err, EC_ENOMEM, "test", "out of memory");
+	if (!rc)
+		rc = ec_context_call(ctx, "json", "dumps", args, NULL, 30000, &res, err);
+	if (!rc && (!res || res->type != EC_T_STR || strcmp(res->u.s.data, "7")))
+		rc = 1;
+	ec_value_free(args);
+	ec_value_free(res);
 	return rc;
 }
 
@@ -418,7 +481,7 @@ static int call_child(size_t nth, int fd)
 	}
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", call_python);
-	const char *ov[] = {opt, NULL};
+	const char *ov[] = {opt, call_scenario == SC_CONNECT_BACK ? "connect_back=true" : NULL, NULL};
 	const char *mp[] = {chan_modules, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = call_config,
 	                               .log_level = EC_LOG_CRITICAL, .plugin_path = plugin_dir,
@@ -434,7 +497,11 @@ static int call_child(size_t nth, int fd)
 	if (!rc && call_scenario == SC_CHANNEL_TRANSFER) {
 		rc = channel_echo(ctx, &err);
 		if (!rc)
-			rc = transfer_both(ctx, &err);
+			rc = put_get_both(ctx, 0, &err);
+	} else if (!rc && call_scenario == SC_TREE) {
+		rc = put_get_both(ctx, 1, &err);
+	} else if (!rc && call_scenario == SC_CONNECT_BACK) {
+		rc = connected_back_call(ctx, &err);
 	} else if (!rc) {
 		ec_value *args = ec_value_new(EC_T_TUPLE);
 		if (!args || ec_value_append(args, ec_value_int(7)))
@@ -465,8 +532,10 @@ static int call_child(size_t nth, int fd)
 		dprintf(fd, "      failed at %s\n", ec_allocfail_hit_where(where, sizeof(where)));
 	/* The plugins' allocations by number: the parent fails each of them as well. */
 	size_t nums[128];
-	size_t nn = ec_allocfail_numbers_in(local_so, nums, 64);
-	nn += ec_allocfail_numbers_in(pickle_so, nums + nn, 64);
+	size_t nn = ec_allocfail_numbers_in(local_so, nums, 42);
+	nn += ec_allocfail_numbers_in(pickle_so, nums + nn, 43);
+	if (tls_so[0])
+		nn += ec_allocfail_numbers_in(tls_so, nums + nn, 43);
 	dprintf(fd, "      plugins' allocations:");
 	for (size_t i = 0; i < nn; i++)
 		dprintf(fd, " %zu", nums[i]);
@@ -641,6 +710,72 @@ static const char *xfer_check(int succeeded)
 	return NULL;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+/* What a failed tree run may leave in a tree's copy: directories, links, and files
+ * each whole (put or got atomically); never a temporary file. */
+static const char *tree_left;
+static int tree_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	static char what[400];
+	const char *name = path + f->base;
+	int whole = !strcmp(name, "file") ? file_is(path, xfer_data, XFER_SIZE)
+	            : !strcmp(name, "small") ? file_is(path, tree_small, strlen(tree_small))
+	                                     : 1;
+	if (strstr(name, ".ec-"))
+		snprintf(what, sizeof(what), "%s left behind", path);
+	else if (flag == FTW_F && S_ISREG(st->st_mode) && !whole)
+		snprintf(what, sizeof(what), "%s is not whole", path);
+	else
+		return 0;
+	tree_left = what;
+	return 1;
+}
+
+/* Before each run of a transfer scenario: the old files back, no tree. 0 or -1. */
+static int scenario_reset(enum call_scenario sc)
+{
+	if (sc == SC_TREE) {
+		char p[160];
+		snprintf(p, sizeof(p), "%s/tree", xfer_put);
+		nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		snprintf(p, sizeof(p), "%s/tree", xfer_back);
+		nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	return sc == SC_CALL ? 0 : xfer_reset();
+}
+
+/* After a run: NULL, or what is wrong (xfer_check; for a tree, tree_entry's rules, and
+ * both copies whole when it succeeded). */
+static const char *scenario_check(enum call_scenario sc, int succeeded)
+{
+	if (sc != SC_TREE)
+		return sc == SC_CHANNEL_TRANSFER ? xfer_check(succeeded) : NULL;
+	const char *dirs[] = {xfer_put, xfer_back};
+	for (int i = 0; i < 2; i++) {
+		char p[160];
+		snprintf(p, sizeof(p), "%s/tree", dirs[i]);
+		tree_left = NULL;
+		if (nftw(p, tree_entry, 16, FTW_PHYS) > 0 && tree_left)
+			return tree_left;
+		if (succeeded && !tree_is(p)) {
+			static char what[300];
+			snprintf(what, sizeof(what), "%s is not the tree's copy (the run succeeded)", p);
+			return what;
+		}
+		snprintf(p, sizeof(p), "%s/file", dirs[i]);
+		if (!file_is(p, xfer_old, strlen(xfer_old)))
+			return "a file beside the tree changed";
+	}
+	return NULL;
+}
+
 /* The cache's state at the start of each run of a pass. */
 enum cache_mode { CACHE_OFF, CACHE_FILLED, CACHE_EMPTY };
 
@@ -672,12 +807,10 @@ static void whole_call(const char *label, enum cache_mode cache, enum call_scena
 		CU_ASSERT_EQUAL(r.live, 0);
 		CU_ASSERT_EQUAL_FATAL(sync_dir(cache_saved, cache_live), 0);
 	}
-	if (sc == SC_CHANNEL_TRANSFER)
-		CU_ASSERT_EQUAL_FATAL(xfer_reset(), 0);
+	CU_ASSERT_EQUAL_FATAL(scenario_reset(sc), 0);
 	CU_ASSERT_EQUAL_FATAL(call_run(0, line, sizeof(line)), 0);
 	CU_ASSERT_FATAL(parse_report(line, &r));
-	if (sc == SC_CHANNEL_TRANSFER)
-		CU_ASSERT_PTR_NULL(xfer_check(r.rc == 0));
+	CU_ASSERT_PTR_NULL(scenario_check(sc, r.rc == 0));
 	if (cache == CACHE_EMPTY) /* the run filled it */
 		CU_ASSERT(cache_entries(cache_live, "core-") == 1 && cache_entries(cache_live, "boot-") == 1);
 	size_t n = r.count;
@@ -718,11 +851,10 @@ static void whole_call(const char *label, enum cache_mode cache, enum call_scena
 		if (cache != CACHE_OFF)
 			CU_ASSERT_EQUAL_FATAL(
 			    sync_dir(cache_live, cache == CACHE_FILLED ? cache_saved : NULL), 0);
-		if (sc == SC_CHANNEL_TRANSFER)
-			CU_ASSERT_EQUAL_FATAL(xfer_reset(), 0);
+		CU_ASSERT_EQUAL_FATAL(scenario_reset(sc), 0);
 		int ok = call_run(k, line, sizeof(line)) == 0 && parse_report(line, &r);
 		/* An interrupted transfer leaves the old file and no temporary file. */
-		const char *left = sc == SC_CHANNEL_TRANSFER ? xfer_check(ok && r.rc == 0) : NULL;
+		const char *left = scenario_check(sc, ok && r.rc == 0);
 		const char *msg = ok ? line + r.off : line;
 		int clear = ok && r.rc == EC_ENOMEM && msg[0] && msg[0] != '\n';
 		t.allocs++;
@@ -782,6 +914,24 @@ static void test_channel_transfer(void)
 	whole_call("channel and file transfer", CACHE_OFF, SC_CHANNEL_TRANSFER);
 }
 
+/* A tree put and got back (cache off): directories, a link, files of one and two
+ * chunks. */
+static void test_tree_transfer(void)
+{
+	whole_call("tree transfer", CACHE_OFF, SC_TREE);
+}
+
+/* A local context connected back over TLS (the tls transport's copy): the listener, the
+ * handshake, the token, the switch; then a call over the connection. */
+static void test_connect_back(void)
+{
+	if (!tls_so[0]) {
+		printf("\n  SKIP: the tls plugin is not built (configure --disable-tls)");
+		return;
+	}
+	whole_call("connected back", CACHE_OFF, SC_CONNECT_BACK);
+}
+
 /* The plugin copies and a private cache home, set up before the threads of any run. */
 static int call_setup(void)
 {
@@ -793,6 +943,9 @@ static int call_setup(void)
 	}
 	snprintf(local_so, sizeof(local_so), "%s/local.so", plugin_dir);
 	snprintf(pickle_so, sizeof(pickle_so), "%s/pickle.so", plugin_dir);
+	snprintf(tls_so, sizeof(tls_so), "%s/tls.so", plugin_dir);
+	if (access(tls_so, R_OK) != 0)
+		tls_so[0] = '\0';
 	snprintf(call_config, sizeof(call_config), "/tmp/ec-allocfail.%d.yaml", (int)getpid());
 	snprintf(cache_root, sizeof(cache_root), "/tmp/ec-allocfail.XXXXXX");
 	if (!mkdtemp(cache_root))
@@ -815,6 +968,25 @@ static int call_setup(void)
 	if (!f || fwrite(xfer_data, 1, XFER_SIZE, f) != XFER_SIZE || fclose(f) ||
 	    mkdir(xfer_put, 0700) || mkdir(xfer_back, 0700))
 		return -1;
+	char p[192];
+	snprintf(tree_src, sizeof(tree_src), "%s/tree", xfer_root);
+	snprintf(p, sizeof(p), "%s/sub", tree_src);
+	if (mkdir(tree_src, 0755) || mkdir(p, 0750))
+		return -1;
+	snprintf(p, sizeof(p), "%s/sub/file", tree_src);
+	f = fopen(p, "wb");
+	if (!f || fwrite(xfer_data, 1, XFER_SIZE, f) != XFER_SIZE || fclose(f))
+		return -1;
+	snprintf(p, sizeof(p), "%s/sub/small", tree_src);
+	f = fopen(p, "wb");
+	if (!f || fputs(tree_small, f) == EOF || fclose(f))
+		return -1;
+	snprintf(p, sizeof(p), "%s/empty", tree_src);
+	if (mkdir(p, 0700))
+		return -1;
+	snprintf(p, sizeof(p), "%s/link", tree_src);
+	if (symlink("sub/file", p))
+		return -1;
 	/* No run reads or fills the user's own cache. */
 	setenv("XDG_CACHE_HOME", cache_home, 1);
 	return 0;
@@ -833,6 +1005,9 @@ static void call_cleanup(void)
 	unlink(call_config);
 	if (!xfer_root[0])
 		return;
+	scenario_reset(SC_TREE);
+	if (tree_src[0])
+		nftw(tree_src, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	sync_dir(xfer_put, NULL);
 	sync_dir(xfer_back, NULL);
 	rmdir(xfer_put);
@@ -869,6 +1044,8 @@ int main(void)
 	    {"the same from a filled bytecode cache", test_whole_call_cached},
 	    {"the same filling an empty bytecode cache", test_whole_call_filling},
 	    {"a channel echoed, a file put and got back", test_channel_transfer},
+	    {"a tree put and got back", test_tree_transfer},
+	    {"a local context connected back over TLS, a call over it", test_connect_back},
 	};
 	/* EC_ALLOCFAIL_ONLY=WORD (by hand): only the tests whose names hold it. */
 	const char *only = getenv("EC_ALLOCFAIL_ONLY");
