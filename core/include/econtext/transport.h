@@ -100,7 +100,10 @@ struct ec_transport_ops {
 	             struct ec_error *err);
 	/* Mandatory. Move bytes: >= 0 moved (recv 0 = end of stream; err, when the layer
 	 * fills it, says which end, and is the context's error unless it was shut down),
-	 * or EC_EAGAIN, or another negative EC_E*. After EC_EAGAIN the core asks pollset what to wait for. */
+	 * or EC_EAGAIN, or another negative EC_E*. After EC_EAGAIN the core asks pollset what to wait for.
+	 * send's next call after EC_EAGAIN starts with the same bytes (as libssh2's and
+	 * OpenSSL's writes want), perhaps more after them, perhaps at another address: the
+	 * stream's buffer may have moved, and a file's chunk is sent from its own memory. */
 	ssize_t (*send)(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
 	                struct ec_error *err);
 	ssize_t (*recv)(void *inst, void *buf, size_t len, struct ec_pollset *ps,
