@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -570,6 +571,62 @@ static void test_many_memory(void)
 		ec_context_shutdown(cs[i], 3000, NULL);
 }
 
+/* progress_dest for test_many_lost: kills destination 1's context (pid in arg) once it
+ * has acknowledged 2 MiB. */
+static int kill_one(void *arg, size_t i, uint64_t done, uint64_t total)
+{
+	(void)total;
+	long *pid = arg;
+	if (i == 1 && done >= (2u << 20) && *pid > 0) {
+		kill((pid_t)*pid, SIGKILL);
+		*pid = 0;
+	}
+	return 0;
+}
+
+/* To three contexts at once, the one in the middle killed mid-way: the other two get
+ * the whole file, it fails saying it was lost; the chunks it held are let go with its
+ * stream (sanitize.sh and valgrind.sh run this). On the last interpreter found. */
+static void test_many_lost(void)
+{
+	enum { N = 3 };
+	if (strcmp(cur->version, last_python) != 0)
+		return;
+	ec_context *cs[N] = {NULL};
+	char opt[600], name[32];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {"transport=local", opt, NULL};
+	struct ec_error err = {0};
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "lost%d", i);
+		CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, name, ov, 30000, &cs[i], &err), 0);
+	}
+	char src[256], dst[256];
+	snprintf(src, sizeof(src), "%s", path_of("l-src"));
+	snprintf(dst, sizeof(dst), "%s", path_of("l-dst"));
+	make_file(src, 24u << 20, 12, 0644, 1400000000);
+	long pid = ec_context_pid(cs[1]);
+	struct ec_transfer_options o = {.size = sizeof(o), .progress_dest = kill_one,
+	                                .progress_arg = &pid};
+	struct ec_transfer_result res[N];
+	struct ec_error errs[N];
+	memset(errs, 0, sizeof(errs));
+	int rc = ec_context_put_many(cs, N, src, dst, &o, res, errs);
+	CU_ASSERT_EQUAL(pid, 0); /* it was killed */
+	CU_ASSERT(rc != 0);
+	CU_ASSERT(errs[0].code == 0 && errs[2].code == 0);
+	CU_ASSERT(res[0].changed == 1 && res[0].bytes == 24u << 20);
+	CU_ASSERT(res[2].changed == 1 && res[2].bytes == 24u << 20);
+	CU_ASSERT(errs[1].code != 0 && strstr(errs[1].msg, "'lost1'") != NULL);
+	fprintf(stderr, "  %s: the context killed: %s\n", cur->version, errs[1].msg);
+	CU_ASSERT(same_content(src, dst));
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
+	unlink(src);
+	unlink(dst);
+	for (int i = 0; i < N; i++)
+		ec_context_shutdown(cs[i], 3000, NULL);
+}
+
 /* A tree NAME in dir: an empty directory, modes, odd names (a space, a newline, bytes
  * that are not UTF-8), 5000000 + 3 + 3 bytes in files, links (one to outside, one
  * dangling); then the shell command then. */
@@ -814,6 +871,7 @@ static CU_TestInfo tests[] = {
 	{"to three contexts at once, the file read once", test_many},
 	{"to 20 contexts at once: the master holds the chunks once, not once a context",
 	 test_many_memory},
+	{"to three contexts at once, one killed mid-way: the others complete", test_many_lost},
 	{"a tree: odd names, links, modes; unchanged again", test_tree},
 	{"get a tree: odd names, links, modes; a hostile listing refused", test_get_tree},
 	{"get: owner and group", test_get_owner},
