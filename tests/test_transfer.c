@@ -559,11 +559,8 @@ static void test_many_memory(void)
 	CU_ASSERT(same_content(src, dst));
 	fprintf(stderr, "  %s: 24 MiB to %d contexts at once: the master's peak RSS grew %.1f MB\n",
 	        cur->version, N, grew);
-	if (rss_not_ours())
-		fprintf(stderr, "  SKIP: the master's RSS bound, under %s (make check checks it)\n",
-		        rss_not_ours());
-	else
-		CU_ASSERT(grew < 16);
+	/* growth, not the whole: it holds under ASan (7 MB) and valgrind (1 MB) too */
+	CU_ASSERT(grew < 16);
 	CU_ASSERT_EQUAL(temps_left(dir), 0);
 	unlink(src);
 	unlink(dst);
