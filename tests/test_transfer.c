@@ -523,6 +523,34 @@ static void test_many(void)
 	ec_context_shutdown(cs[2], 3000, NULL);
 }
 
+/* n local contexts (PREFIX0, PREFIX1, ...) on the interpreter of the suite, and src
+ * (24 MiB made with seed) and dst (none yet) in dir, 256 bytes each. */
+static void many_setup(ec_context **cs, int n, const char *prefix, char *src, char *dst,
+                       unsigned seed)
+{
+	char opt[600], name[32];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {"transport=local", opt, NULL};
+	struct ec_error err = {0};
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%d", prefix, i);
+		CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, name, ov, 30000, &cs[i], &err), 0);
+	}
+	snprintf(src, 256, "%s-src", path_of(prefix));
+	snprintf(dst, 256, "%s-dst", path_of(prefix));
+	make_file(src, 24u << 20, seed, 0644, 1400000000);
+}
+
+/* After many_setup: no temporary file left; the files and the contexts gone. */
+static void many_done(ec_context **cs, int n, const char *src, const char *dst)
+{
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
+	unlink(src);
+	unlink(dst);
+	for (int i = 0; i < n; i++)
+		ec_context_shutdown(cs[i], 3000, NULL);
+}
+
 /* To 20 contexts at once, 24 MiB (six windows): each chunk is read once into a block
  * that every context's stream writes from, so the master's peak RSS grows by a window
  * or two, not by a window for each context (before: 20 x 4 MiB of copies, ~75 MB).
@@ -533,18 +561,8 @@ static void test_many_memory(void)
 	if (strcmp(cur->version, last_python) != 0)
 		return;
 	ec_context *cs[N] = {NULL};
-	char opt[600], name[32];
-	snprintf(opt, sizeof(opt), "python=%s", cur->path);
-	const char *ov[] = {"transport=local", opt, NULL};
-	struct ec_error err = {0};
-	for (int i = 0; i < N; i++) {
-		snprintf(name, sizeof(name), "wide%d", i);
-		CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, name, ov, 30000, &cs[i], &err), 0);
-	}
 	char src[256], dst[256];
-	snprintf(src, sizeof(src), "%s", path_of("w-src"));
-	snprintf(dst, sizeof(dst), "%s", path_of("w-dst"));
-	make_file(src, 24u << 20, 11, 0644, 1400000000);
+	many_setup(cs, N, "wide", src, dst, 11);
 	struct ec_transfer_result res[N];
 	struct ec_error errs[N];
 	peak_mb(0, 1);
@@ -561,11 +579,7 @@ static void test_many_memory(void)
 	        cur->version, N, grew);
 	/* growth, not the whole: it holds under ASan (7 MB) and valgrind (1 MB) too */
 	CU_ASSERT(grew < 16);
-	CU_ASSERT_EQUAL(temps_left(dir), 0);
-	unlink(src);
-	unlink(dst);
-	for (int i = 0; i < N; i++)
-		ec_context_shutdown(cs[i], 3000, NULL);
+	many_done(cs, N, src, dst);
 }
 
 /* progress_dest for test_many_lost: kills destination 1's context (pid in arg) once it
@@ -590,18 +604,8 @@ static void test_many_lost(void)
 	if (strcmp(cur->version, last_python) != 0)
 		return;
 	ec_context *cs[N] = {NULL};
-	char opt[600], name[32];
-	snprintf(opt, sizeof(opt), "python=%s", cur->path);
-	const char *ov[] = {"transport=local", opt, NULL};
-	struct ec_error err = {0};
-	for (int i = 0; i < N; i++) {
-		snprintf(name, sizeof(name), "lost%d", i);
-		CU_ASSERT_EQUAL_FATAL(ec_context_connect(master, name, ov, 30000, &cs[i], &err), 0);
-	}
 	char src[256], dst[256];
-	snprintf(src, sizeof(src), "%s", path_of("l-src"));
-	snprintf(dst, sizeof(dst), "%s", path_of("l-dst"));
-	make_file(src, 24u << 20, 12, 0644, 1400000000);
+	many_setup(cs, N, "lost", src, dst, 12);
 	long pid = ec_context_pid(cs[1]);
 	struct ec_transfer_options o = {.size = sizeof(o), .progress_dest = kill_one,
 	                                .progress_arg = &pid};
@@ -617,11 +621,7 @@ static void test_many_lost(void)
 	CU_ASSERT(errs[1].code != 0 && strstr(errs[1].msg, "'lost1'") != NULL);
 	fprintf(stderr, "  %s: the context killed: %s\n", cur->version, errs[1].msg);
 	CU_ASSERT(same_content(src, dst));
-	CU_ASSERT_EQUAL(temps_left(dir), 0);
-	unlink(src);
-	unlink(dst);
-	for (int i = 0; i < N; i++)
-		ec_context_shutdown(cs[i], 3000, NULL);
+	many_done(cs, N, src, dst);
 }
 
 /* A tree NAME in dir: an empty directory, modes, odd names (a space, a newline, bytes
