@@ -208,7 +208,7 @@ int ec__frame_seal(struct ec_frame_mac *m, unsigned char *p)
 {
 	uint32_t len = ec__frame_get32(p + 16);
 	/* Of the bytes, whatever reply_to says: content is sealed by
-	 * ec__frame_encode_content alone. */
+	 * ec__frame_content_head (its header and MAC) alone. */
 	int rc = frame_mac(m, p, p + EC_FRAME_HEADER_LEN, len, 0, p + EC_FRAME_HEADER_LEN + len);
 	if (!rc)
 		m->seq++;
