@@ -587,10 +587,14 @@ int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 				if (s->state == EC_STREAM_BOOTING && s->rbuf.len)
 					boot_output(s, (const char *)s->rbuf.data, s->rbuf.len, &ignored);
 				boot_output(s, "", 0, &ignored);
-				return ec__stream_boot_error(s, EC_EBOOT,
-				                             n == 0 ? "exited before it was ready"
-				                                    : "failed before it was ready",
-				                             err);
+				if (n == 0)
+					return ec__stream_boot_error(s, EC_EBOOT, "exited before it was ready", err);
+				/* The transport's reason kept, and its code when it is memory (not the
+				 * context's fault). */
+				char what[sizeof(err->msg) + 40];
+				snprintf(what, sizeof(what), "failed before it was ready (%s)", err->msg);
+				return ec__stream_boot_error(s, err->code == EC_ENOMEM ? EC_ENOMEM : EC_EBOOT,
+				                             what, err);
 			}
 			return n == 0 ? 1 : (int)n;
 		}

@@ -1,7 +1,7 @@
 /* ssh_auth.c: authentication for the ssh transport: ssh-agent, key files, password
  * and keyboard-interactive, in that order, as the server offers them; the password (from
  * the host's password service: password_env, password_file or the application); and
- * keeping it secret (wiped when freed, including the copies libssh2 frees). */
+ * keeping it secret (wiped when freed; the copies libssh2 frees: ssh_alloc.c). */
 #include "ecbuild.h"
 
 #include <errno.h>
@@ -122,34 +122,6 @@ static int method_offered(const struct sess *s, const char *m)
 	return 0;
 }
 
-/* libssh2's allocator for a session: plain malloc, except that the copies of the
- * password given as keyboard-interactive answers are wiped before they are freed
- * (libssh2 frees them with this function, not knowing what they hold). */
-LIBSSH2_ALLOC_FUNC(ssh__alloc)
-{
-	(void)abstract;
-	return malloc(count);
-}
-
-LIBSSH2_REALLOC_FUNC(ssh__realloc)
-{
-	(void)abstract;
-	return realloc(ptr, count);
-}
-
-LIBSSH2_FREE_FUNC(ssh__free)
-{
-	struct sess *s = abstract ? *abstract : NULL;
-	size_t slots = sizeof(s->kbd_answer) / sizeof(s->kbd_answer[0]);
-	for (size_t i = 0; s && ptr && i < slots; i++) {
-		if (s->kbd_answer[i] == ptr) {
-			explicit_bzero(ptr, strlen(ptr));
-			s->kbd_answer[i] = NULL;
-		}
-	}
-	free(ptr);
-}
-
 static LIBSSH2_USERAUTH_KBDINT_RESPONSE_FUNC(kbd_cb)
 {
 	(void)name;
@@ -161,7 +133,8 @@ static LIBSSH2_USERAUTH_KBDINT_RESPONSE_FUNC(kbd_cb)
 	for (int i = 0; i < num_prompts; i++) {
 		/* Every prompt gets the password: "Password:" is the one PAM asks. */
 		(void)prompts;
-		responses[i].text = s->password ? strdup(s->password) : NULL;
+		/* libssh2 frees it with ssh__free, which wipes it first. */
+		responses[i].text = s->password ? ssh__lib_strdup(s, s->password) : NULL;
 		responses[i].length = responses[i].text ? (unsigned)strlen(responses[i].text) : 0;
 		size_t slots = sizeof(s->kbd_answer) / sizeof(s->kbd_answer[0]);
 		for (size_t j = 0; responses[i].text && j < slots; j++) {

@@ -117,8 +117,7 @@ static int start_inner(struct inst *in, const struct ec_argv *argv,
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			goto again;
 		if (rc)
-			return h->error_set(err, EC_ECLOSED, s->cfg.hostname,
-			                    "cannot open a channel on %s: %s", s->label, ssh__sess_errmsg(s->s));
+			return ssh__lib_error(s, err, EC_ECLOSED, "cannot open a channel on %s", s->label);
 		in->state = I_EXEC;
 	}
 	if (in->state == I_EXEC) {
@@ -130,9 +129,8 @@ static int start_inner(struct inst *in, const struct ec_argv *argv,
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			goto again;
 		if (rc)
-			return h->error_set(err, EC_EBOOT, s->cfg.hostname,
-			                    "%s refused to run the boot command: %s", s->label,
-			                    ssh__sess_errmsg(s->s));
+			return ssh__lib_error(s, err, EC_EBOOT, "%s refused to run the boot command",
+			                      s->label);
 		h->log(h, EC_LOG_DEBUG, "ssh: context %s: exec channel open on %s", in->name, s->label);
 		in->state = I_RUN;
 	}
@@ -176,9 +174,7 @@ static ssize_t send_inner(struct inst *in, const void *buf, size_t len,
 		n = LIBSSH2_ERROR_EAGAIN;
 	if (n == LIBSSH2_ERROR_EAGAIN)
 		goto again;
-	return in->host->error_set(err, EC_ECLOSED, s->cfg.hostname,
-	                           "writing to context '%s' on %s: %s", in->name, s->label,
-	                           ssh__sess_errmsg(s->s));
+	return ssh__lib_error(s, err, EC_ECLOSED, "writing to context '%s' on %s", in->name, s->label);
 again:
 	return EC_EAGAIN; /* the caller adds what to wait for */
 }
@@ -256,9 +252,8 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len,
 	}
 	if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
 		ssh__sess_wake_pending(s);
-		return h->error_set(err, EC_ECLOSED, s->cfg.hostname,
-		                    "connection to %s lost (context '%s'): %s", s->label, in->name,
-		                    ssh__sess_errmsg(s->s));
+		return ssh__lib_error(s, err, EC_ECLOSED, "connection to %s lost (context '%s')", s->label,
+		                      in->name);
 	}
 	/* Nothing on stdout: stderr. Before the marker it joins the stream (the core shows
 	 * it when the boot fails: "python3: not found"); afterwards it is logged. */
@@ -284,6 +279,9 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len,
 	if (libssh2_channel_eof(in->ch)) {
 		if (in->ready_seen)
 			return 0;
+		if (s->lib_nomem) /* a packet of the boot dropped by libssh2, say */
+			return ssh__lib_error(s, err, EC_EBOOT, "context '%s' ended before it was ready",
+			                      in->name);
 		/* Ended before the context was ready: wait for the exit status (sent before
 		 * the channel's close) and say it. */
 		if (!ssh__may_call(s, in, OP_OTHER))
@@ -304,7 +302,7 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len,
 			in->note_len = (size_t)snprintf(in->note, sizeof(in->note),
 			                                "\n[exit status %d on %s]\n", st,
 			                                s->cfg.hostname);
-		free(sig);
+		libssh2_free(s->s, sig);
 		if (in->note_len >= sizeof(in->note))
 			in->note_len = sizeof(in->note) - 1;
 		if (!in->note_len)
@@ -398,7 +396,7 @@ static void close_wait(struct inst *in, int grace_ms)
 			else
 				h->log(h, st ? EC_LOG_WARNING : EC_LOG_DEBUG,
 				       "ssh: context '%s' on %s exited with status %d", in->name, s->label, st);
-			free(sig);
+			libssh2_free(s->s, sig);
 			break;
 		}
 		if (rc != LIBSSH2_ERROR_EAGAIN)

@@ -124,6 +124,10 @@ struct sess {
 	int pw_refused; /* the application's answer was refused: no second method with it */
 	int kbd_rounds;
 	void *kbd_answer[8]; /* password copies handed to libssh2, wiped when it frees them */
+	/* libssh2 was refused memory since its last error was reported: its own message
+	 * then says what failed ("Unable to exchange encryption keys"), not why. */
+	int lib_nomem;
+	struct lib_block *lib_blocks; /* what libssh2 holds of ours (ssh_alloc.c) */
 	char tried[400];
 	/* serialisation */
 	const void *owner; /* holds the session (an instance or a tunnel): a half-sent
@@ -184,14 +188,30 @@ long long ssh__now_ms(void);
 const char *ssh__sess_errmsg(LIBSSH2_SESSION *s);
 void ssh__timer_set(struct sess *s, long long at_ms);
 void ssh__timer_drain(struct sess *s);
-/* Fail the session for good: code and message are every context's on it. Returns code. */
+/* Fail the session for good: code and message are every context's on it (EC_ENOMEM,
+ * said, when libssh2 was refused memory). Returns the code. */
 int ssh__sess_fail(struct sess *s, int code, const char *fmt, ...) EC_PRINTF(3, 4);
+/* Set err to libssh2's failure on s (a channel's): fmt, then ": " and libssh2's message;
+ * EC_ENOMEM, said, when libssh2 was refused memory, else code. Returns the code. */
+int ssh__lib_error(struct sess *s, struct ec_error *err, int code, const char *fmt, ...)
+    EC_PRINTF(4, 5);
 struct sess *ssh__sess_get(struct plugin_state *ps, const struct conn_cfg *cfg,
                            struct sess *via, struct ec_error *err);
 void ssh__sess_release(struct sess *s);
 void ssh__sess_teardown(struct sess *s);
 int ssh__sess_step(struct sess *s);
 void ssh__keepalive(struct sess *s);
+
+/* ---- ssh_alloc.c: libssh2's allocator for a session -------------------------------- */
+
+LIBSSH2_ALLOC_FUNC(ssh__alloc);
+LIBSSH2_REALLOC_FUNC(ssh__realloc);
+LIBSSH2_FREE_FUNC(ssh__free);
+/* A copy of str that libssh2 may free (a keyboard-interactive answer), or NULL. */
+char *ssh__lib_strdup(struct sess *s, const char *str);
+/* After libssh2_session_free: free what libssh2 never freed (1.10 loses blocks on some
+ * of its out-of-memory paths); how many. */
+size_t ssh__lib_blocks_free(struct sess *s);
 
 /* ---- ssh_hostkey.c: the server's host key against known_hosts --------------------- */
 
@@ -201,9 +221,6 @@ int ssh__check_hostkey(struct sess *s);
 /* ---- ssh_auth.c: authentication, and the secrets it holds ------------------------- */
 
 void ssh__wipe_free(char *s);
-LIBSSH2_ALLOC_FUNC(ssh__alloc);
-LIBSSH2_REALLOC_FUNC(ssh__realloc);
-LIBSSH2_FREE_FUNC(ssh__free);
 int ssh__auth_done(struct sess *s);
 int ssh__auth_step(struct sess *s);
 

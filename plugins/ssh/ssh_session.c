@@ -76,7 +76,14 @@ int ssh__sess_fail(struct sess *s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	s->ps->host->error_set(&s->fail, code, s->cfg.hostname, "%s", msg);
+	if (s->lib_nomem && code != EC_ENOMEM) {
+		code = EC_ENOMEM;
+		s->ps->host->error_set(&s->fail, code, s->cfg.hostname, "out of memory in libssh2: %s",
+		                       msg);
+	} else {
+		s->ps->host->error_set(&s->fail, code, s->cfg.hostname, "%s", msg);
+	}
+	s->lib_nomem = 0;
 	s->state = S_FAILED;
 	ssh__wipe_free(s->password);
 	s->password = NULL;
@@ -84,6 +91,20 @@ int ssh__sess_fail(struct sess *s, int code, const char *fmt, ...)
 	sess_unlink(s); /* a later context starts afresh */
 	ssh__sess_wake_all(s, NULL);
 	return code;
+}
+
+int ssh__lib_error(struct sess *s, struct ec_error *err, int code, const char *fmt, ...)
+{
+	char msg[sizeof(err->msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	int nomem = s->lib_nomem;
+	s->lib_nomem = 0;
+	return s->ps->host->error_set(err, nomem ? EC_ENOMEM : code, s->cfg.hostname, "%s%s: %s",
+	                              nomem ? "out of memory in libssh2: " : "", msg,
+	                              ssh__sess_errmsg(s->s));
 }
 
 void ssh__sess_teardown(struct sess *s)
@@ -111,6 +132,10 @@ void ssh__sess_teardown(struct sess *s)
 			libssh2_agent_free(s->agent);
 		}
 		libssh2_session_free(s->s);
+		size_t lost = ssh__lib_blocks_free(s);
+		if (lost)
+			h->log(h, EC_LOG_DEBUG, "ssh: %s: %zu blocks libssh2 never freed, freed now",
+			       s->label, lost);
 	} else {
 		for (struct orphan *o = s->orphans; o;) {
 			struct orphan *next = o->next;
@@ -377,6 +402,8 @@ int ssh__sess_step(struct sess *s)
 				                      s->label, ssh__sess_errmsg(s->s));
 			}
 			s->methods = strdup(list);
+			if (!s->methods)
+				return ssh__sess_fail(s, EC_ENOMEM, "out of memory");
 			s->state = S_AUTH;
 			break;
 		}
