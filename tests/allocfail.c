@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +54,17 @@ static size_t nfiles;
 static char hit_file[512];
 static size_t hit_off;
 
+/* EC_ALLOCFAIL_VERBOSE: the stack of the failed allocation on stderr (backtrace's
+ * first call loads libgcc, which allocates: made here, before the lock is ever held). */
+static int say_stack;
+
 void ec_allocfail_arm(size_t nth)
 {
+	say_stack = getenv("EC_ALLOCFAIL_VERBOSE") != NULL;
+	if (say_stack) {
+		void *warm[2];
+		backtrace(warm, 2);
+	}
 	pthread_mutex_lock(&lock);
 	count = 0;
 	fail_at = nth;
@@ -147,6 +157,10 @@ static int fails(const Dl_info *di)
 		hit = 1;
 		snprintf(hit_file, sizeof(hit_file), "%s", di->dli_fname);
 		hit_off = (size_t)((const char *)di->dli_saddr - (const char *)di->dli_fbase);
+		if (say_stack) {
+			void *frames[32];
+			backtrace_symbols_fd(frames, backtrace(frames, 32), 2);
+		}
 		return 1;
 	}
 	return 0;

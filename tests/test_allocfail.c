@@ -19,7 +19,10 @@
  * (two files, an empty directory, a link) and gets it back: after each run no
  * temporary file anywhere in either copy, every file in them whole, and both copies
  * complete when the run succeeded. A fourth connects the context back over TLS (a copy
- * of the tls transport, linked as the other two) and calls over the connection. */
+ * of the tls transport, linked as the other two) and calls over the connection. A fifth
+ * calls a context over ssh through a jump host (a private sshd; the ssh plugin's copy,
+ * and libssh2, which allocates through it). EC_ALLOCFAIL_VERBOSE prints each failed
+ * allocation's stack. */
 #include "ecbuild.h"
 
 #include <dirent.h>
@@ -297,13 +300,19 @@ static char call_config[64];
  * transport and the pickle codec, linked with the wrappers (Makefile.am,
  * tests/allocfail-plugins); their real paths, as dladdr names them once loaded. */
 static char plugin_dir[PATH_MAX], local_so[PATH_MAX + 16], pickle_so[PATH_MAX + 16];
-/* The tls transport's copy, where configure built the tls plugin ("" otherwise). */
-static char tls_so[PATH_MAX + 16];
+/* The tls and ssh transports' copies, where configure built them ("" otherwise). */
+static char tls_so[PATH_MAX + 16], ssh_so[PATH_MAX + 16];
+/* The private sshd of the ssh scenario (tests/sshd-fixture.sh), started by its test. */
+static char sshd_dir[64];
+static struct ec_test_sshd sshd;
 
 /* What the whole call does once connected: json.dumps(7); or a channel echoed and a
- * file put and got back. */
-enum call_scenario { SC_CALL, SC_CHANNEL_TRANSFER, SC_TREE, SC_CONNECT_BACK };
+ * file put and got back; ... SC_SSH: json.dumps(7) on a context over ssh through a jump
+ * host (the same sshd as both). */
+enum call_scenario { SC_CALL, SC_CHANNEL_TRANSFER, SC_TREE, SC_CONNECT_BACK, SC_SSH };
 static enum call_scenario call_scenario;
+/* The transport copy the scenario loads: local_so, or ssh_so for SC_SSH. */
+static const char *transport_so;
 /* tests/data/chan (chanfn.echo), the channel scenario's module_path. */
 static char chan_modules[PATH_MAX];
 /* The transfer's private directory: src (the file put, XFER_SIZE bytes, over a chunk
@@ -457,11 +466,18 @@ static int connected_back_call(ec_context *ctx, struct ec_error *err)
 	return rc;
 }
 
-/* The master made, a local context connected, json.dumps(7) called, the context shut
- * down, the master freed, allocation nth failing (0: none). In a child process (a hang
- * is then a timeout of the parent's, a crash a signal): it writes "COUNT LIVE LOCAL
- * PICKLE IN RC MSG" on fd, LOCAL and PICKLE the allocations the plugins' code made, IN
- * 1 or 2 when the failed one was local's or pickle's (else 0). */
+/* The python of the ssh scenario's contexts: what sshd's user may run. */
+static const char *ssh_python(void)
+{
+	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : call_python;
+}
+
+/* The master made, a context connected (local, or over ssh), json.dumps(7) called, the
+ * context shut down, the master freed, allocation nth failing (0: none). In a child
+ * process (a hang is then a timeout of the parent's, a crash a signal): it writes
+ * "COUNT LIVE TRANSPORT PICKLE IN RC MSG" on fd, TRANSPORT and PICKLE the allocations
+ * the plugins' code made (the ssh plugin's include libssh2's: its allocator is the
+ * plugin's), IN 1 or 2 when the failed one was the transport's or pickle's (else 0). */
 /* A crash of a child run (EC_ALLOCFAIL_VERBOSE): its stack on stderr, then the
  * signal's default. */
 static void crash_trace(int sig)
@@ -480,7 +496,7 @@ static int call_child(size_t nth, int fd)
 		signal(SIGABRT, crash_trace);
 	}
 	char opt[600];
-	snprintf(opt, sizeof(opt), "python=%s", call_python);
+	snprintf(opt, sizeof(opt), "python=%s", call_scenario == SC_SSH ? ssh_python() : call_python);
 	const char *ov[] = {opt, call_scenario == SC_CONNECT_BACK ? "connect_back=true" : NULL, NULL};
 	const char *mp[] = {chan_modules, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = call_config,
@@ -493,7 +509,8 @@ static int call_child(size_t nth, int fd)
 	ec_allocfail_arm(nth);
 	int rc = ec_master_new(&mo, &m, &err);
 	if (!rc)
-		rc = ec_context_connect(m, "local", ov, 30000, &ctx, &err);
+		rc = ec_context_connect(m, call_scenario == SC_SSH ? "hop" : "local", ov, 30000, &ctx,
+		                        &err);
 	if (!rc && call_scenario == SC_CHANNEL_TRANSFER) {
 		rc = channel_echo(ctx, &err);
 		if (!rc)
@@ -524,15 +541,15 @@ static int call_child(size_t nth, int fd)
 	ec_master_free(m);
 	ec_allocfail_disarm();
 	char where[600];
-	int hit_in = ec_allocfail_hit_in(local_so) ? 1 : ec_allocfail_hit_in(pickle_so) ? 2 : 0;
+	int hit_in = ec_allocfail_hit_in(transport_so) ? 1 : ec_allocfail_hit_in(pickle_so) ? 2 : 0;
 	dprintf(fd, "%zu %zu %zu %zu %d %d %s\n", ec_allocfail_count(), ec_allocfail_live(),
-	        ec_allocfail_count_in(local_so), ec_allocfail_count_in(pickle_so), hit_in, rc,
+	        ec_allocfail_count_in(transport_so), ec_allocfail_count_in(pickle_so), hit_in, rc,
 	        err.msg);
 	if (getenv("EC_ALLOCFAIL_VERBOSE"))
 		dprintf(fd, "      failed at %s\n", ec_allocfail_hit_where(where, sizeof(where)));
 	/* The plugins' allocations by number: the parent fails each of them as well. */
 	size_t nums[128];
-	size_t nn = ec_allocfail_numbers_in(local_so, nums, 42);
+	size_t nn = ec_allocfail_numbers_in(transport_so, nums, 42);
 	nn += ec_allocfail_numbers_in(pickle_so, nums + nn, 43);
 	if (tls_so[0])
 		nn += ec_allocfail_numbers_in(tls_so, nums + nn, 43);
@@ -655,14 +672,14 @@ static size_t plugin_numbers(const char *line, size_t *out, size_t max)
 
 /* One run's report parsed. */
 struct call_report {
-	size_t count, live, in_local, in_pickle;
+	size_t count, live, in_transport, in_pickle;
 	int hit_in, rc, off;
 };
 
 static int parse_report(const char *line, struct call_report *r)
 {
 	*r = (struct call_report){.rc = -1};
-	return sscanf(line, "%zu %zu %zu %zu %d %d %n", &r->count, &r->live, &r->in_local,
+	return sscanf(line, "%zu %zu %zu %zu %d %d %n", &r->count, &r->live, &r->in_transport,
 	              &r->in_pickle, &r->hit_in, &r->rc, &r->off) == 6;
 }
 
@@ -784,6 +801,7 @@ enum cache_mode { CACHE_OFF, CACHE_FILLED, CACHE_EMPTY };
 static void whole_call(const char *label, enum cache_mode cache, enum call_scenario sc)
 {
 	call_scenario = sc;
+	transport_so = sc == SC_SSH ? ssh_so : local_so;
 	if (!call_python[0]) {
 		printf("\n  SKIP: no Python 3 found");
 		return;
@@ -791,6 +809,18 @@ static void whole_call(const char *label, enum cache_mode cache, enum call_scena
 	FILE *cf = fopen(call_config, "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
 	fprintf(cf, "code_cache: %s\n", cache != CACHE_OFF ? "true" : "false");
+	if (sc == SC_SSH) {
+		/* hop through far: two sessions on the one sshd, the second in a direct-tcpip
+		 * channel of the first. */
+		const char *user = sshd.pw_user[0] ? sshd.pw_user : sshd.user;
+		for (int i = 0; i < 2; i++)
+			fprintf(cf,
+			        "%s  %s:\n    transport: ssh\n    hostname: 127.0.0.1\n    port: %s\n"
+			        "    username: %s\n    agent: false\n    identity_file: %s\n"
+			        "    known_hosts: %s\n    global_known_hosts: ''\n    ssh_config: ''\n%s",
+			        i ? "" : "contexts:\n", i ? "hop" : "far", sshd.port, user, sshd.key,
+			        sshd.known_hosts, i ? "    via: far\n" : "");
+	}
 	fclose(cf);
 	CU_ASSERT_EQUAL_FATAL(sync_dir(cache_live, NULL), 0);
 	char line[2048];
@@ -815,11 +845,11 @@ static void whole_call(const char *label, enum cache_mode cache, enum call_scena
 		CU_ASSERT(cache_entries(cache_live, "core-") == 1 && cache_entries(cache_live, "boot-") == 1);
 	size_t n = r.count;
 	printf("\n  %s, reference: %zu allocations (%zu by %s, %zu by %s), %zu blocks left, %s", label,
-	       n, r.in_local, local_so, r.in_pickle, pickle_so, r.live, ec_err_name(r.rc));
+	       n, r.in_transport, transport_so, r.in_pickle, pickle_so, r.live, ec_err_name(r.rc));
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT_EQUAL(r.live, 0);
 	/* These copies were loaded, and their allocations are counted. */
-	CU_ASSERT(r.in_local > 0);
+	CU_ASSERT(r.in_transport > 0);
 	CU_ASSERT(r.in_pickle > 0);
 	/* Threads make the order vary a little from run to run; each run is judged alone.
 	 * EC_ALLOCFAIL_CALL_STRIDE=1 fails every one (by hand: a minute or more). */
@@ -866,7 +896,7 @@ static void whole_call(const char *label, enum cache_mode cache, enum call_scena
 		if (left)
 			t.bad++, printf("\n  allocation %zu failed: %s%s%s; %s", k, ok ? ec_err_name(r.rc) : "",
 			                ok ? ": " : "", ok ? msg : line, left);
-		else if (ok && r.rc == 0 && !r.live && (!r.in_local || !r.in_pickle))
+		else if (ok && r.rc == 0 && !r.live && (!r.in_transport || !r.in_pickle))
 			t.bad++, printf("\n  allocation %zu failed: the call succeeded without the "
 			                "plugins in %s", k, plugin_dir);
 		else if (ok && r.rc == 0 && !r.live)
@@ -879,7 +909,7 @@ static void whole_call(const char *label, enum cache_mode cache, enum call_scena
 			       ok ? ec_err_name(r.rc) : "", ok ? ": " : "", msg, ok ? r.live : 0);
 		}
 	}
-	printf("\n  %s: %zu of its ~%zu allocations failed (one in %zu; %zu of them local's, %zu "
+	printf("\n  %s: %zu of its ~%zu allocations failed (one in %zu; %zu of them the transport's, %zu "
 	       "pickle's): %zu clear errors, %zu runs that still succeeded, %zu bad",
 	       label, t.allocs, n, stride, failed_in[1], failed_in[2], t.errors, t.recovered, t.bad);
 	CU_ASSERT_EQUAL(t.bad, 0);
@@ -932,6 +962,53 @@ static void test_connect_back(void)
 	whole_call("connected back", CACHE_OFF, SC_CONNECT_BACK);
 }
 
+/* Copy the file at from to to, mode 0644. 0 or -1. */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[4096];
+	FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+	size_t n, bad = !in || !out;
+	while (!bad && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		bad = fwrite(buf, 1, n, out) != n;
+	if (in)
+		fclose(in);
+	if (out && fclose(out))
+		bad = 1;
+	return bad || chmod(to, 0644) ? -1 : 0;
+}
+
+/* A context over ssh through a jump host (the ssh transport's copy: the plugin, libssh2
+ * through the plugin's allocator, the session, the tunnel, authentication, the channel),
+ * json.dumps(7) on it. Its own sshd on 127.0.0.1; as root, logged in as the fixture's
+ * other user (root's shell start-up here runs pyenv's, ~170 ms a login). */
+static void test_ssh(void)
+{
+	if (!ssh_so[0]) {
+		printf("\n  SKIP: the ssh plugin is not built (configure --disable-ssh)");
+		return;
+	}
+	snprintf(sshd_dir, sizeof(sshd_dir), "/tmp/ec-allocfail-sshd.XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(sshd_dir));
+	int st = ec_test_sshd_fixture("start", sshd_dir);
+	if (st == 77) {
+		printf("\n  SKIP: no sshd on this machine (install openssh-server)");
+		rmdir(sshd_dir);
+		sshd_dir[0] = '\0';
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(st, 0);
+	ec_test_sshd_env(sshd_dir, &sshd);
+	if (sshd.pw_user[0]) {
+		char from[600], to[700];
+		snprintf(from, sizeof(from), "%s.pub", sshd.key);
+		snprintf(to, sizeof(to), "%s/authorized_keys/%s", sshd_dir, sshd.pw_user);
+		CU_ASSERT_EQUAL_FATAL(copy_file(from, to), 0);
+		snprintf(to, sizeof(to), "%s/authorized_keys", sshd_dir);
+		CU_ASSERT_FATAL(chmod(sshd_dir, 0711) == 0 && chmod(to, 0755) == 0);
+	}
+	whole_call("over ssh through a jump host", CACHE_OFF, SC_SSH);
+}
+
 /* The plugin copies and a private cache home, set up before the threads of any run. */
 static int call_setup(void)
 {
@@ -946,6 +1023,9 @@ static int call_setup(void)
 	snprintf(tls_so, sizeof(tls_so), "%s/tls.so", plugin_dir);
 	if (access(tls_so, R_OK) != 0)
 		tls_so[0] = '\0';
+	snprintf(ssh_so, sizeof(ssh_so), "%s/ssh.so", plugin_dir);
+	if (access(ssh_so, R_OK) != 0)
+		ssh_so[0] = '\0';
 	snprintf(call_config, sizeof(call_config), "/tmp/ec-allocfail.%d.yaml", (int)getpid());
 	snprintf(cache_root, sizeof(cache_root), "/tmp/ec-allocfail.XXXXXX");
 	if (!mkdtemp(cache_root))
@@ -994,6 +1074,8 @@ static int call_setup(void)
 
 static void call_cleanup(void)
 {
+	if (sshd_dir[0])
+		ec_test_sshd_fixture("stop", sshd_dir);
 	if (!cache_root[0])
 		return;
 	sync_dir(cache_live, NULL);
@@ -1046,6 +1128,7 @@ int main(void)
 	    {"a channel echoed, a file put and got back", test_channel_transfer},
 	    {"a tree put and got back", test_tree_transfer},
 	    {"a local context connected back over TLS, a call over it", test_connect_back},
+	    {"a context over ssh through a jump host, a call on it", test_ssh},
 	};
 	/* EC_ALLOCFAIL_ONLY=WORD (by hand): only the tests whose names hold it. */
 	const char *only = getenv("EC_ALLOCFAIL_ONLY");
