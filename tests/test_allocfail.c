@@ -21,8 +21,9 @@
  * complete when the run succeeded. A fourth connects the context back over TLS (a copy
  * of the tls transport, linked as the other two) and calls over the connection. A fifth
  * calls a context over ssh through a jump host (a private sshd; the ssh plugin's copy,
- * and libssh2, which allocates through it). EC_ALLOCFAIL_VERBOSE prints each failed
- * allocation's stack. */
+ * and libssh2, which allocates through it), a sixth a context as another user through
+ * sudo, which asks for the password (as root: the sudo fixture's users).
+ * EC_ALLOCFAIL_VERBOSE prints each failed allocation's stack. */
 #include "ecbuild.h"
 
 #include <dirent.h>
@@ -300,18 +301,26 @@ static char call_config[64];
  * transport and the pickle codec, linked with the wrappers (Makefile.am,
  * tests/allocfail-plugins); their real paths, as dladdr names them once loaded. */
 static char plugin_dir[PATH_MAX], local_so[PATH_MAX + 16], pickle_so[PATH_MAX + 16];
-/* The tls and ssh transports' copies, where configure built them ("" otherwise). */
-static char tls_so[PATH_MAX + 16], ssh_so[PATH_MAX + 16];
+/* The tls, ssh and sudo transports' copies, where configure built them ("" otherwise). */
+static char tls_so[PATH_MAX + 16], ssh_so[PATH_MAX + 16], sudo_so[PATH_MAX + 16];
 /* The private sshd of the ssh scenario (tests/sshd-fixture.sh), started by its test. */
 static char sshd_dir[64];
 static struct ec_test_sshd sshd;
+/* The sudo scenario's fixture (tests/sudo_fixture.sh: its users, set up by its test):
+ * the master runs as SUDO_SRC, which becomes SUDO_TARGET with its password. */
+#define SUDO_SRC "ecsudo_src"
+#define SUDO_TARGET "ecsudo_pw"
+#define SUDO_PW_VAR "EC_ALLOCFAIL_SUDO_PW"
+static char sudo_password[64];
+static int sudo_set_up;
 
 /* What the whole call does once connected: json.dumps(7); or a channel echoed and a
  * file put and got back; ... SC_SSH: json.dumps(7) on a context over ssh through a jump
  * host (the same sshd as both). */
-enum call_scenario { SC_CALL, SC_CHANNEL_TRANSFER, SC_TREE, SC_CONNECT_BACK, SC_SSH };
+enum call_scenario { SC_CALL, SC_CHANNEL_TRANSFER, SC_TREE, SC_CONNECT_BACK, SC_SSH, SC_SUDO };
 static enum call_scenario call_scenario;
-/* The transport copy the scenario loads: local_so, or ssh_so for SC_SSH. */
+/* The transport copy the scenario loads: local_so, ssh_so for SC_SSH, sudo_so for
+ * SC_SUDO (json.dumps(7) as another user, sudo asking for the password). */
 static const char *transport_so;
 /* tests/data/chan (chanfn.echo), the channel scenario's module_path. */
 static char chan_modules[PATH_MAX];
@@ -466,8 +475,8 @@ static int connected_back_call(ec_context *ctx, struct ec_error *err)
 	return rc;
 }
 
-/* The python of the ssh scenario's contexts: what sshd's user may run. */
-static const char *ssh_python(void)
+/* The python of the ssh and sudo scenarios' contexts: what another user may run. */
+static const char *far_python(void)
 {
 	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : call_python;
 }
@@ -496,7 +505,14 @@ static int call_child(size_t nth, int fd)
 		signal(SIGABRT, crash_trace);
 	}
 	char opt[600];
-	snprintf(opt, sizeof(opt), "python=%s", call_scenario == SC_SSH ? ssh_python() : call_python);
+	snprintf(opt, sizeof(opt), "python=%s",
+	         call_scenario == SC_SSH || call_scenario == SC_SUDO ? far_python() : call_python);
+	/* Root never needs a password for sudo: the master runs as the fixture's user. */
+	if (call_scenario == SC_SUDO &&
+	    (ec_test_become(SUDO_SRC, "/") || setenv(SUDO_PW_VAR, sudo_password, 1))) {
+		dprintf(fd, "0 0 0 0 0 -1 cannot become " SUDO_SRC ": %s\n", strerror(errno));
+		return 0;
+	}
 	const char *ov[] = {opt, call_scenario == SC_CONNECT_BACK ? "connect_back=true" : NULL, NULL};
 	const char *mp[] = {chan_modules, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = call_config,
@@ -509,8 +525,10 @@ static int call_child(size_t nth, int fd)
 	ec_allocfail_arm(nth);
 	int rc = ec_master_new(&mo, &m, &err);
 	if (!rc)
-		rc = ec_context_connect(m, call_scenario == SC_SSH ? "hop" : "local", ov, 30000, &ctx,
-		                        &err);
+		rc = ec_context_connect(m, call_scenario == SC_SSH    ? "hop"
+		                           : call_scenario == SC_SUDO ? "other"
+		                                                      : "local",
+		                        ov, 30000, &ctx, &err);
 	if (!rc && call_scenario == SC_CHANNEL_TRANSFER) {
 		rc = channel_echo(ctx, &err);
 		if (!rc)
@@ -801,7 +819,7 @@ enum cache_mode { CACHE_OFF, CACHE_FILLED, CACHE_EMPTY };
 static void whole_call(const char *label, enum cache_mode cache, enum call_scenario sc)
 {
 	call_scenario = sc;
-	transport_so = sc == SC_SSH ? ssh_so : local_so;
+	transport_so = sc == SC_SSH ? ssh_so : sc == SC_SUDO ? sudo_so : local_so;
 	if (!call_python[0]) {
 		printf("\n  SKIP: no Python 3 found");
 		return;
@@ -821,7 +839,11 @@ static void whole_call(const char *label, enum cache_mode cache, enum call_scena
 			        i ? "" : "contexts:\n", i ? "hop" : "far", sshd.port, user, sshd.key,
 			        sshd.known_hosts, i ? "    via: far\n" : "");
 	}
+	if (sc == SC_SUDO)
+		fprintf(cf, "contexts:\n  other:\n    transport: sudo\n    username: " SUDO_TARGET
+		            "\n    password_env: " SUDO_PW_VAR "\n    connect_timeout: 20\n");
 	fclose(cf);
+	CU_ASSERT_EQUAL(chmod(call_config, 0644), 0); /* the sudo scenario's master reads it */
 	CU_ASSERT_EQUAL_FATAL(sync_dir(cache_live, NULL), 0);
 	char line[2048];
 	struct call_report r;
@@ -1009,6 +1031,35 @@ static void test_ssh(void)
 	whole_call("over ssh through a jump host", CACHE_OFF, SC_SSH);
 }
 
+/* A context as another user through sudo, which asks for the password (the sudo
+ * transport's copy: the prompt, the answer, the boot through sudo), json.dumps(7) on
+ * it. The master runs as the sudo fixture's user (root is never asked); the fixture's
+ * users are shared with test_sudo: one of them runs at a time (its lock). */
+static void test_sudo(void)
+{
+	const char *missing = !sudo_so[0]          ? "the sudo plugin is not built"
+	                      : geteuid() != 0     ? "not root (it creates test users)"
+	                      : access("/usr/bin/python3", X_OK) ? "/usr/bin/python3 is missing"
+	                                                         : ec_test_sudo_missing();
+	if (missing) {
+		printf("\n  SKIP: %s", missing);
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(ec_test_sudo_lock(), 0);
+	char wrong[64];
+	CU_ASSERT_EQUAL_FATAL(ec_test_passwords("EcAf", sudo_password, sizeof(sudo_password),
+	                                        "EcAfW", wrong, sizeof(wrong)),
+	                      0);
+	sudo_set_up = 1;
+	CU_ASSERT_EQUAL_FATAL(ec_test_sudo_fixture("setup", sudo_password), 0);
+	if (!ec_test_user_access(SUDO_SRC, sudo_so, R_OK)) {
+		printf("\n  SKIP: " SUDO_SRC " cannot read %s (the build tree must be readable by "
+		       "other users)", sudo_so);
+		return;
+	}
+	whole_call("as another user through sudo", CACHE_OFF, SC_SUDO);
+}
+
 /* The plugin copies and a private cache home, set up before the threads of any run. */
 static int call_setup(void)
 {
@@ -1026,6 +1077,9 @@ static int call_setup(void)
 	snprintf(ssh_so, sizeof(ssh_so), "%s/ssh.so", plugin_dir);
 	if (access(ssh_so, R_OK) != 0)
 		ssh_so[0] = '\0';
+	snprintf(sudo_so, sizeof(sudo_so), "%s/sudo.so", plugin_dir);
+	if (access(sudo_so, R_OK) != 0)
+		sudo_so[0] = '\0';
 	snprintf(call_config, sizeof(call_config), "/tmp/ec-allocfail.%d.yaml", (int)getpid());
 	snprintf(cache_root, sizeof(cache_root), "/tmp/ec-allocfail.XXXXXX");
 	if (!mkdtemp(cache_root))
@@ -1076,6 +1130,8 @@ static void call_cleanup(void)
 {
 	if (sshd_dir[0])
 		ec_test_sshd_fixture("stop", sshd_dir);
+	if (sudo_set_up)
+		ec_test_sudo_fixture("teardown", sudo_password);
 	if (!cache_root[0])
 		return;
 	sync_dir(cache_live, NULL);
@@ -1129,6 +1185,7 @@ int main(void)
 	    {"a tree put and got back", test_tree_transfer},
 	    {"a local context connected back over TLS, a call over it", test_connect_back},
 	    {"a context over ssh through a jump host, a call on it", test_ssh},
+	    {"a context as another user through sudo (a password asked), a call on it", test_sudo},
 	};
 	/* EC_ALLOCFAIL_ONLY=WORD (by hand): only the tests whose names hold it. */
 	const char *only = getenv("EC_ALLOCFAIL_ONLY");
