@@ -592,7 +592,8 @@ int ec__stream_read(struct ec_stream *s, struct ec_error *err)
 				/* The transport's reason kept, and its code when it is memory (not the
 				 * context's fault). */
 				char what[sizeof(err->msg) + 40];
-				snprintf(what, sizeof(what), "failed before it was ready (%s)", err->msg);
+				snprintf(what, sizeof(what), "failed before it was ready%s%s%s",
+				         err->msg[0] ? " (" : "", err->msg, err->msg[0] ? ")" : "");
 				return ec__stream_boot_error(s, err->code == EC_ENOMEM ? EC_ENOMEM : EC_EBOOT,
 				                             what, err);
 			}
