@@ -22,7 +22,8 @@
  * of the tls transport, linked as the other two) and calls over the connection. A fifth
  * calls a context over ssh through a jump host (a private sshd; the ssh plugin's copy,
  * and libssh2, which allocates through it), a sixth a context as another user through
- * sudo, which asks for the password (as root: the sudo fixture's users).
+ * sudo, which asks for the password (as root: the sudo fixture's users), a seventh the
+ * same through sudo stacked on ssh.
  * EC_ALLOCFAIL_VERBOSE prints each failed allocation's stack. */
 #include "ecbuild.h"
 
@@ -311,16 +312,26 @@ static struct ec_test_sshd sshd;
 #define SUDO_SRC "ecsudo_src"
 #define SUDO_TARGET "ecsudo_pw"
 #define SUDO_PW_VAR "EC_ALLOCFAIL_SUDO_PW"
+#define SUDO_SSH_USER "ecsudo_ssh" /* logs in over ssh, then sudo asks for its password */
 static char sudo_password[64];
 static int sudo_set_up;
 
 /* What the whole call does once connected: json.dumps(7); or a channel echoed and a
  * file put and got back; ... SC_SSH: json.dumps(7) on a context over ssh through a jump
  * host (the same sshd as both). */
-enum call_scenario { SC_CALL, SC_CHANNEL_TRANSFER, SC_TREE, SC_CONNECT_BACK, SC_SSH, SC_SUDO };
+enum call_scenario {
+	SC_CALL,
+	SC_CHANNEL_TRANSFER,
+	SC_TREE,
+	SC_CONNECT_BACK,
+	SC_SSH,
+	SC_SUDO,
+	SC_SUDO_SSH
+};
 static enum call_scenario call_scenario;
 /* The transport copy the scenario loads: local_so, ssh_so for SC_SSH, sudo_so for
- * SC_SUDO (json.dumps(7) as another user, sudo asking for the password). */
+ * SC_SUDO (json.dumps(7) as another user, sudo asking for the password) and SC_SUDO_SSH
+ * (the same on the far side of an ssh connection; ssh_so's allocations counted in all). */
 static const char *transport_so;
 /* tests/data/chan (chanfn.echo), the channel scenario's module_path. */
 static char chan_modules[PATH_MAX];
@@ -506,8 +517,12 @@ static int call_child(size_t nth, int fd)
 	}
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s",
-	         call_scenario == SC_SSH || call_scenario == SC_SUDO ? far_python() : call_python);
+	         call_scenario >= SC_SSH ? far_python() : call_python);
 	/* Root never needs a password for sudo: the master runs as the fixture's user. */
+	if (call_scenario == SC_SUDO_SSH && setenv(SUDO_PW_VAR, sudo_password, 1)) {
+		dprintf(fd, "0 0 0 0 0 -1 setenv: %s\n", strerror(errno));
+		return 0;
+	}
 	if (call_scenario == SC_SUDO &&
 	    (ec_test_become(SUDO_SRC, "/") || setenv(SUDO_PW_VAR, sudo_password, 1))) {
 		dprintf(fd, "0 0 0 0 0 -1 cannot become " SUDO_SRC ": %s\n", strerror(errno));
@@ -525,9 +540,10 @@ static int call_child(size_t nth, int fd)
 	ec_allocfail_arm(nth);
 	int rc = ec_master_new(&mo, &m, &err);
 	if (!rc)
-		rc = ec_context_connect(m, call_scenario == SC_SSH    ? "hop"
-		                           : call_scenario == SC_SUDO ? "other"
-		                                                      : "local",
+		rc = ec_context_connect(m, call_scenario == SC_SSH        ? "hop"
+		                           : call_scenario == SC_SUDO     ? "other"
+		                           : call_scenario == SC_SUDO_SSH ? "otherfar"
+		                                                          : "local",
 		                        ov, 30000, &ctx, &err);
 	if (!rc && call_scenario == SC_CHANNEL_TRANSFER) {
 		rc = channel_echo(ctx, &err);
@@ -819,7 +835,7 @@ enum cache_mode { CACHE_OFF, CACHE_FILLED, CACHE_EMPTY };
 static void whole_call(const char *label, enum cache_mode cache, enum call_scenario sc)
 {
 	call_scenario = sc;
-	transport_so = sc == SC_SSH ? ssh_so : sc == SC_SUDO ? sudo_so : local_so;
+	transport_so = sc == SC_SSH ? ssh_so : sc >= SC_SUDO ? sudo_so : local_so;
 	if (!call_python[0]) {
 		printf("\n  SKIP: no Python 3 found");
 		return;
@@ -842,6 +858,14 @@ static void whole_call(const char *label, enum cache_mode cache, enum call_scena
 	if (sc == SC_SUDO)
 		fprintf(cf, "contexts:\n  other:\n    transport: sudo\n    username: " SUDO_TARGET
 		            "\n    password_env: " SUDO_PW_VAR "\n    connect_timeout: 20\n");
+	if (sc == SC_SUDO_SSH)
+		fprintf(cf,
+		        "contexts:\n  web:\n    transport: ssh\n    hostname: 127.0.0.1\n    port: %s\n"
+		        "    username: " SUDO_SSH_USER "\n    agent: false\n    identity_file: %s\n"
+		        "    known_hosts: %s\n    global_known_hosts: ''\n    ssh_config: ''\n"
+		        "  otherfar:\n    transport: sudo\n    via: web\n    username: " SUDO_TARGET
+		        "\n    password_env: " SUDO_PW_VAR "\n    connect_timeout: 20\n",
+		        sshd.port, sshd.key, sshd.known_hosts);
 	fclose(cf);
 	CU_ASSERT_EQUAL(chmod(call_config, 0644), 0); /* the sudo scenario's master reads it */
 	CU_ASSERT_EQUAL_FATAL(sync_dir(cache_live, NULL), 0);
@@ -985,6 +1009,17 @@ static void test_connect_back(void)
 }
 
 /* Copy the file at from to to, mode 0644. 0 or -1. */
+static int copy_file(const char *from, const char *to);
+/* The fixture's key authorized for user on the private sshd. 0 or -1. */
+static int authorize(const char *user)
+{
+	char from[600], to[700];
+	snprintf(from, sizeof(from), "%s.pub", sshd.key);
+	snprintf(to, sizeof(to), "%s/authorized_keys/%s", sshd_dir, user);
+	return copy_file(from, to);
+}
+
+
 static int copy_file(const char *from, const char *to)
 {
 	char buf[4096];
@@ -999,34 +1034,62 @@ static int copy_file(const char *from, const char *to)
 	return bad || chmod(to, 0644) ? -1 : 0;
 }
 
+/* The private sshd, started once (by the first scenario that needs it): NULL, or why
+ * there is none (a skip). */
+static const char *sshd_up(void)
+{
+	if (!ssh_so[0])
+		return "the ssh plugin is not built (configure --disable-ssh)";
+	if (sshd_dir[0])
+		return NULL;
+	snprintf(sshd_dir, sizeof(sshd_dir), "/tmp/ec-allocfail-sshd.XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(sshd_dir));
+	int st = ec_test_sshd_fixture("start", sshd_dir);
+	if (st == 77) {
+		rmdir(sshd_dir);
+		sshd_dir[0] = '\0';
+		return "no sshd on this machine (install openssh-server)";
+	}
+	CU_ASSERT_EQUAL_FATAL(st, 0);
+	ec_test_sshd_env(sshd_dir, &sshd);
+	/* sshd reads a user's authorized_keys as that user. */
+	char to[700];
+	snprintf(to, sizeof(to), "%s/authorized_keys", sshd_dir);
+	CU_ASSERT_FATAL(chmod(sshd_dir, 0711) == 0 && chmod(to, 0755) == 0);
+	if (sshd.pw_user[0])
+		CU_ASSERT_EQUAL_FATAL(authorize(sshd.pw_user), 0);
+	return NULL;
+}
+
+/* The sudo fixture's users, set up once: NULL, or why not (a skip). */
+static const char *sudo_up(void)
+{
+	const char *missing = !sudo_so[0]          ? "the sudo plugin is not built"
+	                      : geteuid() != 0     ? "not root (it creates test users)"
+	                      : access("/usr/bin/python3", X_OK) ? "/usr/bin/python3 is missing"
+	                                                         : ec_test_sudo_missing();
+	if (missing || sudo_set_up)
+		return missing;
+	CU_ASSERT_EQUAL_FATAL(ec_test_sudo_lock(), 0);
+	char wrong[64];
+	CU_ASSERT_EQUAL_FATAL(ec_test_passwords("EcAf", sudo_password, sizeof(sudo_password),
+	                                        "EcAfW", wrong, sizeof(wrong)),
+	                      0);
+	sudo_set_up = 1;
+	CU_ASSERT_EQUAL_FATAL(ec_test_sudo_fixture("setup", sudo_password), 0);
+	return NULL;
+}
+
 /* A context over ssh through a jump host (the ssh transport's copy: the plugin, libssh2
  * through the plugin's allocator, the session, the tunnel, authentication, the channel),
  * json.dumps(7) on it. Its own sshd on 127.0.0.1; as root, logged in as the fixture's
  * other user (root's shell start-up here runs pyenv's, ~170 ms a login). */
 static void test_ssh(void)
 {
-	if (!ssh_so[0]) {
-		printf("\n  SKIP: the ssh plugin is not built (configure --disable-ssh)");
+	const char *why = sshd_up();
+	if (why) {
+		printf("\n  SKIP: %s", why);
 		return;
-	}
-	snprintf(sshd_dir, sizeof(sshd_dir), "/tmp/ec-allocfail-sshd.XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(sshd_dir));
-	int st = ec_test_sshd_fixture("start", sshd_dir);
-	if (st == 77) {
-		printf("\n  SKIP: no sshd on this machine (install openssh-server)");
-		rmdir(sshd_dir);
-		sshd_dir[0] = '\0';
-		return;
-	}
-	CU_ASSERT_EQUAL_FATAL(st, 0);
-	ec_test_sshd_env(sshd_dir, &sshd);
-	if (sshd.pw_user[0]) {
-		char from[600], to[700];
-		snprintf(from, sizeof(from), "%s.pub", sshd.key);
-		snprintf(to, sizeof(to), "%s/authorized_keys/%s", sshd_dir, sshd.pw_user);
-		CU_ASSERT_EQUAL_FATAL(copy_file(from, to), 0);
-		snprintf(to, sizeof(to), "%s/authorized_keys", sshd_dir);
-		CU_ASSERT_FATAL(chmod(sshd_dir, 0711) == 0 && chmod(to, 0755) == 0);
 	}
 	whole_call("over ssh through a jump host", CACHE_OFF, SC_SSH);
 }
@@ -1037,27 +1100,32 @@ static void test_ssh(void)
  * users are shared with test_sudo: one of them runs at a time (its lock). */
 static void test_sudo(void)
 {
-	const char *missing = !sudo_so[0]          ? "the sudo plugin is not built"
-	                      : geteuid() != 0     ? "not root (it creates test users)"
-	                      : access("/usr/bin/python3", X_OK) ? "/usr/bin/python3 is missing"
-	                                                         : ec_test_sudo_missing();
-	if (missing) {
-		printf("\n  SKIP: %s", missing);
+	const char *why = sudo_up();
+	if (why) {
+		printf("\n  SKIP: %s", why);
 		return;
 	}
-	CU_ASSERT_EQUAL_FATAL(ec_test_sudo_lock(), 0);
-	char wrong[64];
-	CU_ASSERT_EQUAL_FATAL(ec_test_passwords("EcAf", sudo_password, sizeof(sudo_password),
-	                                        "EcAfW", wrong, sizeof(wrong)),
-	                      0);
-	sudo_set_up = 1;
-	CU_ASSERT_EQUAL_FATAL(ec_test_sudo_fixture("setup", sudo_password), 0);
 	if (!ec_test_user_access(SUDO_SRC, sudo_so, R_OK)) {
 		printf("\n  SKIP: " SUDO_SRC " cannot read %s (the build tree must be readable by "
 		       "other users)", sudo_so);
 		return;
 	}
 	whole_call("as another user through sudo", CACHE_OFF, SC_SUDO);
+}
+
+/* sudo stacked on ssh: the fixture's ecsudo_ssh logs in (the master as root), and sudo
+ * on the far side asks for its password (sudo_below.c: the prompt over the ssh
+ * channel), then json.dumps(7) as ecsudo_pw. */
+static void test_sudo_ssh(void)
+{
+	const char *why = sshd_up();
+	why = why ? why : sudo_up();
+	if (why) {
+		printf("\n  SKIP: %s", why);
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(authorize(SUDO_SSH_USER), 0);
+	whole_call("through sudo via ssh", CACHE_OFF, SC_SUDO_SSH);
 }
 
 /* The plugin copies and a private cache home, set up before the threads of any run. */
@@ -1186,6 +1254,7 @@ int main(void)
 	    {"a local context connected back over TLS, a call over it", test_connect_back},
 	    {"a context over ssh through a jump host, a call on it", test_ssh},
 	    {"a context as another user through sudo (a password asked), a call on it", test_sudo},
+	    {"sudo via ssh (the password asked on the far side), a call on it", test_sudo_ssh},
 	};
 	/* EC_ALLOCFAIL_ONLY=WORD (by hand): only the tests whose names hold it. */
 	const char *only = getenv("EC_ALLOCFAIL_ONLY");
