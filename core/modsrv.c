@@ -211,17 +211,19 @@ static ec_value *entry(const struct ec_module *m)
 	if (found && m->is_pkg) {
 		ec_value_free(kids);
 		kids = ec_value_new(EC_T_LIST);
+		/* Every child or no list: a child left out would be an import the context
+		 * refuses by itself ("cannot import name"), for good. */
 		for (size_t i = 0; kids && i < m->nchildren; i++)
-			ec_value_append(kids, ec__value_text_or_bytes(m->children[i]));
+			if (ec_value_append(kids, ec__value_text_or_bytes(m->children[i]))) {
+				ec_value_free(kids);
+				kids = NULL;
+			}
 	}
+	/* Each append takes its item, also a NULL one (refused): fewer than 5 is out of
+	 * memory. */
 	ec_value_append(t, kids);
 	ec_value_append(t, found ? ec_value_bytes(m->zsrc, m->zlen) : ec_value_none());
 	ec_value_append(t, m->status == EC_MOD_REFUSED ? ec__value_text_or_bytes(m->reason) : ec_value_none());
-	for (size_t i = 0; i < t->u.seq.len; i++)
-		if (!t->u.seq.items[i]) {
-			ec_value_free(t);
-			return NULL;
-		}
 	return t->u.seq.len == 5 ? t : (ec_value_free(t), NULL);
 }
 
