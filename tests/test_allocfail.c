@@ -326,15 +326,17 @@ enum call_scenario {
 	SC_CONNECT_BACK,
 	SC_SSH,
 	SC_SUDO,
-	SC_SUDO_SSH
+	SC_SUDO_SSH,
+	SC_MODULES
 };
 static enum call_scenario call_scenario;
 /* The transport copy the scenario loads: local_so, ssh_so for SC_SSH, sudo_so for
  * SC_SUDO (json.dumps(7) as another user, sudo asking for the password) and SC_SUDO_SSH
  * (the same on the far side of an ssh connection; ssh_so's allocations counted in all). */
 static const char *transport_so;
-/* tests/data/chan (chanfn.echo), the channel scenario's module_path. */
-static char chan_modules[PATH_MAX];
+/* tests/data/chan (chanfn.echo), the channel scenario's module_path; tests/data/modfwd
+ * (fwdpkg: a package, its subpackage, their modules), the module scenario's. */
+static char chan_modules[PATH_MAX], modfwd_modules[PATH_MAX];
 /* The transfer's private directory: src (the file put, XFER_SIZE bytes, over a chunk
  * so that put's digest thread runs), put/ (its target, holding old bytes before each
  * run) and back/ (the get's target, likewise). */
@@ -459,6 +461,49 @@ static int put_get_both(ec_context *ctx, int tree, struct ec_error *err)
 	return rc;
 }
 
+/* module.fn(arg) (arg: a str, or none when NULL): its result in *res. 0 or an error. */
+static int call_arg(ec_context *ctx, const char *module, const char *fn, const char *arg,
+                    ec_value **res, struct ec_error *err)
+{
+	ec_value *args = ec_value_new(EC_T_TUPLE), *a = arg ? ec_value_cstr(arg) : NULL;
+	int bad = !args || (arg && !a);
+	if (args && a)
+		bad |= ec_value_append(args, a) != 0; /* takes a, also on failure */
+	else
+		ec_value_free(a);
+	int rc = bad ? ec__error_set(err, EC_ENOMEM, "test", "out of memory")
+	             : ec_context_call(ctx, module, fn, args, NULL, 30000, res, err);
+	ec_value_free(args);
+	return rc;
+}
+
+/* Forwarded modules: fwdpkg.util.pickle_roundtrip (the package, its __init__'s imports
+ * of util, sub and sub.leaf, each asked of the master; a class of a forwarded module
+ * pickled in the context), then imports the master cannot serve (a child the package
+ * does not list, a top-level name it does not offer): ImportError in the context.
+ * 0, an error, or 1 (a wrong result). */
+static int forwarded_modules(ec_context *ctx, struct ec_error *err)
+{
+	ec_value *r = NULL;
+	int rc = call_arg(ctx, "fwdpkg.util", "pickle_roundtrip", NULL, &r, err);
+	if (!rc && (!r || r->type != EC_T_LIST || r->u.seq.len != 5 ||
+	            r->u.seq.items[0]->type != EC_T_BOOL || !r->u.seq.items[0]->u.b ||
+	            r->u.seq.items[2]->type != EC_T_STR ||
+	            strcmp(r->u.seq.items[2]->u.s.data, "fwdpkg.util") ||
+	            r->u.seq.items[3]->type != EC_T_INT || r->u.seq.items[3]->u.i != 4))
+		rc = 1;
+	const char *missing[] = {"fwdpkg.sub.nothere", "ec_allocfail_nothere"};
+	for (size_t i = 0; !rc && i < 2; i++) {
+		ec_value_free(r);
+		r = NULL;
+		rc = call_arg(ctx, "fwdpkg.info", "try_import", missing[i], &r, err);
+		if (!rc && (!r || r->type != EC_T_STR || !strstr(r->u.s.data, "nothere")))
+			rc = 1;
+	}
+	ec_value_free(r);
+	return rc;
+}
+
 /* The context connected back (econtext.connect_back_state(True): once its frames went to
  * the TLS connection both ways), then json.dumps(7) over it: 0, an error, or 1 (a
  * wrong result). */
@@ -517,7 +562,9 @@ static int call_child(size_t nth, int fd)
 	}
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s",
-	         call_scenario >= SC_SSH ? far_python() : call_python);
+	         call_scenario == SC_SSH || call_scenario == SC_SUDO || call_scenario == SC_SUDO_SSH
+	             ? far_python()
+	             : call_python);
 	/* Root never needs a password for sudo: the master runs as the fixture's user. */
 	if (call_scenario == SC_SUDO_SSH && setenv(SUDO_PW_VAR, sudo_password, 1)) {
 		dprintf(fd, "0 0 0 0 0 -1 setenv: %s\n", strerror(errno));
@@ -529,10 +576,13 @@ static int call_child(size_t nth, int fd)
 		return 0;
 	}
 	const char *ov[] = {opt, call_scenario == SC_CONNECT_BACK ? "connect_back=true" : NULL, NULL};
-	const char *mp[] = {chan_modules, NULL};
+	const char *mp[] = {call_scenario == SC_MODULES ? modfwd_modules : chan_modules, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = call_config,
 	                               .log_level = EC_LOG_CRITICAL, .plugin_path = plugin_dir,
-	                               .module_path = call_scenario == SC_CHANNEL_TRANSFER ? mp : NULL};
+	                               .module_path = call_scenario == SC_CHANNEL_TRANSFER ||
+	                                                      call_scenario == SC_MODULES
+	                                                  ? mp
+	                                                  : NULL};
 	struct ec_error err = {0};
 	ec_master *m = NULL;
 	ec_context *ctx = NULL;
@@ -551,6 +601,8 @@ static int call_child(size_t nth, int fd)
 			rc = put_get_both(ctx, 0, &err);
 	} else if (!rc && call_scenario == SC_TREE) {
 		rc = put_get_both(ctx, 1, &err);
+	} else if (!rc && call_scenario == SC_MODULES) {
+		rc = forwarded_modules(ctx, &err);
 	} else if (!rc && call_scenario == SC_CONNECT_BACK) {
 		rc = connected_back_call(ctx, &err);
 	} else if (!rc) {
@@ -835,7 +887,9 @@ enum cache_mode { CACHE_OFF, CACHE_FILLED, CACHE_EMPTY };
 static void whole_call(const char *label, enum cache_mode cache, enum call_scenario sc)
 {
 	call_scenario = sc;
-	transport_so = sc == SC_SSH ? ssh_so : sc >= SC_SUDO ? sudo_so : local_so;
+	transport_so = sc == SC_SSH                      ? ssh_so
+	               : sc == SC_SUDO || sc == SC_SUDO_SSH ? sudo_so
+	                                                    : local_so;
 	if (!call_python[0]) {
 		printf("\n  SKIP: no Python 3 found");
 		return;
@@ -995,6 +1049,13 @@ static void test_channel_transfer(void)
 static void test_tree_transfer(void)
 {
 	whole_call("tree transfer", CACHE_OFF, SC_TREE);
+}
+
+/* Forwarded modules on a local context (cache off): a package and its children served,
+ * names the master cannot serve refused. */
+static void test_modules(void)
+{
+	whole_call("forwarded modules", CACHE_OFF, SC_MODULES);
 }
 
 /* A local context connected back over TLS (the tls transport's copy): the listener, the
@@ -1158,6 +1219,7 @@ static int call_setup(void)
 	if (mkdir(cache_home, 0700) || mkdir(cache_live, 0700) || mkdir(cache_saved, 0700))
 		return -1;
 	snprintf(chan_modules, sizeof(chan_modules), "%s/tests/data/chan", ec_test_srcdir());
+	snprintf(modfwd_modules, sizeof(modfwd_modules), "%s/tests/data/modfwd", ec_test_srcdir());
 	snprintf(xfer_root, sizeof(xfer_root), "/tmp/ec-allocfail-xfer.XXXXXX");
 	if (!mkdtemp(xfer_root))
 		return -1;
@@ -1251,6 +1313,7 @@ int main(void)
 	    {"the same filling an empty bytecode cache", test_whole_call_filling},
 	    {"a channel echoed, a file put and got back", test_channel_transfer},
 	    {"a tree put and got back", test_tree_transfer},
+	    {"forwarded modules: a package and its children, names refused", test_modules},
 	    {"a local context connected back over TLS, a call over it", test_connect_back},
 	    {"a context over ssh through a jump host, a call on it", test_ssh},
 	    {"a context as another user through sudo (a password asked), a call on it", test_sudo},
