@@ -385,21 +385,26 @@ static int build_reply(struct ec_modsrv *s, const struct job *j, struct ec_buf *
 		ec_value_free(reply);
 		reply = ec_value_new(EC_T_TUPLE);
 		ec_value *list = ec_value_new(EC_T_LIST), *e = ec_value_new(EC_T_TUPLE);
-		ec_value_append(e, ec__value_text_or_bytes(j->name));
+		/* Each append takes its item, also when it fails (then freed): checked one by
+		 * one, none used after. */
+		int bad = !reply || !list || !e;
+		bad = bad || ec_value_append(e, ec__value_text_or_bytes(j->name));
 		for (int k = 0; k < 3; k++)
-			ec_value_append(e, ec_value_none());
-		ec_value_append(e, ec__value_text_or_bytes(why));
-		ec_value_append(list, e);
-		ec_value_append(reply, ec__value_text_or_bytes(j->name));
-		ec_value_append(reply, list);
+			bad = bad || ec_value_append(e, ec_value_none());
+		bad = bad || ec_value_append(e, ec__value_text_or_bytes(why));
+		if (bad)
+			ec_value_free(e);
+		bad = bad || ec_value_append(list, e);
+		if (bad)
+			ec_value_free(list);
+		bad = bad || ec_value_append(reply, ec__value_text_or_bytes(j->name)) ||
+		      ec_value_append(reply, list);
 		ec__buf_free(payload);
 		ec__buf_init(payload);
 		count = 1;
 		status = "refused";
 		reason = why;
-		rc = reply && list && e && e->u.seq.len == 5 && reply->u.seq.len == 2
-		         ? ops->encode(codec->state, &peer, reply, payload, &err)
-		         : EC_ENOMEM;
+		rc = bad ? EC_ENOMEM : ops->encode(codec->state, &peer, reply, payload, &err);
 	}
 	if (reason)
 		ec__log(m->logger, EC_LOG_WARNING, "econtext.modules", j->ctxname,

@@ -31,6 +31,7 @@ static ec_master *master;
 static ec_context *ctx;
 static char extdir[64]; /* temp dir holding a fake extension module and bigmod.py */
 static int big_done[2]; /* the big-module test runs on the first Python 2 and 3 found */
+static int over_done;   /* the module-over-the-limit test: on the first Python 3 */
 
 
 /* ---- suite setup ----------------------------------------------------------------- */
@@ -487,6 +488,58 @@ out:
 	ec_master_free(m);
 }
 
+/* A module whose answer is over the master's max_message_size (1 MiB here; bigmod.py
+ * compresses to several): the context's import fails with an ImportError saying why,
+ * the master logs it, and the context goes on. */
+static void test_module_over_limit(void)
+{
+	if (cur->version[0] != '3' || over_done++) {
+		fprintf(stderr, "(run on the first Python 3 only) ");
+		return;
+	}
+	char path[] = "/tmp/ec-test-modfwd-XXXXXX";
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	const char doc[] = "max_message_size: 1048576\n";
+	CU_ASSERT_EQUAL(write(fd, doc, sizeof(doc) - 1), (ssize_t)(sizeof(doc) - 1));
+	close(fd);
+	const char *dirs[] = {extdir, NULL};
+	struct ec_master_options mo = {.size = sizeof(mo), .config_path = path,
+	                               .log_fn = ec_test_log_capture, .log_level = EC_LOG_DEBUG,
+	                               .module_path = dirs};
+	struct ec_error err = {0};
+	ec_master *m = NULL;
+	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	unlink(path);
+	char opt[600];
+	snprintf(opt, sizeof(opt), "python=%s", cur->path);
+	const char *ov[] = {opt, NULL};
+	ec_context *c = NULL;
+	ec_test_log_clear();
+	CU_ASSERT_EQUAL(ec_context_connect(m, "local", ov, 30000, &c, &err), 0);
+	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
+	ec_value_append(args, ec_value_cstr("bigmod"));
+	int rc = c ? ec_context_call(c, "importlib", "import_module", args, NULL, 30000, &res, &err)
+	           : -1;
+	CU_ASSERT_EQUAL(rc, EC_EREMOTE);
+	CU_ASSERT(res && res->type == EC_T_ERROR && strstr(res->u.err.type, "ImportError") &&
+	          strstr(res->u.err.message, "could not serve it") &&
+	          strstr(res->u.err.message, "maximum message size"));
+	if (res && res->type == EC_T_ERROR)
+		fprintf(stderr, "\n    %s: %s ", res->u.err.type, res->u.err.message);
+	CU_ASSERT(ec_test_log_count("econtext.modules", "exceeds the maximum message size", NULL) >= 1);
+	ec_value_free(res);
+	res = NULL;
+	ec_value_free(args);
+	args = ec_value_new(EC_T_TUPLE);
+	CU_ASSERT(c && ec_context_call(c, "os", "getpid", args, NULL, 30000, &res, &err) == 0);
+	ec_value_free(res);
+	ec_value_free(args);
+	if (c)
+		ec_context_shutdown(c, 3000, NULL);
+	ec_master_free(m);
+}
+
 /* Can this interpreter import name by itself? */
 static int has_locally(const char *name)
 {
@@ -575,6 +628,8 @@ int main(void)
 		CU_add_test(s, "PEP 263 source (Latin-1): tracebacks, getsource", test_pep263);
 		CU_add_test(s, "predict_imports: false: one round trip a module", test_no_prediction);
 		CU_add_test(s, "a big module does not stall other contexts", test_big_module);
+		CU_add_test(s, "a module over the message limit: ImportError saying so",
+		            test_module_over_limit);
 		if (!pythons[i].path[0])
 			CU_set_suite_active(s, CU_FALSE);
 		else
