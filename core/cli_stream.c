@@ -91,10 +91,18 @@ int stream_run(ec_master *m, const char *ctxname, const char *const *overrides,
 		rc = ec_channel_new(ctx, &ch, &err);
 	ec_value *args = ec_value_new(EC_T_TUPLE);
 	if (!rc) {
-		ec_value_append(args, ec_value_channel(ch));
-		for (size_t i = 0; i < job->args->u.seq.len; i++)
-			ec_value_append(args, ec_value_dup(job->args->u.seq.items[i]));
-		rc = ec_context_call_async(ctx, job->module, job->func, args, job->kwargs, &call, &err);
+		/* An argument left out would shift the others: all of them or none. */
+		int bad = !args || ec_value_append(args, ec_value_channel(ch));
+		for (size_t i = 0; !bad && i < job->args->u.seq.len; i++)
+			bad = ec_value_append(args, ec_value_dup(job->args->u.seq.items[i]));
+		if (bad) {
+			rc = err.code = EC_ENOMEM;
+			snprintf(err.where, sizeof(err.where), "%s", ctxname);
+			snprintf(err.msg, sizeof(err.msg), "out of memory building the call");
+		} else {
+			rc = ec_context_call_async(ctx, job->module, job->func, args, job->kwargs, &call,
+			                           &err);
+		}
 	}
 	ec_value_free(args);
 	if (!rc)
