@@ -497,20 +497,18 @@ static void test_module_over_limit(void)
 		fprintf(stderr, "(run on the first Python 3 only) ");
 		return;
 	}
-	char path[] = "/tmp/ec-test-modfwd-XXXXXX";
-	int fd = mkstemp(path);
-	CU_ASSERT_FATAL(fd >= 0);
-	const char doc[] = "max_message_size: 1048576\n";
-	CU_ASSERT_EQUAL(write(fd, doc, sizeof(doc) - 1), (ssize_t)(sizeof(doc) - 1));
-	close(fd);
+	char *path = ec_test_tmpfile("max_message_size: 1048576\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
 	const char *dirs[] = {extdir, NULL};
 	struct ec_master_options mo = {.size = sizeof(mo), .config_path = path,
 	                               .log_fn = ec_test_log_capture, .log_level = EC_LOG_DEBUG,
 	                               .module_path = dirs};
 	struct ec_error err = {0};
 	ec_master *m = NULL;
-	CU_ASSERT_EQUAL_FATAL(ec_master_new(&mo, &m, &err), 0);
+	int mrc = ec_master_new(&mo, &m, &err);
 	unlink(path);
+	free(path);
+	CU_ASSERT_EQUAL_FATAL(mrc, 0);
 	char opt[600];
 	snprintf(opt, sizeof(opt), "python=%s", cur->path);
 	const char *ov[] = {opt, NULL};
