@@ -20,6 +20,15 @@ void ssh__after_call(struct sess *s, const void *who, enum op op, long rc)
 		s->owner_op = OP_NONE;
 		ssh__sess_wake_all(s, NULL);
 	}
+	/* libssh2 1.10 refused memory may have dropped a packet, of any channel on the
+	 * connection (read as part of this call): each context on it fails now, saying
+	 * why, rather than later on a stream with bytes missing (a corrupt frame, or a
+	 * call that waits for ever). */
+	if (s->lib_nomem && s->state != S_FAILED)
+		ssh__sess_fail(s, EC_ENOMEM,
+		               "out of memory in libssh2 on %s: the connection is closed (a packet "
+		               "may be lost): %s",
+		               s->label, ssh__sess_errmsg(s->s));
 }
 
 /* May `who` make a call of kind op now? */

@@ -95,6 +95,8 @@ int ssh__sess_fail(struct sess *s, int code, const char *fmt, ...)
 
 int ssh__lib_error(struct sess *s, struct ec_error *err, int code, const char *fmt, ...)
 {
+	if (s->state == S_FAILED) /* by the call that failed (ssh__after_call): its reason */
+		return s->ps->host->error_set(err, s->fail.code, s->fail.where, "%s", s->fail.msg);
 	char msg[sizeof(err->msg)];
 	va_list ap;
 	va_start(ap, fmt);

@@ -11,11 +11,18 @@
 
 #include "ssh_int.h"
 
+/* Whether the hop failed for want of memory in libssh2 (it failed its whole
+ * connection: a packet may be lost, ssh__after_call). */
+static int hop_nomem(const struct sess *hop)
+{
+	return hop->lib_nomem || (hop->state == S_FAILED && hop->fail.code == EC_ENOMEM);
+}
+
 /* A failure of the hop's libssh2 for want of memory, said as the failure of the session
  * through it (what fails next is that session: its connection ends). */
 static void nomem_to(struct sess *hop, struct sess *s)
 {
-	if (hop->lib_nomem) {
+	if (hop_nomem(hop)) {
 		hop->lib_nomem = 0;
 		s->lib_nomem = 1;
 	}
@@ -79,6 +86,16 @@ static int tun_pump(struct sess *t)
 	int progress = 0;
 	for (int round = 0; round < 64; round++) {
 		int moved = 0;
+		if (hop_nomem(b) && !(tn->down_eof && tn->up_eof)) {
+			/* libssh2 1.10 drops a packet it cannot store and reads on: what came
+			 * through may miss bytes. The tunnel ends; the session through it fails
+			 * saying why. */
+			nomem_to(b, t);
+			tn->down_off = tn->down_len = tn->up_off = tn->up_len = 0;
+			tn->down_eof = tn->up_eof = 1;
+			shutdown(tn->sv[1], SHUT_RDWR);
+			return 1;
+		}
 		/* Down: the channel to the socketpair. */
 		if (tn->down_off < tn->down_len) {
 			ssize_t n = send(tn->sv[1], tn->down + tn->down_off, tn->down_len - tn->down_off,
@@ -94,16 +111,8 @@ static int tun_pump(struct sess *t)
 		if (tn->down_off == tn->down_len && !tn->down_eof && ssh__may_call(b, tn, OP_READ)) {
 			ssize_t n = libssh2_channel_read(tn->ch, tn->down, sizeof(tn->down));
 			ssh__after_call(b, tn, OP_READ, (long)n);
-			if (b->lib_nomem) {
-				/* libssh2 1.10 drops a packet it cannot store and reads on: what comes
-				 * through may miss bytes. The tunnel ends; the session through it
-				 * fails saying why. */
-				nomem_to(b, t);
-				tn->down_off = tn->down_len = tn->up_off = tn->up_len = 0;
-				tn->down_eof = tn->up_eof = 1;
-				shutdown(tn->sv[1], SHUT_RDWR);
-				return 1;
-			}
+			if (hop_nomem(b))
+				continue; /* the next round ends the tunnel */
 			if (n > 0) {
 				tn->down_off = 0;
 				tn->down_len = (size_t)n;
