@@ -20,8 +20,9 @@
  * temporary file anywhere in either copy, every file in them whole, and both copies
  * complete when the run succeeded. A fourth connects the context back over TLS (a copy
  * of the tls transport, linked as the other two) and calls over the connection. A fifth
- * calls a context over ssh through a jump host (a private sshd; the ssh plugin's copy,
- * and libssh2, which allocates through it), a sixth a context as another user through
+ * calls a context over ssh through a jump host and one on the jump host at once, 400 KB
+ * back from each (a private sshd; the ssh plugin's copy, and libssh2, which allocates
+ * through it), a sixth a context as another user through
  * sudo, which asks for the password (as root: the sudo fixture's users), a seventh the
  * same through sudo stacked on ssh.
  * EC_ALLOCFAIL_VERBOSE prints each failed allocation's stack. */
@@ -317,8 +318,8 @@ static char sudo_password[64];
 static int sudo_set_up;
 
 /* What the whole call does once connected: json.dumps(7); or a channel echoed and a
- * file put and got back; ... SC_SSH: json.dumps(7) on a context over ssh through a jump
- * host (the same sshd as both). */
+ * file put and got back; ... SC_SSH: 400 KB from a context over ssh through a jump host
+ * and from one on the jump host at once, then json.dumps(7) (the same sshd as both). */
 enum call_scenario {
 	SC_CALL,
 	SC_CHANNEL_TRANSFER,
@@ -504,6 +505,46 @@ static int forwarded_modules(ec_context *ctx, struct ec_error *err)
 	return rc;
 }
 
+/* Shut ctx down (if any); its failure becomes *rc and *err unless one came first. */
+static void shutdown_into(ec_context *ctx, int *rc, struct ec_error *err)
+{
+	struct ec_error e2 = {0};
+	int src = ctx ? ec_context_shutdown(ctx, 30000, &e2) : 0;
+	if (!*rc && src) {
+		*rc = src;
+		*err = e2;
+	}
+}
+
+/* Over ssh: hop (through far) and far itself (on the connection hop's tunnel rides)
+ * each return 400 KB of os.urandom at once, so that packets of both channels, and of
+ * the tunnel, arrive interleaved on one connection: libssh2 refused memory for one of
+ * them may drop a packet of the other (ssh__after_call). Then json.dumps(7) on hop.
+ * 0, an error, or 1 (a wrong result). */
+static int ssh_calls(ec_master *m, ec_context *hop, const char *const *ov, struct ec_error *err)
+{
+	ec_context *far = NULL;
+	ec_call *k[2] = {NULL, NULL};
+	ec_value *args = ec_value_new(EC_T_TUPLE), *r[2] = {NULL, NULL};
+	int rc = !args || ec_value_append(args, ec_value_int(400000))
+	             ? ec__error_set(err, EC_ENOMEM, "test", "out of memory")
+	             : ec_context_connect(m, "far", ov, 30000, &far, err);
+	for (int i = 0; !rc && i < 2; i++)
+		rc = ec_context_call_async(i ? far : hop, "os", "urandom", args, NULL, &k[i], err);
+	for (int i = 0; !rc && i < 2; i++) {
+		rc = ec_call_wait(k[i], 30000, &r[i], err);
+		if (!rc && (!r[i] || r[i]->type != EC_T_BYTES || r[i]->u.s.len != 400000))
+			rc = 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		ec_value_free(r[i]);
+		ec_call_free(k[i]);
+	}
+	ec_value_free(args);
+	shutdown_into(far, &rc, err);
+	return rc;
+}
+
 /* The context connected back (econtext.connect_back_state(True): once its frames went to
  * the TLS connection both ways), then json.dumps(7) over it: 0, an error, or 1 (a
  * wrong result). */
@@ -605,6 +646,8 @@ static int call_child(size_t nth, int fd)
 		rc = forwarded_modules(ctx, &err);
 	} else if (!rc && call_scenario == SC_CONNECT_BACK) {
 		rc = connected_back_call(ctx, &err);
+	} else if (!rc && call_scenario == SC_SSH && (rc = ssh_calls(m, ctx, ov, &err))) {
+		/* its error; else json.dumps(7) below, as every other scenario */
 	} else if (!rc) {
 		ec_value *args = ec_value_new(EC_T_TUPLE);
 		if (!args || ec_value_append(args, ec_value_int(7)))
@@ -616,14 +659,7 @@ static int call_child(size_t nth, int fd)
 			rc = 1; /* a wrong result */
 		ec_value_free(res);
 	}
-	if (ctx) {
-		struct ec_error e2 = {0};
-		int src = ec_context_shutdown(ctx, 30000, &e2);
-		if (!rc && src) {
-			rc = src;
-			err = e2;
-		}
-	}
+	shutdown_into(ctx, &rc, &err);
 	ec_master_free(m);
 	ec_allocfail_disarm();
 	char where[600];
