@@ -379,14 +379,13 @@ static int build_reply(struct ec_modsrv *s, const struct job *j, struct ec_buf *
 	if (rc == EC_EMSGSIZE) {
 		/* The context waits for this name: answer it with an error entry. (Out of
 		 * memory is not answered so: server_main has its context ended.) */
-		char why[160];
-		snprintf(why, sizeof(why),
-		         "the master could not serve it: its reply exceeds the maximum message size");
+		static const char why[] =
+		    "the master could not serve it: its reply exceeds the maximum message size";
 		ec_value_free(reply);
 		reply = ec_value_new(EC_T_TUPLE);
 		ec_value *list = ec_value_new(EC_T_LIST), *e = ec_value_new(EC_T_TUPLE);
 		/* Each append takes its item, also when it fails (then freed): checked one by
-		 * one, none used after. */
+		 * one, nothing used or leaked after a failure. */
 		int bad = !reply || !list || !e;
 		bad = bad || ec_value_append(e, ec__value_text_or_bytes(j->name));
 		for (int k = 0; k < 3; k++)
@@ -394,11 +393,14 @@ static int build_reply(struct ec_modsrv *s, const struct job *j, struct ec_buf *
 		bad = bad || ec_value_append(e, ec__value_text_or_bytes(why));
 		if (bad)
 			ec_value_free(e);
-		bad = bad || ec_value_append(list, e);
-		if (bad)
-			ec_value_free(list);
-		bad = bad || ec_value_append(reply, ec__value_text_or_bytes(j->name)) ||
-		      ec_value_append(reply, list);
+		else
+			bad = ec_value_append(list, e) != 0; /* e taken */
+		bad = bad || ec_value_append(reply, ec__value_text_or_bytes(j->name));
+		if (!bad) {
+			bad = ec_value_append(reply, list) != 0;
+			list = NULL; /* taken */
+		}
+		ec_value_free(list);
 		ec__buf_free(payload);
 		ec__buf_init(payload);
 		count = 1;
