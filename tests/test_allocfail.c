@@ -1106,17 +1106,6 @@ static void test_connect_back(void)
 }
 
 /* Copy the file at from to to, mode 0644. 0 or -1. */
-static int copy_file(const char *from, const char *to);
-/* The fixture's key authorized for user on the private sshd. 0 or -1. */
-static int authorize(const char *user)
-{
-	char from[600], to[700];
-	snprintf(from, sizeof(from), "%s.pub", sshd.key);
-	snprintf(to, sizeof(to), "%s/authorized_keys/%s", sshd_dir, user);
-	return copy_file(from, to);
-}
-
-
 static int copy_file(const char *from, const char *to)
 {
 	char buf[4096];
@@ -1129,6 +1118,15 @@ static int copy_file(const char *from, const char *to)
 	if (out && fclose(out))
 		bad = 1;
 	return bad || chmod(to, 0644) ? -1 : 0;
+}
+
+/* The fixture's key authorized for user on the private sshd. 0 or -1. */
+static int authorize(const char *user)
+{
+	char from[600], to[700];
+	snprintf(from, sizeof(from), "%s.pub", sshd.key);
+	snprintf(to, sizeof(to), "%s/authorized_keys/%s", sshd_dir, user);
+	return copy_file(from, to);
 }
 
 /* The private sshd, started once (by the first scenario that needs it): NULL, or why

@@ -279,9 +279,6 @@ static ssize_t recv_inner(struct inst *in, void *buf, size_t len,
 	if (libssh2_channel_eof(in->ch)) {
 		if (in->ready_seen)
 			return 0;
-		if (s->lib_nomem) /* a packet of the boot dropped by libssh2, say */
-			return ssh__lib_error(s, err, EC_EBOOT, "context '%s' ended before it was ready",
-			                      in->name);
 		/* Ended before the context was ready: wait for the exit status (sent before
 		 * the channel's close) and say it. */
 		if (!ssh__may_call(s, in, OP_OTHER))

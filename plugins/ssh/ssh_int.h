@@ -191,8 +191,9 @@ void ssh__timer_drain(struct sess *s);
 /* Fail the session for good: code and message are every context's on it (EC_ENOMEM,
  * said, when libssh2 was refused memory). Returns the code. */
 int ssh__sess_fail(struct sess *s, int code, const char *fmt, ...) EC_PRINTF(3, 4);
-/* Set err to libssh2's failure on s (a channel's): fmt, then ": " and libssh2's message;
- * EC_ENOMEM, said, when libssh2 was refused memory, else code. Returns the code. */
+/* Set err to libssh2's failure on s (a channel's): fmt, then ": " and libssh2's message,
+ * with code; or the session's failure when it failed (libssh2 refused memory fails it
+ * in ssh__after_call). Returns the code. */
 int ssh__lib_error(struct sess *s, struct ec_error *err, int code, const char *fmt, ...)
     EC_PRINTF(4, 5);
 struct sess *ssh__sess_get(struct plugin_state *ps, const struct conn_cfg *cfg,

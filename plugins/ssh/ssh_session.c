@@ -95,17 +95,16 @@ int ssh__sess_fail(struct sess *s, int code, const char *fmt, ...)
 
 int ssh__lib_error(struct sess *s, struct ec_error *err, int code, const char *fmt, ...)
 {
-	if (s->state == S_FAILED) /* by the call that failed (ssh__after_call): its reason */
+	/* A refusal of memory has failed the session already (ssh__after_call, after the
+	 * call that failed): its reason is the one to give. */
+	if (s->state == S_FAILED)
 		return s->ps->host->error_set(err, s->fail.code, s->fail.where, "%s", s->fail.msg);
 	char msg[sizeof(err->msg)];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	int nomem = s->lib_nomem;
-	s->lib_nomem = 0;
-	return s->ps->host->error_set(err, nomem ? EC_ENOMEM : code, s->cfg.hostname, "%s%s: %s",
-	                              nomem ? "out of memory in libssh2: " : "", msg,
+	return s->ps->host->error_set(err, code, s->cfg.hostname, "%s: %s", msg,
 	                              ssh__sess_errmsg(s->s));
 }
 

@@ -60,11 +60,11 @@ int ssh__tun_connect(struct sess *s)
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return EC_EAGAIN;
 	tn->opening = 0;
-	if (rc)
+	if (rc) {
 		nomem_to(b, s);
-	if (rc)
 		return ssh__sess_fail(s, EC_ECLOSED, "cannot connect to %s port %d through %s: %s",
 		                      s->cfg.hostname, s->cfg.port, b->label, ssh__sess_errmsg(b->s));
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, tn->sv))
 		return ssh__sess_fail(s, EC_ESYS, "socketpair: %s", strerror(errno));
 	s->fd = tn->sv[0]; /* the session's now */
@@ -112,7 +112,8 @@ static int tun_pump(struct sess *t)
 			ssize_t n = libssh2_channel_read(tn->ch, tn->down, sizeof(tn->down));
 			ssh__after_call(b, tn, OP_READ, (long)n);
 			if (hop_nomem(b))
-				continue; /* the next round ends the tunnel */
+				continue; /* the round's start ends the tunnel (this read may have moved
+				           * nothing: a dropped packet reads as EAGAIN) */
 			if (n > 0) {
 				tn->down_off = 0;
 				tn->down_len = (size_t)n;
@@ -147,7 +148,6 @@ static int tun_pump(struct sess *t)
 				tn->up_off += (size_t)n;
 				moved = 1;
 			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
-				nomem_to(b, t);
 				tn->up_off = tn->up_len = 0;
 				tn->up_eof = 1;
 				shutdown(tn->sv[1], SHUT_RDWR);
