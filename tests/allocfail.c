@@ -18,6 +18,7 @@
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
+int __real_posix_memalign(void **p, size_t align, size_t n);
 char *__real_strdup(const char *s);
 char *__real_strndup(const char *s, size_t n);
 void __real_free(void *p);
@@ -31,6 +32,7 @@ void __real_free(void *p);
 WRAP void *__wrap_malloc(size_t n);
 WRAP void *__wrap_calloc(size_t n, size_t size);
 WRAP void *__wrap_realloc(void *p, size_t n);
+WRAP int __wrap_posix_memalign(void **p, size_t align, size_t n);
 WRAP char *__wrap_strdup(const char *s);
 WRAP char *__wrap_strndup(const char *s, size_t n);
 WRAP void __wrap_free(void *p);
@@ -239,6 +241,17 @@ void *__wrap_realloc(void *p, size_t n)
 		track(p);
 	pthread_mutex_unlock(&lock);
 	return q;
+}
+
+/* core/buf.c's large buffers (2 MiB-aligned). */
+int __wrap_posix_memalign(void **p, size_t align, size_t n)
+{
+	if (fails_locked(CALLER))
+		return ENOMEM;
+	int rc = __real_posix_memalign(p, align, n);
+	if (!rc)
+		track_locked(*p);
+	return rc;
 }
 
 char *__wrap_strdup(const char *s)

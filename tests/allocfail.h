@@ -1,5 +1,6 @@
 /* allocfail.h: failing the Nth allocation of a test program linked with
- * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=free
+ * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=strdup,
+ * --wrap=strndup,--wrap=free
  * (the code linked with these flags: the program's own, the core's and the plugin
  * sources in it, and the plugins built with the same flags that it loads, which call
  * its exported wrappers; not libyaml, jansson, libcrypto or libc), and the blocks still

@@ -546,8 +546,9 @@ static int ssh_calls(ec_master *m, ec_context *hop, const char *const *ov, struc
 }
 
 /* The context connected back (econtext.connect_back_state(True): once its frames went to
- * the TLS connection both ways), then json.dumps(7) over it: 0, an error, or 1 (a
- * wrong result). */
+ * the TLS connection both ways), then 5 MiB of os.urandom (a frame read into a buffer
+ * of core/buf.c's large kind) and json.dumps(7) over it: 0, an error, or 1 (a wrong
+ * result). */
 static int connected_back_call(ec_context *ctx, struct ec_error *err)
 {
 	ec_value *args = ec_value_new(EC_T_TUPLE), *res = NULL;
@@ -558,6 +559,16 @@ static int connected_back_call(ec_context *ctx, struct ec_error *err)
 	ec_value_free(args);
 	if (!rc && (!res || res->type != EC_T_STR || strcmp(res->u.s.data, "switched")))
 		rc = 1;
+	ec_value_free(res);
+	res = NULL;
+	args = rc ? NULL : ec_value_new(EC_T_TUPLE);
+	if (!rc && (!args || ec_value_append(args, ec_value_int(5 << 20))))
+		rc = ec__error_set(err, EC_ENOMEM, "test", "out of memory");
+	if (!rc)
+		rc = ec_context_call(ctx, "os", "urandom", args, NULL, 30000, &res, err);
+	if (!rc && (!res || res->type != EC_T_BYTES || res->u.s.len != 5 << 20))
+		rc = 1;
+	ec_value_free(args);
 	ec_value_free(res);
 	res = NULL;
 	args = rc ? NULL : ec_value_new(EC_T_TUPLE);

@@ -2,6 +2,7 @@
  * hashing ahead. */
 #include "ecbuild.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -352,6 +353,31 @@ static void test_content(void)
 	free(big);
 }
 
+/* A buffer grown past 4 MiB (a large frame read, core/buf.c) comes on a 2 MiB boundary,
+ * keeps its bytes, takes more, and is realloc'ed and freed as any (a codec's decode_buf
+ * shrinks it so); growing on from there keeps it so. */
+static void test_large_buffer(void)
+{
+	struct ec_buf b;
+	ec__buf_init(&b);
+	CU_ASSERT_EQUAL(ec__buf_append(&b, "head", 4), 0);
+	CU_ASSERT_EQUAL(ec__buf_reserve_exact(&b, (size_t)5 << 20), 0);
+	CU_ASSERT_EQUAL((uintptr_t)b.data % ((uintptr_t)2 << 20), 0);
+	CU_ASSERT_EQUAL(b.cap, ((size_t)5 << 20) + 4);
+	CU_ASSERT_EQUAL(memcmp(b.data, "head", 4), 0);
+	memset(b.data + 4, 0xa5, (size_t)5 << 20);
+	b.len += (size_t)5 << 20;
+	CU_ASSERT_EQUAL(ec__buf_append(&b, "tail", 4), 0); /* doubling: another big block */
+	CU_ASSERT_EQUAL((uintptr_t)b.data % ((uintptr_t)2 << 20), 0);
+	CU_ASSERT_EQUAL(memcmp(b.data, "head", 4), 0);
+	CU_ASSERT_EQUAL(b.data[4 + ((size_t)5 << 20) - 1], 0xa5);
+	CU_ASSERT_EQUAL(memcmp(b.data + b.len - 4, "tail", 4), 0);
+	unsigned char *small = realloc(b.data, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(small);
+	CU_ASSERT_EQUAL(memcmp(small, "head", 4), 0);
+	free(small);
+}
+
 int main(void)
 {
 	CU_initialize_registry();
@@ -364,5 +390,7 @@ int main(void)
 	CU_add_test(s, "a large frame hashed ahead, then decoded", test_hash_ahead);
 	CU_add_test(s, "content: the MAC over the chain, which is the SHA-256; one missed, a "
 	               "byte changed, no chain: refused", test_content);
+	CU_add_test(s, "a buffer grown past 4 MiB: 2 MiB-aligned, its bytes kept",
+	            test_large_buffer);
 	return ec_test_run();
 }
