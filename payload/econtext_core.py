@@ -1301,6 +1301,28 @@ def _cloexec(fd):
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
 
 
+_piped = []     # _wide_pipes ran
+
+
+def _wide_pipes():
+    """The launcher's pipes (fds IN_FD and OUT_FD over ssh and sudo; sockets, left as
+    they are, locally and connected back) at 1 MiB, Linux's default most, once, before
+    the first file goes through them: at the default 64 KiB, sshd's channel buffer
+    fills with what the pipe cannot take and grows by copies into new memory, and a
+    transfer over ssh runs at two thirds of the speed (docs/benchmarks.md). Lazy: fcntl
+    costs an import, and only transfers gain. Refused (another OS, the user's pipe
+    pages used up): left as it was."""
+    if _piped or not sys.platform.startswith("linux"):
+        return
+    _piped.append(True)
+    import fcntl
+    for fd in (IN_FD, OUT_FD):
+        try:
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        except (IOError, OSError):
+            pass
+
+
 _unbuffered = bool(_boot and _boot[3])
 
 

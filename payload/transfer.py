@@ -88,6 +88,7 @@ def _xfer_put(channel, path, mode, mtime, size, owner=None, group=None):
     text) of all the master read, then its close; owner and group (names or numbers)
     set when given. Returns the bytes written."""
     import stat as st
+    _wide_pipes()
     uid, gid = _xfer_ids(owner, group)
     d, name = _tmp_beside(path)
     try:
@@ -168,6 +169,7 @@ def _xfer_get(channel, path, nofollow=False):
     mtime) of what was sent. nofollow (a tree's file): a symbolic link at path is
     refused (ELOOP), not followed."""
     import stat as st
+    _wide_pipes()
     flags = posix.O_RDONLY
     if nofollow:
         flags |= getattr(posix, "O_NOFOLLOW", 0)

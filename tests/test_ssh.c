@@ -1004,7 +1004,8 @@ out:
 
 /* File transfer (econtext.h, ec_context_put/get) over ssh and through two jump hosts:
  * 6 MiB (more than a channel's window) put, got back the same, and put again
- * unchanged (nothing sent). */
+ * unchanged (nothing sent); the context's pipes to sshd at 1 MiB once a file went
+ * through them (_wide_pipes, payload/econtext_core.py). */
 static void test_transfer_over_ssh(void)
 {
 	const char *names[] = {"web1", "hop2"};
@@ -1030,6 +1031,15 @@ static void test_transfer_over_ssh(void)
 			fprintf(stderr, "  put via %s: %s\n", names[k], err.msg);
 		CU_ASSERT_EQUAL(rc, 0);
 		CU_ASSERT(res.changed && res.size == size);
+		for (int fd = 100; fd <= 101; fd++) { /* F_GETPIPE_SZ */
+			ec_value *args = ec_value_new(EC_T_TUPLE), *sz = NULL;
+			ec_value_append(args, ec_value_int(fd));
+			ec_value_append(args, ec_value_int(1032));
+			CU_ASSERT_EQUAL(ec_context_call(ctx, "fcntl", "fcntl", args, NULL, 30000, &sz, &err), 0);
+			CU_ASSERT(sz && sz->type == EC_T_INT && sz->u.i == 1 << 20);
+			ec_value_free(args);
+			ec_value_free(sz);
+		}
 		rc = ec_context_get(ctx, remote, back, NULL, &res, &err);
 		CU_ASSERT_EQUAL(rc, 0);
 		FILE *f = fopen(back, "rb");
