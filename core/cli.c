@@ -572,8 +572,10 @@ int main(int argc, char **argv)
 	 * (docs/benchmarks.md, "Local put"). */
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	mallopt(M_TRIM_THRESHOLD, 16 << 20);
-	if (!c.overrides || !c.modpath)
+	if (!c.overrides || !c.modpath) {
+		fprintf(stderr, "econtext: out of memory\n");
 		goto out;
+	}
 	if ((code = parse_options(argc, argv, &c)) >= 0)
 		goto out;
 	/* put -r TARGET ..., get -r: the option after the command too. */

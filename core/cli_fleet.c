@@ -199,16 +199,30 @@ static char *json_str(const char *s)
 	return out;
 }
 
+const char *cli_json_str_noalloc(const char *s, char *buf, size_t cap)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (!s || n + 3 > cap)
+		return "null";
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
+		    s[i] == '\\')
+			return "null";
+	snprintf(buf, cap, "\"%s\"", s);
+	return buf;
+}
+
 /* One line on stdout, flushed: a reader sees each context as it finishes. */
 static void emit(const struct host *h, const char *body)
 {
 	static int out_tty = -1;
-	char *name = json_str(h->name);
+	char *name = json_str(h->name), quoted[256];
 	if (out_tty < 0)
 		out_tty = isatty(STDOUT_FILENO);
 	if (out_tty) /* the progress line is on the same terminal: out of the way first */
 		fleet_progress_clear();
-	printf("{\"context\": %s, %s, \"seconds\": %.3f}\n", name ? name : "null", body,
+	printf("{\"context\": %s, %s, \"seconds\": %.3f}\n",
+	       name ? name : cli_json_str_noalloc(h->name, quoted, sizeof(quoted)), body,
 	       now_s() - h->t0);
 	fflush(stdout);
 	free(name);
@@ -221,12 +235,14 @@ static void failed(struct fleet *f, struct host *h, const char *kind, const char
 	char *k = json_str(kind), *msg = json_str(message);
 	char *tb = traceback && traceback[0] ? json_str(traceback) : NULL;
 	size_t len = 96 + (k ? strlen(k) : 0) + (msg ? strlen(msg) : 0) + (tb ? strlen(tb) : 0);
-	char *body = malloc(len);
+	char *body = k && msg && (tb || !traceback || !traceback[0]) ? malloc(len) : NULL;
 	if (body) {
 		snprintf(body, len, "\"ok\": false, \"error\": {\"kind\": %s, \"message\": %s%s%s}",
-		         k ? k : "null", msg ? msg : "null", tb ? ", \"traceback\": " : "",
-		         tb ? tb : "");
+		         k, msg, tb ? ", \"traceback\": " : "", tb ? tb : "");
 		emit(h, body);
+	} else { /* the failure still has its line */
+		emit(h, "\"ok\": false, \"error\": {\"kind\": \"EC_ENOMEM\", \"message\": "
+		        "\"out of memory printing this context's error\"}");
 	}
 	free(body);
 	free(k);

@@ -28,6 +28,11 @@ extern volatile sig_atomic_t cli_interrupted;
 void cli_signals_catch(struct sigaction old[2], int flags);
 void cli_signals_restore(const struct sigaction old[2]);
 
+/* s as a JSON value without allocating, for the lines printed when out of memory:
+ * itself in quotes (in buf) when no character of it needs escaping (a context's name
+ * nearly always), else null. Returns buf or "null". */
+const char *cli_json_str_noalloc(const char *s, char *buf, size_t cap);
+
 /* The exit status for an EC_E* code. */
 int cli_exit_code(int rc);
 /* How bad an exit status is, for the worst of many (0 for success). */

@@ -260,32 +260,54 @@ struct run {
 static void report(struct run *r, const char *name, int rc, const struct ec_transfer_result *res,
                    const struct ec_error *err)
 {
+	/* Built whole or not at all (then printed below without allocating): a line with
+	 * a field missing would look like another answer. */
 	ec_value *d = ec_value_new(EC_T_DICT);
-	ec_value_dict_set(d, ec_value_cstr("context"), ec_value_cstr(name));
-	ec_value_dict_set(d, ec_value_cstr("ok"), ec_value_bool(rc == 0));
-	ec_value_dict_set(d, ec_value_cstr("changed"), ec_value_bool(rc == 0 && res->changed));
-	ec_value_dict_set(d, ec_value_cstr("bytes"), ec_value_int((int64_t)res->bytes));
-	ec_value_dict_set(d, ec_value_cstr("seconds"), ec_value_float(res->seconds));
+	int bad = !d;
+	bad |= ec_value_dict_set(d, ec_value_cstr("context"), ec_value_cstr(name));
+	bad |= ec_value_dict_set(d, ec_value_cstr("ok"), ec_value_bool(rc == 0));
+	bad |= ec_value_dict_set(d, ec_value_cstr("changed"), ec_value_bool(rc == 0 && res->changed));
+	bad |= ec_value_dict_set(d, ec_value_cstr("bytes"), ec_value_int((int64_t)res->bytes));
+	bad |= ec_value_dict_set(d, ec_value_cstr("seconds"), ec_value_float(res->seconds));
 	if (rc == 0) {
 		if (res->sha256[0]) /* a tree has none */
-			ec_value_dict_set(d, ec_value_cstr("sha256"), ec_value_cstr(res->sha256));
+			bad |= ec_value_dict_set(d, ec_value_cstr("sha256"), ec_value_cstr(res->sha256));
 	} else {
 		ec_value *e = ec_value_new(EC_T_DICT);
-		ec_value_dict_set(e, ec_value_cstr("kind"), ec_value_cstr(ec_err_name(rc)));
+		bad |= !e;
+		bad |= ec_value_dict_set(e, ec_value_cstr("kind"), ec_value_cstr(ec_err_name(rc)));
 		ec_value *msg = ec_value_cstr(err->msg);
-		ec_value_dict_set(e, ec_value_cstr("message"),
-		                  msg ? msg : ec_value_bytes(err->msg, strlen(err->msg)));
-		ec_value_dict_set(d, ec_value_cstr("error"), e);
+		bad |= ec_value_dict_set(e, ec_value_cstr("message"),
+		                         msg ? msg : ec_value_bytes(err->msg, strlen(err->msg)));
+		bad |= ec_value_dict_set(d, ec_value_cstr("error"), e);
 	}
 	char *json = NULL;
-	ec_value_to_json(d, &json, NULL);
+	if (!bad)
+		ec_value_to_json(d, &json, NULL);
 	ec_value_free(d);
 	int code = rc == 0 ? 0 : rc == EC_ECANCELED ? 128 + (cli_interrupted ? cli_interrupted : SIGINT)
 	                                            : cli_exit_code(rc);
 	pthread_mutex_lock(&r->lock);
 	fleet_progress_clear();
-	if (json)
+	if (json) {
 		printf("%s\n", json);
+	} else { /* out of memory: the same line, printed as it is */
+		char quoted[256], msg[sizeof(err->msg) + 2];
+		printf("{\"context\": %s, \"ok\": %s, \"changed\": %s, \"bytes\": %llu, "
+		       "\"seconds\": %.3f",
+		       cli_json_str_noalloc(name, quoted, sizeof(quoted)), rc == 0 ? "true" : "false",
+		       rc == 0 && res->changed ? "true" : "false", (unsigned long long)res->bytes,
+		       res->seconds);
+		if (rc == 0 && res->sha256[0])
+			printf(", \"sha256\": \"%s\"}\n", res->sha256); /* hex */
+		else if (rc == 0)
+			printf("}\n");
+		else
+			printf(", \"error\": {\"kind\": \"%s\", \"message\": %s}}\n", ec_err_name(rc),
+			       strcmp(cli_json_str_noalloc(err->msg, msg, sizeof(msg)), "null")
+			           ? msg
+			           : "\"(out of memory printing the message)\"");
+	}
 	fflush(stdout);
 	if (cli_rank(code) > cli_rank(r->worst))
 		r->worst = code;

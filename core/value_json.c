@@ -175,6 +175,9 @@ static int put_value(struct ec_buf *b, const ec_value *v, int depth)
 
 int ec_value_to_json(const ec_value *v, char **out, struct ec_error *err)
 {
+	if (!v || !out) /* a value whose making ran out of memory, say */
+		return ec__error_set(err, EC_EINVAL, NULL, "cannot print %s as JSON",
+		                     v ? "into nowhere" : "no value");
 	struct ec_buf b;
 	ec__buf_init(&b);
 	int rc = put_value(&b, v, 0);

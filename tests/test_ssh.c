@@ -1031,9 +1031,9 @@ static void test_transfer_over_ssh(void)
 			fprintf(stderr, "  put via %s: %s\n", names[k], err.msg);
 		CU_ASSERT_EQUAL(rc, 0);
 		CU_ASSERT(res.changed && res.size == size);
-		for (int fd = 100; fd <= 101; fd++) { /* F_GETPIPE_SZ */
+		for (int pipe_fd = 100; pipe_fd <= 101; pipe_fd++) { /* F_GETPIPE_SZ */
 			ec_value *args = ec_value_new(EC_T_TUPLE), *sz = NULL;
-			ec_value_append(args, ec_value_int(fd));
+			ec_value_append(args, ec_value_int(pipe_fd));
 			ec_value_append(args, ec_value_int(1032));
 			CU_ASSERT_EQUAL(ec_context_call(ctx, "fcntl", "fcntl", args, NULL, 30000, &sz, &err), 0);
 			CU_ASSERT(sz && sz->type == EC_T_INT && sz->u.i == 1 << 20);
