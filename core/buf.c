@@ -10,10 +10,10 @@
 /* A buffer that grows to 4 MiB or more is about to be written whole (a large frame
  * read, a frame built). Such a buffer is new memory more often than not (glibc maps it
  * afresh, or a thread's arena gives it back when it is freed), and each 4 KiB page of it
- * costs a fault on first write: ~10 us on a VM (2.5 s of system time a GiB), against one
- * fault per 2 MiB page (docs/benchmarks.md). So it is allocated on a 2 MiB boundary and
- * offered to transparent huge pages, which Debian's kernel gives only where asked
- * (madvise). The hint's failure (no THP here) changes nothing. */
+ * costs a fault on first write: ~10 us on the VMs measured (2.5 s of system time a GiB),
+ * against one fault per 2 MiB page (docs/benchmarks.md). So it is allocated on a 2 MiB
+ * boundary and offered to transparent huge pages, which a kernel set to "madvise" gives
+ * only where asked. The hint's failure (no THP in the kernel) changes nothing. */
 #define HUGE_PAGE ((size_t)2 << 20)
 #define HUGE_MIN ((size_t)4 << 20)
 
