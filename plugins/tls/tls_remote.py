@@ -6,6 +6,7 @@
 # unchanged on 2.7 and 3.6 to 3.13.
 _RELAY_MAX = 1 << 18    # the most the relay reads at once, each way
 _TLS_IDLE_S = 0.003     # after the HELLO, the TLS set-up starts once nothing moved this long
+                        # and no call is queued, running or unread (_core_idle)
 _TLS_LATE_S = 0.05      # or this long after the HELLO at the latest
 _TLS_WAIT_S = 30        # the connect, the handshake and the master's count: at most
 _TLS_COUNT = 16         # a byte count on the connection: 16 hex digits
@@ -53,6 +54,14 @@ _tls_mods = []      # _socket, the clock: for the relay thread, which imports no
 
 def _time():
     return _tls_mods[1]()
+
+
+def _core_idle():
+    """Whether the core has no call to run: none unread on fd 100, none queued, the main
+    thread waiting for one. The set-up's import holds the GIL for milliseconds: started
+    while the first call ran (the relay idle, the call not done; a slow machine), it
+    delayed that call's result by as much."""
+    return _sleeping[0] and not _queue and not select.select([IN_FD], [], [], 0)[0]
 
 
 def _tls_state(wait=False):
@@ -151,7 +160,7 @@ class _Relay(object):
             if self.ending and not moved and self.up is None:
                 _exit_now(1)
             if self.step == 0 and self.hello is not None and (
-                    not moved or _time() >= self.hello + _TLS_LATE_S):
+                    (not moved and _core_idle()) or _time() >= self.hello + _TLS_LATE_S):
                 # Idle, or late: the set-up starts (its slow part on a helper thread).
                 self.attempt(self.setup)
                 continue
