@@ -203,11 +203,11 @@ const char *cli_json_str_noalloc(const char *s, char *buf, size_t cap)
 {
 	size_t n = s ? strlen(s) : 0;
 	if (!s || n + 3 > cap)
-		return "null";
+		return NULL;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
 		    s[i] == '\\')
-			return "null";
+			return NULL;
 	snprintf(buf, cap, "\"%s\"", s);
 	return buf;
 }
@@ -216,13 +216,13 @@ const char *cli_json_str_noalloc(const char *s, char *buf, size_t cap)
 static void emit(const struct host *h, const char *body)
 {
 	static int out_tty = -1;
-	char *name = json_str(h->name), quoted[256];
+	char quoted[256], *name = json_str(h->name);
+	const char *shown = name ? name : cli_json_str_noalloc(h->name, quoted, sizeof(quoted));
 	if (out_tty < 0)
 		out_tty = isatty(STDOUT_FILENO);
 	if (out_tty) /* the progress line is on the same terminal: out of the way first */
 		fleet_progress_clear();
-	printf("{\"context\": %s, %s, \"seconds\": %.3f}\n",
-	       name ? name : cli_json_str_noalloc(h->name, quoted, sizeof(quoted)), body,
+	printf("{\"context\": %s, %s, \"seconds\": %.3f}\n", shown ? shown : "null", body,
 	       now_s() - h->t0);
 	fflush(stdout);
 	free(name);
@@ -232,10 +232,10 @@ static void emit(const struct host *h, const char *body)
 static void failed(struct fleet *f, struct host *h, const char *kind, const char *message,
                    const char *traceback, int code)
 {
-	char *k = json_str(kind), *msg = json_str(message);
-	char *tb = traceback && traceback[0] ? json_str(traceback) : NULL;
-	size_t len = 96 + (k ? strlen(k) : 0) + (msg ? strlen(msg) : 0) + (tb ? strlen(tb) : 0);
-	char *body = k && msg && (tb || !traceback || !traceback[0]) ? malloc(len) : NULL;
+	int has_tb = traceback && traceback[0];
+	char *k = json_str(kind), *msg = json_str(message), *tb = has_tb ? json_str(traceback) : NULL;
+	size_t len = k && msg ? 96 + strlen(k) + strlen(msg) + (tb ? strlen(tb) : 0) : 0;
+	char *body = len && (tb || !has_tb) ? malloc(len) : NULL;
 	if (body) {
 		snprintf(body, len, "\"ok\": false, \"error\": {\"kind\": %s, \"message\": %s%s%s}",
 		         k, msg, tb ? ", \"traceback\": " : "", tb ? tb : "");

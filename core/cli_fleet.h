@@ -28,9 +28,9 @@ extern volatile sig_atomic_t cli_interrupted;
 void cli_signals_catch(struct sigaction old[2], int flags);
 void cli_signals_restore(const struct sigaction old[2]);
 
-/* s as a JSON value without allocating, for the lines printed when out of memory:
- * itself in quotes (in buf) when no character of it needs escaping (a context's name
- * nearly always), else null. Returns buf or "null". */
+/* s as a JSON string without allocating, for the lines printed when out of memory:
+ * itself in quotes, in buf, when no character of it needs escaping (a context's name
+ * nearly always). Returns buf, or NULL when s needs escaping or buf is too small. */
 const char *cli_json_str_noalloc(const char *s, char *buf, size_t cap);
 
 /* The exit status for an EC_E* code. */

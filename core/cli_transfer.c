@@ -293,9 +293,11 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 		printf("%s\n", json);
 	} else { /* out of memory: the same line, printed as it is */
 		char quoted[256], msg[sizeof(err->msg) + 2];
+		const char *shown = cli_json_str_noalloc(name, quoted, sizeof(quoted));
+		const char *said = cli_json_str_noalloc(err->msg, msg, sizeof(msg));
 		printf("{\"context\": %s, \"ok\": %s, \"changed\": %s, \"bytes\": %llu, "
 		       "\"seconds\": %.3f",
-		       cli_json_str_noalloc(name, quoted, sizeof(quoted)), rc == 0 ? "true" : "false",
+		       shown ? shown : "null", rc == 0 ? "true" : "false",
 		       rc == 0 && res->changed ? "true" : "false", (unsigned long long)res->bytes,
 		       res->seconds);
 		if (rc == 0 && res->sha256[0])
@@ -304,9 +306,7 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 			printf("}\n");
 		else
 			printf(", \"error\": {\"kind\": \"%s\", \"message\": %s}}\n", ec_err_name(rc),
-			       strcmp(cli_json_str_noalloc(err->msg, msg, sizeof(msg)), "null")
-			           ? msg
-			           : "\"(out of memory printing the message)\"");
+			       said ? said : "\"(out of memory printing the message)\"");
 	}
 	fflush(stdout);
 	if (cli_rank(code) > cli_rank(r->worst))

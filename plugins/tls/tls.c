@@ -440,12 +440,23 @@ static int flush_d(struct tls *t, struct ec_error *err)
 	return rc == EC_EAGAIN ? EC_EAGAIN : rc ? (int)rc : EC_ECLOSED;
 }
 
-/* Whether the listener refused a connection for want of memory since this context was
- * ready, before it connected back: then that is why its transport ended (the context
- * gave up and exited), whatever the transport says. */
-static int refused_for_memory(const struct tls *t)
+/* When the listener refused a connection for want of memory since this context was
+ * ready, before it connected back, that is why its transport ended or failed (the
+ * context gave up and exited), whatever the transport said (why, kept in the message;
+ * NULL for an end): err says so, EC_ENOMEM, and 1. Else 0, err untouched. */
+static int refused_for_memory(const struct tls *t, struct ec_error *err, const char *why)
 {
-	return t->ready && !t->ssl && t->lis && t->lis->nomem_ms && t->lis->nomem_ms >= t->ready_ms;
+	if (!t->ready || t->ssl || !t->lis || !t->lis->nomem_ms || t->lis->nomem_ms < t->ready_ms)
+		return 0;
+	char was[sizeof(err->msg)];
+	snprintf(was, sizeof(was), "%s", why ? why : "");
+	t->host->error_set(err, EC_ENOMEM, t->name,
+	                   "context '%s': out of memory: the master refused a connection back on "
+	                   "%s port %d for want of memory, and the context's transport (%s) %s "
+	                   "before it connected back%s%s%s", t->name, t->advertise, t->lis->port,
+	                   t->below->name, why ? "failed" : "ended", why ? " (" : "", was,
+	                   why ? ")" : "");
+	return 1;
 }
 
 static ssize_t tls_send(void *inst, const void *buf, size_t len, struct ec_pollset *ps,
@@ -461,16 +472,8 @@ static ssize_t tls_send(void *inst, const void *buf, size_t len, struct ec_polls
 		ssize_t n = t->below->ops->send(t->below->inst, buf, len, ps, err);
 		if (n > 0)
 			count_sent(t, buf, (size_t)n);
-		else if (n < 0 && n != EC_EAGAIN && refused_for_memory(t)) {
-			char was[sizeof(err->msg)];
-			snprintf(was, sizeof(was), "%s", err->msg);
-			return t->host->error_set(err, EC_ENOMEM, t->name,
-			                          "context '%s': out of memory: the master refused a "
-			                          "connection back on %s port %d for want of memory, "
-			                          "and the context's transport (%s) failed before it "
-			                          "connected back (%s)", t->name, t->advertise,
-			                          t->lis->port, t->below->name, was);
-		}
+		else if (n < 0 && n != EC_EAGAIN && refused_for_memory(t, err, err->msg))
+			return EC_ENOMEM;
 		return n;
 	}
 	int rc = flush_d(t, err);
@@ -517,14 +520,8 @@ static ssize_t recv_below(struct tls *t, void *buf, size_t len, struct ec_pollse
 		             "context '%s': the stream of its transport (%s) ended after %llu of "
 		             "the %llu bytes it sent there before its connection", t->name,
 		             t->below->name, t->rcvd, t->up_count);
-	} else if (n == 0 && !err->code && refused_for_memory(t)) {
-		/* The listener refused a connection for want of memory while this context was
-		 * connecting back: that is why it could not (its own words follow). */
-		h->error_set(err, EC_ENOMEM, t->name,
-		             "context '%s': out of memory: the master refused a connection back on "
-		             "%s port %d for want of memory, and the context's transport (%s) ended "
-		             "before it connected back", t->name, t->advertise, t->lis->port,
-		             t->below->name);
+	} else if (n == 0 && !err->code && refused_for_memory(t, err, NULL)) {
+		/* its own words follow */
 	} else if (n == 0 && t->ready && !err->code) {
 		h->error_set(err, EC_ECLOSED, t->name,
 		             "context '%s': the stream of its transport (%s) ended before the "
