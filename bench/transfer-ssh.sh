@@ -5,8 +5,10 @@
 # alternated (bench/alternate.py) with scp of the same file both ways (Debian's scp
 # speaks SFTP), same key, same user (the fixture's test user as root, as bench/ssh.sh
 # does); then (MANY=1, the default) 100 MiB put to 20 local contexts at once against
-# 20 puts in turn. Files in a directory of its own under
-# /dev/shm (the disk left out). Not a test: timings decide nothing.
+# 20 puts in turn. With MITOGEN_SRC set (a Mitogen source tree, ../shared/anchors/
+# README.md says how to get one), Mitogen's put and get (bench/mitogen_xfer.py) join
+# the alternation. Files in a directory of its own under /dev/shm (the disk left out).
+# Not a test: timings decide nothing.
 set -eu
 cd "$(dirname "$0")/.."
 mib=${1:-256}
@@ -82,10 +84,17 @@ while [ \$i -le 20 ]; do
 done
 EOF2
 chmod 755 "$data"/*.sh
+set -- "$data/put.sh" "$data/put-tls.sh" "scp -q $ssho $data/src $user@127.0.0.1:$data/dst" \
+	"$data/get.sh" "$data/get-tls.sh" "scp -q $ssho $user@127.0.0.1:$data/remote $data/back"
+if [ -n "${MITOGEN_SRC:-}" ]; then
+	# Not the bytecode cache left out, nor pyenv's shim (../shared/anchors/README.md).
+	mx="env -u PYTHONUNBUFFERED -u PYTHONDONTWRITEBYTECODE MITOGEN_SRC=$MITOGEN_SRC $py"
+	mx="$mx $(pwd)/bench/mitogen_xfer.py"
+	mo="--port $FX_PORT --user $user --key $FX_KEY --python $py"
+	set -- "$@" "$mx put $data/src $data/mdst $mo" "$mx get $data/remote $data/mback $mo"
+fi
 echo "== $mib MiB over ssh (127.0.0.1:$FX_PORT, user $user), $runs alternated runs"
-python3 bench/alternate.py --warmup 1 --runs "$runs" "$data/put.sh" "$data/put-tls.sh" \
-	"scp -q $ssho $data/src $user@127.0.0.1:$data/dst" "$data/get.sh" "$data/get-tls.sh" \
-	"scp -q $ssho $user@127.0.0.1:$data/remote $data/back"
+python3 bench/alternate.py --warmup 1 --runs "$runs" "$@"
 [ "$many" = 1 ] || exit 0
 head -c $((100 << 20)) /dev/urandom >"$data/src100"
 echo "== 100 MiB to 20 local contexts: at once (one put, --forks 20) and in turn"
