@@ -87,7 +87,8 @@ chmod 755 "$data"/*.sh
 set -- "$data/put.sh" "$data/put-tls.sh" "scp -q $ssho $data/src $user@127.0.0.1:$data/dst" \
 	"$data/get.sh" "$data/get-tls.sh" "scp -q $ssho $user@127.0.0.1:$data/remote $data/back"
 if [ -n "${MITOGEN_SRC:-}" ]; then
-	# Not the bytecode cache left out, nor pyenv's shim (../shared/anchors/README.md).
+	# Its master as ../shared/anchors/README.md asks: bytecode cached (the variables
+	# unset), Debian's python3 (never pyenv's shim).
 	mx="env -u PYTHONUNBUFFERED -u PYTHONDONTWRITEBYTECODE MITOGEN_SRC=$MITOGEN_SRC $py"
 	mx="$mx $(pwd)/bench/mitogen_xfer.py"
 	mo="--port $FX_PORT --user $user --key $FX_KEY --python $py"
