@@ -109,10 +109,6 @@ static SSL_CTX *server_ctx(void)
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                          SSL_MODE_RELEASE_BUFFERS);
-	/* Records read 64 KiB at a time, not header then body: a quarter of the recv calls
-	 * of a bulk stream (the buffer is still released once empty). */
-	SSL_CTX_set_read_ahead(ctx, 1);
-	SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
 	return ctx;
 }
 
@@ -530,6 +526,11 @@ static void hand_over(struct tls_state *st, struct tls_conn *c, struct tls *t,
 	OPENSSL_cleanse(t->token, sizeof(t->token)); /* used: a replay finds no owner */
 	t->ssl = c->ssl;
 	t->fd = c->fd;
+	/* A context's stream reads its records 64 KiB at a time, not header then body: a
+	 * quarter of the recv calls of bulk (the buffer still released once empty). Not
+	 * before the token: a client that stalls in its handshake holds the small buffer. */
+	SSL_set_read_ahead(t->ssl, 1);
+	SSL_set_default_read_buffer_len(t->ssl, 64 * 1024);
 	memcpy(t->peer, c->peer, sizeof(t->peer));
 	st->host->log(st->host, EC_LOG_DEBUG, "context %s connected back from %s (%s, %s)",
 	              t->name, t->peer, SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
