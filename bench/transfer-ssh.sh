@@ -7,7 +7,10 @@
 # does); then (MANY=1, the default) 100 MiB put to 20 local contexts at once against
 # 20 puts in turn. With MITOGEN_SRC set (a Mitogen source tree, ../shared/anchors/
 # README.md says how to get one), Mitogen's put and get (bench/mitogen_xfer.py) join
-# the alternation. Files in a directory of its own under /dev/shm (the disk left out).
+# the alternation. With LIBSSH2_LIB set (a directory holding another build's
+# libssh2.so.1, e.g. 1.11.1 built from its release tag), the ssh transport's put and get
+# run again on it, alternated with the rest. Files in a directory of its own under
+# /dev/shm (the disk left out).
 # Not a test: timings decide nothing.
 set -eu
 cd "$(dirname "$0")/.."
@@ -93,6 +96,11 @@ if [ -n "${MITOGEN_SRC:-}" ]; then
 	mx="$mx $(pwd)/bench/mitogen_xfer.py"
 	mo="--port $FX_PORT --user $user --key $FX_KEY --python $py"
 	set -- "$@" "$mx put $data/src $data/mdst $mo" "$mx get $data/remote $data/mback $mo"
+fi
+if [ -n "${LIBSSH2_LIB:-}" ]; then
+	# The same econtext and plugins, another libssh2 ahead of the system's on the path.
+	alt="env LD_LIBRARY_PATH=$LIBSSH2_LIB:$LD_LIBRARY_PATH"
+	set -- "$@" "$alt $data/put.sh" "$alt $data/get.sh"
 fi
 echo "== $mib MiB over ssh (127.0.0.1:$FX_PORT, user $user), $runs alternated runs"
 python3 bench/alternate.py --warmup 1 --runs "$runs" "$@"
