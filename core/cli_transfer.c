@@ -4,8 +4,8 @@
  * (ec_context_put_many, ec_context_put_tree); or ec_context_get(_tree) from one. One JSON
  * line per context; on a terminal a progress line of each context's bytes and rate
  * (progress_dest), or the counts, totals and slowest where they do not fit. Ctrl-C
- * cancels the transfers running (nothing is left behind) and shuts every context
- * down. */
+ * gives up the contexts still connecting, cancels the transfers running (nothing is
+ * left behind) and shuts every context down. */
 #include "ecbuild.h"
 
 #include <pthread.h>
@@ -274,8 +274,10 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 			bad |= ec_value_dict_set(d, ec_value_cstr("sha256"), ec_value_cstr(res->sha256));
 	} else {
 		ec_value *e = ec_value_new(EC_T_DICT);
+		char kind[32]; /* as the fan-out of call says it */
+		snprintf(kind, sizeof(kind), "EC_%s", ec_err_name(rc));
 		bad |= !e;
-		bad |= ec_value_dict_set(e, ec_value_cstr("kind"), ec_value_cstr(ec_err_name(rc)));
+		bad |= ec_value_dict_set(e, ec_value_cstr("kind"), ec_value_cstr(kind));
 		ec_value *msg = ec_value_cstr(err->msg);
 		bad |= ec_value_dict_set(e, ec_value_cstr("message"),
 		                         msg ? msg : ec_value_bytes(err->msg, strlen(err->msg)));
@@ -305,7 +307,7 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 		else if (rc == 0)
 			printf("}\n");
 		else
-			printf(", \"error\": {\"kind\": \"%s\", \"message\": %s}}\n", ec_err_name(rc),
+			printf(", \"error\": {\"kind\": \"EC_%s\", \"message\": %s}}\n", ec_err_name(rc),
 			       said ? said : "\"(out of memory printing the message)\"");
 	}
 	fflush(stdout);
@@ -333,6 +335,69 @@ static void options(struct run *r, struct ec_transfer_options *o, struct line *l
 	                   .finished = r->reported, .last = now_us()};
 }
 
+/* ---- connecting, Ctrl-C seen meanwhile ---------------------------------------------- */
+
+enum { TICK_MS = 100 }; /* how long Ctrl-C may go unseen while contexts connect */
+
+/* A context given up for Ctrl-C (SIGTERM): its error, as the fan-out says it. */
+static int interrupted(const char *name, struct ec_error *err)
+{
+	*err = (struct ec_error){.code = EC_ECANCELED};
+	snprintf(err->where, sizeof(err->where), "%s", name);
+	snprintf(err->msg, sizeof(err->msg), "interrupted by %s while connecting",
+	         cli_interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
+	return EC_ECANCELED;
+}
+
+/* Wait for the pending connects cs[0..n) (NULL: none, its rcs[i] left as it is), one
+ * select over all of them so that Ctrl-C is seen within a tick, not once the slowest
+ * is up or its connect timeout has passed. Each ends with ctxs[i] (rcs[i] 0) or rcs[i]
+ * and errs[i]; after Ctrl-C, those still connecting are given up (freeing a pending
+ * connect shuts its context down) and those up are shut down, each EC_ECANCELED. Every
+ * cs[i] is freed and set NULL. */
+static void connect_all(ec_master *m, ec_connect **cs, const char *const *names, size_t n,
+                        ec_context **ctxs, int *rcs, struct ec_error *errs)
+{
+	struct ec_error e = {0};
+	ec_select *sel = NULL;
+	size_t pending = 0;
+	int ok = ec_select_new(m, &sel, &e) == 0;
+	for (size_t i = 0; ok && i < n; i++)
+		if (cs[i] && (ok = ec_select_add_connect(sel, cs[i], &cs[i], &e) == 0))
+			pending++;
+	while (ok && pending && !cli_interrupted) {
+		void *tags[64];
+		size_t k = 0;
+		int rc = ec_select_wait(sel, TICK_MS, tags, 64, &k, &e);
+		if (rc && rc != EC_ETIMEDOUT)
+			break;
+		for (size_t t = 0; t < k; t++) {
+			size_t i = (size_t)((ec_connect **)tags[t] - cs);
+			rcs[i] = ec_connect_wait(cs[i], 0, &ctxs[i], &errs[i]);
+			ec_connect_free(cs[i]);
+			cs[i] = NULL;
+			pending--;
+		}
+	}
+	/* Its items stay pending, in no select. */
+	ec_select_free(sel);
+	for (size_t i = 0; i < n; i++) {
+		if (cs[i]) {
+			if (cli_interrupted) /* given up: freeing it shuts down what it started */
+				rcs[i] = interrupted(names[i], &errs[i]);
+			else /* no select (out of memory): in turn, as before */
+				rcs[i] = ec_connect_wait(cs[i], 0, &ctxs[i], &errs[i]);
+			ec_connect_free(cs[i]);
+			cs[i] = NULL;
+		}
+		if (!rcs[i] && cli_interrupted) { /* up, but nothing more starts after Ctrl-C */
+			ec_context_shutdown(ctxs[i], 3000, NULL);
+			ctxs[i] = NULL;
+			rcs[i] = interrupted(names[i], &errs[i]);
+		}
+	}
+}
+
 /* get: one context. */
 static void get_one(struct run *r, const char *name)
 {
@@ -344,7 +409,10 @@ static void get_one(struct run *r, const char *name)
 	struct ec_transfer_result res = {0};
 	struct ec_error err = {0};
 	ec_context *ctx = NULL;
-	int rc = ec_context_connect(r->m, name, j->overrides, j->timeout_ms, &ctx, &err);
+	ec_connect *c = NULL;
+	int rc = ec_context_connect_async(r->m, name, j->overrides, j->timeout_ms, &c, &err);
+	if (!rc)
+		connect_all(r->m, &c, &name, 1, &ctx, &rc, &err);
 	if (!rc && j->recursive)
 		rc = ec_context_get_tree(ctx, j->src, j->dst, &o, &res, &err);
 	else if (!rc)
@@ -364,7 +432,8 @@ static void put_batch(struct run *r, const char *const *names, size_t n)
 	struct ec_transfer_result *res = calloc(n, sizeof(*res));
 	struct ec_error *errs = calloc(n, sizeof(*errs));
 	struct hostp *hs = calloc(n, sizeof(*hs));
-	if (!cs || !ctxs || !up || !res || !errs || !hs) {
+	int *rcs = calloc(n, sizeof(*rcs));
+	if (!cs || !ctxs || !up || !res || !errs || !hs || !rcs) {
 		struct ec_error e = {.code = EC_ENOMEM, .msg = "out of memory"};
 		struct ec_transfer_result none = {0}; /* res may be the one missing */
 		for (size_t i = 0; i < n; i++)
@@ -372,27 +441,23 @@ static void put_batch(struct run *r, const char *const *names, size_t n)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int rc = ec_context_connect_async(r->m, names[i], j->overrides, j->timeout_ms, &cs[i],
+		/* a failure here (a config error) is reported below with the others */
+		rcs[i] = ec_context_connect_async(r->m, names[i], j->overrides, j->timeout_ms, &cs[i],
 		                                  &errs[i]);
-		if (rc)
-			report(r, names[i], rc, &res[i], &errs[i]);
 	}
+	connect_all(r->m, cs, names, n, ctxs, rcs, errs);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!cs[i])
-			continue;
-		int rc = ec_connect_wait(cs[i], 0, &ctxs[k], &errs[i]);
-		if (!rc && cli_interrupted) {
-			rc = EC_ECANCELED;
-			snprintf(errs[i].msg, sizeof(errs[i].msg), "interrupted");
-			ec_context_shutdown(ctxs[k], 3000, NULL);
+		if (rcs[i]) {
+			report(r, names[i], rcs[i], &res[i], &errs[i]);
+		} else {
+			up[k] = names[i];
+			ctxs[k++] = ctxs[i];
 		}
-		if (rc)
-			report(r, names[i], rc, &res[i], &errs[i]);
-		else
-			up[k++] = names[i];
-		ec_connect_free(cs[i]);
 	}
+	/* The failures reported: res[0..k) and errs[0..k) are those up's from here on. */
+	memset(res, 0, k * sizeof(*res));
+	memset(errs, 0, k * sizeof(*errs));
 	struct ec_transfer_options o;
 	struct line l;
 	options(r, &o, &l, hs, up, k);
@@ -411,6 +476,7 @@ out:
 	free(res);
 	free(errs);
 	free(hs);
+	free(rcs);
 }
 
 int transfer_run(ec_master *m, const char *const *names, size_t n, int forks,

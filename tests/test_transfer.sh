@@ -3,9 +3,10 @@
 # REMOTE LOCAL`: one JSON line per context (20 at once too), "changed" false when the
 # target is already the same, content and mode kept, the exit statuses; a put or get
 # interrupted (Ctrl-C, the command killed, the context killed) leaving the old file and
-# no temporary one; and, in a mount namespace of its own
-# (root and unshare -m), a read-only filesystem and a full one (a 1 MiB tmpfs): each an
-# error naming the path, the old file intact, no temporary file left.
+# no temporary one; Ctrl-C while a context connects seen at once; and, in a mount
+# namespace of its own (root and unshare -m), a read-only filesystem and a full one (a
+# 1 MiB tmpfs): each an error naming the path, the old file intact, no temporary file
+# left.
 builddir=${EC_TEST_BUILDDIR:-.}
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
@@ -14,8 +15,11 @@ ec="$builddir/econtext"
 case "$ec" in /*) ;; *) ec="$PWD/$ec" ;; esac
 d=$(mktemp -d /tmp/ec-xfer.XXXXXX)
 trap 'umount "$d/ro" "$d/full" 2>/dev/null; rm -rf "$d" ${big:+"$big"}' EXIT
+printf '#!/bin/sh\necho $$ >>"%s/hang.pids"\nexec sleep 300\n' "$d" >"$d/fakepy"
+chmod 755 "$d/fakepy"
 cat >"$d/conf.yaml" <<EOF
 contexts:
+  hang: {transport: local, python: $d/fakepy}
   h1: {transport: local}
   h2: {transport: local}
   h3: {transport: local}
@@ -198,6 +202,38 @@ for how in "put INT" "put KILL" "put CTX" "get KILL" "get CTX"; do
 		bad "$1 $2: rc $rc, $(temps) temps, t: $(head -c 20 "$d/t"): $(cat "$out")"
 done
 rm -f "$d/big2"
+# Ctrl-C (SIGTERM) while a context connects: hang's interpreter never answers (it notes
+# its pid, then sleeps), so its connect would last until --timeout. Seen at once: exit
+# 130 (143), a line "interrupted ... while connecting" for each context of the batch
+# (h1, up by then, too), the sleeping process gone (the context given up), nothing
+# written.
+for how in "put INT hang,h1 2" "put TERM hang 1" "get INT hang 1"; do
+	set -- $how
+	: >"$d/hang.pids"
+	"$ec" --timeout 60 $1 $3 "$d/src" "$d/hx" >"$out" 2>&1 &
+	pid=$!
+	i=0
+	until [ -s "$d/hang.pids" ]; do
+		[ $i -lt 300 ] || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -$2 $pid
+	wait $pid
+	rc=$?
+	i=0
+	while kill -0 $(cat "$d/hang.pids") 2>/dev/null; do
+		[ $i -lt 300 ] || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	case $2 in INT) want=130 ;; TERM) want=143 ;; esac
+	[ $rc = $want ] && [ -s "$d/hang.pids" ] && ! kill -0 $(cat "$d/hang.pids") 2>/dev/null &&
+		[ "$(grep -c "\"ok\": false, .*\"kind\": \"EC_ECANCELED\", \"message\": \"interrupted by SIG$2 while connecting\"" "$out")" = $4 ] &&
+		[ ! -e "$d/hx" ] && [ "$(temps)" = 0 ] &&
+		ok "$1 $3: SIG$2 while connecting: seen at once, exit $want, a line each, the context given up" ||
+		bad "$1 $3 SIG$2 while connecting: rc $rc, pids $(cat "$d/hang.pids"), $(temps) temps: $(cat "$out")"
+done
 # On a terminal: the progress line (bytes and rate) while it goes. The transcript
 # holds every line drawn; each check reads it once the command has ended.
 if command -v script >/dev/null; then
