@@ -1006,14 +1006,15 @@ static PyMethodDef master_methods[] = {
 	 "Start connecting and return at once with a pending Connect (wait with its result()\n"
 	 "or econtext.select())."},
 	{"put_many", (PyCFunction)(void (*)(void))master_put_many_m, METH_VARARGS | METH_KEYWORDS,
-	 "put_many(contexts, local, remote, *, mode=None, timeout=None, owner=None, group=None)\n"
-	 "-> [dict, ...]\n\n"
+	 "put_many(contexts, local, remote, *, mode=None, timeout=None, owner=None, group=None,\n"
+	 "         progress=None) -> [dict, ...]\n\n"
 	 "Copy one local file to remote in every context at once, the file read once\n"
 	 "(ec_context_put_many): one result dict per context, in order. When a context fails,\n"
-	 "its error is raised (the first one) with .results: each context's dict or exception."},
+	 "its error is raised (the first one) with .results: each context's dict or exception.\n"
+	 "progress as for Context.put()."},
 	{"put_tree", (PyCFunction)(void (*)(void))master_put_tree_m, METH_VARARGS | METH_KEYWORDS,
 	 "put_tree(contexts, local_dir, remote_dir, *, mode=None, timeout=None, owner=None,\n"
-	 "group=None) -> [dict, ...]\n\n"
+	 "group=None, progress=None) -> [dict, ...]\n\n"
 	 "Copy a local directory tree into every context at once (ec_context_put_tree):\n"
 	 "directories, regular files (skipped when the same), symbolic links as links. Results\n"
 	 "and errors as put_many()."},
@@ -1540,6 +1541,61 @@ static PyObject *context_exit_m(ecpy_context *self, PyObject *args)
 	Py_RETURN_FALSE;
 }
 
+/* A transfer's progress, on the calling thread while it runs with the GIL released:
+ * Ctrl-C (a signal handler that raised) is checked every EC_PY_SLICE_MS, and the
+ * progress callable, when given, called as bytes go; either one's exception cancels
+ * the transfer and is kept here, to be raised once it has ended (nothing left behind). */
+struct pyprog {
+	PyObject *cb; /* borrowed: the caller's argument; NULL or None: none */
+	long long next_check;
+	PyObject *t, *v, *tb; /* the exception that cancelled it */
+};
+
+static int pyprog_step(void *arg, uint64_t done, uint64_t total)
+{
+	struct pyprog *p = arg;
+	int call = p->cb && p->cb != Py_None;
+	long long now = now_ms();
+	if (!call && now < p->next_check)
+		return 0; /* the GIL not taken for nothing: other threads run meanwhile */
+	p->next_check = now + EC_PY_SLICE_MS;
+	PyGILState_STATE g = PyGILState_Ensure();
+	int stop = PyErr_CheckSignals() < 0;
+	if (!stop && call) {
+		PyObject *r = PyObject_CallFunction(p->cb, "KK", (unsigned long long)done,
+		                                    (unsigned long long)total);
+		stop = !r;
+		Py_XDECREF(r);
+	}
+	if (stop)
+		PyErr_Fetch(&p->t, &p->v, &p->tb);
+	PyGILState_Release(g);
+	return stop;
+}
+
+/* Before a transfer: the progress callable checked and set in o (-1 with an exception). */
+static int pyprog_start(struct pyprog *p, PyObject *cb, struct ec_transfer_options *o)
+{
+	*p = (struct pyprog){.cb = cb, .next_check = now_ms() + EC_PY_SLICE_MS};
+	if (cb != Py_None && !PyCallable_Check(cb)) {
+		PyErr_SetString(PyExc_TypeError, "progress must be callable(done, total) or None");
+		return -1;
+	}
+	o->progress = pyprog_step;
+	o->progress_arg = p;
+	return 0;
+}
+
+/* After it: 1 with the exception that cancelled it raised, else 0. */
+static int pyprog_raised(struct pyprog *p)
+{
+	if (!p->t)
+		return 0;
+	PyErr_Restore(p->t, p->v, p->tb);
+	p->t = p->v = p->tb = NULL;
+	return 1;
+}
+
 static PyObject *transfer_result(const struct ec_transfer_result *res)
 {
 	return Py_BuildValue("{s:O,s:K,s:K,s:d,s:s}", "changed", res->changed ? Py_True : Py_False,
@@ -1582,18 +1638,22 @@ enum { TR_PUT, TR_GET, TR_GET_TREE };
 
 static PyObject *context_transfer(ecpy_context *self, PyObject *args, PyObject *kw, int how)
 {
-	static char *kwlist[] = {"source", "target", "mode", "timeout", "owner", "group", NULL};
-	static const char *fmt[] = {"O&O&|$OOOO:put", "O&O&|$OOOO:get", "O&O&|$OOOO:get_tree"};
-	PyObject *src, *dst, *mode = Py_None, *timeout = Py_None, *owner = Py_None, *group = Py_None;
+	static char *kwlist[] = {"source", "target", "mode", "timeout", "owner", "group",
+	                         "progress", NULL};
+	static const char *fmt[] = {"O&O&|$OOOOO:put", "O&O&|$OOOOO:get", "O&O&|$OOOOO:get_tree"};
+	PyObject *src, *dst, *mode = Py_None, *timeout = Py_None, *owner = Py_None, *group = Py_None,
+		 *progress = Py_None;
 	if (!context_ok(self) ||
 	    !PyArg_ParseTupleAndKeywords(args, kw, fmt[how], kwlist, PyUnicode_FSConverter, &src,
-	                                 PyUnicode_FSConverter, &dst, &mode, &timeout, &owner, &group))
+	                                 PyUnicode_FSConverter, &dst, &mode, &timeout, &owner, &group,
+	                                 &progress))
 		return NULL;
 	struct ec_transfer_options o = {.size = sizeof o};
 	struct ec_transfer_result res = {0};
 	struct ec_error err = {0};
+	struct pyprog prog;
 	PyObject *r = NULL;
-	if (transfer_options(mode, timeout, owner, group, &o))
+	if (transfer_options(mode, timeout, owner, group, &o) || pyprog_start(&prog, progress, &o))
 		goto out;
 	const char *a = PyBytes_AS_STRING(src), *b = PyBytes_AS_STRING(dst);
 	int rc;
@@ -1605,7 +1665,7 @@ static PyObject *context_transfer(ecpy_context *self, PyObject *args, PyObject *
 	Py_END_ALLOW_THREADS
 	CTX_UNHOLD(self);
 	logq_drain(self->master->logq);
-	r = rc ? raise_error(&err, 0) : transfer_result(&res);
+	r = pyprog_raised(&prog) ? NULL : rc ? raise_error(&err, 0) : transfer_result(&res);
 out:
 	Py_DECREF(src);
 	Py_DECREF(dst);
@@ -1633,20 +1693,23 @@ static PyObject *error_object(const struct ec_error *err)
 static PyObject *master_put_n(ecpy_master *self, PyObject *args, PyObject *kw, int tree)
 {
 	static char *kwlist[] = {"contexts", "source", "target", "mode", "timeout", "owner",
-	                         "group", NULL};
+	                         "group", "progress", NULL};
 	PyObject *ctxs, *src, *dst, *mode = Py_None, *timeout = Py_None, *owner = Py_None,
-		 *group = Py_None;
+		 *group = Py_None, *progress = Py_None;
 	if (!master_ok(self) ||
-	    !PyArg_ParseTupleAndKeywords(args, kw, tree ? "OO&O&|$OOOO:put_tree" : "OO&O&|$OOOO:put_many",
+	    !PyArg_ParseTupleAndKeywords(args, kw, tree ? "OO&O&|$OOOOO:put_tree" : "OO&O&|$OOOOO:put_many",
 	                                 kwlist, &ctxs, PyUnicode_FSConverter, &src,
-	                                 PyUnicode_FSConverter, &dst, &mode, &timeout, &owner, &group))
+	                                 PyUnicode_FSConverter, &dst, &mode, &timeout, &owner, &group,
+	                                 &progress))
 		return NULL;
 	PyObject *r = NULL, *fast = PySequence_Fast(ctxs, "put_many() takes a list of contexts");
 	ec_context **cv = NULL;
 	struct ec_transfer_result *res = NULL;
 	struct ec_error *errs = NULL;
 	struct ec_transfer_options o = {.size = sizeof o};
-	if (!fast || transfer_options(mode, timeout, owner, group, &o))
+	struct pyprog prog;
+	if (!fast || transfer_options(mode, timeout, owner, group, &o) ||
+	    pyprog_start(&prog, progress, &o))
 		goto out;
 	Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
 	cv = PyMem_Calloc((size_t)n + 1, sizeof *cv);
@@ -1682,6 +1745,8 @@ static PyObject *master_put_n(ecpy_master *self, PyObject *args, PyObject *kw, i
 	for (Py_ssize_t i = 0; i < n; i++)
 		CTX_UNHOLD((ecpy_context *)PySequence_Fast_GET_ITEM(fast, i));
 	logq_drain(self->logq);
+	if (pyprog_raised(&prog))
+		goto out;
 	PyObject *list = PyList_New(n);
 	if (!list)
 		goto out;
@@ -1757,14 +1822,18 @@ static PyMethodDef context_methods[] = {
 	{"channel", (PyCFunction)context_channel_m, METH_NOARGS,
 	 "channel() -> Channel\n\nOpen a channel on the context; pass it to a function as an argument."},
 	{"put", (PyCFunction)(void (*)(void))context_put_m, METH_VARARGS | METH_KEYWORDS,
-	 "put(local, remote, *, mode=None, timeout=None, owner=None, group=None) -> dict\n\n"
+	 "put(local, remote, *, mode=None, timeout=None, owner=None, group=None, progress=None)\n"
+	 "-> dict\n\n"
 	 "Copy a local file into the context (docs/api.md, Files): changed, size, bytes, "
-	 "seconds, sha256."},
+	 "seconds, sha256. progress(done, total) is called as bytes go; an exception it raises\n"
+	 "(or Ctrl-C) cancels the transfer, leaving the target as it was, and is raised."},
 	{"get", (PyCFunction)(void (*)(void))context_get_m, METH_VARARGS | METH_KEYWORDS,
-	 "get(remote, local, *, mode=None, timeout=None, owner=None, group=None) -> dict\n\n"
-	 "Copy a file of the context here."},
+	 "get(remote, local, *, mode=None, timeout=None, owner=None, group=None, progress=None)\n"
+	 "-> dict\n\n"
+	 "Copy a file of the context here (progress as for put)."},
 	{"get_tree", (PyCFunction)(void (*)(void))context_get_tree_m, METH_VARARGS | METH_KEYWORDS,
-	 "get_tree(remote_dir, local_dir, *, mode=None, timeout=None, owner=None, group=None) -> dict\n\n"
+	 "get_tree(remote_dir, local_dir, *, mode=None, timeout=None, owner=None, group=None,\n"
+	 "         progress=None) -> dict\n\n"
 	 "Copy the context's directory tree here (docs/api.md, Files: ec_context_get_tree):\n"
 	 "directories, regular files, symbolic links as links; the sums of its files."},
 	{"shutdown", (PyCFunction)(void (*)(void))context_shutdown_m, METH_VARARGS | METH_KEYWORDS,

@@ -586,6 +586,68 @@ def test_put_and_get(local, tmp_path):
         local.put(str(tmp_path / "missing"), str(tmp_path / "x"))
 
 
+
+def test_transfer_progress_and_its_exception(local, master, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(3000000))
+    seen = []
+    local.put(str(src), str(tmp_path / "p.bin"), progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (3000000, 3000000) and all(t == 3000000 for d, t in seen)
+    assert [d for d, t in seen] == sorted(d for d, t in seen)
+    seen = []
+    local.get(str(src), str(tmp_path / "g.bin"), progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (3000000, 0)  # a get's total is not known as it goes
+    seen = []
+    master.put_many([local], str(src), str(tmp_path / "m.bin"), progress=lambda d, t: seen.append(d))
+    assert seen[-1] == 3000000
+
+    class Enough(Exception):
+        pass
+
+    def enough(done, total):
+        raise Enough(done)
+
+    # The callable's exception cancels the transfer and is raised: the old file kept,
+    # no temporary file left, the context still usable.
+    for how in (local.put, local.get, lambda a, b, **kw: master.put_many([local], a, b, **kw)):
+        (tmp_path / "old").write_bytes(b"old")
+        with pytest.raises(Enough):
+            how(str(src), str(tmp_path / "old"), progress=enough)
+        assert (tmp_path / "old").read_bytes() == b"old"
+        assert not [p for p in tmp_path.iterdir() if ".ec-" in p.name]
+    assert local.call(ectestlib.identity, 7) == 7
+    with pytest.raises(TypeError, match="progress must be callable"):
+        local.put(str(src), str(tmp_path / "x"), progress=3)
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="signals reach the main thread only")
+def test_ctrl_c_cancels_a_transfer(local, tmp_path):
+    # A SIGINT sent once the transfer is under way (its first progress step) raises
+    # KeyboardInterrupt from put() or get(): the transfer cancelled, the old file kept.
+    src = tmp_path / "big.bin"
+    with open(str(src), "wb") as f:
+        f.truncate(256 << 20)
+    for how in (local.put, local.get):
+        (tmp_path / "old").write_bytes(b"old")
+        started = threading.Event()
+
+        def interrupt():
+            if started.wait(60):
+                os.kill(os.getpid(), signal.SIGINT)
+
+        t = threading.Thread(target=interrupt)
+        t.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                how(str(src), str(tmp_path / "old"), progress=lambda d, total: started.set())
+        finally:
+            started.set()
+            t.join()
+        assert (tmp_path / "old").read_bytes() == b"old"
+        assert not [p for p in tmp_path.iterdir() if ".ec-" in p.name]
+    assert local.call(ectestlib.identity, 8) == 8
+
 def test_expand(tmp_path):
     conf = tmp_path / "c.yaml"
     conf.write_text("contexts:\n  web1: {transport: local}\n  web2: {transport: local}\n"
