@@ -449,7 +449,7 @@ static int close_allowed(void)
 	if (!my_holds)
 		return 1;
 	PyErr_SetString(PyExc_RuntimeError, "close() or shutdown() from inside a wait of econtext "
-	                "on this thread (a logging handler or a password callback): close it "
+	                "on this thread (a logging handler, a password or progress callback): close it "
 	                "from another thread, or after the wait");
 	return 0;
 }
