@@ -817,6 +817,7 @@ static void tree_file(struct tree *t, const char *src, const char *dst)
 		t->sum.idx = idx; /* this file's destinations among the tree's */
 		ec_context_put_many(cs, k, src, dst, t->o, res, errs);
 		t->sum.idx = NULL;
+		int stop = 0;
 		for (size_t j = 0; j < k; j++) {
 			struct ec_transfer_result *r = &t->res[idx[j]];
 			r->changed |= res[j].changed;
@@ -824,8 +825,19 @@ static void tree_file(struct tree *t, const char *src, const char *dst)
 			if (t->sum.dest_base)
 				t->sum.dest_base[idx[j]] += res[j].bytes;
 			r->size += res[j].size;
+			stop |= errs[j].code == EC_ECANCELED;
 			if (errs[j].code)
 				tree_fail(t, idx[j], errs[j].code, &errs[j]);
+		}
+		/* The caller's progress said stop: the whole tree, for every context (those
+		 * this file was not sent to, already the same, included). */
+		for (size_t i = 0; stop && i < t->n; i++) {
+			if (t->failed[i])
+				continue;
+			struct xfer x = {.ctx = t->ctxs[i], .what = "put -r", .src = t->top_src,
+			                 .dst = t->top_dst};
+			struct ec_error err = {0};
+			tree_fail(t, i, cancelled(&x, &err), &err);
 		}
 	}
 	free(cs);

@@ -1554,6 +1554,8 @@ struct pyprog {
 static int pyprog_step(void *arg, uint64_t done, uint64_t total)
 {
 	struct pyprog *p = arg;
+	if (p->t) /* cancelled already: it stays so (a tree asks again for other contexts) */
+		return 1;
 	int call = p->cb && p->cb != Py_None;
 	long long now = now_ms();
 	if (!call && now < p->next_check)

@@ -620,27 +620,71 @@ def test_transfer_progress_and_its_exception(local, master, tmp_path):
         local.put(str(src), str(tmp_path / "x"), progress=3)
 
 
+
+def test_put_tree_cancel_ends_it_for_every_context(master, local, tmp_path):
+    # Two contexts, each in a directory of its own (a relative remote_dir), "one"
+    # already holding the tree's one file: the file goes to "two" only, and the cancel
+    # on its first chunk ends the tree for "one" too: what comes after it in the walk
+    # (links, empty directories) is made in neither.
+    other = master.connect("tree-cancel", transport="local", python=INTERPRETERS[-1])
+    was = local.call(os.getcwd)
+    try:
+        src = tmp_path / "src"
+        src.mkdir()
+        (src / "a").write_bytes(os.urandom(1 << 20))
+        for i in range(12):
+            os.symlink("a", str(src / ("l%d" % i)))
+            (src / ("e%d" % i)).mkdir()
+        for ctx, d in ((local, "one"), (other, "two")):
+            (tmp_path / d / "t").mkdir(parents=True)
+            ctx.call(os.chdir, str(tmp_path / d))
+        (tmp_path / "one" / "t" / "a").write_bytes((src / "a").read_bytes())
+        os.utime(str(tmp_path / "one" / "t" / "a"), ns=(0, os.stat(str(src / "a")).st_mtime_ns))
+        os.chmod(str(tmp_path / "one" / "t" / "a"), os.stat(str(src / "a")).st_mode & 0o7777)
+
+        class Enough(Exception):
+            pass
+
+        def enough(done, total):
+            raise Enough(done)
+
+        with pytest.raises(Enough):
+            master.put_tree([local, other], str(src), "t", progress=enough)
+        one = sorted(os.listdir(str(tmp_path / "one" / "t")))
+        two = sorted(os.listdir(str(tmp_path / "two" / "t")))
+        assert [n for n in one if n != "a"] == two, (one, two)
+        assert not [p for p in (tmp_path / "two" / "t").iterdir() if ".ec-" in p.name]
+    finally:
+        local.call(os.chdir, was)
+        other.shutdown()
+
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                     reason="signals reach the main thread only")
 def test_ctrl_c_cancels_a_transfer(local, tmp_path):
-    # A SIGINT sent once the transfer is under way (its first progress step) raises
-    # KeyboardInterrupt from put() or get(): the transfer cancelled, the old file kept.
+    # A SIGINT sent while the transfer is under way (its first progress step waits until
+    # it is sent, so it cannot end first) raises KeyboardInterrupt from put() or get():
+    # the transfer cancelled, the old file kept.
     src = tmp_path / "big.bin"
     with open(str(src), "wb") as f:
-        f.truncate(256 << 20)
+        f.truncate(16 << 20)
     for how in (local.put, local.get):
         (tmp_path / "old").write_bytes(b"old")
-        started = threading.Event()
+        started, sent = threading.Event(), threading.Event()
 
         def interrupt():
             if started.wait(60):
                 os.kill(os.getpid(), signal.SIGINT)
+            sent.set()
+
+        def first_step(done, total):
+            started.set()
+            sent.wait(60)
 
         t = threading.Thread(target=interrupt)
         t.start()
         try:
             with pytest.raises(KeyboardInterrupt):
-                how(str(src), str(tmp_path / "old"), progress=lambda d, total: started.set())
+                how(str(src), str(tmp_path / "old"), progress=first_step)
         finally:
             started.set()
             t.join()
