@@ -16,8 +16,7 @@
 
 #include "cli_fleet.h"
 
-/* The longest select wait: how late a signal is seen and the progress line redrawn. */
-#define TICK_MS 100
+#define TICK_MS CLI_TICK_MS
 /* A connect's own deadline (the same --timeout) reports why it failed (the boot output);
  * ours ends it only if that did not come. */
 #define CONNECT_GRACE 0.5
@@ -100,6 +99,17 @@ void cli_signals_restore(const struct sigaction old[2])
 {
 	sigaction(SIGINT, &old[0], NULL);
 	sigaction(SIGTERM, &old[1], NULL);
+}
+
+void cli_interrupted_msg(char *buf, size_t cap, const char *doing)
+{
+	snprintf(buf, cap, "interrupted by %s while %s",
+	         cli_interrupted == SIGTERM ? "SIGTERM" : "SIGINT", doing);
+}
+
+void cli_error_kind(int rc, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "EC_%s", ec_err_name(rc));
 }
 
 /* ---- the progress line (stderr, a terminal) --------------------------------------- */
@@ -261,7 +271,7 @@ static void failed(struct fleet *f, struct host *h, const char *kind, const char
 static void failed_err(struct fleet *f, struct host *h, int rc, const struct ec_error *err)
 {
 	char kind[32], msg[sizeof(err->where) + sizeof(err->msg) + 4];
-	snprintf(kind, sizeof(kind), "EC_%s", ec_err_name(rc));
+	cli_error_kind(rc, kind, sizeof(kind));
 	if (err->where[0] && strcmp(err->where, h->name) != 0)
 		snprintf(msg, sizeof(msg), "%s: %s", err->where, err->msg);
 	else
@@ -272,9 +282,7 @@ static void failed_err(struct fleet *f, struct host *h, int rc, const struct ec_
 static void cancelled(struct fleet *f, struct host *h)
 {
 	char msg[96];
-	snprintf(msg, sizeof(msg), "interrupted by %s while %s",
-	         cli_interrupted == SIGTERM ? "SIGTERM" : "SIGINT",
-	         h->state == CONNECTING ? "connecting" : "running");
+	cli_interrupted_msg(msg, sizeof(msg), h->state == CONNECTING ? "connecting" : "running");
 	failed(f, h, "EC_ECANCELED", msg, NULL, 0);
 }
 

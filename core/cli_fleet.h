@@ -27,6 +27,12 @@ extern volatile sig_atomic_t cli_interrupted;
  * old[2]; restore them. */
 void cli_signals_catch(struct sigaction old[2], int flags);
 void cli_signals_restore(const struct sigaction old[2]);
+/* The longest wait between looks at cli_interrupted (and redraws of a progress line). */
+#define CLI_TICK_MS 100
+/* "interrupted by SIGINT while DOING" (SIGTERM when that came), into buf. */
+void cli_interrupted_msg(char *buf, size_t cap, const char *doing);
+/* An EC_E* code as a JSON line's error kind ("EC_EREMOTE"), into buf. */
+void cli_error_kind(int rc, char *buf, size_t cap);
 
 /* s as a JSON string without allocating, for the lines printed when out of memory:
  * itself in quotes, in buf, when no character of it needs escaping (a context's name

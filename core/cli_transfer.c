@@ -260,6 +260,8 @@ struct run {
 static void report(struct run *r, const char *name, int rc, const struct ec_transfer_result *res,
                    const struct ec_error *err)
 {
+	char kind[32]; /* as call's fan-out names it */
+	cli_error_kind(rc, kind, sizeof(kind));
 	/* Built whole or not at all (then printed below without allocating): a line with
 	 * a field missing would look like another answer. */
 	ec_value *d = ec_value_new(EC_T_DICT);
@@ -274,8 +276,6 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 			bad |= ec_value_dict_set(d, ec_value_cstr("sha256"), ec_value_cstr(res->sha256));
 	} else {
 		ec_value *e = ec_value_new(EC_T_DICT);
-		char kind[32]; /* as the fan-out of call says it */
-		snprintf(kind, sizeof(kind), "EC_%s", ec_err_name(rc));
 		bad |= !e;
 		bad |= ec_value_dict_set(e, ec_value_cstr("kind"), ec_value_cstr(kind));
 		ec_value *msg = ec_value_cstr(err->msg);
@@ -307,7 +307,7 @@ static void report(struct run *r, const char *name, int rc, const struct ec_tran
 		else if (rc == 0)
 			printf("}\n");
 		else
-			printf(", \"error\": {\"kind\": \"EC_%s\", \"message\": %s}}\n", ec_err_name(rc),
+			printf(", \"error\": {\"kind\": \"%s\", \"message\": %s}}\n", kind,
 			       said ? said : "\"(out of memory printing the message)\"");
 	}
 	fflush(stdout);
@@ -337,15 +337,12 @@ static void options(struct run *r, struct ec_transfer_options *o, struct line *l
 
 /* ---- connecting, Ctrl-C seen meanwhile ---------------------------------------------- */
 
-enum { TICK_MS = 100 }; /* how long Ctrl-C may go unseen while contexts connect */
-
 /* A context given up for Ctrl-C (SIGTERM): its error, as the fan-out says it. */
 static int interrupted(const char *name, struct ec_error *err)
 {
 	*err = (struct ec_error){.code = EC_ECANCELED};
 	snprintf(err->where, sizeof(err->where), "%s", name);
-	snprintf(err->msg, sizeof(err->msg), "interrupted by %s while connecting",
-	         cli_interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
+	cli_interrupted_msg(err->msg, sizeof(err->msg), "connecting");
 	return EC_ECANCELED;
 }
 
@@ -368,7 +365,7 @@ static void connect_all(ec_master *m, ec_connect **cs, const char *const *names,
 	while (ok && pending && !cli_interrupted) {
 		void *tags[64];
 		size_t k = 0;
-		int rc = ec_select_wait(sel, TICK_MS, tags, 64, &k, &e);
+		int rc = ec_select_wait(sel, CLI_TICK_MS, tags, 64, &k, &e);
 		if (rc && rc != EC_ETIMEDOUT)
 			break;
 		for (size_t t = 0; t < k; t++) {

@@ -782,7 +782,8 @@ static ec_value *dirdone_args(const char *path, const struct stat *st)
 	return v;
 }
 
-/* A local failure (a directory or link that cannot be read) for every context left. */
+/* A local failure (a directory or link that cannot be read: path, errno) for every
+ * context left; path NULL: the caller's progress cancelled the tree. */
 static void tree_fail_all(struct tree *t, const char *path)
 {
 	int e = errno;
@@ -792,7 +793,7 @@ static void tree_fail_all(struct tree *t, const char *path)
 		struct xfer x = {.ctx = t->ctxs[i], .what = "put -r", .src = t->top_src, .dst = t->top_dst};
 		struct ec_error err = {0};
 		errno = e;
-		int rc = fail_errno(&x, &err, path);
+		int rc = path ? fail_errno(&x, &err, path) : cancelled(&x, &err);
 		tree_fail(t, i, rc, &err);
 	}
 }
@@ -831,14 +832,8 @@ static void tree_file(struct tree *t, const char *src, const char *dst)
 		}
 		/* The caller's progress said stop: the whole tree, for every context (those
 		 * this file was not sent to, already the same, included). */
-		for (size_t i = 0; stop && i < t->n; i++) {
-			if (t->failed[i])
-				continue;
-			struct xfer x = {.ctx = t->ctxs[i], .what = "put -r", .src = t->top_src,
-			                 .dst = t->top_dst};
-			struct ec_error err = {0};
-			tree_fail(t, i, cancelled(&x, &err), &err);
-		}
+		if (stop)
+			tree_fail_all(t, NULL);
 	}
 	free(cs);
 	free(idx);

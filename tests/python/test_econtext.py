@@ -586,7 +586,6 @@ def test_put_and_get(local, tmp_path):
         local.put(str(tmp_path / "missing"), str(tmp_path / "x"))
 
 
-
 def test_transfer_progress_and_its_exception(local, master, tmp_path):
     src = tmp_path / "src.bin"
     src.write_bytes(os.urandom(3000000))
@@ -618,7 +617,6 @@ def test_transfer_progress_and_its_exception(local, master, tmp_path):
     assert local.call(ectestlib.identity, 7) == 7
     with pytest.raises(TypeError, match="progress must be callable"):
         local.put(str(src), str(tmp_path / "x"), progress=3)
-
 
 
 def test_put_tree_cancel_ends_it_for_every_context(master, local, tmp_path):
@@ -658,6 +656,7 @@ def test_put_tree_cancel_ends_it_for_every_context(master, local, tmp_path):
         local.call(os.chdir, was)
         other.shutdown()
 
+
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                     reason="signals reach the main thread only")
 def test_ctrl_c_cancels_a_transfer(local, tmp_path):
@@ -691,6 +690,7 @@ def test_ctrl_c_cancels_a_transfer(local, tmp_path):
         assert (tmp_path / "old").read_bytes() == b"old"
         assert not [p for p in tmp_path.iterdir() if ".ec-" in p.name]
     assert local.call(ectestlib.identity, 8) == 8
+
 
 def test_expand(tmp_path):
     conf = tmp_path / "c.yaml"
