@@ -162,6 +162,18 @@ static PyObject *raise_error(const struct ec_error *err, int connecting)
 }
 
 /* Raise an error of code with a message formatted as PyUnicode_FromFormat does. */
+/* ms as seconds for a message: PyUnicode_FromFormat has no %f (it would copy the rest of
+ * the format as it is). */
+struct seconds_str {
+	char s[32];
+};
+static struct seconds_str seconds_str(long long ms)
+{
+	struct seconds_str r;
+	snprintf(r.s, sizeof r.s, "%.3f", ms / 1000.0);
+	return r;
+}
+
 static PyObject *raise_code(int code, const char *where, const char *fmt, ...)
 {
 	struct ec_error err = {.code = code};
@@ -451,6 +463,41 @@ static int close_allowed(void)
 	PyErr_SetString(PyExc_RuntimeError, "close() or shutdown() from inside a wait of econtext "
 	                "on this thread (a logging handler, a password or progress callback): close it "
 	                "from another thread, or after the wait");
+	return 0;
+}
+
+/* A transfer's progress, on the calling thread while it runs with the GIL released:
+ * Ctrl-C (a signal handler that raised) is checked every EC_PY_SLICE_MS, and the
+ * progress callable, when given, called as bytes go; either one's exception cancels
+ * the transfer and is kept here, to be raised once it has ended (nothing left behind). */
+struct pyprog {
+	PyObject *cb; /* borrowed: the caller's argument; NULL or None: none */
+	long long next_check;
+	PyObject *t, *v, *tb; /* the exception that cancelled it */
+	ec_context *const *ctxs; /* borrowed: the transfer's contexts (n of them) */
+	size_t n;
+};
+
+/* The transfer whose progress callable runs on this thread, if any: a wait from the
+ * callable on one of its contexts would never end (the context waits for this thread's
+ * chunks, and the wait has no deadline by default), so it is refused. */
+static _Thread_local const struct pyprog *my_prog;
+
+/* 1 (with a RuntimeError) if ctx is one of the contexts of the transfer whose progress
+ * callable runs on this thread; what names what was refused. */
+static int prog_refuses(ec_context *ctx, PyObject *name, const char *what)
+{
+	if (!my_prog)
+		return 0;
+	for (size_t i = 0; i < my_prog->n; i++)
+		if (my_prog->ctxs[i] == ctx) {
+			PyErr_Format(PyExc_RuntimeError,
+			             "context '%U': %s from the progress callable of a transfer to it "
+			             "refused: the context waits for this thread's next chunk (use "
+			             "another thread, or wait once the transfer has returned)",
+			             name, what);
+			return 1;
+		}
 	return 0;
 }
 
@@ -1487,6 +1534,8 @@ static PyObject *call_result_ms(ecpy_call *self, long long ms);
 
 static PyObject *context_call_m(ecpy_context *self, PyObject *args, PyObject *kw)
 {
+	if (self->ctx && prog_refuses(self->ctx, self->name, "call()"))
+		return NULL; /* before anything is sent */
 	ecpy_call *co = call_start(self, args, kw);
 	if (!co)
 		return NULL;
@@ -1541,16 +1590,6 @@ static PyObject *context_exit_m(ecpy_context *self, PyObject *args)
 	Py_RETURN_FALSE;
 }
 
-/* A transfer's progress, on the calling thread while it runs with the GIL released:
- * Ctrl-C (a signal handler that raised) is checked every EC_PY_SLICE_MS, and the
- * progress callable, when given, called as bytes go; either one's exception cancels
- * the transfer and is kept here, to be raised once it has ended (nothing left behind). */
-struct pyprog {
-	PyObject *cb; /* borrowed: the caller's argument; NULL or None: none */
-	long long next_check;
-	PyObject *t, *v, *tb; /* the exception that cancelled it */
-};
-
 static int pyprog_step(void *arg, uint64_t done, uint64_t total)
 {
 	struct pyprog *p = arg;
@@ -1564,8 +1603,11 @@ static int pyprog_step(void *arg, uint64_t done, uint64_t total)
 	PyGILState_STATE g = PyGILState_Ensure();
 	int stop = PyErr_CheckSignals() < 0;
 	if (!stop && call) {
+		const struct pyprog *outer = my_prog;
+		my_prog = p;
 		PyObject *r = PyObject_CallFunction(p->cb, "KK", (unsigned long long)done,
 		                                    (unsigned long long)total);
+		my_prog = outer;
 		stop = !r;
 		Py_XDECREF(r);
 	}
@@ -1575,10 +1617,13 @@ static int pyprog_step(void *arg, uint64_t done, uint64_t total)
 	return stop;
 }
 
-/* Before a transfer: the progress callable checked and set in o (-1 with an exception). */
-static int pyprog_start(struct pyprog *p, PyObject *cb, struct ec_transfer_options *o)
+/* Before a transfer to the n contexts ctxs (kept by the caller until it ends): the
+ * progress callable checked and set in o (-1 with an exception). */
+static int pyprog_start(struct pyprog *p, PyObject *cb, ec_context *const *ctxs, size_t n,
+                        struct ec_transfer_options *o)
 {
-	*p = (struct pyprog){.cb = cb, .next_check = now_ms() + EC_PY_SLICE_MS};
+	*p = (struct pyprog){.cb = cb, .next_check = now_ms() + EC_PY_SLICE_MS, .ctxs = ctxs,
+	                     .n = n};
 	if (cb != Py_None && !PyCallable_Check(cb)) {
 		PyErr_SetString(PyExc_TypeError, "progress must be callable(done, total) or None");
 		return -1;
@@ -1655,7 +1700,10 @@ static PyObject *context_transfer(ecpy_context *self, PyObject *args, PyObject *
 	struct ec_error err = {0};
 	struct pyprog prog;
 	PyObject *r = NULL;
-	if (transfer_options(mode, timeout, owner, group, &o) || pyprog_start(&prog, progress, &o))
+	static const char *what[] = {"put()", "get()", "get_tree()"};
+	if (prog_refuses(self->ctx, self->name, what[how]) ||
+	    transfer_options(mode, timeout, owner, group, &o) ||
+	    pyprog_start(&prog, progress, &self->ctx, 1, &o))
 		goto out;
 	const char *a = PyBytes_AS_STRING(src), *b = PyBytes_AS_STRING(dst);
 	int rc;
@@ -1711,7 +1759,7 @@ static PyObject *master_put_n(ecpy_master *self, PyObject *args, PyObject *kw, i
 	struct ec_transfer_options o = {.size = sizeof o};
 	struct pyprog prog;
 	if (!fast || transfer_options(mode, timeout, owner, group, &o) ||
-	    pyprog_start(&prog, progress, &o))
+	    pyprog_start(&prog, progress, NULL, 0, &o))
 		goto out;
 	Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
 	cv = PyMem_Calloc((size_t)n + 1, sizeof *cv);
@@ -1735,7 +1783,11 @@ static PyObject *master_put_n(ecpy_master *self, PyObject *args, PyObject *kw, i
 				goto out;
 			}
 		cv[i] = ((ecpy_context *)c)->ctx;
+		if (prog_refuses(cv[i], ((ecpy_context *)c)->name, tree ? "put_tree()" : "put_many()"))
+			goto out;
 	}
+	prog.ctxs = cv; /* the contexts a wait from its callable is refused on */
+	prog.n = (size_t)n;
 	const char *a = PyBytes_AS_STRING(src), *b = PyBytes_AS_STRING(dst);
 	for (Py_ssize_t i = 0; i < n; i++)
 		CTX_HOLD((ecpy_context *)PySequence_Fast_GET_ITEM(fast, i));
@@ -2003,6 +2055,8 @@ static PyObject *call_result_ms(ecpy_call *self, long long ms)
 	if (!self->call || !self->ctx->ctx || self->ctx->closing)
 		return raise_code(EC_ECLOSED, PyUnicode_AsUTF8(self->ctx->name),
 		                  "context '%U' was shut down before %U returned", self->ctx->name, call_what(self));
+	if (ms && prog_refuses(self->ctx->ctx, self->ctx->name, "a wait for a call"))
+		return NULL;
 	struct ec_error err = {0};
 	struct call_wait w = {self, NULL};
 	self->busy++;
@@ -2030,8 +2084,8 @@ static PyObject *call_result_ms(ecpy_call *self, long long ms)
 	CTX_UNHOLD(self->ctx);
 	if (rc == EC_ETIMEDOUT)
 		return raise_code(EC_ETIMEDOUT, PyUnicode_AsUTF8(self->ctx->name),
-		                  "context '%U': %U has not returned yet (waited %.3f s)",
-		                  self->ctx->name, call_what(self), ms / 1000.0);
+		                  "context '%U': %U has not returned yet (waited %s s)",
+		                  self->ctx->name, call_what(self), seconds_str(ms).s);
 	call_settle(self, rc, w.res, &err);
 	return call_outcome(self);
 }
@@ -2264,8 +2318,8 @@ static PyObject *channel_recv(ecpy_channel *self, long long ms)
 		return NULL;
 	if (rc == EC_ETIMEDOUT)
 		return raise_code(EC_ETIMEDOUT, PyUnicode_AsUTF8(self->ctx->name),
-		                  "nothing on the channel of context '%U' (waited %.3f s)", self->ctx->name,
-		                  ms / 1000.0);
+		                  "nothing on the channel of context '%U' (waited %s s)", self->ctx->name,
+		                  seconds_str(ms).s);
 	if (rc) {
 		if (rc == EC_EEOF || rc == EC_ECLOSED)
 			self->ended = 1;

@@ -143,7 +143,8 @@ def test_call_async_and_select(local, master):
 
 def test_timeout_then_cancel(local):
     call = local.call_async(ectestlib.sleep_then, 60, "late")
-    with pytest.raises(econtext.TimeoutError):
+    with pytest.raises(econtext.TimeoutError,
+                       match=r"ectestlib.sleep_then has not returned yet \(waited 0.050 s\)"):
         call.result(timeout=0.05)
     assert not call.done()
     assert call.cancel()
@@ -164,6 +165,9 @@ def test_exception_accessor(local):
 def test_channel_both_ways(local):
     ch = local.channel()
     call = local.call_async(ectestlib.doubler, ch)
+    with pytest.raises(econtext.TimeoutError,
+                       match=r"nothing on the channel of context 'local' \(waited 0.050 s\)"):
+        ch.get(timeout=0.05)    # the doubler sends nothing before it is sent something
     for i in range(5):
         ch.send(i)
         assert ch.get(timeout=30) == 2 * i
@@ -518,7 +522,7 @@ def test_call_timeout_attribute(local):
     assert local.timeout is None
     local.timeout = 0.1
     try:
-        with pytest.raises(econtext.TimeoutError, match="has not returned yet"):
+        with pytest.raises(econtext.TimeoutError, match=r"has not returned yet \(waited 0.100 s\)"):
             local.call(ectestlib.sleep_then, 60, "late")
     finally:
         local.timeout = None
@@ -654,6 +658,56 @@ def test_put_tree_cancel_ends_it_for_every_context(master, local, tmp_path):
         assert not [p for p in (tmp_path / "two" / "t").iterdir() if ".ec-" in p.name]
     finally:
         local.call(os.chdir, was)
+        other.shutdown()
+
+
+def test_progress_callable_cannot_wait_on_its_transfers_contexts(master, local, tmp_path):
+    # From the callable, a wait on a context of the transfer would never end (the
+    # context waits for this thread's next chunk): refused with a RuntimeError, nothing
+    # sent; another context is called as usual; the transfer and the context go on.
+    other = master.connect("prog-other", transport="local", python=INTERPRETERS[-1])
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(3000000))
+    local.timeout = 60  # were it not refused: a failure, not a hang
+    try:
+        waits = {
+            "call()": lambda: local.call(ectestlib.identity, 1),
+            "a wait for a call": lambda: local.call_async(ectestlib.identity, 2).result(),
+            "put()": lambda: local.put(str(src), str(tmp_path / "x"), timeout=60),
+            "get()": lambda: local.get(str(src), str(tmp_path / "x"), timeout=60),
+            "put_many()": lambda: master.put_many([local, other], str(src), str(tmp_path / "x"),
+                                                  timeout=60),
+        }
+        transfers = (  # (the transfer, whether "other" is one of its contexts)
+            (lambda **kw: local.put(str(src), str(tmp_path / "p.bin"), **kw), False),
+            (lambda **kw: local.get(str(src), str(tmp_path / "g.bin"), **kw), False),
+            (lambda **kw: master.put_many([other, local], str(src), str(tmp_path / "m.bin"),
+                                          **kw), True))
+        for transfer, with_other in transfers:
+            seen = {}
+
+            def step(done, total):
+                if seen:
+                    return
+                for what, wait in waits.items():
+                    with pytest.raises(RuntimeError) as e:
+                        wait()
+                    seen[what] = str(e.value)
+                if with_other:
+                    with pytest.raises(RuntimeError, match="context 'prog-other': call()"):
+                        other.call(ectestlib.identity, 3)
+                else:
+                    seen["other"] = other.call(ectestlib.identity, 3)
+
+            transfer(progress=step)
+            for what in waits:
+                assert "context 'local': %s from the progress callable of a transfer to it " \
+                    "refused" % what in seen[what], seen[what]
+            assert with_other or seen["other"] == 3
+            assert not (tmp_path / "x").exists()
+        assert local.call(ectestlib.identity, 9) == 9
+    finally:
+        local.timeout = None
         other.shutdown()
 
 
