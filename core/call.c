@@ -40,6 +40,7 @@ void ec__call_discard(struct ec_call *call)
 void ec__call_register(struct ec_calls *cs, struct ec_call *call)
 {
 	call->reg = cs;
+	call->owner = cs->owner;
 	call->codec = cs->codec ? cs->codec : call->codec;
 	call->handle = cs->next_handle++;
 	call->registered = 1;
@@ -166,6 +167,9 @@ int ec_call_wait(ec_call *call, int timeout_ms, ec_value **result, struct ec_err
 	ec_master *m = call->m;
 	const char *cname = call->ctx_name;
 	long long deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
+	if (!__atomic_load_n(&call->done, __ATOMIC_ACQUIRE) && call->owner &&
+	    ec__calls_busy(call->owner, cname, "a wait for a call", err))
+		return EC_EINVAL;
 	spin_for_reply(m, call);
 	/* The call's own lock: the broker's delivery never contends with the master lock. */
 	pthread_mutex_lock(&call->lock);
@@ -256,3 +260,30 @@ void ec_call_free(ec_call *call)
 	ec__call_unref(call);
 }
 
+
+/* This thread's busy contexts, innermost first (see call.h). */
+static _Thread_local const struct ec_calls_busy *busy_top;
+
+void ec__calls_busy_push(struct ec_calls_busy *b, ec_context *const *ctxs, size_t n)
+{
+	*b = (struct ec_calls_busy){.ctxs = ctxs, .n = n, .outer = busy_top};
+	busy_top = b;
+}
+
+void ec__calls_busy_pop(const struct ec_calls_busy *b)
+{
+	busy_top = b->outer;
+}
+
+int ec__calls_busy(const ec_context *ctx, const char *name, const char *what,
+                   struct ec_error *err)
+{
+	for (const struct ec_calls_busy *b = busy_top; b; b = b->outer)
+		for (size_t i = 0; i < b->n; i++)
+			if (b->ctxs[i] == ctx)
+				return ec__error_set(err, EC_EINVAL, name,
+				                     "%s in context '%s' from a callback of a transfer to it "
+				                     "refused: the context waits for this thread's next chunk",
+				                     what, name);
+	return 0;
+}

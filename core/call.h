@@ -31,6 +31,8 @@ struct ec_calls {
 	/* The context's codec (its `codec` key, else the master's): its calls' replies are
 	 * decoded with it. Set by the context. */
 	const struct ec_loaded_plugin *codec;
+	/* The context these calls are of, set by it: compared by ec__calls_busy. */
+	const ec_context *owner;
 };
 
 /* A call: registered with its context (under m->lock) until its reply or failure is
@@ -40,6 +42,9 @@ struct ec_calls {
 struct ec_call {
 	ec_master *m;
 	struct ec_calls *reg;   /* the context's, valid while registered */
+	/* the context it was registered with (its calls' owner), kept after: compared by
+	 * ec__calls_busy, never dereferenced */
+	const ec_context *owner;
 	/* Decodes the reply: the context's codec from registration (the master's before);
 	 * a plugin outlives every call. */
 	const struct ec_loaded_plugin *codec;
@@ -82,5 +87,21 @@ void ec__call_done_locked(struct ec_call *call, struct ec_broker *b);
 void ec__calls_fail(struct ec_calls *cs, const char *name, const struct ec_error *why);
 /* Drop a reference; the last one frees the call. */
 void ec__call_unref(struct ec_call *call);
+
+/* Contexts (by their calls) that this thread must not wait on: while a transfer runs a
+ * caller's callback (core/transfer.c), a call's wait or a transfer on a context of that
+ * transfer would never end, for the context waits for this thread's next chunk. Pushed
+ * and popped around the callback, on its thread; they nest. */
+struct ec_calls_busy {
+	ec_context *const *ctxs; /* the caller's, alive until the pop */
+	size_t n;
+	const struct ec_calls_busy *outer;
+};
+void ec__calls_busy_push(struct ec_calls_busy *b, ec_context *const *ctxs, size_t n);
+void ec__calls_busy_pop(const struct ec_calls_busy *b);
+/* EC_EINVAL (in err, where: name) if this thread must not wait on ctx (what: what it
+ * was about to do), else 0. */
+int ec__calls_busy(const ec_context *ctx, const char *name, const char *what,
+                   struct ec_error *err);
 
 #endif

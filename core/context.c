@@ -762,6 +762,7 @@ int ec__context_new(ec_master *m, const char *name, const char *const *overrides
 	ctx->id = ++m->next_context_id;
 	ctx->calls.next_handle = EC_HANDLE_FIRST_REPLY;
 	ctx->calls.abandoned = calls_abandoned;
+	ctx->calls.owner = ctx;
 	ctx->chans = (struct ec_channels){.m = m, .name = ctx->name, .st = &ctx->st,
 	                                  .calls = &ctx->calls, .python_major = &ctx->python_major,
 	                                  .fail = &ctx->fail};
@@ -920,6 +921,8 @@ int ec_context_call(ec_context *ctx, const char *module, const char *qualname,
                     ec_value **result, struct ec_error *err)
 {
 	ec_call *call = NULL;
+	if (ec__calls_busy(ctx, ctx->name, "a call", err))
+		return EC_EINVAL; /* its wait would be: refused before anything is sent */
 	int rc = ec_context_call_async(ctx, module, qualname, args, kwargs, &call, err);
 	if (rc)
 		return rc;

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "call.h"
 #include "channel.h"
 #include "clock.h"
 #include "error.h"
@@ -46,6 +47,8 @@ struct xfer {
 	long long t0;
 	uid_t uid; /* get: the owner and group to give, or -1 (local_ids) */
 	gid_t gid;
+	ec_context *const *all; /* the transfer's contexts (the caller's), n_all of them; */
+	size_t n_all;           /* 0: ctx alone. A callback must not wait on them. */
 };
 
 /* o as this version's whole options: o itself, or (NULL, or a caller built with an
@@ -201,21 +204,50 @@ static int cancelled(const struct xfer *x, struct ec_error *err)
 	                     x->what, x->src, x->dst);
 }
 
+/* While the caller's callback runs, a wait of its on the transfer's contexts is refused
+ * (core/call.h): they wait for this thread's next chunk. */
+static void busy_push(const struct xfer *x, struct ec_calls_busy *b)
+{
+	ec__calls_busy_push(b, x->n_all ? x->all : &x->ctx, x->n_all ? x->n_all : 1);
+}
+
 /* The progress callback; EC_ECANCELED when it says stop. */
 static int progress(const struct xfer *x, uint64_t done, uint64_t total, struct ec_error *err)
 {
-	if (!x->o->progress || !x->o->progress(x->o->progress_arg, done, total))
+	if (!x->o->progress)
 		return 0;
-	return cancelled(x, err);
+	struct ec_calls_busy b;
+	busy_push(x, &b);
+	int stop = x->o->progress(x->o->progress_arg, done, total);
+	ec__calls_busy_pop(&b);
+	return stop ? cancelled(x, err) : 0;
 }
 
 /* The per destination callback for destination i; EC_ECANCELED when it says stop. */
 static int progress_dest(const struct xfer *x, size_t i, uint64_t done, uint64_t total,
                          struct ec_error *err)
 {
-	if (!x->o->progress_dest || !x->o->progress_dest(x->o->progress_arg, i, done, total))
+	if (!x->o->progress_dest)
 		return 0;
-	return cancelled(x, err);
+	struct ec_calls_busy b;
+	busy_push(x, &b);
+	int stop = x->o->progress_dest(x->o->progress_arg, i, done, total);
+	ec__calls_busy_pop(&b);
+	return stop ? cancelled(x, err) : 0;
+}
+
+/* A transfer from a callback of another to one of its contexts: refused (busy_push),
+ * in that context's error (errs: one for each context, or NULL), res (n, or NULL) 0. */
+static int busy_refuses(ec_context *const *ctxs, size_t n, const char *what,
+                        struct ec_transfer_result *res, struct ec_error *errs)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ec__calls_busy(ctxs[i], ec_context_name(ctxs[i]), what, errs ? &errs[i] : NULL)) {
+			if (res)
+				memset(res, 0, n * sizeof(*res));
+			return EC_EINVAL;
+		}
+	return 0;
 }
 
 /* A tree's progress: its files' bytes summed (o->progress and o->progress_dest see
@@ -585,8 +617,12 @@ int ec_context_put_many(ec_context *const *ctxs, size_t n, const char *local_pat
 {
 	if (!n)
 		return 0;
+	if (busy_refuses(ctxs, n, "a put", res, errs))
+		return EC_EINVAL;
 	struct xfer x;
 	int rc = xfer_init(&x, ctxs[0], "put", local_path, remote_path, o, NULL, errs);
+	x.all = ctxs;
+	x.n_all = n;
 	struct dest *ds = calloc(n, sizeof(*ds));
 	int fd = -1;
 	if (rc || !ds) {
@@ -893,6 +929,8 @@ int ec_context_put_tree(ec_context *const *ctxs, size_t n, const char *local_dir
                         const char *remote_dir, const struct ec_transfer_options *o,
                         struct ec_transfer_result *res, struct ec_error *errs)
 {
+	if (busy_refuses(ctxs, n, "a put -r", res, errs))
+		return EC_EINVAL;
 	struct tree t = {.ctxs = ctxs, .n = n, .left = n, .res = res, .errs = errs,
 	                 .top_src = local_dir, .top_dst = remote_dir};
 	t.o = sum_progress_init(&t.sum, opts_full(o, &t.whole), &t.summed);
@@ -1265,6 +1303,8 @@ int ec_context_get(ec_context *ctx, const char *remote_path, const char *local_p
                    const struct ec_transfer_options *o, struct ec_transfer_result *res,
                    struct ec_error *err)
 {
+	if (busy_refuses(&ctx, 1, "a get", res, err))
+		return EC_EINVAL;
 	struct xfer x;
 	int rc = get_init(&x, ctx, "get", remote_path, local_path, o, res, err);
 	if (!rc)
@@ -1485,6 +1525,8 @@ int ec_context_get_tree(ec_context *ctx, const char *remote_dir, const char *loc
                         const struct ec_transfer_options *o, struct ec_transfer_result *res,
                         struct ec_error *err)
 {
+	if (busy_refuses(&ctx, 1, "a get -r", res, err))
+		return EC_EINVAL;
 	struct xfer x;
 	ec_value *r = NULL, *args = NULL;
 	int64_t token = 0;

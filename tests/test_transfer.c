@@ -311,6 +311,89 @@ static void test_cancel(void)
 	CU_ASSERT_EQUAL(temps_left(dir), 0);
 }
 
+/* What a progress callback's waits on the transfer's own context gave (test_busy). */
+struct busy_seen {
+	int n;           /* calls of the callback */
+	int rc[6];       /* call, wait for an async call, put, get, put -r, get -r */
+	char msg[6][256];
+};
+
+static int busy_progress(void *arg, uint64_t done, uint64_t total)
+{
+	(void)done;
+	(void)total;
+	struct busy_seen *s = arg;
+	if (s->n++)
+		return 0;
+	struct ec_error err[6];
+	memset(err, 0, sizeof(err));
+	ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
+	s->rc[0] = ec_context_call(ctx, "os", "getpid", args, NULL, 60000, &r, &err[0]);
+	ec_value_free(r);
+	r = NULL;
+	ec_call *c = NULL;
+	if (ec_context_call_async(ctx, "os", "getpid", args, NULL, &c, &err[1]) == 0) {
+		s->rc[1] = ec_call_wait(c, 60000, &r, &err[1]);
+		ec_value_free(r);
+		ec_call_free(c); /* cancelled in the context */
+	}
+	ec_value_free(args);
+	struct ec_transfer_result res[1];
+	s->rc[2] = ec_context_put(ctx, path_of("b-src"), path_of("b-x"), NULL, res, &err[2]);
+	s->rc[3] = ec_context_get(ctx, path_of("b-src"), path_of("b-x"), NULL, res, &err[3]);
+	s->rc[4] = ec_context_put_tree(&ctx, 1, dir, path_of("b-t"), NULL, res, &err[4]);
+	s->rc[5] = ec_context_get_tree(ctx, dir, path_of("b-t"), NULL, res, &err[5]);
+	for (int i = 0; i < 6; i++)
+		snprintf(s->msg[i], sizeof(s->msg[i]), "%s", err[i].msg);
+	return 0;
+}
+
+/* A progress callback's call, wait or transfer on the transfer's own context would wait
+ * for ever (the context waits for this thread's next chunk): each refused at once,
+ * EC_EINVAL naming the context, nothing sent; the transfer and the context go on. */
+static void test_busy(void)
+{
+	char src[256], dst[256]; /* copies: the callback's path_of reuses the buffers */
+	snprintf(src, sizeof(src), "%s", path_of("b-src"));
+	make_file(src, 3u << 20, 8, 0644, 1400000000);
+	static const char *what[] = {"a call", "a wait for a call", "a put", "a get", "a put -r",
+	                             "a get -r"};
+	for (int get = 0; get < 2; get++) {
+		struct busy_seen s;
+		memset(&s, 0, sizeof(s));
+		struct ec_transfer_options o = {.size = sizeof(o), .progress = busy_progress,
+		                                .progress_arg = &s};
+		struct ec_transfer_result res;
+		struct ec_error err = {0};
+		snprintf(dst, sizeof(dst), "%s", path_of(get ? "b-got" : "b-put"));
+		int rc = get ? ec_context_get(ctx, src, dst, &o, &res, &err)
+		             : ec_context_put(ctx, src, dst, &o, &res, &err);
+		if (rc)
+			fprintf(stderr, "busy %s: %s\n", get ? "get" : "put", err.msg);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT(same_content(src, dst));
+		CU_ASSERT(s.n > 0);
+		for (int i = 0; i < 6; i++) {
+			char want[128];
+			snprintf(want, sizeof(want), "%s in context 'xfer' from a callback of a transfer "
+			         "to it refused", what[i]);
+			CU_ASSERT_EQUAL(s.rc[i], EC_EINVAL);
+			if (!strstr(s.msg[i], want))
+				fprintf(stderr, "busy %d: '%s' lacks '%s'\n", i, s.msg[i], want);
+			CU_ASSERT(strstr(s.msg[i], want) != NULL);
+		}
+		CU_ASSERT_EQUAL(access(path_of("b-x"), F_OK), -1);
+		CU_ASSERT_EQUAL(access(path_of("b-t"), F_OK), -1);
+	}
+	/* The context goes on, the refused calls never ran. */
+	ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
+	struct ec_error err = {0};
+	CU_ASSERT_EQUAL(ec_context_call(ctx, "os", "getpid", args, NULL, 60000, &r, &err), 0);
+	ec_value_free(r);
+	ec_value_free(args);
+	CU_ASSERT_EQUAL(temps_left(dir), 0);
+}
+
 /* The peak RSS (VmHWM) of process pid, 0 for ourselves, in MB, reset (clear_refs 5)
  * when reset is nonzero. */
 static double peak_mb(long pid, int reset)
@@ -865,6 +948,7 @@ static CU_TestInfo tests[] = {
 	 test_mode_and_change},
 	{"errors name the context and the path, leave nothing", test_errors},
 	{"a cancelled transfer leaves the old file", test_cancel},
+	{"a progress callback's waits on the transfer's own context refused", test_busy},
 	{"to three contexts at once, the file read once", test_many},
 	{"to 20 contexts at once: the master holds the chunks once, not once a context",
 	 test_many_memory},
