@@ -260,7 +260,6 @@ void ec_call_free(ec_call *call)
 	ec__call_unref(call);
 }
 
-
 /* This thread's busy contexts, innermost first (see call.h). */
 static _Thread_local const struct ec_calls_busy *busy_top;
 

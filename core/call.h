@@ -88,7 +88,7 @@ void ec__calls_fail(struct ec_calls *cs, const char *name, const struct ec_error
 /* Drop a reference; the last one frees the call. */
 void ec__call_unref(struct ec_call *call);
 
-/* Contexts (by their calls) that this thread must not wait on: while a transfer runs a
+/* Contexts that this thread must not wait on: while a transfer runs a
  * caller's callback (core/transfer.c), a call's wait or a transfer on a context of that
  * transfer would never end, for the context waits for this thread's next chunk. Pushed
  * and popped around the callback, on its thread; they nest. */
