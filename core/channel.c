@@ -509,8 +509,14 @@ static int next_item(ec_channel *ch, int timeout_ms, struct ec_channel_item **ou
 			rc = end_error(ch, err);
 			break;
 		}
-		if (deadline < 0)
+		if (deadline < 0) {
+			/* nothing will come while this thread runs a callback of a transfer to
+			 * the context: what would send it waits for this thread (core/call.h) */
+			if (ch->reg && (rc = ec__calls_busy(ch->reg->calls->owner, ch->ctx_name,
+			                                    "a wait on a channel", err)))
+				break;
 			deadline = timeout_ms > 0 ? ec__now_ms() + timeout_ms : 0;
+		}
 		if (ec__cond_wait_until(&ch->cond, &m->lock, deadline)) {
 			rc = ec__error_set(err, EC_ETIMEDOUT, ch->ctx_name,
 			                   "channel %lu of context '%s': nothing came within %.3g s",

@@ -2320,6 +2320,11 @@ static PyObject *channel_recv(ecpy_channel *self, long long ms)
 		return raise_code(EC_ETIMEDOUT, PyUnicode_AsUTF8(self->ctx->name),
 		                  "nothing on the channel of context '%U' (waited %s s)", self->ctx->name,
 		                  seconds_str(ms).s);
+	/* nothing queued, from a transfer's progress callable (the library refuses the wait):
+	 * said as the callable's other refusals are */
+	if (rc == EC_EINVAL && self->ctx->ctx &&
+	    prog_refuses(self->ctx->ctx, self->ctx->name, "a wait on a channel"))
+		return NULL;
 	if (rc) {
 		if (rc == EC_EEOF || rc == EC_ECLOSED)
 			self->ended = 1;

@@ -314,8 +314,9 @@ static void test_cancel(void)
 /* What a progress callback's waits on the transfer's own context gave (test_busy). */
 struct busy_seen {
 	int n;           /* calls of the callback */
-	int rc[6];       /* call, wait for an async call, put, get, put -r, get -r */
-	char msg[6][256];
+	int rc[7];       /* call, wait for an async call, put, get, put -r, get -r, channel */
+	char msg[7][256];
+	ec_channel *ch;  /* of the context, nothing on it */
 };
 
 static int busy_progress(void *arg, uint64_t done, uint64_t total)
@@ -325,7 +326,7 @@ static int busy_progress(void *arg, uint64_t done, uint64_t total)
 	struct busy_seen *s = arg;
 	if (s->n++)
 		return 0;
-	struct ec_error err[6];
+	struct ec_error err[7];
 	memset(err, 0, sizeof(err));
 	ec_value *args = ec_value_new(EC_T_TUPLE), *r = NULL;
 	s->rc[0] = ec_context_call(ctx, "os", "getpid", args, NULL, 60000, &r, &err[0]);
@@ -343,7 +344,10 @@ static int busy_progress(void *arg, uint64_t done, uint64_t total)
 	s->rc[3] = ec_context_get(ctx, path_of("b-src"), path_of("b-x"), NULL, res, &err[3]);
 	s->rc[4] = ec_context_put_tree(&ctx, 1, dir, path_of("b-t"), NULL, res, &err[4]);
 	s->rc[5] = ec_context_get_tree(ctx, dir, path_of("b-t"), NULL, res, &err[5]);
-	for (int i = 0; i < 6; i++)
+	ec_value *v = NULL;
+	s->rc[6] = ec_channel_recv(s->ch, 60000, &v, &err[6]);
+	ec_value_free(v);
+	for (int i = 0; i < 7; i++)
 		snprintf(s->msg[i], sizeof(s->msg[i]), "%s", err[i].msg);
 	return 0;
 }
@@ -357,10 +361,12 @@ static void test_busy(void)
 	snprintf(src, sizeof(src), "%s", path_of("b-src"));
 	make_file(src, 3u << 20, 8, 0644, 1400000000);
 	static const char *what[] = {"a call", "a wait for a call", "a put", "a get", "a put -r",
-	                             "a get -r"};
+	                             "a get -r", "a wait on a channel"};
 	for (int get = 0; get < 2; get++) {
 		struct busy_seen s;
 		memset(&s, 0, sizeof(s));
+		struct ec_error cerr = {0};
+		CU_ASSERT_EQUAL_FATAL(ec_channel_new(ctx, &s.ch, &cerr), 0);
 		struct ec_transfer_options o = {.size = sizeof(o), .progress = busy_progress,
 		                                .progress_arg = &s};
 		struct ec_transfer_result res;
@@ -373,7 +379,8 @@ static void test_busy(void)
 		CU_ASSERT_EQUAL(rc, 0);
 		CU_ASSERT(same_content(src, dst));
 		CU_ASSERT(s.n > 0);
-		for (int i = 0; i < 6; i++) {
+		ec_channel_free(s.ch);
+		for (int i = 0; i < 7; i++) {
 			char want[128];
 			snprintf(want, sizeof(want), "%s in context 'xfer' from a callback of a transfer "
 			         "to it refused", what[i]);

@@ -379,8 +379,8 @@ struct ec_transfer_options {
 	int timeout_ms;  /* longest wait for the other side at any one step; <= 0: none */
 	/* Called on the calling thread as bytes go (done, of total); nonzero cancels the
 	 * transfer (EC_ECANCELED, nothing left behind). NULL: none. From it (and from
-	 * progress_dest), a call, a wait or a transfer on a context of this transfer is
-	 * EC_EINVAL: that context waits for this thread. */
+	 * progress_dest), a call, a wait (for a call, on an empty channel) or a transfer
+	 * on a context of this transfer is EC_EINVAL: that context waits for this thread. */
 	int (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;
 	/* The written files' owner and group, names or numbers; NULL: the writer's user's.

@@ -677,7 +677,9 @@ def test_progress_callable_cannot_wait_on_its_transfers_contexts(master, local, 
             "get()": lambda: local.get(str(src), str(tmp_path / "x"), timeout=60),
             "put_many()": lambda: master.put_many([local, other], str(src), str(tmp_path / "x"),
                                                   timeout=60),
+            "a wait on a channel": lambda: ch.get(timeout=60),  # nothing on it
         }
+        ch = local.channel()
         transfers = (  # (the transfer, whether "other" is one of its contexts)
             (lambda **kw: local.put(str(src), str(tmp_path / "p.bin"), **kw), False),
             (lambda **kw: local.get(str(src), str(tmp_path / "g.bin"), **kw), False),
