@@ -339,8 +339,21 @@ static void test_second_context_shares_bytecode(void)
 	ec_context *a = NULL, *b = NULL, *c = NULL;
 	CU_ASSERT_EQUAL(ec_context_connect(m, "web1", NULL, 30000, &a, &err), 0);
 	CU_ASSERT_EQUAL(ec_test_log_count("econtext", "core bytecode shared", NULL), 0);
-	CU_ASSERT_EQUAL(ec_context_connect(m, "web1", NULL, 30000, &b, &err), 0);
-	CU_ASSERT_EQUAL(ec_test_log_count("econtext", "core bytecode shared", NULL), 1);
+	/* The boot waits SHARE_WAIT_MS (core/connect.c) for the first's answer and else
+	 * compiles from source, as it should: on a loaded machine (make -j2 check) one may
+	 * miss it. Up to five second contexts, until one boots from the share. */
+	int shared = 0;
+	for (int i = 0; i < 5 && !shared; i++) {
+		if (b)
+			ec_context_shutdown(b, 3000, NULL);
+		b = NULL;
+		CU_ASSERT_EQUAL(ec_context_connect(m, "web1", NULL, 30000, &b, &err), 0);
+		shared = ec_test_log_count("econtext", "core bytecode shared", NULL);
+		if (!shared)
+			fprintf(stderr, "  second context %d booted from source (the first did not "
+			        "answer within the share's wait): again\n", i + 1);
+	}
+	CU_ASSERT_EQUAL(shared, 1);
 	/* Another name (another description): its own, from source. */
 	CU_ASSERT_EQUAL(ec_context_connect(m, "web2", NULL, 30000, &c, &err), 0);
 	CU_ASSERT_EQUAL(ec_test_log_count("econtext", "core bytecode shared", NULL), 1);
